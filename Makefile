@@ -1,0 +1,109 @@
+# lanmail - plain make; settings live in conf-*, not here.
+#
+#   make            build every program into $(B)/
+#   make install    install under conf-home (DESTDIR honoured)
+#   make check      private single-user copy in .check/, then prove -r tests/
+#   make fuzz       libFuzzer targets, each run for FUZZTIME seconds
+#   make start/stop the supervised services (see README)
+#
+# Every top-level NAME.c is a program; every lib/X.c goes into liblanmail.a.
+
+B = build
+CONF_CC = $(shell sed -n 1p conf-cc)
+CONF_LD = $(shell sed -n 1p conf-ld)
+HOME_DIR = $(shell sed -n 1p conf-home)
+SPLIT = $(shell sed -n 1p conf-split)
+USERS = $(shell sed '/^$$/q' conf-users | tr '\n' ' ')
+
+PROGS = $(patsubst %.c,%,$(wildcard *.c))
+LIBSRC = $(wildcard lib/*.c)
+LIBOBJ = $(patsubst lib/%.c,$(B)/lib/%.o,$(LIBSRC)) $(B)/lib/auto.o
+TESTSRC = $(wildcard tests/lib-*.c)
+TESTBIN = $(patsubst tests/%.c,$(B)/tests/%,$(TESTSRC))
+
+# musl: private include and library directories, never /usr/include
+MUSL = $(findstring musl-gcc,$(CONF_CC))
+ifneq ($(MUSL),)
+INC = -iquote lib -I$(B)/musl/include
+CDB = $(B)/musl/lib/libcdb.a
+CRYPT = $(B)/musl/lib/libcrypt.a $(B)/musl/shim.o
+MUSLDEPS = $(B)/musl/include/cdb.h $(CDB) $(CRYPT)
+else
+INC = -iquote lib
+CDB = -lcdb
+CRYPT = -lcrypt
+MUSLDEPS =
+endif
+
+# extra libraries, by program (programs not named here need only libc)
+LIBS_qmail-auth = $(CRYPT)
+LIBS_qmail-admin = $(CRYPT)
+
+all: $(addprefix $(B)/,$(PROGS))
+
+.PHONY: all install check testhome fuzz clean start stop bench FORCE
+
+$(B)/lib $(B)/tests $(B)/musl/include $(B)/musl/lib $(B)/fuzz:
+	mkdir -p $@
+
+# auto.c: rewritten only when a setting changes, so nothing rebuilds needlessly
+$(B)/lib/auto.c: FORCE | $(B)/lib
+	@sh ./mkauto.sh '$(HOME_DIR)' '$(SPLIT)' '$(USERS)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+$(B)/lib/auto.o: $(B)/lib/auto.c lib/auto.h $(MUSLDEPS)
+	$(CONF_CC) $(INC) -c -o $@ $<
+
+$(B)/lib/%.o: lib/%.c lib/*.h $(MUSLDEPS) | $(B)/lib
+	$(CONF_CC) $(INC) -c -o $@ $<
+
+$(B)/liblanmail.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+$(B)/%.o: %.c lib/*.h $(MUSLDEPS) | $(B)/lib
+	$(CONF_CC) $(INC) -c -o $@ $<
+
+$(B)/%: $(B)/%.o $(B)/liblanmail.a
+	$(CONF_LD) -o $@ $< $(B)/liblanmail.a $(LIBS_$*) $(CDB)
+
+$(B)/musl/include/cdb.h: /usr/include/cdb.h | $(B)/musl/include
+	cp /usr/include/cdb.h $@
+$(B)/musl/lib/libcdb.a: | $(B)/musl/lib
+	cp /usr/lib/$$(gcc -print-multiarch)/libcdb.a $@
+$(B)/musl/lib/libcrypt.a: | $(B)/musl/lib
+	cp /usr/lib/$$(gcc -print-multiarch)/libcrypt.a $@
+$(B)/musl/shim.o: musl/shim.c | $(B)/musl/lib
+	$(CONF_CC) -c -o $@ musl/shim.c
+
+# unit tests: tests/lib-X.c, run by tests/lib-X.t
+$(B)/tests/%: tests/%.c tests/tap.h $(B)/liblanmail.a | $(B)/tests
+	$(CONF_CC) $(INC) -iquote tests -o $@ $< $(B)/liblanmail.a $(CRYPT) $(CDB)
+
+tests: $(TESTBIN)
+
+install: all
+	sh ./install.sh '$(B)' '$(DESTDIR)' '$(HOME_DIR)' '$(SPLIT)' '$(USERS)' '$(PROGS)'
+
+# make check: a private single-user copy under $(CHECK), then every test
+CHECK = $(CURDIR)/.check
+CHECKMAKE = $(MAKE) B='$(CHECK)/build' HOME_DIR='$(CHECK)/home' USERS="$$(id -un)"
+
+# PARTIAL=1: keep going past programs that do not build (development)
+testhome:
+	rm -rf '$(CHECK)/home'
+	$(CHECKMAKE) $(if $(PARTIAL),-k) all tests || [ -n "$(PARTIAL)" ]
+	PARTIAL='$(PARTIAL)' $(CHECKMAKE) install
+
+check: testhome
+	LANMAIL_HOME='$(CHECK)/home' LANMAIL_BUILD='$(CHECK)/build' \
+	LANMAIL_SRC='$(CURDIR)' prove -r tests/
+
+FUZZTIME = 60
+fuzz:
+	sh ./tests/fuzz/run.sh '$(B)/fuzz' '$(FUZZTIME)'
+
+clean:
+	rm -rf build .check
+
+FORCE:

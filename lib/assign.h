@@ -1,0 +1,32 @@
+/* assign.h - users/assign.cdb: which uid, gid and home receive mail for
+ * a local part (qmail-users(5)); built by qmail-newu
+ *
+ * An exact entry (=local:...) wins; otherwise the longest prefix entry
+ * (+prefix:...) matching the local part; the part after the prefix is
+ * then the extension.  Local parts are compared in lower case.
+ */
+#ifndef ASSIGN_H
+#define ASSIGN_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+struct assign {
+	struct str user;	/* NUL-terminated */
+	unsigned long uid;
+	unsigned long gid;
+	struct str home;	/* NUL-terminated */
+	struct str dash;	/* "" or "-", NUL-terminated */
+	struct str ext;		/* configured extension plus what followed the prefix, NUL-terminated */
+	int exact;		/* 1 for an =entry, 0 for a +prefix entry */
+};
+
+#define ASSIGN_ZERO { STR_ZERO, 0, 0, STR_ZERO, STR_ZERO, STR_ZERO, 0 }
+
+/* assign_lookup - 1 found, 0 no entry (or no users/assign.cdb), -1 error;
+ * fn is normally "users/assign.cdb" relative to the install root */
+int assign_lookup(const char *fn, const char *local, size_t n, struct assign *);
+void assign_free(struct assign *);
+
+#endif

@@ -1,0 +1,177 @@
+/* lcdb.c - tinycdb wrapper; see lcdb.h
+ *
+ * A cdb file may be damaged or hostile (a copy from elsewhere): tinycdb
+ * checks every position it reads against the file size, and values are
+ * bounded here before any allocation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lcdb.h"
+
+#define LCDB_VALMAX (16UL * 1024 * 1024)
+
+int
+lcdb_open(struct lcdb *d, const char *fn)
+{
+	if ((d->fd = open(fn, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (cdb_init(&d->c, d->fd) != 0) {
+		int err = errno ? errno : EINVAL;
+
+		(void)close(d->fd);	/* reporting the init failure */
+		d->fd = -1;
+		return errno = err, -1;
+	}
+	return 1;
+}
+
+int
+lcdb_get(struct lcdb *d, const char *key, size_t klen, struct str *val)
+{
+	unsigned vlen, klenu;
+	int r;
+
+	if (klen > 0xffffffffUL)
+		return 0;
+	klenu = (unsigned)klen;
+	if ((r = cdb_find(&d->c, key, klenu)) < 0)
+		return errno = errno ? errno : EINVAL, -1;
+	if (r == 0)
+		return 0;
+	vlen = cdb_datalen(&d->c);
+	if (vlen > LCDB_VALMAX)
+		return errno = EFBIG, -1;
+	val->len = 0;
+	if (!str_readyplus(val, vlen))
+		return -1;
+	if (cdb_read(&d->c, val->s, vlen, cdb_datapos(&d->c)) != 0)
+		return errno = errno ? errno : EINVAL, -1;
+	val->len = vlen;
+	return 1;
+}
+
+void
+lcdb_close(struct lcdb *d)
+{
+	if (d->fd < 0)
+		return;
+	cdb_free(&d->c);
+	(void)close(d->fd);	/* read-only: nothing to lose */
+	d->fd = -1;
+}
+
+int
+lcdb_lookup(const char *fn, const char *key, size_t klen, struct str *val)
+{
+	struct lcdb d;
+	int r, err;
+
+	if ((r = lcdb_open(&d, fn)) != 1)
+		return r;
+	r = lcdb_get(&d, key, klen, val);
+	err = errno;
+	lcdb_close(&d);
+	errno = err;
+	return r;
+}
+
+int
+fsync_dir_of(const char *fn)
+{
+	struct str dir = STR_ZERO;
+	size_t slash = str_rchrb(fn, strlen(fn), '/');
+	int fd, r = -1, err;
+
+	if (slash == strlen(fn)) {
+		if (!str_copys(&dir, "."))
+			return -1;
+	} else if (!str_copyb(&dir, fn, slash ? slash : 1))
+		return -1;
+	if (!str_nul(&dir))
+		goto done;
+	if ((fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto done;
+	if (fsync(fd) == -1) {
+		err = errno;
+		(void)close(fd);
+		errno = err;
+		goto done;
+	}
+	if (close(fd) == -1)
+		goto done;
+	r = 0;
+done:
+	str_free(&dir);
+	return r;
+}
+
+int
+lcdb_make_start(struct lcdb_make *m, const char *fn)
+{
+	struct str z = STR_ZERO;
+
+	m->tmp = z;
+	m->fn = z;
+	m->fd = -1;
+	if (!str_copys(&m->fn, fn) || !str_nul(&m->fn) ||
+	    !str_copys(&m->tmp, fn) || !str_cats(&m->tmp, ".tmp") ||
+	    !str_nul(&m->tmp))
+		goto fail;
+	m->fd = open(m->tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (m->fd == -1)
+		goto fail;
+	if (cdb_make_start(&m->cm, m->fd) != 0)
+		goto fail;
+	return 1;
+fail:
+	lcdb_make_abort(m);
+	return 0;
+}
+
+int
+lcdb_make_add(struct lcdb_make *m, const char *k, size_t kl, const char *v, size_t vl)
+{
+	if (kl > 0x7fffffffUL || vl > 0x7fffffffUL)
+		return errno = EFBIG, 0;
+	return cdb_make_add(&m->cm, k, (unsigned)kl, v, (unsigned)vl) == 0;
+}
+
+int
+lcdb_make_finish(struct lcdb_make *m)
+{
+	/* the data must be on disk before the name points at it */
+	if (cdb_make_finish(&m->cm) != 0 || fsync(m->fd) == -1)
+		goto fail;
+	if (close(m->fd) == -1) {
+		m->fd = -1;
+		goto fail;
+	}
+	m->fd = -1;
+	if (rename(m->tmp.s, m->fn.s) == -1 || fsync_dir_of(m->fn.s) == -1)
+		goto fail;
+	str_free(&m->tmp);
+	str_free(&m->fn);
+	return 1;
+fail:
+	lcdb_make_abort(m);
+	return 0;
+}
+
+void
+lcdb_make_abort(struct lcdb_make *m)
+{
+	int err = errno;
+
+	if (m->fd != -1)
+		(void)close(m->fd);	/* abandoning the file anyway */
+	m->fd = -1;
+	if (m->tmp.s)
+		(void)unlink(m->tmp.s);	/* a leftover would only waste space */
+	str_free(&m->tmp);
+	str_free(&m->fn);
+	errno = err;
+}

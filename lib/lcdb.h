@@ -1,0 +1,42 @@
+/* lcdb.h - constant database look-ups and atomic rebuilds (tinycdb)
+ *
+ * Readers: lcdb_open, lcdb_get (first value), lcdb_close; or lcdb_lookup
+ * for one key.  Writers build NAME.tmp, then lcdb_make_finish fsyncs it
+ * and renames it over NAME, so a reader sees the old or the new file,
+ * never half of one.  Return values: 1 done/found, 0 missing/not found,
+ * -1 error with errno.
+ */
+#ifndef LCDB_H
+#define LCDB_H
+
+#include <cdb.h>
+#include <stddef.h>
+
+#include "str.h"
+
+struct lcdb {
+	int fd;
+	struct cdb c;
+};
+
+int lcdb_open(struct lcdb *, const char *fn);
+int lcdb_get(struct lcdb *, const char *key, size_t klen, struct str *val);
+void lcdb_close(struct lcdb *);
+int lcdb_lookup(const char *fn, const char *key, size_t klen, struct str *val);
+
+struct lcdb_make {
+	struct cdb_make cm;
+	int fd;
+	struct str tmp;
+	struct str fn;
+};
+
+int lcdb_make_start(struct lcdb_make *, const char *fn);
+int lcdb_make_add(struct lcdb_make *, const char *k, size_t kl, const char *v, size_t vl);
+int lcdb_make_finish(struct lcdb_make *);
+void lcdb_make_abort(struct lcdb_make *);
+
+/* fsync_dir_of - fsync the directory holding fn, so a rename or link in it is durable */
+int fsync_dir_of(const char *fn);
+
+#endif

@@ -1,0 +1,22 @@
+/* qpath.h - names of queue files, shared by every program that reads or
+ * writes the queue (see qmail-queue(8) for the layout)
+ *
+ * Paths are relative to the queue directory: programs chdir there.  A
+ * message is known by the inode number of its file in mess/; split
+ * directories hold it under ID modulo conf-split.
+ */
+#ifndef QPATH_H
+#define QPATH_H
+
+#include "str.h"
+
+/* qpath - "DIR/SPLIT/ID" for split directories (mess intd todo info
+ * local remote), "DIR/ID" for pid and bounce; 1 or 0 with errno */
+int qpath(struct str *out, const char *dir, unsigned long id);
+/* qpath_id - the id named by the last component of a queue file name,
+ * 1 or 0 when it is not a plain decimal number */
+int qpath_id(const char *name, unsigned long *id);
+/* qpath_split - the split directory count (conf-split) */
+unsigned long qpath_split(void);
+
+#endif

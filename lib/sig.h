@@ -1,0 +1,13 @@
+/* sig.h - signal helpers: handlers without SA_RESTART, blocking, waiting */
+#ifndef SIG_H
+#define SIG_H
+
+int sig_catch(int sig, void (*handler)(int));
+int sig_ignore(int sig);
+int sig_default(int sig);
+int sig_block(int sig);
+int sig_unblock(int sig);
+/* sig_pause - wait for any signal with every signal unblocked */
+void sig_pause(void);
+
+#endif

@@ -1,0 +1,96 @@
+/* spawn.c - posix_spawn with an exact descriptor map; see spawn.h */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+extern char **environ;
+
+pid_t
+spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	int base = 0, i, r;
+	pid_t pid;
+
+	/* two moves, through descriptors above every source, so that
+	 * installing one descriptor never clobbers another's source */
+	for (i = 0; i < nfd; i++)
+		if (fd[i] >= base)
+			base = fd[i] + 1;
+	if (base < nfd)
+		base = nfd;
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		return errno = r, -1;
+	if ((r = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return errno = r, -1;
+	}
+	for (i = 0; i < nfd && r == 0; i++)
+		if (fd[i] >= 0)
+			r = posix_spawn_file_actions_adddup2(&fa, fd[i], base + i);
+	for (i = 0; i < nfd && r == 0; i++) {
+		if (fd[i] >= 0) {
+			r = posix_spawn_file_actions_adddup2(&fa, base + i, i);
+			if (r == 0)
+				r = posix_spawn_file_actions_addclose(&fa, base + i);
+		} else
+			r = posix_spawn_file_actions_addclose(&fa, i);
+	}
+	sigfillset(&all);
+	sigemptyset(&none);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(&at, &all);
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&at, &none);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	if (r == 0)
+		r = posix_spawn(&pid, path, &fa, &at, argv, envp ? envp : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (r != 0)
+		return errno = r, -1;
+	return pid;
+}
+
+int
+spawn_wait(pid_t pid, int *status)
+{
+	for (;;) {
+		if (waitpid(pid, status, 0) != -1)
+			return 1;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int
+spawn_exitcode(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return -1;
+}
+
+int
+pipe_cloexec(int fd[2])
+{
+	if (pipe(fd) == -1)
+		return -1;
+	if (fcntl(fd[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(fd[1], F_SETFD, FD_CLOEXEC) == -1) {
+		int err = errno;
+
+		(void)close(fd[0]);
+		(void)close(fd[1]);
+		return errno = err, -1;
+	}
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* spawn.h - starting programs without leaking descriptors
+ *
+ * Every descriptor a lanmail program opens is close-on-exec, so a child
+ * gets exactly the descriptors spawn hands it.  Children start with
+ * every signal at its default action and none blocked.
+ */
+#ifndef SPAWN_H
+#define SPAWN_H
+
+#include <sys/types.h>
+
+/* spawn - run path with argv and envp (NULL: the current environment);
+ * the child's descriptor i is the parent's fd[i] for i < nfd, or closed
+ * when fd[i] is -1.  Returns the pid, or -1 with errno. */
+pid_t spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd);
+/* spawn_wait - waitpid, retried on EINTR; 1 reaped, -1 error */
+int spawn_wait(pid_t, int *status);
+/* spawn_exitcode - the exit code, or -1 when a signal ended the child */
+int spawn_exitcode(int status);
+/* pipe_cloexec - pipe(2) with both ends close-on-exec */
+int pipe_cloexec(int fd[2]);
+
+#endif

@@ -1,0 +1,189 @@
+"""lanmail.py - shared helpers for the end-to-end tests (TAP output).
+
+A test is a python3 script named tests/NAME.t that starts with
+    #!/usr/bin/python3
+and does
+    import lanmail as t
+    t.plan(3)               # or t.done() at the end without a plan
+    t.ok(cond, "what")
+Environment (set by make check): LANMAIL_HOME the installed scratch copy,
+LANMAIL_BUILD its build directory, LANMAIL_SRC the source tree.
+Every process started through start() is killed at exit, by pid.
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HOME = os.environ.get("LANMAIL_HOME", "")
+BUILD = os.environ.get("LANMAIL_BUILD", "")
+SRC = os.environ.get("LANMAIL_SRC", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(HOME, "bin")
+
+_n = 0
+_failed = 0
+_planned = None
+_procs = []
+_tmpdirs = []
+
+
+def plan(n):
+    global _planned
+    _planned = n
+    print("1..%d" % n, flush=True)
+
+
+def skip_all(reason):
+    print("1..0 # SKIP %s" % reason, flush=True)
+    sys.exit(0)
+
+
+def ok(cond, name=""):
+    global _n, _failed
+    _n += 1
+    if cond:
+        print("ok %d - %s" % (_n, name), flush=True)
+    else:
+        _failed += 1
+        print("not ok %d - %s" % (_n, name), flush=True)
+    return bool(cond)
+
+
+def is_(got, want, name=""):
+    r = ok(got == want, name)
+    if not r:
+        diag("got:  %r" % (got,))
+        diag("want: %r" % (want,))
+    return r
+
+
+def skip(reason, count=1):
+    global _n
+    for _ in range(count):
+        _n += 1
+        print("ok %d # skip %s" % (_n, reason), flush=True)
+
+
+def diag(msg):
+    for line in str(msg).splitlines() or [""]:
+        print("# " + line, flush=True)
+
+
+def done():
+    if _planned is None:
+        print("1..%d" % _n, flush=True)
+    sys.exit(1 if _failed else 0)
+
+
+def need_home():
+    if not HOME or not os.path.isdir(HOME):
+        skip_all("LANMAIL_HOME is not set: run through make check")
+
+
+def tmpdir(prefix="lanmail-test."):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+def free_port(family=socket.AF_INET, addr="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind((addr, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, addr="127.0.0.1", timeout=10.0):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection((addr, port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start(argv, **kw):
+    """Start a background process; it is killed (by pid) at exit."""
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    _procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10):
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def tcpserver(prog_argv, port=None, addr="127.0.0.1", env=None, rules=None, extra=()):
+    """Run prog_argv under a real tcpserver on addr:port; returns (proc, port)."""
+    port = port or free_port(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
+    argv = ["tcpserver", "-R", "-H", "-l", "localhost"]
+    if rules:
+        argv += ["-x", rules]
+    argv += list(extra) + [addr, str(port)] + list(prog_argv)
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = start(argv, env=e, stderr=subprocess.PIPE if env and env.get("_capture") else None)
+    if not wait_port(port, addr):
+        diag("tcpserver did not start on %s:%d" % (addr, port))
+    return p, port
+
+
+def write(path, data, mode=0o644):
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def control(name, value):
+    """Set control/NAME (None removes it)."""
+    path = os.path.join(HOME, "control", name)
+    if value is None:
+        if os.path.exists(path):
+            os.unlink(path)
+    else:
+        write(path, value)
+
+
+def queue_files(sub):
+    """Every file under queue/SUB, as paths."""
+    out = []
+    for root, _dirs, files in os.walk(os.path.join(HOME, "queue", sub)):
+        out += [os.path.join(root, f) for f in files]
+    return sorted(out)
+
+
+def clear_queue():
+    for sub in ("pid", "mess", "intd", "todo", "info", "local", "remote", "bounce"):
+        for f in queue_files(sub):
+            os.unlink(f)
+
+
+@atexit.register
+def _cleanup():
+    for p in _procs:
+        try:
+            stop(p)
+        except Exception:
+            pass
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
