@@ -29,4 +29,17 @@ struct assign {
 int assign_lookup(const char *fn, const char *local, size_t n, struct assign *);
 void assign_free(struct assign *);
 
+/* For qmail-newu and anyone who checks a line before writing it.
+ * assign_parseline - one users/assign line, without its newline, into
+ * the cdb key and value described in qmail-users(5): 1 an entry, 0 the
+ * final "." line, -1 malformed (errno EINVAL) or out of memory. */
+int assign_parseline(const char *line, size_t n, struct str *key, struct str *val);
+/* assign_rcptline - one users/recipients line, without its newline,
+ * into the lower-case cdb key: 1 an address, 0 a blank or comment
+ * line, -1 malformed (errno EINVAL) or out of memory */
+int assign_rcptline(const char *line, size_t n, struct str *key);
+
+#define ASSIGN_LINEMAX 4096	/* longest line either file may hold */
+#define ASSIGN_LOCALMAX 1000	/* longest local part or prefix */
+
 #endif
