@@ -1,0 +1,290 @@
+/* dnspkt.c - DNS query building and answer parsing; see dnspkt.h
+ *
+ * The answer bytes are untrusted (they come off the network, maybe
+ * forged): nothing is read outside p[0..len), a compression pointer
+ * must point before the label sequence that holds it (so following
+ * pointers always moves backwards and ends), at most DNS_JUMPS pointers
+ * are followed per name, and counts are checked against the room left.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "dnspkt.h"
+
+#define DNS_JUMPS 64		/* pointers followed per name */
+#define DNS_CNAME_HOPS 8	/* CNAME chain length followed in one answer */
+#define DNS_C_IN 1
+
+static unsigned
+get16(const char *p)
+{
+	return ((unsigned)(unsigned char)p[0] << 8) | (unsigned char)p[1];
+}
+
+static void
+put16(char *p, unsigned u)
+{
+	p[0] = (char)((u >> 8) & 0xff);
+	p[1] = (char)(u & 0xff);
+}
+
+/* label_byte - bytes allowed in a label we hand out as text: printable,
+ * no blank, no dot (a dot inside a label would change the name) */
+static int
+label_byte(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '.';
+}
+
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+size_t
+dnspkt_query(char *q, size_t cap, const char *name, size_t n, unsigned type, unsigned id)
+{
+	size_t i, start, pos, lab;
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;	/* a fully qualified name: the same name */
+	/* 12 header + name (n + 2 octets at most) + type + class */
+	if (n > DNS_NAME_MAX - 2)
+		return errno = EINVAL, 0;
+	if (cap < 12 + n + 2 + 4)
+		return errno = ENOSPC, 0;
+	memset(q, 0, 12);
+	put16(q, id & 0xffff);
+	q[2] = 0x01;	/* RD: recursion desired */
+	put16(q + 4, 1);
+	pos = 12;
+	start = 0;
+	for (i = 0; i <= n; i++) {
+		if (i < n && name[i] != '.') {
+			if (!label_byte((unsigned char)name[i]))
+				return errno = EINVAL, 0;
+			continue;
+		}
+		lab = i - start;
+		if (lab == 0 && n > 0)
+			return errno = EINVAL, 0;	/* empty label */
+		if (lab > 63)
+			return errno = EINVAL, 0;
+		if (lab > 0) {
+			q[pos++] = (char)lab;
+			memcpy(q + pos, name + start, lab);
+			pos += lab;
+		}
+		start = i + 1;
+	}
+	q[pos++] = 0;
+	put16(q + pos, type);
+	put16(q + pos + 2, DNS_C_IN);
+	return pos + 4;
+}
+
+int
+dnspkt_getname(const char *p, size_t len, size_t pos, char *out, size_t *outlen, size_t *next)
+{
+	size_t o = 0, wire = 1, seg = pos, target, lab, i;
+	unsigned jumps = 0;
+	int jumped = 0;
+	unsigned char c;
+
+	for (;;) {
+		if (pos >= len)
+			return 0;
+		c = (unsigned char)p[pos];
+		if (c == 0) {
+			if (!jumped)
+				*next = pos + 1;
+			break;
+		}
+		if ((c & 0xc0) == 0xc0) {
+			if (pos + 1 >= len)
+				return 0;
+			target = get16(p + pos) & 0x3fff;
+			if (target >= seg || ++jumps > DNS_JUMPS)
+				return 0;	/* forward or self pointer: a loop */
+			if (!jumped)
+				*next = pos + 2;
+			jumped = 1;
+			pos = seg = target;
+			continue;
+		}
+		if (c & 0xc0)
+			return 0;	/* obsolete label types */
+		lab = c;
+		if (lab > len - pos - 1)
+			return 0;
+		wire += lab + 1;
+		if (wire > DNS_NAME_MAX)
+			return 0;
+		if (o > 0)
+			out[o++] = '.';
+		for (i = 0; i < lab; i++) {
+			c = (unsigned char)p[pos + 1 + i];
+			if (!label_byte(c))
+				return 0;
+			out[o++] = lower((char)c);
+		}
+		pos += 1 + lab;
+	}
+	out[o] = 0;
+	*outlen = o;
+	return 1;
+}
+
+/* sameb - name equality, ASCII case ignored, one final dot ignored */
+static int
+samename(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i;
+
+	if (an > 0 && a[an - 1] == '.')
+		an--;
+	if (bn > 0 && b[bn - 1] == '.')
+		bn--;
+	if (an != bn)
+		return 0;
+	for (i = 0; i < an; i++)
+		if (lower(a[i]) != lower(b[i]))
+			return 0;
+	return 1;
+}
+
+/* rr_head - the fixed part of the record at *pos; owner name into
+ * owner, rdata offset and length; 1 ok, 0 malformed */
+struct rrhead {
+	char owner[DNS_NAME_MAX + 1];
+	size_t ownerlen;
+	unsigned type, class;
+	size_t rd, rdlen;
+};
+
+static int
+rr_head(const char *p, size_t len, size_t *pos, struct rrhead *h)
+{
+	size_t at;
+
+	if (!dnspkt_getname(p, len, *pos, h->owner, &h->ownerlen, &at))
+		return 0;
+	if (len - at < 10)
+		return 0;
+	h->type = get16(p + at);
+	h->class = get16(p + at + 2);
+	h->rdlen = get16(p + at + 8);
+	h->rd = at + 10;
+	if (h->rdlen > len - h->rd)
+		return 0;
+	*pos = h->rd + h->rdlen;
+	return 1;
+}
+
+int
+dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
+    unsigned type, struct dns_rr *rr, size_t max, size_t *count)
+{
+	char cur[DNS_NAME_MAX + 1];
+	size_t curlen, pos, ans, an, i, hop, next;
+	struct rrhead h;
+	unsigned rcode;
+	int moved;
+
+	*count = 0;
+	if (len < 2 || get16(p) != (id & 0xffff))
+		return DNSPKT_NOTOURS;
+	if (len < 12)
+		return DNSPKT_BAD;
+	if (!((unsigned char)p[2] & 0x80))
+		return DNSPKT_NOTOURS;	/* a query, not a response */
+	if (get16(p + 4) != 1)
+		return DNSPKT_BAD;
+	pos = 12;
+	if (!dnspkt_getname(p, len, pos, cur, &curlen, &pos) || len - pos < 4)
+		return DNSPKT_BAD;
+	if (!samename(cur, curlen, name, n) || get16(p + pos) != type ||
+	    get16(p + pos + 2) != DNS_C_IN)
+		return DNSPKT_NOTOURS;
+	pos += 4;
+	if ((unsigned char)p[2] & 0x02)
+		return DNSPKT_TRUNC;
+	if (((unsigned char)p[2] >> 3) & 0x0f)
+		return DNSPKT_BAD;	/* opcode other than QUERY */
+	rcode = (unsigned char)p[3] & 0x0f;
+	if (rcode == 3)
+		return DNSPKT_NXDOMAIN;
+	if (rcode != 0)
+		return DNSPKT_FAIL;
+
+	/* every record takes at least 11 octets: bound the count first,
+	 * then check the whole answer section is well formed */
+	an = get16(p + 6);
+	if (an > (len - pos) / 11)
+		return DNSPKT_BAD;
+	ans = pos;
+	for (i = 0; i < an; i++)
+		if (!rr_head(p, len, &pos, &h))
+			return DNSPKT_BAD;
+
+	/* follow the CNAME chain from the question name */
+	if (n > DNS_NAME_MAX)
+		return DNSPKT_BAD;
+	memcpy(cur, name, n);
+	curlen = n;
+	if (curlen > 0 && cur[curlen - 1] == '.')
+		curlen--;
+	cur[curlen] = 0;
+	for (hop = 0, moved = 1; moved && hop < DNS_CNAME_HOPS; hop++) {
+		moved = 0;
+		if (type == DNS_T_CNAME)
+			break;
+		for (pos = ans, i = 0; i < an; i++) {
+			(void)rr_head(p, len, &pos, &h);	/* checked above */
+			if (h.type != DNS_T_CNAME || h.class != DNS_C_IN ||
+			    !samename(h.owner, h.ownerlen, cur, curlen))
+				continue;
+			if (!dnspkt_getname(p, len, h.rd, cur, &curlen, &next) ||
+			    next != h.rd + h.rdlen)
+				return DNSPKT_BAD;
+			moved = 1;
+			break;
+		}
+	}
+
+	for (pos = ans, i = 0; i < an; i++) {
+		(void)rr_head(p, len, &pos, &h);
+		if (h.type != type || h.class != DNS_C_IN ||
+		    !samename(h.owner, h.ownerlen, cur, curlen))
+			continue;
+		if (*count >= max)
+			continue;	/* well formed, no room: ignored */
+		rr[*count].type = type;
+		rr[*count].pref = 0;
+		switch (type) {
+		case DNS_T_A:
+		case DNS_T_AAAA:
+			if (h.rdlen != (type == DNS_T_A ? 4u : 16u))
+				return DNSPKT_BAD;
+			memcpy(rr[*count].data, p + h.rd, h.rdlen);
+			rr[*count].len = h.rdlen;
+			break;
+		case DNS_T_MX:
+			if (h.rdlen < 3)
+				return DNSPKT_BAD;
+			rr[*count].pref = get16(p + h.rd);
+			if (!dnspkt_getname(p, len, h.rd + 2, rr[*count].data,
+			    &rr[*count].len, &next) || next != h.rd + h.rdlen)
+				return DNSPKT_BAD;
+			break;
+		default:
+			if (!dnspkt_getname(p, len, h.rd, rr[*count].data,
+			    &rr[*count].len, &next) || next != h.rd + h.rdlen)
+				return DNSPKT_BAD;
+			break;
+		}
+		(*count)++;
+	}
+	return DNSPKT_OK;
+}
