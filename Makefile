@@ -106,4 +106,11 @@ fuzz:
 clean:
 	rm -rf build .check
 
+# make start / make stop: see start.sh, stop.sh and lanmail-start(8)
+start:
+	MAKE='$(MAKE)' sh ./start.sh '$(HOME_DIR)' '$(SPLIT)' '$(USERS)'
+
+stop:
+	sh ./stop.sh '$(HOME_DIR)'
+
 FORCE:

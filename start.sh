@@ -1,0 +1,241 @@
+#!/bin/sh
+# start.sh HOME SPLIT "USERS..." - run by make start
+#
+# From a fresh Debian machine to running, supervised services, in order:
+#  1. installs the Debian packages the build and the services need, when
+#     any is missing (apt-get update first; root only);
+#  2. builds the static musl programs in $MUSLB (default build-musl) and
+#     installs them under HOME (install.sh creates the users);
+#  3. writes control/me, locals, rcpthosts and defaultdomain when absent,
+#     and control/listenip and the port files when LISTEN, SMTPPORT,
+#     SUBMISSIONPORT or POP3PORT are given;
+#  4. lays out HOME/service and HOME/log, builds the tcprules databases;
+#  5. links the services into an svscan directory and makes sure svscan
+#     runs on it: a systemd unit where systemd runs, the existing
+#     /etc/service where daemontools-run's svscan already runs, else svscan
+#     started here in the background with its pid in HOME/svscan/.pid;
+#  6. says what listens, and how to add a domain, a mailbox and send mail.
+# Running it again is harmless: nothing that exists is overwritten but the
+# programs and run scripts, and a running svscan is left alone.
+# Settings (make variables, passed in the environment): see lanmail-start(8).
+set -e
+home=$1 split=$2 users=$3
+cd "$(dirname "$0")"
+src=$(pwd)
+: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3}" "${SUPERVISOR:=auto}"
+MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
+MUSL_LD="musl-gcc -static"
+PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev ucspi-tcp daemontools"
+
+say() { echo "start: $*"; }
+die() { echo "start: fatal: $*" >&2; exit 111; }
+
+case $home in /*) ;; *) die "conf-home must be an absolute path: $home" ;; esac
+set -- $users
+[ $# -eq 1 ] || [ "$(id -u)" = 0 ] || die "a multi-user install must be started as root (or put one login into conf-users)"
+for s in $SERVICES; do
+	case $s in send|smtpd|submission|pop3) ;; *) die "SERVICES: no such service: $s" ;; esac
+done
+
+# 1. packages
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	[ "$(id -u)" = 0 ] || die "missing Debian packages:$missing (run make start as root, or apt-get install them)"
+	say "installing Debian packages:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends $missing
+fi
+
+# 2. static musl build and install
+say "building the static musl programs in $MUSLB"
+mk() { ${MAKE:-make} --no-print-directory B="$MUSLB" CONF_CC="$MUSL_CC" CONF_LD="$MUSL_LD" \
+	HOME_DIR="$home" SPLIT="$split" USERS="$users" "$@"; }
+if [ -n "$PARTIAL" ]; then
+	# development: keep going past programs that do not build yet
+	mk -k all || true
+	progs=$(for f in *.c; do printf '%s ' "${f%.c}"; done)
+	PARTIAL=1 sh ./install.sh "$MUSLB" '' "$home" "$split" "$users" "$progs"
+else
+	mk all
+	mk install
+fi
+
+# 3. a minimal control/
+ctl=$home/control
+# setctl NAME VALUE - write control/NAME atomically
+setctl() {
+	printf '%s\n' "$2" > "$ctl/$1.new"
+	chmod 644 "$ctl/$1.new"
+	set -- "$1" $users
+	[ $# -eq 2 ] || chown "root:${9}" "$ctl/$1.new"
+	mv -f "$ctl/$1.new" "$ctl/$1"
+	say "wrote control/$1"
+}
+if [ ! -s "$ctl/me" ]; then
+	me=$(hostname -f 2>/dev/null || true)
+	case $me in *.*) ;; *) me=$(hostname) ;; esac
+	setctl me "$me"
+fi
+me=$(sed -n 1p "$ctl/me")
+[ -e "$ctl/locals" ] || setctl locals "$(printf '%s\nlocalhost' "$me")"
+[ -e "$ctl/rcpthosts" ] || setctl rcpthosts "$(printf '%s\nlocalhost' "$me")"
+if [ ! -e "$ctl/defaultdomain" ]; then
+	case $me in *.*.*) setctl defaultdomain "${me#*.}" ;; *) setctl defaultdomain "$me" ;; esac
+fi
+[ -z "$LISTEN" ] || setctl listenip "$LISTEN"
+[ -z "$SMTPPORT" ] || setctl smtpport "$SMTPPORT"
+[ -z "$SUBMISSIONPORT" ] || setctl submissionport "$SUBMISSIONPORT"
+[ -z "$POP3PORT" ] || setctl pop3port "$POP3PORT"
+
+# 4. service directories, logs, tcprules
+sh service/install.sh "$home" "$users"
+
+# 5. svscan
+# is_svscan PID DIR - PID is an svscan running on DIR
+is_svscan() {
+	[ -n "$1" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = svscan ] &&
+	[ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$(cd "$2" && pwd -P)" ]
+}
+# svscan_on DIR - the pid of an svscan running on DIR, if any
+svscan_on() {
+	for p in /proc/[0-9]*; do
+		is_svscan "${p#/proc/}" "$1" && { echo "${p#/proc/}"; return 0; }
+	done
+	return 0
+}
+sv=$home/svscan
+mkdir -p "$sv"
+chmod 755 "$sv"
+how=$(cat "$sv/.how" 2>/dev/null || true)
+if [ -z "$how" ]; then
+	how=$SUPERVISOR
+	if [ "$how" = auto ]; then
+		if [ -d /etc/service ] && [ -n "$(svscan_on /etc/service)" ]; then
+			how=daemontools-run
+		elif [ -d /run/systemd/system ] && command -v systemctl >/dev/null && [ "$(id -u)" = 0 ]; then
+			how=systemd
+		else
+			how=direct
+		fi
+	fi
+fi
+case $how in
+daemontools-run) scandir=/etc/service ;;
+systemd|direct) scandir=$sv ;;
+*) die "SUPERVISOR must be auto, direct, systemd or daemontools-run: $how" ;;
+esac
+echo "$how" > "$sv/.how"
+: > "$sv/.services.new"
+for s in $SERVICES; do
+	# a service whose program is not installed stays out of the scan directory
+	case $s in
+	send) need=qmail-start ;;
+	smtpd|submission) need=qmail-smtpd ;;
+	pop3) need=qmail-popup ;;
+	esac
+	if [ ! -x "$home/bin/$need" ]; then
+		say "warning: $home/bin/$need is missing: service $s not started"
+		continue
+	fi
+	echo "$s" >> "$sv/.services.new"
+	link=$scandir/$s
+	[ "$how" != daemontools-run ] || link=$scandir/lanmail-$s
+	[ -L "$link" ] || ln -s "$home/service/$s" "$link"
+done
+mv -f "$sv/.services.new" "$sv/.services"
+
+case $how in
+direct)
+	pid=$(cat "$sv/.pid" 2>/dev/null || true)
+	if is_svscan "$pid" "$sv"; then
+		say "svscan is already running on $sv (pid $pid)"
+	else
+		# detached: its own session, no terminal, a clean environment
+		(cd "$sv" && exec setsid env - PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+			svscan "$sv" </dev/null >>"$home/log/svscan.log" 2>&1) &
+		pid=$!
+		sleep 1
+		is_svscan "$pid" "$sv" || die "svscan did not start: see $home/log/svscan.log"
+		echo "$pid" > "$sv/.pid"
+		say "started svscan on $sv (pid $pid)"
+	fi
+	;;
+systemd)
+	unit=/etc/systemd/system/lanmail.service
+	cat > "$unit.new" <<EOT
+[Unit]
+Description=lanmail mail server (svscan $sv)
+After=network.target
+
+[Service]
+ExecStart=/usr/bin/svscan $sv
+Environment=PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+KillMode=process
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+EOT
+	mv -f "$unit.new" "$unit"
+	systemctl daemon-reload
+	systemctl enable --now lanmail.service
+	say "svscan runs as the systemd unit lanmail.service"
+	;;
+daemontools-run)
+	say "services linked into /etc/service as lanmail-*, where svscan already runs"
+	;;
+esac
+
+# 6. what runs now
+ctlv() { sed -e '/^#/d' -e 's/[ 	]*$//' -e '/^$/d' "$ctl/$1" 2>/dev/null | sed -n 1p; }
+ip=$(ctlv listenip); [ -n "$ip" ] || ip=127.0.0.1
+port_of() {
+	case $1 in
+	smtpd) p=$(ctlv smtpport); echo "${p:-25}" ;;
+	submission) p=$(ctlv submissionport); echo "${p:-587}" ;;
+	pop3) p=$(ctlv pop3port); echo "${p:-110}" ;;
+	esac
+}
+# listening PORT - something listens on TCP PORT (IPv4)
+listening() {
+	grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp
+}
+echo
+echo "lanmail runs from $home (services in $scandir, logs in $home/log):"
+for s in $(cat "$sv/.services"); do
+	case $s in
+	send)
+		i=0
+		while [ $i -lt 10 ] && ! svok "$home/service/send"; do sleep 1; i=$((i + 1)); done
+		sleep 1
+		printf '  %-11s %s\n' send "qmail-send: $(svstat "$home/service/send" 2>/dev/null | sed 's/^[^:]*: //')"
+		;;
+	*)
+		port=$(port_of "$s")
+		i=0
+		while [ $i -lt 10 ] && ! listening "$port"; do sleep 1; i=$((i + 1)); done
+		if listening "$port"; then state=listening; else state="NOT listening yet: see $home/log/$s/current"; fi
+		printf '  %-11s %s:%s %s\n' "$s" "$ip" "$port" "$state"
+		;;
+	esac
+done
+sub=$(port_of submission) pop=$(port_of pop3)
+cat <<EOT
+
+Next steps:
+  add a domain:    $home/bin/qmail-admin domain add example.org
+  add a mailbox:   $home/bin/qmail-admin user add alice@example.org
+  send a message:  swaks --server $ip:$sub --auth-user alice@example.org \\
+                     --from alice@example.org --to alice@example.org
+  fetch it:        curl -u alice@example.org pop3://$ip:$pop/1
+  see the config:  $home/bin/qmail-showctl
+  serve the LAN:   make start LISTEN=192.168.1.10 (an address of this host,
+                   or 0.0.0.0 for all), then restart the listeners with
+                   svc -t $scandir/smtpd $scandir/submission $scandir/pop3
+  stop:            make stop
+EOT

@@ -1,0 +1,67 @@
+#!/bin/sh
+# stop.sh HOME - run by make stop: stops what start.sh started
+#
+# Takes each service start.sh linked (HOME/svscan/.services) out of the
+# scan directory, stops it and its logger with svc -dx (qmail-send
+# finishes the deliveries in progress first), then stops svscan: by the
+# pid start.sh recorded, or through systemd.  Nothing else is touched.
+home=$1
+sv=$home/svscan
+say() { echo "stop: $*"; }
+how=$(cat "$sv/.how" 2>/dev/null)
+if [ -z "$how" ]; then
+	say "nothing to stop: $sv/.how is missing (make start was not run for $home)"
+	exit 0
+fi
+case $how in
+daemontools-run) scandir=/etc/service prefix=lanmail- ;;
+*) scandir=$sv prefix= ;;
+esac
+
+# wait_down DIR - until supervise on DIR has exited (at most 60 seconds)
+wait_down() {
+	i=0
+	while svok "$1" 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	svok "$1" 2>/dev/null && say "warning: supervise on $1 did not exit"
+	return 0
+}
+
+services=$(cat "$sv/.services" 2>/dev/null)
+# out of the scan directory first, so that svscan does not restart them
+for s in $services; do
+	rm -f "$scandir/$prefix$s"
+done
+for s in $services; do
+	d=$home/service/$s
+	svok "$d" 2>/dev/null || continue
+	say "stopping $s"
+	svc -dx "$d"
+done
+for s in $services; do wait_down "$home/service/$s"; done
+# the loggers last, so that they write the services' final lines
+for s in $services; do
+	svok "$home/service/$s/log" 2>/dev/null && svc -dx "$home/service/$s/log"
+done
+for s in $services; do wait_down "$home/service/$s/log"; done
+
+case $how in
+direct)
+	pid=$(cat "$sv/.pid" 2>/dev/null)
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = svscan ] &&
+	    [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(cd "$sv" && pwd -P)" ]; then
+		say "stopping svscan (pid $pid)"
+		kill "$pid"
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	fi
+	rm -f "$sv/.pid"
+	;;
+systemd)
+	systemctl disable --now lanmail.service
+	;;
+esac
+rm -f "$sv/.how" "$sv/.services"
+say "stopped"
