@@ -1,0 +1,2006 @@
+/* qmail-admin.c - the administrator's tool: virtual domains, mailboxes,
+ * passwords, aliases, lists, backup and restore
+ *
+ * Run by root (or the owner of a single-user install):
+ *	qmail-admin domain add|del|list [DOMAIN] [--force]
+ *	qmail-admin user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]
+ *	qmail-admin alias add|del|list ADDRESS|DOMAIN [TARGET ...]
+ *	qmail-admin list add|del|members LIST [MEMBER ...]
+ *	qmail-admin backup DIR [--queue]
+ *	qmail-admin restore DIR
+ *	qmail-admin sync
+ * Every argument is checked before anything changes.  Each file is
+ * replaced whole: written to NAME.tmp, fsynced, renamed over NAME, its
+ * directory fsynced.  Then users/assign and users/recipients are
+ * compiled by bin/qmail-newu and qmail-send is told to reread its
+ * control files.  One qmail-admin runs at a time (users/admin.lock).
+ * Passwords come from the terminal or standard input, never argv.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "lcdb.h"
+#include "qpath.h"
+#include "spawn.h"
+#include "str.h"
+#include "vpasswd.h"
+
+#define FILEMAX (256UL * 1024 * 1024)
+#define ALIAS_MARK "# alias\n"
+#define LIST_MARK "# list\n"
+
+/* the owner of domains/ and of everything under it */
+struct owner {
+	int change;	/* chown what is created (root, multi-user install) */
+	uid_t uid;
+	gid_t gid;	/* the vmail user's group */
+	unsigned long auid, agid;	/* for users/assign */
+};
+
+/* options, set once by main */
+struct opts {
+	int force, use_stdin, queue, have_quota;
+	unsigned long quota;
+};
+
+static void
+usage(void)
+{
+	die(EXIT_PERM, "usage: qmail-admin domain add|del|list [DOMAIN] [--force]"
+	    " | user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]"
+	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...]"
+	    " | list add|del|members LIST [MEMBER ...]"
+	    " | backup DIR [--queue] | restore DIR | sync");
+}
+
+static void
+catx(struct str *s, const char *a)
+{
+	if (!str_cats(s, a))
+		die_nomem();
+}
+
+static void
+catb(struct str *s, const char *a, size_t n)
+{
+	if (!str_catb(s, a, n))
+		die_nomem();
+}
+
+static void
+nul(struct str *s)
+{
+	if (!str_nul(s))
+		die_nomem();
+}
+
+/* path - s = a/b/c (NULs end the list), NUL-terminated */
+static const char *
+path3(struct str *s, const char *a, const char *b, const char *c)
+{
+	s->len = 0;
+	catx(s, a);
+	if (b) {
+		catx(s, "/");
+		catx(s, b);
+	}
+	if (c) {
+		catx(s, "/");
+		catx(s, c);
+	}
+	nul(s);
+	return s->s;
+}
+
+/* ---- files ---- */
+
+/* readtext - the whole file; a missing file reads as empty */
+static int
+readtext(const char *fn, struct str *out)
+{
+	int r = control_readfile(fn, out, FILEMAX);
+
+	if (r == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn);
+	return r;
+}
+
+/* write_atomic - fn replaced by data: NAME.tmp, fsync, rename, fsync dir.
+ * A file that exists keeps its mode and owner; a new one gets mode and,
+ * when chown is asked, the owner o. */
+static void
+write_atomic(const char *fn, const char *data, size_t n, mode_t mode,
+    const struct owner *o)
+{
+	struct str tmp = STR_ZERO;
+	struct stat st;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int fd;
+
+	if (stat(fn, &st) == 0) {
+		mode = st.st_mode & 07777;
+		if (geteuid() == 0)
+			uid = st.st_uid, gid = st.st_gid;
+	} else if (errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to stat ", fn);
+	else if (o && o->change)
+		uid = o->uid, gid = o->gid;
+	catx(&tmp, fn);
+	catx(&tmp, ".tmp");
+	nul(&tmp);
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		die_sys(EXIT_TEMP, "unable to create ", tmp.s);
+	if (!fd_writeall(fd, data, n, 0))
+		goto fail;
+	if ((uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
+	    fchmod(fd, mode) == -1 || fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp.s, fn) == -1 || fsync_dir_of(fn) == -1)
+		die_sys(EXIT_TEMP, "unable to replace ", fn);
+	str_free(&tmp);
+	return;
+fail:
+	if (fd != -1)
+		(void)close(fd);	/* reporting the write error */
+	(void)unlink(tmp.s);	/* a leftover would only waste space */
+	die_sys(EXIT_TEMP, "unable to write ", tmp.s);
+}
+
+/* own - chown a new directory or file to the vmail user */
+static void
+own(const char *fn, const struct owner *o)
+{
+	if (o->change && chown(fn, o->uid, o->gid) == -1)
+		die_sys(EXIT_TEMP, "unable to change owner of ", fn);
+}
+
+static void
+mkdir_owned(const char *fn, mode_t mode, const struct owner *o)
+{
+	if (mkdir(fn, mode) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", fn);
+	if (chmod(fn, mode) == -1)
+		die_sys(EXIT_TEMP, "unable to set mode of ", fn);
+	own(fn, o);
+}
+
+/* rm_tree - remove dir and everything under it (dirfd-relative, no
+ * symlinks followed) */
+static int
+rm_at(int dfd, const char *name)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd, err;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		err = errno;
+		(void)close(fd);
+		return errno = err, -1;
+	}
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (str_equal(e->d_name, ".") || str_equal(e->d_name, ".."))
+			continue;
+		if (rm_at(fd, e->d_name) == -1) {
+			err = errno;
+			(void)closedir(d);
+			return errno = err, -1;
+		}
+	}
+	err = errno;
+	(void)closedir(d);	/* read-only */
+	if (err)
+		return errno = err, -1;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+static void
+rm_tree(const char *fn)
+{
+	if (rm_at(AT_FDCWD, fn) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", fn);
+}
+
+static int
+exists(const char *fn)
+{
+	struct stat st;
+
+	if (lstat(fn, &st) == 0)
+		return 1;
+	if (errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to stat ", fn);
+	return 0;
+}
+
+/* ---- lines ---- */
+
+/* line_next - the line at *pos (without newline) in t; 0 at the end */
+static int
+line_next(const struct str *t, size_t *pos, const char **l, size_t *n)
+{
+	size_t e;
+
+	if (*pos >= t->len)
+		return 0;
+	e = str_chrb(t->s + *pos, t->len - *pos, '\n');
+	*l = t->s + *pos;
+	*n = e;
+	*pos += e + 1;
+	return 1;
+}
+
+/* keymatch - line begins with key followed by sep (sep 0: whole line) */
+static int
+keymatch(const char *l, size_t n, const char *key, size_t kl, char sep)
+{
+	if (sep == 0)
+		return n == kl && str_caseeqb(l, key, kl);
+	return n > kl && l[kl] == sep && str_caseeqb(l, key, kl);
+}
+
+/* lines_find - 1 when some line matches key/sep */
+static int
+lines_find(const struct str *t, const char *key, size_t kl, char sep)
+{
+	size_t pos = 0, n;
+	const char *l;
+
+	while (line_next(t, &pos, &l, &n))
+		if (keymatch(l, n, key, kl, sep))
+			return 1;
+	return 0;
+}
+
+/* lines_drop - out = t without the lines matching key/sep (and without
+ * lines equal to skip, when given); the number dropped */
+static unsigned long
+lines_drop(const struct str *t, struct str *out, const char *key, size_t kl,
+    char sep, const char *skip)
+{
+	size_t pos = 0, n;
+	const char *l;
+	unsigned long dropped = 0;
+
+	out->len = 0;
+	while (line_next(t, &pos, &l, &n)) {
+		if (keymatch(l, n, key, kl, sep) ||
+		    (skip && n == strlen(skip) && memcmp(l, skip, n) == 0)) {
+			dropped++;
+			continue;
+		}
+		catb(out, l, n);
+		catx(out, "\n");
+	}
+	return dropped;
+}
+
+/* ---- the install ---- */
+
+static void
+get_owner(struct owner *o)
+{
+	const char *name = auto_users[AUTO_VMAIL];
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		if (!auto_single)
+			die_sys(EXIT_TEMP, "unable to find user ", name);
+		o->uid = getuid();
+		o->gid = getgid();
+	} else {
+		o->uid = pw->pw_uid;
+		o->gid = pw->pw_gid;
+	}
+	o->auid = (unsigned long)o->uid;
+	o->agid = (unsigned long)o->gid;
+	o->change = !auto_single && geteuid() == 0;
+}
+
+/* lock - one qmail-admin at a time; held until exit */
+static void
+lock(void)
+{
+	struct flock fl;
+	int fd;
+
+	fd = open("users/admin.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		die_sys(EXIT_TEMP, "unable to open users/admin.lock");
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLKW, &fl) == -1)
+		if (errno != EINTR)
+			die_sys(EXIT_TEMP, "unable to lock users/admin.lock");
+}
+
+/* newu - compile users/assign and users/recipients */
+static void
+newu(void)
+{
+	char *argv[] = { "qmail-newu", NULL };
+	int fd[3] = { 0, 1, 2 }, status;
+	pid_t pid;
+
+	if ((pid = spawn("bin/qmail-newu", argv, NULL, fd, 3)) == -1)
+		die_sys(EXIT_TEMP, "unable to run bin/qmail-newu");
+	if (spawn_wait(pid, &status) == -1)
+		die_sys(EXIT_TEMP, "unable to wait for bin/qmail-newu");
+	if (spawn_exitcode(status) != 0)
+		die(EXIT_TEMP, "bin/qmail-newu failed; fix users/assign or "
+		    "users/recipients and run qmail-admin sync");
+}
+
+/* hup_send - qmail-send rereads control/ on SIGHUP; when it runs under
+ * supervise in service/qmail-send, supervise delivers it (svc -h).
+ * Without a supervised qmail-send there is nobody to tell. */
+static void
+hup_send(void)
+{
+	int fd;
+
+	fd = open("service/qmail-send/supervise/control",
+	    O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT && errno != ENXIO && errno != ENOTDIR)
+			warn_sys("unable to tell qmail-send to reread control/");
+		return;
+	}
+	if (write(fd, "h", 1) != 1)
+		warn_sys("unable to tell qmail-send to reread control/");
+	(void)close(fd);	/* a fifo: nothing buffered */
+}
+
+/* ---- names ---- */
+
+struct addr {
+	struct str user, domain;	/* NUL-terminated, lower case */
+};
+
+static void
+check_domain(const char *d)
+{
+	if (!vpasswd_domain_ok(d, strlen(d)))
+		die(EXIT_PERM, "not a domain name: ", d,
+		    " (letters, digits, hyphens and dots, in lower case)");
+}
+
+/* parse_addr - user@domain, both checked and lowered */
+static void
+parse_addr(const char *a, struct addr *x)
+{
+	size_t n = strlen(a), at = str_rchrb(a, n, '@');
+
+	if (at == n)
+		die(EXIT_PERM, "not an address (user@domain): ", a);
+	x->user.len = x->domain.len = 0;
+	catb(&x->user, a, at);
+	catb(&x->domain, a + at + 1, n - at - 1);
+	str_lowerb(x->user.s, x->user.len);
+	str_lowerb(x->domain.s, x->domain.len);
+	nul(&x->user);
+	nul(&x->domain);
+	if (!vpasswd_user_ok(x->user.s, x->user.len))
+		die(EXIT_PERM, "not a mailbox name: ", x->user.s,
+		    " (1 to 64 of a-z 0-9 . _ -, not starting with . or -)");
+	if (str_equal(x->user.s, "default") || str_start(x->user.s, "vpasswd"))
+		die(EXIT_PERM, "reserved name: ", x->user.s);
+	check_domain(x->domain.s);
+}
+
+/* is_domain - 1 when DOMAIN is one of ours */
+static int
+is_domain(const char *d)
+{
+	struct str t = STR_ZERO, p = STR_ZERO;
+	int r;
+
+	readtext("control/virtualdomains", &t);
+	r = lines_find(&t, d, strlen(d), ':') &&
+	    exists(path3(&p, "domains", d, "vpasswd"));
+	str_free(&t);
+	str_free(&p);
+	return r;
+}
+
+static void
+need_domain(const char *d)
+{
+	if (!is_domain(d))
+		die(EXIT_PERM, "no such virtual domain: ", d);
+}
+
+/* dotqmail - domains/DOMAIN/.qmail-LOCAL, dots written as colons the
+ * way qmail-local looks for them */
+static const char *
+dotqmail(struct str *s, const struct addr *x)
+{
+	size_t i, start;
+
+	s->len = 0;
+	catx(s, "domains/");
+	catx(s, x->domain.s);
+	catx(s, "/.qmail-");
+	start = s->len;
+	catx(s, x->user.s);
+	for (i = start; i < s->len; i++)
+		if (s->s[i] == '.')
+			s->s[i] = ':';
+	nul(s);
+	return s->s;
+}
+
+/* ---- vpasswd ---- */
+
+/* vpasswd_rebuild - domains/D/vpasswd.cdb from domains/D/vpasswd */
+static void
+vpasswd_rebuild(const char *d, const struct owner *o)
+{
+	struct str fn = STR_ZERO, t = STR_ZERO;
+	struct lcdb_make m;
+	size_t pos = 0, n, ul, hl;
+	const char *l, *h;
+	unsigned long q;
+
+	readtext(path3(&fn, "domains", d, "vpasswd"), &t);
+	if (!lcdb_make_start(&m, path3(&fn, "domains", d, "vpasswd.cdb")))
+		die_sys(EXIT_TEMP, "unable to create ", fn.s, ".tmp");
+	/* readable by the group, for qmail-auth run by qmail-smtpd */
+	if (fchmod(m.fd, 0640) == -1 ||
+	    (o->change && fchown(m.fd, o->uid, o->gid) == -1))
+		die_sys(EXIT_TEMP, "unable to set owner of ", fn.s, ".tmp");
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 0)
+			continue;
+		if (!vpasswd_split(l, n, &ul, &h, &hl, &q))
+			die(EXIT_PERM, "bad line in domains/", d, "/vpasswd");
+		if (!lcdb_make_add(&m, l, ul, l + ul + 1, n - ul - 1))
+			die_sys(EXIT_TEMP, "unable to write ", fn.s, ".tmp");
+	}
+	if (!lcdb_make_finish(&m))
+		die_sys(EXIT_TEMP, "unable to write ", fn.s);
+	str_free(&fn);
+	str_free(&t);
+}
+
+/* vpasswd_get - the line of user (without newline) or 0 */
+static int
+vpasswd_get(const struct addr *x, struct str *line)
+{
+	struct str fn = STR_ZERO, t = STR_ZERO;
+	size_t pos = 0, n;
+	const char *l;
+	int r = 0;
+
+	readtext(path3(&fn, "domains", x->domain.s, "vpasswd"), &t);
+	while (line_next(&t, &pos, &l, &n))
+		if (keymatch(l, n, x->user.s, x->user.len, ':')) {
+			line->len = 0;
+			catb(line, l, n);
+			r = 1;
+			break;
+		}
+	str_free(&fn);
+	str_free(&t);
+	return r;
+}
+
+/* vpasswd_put - replace (or add, or with line NULL drop) user's line */
+static void
+vpasswd_put(const struct addr *x, const struct str *line, const struct owner *o)
+{
+	struct str fn = STR_ZERO, t = STR_ZERO, out = STR_ZERO;
+
+	path3(&fn, "domains", x->domain.s, "vpasswd");
+	readtext(fn.s, &t);
+	lines_drop(&t, &out, x->user.s, x->user.len, ':', "");
+	if (line) {
+		catb(&out, line->s, line->len);
+		catx(&out, "\n");
+	}
+	write_atomic(fn.s, out.s, out.len, 0600, o);
+	vpasswd_rebuild(x->domain.s, o);
+	str_free(&fn);
+	str_free(&t);
+	str_free(&out);
+}
+
+/* ---- passwords ---- */
+
+/* read_line_fd - one line from fd, without its newline; 1, 0 at EOF */
+static int
+read_line_fd(int fd, char *x, size_t size, size_t *n)
+{
+	char c;
+	long r;
+
+	*n = 0;
+	for (;;) {
+		r = fd_read(fd, &c, 1, 0);
+		if (r == -1)
+			die_sys(EXIT_TEMP, "unable to read the password");
+		if (r == 0)
+			return *n > 0;
+		if (c == '\n')
+			break;
+		if (*n + 1 >= size)
+			die(EXIT_PERM, "password too long");
+		x[(*n)++] = c;
+	}
+	if (*n > 0 && x[*n - 1] == '\r')
+		(*n)--;
+	x[*n] = 0;
+	return 1;
+}
+
+static void
+wipe(char *p, size_t n)
+{
+	volatile char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* ask - prompt on the terminal with echo off */
+static void
+ask(int tty, const char *prompt, char *x, size_t size)
+{
+	struct termios old, quiet;
+	size_t n;
+	int got;
+
+	if (!fd_writeall(tty, prompt, strlen(prompt), 0))
+		die_sys(EXIT_TEMP, "unable to write to the terminal");
+	if (tcgetattr(tty, &old) == -1)
+		die_sys(EXIT_TEMP, "unable to read terminal settings");
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) == -1)
+		die_sys(EXIT_TEMP, "unable to turn off echo");
+	got = read_line_fd(tty, x, size, &n);
+	if (tcsetattr(tty, TCSAFLUSH, &old) == -1)
+		die_sys(EXIT_TEMP, "unable to restore terminal settings");
+	if (!got)
+		die(EXIT_PERM, "no password given");
+}
+
+/* get_password - from standard input (--stdin) or twice from the
+ * terminal; checked against control/minpasswordlength */
+static void
+get_password(const struct opts *op, char *pw, size_t size)
+{
+	char again[VPASSWD_PASSMAX + 2];
+	unsigned long min = 1;
+	size_t n;
+	int tty;
+
+	switch (control_readulong("control/minpasswordlength", &min)) {
+	case -1:
+		die_sys(EXIT_TEMP, "unable to read control/minpasswordlength");
+	case 0:
+		min = 1;
+	}
+	if (op->use_stdin) {
+		if (!read_line_fd(0, pw, size, &n))
+			die(EXIT_PERM, "no password on standard input");
+	} else {
+		tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (tty == -1)
+			die_sys(EXIT_PERM, "no terminal to ask for the password"
+			    " (give it on standard input with --stdin)");
+		ask(tty, "New password: ", pw, size);
+		ask(tty, "Same password again: ", again, sizeof again);
+		(void)close(tty);	/* read only what we needed */
+		if (strcmp(pw, again) != 0) {
+			wipe(again, sizeof again);
+			die(EXIT_PERM, "the two passwords differ; nothing changed");
+		}
+		wipe(again, sizeof again);
+	}
+	n = strlen(pw);
+	if (n == 0 || n < min)
+		die(EXIT_PERM, "password too short (control/minpasswordlength);"
+		    " nothing changed");
+}
+
+/* make_line - user:hash:quota */
+static void
+make_line(const struct addr *x, const char *pw, unsigned long quota,
+    struct str *line)
+{
+	struct str h = STR_ZERO;
+
+	if (!vpasswd_hash(pw, &h))
+		die_sys(EXIT_TEMP, "unable to hash the password");
+	line->len = 0;
+	catx(line, x->user.s);
+	catx(line, ":");
+	catb(line, h.s, h.len);
+	catx(line, ":");
+	if (quota && !str_catulong(line, quota))
+		die_nomem();
+	str_free(&h);
+}
+
+/* ---- recipients and control files ---- */
+
+static void
+recipients_edit(const char *add, const char *drop, const char *dropdomain)
+{
+	struct str t = STR_ZERO, out = STR_ZERO, key = STR_ZERO;
+	size_t pos = 0, n, at;
+	const char *l;
+
+	readtext("users/recipients", &t);
+	out.len = 0;
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 0)
+			continue;
+		if (drop && n == strlen(drop) && str_caseeqb(l, drop, n))
+			continue;
+		if (add && n == strlen(add) && str_caseeqb(l, add, n))
+			continue;	/* written again below */
+		if (dropdomain) {
+			at = str_rchrb(l, n, '@');
+			if (at < n && n - at - 1 == strlen(dropdomain) &&
+			    str_caseeqb(l + at + 1, dropdomain, n - at - 1))
+				continue;
+		}
+		catb(&out, l, n);
+		catx(&out, "\n");
+	}
+	if (add) {
+		catx(&out, add);
+		catx(&out, "\n");
+	}
+	write_atomic("users/recipients", out.s, out.len, 0644, NULL);
+	str_free(&t);
+	str_free(&out);
+	str_free(&key);
+}
+
+/* assign_edit - add or drop the +DOMAIN- line, keeping the final dot */
+static void
+assign_edit(const char *d, int add, const struct owner *o)
+{
+	struct str t = STR_ZERO, out = STR_ZERO, key = STR_ZERO;
+
+	readtext("users/assign", &t);
+	catx(&key, "+");
+	catx(&key, d);
+	catx(&key, "-");
+	lines_drop(&t, &out, key.s, key.len, ':', ".");
+	if (add) {
+		catb(&out, key.s, key.len);
+		catx(&out, ":");
+		catx(&out, auto_users[AUTO_VMAIL]);
+		catx(&out, ":");
+		if (!str_catulong(&out, o->auid) || !str_catc(&out, ':') ||
+		    !str_catulong(&out, o->agid) || !str_catc(&out, ':'))
+			die_nomem();
+		catx(&out, auto_home);
+		catx(&out, "/domains/");
+		catx(&out, d);
+		catx(&out, ":-::\n");
+	}
+	catx(&out, ".\n");
+	write_atomic("users/assign", out.s, out.len, 0644, NULL);
+	str_free(&t);
+	str_free(&out);
+	str_free(&key);
+}
+
+/* control_edit - add "line" to, or drop lines keyed by key from, fn */
+static void
+control_edit(const char *fn, const char *key, char sep, const char *line)
+{
+	struct str t = STR_ZERO, out = STR_ZERO;
+
+	readtext(fn, &t);
+	lines_drop(&t, &out, key, strlen(key), sep, "");
+	if (line) {
+		catx(&out, line);
+		catx(&out, "\n");
+	}
+	write_atomic(fn, out.s, out.len, 0644, NULL);
+	str_free(&t);
+	str_free(&out);
+}
+
+/* ---- domain ---- */
+
+static void
+domain_add(const char *d, const struct owner *o)
+{
+	struct str t = STR_ZERO, tmp = STR_ZERO, p = STR_ZERO, l = STR_ZERO;
+
+	check_domain(d);
+	readtext("control/virtualdomains", &t);
+	if (lines_find(&t, d, strlen(d), ':'))
+		die(EXIT_PERM, "domain exists already: ", d);
+	readtext("control/locals", &t);
+	if (lines_find(&t, d, strlen(d), 0))
+		die(EXIT_PERM, d, " is in control/locals: remove it there first");
+	if (exists(path3(&p, "domains", d, NULL)))
+		die(EXIT_PERM, "domains/", d, " exists already; move it away first");
+
+	/* the directory appears whole, with an empty vpasswd and its cdb */
+	path3(&tmp, "domains", ".new", NULL);
+	if (exists(tmp.s))
+		rm_tree(tmp.s);
+	mkdir_owned(tmp.s, 0750, o);
+	write_atomic(path3(&p, "domains", ".new", "vpasswd"), "", 0, 0600, o);
+	vpasswd_rebuild(".new", o);
+	path3(&p, "domains", d, NULL);
+	if (rename(tmp.s, p.s) == -1 || fsync_dir_of(p.s) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", p.s);
+
+	assign_edit(d, 1, o);
+	catx(&l, d);
+	catx(&l, ":");
+	catx(&l, d);
+	nul(&l);
+	control_edit("control/virtualdomains", d, ':', l.s);
+	control_edit("control/rcpthosts", d, 0, d);
+	newu();
+	hup_send();
+	str_free(&t);
+	str_free(&tmp);
+	str_free(&p);
+	str_free(&l);
+}
+
+/* domain_used - 1 when the domain still has mailboxes, aliases or lists */
+static int
+domain_used(const char *d)
+{
+	struct str p = STR_ZERO, t = STR_ZERO;
+	DIR *dir;
+	struct dirent *e;
+	int used = 0;
+
+	readtext(path3(&p, "domains", d, "vpasswd"), &t);
+	if (t.len > 0)
+		used = 1;
+	if ((dir = opendir(path3(&p, "domains", d, NULL))) != NULL) {
+		while ((e = readdir(dir)) != NULL)
+			if (str_start(e->d_name, ".qmail-"))
+				used = 1;
+		(void)closedir(dir);	/* read-only */
+	} else if (errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to read ", p.s);
+	str_free(&p);
+	str_free(&t);
+	return used;
+}
+
+static void
+domain_del(const char *d, const struct opts *op, const struct owner *o)
+{
+	struct str p = STR_ZERO, gone = STR_ZERO;
+	char num[FMT_ULONG];
+
+	check_domain(d);
+	need_domain(d);
+	if (!op->force && domain_used(d))
+		die(EXIT_PERM, d, " still has mailboxes, aliases or lists "
+		    "(delete them first, or use --force)");
+	/* first nobody routes mail there, then it goes */
+	control_edit("control/virtualdomains", d, ':', NULL);
+	control_edit("control/rcpthosts", d, 0, NULL);
+	assign_edit(d, 0, o);
+	recipients_edit(NULL, NULL, d);
+	newu();
+	hup_send();
+	catx(&gone, "domains/.deleted.");
+	catb(&gone, num, fmt_ulong(num, (unsigned long)getpid()));
+	nul(&gone);
+	if (rename(path3(&p, "domains", d, NULL), gone.s) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", p.s);
+	rm_tree(gone.s);
+	str_free(&p);
+	str_free(&gone);
+}
+
+static void
+domain_list(void)
+{
+	struct str t = STR_ZERO, out = STR_ZERO, p = STR_ZERO;
+	size_t pos = 0, n, c;
+	const char *l;
+
+	readtext("control/virtualdomains", &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		c = str_chrb(l, n, ':');
+		if (c == n || c == 0 || l[0] == '#')
+			continue;
+		p.len = 0;
+		catx(&p, "domains/");
+		catb(&p, l, c);
+		catx(&p, "/vpasswd");
+		nul(&p);
+		if (!exists(p.s))
+			continue;	/* a virtual domain qmail-admin does not manage */
+		catb(&out, l, c);
+		catx(&out, "\n");
+	}
+	if (!fd_writeall(1, out.s, out.len, 0))
+		die_sys(EXIT_TEMP, "unable to write output");
+}
+
+/* ---- user ---- */
+
+static void
+user_add(const char *a, const struct opts *op, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str line = STR_ZERO, p = STR_ZERO, tmp = STR_ZERO, q = STR_ZERO;
+	struct str full = STR_ZERO;
+	char pw[VPASSWD_PASSMAX + 2];
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	size_t i;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (vpasswd_get(&x, &line))
+		die(EXIT_PERM, "mailbox exists already: ", a);
+	if (exists(dotqmail(&p, &x)))
+		die(EXIT_PERM, "address exists already (an alias or list): ", a);
+	if (exists(path3(&p, "domains", x.domain.s, x.user.s)))
+		die(EXIT_PERM, p.s, " exists already; move it away first");
+	get_password(op, pw, sizeof pw);
+	make_line(&x, pw, op->have_quota ? op->quota : 0, &line);
+	wipe(pw, sizeof pw);
+
+	/* the mailbox appears whole: built under a dot name, renamed */
+	tmp.len = 0;
+	catx(&tmp, "domains/");
+	catx(&tmp, x.domain.s);
+	catx(&tmp, "/.new-");
+	catx(&tmp, x.user.s);
+	nul(&tmp);
+	if (exists(tmp.s))
+		rm_tree(tmp.s);
+	mkdir_owned(tmp.s, 0750, o);
+	mkdir_owned(path3(&p, tmp.s, "Maildir", NULL), 0700, o);
+	for (i = 0; i < 3; i++)
+		mkdir_owned(path3(&p, tmp.s, "Maildir", sub[i]), 0700, o);
+	if (op->have_quota && op->quota) {
+		/* Maildir++: the limit in the first line of maildirsize */
+		if (!str_catulong(&q, op->quota))
+			die_nomem();
+		catx(&q, "S\n");
+		write_atomic(path3(&p, tmp.s, "Maildir", "maildirsize"), q.s,
+		    q.len, 0600, o);
+	}
+	path3(&p, "domains", x.domain.s, x.user.s);
+	if (rename(tmp.s, p.s) == -1 || fsync_dir_of(p.s) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", p.s);
+
+	q.len = 0;
+	catx(&q, "./");
+	catx(&q, x.user.s);
+	catx(&q, "/Maildir/\n");
+	write_atomic(dotqmail(&p, &x), q.s, q.len, 0600, o);
+	vpasswd_put(&x, &line, o);
+	catx(&full, x.user.s);
+	catx(&full, "@");
+	catx(&full, x.domain.s);
+	nul(&full);
+	recipients_edit(full.s, NULL, NULL);
+	newu();
+}
+
+static void
+user_del(const char *a, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str line = STR_ZERO, p = STR_ZERO, full = STR_ZERO;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (!vpasswd_get(&x, &line))
+		die(EXIT_PERM, "no such mailbox: ", a);
+	catx(&full, x.user.s);
+	catx(&full, "@");
+	catx(&full, x.domain.s);
+	nul(&full);
+	/* refuse new mail first, then forget the password, then the mail */
+	recipients_edit(NULL, full.s, NULL);
+	newu();
+	vpasswd_put(&x, NULL, o);
+	if (unlink(dotqmail(&p, &x)) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to remove ", p.s);
+	rm_tree(path3(&p, "domains", x.domain.s, x.user.s));
+}
+
+static void
+user_passwd(const char *a, const struct opts *op, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str line = STR_ZERO;
+	char pw[VPASSWD_PASSMAX + 2];
+	const char *h;
+	size_t ul, hl;
+	unsigned long quota;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (!vpasswd_get(&x, &line))
+		die(EXIT_PERM, "no such mailbox: ", a);
+	if (!vpasswd_split(line.s, line.len, &ul, &h, &hl, &quota))
+		die(EXIT_PERM, "bad line for ", a, " in vpasswd");
+	if (op->have_quota)
+		quota = op->quota;
+	get_password(op, pw, sizeof pw);
+	make_line(&x, pw, quota, &line);
+	wipe(pw, sizeof pw);
+	vpasswd_put(&x, &line, o);
+}
+
+static void
+user_list(const char *d)
+{
+	struct str fn = STR_ZERO, t = STR_ZERO, out = STR_ZERO;
+	size_t pos = 0, n, ul, hl;
+	const char *l, *h;
+	unsigned long q;
+
+	check_domain(d);
+	need_domain(d);
+	readtext(path3(&fn, "domains", d, "vpasswd"), &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 0 || !vpasswd_split(l, n, &ul, &h, &hl, &q))
+			continue;
+		catb(&out, l, ul);
+		catx(&out, "@");
+		catx(&out, d);
+		if (q) {
+			catx(&out, " quota=");
+			if (!str_catulong(&out, q))
+				die_nomem();
+		}
+		catx(&out, "\n");
+	}
+	if (!fd_writeall(1, out.s, out.len, 0))
+		die_sys(EXIT_TEMP, "unable to write output");
+}
+
+/* ---- aliases and lists: .qmail files of forwards ---- */
+
+/* check_target - a forwarding address: user@domain, printable, no blanks */
+static void
+check_target(const char *t)
+{
+	size_t i, n = strlen(t), at = str_rchrb(t, n, '@');
+
+	if (n == 0 || n > 512 || at == 0 || at >= n - 1 || t[0] == '&' ||
+	    t[0] == '|' || t[0] == '/' || t[0] == '.' || t[0] == '#')
+		die(EXIT_PERM, "not an address (user@domain): ", t);
+	for (i = 0; i < n; i++)
+		if (t[i] <= ' ' || t[i] > '~')
+			die(EXIT_PERM, "not an address (user@domain): ", t);
+}
+
+/* forwards_read - the kind mark and the targets (NUL-separated) of a
+ * .qmail file; 0 when missing */
+static int
+forwards_read(const char *fn, const char *mark, struct str *targets)
+{
+	struct str t = STR_ZERO;
+	size_t pos = 0, n;
+	const char *l;
+
+	targets->len = 0;
+	if (!readtext(fn, &t))
+		return 0;
+	if (t.len < strlen(mark) || memcmp(t.s, mark, strlen(mark)) != 0)
+		return -1;
+	while (line_next(&t, &pos, &l, &n))
+		if (n > 1 && l[0] == '&') {
+			catb(targets, l + 1, n - 1);
+			catb(targets, "", 1);
+		}
+	str_free(&t);
+	return 1;
+}
+
+static void
+forwards_write(const char *fn, const char *mark, const struct str *targets,
+    const struct owner *o)
+{
+	struct str out = STR_ZERO;
+	size_t i = 0, e;
+
+	catx(&out, mark);
+	while (i < targets->len) {
+		e = str_chrb(targets->s + i, targets->len - i, 0);
+		catx(&out, "&");
+		catb(&out, targets->s + i, e);
+		catx(&out, "\n");
+		i += e + 1;
+	}
+	write_atomic(fn, out.s, out.len, 0600, o);
+	str_free(&out);
+}
+
+static int
+targets_has(const struct str *targets, const char *t)
+{
+	size_t i = 0, e, n = strlen(t);
+
+	while (i < targets->len) {
+		e = str_chrb(targets->s + i, targets->len - i, 0);
+		if (e == n && str_caseeqb(targets->s + i, t, n))
+			return 1;
+		i += e + 1;
+	}
+	return 0;
+}
+
+/* forwards_add - alias add / list add */
+static void
+forwards_add(const char *a, char **tv, int tc, const char *mark,
+    const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str fn = STR_ZERO, targets = STR_ZERO, line = STR_ZERO;
+	struct str full = STR_ZERO;
+	const char *other = str_equal(mark, ALIAS_MARK) ? LIST_MARK : ALIAS_MARK;
+	int i, r;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (tc < 1)
+		die(EXIT_PERM, "name at least one target address");
+	for (i = 0; i < tc; i++)
+		check_target(tv[i]);
+	if (vpasswd_get(&x, &line))
+		die(EXIT_PERM, "a mailbox of that name exists: ", a);
+	dotqmail(&fn, &x);
+	r = forwards_read(fn.s, mark, &targets);
+	if (r == -1)
+		die(EXIT_PERM, a, str_equal(other, LIST_MARK) ?
+		    " is a list, not an alias" : " is an alias, not a list");
+	if (r == 1 && str_equal(mark, ALIAS_MARK))
+		die(EXIT_PERM, "alias exists already: ", a);
+	for (i = 0; i < tc; i++)
+		if (!targets_has(&targets, tv[i])) {
+			catx(&targets, tv[i]);
+			catb(&targets, "", 1);
+		}
+	forwards_write(fn.s, mark, &targets, o);
+	catx(&full, x.user.s);
+	catx(&full, "@");
+	catx(&full, x.domain.s);
+	nul(&full);
+	if (r == 0) {
+		recipients_edit(full.s, NULL, NULL);
+		newu();
+	}
+}
+
+/* forwards_del - alias del / list del (members, or the whole list) */
+static void
+forwards_del(const char *a, char **tv, int tc, const char *mark,
+    const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str fn = STR_ZERO, targets = STR_ZERO, keep = STR_ZERO;
+	struct str full = STR_ZERO;
+	size_t i = 0, e;
+	int k, r;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	dotqmail(&fn, &x);
+	r = forwards_read(fn.s, mark, &targets);
+	if (r != 1)
+		die(EXIT_PERM, str_equal(mark, ALIAS_MARK) ? "no such alias: " :
+		    "no such list: ", a);
+	for (k = 0; k < tc; k++)
+		if (!targets_has(&targets, tv[k]))
+			die(EXIT_PERM, tv[k], " is not a member of ", a);
+	while (tc > 0 && i < targets.len) {
+		e = str_chrb(targets.s + i, targets.len - i, 0);
+		for (k = 0; k < tc; k++)
+			if (strlen(tv[k]) == e &&
+			    str_caseeqb(targets.s + i, tv[k], e))
+				break;
+		if (k == tc)
+			catb(&keep, targets.s + i, e + 1);
+		i += e + 1;
+	}
+	if (keep.len > 0) {
+		forwards_write(fn.s, mark, &keep, o);
+		return;
+	}
+	/* an empty .qmail file would mean the default delivery: remove it */
+	catx(&full, x.user.s);
+	catx(&full, "@");
+	catx(&full, x.domain.s);
+	nul(&full);
+	recipients_edit(NULL, full.s, NULL);
+	newu();
+	if (unlink(fn.s) == -1 || fsync_dir_of(fn.s) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", fn.s);
+}
+
+/* print_targets - "addr: t1 t2" for each alias, or the members of one list */
+static void
+print_targets(struct str *out, const struct str *targets, const char *sep)
+{
+	size_t i = 0, e;
+
+	while (i < targets->len) {
+		e = str_chrb(targets->s + i, targets->len - i, 0);
+		catb(out, targets->s + i, e);
+		catx(out, sep);
+		i += e + 1;
+	}
+}
+
+static void
+alias_list(const char *d)
+{
+	struct str p = STR_ZERO, targets = STR_ZERO, out = STR_ZERO;
+	DIR *dir;
+	struct dirent *e;
+	size_t i, start;
+
+	check_domain(d);
+	need_domain(d);
+	if ((dir = opendir(path3(&p, "domains", d, NULL))) == NULL)
+		die_sys(EXIT_TEMP, "unable to read ", p.s);
+	while ((errno = 0, e = readdir(dir)) != NULL) {
+		if (!str_start(e->d_name, ".qmail-") ||
+		    forwards_read(path3(&p, "domains", d, e->d_name), ALIAS_MARK,
+		    &targets) != 1)
+			continue;
+		start = out.len;
+		catx(&out, e->d_name + 7);
+		for (i = start; i < out.len; i++)
+			if (out.s[i] == ':')
+				out.s[i] = '.';
+		catx(&out, "@");
+		catx(&out, d);
+		catx(&out, ":");
+		print_targets(&out, &targets, " ");
+		out.s[out.len - 1] = '\n';
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", p.s);
+	(void)closedir(dir);	/* read-only */
+	if (!fd_writeall(1, out.s, out.len, 0))
+		die_sys(EXIT_TEMP, "unable to write output");
+}
+
+static void
+list_members(const char *a)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str fn = STR_ZERO, targets = STR_ZERO, out = STR_ZERO;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (forwards_read(dotqmail(&fn, &x), LIST_MARK, &targets) != 1)
+		die(EXIT_PERM, "no such list: ", a);
+	print_targets(&out, &targets, "\n");
+	if (!fd_writeall(1, out.s, out.len, 0))
+		die_sys(EXIT_TEMP, "unable to write output");
+}
+
+/* ---- sync ---- */
+
+/* sync_all - every vpasswd.cdb rebuilt, the users cdbs compiled,
+ * qmail-send told */
+static void
+sync_all(const struct owner *o)
+{
+	struct str t = STR_ZERO, d = STR_ZERO, p = STR_ZERO;
+	size_t pos = 0, n, c;
+	const char *l;
+
+	readtext("control/virtualdomains", &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		c = str_chrb(l, n, ':');
+		if (c == n || c == 0)
+			continue;
+		d.len = 0;
+		catb(&d, l, c);
+		nul(&d);
+		if (vpasswd_domain_ok(d.s, d.len) &&
+		    exists(path3(&p, "domains", d.s, "vpasswd")))
+			vpasswd_rebuild(d.s, o);
+	}
+	newu();
+	hup_send();
+	str_free(&t);
+	str_free(&d);
+	str_free(&p);
+}
+
+/* ---- backup and restore ---- */
+
+/* a backup directory: control/ users/ domains/ [queue/] and, written
+ * last, the file lanmail-backup that says it is complete */
+#define BACKUP_MARK "lanmail-backup"
+#define BACKUP_VERSION "lanmail-backup 1\n"
+
+/* names - a sorted set of file names, for the Maildir passes */
+struct names {
+	struct str pool;	/* NUL-terminated names */
+	size_t *off;
+	size_t n, cap;
+};
+
+static void
+names_add(struct names *ns, const char *s, size_t n)
+{
+	size_t *p;
+
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 64;
+
+		if (cap > ((size_t)-1) / sizeof *p ||
+		    (p = realloc(ns->off, cap * sizeof *p)) == NULL)
+			die_nomem();
+		ns->off = p;
+		ns->cap = cap;
+	}
+	ns->off[ns->n++] = ns->pool.len;
+	catb(&ns->pool, s, n);
+	catb(&ns->pool, "", 1);
+}
+
+static const char *names_base;
+
+static int
+names_cmp(const void *a, const void *b)
+{
+	return strcmp(names_base + *(const size_t *)a,
+	    names_base + *(const size_t *)b);
+}
+
+static void
+names_sort(struct names *ns)
+{
+	names_base = ns->pool.s;
+	if (ns->n > 1)
+		qsort(ns->off, ns->n, sizeof *ns->off, names_cmp);
+}
+
+static int
+names_has(const struct names *ns, const char *s)
+{
+	size_t lo = 0, hi = ns->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(ns->pool.s + ns->off[mid], s);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void
+names_free(struct names *ns)
+{
+	str_free(&ns->pool);
+	free(ns->off);
+	ns->off = NULL;
+	ns->n = ns->cap = 0;
+}
+
+/* maildir base name: the unique part, before the ":2," flags */
+static size_t
+basename_len(const char *s)
+{
+	return str_chrb(s, strlen(s), ':');
+}
+
+/* copy_file - from to to, with mode, times and (owner when root or o)
+ * kept; 0 when from vanished (a message moved or deleted meanwhile) */
+static int
+copy_file(const char *from, const char *to, const struct owner *o)
+{
+	char x[65536];
+	struct stat st;
+	struct timespec ts[2];
+	long r;
+	int in, out;
+
+	if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		die_sys(EXIT_TEMP, "unable to open ", from);
+	}
+	if (fstat(in, &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat ", from);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out == -1)
+		die_sys(EXIT_TEMP, "unable to create ", to);
+	for (;;) {
+		if ((r = fd_read(in, x, sizeof x, 0)) == -1)
+			die_sys(EXIT_TEMP, "unable to read ", from);
+		if (r == 0)
+			break;
+		if (!fd_writeall(out, x, (size_t)r, 0))
+			die_sys(EXIT_TEMP, "unable to write ", to);
+	}
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (o && o->change) {
+		if (fchown(out, o->uid, o->gid) == -1)
+			die_sys(EXIT_TEMP, "unable to set owner of ", to);
+	} else if (!o && geteuid() == 0 && fchown(out, st.st_uid, st.st_gid) == -1)
+		die_sys(EXIT_TEMP, "unable to set owner of ", to);
+	if (fchmod(out, st.st_mode & 07777) == -1 || futimens(out, ts) == -1)
+		die_sys(EXIT_TEMP, "unable to set mode of ", to);
+	if (close(out) == -1)
+		die_sys(EXIT_TEMP, "unable to write ", to);
+	(void)close(in);	/* read-only */
+	return 1;
+}
+
+static void
+copy_dirattr(const char *from, const char *to, const struct owner *o)
+{
+	struct stat st;
+
+	if (stat(from, &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat ", from);
+	if (mkdir(to, 0700) == -1 && errno != EEXIST)
+		die_sys(EXIT_TEMP, "unable to create ", to);
+	if (o && o->change) {
+		if (chown(to, o->uid, o->gid) == -1)
+			die_sys(EXIT_TEMP, "unable to set owner of ", to);
+	} else if (!o && geteuid() == 0 && chown(to, st.st_uid, st.st_gid) == -1)
+		die_sys(EXIT_TEMP, "unable to set owner of ", to);
+	if (chmod(to, st.st_mode & 07777) == -1)
+		die_sys(EXIT_TEMP, "unable to set mode of ", to);
+}
+
+/* skip_name - files a copy leaves out: temporaries and locks */
+static int
+skip_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	return str_equal(n, ".") || str_equal(n, "..") ||
+	    str_equal(n, "admin.lock") || str_start(n, ".new") ||
+	    str_start(n, ".deleted.") ||
+	    (l > 4 && str_equal(n + l - 4, ".tmp"));
+}
+
+static void copy_tree(const char *from, const char *to, const struct owner *o);
+
+/* copy_msgs - one Maildir subdirectory; names copied go into done */
+static unsigned long
+copy_msgs(const char *from, const char *to, struct names *done,
+    const struct names *skip, const struct owner *o)
+{
+	struct str f = STR_ZERO, t = STR_ZERO, b = STR_ZERO;
+	unsigned long added = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(from)) == NULL)
+		die_sys(EXIT_TEMP, "unable to read ", from);
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		b.len = 0;
+		catb(&b, e->d_name, basename_len(e->d_name));
+		nul(&b);
+		if (names_has(done, b.s) || (skip && names_has(skip, b.s)))
+			continue;
+		if (copy_file(path3(&f, from, e->d_name, NULL),
+		    path3(&t, to, e->d_name, NULL), o)) {
+			names_add(done, b.s, b.len);
+			added++;
+		}
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", from);
+	(void)closedir(d);	/* read-only */
+	names_sort(done);
+	str_free(&f);
+	str_free(&t);
+	str_free(&b);
+	return added;
+}
+
+/* copy_maildir - new/ and cur/ as they stand, tmp/ empty.  A message
+ * moves from new/ to cur/ or changes its flags by rename while we
+ * read: cur/ is read again until a pass finds nothing missed, and a
+ * message that made it into the copy from cur/ is dropped from new/. */
+static void
+copy_maildir(const char *from, const char *to, const struct owner *o)
+{
+	struct str f = STR_ZERO, t = STR_ZERO, x = STR_ZERO;
+	struct names nnew = { STR_ZERO, NULL, 0, 0 };
+	struct names ncur = { STR_ZERO, NULL, 0, 0 };
+	size_t i;
+	int pass;
+
+	copy_dirattr(path3(&f, from, "tmp", NULL), path3(&t, to, "tmp", NULL), o);
+	copy_dirattr(path3(&f, from, "new", NULL), path3(&t, to, "new", NULL), o);
+	copy_dirattr(path3(&f, from, "cur", NULL), path3(&t, to, "cur", NULL), o);
+	(void)copy_msgs(path3(&f, from, "new", NULL),
+	    path3(&t, to, "new", NULL), &nnew, NULL, o);
+	for (pass = 0; pass < 5; pass++)
+		if (copy_msgs(path3(&f, from, "cur", NULL),
+		    path3(&t, to, "cur", NULL), &ncur, NULL, o) == 0 && pass > 0)
+			break;
+	/* both copies of one message: keep the one from cur/ */
+	path3(&t, to, "new", NULL);
+	for (i = 0; i < nnew.n; i++)
+		if (names_has(&ncur, nnew.pool.s + nnew.off[i]))
+			if (unlink(path3(&x, t.s, nnew.pool.s + nnew.off[i],
+			    NULL)) == -1)
+				die_sys(EXIT_TEMP, "unable to remove ", x.s);
+	names_free(&nnew);
+	names_free(&ncur);
+	str_free(&f);
+	str_free(&t);
+	str_free(&x);
+}
+
+static int
+is_maildir(const char *dir)
+{
+	struct str p = STR_ZERO;
+	struct stat st;
+	int r;
+
+	r = stat(path3(&p, dir, "new", NULL), &st) == 0 && S_ISDIR(st.st_mode) &&
+	    stat(path3(&p, dir, "cur", NULL), &st) == 0 && S_ISDIR(st.st_mode) &&
+	    stat(path3(&p, dir, "tmp", NULL), &st) == 0 && S_ISDIR(st.st_mode);
+	str_free(&p);
+	return r;
+}
+
+/* copy_tree - directories, files and symbolic links below from */
+static void
+copy_tree(const char *from, const char *to, const struct owner *o)
+{
+	struct str f = STR_ZERO, t = STR_ZERO, l = STR_ZERO;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	ssize_t r;
+
+	copy_dirattr(from, to, o);
+	if (is_maildir(from)) {
+		copy_maildir(from, to, o);
+		/* Maildir++ folders and maildirsize sit beside new/ cur/ tmp/ */
+	}
+	if ((d = opendir(from)) == NULL)
+		die_sys(EXIT_TEMP, "unable to read ", from);
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (skip_name(e->d_name))
+			continue;
+		if (is_maildir(from) && (str_equal(e->d_name, "new") ||
+		    str_equal(e->d_name, "cur") || str_equal(e->d_name, "tmp")))
+			continue;
+		path3(&f, from, e->d_name, NULL);
+		path3(&t, to, e->d_name, NULL);
+		if (lstat(f.s, &st) == -1) {
+			if (errno == ENOENT)
+				continue;
+			die_sys(EXIT_TEMP, "unable to stat ", f.s);
+		}
+		if (S_ISDIR(st.st_mode))
+			copy_tree(f.s, t.s, o);
+		else if (S_ISREG(st.st_mode))
+			(void)copy_file(f.s, t.s, o);
+		else if (S_ISLNK(st.st_mode)) {
+			if (!str_readyplus(&l, 4096))
+				die_nomem();
+			if ((r = readlink(f.s, l.s, 4095)) == -1)
+				die_sys(EXIT_TEMP, "unable to read ", f.s);
+			l.s[r] = 0;
+			if (symlink(l.s, t.s) == -1 && errno != EEXIST)
+				die_sys(EXIT_TEMP, "unable to create ", t.s);
+		}
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", from);
+	(void)closedir(d);	/* read-only */
+	str_free(&f);
+	str_free(&t);
+	str_free(&l);
+}
+
+/* ---- the queue ---- */
+
+/* queue_ids - the ids of every file in queue directory sub (split) */
+static void
+queue_ids(const char *base, const char *sub, struct names *ids)
+{
+	struct str p = STR_ZERO;
+	struct dirent *e;
+	unsigned long i, id, split = qpath_split();
+	int flat = str_equal(sub, "bounce");
+	DIR *d;
+
+	for (i = 0; i < (flat ? 1 : split); i++) {
+		p.len = 0;
+		catx(&p, base);
+		catx(&p, "/");
+		catx(&p, sub);
+		if (!flat) {
+			catx(&p, "/");
+			if (!str_catulong(&p, i))
+				die_nomem();
+		}
+		nul(&p);
+		if ((d = opendir(p.s)) == NULL) {
+			if (errno == ENOENT)
+				continue;
+			die_sys(EXIT_TEMP, "unable to read ", p.s);
+		}
+		while ((errno = 0, e = readdir(d)) != NULL)
+			if (qpath_id(e->d_name, &id))
+				names_add(ids, e->d_name, strlen(e->d_name));
+		if (errno)
+			die_sys(EXIT_TEMP, "unable to read ", p.s);
+		(void)closedir(d);	/* read-only */
+	}
+	names_sort(ids);
+	str_free(&p);
+}
+
+/* qfile - "base/SUB/S/ID" for a decimal id string */
+static const char *
+qfile(struct str *s, const char *base, const char *sub, const char *ids)
+{
+	unsigned long id;
+
+	if (!qpath_id(ids, &id))
+		die(EXIT_TEMP, "bad queue id ", ids);
+	s->len = 0;
+	if (base) {
+		catx(s, base);
+		catx(s, "/");
+	}
+	catx(s, sub);
+	catx(s, "/");
+	if (!str_equal(sub, "bounce")) {
+		if (!str_catulong(s, id % qpath_split()))
+			die_nomem();
+		catx(s, "/");
+	}
+	catx(s, ids);
+	nul(s);
+	return s->s;
+}
+
+static void
+mkqdirs(const char *base, const struct owner *o)
+{
+	static const char *const sub[] = { "mess", "todo", "info", "local", "remote" };
+	struct str p = STR_ZERO;
+	unsigned long i, k;
+
+	path3(&p, base, "queue", NULL);
+	if (mkdir(p.s, 0700) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", p.s);
+	path3(&p, base, "queue", "bounce");
+	if (mkdir(p.s, 0700) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", p.s);
+	for (k = 0; k < 5; k++) {
+		path3(&p, base, "queue", sub[k]);
+		if (mkdir(p.s, 0700) == -1)
+			die_sys(EXIT_TEMP, "unable to create ", p.s);
+		for (i = 0; i < qpath_split(); i++) {
+			path3(&p, base, "queue", sub[k]);
+			catx(&p, "/");
+			if (!str_catulong(&p, i))
+				die_nomem();
+			nul(&p);
+			if (mkdir(p.s, 0700) == -1)
+				die_sys(EXIT_TEMP, "unable to create ", p.s);
+		}
+	}
+	(void)o;
+	str_free(&p);
+}
+
+/* backup_queue - envelopes first, messages last; then whatever does not
+ * add up is dropped: a message whose todo/ made it is kept as todo/
+ * only (qmail-send prepares it again), envelopes whose message went
+ * meanwhile and messages without an envelope are left out */
+static void
+backup_queue(const char *dst)
+{
+	static const char *const order[] = { "todo", "info", "local", "remote", "bounce" };
+	struct names ids[5], mess = { STR_ZERO, NULL, 0, 0 };
+	struct names seen = { STR_ZERO, NULL, 0, 0 };
+	struct str qb = STR_ZERO, f = STR_ZERO, t = STR_ZERO;
+	size_t i, k;
+	const char *id;
+
+	path3(&qb, dst, "queue", NULL);
+	mkqdirs(dst, NULL);
+	for (k = 0; k < 5; k++) {
+		ids[k].pool.s = NULL;
+		ids[k].pool.len = ids[k].pool.cap = 0;
+		ids[k].off = NULL;
+		ids[k].n = ids[k].cap = 0;
+		queue_ids("queue", order[k], &ids[k]);
+		for (i = 0; i < ids[k].n; i++) {
+			id = ids[k].pool.s + ids[k].off[i];
+			/* a todo/ message copied already stands alone */
+			if (k > 0 && names_has(&ids[0], id))
+				continue;
+			(void)copy_file(qfile(&f, "queue", order[k], id),
+			    qfile(&t, qb.s, order[k], id), NULL);
+		}
+	}
+	queue_ids("queue", "mess", &mess);
+	for (i = 0; i < mess.n; i++) {
+		id = mess.pool.s + mess.off[i];
+		for (k = 0; k < 4; k++)
+			if (names_has(&ids[k], id))
+				break;
+		if (k == 4)
+			continue;	/* being written, or just finished */
+		if (copy_file(qfile(&f, "queue", "mess", id),
+		    qfile(&t, qb.s, "mess", id), NULL))
+			names_add(&seen, id, strlen(id));
+	}
+	names_sort(&seen);
+	/* envelopes of messages that were finished while we copied */
+	for (k = 0; k < 5; k++)
+		for (i = 0; i < ids[k].n; i++) {
+			id = ids[k].pool.s + ids[k].off[i];
+			if (!names_has(&seen, id) &&
+			    unlink(qfile(&t, qb.s, order[k], id)) == -1 &&
+			    errno != ENOENT)
+				die_sys(EXIT_TEMP, "unable to remove ", t.s);
+		}
+	for (k = 0; k < 5; k++)
+		names_free(&ids[k]);
+	names_free(&mess);
+	names_free(&seen);
+	str_free(&qb);
+	str_free(&f);
+	str_free(&t);
+}
+
+/* queue owner - qmailq for mess/ todo/ intd/, qmails for the rest */
+static void
+queue_owner(struct owner *q, int which)
+{
+	struct passwd *pw;
+	struct group *gr;
+	const char *u = auto_users[which], *g = auto_users[AUTO_GQMAIL];
+
+	q->change = !auto_single && geteuid() == 0;
+	if (!q->change)
+		return;
+	if ((pw = getpwnam(u)) == NULL)
+		die(EXIT_TEMP, "unable to find user ", u);
+	if ((gr = getgrnam(g)) == NULL)
+		die(EXIT_TEMP, "unable to find group ", g);
+	q->uid = pw->pw_uid;
+	q->gid = gr->gr_gid;
+}
+
+/* restore_queue - each message gets a new id (the inode number of its
+ * new file, as qmail-queue would give it), its envelopes follow it;
+ * todo/ is linked in last, from intd/, as qmail-queue commits */
+static void
+restore_queue(const char *src)
+{
+	static const char *const late[] = { "info", "local", "remote", "bounce" };
+	struct names mess = { STR_ZERO, NULL, 0, 0 };
+	struct str qb = STR_ZERO, f = STR_ZERO, t = STR_ZERO, tmp = STR_ZERO;
+	struct str nid = STR_ZERO;
+	struct owner qq, qs;
+	struct stat st;
+	size_t i, k;
+	const char *id;
+	unsigned long newid;
+
+	queue_owner(&qq, AUTO_QMAILQ);
+	queue_owner(&qs, AUTO_QMAILS);
+	path3(&qb, src, "queue", NULL);
+	queue_ids(qb.s, "mess", &mess);
+	for (i = 0; i < mess.n; i++) {
+		id = mess.pool.s + mess.off[i];
+		tmp.len = 0;
+		catx(&tmp, "queue/pid/restore.");
+		catx(&tmp, id);
+		nul(&tmp);
+		(void)copy_file(qfile(&f, qb.s, "mess", id), tmp.s, &qq);
+		if (stat(tmp.s, &st) == -1)
+			die_sys(EXIT_TEMP, "unable to stat ", tmp.s);
+		newid = (unsigned long)st.st_ino;
+		nid.len = 0;
+		if (!str_catulong(&nid, newid))
+			die_nomem();
+		nul(&nid);
+		if (link(tmp.s, qfile(&t, "queue", "mess", nid.s)) == -1)
+			die_sys(EXIT_TEMP, "unable to link ", t.s);
+		for (k = 0; k < 4; k++)
+			if (exists(qfile(&f, qb.s, late[k], id)))
+				(void)copy_file(f.s, qfile(&t, "queue", late[k],
+				    nid.s), &qs);
+		if (exists(qfile(&f, qb.s, "todo", id))) {
+			(void)copy_file(f.s, qfile(&t, "queue", "intd", nid.s), &qq);
+			if (link(t.s, qfile(&f, "queue", "todo", nid.s)) == -1)
+				die_sys(EXIT_TEMP, "unable to link ", f.s);
+			if (unlink(t.s) == -1)
+				die_sys(EXIT_TEMP, "unable to remove ", t.s);
+		}
+		if (unlink(tmp.s) == -1)
+			die_sys(EXIT_TEMP, "unable to remove ", tmp.s);
+	}
+	sync();
+	names_free(&mess);
+	str_free(&qb);
+	str_free(&f);
+	str_free(&t);
+	str_free(&tmp);
+	str_free(&nid);
+}
+
+/* assign_fixids - the vmail uid and gid of this machine in users/assign */
+static void
+assign_fixids(const struct owner *o)
+{
+	struct str t = STR_ZERO, out = STR_ZERO, want = STR_ZERO;
+	size_t pos = 0, n, c1, c2, c3, c4;
+	const char *l;
+
+	readtext("users/assign", &t);
+	catx(&want, auto_users[AUTO_VMAIL]);
+	while (line_next(&t, &pos, &l, &n)) {
+		c1 = str_chrb(l, n, ':');
+		c2 = c1 < n ? c1 + 1 + str_chrb(l + c1 + 1, n - c1 - 1, ':') : n;
+		c3 = c2 < n ? c2 + 1 + str_chrb(l + c2 + 1, n - c2 - 1, ':') : n;
+		c4 = c3 < n ? c3 + 1 + str_chrb(l + c3 + 1, n - c3 - 1, ':') : n;
+		if ((l[0] == '+' || l[0] == '=') && c4 < n &&
+		    c2 - c1 - 1 == want.len &&
+		    memcmp(l + c1 + 1, want.s, want.len) == 0) {
+			catb(&out, l, c2 + 1);
+			if (!str_catulong(&out, o->auid) || !str_catc(&out, ':') ||
+			    !str_catulong(&out, o->agid))
+				die_nomem();
+			catb(&out, l + c4, n - c4);
+		} else
+			catb(&out, l, n);
+		catx(&out, "\n");
+	}
+	write_atomic("users/assign", out.s, out.len, 0644, NULL);
+	str_free(&t);
+	str_free(&out);
+	str_free(&want);
+}
+
+static int
+dir_empty(const char *fn)
+{
+	struct dirent *e;
+	DIR *d;
+	int empty = 1;
+
+	if ((d = opendir(fn)) == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		die_sys(EXIT_TEMP, "unable to read ", fn);
+	}
+	while ((e = readdir(d)) != NULL)
+		if (!str_equal(e->d_name, ".") && !str_equal(e->d_name, ".."))
+			empty = 0;
+	(void)closedir(d);	/* read-only */
+	return empty;
+}
+
+static int
+backup_main(const char *what, const char *dir, int queue)
+{
+	struct str abs = STR_ZERO, p = STR_ZERO, m = STR_ZERO;
+	struct owner o;
+	char cwd[4096], num[FMT_ULONG];
+	static const char *const part[] = { "control", "users", "domains" };
+	size_t k;
+	int fd;
+
+	if (dir[0] != '/') {
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			die_sys(EXIT_TEMP, "unable to find the current directory");
+		catx(&abs, cwd);
+		catx(&abs, "/");
+	}
+	catx(&abs, dir);
+	nul(&abs);
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+	get_owner(&o);
+
+	if (str_equal(what, "backup")) {
+		if (!dir_empty(abs.s))
+			die(EXIT_PERM, abs.s, " is not empty; give a new directory");
+		if (mkdir(abs.s, 0700) == -1 && errno != EEXIST)
+			die_sys(EXIT_TEMP, "unable to create ", abs.s);
+		lock();	/* no administrative change while we copy */
+		for (k = 0; k < 3; k++)
+			copy_tree(part[k], path3(&p, abs.s, part[k], NULL), NULL);
+		if (queue)
+			backup_queue(abs.s);
+		sync();	/* every copy on disk before the mark says complete */
+		catx(&m, BACKUP_VERSION);
+		catx(&m, "home ");
+		catx(&m, auto_home);
+		catx(&m, "\ntime ");
+		catb(&m, num, fmt_ulong(num, (unsigned long)time(NULL)));
+		catx(&m, queue ? "\nqueue yes\n" : "\nqueue no\n");
+		write_atomic(path3(&p, abs.s, BACKUP_MARK, NULL), m.s, m.len,
+		    0600, NULL);
+		return 0;
+	}
+
+	/* restore */
+	if (control_readfile(path3(&p, abs.s, BACKUP_MARK, NULL), &m, 4096) != 1 ||
+	    m.len < strlen(BACKUP_VERSION) ||
+	    memcmp(m.s, BACKUP_VERSION, strlen(BACKUP_VERSION)) != 0)
+		die(EXIT_PERM, abs.s, " holds no complete lanmail backup");
+	lock();
+	if (!dir_empty("domains"))
+		die(EXIT_PERM, "domains/ is not empty: restore needs a fresh install");
+	for (k = 0; k < 3; k++)
+		if ((fd = open(path3(&p, abs.s, part[k], NULL),
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			die_sys(EXIT_PERM, "unable to open ", p.s);
+		else
+			(void)close(fd);	/* only checked */
+	copy_tree(path3(&p, abs.s, "control", NULL), "control", NULL);
+	copy_tree(path3(&p, abs.s, "users", NULL), "users", NULL);
+	copy_tree(path3(&p, abs.s, "domains", NULL), "domains", &o);
+	if (o.change && chown("domains", o.uid, o.gid) == -1)
+		die_sys(EXIT_TEMP, "unable to set owner of domains");
+	assign_fixids(&o);
+	if (exists(path3(&p, abs.s, "queue", NULL)))
+		restore_queue(abs.s);
+	sync();
+	sync_all(&o);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts op = { 0, 0, 0, 0, 0 };
+	struct owner o;
+	char *args[64];
+	int nargs = 0, i;
+	const char *what, *verb;
+
+	die_init(argv[0]);
+	umask(077);
+	for (i = 1; i < argc; i++) {
+		if (str_equal(argv[i], "--force"))
+			op.force = 1;
+		else if (str_equal(argv[i], "--stdin"))
+			op.use_stdin = 1;
+		else if (str_equal(argv[i], "--queue"))
+			op.queue = 1;
+		else if (str_equal(argv[i], "--quota") ||
+		    str_start(argv[i], "--quota=")) {
+			const char *v = argv[i][7] == '=' ? argv[i] + 8 :
+			    (i + 1 < argc ? argv[++i] : "");
+
+			if (!scan_ulong(v, strlen(v), &op.quota))
+				die(EXIT_PERM, "--quota needs a number of bytes: ", v);
+			op.have_quota = 1;
+		} else if (str_start(argv[i], "--"))
+			die(EXIT_PERM, "unknown option: ", argv[i]);
+		else if (nargs < 63)
+			args[nargs++] = argv[i];
+		else
+			die(EXIT_PERM, "too many arguments");
+	}
+	args[nargs] = NULL;
+	if (nargs < 1)
+		usage();
+	what = args[0];
+	verb = nargs > 1 ? args[1] : "";
+
+	/* backup's DIR and restore's DIR are relative to where we started */
+	if (str_equal(what, "backup") || str_equal(what, "restore")) {
+		if (nargs != 2)
+			usage();
+		return backup_main(what, args[1], op.queue);
+	}
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+	get_owner(&o);
+	lock();
+
+	if (str_equal(what, "sync") && nargs == 1)
+		sync_all(&o);
+	else if (str_equal(what, "domain") && str_equal(verb, "list") && nargs == 2)
+		domain_list();
+	else if (str_equal(what, "domain") && nargs == 3) {
+		if (str_equal(verb, "add"))
+			domain_add(args[2], &o);
+		else if (str_equal(verb, "del"))
+			domain_del(args[2], &op, &o);
+		else
+			usage();
+	} else if (str_equal(what, "user") && nargs == 3) {
+		if (str_equal(verb, "add"))
+			user_add(args[2], &op, &o);
+		else if (str_equal(verb, "del"))
+			user_del(args[2], &o);
+		else if (str_equal(verb, "passwd"))
+			user_passwd(args[2], &op, &o);
+		else if (str_equal(verb, "list"))
+			user_list(args[2]);
+		else
+			usage();
+	} else if (str_equal(what, "alias") && nargs >= 3) {
+		if (str_equal(verb, "add"))
+			forwards_add(args[2], args + 3, nargs - 3, ALIAS_MARK, &o);
+		else if (str_equal(verb, "del") && nargs == 3)
+			forwards_del(args[2], NULL, 0, ALIAS_MARK, &o);
+		else if (str_equal(verb, "list") && nargs == 3)
+			alias_list(args[2]);
+		else
+			usage();
+	} else if (str_equal(what, "list") && nargs >= 3) {
+		if (str_equal(verb, "add"))
+			forwards_add(args[2], args + 3, nargs - 3, LIST_MARK, &o);
+		else if (str_equal(verb, "del"))
+			forwards_del(args[2], args + 3, nargs - 3, LIST_MARK, &o);
+		else if (str_equal(verb, "members") && nargs == 3)
+			list_members(args[2]);
+		else
+			usage();
+	} else
+		usage();
+	return 0;
+}

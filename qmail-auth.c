@@ -1,0 +1,190 @@
+/* qmail-auth.c - checkpassword for lanmail's virtual mailboxes
+ *
+ * Started by qmail-popup, by qmail-smtpd for SMTP AUTH, or by any
+ * program that speaks the checkpassword interface, as
+ *	qmail-auth program [arg ...]
+ * with "login\0password\0timestamp\0" on descriptor 3.  That data comes
+ * from the network and is untrusted.  The login is user@domain, or a
+ * bare user in control/defaultdomain.  On success it sets USER, HOME,
+ * MAILDIR and SHELL, becomes the vmail user when started as root,
+ * changes to the mailbox directory and runs program.  Exit 1 bad login,
+ * 2 misuse, 111 temporary trouble.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "env.h"
+#include "str.h"
+#include "vpasswd.h"
+
+#define EXIT_BADLOGIN 1
+#define EXIT_MISUSE 2
+/* login, password and timestamp with their NULs: generous but bounded */
+#define INPUT_MAX 1024
+
+/* wipe - forget a secret; volatile so the stores are not optimised away */
+static void
+wipe(char *p, size_t n)
+{
+	volatile char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* read_fd3 - the whole of descriptor 3, at most INPUT_MAX bytes */
+static size_t
+read_fd3(char *x, size_t size)
+{
+	size_t n = 0;
+	long r;
+
+	for (;;) {
+		if (n == size)
+			die(EXIT_MISUSE, "input on descriptor 3 is too long");
+		r = fd_read(3, x + n, size - n, 60);
+		if (r == -1) {
+			if (errno == EBADF)
+				die(EXIT_MISUSE, "descriptor 3 is not open");
+			die_sys(EXIT_TEMP, "unable to read descriptor 3");
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	(void)close(3);	/* read-only, fully read */
+	return n;
+}
+
+/* logfail - one line on stderr per failed login, with the client address */
+static void
+logfail(const char *login, size_t n)
+{
+	char safe[101];
+	const char *ip = env_get("TCPREMOTEIP");
+	size_t i;
+
+	if (n > 100)
+		n = 100;
+	for (i = 0; i < n; i++)
+		safe[i] = login[i] > ' ' && login[i] <= '~' ? login[i] : '?';
+	safe[n] = 0;
+	warn("login failed for ", safe, " from ", ip && *ip ? ip : "unknown");
+}
+
+/* become_vmail - drop root for the owner of domains/ (not in a
+ * single-user install, and not when started without root: then the
+ * caller already runs as the account it chose) */
+static void
+become_vmail(void)
+{
+	const char *name = auto_users[AUTO_VMAIL];
+	struct passwd *pw;
+	gid_t gid;
+
+	if (auto_single || geteuid() != 0)
+		return;
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL)
+		die_sys(EXIT_TEMP, "unable to find user ", name);
+	gid = pw->pw_gid;
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		die_sys(EXIT_TEMP, "unable to switch to user ", name);
+	if (getuid() == 0 || geteuid() == 0)
+		die(EXIT_TEMP, "unable to drop root");
+}
+
+int
+main(int argc, char **argv)
+{
+	char in[INPUT_MAX];
+	struct str user = STR_ZERO, domain = STR_ZERO, fn = STR_ZERO;
+	struct str hash = STR_ZERO, home = STR_ZERO, md = STR_ZERO;
+	struct str login = STR_ZERO;
+	const char *pass;
+	unsigned long quota;
+	size_t n, l1, l2, at;
+	int found, good;
+
+	die_init(argv[0]);
+	if (argc < 2)
+		die(EXIT_MISUSE, "usage: qmail-auth program [arg ...]");
+	n = read_fd3(in, sizeof in);
+
+	/* login\0password\0[timestamp\0] */
+	l1 = str_chrb(in, n, 0);
+	if (l1 == n)
+		die(EXIT_MISUSE, "malformed input on descriptor 3");
+	l2 = str_chrb(in + l1 + 1, n - l1 - 1, 0);
+	if (l1 + 1 + l2 == n)
+		die(EXIT_MISUSE, "malformed input on descriptor 3");
+	pass = in + l1 + 1;
+
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+
+	str_lowerb(in, l1);
+	if (!str_copyb(&login, in, l1))
+		die_nomem();
+	at = str_rchrb(in, l1, '@');
+	if (!str_copyb(&user, in, at))
+		die_nomem();
+	if (at < l1) {
+		if (!str_copyb(&domain, in + at + 1, l1 - at - 1))
+			die_nomem();
+	} else {
+		switch (control_readline("control/defaultdomain", &domain)) {
+		case -1:
+			die_sys(EXIT_TEMP, "unable to read control/defaultdomain");
+		case 0:
+			domain.len = 0;	/* no default: no bare logins */
+		}
+		str_lowerb(domain.s, domain.len);
+	}
+
+	found = 0;
+	if (vpasswd_user_ok(user.s, user.len) &&
+	    vpasswd_domain_ok(domain.s, domain.len)) {
+		if (!str_copys(&fn, "domains/") || !str_cat(&fn, &domain) ||
+		    !str_cats(&fn, "/vpasswd.cdb") || !str_nul(&fn))
+			die_nomem();
+		found = vpasswd_lookup(fn.s, user.s, user.len, &hash, &quota);
+		if (found == -1)
+			die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	}
+	/* unknown users cost one crypt too, and get the same answer */
+	good = vpasswd_check(pass, found ? hash.s : NULL);
+	wipe(in, sizeof in);
+	if (good == -1)
+		die_sys(EXIT_TEMP, "unable to check the password");
+	if (!good) {
+		logfail(login.s, login.len);
+		_exit(EXIT_BADLOGIN);
+	}
+
+	if (!str_copys(&home, auto_home) || !str_cats(&home, "/domains/") ||
+	    !str_cat(&home, &domain) || !str_catc(&home, '/') ||
+	    !str_cat(&home, &user) || !str_nul(&home) ||
+	    !str_copyb(&md, home.s, home.len) || !str_cats(&md, "/Maildir/") ||
+	    !str_nul(&md))
+		die_nomem();
+	if (!str_catc(&user, '@') || !str_cat(&user, &domain) ||
+	    !str_nul(&user))
+		die_nomem();
+	if (!env_set("USER", user.s) || !env_set("HOME", home.s) ||
+	    !env_set("MAILDIR", md.s) || !env_set("SHELL", "/bin/false"))
+		die_nomem();
+	become_vmail();
+	if (chdir(home.s) == -1)
+		die_sys(EXIT_TEMP, "unable to switch to ", home.s);
+	execvp(argv[1], argv + 1);
+	die_sys(EXIT_TEMP, "unable to run ", argv[1]);
+}
