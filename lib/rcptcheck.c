@@ -1,0 +1,376 @@
+/* rcptcheck.c - relay control and recipient existence; see rcptcheck.h
+ *
+ * The address comes from an SMTP client.  Its local part is used in a
+ * file name only after checking it holds no '/', with dots turned into
+ * colons as qmail-local does, so it cannot leave the home directory.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "assign.h"
+#include "control.h"
+#include "lcdb.h"
+#include "rcptcheck.h"
+
+#define ASSIGN_CDB "users/assign.cdb"
+#define RECIPIENTS_CDB "users/recipients.cdb"
+#define MORERCPTHOSTS_CDB "control/morercpthosts.cdb"
+#define ALIAS_HOME "alias"
+
+/* lowerlist - a list read from fn into out, lower-cased; 1 read, 0 missing, -1 error */
+static int
+lowerlist(const char *fn, struct str *out)
+{
+	int r = control_readlist(fn, out);
+
+	if (r == 1)
+		str_lowerb(out->s, out->len);
+	return r;
+}
+
+int
+rcptcheck_load(struct rcptcheck *rc, const char **fn)
+{
+	int r;
+
+	*fn = "control/locals";
+	if ((r = lowerlist(*fn, &rc->locals)) == 0) {
+		*fn = "control/me";
+		r = lowerlist(*fn, &rc->locals);
+	}
+	if (r == -1)
+		return 0;
+	*fn = "control/rcpthosts";
+	if ((r = lowerlist(*fn, &rc->rcpthosts)) == -1)
+		return 0;
+	rc->have_rcpthosts = r;
+	*fn = "control/virtualdomains";
+	if (lowerlist(*fn, &rc->vdoms) == -1)
+		return 0;
+	return 1;
+}
+
+/* inlist - 1 when the lower-cased s[0..n) is one of the entries of a
+ * "a\0b\0" list; with suffixes, an entry ".x" also covers every name
+ * ending in ".x" */
+static int
+inlist(const struct str *l, const char *s, size_t n, int suffixes)
+{
+	size_t i = 0, e, k;
+
+	while (i < l->len) {
+		e = i + str_chrb(l->s + i, l->len - i, 0);
+		k = e - i;
+		if (k == n && str_caseeqb(l->s + i, s, n))
+			return 1;
+		if (suffixes && k > 1 && l->s[i] == '.' && n > k &&
+		    str_caseeqb(l->s + i, s + n - k, k))
+			return 1;
+		i = e + 1;
+	}
+	return 0;
+}
+
+int
+rcptcheck_islocal(const struct rcptcheck *rc, const char *domain, size_t n)
+{
+	return inlist(&rc->locals, domain, n, 0);
+}
+
+/* vlookup - the prefix of the virtualdomains line whose key is k[0..n) */
+static int
+vlookup(const struct rcptcheck *rc, const char *k, size_t n, struct str *prefix)
+{
+	size_t i = 0, e, c;
+
+	while (i < rc->vdoms.len) {
+		e = i + str_chrb(rc->vdoms.s + i, rc->vdoms.len - i, 0);
+		c = i + str_chrb(rc->vdoms.s + i, e - i, ':');
+		if (c < e && c - i == n && str_caseeqb(rc->vdoms.s + i, k, n)) {
+			if (!str_copyb(prefix, rc->vdoms.s + c + 1, e - c - 1))
+				return -1;
+			/* an empty prefix is an exception: not virtual */
+			return prefix->len > 0;
+		}
+		i = e + 1;
+	}
+	return -2;	/* no such line */
+}
+
+int
+rcptcheck_virtual(const struct rcptcheck *rc, const char *addr, size_t n, struct str *prefix)
+{
+	size_t at = str_rchrb(addr, n, '@'), i;
+	const char *d;
+	size_t dn;
+	int r;
+
+	if (at == n)
+		return 0;
+	d = addr + at + 1;
+	dn = n - at - 1;
+	if ((r = vlookup(rc, addr, n, prefix)) != -2)
+		return r < 0 ? 0 : r;
+	if ((r = vlookup(rc, d, dn, prefix)) != -2)
+		return r < 0 ? 0 : r;
+	for (i = 0; i < dn; i++)
+		if (d[i] == '.' && (r = vlookup(rc, d + i, dn - i, prefix)) != -2)
+			return r < 0 ? 0 : r;
+	if ((r = vlookup(rc, "", 0, prefix)) != -2)
+		return r < 0 ? 0 : r;
+	return 0;
+}
+
+int
+rcptcheck_relay(const struct rcptcheck *rc, const char *domain, size_t n)
+{
+	struct str val = STR_ZERO, key = STR_ZERO, prefix = STR_ZERO;
+	struct lcdb d;
+	size_t i;
+	int r;
+
+	if (!rc->have_rcpthosts) {
+		if (inlist(&rc->locals, domain, n, 0))
+			return 1;
+		if (!str_copys(&key, "x@") || !str_catb(&key, domain, n))
+			return -1;
+		r = rcptcheck_virtual(rc, key.s, key.len, &prefix);
+		str_free(&key);
+		str_free(&prefix);
+		return r;
+	}
+	if (inlist(&rc->rcpthosts, domain, n, 1))
+		return 1;
+	if ((r = lcdb_open(&d, MORERCPTHOSTS_CDB)) != 1)
+		return r;
+	if (!str_copyb(&key, domain, n)) {
+		lcdb_close(&d);
+		return -1;
+	}
+	str_lowerb(key.s, key.len);
+	/* the name itself, then each ".suffix" of it */
+	r = lcdb_get(&d, key.s, key.len, &val);
+	for (i = 0; r == 0 && i < key.len; i++)
+		if (key.s[i] == '.')
+			r = lcdb_get(&d, key.s + i, key.len - i, &val);
+	lcdb_close(&d);
+	str_free(&key);
+	str_free(&val);
+	return r;
+}
+
+/* exists_file - 1 the file exists, 0 it does not, -1 cannot tell */
+static int
+exists_file(const char *fn)
+{
+	struct stat st;
+
+	if (stat(fn, &st) == 0)
+		return 1;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return 0;
+	return -1;
+}
+
+int
+rcptcheck_dotqmail(const char *home, const char *dash, const char *ext, size_t extlen)
+{
+	struct str fn = STR_ZERO;
+	size_t base, i, cut;
+	int r = 0;
+
+	if (extlen == 0)
+		return 1;	/* the user itself: its default delivery applies */
+	if (str_chrb(ext, extlen, '/') < extlen)
+		return 0;	/* no qmail-local file name holds a slash */
+	if (!str_copys(&fn, home) || !str_cats(&fn, "/.qmail") || !str_cats(&fn, dash))
+		return -1;
+	base = fn.len;
+	if (!str_catb(&fn, ext, extlen) || !str_nul(&fn))
+		goto fail;
+	for (i = base; i < fn.len; i++)
+		if (fn.s[i] == '.')
+			fn.s[i] = ':';
+	str_lowerb(fn.s + base, fn.len - base);
+	if ((r = exists_file(fn.s)) != 0)
+		goto out;
+	/* ext "a-b-c": .qmail-a-b-default, .qmail-a-default, .qmail-default */
+	cut = fn.len;
+	for (;;) {
+		while (cut > base && fn.s[cut - 1] != '-')
+			cut--;
+		if (cut > base)
+			cut--;	/* the dash itself; "PREFIX-default" follows */
+		fn.len = cut;
+		if (cut > base && !str_catc(&fn, '-'))
+			goto fail;
+		if (!str_cats(&fn, "default") || !str_nul(&fn))
+			goto fail;
+		if ((r = exists_file(fn.s)) != 0 || cut == base)
+			goto out;
+	}
+fail:
+	r = -1;
+out:
+	str_free(&fn);
+	return r;
+}
+
+/* passwd_user - qmail's fallback without an assign entry: the longest
+ * prefix of local (the whole, then up to each dash) naming a system
+ * user other than root who owns their home directory.  1 with *extoff
+ * where the extension starts, 0 none, -1 cannot tell. */
+static int
+passwd_user(const char *local, size_t n, struct str *home, size_t *extoff)
+{
+	struct str name = STR_ZERO;
+	struct passwd *pw;
+	struct stat st;
+	size_t cut = n;
+	int r = 0;
+
+	for (;;) {
+		if (cut > 0 && str_copyb(&name, local, cut) && str_nul(&name) &&
+		    strlen(name.s) == cut) {
+			/* getpwnam's errno is not reliable for "no such user":
+			 * an unreadable database counts as no user */
+			if ((pw = getpwnam(name.s)) != NULL && pw->pw_uid != 0) {
+				if (stat(pw->pw_dir, &st) == -1 || st.st_uid == pw->pw_uid) {
+					if (!str_copys(home, pw->pw_dir) || !str_nul(home)) {
+						r = -1;
+						break;
+					}
+					*extoff = cut < n ? cut + 1 : n;
+					r = 1;
+					break;
+				}
+			}
+		}
+		while (cut > 0 && local[cut - 1] != '-')
+			cut--;
+		if (cut == 0)
+			break;
+		cut--;
+	}
+	str_free(&name);
+	return r;
+}
+
+/* local_exists - whether local part L (lower case) is delivered here:
+ * users/assign (an exact or prefix entry), a system user, the alias
+ * user's .qmail files */
+static int
+local_exists(const char *l, size_t n, int virtual)
+{
+	struct assign a = ASSIGN_ZERO;
+	struct str home = STR_ZERO;
+	size_t extoff;
+	int r;
+
+	if ((r = assign_lookup(ASSIGN_CDB, l, n, &a)) == 1) {
+		/* a local system user's prefix entry takes every extension;
+		 * a virtual domain's entry covers every name, so there the
+		 * domain's .qmail files decide */
+		if (!virtual)
+			r = 1;
+		else
+			r = rcptcheck_dotqmail(a.home.s, a.dash.s, a.ext.s, a.ext.len);
+		assign_free(&a);
+		return r;
+	}
+	assign_free(&a);
+	if (r == -1)
+		return -1;
+	if ((r = passwd_user(l, n, &home, &extoff)) == 1)
+		r = virtual ? rcptcheck_dotqmail(home.s, "-", l + extoff, n - extoff) : 1;
+	str_free(&home);
+	if (r != 0 || virtual)
+		return r;
+	return rcptcheck_dotqmail(ALIAS_HOME, "-", l, n);
+}
+
+/* listed - users/recipients.cdb: the address, then the user without
+ * extension (local parts cut at each dash), then the catch-all "@domain" */
+static int
+listed(struct lcdb *d, const char *addr, size_t n)
+{
+	struct str key = STR_ZERO, val = STR_ZERO;
+	size_t at = str_rchrb(addr, n, '@'), cut;
+	int r;
+
+	if (!str_copyb(&key, addr, n))
+		return -1;
+	str_lowerb(key.s, key.len);
+	r = lcdb_get(d, key.s, key.len, &val);
+	for (cut = at; r == 0 && cut > 0;) {
+		while (cut > 0 && addr[cut - 1] != '-')
+			cut--;
+		if (cut == 0)
+			break;
+		cut--;
+		key.len = 0;
+		if (!str_catb(&key, addr, cut) || !str_catb(&key, addr + at, n - at)) {
+			r = -1;
+			break;
+		}
+		str_lowerb(key.s, key.len);
+		r = lcdb_get(d, key.s, key.len, &val);
+	}
+	if (r == 0 && (r = str_copyb(&key, addr + at, n - at) ? 1 : -1) == 1) {
+		str_lowerb(key.s, key.len);
+		r = lcdb_get(d, key.s, key.len, &val);
+	}
+	str_free(&key);
+	str_free(&val);
+	return r;
+}
+
+int
+rcptcheck_exists(const struct rcptcheck *rc, const char *addr, size_t n)
+{
+	struct str prefix = STR_ZERO, local = STR_ZERO;
+	struct lcdb d;
+	size_t at = str_rchrb(addr, n, '@');
+	int virtual, have, r;
+
+	if (at == n || at == 0)
+		return 0;
+	if (at == 10 && str_caseeqb(addr, "postmaster", 10))
+		return 1;
+	virtual = 0;
+	if (!rcptcheck_islocal(rc, addr + at + 1, n - at - 1)) {
+		if ((virtual = rcptcheck_virtual(rc, addr, n, &prefix)) != 1) {
+			str_free(&prefix);
+			return 1;	/* not delivered here: not ours to check */
+		}
+	}
+	if ((have = lcdb_open(&d, RECIPIENTS_CDB)) == -1) {
+		str_free(&prefix);
+		return -1;
+	}
+	if (have == 1) {
+		r = listed(&d, addr, n);
+		lcdb_close(&d);
+		if (r != 0) {
+			str_free(&prefix);
+			return r;
+		}
+	} else if (virtual) {
+		str_free(&prefix);
+		return 1;	/* no recipients list: no virtual checks */
+	}
+	/* the local part qmail-send would hand to qmail-lspawn */
+	if ((virtual && (!str_copyb(&local, prefix.s, prefix.len) || !str_catc(&local, '-'))) ||
+	    !str_catb(&local, addr, at)) {
+		str_free(&prefix);
+		str_free(&local);
+		return -1;
+	}
+	str_lowerb(local.s, local.len);
+	r = local_exists(local.s, local.len, virtual);
+	str_free(&prefix);
+	str_free(&local);
+	return r;
+}

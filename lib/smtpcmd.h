@@ -1,0 +1,58 @@
+/* smtpcmd.h - parsing SMTP command lines as a server receives them
+ *
+ * Everything here reads client input and trusts none of it.  A command
+ * line is read up to and including LF; smtpcmd_check decides whether it
+ * is a proper CRLF-ended line, smtpcmd_verb names the command, and
+ * smtpcmd_path takes the <path> of MAIL FROM and RCPT TO apart, with the
+ * ESMTP parameters after it read by smtpcmd_param.
+ */
+#ifndef SMTPCMD_H
+#define SMTPCMD_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+/* smtpcmd_check results */
+#define SMTPCMD_OK 0
+#define SMTPCMD_BARELF 1	/* LF without CR before it (or no LF at all) */
+#define SMTPCMD_BARECR 2	/* CR not followed by LF */
+#define SMTPCMD_NUL 3		/* a NUL byte */
+
+/* smtpcmd_check - a line as read, LF included; SMTPCMD_OK and *len set
+ * to its length without CRLF, or the first problem found */
+int smtpcmd_check(const char *s, size_t n, size_t *len);
+
+enum smtpverb {
+	SMTP_UNKNOWN, SMTP_HELO, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA,
+	SMTP_RSET, SMTP_NOOP, SMTP_QUIT, SMTP_VRFY, SMTP_HELP, SMTP_AUTH,
+	SMTP_EXPN, SMTP_EMPTY
+};
+
+/* smtpcmd_verb - the command of a checked line (CRLF removed); *arg is
+ * the offset of its argument (after the verb and its blanks).  MAIL and
+ * RCPT are recognised only with "FROM:" / "TO:", and *arg then points
+ * past the colon and any blanks. */
+enum smtpverb smtpcmd_verb(const char *s, size_t n, size_t *arg);
+
+#define SMTPADDR_MAX 1000	/* bytes in one address, as qmail-queue allows */
+
+/* smtpcmd_path results */
+#define SMTPPATH_OK 0
+#define SMTPPATH_SYNTAX 1	/* not a path */
+#define SMTPPATH_LONG 2		/* longer than SMTPADDR_MAX */
+#define SMTPPATH_CTRL 3		/* control character or blank in the address */
+
+/* smtpcmd_path - "<local@domain> params" (brackets optional, a source
+ * route "<@a,@b:local@domain>" skipped, with *route set to 1) into addr:
+ * quotes and backslash escapes of a quoted local part removed, no NUL
+ * added.  *rest is the offset of the parameters (blanks skipped). */
+int smtpcmd_path(const char *s, size_t n, struct str *addr, size_t *rest, int *route);
+
+/* smtpcmd_param - the next "KEY[=VALUE]" of s[*pos..n): 1 with offsets
+ * and lengths set and *pos advanced past it and the blanks after,
+ * 0 when none is left */
+int smtpcmd_param(const char *s, size_t n, size_t *pos, size_t *key, size_t *klen,
+    size_t *val, size_t *vlen);
+
+#endif

@@ -1,0 +1,1208 @@
+/* qmail-smtpd - the ESMTP server, one process per connection
+ *
+ * Run by tcpserver as qmaild with the connection on descriptors 0 and 1
+ * and the client's address in TCPREMOTEIP and friends; see qmail-smtpd(8).
+ * Everything the client sends is untrusted: commands, addresses, AUTH
+ * data and the message.  Accepted messages go to qmail-queue (or
+ * $QMAILQUEUE) with LF line ends, our Received line first, the envelope
+ * after the message; the client hears 250 only once that program exited 0.
+ * Given arguments, it offers SMTP AUTH (PLAIN, LOGIN) and checks the
+ * client's password with them, a checkpassword program and its arguments.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "base64.h"
+#include "buf.h"
+#include "control.h"
+#include "date822.h"
+#include "die.h"
+#include "dns.h"
+#include "env.h"
+#include "rcptcheck.h"
+#include "sig.h"
+#include "smtpcmd.h"
+#include "smtpdata.h"
+#include "spawn.h"
+#include "str.h"
+
+#define AUTHLINE_MAX 12288	/* RFC 4954: an AUTH line may be this long */
+#define HELO_MAX 255		/* bytes of the HELO name kept */
+#define QQ_HOLD 65536		/* message bytes held before qmail-queue starts */
+#define LOG_MAX 4000		/* bytes of addresses in one log line */
+#define LOGIN_MAX 255		/* bytes in an AUTH login */
+#define PASS_MAX 1024		/* bytes in an AUTH password */
+
+/* settings: control files, overridden per client by the environment */
+struct limits {
+	unsigned long databytes;	/* message size, 0 = any */
+	unsigned long timeout;		/* seconds a read or write may take */
+	unsigned long maxrcpt;		/* recipients per message */
+	unsigned long maxconnrcpt;	/* recipients per connection */
+	unsigned long maxmsgs;		/* messages per connection */
+	unsigned long maxbad;		/* failed commands before hanging up */
+	unsigned long maxauthfail;	/* failed AUTH before hanging up */
+	unsigned long linemax;		/* DATA line, CRLF included */
+	unsigned long cmdmax;		/* command line, CRLF included */
+	unsigned long greetdelay;	/* seconds of silence asked of the client */
+	int mfdnscheck;			/* the MAIL FROM domain must resolve */
+};
+
+struct qq {
+	pid_t pid;		/* 0 until started */
+	int mfd, efd;		/* message and envelope pipes */
+	int broken;		/* a write failed: the exit code will tell */
+	struct str hold;	/* bytes waiting for the start */
+};
+
+struct session {
+	struct buf in, out;
+	struct limits lim;
+	struct rcptcheck rc;
+	struct str me, greeting, badmailfrom, authfrom, defaultdomain;
+	const char *remoteip, *remotehost, *remoteinfo, *relayclient;
+	char *const *cpw;	/* checkpassword program and arguments, or NULL */
+	int submission;
+	struct str helo;	/* sanitised; empty before HELO/EHLO */
+	int esmtp;
+	struct str login;	/* authenticated login, empty if none */
+	unsigned long authfail;
+	int inmail;		/* MAIL given */
+	struct str sender;
+	struct str env;		/* "F" sender NUL ("T" rcpt NUL)... */
+	struct str rcptlog;	/* recipients for the log line */
+	unsigned long nrcpt, connrcpt, msgs, bad;
+	struct str line;	/* the current command line */
+};
+
+static char inx[BUF_SIZE], outx[BUF_SIZE];
+
+/* logline - one line on stderr in one write, so lines never mix */
+static void
+logline(const char *a, const char *b, const char *c, const char *d)
+{
+	struct str l = STR_ZERO;
+	const char *parts[4] = { a, b, c, d };
+	int i;
+
+	if (!str_cats(&l, die_progname()) || !str_cats(&l, ": "))
+		return;
+	for (i = 0; i < 4; i++)
+		if (parts[i] && !str_cats(&l, parts[i]))
+			return;
+	if (str_catc(&l, '\n'))
+		(void)fd_writeall(2, l.s, l.len, 5);	/* a lost log line is no reason to stop */
+	str_free(&l);
+}
+
+/* safe - b[0..n) for a header or a log line: printable ASCII, no
+ * parentheses or brackets, bounded */
+static int
+safecat(struct str *to, const char *b, size_t n, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (c < 33 || c > 126 || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\')
+			c = '?';
+		if (!str_catc(to, (char)c))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+nomem(void)
+{
+	(void)fd_writeall(1, "421 4.3.0 out of memory, try later\r\n", 36, 5);
+	die_nomem();
+}
+
+/* flush - send the replies waiting; a client that cannot take them is gone */
+static void
+flush(struct session *ss)
+{
+	if (!buf_flush(&ss->out)) {
+		logline("end ip=", ss->remoteip, " reason=", "write failed");
+		_exit(0);
+	}
+}
+
+static void
+out(struct session *ss, const char *s)
+{
+	if (!buf_puts(&ss->out, s)) {
+		logline("end ip=", ss->remoteip, " reason=", "write failed");
+		_exit(0);
+	}
+}
+
+/* bye - end the connection after a last reply */
+static void __attribute__((noreturn))
+bye(struct session *ss, const char *reply, const char *why)
+{
+	struct str l = STR_ZERO;
+
+	if (reply) {
+		out(ss, reply);
+		flush(ss);
+	}
+	if (!str_cats(&l, " helo=") || !safecat(&l, ss->helo.s, ss->helo.len, HELO_MAX) ||
+	    !str_cats(&l, " msgs=") || !str_catulong(&l, ss->msgs) ||
+	    !str_cats(&l, " rcpts=") || !str_catulong(&l, ss->connrcpt) ||
+	    !str_cats(&l, " bad=") || !str_catulong(&l, ss->bad) ||
+	    !str_cats(&l, " reason=") || !str_cats(&l, why) || !str_nul(&l))
+		_exit(0);
+	logline("end ip=", ss->remoteip, l.s, NULL);
+	_exit(0);
+}
+
+/* failed - count a failed command; too many end the connection */
+static void
+failed(struct session *ss, const char *reply)
+{
+	out(ss, reply);
+	ss->bad++;
+	if (ss->lim.maxbad && ss->bad >= ss->lim.maxbad)
+		bye(ss, "421 4.7.0 too many errors, closing the connection\r\n", "too many errors");
+}
+
+/* getline - the next line into ss->line, flushing replies first when
+ * the client must be waiting for them.  1 a line, 2 a line longer than
+ * max (discarded), and on end of file or timeout the connection ends. */
+static int
+getline_(struct session *ss, size_t max)
+{
+	size_t have = buf_pending(&ss->in);
+	int r;
+
+	if (have == 0 || str_chrb(ss->in.x + ss->in.pos, have, '\n') == have)
+		flush(ss);
+	ss->line.len = 0;
+	r = buf_getline(&ss->in, &ss->line, '\n', max);
+	if (r == 1)
+		return 1;
+	if (r == -1 && errno == EMSGSIZE) {
+		/* throw the rest of the line away, a bounded piece at a time */
+		do {
+			ss->line.len = 0;
+			r = buf_getline(&ss->in, &ss->line, '\n', max);
+		} while (r == -1 && errno == EMSGSIZE);
+		if (r == 1)
+			return 2;
+	}
+	if (r == 0)
+		bye(ss, NULL, "disconnected");
+	if (errno == ETIMEDOUT)
+		bye(ss, "421 4.4.2 timeout, closing the connection\r\n", "timeout");
+	bye(ss, NULL, "read failed");
+}
+
+/* readsetting - a number from the environment (per client) or a control file */
+static void
+readsetting(const char *var, const char *fn, unsigned long *v, unsigned long def)
+{
+	int r;
+
+	*v = def;
+	if (var && (r = env_ulong(var, v)) != 0) {
+		if (r == -1) {
+			warn("ignoring ", var, ": not a number");
+			*v = def;
+		} else
+			return;
+	}
+	if ((r = control_readulong(fn, v)) == 0)
+		*v = def;
+	else if (r == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn);
+}
+
+static void
+readlist(const char *fn, struct str *l, int lower)
+{
+	if (control_readlist(fn, l) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn);
+	if (lower)
+		str_lowerb(l->s, l->len);
+}
+
+static void
+setup(struct session *ss)
+{
+	struct limits *lim = &ss->lim;
+	unsigned long u;
+	const char *fn;
+	int r;
+
+	if ((r = control_readline("control/me", &ss->me)) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/me");
+	if (r == 0 && !str_copys(&ss->me, "localhost"))
+		nomem();
+	if ((r = control_readline("control/smtpgreeting", &ss->greeting)) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/smtpgreeting");
+	if (r == 0 && !str_copyb(&ss->greeting, ss->me.s, ss->me.len))
+		nomem();
+	if ((r = control_readline("control/defaultdomain", &ss->defaultdomain)) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/defaultdomain");
+	if (r == 0 && !str_copyb(&ss->defaultdomain, ss->me.s, ss->me.len))
+		nomem();
+	if (!str_nul(&ss->me) || !str_nul(&ss->greeting) || !str_nul(&ss->defaultdomain))
+		nomem();
+	readlist("control/badmailfrom", &ss->badmailfrom, 1);
+	readlist("control/smtpdauthfrom", &ss->authfrom, 1);
+	if (!rcptcheck_load(&ss->rc, &fn))
+		die_sys(EXIT_TEMP, "unable to read ", fn);
+
+	readsetting("DATABYTES", "control/databytes", &lim->databytes, 52428800);
+	readsetting(NULL, "control/timeoutsmtpd", &lim->timeout, 1200);
+	if (lim->timeout == 0 || lim->timeout > 86400)
+		lim->timeout = 1200;
+	readsetting("MAXRCPT", "control/smtpdmaxrcpt", &lim->maxrcpt, 1000);
+	readsetting("MAXCONNRCPT", "control/smtpdmaxconnrcpt", &lim->maxconnrcpt, 10000);
+	readsetting("MAXMSGS", "control/smtpdmaxmsgs", &lim->maxmsgs, 1000);
+	readsetting("MAXBAD", "control/smtpdmaxbad", &lim->maxbad, 20);
+	readsetting("MAXAUTHFAIL", "control/smtpdmaxauthfail", &lim->maxauthfail, 3);
+	readsetting(NULL, "control/smtpdlinemax", &lim->linemax, 1000);
+	readsetting(NULL, "control/smtpdcmdmax", &lim->cmdmax, 512);
+	if (lim->cmdmax < 64)
+		lim->cmdmax = 64;
+	if (lim->cmdmax > AUTHLINE_MAX)
+		lim->cmdmax = AUTHLINE_MAX;
+	readsetting("GREETDELAY", "control/smtpgreetdelay", &lim->greetdelay, 0);
+	if (lim->greetdelay > 300)
+		lim->greetdelay = 300;
+	readsetting("MFDNSCHECK", "control/mfdnscheck", &u, 0);
+	lim->mfdnscheck = u != 0;
+
+	ss->remoteip = env_get("TCPREMOTEIP");
+	if (!ss->remoteip || !*ss->remoteip)
+		ss->remoteip = "unknown";
+	ss->remotehost = env_get("TCPREMOTEHOST");
+	ss->remoteinfo = env_get("TCPREMOTEINFO");
+	ss->relayclient = env_get("RELAYCLIENT");
+	ss->submission = env_get("SUBMISSION") != NULL;
+}
+
+/* greetdelay - wait in silence; a client that talks first is refused */
+static void
+greetdelay(struct session *ss)
+{
+	struct pollfd p;
+	struct timespec t0, t;
+	long left, ms = (long)ss->lim.greetdelay * 1000;
+	int r;
+
+	if (ms == 0)
+		return;
+	if (clock_gettime(CLOCK_MONOTONIC, &t0) == -1)
+		return;
+	for (;;) {
+		if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
+			return;
+		left = ms - ((long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return;
+		p.fd = 0;
+		p.events = POLLIN;
+		r = poll(&p, 1, (int)left);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return;
+		if (r == -1)
+			bye(ss, NULL, "poll failed");
+		bye(ss, "554 5.7.1 you talked before my greeting, goodbye\r\n", "early talker");
+	}
+}
+
+static void
+reset(struct session *ss)
+{
+	ss->inmail = 0;
+	ss->sender.len = 0;
+	ss->env.len = 0;
+	ss->rcptlog.len = 0;
+	ss->nrcpt = 0;
+}
+
+/* helo - HELO and EHLO: remember the name, reset the transaction */
+static void
+helo(struct session *ss, const char *arg, size_t n, int esmtp)
+{
+	char num[FMT_ULONG];
+	struct str r = STR_ZERO;
+
+	if (n == 0) {
+		failed(ss, esmtp ? "501 5.5.4 EHLO needs a domain name\r\n" :
+		    "501 5.5.4 HELO needs a domain name\r\n");
+		return;
+	}
+	reset(ss);
+	ss->helo.len = 0;
+	if (!safecat(&ss->helo, arg, n, HELO_MAX) || !str_nul(&ss->helo))
+		nomem();
+	ss->esmtp = esmtp;
+	if (!str_cats(&r, "250") || !str_cats(&r, esmtp ? "-" : " ") || !str_cats(&r, ss->me.s) ||
+	    !str_cats(&r, "\r\n"))
+		nomem();
+	if (esmtp) {
+		if (!str_cats(&r, "250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"))
+			nomem();
+		if (ss->cpw && !str_cats(&r, "250-AUTH PLAIN LOGIN\r\n"))
+			nomem();
+		if (!str_cats(&r, "250 SIZE"))
+			nomem();
+		if (ss->lim.databytes) {
+			if (!str_catc(&r, ' ') || !str_catb(&r, num, fmt_ulong(num, ss->lim.databytes)))
+				nomem();
+		}
+		if (!str_cats(&r, "\r\n"))
+			nomem();
+	}
+	if (!str_nul(&r))
+		nomem();
+	out(ss, r.s);
+	str_free(&r);
+}
+
+/* domain_of - the domain of addr (after the last '@'), or NULL */
+static const char *
+domain_of(const struct str *a, size_t *n)
+{
+	size_t at = str_rchrb(a->s, a->len, '@');
+
+	if (at == a->len)
+		return NULL;
+	*n = a->len - at - 1;
+	return a->s + at + 1;
+}
+
+/* badmailfrom - the sender is listed as an address or as "@domain" */
+static int
+badmailfrom(struct session *ss, const struct str *a)
+{
+	const struct str *l = &ss->badmailfrom;
+	size_t i = 0, e, at = str_rchrb(a->s, a->len, '@');
+
+	while (i < l->len) {
+		e = i + str_chrb(l->s + i, l->len - i, 0);
+		if (e - i == a->len && str_caseeqb(l->s + i, a->s, a->len))
+			return 1;
+		if (at < a->len && l->s[i] == '@' && e - i == a->len - at &&
+		    str_caseeqb(l->s + i, a->s + at, a->len - at))
+			return 1;
+		i = e + 1;
+	}
+	return 0;
+}
+
+/* ownaddress - under SUBMISSION, may the login send as a?  Its own
+ * address (a bare login in control/defaultdomain), with any extension,
+ * or what control/smtpdauthfrom grants: "login:address", "login:@domain",
+ * "login:*", "*:..." for every login */
+static int
+ownaddress(struct session *ss, const struct str *a)
+{
+	const struct str *lg = &ss->login, *l = &ss->authfrom;
+	size_t at = str_rchrb(a->s, a->len, '@'), la = str_rchrb(lg->s, lg->len, '@');
+	size_t i = 0, e, c, ulen, dl;
+	const char *dom;
+
+	if (a->len == 0)
+		return 0;
+	while (i < l->len) {
+		e = i + str_chrb(l->s + i, l->len - i, 0);
+		c = i + str_chrb(l->s + i, e - i, ':');
+		if (c < e && ((c - i == 1 && l->s[i] == '*') ||
+		    (c - i == lg->len && str_caseeqb(l->s + i, lg->s, lg->len)))) {
+			const char *v = l->s + c + 1;
+			size_t vn = e - c - 1;
+
+			if (vn == 1 && v[0] == '*')
+				return 1;
+			if (vn == a->len && str_caseeqb(v, a->s, a->len))
+				return 1;
+			if (vn > 0 && v[0] == '@' && at < a->len && vn == a->len - at &&
+			    str_caseeqb(v, a->s + at, vn))
+				return 1;
+		}
+		i = e + 1;
+	}
+	if (at == a->len)
+		return 0;
+	if (la < lg->len) {
+		ulen = la;
+		dom = lg->s + la + 1;
+		dl = lg->len - la - 1;
+	} else {
+		ulen = lg->len;
+		dom = ss->defaultdomain.s;
+		dl = ss->defaultdomain.len;
+	}
+	if (a->len - at - 1 != dl || !str_caseeqb(a->s + at + 1, dom, dl))
+		return 0;
+	if (at < ulen || !str_caseeqb(a->s, lg->s, ulen))
+		return 0;
+	return at == ulen || a->s[ulen] == '-';	/* the login, or an extension of it */
+}
+
+static void
+mail(struct session *ss, const char *arg, size_t n)
+{
+	size_t rest, pos, k, kl, v, vl, dn = 0;
+	unsigned long size;
+	const char *d = NULL;
+	int route, r;
+
+	if (ss->helo.len == 0) {
+		failed(ss, "503 5.5.1 send HELO or EHLO first\r\n");
+		return;
+	}
+	if (ss->inmail) {
+		failed(ss, "503 5.5.1 MAIL already given; RSET first\r\n");
+		return;
+	}
+	if (ss->submission && ss->login.len == 0) {
+		failed(ss, "530 5.7.0 authentication required\r\n");
+		return;
+	}
+	if (ss->lim.maxmsgs && ss->msgs >= ss->lim.maxmsgs)
+		bye(ss, "421 4.7.0 too many messages in one connection, closing\r\n", "too many messages");
+	if (n == 0 || smtpcmd_path(arg, n, &ss->sender, &rest, &route) != SMTPPATH_OK) {
+		failed(ss, "501 5.1.7 bad sender address syntax; use MAIL FROM:<address>\r\n");
+		return;
+	}
+	/* a source route in MAIL FROM is ignored, as RFC 5321 asks */
+	for (pos = rest; smtpcmd_param(arg, n, &pos, &k, &kl, &v, &vl);) {
+		if (kl == 4 && str_caseeqb(arg + k, "size", 4)) {
+			if (!scan_ulong(arg + v, vl, &size)) {
+				failed(ss, "501 5.5.4 SIZE needs a number\r\n");
+				return;
+			}
+			if (ss->lim.databytes && size > ss->lim.databytes) {
+				failed(ss, "552 5.3.4 message size exceeds the fixed maximum message size\r\n");
+				return;
+			}
+		} else if (kl == 4 && str_caseeqb(arg + k, "body", 4)) {
+			if (!(vl == 4 && str_caseeqb(arg + v, "7bit", 4)) &&
+			    !(vl == 8 && str_caseeqb(arg + v, "8bitmime", 8))) {
+				failed(ss, "501 5.5.4 BODY must be 7BIT or 8BITMIME\r\n");
+				return;
+			}
+		} else if (kl == 4 && str_caseeqb(arg + k, "auth", 4)) {
+			;	/* RFC 4954: may be ignored */
+		} else {
+			failed(ss, "555 5.5.4 unsupported MAIL parameter\r\n");
+			return;
+		}
+	}
+	if (ss->sender.len > 0 && (d = domain_of(&ss->sender, &dn)) == NULL) {
+		failed(ss, "553 5.1.7 the sender address must contain a domain\r\n");
+		return;
+	}
+	if (ss->sender.len > 0 && (dn == 0 || ss->sender.s[0] == '@')) {
+		failed(ss, "553 5.1.7 bad sender address syntax\r\n");
+		return;
+	}
+	if (badmailfrom(ss, &ss->sender)) {
+		failed(ss, "553 5.7.1 sender refused by local policy (badmailfrom)\r\n");
+		return;
+	}
+	if (ss->submission && !ownaddress(ss, &ss->sender)) {
+		failed(ss, "553 5.7.1 you may send only from your own address\r\n");
+		return;
+	}
+	if (ss->lim.mfdnscheck && ss->sender.len > 0 && d[0] != '[') {
+		if ((r = dns_domain_exists(d, dn)) == 0) {
+			failed(ss, "553 5.1.8 the sender's domain does not exist in DNS\r\n");
+			return;
+		}
+		if (r == -1) {
+			out(ss, "451 4.4.3 unable to look up the sender's domain, try later\r\n");
+			return;
+		}
+	}
+	if (!str_copys(&ss->env, "F") || !str_cat(&ss->env, &ss->sender) || !str_catc(&ss->env, 0))
+		nomem();
+	ss->inmail = 1;
+	out(ss, "250 2.1.0 sender ok\r\n");
+}
+
+static void
+rcpt(struct session *ss, const char *arg, size_t n)
+{
+	struct str a = STR_ZERO;
+	size_t rest, pos, k, kl, v, vl, at, dn = 0;
+	const char *d;
+	int route, r;
+
+	if (!ss->inmail) {
+		failed(ss, "503 5.5.1 MAIL first\r\n");
+		return;
+	}
+	if (n == 0 || smtpcmd_path(arg, n, &a, &rest, &route) != SMTPPATH_OK || a.len == 0) {
+		failed(ss, "501 5.1.3 bad recipient address syntax; use RCPT TO:<address>\r\n");
+		goto out;
+	}
+	if (route) {
+		failed(ss, "553 5.7.1 source routes are not accepted\r\n");
+		goto out;
+	}
+	pos = rest;
+	if (smtpcmd_param(arg, n, &pos, &k, &kl, &v, &vl)) {
+		failed(ss, "555 5.5.4 unsupported RCPT parameter\r\n");
+		goto out;
+	}
+	at = str_rchrb(a.s, a.len, '@');
+	if (at == a.len && a.len == 10 && str_caseeqb(a.s, "postmaster", 10)) {
+		/* RFC 5321: plain "postmaster" means ours */
+		if (!str_catc(&a, '@') || !str_cats(&a, ss->me.s))
+			nomem();
+		at = 10;
+	}
+	if (at == a.len || at == 0 || at + 1 == a.len) {
+		failed(ss, "553 5.1.3 the recipient address must be local@domain\r\n");
+		goto out;
+	}
+	if (str_chrb(a.s, at, '%') < at || str_chrb(a.s, at, '!') < at || str_chrb(a.s, at, '@') < at) {
+		failed(ss, "553 5.7.1 the percent hack and bang paths are not accepted\r\n");
+		goto out;
+	}
+	d = domain_of(&a, &dn);
+	if (!ss->relayclient && ss->login.len == 0) {
+		if ((r = rcptcheck_relay(&ss->rc, d, dn)) == -1) {
+			out(ss, "451 4.3.0 unable to read the relay table, try later\r\n");
+			goto out;
+		}
+		if (r == 0) {
+			failed(ss, ss->cpw ?
+			    "553 5.7.1 relaying denied: that domain is not handled here; authenticate first\r\n" :
+			    "553 5.7.1 relaying denied: that domain is not handled here\r\n");
+			goto out;
+		}
+	}
+	if ((ss->lim.maxrcpt && ss->nrcpt >= ss->lim.maxrcpt) ||
+	    (ss->lim.maxconnrcpt && ss->connrcpt >= ss->lim.maxconnrcpt)) {
+		failed(ss, "452 4.5.3 too many recipients\r\n");
+		goto out;
+	}
+	if ((r = rcptcheck_exists(&ss->rc, a.s, a.len)) == -1) {
+		out(ss, "451 4.3.0 unable to check the recipient, try later\r\n");
+		goto out;
+	}
+	if (r == 0) {
+		failed(ss, "550 5.1.1 no such user here\r\n");
+		goto out;
+	}
+	/* qmail's convention: RELAYCLIENT's value is appended */
+	if (ss->relayclient && !str_cats(&a, ss->relayclient))
+		nomem();
+	if (a.len > SMTPADDR_MAX) {
+		failed(ss, "553 5.1.3 address too long\r\n");
+		goto out;
+	}
+	if (!str_catc(&ss->env, 'T') || !str_cat(&ss->env, &a) || !str_catc(&ss->env, 0))
+		nomem();
+	if (ss->rcptlog.len < LOG_MAX) {
+		if ((ss->rcptlog.len && !str_catc(&ss->rcptlog, ',')) ||
+		    !str_catc(&ss->rcptlog, '<') || !safecat(&ss->rcptlog, a.s, a.len, 300) ||
+		    !str_catc(&ss->rcptlog, '>'))
+			nomem();
+	}
+	ss->nrcpt++;
+	ss->connrcpt++;
+	out(ss, "250 2.1.5 recipient ok\r\n");
+out:
+	str_free(&a);
+}
+
+/* qq_start - run qmail-queue (or $QMAILQUEUE) on two fresh pipes */
+static int
+qq_start(struct qq *q)
+{
+	static char qqdefault[] = "bin/qmail-queue";
+	const char *prog = env_get("QMAILQUEUE");
+	char *argv[2];
+	int m[2], e[2], fds[3];
+
+	if (!prog || !*prog)
+		prog = qqdefault;
+	argv[0] = (char *)prog;
+	argv[1] = NULL;
+	if (pipe_cloexec(m) == -1)
+		return 0;
+	if (pipe_cloexec(e) == -1) {
+		(void)close(m[0]);
+		(void)close(m[1]);
+		return 0;
+	}
+	fds[0] = m[0];
+	fds[1] = e[0];
+	fds[2] = 2;
+	q->pid = spawn(prog, argv, NULL, fds, 3);
+	(void)close(m[0]);	/* the child's ends; ours stay */
+	(void)close(e[0]);
+	if (q->pid == -1) {
+		q->pid = 0;
+		(void)close(m[1]);
+		(void)close(e[1]);
+		return 0;
+	}
+	q->mfd = m[1];
+	q->efd = e[1];
+	return 1;
+}
+
+/* qq_put - message bytes; small messages are held until the end, so a
+ * message refused or cut off before that never starts qmail-queue */
+static int
+qq_put(struct qq *q, const char *p, size_t n)
+{
+	if (q->broken)
+		return 1;
+	if (q->pid == 0) {
+		if (q->hold.len + n <= QQ_HOLD)
+			return str_catb(&q->hold, p, n);
+		if (!qq_start(q))
+			return 0;
+		if (!fd_writeall(q->mfd, q->hold.s, q->hold.len, 0))
+			q->broken = 1;
+		q->hold.len = 0;
+	}
+	if (!q->broken && !fd_writeall(q->mfd, p, n, 0))
+		q->broken = 1;	/* qmail-queue died; its exit code says why */
+	return 1;
+}
+
+/* qq_abort - drop the message: without an envelope qmail-queue commits nothing */
+static void
+qq_abort(struct qq *q)
+{
+	int st;
+
+	q->hold.len = 0;
+	if (q->pid == 0)
+		return;
+	(void)close(q->mfd);	/* it gives up on the missing envelope */
+	(void)close(q->efd);
+	(void)spawn_wait(q->pid, &st);
+	q->pid = 0;
+}
+
+/* qq_finish - the envelope after the message; qmail-queue's exit code,
+ * -1 when it could not run or died */
+static int
+qq_finish(struct qq *q, const struct str *env, unsigned long *qpid)
+{
+	int st, code;
+
+	if (q->pid == 0) {
+		if (!qq_start(q))
+			return -1;
+		if (!fd_writeall(q->mfd, q->hold.s, q->hold.len, 0))
+			q->broken = 1;
+		q->hold.len = 0;
+	}
+	*qpid = (unsigned long)q->pid;
+	if (close(q->mfd) == -1)
+		q->broken = 1;
+	if (!fd_writeall(q->efd, env->s, env->len, 0) || !fd_writeall(q->efd, "", 1, 0))
+		q->broken = 1;
+	(void)close(q->efd);	/* a pipe: the exit code reports any loss */
+	if (spawn_wait(q->pid, &st) == -1)
+		code = -1;
+	else
+		code = spawn_exitcode(st);
+	q->pid = 0;
+	return code;
+}
+
+/* received - our trace header, LF-ended as the queue stores it */
+static int
+received(struct session *ss, struct str *h)
+{
+	char date[DATE822_LEN];
+	const char *ip = ss->remoteip;
+
+	date822_fmt(date, time(NULL));
+	h->len = 0;
+	if (!str_cats(h, "Received: from ") || !safecat(h, ss->helo.s, ss->helo.len, HELO_MAX) ||
+	    !str_cats(h, " ("))
+		return 0;
+	if (ss->remoteinfo && *ss->remoteinfo &&
+	    (!safecat(h, ss->remoteinfo, strlen(ss->remoteinfo), 100) || !str_catc(h, '@')))
+		return 0;
+	if (ss->remotehost && *ss->remotehost &&
+	    (!safecat(h, ss->remotehost, strlen(ss->remotehost), 255) || !str_catc(h, ' ')))
+		return 0;
+	if (!str_catc(h, '[') || (strchr(ip, ':') && !str_cats(h, "IPv6:")) ||
+	    !safecat(h, ip, strlen(ip), 100) || !str_cats(h, "])\n\tby ") ||
+	    !safecat(h, ss->me.s, ss->me.len, 255) || !str_cats(h, " (lanmail) with ") ||
+	    !str_cats(h, ss->esmtp ? (ss->login.len ? "ESMTPA" : "ESMTP") : (ss->login.len ? "SMTPA" : "SMTP")))
+		return 0;
+	if (ss->login.len && (!str_cats(h, " (authenticated user ") ||
+	    !safecat(h, ss->login.s, ss->login.len, LOGIN_MAX) || !str_catc(h, ')')))
+		return 0;
+	return str_cats(h, ";\n\t") && str_cats(h, date) && str_catc(h, '\n');
+}
+
+/* msglog - the per-message log line */
+static void
+msglog(struct session *ss, unsigned long size, const char *result, unsigned long qpid)
+{
+	struct str l = STR_ZERO;
+
+	if (!str_cats(&l, " helo=") || !safecat(&l, ss->helo.s, ss->helo.len, HELO_MAX) ||
+	    (ss->login.len && (!str_cats(&l, " auth=") || !safecat(&l, ss->login.s, ss->login.len, LOGIN_MAX))) ||
+	    !str_cats(&l, " from=<") || !safecat(&l, ss->sender.s, ss->sender.len, 300) ||
+	    !str_cats(&l, "> to=") || !str_cat(&l, &ss->rcptlog) ||
+	    !str_cats(&l, " size=") || !str_catulong(&l, size) ||
+	    !str_cats(&l, " result=") || !str_cats(&l, result) ||
+	    (qpid && (!str_cats(&l, " qp=") || !str_catulong(&l, qpid))) || !str_nul(&l)) {
+		str_free(&l);
+		return;
+	}
+	logline("message ip=", ss->remoteip, l.s, NULL);
+	str_free(&l);
+}
+
+static void
+data(struct session *ss, size_t argn)
+{
+	struct smtpdata sd;
+	struct qq q = { 0, -1, -1, 0, STR_ZERO };
+	struct str h = STR_ZERO;
+	char o[BUF_SIZE + 1];
+	unsigned long size = 0, qpid = 0;
+	size_t took, olen;
+	int toobig = 0, code;
+	long r;
+
+	if (!ss->inmail) {
+		failed(ss, "503 5.5.1 MAIL first\r\n");
+		return;
+	}
+	if (ss->nrcpt == 0) {
+		failed(ss, "503 5.5.1 RCPT first (no valid recipients)\r\n");
+		return;
+	}
+	if (argn) {
+		failed(ss, "501 5.5.4 DATA takes no argument\r\n");
+		return;
+	}
+	if (!received(ss, &h) || !qq_put(&q, h.s, h.len))
+		nomem();
+	str_free(&h);
+	out(ss, "354 go ahead, end with <CRLF>.<CRLF>\r\n");
+	flush(ss);
+	smtpdata_init(&sd, ss->lim.linemax);
+	while (!sd.done) {
+		if (buf_pending(&ss->in) == 0) {
+			if ((r = buf_fill(&ss->in)) <= 0) {
+				qq_abort(&q);
+				msglog(ss, size, r == 0 ? "dropped:disconnected" : "dropped:read-failed", 0);
+				if (r == -1 && errno == ETIMEDOUT)
+					bye(ss, "421 4.4.2 timeout, closing the connection\r\n", "timeout");
+				bye(ss, NULL, r == 0 ? "disconnected in DATA" : "read failed in DATA");
+			}
+		}
+		took = smtpdata_feed(&sd, ss->in.x + ss->in.pos, buf_pending(&ss->in), o, &olen);
+		ss->in.pos += took;
+		if (__builtin_add_overflow(size, olen, &size))
+			size = (unsigned long)-1;
+		if (ss->lim.databytes && size > ss->lim.databytes && !toobig) {
+			toobig = 1;
+			qq_abort(&q);
+		}
+		if (!toobig && !sd.flags && !qq_put(&q, o, olen))
+			nomem();
+		if (sd.flags && !toobig)
+			qq_abort(&q);
+	}
+	ss->msgs++;
+	if (toobig) {
+		qq_abort(&q);
+		msglog(ss, size, "refused:too-big", 0);
+		failed(ss, "552 5.3.4 message too big: it exceeds the fixed maximum message size\r\n");
+	} else if (sd.flags & SMTPDATA_BARELF) {
+		msglog(ss, size, "refused:bare-LF", 0);
+		failed(ss, "554 5.6.0 message refused: bare LF in the message; lines must end in CRLF\r\n");
+	} else if (sd.flags & SMTPDATA_BARECR) {
+		msglog(ss, size, "refused:bare-CR", 0);
+		failed(ss, "554 5.6.0 message refused: bare CR in the message; lines must end in CRLF\r\n");
+	} else if (sd.flags & SMTPDATA_LONGLINE) {
+		msglog(ss, size, "refused:long-line", 0);
+		failed(ss, "554 5.6.0 message refused: a line is longer than 1000 octets\r\n");
+	} else {
+		code = qq_finish(&q, &ss->env, &qpid);
+		if (code == 0) {
+			char num[FMT_ULONG];
+			struct str r2 = STR_ZERO;
+
+			msglog(ss, size, "accepted", qpid);
+			if (!str_cats(&r2, "250 2.0.0 ok: queued as qp ") ||
+			    !str_catb(&r2, num, fmt_ulong(num, qpid)) || !str_cats(&r2, "\r\n") ||
+			    !str_nul(&r2))
+				nomem();
+			out(ss, r2.s);
+			str_free(&r2);
+		} else if (code >= 11 && code <= 40) {
+			msglog(ss, size, "refused:queue", qpid);
+			out(ss, "554 5.3.0 message refused\r\n");
+		} else {
+			msglog(ss, size, "deferred:queue-trouble", qpid);
+			out(ss, "451 4.3.0 queue trouble, try later\r\n");
+		}
+	}
+	str_free(&q.hold);
+	reset(ss);
+}
+
+/* findprog - a checkpassword name without '/' is looked for in $PATH,
+ * then in our bin/ */
+static int
+findprog(const char *name, struct str *path)
+{
+	const char *p = env_get("PATH");
+	size_t n, i = 0, e;
+
+	if (strchr(name, '/'))
+		return str_copys(path, name) && str_nul(path);
+	if (p == NULL)
+		p = "/usr/bin:/bin";
+	n = strlen(p);
+	while (i <= n) {
+		e = i + str_chrb(p + i, n - i, ':');
+		path->len = 0;
+		if (e > i && str_catb(path, p + i, e - i) && str_catc(path, '/') &&
+		    str_cats(path, name) && str_nul(path) && access(path->s, X_OK) == 0)
+			return 1;
+		i = e + 1;
+	}
+	path->len = 0;
+	return str_cats(path, auto_home) && str_cats(path, "/bin/") && str_cats(path, name) &&
+	    str_nul(path);
+}
+
+/* checkpassword - run the checkpassword program with login NUL password
+ * NUL timestamp NUL on descriptor 3; its exit code, or -1 */
+static int
+checkpassword(struct session *ss, const struct str *login, struct str *pass)
+{
+	struct str data = STR_ZERO, path = STR_ZERO;
+	char num[FMT_ULONG];
+	int p[2], fds[4], devnull, st, code = -1;
+	pid_t pid;
+
+	if (!findprog(ss->cpw[0], &path))
+		nomem();
+	if (!str_cat(&data, login) || !str_catc(&data, 0) || !str_cat(&data, pass) ||
+	    !str_catc(&data, 0) || !str_catc(&data, '<') ||
+	    !str_catb(&data, num, fmt_ulong(num, (unsigned long)getpid())) || !str_catc(&data, '.') ||
+	    !str_catb(&data, num, fmt_ulong(num, (unsigned long)time(NULL))) ||
+	    !str_catc(&data, '@') || !str_cats(&data, ss->me.s) || !str_catc(&data, '>') ||
+	    !str_catc(&data, 0))
+		nomem();
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		goto done;
+	if (pipe_cloexec(p) == -1) {
+		(void)close(devnull);
+		goto done;
+	}
+	fds[0] = devnull;
+	fds[1] = devnull;
+	fds[2] = 2;
+	fds[3] = p[0];
+	pid = spawn(path.s, ss->cpw, NULL, fds, 4);
+	(void)close(p[0]);
+	(void)close(devnull);
+	if (pid == -1) {
+		warn_sys("unable to run ", path.s);
+		(void)close(p[1]);
+		goto done;
+	}
+	/* small enough for the pipe; a program that does not read it just exits */
+	(void)fd_writeall(p[1], data.s, data.len, 10);
+	(void)close(p[1]);
+	if (spawn_wait(pid, &st) == 1)
+		code = spawn_exitcode(st);
+done:
+	memset(data.s, 0, data.len);	/* the password goes no further */
+	str_free(&data);
+	str_free(&path);
+	return code;
+}
+
+/* authline - a continuation line of AUTH, decoded; 1, 0 cancelled or
+ * bad (reply sent) */
+static int
+authline(struct session *ss, const char *prompt, struct str *out_)
+{
+	size_t len;
+
+	out(ss, prompt);
+	if (getline_(ss, AUTHLINE_MAX) != 1) {
+		failed(ss, "500 5.5.2 line too long\r\n");
+		return 0;
+	}
+	if (smtpcmd_check(ss->line.s, ss->line.len, &len) != SMTPCMD_OK) {
+		failed(ss, "501 5.5.2 lines must end in CRLF\r\n");
+		return 0;
+	}
+	if (len == 1 && ss->line.s[0] == '*') {
+		failed(ss, "501 5.7.0 authentication cancelled\r\n");
+		return 0;
+	}
+	if (!base64_decode(ss->line.s, len, out_)) {
+		if (errno != EINVAL)
+			nomem();
+		failed(ss, "501 5.5.2 invalid base64 data\r\n");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+auth(struct session *ss, const char *arg, size_t n)
+{
+	struct str resp = STR_ZERO, login = STR_ZERO, pass = STR_ZERO;
+	size_t m, r0, i;
+	int plain, code;
+	unsigned long delay;
+
+	if (!ss->cpw) {
+		failed(ss, "502 5.5.1 AUTH is not available here\r\n");
+		return;
+	}
+	if (ss->login.len) {
+		failed(ss, "503 5.5.1 already authenticated\r\n");
+		return;
+	}
+	if (ss->inmail) {
+		failed(ss, "503 5.5.1 AUTH is not allowed during a mail transaction\r\n");
+		return;
+	}
+	if (ss->helo.len == 0) {
+		failed(ss, "503 5.5.1 send EHLO first\r\n");
+		return;
+	}
+	m = 0;
+	while (m < n && arg[m] != ' ' && arg[m] != '\t')
+		m++;
+	for (r0 = m; r0 < n && (arg[r0] == ' ' || arg[r0] == '\t'); r0++)
+		;
+	if (m == 5 && str_caseeqb(arg, "plain", 5))
+		plain = 1;
+	else if (m == 5 && str_caseeqb(arg, "login", 5))
+		plain = 0;
+	else {
+		failed(ss, "504 5.5.4 unknown mechanism; use PLAIN or LOGIN\r\n");
+		return;
+	}
+	if (str_chrb(arg + r0, n - r0, ' ') < n - r0) {
+		failed(ss, "501 5.5.4 too many arguments\r\n");
+		return;
+	}
+	if (plain) {
+		if (r0 == n) {
+			if (!authline(ss, "334 \r\n", &resp))
+				goto out;
+		} else if (n - r0 == 1 && arg[r0] == '=') {
+			resp.len = 0;
+		} else if (!base64_decode(arg + r0, n - r0, &resp)) {
+			if (errno != EINVAL)
+				nomem();
+			failed(ss, "501 5.5.2 invalid base64 data\r\n");
+			goto out;
+		}
+		/* authzid NUL authcid NUL password */
+		i = str_chrb(resp.s, resp.len, 0);
+		m = i < resp.len ? i + 1 + str_chrb(resp.s + i + 1, resp.len - i - 1, 0) : resp.len;
+		if (i >= resp.len || m >= resp.len ||
+		    str_chrb(resp.s + m + 1, resp.len - m - 1, 0) < resp.len - m - 1) {
+			failed(ss, "501 5.5.2 malformed PLAIN response\r\n");
+			goto out;
+		}
+		if (!str_copyb(&login, resp.s + i + 1, m - i - 1) ||
+		    !str_copyb(&pass, resp.s + m + 1, resp.len - m - 1))
+			nomem();
+		if (i > 0 && (i != login.len || !str_caseeqb(resp.s, login.s, i))) {
+			failed(ss, "535 5.7.8 authorization identity not permitted\r\n");
+			goto out;
+		}
+	} else {
+		if (r0 < n) {
+			if (!base64_decode(arg + r0, n - r0, &login)) {
+				if (errno != EINVAL)
+					nomem();
+				failed(ss, "501 5.5.2 invalid base64 data\r\n");
+				goto out;
+			}
+		} else if (!authline(ss, "334 VXNlcm5hbWU6\r\n", &login))
+			goto out;
+		if (!authline(ss, "334 UGFzc3dvcmQ6\r\n", &pass))
+			goto out;
+	}
+	if (login.len == 0 || login.len > LOGIN_MAX || pass.len > PASS_MAX ||
+	    str_chrb(login.s, login.len, 0) < login.len || str_chrb(pass.s, pass.len, 0) < pass.len) {
+		code = 1;	/* no checkpassword program could take it */
+	} else
+		code = checkpassword(ss, &login, &pass);
+	if (code == 0) {
+		if (!str_copyb(&ss->login, login.s, login.len) || !str_nul(&ss->login))
+			nomem();
+		(void)env_set("SMTPAUTHUSER", ss->login.s);	/* for a $QMAILQUEUE filter; best effort */
+		{
+			struct str l = STR_ZERO;
+
+			if (safecat(&l, login.s, login.len, LOGIN_MAX) && str_nul(&l))
+				logline("auth ip=", ss->remoteip, " result=ok login=", l.s);
+			str_free(&l);
+		}
+		out(ss, "235 2.7.0 authentication successful\r\n");
+		goto out;
+	}
+	{
+		struct str l = STR_ZERO;
+
+		if (safecat(&l, login.s, login.len, LOGIN_MAX) && str_nul(&l))
+			logline("auth ip=", ss->remoteip, code == 1 || code == 2 ?
+			    " result=failed login=" : " result=trouble login=", l.s);
+		str_free(&l);
+	}
+	if (code != 1 && code != 2) {
+		out(ss, "454 4.7.0 temporary authentication failure, try later\r\n");
+		goto out;
+	}
+	/* slow down guessing: 1, 2, 4, 8 seconds ... for each failure */
+	ss->authfail++;
+	delay = ss->authfail > 5 ? 16 : 1UL << (ss->authfail - 1);
+	flush(ss);
+	sleep((unsigned)delay);
+	if (ss->lim.maxauthfail && ss->authfail >= ss->lim.maxauthfail)
+		bye(ss, "535 5.7.8 authentication failed\r\n421 4.7.0 too many failed logins, closing\r\n",
+		    "too many failed logins");
+	failed(ss, "535 5.7.8 authentication failed\r\n");
+out:
+	if (pass.s)
+		memset(pass.s, 0, pass.cap);
+	if (resp.s)
+		memset(resp.s, 0, resp.cap);
+	str_free(&resp);
+	str_free(&login);
+	str_free(&pass);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct session ss;
+	size_t len, arg;
+	int r;
+	struct str l = STR_ZERO;
+
+	die_init(argv[0]);
+	memset(&ss, 0, sizeof ss);
+	ss.cpw = argc > 1 ? argv + 1 : NULL;
+	if (!sig_ignore(SIGPIPE))
+		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+	if (chdir(auto_home) == -1) {
+		(void)fd_writeall(1, "421 4.3.0 temporary trouble, try later\r\n", 40, 5);
+		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
+	}
+	setup(&ss);
+	buf_init(&ss.in, 0, inx, sizeof inx, (unsigned)ss.lim.timeout);
+	buf_init(&ss.out, 1, outx, sizeof outx, (unsigned)ss.lim.timeout);
+	if (str_cats(&l, " host=") && safecat(&l, ss.remotehost ? ss.remotehost : "", ss.remotehost ? strlen(ss.remotehost) : 0, 255) &&
+	    str_nul(&l))
+		logline("connect ip=", ss.remoteip, l.s, NULL);
+	str_free(&l);
+	if (ss.submission && !ss.cpw)
+		warn("SUBMISSION is set but no checkpassword program was given: every MAIL is refused");
+
+	greetdelay(&ss);
+	out(&ss, "220 ");
+	out(&ss, ss.greeting.s);
+	out(&ss, " ESMTP\r\n");
+
+	for (;;) {
+		if (getline_(&ss, AUTHLINE_MAX) == 2) {
+			failed(&ss, "500 5.5.2 line too long\r\n");
+			continue;
+		}
+		switch (smtpcmd_check(ss.line.s, ss.line.len, &len)) {
+		case SMTPCMD_BARELF:
+			failed(&ss, "500 5.5.2 bare LF in command; lines must end in CRLF\r\n");
+			continue;
+		case SMTPCMD_BARECR:
+			failed(&ss, "500 5.5.2 bare CR in command; lines must end in CRLF\r\n");
+			continue;
+		case SMTPCMD_NUL:
+			failed(&ss, "500 5.5.2 NUL in command\r\n");
+			continue;
+		}
+		r = smtpcmd_verb(ss.line.s, len, &arg);
+		if (r != SMTP_AUTH && ss.line.len > ss.lim.cmdmax) {
+			failed(&ss, "500 5.5.2 line too long\r\n");
+			continue;
+		}
+		/* trailing blanks are not part of any argument */
+		while (len > arg && (ss.line.s[len - 1] == ' ' || ss.line.s[len - 1] == '\t'))
+			len--;
+		switch (r) {
+		case SMTP_HELO:
+			helo(&ss, ss.line.s + arg, len - arg, 0);
+			break;
+		case SMTP_EHLO:
+			helo(&ss, ss.line.s + arg, len - arg, 1);
+			break;
+		case SMTP_MAIL:
+			mail(&ss, ss.line.s + arg, len - arg);
+			break;
+		case SMTP_RCPT:
+			rcpt(&ss, ss.line.s + arg, len - arg);
+			break;
+		case SMTP_DATA:
+			data(&ss, len - arg);
+			break;
+		case SMTP_RSET:
+			reset(&ss);
+			out(&ss, "250 2.0.0 ok\r\n");
+			break;
+		case SMTP_NOOP:
+			out(&ss, "250 2.0.0 ok\r\n");
+			break;
+		case SMTP_QUIT:
+			out(&ss, "221 2.0.0 ");
+			out(&ss, ss.me.s);
+			bye(&ss, " closing connection\r\n", "quit");
+		case SMTP_VRFY:
+			out(&ss, "252 2.5.0 cannot verify, but will take the message and try to deliver it\r\n");
+			break;
+		case SMTP_EXPN:
+			failed(&ss, "502 5.5.1 EXPN is not available\r\n");
+			break;
+		case SMTP_HELP:
+			out(&ss, "214 2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH; see RFC 5321\r\n");
+			break;
+		case SMTP_AUTH:
+			auth(&ss, ss.line.s + arg, len - arg);
+			break;
+		case SMTP_EMPTY:
+			failed(&ss, "500 5.5.2 empty command\r\n");
+			break;
+		default:
+			failed(&ss, "502 5.5.2 unrecognised command\r\n");
+			break;
+		}
+	}
+}
