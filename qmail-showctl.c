@@ -1,0 +1,518 @@
+/* qmail-showctl - print every control setting and warn about contradictions
+ *
+ * Run by the administrator, as root or as any user who can read control/.
+ * Changes to the install root, prints how the programs were built (install
+ * root, users, queue split), then every control file any program reads:
+ * its value, whether that is the documented default, and one line on what
+ * it does.  Then it lists files in control/ that no program reads, and the
+ * problems it found: unreadable files, numbers that are not numbers, a
+ * domain both in locals and virtualdomains, a domain delivered here that
+ * control/rcpthosts does not accept.  The files are the administrator's,
+ * but they are printed with control characters escaped all the same.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "lcdb.h"
+#include "str.h"
+
+enum kind {
+	K_LINE,		/* first line is the value */
+	K_NUM,		/* first line is a decimal number */
+	K_LIST,		/* every line is a value */
+	K_CDB		/* a compiled table: present or not */
+};
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	const char *def;	/* the default, as text; "=NAME" means control/NAME's value */
+	const char *what;	/* one line on what it does, and who reads it */
+};
+
+/* Every control file a lanmail program or run script reads; qmail-control(5)
+ * describes the same list at more length.  Keep the two in step. */
+static const struct setting settings[] = {
+	{ "me", K_LINE, "the host name", "this host's fully qualified name; the default for most names below" },
+	{ "defaultdomain", K_LINE, "=me", "qmail-inject: domain added to a host name without a dot" },
+	{ "defaulthost", K_LINE, "=me", "qmail-inject: host added to an address without a domain" },
+	{ "plusdomain", K_LINE, "=me", "qmail-inject: domain that replaces a final + in a host name" },
+	{ "idhost", K_LINE, "=me", "qmail-inject: host name in generated Message-IDs" },
+	{ "envnoathost", K_LINE, "=me", "qmail-send: domain of an envelope address without @" },
+	{ "locals", K_LIST, "=me", "qmail-send: domains delivered on this host (qmail-local)" },
+	{ "virtualdomains", K_LIST, "none", "qmail-send: domain:prefix lines; mail for the domain goes to local user prefix-localpart" },
+	{ "rcpthosts", K_LIST, "none: no domain accepted unless RELAYCLIENT is set", "qmail-smtpd: domains it accepts mail for from anyone" },
+	{ "morercpthosts.cdb", K_CDB, "absent", "qmail-smtpd: more rcpthosts entries, compiled" },
+	{ "smtpgreeting", K_LINE, "=me", "qmail-smtpd: text of the 220 greeting" },
+	{ "databytes", K_NUM, "0 (no limit)", "qmail-smtpd: largest message accepted, in bytes" },
+	{ "timeoutsmtpd", K_NUM, "1200", "qmail-smtpd: seconds to wait for the client" },
+	{ "badmailfrom", K_LIST, "none", "qmail-smtpd: envelope senders refused (addresses, @domain)" },
+	{ "localiphost", K_LINE, "=me", "qmail-smtpd: name that replaces [a.b.c.d] literals of this host" },
+	{ "concurrencylocal", K_NUM, "10", "qmail-send: local deliveries at once" },
+	{ "concurrencyremote", K_NUM, "20", "qmail-send: remote deliveries at once" },
+	{ "queuelifetime", K_NUM, "604800 (7 days)", "qmail-send: seconds a message may stay in the queue" },
+	{ "bouncefrom", K_LINE, "MAILER-DAEMON", "qmail-send: sender name of bounces" },
+	{ "bouncehost", K_LINE, "=me", "qmail-send: sender host of bounces" },
+	{ "doublebounceto", K_LINE, "postmaster", "qmail-send: who gets bounces that cannot be delivered" },
+	{ "doublebouncehost", K_LINE, "=me", "qmail-send: host of doublebounceto" },
+	{ "helohost", K_LINE, "=me", "qmail-remote: name given in EHLO/HELO" },
+	{ "smtproutes", K_LIST, "none: MX records", "qmail-remote: domain:relay:port routes; :relay is a smarthost" },
+	{ "timeoutconnect", K_NUM, "60", "qmail-remote: seconds to wait for a connection" },
+	{ "timeoutremote", K_NUM, "1200", "qmail-remote: seconds to wait for the remote server" },
+	{ "nameservers", K_LIST, "those in /etc/resolv.conf", "qmail-remote, qmail-smtpd: DNS servers, host or host:port" },
+	{ "outgoingip", K_LINE, "chosen by the kernel", "qmail-remote: source address of outgoing connections" },
+	{ "defaultdelivery", K_LIST, "./Maildir/", "send service: delivery for users without a .qmail file" },
+	{ "listenip", K_LINE, "127.0.0.1", "smtpd, submission, pop3 services: IPv4 address they listen on (0.0.0.0: all)" },
+	{ "smtpport", K_NUM, "25", "smtpd service: port of SMTP from other servers" },
+	{ "submissionport", K_NUM, "587", "submission service: port of mail submission with AUTH" },
+	{ "pop3port", K_NUM, "110", "pop3 service: port of POP3" },
+	{ "concurrencyincoming", K_NUM, "40", "smtpd service: SMTP connections at once" },
+	{ "concurrencysubmission", K_NUM, "20", "submission service: connections at once" },
+	{ "concurrencypop3", K_NUM, "40", "pop3 service: connections at once" },
+	{ "relaynets", K_LIST, "none: only 127.0.0.1 relays", "smtpd, submission services: client networks that may relay" },
+	{ "rbls", K_LIST, "none: no blocklist", "smtpd service: DNS blocklists rblsmtpd checks clients against" },
+	{ "reversedns", K_NUM, "0", "smtpd, submission, pop3 services: 1 looks up client names (TCPREMOTEHOST)" },
+	{ "tcp.smtpd", K_LIST, "none", "smtpd service: tcprules lines placed before the generated ones" },
+	{ "tcp.submission", K_LIST, "none", "submission service: tcprules lines placed before the generated ones" },
+	{ "tcp.pop3", K_LIST, "none", "pop3 service: tcprules lines placed before the generated ones" },
+	{ "logsize", K_NUM, "1000000", "service loggers: bytes in a log file before it is rotated" },
+	{ "logcount", K_NUM, "10", "service loggers: rotated log files kept" },
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static char outx[BUF_SIZE];
+static struct buf out;
+static struct str warnings = STR_ZERO;	/* one NUL-ended warning after another */
+
+static void
+put(const char *s)
+{
+	if (!buf_puts(&out, s))
+		die_sys(EXIT_TEMP, "unable to write output");
+}
+
+/* putsafe - n bytes with control characters and non-ASCII escaped as \ooo */
+static void
+putsafe(const char *s, size_t n)
+{
+	char esc[5];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 32 && c < 127 && c != '\\') {
+			if (!buf_put(&out, s + i, 1))
+				die_sys(EXIT_TEMP, "unable to write output");
+			continue;
+		}
+		esc[0] = '\\';
+		esc[1] = (char)('0' + (c >> 6));
+		esc[2] = (char)('0' + ((c >> 3) & 7));
+		esc[3] = (char)('0' + (c & 7));
+		esc[4] = 0;
+		put(esc);
+	}
+}
+
+/* warning - remember a problem for the end; the pieces are C strings */
+static void
+warning(const char *a, const char *b, const char *c)
+{
+	if (!str_cats(&warnings, a) || !str_cats(&warnings, b) ||
+	    !str_cats(&warnings, c) || !str_catc(&warnings, 0))
+		die_nomem();
+}
+
+static const struct setting *
+find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (str_equal(settings[i].name, name))
+			return &settings[i];
+	return 0;
+}
+
+/* fn_of - "control/NAME" in fn */
+static void
+fn_of(struct str *fn, const char *name)
+{
+	if (!str_copys(fn, "control/") || !str_cats(fn, name) || !str_nul(fn))
+		die_nomem();
+}
+
+/* exists - 1 when control/NAME exists (as anything) */
+static int
+exists(const char *name)
+{
+	struct str fn = STR_ZERO;
+	struct stat st;
+	int r;
+
+	fn_of(&fn, name);
+	r = stat(fn.s, &st) == 0;
+	str_free(&fn);
+	return r;
+}
+
+/* value_of - the first line of control/NAME, following "=NAME" defaults;
+ * for me, the host name.  Empty when nothing applies. */
+static void
+value_of(const char *name, struct str *v, int depth)
+{
+	const struct setting *s = find(name);
+	struct str fn = STR_ZERO;
+	char host[256];
+
+	v->len = 0;
+	fn_of(&fn, name);
+	if (control_readline(fn.s, v) != 1) {
+		v->len = 0;
+		if (str_equal(name, "me")) {
+			if (gethostname(host, sizeof host) == 0) {
+				host[sizeof host - 1] = 0;
+				if (!str_copys(v, host))
+					die_nomem();
+			}
+		} else if (s && s->def[0] == '=' && depth < 4)
+			value_of(s->def + 1, v, depth + 1);
+	}
+	str_free(&fn);
+}
+
+/* show_default - the default of s, resolved when it names another file */
+static void
+show_default(const struct setting *s)
+{
+	struct str v = STR_ZERO;
+
+	if (s->def[0] == '=') {
+		value_of(s->def + 1, &v, 0);
+		putsafe(v.s, v.len);
+		put(" (from ");
+		put(s->def + 1);
+		put(")");
+	} else if (str_equal(s->name, "me")) {
+		value_of("me", &v, 0);
+		putsafe(v.s, v.len);
+		put(" (the host name)");
+	} else
+		put(s->def);
+	str_free(&v);
+}
+
+static void
+show_list(const struct str *list)
+{
+	size_t i = 0, e;
+
+	while (i < list->len) {
+		e = i + str_chrb(list->s + i, list->len - i, 0);
+		put("    ");
+		putsafe(list->s + i, e - i);
+		put("\n");
+		i = e + 1;
+	}
+}
+
+/* show - one setting: "NAME [status]: value", the value lines, what it does */
+static void
+show(const struct setting *s)
+{
+	struct str fn = STR_ZERO, v = STR_ZERO;
+	unsigned long n;
+	struct stat st;
+	int r;
+
+	fn_of(&fn, s->name);
+	put(s->name);
+	switch (s->kind) {
+	case K_NUM:
+		r = control_readulong(fn.s, &n);
+		break;
+	case K_LINE:
+		r = control_readline(fn.s, &v);
+		break;
+	case K_LIST:
+		r = control_readlist(fn.s, &v);
+		if (r == 1 && v.len == 0)
+			r = 0;
+		break;
+	default:
+		r = stat(fn.s, &st) == 0 ? 1 : errno == ENOENT ? 0 : -1;
+		if (r == 1 && access(fn.s, R_OK) != 0)
+			r = -1;
+		break;
+	}
+	if (r == -1) {
+		int err = errno;
+
+		if (s->kind == K_NUM && err == EINVAL) {
+			put(" [NOT A NUMBER]: the programs refuse to run\n");
+			warning("control/", s->name, ": not a number");
+		} else {
+			put(" [UNREADABLE]: ");
+			put(strerror(err));
+			put("\n");
+			warning("control/", s->name, ": unreadable");
+		}
+	} else if (r == 0) {
+		put(exists(s->name) ? " [default, the file is empty]: " : " [default]: ");
+		show_default(s);
+		put("\n");
+	} else if (s->kind == K_NUM) {
+		char num[FMT_ULONG + 1];
+
+		num[fmt_ulong(num, n)] = 0;
+		put(" [set]: ");
+		put(num);
+		put("\n");
+	} else if (s->kind == K_LINE) {
+		put(" [set]: ");
+		putsafe(v.s, v.len);
+		put("\n");
+	} else if (s->kind == K_LIST) {
+		put(" [set]:\n");
+		show_list(&v);
+	} else {
+		char num[FMT_ULONG + 1];
+
+		num[fmt_ulong(num, (unsigned long)st.st_size)] = 0;
+		put(" [set]: present, ");
+		put(num);
+		put(" bytes\n");
+	}
+	put("  - ");
+	put(s->what);
+	put("\n");
+	str_free(&fn);
+	str_free(&v);
+}
+
+/* list_has - 1 when the NUL-separated list holds d (case-insensitively) */
+static int
+list_has(const struct str *list, const char *d, size_t dl)
+{
+	size_t i = 0, e;
+
+	while (i < list->len) {
+		e = i + str_chrb(list->s + i, list->len - i, 0);
+		if (e - i == dl && str_caseeqb(list->s + i, d, dl))
+			return 1;
+		i = e + 1;
+	}
+	return 0;
+}
+
+/* accepted - 1 when qmail-smtpd accepts mail for domain d: an exact line
+ * of rcpthosts, a ".suffix" line matching it, or either in the cdb */
+static int
+accepted(const struct str *rcpthosts, struct lcdb *mrh, int have_mrh, const char *d, size_t dl)
+{
+	struct str val = STR_ZERO, low = STR_ZERO;
+	size_t i;
+	int r = 0;
+
+	if (list_has(rcpthosts, d, dl))
+		return 1;
+	for (i = 0; i < dl && !r; i++)
+		if (d[i] == '.' && list_has(rcpthosts, d + i, dl - i))
+			r = 1;
+	if (!r && have_mrh) {
+		if (!str_copyb(&low, d, dl))
+			die_nomem();
+		str_lowerb(low.s, low.len);
+		if (lcdb_get(mrh, low.s, low.len, &val) == 1)
+			r = 1;
+		for (i = 0; i < low.len && !r; i++)
+			if (low.s[i] == '.' && lcdb_get(mrh, low.s + i, low.len - i, &val) == 1)
+				r = 1;
+	}
+	str_free(&val);
+	str_free(&low);
+	return r;
+}
+
+/* check_domains - locals against virtualdomains, both against rcpthosts */
+static void
+check_domains(void)
+{
+	struct str locals = STR_ZERO, vd = STR_ZERO, rh = STR_ZERO, d = STR_ZERO;
+	struct lcdb mrh;
+	int have_mrh;
+	size_t i, e, c;
+
+	if (control_readlist("control/locals", &locals) == 0) {
+		value_of("me", &d, 0);
+		if (!str_catc(&d, 0) || !str_copyb(&locals, d.s, d.len))
+			die_nomem();
+	}
+	if (control_readlist("control/virtualdomains", &vd) == -1)
+		vd.len = 0;
+	if (control_readlist("control/rcpthosts", &rh) == -1)
+		rh.len = 0;
+	have_mrh = lcdb_open(&mrh, "control/morercpthosts.cdb") == 1;
+
+	for (i = 0; i < locals.len; i = e + 1) {
+		const char *l = locals.s + i;
+
+		e = i + str_chrb(locals.s + i, locals.len - i, 0);
+		if (str_equal(l, "localhost"))
+			continue;	/* local only; nobody sends it over SMTP */
+		if (!accepted(&rh, &mrh, have_mrh, l, e - i))
+			warning("control/locals has ", l, " but control/rcpthosts does not: mail from other servers for it is refused");
+	}
+	for (i = 0; i < vd.len; i = e + 1) {
+		const char *v = vd.s + i;
+
+		e = i + str_chrb(vd.s + i, vd.len - i, 0);
+		c = str_chrb(v, e - i, ':');
+		if (c == e - i) {
+			warning("control/virtualdomains: no colon in line ", v, "");
+			continue;
+		}
+		if (c == 0 || v[0] == '.')
+			continue;	/* catch-all and wildcard entries name no one domain */
+		if (!str_copyb(&d, v, c) || !str_nul(&d))
+			die_nomem();
+		if (list_has(&locals, d.s, d.len))
+			warning("control/locals and control/virtualdomains both have ", d.s, ": locals wins, the virtual domain is ignored");
+		if (!accepted(&rh, &mrh, have_mrh, d.s, d.len))
+			warning("control/virtualdomains has ", d.s, " but control/rcpthosts does not: mail from other servers for it is refused");
+	}
+	if (have_mrh)
+		lcdb_close(&mrh);
+	str_free(&locals);
+	str_free(&vd);
+	str_free(&rh);
+	str_free(&d);
+}
+
+/* check_services - values the run scripts would refuse */
+static void
+check_services(void)
+{
+	static const char *const ports[] = { "smtpport", "submissionport", "pop3port" };
+	struct str ip = STR_ZERO, fn = STR_ZERO;
+	unsigned long n, octet;
+	size_t i, dots = 0, digits = 0;
+	int bad = 0;
+
+	for (i = 0; i < sizeof ports / sizeof ports[0]; i++) {
+		fn_of(&fn, ports[i]);
+		if (control_readulong(fn.s, &n) == 1 && (n == 0 || n > 65535))
+			warning("control/", ports[i], ": not a port number (1-65535)");
+	}
+	str_free(&fn);
+	if (control_readline("control/listenip", &ip) == 1) {
+		octet = 0;
+		for (i = 0; i < ip.len && !bad; i++) {
+			if (ip.s[i] == '.') {
+				bad = digits == 0;
+				dots++;
+				digits = 0;
+				octet = 0;
+			} else if (ip.s[i] >= '0' && ip.s[i] <= '9') {
+				octet = octet * 10 + (unsigned long)(ip.s[i] - '0');
+				bad = ++digits > 3 || octet > 255;
+			} else
+				bad = 1;
+		}
+		if (bad || dots != 3 || digits == 0)
+			if (!(ip.len == 1 && ip.s[0] == '0'))
+				warning("control/listenip: not an IPv4 address: the listeners will not start", "", "");
+	}
+	str_free(&ip);
+}
+
+/* unknown - files in control/ that no program reads */
+static void
+unknown(void)
+{
+	DIR *dir;
+	struct dirent *de;
+	size_t n;
+	int any = 0;
+
+	if ((dir = opendir("control")) == 0) {
+		warning("control/: unable to list: ", strerror(errno), "");
+		return;
+	}
+	errno = 0;
+	while ((de = readdir(dir)) != 0) {
+		if (de->d_name[0] == '.' || find(de->d_name))
+			continue;
+		n = strlen(de->d_name);
+		/* sources of compiled tables are read by the compilers */
+		if (str_equal(de->d_name, "morercpthosts"))
+			continue;
+		if (n > 4 && str_equal(de->d_name + n - 4, ".new"))
+			continue;
+		if (!any)
+			put("\nfiles in control/ that no program reads (misspelt?):\n");
+		any = 1;
+		put("    ");
+		putsafe(de->d_name, n);
+		put("\n");
+		errno = 0;
+	}
+	if (errno != 0)
+		warning("control/: unable to list: ", strerror(errno), "");
+	(void)closedir(dir);	/* read-only: nothing to lose */
+}
+
+int
+main(int argc, char **argv)
+{
+	char num[FMT_ULONG + 1];
+	size_t i;
+	int n = 0;
+
+	(void)argc;
+	die_init(argv[0]);
+	buf_init(&out, 1, outx, sizeof outx, 0);
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
+
+	put("lanmail installed in ");
+	put(auto_home);
+	put(auto_single ? ", single-user install: every program runs as " :
+	    ", multi-user install; users:");
+	for (i = 0; i < AUTO_NUSERS; i++) {
+		if (auto_single && i > 0)
+			break;
+		put(" ");
+		put(auto_users[i]);
+	}
+	num[fmt_ulong(num, auto_split)] = 0;
+	put("\nqueue split into ");
+	put(num);
+	put(" subdirectories\n\ncontrol files ([set] or [default], then what each does):\n");
+	for (i = 0; i < NSETTINGS; i++)
+		show(&settings[i]);
+	unknown();
+	check_domains();
+	check_services();
+
+	for (i = 0; i < warnings.len; i += strlen(warnings.s + i) + 1) {
+		if (n++ == 0)
+			put("\nwarnings:\n");
+		put("warning: ");
+		putsafe(warnings.s + i, strlen(warnings.s + i));
+		put("\n");
+	}
+	if (n == 0)
+		put("\nno contradictions found\n");
+	if (!buf_flush(&out))
+		die_sys(EXIT_TEMP, "unable to write output");
+	return 0;
+}
