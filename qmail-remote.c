@@ -1,0 +1,1122 @@
+/* qmail-remote - deliver one message to one remote host over SMTP
+ *
+ *	qmail-remote host sender recip...
+ *
+ * Run by qmail-rspawn as qmailr, once per message and destination host.
+ * The message is on descriptor 0 in the queue's LF form (normally the
+ * queue file itself, read twice; a pipe is read into memory).  host is a
+ * domain, routed by control/smtproutes or by its MX records, or a literal
+ * [1.2.3.4] / [IPv6:::1].  The results go to descriptor 1 in the report
+ * format of qmail-remote(8): for each recipient in order r, h or s plus
+ * text and a NUL, then K, Z or D plus text and a NUL.  Exit 0 once the
+ * report is written, 111 when it cannot be.
+ *
+ * Untrusted: the DNS answers (lib/dns checks them), the peer's replies
+ * (lib/smtpreply), and the message itself.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "dns.h"
+#include "qpenc.h"
+#include "sig.h"
+#include "smtpreply.h"
+#include "str.h"
+
+#define CAND_MAX 64		/* addresses tried for one host */
+#define PIECE_MAX 8192		/* message read in lines of at most this */
+#define REPLYLINE_MAX 4096	/* longest reply line accepted */
+#define FIELD_MAX 255		/* header values kept for the MIME decision */
+#define QUIT_TIMEOUT 10		/* seconds to wait for QUIT's answer */
+
+/* one recipient and its result: 0 undecided, 'r', 'h' or 's' */
+struct rcpt {
+	const char *addr;
+	char code;
+	struct str text;
+};
+
+/* one address to try, with the MX preference it came from */
+struct cand {
+	unsigned pref;
+	char name[DNS_NAME_MAX + 1];
+	struct dns_ip ip;
+};
+
+/* the message on fd 0, readable more than once */
+struct src {
+	int inmem;
+	struct str mem;
+	size_t mpos;
+	struct buf b;
+	char x[BUF_SIZE * 4];
+};
+
+/* what a first reading of the message tells */
+struct msginfo {
+	int has8;		/* any byte >= 128 anywhere */
+	int body8;		/* in the body */
+	int mimever;		/* a MIME-Version field exists */
+	char ct[FIELD_MAX + 1], cte[FIELD_MAX + 1];
+	size_t ctn, cten;
+};
+
+/* settings from control/ */
+struct config {
+	struct str helo, me, locals, routes;
+	unsigned long tconnect, tremote;
+	int have_out;
+	struct sockaddr_storage out;
+	socklen_t outlen;
+};
+
+/* where the SMTP output goes: counted (SIZE) or written */
+struct sink {
+	struct buf *b;
+	unsigned long long n;
+	int bol;		/* at the beginning of a line */
+};
+
+/* the session with one peer */
+struct smtp {
+	int fd;
+	struct buf in, out;
+	char inx[BUF_SIZE], outx[BUF_SIZE];
+	struct smtpreply rep;
+	struct str where;	/* "name (ip)" for the reports */
+};
+
+static void
+nomem(void)
+{
+	die_nomem();
+}
+
+/* --- results --------------------------------------------------------- */
+
+/* scopy - dst becomes a copy of src */
+static int
+scopy(struct str *dst, const struct str *src)
+{
+	dst->len = 0;
+	return str_cat(dst, src);
+}
+
+static void
+settext(struct str *t, const char *a, const char *b, const char *c)
+{
+	if (!str_copys(t, a) || (b && !str_cats(t, b)) || (c && !str_cats(t, c)))
+		nomem();
+}
+
+/* decide_all - every recipient still undecided gets code and text */
+static void
+decide_all(struct rcpt *r, int nr, char code, const char *a, const char *b, const char *c)
+{
+	int i;
+
+	for (i = 0; i < nr; i++)
+		if (r[i].code == 0) {
+			r[i].code = code;
+			settext(&r[i].text, a, b, c);
+		}
+}
+
+/* report - write every result and the message result in one write and
+ * exit 0; the accepted recipients share a failed message's fate */
+static void __attribute__((noreturn))
+report(struct rcpt *r, int nr, char mcode, const struct str *mtext)
+{
+	struct str o = STR_ZERO;
+	size_t k;
+	char c;
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		c = r[i].code;
+		if (c == 0 || (c == 'r' && mcode != 'K')) {
+			c = mcode == 'D' ? 'h' : 's';
+			if (!scopy(&r[i].text, mtext))
+				nomem();
+		}
+		if (!str_catc(&o, c))
+			nomem();
+		for (k = 0; k < r[i].text.len; k++)
+			if (!str_catc(&o, r[i].text.s[k] ? r[i].text.s[k] : '?'))
+				nomem();
+		if (!str_catc(&o, 0))
+			nomem();
+	}
+	if (!str_catc(&o, mcode))
+		nomem();
+	for (k = 0; k < mtext->len; k++)
+		if (!str_catc(&o, mtext->s[k] ? mtext->s[k] : '?'))
+			nomem();
+	if (!str_catc(&o, 0))
+		nomem();
+	if (!fd_writeall(1, o.s, o.len, 0))
+		die_sys(EXIT_TEMP, "unable to write the report");
+	_exit(EXIT_OK);
+}
+
+/* fail - one outcome for every undecided recipient and the message */
+static void __attribute__((noreturn))
+fail(struct rcpt *r, int nr, char mcode, const char *a, const char *b, const char *c)
+{
+	struct str t = STR_ZERO;
+
+	settext(&t, a, b, c);
+	decide_all(r, nr, mcode == 'D' ? 'h' : 's', a, b, c);
+	report(r, nr, mcode, &t);
+}
+
+
+/* --- the message ----------------------------------------------------- */
+
+static int
+src_open(struct src *m)
+{
+	char x[BUF_SIZE];
+	long r;
+
+	m->inmem = 0;
+	if (lseek(0, 0, SEEK_SET) != -1) {
+		buf_init(&m->b, 0, m->x, sizeof m->x, 0);
+		return 1;
+	}
+	if (errno != ESPIPE)
+		return 0;
+	m->inmem = 1;
+	m->mpos = 0;
+	for (;;) {
+		if ((r = fd_read(0, x, sizeof x, 0)) == -1)
+			return 0;
+		if (r == 0)
+			return 1;
+		if (!str_catb(&m->mem, x, (size_t)r))
+			return 0;
+	}
+}
+
+static int
+src_rewind(struct src *m)
+{
+	if (m->inmem) {
+		m->mpos = 0;
+		return 1;
+	}
+	if (lseek(0, 0, SEEK_SET) == -1)
+		return 0;
+	buf_init(&m->b, 0, m->x, sizeof m->x, 0);
+	return 1;
+}
+
+/* src_piece - the next line, or piece of a long line, without its LF;
+ * *lf tells whether the line ended here.  1 piece, 0 end, -1 error. */
+static int
+src_piece(struct src *m, struct str *line, int *lf)
+{
+	size_t n, i;
+	int r;
+
+	line->len = 0;
+	*lf = 0;
+	if (m->inmem) {
+		if (m->mpos >= m->mem.len)
+			return 0;
+		n = m->mem.len - m->mpos;
+		if (n > PIECE_MAX)
+			n = PIECE_MAX;
+		i = str_chrb(m->mem.s + m->mpos, n, '\n');
+		if (!str_copyb(line, m->mem.s + m->mpos, i))
+			return -1;
+		m->mpos += i;
+		if (i < n) {
+			m->mpos++;
+			*lf = 1;
+		}
+		return 1;
+	}
+	r = buf_getline(&m->b, line, '\n', PIECE_MAX);
+	if (r == 1) {
+		line->len--;
+		*lf = 1;
+		return 1;
+	}
+	if (r == 0)
+		return line->len > 0;
+	if (errno == EMSGSIZE)
+		return 1;
+	return -1;
+}
+
+static int
+has8(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return 1;
+	return 0;
+}
+
+/* header_line - whether a line can belong to the header: a field
+ * "name:" (printable name, no blanks) or a continuation */
+static int
+header_line(const char *p, size_t n, int first)
+{
+	size_t i;
+
+	if (n > 0 && (p[0] == ' ' || p[0] == '\t'))
+		return !first;
+	for (i = 0; i < n; i++) {
+		if (p[i] == ':')
+			return i > 0;
+		if ((unsigned char)p[i] <= 32 || (unsigned char)p[i] >= 127)
+			return 0;
+	}
+	return 0;
+}
+
+static void
+keep_value(char *v, size_t *vn, const char *p, size_t n)
+{
+	size_t room = FIELD_MAX - *vn;
+
+	if (n > room)
+		n = room;
+	memcpy(v + *vn, p, n);
+	*vn += n;
+	v[*vn] = 0;
+}
+
+/* scan - the first reading: 8-bit bytes, the MIME fields */
+static int
+scan(struct src *m, struct msginfo *mi)
+{
+	struct str line = STR_ZERO;
+	int r, lf, inhead = 1, bol = 1, first = 1, cur = 0;
+	size_t v;
+
+	memset(mi, 0, sizeof *mi);
+	while ((r = src_piece(m, &line, &lf)) == 1) {
+		if (has8(line.s, line.len)) {
+			mi->has8 = 1;
+			if (!inhead)
+				mi->body8 = 1;
+		}
+		if (inhead && bol) {
+			if (line.len == 0 || !header_line(line.s, line.len, first)) {
+				inhead = 0;
+				if (line.len > 0 && has8(line.s, line.len))
+					mi->body8 = 1;
+			} else if (line.s[0] == ' ' || line.s[0] == '\t') {
+				if (cur == 1)
+					keep_value(mi->ct, &mi->ctn, line.s, line.len);
+				if (cur == 2)
+					keep_value(mi->cte, &mi->cten, line.s, line.len);
+			} else if ((v = qpenc_field(line.s, line.len, "Content-Type"))) {
+				cur = 1;
+				mi->ctn = 0;
+				keep_value(mi->ct, &mi->ctn, line.s + v, line.len - v);
+			} else if ((v = qpenc_field(line.s, line.len, "Content-Transfer-Encoding"))) {
+				cur = 2;
+				mi->cten = 0;
+				keep_value(mi->cte, &mi->cten, line.s + v, line.len - v);
+			} else {
+				cur = 0;
+				if (qpenc_field(line.s, line.len, "MIME-Version"))
+					mi->mimever = 1;
+			}
+			first = 0;
+		}
+		bol = lf;
+	}
+	str_free(&line);
+	return r == 0;
+}
+
+/* --- SMTP output ----------------------------------------------------- */
+
+static int
+sink_put(struct sink *s, const char *p, size_t n)
+{
+	s->n += n;
+	return s->b ? buf_put(s->b, p, n) : 1;
+}
+
+/* sink_text - text whose lines end in LF, as CRLF lines, dot-stuffed */
+static int
+sink_text(struct sink *s, const char *p, size_t n, int eol)
+{
+	size_t i;
+
+	while (n > 0) {
+		if (s->bol && p[0] == '.' && !sink_put(s, ".", 1))
+			return 0;
+		i = str_chrb(p, n, '\n');
+		if (!sink_put(s, p, i))
+			return 0;
+		if (i == n) {
+			s->bol = 0;
+			break;
+		}
+		if (!sink_put(s, "\r\n", 2))
+			return 0;
+		s->bol = 1;
+		p += i + 1;
+		n -= i + 1;
+	}
+	if (eol) {
+		if (!sink_put(s, "\r\n", 2))
+			return 0;
+		s->bol = 1;
+	}
+	return 1;
+}
+
+static int
+sink_added(struct sink *s, const struct msginfo *mi)
+{
+	if (!sink_text(s, "Content-Transfer-Encoding: quoted-printable", 43, 1))
+		return 0;
+	if (!mi->mimever && !sink_text(s, "MIME-Version: 1.0", 17, 1))
+		return 0;
+	return 1;
+}
+
+/* message - the message as DATA content, converted to quoted-printable
+ * when qp; -1 reading fails, 0 writing fails, 1 ok */
+static int
+message(struct src *m, const struct msginfo *mi, struct sink *s, int qp)
+{
+	struct str line = STR_ZERO, enc = STR_ZERO;
+	int r, lf, inhead = 1, bol = 1, first = 1, drop = 0, plain, res = 1;
+	size_t col = 0;
+
+	if (!src_rewind(m))
+		return -1;
+	s->bol = 1;
+	while ((r = src_piece(m, &line, &lf)) == 1) {
+		plain = !qp;
+		if (inhead && bol) {
+			if (line.len == 0 || !header_line(line.s, line.len, first)) {
+				/* the header ends: at a blank line, or at the
+				 * first line that is no field (then a blank
+				 * line is added when fields are added) */
+				inhead = 0;
+				if (qp && !sink_added(s, mi))
+					goto wfail;
+				if (line.len == 0)
+					plain = 1;
+				else if (qp && !sink_text(s, "", 0, 1))
+					goto wfail;
+			} else if (qp && line.s[0] != ' ' && line.s[0] != '\t')
+				drop = qpenc_field(line.s, line.len, "Content-Transfer-Encoding") > 0;
+			first = 0;
+		}
+		if (inhead) {
+			if (!drop && !sink_text(s, line.s, line.len, lf))
+				goto wfail;
+		} else if (plain) {
+			if (!sink_text(s, line.s, line.len, lf))
+				goto wfail;
+		} else {
+			enc.len = 0;
+			if (!qpenc_piece(&enc, line.s, line.len, &col, lf))
+				nomem();
+			if (!sink_text(s, enc.s, enc.len, lf))
+				goto wfail;
+			if (lf)
+				col = 0;
+		}
+		bol = lf;
+	}
+	if (r == -1)
+		res = -1;
+	else if ((!s->bol && !sink_put(s, "\r\n", 2)) || !sink_put(s, ".\r\n", 3))
+		res = 0;
+	str_free(&line);
+	str_free(&enc);
+	return res;
+wfail:
+	str_free(&line);
+	str_free(&enc);
+	return 0;
+}
+
+/* --- SMTP session ---------------------------------------------------- */
+
+/* getreply - the next reply into sm->rep; its code, or -1 with errno */
+static int
+getreply(struct smtp *sm)
+{
+	struct str line = STR_ZERO;
+	int r;
+
+	smtpreply_start(&sm->rep);
+	for (;;) {
+		line.len = 0;
+		r = buf_getline(&sm->in, &line, '\n', REPLYLINE_MAX);
+		if (r == 0) {
+			errno = ECONNRESET;
+			r = -1;
+		}
+		if (r == -1)
+			break;
+		r = smtpreply_line(&sm->rep, line.s, line.len);
+		if (r == -1)
+			break;
+		if (r == 1) {
+			str_free(&line);
+			return (int)sm->rep.code;
+		}
+	}
+	str_free(&line);
+	if (errno == EMSGSIZE)
+		errno = EPROTO;
+	return -1;
+}
+
+static int
+put(struct smtp *sm, const char *a, const char *b, const char *c)
+{
+	return buf_puts(&sm->out, a) && (!b || buf_puts(&sm->out, b)) &&
+	    (!c || buf_puts(&sm->out, c));
+}
+
+/* said - "Remote host NAME (IP) said: REPLY" into t */
+static void
+said(struct smtp *sm, struct str *t)
+{
+	if (!str_copys(t, "Remote host ") || !str_cat(t, &sm->where) ||
+	    !str_cats(t, " said: ") || !str_cat(t, &sm->rep.text))
+		nomem();
+}
+
+/* lost - the connection broke: temporary for whatever is left */
+static void __attribute__((noreturn))
+lost(struct smtp *sm, struct rcpt *r, int nr)
+{
+	struct str t = STR_ZERO;
+	int err = errno;
+
+	if (!str_copys(&t, "Connection to ") || !str_cat(&t, &sm->where) ||
+	    !str_cats(&t, " failed: ") || !str_cats(&t, err == ETIMEDOUT ?
+	    "timed out" : err == EPROTO ? "bad reply" : strerror(err)) || !str_nul(&t))
+		nomem();
+	fail(r, nr, 'Z', t.s, NULL, NULL);
+}
+
+static void __attribute__((noreturn))
+quit(struct smtp *sm, struct rcpt *r, int nr, char mcode, const struct str *mtext)
+{
+	/* the outcome is known: QUIT's answer only ends the session politely */
+	sm->in.timeout = sm->out.timeout = QUIT_TIMEOUT;
+	if (put(sm, "QUIT\r\n", NULL, NULL) && buf_flush(&sm->out))
+		(void)getreply(sm);
+	(void)close(sm->fd);
+	report(r, nr, mcode, mtext);
+}
+
+/* safe_addr - no byte that would break the SMTP command line */
+static int
+safe_addr(const char *a)
+{
+	for (; *a; a++)
+		if ((unsigned char)*a < 32 || *a == '<' || *a == '>' || *a == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* session - the SMTP dialogue after a 2xx greeting; does not return */
+static void __attribute__((noreturn))
+session(struct smtp *sm, const struct config *cf, struct src *m, const struct msginfo *mi,
+    const char *sender, struct rcpt *r, int nr)
+{
+	struct str t = STR_ZERO;
+	struct sink s;
+	char num[FMT_ULONG + 1];
+	unsigned ext = 0;
+	int code, i, accepted = 0, pipe, qp, rcode, res;
+
+	if (!put(sm, "EHLO ", cf->helo.s, "\r\n") || !buf_flush(&sm->out))
+		lost(sm, r, nr);
+	if ((code = getreply(sm)) == -1)
+		lost(sm, r, nr);
+	if (code >= 200 && code < 300)
+		ext = sm->rep.ext;
+	else {
+		if (!put(sm, "HELO ", cf->helo.s, "\r\n") || !buf_flush(&sm->out))
+			lost(sm, r, nr);
+		if ((code = getreply(sm)) == -1)
+			lost(sm, r, nr);
+		if (code >= 300) {
+			said(sm, &t);
+			if (!str_cats(&t, " (in reply to HELO)"))
+				nomem();
+			quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+		}
+	}
+	pipe = (ext & SMTPEXT_PIPELINING) != 0;
+	qp = mi->body8 && !(ext & SMTPEXT_8BITMIME) &&
+	    qpenc_convertible(mi->ct, mi->ctn, mi->cte, mi->cten);
+
+	/* count what DATA will carry, for SIZE */
+	s.b = NULL;
+	s.n = 0;
+	if ((res = message(m, mi, &s, qp)) == -1)
+		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
+
+	if (!put(sm, "MAIL FROM:<", sender, ">"))
+		lost(sm, r, nr);
+	if (ext & SMTPEXT_SIZE) {
+		num[fmt_ulong(num, (unsigned long)s.n)] = 0;
+		if (!put(sm, " SIZE=", num, NULL))
+			lost(sm, r, nr);
+	}
+	if (mi->has8 && (ext & SMTPEXT_8BITMIME) && !put(sm, " BODY=8BITMIME", NULL, NULL))
+		lost(sm, r, nr);
+	if (!put(sm, "\r\n", NULL, NULL))
+		lost(sm, r, nr);
+	if (!pipe && !buf_flush(&sm->out))
+		lost(sm, r, nr);
+	if (!pipe && (code = getreply(sm)) == -1)
+		lost(sm, r, nr);
+	if (!pipe && code >= 300) {
+		said(sm, &t);
+		if (!str_cats(&t, " (in reply to MAIL)"))
+			nomem();
+		quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+	}
+	for (i = 0; i < nr; i++) {
+		if (r[i].code)
+			continue;	/* refused before (a bad address) */
+		if (!put(sm, "RCPT TO:<", r[i].addr, ">\r\n"))
+			lost(sm, r, nr);
+		if (pipe)
+			continue;
+		if (!buf_flush(&sm->out) || (rcode = getreply(sm)) == -1)
+			lost(sm, r, nr);
+		r[i].code = rcode < 300 ? 'r' : rcode >= 500 ? 'h' : 's';
+		accepted += rcode < 300;
+		said(sm, &r[i].text);
+	}
+	if (pipe) {
+		/* MAIL and every RCPT went in one write; the answers in order */
+		if (!buf_flush(&sm->out) || (code = getreply(sm)) == -1)
+			lost(sm, r, nr);
+		said(sm, &t);
+		if (!str_cats(&t, " (in reply to MAIL)"))
+			nomem();
+		for (i = 0; i < nr; i++) {
+			if (r[i].code)
+				continue;
+			if ((rcode = getreply(sm)) == -1)
+				lost(sm, r, nr);
+			if (code >= 300) {
+				r[i].code = code >= 500 ? 'h' : 's';
+				if (!scopy(&r[i].text, &t))
+					nomem();
+				continue;
+			}
+			r[i].code = rcode < 300 ? 'r' : rcode >= 500 ? 'h' : 's';
+			accepted += rcode < 300;
+			said(sm, &r[i].text);
+		}
+		if (code >= 300)
+			quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+	}
+	if (accepted == 0) {
+		/* nobody to send to: permanent only when every refusal was */
+		code = 'D';
+		for (i = 0; i < nr; i++)
+			if (r[i].code != 'h')
+				code = 'Z';
+		settext(&t, "No recipient was accepted", NULL, NULL);
+		quit(sm, r, nr, (char)code, &t);
+	}
+	if (!put(sm, "DATA\r\n", NULL, NULL) || !buf_flush(&sm->out) ||
+	    (code = getreply(sm)) == -1)
+		lost(sm, r, nr);
+	if (code != 354) {
+		said(sm, &t);
+		if (!str_cats(&t, " (in reply to DATA)"))
+			nomem();
+		quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+	}
+	s.b = &sm->out;
+	s.n = 0;
+	res = message(m, mi, &s, qp);
+	if (res == -1) {
+		/* nothing sensible can follow a half message: hang up */
+		(void)close(sm->fd);
+		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
+	}
+	if (res == 0 || !buf_flush(&sm->out) || (code = getreply(sm)) == -1)
+		lost(sm, r, nr);
+	said(sm, &t);
+	if (code < 300) {
+		if (!str_cats(&t, qp ? " (converted to quoted-printable)" : ""))
+			nomem();
+		quit(sm, r, nr, 'K', &t);
+	}
+	if (!str_cats(&t, " (in reply to the end of DATA)"))
+		nomem();
+	quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+}
+
+/* --- routing --------------------------------------------------------- */
+
+static int
+lowereq(const char *a, size_t an, const char *b, size_t bn)
+{
+	return an == bn && (an == 0 || str_caseeqb(a, b, an));
+}
+
+/* route - the smtproutes entry for host: 1 found (relay, port set;
+ * relay empty = use MX), 0 none, -1 junk line (errno EINVAL) */
+static int
+route(const struct str *routes, const char *host, size_t hn, struct str *relay, unsigned long *port)
+{
+	size_t i, e, c, k, rs, re;
+	const char *l;
+
+	for (k = 0; k <= hn; k++) {
+		/* the host itself, then ".suffix" entries, then the default */
+		if (k != 0 && k != hn && host[k] != '.')
+			continue;
+		for (i = 0; i < routes->len; i = e + 1) {
+			l = routes->s + i;
+			e = i + str_chrb(l, routes->len - i, 0);
+			c = str_chrb(l, e - i, ':');
+			if (c == e - i || !lowereq(l, c, host + k, hn - k))
+				continue;
+			rs = c + 1;
+			if (rs < e - i && l[rs] == '[') {
+				re = rs + str_chrb(l + rs, e - i - rs, ']');
+				if (re == e - i)
+					return errno = EINVAL, -1;
+				re++;
+			} else
+				re = rs + str_chrb(l + rs, e - i - rs, ':');
+			*port = 25;
+			if (re < e - i) {
+				if (l[re] != ':' || !scan_ulong(l + re + 1, e - i - re - 1, port) ||
+				    *port == 0 || *port > 65535)
+					return errno = EINVAL, -1;
+			}
+			if (!str_copyb(relay, l + rs, re - rs) || !str_nul(relay))
+				return -1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* literal - "[1.2.3.4]", "[IPv6:...]" or "[...]" into ip; 1 or 0 */
+static int
+literal(const char *s, size_t n, struct dns_ip *ip)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+
+	if (n < 3 || s[0] != '[' || s[n - 1] != ']')
+		return 0;
+	s++;
+	n -= 2;
+	if (n > 5 && str_caseeqb(s, "IPv6:", 5)) {
+		s += 5;
+		n -= 5;
+	}
+	if (n >= sizeof a)
+		return 0;
+	memcpy(a, s, n);
+	a[n] = 0;
+	if (inet_pton(AF_INET, a, ip->addr) == 1) {
+		ip->family = AF_INET;
+		return 1;
+	}
+	if (inet_pton(AF_INET6, a, ip->addr) == 1) {
+		ip->family = AF_INET6;
+		return 1;
+	}
+	return 0;
+}
+
+/* isme_name - name is this host: control/me or a control/locals entry */
+static int
+isme_name(const struct config *cf, const char *name, size_t n)
+{
+	size_t i, e;
+
+	if (lowereq(name, n, cf->me.s, cf->me.len))
+		return 1;
+	for (i = 0; i < cf->locals.len; i = e + 1) {
+		e = i + str_chrb(cf->locals.s + i, cf->locals.len - i, 0);
+		if (lowereq(name, n, cf->locals.s + i, e - i))
+			return 1;
+	}
+	return 0;
+}
+
+/* isme_ip - ip is one of this machine's addresses, or unspecified */
+static int
+isme_ip(const struct dns_ip *ip)
+{
+	static const unsigned char zero[16];
+	struct ifaddrs *ifa, *p;
+	const unsigned char *a;
+	int found = 0;
+
+	if (memcmp(ip->addr, zero, ip->family == AF_INET ? 4 : 16) == 0)
+		return 1;
+	if (getifaddrs(&ifa) == -1)
+		return 0;
+	for (p = ifa; p && !found; p = p->ifa_next) {
+		if (!p->ifa_addr || p->ifa_addr->sa_family != ip->family)
+			continue;
+		if (ip->family == AF_INET)
+			a = (const unsigned char *)&((struct sockaddr_in *)(void *)p->ifa_addr)->sin_addr;
+		else
+			a = (const unsigned char *)&((struct sockaddr_in6 *)(void *)p->ifa_addr)->sin6_addr;
+		found = memcmp(a, ip->addr, ip->family == AF_INET ? 4 : 16) == 0;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+static void
+addcand(struct cand *c, size_t *nc, unsigned pref, const char *name, const struct dns_ip *ip)
+{
+	size_t n = strlen(name);
+
+	if (*nc >= CAND_MAX)
+		return;
+	c[*nc].pref = pref;
+	if (n > DNS_NAME_MAX)
+		n = DNS_NAME_MAX;
+	memcpy(c[*nc].name, name, n);
+	c[*nc].name[n] = 0;
+	c[*nc].ip = *ip;
+	(*nc)++;
+}
+
+/* resolve - candidates for a host name with MX preference pref; 1 found,
+ * 0 none, -1 temporary; a loop back to us cuts the list (*cut) */
+static int
+resolve(const struct config *cf, const char *name, unsigned pref, unsigned long port,
+    struct cand *c, size_t *nc, int *cut, unsigned *cutpref)
+{
+	struct dns_ip ip[DNS_IP_MAX];
+	size_t n, i, j;
+	int r;
+
+	if (isme_name(cf, name, strlen(name))) {
+		*cut = 1;
+		*cutpref = pref;
+		return 0;
+	}
+	r = dns_ip(name, strlen(name), ip, DNS_IP_MAX, &n);
+	if (r != 1)
+		return r;
+	for (i = 0; i < n; i++)
+		if (port == 25 && isme_ip(&ip[i])) {
+			/* us: this preference and every worse one are out */
+			*cut = 1;
+			*cutpref = pref;
+			for (j = *nc; j > 0 && c[j - 1].pref >= pref; j--)
+				;
+			*nc = j;
+			return 0;
+		}
+	for (i = 0; i < n; i++)
+		addcand(c, nc, pref, name, &ip[i]);
+	return 1;
+}
+
+/* --- connecting ------------------------------------------------------ */
+
+static int
+tcpconnect(const struct config *cf, const struct dns_ip *ip, unsigned long port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct pollfd pfd;
+	socklen_t sl;
+	int fd, r, err, soerr, fl;
+
+	memset(&ss, 0, sizeof ss);
+	if (ip->family == AF_INET) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		memcpy(&s4->sin_addr, ip->addr, 4);
+		sl = sizeof *s4;
+	} else {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		memcpy(&s6->sin6_addr, ip->addr, 16);
+		sl = sizeof *s6;
+	}
+	if ((fd = socket(ip->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		return -1;
+	if (cf->have_out && cf->out.ss_family == ip->family &&
+	    bind(fd, (const struct sockaddr *)&cf->out, cf->outlen) == -1)
+		goto fail;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == -1) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do
+			r = poll(&pfd, 1, cf->tconnect > 2000000 ? 2000000000 : (int)cf->tconnect * 1000);
+		while (r == -1 && errno == EINTR);
+		if (r == -1)
+			goto fail;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		sl = sizeof soerr;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == -1)
+			goto fail;
+		if (soerr) {
+			errno = soerr;
+			goto fail;
+		}
+	}
+	/* back to blocking: buf's deadlines do the waiting from here */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	(void)close(fd);
+	errno = err;
+	return -1;
+}
+
+static void
+ipfmt(const struct dns_ip *ip, char *a, size_t n)
+{
+	if (!inet_ntop(ip->family, ip->addr, a, (socklen_t)n))
+		a[0] = 0;
+}
+
+/* --- configuration --------------------------------------------------- */
+
+static void
+config(struct config *cf, struct rcpt *r, int nr)
+{
+	struct str o = STR_ZERO;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&cf->out;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&cf->out;
+	int x;
+
+	if ((x = control_readline("control/me", &cf->me)) == -1)
+		fail(r, nr, 'Z', "Unable to read control/me: ", strerror(errno), NULL);
+	if (x == 0)
+		fail(r, nr, 'Z', "control/me is missing", NULL, NULL);
+	if ((x = control_readline("control/helohost", &cf->helo)) == -1)
+		fail(r, nr, 'Z', "Unable to read control/helohost: ", strerror(errno), NULL);
+	if (x == 0 && !scopy(&cf->helo, &cf->me))
+		nomem();
+	if (!str_nul(&cf->helo) || !str_nul(&cf->me))
+		nomem();
+	if (control_readlist("control/locals", &cf->locals) == -1)
+		fail(r, nr, 'Z', "Unable to read control/locals: ", strerror(errno), NULL);
+	if (control_readlist("control/smtproutes", &cf->routes) == -1)
+		fail(r, nr, 'Z', "Unable to read control/smtproutes: ", strerror(errno), NULL);
+	cf->tconnect = 60;
+	cf->tremote = 1200;
+	if (control_readulong("control/timeoutconnect", &cf->tconnect) == -1)
+		fail(r, nr, 'Z', "Unable to read control/timeoutconnect: ", strerror(errno), NULL);
+	if (control_readulong("control/timeoutremote", &cf->tremote) == -1)
+		fail(r, nr, 'Z', "Unable to read control/timeoutremote: ", strerror(errno), NULL);
+	if (cf->tconnect == 0)
+		cf->tconnect = 1;
+	if (cf->tremote == 0)
+		cf->tremote = 1;
+	if (cf->tremote > 86400)
+		cf->tremote = 86400;
+	cf->have_out = 0;
+	if ((x = control_readline("control/outgoingip", &o)) == -1)
+		fail(r, nr, 'Z', "Unable to read control/outgoingip: ", strerror(errno), NULL);
+	if (x == 1) {
+		if (!str_nul(&o))
+			nomem();
+		memset(&cf->out, 0, sizeof cf->out);
+		if (inet_pton(AF_INET, o.s, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			cf->outlen = sizeof *s4;
+		} else if (inet_pton(AF_INET6, o.s, &s6->sin6_addr) == 1) {
+			s6->sin6_family = AF_INET6;
+			cf->outlen = sizeof *s6;
+		} else
+			fail(r, nr, 'Z', "control/outgoingip is not an IP address: ", o.s, NULL);
+		cf->have_out = 1;
+	}
+	str_free(&o);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct smtp sm;
+	static struct src m;
+	struct config cf;
+	struct msginfo mi;
+	struct rcpt *r;
+	struct cand c[CAND_MAX];
+	struct dns_mx mx[DNS_MX_MAX];
+	struct str host = STR_ZERO, relay = STR_ZERO, errs = STR_ZERO;
+	struct dns_ip lit;
+	unsigned long port = 25;
+	size_t nc = 0, nmx = 0, i;
+	unsigned cutpref = 0;
+	int nr, k, x, cut = 0, temp = 0, code;
+	char a[INET6_ADDRSTRLEN + 1];
+
+	die_init(argv[0]);
+	if (argc < 4)
+		die(EXIT_PERM, "usage: qmail-remote host sender recip...");
+	if (sig_ignore(SIGPIPE) == -1)
+		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+	nr = argc - 3;
+	if ((r = calloc((size_t)nr, sizeof *r)) == NULL)
+		nomem();
+	for (k = 0; k < nr; k++) {
+		r[k].addr = argv[k + 3];
+		if (!safe_addr(r[k].addr)) {
+			r[k].code = 'h';
+			settext(&r[k].text, "Recipient address has bytes SMTP cannot carry", NULL, NULL);
+		}
+	}
+	if (!safe_addr(argv[2]))
+		fail(r, nr, 'D', "Sender address has bytes SMTP cannot carry", NULL, NULL);
+	if (chdir(auto_home) == -1)
+		fail(r, nr, 'Z', "Unable to switch to the home directory: ", strerror(errno), NULL);
+	memset(&cf, 0, sizeof cf);
+	config(&cf, r, nr);
+	if (!src_open(&m) || !scan(&m, &mi))
+		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
+
+	/* where to: a literal, a route, or the MX records */
+	if (!str_copys(&host, argv[1]) || !str_nul(&host))
+		nomem();
+	str_lowerb(host.s, host.len);
+	if (host.len > 0 && host.s[host.len - 1] == '.')
+		host.s[--host.len] = 0;
+	if (host.len > 0 && host.s[0] == '[') {
+		if (!literal(host.s, host.len, &lit))
+			fail(r, nr, 'D', "Bad address literal: ", host.s, NULL);
+		addcand(c, &nc, 0, host.s, &lit);
+	} else {
+		if ((x = route(&cf.routes, host.s, host.len, &relay, &port)) == -1)
+			fail(r, nr, 'Z', "Bad line in control/smtproutes for ", host.s, NULL);
+		if (x == 1 && relay.len > 0) {
+			/* a relay: that host (its addresses, no MX), no loop check */
+			if (relay.s[0] == '[') {
+				if (!literal(relay.s, relay.len, &lit))
+					fail(r, nr, 'Z', "Bad relay in control/smtproutes: ", relay.s, NULL);
+				addcand(c, &nc, 0, relay.s, &lit);
+			} else {
+				struct dns_ip ip[DNS_IP_MAX];
+				size_t n;
+
+				x = dns_ip(relay.s, relay.len, ip, DNS_IP_MAX, &n);
+				if (x == -1)
+					fail(r, nr, 'Z', "Temporary DNS failure looking up relay ",
+					    relay.s, NULL);
+				if (x == 0)
+					fail(r, nr, 'Z', "No address for relay ", relay.s,
+					    " (control/smtproutes)");
+				for (i = 0; i < n; i++)
+					addcand(c, &nc, 0, relay.s, &ip[i]);
+			}
+		} else {
+			x = dns_mx(host.s, host.len, mx, DNS_MX_MAX, &nmx);
+			if (x == -1)
+				fail(r, nr, 'Z', "Temporary DNS failure looking up MX for ",
+				    host.s, NULL);
+			for (i = 0; i < nmx; i++)
+				if (mx[i].len == 0)
+					fail(r, nr, 'D', "Domain ", host.s,
+					    " accepts no mail (null MX, RFC 7505)");
+			if (nmx == 0) {
+				/* no MX: the host itself, as if its sole MX */
+				x = resolve(&cf, host.s, 0, port, c, &nc, &cut, &cutpref);
+				if (x == -1)
+					fail(r, nr, 'Z', "Temporary DNS failure looking up ",
+					    host.s, NULL);
+				if (x == 0 && !cut)
+					fail(r, nr, 'D', "No host by the name ", host.s, NULL);
+			}
+			for (i = 0; i < nmx; i++) {
+				if (cut && mx[i].pref >= cutpref)
+					break;
+				if (resolve(&cf, mx[i].name, mx[i].pref, port, c, &nc,
+				    &cut, &cutpref) == -1)
+					temp = 1;
+			}
+			if (nc == 0 && cut)
+				fail(r, nr, 'D', "Mail for ", host.s, " loops back to this host"
+				    " (its best MX is this host, which does not take the domain)");
+			if (nc == 0 && temp)
+				fail(r, nr, 'Z', "Temporary DNS failure looking up the MX hosts of ",
+				    host.s, NULL);
+			if (nc == 0)
+				fail(r, nr, 'Z', "No MX host of ", host.s, " has an address");
+		}
+	}
+
+	/* each address in turn until one greets us */
+	for (i = 0; i < nc; i++) {
+		ipfmt(&c[i].ip, a, sizeof a);
+		if (!str_copys(&sm.where, c[i].name) || !str_cats(&sm.where, " (") ||
+		    !str_cats(&sm.where, a) || !str_cats(&sm.where, ")"))
+			nomem();
+		if ((sm.fd = tcpconnect(&cf, &c[i].ip, port)) == -1) {
+			if (!str_cats(&errs, errs.len ? "; " : "") ||
+			    !str_cats(&errs, "unable to connect to ") ||
+			    !str_cat(&errs, &sm.where) || !str_cats(&errs, ": ") ||
+			    !str_cats(&errs, errno == ETIMEDOUT ? "timed out" : strerror(errno)))
+				nomem();
+			continue;
+		}
+		buf_init(&sm.in, sm.fd, sm.inx, sizeof sm.inx, (unsigned)cf.tremote);
+		buf_init(&sm.out, sm.fd, sm.outx, sizeof sm.outx, (unsigned)cf.tremote);
+		code = getreply(&sm);
+		if (code >= 200 && code < 300)
+			session(&sm, &cf, &m, &mi, argv[2], r, nr);
+		if (!str_cats(&errs, errs.len ? "; " : "") || !str_cats(&errs, "greeting from ") ||
+		    !str_cat(&errs, &sm.where) || !str_cats(&errs, code == -1 ? " failed: " : ": ") ||
+		    (code == -1 && !str_cats(&errs, errno == ETIMEDOUT ? "timed out" :
+		    errno == EPROTO ? "bad reply" : strerror(errno))) ||
+		    (code != -1 && !str_cat(&errs, &sm.rep.text)))
+			nomem();
+		if (code != -1) {
+			sm.out.timeout = QUIT_TIMEOUT;
+			if (put(&sm, "QUIT\r\n", NULL, NULL))
+				(void)buf_flush(&sm.out);
+		}
+		(void)close(sm.fd);	/* a failed session: nothing to keep */
+	}
+	if (!str_nul(&errs))
+		nomem();
+	fail(r, nr, 'Z', "No host took the connection: ", errs.s, NULL);
+}
