@@ -363,14 +363,14 @@ newu(void)
 }
 
 /* hup_send - qmail-send rereads control/ on SIGHUP; when it runs under
- * supervise in service/qmail-send, supervise delivers it (svc -h).
+ * supervise in service/send, supervise delivers it (svc -h).
  * Without a supervised qmail-send there is nobody to tell. */
 static void
 hup_send(void)
 {
 	int fd;
 
-	fd = open("service/qmail-send/supervise/control",
+	fd = open("service/send/supervise/control",
 	    O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno != ENOENT && errno != ENXIO && errno != ENOTDIR)

@@ -1,0 +1,319 @@
+/* qmail-popup.c - the POP3 authorization state (RFC 1939, 2449, 5034)
+ *
+ * Run by tcpserver as
+ *	qmail-popup hostname subprogram [arg ...]
+ * e.g. qmail-popup mail.example.org qmail-auth qmail-pop3d Maildir.
+ * Greets the client, reads USER and PASS or AUTH PLAIN, and hands the
+ * login to subprogram through the checkpassword interface: descriptor 3
+ * carries "login\0password\0timestamp\0".  When subprogram exits 0 the
+ * session was served; 1 means a bad login, and the client may try again.
+ * Everything the client sends is untrusted.  Input is read a byte at a
+ * time so that nothing the client sent after its login is lost to the
+ * subprogram, which reads the same descriptor.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "base64.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "pop3.h"
+#include "sig.h"
+#include "spawn.h"
+#include "str.h"
+
+#define TIMEOUT_DEFAULT 600
+#define FAILURES_MAX 5
+#define LOGIN_MAX 255
+
+struct session {
+	const char *hostname;
+	char **sub;		/* subprogram argv */
+	unsigned timeout;
+	struct str stamp;	/* <pid.time@hostname> */
+	struct str user;	/* from USER */
+	unsigned failures;
+};
+
+/* out - one reply, one write; a client that is gone ends the session */
+static void
+out(const char *s)
+{
+	if (!fd_writeall(1, s, strlen(s), 1200))
+		_exit(0);
+}
+
+/* getline_ - a line from the client, without its line end; 1, or
+ * 0 when it was too long (the rest of it is read and dropped) */
+static int
+getline_(struct session *ss, char *x, size_t size, size_t *n)
+{
+	char c;
+	long r;
+	int toolong = 0;
+
+	*n = 0;
+	for (;;) {
+		r = fd_read(0, &c, 1, ss->timeout);
+		if (r == -1 && errno == ETIMEDOUT) {
+			out("-ERR autologout: idle for too long\r\n");
+			_exit(0);
+		}
+		if (r <= 0)
+			_exit(0);	/* the client left */
+		if (c == '\n')
+			break;
+		if (*n + 1 >= size)
+			toolong = 1;
+		else
+			x[(*n)++] = c;
+	}
+	if (*n > 0 && x[*n - 1] == '\r')
+		(*n)--;
+	x[*n] = 0;
+	return !toolong;
+}
+
+static void
+wipe(char *p, size_t n)
+{
+	volatile char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* login - run the subprogram with the login on descriptor 3.  Returns
+ * only after a bad login. */
+static void
+login(struct session *ss, const char *user, size_t ul, const char *pass, size_t pl)
+{
+	struct str data = STR_ZERO;
+	int pi[2], fd[4], status, code;
+	pid_t pid;
+
+	if (ul == 0 || ul > LOGIN_MAX || pl > LOGIN_MAX ||
+	    str_chrb(user, ul, 0) != ul || str_chrb(pass, pl, 0) != pl) {
+		code = 1;
+		goto bad;
+	}
+	if (!str_catb(&data, user, ul) || !str_catc(&data, 0) ||
+	    !str_catb(&data, pass, pl) || !str_catc(&data, 0) ||
+	    !str_cat(&data, &ss->stamp) || !str_catc(&data, 0)) {
+		out("-ERR [SYS/TEMP] out of memory\r\n");
+		_exit(111);
+	}
+	if (pipe_cloexec(pi) == -1) {
+		out("-ERR [SYS/TEMP] unable to check the password, try later\r\n");
+		_exit(111);
+	}
+	fd[0] = 0;
+	fd[1] = 1;
+	fd[2] = 2;
+	fd[3] = pi[0];
+	pid = spawn(ss->sub[0], ss->sub, NULL, fd, 4);
+	(void)close(pi[0]);	/* the child has its copy */
+	if (pid == -1) {
+		warn_sys("unable to run ", ss->sub[0]);
+		out("-ERR [SYS/TEMP] unable to check the password, try later\r\n");
+		_exit(111);
+	}
+	/* a child that exits without reading gives EPIPE: its status tells */
+	(void)fd_writeall(pi[1], data.s, data.len, 60);
+	(void)close(pi[1]);	/* the child sees end of input */
+	wipe(data.s, data.len);
+	str_free(&data);
+	if (spawn_wait(pid, &status) == -1)
+		_exit(111);
+	code = spawn_exitcode(status);
+	if (code == 0)
+		_exit(0);	/* the session was served */
+bad:
+	if (code != 1) {
+		out("-ERR [SYS/TEMP] unable to check the password, try later\r\n");
+		_exit(111);
+	}
+	ss->user.len = 0;
+	if (++ss->failures >= FAILURES_MAX) {
+		out("-ERR [AUTH] authentication failed; too many failures, goodbye\r\n");
+		_exit(0);
+	}
+	sleep(1);	/* slows down guessing */
+	out("-ERR [AUTH] authentication failed\r\n");
+}
+
+/* auth_plain - RFC 5034 AUTH PLAIN, with or without initial response */
+static void
+auth_plain(struct session *ss, const char *resp, size_t n)
+{
+	char x[POP3_LINEMAX + 1];
+	struct str dec = STR_ZERO;
+	const char *az, *u, *p;
+	size_t azl, ul, pl, got;
+
+	if (n == 0) {
+		out("+ \r\n");
+		if (!getline_(ss, x, sizeof x, &got)) {
+			out("-ERR line too long\r\n");
+			return;
+		}
+		resp = x;
+		n = got;
+	}
+	if (n == 1 && resp[0] == '*') {
+		out("-ERR AUTH cancelled\r\n");
+		return;
+	}
+	if (n == 1 && resp[0] == '=')
+		n = 0;
+	if (!base64_decode(resp, n, &dec)) {
+		out("-ERR malformed base64 in AUTH response\r\n");
+		return;
+	}
+	if (!pop3_plain(dec.s, dec.len, &az, &azl, &u, &ul, &p, &pl)) {
+		wipe(dec.s, dec.len);
+		str_free(&dec);
+		out("-ERR malformed PLAIN response\r\n");
+		return;
+	}
+	if (azl > 0 && (azl != ul || memcmp(az, u, ul) != 0)) {
+		wipe(dec.s, dec.len);
+		str_free(&dec);
+		out("-ERR [AUTH] authorization identity must be empty or the login\r\n");
+		return;
+	}
+	login(ss, u, ul, p, pl);
+	wipe(dec.s, dec.len);
+	str_free(&dec);
+}
+
+static void
+auth(struct session *ss, const struct pop3_cmd *c)
+{
+	size_t sp = str_chrb(c->arg, c->arglen, ' ');
+
+	if (c->arglen == 0) {
+		out("+OK SASL mechanisms follow\r\nPLAIN\r\n.\r\n");
+		return;
+	}
+	if (sp != 5 || !str_caseeqb(c->arg, "PLAIN", 5)) {
+		out("-ERR unsupported SASL mechanism (PLAIN is offered)\r\n");
+		return;
+	}
+	auth_plain(ss, sp < c->arglen ? c->arg + 6 : "",
+	    sp < c->arglen ? c->arglen - 6 : 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct session ss;
+	struct pop3_cmd c;
+	char x[POP3_LINEMAX + 1];
+	char num[FMT_ULONG];
+	unsigned long t;
+	size_t n;
+
+	die_init(argv[0]);
+	if (argc < 3)
+		die(EXIT_PERM, "usage: qmail-popup hostname subprogram [arg ...]");
+	(void)sig_ignore(SIGPIPE);	/* a gone client shows as a write error */
+	ss.hostname = argv[1];
+	ss.sub = argv + 2;
+	ss.failures = 0;
+	ss.user.s = ss.stamp.s = NULL;
+	ss.user.len = ss.user.cap = ss.stamp.len = ss.stamp.cap = 0;
+	if (chdir(auto_home) == -1) {
+		out("-ERR [SYS/TEMP] server trouble, try later\r\n");
+		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+	}
+	switch (control_readulong("control/timeoutpop3", &t)) {
+	case 1:
+		if (t > 0 && t < 86400)
+			break;
+		/* fall through */
+	case 0:
+		t = TIMEOUT_DEFAULT;
+		break;
+	default:
+		out("-ERR [SYS/TEMP] server trouble, try later\r\n");
+		die_sys(EXIT_TEMP, "unable to read control/timeoutpop3");
+	}
+	ss.timeout = (unsigned)t;
+
+	/* the timestamp is unique per session, as APOP wants (RFC 1939) */
+	if (!str_copys(&ss.stamp, "<") ||
+	    !str_catb(&ss.stamp, num, fmt_ulong(num, (unsigned long)getpid())) ||
+	    !str_catc(&ss.stamp, '.') ||
+	    !str_catb(&ss.stamp, num, fmt_ulong(num, (unsigned long)time(NULL))) ||
+	    !str_catc(&ss.stamp, '@') || !str_cats(&ss.stamp, ss.hostname) ||
+	    !str_catc(&ss.stamp, '>') || !str_nul(&ss.stamp))
+		die_nomem();
+	{
+		struct str g = STR_ZERO;
+
+		if (!str_copys(&g, "+OK ") || !str_cat(&g, &ss.stamp) ||
+		    !str_cats(&g, "\r\n") || !str_nul(&g))
+			die_nomem();
+		out(g.s);
+		str_free(&g);
+	}
+
+	for (;;) {
+		if (!getline_(&ss, x, sizeof x, &n)) {
+			out("-ERR line too long\r\n");
+			continue;
+		}
+		if (!pop3_parse(x, n, &c)) {
+			out("-ERR malformed command\r\n");
+			continue;
+		}
+		switch (c.cmd) {
+		case POP3_QUIT:
+			out("+OK bye\r\n");
+			return 0;
+		case POP3_CAPA:
+			out("+OK capability list follows\r\n"
+			    "USER\r\nSASL PLAIN\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+			    "AUTH-RESP-CODE\r\nIMPLEMENTATION lanmail\r\n.\r\n");
+			break;
+		case POP3_USER:
+			if (c.arglen == 0 || c.arglen > LOGIN_MAX) {
+				out("-ERR USER needs a login name\r\n");
+				break;
+			}
+			if (!str_copyb(&ss.user, c.arg, c.arglen))
+				die_nomem();
+			out("+OK send PASS\r\n");
+			break;
+		case POP3_PASS:
+			if (ss.user.len == 0) {
+				out("-ERR USER first\r\n");
+				break;
+			}
+			login(&ss, ss.user.s, ss.user.len, c.arg, c.arglen);
+			wipe(x, sizeof x);
+			break;
+		case POP3_AUTH:
+			auth(&ss, &c);
+			wipe(x, sizeof x);
+			break;
+		case POP3_APOP:
+			out("-ERR APOP is not offered; use USER and PASS, or AUTH PLAIN\r\n");
+			break;
+		case POP3_STLS:
+			out("-ERR STLS is not offered here\r\n");
+			break;
+		case POP3_UNKNOWN:
+			out("-ERR unknown command\r\n");
+			break;
+		default:
+			out("-ERR log in first (USER and PASS, or AUTH PLAIN)\r\n");
+		}
+	}
+}
