@@ -1,0 +1,163 @@
+/* dsn.c - RFC 3464 bounces; see dsn.h */
+#include <errno.h>
+
+#include "date822.h"
+#include "dsn.h"
+
+#define FIELDMAX 800	/* bytes of a text in one status field line */
+
+/* cat_clean - s[0..n) with every byte outside printable ASCII replaced
+ * by a space (runs of them by one), at most max bytes */
+static int
+cat_clean(struct str *out, const char *s, size_t n, size_t max)
+{
+	size_t i, w = 0;
+	int sp = 0;
+
+	for (i = 0; i < n && w < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e) {
+			if (sp)
+				continue;
+			c = ' ';
+			sp = 1;
+		} else
+			sp = c == ' ';
+		if (!str_catc(out, (char)c))
+			return 0;
+		w++;
+	}
+	return 1;
+}
+
+void
+dsn_status(const char *text, size_t n, int perm, char out[16])
+{
+	size_t i, k;
+	char want = perm ? '5' : '4';
+
+	for (i = 0; i + 5 <= n; i++) {
+		if (text[i] != want || text[i + 1] != '.')
+			continue;
+		if (i > 0 && ((text[i - 1] >= '0' && text[i - 1] <= '9') || text[i - 1] == '.'))
+			continue;
+		/* the longest "c.d{1,3}.d{1,3}" here */
+		for (k = i + 2; k < n && k < i + 9 && ((text[k] >= '0' && text[k] <= '9') || text[k] == '.'); k++)
+			;
+		while (k > i && !qfile_status_ok(text + i, k - i))
+			k--;
+		if (k > i && (k == n || text[k] < '0' || text[k] > '9')) {
+			for (n = 0; n < k - i; n++)
+				out[n] = text[i + n];
+			out[n] = 0;
+			return;
+		}
+	}
+	out[0] = want;
+	out[1] = '.';
+	out[2] = '0';
+	out[3] = '.';
+	out[4] = '0';
+	out[5] = 0;
+}
+
+/* header_end - the length of the header of mess, cut to DSN_HEADMAX at
+ * a line boundary */
+static size_t
+header_end(const char *m, size_t n)
+{
+	size_t i, last = 0;
+
+	for (i = 0; i < n; i++) {
+		if (m[i] != '\n')
+			continue;
+		if (i + 1 > DSN_HEADMAX)
+			break;
+		last = i + 1;
+		if (i + 1 < n && m[i + 1] == '\n')
+			break;
+	}
+	if (i == n && n <= DSN_HEADMAX)
+		return n;	/* no body at all */
+	return last;
+}
+
+static int
+cats(struct str *o, const char *s)
+{
+	return str_cats(o, s);
+}
+
+int
+dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
+    const char *mess, size_t messlen)
+{
+	char date[DATE822_LEN], arr[DATE822_LEN];
+	struct str bnd = STR_ZERO;
+	size_t i, h;
+	int ok;
+
+	date822_fmt(date, d->now);
+	date822_fmt(arr, d->arrival);
+	if (!str_cats(&bnd, "lanmail-dsn-") || !str_catulong(&bnd, d->id) ||
+	    !str_catc(&bnd, '-') || !str_catulong(&bnd, (unsigned long)d->now) ||
+	    !str_catc(&bnd, '-') || !str_catulong(&bnd, d->seq) || !str_nul(&bnd))
+		return 0;
+	o->len = 0;
+	ok = cats(o, "From: ") && cat_clean(o, d->from, str_chrb(d->from, 4096, 0), 1000) &&
+	    cats(o, "\nTo: ") && cat_clean(o, d->to, str_chrb(d->to, 4096, 0), 1000) &&
+	    cats(o, "\nSubject: ") &&
+	    cats(o, d->dbl ? "double bounce: failure notice" : "failure notice") &&
+	    cats(o, "\nDate: ") && cats(o, date) &&
+	    cats(o, "\nMessage-ID: <") && str_catulong(o, (unsigned long)d->now) &&
+	    str_catc(o, '.') && str_catulong(o, d->id) && str_catc(o, '.') &&
+	    str_catulong(o, d->seq) && cats(o, ".dsn@") &&
+	    cat_clean(o, d->me, str_chrb(d->me, 4096, 0), 255) &&
+	    cats(o, ">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/report; report-type=delivery-status;\n"
+		"\tboundary=\"") && cats(o, bnd.s) &&
+	    cats(o, "\"\n\nThis is a MIME-formatted delivery status notification.\n\n--") &&
+	    cats(o, bnd.s) &&
+	    cats(o, "\nContent-Type: text/plain; charset=us-ascii\n\n"
+		"This is the mail system at ") &&
+	    cat_clean(o, d->me, str_chrb(d->me, 4096, 0), 255) &&
+	    cats(o, ".\n\n") &&
+	    cats(o, d->dbl ?
+		"A delivery status notification could not be returned to its\n"
+		"sender.  The recipients it reported on are listed below.\n\n" :
+		"Your message could not be delivered to the recipients listed below.\n"
+		"This is a permanent failure: the mail system has given up.\n\n");
+	if (ok && d->dbl)
+		ok = cats(o, "The sender was <") &&
+		    cat_clean(o, d->sender, str_chrb(d->sender, 4096, 0), 1000) &&
+		    cats(o, ">.\n\n");
+	for (i = 0; ok && i < n; i++)
+		ok = str_catc(o, '<') && cat_clean(o, r[i].rcpt, r[i].rcptlen, QFILE_ADDRMAX) &&
+		    cats(o, ">:\n") && cat_clean(o, r[i].text, r[i].textlen, QFILE_TEXTMAX) &&
+		    cats(o, "\n\n");
+	ok = ok && cats(o, "--") && cats(o, bnd.s) &&
+	    cats(o, "\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; ") &&
+	    cat_clean(o, d->me, str_chrb(d->me, 4096, 0), 255) &&
+	    cats(o, "\nArrival-Date: ") && cats(o, arr) && str_catc(o, '\n');
+	for (i = 0; ok && i < n; i++) {
+		ok = cats(o, "\nFinal-Recipient: rfc822; ") &&
+		    cat_clean(o, r[i].rcpt, r[i].rcptlen, QFILE_ADDRMAX) &&
+		    cats(o, "\nAction: failed\nStatus: ") &&
+		    str_catb(o, r[i].status, r[i].statuslen);
+		if (ok && r[i].mtalen > 0)
+			ok = cats(o, "\nRemote-MTA: dns; ") &&
+			    cat_clean(o, r[i].mta, r[i].mtalen, 255);
+		ok = ok && cats(o, r[i].mtalen > 0 ? "\nDiagnostic-Code: smtp; " :
+		    "\nDiagnostic-Code: X-lanmail; ") &&
+		    cat_clean(o, r[i].text, r[i].textlen, FIELDMAX) &&
+		    cats(o, "\nLast-Attempt-Date: ") && cats(o, date) && str_catc(o, '\n');
+	}
+	h = header_end(mess, messlen);
+	ok = ok && cats(o, "\n--") && cats(o, bnd.s) &&
+	    cats(o, "\nContent-Type: text/rfc822-headers\n\n") &&
+	    str_catb(o, mess, h) && (h == 0 || mess[h - 1] == '\n' || str_catc(o, '\n')) &&
+	    cats(o, "\n--") && cats(o, bnd.s) && cats(o, "--\n");
+	str_free(&bnd);
+	return ok;
+}

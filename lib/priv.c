@@ -1,0 +1,95 @@
+/* priv.c - children under another uid; see priv.h */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "priv.h"
+#include "spawn.h"
+
+#ifndef NSIG
+#define NSIG 65
+#endif
+
+int
+priv_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(name)) == NULL)
+		return errno == 0 || errno == ENOENT || errno == ESRCH ? 0 : -1;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 1;
+}
+
+int
+priv_group(const char *name, gid_t *gid)
+{
+	struct group *gr;
+
+	errno = 0;
+	if ((gr = getgrnam(name)) == NULL)
+		return errno == 0 || errno == ENOENT || errno == ESRCH ? 0 : -1;
+	*gid = gr->gr_gid;
+	return 1;
+}
+
+pid_t
+priv_spawn(const char *path, char *const argv[], const int *fd, int nfd,
+    int change, uid_t uid, gid_t gid, const char *dir)
+{
+	extern char **environ;
+	int base = 0, i;
+	pid_t pid;
+
+	if (!change && dir == NULL)
+		return spawn(path, argv, NULL, fd, nfd);
+	for (i = 0; i < nfd; i++)
+		if (fd[i] >= base)
+			base = fd[i] + 1;
+	if (base < nfd)
+		base = nfd;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid != 0)
+		return pid;
+	/* the child: only async-signal-safe calls from here on; it starts
+	 * with every signal at its default action and none blocked, as
+	 * spawn() children do */
+	for (i = 1; i < NSIG; i++) {
+		struct sigaction sa;
+
+		sa.sa_handler = SIG_DFL;
+		sa.sa_flags = 0;
+		sigemptyset(&sa.sa_mask);
+		(void)sigaction(i, &sa, NULL);	/* KILL and STOP refuse: fine */
+	}
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);	/* cannot fail */
+	}
+	for (i = 0; i < nfd; i++)
+		if (fd[i] >= 0 && dup2(fd[i], base + i) == -1)
+			_exit(111);
+	for (i = 0; i < nfd; i++) {
+		if (fd[i] >= 0) {
+			if (dup2(base + i, i) == -1)
+				_exit(111);
+			(void)close(base + i);	/* a spare copy */
+		} else
+			(void)close(i);	/* may not be open */
+	}
+	if (change && (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1))
+		_exit(111);
+	if (change && uid != 0 && (setuid(0) != -1))
+		_exit(111);	/* the drop did not hold */
+	if (dir && chdir(dir) == -1)
+		_exit(111);
+	execve(path, argv, environ);
+	_exit(111);
+}

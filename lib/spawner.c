@@ -1,0 +1,303 @@
+/* spawner.c - the request loop of qmail-lspawn and qmail-rspawn; see
+ * spawner.h
+ *
+ * Requests come from qmail-send, reports from child programs; both are
+ * parsed with bounds.  A child is finished when waitpid says it exited;
+ * its report is whatever it wrote before, so a grandchild that keeps
+ * the pipe open delays nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "die.h"
+#include "qpath.h"
+#include "spawn.h"
+#include "spawner.h"
+
+#define FIELDS_MAX 1100		/* slot, id, host, sender, 1000 recipients and more */
+#define FIELD_MAX 1100
+
+struct job {
+	pid_t pid;		/* 0: slot free */
+	int out;		/* read end of the child's descriptor 1, -1 closed */
+	int exited;
+	int status;
+	struct str rep;
+	struct str req;		/* the fields, NUL-separated */
+	size_t nrcpt;
+	unsigned long slot;
+};
+
+int
+spawner_record(struct str *res, char letter, const char *text, size_t n)
+{
+	size_t i, w = 0;
+
+	if (!str_catc(res, letter))
+		return 0;
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		n--;
+	for (i = 0; i < n && w < 1000; i++, w++) {
+		char c = text[i];
+
+		if (c == '\n')
+			c = '/';
+		else if ((unsigned char)c < 0x20 || (unsigned char)c > 0x7e)
+			c = '?';
+		if (!str_catc(res, c))
+			return 0;
+	}
+	return str_catc(res, 0);
+}
+
+/* fields - pointers to the NUL-separated fields of s */
+static size_t
+fields(struct str *s, char **f, size_t max)
+{
+	size_t i = 0, n = 0;
+
+	while (i < s->len && n < max) {
+		f[n++] = s->s + i;
+		i += str_chrb(s->s + i, s->len - i, 0) + 1;
+	}
+	return n;
+}
+
+static int
+answer(unsigned long slot, const struct str *res)
+{
+	struct str a = STR_ZERO;
+	int ok;
+
+	ok = str_catulong(&a, slot) && str_catc(&a, 0) && str_cat(&a, res) &&
+	    fd_writeall(1, a.s, a.len, 0);
+	str_free(&a);
+	/* qmail-send gone: it will redo the delivery; nothing to tell */
+	return ok || errno == EPIPE;
+}
+
+/* drain - what the child has written so far, without blocking */
+static void
+drain(struct job *j)
+{
+	char x[4096];
+	ssize_t r;
+
+	while (j->out != -1) {
+		r = read(j->out, x, sizeof x);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0 || errno != EAGAIN) {
+				(void)close(j->out);	/* read end: nothing to lose */
+				j->out = -1;
+			}
+			return;
+		}
+		if (j->rep.len + (size_t)r <= SPAWNER_OUTMAX && !str_catb(&j->rep, x, (size_t)r))
+			die_nomem();
+	}
+}
+
+static void
+done(const struct spawner_ops *ops, void *ctx, struct job *j)
+{
+	char *f[FIELDS_MAX];
+	struct str res = STR_ZERO;
+	size_t nf;
+
+	drain(j);
+	if (j->out != -1) {
+		(void)close(j->out);	/* a grandchild may keep writing: ignored */
+		j->out = -1;
+	}
+	nf = fields(&j->req, f, FIELDS_MAX);
+	ops->finish(ctx, f + 2, nf - 2, j->status, j->rep.s ? j->rep.s : "", j->rep.len, &res);
+	if (!answer(j->slot, &res))
+		die_sys(EXIT_TEMP, "unable to write report");
+	str_free(&res);
+	j->pid = 0;
+	j->exited = 0;
+	j->rep.len = 0;
+}
+
+/* begin - one request: start its child, or answer at once */
+static void
+begin(const struct spawner_ops *ops, void *ctx, struct job *jobs, struct str *req)
+{
+	char *f[FIELDS_MAX];
+	struct str res = STR_ZERO, fn = STR_ZERO;
+	unsigned long slot, id;
+	size_t nf, nrcpt, i;
+	int p[2], msg, r;
+	struct job *j;
+	pid_t pid;
+
+	nf = fields(req, f, FIELDS_MAX);
+	if (nf < 3 || !scan_ulong(f[0], str_chrb(f[0], FIELD_MAX, 0), &slot) ||
+	    slot >= SPAWNER_SLOTS || !scan_ulong(f[1], str_chrb(f[1], FIELD_MAX, 0), &id) ||
+	    (nrcpt = ops->rcpts(ctx, f + 2, nf - 2)) == 0) {
+		warn("ignoring a malformed request");
+		return;
+	}
+	j = &jobs[slot];
+	if (j->pid != 0) {
+		warn("ignoring a request for a busy slot");
+		return;
+	}
+	if (!qpath(&fn, "queue/mess", id))
+		die_nomem();
+	if ((msg = open(fn.s, O_RDONLY | O_CLOEXEC)) == -1) {
+		for (i = 0; i < nrcpt; i++)
+			if (!spawner_record(&res, 'Z', "unable to open the message file", 31))
+				die_nomem();
+		goto answer;
+	}
+	if (pipe_cloexec(p) == -1) {
+		(void)close(msg);	/* read-only */
+		for (i = 0; i < nrcpt; i++)
+			if (!spawner_record(&res, 'Z', "unable to create a pipe", 23))
+				die_nomem();
+		goto answer;
+	}
+	r = ops->start(ctx, f + 2, nf - 2, msg, p[1], &pid, &res);
+	(void)close(msg);	/* the child has its copy */
+	(void)close(p[1]);
+	if (r == 0) {
+		(void)close(p[0]);
+		goto answer;
+	}
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
+		die_sys(EXIT_TEMP, "unable to set a pipe non-blocking");
+	j->pid = pid;
+	j->out = p[0];
+	j->exited = 0;
+	j->nrcpt = nrcpt;
+	j->slot = slot;
+	if (!str_copyb(&j->req, req->s, req->len))
+		die_nomem();
+	str_free(&fn);
+	return;
+answer:
+	if (!answer(slot, &res))
+		die_sys(EXIT_TEMP, "unable to write report");
+	str_free(&res);
+	str_free(&fn);
+}
+
+/* reap - note every child that has exited */
+static void
+reap(struct job *jobs)
+{
+	size_t i;
+	pid_t pid;
+	int st;
+
+	for (;;) {
+		pid = waitpid(-1, &st, WNOHANG);
+		if (pid <= 0)
+			return;	/* none left, or ECHILD */
+		for (i = 0; i < SPAWNER_SLOTS; i++)
+			if (jobs[i].pid == pid && !jobs[i].exited) {
+				jobs[i].exited = 1;
+				jobs[i].status = st;
+				break;
+			}
+	}
+}
+
+int
+spawner_run(const struct spawner_ops *ops, void *ctx)
+{
+	static struct job jobs[SPAWNER_SLOTS];
+	static struct pollfd pfd[SPAWNER_SLOTS + 1];
+	static size_t map[SPAWNER_SLOTS + 1];
+	char inx[BUF_SIZE];
+	struct str req = STR_ZERO, field = STR_ZERO;
+	struct buf in;
+	size_t i, np;
+	int eof = 0, r, children, exiting;
+
+	for (i = 0; i < SPAWNER_SLOTS; i++)
+		jobs[i].out = -1;
+	buf_init(&in, 0, inx, sizeof inx, 0);
+	for (;;) {
+		/* finished children first, so their slots are free again */
+		reap(jobs);
+		children = exiting = 0;
+		for (i = 0; i < SPAWNER_SLOTS; i++) {
+			if (jobs[i].pid == 0)
+				continue;
+			if (jobs[i].exited)
+				done(ops, ctx, &jobs[i]);
+			else if (jobs[i].out == -1)
+				exiting = 1;
+			else
+				children = 1;
+		}
+		/* whole requests already read ahead */
+		while (!eof && buf_pending(&in) > 0) {
+			field.len = 0;
+			r = buf_getline(&in, &field, 0, FIELD_MAX + 1);
+			if (r == -1)
+				die_sys(EXIT_TEMP, "unable to read request");
+			if (r == 0) {
+				eof = 1;
+				break;
+			}
+			if (field.len == 1) {
+				begin(ops, ctx, jobs, &req);
+				req.len = 0;
+				children = 1;
+			} else if (req.len + field.len > (size_t)FIELDS_MAX * FIELD_MAX ||
+			    !str_cat(&req, &field))
+				die(EXIT_TEMP, "request too large");
+		}
+		if (eof && !children && !exiting) {
+			str_free(&req);
+			str_free(&field);
+			return 0;
+		}
+		np = 0;
+		if (!eof) {
+			pfd[np].fd = 0;
+			pfd[np].events = POLLIN;
+			map[np++] = SPAWNER_SLOTS;
+		}
+		for (i = 0; i < SPAWNER_SLOTS; i++)
+			if (jobs[i].pid != 0 && jobs[i].out != -1) {
+				pfd[np].fd = jobs[i].out;
+				pfd[np].events = POLLIN;
+				map[np++] = i;
+			}
+		/* a child's exit shows as end of file on its pipe, and it is
+		 * reaped a moment later; a child whose pipe lives on in a
+		 * grandchild is noticed by the timer */
+		r = poll(pfd, np, exiting ? 5 : children ? 1000 : -1);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			die_sys(EXIT_TEMP, "unable to poll");
+		}
+		for (i = 0; i < np; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (map[i] == SPAWNER_SLOTS) {
+				long got = buf_fill(&in);
+
+				if (got == 0)
+					eof = 1;	/* qmail-send has gone */
+				else if (got < 0)
+					die_sys(EXIT_TEMP, "unable to read request");
+			} else {
+				drain(&jobs[map[i]]);
+			}
+		}
+	}
+}

@@ -1,0 +1,47 @@
+/* spawner.h - the loop that qmail-lspawn and qmail-rspawn share
+ *
+ * qmail-send writes requests on descriptor 0: NUL-terminated fields, the
+ * request ended by an empty field:
+ *	slot NUL id NUL field... NUL NUL
+ * where every further field starts with a tag letter, so none is empty,
+ * slot is qmail-send's number for the delivery and id the queue id
+ * of the message.  The spawner opens queue/mess/S/ID as the child's
+ * descriptor 0, captures the child's descriptor 1, and once the child
+ * has exited answers on descriptor 1 in one write:
+ *	slot NUL (letter text NUL) once per recipient of the request
+ * letter K delivered, Z temporary failure, D permanent failure; text is
+ * printable ASCII.  End of file on descriptor 0: the spawner waits for
+ * its children and returns.
+ */
+#ifndef SPAWNER_H
+#define SPAWNER_H
+
+#include <sys/types.h>
+
+#include "str.h"
+
+#define SPAWNER_SLOTS 1000	/* concurrent deliveries accepted */
+#define SPAWNER_OUTMAX 65536	/* bytes of a child's report kept */
+
+struct spawner_ops {
+	/* rcpts - how many recipients field f[0..nf) names (nf excludes slot
+	 * and id); 0 rejects the request as malformed */
+	size_t (*rcpts)(void *ctx, char **f, size_t nf);
+	/* start - begin the delivery: 1 with *pid set, or 0 having put the
+	 * whole answer (records only) in *res */
+	int (*start)(void *ctx, char **f, size_t nf, int msgfd, int outfd,
+	    pid_t *pid, struct str *res);
+	/* finish - the answer records for a child's wait status and report */
+	void (*finish)(void *ctx, char **f, size_t nf, int status,
+	    const char *out, size_t outlen, struct str *res);
+};
+
+/* spawner_run - serve until end of file on descriptor 0; returns 0, or
+ * 111 after a fatal error it has reported */
+int spawner_run(const struct spawner_ops *, void *ctx);
+
+/* spawner_record - append letter, text cleaned to printable ASCII (at
+ * most 1000 bytes) and a NUL to res; 1 or 0 */
+int spawner_record(struct str *res, char letter, const char *text, size_t n);
+
+#endif

@@ -1,0 +1,254 @@
+/* qmail-lspawn - runs qmail-local for each local delivery qmail-send asks for
+ *
+ * Started by qmail-start, as root in a multi-user install (it must become
+ * each recipient), as the one login in a single-user install.  Requests
+ * and answers follow spawner.h; a request's fields after slot and id are
+ *	"F" sender NUL "T" recipient NUL
+ * with the recipient already rewritten by control/virtualdomains.  The
+ * recipient's local part is looked up in users/assign.cdb, then in the
+ * passwd database (user up to the first dash, extension the rest); root,
+ * postmaster, mailer-daemon and unknown local parts go to the alias
+ * user, whose home is HOME/alias.  qmail-local runs as
+ *	qmail-local user homedir local dash ext domain sender defaultdelivery
+ * under that uid and gid, in the home directory, message on descriptor 0.
+ * The requests are qmail-send's; the users database is the administrator's.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "assign.h"
+#include "auto.h"
+#include "die.h"
+#include "priv.h"
+#include "qfile.h"
+#include "sig.h"
+#include "spawn.h"
+#include "spawner.h"
+#include "str.h"
+
+struct ctx {
+	char *defaultdelivery;
+	struct str local_bin;	/* HOME/bin/qmail-local */
+	struct str alias_home;	/* HOME/alias */
+};
+
+/* who - the account a delivery runs under */
+struct who {
+	struct str user, home, dash, ext;
+	uid_t uid;
+	gid_t gid;
+};
+
+static size_t
+rcpts(void *ctx, char **f, size_t nf)
+{
+	(void)ctx;
+	return nf == 2 && f[0][0] == 'F' && f[1][0] == 'T' && f[1][1] != 0 ? 1 : 0;
+}
+
+/* fail - the answer for a delivery that cannot start */
+static int
+fail(struct str *res, char letter, const char *why)
+{
+	if (!spawner_record(res, letter, why, str_chrb(why, 1000, 0)))
+		die_nomem();
+	return 0;
+}
+
+static int
+is_special(const char *s)
+{
+	return str_equal(s, "root") || str_equal(s, "postmaster") ||
+	    str_equal(s, "mailer-daemon");
+}
+
+static int
+set(struct str *s, const char *v, size_t n)
+{
+	return str_copyb(s, v, n) && str_nul(s);
+}
+
+/* by_assign - 1 found in users/assign.cdb, 0 not there, -1 error */
+static int
+by_assign(const struct str *local, struct who *w)
+{
+	struct assign a = ASSIGN_ZERO;
+	int r;
+
+	r = assign_lookup("users/assign.cdb", local->s, local->len, &a);
+	if (r == 1) {
+		w->uid = (uid_t)a.uid;
+		w->gid = (gid_t)a.gid;
+		if ((unsigned long)w->uid != a.uid || (unsigned long)w->gid != a.gid)
+			r = -1, errno = EINVAL;
+		else if (!set(&w->user, a.user.s, a.user.len) || !set(&w->home, a.home.s, a.home.len) ||
+		    !set(&w->dash, a.dash.s, a.dash.len) || !set(&w->ext, a.ext.s, a.ext.len))
+			die_nomem();
+	}
+	assign_free(&a);
+	return r;
+}
+
+/* by_passwd - a system account whose name is the local part up to the
+ * first dash and which owns its home; 1, 0 none, -1 error */
+static int
+by_passwd(const struct str *lower, struct who *w)
+{
+	struct passwd *pw;
+	struct stat st;
+	size_t d = str_chrb(lower->s, lower->len, '-');
+
+	if (d == 0)
+		return 0;
+	if (!set(&w->user, lower->s, d))
+		die_nomem();
+	errno = 0;
+	if ((pw = getpwnam(w->user.s)) == NULL)
+		return errno == 0 || errno == ENOENT || errno == ESRCH ? 0 : -1;
+	/* the account must be able to receive: it owns its home, and in a
+	 * single-user install it is the one login */
+	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0)
+		return 0;
+	if (stat(pw->pw_dir, &st) == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	if (st.st_uid != pw->pw_uid)
+		return 0;
+	w->uid = pw->pw_uid;
+	w->gid = pw->pw_gid;
+	if (!set(&w->home, pw->pw_dir, str_chrb(pw->pw_dir, 4096, 0)) ||
+	    !set(&w->dash, d < lower->len ? "-" : "", d < lower->len) ||
+	    !set(&w->ext, d < lower->len ? lower->s + d + 1 : "", d < lower->len ? lower->len - d - 1 : 0))
+		die_nomem();
+	return 1;
+}
+
+/* by_alias - the alias user, extension the whole local part */
+static int
+by_alias(const struct ctx *c, const struct str *lower, struct who *w)
+{
+	const char *u = auto_users[AUTO_ALIAS];
+	int r;
+
+	if ((r = priv_user(u, &w->uid, &w->gid)) != 1)
+		return r;
+	if (!set(&w->user, u, str_chrb(u, 4096, 0)) ||
+	    !set(&w->home, c->alias_home.s, c->alias_home.len) ||
+	    !set(&w->dash, "-", 1) || !set(&w->ext, lower->s, lower->len))
+		die_nomem();
+	return 1;
+}
+
+static int
+start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct str *res)
+{
+	struct ctx *c = vctx;
+	struct who w = { STR_ZERO, STR_ZERO, STR_ZERO, STR_ZERO, 0, 0 };
+	struct str local = STR_ZERO, lower = STR_ZERO, domain = STR_ZERO;
+	const char *rcpt = f[1] + 1;
+	char *argv[10];
+	size_t n = str_chrb(rcpt, QFILE_ADDRMAX + 1, 0), at = str_rchrb(rcpt, n, '@');
+	int r = 0, fd[3];
+
+	(void)nf;
+	if (!set(&local, rcpt, at) || !set(&lower, rcpt, at) ||
+	    !set(&domain, at < n ? rcpt + at + 1 : "", at < n ? n - at - 1 : 0))
+		die_nomem();
+	str_lowerb(lower.s, lower.len);
+	if (local.len == 0) {
+		r = fail(res, 'D', "empty local part");
+		goto out;
+	}
+	r = is_special(lower.s) ? 0 : by_assign(&local, &w);
+	if (r == 0 && !is_special(lower.s))
+		r = by_passwd(&lower, &w);
+	if (r == 0)
+		r = by_alias(c, &lower, &w);
+	if (r != 1) {
+		r = fail(res, 'Z', r == 0 ? "the alias user does not exist" :
+		    "unable to look up the recipient's account");
+		goto out;
+	}
+	if (!auto_single && w.uid == 0) {
+		r = fail(res, 'Z', "refusing to deliver as root: fix users/assign");
+		goto out;
+	}
+	if (w.user.s[0] == '-') {
+		r = fail(res, 'Z', "a user name may not start with a dash");
+		goto out;
+	}
+	argv[0] = "qmail-local";
+	argv[1] = w.user.s;
+	argv[2] = w.home.s;
+	argv[3] = local.s;
+	argv[4] = w.dash.s;
+	argv[5] = w.ext.s;
+	argv[6] = domain.s;
+	argv[7] = f[0] + 1;
+	argv[8] = c->defaultdelivery;
+	argv[9] = NULL;
+	fd[0] = msgfd;
+	fd[1] = outfd;
+	fd[2] = 2;
+	*pid = priv_spawn(c->local_bin.s, argv, fd, 3, !auto_single, w.uid, w.gid, w.home.s);
+	if (*pid == -1)
+		r = fail(res, 'Z', "unable to start qmail-local");
+	else
+		r = 1;
+out:
+	str_free(&w.user);
+	str_free(&w.home);
+	str_free(&w.dash);
+	str_free(&w.ext);
+	str_free(&local);
+	str_free(&lower);
+	str_free(&domain);
+	return r;
+}
+
+static void
+finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, struct str *res)
+{
+	char letter = 'Z';
+	int code = spawn_exitcode(status);
+
+	(void)ctx, (void)f, (void)nf;
+	if (code == 0)
+		letter = 'K';
+	else if (code == 100)
+		letter = 'D';
+	if (n == 0) {
+		if (code == -1)
+			out = "qmail-local crashed", n = 19;
+		else if (code != 0)
+			out = "qmail-local failed without saying why", n = 37;
+	}
+	if (!spawner_record(res, letter, out, n))
+		die_nomem();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct spawner_ops ops = { rcpts, start, finish };
+	struct ctx c = { NULL, STR_ZERO, STR_ZERO };
+
+	die_init(argv[0]);
+	if (argc < 2 || argv[1][0] == 0)
+		die(EXIT_PERM, "usage: qmail-lspawn defaultdelivery");
+	c.defaultdelivery = argv[1];
+	/* qmail-send ends us by closing the pipe, not by a signal */
+	if (!sig_ignore(SIGTERM) || !sig_ignore(SIGHUP) || !sig_ignore(SIGALRM) ||
+	    !sig_ignore(SIGINT) || !sig_ignore(SIGPIPE))
+		die_sys(EXIT_TEMP, "unable to set signals");
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
+	if (!str_cats(&c.local_bin, auto_home) || !str_cats(&c.local_bin, "/bin/qmail-local") ||
+	    !str_nul(&c.local_bin) || !str_cats(&c.alias_home, auto_home) ||
+	    !str_cats(&c.alias_home, "/alias") || !str_nul(&c.alias_home))
+		die_nomem();
+	return spawner_run(&ops, &c);
+}

@@ -1,0 +1,1384 @@
+/* qmail-send - the scheduler: every committed message to every recipient
+ *
+ * Started by qmail-start as qmails, with these descriptors:
+ *	1 the log (one line per event)	2 errors
+ *	3 requests to qmail-lspawn	4 its answers
+ *	5 requests to qmail-rspawn	6 its answers
+ *	7 requests to qmail-clean	8 its answers
+ * It takes each new envelope from todo/ (woken by lock/trigger, and on a
+ * timer), splits the recipients local/remote by control/locals and
+ * control/virtualdomains, writes info/, local/ and remote/ durably and has
+ * qmail-clean remove the todo/ file.  Then it runs deliveries within the
+ * concurrency limits: one qmail-local per local recipient, one
+ * qmail-remote per message and domain.  A delivered or failed recipient
+ * is marked done in place; a failure is first recorded in bounce/ID.
+ * Temporary failures are retried on a growing schedule until
+ * control/queuelifetime has passed.  When no recipient is left, the
+ * failures go back to the sender as one RFC 3464 report, and the
+ * message's files are removed.  Queue files are parsed as untrusted
+ * input; see lanmail-queue(5) for their formats and qmail-send(8).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "dsn.h"
+#include "qfile.h"
+#include "qpath.h"
+#include "sig.h"
+#include "spawn.h"
+#include "str.h"
+
+#define LOCAL 0
+#define REMOTE 1
+#define SLOTS 500		/* the most deliveries at once per channel */
+#define GROUPMAX 100		/* recipients in one qmail-remote run */
+#define BATCH 100		/* todo/ files taken over in one pass */
+#define TODO_SCAN 30		/* seconds between looks into todo/ */
+#define SWEEP_EVERY 3600	/* seconds between sweeps for leftovers */
+#define LEFTOVER_AGE (36L * 3600)
+#define BOUNCE_RETRY 60		/* seconds before a failed bounce is tried again */
+#define ENVMAX (110UL * 1024 * 1024)	/* qmail-queue's bound on an envelope */
+#define MESSHEAD (DSN_HEADMAX + 4096)
+
+enum { PENDING, BUSY, DONE };
+
+struct rcpt {
+	char *addr;		/* as the envelope gave it; NUL-terminated */
+	size_t off;		/* where its T or D is in local/ or remote/ */
+	time_t next;		/* no attempt before this */
+	int state;
+};
+
+struct msg {
+	unsigned long id;
+	time_t arrival;
+	char *sender;
+	struct rcpt *r[2];
+	size_t n[2];
+	size_t left;		/* recipients not done */
+	int busy;		/* deliveries running */
+	int bounce;		/* bounce/ID may hold records */
+	time_t bounce_next;	/* a failed bounce is tried again then */
+	struct msg *prev, *next;
+};
+
+struct job {
+	struct msg *m;		/* NULL: free */
+	size_t idx[GROUPMAX];
+	size_t n;
+	unsigned long number;	/* for the log */
+	char *host;		/* remote: the domain */
+};
+
+struct vd {
+	char *key;		/* lower case: "user@domain", "domain", ".suffix" or "" */
+	char *prefix;		/* "" means: not a virtual domain */
+};
+
+struct config {
+	struct str me, bouncefrom, bouncehost, doublebounceto, doublebouncehost;
+	int dbl_discard;	/* control/doublebounceto exists and is empty */
+	struct str locals;	/* lower case, NUL-separated */
+	struct vd *vd;
+	size_t nvd;
+	struct str vdraw;
+	unsigned long conc[2], retry[2], lifetime;
+};
+
+/* what main owns */
+static struct config cf;
+static struct msg *head, *tail;
+static struct job jobs[2][SLOTS];
+static unsigned long busy[2], jobnumber, bounceseq;
+static int reqfd[2] = { 3, 5 }, ansfd[2] = { 4, 6 };
+static struct str ans[2];
+static int selfpipe[2];
+static volatile sig_atomic_t flag_term, flag_hup, flag_alrm;
+
+static void
+on_signal(int sig)
+{
+	int err = errno;
+
+	if (sig == SIGTERM)
+		flag_term = 1;
+	else if (sig == SIGHUP)
+		flag_hup = 1;
+	else if (sig == SIGALRM)
+		flag_alrm = 1;
+	(void)!write(selfpipe[1], "", 1);	/* a full pipe already wakes us */
+	errno = err;
+}
+
+/* say - one log line, from C strings up to a NULL, in one write */
+static void
+say(const char *s, ...)
+{
+	struct str line = STR_ZERO;
+	va_list ap;
+	size_t i;
+	int ok = 1;
+
+	va_start(ap, s);
+	for (; s && ok; s = va_arg(ap, const char *))
+		ok = str_cats(&line, s);
+	va_end(ap);
+	if (!ok)
+		die_nomem();
+	/* log lines are lines: no byte from a message may break one */
+	for (i = 0; i < line.len; i++)
+		if ((unsigned char)line.s[i] < 0x20 || (unsigned char)line.s[i] > 0x7e)
+			line.s[i] = '?';
+	if (!str_catc(&line, '\n'))
+		die_nomem();
+	if (!fd_writeall(1, line.s, line.len, 0))
+		warn_sys("unable to write to the log");
+	str_free(&line);
+}
+
+static const char *
+ul(char buf[FMT_ULONG + 1], unsigned long u)
+{
+	buf[fmt_ulong(buf, u)] = 0;
+	return buf;
+}
+
+/* ---- control files ---- */
+
+static int
+readline_default(const char *fn, struct str *out, const char *def)
+{
+	int r = control_readline(fn, out);
+
+	if (r == 0 && !str_copys(out, def))
+		return -1;
+	if (r == -1)
+		return -1;
+	return str_nul(out) ? 1 : -1;
+}
+
+static int
+readnum(const char *fn, unsigned long *out, unsigned long def, unsigned long min, unsigned long max)
+{
+	int r = control_readulong(fn, out);
+
+	if (r == 0)
+		*out = def;
+	if (r == -1)
+		return -1;
+	if (*out < min)
+		*out = min;
+	if (*out > max)
+		*out = max;
+	return 1;
+}
+
+static void
+config_free(struct config *c)
+{
+	str_free(&c->me);
+	str_free(&c->bouncefrom);
+	str_free(&c->bouncehost);
+	str_free(&c->doublebounceto);
+	str_free(&c->doublebouncehost);
+	str_free(&c->locals);
+	str_free(&c->vdraw);
+	free(c->vd);
+	c->vd = NULL;
+	c->nvd = 0;
+}
+
+/* config_read - every control file qmail-send uses; 1, or 0 with errno */
+static int
+config_read(struct config *c)
+{
+	struct str raw = STR_ZERO;
+	size_t i, n, colon;
+	int r;
+
+	if (readline_default("control/me", &c->me, "localhost") != 1 ||
+	    readline_default("control/bouncefrom", &c->bouncefrom, "MAILER-DAEMON") != 1 ||
+	    readline_default("control/bouncehost", &c->bouncehost, c->me.s) != 1 ||
+	    readline_default("control/doublebouncehost", &c->doublebouncehost, c->me.s) != 1)
+		return 0;
+	r = control_readline("control/doublebounceto", &c->doublebounceto);
+	if (r == -1)
+		return 0;
+	c->dbl_discard = 0;
+	if (r == 0) {
+		struct stat st;
+
+		if (stat("control/doublebounceto", &st) == 0)
+			c->dbl_discard = 1;	/* present but empty: discard */
+		if (!str_copys(&c->doublebounceto, "postmaster"))
+			return 0;
+	}
+	if (!str_nul(&c->doublebounceto))
+		return 0;
+	if ((r = control_readlist("control/locals", &c->locals)) == -1)
+		return 0;
+	if (r == 0 && (!str_cats(&c->locals, c->me.s) || !str_catc(&c->locals, 0)))
+		return 0;
+	str_lowerb(c->locals.s, c->locals.len);
+	if (control_readlist("control/virtualdomains", &c->vdraw) == -1)
+		return 0;
+	for (n = 0, i = 0; i < c->vdraw.len; i += str_chrb(c->vdraw.s + i, c->vdraw.len - i, 0) + 1)
+		n++;
+	if (n && (c->vd = calloc(n, sizeof *c->vd)) == NULL)
+		return 0;
+	for (i = 0; i < c->vdraw.len; ) {
+		char *line = c->vdraw.s + i;
+		size_t len = str_chrb(line, c->vdraw.len - i, 0);
+
+		i += len + 1;
+		colon = str_chrb(line, len, ':');
+		if (colon == len) {
+			warn("ignoring a line without a colon in control/virtualdomains");
+			continue;
+		}
+		line[colon] = 0;
+		str_lowerb(line, colon);
+		c->vd[c->nvd].key = line;
+		c->vd[c->nvd++].prefix = line + colon + 1;
+	}
+	if (readnum("control/concurrencylocal", &c->conc[LOCAL], 10, 1, SLOTS) != 1 ||
+	    readnum("control/concurrencyremote", &c->conc[REMOTE], 20, 1, SLOTS) != 1 ||
+	    readnum("control/queuelifetime", &c->lifetime, 604800, 0, 100UL * 365 * 86400) != 1 ||
+	    readnum("control/retrylocal", &c->retry[LOCAL], 20, 1, 86400) != 1 ||
+	    readnum("control/retryremote", &c->retry[REMOTE], 400, 1, 86400) != 1)
+		return 0;
+	str_free(&raw);
+	return 1;
+}
+
+/* ---- where a recipient goes ---- */
+
+static int
+is_local_domain(const char *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < cf.locals.len; i += str_chrb(cf.locals.s + i, cf.locals.len - i, 0) + 1)
+		if (str_chrb(cf.locals.s + i, cf.locals.len - i, 0) == n &&
+		    str_caseeqb(cf.locals.s + i, d, n))
+			return 1;
+	return 0;
+}
+
+static const struct vd *
+vd_find(const char *k, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < cf.nvd; i++)
+		if (str_chrb(cf.vd[i].key, n + 1, 0) == n && str_caseeqb(cf.vd[i].key, k, n))
+			return &cf.vd[i];
+	return NULL;
+}
+
+/* classify - LOCAL or REMOTE; for LOCAL, out (when not NULL) gets the
+ * address qmail-lspawn is to see, rewritten by control/virtualdomains */
+static int
+classify(const char *addr, struct str *out)
+{
+	size_t n = str_chrb(addr, QFILE_ADDRMAX + 1, 0), at = str_rchrb(addr, n, '@'), i;
+	const char *dom = addr + at + 1;
+	size_t dn = at < n ? n - at - 1 : 0;
+	const struct vd *v = NULL;
+
+	if (out && (!str_copyb(out, addr, n) || !str_nul(out)))
+		die_nomem();
+	if (at == n || is_local_domain(dom, dn))
+		return LOCAL;
+	v = vd_find(addr, n);
+	if (v == NULL)
+		v = vd_find(dom, dn);
+	for (i = 0; v == NULL && i < dn; i++)
+		if (dom[i] == '.')
+			v = vd_find(dom + i, dn - i);
+	if (v == NULL)
+		v = vd_find("", 0);
+	if (v == NULL || v->prefix[0] == 0)
+		return REMOTE;
+	if (out) {
+		out->len = 0;
+		if (!str_cats(out, v->prefix) || !str_catc(out, '-') ||
+		    !str_catb(out, addr, n) || !str_nul(out))
+			die_nomem();
+	}
+	return LOCAL;
+}
+
+/* ---- queue files ---- */
+
+static void
+path(struct str *fn, const char *dir, unsigned long id)
+{
+	if (!qpath(fn, dir, id))
+		die_nomem();
+}
+
+/* sync_dir - make the entries of a directory durable; 1 or 0 */
+static int
+sync_dir(const char *dir)
+{
+	int fd, ok;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return 0;
+	ok = fsync(fd) == 0;
+	return close(fd) == 0 && ok;
+}
+
+/* write_file - fn holds exactly p[0..n), on disk; 1 or 0 */
+static int
+write_file(const char *fn, const char *p, size_t n)
+{
+	int fd, err;
+
+	if ((fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
+		return 0;
+	if (!fd_writeall(fd, p, n, 0) || fsync(fd) == -1) {
+		err = errno;
+		(void)close(fd);	/* the write error matters */
+		return errno = err, 0;
+	}
+	return close(fd) == 0;
+}
+
+/* mark - the recipient is done, in place */
+static void
+mark(struct msg *m, int ch, size_t i)
+{
+	struct str fn = STR_ZERO;
+	int fd;
+
+	m->r[ch][i].state = DONE;
+	m->left--;
+	path(&fn, ch == LOCAL ? "local" : "remote", m->id);
+	/* a mark lost to a crash means one more delivery, never a lost one */
+	if ((fd = open(fn.s, O_WRONLY | O_CLOEXEC)) == -1 ||
+	    pwrite(fd, "D", 1, (off_t)m->r[ch][i].off) != 1)
+		warn_sys("unable to mark a recipient done in ", fn.s);
+	if (fd != -1 && close(fd) == -1)
+		warn_sys("unable to mark a recipient done in ", fn.s);
+	str_free(&fn);
+}
+
+/* clean - ask qmail-clean; 1 done, 0 not */
+static int
+clean(char what, unsigned long id)
+{
+	struct str req = STR_ZERO;
+	char c;
+	long r;
+
+	if (!str_catc(&req, what) || (what != 'S' && !str_catulong(&req, id)) ||
+	    !str_catc(&req, 0))
+		die_nomem();
+	if (!fd_writeall(7, req.s, req.len, 0))
+		die_sys(EXIT_TEMP, "unable to talk to qmail-clean");
+	str_free(&req);
+	do
+		r = fd_read(8, &c, 1, 0);
+	while (r == -1 && errno == EINTR);
+	if (r != 1)
+		die(EXIT_TEMP, "qmail-clean has gone");
+	return c == '+';
+}
+
+static void
+msg_free(struct msg *m)
+{
+	size_t i;
+	int ch;
+
+	for (ch = 0; ch < 2; ch++) {
+		for (i = 0; i < m->n[ch]; i++)
+			free(m->r[ch][i].addr);
+		free(m->r[ch]);
+	}
+	free(m->sender);
+	free(m);
+}
+
+static void
+msg_unlink(struct msg *m)
+{
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		tail = m->prev;
+}
+
+static void
+msg_append(struct msg *m)
+{
+	m->prev = tail;
+	m->next = NULL;
+	if (tail)
+		tail->next = m;
+	else
+		head = m;
+	tail = m;
+}
+
+/* rcpts_load - the records of a local/ or remote/ file into m */
+static int
+rcpts_load(struct msg *m, int ch, const struct str *raw)
+{
+	size_t pos = 0, off, al, k = 0;
+	const char *a;
+	int d, r;
+
+	while ((r = qfile_rcpt(raw->s, raw->len, &pos, &off, &d, &a, &al)) == 1)
+		k++;
+	if (r == -1)
+		return 0;
+	if (k && (m->r[ch] = calloc(k, sizeof *m->r[ch])) == NULL)
+		die_nomem();
+	for (pos = 0; qfile_rcpt(raw->s, raw->len, &pos, &off, &d, &a, &al) == 1; ) {
+		struct rcpt *rc = &m->r[ch][m->n[ch]++];
+
+		if ((rc->addr = malloc(al + 1)) == NULL)
+			die_nomem();
+		for (k = 0; k < al; k++)
+			rc->addr[k] = a[k];
+		rc->addr[al] = 0;
+		rc->off = off;
+		rc->next = 0;
+		rc->state = d ? DONE : PENDING;
+		if (!d)
+			m->left++;
+	}
+	return 1;
+}
+
+/* msg_load - a message whose todo/ was taken over; NULL when its files
+ * are missing or damaged (then warned) */
+static struct msg *
+msg_load(unsigned long id)
+{
+	struct str fn = STR_ZERO, raw = STR_ZERO;
+	struct qinfo qi;
+	struct msg *m;
+	char idb[FMT_ULONG + 1];
+	int ch, r;
+
+	if ((m = calloc(1, sizeof *m)) == NULL)
+		die_nomem();
+	m->id = id;
+	path(&fn, "info", id);
+	if ((r = control_readfile(fn.s, &raw, 2 * QFILE_ADDRMAX)) != 1 ||
+	    !qfile_info(raw.s, raw.len, &qi)) {
+		if (r != 0)
+			warn_sys("unable to read ", fn.s);
+		goto bad;
+	}
+	m->arrival = qi.arrival;
+	if ((m->sender = malloc(qi.senderlen + 1)) == NULL)
+		die_nomem();
+	for (r = 0; (size_t)r < qi.senderlen; r++)
+		m->sender[r] = qi.sender[r];
+	m->sender[qi.senderlen] = 0;
+	for (ch = 0; ch < 2; ch++) {
+		path(&fn, ch == LOCAL ? "local" : "remote", id);
+		r = control_readfile(fn.s, &raw, ENVMAX);
+		if (r == -1 || (r == 1 && !rcpts_load(m, ch, &raw))) {
+			warn_sys("unable to read ", fn.s);
+			goto bad;
+		}
+	}
+	path(&fn, "bounce", id);
+	m->bounce = access(fn.s, F_OK) == 0;
+	str_free(&fn);
+	str_free(&raw);
+	return m;
+bad:
+	say("warning: message ", ul(idb, id), " has damaged queue files: left alone", NULL);
+	str_free(&fn);
+	str_free(&raw);
+	msg_free(m);
+	return NULL;
+}
+
+/* ---- bounces ---- */
+
+/* inject - the message in mess to qmail-queue: 0 queued, 1 try later,
+ * 2 refused for good */
+static int
+inject(const struct str *mess, const char *sender, const char *rcpt, unsigned long *qp)
+{
+	struct str env = STR_ZERO, bin = STR_ZERO;
+	char *argv[2];
+	int in[2], ev[2], fd[3], st, code;
+	pid_t pid;
+
+	if (!str_catc(&env, 'F') || !str_cats(&env, sender) || !str_catc(&env, 0) ||
+	    !str_catc(&env, 'T') || !str_cats(&env, rcpt) || !str_catc(&env, 0) ||
+	    !str_catc(&env, 0) || !str_cats(&bin, auto_home) ||
+	    !str_cats(&bin, "/bin/qmail-queue") || !str_nul(&bin))
+		die_nomem();
+	if (pipe_cloexec(in) == -1)
+		return str_free(&env), str_free(&bin), 1;
+	if (pipe_cloexec(ev) == -1) {
+		(void)close(in[0]), (void)close(in[1]);	/* unused pipe */
+		return str_free(&env), str_free(&bin), 1;
+	}
+	argv[0] = "qmail-queue";
+	argv[1] = NULL;
+	fd[0] = in[0];
+	fd[1] = ev[0];
+	fd[2] = 2;
+	pid = spawn(bin.s, argv, NULL, fd, 3);
+	(void)close(in[0]);	/* the child's ends */
+	(void)close(ev[0]);
+	if (pid == -1) {
+		(void)close(in[1]), (void)close(ev[1]);	/* nobody reads them */
+		str_free(&env), str_free(&bin);
+		return 1;
+	}
+	*qp = (unsigned long)pid;
+	/* qmail-queue reads all of the message, then the envelope; a
+	 * failed write shows in its exit code */
+	(void)fd_writeall(in[1], mess->s, mess->len, 0);
+	(void)close(in[1]);
+	(void)fd_writeall(ev[1], env.s, env.len, 0);
+	(void)close(ev[1]);
+	str_free(&env);
+	str_free(&bin);
+	if (spawn_wait(pid, &st) == -1)
+		return 1;
+	code = spawn_exitcode(st);
+	if (code == 0)
+		return 0;
+	return code >= 11 && code <= 40 ? 2 : 1;
+}
+
+/* bounce - tell the sender about the failures in bounce/ID; 1 done
+ * (or nothing to do), 0 try again later */
+static int
+bounce(struct msg *m)
+{
+	struct str fn = STR_ZERO, raw = STR_ZERO, mess = STR_ZERO, out = STR_ZERO;
+	struct str from = STR_ZERO, to = STR_ZERO;
+	struct qbounce *rec = NULL;
+	size_t pos = 0, n = 0, k, i;
+	struct qbounce b;
+	struct dsn d;
+	unsigned long qp = 0;
+	char idb[FMT_ULONG + 1], qpb[FMT_ULONG + 1];
+	int r, ret = 0, fd;
+
+	path(&fn, "bounce", m->id);
+	if ((r = control_readfile(fn.s, &raw, 64UL * 1024 * 1024)) != 1) {
+		if (r == 0)
+			ret = 1;
+		else
+			warn_sys("unable to read ", fn.s);
+		goto out;
+	}
+	while ((r = qfile_bounce(raw.s, raw.len, &pos, &b)) == 1)
+		n++;
+	if (n && (rec = calloc(n, sizeof *rec)) == NULL)
+		die_nomem();
+	/* a recipient tried again after a crash may be listed twice */
+	for (pos = 0, k = 0; qfile_bounce(raw.s, raw.len, &pos, &b) == 1; ) {
+		for (i = 0; i < k; i++)
+			if (rec[i].rcptlen == b.rcptlen && str_caseeqb(rec[i].rcpt, b.rcpt, b.rcptlen))
+				break;
+		if (i == k)
+			rec[k++] = b;
+	}
+	if (r == -1)
+		say("warning: bounce/", ul(idb, m->id), " is damaged after ",
+		    ul(qpb, (unsigned long)k), " records", NULL);
+	if (k == 0) {
+		ret = 1;
+		goto done;
+	}
+	if (str_equal(m->sender, "#@[]")) {
+		say("discarding double bounce of msg ", ul(idb, m->id), NULL);
+		ret = 1;
+		goto done;
+	}
+	if (m->sender[0] == 0 && cf.dbl_discard) {
+		say("discarding double bounce of msg ", ul(idb, m->id), ": control/doublebounceto is empty", NULL);
+		ret = 1;
+		goto done;
+	}
+	if (!str_cats(&from, cf.bouncefrom.s) || !str_catc(&from, '@') ||
+	    !str_cats(&from, cf.bouncehost.s) || !str_nul(&from))
+		die_nomem();
+	if (m->sender[0] == 0) {
+		if (!str_cats(&to, cf.doublebounceto.s) ||
+		    (str_chrb(to.s, to.len, '@') == to.len &&
+		    (!str_catc(&to, '@') || !str_cats(&to, cf.doublebouncehost.s))) || !str_nul(&to))
+			die_nomem();
+	} else if (!str_copys(&to, m->sender) || !str_nul(&to))
+		die_nomem();
+	path(&fn, "mess", m->id);
+	if (!str_readyplus(&mess, MESSHEAD))
+		die_nomem();
+	if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC)) == -1 && errno != ENOENT) {
+		warn_sys("unable to open ", fn.s);
+		goto out;
+	}
+	/* without its message file a failure is still reported, headerless */
+	for (; fd != -1;) {
+		long got = fd_read(fd, mess.s + mess.len, MESSHEAD - mess.len, 0);
+
+		if (got == -1) {
+			warn_sys("unable to read ", fn.s);
+			(void)close(fd);	/* read-only */
+			goto out;
+		}
+		if (got == 0 || (mess.len += (size_t)got) == MESSHEAD)
+			break;
+	}
+	if (fd != -1)
+		(void)close(fd);	/* read-only */
+	d.me = cf.me.s;
+	d.from = from.s;
+	d.to = to.s;
+	d.sender = m->sender;
+	d.now = time(NULL);
+	d.arrival = m->arrival;
+	d.id = m->id;
+	d.seq = ++bounceseq;
+	d.dbl = m->sender[0] == 0;
+	if (!dsn_build(&out, &d, rec, k, mess.s, mess.len))
+		die_nomem();
+	r = inject(&out, d.dbl ? "#@[]" : "", to.s, &qp);
+	if (r == 1) {
+		say("warning: unable to inject bounce for msg ", ul(idb, m->id), ": will try again", NULL);
+		goto out;
+	}
+	if (r == 2)
+		say("warning: qmail-queue refused the bounce for msg ", ul(idb, m->id),
+		    ": discarded", NULL);
+	else
+		say(d.dbl ? "double bounce msg " : "bounce msg ", ul(idb, m->id), " to <", to.s,
+		    "> qp ", ul(qpb, qp), NULL);
+done:
+	ret = 1;
+	path(&fn, "bounce", m->id);
+	if (unlink(fn.s) == -1 && errno != ENOENT) {
+		warn_sys("unable to remove ", fn.s);
+		ret = 0;	/* or it would bounce again after a restart */
+	}
+out:
+	free(rec);
+	str_free(&fn);
+	str_free(&raw);
+	str_free(&mess);
+	str_free(&out);
+	str_free(&from);
+	str_free(&to);
+	return ret;
+}
+
+/* finish - nothing left to deliver: bounce, remove the files */
+static void
+finish(struct msg *m)
+{
+	struct str fn = STR_ZERO;
+	char idb[FMT_ULONG + 1];
+	int ch;
+
+	if (m->bounce) {
+		if (!bounce(m)) {
+			m->bounce_next = time(NULL) + BOUNCE_RETRY;
+			return;
+		}
+		m->bounce = 0;
+	}
+	/* info/ goes last: while it exists the message is known */
+	for (ch = 0; ch < 2; ch++) {
+		path(&fn, ch == LOCAL ? "local" : "remote", m->id);
+		if (unlink(fn.s) == -1 && errno != ENOENT)
+			warn_sys("unable to remove ", fn.s);
+	}
+	if (!clean('M', m->id))
+		say("warning: qmail-clean could not remove mess for msg ", ul(idb, m->id), NULL);
+	path(&fn, "info", m->id);
+	if (unlink(fn.s) == -1 && errno != ENOENT)
+		warn_sys("unable to remove ", fn.s);
+	str_free(&fn);
+	say("end msg ", ul(idb, m->id), NULL);
+	msg_unlink(m);
+	msg_free(m);
+}
+
+/* record_failure - a permanent failure into bounce/ID, durably, before
+ * the recipient is marked done; 1 or 0 */
+static int
+record_failure(struct msg *m, const char *rcpt, const char *status, const char *mta,
+    const char *text, size_t tl)
+{
+	struct str fn = STR_ZERO, rec = STR_ZERO;
+	int fd, ok, fresh;
+
+	if (tl > QFILE_TEXTMAX)
+		tl = QFILE_TEXTMAX;
+	if (!str_catc(&rec, 'R') || !str_cats(&rec, rcpt) || !str_catc(&rec, 0) ||
+	    !str_catc(&rec, 'S') || !str_cats(&rec, status) || !str_catc(&rec, 0) ||
+	    !str_catc(&rec, 'M') || !str_cats(&rec, mta) || !str_catc(&rec, 0) ||
+	    !str_catc(&rec, 'X') || !str_catb(&rec, text, tl) || !str_catc(&rec, 0))
+		die_nomem();
+	path(&fn, "bounce", m->id);
+	fresh = access(fn.s, F_OK) == -1;
+	/* one write per record: a crash cannot leave half of one */
+	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		warn_sys("unable to open ", fn.s);
+		str_free(&fn), str_free(&rec);
+		return 0;
+	}
+	ok = fd_writeall(fd, rec.s, rec.len, 0) && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (ok && fresh)
+		ok = sync_dir("bounce");
+	if (!ok)
+		warn_sys("unable to write ", fn.s);
+	m->bounce = 1;
+	str_free(&fn);
+	str_free(&rec);
+	return ok;
+}
+
+/* ---- results ---- */
+
+static time_t
+isqrt_next(time_t arrival, time_t now, unsigned long base)
+{
+	unsigned long age = now > arrival ? (unsigned long)(now - arrival) : 0, k = 0, t;
+
+	/* the attempts fall at arrival + base * k * k, k = 1, 2, ... */
+	t = age / base;
+	while ((k + 1) * (k + 1) <= t)
+		k++;
+	k++;
+	return arrival + (time_t)(base * k * k);
+}
+
+/* result - one recipient's outcome: letter K, Z or D */
+static void
+result(struct job *j, int ch, size_t i, char letter, const char *text, size_t tl)
+{
+	struct msg *m = j->m;
+	struct rcpt *rc = &m->r[ch][j->idx[i]];
+	char nb[FMT_ULONG + 1], status[16];
+	time_t now = time(NULL);
+	int perm = letter == 'D';
+	const char *why = text;
+
+	if (letter == 'K') {
+		say("delivery ", ul(nb, j->number), ": success: ", rc->addr, ": ", text, NULL);
+		mark(m, ch, j->idx[i]);
+		return;
+	}
+	if (!perm && now >= m->arrival + (time_t)cf.lifetime) {
+		say("delivery ", ul(nb, j->number), ": failure: ", rc->addr, ": ", text,
+		    " (giving up: the message is older than control/queuelifetime)", NULL);
+		dsn_status(text, tl, 0, status);
+		if (str_equal(status, "4.0.0"))
+			status[2] = '4', status[4] = '7';	/* 4.4.7: delivery time expired */
+		perm = 1;
+		why = text;
+	} else if (perm) {
+		say("delivery ", ul(nb, j->number), ": failure: ", rc->addr, ": ", text, NULL);
+		dsn_status(text, tl, 1, status);
+	} else {
+		say("delivery ", ul(nb, j->number), ": deferral: ", rc->addr, ": ", text, NULL);
+		rc->state = PENDING;
+		rc->next = isqrt_next(m->arrival, now, cf.retry[ch]);
+		return;
+	}
+	if (!record_failure(m, rc->addr, status, ch == REMOTE ? j->host : "", why, tl)) {
+		/* not recorded, so not done: try the delivery again later */
+		rc->state = PENDING;
+		rc->next = now + BOUNCE_RETRY;
+		return;
+	}
+	mark(m, ch, j->idx[i]);
+}
+
+/* answers_read - what a spawner has answered, into ans[ch] */
+static void
+answers_read(int ch)
+{
+	char chunk[8192];
+	long r;
+
+	r = read(ansfd[ch], chunk, sizeof chunk);
+	if (r == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r <= 0)
+		die(EXIT_TEMP, ch == LOCAL ? "qmail-lspawn has gone" : "qmail-rspawn has gone");
+	if (!str_catb(&ans[ch], chunk, (size_t)r))
+		die_nomem();
+}
+
+/* answers - act on the complete answers in ans[ch] */
+static void
+answers(int ch)
+{
+	struct str *a = &ans[ch];
+	unsigned long slot;
+	size_t pos, k, sl, tl, i;
+	const char *f, *t;
+	struct job *j;
+
+	for (;;) {
+		pos = 0;
+		if (qfile_field(a->s, a->len, &pos, &f, &sl) != 1)
+			return;
+		if (!scan_ulong(f, sl, &slot) || slot >= SLOTS || jobs[ch][slot].m == NULL)
+			die(EXIT_TEMP, "garbled answer from a spawner");
+		j = &jobs[ch][slot];
+	/* wait for all the records of this answer */
+		for (k = 0, i = pos; k < j->n; k++)
+			if (qfile_field(a->s, a->len, &i, &t, &tl) != 1)
+				return;
+		for (k = 0; k < j->n; k++) {
+			(void)qfile_field(a->s, a->len, &pos, &t, &tl);
+			if (tl == 0 || (t[0] != 'K' && t[0] != 'Z' && t[0] != 'D'))
+				result(j, ch, k, 'Z', "garbled report from a spawner", 29);
+			else
+				result(j, ch, k, t[0], t + 1, tl - 1);
+		}
+		/* consume */
+		for (i = pos; i < a->len; i++)
+			a->s[i - pos] = a->s[i];
+		a->len -= pos;
+		j->m->busy--;
+		busy[ch]--;
+		if (j->m->left == 0 && j->m->busy == 0)
+			finish(j->m);
+		j->m = NULL;
+		free(j->host);
+		j->host = NULL;
+	}
+}
+
+/* ---- starting deliveries ---- */
+
+static const char *
+domain_of(const char *a)
+{
+	size_t n = str_chrb(a, QFILE_ADDRMAX + 1, 0), at = str_rchrb(a, n, '@');
+
+	return at < n ? a + at + 1 : "";
+}
+
+/* send_req - a request to a spawner; while its pipe is full, answers
+ * are read (not acted on), so neither side can wait for the other */
+static void
+send_req(int ch, const char *p, size_t n)
+{
+	struct pollfd pfd[2];
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(reqfd[ch], p, n)) > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno != EAGAIN && errno != EINTR)
+			die_sys(EXIT_TEMP, ch == LOCAL ? "unable to talk to qmail-lspawn" :
+			    "unable to talk to qmail-rspawn");
+		pfd[0].fd = reqfd[ch], pfd[0].events = POLLOUT;
+		pfd[1].fd = ansfd[ch], pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+			die_sys(EXIT_TEMP, "unable to poll");
+		if (pfd[1].revents)
+			answers_read(ch);
+	}
+}
+
+static void
+start(struct msg *m, int ch, size_t first)
+{
+	struct str req = STR_ZERO, addr = STR_ZERO;
+	struct job *j = NULL;
+	const char *dom;
+	char nb[FMT_ULONG + 1], ib[FMT_ULONG + 1], cb[FMT_ULONG + 1];
+	size_t s, i, dl;
+	time_t now = time(NULL);
+
+	for (s = 0; s < SLOTS; s++)
+		if (jobs[ch][s].m == NULL) {
+			j = &jobs[ch][s];
+			break;
+		}
+	if (j == NULL)
+		return;
+	j->m = m;
+	j->n = 0;
+	j->number = ++jobnumber;
+	j->idx[j->n++] = first;
+	if (!str_catulong(&req, s) || !str_catc(&req, 0) || !str_catulong(&req, m->id) ||
+	    !str_catc(&req, 0))
+		die_nomem();
+	if (ch == LOCAL) {
+		(void)classify(m->r[ch][first].addr, &addr);
+		if (!str_catc(&req, 'F') || !str_cats(&req, m->sender) || !str_catc(&req, 0) ||
+		    !str_catc(&req, 'T') || !str_cats(&req, addr.s) || !str_catc(&req, 0))
+			die_nomem();
+		say("starting delivery ", ul(nb, j->number), ": msg ", ul(ib, m->id),
+		    " to local ", addr.s, NULL);
+	} else {
+		/* every due recipient at the same domain travels together */
+		dom = domain_of(m->r[ch][first].addr);
+		dl = str_chrb(dom, QFILE_ADDRMAX + 1, 0);
+		for (i = first + 1; i < m->n[ch] && j->n < GROUPMAX; i++) {
+			const char *d2 = domain_of(m->r[ch][i].addr);
+
+			if (m->r[ch][i].state == PENDING && m->r[ch][i].next <= now &&
+			    str_chrb(d2, dl + 1, 0) == dl && str_caseeqb(d2, dom, dl))
+				j->idx[j->n++] = i;
+		}
+		if ((j->host = malloc(dl + 1)) == NULL)
+			die_nomem();
+		for (i = 0; i < dl; i++)
+			j->host[i] = dom[i];
+		j->host[dl] = 0;
+		if (!str_catc(&req, 'H') || !str_cats(&req, j->host) || !str_catc(&req, 0) ||
+		    !str_catc(&req, 'F') || !str_cats(&req, m->sender) || !str_catc(&req, 0))
+			die_nomem();
+		for (i = 0; i < j->n; i++)
+			if (!str_catc(&req, 'T') || !str_cats(&req, m->r[ch][j->idx[i]].addr) ||
+			    !str_catc(&req, 0))
+				die_nomem();
+		say("starting delivery ", ul(nb, j->number), ": msg ", ul(ib, m->id),
+		    " to remote ", j->host, " (", ul(cb, j->n), j->n == 1 ? " recipient)" :
+		    " recipients)", NULL);
+	}
+	if (!str_catc(&req, 0))
+		die_nomem();
+	for (i = 0; i < j->n; i++)
+		m->r[ch][j->idx[i]].state = BUSY;
+	m->busy++;
+	busy[ch]++;
+	send_req(ch, req.s, req.len);
+	str_free(&req);
+	str_free(&addr);
+}
+
+/* schedule - start what is due; returns the next time something falls due */
+static time_t
+schedule(time_t now)
+{
+	struct msg *m, *next;
+	time_t wake = now + TODO_SCAN;
+	size_t i;
+	int ch;
+
+	for (m = head; m; m = next) {
+		next = m->next;
+		if (m->left == 0) {
+			if (m->busy == 0 && m->bounce_next <= now && !flag_term)
+				finish(m);	/* may free m */
+			else if (m->busy == 0 && m->bounce_next < wake)
+				wake = m->bounce_next;
+			continue;
+		}
+		for (ch = 0; ch < 2; ch++)
+			for (i = 0; i < m->n[ch]; i++) {
+				struct rcpt *rc = &m->r[ch][i];
+
+				if (rc->state != PENDING)
+					continue;
+				if (rc->next > now) {
+					if (rc->next < wake)
+						wake = rc->next;
+					continue;
+				}
+				if (busy[ch] >= cf.conc[ch] || flag_term)
+					continue;
+				start(m, ch, i);
+			}
+	}
+	return wake;
+}
+
+/* ---- new mail ---- */
+
+/* take_todo - the envelope todo/S/ID into info/, local/, remote/; 1 taken,
+ * 0 left (warned); dirs[] notes which split directories changed */
+static int
+take_todo(unsigned long id, unsigned char *dirs)
+{
+	struct str fn = STR_ZERO, raw = STR_ZERO, out[2] = { STR_ZERO, STR_ZERO };
+	struct str info = STR_ZERO;
+	struct qtodo t;
+	struct stat st;
+	const char *f;
+	size_t pos, fl;
+	int ch, r, ok = 0;
+
+	path(&fn, "todo", id);
+	if (stat(fn.s, &st) == -1 || (r = control_readfile(fn.s, &raw, ENVMAX)) != 1) {
+		warn_sys("unable to read ", fn.s);
+		goto out;
+	}
+	if (!qfile_todo(raw.s, raw.len, &t)) {
+		warn("ignoring the malformed ", fn.s);
+		goto out;
+	}
+	if (!str_cats(&info, "t") || !str_catulong(&info, (unsigned long)st.st_mtime) ||
+	    !str_catc(&info, 0) || !str_catc(&info, 'F') ||
+	    !str_catb(&info, t.sender, t.senderlen) || !str_catc(&info, 0))
+		die_nomem();
+	for (pos = t.first; qfile_field(raw.s, raw.len, &pos, &f, &fl) == 1; ) {
+		struct str a = STR_ZERO;
+
+		if (!str_copyb(&a, f + 1, fl - 1) || !str_nul(&a))
+			die_nomem();
+		/* a NUL-free address: the envelope parser saw to it */
+		ch = classify(a.s, NULL);
+		if (!str_catc(&out[ch], 'T') || !str_catb(&out[ch], a.s, a.len) ||
+		    !str_catc(&out[ch], 0))
+			die_nomem();
+		str_free(&a);
+	}
+	for (ch = 0; ch < 2; ch++) {
+		path(&fn, ch == LOCAL ? "local" : "remote", id);
+		if (out[ch].len == 0) {
+			if (unlink(fn.s) == -1 && errno != ENOENT) {
+				warn_sys("unable to remove ", fn.s);
+				goto out;
+			}
+			continue;
+		}
+		if (!write_file(fn.s, out[ch].s, out[ch].len)) {
+			warn_sys("unable to write ", fn.s);
+			goto out;
+		}
+	}
+	path(&fn, "info", id);
+	if (!write_file(fn.s, info.s, info.len)) {
+		warn_sys("unable to write ", fn.s);
+		goto out;
+	}
+	/* a bounce/ left by an earlier message of this inode number */
+	path(&fn, "bounce", id);
+	if (unlink(fn.s) == -1 && errno != ENOENT) {
+		warn_sys("unable to remove ", fn.s);
+		goto out;
+	}
+	dirs[id % qpath_split()] = 1;
+	ok = 1;
+out:
+	str_free(&fn);
+	str_free(&raw);
+	str_free(&out[0]);
+	str_free(&out[1]);
+	str_free(&info);
+	return ok;
+}
+
+/* todo_ids - up to max ids from todo/; the count */
+static size_t
+todo_ids(unsigned long *ids, size_t max)
+{
+	struct str dir = STR_ZERO;
+	struct dirent *de;
+	unsigned long s, id;
+	size_t n = 0;
+	DIR *d;
+
+	for (s = 0; s < qpath_split() && n < max; s++) {
+		dir.len = 0;
+		if (!str_cats(&dir, "todo/") || !str_catulong(&dir, s) || !str_nul(&dir))
+			die_nomem();
+		if ((d = opendir(dir.s)) == NULL) {
+			warn_sys("unable to open ", dir.s);
+			continue;
+		}
+		while (n < max && (de = readdir(d)) != NULL)
+			if (qpath_id(de->d_name, &id) && id % qpath_split() == s)
+				ids[n++] = id;
+		(void)closedir(d);	/* read-only stream */
+	}
+	str_free(&dir);
+	return n;
+}
+
+/* todo - take over a batch of new envelopes; 1 when more may wait */
+static int
+todo(void)
+{
+	static unsigned long ids[BATCH];
+	static unsigned char taken[BATCH];
+	unsigned char *dirs;
+	struct str dir = STR_ZERO, fn = STR_ZERO;
+	size_t n, i, k;
+	struct msg *m;
+	struct stat st;
+	char idb[FMT_ULONG + 1], sb[FMT_ULONG + 1], lb[FMT_ULONG + 1], rb[FMT_ULONG + 1];
+
+	if ((dirs = calloc(qpath_split(), 1)) == NULL)
+		die_nomem();
+	n = todo_ids(ids, BATCH);
+	for (i = 0; i < n; i++)
+		taken[i] = (unsigned char)take_todo(ids[i], dirs);
+	/* the new files must be on disk before the envelopes go */
+	for (i = 0; i < qpath_split(); i++) {
+		const char *sub[3] = { "info/", "local/", "remote/" };
+
+		if (!dirs[i])
+			continue;
+		for (k = 0; k < 3; k++) {
+			dir.len = 0;
+			if (!str_cats(&dir, sub[k]) || !str_catulong(&dir, i) || !str_nul(&dir))
+				die_nomem();
+			if (!sync_dir(dir.s))
+				die_sys(EXIT_TEMP, "unable to sync ", dir.s);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!taken[i])
+			continue;
+		if (!clean('T', ids[i])) {
+			say("warning: qmail-clean could not remove todo for msg ", ul(idb, ids[i]), NULL);
+			continue;	/* taken again later: at worst a delivery twice */
+		}
+		if ((m = msg_load(ids[i])) == NULL)
+			continue;
+		path(&fn, "mess", m->id);
+		st.st_size = 0;
+		if (stat(fn.s, &st) == -1)
+			warn_sys("unable to stat ", fn.s);
+		say("new msg ", ul(idb, m->id), " from <", m->sender, "> size ",
+		    ul(sb, (unsigned long)st.st_size), " local ", ul(lb, m->n[LOCAL]),
+		    " remote ", ul(rb, m->n[REMOTE]), NULL);
+		msg_append(m);
+	}
+	free(dirs);
+	str_free(&dir);
+	str_free(&fn);
+	return n == BATCH;
+}
+
+/* load_all - every message taken over before a restart */
+static void
+load_all(void)
+{
+	struct str dir = STR_ZERO, fn = STR_ZERO;
+	struct dirent *de;
+	unsigned long s, id;
+	struct msg *m;
+	DIR *d;
+
+	for (s = 0; s < qpath_split(); s++) {
+		dir.len = 0;
+		if (!str_cats(&dir, "info/") || !str_catulong(&dir, s) || !str_nul(&dir))
+			die_nomem();
+		if ((d = opendir(dir.s)) == NULL)
+			die_sys(EXIT_TEMP, "unable to open ", dir.s);
+		for (;;) {
+			errno = 0;
+			if ((de = readdir(d)) == NULL)
+				break;
+			if (!qpath_id(de->d_name, &id) || id % qpath_split() != s)
+				continue;
+			/* a todo/ file still there: it is taken over afresh */
+			path(&fn, "todo", id);
+			if (access(fn.s, F_OK) == 0)
+				continue;
+			if ((m = msg_load(id)) != NULL)
+				msg_append(m);
+		}
+		if (errno)
+			die_sys(EXIT_TEMP, "unable to read ", dir.s);
+		(void)closedir(d);	/* read-only stream */
+	}
+	str_free(&dir);
+	str_free(&fn);
+}
+
+/* sweep - leftovers of qmail-queue runs that never committed */
+static void
+sweep(void)
+{
+	struct str dir = STR_ZERO, fn = STR_ZERO;
+	struct dirent *de;
+	unsigned long s, id;
+	struct stat st;
+	time_t now = time(NULL);
+	char idb[FMT_ULONG + 1];
+	DIR *d;
+
+	(void)clean('S', 0);	/* pid/ and intd/ */
+	for (s = 0; s < qpath_split(); s++) {
+		dir.len = 0;
+		if (!str_cats(&dir, "mess/") || !str_catulong(&dir, s) || !str_nul(&dir))
+			die_nomem();
+		if ((d = opendir(dir.s)) == NULL) {
+			warn_sys("unable to open ", dir.s);
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (!qpath_id(de->d_name, &id) || id % qpath_split() != s)
+				continue;
+			path(&fn, "mess", id);
+			if (stat(fn.s, &st) == -1 || st.st_mtime + LEFTOVER_AGE > now)
+				continue;
+			path(&fn, "todo", id);
+			if (access(fn.s, F_OK) == 0 || errno != ENOENT)
+				continue;
+			path(&fn, "info", id);
+			if (access(fn.s, F_OK) == 0 || errno != ENOENT)
+				continue;
+			if (clean('M', id))
+				say("removed leftover mess/", ul(idb, s), "/", de->d_name, NULL);
+		}
+		(void)closedir(d);	/* read-only stream */
+	}
+	str_free(&dir);
+	str_free(&fn);
+}
+
+static int
+trigger_open(void)
+{
+	int fd = open("lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd == -1)
+		warn_sys("unable to open lock/trigger");
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pollfd pfd[5];
+	struct flock lk;
+	struct msg *m;
+	time_t now, wake, next_todo = 0, next_sweep = 0;
+	char x[256];
+	int trig, lockfd, more = 1, np, i, t;
+
+	(void)argc;
+	die_init(argv[0]);
+	umask(077);
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
+	if (!config_read(&cf))
+		die_sys(EXIT_TEMP, "unable to read the control files");
+	if (chdir("queue") == -1)
+		die_sys(EXIT_TEMP, "unable to chdir to queue");
+	if ((lockfd = open("lock/sendmutex", O_WRONLY | O_CLOEXEC)) == -1)
+		die_sys(EXIT_TEMP, "unable to open lock/sendmutex");
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	lk.l_start = 0;
+	lk.l_len = 0;
+	if (fcntl(lockfd, F_SETLK, &lk) == -1)
+		die_sys(EXIT_TEMP, "unable to lock lock/sendmutex: is another qmail-send running?");
+	if (pipe_cloexec(selfpipe) == -1 || fcntl(selfpipe[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(selfpipe[1], F_SETFL, O_NONBLOCK) == -1)
+		die_sys(EXIT_TEMP, "unable to create a pipe");
+	if (!sig_ignore(SIGPIPE) || !sig_catch(SIGTERM, on_signal) ||
+	    !sig_catch(SIGHUP, on_signal) || !sig_catch(SIGALRM, on_signal))
+		die_sys(EXIT_TEMP, "unable to set signals");
+	for (i = 0; i < 2; i++)
+		if (fcntl(ansfd[i], F_SETFL, O_NONBLOCK) == -1 ||
+		    fcntl(reqfd[i], F_SETFL, O_NONBLOCK) == -1)
+			die_sys(EXIT_TEMP, "unable to use the spawner pipes");
+	trig = trigger_open();
+	say("status: starting", NULL);
+	load_all();
+	for (;;) {
+		now = time(NULL);
+		if (flag_hup) {
+			struct config nc = { 0 };
+
+			flag_hup = 0;
+			if (chdir(auto_home) == 0 && config_read(&nc)) {
+				config_free(&cf);
+				cf = nc;
+				say("status: control files read again", NULL);
+			} else {
+				warn_sys("unable to read the control files: keeping the old ones");
+				config_free(&nc);
+			}
+			if (chdir(auto_home) == -1 || chdir("queue") == -1)
+				die_sys(EXIT_TEMP, "unable to chdir to queue");
+		}
+		if (flag_alrm) {
+			flag_alrm = 0;
+			for (m = head; m; m = m->next) {
+				for (i = 0; i < 2; i++)
+					for (size_t k = 0; k < m->n[i]; k++)
+						m->r[i][k].next = 0;
+				m->bounce_next = 0;
+			}
+			say("status: trying every recipient now", NULL);
+		}
+		if (flag_term && busy[LOCAL] == 0 && busy[REMOTE] == 0) {
+			say("status: exiting", NULL);
+			return 0;
+		}
+		if (!flag_term) {
+			if (now >= next_sweep) {
+				sweep();
+				next_sweep = now + SWEEP_EVERY;
+			}
+			if (more || now >= next_todo) {
+				more = todo();
+				next_todo = now + TODO_SCAN;
+			}
+		}
+		wake = schedule(now);
+		if (wake > next_todo)
+			wake = next_todo;
+		now = time(NULL);
+		t = more && !flag_term ? 0 : wake <= now ? 0 : wake - now > 3600 ? 3600000 : (int)(wake - now) * 1000;
+		np = 0;
+		pfd[np].fd = selfpipe[0], pfd[np++].events = POLLIN;
+		pfd[np].fd = ansfd[LOCAL], pfd[np++].events = POLLIN;
+		pfd[np].fd = ansfd[REMOTE], pfd[np++].events = POLLIN;
+		if (trig != -1)
+			pfd[np].fd = trig, pfd[np++].events = POLLIN;
+		if (poll(pfd, (nfds_t)np, t) == -1) {
+			if (errno == EINTR)
+				continue;
+			die_sys(EXIT_TEMP, "unable to poll");
+		}
+		if (pfd[0].revents)
+			while (read(selfpipe[0], x, sizeof x) > 0)
+				;
+		for (i = 0; i < 2; i++) {
+			if (pfd[1 + i].revents)
+				answers_read(i);
+			answers(i);
+		}
+		if (trig != -1 && pfd[3].revents) {
+			while (read(trig, x, sizeof x) > 0)
+				;
+			(void)close(trig);	/* read end; reopened to wait again */
+			trig = trigger_open();
+			more = 1;
+		} else if (trig == -1 && time(NULL) >= next_todo)
+			trig = trigger_open();
+	}
+}
