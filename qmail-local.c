@@ -1,0 +1,799 @@
+/* qmail-local - deliver one message to one local recipient, as the
+ * recipient's dot-qmail files say
+ *
+ *	qmail-local [-nN] user homedir local dash ext domain sender defaultdelivery
+ *
+ * Run by qmail-lspawn under the recipient's uid (or by hand, to test a
+ * .qmail file with -n).  The message arrives on descriptor 0 in the
+ * queue's LF form; it is untrusted, and so are the user's .qmail and
+ * .forward files.  The outcome goes to stdout as one human-readable
+ * report, and the exit code says it: 0 delivered, 100 permanent failure,
+ * 111 temporary failure.  Steps: check the home directory, find the
+ * .qmail file (extension fallbacks), make the message seekable, refuse
+ * a loop, then follow each instruction in order; forwards are collected
+ * and injected together at the end.  See qmail-local(8), dot-qmail(5)
+ * and qmail-command(8).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "die.h"
+#include "dotqmail.h"
+#include "env.h"
+#include "maildir.h"
+#include "sig.h"
+#include "spawn.h"
+#include "str.h"
+
+#define DOTQMAIL_MAX (16UL * 1024 * 1024)	/* bytes in a .qmail or .forward */
+#define OUTPUT_MAX 2000		/* bytes of a program's output kept for the report */
+
+struct ctx {
+	const char *user, *home, *local, *dash, *ext, *domain, *sender, *deflt;
+	int flag_doit;
+	int flag_forwardonly;	/* the .qmail file has its x bit: forwards only */
+	int msgfd;		/* the message, seekable; -1 before it is needed */
+	struct str recipient;	/* local@domain */
+	struct str dtline, rpline, ufline;
+	struct str forwards;	/* "T" address NUL, each */
+	unsigned long nforwards, nfiles, nprograms;
+	struct str report;	/* what stdout will say */
+};
+
+static struct ctx c;	/* main's: the delivery in progress */
+
+/* finish - the report and a last sentence on stdout in one write, then exit */
+static void __attribute__((noreturn))
+finish(int code, const char *s1, const char *s2, const char *s3)
+{
+	const char *s[3] = { s1, s2, s3 };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (s[i] && !str_cats(&c.report, s[i]))
+			_exit(EXIT_TEMP);
+	if (c.report.len == 0 || c.report.s[c.report.len - 1] != '\n')
+		if (!str_catc(&c.report, '\n'))
+			_exit(EXIT_TEMP);
+	/* stdout gone: the exit code still tells */
+	(void)fd_writeall(1, c.report.s, c.report.len, 0);
+	_exit(code);
+}
+
+static void __attribute__((noreturn))
+fail_sys(int code, const char *what, const char *name)
+{
+	const char *why = strerror(errno);
+
+	if (!str_cats(&c.report, what) || !str_cats(&c.report, name) ||
+	    !str_cats(&c.report, ": "))
+		_exit(EXIT_TEMP);
+	/* "no such file", as die.h writes it */
+	if (*why >= 'A' && *why <= 'Z') {
+		if (!str_catc(&c.report, (char)(*why + 32)))
+			_exit(EXIT_TEMP);
+		why++;
+	}
+	finish(code, why, NULL, NULL);
+}
+
+static void __attribute__((noreturn))
+nomem(void)
+{
+	finish(EXIT_TEMP, "out of memory", NULL, NULL);
+}
+
+/* clean - header-safe: newlines in an address would start a new header */
+static int
+catclean(struct str *out, const char *s)
+{
+	for (; *s; s++)
+		if (!str_catc(out, *s == '\n' || *s == '\r' ? '_' : *s))
+			return 0;
+	return 1;
+}
+
+/* setup_lines - RECIPIENT, DTLINE, RPLINE and UFLINE */
+static void
+setup_lines(void)
+{
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (!str_cats(&c.recipient, c.local) || !str_catc(&c.recipient, '@') ||
+	    !str_cats(&c.recipient, c.domain) || !str_nul(&c.recipient))
+		nomem();
+	if (!str_cats(&c.dtline, "Delivered-To: ") || !catclean(&c.dtline, c.recipient.s) ||
+	    !str_cats(&c.dtline, "\n") || !str_nul(&c.dtline))
+		nomem();
+	if (!str_cats(&c.rpline, "Return-Path: <") || !catclean(&c.rpline, c.sender) ||
+	    !str_cats(&c.rpline, ">\n") || !str_nul(&c.rpline))
+		nomem();
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm) == 0)
+		finish(EXIT_TEMP, "unable to format the date", NULL, NULL);
+	if (!str_cats(&c.ufline, "From "))
+		nomem();
+	/* the From_ line is split on blanks by readers */
+	if (*c.sender == 0) {
+		if (!str_cats(&c.ufline, "MAILER-DAEMON"))
+			nomem();
+	} else {
+		const char *s;
+
+		for (s = c.sender; *s; s++)
+			if (!str_catc(&c.ufline, *s == ' ' || *s == '\t' || *s == '\n' ||
+			    *s == '\r' ? '-' : *s))
+				nomem();
+	}
+	if (!str_catc(&c.ufline, ' ') || !str_cats(&c.ufline, date) ||
+	    !str_catc(&c.ufline, '\n') || !str_nul(&c.ufline))
+		nomem();
+}
+
+/* check_home - qmail's rules: a sticky home means "being edited, wait",
+ * a world-writable one that someone else may have planted files */
+static void
+check_home(void)
+{
+	struct stat st;
+
+	if (chdir(c.home) == -1)
+		fail_sys(EXIT_TEMP, "unable to switch to home directory ", c.home);
+	if (stat(".", &st) == -1)
+		fail_sys(EXIT_TEMP, "unable to stat home directory ", c.home);
+	if (st.st_mode & S_ISVTX)
+		finish(EXIT_TEMP, "home directory ", c.home,
+		    " is sticky: deliveries wait until the bit is cleared");
+	if (st.st_mode & S_IWOTH)
+		finish(EXIT_TEMP, "home directory ", c.home,
+		    " is world-writable: deliveries wait until that is fixed");
+}
+
+/* readfile - fn into out: 1 read, 0 missing; trouble ends the delivery */
+static int
+readfile(const char *fn, struct str *out)
+{
+	struct stat st;
+	char x[BUF_SIZE];
+	long r;
+	int fd;
+
+	out->len = 0;
+	if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		fail_sys(EXIT_TEMP, "unable to open ", fn);
+	}
+	if (fstat(fd, &st) == -1)
+		fail_sys(EXIT_TEMP, "unable to stat ", fn);
+	if (!S_ISREG(st.st_mode))
+		finish(EXIT_TEMP, fn, " is not a regular file", NULL);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		finish(EXIT_TEMP, fn, " is group- or world-writable: deliveries wait until that is fixed", NULL);
+	c.flag_forwardonly = (st.st_mode & S_IXUSR) != 0;
+	for (;;) {
+		if ((r = fd_read(fd, x, sizeof x, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read ", fn);
+		if (r == 0)
+			break;
+		if (out->len + (size_t)r > DOTQMAIL_MAX)
+			finish(EXIT_TEMP, fn, " is too large", NULL);
+		if (!str_catb(out, x, (size_t)r))
+			nomem();
+	}
+	if (close(fd) == -1)
+		fail_sys(EXIT_TEMP, "unable to read ", fn);
+	return 1;
+}
+
+/* find_dotqmail - the file that applies, into text and fn; 0 when the
+ * recipient has no .qmail of its own (defaultdelivery or .forward apply) */
+static int
+find_dotqmail(struct str *text, struct str *fn)
+{
+	struct str e = STR_ZERO;
+	size_t i, elen = strlen(c.ext);
+
+	if (*c.dash == 0 && elen == 0) {
+		if (!str_copys(fn, ".qmail") || !str_nul(fn))
+			nomem();
+		return readfile(fn->s, text);
+	}
+	/* file names: lower case, dots as colons (so no ".." ever) */
+	if (!str_copys(&e, c.ext))
+		nomem();
+	str_lowerb(e.s, e.len);
+	for (i = 0; i < e.len; i++) {
+		if (e.s[i] == '.')
+			e.s[i] = ':';
+		if (e.s[i] == '/' || e.s[i] == 0)
+			finish(EXIT_PERM, "Sorry, no mailbox here by that name. (#5.1.1)", NULL, NULL);
+	}
+	if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
+	    !str_cat(fn, &e) || !str_nul(fn))
+		nomem();
+	if (readfile(fn->s, text)) {
+		str_free(&e);
+		return 1;
+	}
+	/* .qmail-a-b-default, .qmail-a-default, then .qmail-default */
+	for (i = e.len; i-- > 0;) {
+		if (e.s[i] != '-')
+			continue;
+		if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
+		    !str_catb(fn, e.s, i + 1) || !str_cats(fn, "default") || !str_nul(fn))
+			nomem();
+		if (readfile(fn->s, text)) {
+			if (!env_set("DEFAULT", c.ext + i + 1))
+				nomem();
+			str_free(&e);
+			return 1;
+		}
+	}
+	if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
+	    !str_cats(fn, "default") || !str_nul(fn))
+		nomem();
+	if (readfile(fn->s, text)) {
+		if (!env_set("DEFAULT", c.ext))
+			nomem();
+		str_free(&e);
+		return 1;
+	}
+	finish(EXIT_PERM, "Sorry, no mailbox here by that name. (#5.1.1)", NULL, NULL);
+}
+
+/* seekable_message - fd 0 as a file we can rewind: the queue file itself,
+ * or a copy in an unlinked temporary file when fd 0 is a pipe */
+static void
+seekable_message(void)
+{
+	struct str tmp = STR_ZERO;
+	const char *dir = env_get("TMPDIR");
+	char x[BUF_SIZE];
+	long r;
+	int fd;
+
+	if (lseek(0, 0, SEEK_SET) != -1) {
+		c.msgfd = 0;
+		return;
+	}
+	if (errno != ESPIPE)
+		fail_sys(EXIT_TEMP, "unable to rewind ", "the message");
+	if (dir == NULL || *dir != '/')
+		dir = "/tmp";
+	if (!str_cats(&tmp, dir) || !str_cats(&tmp, "/qmail-local.XXXXXX") || !str_nul(&tmp))
+		nomem();
+	if ((fd = mkstemp(tmp.s)) == -1)
+		fail_sys(EXIT_TEMP, "unable to create ", tmp.s);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || unlink(tmp.s) == -1)
+		fail_sys(EXIT_TEMP, "unable to set up ", tmp.s);
+	for (;;) {
+		if ((r = fd_read(0, x, sizeof x, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read ", "the message");
+		if (r == 0)
+			break;
+		if (!fd_writeall(fd, x, (size_t)r, 0))
+			fail_sys(EXIT_TEMP, "unable to write ", tmp.s);
+	}
+	c.msgfd = fd;
+	str_free(&tmp);
+}
+
+static void
+rewind_message(void)
+{
+	if (lseek(c.msgfd, 0, SEEK_SET) == -1)
+		fail_sys(EXIT_TEMP, "unable to rewind ", "the message");
+}
+
+/* is_loop - the header already holds our Delivered-To line */
+static int
+is_loop(void)
+{
+	static const char dt[] = "delivered-to:";
+	char x[BUF_SIZE], line[1100];
+	size_t n = 0, i, s, e;
+	int overflow = 0;
+	long r, k;
+
+	rewind_message();
+	for (;;) {
+		if ((r = fd_read(c.msgfd, x, sizeof x, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read ", "the message");
+		if (r == 0)
+			return 0;
+		for (k = 0; k < r; k++) {
+			if (x[k] != '\n') {
+				if (n < sizeof line)
+					line[n++] = x[k];
+				else
+					overflow = 1;
+				continue;
+			}
+			if (n == 0 || (n == 1 && line[0] == '\r'))
+				return 0;	/* end of the header */
+			if (!overflow && n > sizeof dt - 1 && str_caseeqb(line, dt, sizeof dt - 1)) {
+				s = sizeof dt - 1;
+				e = n;
+				while (s < e && (line[s] == ' ' || line[s] == '\t'))
+					s++;
+				while (e > s && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r'))
+					e--;
+				i = e - s;
+				if (i == c.recipient.len && str_caseeqb(line + s, c.recipient.s, i))
+					return 1;
+			}
+			n = 0;
+			overflow = 0;
+		}
+	}
+}
+
+/* setup_env - what qmail-command(8) promises a program */
+static void
+setup_env(void)
+{
+	const char *ext = c.ext, *p;
+	struct str host = STR_ZERO;
+	char name[] = "EXT2";
+	size_t len, cut, i;
+	int k;
+
+	if (!env_set("RECIPIENT", c.recipient.s) || !env_set("SENDER", c.sender) ||
+	    !env_set("LOCAL", c.local) || !env_set("HOST", c.domain) ||
+	    !env_set("EXT", c.ext) || !env_set("USER", c.user) ||
+	    !env_set("HOME", c.home) || !env_set("DTLINE", c.dtline.s) ||
+	    !env_set("RPLINE", c.rpline.s) || !env_set("UFLINE", c.ufline.s))
+		nomem();
+	/* EXTn: EXT after its (n-1)th dash; empty when there is none */
+	for (k = 2; k <= 4; k++) {
+		name[3] = (char)('0' + k);
+		if (ext && (p = strchr(ext, '-')) != NULL)
+			ext = p + 1;
+		else
+			ext = NULL;
+		if (!env_set(name, ext ? ext : ""))
+			nomem();
+	}
+	/* HOSTn: HOST before its (n-1)th dot from the end; empty when none */
+	len = strlen(c.domain);
+	cut = len;
+	for (k = 2; k <= 4; k++) {
+		char hn[] = "HOST2";
+
+		hn[4] = (char)('0' + k);
+		if (cut <= len) {
+			i = str_rchrb(c.domain, cut, '.');
+			cut = i < cut ? i : len + 1;
+		}
+		if (!str_copyb(&host, c.domain, cut <= len ? cut : 0) || !str_nul(&host))
+			nomem();
+		if (!env_set(hn, host.s))
+			nomem();
+	}
+	str_free(&host);
+}
+
+/* permanent - qmail-command(8): the exit codes that mean "give up" */
+static int
+permanent(int code)
+{
+	switch (code) {
+	case 64: case 65: case 70: case 76: case 77: case 78: case 100: case 112:
+		return 1;
+	}
+	return 0;
+}
+
+/* catoutput - a program's output, control characters made visible */
+static void
+catoutput(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!str_catc(&c.report, (p[i] < ' ' && p[i] != '\n' && p[i] != '\t') ? '_' : p[i]))
+			nomem();
+	if (n && p[n - 1] != '\n' && !str_catc(&c.report, '\n'))
+		nomem();
+}
+
+/* deliver_program - |command through /bin/sh; 1 go on, 99 stop here */
+static int
+deliver_program(const char *cmd, size_t n)
+{
+	struct str s = STR_ZERO;
+	char out[OUTPUT_MAX], x[512];
+	char *argv[4];
+	size_t have = 0;
+	int p[2], fds[3], status, code;
+	long r;
+	pid_t pid;
+
+	if (!str_copyb(&s, cmd, n) || !str_nul(&s))
+		nomem();
+	argv[0] = "sh", argv[1] = "-c", argv[2] = s.s, argv[3] = NULL;
+	rewind_message();
+	if (pipe_cloexec(p) == -1)
+		fail_sys(EXIT_TEMP, "unable to create a pipe for ", "a program");
+	fds[0] = c.msgfd, fds[1] = p[1], fds[2] = p[1];
+	if ((pid = spawn("/bin/sh", argv, NULL, fds, 3)) == -1)
+		fail_sys(EXIT_TEMP, "unable to run ", "/bin/sh");
+	if (close(p[1]) == -1)
+		fail_sys(EXIT_TEMP, "unable to close ", "a pipe");
+	for (;;) {
+		if ((r = fd_read(p[0], x, sizeof x, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read the output of ", s.s);
+		if (r == 0)
+			break;
+		if (have < sizeof out) {
+			size_t k = (size_t)r < sizeof out - have ? (size_t)r : sizeof out - have;
+
+			memcpy(out + have, x, k);
+			have += k;
+		}
+	}
+	(void)close(p[0]);	/* read to its end already */
+	if (spawn_wait(pid, &status) == -1)
+		fail_sys(EXIT_TEMP, "unable to wait for ", s.s);
+	catoutput(out, have);
+	code = spawn_exitcode(status);
+	c.nprograms++;
+	if (code == 0 || code == 99) {
+		str_free(&s);
+		return code == 0 ? 1 : 99;
+	}
+	if (code == -1)
+		finish(EXIT_TEMP, "the program |", s.s, " was killed by a signal; will try again");
+	{
+		char num[FMT_ULONG + 1];
+
+		num[fmt_ulong(num, (unsigned long)code)] = 0;
+		if (!str_cats(&c.report, "the program |") || !str_cats(&c.report, s.s) ||
+		    !str_cats(&c.report, " exited with status "))
+			nomem();
+		if (permanent(code))
+			finish(EXIT_PERM, num, ": permanent failure", NULL);
+		finish(EXIT_TEMP, num, ": temporary failure", NULL);
+	}
+}
+
+/* mbox_write - the message in mbox form, "From " lines quoted */
+static int
+mbox_write(int fd)
+{
+	static const char from[] = "From ";
+	char in[BUF_SIZE], o[BUF_SIZE];
+	struct buf b;
+	int match = 0;	/* bytes of "From " seen at a line start; -1 mid-line */
+	char last = '\n';
+	long r, k;
+
+	buf_init(&b, fd, o, sizeof o, 0);
+	if (!buf_put(&b, c.ufline.s, c.ufline.len) || !buf_put(&b, c.rpline.s, c.rpline.len) ||
+	    !buf_put(&b, c.dtline.s, c.dtline.len))
+		return 0;
+	rewind_message();
+	for (;;) {
+		if ((r = fd_read(c.msgfd, in, sizeof in, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read ", "the message");
+		if (r == 0)
+			break;
+		for (k = 0; k < r; k++) {
+			char ch = in[k];
+
+			if (match >= 0) {
+				if (ch == from[match]) {
+					if (++match == 5) {
+						if (!buf_put(&b, ">From ", 6))
+							return 0;
+						match = -1;
+					}
+					last = ch;
+					continue;
+				}
+				if (match > 0 && !buf_put(&b, from, (size_t)match))
+					return 0;
+				match = -1;
+			}
+			if (!buf_put(&b, &ch, 1))
+				return 0;
+			if (ch == '\n')
+				match = 0;
+			last = ch;
+		}
+	}
+	if (match > 0 && !buf_put(&b, from, (size_t)match))
+		return 0;
+	/* a complete last line, then the blank line that separates messages */
+	if (last != '\n' && !buf_put(&b, "\n", 1))
+		return 0;
+	return buf_put(&b, "\n", 1) && buf_flush(&b);
+}
+
+/* deliver_mbox - append under an fcntl lock; on trouble cut back */
+static void
+deliver_mbox(const char *path, size_t n)
+{
+	struct str fn = STR_ZERO;
+	struct flock lk;
+	off_t pos;
+	int fd, err;
+
+	if (!str_copyb(&fn, path, n) || !str_nul(&fn))
+		nomem();
+	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600)) == -1)
+		fail_sys(EXIT_TEMP, "unable to open mbox ", fn.s);
+	memset(&lk, 0, sizeof lk);
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLKW, &lk) == -1)
+		if (errno != EINTR)
+			fail_sys(EXIT_TEMP, "unable to lock mbox ", fn.s);
+	if ((pos = lseek(fd, 0, SEEK_END)) == -1)
+		fail_sys(EXIT_TEMP, "unable to seek in mbox ", fn.s);
+	if (!mbox_write(fd) || fsync(fd) == -1) {
+		err = errno;
+		/* leave the mailbox as it was: a half message would corrupt it */
+		(void)!ftruncate(fd, pos);
+		errno = err;
+		fail_sys(EXIT_TEMP, "unable to write mbox ", fn.s);
+	}
+	if (close(fd) == -1)
+		fail_sys(EXIT_TEMP, "unable to write mbox ", fn.s);
+	c.nfiles++;
+	str_free(&fn);
+}
+
+static void
+deliver_maildir(const char *path, size_t n)
+{
+	struct str dir = STR_ZERO, hdr = STR_ZERO;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (!str_copyb(&dir, path, n) || !str_nul(&dir) ||
+	    !str_cat(&hdr, &c.rpline) || !str_cat(&hdr, &c.dtline))
+		nomem();
+	rewind_message();
+	if (!maildir_deliver(dir.s, hdr.s, hdr.len, c.msgfd, NULL))
+		fail_sys(EXIT_TEMP, "unable to deliver to Maildir ", dir.s);
+	c.nfiles++;
+	str_free(&dir);
+	str_free(&hdr);
+}
+
+static void
+add_forward(const char *addr, size_t n)
+{
+	if (!str_catc(&c.forwards, 'T') || !str_catb(&c.forwards, addr, n) ||
+	    !str_catc(&c.forwards, 0))
+		nomem();
+	c.nforwards++;
+}
+
+/* copy_message - dtline and the message into fd */
+static int
+copy_message(int fd)
+{
+	char x[BUF_SIZE];
+	long r;
+
+	if (!fd_writeall(fd, c.dtline.s, c.dtline.len, 0))
+		return 0;
+	rewind_message();
+	for (;;) {
+		if ((r = fd_read(c.msgfd, x, sizeof x, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read ", "the message");
+		if (r == 0)
+			return 1;
+		if (!fd_writeall(fd, x, (size_t)r, 0))
+			return 0;
+	}
+}
+
+/* send_forwards - one new message to every forward, through qmail-queue */
+static void
+send_forwards(void)
+{
+	struct str qq = STR_ZERO, env = STR_ZERO;
+	const char *q = env_get("QMAILQUEUE");
+	char *argv[2];
+	int m[2], e[2], fds[3], status, code, wrote;
+	pid_t pid;
+
+	if (q == NULL || *q == 0) {
+		if (!str_cats(&qq, auto_home) || !str_cats(&qq, "/bin/qmail-queue"))
+			nomem();
+	} else if (!str_cats(&qq, q))
+		nomem();
+	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cats(&env, c.sender) ||
+	    !str_catc(&env, 0) || !str_cat(&env, &c.forwards) || !str_catc(&env, 0))
+		nomem();
+	argv[0] = qq.s, argv[1] = NULL;
+	if (pipe_cloexec(m) == -1 || pipe_cloexec(e) == -1)
+		fail_sys(EXIT_TEMP, "unable to create a pipe for ", qq.s);
+	fds[0] = m[0], fds[1] = e[0], fds[2] = 2;
+	if ((pid = spawn(qq.s, argv, NULL, fds, 3)) == -1)
+		fail_sys(EXIT_TEMP, "unable to run ", qq.s);
+	if (close(m[0]) == -1 || close(e[0]) == -1)
+		fail_sys(EXIT_TEMP, "unable to close ", "a pipe");
+	/* a qmail-queue that stops reading is reported by its exit code */
+	wrote = copy_message(m[1]);
+	if (close(m[1]) == -1)
+		wrote = 0;
+	if (wrote && !fd_writeall(e[1], env.s, env.len, 0))
+		wrote = 0;
+	if (close(e[1]) == -1)
+		wrote = 0;
+	if (spawn_wait(pid, &status) == -1)
+		fail_sys(EXIT_TEMP, "unable to wait for ", qq.s);
+	code = spawn_exitcode(status);
+	if (code == 0 && wrote) {
+		str_free(&qq);
+		str_free(&env);
+		return;
+	}
+	if (code >= 11 && code <= 40)
+		finish(EXIT_PERM, "qmail-queue refused the forwarded message permanently", NULL, NULL);
+	finish(EXIT_TEMP, "unable to forward the message: qmail-queue failed; will try again", NULL, NULL);
+}
+
+/* show - -n: one instruction per line */
+static void
+show(const struct dotqmail_inst *in)
+{
+	const char *mark = in->type == DQ_PROGRAM ? "|" : in->type == DQ_FORWARD ? "&" : "";
+
+	if (!str_cats(&c.report, mark) || !str_catb(&c.report, in->arg, in->len) ||
+	    !str_catc(&c.report, '\n'))
+		nomem();
+}
+
+/* follow - each instruction of text in turn; is_forward: .forward syntax */
+static void follow(const char *text, size_t n, const char *fn, int is_forward);
+
+static int
+do_inst(const struct dotqmail_inst *in, const char *fn)
+{
+	if (c.flag_forwardonly && in->type != DQ_FORWARD)
+		finish(EXIT_TEMP, fn, " has its execute bit set, so it may hold only forwards", NULL);
+	if (!c.flag_doit) {
+		show(in);
+		return 1;
+	}
+	switch (in->type) {
+	case DQ_PROGRAM:
+		return deliver_program(in->arg, in->len);
+	case DQ_FORWARD:
+		add_forward(in->arg, in->len);
+		return 1;
+	case DQ_MBOX:
+		deliver_mbox(in->arg, in->len);
+		return 1;
+	case DQ_MAILDIR:
+		deliver_maildir(in->arg, in->len);
+		return 1;
+	}
+	return 1;
+}
+
+static void
+follow(const char *text, size_t n, const char *fn, int is_forward)
+{
+	struct dotqmail d;
+	struct dotqmail_inst in;
+	int r, used_default = 0;
+
+	dotqmail_init(&d, text, n);
+	for (;;) {
+		r = is_forward ? dotforward_next(&d, &in) : dotqmail_next(&d, &in);
+		if (r == 0)
+			return;
+		if (r == -1) {
+			char num[FMT_ULONG + 1];
+
+			num[fmt_ulong(num, d.lineno)] = 0;
+			if (!str_cats(&c.report, fn) || !str_cats(&c.report, " line "))
+				nomem();
+			finish(EXIT_TEMP, num, d.lineno == 1 && !is_forward ?
+			    ": blank first line or unusable instruction; fix the file" :
+			    ": unusable instruction; fix the file", NULL);
+		}
+		if (is_forward && in.type == DQ_FORWARD && in.len == 0) {
+			/* \user in a .forward: deliver here, once */
+			if (!used_default++)
+				follow(c.deflt, strlen(c.deflt), "defaultdelivery", 0);
+			continue;
+		}
+		if (do_inst(&in, fn) == 99)
+			return;	/* delivered; the program asked to skip the rest */
+	}
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	finish(EXIT_PERM, "usage: qmail-local [-nN] user homedir local dash ext domain sender defaultdelivery", NULL, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct str text = STR_ZERO, fn = STR_ZERO;
+	char num[3][FMT_ULONG + 1];
+	int i = 1, have;
+
+	die_init(argv[0]);
+	c.flag_doit = 1;
+	c.msgfd = -1;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		const char *o;
+
+		if (str_equal(argv[i], "--")) {
+			i++;
+			break;
+		}
+		for (o = argv[i] + 1; *o; o++)
+			if (*o == 'n')
+				c.flag_doit = 0;
+			else if (*o == 'N')
+				c.flag_doit = 1;
+			else
+				usage();
+	}
+	if (argc - i != 8)
+		usage();
+	c.user = argv[i], c.home = argv[i + 1], c.local = argv[i + 2];
+	c.dash = argv[i + 3], c.ext = argv[i + 4], c.domain = argv[i + 5];
+	c.sender = argv[i + 6], c.deflt = argv[i + 7];
+	if (*c.home != '/')
+		finish(EXIT_TEMP, "home directory ", c.home, " is not an absolute path");
+	if (sig_ignore(SIGPIPE) == -1)
+		finish(EXIT_TEMP, "unable to ignore SIGPIPE", NULL, NULL);
+	(void)env_unset("DEFAULT");	/* set only when a -default file matches */
+
+	check_home();
+	setup_lines();
+	have = find_dotqmail(&text, &fn);
+	if (c.flag_doit) {
+		seekable_message();
+		if (is_loop())
+			finish(EXIT_PERM, "This message is looping: it already has my Delivered-To line. (#5.4.6)", NULL, NULL);
+		setup_env();
+	}
+
+	if (have && text.len > 0)
+		follow(text.s, text.len, fn.s, 0);
+	else if (*c.dash == 0 && *c.ext == 0 && readfile(".forward", &text) && text.len > 0)
+		follow(text.s, text.len, ".forward", 1);
+	else {
+		c.flag_forwardonly = 0;
+		if (*c.deflt == 0)
+			finish(EXIT_TEMP, "no .qmail file and an empty defaultdelivery: nothing to deliver to", NULL, NULL);
+		follow(c.deflt, strlen(c.deflt), "defaultdelivery", 0);
+	}
+
+	if (!c.flag_doit)
+		finish(EXIT_OK, NULL, NULL, NULL);
+	if (c.nforwards)
+		send_forwards();
+	num[0][fmt_ulong(num[0], c.nfiles)] = 0;
+	num[1][fmt_ulong(num[1], c.nforwards)] = 0;
+	num[2][fmt_ulong(num[2], c.nprograms)] = 0;
+	if (!str_cats(&c.report, "delivered: ") || !str_cats(&c.report, num[0]) ||
+	    !str_cats(&c.report, " to mailboxes, ") || !str_cats(&c.report, num[1]) ||
+	    !str_cats(&c.report, " forwarded, "))
+		nomem();
+	finish(EXIT_OK, num[2], " programs", NULL);
+}

@@ -1,0 +1,386 @@
+#!/usr/bin/python3
+"""qmail-local: dot-qmail(5) and qmail-command(8) semantics, case by case.
+
+Each row of CASES builds a fresh home directory with the files it names,
+runs bin/qmail-local on a message, and checks the exit code, the report
+on stdout, and everything the delivery produced: Maildirs (read back with
+python's mailbox module), mboxes (byte for byte and through mailbox.mbox),
+forwards (through tests/qq-record as $QMAILQUEUE) and program output.
+"""
+import mailbox
+import os
+import re
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+
+t.need_home()
+QL = os.path.join(t.BIN, "qmail-local")
+RECORDER = os.path.join(t.SRC, "tests", "qq-record")
+
+MSG = (b"Received: (lanmail 4242 invoked by uid 1000); 28 Nov 2026 17:00:00 +0000\n"
+       b"From: Alice <alice@sender.example>\n"
+       b"To: joe@example.org\n"
+       b"Subject: test message\n"
+       b"\n"
+       b"From the first body line\n"
+       b"Fromage is not quoted\n"
+       b">From already quoted stays\n"
+       b"last line\n")
+SENDER = "alice@sender.example"
+RP = b"Return-Path: <alice@sender.example>\n"
+
+
+def dt(addr):
+    return b"Delivered-To: " + addr.encode() + b"\n"
+
+
+DT = dt("joe@example.org")
+
+
+class Run:
+    pass
+
+
+def setup(files):
+    home = t.tmpdir("ql-home.")
+    os.chmod(home, 0o755)
+    for name, spec in files.items():
+        path = os.path.join(home, name)
+        if name.endswith("/"):
+            os.makedirs(path, exist_ok=True)
+            for sub in ("tmp", "new", "cur"):
+                os.makedirs(os.path.join(path, sub), exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        mode = 0o644
+        if isinstance(spec, tuple):
+            spec, mode = spec
+        t.write(path, spec if isinstance(spec, bytes) else spec.encode(), mode)
+    return home
+
+
+def run(home, local="joe", dash="", ext="", domain="example.org", sender=SENDER,
+        default="./Maildir/", msg=MSG, opts=(), qq_exit=None, pipe=False, user="joe"):
+    rec = t.tmpdir("ql-rec.")
+    env = dict(os.environ)
+    env["QMAILQUEUE"] = RECORDER
+    env["QQ_RECORD"] = rec
+    env.pop("QQ_EXIT", None)
+    if qq_exit is not None:
+        env["QQ_EXIT"] = str(qq_exit)
+    argv = [QL] + list(opts) + [user, home, local, dash, ext, domain, sender, default]
+    if pipe:
+        p = subprocess.run(argv, input=msg, capture_output=True, env=env, timeout=30)
+    else:
+        mf = os.path.join(rec, "input")
+        with open(mf, "wb") as f:
+            f.write(msg)
+        with open(mf, "rb") as f:
+            p = subprocess.run(argv, stdin=f, capture_output=True, env=env, timeout=30)
+        os.unlink(mf)
+    r = Run()
+    r.home, r.rc, r.out, r.err = home, p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr
+    r.forwards = []
+    n = 0
+    while os.path.exists(os.path.join(rec, "%d.msg" % n)):
+        r.forwards.append((open(os.path.join(rec, "%d.env" % n), "rb").read(),
+                           open(os.path.join(rec, "%d.msg" % n), "rb").read()))
+        n += 1
+    return r
+
+
+def maildir(r, path="Maildir"):
+    """Messages in the Maildir as bytes, sorted by name; tmp/ must be empty."""
+    p = os.path.join(r.home, path)
+    if not os.path.isdir(os.path.join(p, "new")):
+        return None
+    if os.listdir(os.path.join(p, "tmp")):
+        return ["tmp/ not empty"]
+    md = mailbox.Maildir(p, factory=None, create=False)
+    return [md.get_bytes(k) for k in sorted(md.keys())]
+
+
+def mbox_bytes(r, path="mbox"):
+    p = os.path.join(r.home, path)
+    return open(p, "rb").read() if os.path.exists(p) else None
+
+
+def readfile(r, path):
+    p = os.path.join(r.home, path)
+    return open(p, "rb").read() if os.path.exists(p) else None
+
+
+FROMLINE = re.compile(rb"^From alice@sender\.example (Mon|Tue|Wed|Thu|Fri|Sat|Sun) "
+                      rb"[A-Z][a-z][a-z] [ 0-9]\d \d\d:\d\d:\d\d \d{4}\n")
+QUOTED = MSG.replace(b"\nFrom the first", b"\n>From the first")
+
+
+def mbox_ok(data, count=1, msg=QUOTED, dtl=DT):
+    """data is count copies of From_ line + RP + DT + msg + blank line."""
+    if data is None:
+        return False
+    parts = []
+    rest = data
+    for _ in range(count):
+        m = FROMLINE.match(rest)
+        if not m:
+            return False
+        rest = rest[m.end():]
+        want = RP + dtl + msg + b"\n"
+        if not rest.startswith(want):
+            return False
+        rest = rest[len(want):]
+        parts.append(1)
+    return rest == b""
+
+
+def env_lines(r):
+    data = readfile(r, "env.out")
+    return data.decode().split("\n") if data is not None else None
+
+
+ENVCMD = ('|printf "%s\\n" "$RECIPIENT" "$SENDER" "$LOCAL" "$HOST" "$EXT" "$EXT2" "$EXT3" "$EXT4" '
+          '"$HOST2" "$HOST3" "$HOST4" "$USER" "$HOME" "$DTLINE" "$RPLINE" "${DEFAULT-unset}" "$PWD" > env.out\n')
+
+FULLMD = RP + DT + MSG
+
+# name, files, run arguments, exit code, text in the report, check(r) -> bool
+CASES = [
+    ("no .qmail: defaultdelivery Maildir", {"Maildir/": ""}, {}, 0, "delivered: 1",
+     lambda r: maildir(r) == [FULLMD]),
+    ("empty .qmail: defaultdelivery", {"Maildir/": "", ".qmail": ""}, {}, 0, "delivered",
+     lambda r: maildir(r) == [FULLMD]),
+    ("maildir line", {"Mail/": "", ".qmail": "./Mail/\n"}, {}, 0, "delivered: 1",
+     lambda r: maildir(r, "Mail") == [FULLMD] and maildir(r) is None),
+    ("absolute maildir line", {"abs/box/": "", ".qmail": None}, {}, 0, "delivered: 1",
+     lambda r: maildir(r, "abs/box") == [FULLMD]),
+    ("maildir line with trailing blanks, no final newline", {"Mail/": "", ".qmail": "./Mail/ \t"}, {}, 0, "delivered",
+     lambda r: maildir(r, "Mail") == [FULLMD]),
+    ("mbox line: From_ line, quoting, blank line", {".qmail": "./mbox\n"}, {}, 0, "delivered: 1",
+     lambda r: mbox_ok(mbox_bytes(r))),
+    ("mbox read back by mailbox.mbox", {".qmail": "./mbox\n"}, {}, 0, "",
+     lambda r: [m["Subject"] for m in mailbox.mbox(os.path.join(r.home, "mbox"))] == ["test message"]
+     and mailbox.mbox(os.path.join(r.home, "mbox"))[0]["Return-Path"] == "<alice@sender.example>"),
+    ("mbox appends to an existing mailbox", {".qmail": "./mbox\n", "mbox": "From x Sat Nov 28 00:00:00 2026\nSubject: old\n\nold\n\n"},
+     {}, 0, "", lambda r: len(mailbox.mbox(os.path.join(r.home, "mbox"))) == 2
+     and mbox_bytes(r).startswith(b"From x Sat Nov 28 00:00:00 2026\nSubject: old\n\nold\n\nFrom alice")),
+    ("mbox: last line without newline gets one", {".qmail": "./mbox\n"}, {"msg": b"Subject: x\n\nno newline"}, 0, "",
+     lambda r: mbox_ok(mbox_bytes(r), msg=b"Subject: x\n\nno newline\n")),
+    ("mbox: From at the very start and split lines", {".qmail": "./mbox\n"}, {"msg": b"From x\nFrom\nFro\n\nFrom y"}, 0, "",
+     lambda r: mbox_ok(mbox_bytes(r), msg=b">From x\nFrom\nFro\n\n>From y\n")),
+    ("mbox on a full disk: temporary failure", {".qmail": "/dev/full\n"}, {}, 111, "unable to write mbox /dev/full",
+     lambda r: True),
+    ("comment only: accepted, nothing delivered", {"Maildir/": "", ".qmail": "# throw it away\n"}, {}, 0, "delivered: 0",
+     lambda r: maildir(r) == [] and r.forwards == []),
+    ("comment then maildir", {"Maildir/": "", ".qmail": "# mine\n./Maildir/\n"}, {}, 0, "delivered: 1",
+     lambda r: maildir(r) == [FULLMD]),
+    ("blank first line: temporary failure, nothing delivered", {"Maildir/": "", ".qmail": "\n./Maildir/\n"}, {}, 111, ".qmail line 1",
+     lambda r: maildir(r) == []),
+    ("blank first line of blanks only: temporary failure", {"Maildir/": "", ".qmail": "  \t\n./Maildir/\n"}, {}, 111, "line 1",
+     lambda r: maildir(r) == []),
+    ("blank lines later are ignored", {"Maildir/": "", "M2/": "", ".qmail": "./Maildir/\n\n\n./M2/\n\n"}, {}, 0, "delivered: 2",
+     lambda r: maildir(r) == [FULLMD] and maildir(r, "M2") == [FULLMD]),
+    ("NUL byte in .qmail: temporary failure", {"Maildir/": "", ".qmail": b"./Mai\0ldir/\n"}, {}, 111, "line 1",
+     lambda r: maildir(r) == []),
+    ("program gets the message unchanged on stdin, in HOME", {".qmail": "|cat > prog.out; pwd > pwd.out\n"}, {}, 0, "1 programs",
+     lambda r: readfile(r, "prog.out") == MSG and readfile(r, "pwd.out") == (os.path.realpath(r.home) + "\n").encode()),
+    ("program exit 99: delivered, later lines skipped", {"Maildir/": "", ".qmail": "|exit 99\n./Maildir/\n"}, {}, 0, "delivered",
+     lambda r: maildir(r) == []),
+    ("program exit 100: permanent", {"Maildir/": "", ".qmail": "|echo no such list; exit 100\n./Maildir/\n"}, {}, 100, "no such list",
+     lambda r: maildir(r) == [] and "exited with status 100" in r.out),
+    ("program exit 111: temporary", {".qmail": "|echo busy; exit 111\n"}, {}, 111, "busy", lambda r: True),
+]
+for code in (64, 65, 70, 76, 77, 78, 112):
+    CASES.append(("program exit %d: permanent" % code, {".qmail": "|exit %d\n" % code}, {}, 100,
+                  "exited with status %d" % code, lambda r: True))
+for code in (1, 2, 75, 101, 255):
+    CASES.append(("program exit %d: temporary" % code, {".qmail": "|exit %d\n" % code}, {}, 111,
+                  "exited with status %d" % code, lambda r: True))
+CASES += [
+    ("program killed by a signal: temporary", {".qmail": "|kill -9 $$\n"}, {}, 111, "signal", lambda r: True),
+    ("program output reaches the report", {".qmail": "|echo hello from the program\n"}, {}, 0, "hello from the program",
+     lambda r: True),
+    ("programs see the qmail-command environment",
+     {".qmail-list-default": ENVCMD},
+     {"local": "joe-list-a-b", "dash": "-", "ext": "list-a-b", "domain": "mx.lists.example.org"}, 0, "1 programs",
+     lambda r: env_lines(r) == [
+         "joe-list-a-b@mx.lists.example.org", SENDER, "joe-list-a-b", "mx.lists.example.org",
+         "list-a-b", "a-b", "b", "", "mx.lists.example", "mx.lists", "mx", "joe", r.home,
+         "Delivered-To: joe-list-a-b@mx.lists.example.org", "", "Return-Path: <alice@sender.example>", "",
+         "a-b", os.path.realpath(r.home), ""]),
+    ("UFLINE is a From_ line; DEFAULT unset without -default",
+     {".qmail": '|printf "%s" "$UFLINE" > uf.out; echo "${DEFAULT-unset}" > d.out\n'}, {}, 0, "",
+     lambda r: FROMLINE.match(readfile(r, "uf.out")) is not None and readfile(r, "uf.out").endswith(b"\n")
+     and readfile(r, "d.out") == b"unset\n"),
+    ("forward with &", {".qmail": "&bob@elsewhere.example\n"}, {}, 0, "1 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0\0", DT + MSG)]),
+    ("bare address forward", {".qmail": "bob@elsewhere.example\n"}, {}, 0, "1 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0\0", DT + MSG)]),
+    ("mailing list: every forward in one injection", {".qmail-list": "a@x.example\n&b@y.example\n# c@z.example\nd@w.example\n"},
+     {"local": "joe-list", "dash": "-", "ext": "list"}, 0, "3 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Ta@x.example\0Tb@y.example\0Td@w.example\0\0",
+                               dt("joe-list@example.org") + MSG)]),
+    ("forward and Maildir together", {"Maildir/": "", ".qmail": "./Maildir/\n&bob@elsewhere.example\n"}, {}, 0, "delivered: 1",
+     lambda r: maildir(r) == [FULLMD] and len(r.forwards) == 1),
+    ("forward of a bounce keeps the null sender", {".qmail": "&bob@elsewhere.example\n"}, {"sender": ""}, 0, "",
+     lambda r: r.forwards == [(b"F\0Tbob@elsewhere.example\0\0", DT + MSG)]),
+    ("qmail-queue permanent refusal: permanent", {".qmail": "&bob@elsewhere.example\n"}, {"qq_exit": 31}, 100, "permanently",
+     lambda r: True),
+    ("qmail-queue trouble: temporary", {".qmail": "&bob@elsewhere.example\n"}, {"qq_exit": 53}, 111, "qmail-queue",
+     lambda r: True),
+    ("failure after a forward line: nothing forwarded", {".qmail": "&bob@elsewhere.example\n|exit 111\n"}, {}, 111, "",
+     lambda r: r.forwards == []),
+    ("exit 99 after a forward line: the forward still goes", {".qmail": "&bob@elsewhere.example\n|exit 99\n&no@where.example\n"}, {}, 0, "",
+     lambda r: len(r.forwards) == 1 and r.forwards[0][0].endswith(b"\0Tbob@elsewhere.example\0\0")),
+    ("loop: our Delivered-To already there", {"Maildir/": ""}, {"msg": b"Delivered-To: joe@example.org\n" + MSG}, 100, "looping",
+     lambda r: maildir(r) == []),
+    ("loop detection ignores case and blanks", {"Maildir/": ""}, {"msg": b"DELIVERED-TO:   Joe@Example.ORG \n" + MSG}, 100, "#5.4.6",
+     lambda r: maildir(r) == []),
+    ("another Delivered-To is no loop", {"Maildir/": ""}, {"msg": b"Delivered-To: someone@example.org\n" + MSG}, 0, "",
+     lambda r: maildir(r) == [RP + DT + b"Delivered-To: someone@example.org\n" + MSG]),
+    ("Delivered-To in the body is no loop", {"Maildir/": ""}, {"msg": MSG + b"Delivered-To: joe@example.org\n"}, 0, "",
+     lambda r: len(maildir(r)) == 1),
+    ("extension: exact .qmail-ext", {"M/": "", ".qmail-foo": "./M/\n", ".qmail-default": "|exit 100\n"},
+     {"local": "joe-foo", "dash": "-", "ext": "foo"}, 0, "",
+     lambda r: maildir(r, "M") == [RP + dt("joe-foo@example.org") + MSG]),
+    ("extension: .qmail-foo-default, DEFAULT set", {".qmail-foo-default": '|echo "$DEFAULT" > d.out\n'},
+     {"local": "joe-foo-bar", "dash": "-", "ext": "foo-bar"}, 0, "",
+     lambda r: readfile(r, "d.out") == b"bar\n"),
+    ("extension: .qmail-default catches the rest", {".qmail-default": '|echo "$DEFAULT" > d.out\n'},
+     {"local": "joe-x-y", "dash": "-", "ext": "x-y"}, 0, "",
+     lambda r: readfile(r, "d.out") == b"x-y\n"),
+    ("extension: dash by dash, longest first",
+     {".qmail-a-b-default": '|echo ab "$DEFAULT" > d.out\n', ".qmail-a-default": "|exit 100\n", ".qmail-default": "|exit 100\n"},
+     {"local": "joe-a-b-c-d", "dash": "-", "ext": "a-b-c-d"}, 0, "",
+     lambda r: readfile(r, "d.out") == b"ab c-d\n"),
+    ("extension: .qmail-a-default when .qmail-a-b-default is missing",
+     {".qmail-a-default": '|echo a "$DEFAULT" > d.out\n', ".qmail-default": "|exit 100\n"},
+     {"local": "joe-a-b-c", "dash": "-", "ext": "a-b-c"}, 0, "",
+     lambda r: readfile(r, "d.out") == b"a b-c\n"),
+    ("extension without any file: no such mailbox", {"Maildir/": "", ".qmail": "./Maildir/\n"},
+     {"local": "joe-nope", "dash": "-", "ext": "nope"}, 100, "#5.1.1", lambda r: maildir(r) == []),
+    ("extension is case-insensitive", {"M/": "", ".qmail-foo": "./M/\n"},
+     {"local": "joe-FoO", "dash": "-", "ext": "FoO"}, 0, "", lambda r: len(maildir(r, "M")) == 1),
+    ("extension dots become colons", {"M/": "", ".qmail-a:b": "./M/\n"},
+     {"local": "joe-a.b", "dash": "-", "ext": "a.b"}, 0, "", lambda r: len(maildir(r, "M")) == 1),
+    ("extension with a slash: no such mailbox", {"M/": "", ".qmail-default": "./M/\n"},
+     {"local": "joe-a/b", "dash": "-", "ext": "a/b"}, 100, "#5.1.1", lambda r: maildir(r, "M") == []),
+    ("empty .qmail-ext: defaultdelivery", {"Maildir/": "", ".qmail-foo": ""},
+     {"local": "joe-foo", "dash": "-", "ext": "foo"}, 0, "", lambda r: len(maildir(r)) == 1),
+    ("group-writable .qmail: temporary", {"Maildir/": "", ".qmail": ("./Maildir/\n", 0o664)}, {}, 111, "writable",
+     lambda r: maildir(r) == []),
+    ("world-writable .qmail: temporary", {"Maildir/": "", ".qmail": ("./Maildir/\n", 0o646)}, {}, 111, "writable",
+     lambda r: maildir(r) == []),
+    (".qmail that is a directory: temporary", {"Maildir/": "", ".qmail/": ""}, {}, 111, "regular file",
+     lambda r: maildir(r) == []),
+    ("executable .qmail may only forward", {"Maildir/": "", ".qmail": ("./Maildir/\n", 0o755)}, {}, 111, "execute bit",
+     lambda r: maildir(r) == []),
+    ("executable .qmail with forwards works", {".qmail": ("&bob@elsewhere.example\n", 0o755)}, {}, 0, "1 forwarded",
+     lambda r: len(r.forwards) == 1),
+    ("missing Maildir: temporary, nothing lost", {".qmail": "./Maildir/\n"}, {}, 111, "unable to deliver to Maildir",
+     lambda r: True),
+    (".forward when there is no .qmail",
+     {".forward": '# comment\nbob@elsewhere.example, carol@elsewhere.example\n"|cat > fwd.out"\n/HOMEDIR/fmbox\n'}, {}, 0, "2 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0Tcarol@elsewhere.example\0\0", DT + MSG)]
+     and readfile(r, "fwd.out") == MSG and mbox_ok(readfile(r, "fmbox"))),
+    (".forward \\user delivers here", {"Maildir/": "", ".forward": "\\joe, bob@elsewhere.example\n"}, {}, 0, "",
+     lambda r: maildir(r) == [FULLMD] and len(r.forwards) == 1),
+    (".forward ignored when .qmail exists", {"Maildir/": "", ".qmail": "./Maildir/\n", ".forward": "bob@elsewhere.example\n"}, {}, 0, "",
+     lambda r: maildir(r) == [FULLMD] and r.forwards == []),
+    ("multi-line defaultdelivery", {"Maildir/": ""}, {"default": "./Maildir/\n./mbox"}, 0, "delivered: 2",
+     lambda r: maildir(r) == [FULLMD] and mbox_ok(mbox_bytes(r))),
+    ("message on a pipe is read once and delivered twice", {"Maildir/": "", ".qmail": "./Maildir/\n|cat > prog.out\n"}, {"pipe": True}, 0, "",
+     lambda r: maildir(r) == [FULLMD] and readfile(r, "prog.out") == MSG),
+    ("-n prints the instructions and delivers nothing",
+     {"Maildir/": "", ".qmail": "# c\n./Maildir/\n|prog arg\nbob@x.example\n&carol@y.example\n/var/mail/joe\n"},
+     {"opts": ["-n"]}, 0, "./Maildir/\n|prog arg\n&bob@x.example\n&carol@y.example\n/var/mail/joe\n",
+     lambda r: maildir(r) == [] and r.forwards == []),
+    ("-n shows the defaultdelivery", {}, {"opts": ["-n"], "default": "./Maildir/"}, 0, "./Maildir/\n", lambda r: True),
+    ("usage error: permanent", {}, {"opts": ["-x"]}, 100, "usage", lambda r: True),
+]
+
+
+def sticky_case():
+    home = setup({"Maildir/": ""})
+    os.chmod(home, 0o755 | stat.S_ISVTX)
+    r = run(home)
+    t.is_(r.rc, 111, "sticky home directory: temporary failure")
+    t.ok("sticky" in r.out and maildir(r) == [], "sticky: report says so, nothing delivered")
+    os.chmod(home, 0o755)
+    r = run(home)
+    t.ok(r.rc == 0 and len(maildir(r)) == 1, "bit cleared: delivered")
+
+
+def maildir_names():
+    home = setup({"Maildir/": ""})
+    for _ in range(5):
+        run(home)
+    names = os.listdir(os.path.join(home, "Maildir", "new"))
+    pat = re.compile(r"^\d+\.M\d+P\d+(Q\d+)?\.[^/:]+$")
+    t.ok(len(names) == 5 and all(pat.match(n) for n in names), "Maildir names are unique time.MusecPpid.host: %r" % names)
+    md = mailbox.Maildir(os.path.join(home, "Maildir"), factory=None, create=False)
+    t.ok(all(m["Subject"] == "test message" and m["Return-Path"] == "<alice@sender.example>"
+             and m["Delivered-To"] == "joe@example.org" for m in md), "every Maildir message parses")
+
+
+def real_queue():
+    """One forward through the real bin/qmail-queue into the scratch queue."""
+    qq = os.path.join(t.BIN, "qmail-queue")
+    if not os.access(qq, os.X_OK):
+        t.skip("bin/qmail-queue not installed", 2)
+        return
+    before = set(t.queue_files("todo"))
+    home = setup({".qmail": "&bob@elsewhere.example\n"})
+    env = dict(os.environ)
+    env.pop("QMAILQUEUE", None)
+    mf = os.path.join(home, "msgfile")
+    t.write(mf, MSG)
+    with open(mf, "rb") as f:
+        p = subprocess.run([QL, "joe", home, "joe", "", "", "example.org", SENDER, "./Maildir/"],
+                           stdin=f, capture_output=True, env=env, timeout=30)
+    new = [f for f in t.queue_files("todo") if f not in before]
+    t.ok(p.returncode == 0 and len(new) == 1, "forward through bin/qmail-queue: %r" % p.stdout)
+    ok = False
+    if new:
+        envl = open(new[0], "rb").read()
+        mess = new[0].replace(os.sep + "todo" + os.sep, os.sep + "mess" + os.sep)
+        body = open(mess, "rb").read() if os.path.exists(mess) else b""
+        ok = envl.endswith(b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0") and body.endswith(DT + MSG)
+    t.ok(ok, "queued envelope and message are the forward")
+    t.clear_queue()
+
+
+def main():
+    for name, files, args, rc, text, check in CASES:
+        files = dict(files)
+        if files.get(".qmail", "") is None:
+            files[".qmail"] = "HOMEDIR/abs/box/\n"
+        home = setup({k: v for k, v in files.items()})
+        for f in (".qmail", ".forward"):
+            p = os.path.join(home, f)
+            if os.path.isfile(p):
+                data = open(p, "rb").read().replace(b"HOMEDIR", home.encode())
+                mode = os.stat(p).st_mode & 0o7777
+                with open(p, "wb") as fh:
+                    fh.write(data)
+                os.chmod(p, mode)
+        r = run(home, **args)
+        good = r.rc == rc and text in r.out
+        try:
+            good = good and check(r)
+        except Exception as e:  # a check that cannot read what it wants is a failure
+            t.diag("check raised %r" % (e,))
+            good = False
+        if not t.ok(good, name):
+            t.diag("exit %d (want %d), stdout %r, stderr %r" % (r.rc, rc, r.out, r.err))
+    sticky_case()
+    maildir_names()
+    real_queue()
+    t.done()
+
+
+main()

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""qmail-newaliases: /etc/aliases-style file -> alias/.qmail-NAME files,
+then qmail-local -n reads them back (round trip)."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+
+t.need_home()
+NA = os.path.join(t.BIN, "qmail-newaliases")
+QL = os.path.join(t.BIN, "qmail-local")
+ALIAS = os.path.join(t.HOME, "alias")
+me_path = os.path.join(t.HOME, "control", "me")
+saved_me = open(me_path).read() if os.path.exists(me_path) else None
+made = []
+
+ALIASES = """# system aliases
+postmaster: root
+MAILER-DAEMON: postmaster
+root: admin@example.org, "|/usr/bin/logger -t mail", /var/mail/root
+staff: alice, bob@example.org,
+\tcarol@example.org
+  # a comment inside an entry
+\tdave
+www.team: "/srv/mail/www/"
+nobody: |exit 0
+"""
+WANT = {
+    "postmaster": "&root@mail.example.org\n",
+    "mailer-daemon": "&postmaster@mail.example.org\n",
+    "root": "&admin@example.org\n|/usr/bin/logger -t mail\n/var/mail/root\n",
+    "staff": "&alice@mail.example.org\n&bob@example.org\n&carol@example.org\n&dave@mail.example.org\n",
+    "www:team": "/srv/mail/www/\n",
+    "nobody": "|exit 0\n",
+}
+
+
+def run(*args):
+    r = subprocess.run([NA] + list(args), capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stderr
+
+
+try:
+    t.control("me", "mail.example.org\n")
+    d = t.tmpdir("newaliases.")
+    src = os.path.join(d, "aliases")
+    t.write(src, ALIASES)
+    made = [os.path.join(ALIAS, ".qmail-" + n) for n in WANT]
+    code, err = run(src)
+    t.is_(code, 0, "aliases compile: " + err.strip())
+    got = {}
+    for n in WANT:
+        p = os.path.join(ALIAS, ".qmail-" + n)
+        got[n] = open(p).read() if os.path.exists(p) else None
+    t.is_(got, WANT, "one .qmail file per alias, exact contents")
+    t.ok(all(os.stat(p).st_mode & 0o022 == 0 for p in made if os.path.exists(p)),
+         "files are not group- or world-writable (qmail-local would defer)")
+    t.ok(not [f for f in os.listdir(ALIAS) if f.endswith(".tmp")], "no temporary files left")
+
+    # round trip: qmail-local -n in the alias home shows the same instructions
+    r = subprocess.run([QL, "-n", "alias", ALIAS, "alias-root", "-", "root", "example.org", "s@x.example", "./Maildir/"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+    t.is_((r.returncode, r.stdout), (0, "&admin@example.org\n|/usr/bin/logger -t mail\n/var/mail/root\n"),
+          "qmail-local -n reads alias/.qmail-root")
+    r = subprocess.run([QL, "-n", "alias", ALIAS, "alias-Www.Team", "-", "Www.Team", "example.org", "s@x.example", "./Maildir/"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+    t.is_((r.returncode, r.stdout), (0, "/srv/mail/www/\n"), "qmail-local finds .qmail-www:team for Www.Team")
+
+    before = {n: open(os.path.join(ALIAS, ".qmail-" + n)).read() for n in WANT}
+    for bad, line, why in [
+        ("root: a@b.example\nnew: x@y.example\nbroken line\n", 3, "no colon"),
+        ("a: b@c.example\n  \n\tcontinued@x.example\nb:\n", 4, "no targets"),
+        ("a: b@c.example\na: d@e.example\n", 2, "defined twice"),
+        ("a: :include:/etc/list\n", 1, ":include:"),
+        ('a: "|unterminated\n', 1, "quote"),
+        ("\tx@y.example\n", 1, "continuation"),
+        ("a/b: x@y.example\n", 1, "slash"),
+        ("a: <x@y.example>\n", 1, "angle"),
+    ]:
+        t.write(src, bad)
+        code, err = run(src)
+        t.ok(code == 100 and ("line %d:" % line) in err, "bad file refused (%s): %s" % (why, err.strip()))
+    after = {n: open(os.path.join(ALIAS, ".qmail-" + n)).read() for n in WANT}
+    t.is_(after, before, "refused files changed nothing")
+    t.ok(not os.path.exists(os.path.join(ALIAS, ".qmail-new")), "not even the good entries before the bad line")
+
+    code, err = run(os.path.join(d, "missing"))
+    t.is_(code, 100, "missing input file: 100")
+    t.control("me", None)
+    t.write(src, "a: bare\n")
+    code, err = run(src)
+    t.ok(code == 111 and "control/me" in err, "bare name without control/me: temporary")
+finally:
+    for p in made + [os.path.join(ALIAS, ".qmail-new"), os.path.join(ALIAS, ".qmail-a")]:
+        if os.path.exists(p):
+            os.unlink(p)
+    t.control("me", saved_me)
+t.done()
