@@ -237,7 +237,10 @@ passwd_user(const char *local, size_t n, struct str *home, size_t *extoff)
 			/* getpwnam's errno is not reliable for "no such user":
 			 * an unreadable database counts as no user */
 			if ((pw = getpwnam(name.s)) != NULL && pw->pw_uid != 0) {
-				if (stat(pw->pw_dir, &st) == -1 || st.st_uid == pw->pw_uid) {
+				/* as qmail-getpw: the home must exist and be theirs;
+				 * when we may not look, qmail-local decides */
+				if (stat(pw->pw_dir, &st) == 0 ? st.st_uid == pw->pw_uid :
+				    errno != ENOENT && errno != ENOTDIR) {
 					if (!str_copys(home, pw->pw_dir) || !str_nul(home)) {
 						r = -1;
 						break;

@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""qmail-smtpd: protocol, relay control, recipient checks, refusals with
+their exact codes, the queue hand-off checked byte for byte."""
+import os
+import re
+import smtplib
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import smtpdtest as s
+
+t.need_home()
+s.setup()
+srv = s.Server()
+P = srv.port
+
+
+def sess(*cmds):
+    """Greeting, EHLO, then each command; the replies' codes."""
+    c = s.Raw(P)
+    c.cmd("EHLO client.test")
+    out = []
+    for x in cmds:
+        out.append(s.code(c.cmd(x)))
+    c.cmd("QUIT")
+    c.close()
+    return out
+
+
+try:
+    # --- greeting and EHLO
+    c = s.Raw(P)
+    t.is_(c.greeting, "220 lanmail.test ESMTP\r\n", "greeting from control/me")
+    r = c.cmd("EHLO client.test")
+    t.is_(r, "250-lanmail.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"
+          "250 SIZE 52428800\r\n", "EHLO advertises PIPELINING 8BITMIME ENHANCEDSTATUSCODES SIZE, no AUTH")
+    t.is_(s.code(c.cmd("HELO client.test")), "250 lanmail.test", "HELO")
+    t.is_(s.code(c.cmd("NOOP")), "250 2.0.0", "NOOP")
+    t.is_(s.code(c.cmd("VRFY joe")), "252 2.5.0", "VRFY 252")
+    t.is_(s.code(c.cmd("HELP")), "214 2.0.0", "HELP")
+    t.is_(s.code(c.cmd("RSET")), "250 2.0.0", "RSET")
+    t.is_(s.code(c.cmd("FOO bar")), "502 5.5.2", "unknown command")
+    t.is_(s.code(c.cmd("EXPN list")), "502 5.5.1", "EXPN refused")
+    t.is_(s.code(c.cmd("QUIT")), "221 2.0.0", "QUIT")
+    t.ok(c.closed(), "closed after QUIT")
+    c.close()
+
+    s.control("smtpgreeting", "mx.lanmail.test welcomes you\n")
+    c = s.Raw(P)
+    t.is_(c.greeting, "220 mx.lanmail.test welcomes you ESMTP\r\n", "greeting from control/smtpgreeting")
+    c.close()
+    s.control("smtpgreeting", None)
+
+    # --- one recipient through smtplib, checked byte for byte
+    msg = (b"From: a@sender.test\r\nTo: u1@virt.test\r\nSubject: one\r\n\r\n"
+           b"line one\r\n.leading dot\r\n..two dots\r\nlast line")
+    with smtplib.SMTP("127.0.0.1", P) as m:
+        m.ehlo("client.test")
+        r = m.sendmail("a@sender.test", ["u1@virt.test"], msg)
+    t.is_(r, {}, "smtplib: one recipient accepted")
+    q = s.queue()
+    t.is_(len(q), 1, "one message in the queue")
+    if q:
+        q = q[0]
+        t.is_(q["error"], None, "envelope well-formed")
+        t.is_(q["raw"][q["raw"].index(b"F"):], b"Fa@sender.test\0Tu1@virt.test\0",
+              "envelope byte for byte: F sender NUL T rcpt NUL")
+        body = q["message"]
+        t.ok(body.startswith(b"Received: (lanmail "), "qmail-queue's Received line first")
+        ours = s.body_of(body)
+        t.ok(ours.startswith(b"Received: from client.test ([127.0.0.1])\n\tby lanmail.test (lanmail) with ESMTP;\n\t"),
+             "our Received line: HELO, IP, protocol")
+        t.is_(s.strip_received(body),
+              b"From: a@sender.test\nTo: u1@virt.test\nSubject: one\n\nline one\n.leading dot\n..two dots\nlast line\n",
+              "message: CRLF to LF, dots unstuffed, byte for byte")
+        hdr = ours.split(b"\n")[2].decode()
+        t.ok(re.match(r"^\t(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}$", hdr),
+             "RFC 5322 date in the Received line")
+    t.clear_queue()
+
+    # --- 100 recipients
+    rc = ["u%d@virt.test" % i for i in range(1, 101)]
+    with smtplib.SMTP("127.0.0.1", P) as m:
+        r = m.sendmail("<>", rc, b"Subject: hundred\r\n\r\nhi\r\n")
+    t.is_(r, {}, "100 recipients accepted")
+    q = s.queue()
+    t.ok(len(q) == 1 and q[0]["recipients"] == [x.encode() for x in rc] and q[0]["sender"] == b"",
+         "one message, 100 recipients in order, null sender")
+    t.clear_queue()
+
+    # --- pipelining: every command in one write, replies in order
+    c = s.Raw(P)
+    c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test> BODY=8BITMIME SIZE=100\r\n"
+           "RCPT TO:<u2@virt.test>\r\nRCPT TO:<nobody@virt.test>\r\nRCPT TO:<u3@virt.test>\r\nDATA\r\n")
+    got = [s.code(c.reply()) for _ in range(6)]
+    t.is_(got, ["250 SIZE", "250 2.1.0", "250 2.1.5", "550 5.1.1", "250 2.1.5", "354 go"],
+          "pipelined replies in order")
+    c.send("Subject: piped\r\n\r\nbody\r\n.\r\nMAIL FROM:<b@sender.test>\r\nRCPT TO:<u4@virt.test>\r\n"
+           "DATA\r\n")
+    got = [s.code(c.reply()) for _ in range(4)]
+    t.is_(got[0].split(" ")[:2], ["250", "2.0.0"], "pipelined message queued")
+    t.is_(got[1:], ["250 2.1.0", "250 2.1.5", "354 go"], "commands pipelined after the dot")
+    c.send("x\r\n.\r\nQUIT\r\n")
+    t.is_(s.code(c.reply())[:3], "250", "second message queued")
+    t.is_(s.code(c.reply()), "221 2.0.0", "QUIT after pipelined DATA")
+    c.close()
+    q = s.queue()
+    t.is_(sorted(m["recipients"] for m in q), [[b"u2@virt.test", b"u3@virt.test"], [b"u4@virt.test"]],
+          "pipelined messages have the right envelopes")
+    t.clear_queue()
+
+    # --- recipient checks
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<nobody@virt.test>"), ["250 2.1.0", "550 5.1.1"],
+          "virtual: unknown mailbox 550 5.1.1")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<U5@Virt.Test>"), ["250 2.1.0", "250 2.1.5"],
+          "virtual: listed mailbox, any case")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<u5-ext@virt.test>"), ["250 2.1.0", "250 2.1.5"],
+          "virtual: an extension of a mailbox")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<postmaster@virt.test>", "RCPT TO:<Postmaster@lanmail.test>",
+               "RCPT TO:<postmaster>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5", "250 2.1.5"], "postmaster always exists")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<joe@lanmail.test>", "RCPT TO:<joe-anything@lanmail.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5"], "local: users/assign =joe (not its extension)")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<info@lanmail.test>", "RCPT TO:<sales-east@lanmail.test>",
+               "RCPT TO:<sales@lanmail.test>", "RCPT TO:<nosuch@lanmail.test>", "RCPT TO:<in.fo@lanmail.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5", "550 5.1.1", "550 5.1.1", "550 5.1.1"],
+          "local: alias .qmail-info, .qmail-sales-default; unknown 550 5.1.1")
+    t.write(os.path.join(t.HOME, "alias", ".qmail-in:fo"), "&joe@lanmail.test\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<in.fo@lanmail.test>"), ["250 2.1.0", "250 2.1.5"],
+          "local: dots in the local part are colons in the file name")
+    os.unlink(os.path.join(t.HOME, "alias", ".qmail-in:fo"))
+    t.write(os.path.join(t.HOME, "alias", ".qmail-default"), "&joe@lanmail.test\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<anything@lanmail.test>"), ["250 2.1.0", "250 2.1.5"],
+          "local: catch-all .qmail-default disables the check")
+    os.unlink(os.path.join(t.HOME, "alias", ".qmail-default"))
+    vh = os.path.join(t.HOME, "domains", "virt.test")
+    t.write(os.path.join(vh, ".qmail-default"), "./catchall/Maildir/\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<whoever@virt.test>"), ["250 2.1.0", "250 2.1.5"],
+          "virtual: the domain's .qmail-default is a catch-all")
+    os.unlink(os.path.join(vh, ".qmail-default"))
+    t.write(os.path.join(vh, ".qmail-sales"), "&u1@virt.test\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<sales@virt.test>"), ["250 2.1.0", "250 2.1.5"],
+          "virtual: an alias file in the domain")
+    os.unlink(os.path.join(vh, ".qmail-sales"))
+    with open(os.path.join(t.HOME, "users", "recipients"), "a") as f:
+        f.write("@virt.test\n")
+    s.newu()
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<whoever@virt.test>"), ["250 2.1.0", "250 2.1.5"],
+          "virtual: @domain in users/recipients is a catch-all")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<whoever@relay.test>", "RCPT TO:<x@a.sub.relay.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5"],
+          "rcpthosts domain not delivered here: no existence check; .suffix entries")
+
+    # --- relay control and address refusals
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<x@elsewhere.test>"), ["250 2.1.0", "553 5.7.1"],
+          "relaying denied 553 5.7.1")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<@relay.test:u1@virt.test>"), ["250 2.1.0", "553 5.7.1"],
+          "source route refused 553 5.7.1")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<x%elsewhere.test@virt.test>", "RCPT TO:<elsewhere.test!x@virt.test>"),
+          ["250 2.1.0", "553 5.7.1", "553 5.7.1"], "percent hack and bang path refused 553 5.7.1")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<nodomain>", "RCPT TO:<>", "RCPT TO:<a b@virt.test>"),
+          ["250 2.1.0", "553 5.1.3", "501 5.1.3", "501 5.1.3"], "bad recipient syntax")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<u1@virt.test> NOTIFY=NEVER"),
+          ["250 2.1.0", "555 5.5.4"], "unknown RCPT parameter 555 5.5.4")
+    t.is_(sess("MAIL FROM:<a@b.test> FOO=1", "MAIL FROM:<a@b.test> BODY=BINARYMIME", "MAIL FROM:<a b>",
+               "MAIL FROM:<nodomain>", "MAIL FROM:<a@b.test> SIZE=52428801"),
+          ["555 5.5.4", "501 5.5.4", "501 5.1.7", "553 5.1.7", "552 5.3.4"],
+          "MAIL: bad parameter, BODY, syntax, no domain, SIZE over databytes")
+    t.is_(sess("RCPT TO:<u1@virt.test>", "DATA", "MAIL FROM:<a@b.test>", "DATA", "MAIL FROM:<c@d.test>"),
+          ["503 5.5.1", "503 5.5.1", "250 2.1.0", "503 5.5.1", "503 5.5.1"],
+          "sequence errors 503 5.5.1")
+    c = s.Raw(P)
+    t.is_(s.code(c.cmd("MAIL FROM:<a@b.test>")), "503 5.5.1", "MAIL before HELO 503 5.5.1")
+    t.is_(s.code(c.cmd("HELO")), "501 5.5.4", "HELO without a name 501")
+    t.is_(s.code(c.cmd("DATA now")), "503 5.5.1", "DATA before MAIL")
+    c.close()
+    s.control("badmailfrom", "spammer@bad.test\n@worse.test\n")
+    t.is_(sess("MAIL FROM:<Spammer@Bad.test>", "MAIL FROM:<x@worse.test>", "MAIL FROM:<ok@bad.test>"),
+          ["553 5.7.1", "553 5.7.1", "250 2.1.0"], "badmailfrom: address and @domain, 553 5.7.1")
+    s.control("badmailfrom", None)
+
+    # --- bare CR / LF in commands, long lines, too many errors
+    c = s.Raw(P)
+    c.cmd("EHLO client.test")
+    c.send("NOOP\n")
+    t.is_(s.code(c.reply()), "500 5.5.2", "bare LF ending a command 500 5.5.2")
+    c.send("NO\rOP\r\n")
+    t.is_(s.code(c.reply()), "500 5.5.2", "bare CR in a command 500 5.5.2")
+    c.send("NOOP " + "x" * 600 + "\r\n")
+    t.is_(s.code(c.reply()), "500 5.5.2", "command over 512 octets 500 5.5.2")
+    c.send("NOOP " + "x" * 20000 + "\r\n")
+    t.is_(s.code(c.reply()), "500 5.5.2", "20000-octet line 500 5.5.2")
+    t.is_(s.code(c.cmd("NOOP")), "250 2.0.0", "the session goes on after bad lines")
+    c.close()
+    s.control("smtpdmaxbad", "3\n")
+    c = s.Raw(P)
+    c.cmd("BAD1")
+    c.cmd("BAD2")
+    r = c.cmd("BAD3")
+    t.is_(s.code(r) + "/" + c.reply(), "502 5.5.2/421 4.7.0 too many errors, closing the connection\r\n",
+          "too many bad commands: 421 4.7.0")
+    t.ok(c.closed(), "and the connection is closed")
+    c.close()
+    s.control("smtpdmaxbad", None)
+
+    # --- per-message and per-connection limits
+    s.control("smtpdmaxrcpt", "2\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<u1@virt.test>", "RCPT TO:<u2@virt.test>", "RCPT TO:<u3@virt.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5", "452 4.5.3"], "control/smtpdmaxrcpt: 452 4.5.3")
+    s.control("smtpdmaxrcpt", None)
+    s.control("smtpdmaxmsgs", "1\n")
+    c = s.Raw(P)
+    c.cmd("EHLO x.test")
+    c.cmd("MAIL FROM:<a@b.test>")
+    c.cmd("RCPT TO:<u1@virt.test>")
+    c.cmd("DATA")
+    t.is_(s.code(c.cmd("hi\r\n.")), "250 2.0.0", "first message in the connection")
+    t.is_(s.code(c.cmd("MAIL FROM:<a@b.test>")), "421 4.7.0", "control/smtpdmaxmsgs: 421 4.7.0")
+    c.close()
+    s.control("smtpdmaxmsgs", None)
+    t.clear_queue()
+
+    # --- timeout
+    s.control("timeoutsmtpd", "1\n")
+    c = s.Raw(P)
+    time.sleep(1.5)
+    t.is_(s.code(c.reply()), "421 4.4.2", "idle client: 421 4.4.2 after control/timeoutsmtpd")
+    c.close()
+    s.control("timeoutsmtpd", None)
+
+    # --- greeting delay, early talker
+    s.control("smtpgreetdelay", "1\n")
+    c = s.Raw(P, greeting=False)
+    c.send("EHLO early.test\r\n")
+    r = c.reply()
+    t.is_(s.code(r), "554 5.7.1", "early talker refused 554 5.7.1")
+    t.ok(c.closed(), "and dropped")
+    c.close()
+    c = s.Raw(P, greeting=False)
+    t0 = time.time()
+    g = c.reply()
+    t.ok(g.startswith("220 ") and time.time() - t0 >= 0.9, "a patient client gets the greeting after the delay")
+    c.close()
+    s.control("smtpgreetdelay", None)
+
+    # --- RELAYCLIENT from tcprules
+    rules = os.path.join(t.tmpdir("smtpd-rules."), "rules")
+    subprocess.run(["tcprules", rules + ".cdb", rules + ".tmp"], input=b"127.0.0.1:allow,RELAYCLIENT=\"\",MAXRCPT=\"3\"\n",
+                   check=True)
+    srv2 = s.Server(rules=rules + ".cdb")
+    c = s.Raw(srv2.port)
+    c.cmd("EHLO x.test")
+    c.cmd("MAIL FROM:<a@b.test>")
+    t.is_(s.code(c.cmd("RCPT TO:<x@elsewhere.test>")), "250 2.1.5", "RELAYCLIENT from tcprules: relaying allowed")
+    t.is_(s.code(c.cmd("RCPT TO:<nobody@lanmail.test>")), "550 5.1.1", "RELAYCLIENT still gets recipient checks")
+    c.cmd("RCPT TO:<y@elsewhere.test>")
+    c.cmd("RCPT TO:<z@elsewhere.test>")
+    t.is_(s.code(c.cmd("RCPT TO:<w@elsewhere.test>")), "452 4.5.3", "MAXRCPT from tcprules")
+    c.close()
+    srv2.stop()
+
+    # --- log lines
+    log = srv.logtext()
+    t.ok("qmail-smtpd: connect ip=127.0.0.1" in log, "log: a line per connection")
+    t.ok("message ip=127.0.0.1 helo=client.test from=<a@sender.test> to=<u1@virt.test> size=" in log and
+         "result=accepted qp=" in log, "log: a line per message with sender, recipients, size, result, qp")
+    t.ok("reason=quit" in log and "reason=timeout" in log, "log: the end of each connection and why")
+finally:
+    srv.stop()
+    s.restore()
+t.ok(s.queue_empty(), "queue left empty")
+t.done()
