@@ -38,6 +38,7 @@ endif
 # extra libraries, by program (programs not named here need only libc)
 LIBS_qmail-auth = $(CRYPT)
 LIBS_qmail-admin = $(CRYPT)
+LIBS_qmail-tls = -lssl -lcrypto
 
 all: $(addprefix $(B)/,$(PROGS))
 
@@ -66,6 +67,15 @@ $(B)/%.o: %.c lib/*.h $(MUSLDEPS) | $(B)/lib
 
 $(B)/%: $(B)/%.o $(B)/liblanmail.a
 	$(CONF_LD) -o $@ $< $(B)/liblanmail.a $(LIBS_$*) $(CDB)
+
+# qmail-tls links the system's OpenSSL, a glibc library: in a musl build
+# it alone is compiled with the system cc, from the lib/ sources it uses
+ifneq ($(MUSL),)
+TLSLIB = lib/die.c lib/env.c lib/sig.c lib/spawn.c lib/starttls.c lib/str.c
+$(B)/qmail-tls: qmail-tls.c $(TLSLIB) lib/*.h $(B)/lib/auto.c
+	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
+	    -iquote lib -o $@ qmail-tls.c $(TLSLIB) $(B)/lib/auto.c $(LIBS_qmail-tls)
+endif
 
 $(B)/musl/include/cdb.h: /usr/include/cdb.h | $(B)/musl/include
 	cp /usr/include/cdb.h $@
