@@ -204,8 +204,9 @@ find_dotqmail(struct str *text, struct str *fn)
 	struct str e = STR_ZERO;
 	size_t i, elen = strlen(c.ext);
 
-	if (*c.dash == 0 && elen == 0) {
-		if (!str_copys(fn, ".qmail") || !str_nul(fn))
+	/* no extension: the user's own file; missing means defaultdelivery */
+	if (elen == 0) {
+		if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) || !str_nul(fn))
 			nomem();
 		return readfile(fn->s, text);
 	}

@@ -269,6 +269,8 @@ CASES += [
      {"local": "joe-a.b", "dash": "-", "ext": "a.b"}, 0, "", lambda r: len(maildir(r, "M")) == 1),
     ("extension with a slash: no such mailbox", {"M/": "", ".qmail-default": "./M/\n"},
      {"local": "joe-a/b", "dash": "-", "ext": "a/b"}, 100, "#5.1.1", lambda r: maildir(r, "M") == []),
+    ("dash without extension: .qmail- or defaultdelivery, no -default", {"Maildir/": "", ".qmail-default": "|exit 100\n"},
+     {"local": "joe-", "dash": "-", "ext": ""}, 0, "", lambda r: maildir(r) == [RP + dt("joe-@example.org") + MSG]),
     ("empty .qmail-ext: defaultdelivery", {"Maildir/": "", ".qmail-foo": ""},
      {"local": "joe-foo", "dash": "-", "ext": "foo"}, 0, "", lambda r: len(maildir(r)) == 1),
     ("group-writable .qmail: temporary", {"Maildir/": "", ".qmail": ("./Maildir/\n", 0o664)}, {}, 111, "writable",
