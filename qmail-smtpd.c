@@ -38,6 +38,8 @@
 #define LOG_MAX 4000		/* bytes of addresses in one log line */
 #define LOGIN_MAX 255		/* bytes in an AUTH login */
 #define PASS_MAX 1024		/* bytes in an AUTH password */
+#define TROUBLE "421 4.3.0 temporary trouble, try later\r\n"
+#define NOMEM "421 4.3.0 out of memory, try later\r\n"
 
 /* settings: control files, overridden per client by the environment */
 struct limits {
@@ -122,7 +124,7 @@ safecat(struct str *to, const char *b, size_t n, size_t max)
 static void
 nomem(void)
 {
-	(void)fd_writeall(1, "421 4.3.0 out of memory, try later\r\n", 36, 5);
+	(void)fd_writeall(1, NOMEM, sizeof NOMEM - 1, 5);
 	die_nomem();
 }
 
@@ -206,6 +208,17 @@ getline_(struct session *ss, size_t max)
 	bye(ss, NULL, "read failed");
 }
 
+/* trouble - a control file could not be read: tell the client, then die */
+static void __attribute__((noreturn))
+trouble(const char *fn)
+{
+	int err = errno;
+
+	(void)fd_writeall(1, TROUBLE, sizeof TROUBLE - 1, 5);
+	errno = err;
+	die_sys(EXIT_TEMP, "unable to read ", fn);
+}
+
 /* readsetting - a number from the environment (per client) or a control file */
 static void
 readsetting(const char *var, const char *fn, unsigned long *v, unsigned long def)
@@ -223,14 +236,14 @@ readsetting(const char *var, const char *fn, unsigned long *v, unsigned long def
 	if ((r = control_readulong(fn, v)) == 0)
 		*v = def;
 	else if (r == -1)
-		die_sys(EXIT_TEMP, "unable to read ", fn);
+		trouble(fn);
 }
 
 static void
 readlist(const char *fn, struct str *l, int lower)
 {
 	if (control_readlist(fn, l) == -1)
-		die_sys(EXIT_TEMP, "unable to read ", fn);
+		trouble(fn);
 	if (lower)
 		str_lowerb(l->s, l->len);
 }
@@ -244,15 +257,15 @@ setup(struct session *ss)
 	int r;
 
 	if ((r = control_readline("control/me", &ss->me)) == -1)
-		die_sys(EXIT_TEMP, "unable to read control/me");
+		trouble("control/me");
 	if (r == 0 && !str_copys(&ss->me, "localhost"))
 		nomem();
 	if ((r = control_readline("control/smtpgreeting", &ss->greeting)) == -1)
-		die_sys(EXIT_TEMP, "unable to read control/smtpgreeting");
+		trouble("control/smtpgreeting");
 	if (r == 0 && !str_copyb(&ss->greeting, ss->me.s, ss->me.len))
 		nomem();
 	if ((r = control_readline("control/defaultdomain", &ss->defaultdomain)) == -1)
-		die_sys(EXIT_TEMP, "unable to read control/defaultdomain");
+		trouble("control/defaultdomain");
 	if (r == 0 && !str_copyb(&ss->defaultdomain, ss->me.s, ss->me.len))
 		nomem();
 	if (!str_nul(&ss->me) || !str_nul(&ss->greeting) || !str_nul(&ss->defaultdomain))
@@ -260,7 +273,7 @@ setup(struct session *ss)
 	readlist("control/badmailfrom", &ss->badmailfrom, 1);
 	readlist("control/smtpdauthfrom", &ss->authfrom, 1);
 	if (!rcptcheck_load(&ss->rc, &fn))
-		die_sys(EXIT_TEMP, "unable to read ", fn);
+		trouble(fn);
 
 	readsetting("DATABYTES", "control/databytes", &lim->databytes, 52428800);
 	readsetting(NULL, "control/timeoutsmtpd", &lim->timeout, 1200);
@@ -1116,7 +1129,7 @@ main(int argc, char **argv)
 	if (!sig_ignore(SIGPIPE))
 		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
 	if (chdir(auto_home) == -1) {
-		(void)fd_writeall(1, "421 4.3.0 temporary trouble, try later\r\n", 40, 5);
+		(void)fd_writeall(1, TROUBLE, sizeof TROUBLE - 1, 5);
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	}
 	setup(&ss);
