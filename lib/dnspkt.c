@@ -266,25 +266,28 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 		case DNS_T_A:
 		case DNS_T_AAAA:
 			if (h.rdlen != (type == DNS_T_A ? 4u : 16u))
-				return DNSPKT_BAD;
+				goto bad;
 			memcpy(rr[*count].data, p + h.rd, h.rdlen);
 			rr[*count].len = h.rdlen;
 			break;
 		case DNS_T_MX:
 			if (h.rdlen < 3)
-				return DNSPKT_BAD;
+				goto bad;
 			rr[*count].pref = get16(p + h.rd);
 			if (!dnspkt_getname(p, len, h.rd + 2, rr[*count].data,
 			    &rr[*count].len, &next) || next != h.rd + h.rdlen)
-				return DNSPKT_BAD;
+				goto bad;
 			break;
 		default:
 			if (!dnspkt_getname(p, len, h.rd, rr[*count].data,
 			    &rr[*count].len, &next) || next != h.rd + h.rdlen)
-				return DNSPKT_BAD;
+				goto bad;
 			break;
 		}
 		(*count)++;
 	}
 	return DNSPKT_OK;
+bad:
+	*count = 0;	/* nothing from a malformed answer is used */
+	return DNSPKT_BAD;
 }
