@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""qmail-send: local deliveries, RFC 3464 bounces, double bounces,
+virtual domains, retries and queue lifetime, SIGHUP, SIGALRM, SIGTERM."""
+import email
+import email.policy
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+D = qsend.DOMAIN
+s = qsend.Scene()
+try:
+    bob = s.home("bob", {"fail": "|echo no such thing here; exit 100\n",
+                         "temp": "|echo try later please; exit 111\n",
+                         "slow": "|sleep 2\n./Maildir/\n"})
+    pm = s.home("pm")
+    vdom = s.home("vdom")
+    os.makedirs(os.path.join(vdom, "alice"))
+    s.home("vdom/alice")
+    t.write(os.path.join(vdom, ".qmail-alice"), "./alice/Maildir/\n")
+    s.assign([s.user("bob", bob), s.user("bob", bob, prefix=True), s.user("pm", pm),
+              s.user("virt.test", vdom, prefix=True)])
+    t.control("virtualdomains", "virt.test:virt.test\n")
+    t.control("doublebounceto", "pm@%s\n" % D)
+    t.control("bouncefrom", "MAILER-DAEMON\n")
+    s.start()
+
+    # 1. three local recipients, one message each, content intact
+    body = "From: bob@%s\nSubject: plain\n\nline one\n.leading dot\nlast\n" % D
+    t.is_(s.inject("bob@" + D, ["bob@" + D, "pm@" + D, "alice@virt.test"], body), 0, "qmail-queue accepts")
+    t.ok(s.wait(lambda: len(s.maildir(bob)) == 1 and len(s.maildir(pm)) == 1 and
+                len(s.maildir(vdom, "alice/Maildir")) == 1), "delivered to bob, pm and a virtual mailbox")
+    m = s.maildir(bob)[0] if s.maildir(bob) else None
+    t.ok(m is not None and m.get_payload() == "line one\n.leading dot\nlast\n", "body intact")
+    t.ok(m is not None and m["Subject"] == "plain", "header intact")
+    va = s.maildir(vdom, "alice/Maildir")
+    t.ok(va and va[0]["Delivered-To"] == "virt.test-alice@virt.test",
+         "virtualdomains prefix rewriting reaches qmail-local")
+    t.ok(s.wait(s.queue_empty), "queue empty once delivered")
+    log = s.log()
+    t.ok(re.search(r"new msg \d+ from <bob@send\.test> size \d+ local 3 remote 0", log), "log: new msg")
+    t.ok(re.search(r"starting delivery \d+: msg \d+ to local virt\.test-alice@virt\.test", log),
+         "log: delivery start")
+    t.ok(re.search(r"delivery \d+: success: bob@send\.test: ", log), "log: success")
+    t.ok(re.search(r"end msg \d+", log), "log: end msg")
+
+    # 2. two permanent failures: one bounce listing both, RFC 3464
+    s.inject("bob@" + D, ["bob-fail@" + D, "bob-nosuch@" + D, "pm@" + D],
+             "From: bob@%s\nSubject: doomed\nMessage-ID: <doomed@x>\n\nbody\n" % D)
+    t.ok(s.wait(lambda: len(s.maildir(bob)) == 2 and s.queue_empty()), "one bounce comes back")
+    bounces = [x for x in s.maildir(bob) if x["Subject"] != "plain"]
+    t.is_(len(bounces), 1, "exactly one bounce for two failures")
+    b = email.message_from_bytes(bounces[0].as_bytes(), policy=email.policy.default) if bounces else None
+    t.ok(b is not None and b.get_content_type() == "multipart/report" and
+         b.get_param("report-type") == "delivery-status", "multipart/report; report-type=delivery-status")
+    t.is_(b and b["From"], "MAILER-DAEMON@" + D, "from bouncefrom@bouncehost")
+    t.is_(b and bounces[0].get("Return-Path"), "<>", "bounce has the null sender")
+    parts = list(b.iter_parts()) if b else []
+    t.is_([p.get_content_type() for p in parts],
+          ["text/plain", "message/delivery-status", "text/rfc822-headers"], "three parts")
+    blocks = []
+    if len(parts) == 3:
+        # message/delivery-status: the per-message block, then one per recipient
+        blocks = [dict(x.items()) for x in parts[1].get_payload()]
+    t.ok(blocks and blocks[0].get("Reporting-MTA") == "dns; " + D, "Reporting-MTA")
+    rc = {b2.get("Final-Recipient"): b2 for b2 in blocks[1:]}
+    t.is_(sorted(rc), ["rfc822; bob-fail@" + D, "rfc822; bob-nosuch@" + D], "Final-Recipient for both, not for pm")
+    t.ok(all(v.get("Action") == "failed" and re.match(r"5\.\d+\.\d+$", v.get("Status", "")) for v in rc.values()),
+         "Action failed, Status 5.x.x")
+    fr = rc.get("rfc822; bob-fail@" + D, {})
+    t.ok("no such thing here" in fr.get("Diagnostic-Code", ""), "Diagnostic-Code carries qmail-local's reason")
+    t.ok(len(parts) == 3 and "Subject: doomed" in parts[2].get_content() and
+         "Message-ID: <doomed@x>" in parts[2].get_content(), "original headers included")
+    t.ok(len(parts) == 3 and "body\n" not in parts[2].get_content(), "original body left out")
+    t.ok(re.search(r"bounce msg \d+ to <bob@send\.test> qp \d+", s.log()), "log: bounce")
+
+    # 3. a failure of null-sender mail: a double bounce to doublebounceto
+    npm = len(s.maildir(pm))
+    s.inject("", ["bob-fail@" + D], "Subject: a bounce itself\n\nx\n")
+    t.ok(s.wait(lambda: len(s.maildir(pm)) == npm + 1 and s.queue_empty()), "double bounce to doublebounceto")
+    db = [x for x in s.maildir(pm) if "double bounce" in (x["Subject"] or "")]
+    t.ok(db and db[0].get("Return-Path") == "<#@[]>", "double bounce from #@[]")
+    nb = len(s.maildir(bob))
+    # 4. and a failed double bounce vanishes
+    s.inject("#@[]", ["bob-fail@" + D], "Subject: a double bounce\n\nx\n")
+    t.ok(s.wait(lambda: "discarding double bounce" in s.log() and s.queue_empty()), "failed double bounce discarded")
+    t.ok(len(s.maildir(pm)) == npm + 1 and len(s.maildir(bob)) == nb, "nobody got mail for it")
+
+    # 5. SIGHUP: control files read again (a new local domain)
+    t.control("locals", D + "\nnew.test\n")
+    s.signal(signal.SIGHUP)
+    t.ok(s.wait(lambda: "control files read again" in s.log()), "SIGHUP noticed")
+    s.inject("bob@" + D, ["bob@new.test"], "Subject: new domain\n\nx\n")
+    t.ok(s.wait(lambda: any(x["Subject"] == "new domain" for x in s.maildir(bob))), "new local domain served")
+
+    # 6. SIGALRM: a deferred recipient is tried again at once
+    t.control("retrylocal", "1000\n")
+    s.signal(signal.SIGHUP)
+    s.inject("bob@" + D, ["bob-temp@" + D], "Subject: later\n\nx\n")
+    t.ok(s.wait(lambda: "try later please" in s.log()), "temporary failure deferred")
+    t.write(os.path.join(bob, ".qmail-temp"), "./Maildir/\n")
+    time.sleep(0.5)
+    t.ok(not any(x["Subject"] == "later" for x in s.maildir(bob)), "not retried before its time")
+    s.signal(signal.SIGALRM)
+    t.ok(s.wait(lambda: any(x["Subject"] == "later" for x in s.maildir(bob)), 10), "SIGALRM: retried now")
+
+    # 7. retries, then queuelifetime: a bounce with a 4.x.x status
+    t.write(os.path.join(bob, ".qmail-temp"), "|echo 4.2.2 mailbox full; exit 111\n")
+    t.control("retrylocal", "1\n")
+    t.control("queuelifetime", "5\n")
+    s.signal(signal.SIGHUP)
+    time.sleep(0.3)
+    t0 = time.time()
+    nb = len(s.maildir(bob))
+    s.inject("bob@" + D, ["bob-temp@" + D], "Subject: expires\n\nx\n")
+    t.ok(s.wait(lambda: len(s.maildir(bob)) == nb + 1 and s.queue_empty(), 30), "bounced after queuelifetime")
+    el = time.time() - t0
+    t.ok(5 <= el < 20, "gave up after the lifetime (%.1fs)" % el)
+    tries = len(re.findall(r"deferral: bob-temp@send\.test: 4\.2\.2 mailbox full", s.log()))
+    t.ok(tries >= 2, "retried on the schedule meanwhile (%d deferrals)" % tries)
+    exp = [x for x in s.maildir(bob) if x["Subject"] == "failure notice" and "expires" in x.as_string()]
+    st = re.search(r"Status: (\S+)", exp[0].as_string()) if exp else None
+    t.is_(st and st.group(1), "4.2.2", "expired recipient's status from its last failure")
+    t.control("queuelifetime", None)
+
+    # 8. SIGTERM: the delivery in progress finishes, then exit 0
+    s.inject("bob@" + D, ["bob-slow@" + D], "Subject: slow\n\nx\n")
+    t.ok(s.wait(lambda: "to local bob-slow@" in s.log()), "slow delivery started")
+    rc = s.stop()
+    t.is_(rc, 0, "qmail-start exits 0 after SIGTERM")
+    t.ok(any(x["Subject"] == "slow" for x in s.maildir(bob)), "the delivery in progress was finished")
+    t.ok(re.search(r"success: bob-slow@", s.log()) and s.queue_empty(), "and recorded as done")
+finally:
+    s.finish()
+t.done()
