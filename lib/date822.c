@@ -22,9 +22,12 @@ date822_fmt(char buf[DATE822_LEN], time_t t)
 	long off;
 	size_t n = 0;
 
-	if (localtime_r(&t, &tm) == NULL) {
+	/* RFC 5322 wants a year of four digits; a time outside 0000-9999
+	 * (or one localtime cannot convert) becomes the epoch */
+	if (localtime_r(&t, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
 		memset(&tm, 0, sizeof tm);
 		tm.tm_mday = 1;
+		tm.tm_wday = 4;	/* 1 Jan 1970 was a Thursday */
 		tm.tm_year = 70;
 	}
 	off = tm.tm_gmtoff / 60;
@@ -35,7 +38,8 @@ date822_fmt(char buf[DATE822_LEN], time_t t)
 	buf[n++] = ' ';
 	memcpy(buf + n, months + 3 * (tm.tm_mon % 12), 3), n += 3;
 	buf[n++] = ' ';
-	n += fmt_ulong(buf + n, (unsigned long)(tm.tm_year + 1900) % 100000);
+	n += two(buf + n, (tm.tm_year + 1900) / 100);
+	n += two(buf + n, (tm.tm_year + 1900) % 100);
 	buf[n++] = ' ';
 	n += two(buf + n, tm.tm_hour);
 	buf[n++] = ':';

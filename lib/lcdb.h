@@ -3,8 +3,9 @@
  * Readers: lcdb_open, lcdb_get (first value), lcdb_close; or lcdb_lookup
  * for one key.  Writers build NAME.tmp, then lcdb_make_finish fsyncs it
  * and renames it over NAME, so a reader sees the old or the new file,
- * never half of one.  Return values: 1 done/found, 0 missing/not found,
- * -1 error with errno.
+ * never half of one.  Readers return 1 found, 0 missing/not found, -1
+ * error with errno.  Writers (lcdb_make_*) return 1 done or 0 with errno;
+ * on failure lcdb_make_start and lcdb_make_finish have already aborted.
  */
 #ifndef LCDB_H
 #define LCDB_H

@@ -1,0 +1,135 @@
+/* lib-lcdb - unit tests for lib/lcdb: build, look up, atomic replace,
+ * missing, empty and damaged files */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lcdb.h"
+#include "tap.h"
+
+static int
+same(const struct str *s, const char *p, size_t n)
+{
+	return s->len == n && (n == 0 || memcmp(s->s, p, n) == 0);
+}
+
+static int
+build(const char *fn, const char *val)
+{
+	struct lcdb_make m;
+	char key[32];
+	int i;
+
+	if (!lcdb_make_start(&m, fn))
+		return 0;
+	if (!lcdb_make_add(&m, "key", 3, val, strlen(val)) ||
+	    !lcdb_make_add(&m, "n\0ul", 4, "v\0v", 3) ||
+	    !lcdb_make_add(&m, "", 0, "empty key", 9) ||
+	    !lcdb_make_add(&m, "dup", 3, "first", 5) ||
+	    !lcdb_make_add(&m, "dup", 3, "second", 6)) {
+		lcdb_make_abort(&m);
+		return 0;
+	}
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		if (!lcdb_make_add(&m, key, strlen(key), key + 1, strlen(key + 1))) {
+			lcdb_make_abort(&m);
+			return 0;
+		}
+	}
+	return lcdb_make_finish(&m);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/lib-lcdb.XXXXXX", fn[64], tmp[80], big[4096];
+	struct str v = STR_ZERO;
+	struct lcdb d, old;
+	struct lcdb_make m;
+	struct stat st;
+	int fd, r;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(fn, sizeof fn, "%s/t.cdb", dir);
+	snprintf(tmp, sizeof tmp, "%s/t.cdb.tmp", dir);
+
+	ok(lcdb_lookup(fn, "key", 3, &v) == 0, "missing file: 0");
+	ok(lcdb_open(&d, fn) == 0, "open missing: 0");
+	lcdb_close(&d);
+	ok(1, "closing a never-opened lcdb is harmless");
+
+	ok(build(fn, "one"), "build");
+	ok(stat(tmp, &st) == -1 && errno == ENOENT, "no .tmp left");
+	ok(lcdb_lookup(fn, "key", 3, &v) == 1 && same(&v, "one", 3), "lookup");
+	ok(lcdb_lookup(fn, "kex", 3, &v) == 0, "absent key: 0");
+	ok(lcdb_lookup(fn, "ke", 2, &v) == 0, "prefix of a key: 0");
+	ok(lcdb_lookup(fn, "n\0ul", 4, &v) == 1 && same(&v, "v\0v", 3), "NULs in key and value");
+	ok(lcdb_lookup(fn, "n", 1, &v) == 0, "key cut at its NUL: 0");
+	ok(lcdb_lookup(fn, "", 0, &v) == 1 && same(&v, "empty key", 9), "empty key");
+	ok(lcdb_lookup(fn, "dup", 3, &v) == 1 && same(&v, "first", 5), "duplicate key: the first value");
+	ok(lcdb_lookup(fn, "k999", 4, &v) == 1 && same(&v, "999", 3), "1000th key");
+
+	/* atomic replace: an open reader keeps the old file */
+	ok(lcdb_open(&old, fn) == 1, "reader opens the old file");
+	ok(build(fn, "two"), "rebuild");
+	ok(lcdb_get(&old, "key", 3, &v) == 1 && same(&v, "one", 3), "the open reader still sees the old value");
+	lcdb_close(&old);
+	ok(lcdb_lookup(fn, "key", 3, &v) == 1 && same(&v, "two", 3), "a new reader sees the new value");
+
+	/* an aborted rebuild leaves the old file and no .tmp */
+	ok(lcdb_make_start(&m, fn) == 1 && lcdb_make_add(&m, "key", 3, "three", 5), "start a third build");
+	ok(stat(tmp, &st) == 0, ".tmp exists while building");
+	lcdb_make_abort(&m);
+	ok(stat(tmp, &st) == -1 && errno == ENOENT, "abort removes .tmp");
+	ok(lcdb_lookup(fn, "key", 3, &v) == 1 && same(&v, "two", 3), "abort keeps the old file");
+
+	/* failures */
+	errno = 0;
+	ok(lcdb_make_start(&m, "/nonexistent-dir/x.cdb") == 0 && errno == ENOENT, "start in a missing directory: 0 ENOENT");
+	ok(lcdb_make_start(&m, fn) == 1, "start again");
+	errno = 0;
+	ok(lcdb_make_add(&m, "k", (size_t)0x80000000UL, "v", 1) == 0 && errno == EFBIG, "key over 2^31: EFBIG");
+	lcdb_make_abort(&m);
+
+	/* damaged files: empty, short, garbage pointing past the end */
+	snprintf(tmp, sizeof tmp, "%s/bad.cdb", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	close(fd);
+	ok(lcdb_lookup(tmp, "key", 3, &v) == -1, "empty file: -1");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	memset(big, 0xff, sizeof big);
+	r = (int)write(fd, big, sizeof big);
+	close(fd);
+	ok(r == (int)sizeof big, "write a garbage file");
+	r = lcdb_lookup(tmp, "key", 3, &v);
+	ok(r == -1 || r == 0, "garbage cdb: no crash, no value (got %d)", r);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	r = (int)write(fd, big, 100);
+	close(fd);
+	ok(lcdb_lookup(tmp, "key", 3, &v) == -1, "short file: -1");
+	if (geteuid() != 0) {
+		chmod(fn, 0);
+		ok(lcdb_lookup(fn, "key", 3, &v) == -1 && errno == EACCES, "unreadable: -1 EACCES");
+	} else
+		ok(1, "# skip unreadable file: root reads every file");
+
+	/* fsync_dir_of */
+	ok(fsync_dir_of(fn) == 0, "fsync_dir_of a path");
+	ok(chdir(dir) == 0 && fsync_dir_of("t.cdb") == 0, "fsync_dir_of a bare name");
+	ok(fsync_dir_of("/t.cdb") == 0, "fsync_dir_of a name in /");
+	ok(fsync_dir_of("/nonexistent-dir/x") == -1 && errno == ENOENT, "fsync_dir_of a missing directory: -1");
+
+	str_free(&v);
+	unlink(fn);
+	unlink(tmp);
+	ok(chdir("/") == 0 && rmdir(dir) == 0, "scratch directory removed");
+	return tap_done();
+}
