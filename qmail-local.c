@@ -484,10 +484,12 @@ mbox_write(int fd)
 	if (!buf_put(&b, c.ufline.s, c.ufline.len) || !buf_put(&b, c.rpline.s, c.rpline.len) ||
 	    !buf_put(&b, c.dtline.s, c.dtline.len))
 		return 0;
-	rewind_message();
+	if (lseek(c.msgfd, 0, SEEK_SET) == -1)
+		return 0;
 	for (;;) {
+		/* a read error too must reach the caller, which cuts back */
 		if ((r = fd_read(c.msgfd, in, sizeof in, 0)) == -1)
-			fail_sys(EXIT_TEMP, "unable to read ", "the message");
+			return 0;
 		if (r == 0)
 			break;
 		for (k = 0; k < r; k++) {
@@ -776,8 +778,10 @@ main(int argc, char **argv)
 
 	if (have && text.len > 0)
 		follow(text.s, text.len, fn.s, 0);
-	else if (*c.dash == 0 && *c.ext == 0 && readfile(".forward", &text) && text.len > 0)
+	else if (*c.dash == 0 && *c.ext == 0 && readfile(".forward", &text) && text.len > 0) {
+		c.flag_forwardonly = 0;	/* the execute bit means nothing on a .forward */
 		follow(text.s, text.len, ".forward", 1);
+	}
 	else {
 		c.flag_forwardonly = 0;
 		if (*c.deflt == 0)
