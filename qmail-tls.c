@@ -1,6 +1,6 @@
 /* qmail-tls.c - TLS in front of a server program run by tcpserver
  *
- *	qmail-tls [-s] [-c] [-d fd] [-t timeout] prog [arg ...]
+ *	qmail-tls [-s] [-c] [-r] [-d fd] [-t timeout] prog [arg ...]
  *
  * tcpserver hands qmail-tls the client's connection on fds 0 and 1.
  * qmail-tls loads the certificate and key, drops root, and runs prog
@@ -40,6 +40,7 @@
 #include <openssl/x509.h>
 
 #include "auto.h"
+#include "buf.h"
 #include "die.h"
 #include "env.h"
 #include "sig.h"
@@ -87,7 +88,7 @@ struct relay {
 static void
 usage(void)
 {
-	die(EXIT_PERM, "usage: qmail-tls [-s] [-c] [-d fd] [-t timeout] prog [arg ...]");
+	die(EXIT_PERM, "usage: qmail-tls [-s] [-c] [-r] [-d fd] [-t timeout] prog [arg ...]");
 }
 
 static const char *
@@ -703,6 +704,53 @@ relay(struct relay *r, unsigned idle)
 	}
 }
 
+/* run_later - the child of -r, still with the starting user's rights:
+ * wait for "K" and the TLS variables on fd (end of file alone: the
+ * handshake failed), then become prog with descriptors fds[0..nfd) */
+static void __attribute__((noreturn))
+run_later(int fd, const char *path, char **argv, const int *fds, int nfd)
+{
+	char b[STARTTLS_MAXREPLY];
+	int hi[1001], i;
+	size_t n = 0, pos, len, eq;
+	ssize_t k;
+
+	for (;;) {
+		if (n == sizeof b)
+			_exit(EXIT_TEMP);
+		k = read(fd, b + n, sizeof b - n);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			die_sys(EXIT_TEMP, "unable to read from the TLS process");
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n == 0 || b[0] != 'K')
+		_exit(EXIT_TEMP);	/* the parent said why */
+	for (pos = 1; pos < n; pos += len + 1) {
+		len = str_chrb(b + pos, n - pos, 0);
+		if (len == n - pos || !starttls_varok(b + pos, len))
+			die(EXIT_TEMP, "bad variable from the TLS process");
+		eq = str_chrb(b + pos, len, '=');
+		b[pos + eq] = 0;
+		if (!env_set(b + pos, b + pos + eq + 1))
+			die_nomem();
+	}
+	/* as spawn() does: copies above every target first, then in place */
+	for (i = 0; i < nfd; i++)
+		if (fds[i] >= 0 && (hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, nfd)) == -1)
+			die_sys(EXIT_TEMP, "unable to duplicate a descriptor");
+	for (i = 0; i < nfd; i++)
+		if (fds[i] >= 0 ? dup2(hi[i], i) == -1 : close(i) == -1 && errno != EBADF)
+			die_sys(EXIT_TEMP, "unable to move a descriptor");
+	if (!sig_default(SIGPIPE))
+		die_sys(EXIT_TEMP, "unable to reset SIGPIPE");
+	execv(path, argv);
+	die_sys(EXIT_TEMP, "unable to run ", path);
+}
+
 /* find_prog - prog as a path: as given when it holds a '/', else from $PATH */
 static void
 find_prog(const char *name, struct str *path)
@@ -732,10 +780,11 @@ main(int argc, char **argv)
 {
 	static struct relay r;
 	unsigned long ctlfd = DEFAULT_CTLFD, idle = DEFAULT_IDLE;
-	int is_starttls = 0, askcert = 0, fds[1001], nfd, sp[2], cp[2], i, status, code;
+	int is_starttls = 0, askcert = 0, keeproot = 0, fds[1001], nfd, sp[2], cp[2], vp[2];
+	int i, status, code;
 	struct str path = STR_ZERO, vars = STR_ZERO;
 	size_t pos, eq;
-	pid_t pid;
+	pid_t pid = -1;
 
 	die_init(argv[0]);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != 0; i++) {
@@ -749,6 +798,8 @@ main(int argc, char **argv)
 			is_starttls = 1;
 		else if (str_equal(o, "-c"))
 			askcert = 1;
+		else if (str_equal(o, "-r"))
+			keeproot = 1;
 		else if (str_equal(o, "-d") && i + 1 < argc) {
 			if (!scan_ulong(argv[i + 1], strlen(argv[i + 1]), &ctlfd) ||
 			    ctlfd < 3 || ctlfd > 1000)
@@ -768,10 +819,9 @@ main(int argc, char **argv)
 	/* set up: certificate and key while we may read them, then drop */
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
-	if (sig_ignore(SIGPIPE) == -1)
+	if (!sig_ignore(SIGPIPE))
 		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
 	r.ctx = ctx_make(askcert);
-	drop_root();
 	find_prog(argv[0], &path);
 	if (!env_unset("TLSVERSION") || !env_unset("TLSCIPHER") ||
 	    !env_unset("TLSCIPHERBITS") || !env_unset("TLSSERVERNAME") ||
@@ -790,19 +840,6 @@ main(int argc, char **argv)
 	nonblock(0);
 	nonblock(1);
 	r.ctl = -1;
-
-	/* implicit TLS: the handshake first, its outcome in the environment */
-	if (!is_starttls) {
-		if ((r.ssl = handshake(r.ctx)) == NULL)
-			_exit(EXIT_TEMP);
-		tls_vars(r.ssl, &vars);
-		for (pos = 0; pos < vars.len; pos += strlen(vars.s + pos) + 1) {
-			eq = str_chrb(vars.s + pos, strlen(vars.s + pos), '=');
-			vars.s[pos + eq] = 0;
-			if (!env_set(vars.s + pos, vars.s + pos + eq + 1))
-				die_nomem();
-		}
-	}
 
 	/* prog on a socket pair; with -s its control socket at fd ctlfd */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
@@ -823,8 +860,43 @@ main(int argc, char **argv)
 			die_nomem();
 		r.ctl = cp[0];
 	}
-	if ((pid = spawn(path.s, argv, NULL, fds, nfd)) == -1)
-		die_sys(EXIT_TEMP, "unable to run ", path.s);
+	/* -r: prog's process exists before we drop root, and waits */
+	if (keeproot) {
+		if (pipe_cloexec(vp) == -1)
+			die_sys(EXIT_TEMP, "unable to create a pipe");
+		if ((pid = fork()) == -1)
+			die_sys(EXIT_TEMP, "unable to fork");
+		if (pid == 0) {
+			if (close(vp[1]) == -1)	/* or we would wait for ourselves */
+				_exit(EXIT_TEMP);
+			run_later(vp[0], path.s, argv, fds, nfd);
+		}
+		if (close(vp[0]) == -1)
+			die_sys(EXIT_TEMP, "unable to close a pipe");
+	}
+	drop_root();
+
+	/* implicit TLS: the handshake first, its outcome in the environment */
+	if (!str_copys(&vars, "K"))
+		die_nomem();
+	if (!is_starttls) {
+		if ((r.ssl = handshake(r.ctx)) == NULL)
+			_exit(EXIT_TEMP);	/* prog, if waiting, reads end of file */
+		tls_vars(r.ssl, &vars);
+	}
+	if (keeproot) {
+		if (!fd_writeall(vp[1], vars.s, vars.len, HANDSHAKE_TIMEOUT) || close(vp[1]) == -1)
+			die_sys(EXIT_TEMP, "unable to start ", path.s);
+	} else {
+		for (pos = 1; pos < vars.len; pos += strlen(vars.s + pos) + 1) {
+			eq = str_chrb(vars.s + pos, strlen(vars.s + pos), '=');
+			vars.s[pos + eq] = 0;
+			if (!env_set(vars.s + pos, vars.s + pos + eq + 1))
+				die_nomem();
+		}
+		if ((pid = spawn(path.s, argv, NULL, fds, nfd)) == -1)
+			die_sys(EXIT_TEMP, "unable to run ", path.s);
+	}
 	if (close(sp[1]) == -1 || (is_starttls && close(cp[1]) == -1))
 		die_sys(EXIT_TEMP, "unable to close a socket");
 	r.child = sp[0];

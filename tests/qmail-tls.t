@@ -310,6 +310,18 @@ r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % sport, "
                     "-ign_eof"], input=b"ECHO via starttls\nQUIT\n", capture_output=True, timeout=10)
 t.ok("250 via starttls" in r.stdout.decode("latin-1"), "s_client -starttls smtp")
 
+# -r: prog's process is made before qmail-tls gives up root
+rimp, riport = serve(["-r"])
+c = tls_connect(riport)
+t.is_(c.line(), "220 test server ready", "-r implicit: greeting")
+t.is_(env_of(c).get("TLSVERSION"), "TLSv1.3", "-r implicit: TLSVERSION reaches prog")
+c.cmd("QUIT")
+s = socket.create_connection(("127.0.0.1", riport), timeout=10)
+s.sendall(b"not a client hello\r\n" * 20)
+t.ok("220" not in Lines(s).rest(), "-r implicit: failed handshake, prog never runs")
+rst, rsport = serve(["-r", "-s"])
+t.is_(inject(rsport), ["220 2.0.0 go ahead", "250 after", "221 bye"], "-r -s: STARTTLS, injection dropped")
+
 # --- configuration errors ---
 def run_direct(args):
     return subprocess.run([TLS] + args + [LINESERVER, "serve"], stdin=subprocess.DEVNULL,
@@ -359,6 +371,47 @@ r = subprocess.run([TLS, "-d", "2", "x"], capture_output=True, text=True)
 t.ok(r.returncode == 100, "-d below 3: usage, exit 100")
 t.write(CERT, certtext, 0o644)
 t.write(KEY, keytext, 0o600)
+
+# a multi-user build started as root: it becomes $UID/$GID, prog cannot
+# read its memory; with -r prog keeps root
+if os.geteuid() == 0:
+    mb = t.tmpdir("qmail-tls-multi.")
+    mh = os.path.join(mb, "home")
+    os.makedirs(os.path.join(mh, "control"))
+    r = subprocess.run(["make", "-s", "-C", t.SRC, "B=" + mb, "HOME_DIR=" + mh,
+                        "USERS=qmaild qmaill qmailq qmailr qmails alias vmail qmail nofiles",
+                        os.path.join(mb, "qmail-tls")], capture_output=True, text=True)
+    subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), mh, "localhost"], capture_output=True)
+    probe = ["/bin/sh", "-c", "echo prog=$(id -u) helper=$(awk '/^Uid/{print $2}' /proc/$PPID/status); "
+             "if cat /proc/$PPID/environ >/dev/null 2>&1; then echo peek=yes; else echo peek=no; fi"]
+
+    def multi(args, env):
+        e = dict(os.environ)
+        e.pop("UID", None)
+        e.pop("GID", None)
+        e.update(env)
+        port = t.free_port()
+        t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(port),
+                 os.path.join(mb, "qmail-tls")] + args + probe, env=e,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t.wait_port(port)
+        try:
+            return tls_connect(port).rest()
+        except (ssl.SSLError, OSError, EOFError):
+            return "refused"
+    if r.returncode == 0:
+        got = multi([], {"UID": "65534", "GID": "65534"})
+        t.ok("prog=65534 helper=65534" in got, "root: drops to $UID/$GID, prog too: " + " ".join(got.split()))
+        t.ok("peek=no" in got, "prog cannot read the helper's process (non-dumpable)")
+        got = multi(["-r"], {"UID": "65534", "GID": "65534"})
+        t.ok("prog=0 helper=65534" in got, "-r: prog keeps root, the helper does not: " + " ".join(got.split()))
+        t.is_(multi([], {}), "refused", "root without $UID/$GID: refused")
+    else:
+        t.diag(r.stderr)
+        t.ok(False, "multi-user build of qmail-tls")
+        t.skip("no multi-user build", 3)
+else:
+    t.skip("not root", 4)
 
 # --- qmail-smtpd behind qmail-tls: smtps with python and curl ---
 if os.path.exists(os.path.join(t.BIN, "qmail-smtpd")):
