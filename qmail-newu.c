@@ -8,6 +8,7 @@
  * table and never half of one.  A bad line changes nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -152,6 +153,23 @@ write_cdb(const char *fn, const struct table *t)
 		die_sys(EXIT_TEMP, "unable to write ", fn);
 }
 
+/* lock_users - hold users/newu.lock until exit (the kernel drops it) */
+static void
+lock_users(void)
+{
+	struct flock lk;
+	int fd;
+
+	if ((fd = open("users/newu.lock", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		die_sys(EXIT_TEMP, "unable to open users/newu.lock");
+	memset(&lk, 0, sizeof lk);
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLKW, &lk) == -1)
+		if (errno != EINTR)
+			die_sys(EXIT_TEMP, "unable to lock users/newu.lock");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -162,6 +180,9 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+
+	/* one qmail-newu at a time: both would write the same .tmp files */
+	lock_users();
 
 	/* check both files completely before touching either table */
 	(void)read_assign("users/assign", &assign);	/* missing: no entries */

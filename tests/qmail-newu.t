@@ -118,7 +118,31 @@ try:
     code, err = newu()
     t.ok(code == 0 and dump("assign.cdb") == {}, "no users/assign: empty assign.cdb")
 
+    # one at a time: a held users/newu.lock makes qmail-newu wait
+    import fcntl
+    import time
+    put("assign", "=locked:l:1:1:/l:::\n.\n")
+    lf = open(os.path.join(USERS, "newu.lock"), "a")
+    fcntl.lockf(lf, fcntl.LOCK_EX)
+    p = subprocess.Popen([NEWU], stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    t.ok(p.poll() is None and dump("assign.cdb") == {}, "waits while another holds the lock")
+    fcntl.lockf(lf, fcntl.LOCK_UN)
+    lf.close()
+    t.ok(p.wait(10) == 0 and b"=locked" in dump("assign.cdb"), "then compiles")
+
+    # many at once: every result is a whole table
+    big = "".join("=u%d:u:%d:1:/h/%d:::\n" % (i, i, i) for i in range(3000)) + ".\n"
+    put("assign", big)
+    procs = [subprocess.Popen([NEWU]) for _ in range(8)]
+    codes = [q.wait(30) for q in procs]
+    a = dump("assign.cdb")
+    t.ok(codes == [0] * 8 and len(a) == 3000 and a[b"=u2999"] == b"u\0" b"2999\0" b"1\0" b"/h/2999\0\0\0",
+         "8 concurrent runs leave one complete table")
 finally:
+    for f in ("newu.lock", "assign.cdb.tmp", "recipients.cdb.tmp"):
+        if os.path.exists(os.path.join(USERS, f)):
+            os.unlink(os.path.join(USERS, f))
     for f in FILES:
         put(f, None)
         if f in saved:
