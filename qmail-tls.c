@@ -819,8 +819,6 @@ main(int argc, char **argv)
 	/* set up: certificate and key while we may read them, then drop */
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
-	if (!sig_ignore(SIGPIPE))
-		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
 	r.ctx = ctx_make(askcert);
 	find_prog(argv[0], &path);
 	if (!env_unset("TLSVERSION") || !env_unset("TLSCIPHER") ||
@@ -834,9 +832,13 @@ main(int argc, char **argv)
 			die(EXIT_TEMP, "no certificate: ", CERTFILE, " is missing");
 		/* STARTTLS is simply not offered; prog has the connection */
 		warn("no certificate in ", CERTFILE, ": running without STARTTLS");
+		if (!keeproot)
+			drop_root();
 		execv(path.s, argv);
 		die_sys(EXIT_TEMP, "unable to run ", path.s);
 	}
+	if (!sig_ignore(SIGPIPE))
+		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
 	nonblock(0);
 	nonblock(1);
 	r.ctl = -1;
