@@ -95,8 +95,8 @@ main(void)
 	/* a damaged value is an error, not an entry */
 	ok(lcdb_make_start(&m, cdbfn) == 1 &&
 	    lcdb_make_add(&m, "=x", 2, "x\0" "1\0", 4) == 1 &&
-	    lcdb_make_add(&m, "=y", 2, "y\0" "1\0" "1\0" "/h\0" "\0" "e", 13) == 1 &&
-	    lcdb_make_add(&m, "=z", 2, "z\0" "q\0" "1\0" "/h\0" "\0" "e\0", 14) == 1 &&
+	    lcdb_make_add(&m, "=y", 2, "y\0" "1\0" "1\0" "/h\0" "\0" "e", 11) == 1 &&
+	    lcdb_make_add(&m, "=z", 2, "z\0" "q\0" "1\0" "/h\0" "\0" "e\0", 12) == 1 &&
 	    lcdb_make_finish(&m) == 1, "damaged table written");
 	ok(assign_lookup(cdbfn, "x", 1, &a) == -1, "too few fields");
 	ok(assign_lookup(cdbfn, "y", 1, &a) == -1, "unterminated field");
