@@ -431,16 +431,20 @@ if os.path.exists(os.path.join(t.BIN, "qmail-smtpd")):
                             "--mail-from", "b@client.example", "--mail-rcpt", "joe@lanmail.test",
                             "-T", msgfile], capture_output=True, text=True, timeout=20)
         t.ok(r.returncode == 0, "smtps: curl --ssl-reqd delivers: " + r.stderr.strip())
+        r = subprocess.run(["swaks", "--tlsc", "--server", "127.0.0.1", "--port", str(pport),
+                            "--from", "c@client.example", "--to", "joe@lanmail.test",
+                            "--body", "by swaks over TLS"], capture_output=True, text=True, timeout=20)
+        t.ok(r.returncode == 0 and "TLS started" in r.stdout, "smtps: swaks --tlsc delivers")
         texts = []
         for m in t.queue_files("mess"):
             with open(m, "rb") as f:
                 texts.append(f.read())
-        t.ok(any(b"over TLS" in m for m in texts) and any(b"by curl over TLS" in m for m in texts),
-             "smtps: both messages are in the queue")
+        t.ok(any(b"\nover TLS" in m for m in texts) and any(b"by curl over TLS" in m for m in texts)
+             and any(b"by swaks over TLS" in m for m in texts), "smtps: the three messages are in the queue")
         t.stop(smtps)
     finally:
         sd.restore()
 else:
-    t.skip("qmail-smtpd not built", 3)
+    t.skip("qmail-smtpd not built", 4)
 
 t.done()
