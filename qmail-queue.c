@@ -1,12 +1,13 @@
 /* qmail-queue - put one message and its envelope into the queue, durably
  *
  * Run by qmail-smtpd, qmail-inject, qmail-local (forwards), qmail-send
- * (bounces) and filters, usually setuid to qmailq.  The message arrives
- * on descriptor 0, then the envelope on descriptor 1: "F" sender NUL,
- * "T" recipient NUL for each recipient, and a final NUL.  Both are
- * untrusted.  Exit 0 only once the message, its envelope and the
- * directory entries that make it visible are on disk; see qmail-queue(8)
- * for the layout and for every exit code.
+ * (bounces) and filters, setuid to qmailq in a multi-user install.  The
+ * message arrives on descriptor 0, then the envelope on descriptor 1:
+ * "F" sender NUL, "T" recipient NUL for each recipient, and a final NUL.
+ * Both are untrusted (any local user may run this).  Exit 0 only once the
+ * message, its envelope and the directory entries that make them visible
+ * are on disk; see qmail-queue(8) for every exit code and
+ * lanmail-queue(5) for the files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +21,14 @@
 #include "buf.h"
 #include "date822.h"
 #include "die.h"
+#include "envelope.h"
 #include "qpath.h"
 #include "sig.h"
 #include "str.h"
 
 /* the exit codes of qmail-queue(8), kept as qmail defined them */
 #define QQ_ADDRTOOLONG 11
-#define QQ_TOOMANY 31
+#define QQ_REFUSED 31
 #define QQ_NOMEM 51
 #define QQ_TIMEOUT 52
 #define QQ_WRITE 53
@@ -40,9 +42,12 @@
 #define QQ_BUG 81
 #define QQ_FORMAT 91
 
-#define ADDR_MAX 1000		/* bytes in one address */
-#define RCPT_MAX 100000		/* recipients in one envelope */
 #define DEADLINE 86400		/* seconds before giving up on a slow writer */
+
+/* Files to remove when we fail before the commit: the message and the
+ * envelope being written.  Set and cleared by main only.  A process that
+ * is killed leaves them; they are invisible and qmail-send sweeps them. */
+static const char *leftover[2];
 
 static void
 on_alarm(int sig)
@@ -51,29 +56,36 @@ on_alarm(int sig)
 	_exit(QQ_TIMEOUT);	/* leftovers are invisible and swept later */
 }
 
-/* sync_dir - make the entries just created in dir durable */
+/* cleanup - forget a failed attempt; errno is kept for the message */
 static void
-sync_dir(const char *dir, int code)
+cleanup(void)
 {
-	int fd;
+	int err = errno, i;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		die_sys(code, "unable to open ", dir);
-	if (fsync(fd) == -1)
-		die_sys(QQ_WRITE, "unable to sync ", dir);
-	if (close(fd) == -1)
-		die_sys(QQ_WRITE, "unable to close ", dir);
+	for (i = 0; i < 2; i++)
+		if (leftover[i])
+			(void)unlink(leftover[i]);	/* else qmail-send sweeps it */
+	errno = err;
 }
 
-/* sync_dir_of - sync the directory of a queue file name */
+#define fail(code, ...) (cleanup(), die((code), __VA_ARGS__))
+#define fail_sys(code, ...) (cleanup(), die_sys((code), __VA_ARGS__))
+
+/* sync_dir_of - make the entry just created for queue file fn durable */
 static void
 sync_dir_of(const struct str *fn, int code)
 {
 	struct str dir = STR_ZERO;
+	int fd;
 
 	if (!str_copyb(&dir, fn->s, str_rchrb(fn->s, fn->len, '/')) || !str_nul(&dir))
-		die(QQ_NOMEM, "out of memory");
-	sync_dir(dir.s, code);
+		fail_sys(QQ_NOMEM, "out of memory");
+	if ((fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fail_sys(code, "unable to open ", dir.s);
+	if (fsync(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to sync ", dir.s);
+	if (close(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to close ", dir.s);
 	str_free(&dir);
 }
 
@@ -97,9 +109,9 @@ received(struct buf *out, unsigned long pid)
 	    !str_catc(&line, ' ') || !str_cats(&line, how) ||
 	    !str_catulong(&line, (unsigned long)uid) || !str_cats(&line, "); ") ||
 	    !str_cats(&line, date) || !str_catc(&line, '\n'))
-		die_sys(QQ_NOMEM, "out of memory");
+		fail_sys(QQ_NOMEM, "out of memory");
 	if (!buf_put(out, line.s, line.len))
-		die_sys(QQ_WRITE, "unable to write message");
+		fail_sys(QQ_WRITE, "unable to write message");
 	str_free(&line);
 }
 
@@ -116,73 +128,60 @@ copy_message(int fd, unsigned long pid)
 	for (;;) {
 		r = fd_read(0, inx, sizeof inx, 0);
 		if (r == -1)
-			die_sys(QQ_READ, "unable to read message");
+			fail_sys(QQ_READ, "unable to read message");
 		if (r == 0)
 			break;
 		if (!buf_put(&out, inx, (size_t)r))
-			die_sys(QQ_WRITE, "unable to write message");
+			fail_sys(QQ_WRITE, "unable to write message");
 	}
 	if (!buf_flush(&out))
-		die_sys(QQ_WRITE, "unable to write message");
-	if (fsync(fd) == -1 || close(fd) == -1)
-		die_sys(QQ_WRITE, "unable to sync message");
+		fail_sys(QQ_WRITE, "unable to write message");
+	/* the data before any name that makes it visible */
+	if (fsync(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to sync message");
+	if (close(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to close message");
 }
 
-/* read_envelope - all of descriptor 1, checked; the parsed form is
- * what we store, so nothing malformed ever reaches the queue */
+/* read_envelope - descriptor 1, at most one byte past the largest valid
+ * envelope (enough for the parser to name the defect), checked */
 static void
-read_envelope(struct str *env)
+read_envelope(struct str *raw, struct envelope *env)
 {
 	char x[BUF_SIZE];
-	struct str raw = STR_ZERO;
-	size_t i, n, rcpts = 0;
+	size_t want;
 	long r;
 
 	for (;;) {
-		r = fd_read(1, x, sizeof x, 0);
+		want = ENVELOPE_MAX + 1 - raw->len;
+		if (want == 0)
+			break;
+		r = fd_read(1, x, want < sizeof x ? want : sizeof x, 0);
 		if (r == -1)
-			die_sys(QQ_READ, "unable to read envelope");
+			fail_sys(QQ_READ, "unable to read envelope");
 		if (r == 0)
 			break;
-		if (raw.len + (size_t)r > (size_t)(ADDR_MAX + 2) * (RCPT_MAX + 1) + 1)
-			die(QQ_TOOMANY, "envelope too large");
-		if (!str_catb(&raw, x, (size_t)r))
-			die_sys(QQ_NOMEM, "out of memory");
+		if (!str_catb(raw, x, (size_t)r))
+			fail_sys(QQ_NOMEM, "out of memory");
 	}
-	/* F sender NUL, then T rcpt NUL ..., then the final NUL */
-	if (raw.len == 0 || raw.s[0] != 'F')
-		die(QQ_FORMAT, "envelope does not start with F");
-	for (i = 0;;) {
-		if (i >= raw.len)
-			die(QQ_FORMAT, "envelope lacks its final NUL");
-		if (raw.s[i] == 0) {
-			if (i + 1 != raw.len)
-				die(QQ_FORMAT, "data after the end of the envelope");
-			break;
-		}
-		if (i > 0 && raw.s[i] != 'T')
-			die(QQ_FORMAT, "envelope record is not T");
-		n = str_chrb(raw.s + i, raw.len - i, 0);
-		if (i + n == raw.len)
-			die(QQ_FORMAT, "envelope lacks its final NUL");
-		if (n - 1 > ADDR_MAX)
-			die(QQ_ADDRTOOLONG, "address too long");
-		if (i > 0 && ++rcpts > RCPT_MAX)
-			die(QQ_TOOMANY, "too many recipients");
-		if (!str_catb(env, raw.s + i, n + 1))
-			die_sys(QQ_NOMEM, "out of memory");
-		i += n + 1;
+	switch (r = envelope_parse_queue(env, raw->s, raw->len)) {
+	case ENVELOPE_OK:
+		return;
+	case ENVELOPE_TOOLONG:
+		fail(QQ_ADDRTOOLONG, envelope_strerror((int)r));
+	case ENVELOPE_TOOMANY:
+		fail(QQ_REFUSED, envelope_strerror((int)r));
+	default:
+		fail(QQ_FORMAT, envelope_strerror((int)r));
 	}
-	if (rcpts == 0)
-		die(QQ_FORMAT, "envelope has no recipient");
-	str_free(&raw);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct str pidfn = STR_ZERO, messfn = STR_ZERO, intdfn = STR_ZERO;
-	struct str todofn = STR_ZERO, env = STR_ZERO, head = STR_ZERO;
+	struct str todofn = STR_ZERO, raw = STR_ZERO, head = STR_ZERO;
+	struct envelope env;
 	struct stat st;
 	unsigned long pid = (unsigned long)getpid(), id;
 	int fd;
@@ -211,31 +210,40 @@ main(int argc, char **argv)
 	if (!qpath(&messfn, "mess", id) || !qpath(&intdfn, "intd", id) ||
 	    !qpath(&todofn, "todo", id))
 		die(QQ_NOMEM, "out of memory");
+	leftover[0] = pidfn.s;
 	if (link(pidfn.s, messfn.s) == -1)
-		die_sys(QQ_MESS, "unable to link ", pidfn.s, " to ", messfn.s);
+		fail_sys(QQ_MESS, "unable to link ", pidfn.s, " to ", messfn.s);
+	leftover[1] = messfn.s;
 	if (unlink(pidfn.s) == -1)
-		die_sys(QQ_PID, "unable to remove ", pidfn.s);
+		fail_sys(QQ_PID, "unable to remove ", pidfn.s);
+	leftover[0] = NULL;
 
 	/* The message first; without an envelope it stays invisible. */
 	copy_message(fd, pid);
 	sync_dir_of(&messfn, QQ_MESS);
 
-	read_envelope(&env);
+	read_envelope(&raw, &env);
 	if (!str_cats(&head, "u") || !str_catulong(&head, (unsigned long)getuid()) ||
 	    !str_catc(&head, 0) || !str_cats(&head, "p") || !str_catulong(&head, pid) ||
 	    !str_catc(&head, 0))
-		die(QQ_NOMEM, "out of memory");
+		fail_sys(QQ_NOMEM, "out of memory");
 	fd = open(intdfn.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd == -1)
-		die_sys(QQ_INTD, "unable to create ", intdfn.s);
-	if (!fd_writeall(fd, head.s, head.len, 0) || !fd_writeall(fd, env.s, env.len, 0))
-		die_sys(QQ_WRITE, "unable to write envelope");
-	if (fsync(fd) == -1 || close(fd) == -1)
-		die_sys(QQ_WRITE, "unable to sync envelope");
+		fail_sys(QQ_INTD, "unable to create ", intdfn.s);
+	leftover[0] = intdfn.s;
+	/* todo/ form: our u and p records, then F and T records, no final NUL */
+	if (!fd_writeall(fd, head.s, head.len, 0) || !fd_writeall(fd, raw.s, raw.len - 1, 0))
+		fail_sys(QQ_WRITE, "unable to write envelope");
+	if (fsync(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to sync envelope");
+	if (close(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to close envelope");
 
 	/* The commit: once todo/ names it, the message exists. */
 	if (link(intdfn.s, todofn.s) == -1)
-		die_sys(QQ_TODO, "unable to link ", intdfn.s, " to ", todofn.s);
+		fail_sys(QQ_TODO, "unable to link ", intdfn.s, " to ", todofn.s);
+	/* from here on qmail-send may own the message: remove nothing */
+	leftover[0] = leftover[1] = NULL;
 	sync_dir_of(&todofn, QQ_TODO);
 	(void)unlink(intdfn.s);	/* todo/ holds the envelope; a leftover is swept */
 
