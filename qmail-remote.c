@@ -39,7 +39,6 @@
 #define CAND_MAX 64		/* addresses tried for one host */
 #define PIECE_MAX 8192		/* message read in lines of at most this */
 #define REPLYLINE_MAX 4096	/* longest reply line accepted */
-#define FIELD_MAX 255		/* header values kept for the MIME decision */
 #define QUIT_TIMEOUT 10		/* seconds to wait for QUIT's answer */
 
 /* one recipient and its result: 0 undecided, 'r', 'h' or 's' */
@@ -63,15 +62,6 @@ struct src {
 	size_t mpos;
 	struct buf b;
 	char x[BUF_SIZE * 4];
-};
-
-/* what a first reading of the message tells */
-struct msginfo {
-	int has8;		/* any byte >= 128 anywhere */
-	int body8;		/* in the body */
-	int mimever;		/* a MIME-Version field exists */
-	char ct[FIELD_MAX + 1], cte[FIELD_MAX + 1];
-	size_t ctn, cten;
 };
 
 /* settings from control/ */
@@ -263,87 +253,17 @@ src_piece(struct src *m, struct str *line, int *lf)
 	return -1;
 }
 
+/* scan - the first reading: what the MIME walker must learn */
 static int
-has8(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] & 0x80)
-			return 1;
-	return 0;
-}
-
-/* header_line - whether a line can belong to the header: a field
- * "name:" (printable name, no blanks) or a continuation */
-static int
-header_line(const char *p, size_t n, int first)
-{
-	size_t i;
-
-	if (n > 0 && (p[0] == ' ' || p[0] == '\t'))
-		return !first;
-	for (i = 0; i < n; i++) {
-		if (p[i] == ':')
-			return i > 0;
-		if ((unsigned char)p[i] <= 32 || (unsigned char)p[i] >= 127)
-			return 0;
-	}
-	return 0;
-}
-
-static void
-keep_value(char *v, size_t *vn, const char *p, size_t n)
-{
-	size_t room = FIELD_MAX - *vn;
-
-	if (n > room)
-		n = room;
-	memcpy(v + *vn, p, n);
-	*vn += n;
-	v[*vn] = 0;
-}
-
-/* scan - the first reading: 8-bit bytes, the MIME fields */
-static int
-scan(struct src *m, struct msginfo *mi)
+scan(struct src *m, struct qpmime *mi)
 {
 	struct str line = STR_ZERO;
-	int r, lf, inhead = 1, bol = 1, first = 1, cur = 0;
-	size_t v;
+	unsigned add;
+	int r, lf, bol = 1;
 
-	memset(mi, 0, sizeof *mi);
+	qpmime_init(mi);
 	while ((r = src_piece(m, &line, &lf)) == 1) {
-		if (has8(line.s, line.len)) {
-			mi->has8 = 1;
-			if (!inhead)
-				mi->body8 = 1;
-		}
-		if (inhead && bol) {
-			if (line.len == 0 || !header_line(line.s, line.len, first)) {
-				inhead = 0;
-				if (line.len > 0 && has8(line.s, line.len))
-					mi->body8 = 1;
-			} else if (line.s[0] == ' ' || line.s[0] == '\t') {
-				if (cur == 1)
-					keep_value(mi->ct, &mi->ctn, line.s, line.len);
-				if (cur == 2)
-					keep_value(mi->cte, &mi->cten, line.s, line.len);
-			} else if ((v = qpenc_field(line.s, line.len, "Content-Type"))) {
-				cur = 1;
-				mi->ctn = 0;
-				keep_value(mi->ct, &mi->ctn, line.s + v, line.len - v);
-			} else if ((v = qpenc_field(line.s, line.len, "Content-Transfer-Encoding"))) {
-				cur = 2;
-				mi->cten = 0;
-				keep_value(mi->cte, &mi->cten, line.s + v, line.len - v);
-			} else {
-				cur = 0;
-				if (qpenc_field(line.s, line.len, "MIME-Version"))
-					mi->mimever = 1;
-			}
-			first = 0;
-		}
+		(void)qpmime_piece(mi, line.s, line.len, bol, &add);
 		bol = lf;
 	}
 	str_free(&line);
@@ -389,53 +309,33 @@ sink_text(struct sink *s, const char *p, size_t n, int eol)
 	return 1;
 }
 
-static int
-sink_added(struct sink *s, const struct msginfo *mi)
-{
-	if (!sink_text(s, "Content-Transfer-Encoding: quoted-printable", 43, 1))
-		return 0;
-	if (!mi->mimever && !sink_text(s, "MIME-Version: 1.0", 17, 1))
-		return 0;
-	return 1;
-}
-
 /* message - the message as DATA content, converted to quoted-printable
- * when qp; -1 reading fails, 0 writing fails, 1 ok */
+ * when qp (the walker mi has learned the message); -1 reading fails,
+ * 0 writing fails, 1 ok */
 static int
-message(struct src *m, const struct msginfo *mi, struct sink *s, int qp)
+message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 {
 	struct str line = STR_ZERO, enc = STR_ZERO;
-	int r, lf, inhead = 1, bol = 1, first = 1, drop = 0, plain, res = 1;
+	unsigned add = 0;
+	int r, lf, bol = 1, act = QPMIME_COPY, res = 1;
 	size_t col = 0;
 
 	if (!src_rewind(m))
 		return -1;
+	if (qp)
+		qpmime_rewind(mi);
 	s->bol = 1;
 	while ((r = src_piece(m, &line, &lf)) == 1) {
-		plain = !qp;
-		if (inhead && bol) {
-			if (line.len == 0 || !header_line(line.s, line.len, first)) {
-				/* the header ends: at a blank line, or at the
-				 * first line that is no field (then a blank
-				 * line is added when fields are added) */
-				inhead = 0;
-				if (qp && !sink_added(s, mi))
-					goto wfail;
-				if (line.len == 0)
-					plain = 1;
-				else if (qp && !sink_text(s, "", 0, 1))
-					goto wfail;
-			} else if (qp && line.s[0] != ' ' && line.s[0] != '\t')
-				drop = qpenc_field(line.s, line.len, "Content-Transfer-Encoding") > 0;
-			first = 0;
-		}
-		if (inhead) {
-			if (!drop && !sink_text(s, line.s, line.len, lf))
-				goto wfail;
-		} else if (plain) {
-			if (!sink_text(s, line.s, line.len, lf))
-				goto wfail;
-		} else {
+		if (qp)
+			act = qpmime_piece(mi, line.s, line.len, bol, &add);
+		if ((add & QPMIME_ADD_CTE) &&
+		    !sink_text(s, "Content-Transfer-Encoding: quoted-printable", 43, 1))
+			goto wfail;
+		if ((add & QPMIME_ADD_MIMEVER) && !sink_text(s, "MIME-Version: 1.0", 17, 1))
+			goto wfail;
+		if ((add & QPMIME_ADD_BLANK) && !sink_text(s, "", 0, 1))
+			goto wfail;
+		if (act == QPMIME_ENCODE) {
 			enc.len = 0;
 			if (!qpenc_piece(&enc, line.s, line.len, &col, lf))
 				nomem();
@@ -443,12 +343,13 @@ message(struct src *m, const struct msginfo *mi, struct sink *s, int qp)
 				goto wfail;
 			if (lf)
 				col = 0;
-		}
+		} else if (act == QPMIME_COPY && !sink_text(s, line.s, line.len, lf))
+			goto wfail;
 		bol = lf;
 	}
 	if (r == -1)
 		res = -1;
-	else if ((!s->bol && !sink_put(s, "\r\n", 2)) || !sink_put(s, ".\r\n", 3))
+	else if (!s->bol && !sink_put(s, "\r\n", 2))
 		res = 0;
 	str_free(&line);
 	str_free(&enc);
@@ -545,7 +446,7 @@ safe_addr(const char *a)
 
 /* session - the SMTP dialogue after a 2xx greeting; does not return */
 static void __attribute__((noreturn))
-session(struct smtp *sm, const struct config *cf, struct src *m, const struct msginfo *mi,
+session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *mi,
     const char *sender, struct rcpt *r, int nr)
 {
 	struct str t = STR_ZERO;
@@ -573,8 +474,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, const struct ms
 		}
 	}
 	pipe = (ext & SMTPEXT_PIPELINING) != 0;
-	qp = mi->body8 && !(ext & SMTPEXT_8BITMIME) &&
-	    qpenc_convertible(mi->ct, mi->ctn, mi->cte, mi->cten);
+	qp = mi->any && !(ext & SMTPEXT_8BITMIME);
 
 	/* count what DATA will carry, for SIZE */
 	s.b = NULL;
@@ -667,7 +567,8 @@ session(struct smtp *sm, const struct config *cf, struct src *m, const struct ms
 		(void)close(sm->fd);
 		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
 	}
-	if (res == 0 || !buf_flush(&sm->out) || (code = getreply(sm)) == -1)
+	if (res == 0 || !buf_put(&sm->out, ".\r\n", 3) || !buf_flush(&sm->out) ||
+	    (code = getreply(sm)) == -1)
 		lost(sm, r, nr);
 	said(sm, &t);
 	if (code < 300) {
@@ -979,7 +880,7 @@ main(int argc, char **argv)
 	static struct smtp sm;
 	static struct src m;
 	struct config cf;
-	struct msginfo mi;
+	static struct qpmime mi;
 	struct rcpt *r;
 	struct cand c[CAND_MAX];
 	struct dns_mx mx[DNS_MX_MAX];

@@ -27,6 +27,52 @@ int qpenc_piece(struct str *out, const char *p, size_t n, size_t *col, int last)
  * or message, not already base64 or quoted-printable. */
 int qpenc_convertible(const char *ct, size_t ctn, const char *cte, size_t cten);
 
+/* The MIME walker: the message is read twice, a line (or piece of a long
+ * line) at a time.  The first pass learns which entities (the message,
+ * or the parts of multipart bodies, nested up to QPMIME_DEPTH) are
+ * single parts whose body holds 8-bit bytes and may be re-encoded; the
+ * second pass tells, for every piece, whether to copy it, drop it (the
+ * Content-Transfer-Encoding field of a converted part) or encode it as
+ * quoted-printable, and which lines to add before it.  Header fields
+ * are never changed otherwise; parts past QPMIME_ENTITIES stay as
+ * they are. */
+#define QPMIME_DEPTH 8
+#define QPMIME_ENTITIES 1024
+#define QPMIME_BOUNDARY 70	/* RFC 2046's limit */
+#define QPMIME_FIELD 255	/* header value bytes looked at */
+
+#define QPMIME_COPY 0
+#define QPMIME_DROP 1
+#define QPMIME_ENCODE 2
+
+/* lines to put before the piece (bits of *add) */
+#define QPMIME_ADD_CTE 1	/* "Content-Transfer-Encoding: quoted-printable" */
+#define QPMIME_ADD_MIMEVER 2	/* "MIME-Version: 1.0" */
+#define QPMIME_ADD_BLANK 4	/* an empty line: the header ended without one */
+
+struct qpmime {
+	int rewrite;		/* 0 first pass, 1 second */
+	int inhead, first, cur, drop, inleaf, conv, mimever;
+	size_t entity, depth;
+	char bnd[QPMIME_DEPTH][QPMIME_BOUNDARY + 1];
+	size_t bndn[QPMIME_DEPTH];
+	char ct[QPMIME_FIELD + 1], cte[QPMIME_FIELD + 1];
+	size_t ctn, cten;
+	int has8;		/* learned: an 8-bit byte anywhere */
+	int any;		/* learned: some entity is to be converted */
+	unsigned char okbit[QPMIME_ENTITIES / 8];	/* may be re-encoded */
+	unsigned char bit8[QPMIME_ENTITIES / 8];	/* body has 8-bit bytes */
+};
+
+/* qpmime_init - before the first pass */
+void qpmime_init(struct qpmime *);
+/* qpmime_rewind - after the first pass, before the second */
+void qpmime_rewind(struct qpmime *);
+/* qpmime_piece - one piece p[0..n) without its LF; bol: it starts a
+ * line.  Returns QPMIME_COPY, _DROP or _ENCODE (the first pass: always
+ * COPY) and sets *add. */
+int qpmime_piece(struct qpmime *, const char *p, size_t n, int bol, unsigned *add);
+
 /* qpenc_field - when line (one header line) starts field name (any
  * case), the offset of the value after the colon and blanks; else 0 */
 size_t qpenc_field(const char *line, size_t n, const char *name);

@@ -40,7 +40,7 @@ HAVE6 = addr_ok(socket.AF_INET6, "::1")
 # one port number for every receiver, free on each address used
 while True:
     PORT = t.free_port()
-    if all(addr_ok(socket.AF_INET, "127.0.0.%d" % i) for i in (1, 2, 4, 5, 6)) and \
+    if all(addr_ok(socket.AF_INET, "127.0.0.%d" % i) for i in (1, 2, 4, 5, 6, 7)) and \
             (not HAVE6 or addr_ok(socket.AF_INET6, "::1")):
         break
 
@@ -49,8 +49,9 @@ class Handler:
     """A receiver: 'temp*' recipients get 451, 'perm*' 550, 'retry*' 451
     the first time only; options: no8bit (no 8BITMIME), pipelining."""
 
-    def __init__(self, name, no8bit=False, pipelining=False):
+    def __init__(self, name, no8bit=False, pipelining=False, noehlo=False):
         self.name = name
+        self.noehlo = noehlo
         self.no8bit = no8bit
         self.pipelining = pipelining
         self.mails = []
@@ -59,8 +60,10 @@ class Handler:
         self.peers = []
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
         self.ehlo.append(hostname)
+        if self.noehlo:
+            return ["502 5.5.1 EHLO not implemented"]
+        session.host_name = hostname
         if self.no8bit:
             responses = [r for r in responses if "8BITMIME" not in r]
         if self.pipelining:
@@ -85,6 +88,10 @@ class Handler:
         return "250 2.1.5 ok"
 
     async def handle_DATA(self, server, session, envelope):
+        if any(r.startswith("dataperm") for r in envelope.rcpt_tos):
+            return "554 5.6.0 content rejected"
+        if any(r.startswith("datatemp") for r in envelope.rcpt_tos):
+            return "452 4.3.1 out of space"
         self.mails.append((envelope.mail_from, list(envelope.rcpt_tos),
                            list(envelope.mail_options), envelope.original_content))
         self.peers.append(session.peer[0])
@@ -144,6 +151,7 @@ dns_args = [
     "--mx-host=no8.test,mx.no8.test,10", "--host-record=mx.no8.test,127.0.0.6",
     "--mx-host=v6.test,mx.v6.test,10", "--host-record=mx.v6.test,::1",
     "--host-record=smarthost.test,127.0.0.1",
+    "--mx-host=helo.test,mx.helo.test,10", "--host-record=mx.helo.test,127.0.0.7",
 ]
 dnsmasq = t.start(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                    "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -155,6 +163,7 @@ if not t.wait_port(DNSPORT):
 rx1, c1 = receiver("127.0.0.1", pipelining=True)
 rx2, c2 = receiver("127.0.0.2")
 rx6no8, c6 = receiver("127.0.0.6", no8bit=True)
+rxhelo, c7 = receiver("127.0.0.7", noehlo=True)
 busy = raw_server("127.0.0.4", b"421 4.3.2 too busy, go away\r\n")
 stall = raw_server("127.0.0.5", None)
 if HAVE6:
@@ -309,6 +318,52 @@ try:
     t.is_(got, msg8.replace(b"\n", b"\r\n"), "8BITMIME peer: unchanged")
     t.ok(rx2.mails and "BODY=8BITMIME" in rx2.mails[0][2], "BODY=8BITMIME declared")
 
+    # multipart: the 8-bit text part converted, the 7-bit and base64 parts not
+    clear()
+    mp = ("Subject: parts\nMIME-Version: 1.0\n"
+          "Content-Type: multipart/mixed;\n boundary=\"=_outer\"\n\npreamble\n"
+          "--=_outer\nContent-Type: text/plain; charset=utf-8\n"
+          "Content-Transfer-Encoding: 8bit\n\nGr\u00fc\u00dfe\n"
+          "--=_outer\nContent-Type: text/plain\n\nplain ascii = kept\n"
+          "--=_outer\nContent-Type: multipart/alternative; boundary=inner\n\n"
+          "--inner\nContent-Type: text/html; charset=latin1\n\n<p>\u00e9t\u00e9</p>\n"
+          "--inner--\n"
+          "--=_outer\nContent-Type: application/octet-stream\n"
+          "Content-Transfer-Encoding: base64\n\nAAEC\n"
+          "--=_outer--\nepilogue\n").encode("utf-8")
+    r = run("no8.test", "a@me.test", ["mp@no8.test"], msg=mp)
+    t.is_(codes(r), "rK", "multipart 8-bit to a peer without 8BITMIME: delivered")
+    got = rx6no8.mails[0][3] if rx6no8.mails else b""
+    t.ok(got and all(b < 128 for b in got), "multipart: the whole message is 7-bit now")
+    import email
+    import email.policy
+    em = email.message_from_bytes(got, policy=email.policy.compat32)
+    parts = [p for p in em.walk() if not p.is_multipart()]
+    t.is_([p.get("Content-Transfer-Encoding") for p in parts],
+          ["quoted-printable", None, "quoted-printable", "base64"],
+          "multipart: 8-bit parts marked quoted-printable, others untouched")
+    t.is_([p.get_payload(decode=True) for p in parts],
+          ["Gr\u00fc\u00dfe".encode(), b"plain ascii = kept",
+           "<p>\u00e9t\u00e9</p>".encode(), b"\x00\x01\x02"],
+          "multipart: every part decodes to its original content")
+    t.ok(got.count(b"Content-Transfer-Encoding: 8bit") == 0 and got.count(b"MIME-Version") == 1,
+         "multipart: old encoding fields gone, MIME-Version not doubled")
+
+    # EHLO refused: HELO, no extensions
+    clear()
+    r = run("helo.test", "a@me.test", ["u@helo.test"], msg=msg8)
+    t.is_(codes(r), "rK", "EHLO refused: HELO fallback delivers")
+    t.ok(rxhelo.mails and rxhelo.mails[0][2] == [], "HELO: no SIZE or BODY parameters")
+    t.ok(b"quoted-printable" in (rxhelo.mails[0][3] if rxhelo.mails else b""),
+         "HELO peer: 8-bit converted")
+
+    # refusals after DATA: the accepted recipients share the message's fate
+    r = run("amx.test", "a@me.test", ["perm9@amx.test", "dataperm@amx.test", "ok@amx.test"])
+    t.is_(codes(r), "hhhD", "554 after DATA: every recipient h, D")
+    t.ok("554" in r[0][2][1] and "550" in r[0][0][1], "each keeps its own reason")
+    r = run("amx.test", "a@me.test", ["datatemp@amx.test", "perm9@amx.test"])
+    t.is_(codes(r), "shZ", "452 after DATA: accepted ones s, refused one h, Z")
+
     # MX loop: the best MX of loop.test is control/me
     r = run("loop.test", "a@me.test", ["u@loop.test"])
     t.is_(codes(r), "hD", "MX loop back to us: permanent failure")
@@ -412,7 +467,7 @@ finally:
     for name in ("me", "helohost", "nameservers", "smtproutes", "timeoutremote",
                  "timeoutconnect", "outgoingip"):
         t.control(name, None)
-    for c in [c1, c2, c6] + ([cv6] if HAVE6 else []):
+    for c in [c1, c2, c6, c7] + ([cv6] if HAVE6 else []):
         c.stop()
     busy.close()
     stall.close()
