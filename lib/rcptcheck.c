@@ -8,8 +8,10 @@
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "assign.h"
+#include "auto.h"
 #include "control.h"
 #include "lcdb.h"
 #include "rcptcheck.h"
@@ -218,67 +220,67 @@ out:
 	return r;
 }
 
-/* passwd_user - qmail's fallback without an assign entry: the longest
- * prefix of local (the whole, then up to each dash) naming a system
- * user other than root who owns their home directory.  1 with *extoff
- * where the extension starts, 0 none, -1 cannot tell. */
+/* passwd_user - qmail-lspawn's fallback without an assign entry: the
+ * local part up to its first dash names a system account that owns its
+ * home (not root; in a single-user install only the one login).  1 with
+ * *extoff where the extension starts, 0 none, -1 cannot tell. */
 static int
 passwd_user(const char *local, size_t n, struct str *home, size_t *extoff)
 {
 	struct str name = STR_ZERO;
 	struct passwd *pw;
 	struct stat st;
-	size_t cut = n;
+	size_t d = str_chrb(local, n, '-');
 	int r = 0;
 
-	for (;;) {
-		if (cut > 0 && str_copyb(&name, local, cut) && str_nul(&name) &&
-		    strlen(name.s) == cut) {
-			/* getpwnam's errno is not reliable for "no such user":
-			 * an unreadable database counts as no user */
-			if ((pw = getpwnam(name.s)) != NULL && pw->pw_uid != 0) {
-				/* as qmail-getpw: the home must exist and be theirs;
-				 * when we may not look, qmail-local decides */
-				if (stat(pw->pw_dir, &st) == 0 ? st.st_uid == pw->pw_uid :
-				    errno != ENOENT && errno != ENOTDIR) {
-					if (!str_copys(home, pw->pw_dir) || !str_nul(home)) {
-						r = -1;
-						break;
-					}
-					*extoff = cut < n ? cut + 1 : n;
-					r = 1;
-					break;
-				}
-			}
-		}
-		while (cut > 0 && local[cut - 1] != '-')
-			cut--;
-		if (cut == 0)
-			break;
-		cut--;
+	if (d == 0 || !str_copyb(&name, local, d) || !str_nul(&name) || strlen(name.s) != d)
+		goto out;
+	/* getpwnam's errno is not reliable for "no such user": none it is */
+	if ((pw = getpwnam(name.s)) == NULL)
+		goto out;
+	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0)
+		goto out;
+	if (stat(pw->pw_dir, &st) == -1) {
+		r = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+		goto out;
 	}
+	if (st.st_uid != pw->pw_uid)
+		goto out;
+	if (!str_copys(home, pw->pw_dir) || !str_nul(home)) {
+		r = -1;
+		goto out;
+	}
+	*extoff = d < n ? d + 1 : n;
+	r = 1;
+out:
 	str_free(&name);
 	return r;
 }
 
-/* local_exists - whether local part L (lower case) is delivered here:
- * users/assign (an exact or prefix entry), a system user, the alias
- * user's .qmail files */
+/* special - the local parts qmail-lspawn always gives the alias user */
+static int
+special(const char *l, size_t n)
+{
+	return (n == 4 && !memcmp(l, "root", 4)) || (n == 10 && !memcmp(l, "postmaster", 10)) ||
+	    (n == 13 && !memcmp(l, "mailer-daemon", 13));
+}
+
+/* local_exists - whether local part l (lower case) is delivered, the way
+ * qmail-lspawn picks the account: users/assign (an exact or prefix
+ * entry), a system account, else the alias user's .qmail files */
 static int
 local_exists(const char *l, size_t n, int virtual)
 {
 	struct assign a = ASSIGN_ZERO;
 	struct str home = STR_ZERO;
 	size_t extoff;
-	int r;
+	int r = 0;
 
-	if ((r = assign_lookup(ASSIGN_CDB, l, n, &a)) == 1) {
-		/* a local system user's prefix entry takes every extension;
-		 * a virtual domain's entry covers every name, so there the
+	if (!special(l, n) && (r = assign_lookup(ASSIGN_CDB, l, n, &a)) == 1) {
+		/* a local user's prefix entry takes every extension; a
+		 * virtual domain's entry covers every name, so there the
 		 * domain's .qmail files decide */
-		if (!virtual)
-			r = 1;
-		else
+		if (virtual)
 			r = rcptcheck_dotqmail(a.home.s, a.dash.s, a.ext.s, a.ext.len);
 		assign_free(&a);
 		return r;
@@ -286,11 +288,12 @@ local_exists(const char *l, size_t n, int virtual)
 	assign_free(&a);
 	if (r == -1)
 		return -1;
-	if ((r = passwd_user(l, n, &home, &extoff)) == 1)
-		r = virtual ? rcptcheck_dotqmail(home.s, "-", l + extoff, n - extoff) : 1;
-	str_free(&home);
-	if (r != 0 || virtual)
+	if (!special(l, n) && (r = passwd_user(l, n, &home, &extoff)) != 0) {
+		if (r == 1 && virtual)
+			r = rcptcheck_dotqmail(home.s, "-", l + extoff, n - extoff);
+		str_free(&home);
 		return r;
+	}
 	return rcptcheck_dotqmail(ALIAS_HOME, "-", l, n);
 }
 

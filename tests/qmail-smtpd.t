@@ -2,6 +2,7 @@
 """qmail-smtpd: protocol, relay control, recipient checks, refusals with
 their exact codes, the queue hand-off checked byte for byte."""
 import os
+import pwd
 import re
 import smtplib
 import subprocess
@@ -124,6 +125,18 @@ try:
           ["250 2.1.0", "250 2.1.5", "250 2.1.5", "250 2.1.5"], "postmaster always exists")
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<joe@lanmail.test>", "RCPT TO:<joe-anything@lanmail.test>"),
           ["250 2.1.0", "250 2.1.5", "250 2.1.5"], "local: users/assign =joe (not its extension)")
+    pw = pwd.getpwuid(os.getuid())
+    try:
+        owned = os.stat(pw.pw_dir).st_uid == pw.pw_uid and "-" not in pw.pw_name
+    except OSError:
+        owned = False
+    if owned:
+        # a single-user install delivers to its one login's account
+        t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<%s-anything@lanmail.test>" % pw.pw_name,
+                   "RCPT TO:<nosuchaccount-x@lanmail.test>"),
+              ["250 2.1.0", "250 2.1.5", "550 5.1.1"], "local: a system account takes its extensions")
+    else:
+        t.skip("the test login does not own its home directory")
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<info@lanmail.test>", "RCPT TO:<sales-east@lanmail.test>",
                "RCPT TO:<sales@lanmail.test>", "RCPT TO:<nosuch@lanmail.test>", "RCPT TO:<in.fo@lanmail.test>"),
           ["250 2.1.0", "250 2.1.5", "250 2.1.5", "550 5.1.1", "550 5.1.1", "550 5.1.1"],
