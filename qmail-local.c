@@ -42,6 +42,8 @@ struct ctx {
 	int flag_forwardonly;	/* the .qmail file has its x bit: forwards only */
 	int msgfd;		/* the message, seekable; -1 before it is needed */
 	struct str recipient;	/* local@domain */
+	struct str newsender;	/* the envelope sender of forwards */
+	struct str exactfn;	/* the .qmail file, when the extension matched it exactly */
 	struct str dtline, rpline, ufline;
 	struct str forwards;	/* "T" address NUL, each */
 	unsigned long nforwards, nfiles, nprograms;
@@ -224,6 +226,8 @@ find_dotqmail(struct str *text, struct str *fn)
 	    !str_cat(fn, &e) || !str_nul(fn))
 		nomem();
 	if (readfile(fn->s, text)) {
+		if (!str_copyb(&c.exactfn, fn->s, fn->len) || !str_nul(&c.exactfn))
+			nomem();
 		str_free(&e);
 		return 1;
 	}
@@ -251,6 +255,39 @@ find_dotqmail(struct str *text, struct str *fn)
 		return 1;
 	}
 	finish(EXIT_PERM, "Sorry, no mailbox here by that name. (#5.1.1)", NULL, NULL);
+}
+
+/* exists - fn is there (anything but a clear "no" counts as there) */
+static int
+exists(const struct str *base, const char *suffix)
+{
+	struct str fn = STR_ZERO;
+	struct stat st;
+	int r;
+
+	if (!str_copyb(&fn, base->s, base->len) || !str_cats(&fn, suffix) || !str_nul(&fn))
+		nomem();
+	r = stat(fn.s, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+	str_free(&fn);
+	return r;
+}
+
+/* setup_newsender - forwards keep the sender, except that a list with an
+ * owner file (.qmail-list-owner) sends them from local-owner@domain, so
+ * that bounces reach the owner rather than the author */
+static void
+setup_newsender(void)
+{
+	if (!str_copys(&c.newsender, c.sender))
+		nomem();
+	if (*c.sender && c.exactfn.len && exists(&c.exactfn, "-owner")) {
+		c.newsender.len = 0;
+		if (!str_cats(&c.newsender, c.local) || !str_cats(&c.newsender, "-owner@") ||
+		    !str_cats(&c.newsender, c.domain))
+			nomem();
+	}
+	if (!str_nul(&c.newsender))
+		nomem();
 }
 
 /* seekable_message - fd 0 as a file we can rewind: the queue file itself,
@@ -351,6 +388,7 @@ setup_env(void)
 	int k;
 
 	if (!env_set("RECIPIENT", c.recipient.s) || !env_set("SENDER", c.sender) ||
+	    !env_set("NEWSENDER", c.newsender.s) ||
 	    !env_set("LOCAL", c.local) || !env_set("HOST", c.domain) ||
 	    !env_set("EXT", c.ext) || !env_set("USER", c.user) ||
 	    !env_set("HOME", c.home) || !env_set("DTLINE", c.dtline.s) ||
@@ -620,7 +658,7 @@ send_forwards(void)
 			nomem();
 	} else if (!str_cats(&qq, q))
 		nomem();
-	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cats(&env, c.sender) ||
+	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cat(&env, &c.newsender) ||
 	    !str_catc(&env, 0) || !str_cat(&env, &c.forwards) || !str_catc(&env, 0))
 		nomem();
 	argv[0] = qq.s, argv[1] = NULL;
@@ -769,6 +807,7 @@ main(int argc, char **argv)
 	check_home();
 	setup_lines();
 	have = find_dotqmail(&text, &fn);
+	setup_newsender();
 	if (c.flag_doit) {
 		seekable_message();
 		if (is_loop())
