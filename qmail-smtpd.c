@@ -30,6 +30,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "spawn.h"
+#include "starttls.h"
 #include "str.h"
 
 #define AUTHLINE_MAX 12288	/* RFC 4954: an AUTH line may be this long */
@@ -71,6 +72,8 @@ struct session {
 	const char *remoteip, *remotehost, *remoteinfo, *relayclient;
 	char *const *cpw;	/* checkpassword program and arguments, or NULL */
 	int submission;
+	int tlsfd;		/* qmail-tls control socket, -1: no STARTTLS */
+	int tls;		/* the connection is encrypted */
 	struct str helo;	/* sanitised; empty before HELO/EHLO */
 	int esmtp;
 	struct str login;	/* authenticated login, empty if none */
@@ -369,6 +372,8 @@ helo(struct session *ss, const char *arg, size_t n, int esmtp)
 		nomem();
 	if (esmtp) {
 		if (!str_cats(&r, "250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n"))
+			nomem();
+		if (ss->tlsfd >= 0 && !ss->tls && !str_cats(&r, "250-STARTTLS\r\n"))
 			nomem();
 		if (ss->cpw && !str_cats(&r, "250-AUTH PLAIN LOGIN\r\n"))
 			nomem();
@@ -760,7 +765,8 @@ received(struct session *ss, struct str *h)
 	if (!str_catc(h, '[') || (strchr(ip, ':') && !str_cats(h, "IPv6:")) ||
 	    !safecat(h, ip, strlen(ip), 100) || !str_cats(h, "])\n\tby ") ||
 	    !safecat(h, ss->me.s, ss->me.len, 255) || !str_cats(h, " (lanmail) with ") ||
-	    !str_cats(h, ss->esmtp ? (ss->login.len ? "ESMTPA" : "ESMTP") : (ss->login.len ? "SMTPA" : "SMTP")))
+	    !str_cats(h, ss->esmtp ? "ESMTP" : "SMTP") || (ss->tls && !str_catc(h, 'S')) ||
+	    (ss->login.len && !str_catc(h, 'A')))
 		return 0;
 	if (ss->login.len && (!str_cats(h, " (authenticated user ") ||
 	    !safecat(h, ss->login.s, ss->login.len, LOGIN_MAX) || !str_catc(h, ')')))
@@ -1115,6 +1121,36 @@ out:
 	str_free(&pass);
 }
 
+/* starttls - RFC 3207: qmail-tls sends our 220 and does the handshake;
+ * then everything learnt in clear text is forgotten */
+static void
+starttls(struct session *ss, size_t argn)
+{
+	static const char go[] = "220 2.0.0 ready to start TLS\r\n";
+
+	if (ss->tlsfd < 0 || ss->tls) {
+		failed(ss, ss->tls ? "503 5.5.1 TLS is already on\r\n" :
+		    "502 5.5.1 STARTTLS is not available here\r\n");
+		return;
+	}
+	if (argn) {
+		failed(ss, "501 5.5.4 STARTTLS takes no argument\r\n");
+		return;
+	}
+	flush(ss);
+	if (!starttls_request(ss->tlsfd, go, sizeof go - 1))
+		bye(ss, NULL, "TLS handshake failed");
+	ss->tlsfd = -1;
+	ss->tls = 1;
+	/* bytes read ahead in clear text are not the client's over TLS */
+	ss->in.pos = ss->in.len = 0;
+	reset(ss);
+	ss->helo.len = 0;
+	ss->esmtp = 0;
+	ss->login.len = 0;
+	logline("starttls ip=", ss->remoteip, " tls=", env_get("TLSVERSION") ? env_get("TLSVERSION") : "yes");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1133,6 +1169,11 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	}
 	setup(&ss);
+	errno = 0;
+	if ((ss.tlsfd = starttls_fd()) == -1 && errno != 0)
+		warn_sys("not offering STARTTLS: bad $", STARTTLS_ENV);
+	/* behind qmail-tls with implicit TLS (smtps) the variables are set */
+	ss.tls = env_get("TLSVERSION") != NULL;
 	buf_init(&ss.in, 0, inx, sizeof inx, (unsigned)ss.lim.timeout);
 	buf_init(&ss.out, 1, outx, sizeof outx, (unsigned)ss.lim.timeout);
 	if (str_cats(&l, " host=") && safecat(&l, ss.remotehost ? ss.remotehost : "", ss.remotehost ? strlen(ss.remotehost) : 0, 255) &&
@@ -1205,10 +1246,13 @@ main(int argc, char **argv)
 			failed(&ss, "502 5.5.1 EXPN is not available\r\n");
 			break;
 		case SMTP_HELP:
-			out(&ss, "214 2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH; see RFC 5321\r\n");
+			out(&ss, "214 2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH STARTTLS; see RFC 5321\r\n");
 			break;
 		case SMTP_AUTH:
 			auth(&ss, ss.line.s + arg, len - arg);
+			break;
+		case SMTP_STARTTLS:
+			starttls(&ss, len - arg);
 			break;
 		case SMTP_EMPTY:
 			failed(&ss, "500 5.5.2 empty command\r\n");

@@ -50,6 +50,7 @@ static const struct {
 	{ "rcpt", SMTP_RCPT }, { "data", SMTP_DATA }, { "rset", SMTP_RSET },
 	{ "noop", SMTP_NOOP }, { "quit", SMTP_QUIT }, { "vrfy", SMTP_VRFY },
 	{ "help", SMTP_HELP }, { "auth", SMTP_AUTH }, { "expn", SMTP_EXPN },
+	{ "starttls", SMTP_STARTTLS },
 };
 
 enum smtpverb
@@ -66,7 +67,7 @@ smtpcmd_verb(const char *s, size_t n, size_t *arg)
 		if (s[v] == ':')
 			break;
 	for (k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
-		if (v - i == 4 && str_caseeqb(s + i, verbs[k].name, 4))
+		if (v - i == strlen(verbs[k].name) && str_caseeqb(s + i, verbs[k].name, v - i))
 			verb = verbs[k].verb;
 	if (verb == SMTP_UNKNOWN)
 		return verb;

@@ -26,7 +26,7 @@ int smtpcmd_check(const char *s, size_t n, size_t *len);
 enum smtpverb {
 	SMTP_UNKNOWN, SMTP_HELO, SMTP_EHLO, SMTP_MAIL, SMTP_RCPT, SMTP_DATA,
 	SMTP_RSET, SMTP_NOOP, SMTP_QUIT, SMTP_VRFY, SMTP_HELP, SMTP_AUTH,
-	SMTP_EXPN, SMTP_EMPTY
+	SMTP_EXPN, SMTP_STARTTLS, SMTP_EMPTY
 };
 
 /* smtpcmd_verb - the command of a checked line (CRLF removed); *arg is

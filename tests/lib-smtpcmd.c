@@ -64,6 +64,8 @@ main(void)
 	ok(verb("DATA:", SMTP_UNKNOWN, NULL), "DATA: is not DATA");
 	ok(verb("  ehlo   x.y ", SMTP_EHLO, "x.y "), "leading blanks, lower case");
 	ok(verb("EHLOx", SMTP_UNKNOWN, NULL), "EHLOx");
+	ok(verb("StartTLS", SMTP_STARTTLS, ""), "STARTTLS");
+	ok(verb("STARTTL", SMTP_UNKNOWN, NULL), "STARTTL");
 	ok(verb("", SMTP_EMPTY, NULL), "empty");
 	ok(verb("   ", SMTP_EMPTY, NULL), "blanks only");
 
