@@ -18,10 +18,19 @@ daemontools-run) scandir=/etc/service prefix=lanmail- ;;
 *) scandir=$sv prefix= ;;
 esac
 
-# wait_down DIR - until supervise on DIR has exited (at most 60 seconds)
+# wait_down DIR SECONDS - until supervise on DIR has exited; past the
+# deadline the service is killed (svc -k), and given 5 seconds more
 wait_down() {
 	i=0
-	while svok "$1" 2>/dev/null && [ $i -lt 600 ]; do
+	while svok "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	svok "$1" 2>/dev/null || return 0
+	say "warning: $1 still runs after $2 seconds: killing it"
+	svc -k "$1"
+	i=0
+	while svok "$1" 2>/dev/null && [ $i -lt 50 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -40,12 +49,13 @@ for s in $services; do
 	say "stopping $s"
 	svc -dx "$d"
 done
-for s in $services; do wait_down "$home/service/$s"; done
+# qmail-send finishes the deliveries in progress: give it a minute
+for s in $services; do wait_down "$home/service/$s" 60; done
 # the loggers last, so that they write the services' final lines
 for s in $services; do
 	svok "$home/service/$s/log" 2>/dev/null && svc -dx "$home/service/$s/log"
 done
-for s in $services; do wait_down "$home/service/$s/log"; done
+for s in $services; do wait_down "$home/service/$s/log" 10; done
 
 case $how in
 direct)
