@@ -44,7 +44,7 @@
 #define REMOTE 1
 #define SLOTS 500		/* the most deliveries at once per channel */
 #define GROUPMAX 100		/* recipients in one qmail-remote run */
-#define BATCH 100		/* todo/ files taken over in one pass */
+#define BATCH 16		/* todo/ files taken over between looks at the spawners */
 #define TODO_SCAN 30		/* seconds between looks into todo/ */
 #define SWEEP_EVERY 3600	/* seconds between sweeps for leftovers */
 #define LEFTOVER_AGE (36L * 3600)

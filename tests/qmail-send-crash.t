@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""qmail-send crash safety: 2000 messages accepted while qmail-send and its
+helpers are killed with SIGKILL at random moments and started again; at
+the end every message is in its Maildir exactly as sent (a repeated
+delivery is allowed, a lost one is not) and the queue is empty."""
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+N = 2000
+KILLS = int(os.environ.get("CRASH_KILLS", "8"))
+D = qsend.DOMAIN
+rnd = random.Random(int(os.environ.get("CRASH_SEED", "0")) or None)
+seed = rnd.randrange(1 << 30)
+rnd.seed(seed)
+t.diag("seed %d (set CRASH_SEED to repeat)" % seed)
+
+s = qsend.Scene()
+try:
+    homes = [s.home("c%d" % i) for i in range(3)]
+    s.assign([s.user("c%d" % i, h) for i, h in enumerate(homes)])
+    t.control("concurrencylocal", "30\n")
+    t.control("retrylocal", "1\n")
+
+    def message(n):
+        lines = ["line %d of message %d: %s" % (k, n, "x" * rnd.randrange(0, 120))
+                 for k in range(rnd.randrange(1, 40))]
+        return ("From: crash@%s\nSubject: crash %d\nX-Crash-Id: %d\n\n" % (D, n, n) +
+                "\n".join(lines) + "\n")
+
+    sent = {}
+    for n in range(N):
+        # most to one mailbox, some to two or three: several deliveries per message
+        who = [0] if n % 5 else rnd.sample(range(3), rnd.randrange(1, 4))
+        sent[n] = (message(n), who)
+
+    failures = []
+    lock = threading.Lock()
+    todo = list(range(N))
+
+    def injector():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                n = todo.pop()
+            body, who = sent[n]
+            if s.inject("crash@" + D, ["c%d@%s" % (i, D) for i in who], body) != 0:
+                failures.append(n)
+
+    s.start()
+    t0 = time.time()
+    workers = [threading.Thread(target=injector) for _ in range(8)]
+    for w in workers:
+        w.start()
+
+    kills = []
+    for k in range(KILLS):
+        time.sleep(rnd.uniform(0.3, 2.0))
+        pids = s.pids()
+        victim = "qmail-send" if k % 2 == 0 else rnd.choice(["qmail-send", "qmail-lspawn", "qmail-clean"])
+        if victim in pids:
+            os.kill(pids[victim], signal.SIGKILL)
+            kills.append(victim)
+        # the others notice and end; qmail-start exits; start it again
+        tk = time.time()
+        try:
+            s.proc.wait(30)
+        except Exception:
+            t.stop(s.proc, signal.SIGKILL)
+        if os.environ.get("CRASH_DEBUG"):
+            t.diag("%.1f killed %s, ended after %.1fs" % (tk - t0, victim, time.time() - tk))
+        s.start()
+    for w in workers:
+        w.join()
+    t.diag("all accepted after %.1fs" % (time.time() - t0))
+    t.is_(failures, [], "qmail-queue accepted all %d messages" % N)
+    t.ok(len(kills) == KILLS, "killed %d times: %s" % (len(kills), " ".join(kills)))
+
+    want = sum(len(w) for _, w in sent.values())
+
+    def count():
+        return sum(len(os.listdir(os.path.join(h, "Maildir", "new"))) for h in homes)
+
+    def progress():
+        if os.environ.get("CRASH_DEBUG"):
+            t.diag("%.1f: %d delivered; queue todo %d info %d local %d mess %d bounce %d" % (
+                time.time() - t0, count(), len(t.queue_files("todo")), len(t.queue_files("info")),
+                len(t.queue_files("local")), len(t.queue_files("mess")), len(t.queue_files("bounce"))))
+        return s.queue_empty() and count() >= want
+
+    t.ok(s.wait(progress, 150, 1),
+         "queue empty and %d deliveries made in %.1fs" % (want, time.time() - t0))
+    got = {}
+    bad = []
+    for i, h in enumerate(homes):
+        for m in s.maildir(h):
+            n = int(m["X-Crash-Id"])
+            body, who = sent[n]
+            head, _, text = body.partition("\n\n")
+            if m.get_payload() != text or m["Subject"] != "crash %d" % n or i not in who:
+                bad.append(n)
+            got.setdefault((n, i), 0)
+            got[(n, i)] += 1
+    lost = [(n, i) for n, (_, who) in sent.items() for i in who if (n, i) not in got]
+    t.is_(lost[:10], [], "no delivery lost (%d lost)" % len(lost))
+    t.is_(bad[:10], [], "every copy exactly as sent")
+    dup = sum(c - 1 for c in got.values())
+    t.diag("%d deliveries repeated after crashes" % dup)
+    t.ok(dup < want // 10, "repeats stay rare (%d)" % dup)
+    odd = [l for l in s.log().splitlines() if ("fatal" in l or "warning" in l) and "has gone" not in l and "broken pipe" not in l]
+    t.is_(odd[:5], [], "no error in the log but helpers noticing a killed peer")
+finally:
+    s.finish()
+t.done()
