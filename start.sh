@@ -37,7 +37,8 @@ for s in $SERVICES; do
 	case $s in send|smtpd|submission|pop3) ;; *) die "SERVICES: no such service: $s" ;; esac
 done
 
-# 1. packages
+# 1. packages (the build tools only when building)
+[ -z "$NOBUILD" ] || PACKAGES="ucspi-tcp daemontools"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||
@@ -51,16 +52,22 @@ if [ -n "$missing" ]; then
 	apt-get install -y --no-install-recommends $missing
 fi
 
-# 2. static musl build and install
-say "building the static musl programs in $MUSLB"
-mk() { ${MAKE:-make} --no-print-directory B="$MUSLB" CONF_CC="$MUSL_CC" CONF_LD="$MUSL_LD" \
-	HOME_DIR="$home" SPLIT="$split" USERS="$users" "$@"; }
-if [ -n "$PARTIAL" ]; then
+# 2. static musl build and install (NOBUILD=1: start what HOME holds)
+mk() {
+	${MAKE:-make} --no-print-directory B="$MUSLB" CONF_CC="$MUSL_CC" CONF_LD="$MUSL_LD" \
+		HOME_DIR="$home" SPLIT="$split" USERS="$users" "$@"
+}
+if [ -n "$NOBUILD" ]; then
+	[ -x "$home/bin/qmail-queue" ] || die "NOBUILD=1, but nothing is installed in $home/bin"
+	say "NOBUILD=1: using the programs installed in $home/bin"
+elif [ -n "$PARTIAL" ]; then
 	# development: keep going past programs that do not build yet
+	say "building the static musl programs in $MUSLB (PARTIAL=1)"
 	mk -k all || true
 	progs=$(for f in *.c; do printf '%s ' "${f%.c}"; done)
 	PARTIAL=1 sh ./install.sh "$MUSLB" '' "$home" "$split" "$users" "$progs"
 else
+	say "building the static musl programs in $MUSLB"
 	mk all
 	mk install
 fi

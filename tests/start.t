@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""start.t - make start and make stop on the scratch home.
+
+Runs `make start NOBUILD=1` for the installed scratch copy (single-user,
+high loopback ports given as make variables), checks what it prints, that
+the services answer and svscan's pid is recorded; runs it a second time
+(harmless: same svscan, same service processes); then `make stop`, after
+which nothing it started is left and the ports are closed.
+"""
+import os
+import pwd
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t  # noqa: E402
+
+t.need_home()
+for p in ("qmail-queue", "qmail-smtpd", "qmail-start", "qmail-send", "qmail-lspawn",
+          "qmail-rspawn", "qmail-clean", "qmail-local"):
+    if not os.access(os.path.join(t.BIN, p), os.X_OK):
+        t.skip_all("needs %s in bin/ (not built yet)" % p)
+for tool in ("svscan", "supervise", "multilog", "svc", "svok", "svstat", "tcpserver", "tcprules", "make"):
+    if not shutil.which(tool):
+        t.skip_all("%s is not installed" % tool)
+
+HOME = t.HOME
+SV = os.path.join(HOME, "svscan")
+if os.path.exists(os.path.join(SV, ".how")):
+    t.skip_all("%s/.how exists: a make start runs on this home already" % SV)
+login = pwd.getpwuid(os.getuid()).pw_name
+split = open(os.path.join(t.SRC, "conf-split")).readline().strip()
+ports = {"smtpd": t.free_port(), "submission": t.free_port(), "pop3": t.free_port()}
+CTL = ("me", "locals", "rcpthosts", "defaultdomain", "listenip", "smtpport", "submissionport", "pop3port")
+saved = {}
+for n in CTL:
+    p = os.path.join(HOME, "control", n)
+    saved[n] = open(p, "rb").read() if os.path.exists(p) else None
+    if n in ("me", "locals", "rcpthosts", "defaultdomain"):
+        t.control(n, None)	# start.sh writes these when absent
+
+
+def make(target, *extra):
+    argv = ["make", "-s", "-C", t.SRC, target, "HOME_DIR=" + HOME, "USERS=" + login, "SPLIT=" + split,
+            "NOBUILD=1", "LISTEN=127.0.0.1", "SMTPPORT=%d" % ports["smtpd"],
+            "SUBMISSIONPORT=%d" % ports["submission"], "POP3PORT=%d" % ports["pop3"]] + list(extra)
+    env = dict(os.environ)
+    env.pop("MAKEFLAGS", None)
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
+    return r.returncode, r.stdout, r.stderr
+
+
+def alive(pid):
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, ValueError):
+        return False
+
+
+def up_pid(service):
+    r = subprocess.run(["svstat", os.path.join(HOME, "service", service)], capture_output=True, text=True)
+    m = re.search(r": up \(pid (\d+)\)", r.stdout)
+    return int(m.group(1)) if m else None
+
+
+def closed(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return False
+    except OSError:
+        return True
+
+
+pid = None
+services = []
+t.plan(15)
+try:
+    rc, out, err = make("start")
+    t.is_(rc, 0, "make start exits 0")
+    if rc:
+        t.diag(out + err)
+    services = open(os.path.join(SV, ".services")).read().split() if os.path.exists(os.path.join(SV, ".services")) else []
+    t.ok("send" in services and "smtpd" in services, "send and smtpd are linked: %s" % " ".join(services))
+    pid = int(open(os.path.join(SV, ".pid")).read()) if os.path.exists(os.path.join(SV, ".pid")) else None
+    t.ok(pid and alive(pid) and open("/proc/%d/comm" % pid).read().strip() == "svscan",
+         "svscan runs, its pid recorded in svscan/.pid")
+    t.ok(re.search(r"smtpd\s+127\.0\.0\.1:%d listening" % ports["smtpd"], out),
+         "it says SMTP listens on 127.0.0.1:%d" % ports["smtpd"])
+    t.ok("qmail-admin domain add" in out and "qmail-admin user add" in out and "swaks" in out,
+         "it says how to add a domain, a mailbox, and send a first message")
+    me = open(os.path.join(HOME, "control", "me")).read().strip()
+    t.ok(me and open(os.path.join(HOME, "control", "locals")).read().split()[0] == me and
+         me in open(os.path.join(HOME, "control", "rcpthosts")).read().split(),
+         "control/me, locals and rcpthosts written: %s" % me)
+    t.is_(open(os.path.join(HOME, "control", "smtpport")).read().strip(), str(ports["smtpd"]),
+          "SMTPPORT is kept in control/smtpport")
+    with smtplib.SMTP("127.0.0.1", ports["smtpd"], timeout=10) as s:
+        code, _ = s.ehlo("start.test")
+    t.is_(code, 250, "qmail-smtpd answers EHLO on the port")
+
+    before = {s: up_pid(s) for s in services}
+    rc, out2, err2 = make("start")
+    t.is_(rc, 0, "make start a second time exits 0")
+    t.ok("already running" in out2 and int(open(os.path.join(SV, ".pid")).read()) == pid,
+         "the second run leaves svscan alone")
+    time.sleep(1)
+    t.is_({s: up_pid(s) for s in services}, before, "and every service keeps its process")
+
+    rc, out3, err3 = make("stop")
+    t.is_(rc, 0, "make stop exits 0")
+    if rc:
+        t.diag(out3 + err3)
+    t.ok(pid and not alive(pid), "svscan is gone")
+    t.ok(all(subprocess.run(["svok", os.path.join(HOME, "service", s)]).returncode != 0 and
+             subprocess.run(["svok", os.path.join(HOME, "service", s, "log")]).returncode != 0
+             for s in services), "no supervise left for any service or logger")
+    t.ok(all(closed(p) for p in ports.values()) and not os.path.exists(os.path.join(SV, ".how")) and
+         not [x for x in os.listdir(SV) if not x.startswith(".")],
+         "the ports are closed and the scan directory is empty")
+finally:
+    if os.path.exists(os.path.join(SV, ".how")):
+        make("stop")
+    if pid and alive(pid):
+        os.kill(pid, 9)
+    for n, v in saved.items():
+        t.control(n, v)
+    shutil.rmtree(SV, ignore_errors=True)
+    for s in ("send", "smtpd", "submission", "pop3"):
+        shutil.rmtree(os.path.join(HOME, "log", s), ignore_errors=True)
+    try:
+        os.unlink(os.path.join(HOME, "log", "svscan.log"))
+    except OSError:
+        pass
+    t.clear_queue()
+t.done()
