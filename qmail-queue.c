@@ -189,7 +189,8 @@ main(int argc, char **argv)
 	(void)argc;
 	die_init(argv[0]);
 	umask(033);
-	if (!sig_catch(SIGALRM, on_alarm) || !sig_ignore(SIGPIPE))
+	/* a file size limit must give EFBIG (exit 53), not a silent death */
+	if (!sig_catch(SIGALRM, on_alarm) || !sig_ignore(SIGPIPE) || !sig_ignore(SIGXFSZ))
 		die_sys(QQ_BUG, "unable to set signals");
 	alarm(DEADLINE);
 	if (chdir(auto_home) == -1)
