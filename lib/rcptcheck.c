@@ -171,7 +171,8 @@ exists_file(const char *fn)
 
 	if (stat(fn, &st) == 0)
 		return 1;
-	if (errno == ENOENT || errno == ENOTDIR)
+	/* a name too long for a file cannot be a .qmail file either */
+	if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
 		return 0;
 	return -1;
 }

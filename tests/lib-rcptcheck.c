@@ -1,0 +1,112 @@
+/* lib-rcptcheck - relay control and recipient existence in a scratch
+ * directory laid out like the install root, with hostile local parts */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rcptcheck.h"
+#include "tap.h"
+
+static void
+put(const char *fn, const char *text)
+{
+	FILE *f = fopen(fn, "w");
+
+	if (!f || fputs(text, f) == EOF || fclose(f) == EOF) {
+		perror(fn);
+		exit(1);
+	}
+}
+
+static int
+ex(const struct rcptcheck *rc, const char *a)
+{
+	return rcptcheck_exists(rc, a, strlen(a));
+}
+
+static int
+relay(const struct rcptcheck *rc, const char *d)
+{
+	return rcptcheck_relay(rc, d, strlen(d));
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/lib-rcptcheck.XXXXXX";
+	struct rcptcheck rc = RCPTCHECK_ZERO, rc2 = RCPTCHECK_ZERO;
+	struct str p = STR_ZERO;
+	const char *fn;
+	char big[5000];
+
+	if (!mkdtemp(dir) || chdir(dir) == -1) {
+		perror("scratch directory");
+		return 1;
+	}
+	if (mkdir("control", 0755) || mkdir("alias", 0755) || mkdir("users", 0755) ||
+	    mkdir("alias/sub", 0755)) {
+		perror("mkdir");
+		return 1;
+	}
+	put("control/me", "Me.Test\n");
+	put("control/virtualdomains", "v.test:v.test\nbob@w.test:bobby\n.sub.v.test:subv\nx.v.test:\n");
+	ok(rcptcheck_load(&rc, &fn), "load without rcpthosts and locals");
+	ok(rcptcheck_islocal(&rc, "me.test", 7), "locals default to control/me, any case");
+	ok(relay(&rc, "ME.TEST") == 1 && relay(&rc, "v.test") == 1, "no rcpthosts: locals and virtual domains relay");
+	ok(relay(&rc, "other.test") == 0, "no rcpthosts: nothing else");
+	ok(rcptcheck_virtual(&rc, "a@v.test", 8, &p) == 1 && p.len == 6 && !memcmp(p.s, "v.test", 6), "virtual domain");
+	ok(rcptcheck_virtual(&rc, "bob@w.test", 10, &p) == 1 && p.len == 5, "virtual address entry");
+	ok(rcptcheck_virtual(&rc, "a@deep.sub.v.test", 17, &p) == 1 && p.len == 4, ".suffix entry");
+	ok(rcptcheck_virtual(&rc, "a@x.v.test", 10, &p) == 0, "empty prefix: an exception");
+	ok(rcptcheck_virtual(&rc, "a@w.test", 8, &p) == 0, "not virtual");
+
+	put("control/rcpthosts", "one.test\n.two.test\n");
+	ok(rcptcheck_load(&rc2, &fn), "load with rcpthosts");
+	ok(relay(&rc2, "ONE.test") == 1 && relay(&rc2, "a.b.two.test") == 1, "rcpthosts: name and .suffix");
+	ok(relay(&rc2, "two.test") == 0 && relay(&rc2, "xone.test") == 0 && relay(&rc2, "me.test") == 0,
+	    "rcpthosts: nothing else, no partial labels");
+	ok(relay(&rc2, "") == 0, "empty domain");
+
+	/* alias .qmail files decide for a local domain */
+	ok(ex(&rc, "postmaster@me.test") == 1 && ex(&rc, "PostMaster@ME.test") == 1, "postmaster");
+	ok(ex(&rc, "nobody-here@me.test") == 0, "unknown local part");
+	put("alias/.qmail-info", "&x\n");
+	put("alias/.qmail-list-default", "&x\n");
+	put("alias/.qmail-a:b", "&x\n");
+	ok(ex(&rc, "Info@me.test") == 1, ".qmail-info");
+	ok(ex(&rc, "list-anything-more@me.test") == 1, ".qmail-list-default covers list-anything-more");
+	ok(ex(&rc, "list@me.test") == 0, "but not list itself");
+	ok(ex(&rc, "a.b@me.test") == 1, "dots are colons");
+	ok(ex(&rc, "sub/../.qmail-info@me.test") == 0 && ex(&rc, "../alias/.qmail-info@me.test") == 0,
+	    "a slash never reaches a file name");
+	ok(ex(&rc, "..@me.test") == 0, "dots never climb");
+	memset(big, 'x', sizeof big - 10);
+	memcpy(big + sizeof big - 10, "@me.test", 9);
+	ok(ex(&rc, big) == 0, "a 5000-byte local part");
+	ok(ex(&rc, "@me.test") == 0 && ex(&rc, "nodomain") == 0, "no local part, no domain");
+	ok(ex(&rc, "anyone@other.test") == 1, "a domain not delivered here is not checked");
+	ok(ex(&rc, "anyone@v.test") == 1, "no users/recipients.cdb: virtual domains not checked");
+	put("alias/.qmail-default", "&x\n");
+	ok(ex(&rc, "whatever@me.test") == 1, ".qmail-default: catch-all");
+	ok(rcptcheck_dotqmail("alias", "-", "", 0) == 1, "no extension: the user itself");
+
+	str_free(&p);
+	{
+		static const char *const files[] = {
+			"control/me", "control/virtualdomains", "control/rcpthosts", "alias/.qmail-info",
+			"alias/.qmail-list-default", "alias/.qmail-a:b", "alias/.qmail-default",
+		};
+		static const char *const dirs[] = { "alias/sub", "alias", "control", "users" };
+		size_t i;
+
+		for (i = 0; i < sizeof files / sizeof files[0]; i++)
+			(void)unlink(files[i]);	/* best effort: a scratch directory */
+		for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+			(void)rmdir(dirs[i]);
+		if (chdir("/") == 0)
+			(void)rmdir(dir);
+	}
+	return tap_done();
+}
