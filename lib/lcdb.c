@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lcdb.h"
@@ -123,6 +124,11 @@ lcdb_make_start(struct lcdb_make *m, const char *fn)
 		goto fail;
 	m->fd = open(m->tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (m->fd == -1)
+		goto fail;
+	/* readers run under other uids (qmail-smtpd as qmaild), so the mode
+	 * must not depend on the caller's umask; a caller wanting a tighter
+	 * mode sets it on m->fd afterwards */
+	if (fchmod(m->fd, 0644) == -1)
 		goto fail;
 	if (cdb_make_start(&m->cm, m->fd) != 0)
 		goto fail;
