@@ -710,7 +710,10 @@ qq_abort(struct qq *q)
 	q->hold.len = 0;
 	if (q->pid == 0)
 		return;
-	(void)close(q->mfd);	/* it gives up on the missing envelope */
+	/* stopped before it reads an envelope, it commits nothing; its
+	 * partial mess/ file is invisible and swept by qmail-send */
+	(void)kill(q->pid, SIGTERM);	/* closing the pipes would do too, with a log line */
+	(void)close(q->mfd);
 	(void)close(q->efd);
 	(void)spawn_wait(q->pid, &st);
 	q->pid = 0;
