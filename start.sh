@@ -74,8 +74,11 @@ fi
 
 # 3. a minimal control/
 ctl=$home/control
-# setctl NAME VALUE - write control/NAME atomically
+# setctl NAME VALUE - write control/NAME atomically, when it changes
+netchanged=
 setctl() {
+	[ "$(cat "$ctl/$1" 2>/dev/null)" != "$2" ] || return 0
+	case $1 in listenip|*port) netchanged=1 ;; esac
 	printf '%s\n' "$2" > "$ctl/$1.new"
 	chmod 644 "$ctl/$1.new"
 	set -- "$1" $users
@@ -198,6 +201,16 @@ daemontools-run)
 	;;
 esac
 
+# a new address or port takes a restart of the listeners that already run
+if [ -n "$netchanged" ]; then
+	for s in smtpd submission pop3; do
+		[ -L "$scandir/$s" ] || [ -L "$scandir/lanmail-$s" ] || continue
+		svok "$home/service/$s" 2>/dev/null || continue
+		say "restarting $s: its address or port changed"
+		svc -t "$home/service/$s"
+	done
+fi
+
 # 6. what runs now
 ctlv() { sed -e '/^#/d' -e 's/[ 	]*$//' -e '/^$/d' "$ctl/$1" 2>/dev/null | sed -n 1p; }
 ip=$(ctlv listenip); [ -n "$ip" ] || ip=127.0.0.1
@@ -232,6 +245,9 @@ for s in $(cat "$sv/.services"); do
 	esac
 done
 sub=$(port_of submission) pop=$(port_of pop3)
+# the make variables needed to name this install again
+mv=
+[ "$home" = "$(sed -n 1p conf-home)" ] || mv=" HOME_DIR=$home"
 cat <<EOT
 
 Next steps:
@@ -241,8 +257,7 @@ Next steps:
                      --from alice@example.org --to alice@example.org
   fetch it:        curl -u alice@example.org pop3://$ip:$pop/1
   see the config:  $home/bin/qmail-showctl
-  serve the LAN:   make start LISTEN=192.168.1.10 (an address of this host,
-                   or 0.0.0.0 for all), then restart the listeners with
-                   svc -t $scandir/smtpd $scandir/submission $scandir/pop3
-  stop:            make stop
+  serve the LAN:   make start$mv LISTEN=192.168.1.10
+                   (an address of this host, or 0.0.0.0 for all of them)
+  stop:            make stop$mv
 EOT
