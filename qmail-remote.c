@@ -326,6 +326,9 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 		qpmime_rewind(mi);
 	s->bol = 1;
 	while ((r = src_piece(m, &line, &lf)) == 1) {
+		/* a line stored with CRLF still ends in one CRLF, not CR CR LF */
+		if (lf && line.len > 0 && line.s[line.len - 1] == '\r')
+			line.len--;
 		if (qp)
 			act = qpmime_piece(mi, line.s, line.len, bol, &add);
 		if ((add & QPMIME_ADD_CTE) &&
@@ -716,6 +719,21 @@ addcand(struct cand *c, size_t *nc, unsigned pref, const char *name, const struc
 	(*nc)++;
 }
 
+/* cutat - this host is an exchanger of preference pref: it and every
+ * exchanger as good or worse are out, including those already added */
+static void
+cutat(struct cand *c, size_t *nc, unsigned pref, int *cut, unsigned *cutpref)
+{
+	size_t i, j;
+
+	*cut = 1;
+	*cutpref = pref;
+	for (i = j = 0; i < *nc; i++)
+		if (c[i].pref < pref)
+			c[j++] = c[i];
+	*nc = j;
+}
+
 /* resolve - candidates for a host name with MX preference pref; 1 found,
  * 0 none, -1 temporary; a loop back to us cuts the list (*cut) */
 static int
@@ -723,12 +741,11 @@ resolve(const struct config *cf, const char *name, unsigned pref, unsigned long 
     struct cand *c, size_t *nc, int *cut, unsigned *cutpref)
 {
 	struct dns_ip ip[DNS_IP_MAX];
-	size_t n, i, j;
+	size_t n, i;
 	int r;
 
 	if (isme_name(cf, name, strlen(name))) {
-		*cut = 1;
-		*cutpref = pref;
+		cutat(c, nc, pref, cut, cutpref);
 		return 0;
 	}
 	r = dns_ip(name, strlen(name), ip, DNS_IP_MAX, &n);
@@ -736,12 +753,7 @@ resolve(const struct config *cf, const char *name, unsigned pref, unsigned long 
 		return r;
 	for (i = 0; i < n; i++)
 		if (port == 25 && isme_ip(&ip[i])) {
-			/* us: this preference and every worse one are out */
-			*cut = 1;
-			*cutpref = pref;
-			for (j = *nc; j > 0 && c[j - 1].pref >= pref; j--)
-				;
-			*nc = j;
+			cutat(c, nc, pref, cut, cutpref);
 			return 0;
 		}
 	for (i = 0; i < n; i++)

@@ -146,6 +146,8 @@ dns_args = [
     "--dns-rr=nullmx.test,15,000000",
     "--mx-host=loop.test,me.test,10", "--host-record=me.test,127.0.0.1",
     "--mx-host=loop2.test,mx20.pref.test,20", "--mx-host=loop2.test,me.test,10",
+    "--mx-host=loop3.test,mx10.pref.test,10", "--mx-host=loop3.test,me.test,20",
+    "--mx-host=loop4.test,mx20.pref.test,10", "--mx-host=loop4.test,me.test,10",
     "--mx-host=stall.test,stall.stall.test,10", "--host-record=stall.stall.test,127.0.0.5",
     "--mx-host=refused.test,dead.fallback.test,10",
     "--mx-host=no8.test,mx.no8.test,10", "--host-record=mx.no8.test,127.0.0.6",
@@ -291,6 +293,12 @@ try:
           "CRLF and dot-stuffing undone by the receiver: the same message")
     t.ok(rx2.mails and any(o.startswith("SIZE=") for o in rx2.mails[0][2]), "SIZE declared")
 
+    # a message stored with CRLF line ends goes out with single CRLFs
+    clear()
+    r = run("pref.test", "a@me.test", ["crlf@pref.test"], msg=b"Subject: crlf\r\n\r\nline\r\nbare\rcr\n")
+    t.is_(rx2.mails[0][3] if rx2.mails else b"", b"Subject: crlf\r\n\r\nline\r\nbare\rcr\r\n",
+          "CRLF-stored lines end in one CRLF")
+
     # 8-bit to a peer without 8BITMIME: quoted-printable
     clear()
     msg8 = ("Subject: caf\u00e9\nContent-Type: text/plain; charset=utf-8\n"
@@ -372,6 +380,13 @@ try:
     clear()
     r = run("loop2.test", "a@me.test", ["u@loop2.test"])
     t.is_(codes(r), "hD", "only MX worse than us: loop")
+    r = run("loop3.test", "a@me.test", ["u@loop3.test"])
+    t.ok(codes(r) == "rK" and len(rx2.mails) == 1, "an MX better than us is used")
+    for _ in range(4):
+        r = run("loop4.test", "a@me.test", ["u@loop4.test"])
+        if codes(r) != "hD":
+            break
+    t.is_(codes(r), "hD", "an MX as good as us is not used, whatever the random order")
 
     # IPv6 peer on ::1 through an AAAA record
     if HAVE6:
