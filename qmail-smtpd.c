@@ -1115,6 +1115,8 @@ auth(struct session *ss, const char *arg, size_t n)
 		    "too many failed logins");
 	failed(ss, "535 5.7.8 authentication failed\r\n");
 out:
+	if (ss->line.s)
+		memset(ss->line.s, 0, ss->line.cap);	/* the base64 of the password */
 	if (pass.s)
 		memset(pass.s, 0, pass.cap);
 	if (resp.s)
