@@ -25,7 +25,7 @@ src=$(pwd)
 : "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
-PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev ucspi-tcp daemontools"
+PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev ucspi-tcp daemontools"
 
 say() { echo "start: $*"; }
 die() { echo "start: fatal: $*" >&2; exit 111; }
