@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
+#include "envelope.h"
 #include "qfile.h"
 #include "qpath.h"
 #include "str.h"
@@ -141,7 +142,7 @@ show(struct buf *b, unsigned long id, struct str *raw)
 {
 	struct str fn = STR_ZERO;
 	struct stat st;
-	struct qtodo t;
+	struct envelope t;
 	struct qinfo qi;
 	const char *f, *a;
 	size_t pos, fl, off, al;
@@ -150,14 +151,14 @@ show(struct buf *b, unsigned long id, struct str *raw)
 	if (!qpath(&fn, "todo", id))
 		die_nomem();
 	if (stat(fn.s, &st) == 0 && control_readfile(fn.s, raw, ENVMAX) == 1) {
-		if (!qfile_todo(raw->s, raw->len, &t)) {
+		if (envelope_parse_todo(&t, raw->s, raw->len) != ENVELOPE_OK) {
 			head(b, id, st.st_mtime, "", 0, "  [damaged envelope]");
 			goto out1;
 		}
 		head(b, id, st.st_mtime, t.sender, t.senderlen, "  [preprocessing pending]");
-		for (pos = t.first; qfile_field(raw->s, raw->len, &pos, &f, &fl) == 1; ) {
+		for (pos = 0; envelope_next(&t, &pos, &f, &fl) == 1; ) {
 			put(b, "\ttodo\t", 6);
-			putaddr(b, f + 1, fl - 1);
+			putaddr(b, f, fl);
 			put(b, "\n", 1);
 		}
 out1:

@@ -34,6 +34,7 @@
 #include "control.h"
 #include "die.h"
 #include "dsn.h"
+#include "envelope.h"
 #include "qfile.h"
 #include "qpath.h"
 #include "sig.h"
@@ -1028,7 +1029,7 @@ take_todo(unsigned long id, unsigned char *dirs)
 {
 	struct str fn = STR_ZERO, raw = STR_ZERO, out[2] = { STR_ZERO, STR_ZERO };
 	struct str info = STR_ZERO;
-	struct qtodo t;
+	struct envelope e;
 	struct stat st;
 	const char *f;
 	size_t pos, fl;
@@ -1039,18 +1040,18 @@ take_todo(unsigned long id, unsigned char *dirs)
 		warn_sys("unable to read ", fn.s);
 		goto out;
 	}
-	if (!qfile_todo(raw.s, raw.len, &t)) {
-		warn("ignoring the malformed ", fn.s);
+	if ((r = envelope_parse_todo(&e, raw.s, raw.len)) != ENVELOPE_OK) {
+		warn("ignoring the malformed ", fn.s, ": ", envelope_strerror(r));
 		goto out;
 	}
 	if (!str_cats(&info, "t") || !str_catulong(&info, (unsigned long)st.st_mtime) ||
 	    !str_catc(&info, 0) || !str_catc(&info, 'F') ||
-	    !str_catb(&info, t.sender, t.senderlen) || !str_catc(&info, 0))
+	    !str_catb(&info, e.sender, e.senderlen) || !str_catc(&info, 0))
 		die_nomem();
-	for (pos = t.first; qfile_field(raw.s, raw.len, &pos, &f, &fl) == 1; ) {
+	for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; ) {
 		struct str a = STR_ZERO;
 
-		if (!str_copyb(&a, f + 1, fl - 1) || !str_nul(&a))
+		if (!str_copyb(&a, f, fl) || !str_nul(&a))
 			die_nomem();
 		/* a NUL-free address: the envelope parser saw to it */
 		ch = classify(a.s, NULL);

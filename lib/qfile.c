@@ -33,40 +33,6 @@ number(const char *f, size_t fl, char tag, unsigned long *out)
 }
 
 int
-qfile_todo(const char *p, size_t n, struct qtodo *t)
-{
-	const char *f;
-	size_t fl, pos = 0;
-
-	if (qfile_field(p, n, &pos, &f, &fl) != 1 || !number(f, fl, 'u', &t->uid))
-		goto bad;
-	if (qfile_field(p, n, &pos, &f, &fl) != 1 || !number(f, fl, 'p', &t->pid))
-		goto bad;
-	if (qfile_field(p, n, &pos, &f, &fl) != 1 || fl < 1 || f[0] != 'F' ||
-	    fl - 1 > QFILE_ADDRMAX)
-		goto bad;
-	t->sender = f + 1;
-	t->senderlen = fl - 1;
-	t->first = pos;
-	t->rcpts = 0;
-	for (;;) {
-		switch (qfile_field(p, n, &pos, &f, &fl)) {
-		case 0:
-			if (t->rcpts == 0)
-				goto bad;
-			return 1;
-		case -1:
-			goto bad;
-		}
-		if (fl < 2 || f[0] != 'T' || fl - 1 > QFILE_ADDRMAX)
-			goto bad;
-		t->rcpts++;
-	}
-bad:
-	return errno = EINVAL, 0;
-}
-
-int
 qfile_info(const char *p, size_t n, struct qinfo *q)
 {
 	const char *f;

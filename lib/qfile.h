@@ -1,6 +1,6 @@
 /* qfile.h - the queue files qmail-send keeps (see lanmail-queue(5))
  *
- *	todo/S/ID	"u" uid NUL "p" pid NUL "F" sender NUL ("T" rcpt NUL)+
+ * (todo/ files are qmail-queue's: see envelope.h)
  *	info/S/ID	"t" arrival-time NUL "F" sender NUL
  *	local/S/ID	("T" or "D" address NUL)+; T pending, D done
  *	remote/S/ID	the same
@@ -23,15 +23,6 @@
  * f and fl set (fl excludes the NUL) and *pos moved past it, 0 at the end,
  * -1 when the remaining bytes lack a NUL */
 int qfile_field(const char *p, size_t n, size_t *pos, const char **f, size_t *fl);
-
-struct qtodo {
-	unsigned long uid, pid;
-	const char *sender;	/* into the parsed bytes, not NUL-terminated */
-	size_t senderlen;
-	size_t rcpts;		/* count; the first "T" field is at offset first */
-	size_t first;
-};
-int qfile_todo(const char *p, size_t n, struct qtodo *);
 
 struct qinfo {
 	time_t arrival;

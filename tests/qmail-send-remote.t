@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""qmail-send's remote side: one qmail-remote run (one SMTP transaction)
+per message and domain with every recipient at that domain, domains in
+parallel, per-recipient outcomes: 5xx bounces that recipient only (an
+RFC 3464 report with Remote-MTA and an smtp Diagnostic-Code), 4xx is
+retried, and the retry carries only what is left."""
+import email
+import email.policy
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+t.need_home()
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    t.skip_all("python3-aiosmtpd is not installed")
+
+D = qsend.DOMAIN
+
+
+class Handler:
+    """'perm*' recipients get 550, 'retry*' 451 the first time only."""
+
+    def __init__(self):
+        self.mails = []
+        self.seen = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        local = address.split("@")[0]
+        if local.startswith("perm"):
+            return "550 5.1.1 no such user here"
+        if local.startswith("retry") and address not in self.seen:
+            self.seen.add(address)
+            return "451 4.2.0 greylisted, come back"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 ok: queued"
+
+
+s = qsend.Scene()
+c = None
+try:
+    port = t.free_port()
+    h = Handler()
+    c = Controller(h, hostname="127.0.0.1", port=port, server_hostname="rx.test")
+    c.start()
+    bob = s.home("bob")
+    s.assign([s.user("bob", bob)])
+    t.control("smtproutes", "far.test:[127.0.0.1]:%d\nnear.test:[127.0.0.1]:%d\n" % (port, port))
+    t.control("helohost", D + "\n")
+    t.control("retryremote", "1\n")
+    s.start()
+
+    far = ["u%02d@far.test" % i for i in range(50)]
+    rcpts = far + ["perm1@far.test", "a@near.test", "retry@near.test", "b@near.test", "bob@" + D]
+    t.is_(s.inject("bob@" + D, rcpts, "From: bob@%s\nSubject: many\n\nhello all\n" % D), 0, "accepted")
+    t.ok(s.wait(lambda: s.queue_empty() and len(s.maildir(bob)) == 2, 30), "delivered, bounced, queue empty")
+    farmails = [m for m in h.mails if any(r.endswith("@far.test") for r in m[1])]
+    t.is_(len(farmails), 1, "far.test: one transaction")
+    t.is_(sorted(farmails[0][1]) if farmails else None, far, "carrying all 50 accepted recipients")
+    t.is_(farmails[0][0] if farmails else None, "bob@" + D, "with the sender")
+    t.ok(farmails and farmails[0][2].endswith(b"hello all\r\n"), "and the message")
+    near = [sorted(m[1]) for m in h.mails if any(r.endswith("@near.test") for r in m[1])]
+    t.is_(near, [["a@near.test", "b@near.test"], ["retry@near.test"]],
+          "near.test: its own transaction, then the retry with only the deferred recipient")
+    log = s.log()
+    t.ok(re.search(r"to remote far\.test \(51 recipients\)", log) and
+         re.search(r"to remote near\.test \(3 recipients\)", log), "log: one delivery per domain")
+    started = [m.group(1) for m in re.finditer(r"to remote (\S+) \(\d+ recipients?\)|(success): ", log)]
+    t.ok(started[:2] in (["far.test", "near.test"], ["near.test", "far.test"]),
+         "both domains started before either finished")
+    t.ok(re.search(r"deferral: retry@near\.test: .*451", log), "log: the 451 deferral")
+    t.ok(re.search(r"to remote near\.test \(1 recipient\)", log), "log: the retry")
+    bounces = [m for m in s.maildir(bob) if m["Subject"] == "failure notice"]
+    t.is_(len(bounces), 1, "one bounce")
+    b = email.message_from_bytes(bounces[0].as_bytes(), policy=email.policy.default) if bounces else None
+    parts = list(b.iter_parts()) if b else []
+    blocks = [dict(x.items()) for x in parts[1].get_payload()] if len(parts) == 3 else []
+    t.is_([x.get("Final-Recipient") for x in blocks[1:]], ["rfc822; perm1@far.test"], "for the 550 only")
+    r = blocks[1] if len(blocks) > 1 else {}
+    t.is_(r.get("Status"), "5.1.1", "Status from the remote reply")
+    t.is_(r.get("Remote-MTA"), "dns; far.test", "Remote-MTA")
+    t.ok(r.get("Diagnostic-Code", "").startswith("smtp; ") and "550" in r.get("Diagnostic-Code", ""),
+         "Diagnostic-Code: smtp; with the reply")
+finally:
+    s.finish()
+    if c:
+        c.stop()
+t.done()
