@@ -214,8 +214,10 @@ src_rewind(struct src *m)
 	return 1;
 }
 
-/* src_piece - the next line, or piece of a long line, without its LF;
- * *lf tells whether the line ended here.  1 piece, 0 end, -1 error. */
+/* src_piece - the next line, or piece of a long line, without its LF
+ * (and without a CR before the LF: a line stored with CRLF goes out with
+ * one CRLF, not CR CR LF); *lf tells whether the line ended here.
+ * 1 piece, 0 end, -1 error. */
 static int
 src_piece(struct src *m, struct str *line, int *lf)
 {
@@ -237,6 +239,8 @@ src_piece(struct src *m, struct str *line, int *lf)
 		if (i < n) {
 			m->mpos++;
 			*lf = 1;
+			if (line->len > 0 && line->s[line->len - 1] == '\r')
+				line->len--;
 		}
 		return 1;
 	}
@@ -244,6 +248,8 @@ src_piece(struct src *m, struct str *line, int *lf)
 	if (r == 1) {
 		line->len--;
 		*lf = 1;
+		if (line->len > 0 && line->s[line->len - 1] == '\r')
+			line->len--;
 		return 1;
 	}
 	if (r == 0)
@@ -326,9 +332,6 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 		qpmime_rewind(mi);
 	s->bol = 1;
 	while ((r = src_piece(m, &line, &lf)) == 1) {
-		/* a line stored with CRLF still ends in one CRLF, not CR CR LF */
-		if (lf && line.len > 0 && line.s[line.len - 1] == '\r')
-			line.len--;
 		if (qp)
 			act = qpmime_piece(mi, line.s, line.len, bol, &add);
 		if ((add & QPMIME_ADD_CTE) &&
@@ -340,7 +343,9 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 			goto wfail;
 		if (act == QPMIME_ENCODE) {
 			enc.len = 0;
-			if (!qpenc_piece(&enc, line.s, line.len, &col, lf))
+			/* every piece as if it ended the line: a long line's
+			 * piece may end in a blank that does */
+			if (!qpenc_piece(&enc, line.s, line.len, &col, 1))
 				nomem();
 			if (!sink_text(s, enc.s, enc.len, lf))
 				goto wfail;

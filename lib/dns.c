@@ -280,6 +280,8 @@ udp_ask(const struct ns *ns, const struct question *qu, unsigned timeout)
 		(void)close(fd);	/* a datagram socket: no data to lose */
 		if (res == DNSPKT_BAD)
 			errno = EPROTO;
+		if (res == DNSPKT_FAIL)
+			errno = EAGAIN;	/* SERVFAIL, REFUSED: ask another */
 		return res;
 	}
 fail:
@@ -377,6 +379,8 @@ tcp_ask(const struct ns *ns, const struct question *qu, unsigned timeout)
 		errno = EPROTO;
 		return DNSPKT_BAD;	/* over TCP nobody else can answer */
 	}
+	if (res == DNSPKT_FAIL)
+		errno = EAGAIN;
 	return res;
 fail:
 	err = errno;
