@@ -40,7 +40,7 @@ HAVE6 = addr_ok(socket.AF_INET6, "::1")
 # one port number for every receiver, free on each address used
 while True:
     PORT = t.free_port()
-    if all(addr_ok(socket.AF_INET, "127.0.0.%d" % i) for i in (1, 2, 4, 5, 6, 7)) and \
+    if all(addr_ok(socket.AF_INET, "127.0.0.%d" % i) for i in (1, 2, 4, 5, 6, 7, 8, 10)) and \
             (not HAVE6 or addr_ok(socket.AF_INET6, "::1")):
         break
 
@@ -154,6 +154,8 @@ dns_args = [
     "--mx-host=v6.test,mx.v6.test,10", "--host-record=mx.v6.test,::1",
     "--host-record=smarthost.test,127.0.0.1",
     "--mx-host=helo.test,mx.helo.test,10", "--host-record=mx.helo.test,127.0.0.7",
+    "--mx-host=junk.test,mx.junk.test,10", "--host-record=mx.junk.test,127.0.0.8",
+    "--mx-host=long.test,mx.long.test,10", "--host-record=mx.long.test,127.0.0.10",
 ]
 dnsmasq = t.start(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                    "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -168,6 +170,8 @@ rx6no8, c6 = receiver("127.0.0.6", no8bit=True)
 rxhelo, c7 = receiver("127.0.0.7", noehlo=True)
 busy = raw_server("127.0.0.4", b"421 4.3.2 too busy, go away\r\n")
 stall = raw_server("127.0.0.5", None)
+junk = raw_server("127.0.0.8", b"hello, this is not SMTP\r\n")
+longgreet = raw_server("127.0.0.10", b"220-" + b"x" * 10000 + b"\r\n220 ok\r\n")
 if HAVE6:
     rxv6, cv6 = receiver("::1")
 
@@ -275,6 +279,33 @@ try:
     took = time.time() - start
     t.is_(codes(r), "sZ", "stalled peer: temporary failure")
     t.ok(2 <= took < 15, "stalled peer: gave up after timeoutremote (%.1fs)" % took)
+
+    # peers that do not speak SMTP
+    r = run("junk.test", "a@me.test", ["u@junk.test"])
+    t.ok(codes(r) == "sZ" and "bad reply" in r[1][1], "garbage greeting: temporary failure")
+    r = run("long.test", "a@me.test", ["u@long.test"])
+    t.ok(codes(r) == "sZ" and "bad reply" in r[1][1], "10000-byte reply line: temporary failure")
+
+    # broken control files: temporary failures, nothing sent
+    t.control("smtproutes", ".test:[127.0.0.1:%d\n" % PORT)
+    r = run("pref.test", "a@me.test", ["u@pref.test"])
+    t.ok(codes(r) == "sZ" and "smtproutes" in r[1][1], "junk smtproutes line: temporary failure")
+    t.control("smtproutes", ".test::70000\n")
+    r = run("pref.test", "a@me.test", ["u@pref.test"])
+    t.is_(codes(r), "sZ", "port out of range in smtproutes: temporary failure")
+    t.control("smtproutes", ".test::%d\n" % PORT)
+    t.control("outgoingip", "not-an-address\n")
+    r = run("pref.test", "a@me.test", ["u@pref.test"])
+    t.ok(codes(r) == "sZ" and "outgoingip" in r[1][1], "junk outgoingip: temporary failure")
+    t.control("outgoingip", None)
+    t.control("nameservers", "127.0.0.1:0\n")
+    r = run("pref.test", "a@me.test", ["u@pref.test"])
+    t.ok(codes(r) == "sZ" and "DNS" in r[1][1], "junk nameservers: temporary failure")
+    t.control("nameservers", "127.0.0.1:%d\n" % DNSPORT)
+    r = run("pref.test", "a@me.test", ["bad\r\nRCPT TO:<x@y>", "ok@pref.test"])
+    t.is_(codes(r), "hrK", "recipient with CR LF refused before SMTP, the other delivered")
+    r = run("pref.test", "a>\r\nRSET", ["ok@pref.test"])
+    t.is_(codes(r), "hD", "sender with CR LF: permanent failure")
 
     # 100 recipients, one transaction
     clear()
@@ -484,6 +515,6 @@ finally:
         t.control(name, None)
     for c in [c1, c2, c6, c7] + ([cv6] if HAVE6 else []):
         c.stop()
-    busy.close()
-    stall.close()
+    for sock in (busy, stall, junk, longgreet):
+        sock.close()
 t.done()
