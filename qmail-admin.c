@@ -573,7 +573,8 @@ wipe(char *p, size_t n)
 		*v++ = 0;
 }
 
-/* ask - prompt on the terminal with echo off */
+/* ask - prompt on the terminal with echo off; echo goes off before the
+ * prompt appears, so nothing typed after the prompt is echoed or lost */
 static void
 ask(int tty, const char *prompt, char *x, size_t size)
 {
@@ -581,17 +582,17 @@ ask(int tty, const char *prompt, char *x, size_t size)
 	size_t n;
 	int got;
 
-	if (!fd_writeall(tty, prompt, strlen(prompt), 0))
-		die_sys(EXIT_TEMP, "unable to write to the terminal");
 	if (tcgetattr(tty, &old) == -1)
 		die_sys(EXIT_TEMP, "unable to read terminal settings");
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
-	if (tcsetattr(tty, TCSAFLUSH, &quiet) == -1)
+	if (tcsetattr(tty, TCSADRAIN, &quiet) == -1)
 		die_sys(EXIT_TEMP, "unable to turn off echo");
+	if (!fd_writeall(tty, prompt, strlen(prompt), 0))
+		die_sys(EXIT_TEMP, "unable to write to the terminal");
 	got = read_line_fd(tty, x, size, &n);
-	if (tcsetattr(tty, TCSAFLUSH, &old) == -1)
+	if (tcsetattr(tty, TCSADRAIN, &old) == -1)
 		die_sys(EXIT_TEMP, "unable to restore terminal settings");
 	if (!got)
 		die(EXIT_PERM, "no password given");
@@ -1197,7 +1198,7 @@ alias_list(const char *d)
 				out.s[i] = '.';
 		catx(&out, "@");
 		catx(&out, d);
-		catx(&out, ":");
+		catx(&out, ": ");
 		print_targets(&out, &targets, " ");
 		out.s[out.len - 1] = '\n';
 	}
