@@ -891,22 +891,95 @@ config(struct config *cf, struct rcpt *r, int nr)
 	str_free(&o);
 }
 
+/* relay_cands - the addresses of an smtproutes relay: a literal, or a
+ * name's AAAA and A records (not its MX records) */
+static void
+relay_cands(const struct str *relay, struct cand *c, size_t *nc, struct rcpt *r, int nr)
+{
+	struct dns_ip ip[DNS_IP_MAX];
+	size_t n, i;
+	int x;
+
+	if (relay->s[0] == '[') {
+		if (!literal(relay->s, relay->len, &ip[0]))
+			fail(r, nr, 'Z', "Bad relay in control/smtproutes: ", relay->s, NULL);
+		addcand(c, nc, 0, relay->s, &ip[0]);
+		return;
+	}
+	x = dns_ip(relay->s, relay->len, ip, DNS_IP_MAX, &n);
+	if (x == -1)
+		fail(r, nr, 'Z', "Temporary DNS failure looking up relay ", relay->s, NULL);
+	if (x == 0)
+		fail(r, nr, 'Z', "No address for relay ", relay->s, " (control/smtproutes)");
+	for (i = 0; i < n; i++)
+		addcand(c, nc, 0, relay->s, &ip[i]);
+}
+
+/* mx_cands - the addresses of host's exchangers, best first, without
+ * this host and those no better than it */
+static void
+mx_cands(const struct config *cf, const char *host, size_t hn, unsigned long port,
+    struct cand *c, size_t *nc, struct rcpt *r, int nr)
+{
+	struct dns_mx mx[DNS_MX_MAX];
+	size_t nmx, i;
+	unsigned cutpref = 0;
+	int x, cut = 0, temp = 0;
+
+	if (dns_mx(host, hn, mx, DNS_MX_MAX, &nmx) == -1)
+		fail(r, nr, 'Z', "Temporary DNS failure looking up MX for ", host, NULL);
+	for (i = 0; i < nmx; i++)
+		if (mx[i].len == 0)
+			fail(r, nr, 'D', "Domain ", host, " accepts no mail (null MX, RFC 7505)");
+	if (nmx == 0) {
+		/* no MX: the host itself, as if its sole MX */
+		x = resolve(cf, host, 0, port, c, nc, &cut, &cutpref);
+		if (x == -1)
+			fail(r, nr, 'Z', "Temporary DNS failure looking up ", host, NULL);
+		if (x == 0 && !cut)
+			fail(r, nr, 'D', "No host by the name ", host, NULL);
+	}
+	for (i = 0; i < nmx; i++) {
+		if (cut && mx[i].pref >= cutpref)
+			break;
+		if (resolve(cf, mx[i].name, mx[i].pref, port, c, nc, &cut, &cutpref) == -1)
+			temp = 1;
+	}
+	if (*nc == 0 && cut)
+		fail(r, nr, 'D', "Mail for ", host, " loops back to this host (its best MX"
+		    " is this host, which does not take the domain)");
+	if (*nc == 0 && temp)
+		fail(r, nr, 'Z', "Temporary DNS failure looking up the MX hosts of ", host, NULL);
+	if (*nc == 0)
+		fail(r, nr, 'Z', "No MX host of ", host, " has an address");
+}
+
+/* note - one failed attempt, for the final report */
+static void
+note(struct str *errs, const char *what, const struct str *where, int err)
+{
+	const char *why = err == ETIMEDOUT ? "timed out" : err == EPROTO ? "bad reply" :
+	    strerror(err);
+
+	if (!str_cats(errs, errs->len ? "; " : "") || !str_cats(errs, what) ||
+	    !str_cat(errs, where) || !str_cats(errs, ": ") || !str_cats(errs, why))
+		nomem();
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct smtp sm;
 	static struct src m;
-	struct config cf;
 	static struct qpmime mi;
+	struct config cf;
 	struct rcpt *r;
 	struct cand c[CAND_MAX];
-	struct dns_mx mx[DNS_MX_MAX];
 	struct str host = STR_ZERO, relay = STR_ZERO, errs = STR_ZERO;
 	struct dns_ip lit;
 	unsigned long port = 25;
-	size_t nc = 0, nmx = 0, i;
-	unsigned cutpref = 0;
-	int nr, k, x, cut = 0, temp = 0, code;
+	size_t nc = 0, i;
+	int nr, k, x, code;
 	char a[INET6_ADDRSTRLEN + 1];
 
 	die_init(argv[0]);
@@ -921,7 +994,8 @@ main(int argc, char **argv)
 		r[k].addr = argv[k + 3];
 		if (!safe_addr(r[k].addr)) {
 			r[k].code = 'h';
-			settext(&r[k].text, "Recipient address has bytes SMTP cannot carry", NULL, NULL);
+			settext(&r[k].text, "Recipient address has bytes SMTP cannot carry",
+			    NULL, NULL);
 		}
 	}
 	if (!safe_addr(argv[2]))
@@ -933,7 +1007,7 @@ main(int argc, char **argv)
 	if (!src_open(&m) || !scan(&m, &mi))
 		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
 
-	/* where to: a literal, a route, or the MX records */
+	/* where to: a literal, a route's relay, or the MX records */
 	if (!str_copys(&host, argv[1]) || !str_nul(&host))
 		nomem();
 	str_lowerb(host.s, host.len);
@@ -946,60 +1020,10 @@ main(int argc, char **argv)
 	} else {
 		if ((x = route(&cf.routes, host.s, host.len, &relay, &port)) == -1)
 			fail(r, nr, 'Z', "Bad line in control/smtproutes for ", host.s, NULL);
-		if (x == 1 && relay.len > 0) {
-			/* a relay: that host (its addresses, no MX), no loop check */
-			if (relay.s[0] == '[') {
-				if (!literal(relay.s, relay.len, &lit))
-					fail(r, nr, 'Z', "Bad relay in control/smtproutes: ", relay.s, NULL);
-				addcand(c, &nc, 0, relay.s, &lit);
-			} else {
-				struct dns_ip ip[DNS_IP_MAX];
-				size_t n;
-
-				x = dns_ip(relay.s, relay.len, ip, DNS_IP_MAX, &n);
-				if (x == -1)
-					fail(r, nr, 'Z', "Temporary DNS failure looking up relay ",
-					    relay.s, NULL);
-				if (x == 0)
-					fail(r, nr, 'Z', "No address for relay ", relay.s,
-					    " (control/smtproutes)");
-				for (i = 0; i < n; i++)
-					addcand(c, &nc, 0, relay.s, &ip[i]);
-			}
-		} else {
-			x = dns_mx(host.s, host.len, mx, DNS_MX_MAX, &nmx);
-			if (x == -1)
-				fail(r, nr, 'Z', "Temporary DNS failure looking up MX for ",
-				    host.s, NULL);
-			for (i = 0; i < nmx; i++)
-				if (mx[i].len == 0)
-					fail(r, nr, 'D', "Domain ", host.s,
-					    " accepts no mail (null MX, RFC 7505)");
-			if (nmx == 0) {
-				/* no MX: the host itself, as if its sole MX */
-				x = resolve(&cf, host.s, 0, port, c, &nc, &cut, &cutpref);
-				if (x == -1)
-					fail(r, nr, 'Z', "Temporary DNS failure looking up ",
-					    host.s, NULL);
-				if (x == 0 && !cut)
-					fail(r, nr, 'D', "No host by the name ", host.s, NULL);
-			}
-			for (i = 0; i < nmx; i++) {
-				if (cut && mx[i].pref >= cutpref)
-					break;
-				if (resolve(&cf, mx[i].name, mx[i].pref, port, c, &nc,
-				    &cut, &cutpref) == -1)
-					temp = 1;
-			}
-			if (nc == 0 && cut)
-				fail(r, nr, 'D', "Mail for ", host.s, " loops back to this host"
-				    " (its best MX is this host, which does not take the domain)");
-			if (nc == 0 && temp)
-				fail(r, nr, 'Z', "Temporary DNS failure looking up the MX hosts of ",
-				    host.s, NULL);
-			if (nc == 0)
-				fail(r, nr, 'Z', "No MX host of ", host.s, " has an address");
-		}
+		if (x == 1 && relay.len > 0)
+			relay_cands(&relay, c, &nc, r, nr);
+		else
+			mx_cands(&cf, host.s, host.len, port, c, &nc, r, nr);
 	}
 
 	/* each address in turn until one greets us */
@@ -1009,11 +1033,7 @@ main(int argc, char **argv)
 		    !str_cats(&sm.where, a) || !str_cats(&sm.where, ")"))
 			nomem();
 		if ((sm.fd = tcpconnect(&cf, &c[i].ip, port)) == -1) {
-			if (!str_cats(&errs, errs.len ? "; " : "") ||
-			    !str_cats(&errs, "unable to connect to ") ||
-			    !str_cat(&errs, &sm.where) || !str_cats(&errs, ": ") ||
-			    !str_cats(&errs, errno == ETIMEDOUT ? "timed out" : strerror(errno)))
-				nomem();
+			note(&errs, "unable to connect to ", &sm.where, errno);
 			continue;
 		}
 		buf_init(&sm.in, sm.fd, sm.inx, sizeof sm.inx, (unsigned)cf.tremote);
@@ -1021,16 +1041,16 @@ main(int argc, char **argv)
 		code = getreply(&sm);
 		if (code >= 200 && code < 300)
 			session(&sm, &cf, &m, &mi, argv[2], r, nr);
-		if (!str_cats(&errs, errs.len ? "; " : "") || !str_cats(&errs, "greeting from ") ||
-		    !str_cat(&errs, &sm.where) || !str_cats(&errs, code == -1 ? " failed: " : ": ") ||
-		    (code == -1 && !str_cats(&errs, errno == ETIMEDOUT ? "timed out" :
-		    errno == EPROTO ? "bad reply" : strerror(errno))) ||
-		    (code != -1 && !str_cat(&errs, &sm.rep.text)))
-			nomem();
-		if (code != -1) {
+		if (code == -1)
+			note(&errs, "no greeting from ", &sm.where, errno);
+		else {
+			if (!str_cats(&errs, errs.len ? "; " : "") ||
+			    !str_cats(&errs, "greeting from ") || !str_cat(&errs, &sm.where) ||
+			    !str_cats(&errs, ": ") || !str_cat(&errs, &sm.rep.text))
+				nomem();
 			sm.out.timeout = QUIT_TIMEOUT;
 			if (put(&sm, "QUIT\r\n", NULL, NULL))
-				(void)buf_flush(&sm.out);
+				(void)buf_flush(&sm.out);	/* a courtesy only */
 		}
 		(void)close(sm.fd);	/* a failed session: nothing to keep */
 	}
