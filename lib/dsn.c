@@ -5,6 +5,7 @@
 #include "dsn.h"
 
 #define FIELDMAX 800	/* bytes of a text in one status field line */
+#define LINEMAX 900	/* bytes of an address or text on a line of its own */
 
 /* cat_clean - s[0..n) with every byte outside printable ASCII replaced
  * by a space (runs of them by one), at most max bytes */
@@ -105,8 +106,8 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 	    !str_catc(&bnd, '-') || !str_catulong(&bnd, d->seq) || !str_nul(&bnd))
 		return 0;
 	o->len = 0;
-	ok = cats(o, "From: ") && cat_clean(o, d->from, str_chrb(d->from, 4096, 0), 1000) &&
-	    cats(o, "\nTo: ") && cat_clean(o, d->to, str_chrb(d->to, 4096, 0), 1000) &&
+	ok = cats(o, "From: ") && cat_clean(o, d->from, str_chrb(d->from, 4096, 0), LINEMAX) &&
+	    cats(o, "\nTo: ") && cat_clean(o, d->to, str_chrb(d->to, 4096, 0), LINEMAX) &&
 	    cats(o, "\nSubject: ") &&
 	    cats(o, d->dbl ? "double bounce: failure notice" : "failure notice") &&
 	    cats(o, "\nDate: ") && cats(o, date) &&
@@ -130,11 +131,11 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 		"This is a permanent failure: the mail system has given up.\n\n");
 	if (ok && d->dbl)
 		ok = cats(o, "The sender was <") &&
-		    cat_clean(o, d->sender, str_chrb(d->sender, 4096, 0), 1000) &&
+		    cat_clean(o, d->sender, str_chrb(d->sender, 4096, 0), LINEMAX) &&
 		    cats(o, ">.\n\n");
 	for (i = 0; ok && i < n; i++)
-		ok = str_catc(o, '<') && cat_clean(o, r[i].rcpt, r[i].rcptlen, QFILE_ADDRMAX) &&
-		    cats(o, ">:\n") && cat_clean(o, r[i].text, r[i].textlen, QFILE_TEXTMAX) &&
+		ok = str_catc(o, '<') && cat_clean(o, r[i].rcpt, r[i].rcptlen, LINEMAX) &&
+		    cats(o, ">:\n") && cat_clean(o, r[i].text, r[i].textlen, LINEMAX) &&
 		    cats(o, "\n\n");
 	ok = ok && cats(o, "--") && cats(o, bnd.s) &&
 	    cats(o, "\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; ") &&
@@ -142,7 +143,7 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 	    cats(o, "\nArrival-Date: ") && cats(o, arr) && str_catc(o, '\n');
 	for (i = 0; ok && i < n; i++) {
 		ok = cats(o, "\nFinal-Recipient: rfc822; ") &&
-		    cat_clean(o, r[i].rcpt, r[i].rcptlen, QFILE_ADDRMAX) &&
+		    cat_clean(o, r[i].rcpt, r[i].rcptlen, LINEMAX) &&
 		    cats(o, "\nAction: failed\nStatus: ") &&
 		    str_catb(o, r[i].status, r[i].statuslen);
 		if (ok && r[i].mtalen > 0)

@@ -1,0 +1,78 @@
+/* lib-dsn - RFC 3464 reports: structure, status codes picked out of
+ * failure texts, hostile texts cleaned */
+#include <string.h>
+
+#include "dsn.h"
+#include "tap.h"
+
+static int
+has(const struct str *s, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	for (i = 0; i + n <= s->len; i++)
+		if (memcmp(s->s + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+int
+main(void)
+{
+	char st[16];
+	struct str out = STR_ZERO;
+	struct qbounce r[2];
+	struct dsn d;
+	const char *mess = "Received: x\nSubject: hello\n\nthe body\n";
+	size_t i;
+	int bad;
+
+	dsn_status("550 5.1.1 no such user", 22, 1, st);
+	ok(strcmp(st, "5.1.1") == 0, "status: quoted code");
+	dsn_status("no code at all", 14, 1, st);
+	ok(strcmp(st, "5.0.0") == 0, "status: permanent default");
+	dsn_status("no code at all", 14, 0, st);
+	ok(strcmp(st, "4.0.0") == 0, "status: temporary default");
+	dsn_status("452 4.2.2 mailbox full", 22, 1, st);
+	ok(strcmp(st, "5.0.0") == 0, "status: a class that disagrees is not taken");
+	dsn_status("at 10.5.1.1 said 5.7.1 denied", 29, 1, st);
+	ok(strcmp(st, "5.7.1") == 0, "status: an address is not a code");
+	dsn_status("5.1", 3, 1, st);
+	ok(strcmp(st, "5.0.0") == 0, "status: cut short");
+	dsn_status("5.1.12345", 9, 1, st);
+	ok(strcmp(st, "5.0.0") == 0, "status: too many digits");
+
+	r[0].rcpt = "a@b.test", r[0].rcptlen = 8;
+	r[0].status = "5.1.1", r[0].statuslen = 5;
+	r[0].mta = "b.test", r[0].mtalen = 6;
+	r[0].text = "550 5.1.1 no\r\nsuch\001user", r[0].textlen = 23;
+	r[1].rcpt = "c@d", r[1].rcptlen = 3;
+	r[1].status = "5.0.0", r[1].statuslen = 5;
+	r[1].mta = "", r[1].mtalen = 0;
+	r[1].text = "local failure", r[1].textlen = 13;
+	d.me = "me.test", d.from = "MAILER-DAEMON@me.test", d.to = "s@x.test";
+	d.sender = "s@x.test", d.now = 1700000000, d.arrival = 1699990000;
+	d.id = 77, d.seq = 3, d.dbl = 0;
+	ok(dsn_build(&out, &d, r, 2, mess, strlen(mess)) == 1, "built");
+	ok(has(&out, "Content-Type: multipart/report; report-type=delivery-status;"), "multipart/report");
+	ok(has(&out, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; me.test\n"), "Reporting-MTA");
+	ok(has(&out, "\nFinal-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; b.test\n"
+	    "Diagnostic-Code: smtp; 550 5.1.1 no such user\n"), "remote recipient block, text cleaned");
+	ok(has(&out, "\nFinal-Recipient: rfc822; c@d\nAction: failed\nStatus: 5.0.0\n"
+	    "Diagnostic-Code: X-lanmail; local failure\n"), "local recipient block");
+	ok(has(&out, "Content-Type: text/rfc822-headers\n\nReceived: x\nSubject: hello\n\n--"), "header quoted");
+	ok(!has(&out, "the body"), "body left out");
+	ok(has(&out, "\nTo: s@x.test\n") && has(&out, "\nAuto-Submitted: auto-replied\n"), "To, Auto-Submitted");
+	for (i = 0, bad = 0; i < out.len; i++)
+		if (out.s[i] == '\r' || out.s[i] == 0)
+			bad = 1;
+	ok(!bad, "no CR or NUL in the report");
+	ok(dsn_build(&out, &d, r, 2, "Subject: no body", 16) == 1 &&
+	    has(&out, "Subject: no body\n\n--lanmail"), "header without a final newline");
+	d.dbl = 1;
+	d.sender = "";
+	ok(dsn_build(&out, &d, r, 1, "", 0) == 1 && has(&out, "Subject: double bounce") &&
+	    has(&out, "The sender was <>."), "double bounce, no message file");
+	str_free(&out);
+	return tap_done();
+}
