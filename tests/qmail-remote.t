@@ -154,15 +154,26 @@ dns_args = [
     "--mx-host=v6.test,mx.v6.test,10", "--host-record=mx.v6.test,::1",
     "--host-record=smarthost.test,127.0.0.1",
     "--mx-host=helo.test,mx.helo.test,10", "--host-record=mx.helo.test,127.0.0.7",
+    "--mx-host=eq.test,mx10.pref.test,10", "--mx-host=eq.test,mx20.pref.test,10",
     "--mx-host=junk.test,mx.junk.test,10", "--host-record=mx.junk.test,127.0.0.8",
     "--mx-host=long.test,mx.long.test,10", "--host-record=mx.long.test,127.0.0.10",
 ]
-dnsmasq = t.start(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                   "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces",
-                   "--port=%d" % DNSPORT, "--pid-file=", "--local=/test/",
-                   "--log-facility=" + os.path.join(dnsdir, "log")] + dns_args)
+
+
+def dnsmasq(listen, port, log):
+    return t.start(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--no-poll", "--listen-address=" + listen, "--bind-interfaces",
+                    "--port=%d" % port, "--pid-file=", "--local=/test/",
+                    "--log-facility=" + os.path.join(dnsdir, log)] + dns_args)
+
+
+dnsmasq("127.0.0.1", DNSPORT, "log")
 if not t.wait_port(DNSPORT):
     t.diag("dnsmasq did not start")
+if HAVE6:
+    DNSPORT6 = t.free_port(socket.AF_INET6, "::1")
+    dnsmasq("::1", DNSPORT6, "log6")
+    t.wait_port(DNSPORT6, "::1")
 
 rx1, c1 = receiver("127.0.0.1", pipelining=True)
 rx2, c2 = receiver("127.0.0.2")
@@ -426,6 +437,22 @@ try:
         t.ok(len(rxv6.mails) == 1, "IPv6 peer got it")
     else:
         t.skip("no IPv6 on this machine", 2)
+
+    # a name server on ::1 in the bracketed form
+    if HAVE6:
+        t.control("nameservers", "[::1]:%d\n" % DNSPORT6)
+        r = run("amx.test", "a@me.test", ["u@amx.test"])
+        t.is_(codes(r), "rK", "control/nameservers [::1]:port")
+        t.control("nameservers", "127.0.0.1:%d\n" % DNSPORT)
+    else:
+        t.skip("no IPv6 on this machine")
+
+    # equal preferences: random order, so both exchangers get mail
+    clear()
+    for _ in range(24):
+        run("eq.test", "a@me.test", ["u@eq.test"])
+    t.ok(len(rx1.mails) + len(rx2.mails) == 24 and rx1.mails and rx2.mails,
+         "equal-preference MX in random order (%d/%d)" % (len(rx1.mails), len(rx2.mails)))
 
     # address literals go to port 25 of that address, without DNS
     r = run("[127.0.0.3]", "a@me.test", ["u@[127.0.0.3]"])
