@@ -27,7 +27,7 @@ enum kind {
 	K_LINE,		/* first line is the value */
 	K_NUM,		/* first line is a decimal number */
 	K_LIST,		/* every line is a value */
-	K_CDB		/* a compiled table: present or not */
+	K_FILE		/* a table or a key: present or not, not shown */
 };
 
 struct setting {
@@ -40,48 +40,71 @@ struct setting {
 /* Every control file a lanmail program or run script reads; qmail-control(5)
  * describes the same list at more length.  Keep the two in step. */
 static const struct setting settings[] = {
-	{ "me", K_LINE, "the host name", "this host's fully qualified name; the default for most names below" },
-	{ "defaultdomain", K_LINE, "=me", "qmail-inject: domain added to a host name without a dot" },
-	{ "defaulthost", K_LINE, "=me", "qmail-inject: host added to an address without a domain" },
-	{ "plusdomain", K_LINE, "=me", "qmail-inject: domain that replaces a final + in a host name" },
-	{ "idhost", K_LINE, "=me", "qmail-inject: host name in generated Message-IDs" },
-	{ "envnoathost", K_LINE, "=me", "qmail-send: domain of an envelope address without @" },
-	{ "locals", K_LIST, "=me", "qmail-send: domains delivered on this host (qmail-local)" },
-	{ "virtualdomains", K_LIST, "none", "qmail-send: domain:prefix lines; mail for the domain goes to local user prefix-localpart" },
-	{ "rcpthosts", K_LIST, "none: no domain accepted unless RELAYCLIENT is set", "qmail-smtpd: domains it accepts mail for from anyone" },
-	{ "morercpthosts.cdb", K_CDB, "absent", "qmail-smtpd: more rcpthosts entries, compiled" },
+	/* names */
+	{ "me", K_LINE, "localhost", "this host's name: greetings, Received lines, bounces; the default of most names below (qmail-remote refuses to deliver without it)" },
+	{ "defaultdomain", K_LINE, "=me", "qmail-auth, qmail-smtpd: domain of a login given without one" },
+	{ "locals", K_LIST, "=me", "qmail-send, qmail-smtpd, qmail-remote: domains delivered on this host" },
+	{ "virtualdomains", K_LIST, "none", "qmail-send, qmail-smtpd: domain:prefix lines; user@domain is delivered to local prefix-user" },
+	/* qmail-smtpd */
+	{ "rcpthosts", K_LIST, "the domains of locals and virtualdomains", "qmail-smtpd: domains it takes mail for from anyone (.domain: its subdomains)" },
+	{ "morercpthosts.cdb", K_FILE, "absent", "qmail-smtpd: more rcpthosts entries, as cdb keys" },
 	{ "smtpgreeting", K_LINE, "=me", "qmail-smtpd: text of the 220 greeting" },
-	{ "databytes", K_NUM, "0 (no limit)", "qmail-smtpd: largest message accepted, in bytes" },
+	{ "databytes", K_NUM, "52428800", "qmail-smtpd: largest message accepted, in bytes; 0 means no limit" },
 	{ "timeoutsmtpd", K_NUM, "1200", "qmail-smtpd: seconds to wait for the client" },
+	{ "smtpdmaxrcpt", K_NUM, "1000", "qmail-smtpd: recipients in one message; 0 means no limit" },
+	{ "smtpdmaxconnrcpt", K_NUM, "10000", "qmail-smtpd: recipients in one connection; 0 means no limit" },
+	{ "smtpdmaxmsgs", K_NUM, "1000", "qmail-smtpd: messages in one connection; 0 means no limit" },
+	{ "smtpdmaxbad", K_NUM, "20", "qmail-smtpd: failed commands before the connection is closed; 0 means no limit" },
+	{ "smtpdmaxauthfail", K_NUM, "3", "qmail-smtpd: failed AUTH attempts before the connection is closed; 0 means no limit" },
+	{ "smtpdlinemax", K_NUM, "1000", "qmail-smtpd: longest line in a message, CRLF included; 0 means no limit" },
+	{ "smtpdcmdmax", K_NUM, "512", "qmail-smtpd: longest command line, CRLF included (64 to 12288)" },
+	{ "smtpgreetdelay", K_NUM, "0", "qmail-smtpd: seconds before the greeting; a client that talks first is dropped" },
+	{ "mfdnscheck", K_NUM, "0", "qmail-smtpd: 1 makes the MAIL FROM domain need an MX, A or AAAA record" },
 	{ "badmailfrom", K_LIST, "none", "qmail-smtpd: envelope senders refused (addresses, @domain)" },
-	{ "localiphost", K_LINE, "=me", "qmail-smtpd: name that replaces [a.b.c.d] literals of this host" },
+	{ "smtpdauthfrom", K_LIST, "none", "qmail-smtpd: login:sender lines, senders a login may use beyond its own address" },
+	/* qmail-send */
 	{ "concurrencylocal", K_NUM, "10", "qmail-send: local deliveries at once" },
 	{ "concurrencyremote", K_NUM, "20", "qmail-send: remote deliveries at once" },
-	{ "queuelifetime", K_NUM, "604800 (7 days)", "qmail-send: seconds a message may stay in the queue" },
+	{ "queuelifetime", K_NUM, "604800", "qmail-send: seconds a message may stay in the queue (7 days)" },
+	{ "retrylocal", K_NUM, "20", "qmail-send: the unit, in seconds, of the retry schedule of local deliveries" },
+	{ "retryremote", K_NUM, "400", "qmail-send: the unit, in seconds, of the retry schedule of remote deliveries" },
 	{ "bouncefrom", K_LINE, "MAILER-DAEMON", "qmail-send: sender name of bounces" },
 	{ "bouncehost", K_LINE, "=me", "qmail-send: sender host of bounces" },
-	{ "doublebounceto", K_LINE, "postmaster", "qmail-send: who gets bounces that cannot be delivered" },
+	{ "doublebounceto", K_LINE, "postmaster", "qmail-send: who gets bounces that cannot be delivered (an empty file: nobody)" },
 	{ "doublebouncehost", K_LINE, "=me", "qmail-send: host of doublebounceto" },
+	/* qmail-remote */
 	{ "helohost", K_LINE, "=me", "qmail-remote: name given in EHLO/HELO" },
-	{ "smtproutes", K_LIST, "none: MX records", "qmail-remote: domain:relay:port routes; :relay is a smarthost" },
+	{ "smtproutes", K_LIST, "none: MX records", "qmail-remote: domain:relay[:port] routes; :relay is a smarthost" },
 	{ "timeoutconnect", K_NUM, "60", "qmail-remote: seconds to wait for a connection" },
-	{ "timeoutremote", K_NUM, "1200", "qmail-remote: seconds to wait for the remote server" },
+	{ "timeoutremote", K_NUM, "1200", "qmail-remote: seconds to wait for each read or write" },
 	{ "nameservers", K_LIST, "those in /etc/resolv.conf", "qmail-remote, qmail-smtpd: DNS servers, host or host:port" },
-	{ "outgoingip", K_LINE, "chosen by the kernel", "qmail-remote: source address of outgoing connections" },
+	{ "outgoingip", K_LINE, "chosen by the system", "qmail-remote: source address of outgoing connections" },
+	/* POP3, passwords, TLS */
+	{ "timeoutpop3", K_NUM, "600", "qmail-popup, qmail-pop3d: seconds to wait for the client" },
+	{ "minpasswordlength", K_NUM, "1", "qmail-admin: shortest password accepted" },
+	{ "servercert.pem", K_FILE, "absent: no TLS", "qmail-tls: the server certificate (PEM), then any intermediates" },
+	{ "serverkey.pem", K_FILE, "absent: the key follows the certificate", "qmail-tls: the certificate's private key, mode 600" },
+	/* the services (run scripts) */
 	{ "defaultdelivery", K_LIST, "./Maildir/", "send service: delivery for users without a .qmail file" },
-	{ "listenip", K_LINE, "127.0.0.1", "smtpd, submission, pop3 services: IPv4 address they listen on (0.0.0.0: all)" },
+	{ "listenip", K_LINE, "127.0.0.1", "listening services: IPv4 address they listen on (0.0.0.0: all)" },
 	{ "smtpport", K_NUM, "25", "smtpd service: port of SMTP from other servers" },
-	{ "submissionport", K_NUM, "587", "submission service: port of mail submission with AUTH" },
-	{ "pop3port", K_NUM, "110", "pop3 service: port of POP3" },
+	{ "submissionport", K_NUM, "587", "submission service: port of mail submission (AUTH, STARTTLS)" },
+	{ "smtpsport", K_NUM, "465", "smtps service: port of mail submission over TLS" },
+	{ "pop3port", K_NUM, "110", "pop3 service: port of POP3 (STLS)" },
+	{ "pop3sport", K_NUM, "995", "pop3s service: port of POP3 over TLS" },
 	{ "concurrencyincoming", K_NUM, "40", "smtpd service: SMTP connections at once" },
 	{ "concurrencysubmission", K_NUM, "20", "submission service: connections at once" },
+	{ "concurrencysmtps", K_NUM, "20", "smtps service: connections at once" },
 	{ "concurrencypop3", K_NUM, "40", "pop3 service: connections at once" },
-	{ "relaynets", K_LIST, "none: only 127.0.0.1 relays", "smtpd, submission services: client networks that may relay" },
+	{ "concurrencypop3s", K_NUM, "40", "pop3s service: connections at once" },
+	{ "relaynets", K_LIST, "none: only 127.0.0.1 relays", "smtpd, submission, smtps services: client networks that may relay" },
 	{ "rbls", K_LIST, "none: no blocklist", "smtpd service: DNS blocklists rblsmtpd checks clients against" },
-	{ "reversedns", K_NUM, "0", "smtpd, submission, pop3 services: 1 looks up client names (TCPREMOTEHOST)" },
+	{ "reversedns", K_NUM, "0", "listening services: 1 looks up client names (TCPREMOTEHOST)" },
 	{ "tcp.smtpd", K_LIST, "none", "smtpd service: tcprules lines placed before the generated ones" },
 	{ "tcp.submission", K_LIST, "none", "submission service: tcprules lines placed before the generated ones" },
+	{ "tcp.smtps", K_LIST, "none", "smtps service: tcprules lines placed before the generated ones" },
 	{ "tcp.pop3", K_LIST, "none", "pop3 service: tcprules lines placed before the generated ones" },
+	{ "tcp.pop3s", K_LIST, "none", "pop3s service: tcprules lines placed before the generated ones" },
 	{ "logsize", K_NUM, "1000000", "service loggers: bytes in a log file before it is rotated" },
 	{ "logcount", K_NUM, "10", "service loggers: rotated log files kept" },
 };
@@ -164,27 +187,22 @@ exists(const char *name)
 	return r;
 }
 
-/* value_of - the first line of control/NAME, following "=NAME" defaults;
- * for me, the host name.  Empty when nothing applies. */
+/* value_of - the first line of control/NAME, following "=NAME" defaults,
+ * or the default itself; empty when there is none */
 static void
 value_of(const char *name, struct str *v, int depth)
 {
 	const struct setting *s = find(name);
 	struct str fn = STR_ZERO;
-	char host[256];
 
 	v->len = 0;
 	fn_of(&fn, name);
 	if (control_readline(fn.s, v) != 1) {
 		v->len = 0;
-		if (str_equal(name, "me")) {
-			if (gethostname(host, sizeof host) == 0) {
-				host[sizeof host - 1] = 0;
-				if (!str_copys(v, host))
-					die_nomem();
-			}
-		} else if (s && s->def[0] == '=' && depth < 4)
+		if (s && s->def[0] == '=' && depth < 4)
 			value_of(s->def + 1, v, depth + 1);
+		else if (s && !str_copys(v, s->def))
+			die_nomem();
 	}
 	str_free(&fn);
 }
@@ -201,10 +219,6 @@ show_default(const struct setting *s)
 		put(" (from ");
 		put(s->def + 1);
 		put(")");
-	} else if (str_equal(s->name, "me")) {
-		value_of("me", &v, 0);
-		putsafe(v.s, v.len);
-		put(" (the host name)");
 	} else
 		put(s->def);
 	str_free(&v);
@@ -348,7 +362,7 @@ check_domains(void)
 {
 	struct str locals = STR_ZERO, vd = STR_ZERO, rh = STR_ZERO, d = STR_ZERO;
 	struct lcdb mrh;
-	int have_mrh;
+	int have_mrh, have_rh = 1;
 	size_t i, e, c;
 
 	if (control_readlist("control/locals", &locals) == 0) {
@@ -358,8 +372,14 @@ check_domains(void)
 	}
 	if (control_readlist("control/virtualdomains", &vd) == -1)
 		vd.len = 0;
-	if (control_readlist("control/rcpthosts", &rh) == -1)
+	/* a missing rcpthosts means the domains of locals and virtualdomains */
+	switch (control_readlist("control/rcpthosts", &rh)) {
+	case 0:
+		have_rh = 0;
+		break;
+	case -1:
 		rh.len = 0;
+	}
 	have_mrh = lcdb_open(&mrh, "control/morercpthosts.cdb") == 1;
 
 	for (i = 0; i < locals.len; i = e + 1) {
@@ -368,7 +388,7 @@ check_domains(void)
 		e = i + str_chrb(locals.s + i, locals.len - i, 0);
 		if (str_equal(l, "localhost"))
 			continue;	/* local only; nobody sends it over SMTP */
-		if (!accepted(&rh, &mrh, have_mrh, l, e - i))
+		if (have_rh && !accepted(&rh, &mrh, have_mrh, l, e - i))
 			warning("control/locals has ", l, " but control/rcpthosts does not: mail from other servers for it is refused");
 	}
 	for (i = 0; i < vd.len; i = e + 1) {
@@ -386,7 +406,7 @@ check_domains(void)
 			die_nomem();
 		if (list_has(&locals, d.s, d.len))
 			warning("control/locals and control/virtualdomains both have ", d.s, ": locals wins, the virtual domain is ignored");
-		if (!accepted(&rh, &mrh, have_mrh, d.s, d.len))
+		if (have_rh && !accepted(&rh, &mrh, have_mrh, d.s, d.len))
 			warning("control/virtualdomains has ", d.s, " but control/rcpthosts does not: mail from other servers for it is refused");
 	}
 	if (have_mrh)
@@ -401,7 +421,9 @@ check_domains(void)
 static void
 check_services(void)
 {
-	static const char *const ports[] = { "smtpport", "submissionport", "pop3port" };
+	static const char *const ports[] = {
+		"smtpport", "submissionport", "smtpsport", "pop3port", "pop3sport"
+	};
 	struct str ip = STR_ZERO, fn = STR_ZERO;
 	unsigned long n, octet;
 	size_t i, dots = 0, digits = 0;

@@ -7,8 +7,9 @@
 #  2. builds the static musl programs in $MUSLB (default build-musl) and
 #     installs them under HOME (install.sh creates the users);
 #  3. writes control/me, locals, rcpthosts and defaultdomain when absent,
-#     and control/listenip and the port files when LISTEN, SMTPPORT,
-#     SUBMISSIONPORT or POP3PORT are given;
+#     control/listenip and the port files when LISTEN, SMTPPORT,
+#     SUBMISSIONPORT, POP3PORT, SMTPSPORT or POP3SPORT are given, and a
+#     self-signed certificate (mkcert.sh) when none is configured;
 #  4. lays out HOME/service and HOME/log, builds the tcprules databases;
 #  5. links the services into an svscan directory and makes sure svscan
 #     runs on it: a systemd unit where systemd runs, the existing
@@ -22,10 +23,10 @@ set -e
 home=$1 split=$2 users=$3
 cd "$(dirname "$0")"
 src=$(pwd)
-: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3}" "${SUPERVISOR:=auto}"
+: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
-PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev ucspi-tcp daemontools"
+PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp daemontools"
 
 say() { echo "start: $*"; }
 die() { echo "start: fatal: $*" >&2; exit 111; }
@@ -34,11 +35,11 @@ case $home in /*) ;; *) die "conf-home must be an absolute path: $home" ;; esac
 set -- $users
 [ $# -eq 1 ] || [ "$(id -u)" = 0 ] || die "a multi-user install must be started as root (or put one login into conf-users)"
 for s in $SERVICES; do
-	case $s in send|smtpd|submission|pop3) ;; *) die "SERVICES: no such service: $s" ;; esac
+	case $s in send|smtpd|submission|pop3|smtps|pop3s) ;; *) die "SERVICES: no such service: $s" ;; esac
 done
 
 # 1. packages (the build tools only when building)
-[ -z "$NOBUILD" ] || PACKAGES="ucspi-tcp daemontools"
+[ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp daemontools"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||
@@ -101,6 +102,14 @@ fi
 [ -z "$SMTPPORT" ] || setctl smtpport "$SMTPPORT"
 [ -z "$SUBMISSIONPORT" ] || setctl submissionport "$SUBMISSIONPORT"
 [ -z "$POP3PORT" ] || setctl pop3port "$POP3PORT"
+[ -z "$SMTPSPORT" ] || setctl smtpsport "$SMTPSPORT"
+[ -z "$POP3SPORT" ] || setctl pop3sport "$POP3SPORT"
+
+# a self-signed certificate for TLS, when none is configured (mkcert.sh
+# says so); the key belongs to root, who starts qmail-tls
+if [ -f mkcert.sh ] && [ ! -e "$ctl/servercert.pem" ] && [ ! -e "$ctl/serverkey.pem" ]; then
+	sh mkcert.sh "$home" || say "warning: no certificate: TLS is off"
+fi
 
 # 4. service directories, logs, tcprules
 sh service/install.sh "$home" "$users"
@@ -147,11 +156,24 @@ for s in $SERVICES; do
 	send) need=qmail-start ;;
 	smtpd|submission) need=qmail-smtpd ;;
 	pop3) need=qmail-popup ;;
+	smtps) need="qmail-smtpd qmail-tls" ;;
+	pop3s) need="qmail-popup qmail-tls" ;;
 	esac
-	if [ ! -x "$home/bin/$need" ]; then
-		say "warning: $home/bin/$need is missing: service $s not started"
-		continue
-	fi
+	ok=1
+	for p in $need; do
+		[ -x "$home/bin/$p" ] && continue
+		say "warning: $home/bin/$p is missing: service $s not started"
+		ok=
+	done
+	case $s in
+	smtps|pop3s)
+		if [ -n "$ok" ] && [ ! -f "$ctl/servercert.pem" ]; then
+			say "warning: no control/servercert.pem: service $s not started"
+			ok=
+		fi
+		;;
+	esac
+	[ -n "$ok" ] || continue
 	echo "$s" >> "$sv/.services.new"
 	link=$scandir/$s
 	[ "$how" != daemontools-run ] || link=$scandir/lanmail-$s
@@ -203,7 +225,7 @@ esac
 
 # a new address or port takes a restart of the listeners that already run
 if [ -n "$netchanged" ]; then
-	for s in smtpd submission pop3; do
+	for s in smtpd submission pop3 smtps pop3s; do
 		[ -L "$scandir/$s" ] || [ -L "$scandir/lanmail-$s" ] || continue
 		svok "$home/service/$s" 2>/dev/null || continue
 		say "restarting $s: its address or port changed"
@@ -219,6 +241,8 @@ port_of() {
 	smtpd) p=$(ctlv smtpport); echo "${p:-25}" ;;
 	submission) p=$(ctlv submissionport); echo "${p:-587}" ;;
 	pop3) p=$(ctlv pop3port); echo "${p:-110}" ;;
+	smtps) p=$(ctlv smtpsport); echo "${p:-465}" ;;
+	pop3s) p=$(ctlv pop3sport); echo "${p:-995}" ;;
 	esac
 }
 # listening PORT - something listens on TCP PORT (IPv4)

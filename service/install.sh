@@ -1,7 +1,8 @@
 #!/bin/sh
 # service/install.sh HOME "USERS..." - lay out HOME/service and HOME/log
 #
-# Copies the run scripts of the send, smtpd, submission and pop3 services
+# Copies the run scripts of the send, smtpd, submission, pop3, smtps and
+# pop3s services
 # into HOME/service (replacing old copies atomically), writes
 # HOME/service/settings (the install root and the user names from
 # conf-users, which the run scripts source), makes HOME/log/NAME for each
@@ -16,7 +17,7 @@ case $home in
 *) echo "service/install.sh: HOME must be an absolute path: $home" >&2; exit 100 ;;
 esac
 case $home in
-*"'"*) echo "service/install.sh: HOME must not hold a quote: $home" >&2; exit 100 ;;
+*"'"*|*[[:space:]]*) echo "service/install.sh: HOME must not hold a quote or a blank: $home" >&2; exit 100 ;;
 esac
 set -- $users
 if [ $# -eq 1 ]; then
@@ -35,7 +36,7 @@ put() {
 mkdir -p "$home/service" "$home/log"
 put "$src/functions" "$home/service/functions" 644
 put "$src/mkrules" "$home/service/mkrules" 755
-for s in send smtpd submission pop3; do
+for s in send smtpd submission pop3 smtps pop3s; do
 	mkdir -p "$home/service/$s/log"
 	put "$src/$s/run" "$home/service/$s/run" 755
 	put "$src/$s/log/run" "$home/service/$s/log/run" 755
@@ -52,4 +53,4 @@ LANMAIL_QMAILL='$qmaill'
 EOT
 chmod 644 "$home/service/settings.new"
 mv -f "$home/service/settings.new" "$home/service/settings"
-sh "$home/service/mkrules" smtpd submission pop3
+sh "$home/service/mkrules" smtpd submission pop3 smtps pop3s

@@ -13,6 +13,7 @@ import re
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -35,20 +36,23 @@ if os.path.exists(os.path.join(SV, ".how")):
     t.skip_all("%s/.how exists: a make start runs on this home already" % SV)
 login = pwd.getpwuid(os.getuid()).pw_name
 split = open(os.path.join(t.SRC, "conf-split")).readline().strip()
-ports = {"smtpd": t.free_port(), "submission": t.free_port(), "pop3": t.free_port()}
-CTL = ("me", "locals", "rcpthosts", "defaultdomain", "listenip", "smtpport", "submissionport", "pop3port")
+ports = {"smtpd": t.free_port(), "submission": t.free_port(), "pop3": t.free_port(),
+         "smtps": t.free_port(), "pop3s": t.free_port()}
+CTL = ("me", "locals", "rcpthosts", "defaultdomain", "listenip", "smtpport", "submissionport", "pop3port",
+       "smtpsport", "pop3sport", "servercert.pem", "serverkey.pem")
 saved = {}
 for n in CTL:
     p = os.path.join(HOME, "control", n)
     saved[n] = open(p, "rb").read() if os.path.exists(p) else None
-    if n in ("me", "locals", "rcpthosts", "defaultdomain"):
+    if n in ("me", "locals", "rcpthosts", "defaultdomain", "servercert.pem", "serverkey.pem"):
         t.control(n, None)	# start.sh writes these when absent
 
 
 def make(target, *extra):
     argv = ["make", "-s", "-C", t.SRC, target, "HOME_DIR=" + HOME, "USERS=" + login, "SPLIT=" + split,
             "NOBUILD=1", "LISTEN=127.0.0.1", "SMTPPORT=%d" % ports["smtpd"],
-            "SUBMISSIONPORT=%d" % ports["submission"], "POP3PORT=%d" % ports["pop3"]] + list(extra)
+            "SUBMISSIONPORT=%d" % ports["submission"], "POP3PORT=%d" % ports["pop3"],
+            "SMTPSPORT=%d" % ports["smtps"], "POP3SPORT=%d" % ports["pop3s"]] + list(extra)
     env = dict(os.environ)
     env.pop("MAKEFLAGS", None)
     r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
@@ -78,7 +82,7 @@ def closed(port):
 
 pid = None
 services = []
-t.plan(15)
+t.plan(18)
 try:
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
@@ -102,6 +106,28 @@ try:
     with smtplib.SMTP("127.0.0.1", ports["smtpd"], timeout=10) as s:
         code, _ = s.ehlo("start.test")
     t.is_(code, 250, "qmail-smtpd answers EHLO on the port")
+
+    # TLS: make start made a certificate, smtpd offers STARTTLS, smtps and pop3s speak TLS
+    if os.access(os.path.join(t.BIN, "qmail-tls"), os.X_OK) and shutil.which("openssl") and \
+            os.path.exists(os.path.join(t.SRC, "mkcert.sh")):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t.ok(os.path.exists(os.path.join(HOME, "control", "servercert.pem")) and "self-signed" in err,
+             "a self-signed certificate was made, and it says so")
+        with smtplib.SMTP("127.0.0.1", ports["smtpd"], timeout=10) as s:
+            s.ehlo("start.test")
+            offered = s.has_extn("starttls")
+            code = s.starttls(context=ctx)[0] if offered else None
+            tlsok = code == 220 and s.ehlo("start.test")[0] == 250
+        t.ok(tlsok, "smtpd: STARTTLS offered and the handshake works")
+        ok = False
+        if "smtps" in services and t.wait_port(ports["smtps"], timeout=10):
+            with smtplib.SMTP_SSL("127.0.0.1", ports["smtps"], timeout=10, context=ctx) as s:
+                ok = s.ehlo("start.test")[0] == 250 and s.has_extn("auth")
+        t.ok(ok, "smtps: TLS first, then EHLO offers AUTH")
+    else:
+        t.skip("qmail-tls, openssl or mkcert.sh missing: no TLS", 3)
 
     before = {s: up_pid(s) for s in services}
     rc, out2, err2 = make("start")
@@ -128,7 +154,12 @@ finally:
     if pid and alive(pid):
         os.kill(pid, 9)
     for n, v in saved.items():
-        t.control(n, v)
+        path = os.path.join(HOME, "control", n)
+        if v is None:
+            if os.path.exists(path):
+                os.unlink(path)
+        else:
+            t.write(path, v, 0o600 if n == "serverkey.pem" else 0o644)
     shutil.rmtree(SV, ignore_errors=True)
     for s in ("send", "smtpd", "submission", "pop3"):
         shutil.rmtree(os.path.join(HOME, "log", s), ignore_errors=True)
