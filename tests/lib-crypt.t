@@ -1,0 +1,76 @@
+#!/bin/sh
+# lib-crypt.t - crypt(3) test vectors in this build; then, when a static
+# musl build is at hand, that every program in it is statically linked
+# and that it hashes exactly as this build does.
+#
+# The musl build is $LANMAIL_MUSL_BUILD (set by .ci/run), or else one
+# this test makes with make into $LANMAIL_BUILD/../musl when musl-gcc is
+# installed.
+"$LANMAIL_BUILD/tests/lib-crypt" > "$LANMAIL_BUILD/lib-crypt.tap"
+r=$?
+sed '/^1\.\./d' "$LANMAIL_BUILD/lib-crypt.tap"
+n=$(grep -c '^ok\|^not ok' "$LANMAIL_BUILD/lib-crypt.tap")
+rm -f "$LANMAIL_BUILD/lib-crypt.tap"
+failed=$r
+
+src=${LANMAIL_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+musl=${LANMAIL_MUSL_BUILD:-}
+if [ -z "$musl" ] && command -v musl-gcc >/dev/null 2>&1; then
+	musl=$(cd "$LANMAIL_BUILD/.." && pwd)/musl
+	cc=$(sed -n 1p "$src/conf-cc" | sed 's/^[^ ]*/musl-gcc -static/')
+	make -s -k -C "$src" B="$musl" CONF_CC="$cc" CONF_LD="musl-gcc -static" all tests \
+	    > "$LANMAIL_BUILD/lib-crypt.musl.log" 2>&1
+	rm -f "$LANMAIL_BUILD/lib-crypt.musl.log"
+fi
+if [ -z "$musl" ] || [ ! -x "$musl/tests/lib-crypt" ]; then
+	n=$((n + 1))
+	echo "ok $n # skip no musl build (install musl-tools, or set LANMAIL_MUSL_BUILD)"
+	echo "1..$n"
+	exit $failed
+fi
+
+# programs that link a glibc-only library and are built with cc on purpose
+dynamic_ok=" qmail-tls "
+bad=
+for p in "$src"/*.c; do
+	p=$(basename "$p" .c)
+	[ -f "$musl/$p" ] || continue
+	case $dynamic_ok in *" $p "*) continue ;; esac
+	file -L "$musl/$p" | grep -q 'statically linked' || bad="$bad $p"
+done
+n=$((n + 1))
+if [ -z "$bad" ]; then
+	echo "ok $n - every program in $musl is statically linked"
+else
+	echo "not ok $n - dynamically linked in the musl build:$bad"
+	failed=1
+fi
+n=$((n + 1))
+if file -L "$musl/tests/lib-crypt" | grep -q 'statically linked'; then
+	echo "ok $n - lib-crypt in the musl build is statically linked"
+else
+	echo "not ok $n - lib-crypt in the musl build is not static"
+	failed=1
+fi
+
+a=$("$LANMAIL_BUILD/tests/lib-crypt" print)
+b=$("$musl/tests/lib-crypt" print)
+n=$((n + 1))
+if [ -n "$a" ] && [ "$a" = "$b" ] && ! echo "$a" | grep -q '(null)\|^\*'; then
+	echo "ok $n - the musl build hashes as this build does (SHA-512, bcrypt, SHA-256)"
+else
+	echo "not ok $n - hashes differ between the builds"
+	echo "$a" | sed 's/^/# this: /'
+	echo "$b" | sed 's/^/# musl: /'
+	failed=1
+fi
+n=$((n + 1))
+"$musl/tests/lib-crypt" > /dev/null
+if [ $? = 0 ]; then
+	echo "ok $n - the musl build passes the test vectors"
+else
+	echo "not ok $n - the musl build fails the test vectors"
+	failed=1
+fi
+echo "1..$n"
+[ $failed = 0 ]
