@@ -948,6 +948,30 @@ user_del(const char *a, const struct owner *o)
 	rm_tree(path3(&p, "domains", x.domain.s, x.user.s));
 }
 
+/* set_maildirsize - the Maildir++ quota line (usage is recounted by
+ * whoever reads it next); no quota, no file */
+static void
+set_maildirsize(const struct addr *x, unsigned long quota, const struct owner *o)
+{
+	struct str p = STR_ZERO, q = STR_ZERO;
+
+	path3(&p, "domains", x->domain.s, x->user.s);
+	catx(&p, "/Maildir/maildirsize");
+	nul(&p);
+	if (quota == 0) {
+		if (unlink(p.s) == -1 && errno != ENOENT)
+			die_sys(EXIT_TEMP, "unable to remove ", p.s);
+	} else {
+		if (!str_catulong(&q, quota))
+			die_nomem();
+		catx(&q, "S\n");
+		(void)unlink(p.s);	/* the old usage lines go with it */
+		write_atomic(p.s, q.s, q.len, 0600, o);
+	}
+	str_free(&p);
+	str_free(&q);
+}
+
 static void
 user_passwd(const char *a, const struct opts *op, const struct owner *o)
 {
@@ -970,6 +994,8 @@ user_passwd(const char *a, const struct opts *op, const struct owner *o)
 	make_line(&x, pw, quota, &line);
 	wipe(pw, sizeof pw);
 	vpasswd_put(&x, &line, o);
+	if (op->have_quota)
+		set_maildirsize(&x, quota, o);
 }
 
 static void

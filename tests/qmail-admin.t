@@ -197,6 +197,13 @@ t.is_(auth("carol@" + D, "carols pw")[0], 0, "and the old password still works")
 t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", stdin="second secret\n")[0], 0, "user passwd")
 t.is_(auth("alice@" + D, "first secret")[0], 1, "the old password no longer works")
 t.is_(auth("alice@" + D, "second secret")[0], 0, "the new one does")
+t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "5000", stdin="second secret\n")[0], 0,
+      "user passwd --quota")
+t.is_(read("domains/%s/alice/Maildir/maildirsize" % D), "5000S\n", "sets the Maildir++ quota")
+t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "0", stdin="second secret\n")[0], 0,
+      "user passwd --quota 0")
+t.ok(not os.path.exists(os.path.join(H, "domains", D, "alice/Maildir/maildirsize")) and
+     ("alice@%s" % D) in v.admin("user", "list", D)[1].splitlines(), "removes the quota")
 
 # aliases
 t.is_(v.admin("alias", "add", "info@" + D, "alice@" + D, "someone@outside.example")[0], 0, "alias add")
