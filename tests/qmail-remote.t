@@ -155,6 +155,8 @@ dns_args = [
     "--host-record=smarthost.test,127.0.0.1",
     "--mx-host=helo.test,mx.helo.test,10", "--host-record=mx.helo.test,127.0.0.7",
     "--mx-host=eq.test,mx10.pref.test,10", "--mx-host=eq.test,mx20.pref.test,10",
+    "--mx-host=iploop.example,lo.iploop.example,10", "--host-record=lo.iploop.example,127.0.0.1",
+    "--mx-host=iploop6.example,lo.iploop6.example,10", "--host-record=lo.iploop6.example,::1",
     "--mx-host=junk.test,mx.junk.test,10", "--host-record=mx.junk.test,127.0.0.8",
     "--mx-host=long.test,mx.long.test,10", "--host-record=mx.long.test,127.0.0.10",
 ]
@@ -163,7 +165,7 @@ dns_args = [
 def dnsmasq(listen, port, log):
     return t.start(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                     "--no-poll", "--listen-address=" + listen, "--bind-interfaces",
-                    "--port=%d" % port, "--pid-file=", "--local=/test/",
+                    "--port=%d" % port, "--pid-file=", "--local=/test/", "--local=/example/",
                     "--log-facility=" + os.path.join(dnsdir, log)] + dns_args)
 
 
@@ -429,6 +431,15 @@ try:
         if codes(r) != "hD":
             break
     t.is_(codes(r), "hD", "an MX as good as us is not used, whatever the random order")
+
+    # port 25 (no route): an exchanger at one of our own addresses is us
+    r = run("iploop.example", "a@me.test", ["u@iploop.example"])
+    t.ok(codes(r) == "hD" and "loops" in r[1][1], "MX at 127.0.0.1, port 25: loop")
+    if HAVE6:
+        r = run("iploop6.example", "a@me.test", ["u@iploop6.example"])
+        t.ok(codes(r) == "hD" and "loops" in r[1][1], "MX at ::1, port 25: loop")
+    else:
+        t.skip("no IPv6 on this machine")
 
     # IPv6 peer on ::1 through an AAAA record
     if HAVE6:
