@@ -1866,6 +1866,31 @@ dir_empty(const char *fn)
 	return empty;
 }
 
+/* restore_check - no domain of the backup may exist here: a restore
+ * never mixes two copies of one mailbox */
+static void
+restore_check(const char *src)
+{
+	struct str p = STR_ZERO, q = STR_ZERO;
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(path3(&p, src, "domains", NULL))) == NULL)
+		die_sys(EXIT_PERM, "unable to read ", p.s);
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (skip_name(e->d_name) || e->d_name[0] == '.')
+			continue;
+		if (exists(path3(&q, "domains", e->d_name, NULL)))
+			die(EXIT_PERM, q.s, " exists here already: restore into a fresh"
+			    " install, or delete the domain first");
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", p.s);
+	(void)closedir(d);	/* read-only */
+	str_free(&p);
+	str_free(&q);
+}
+
 static int
 backup_main(const char *what, const char *dir, int queue)
 {
@@ -1916,8 +1941,7 @@ backup_main(const char *what, const char *dir, int queue)
 	    memcmp(m.s, BACKUP_VERSION, strlen(BACKUP_VERSION)) != 0)
 		die(EXIT_PERM, abs.s, " holds no complete lanmail backup");
 	lock();
-	if (!dir_empty("domains"))
-		die(EXIT_PERM, "domains/ is not empty: restore needs a fresh install");
+	restore_check(abs.s);
 	for (k = 0; k < 3; k++)
 		if ((fd = open(path3(&p, abs.s, part[k], NULL),
 		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
