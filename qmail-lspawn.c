@@ -47,7 +47,7 @@ static size_t
 rcpts(void *ctx, char **f, size_t nf)
 {
 	(void)ctx;
-	return nf == 2 && f[0][0] == 'F' && f[1][0] == 'T' && f[1][1] != 0 ? 1 : 0;
+	return nf == 2 && f[0][0] == 'F' && f[1][0] == 'T' ? 1 : 0;
 }
 
 /* fail - the answer for a delivery that cannot start */

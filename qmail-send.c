@@ -778,6 +778,23 @@ isqrt_next(time_t arrival, time_t now, unsigned long base)
 	return arrival + (time_t)(base * k * k);
 }
 
+/* fail_now - a recipient that cannot be tried at all fails for good */
+static void
+fail_now(struct msg *m, int ch, size_t i, const char *why)
+{
+	struct rcpt *rc = &m->r[ch][i];
+	size_t n = str_chrb(why, 1000, 0);
+	char status[16];
+
+	say("failure without a delivery: ", rc->addr, ": ", why, NULL);
+	dsn_status(why, n, 1, status);
+	if (!record_failure(m, rc->addr, status, "", why, n)) {
+		rc->next = time(NULL) + BOUNCE_RETRY;
+		return;
+	}
+	mark(m, ch, i);
+}
+
 /* result - one recipient's outcome: letter K, Z or D */
 static void
 result(struct job *j, int ch, size_t i, char letter, const char *text, size_t tl)
@@ -914,6 +931,15 @@ send_req(int ch, const char *p, size_t n)
 	}
 }
 
+/* remote_ok - a domain qmail-remote can be given */
+static int
+remote_ok(const char *addr)
+{
+	const char *d = domain_of(addr);
+
+	return d[0] != 0 && d[0] != '-';
+}
+
 static void
 start(struct msg *m, int ch, size_t first)
 {
@@ -1014,8 +1040,17 @@ schedule(time_t now)
 				}
 				if (busy[ch] >= cf.conc[ch] || flag_term)
 					continue;
-				start(m, ch, i);
+				if (ch == REMOTE && !remote_ok(rc->addr)) {
+					fail_now(m, ch, i, "5.1.2 the recipient's domain is not a usable host name");
+					if (m->left == 0 && m->busy == 0) {
+						finish(m);	/* frees m */
+						goto next;
+					}
+				} else
+					start(m, ch, i);
 			}
+next:
+		;
 	}
 	return wake;
 }

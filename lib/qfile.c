@@ -62,7 +62,7 @@ qfile_rcpt(const char *p, size_t n, size_t *pos, size_t *off, int *done,
 
 	if ((r = qfile_field(p, n, pos, &f, &fl)) != 1)
 		return r == 0 ? 0 : (errno = EINVAL, -1);
-	if (fl < 2 || (f[0] != 'T' && f[0] != 'D') || fl - 1 > QFILE_ADDRMAX)
+	if (fl < 1 || (f[0] != 'T' && f[0] != 'D') || fl - 1 > QFILE_ADDRMAX)
 		return errno = EINVAL, -1;
 	*off = at;
 	*done = f[0] == 'D';
@@ -106,7 +106,7 @@ qfile_bounce(const char *p, size_t n, size_t *pos, struct qbounce *b)
 		if (fl[i] < 1 || f[i][0] != tags[i])
 			return errno = EINVAL, -1;
 	}
-	if (fl[0] < 2 || fl[0] - 1 > QFILE_ADDRMAX || fl[2] - 1 > QFILE_ADDRMAX ||
+	if (fl[0] - 1 > QFILE_ADDRMAX || fl[2] - 1 > QFILE_ADDRMAX ||
 	    fl[3] - 1 > QFILE_TEXTMAX || !qfile_status_ok(f[1] + 1, fl[1] - 1))
 		return errno = EINVAL, -1;
 	b->rcpt = f[0] + 1, b->rcptlen = fl[0] - 1;

@@ -80,6 +80,14 @@ try:
     t.ok(len(parts) == 3 and "body\n" not in parts[2].get_content(), "original body left out")
     t.ok(re.search(r"bounce msg \d+ to <bob@send\.test> qp \d+", s.log()), "log: bounce")
 
+    # 2b. recipients no delivery can be tried for: empty, no domain, a dash
+    nb = len(s.maildir(bob))
+    s.inject("bob@" + D, ["", "x@", "y@-bad.test"], "Subject: odd\n\nx\n")
+    t.ok(s.wait(lambda: len(s.maildir(bob)) == nb + 1 and s.queue_empty()), "odd recipients bounce")
+    odd = [x for x in s.maildir(bob) if "Subject: odd" in x.as_string() and x["Subject"] == "failure notice"]
+    t.is_(sorted(re.findall(r"Final-Recipient: rfc822; (.*)", odd[0].as_string())) if odd else None,
+          ["", "x@", "y@-bad.test"], "each listed")
+
     # 3. a failure of null-sender mail: a double bounce to doublebounceto
     npm = len(s.maildir(pm))
     s.inject("", ["bob-fail@" + D], "Subject: a bounce itself\n\nx\n")

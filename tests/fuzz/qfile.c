@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inside(p, size, a, al);
 		if (off >= size || (p[off] != 'T' && p[off] != 'D') || a != p + off + 1)
 			abort();
-		if ((p[off] == 'D') != done || al == 0 || al > QFILE_ADDRMAX || a[al] != 0)
+		if ((p[off] == 'D') != done || al > QFILE_ADDRMAX || a[al] != 0)
 			abort();
 	}
 	for (pos = 0; nrec < 64 && (r = qfile_bounce(p, size, &pos, &b)) == 1; nrec++) {
