@@ -50,7 +50,7 @@ for n in CTL:
 
 def make(target, *extra):
     argv = ["make", "-s", "-C", t.SRC, target, "HOME_DIR=" + HOME, "USERS=" + login, "SPLIT=" + split,
-            "NOBUILD=1", "LISTEN=127.0.0.1", "SMTPPORT=%d" % ports["smtpd"],
+            "NOBUILD=1", "SUPERVISOR=direct", "LISTEN=127.0.0.1", "SMTPPORT=%d" % ports["smtpd"],
             "SUBMISSIONPORT=%d" % ports["submission"], "POP3PORT=%d" % ports["pop3"],
             "SMTPSPORT=%d" % ports["smtps"], "POP3SPORT=%d" % ports["pop3s"]] + list(extra)
     env = dict(os.environ)
