@@ -127,6 +127,12 @@ svscan_on() {
 	done
 	return 0
 }
+# listeners already supervised before this run (a restart applies a new
+# address or port to them; new ones start with it anyway)
+preup=
+for s in smtpd submission pop3 smtps pop3s; do
+	! svok "$home/service/$s" 2>/dev/null || preup="$preup $s"
+done
 sv=$home/svscan
 mkdir -p "$sv"
 chmod 755 "$sv"
@@ -225,9 +231,7 @@ esac
 
 # a new address or port takes a restart of the listeners that already run
 if [ -n "$netchanged" ]; then
-	for s in smtpd submission pop3 smtps pop3s; do
-		[ -L "$scandir/$s" ] || [ -L "$scandir/lanmail-$s" ] || continue
-		svok "$home/service/$s" 2>/dev/null || continue
+	for s in $preup; do
 		say "restarting $s: its address or port changed"
 		svc -t "$home/service/$s"
 	done
