@@ -456,6 +456,34 @@ check_services(void)
 	str_free(&ip);
 }
 
+/* check_modes - in a multi-user install, files the unprivileged programs
+ * need but cannot read: qmail-smtpd runs as qmaild, qmail-remote as
+ * qmailr, and neither is the owner of control/ or users/ */
+static void
+check_modes(void)
+{
+	static const char *const tables[] = { "users/assign.cdb", "users/recipients.cdb" };
+	struct str fn = STR_ZERO;
+	struct stat st;
+	size_t i;
+
+	if (auto_single)
+		return;
+	for (i = 0; i < NSETTINGS; i++) {
+		if (str_equal(settings[i].name, "serverkey.pem"))
+			continue;	/* the key is qmail-tls's alone, read as root */
+		fn_of(&fn, settings[i].name);
+		if (stat(fn.s, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & S_IROTH))
+			warning(fn.s, ": not readable by everyone: the programs running as"
+			    " qmaild or qmailr cannot read it", " (chmod 644)");
+	}
+	for (i = 0; i < sizeof tables / sizeof tables[0]; i++)
+		if (stat(tables[i], &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & S_IROTH))
+			warning(tables[i], ": not readable by everyone: qmail-smtpd (qmaild)"
+			    " cannot check recipients", " (chmod 644)");
+	str_free(&fn);
+}
+
 /* unknown - files in control/ that no program reads */
 static void
 unknown(void)
@@ -524,6 +552,10 @@ main(int argc, char **argv)
 	unknown();
 	check_domains();
 	check_services();
+	check_modes();
+	if (!exists("me"))
+		warning("control/me is missing: qmail-remote delivers nothing,",
+		    " and the other programs call this host localhost", "");
 
 	for (i = 0; i < warnings.len; i += strlen(warnings.s + i) + 1) {
 		if (n++ == 0)

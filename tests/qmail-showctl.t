@@ -134,6 +134,12 @@ try:
         t.skip("the cdb tool (tinycdb) is not installed", 2)
     t.ok("\x1b" not in out and "evil\\033[2Jname" in out, "control characters are escaped")
     t.is_(entry(out, "helohost")[0], "set", "helohost: set")
+    t.ok(not any("control/me is missing" in x for x in warnings(out)), "control/me set: no warning about it")
+    t.control("me", None)
+    rc, out, err = run()
+    t.ok(any(x.startswith("control/me is missing: qmail-remote delivers nothing") for x in warnings(out)),
+         "control/me missing is warned about")
+    t.is_(entry(out, "me")[:2], ("default", "localhost"), "me: default localhost")
 finally:
     reset()
     for n, v in saved.items():
