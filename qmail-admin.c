@@ -166,6 +166,25 @@ fail:
 	die_sys(EXIT_TEMP, "unable to write ", tmp.s);
 }
 
+/* write_or_remove - like write_atomic, but a list left empty goes:
+ * for rcpthosts, virtualdomains and recipients a missing file means the
+ * documented default, an empty one would mean "nothing" */
+static void
+write_or_remove(const char *fn, const char *data, size_t n, mode_t mode)
+{
+	if (n > 0) {
+		write_atomic(fn, data, n, mode, NULL);
+		return;
+	}
+	if (unlink(fn) == -1) {
+		if (errno == ENOENT)
+			return;
+		die_sys(EXIT_TEMP, "unable to remove ", fn);
+	}
+	if (fsync_dir_of(fn) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", fn);
+}
+
 /* own - chown a new directory or file to the vmail user */
 static void
 own(const char *fn, const struct owner *o)
@@ -687,7 +706,7 @@ recipients_edit(const char *add, const char *drop, const char *dropdomain)
 		catx(&out, add);
 		catx(&out, "\n");
 	}
-	write_atomic("users/recipients", out.s, out.len, 0644, NULL);
+	write_or_remove("users/recipients", out.s, out.len, 0644);
 	str_free(&t);
 	str_free(&out);
 	str_free(&key);
@@ -736,7 +755,7 @@ control_edit(const char *fn, const char *key, char sep, const char *line)
 		catx(&out, line);
 		catx(&out, "\n");
 	}
-	write_atomic(fn, out.s, out.len, 0644, NULL);
+	write_or_remove(fn, out.s, out.len, 0644);
 	str_free(&t);
 	str_free(&out);
 }

@@ -138,3 +138,4 @@ def wait_for(cond, timeout=10.0):
             return True
         time.sleep(0.05)
     return cond()
+
