@@ -272,20 +272,32 @@ for s in $(cat "$sv/.services"); do
 		;;
 	esac
 done
-sub=$(port_of submission) pop=$(port_of pop3)
+sub=$(port_of submission)
+# with a certificate: STARTTLS on submission, POP3 over TLS (-k: self-signed)
+tls= fetch="curl -u alice@example.org pop3://$ip:$(port_of pop3)/1"
+if [ -f "$ctl/servercert.pem" ] && grep -qx pop3s "$sv/.services"; then
+	tls=" --tls"
+	fetch="curl -k -u alice@example.org pop3s://$ip:$(port_of pop3s)/1"
+fi
 # the make variables needed to name this install again
 mv=
 [ "$home" = "$(sed -n 1p conf-home)" ] || mv=" HOME_DIR=$home"
+set -- $users
+given=$*
+set -- $(sed '/^$/q' conf-users)
+[ "$given" = "$*" ] || mv="$mv USERS='$given'"
 cat <<EOT
 
 Next steps:
   add a domain:    $home/bin/qmail-admin domain add example.org
   add a mailbox:   $home/bin/qmail-admin user add alice@example.org
-  send a message:  swaks --server $ip:$sub --auth-user alice@example.org \\
+  send a message:  swaks --server $ip:$sub$tls --auth-user alice@example.org \\
                      --from alice@example.org --to alice@example.org
-  fetch it:        curl -u alice@example.org pop3://$ip:$pop/1
+  fetch it:        $fetch
   see the config:  $home/bin/qmail-showctl
+  who may relay:   127.0.0.1, the networks in $ctl/relaynets,
+                   and any client after AUTH
   serve the LAN:   make start$mv LISTEN=192.168.1.10
                    (an address of this host, or 0.0.0.0 for all of them)
-  stop:            make stop$mv
+  stop:            make stop${mv%% USERS=*}
 EOT
