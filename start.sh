@@ -1,5 +1,7 @@
 #!/bin/sh
 # start.sh HOME SPLIT "USERS..." - run by make start
+# (or "sh start.sh" alone, which takes them from conf-home, conf-split and
+# conf-users: for a machine that does not have make yet)
 #
 # From a fresh Debian machine to running, supervised services, in order:
 #  1. installs the Debian packages the build and the services need, when
@@ -20,9 +22,13 @@
 # programs and run scripts, and a running svscan is left alone.
 # Settings (make variables, passed in the environment): see lanmail-start(8).
 set -e
-home=$1 split=$2 users=$3
 cd "$(dirname "$0")"
 src=$(pwd)
+if [ $# -eq 0 ]; then
+	# run as "sh start.sh" on a machine without make: conf-* as make reads them
+	set -- "$(sed -n 1p conf-home)" "$(sed -n 1p conf-split)" "$(sed '/^$/q' conf-users | tr '\n' ' ')"
+fi
+home=$1 split=$2 users=$3
 : "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
