@@ -4,7 +4,9 @@ their exact codes, the queue hand-off checked byte for byte."""
 import os
 import pwd
 import re
+import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -274,6 +276,34 @@ try:
     t.is_(s.code(c.cmd("RCPT TO:<w@elsewhere.test>")), "452 4.5.3", "MAXRCPT from tcprules")
     c.close()
     srv2.stop()
+
+    # --- DESIGN 6: each batch of replies the client waits for goes out in one write
+    if shutil.which("strace"):
+        trace = os.path.join(t.tmpdir("smtpd-strace."), "trace")
+        a, b = socket.socketpair()
+        a.settimeout(20)
+        p = subprocess.Popen(["strace", "-qq", "-e", "trace=write", "-e", "signal=none", "-o", trace,
+                              os.path.join(t.BIN, "qmail-smtpd")], stdin=b, stdout=b,
+                             stderr=subprocess.DEVNULL, env=dict(os.environ, TCPREMOTEIP="127.0.0.1"))
+        b.close()
+        f = a.makefile("rb")
+        greet = f.readline()
+        a.sendall(b"EHLO x.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u1@virt.test>\r\n"
+                  b"RCPT TO:<u2@virt.test>\r\nDATA\r\n")
+        got = [f.readline() for _ in range(9)]
+        a.sendall(b"Subject: w\r\n\r\nx\r\n.\r\nQUIT\r\n")
+        got += [f.readline(), f.readline()]
+        a.close()
+        p.wait(10)
+        with open(trace) as tf:
+            writes = [ln for ln in tf if ln.startswith("write(1,")]
+        if greet.startswith(b"220") and got[-1].startswith(b"221"):
+            t.is_(len(writes), 3, "greeting, the pipelined replies, then 250 and 221: three writes in all")
+        else:
+            t.skip("strace could not trace here")
+        t.clear_queue()
+    else:
+        t.skip("no strace")
 
     # --- log lines
     log = srv.logtext()
