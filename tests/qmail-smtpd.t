@@ -169,6 +169,16 @@ try:
           ["250 2.1.0", "250 2.1.5", "250 2.1.5"],
           "rcpthosts domain not delivered here: no existence check; .suffix entries")
 
+    # morercpthosts.cdb (built here with tinycdb's cdb -c): names and .suffixes
+    mrh = os.path.join(t.HOME, "control", "morercpthosts.cdb")
+    s.control("morercpthosts.cdb", None)
+    data = b"".join(b"+%d,0:%s->\n" % (len(k), k) for k in (b"more.test", b".deep.test")) + b"\n"
+    subprocess.run(["cdb", "-c", mrh], input=data, check=True)
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<x@More.Test>", "RCPT TO:<x@a.b.deep.test>",
+               "RCPT TO:<x@deep.test>", "RCPT TO:<x@nomore.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5", "553 5.7.1", "553 5.7.1"], "control/morercpthosts.cdb")
+    s.control("morercpthosts.cdb", None)
+
     # --- relay control and address refusals
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<x@elsewhere.test>"), ["250 2.1.0", "553 5.7.1"],
           "relaying denied 553 5.7.1")
