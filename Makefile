@@ -105,8 +105,11 @@ testhome:
 	$(CHECKMAKE) $(if $(PARTIAL),-k) all tests || [ -n "$(PARTIAL)" ]
 	PARTIAL='$(PARTIAL)' $(CHECKMAKE) install
 
+# temporary files of the tests live in $(CHECK)/tmp too (TMPDIR)
 check: testhome
-	LANMAIL_HOME='$(CHECK)/home' LANMAIL_BUILD='$(CHECK)/build' \
+	rm -rf '$(CHECK)/tmp'
+	mkdir -p '$(CHECK)/tmp'
+	TMPDIR='$(CHECK)/tmp' LANMAIL_HOME='$(CHECK)/home' LANMAIL_BUILD='$(CHECK)/build' \
 	LANMAIL_SRC='$(CURDIR)' prove -r tests/
 
 FUZZTIME = 60

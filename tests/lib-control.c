@@ -34,11 +34,13 @@ same(const struct str *s, const char *p, size_t n)
 int
 main(void)
 {
-	char dir[] = "/tmp/lib-control.XXXXXX";
+	char dir[512];
 	struct str s = STR_ZERO;
 	unsigned long u;
 	int r;
 
+	/* make check points TMPDIR into its scratch directory */
+	snprintf(dir, sizeof dir, "%s/lib-control.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(dir) == NULL || chdir(dir) == -1) {
 		perror("mkdtemp");
 		return 1;
@@ -134,7 +136,7 @@ main(void)
 		static const char *const files[] = { "empty", "comments", "me", "nonl", "crlf", "lead", "list",
 			"hash", "nul", "nulcomment", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "raw",
 			"secret", "afile", 0 };
-		char path[256];
+		char path[600];
 		int i;
 
 		for (i = 0; files[i]; i++) {

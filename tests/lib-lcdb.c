@@ -47,13 +47,15 @@ build(const char *fn, const char *val)
 int
 main(void)
 {
-	char dir[] = "/tmp/lib-lcdb.XXXXXX", fn[64], tmp[80], big[4096];
+	char dir[512], fn[600], tmp[600], big[4096];
 	struct str v = STR_ZERO;
 	struct lcdb d, old;
 	struct lcdb_make m;
 	struct stat st;
 	int fd, r;
 
+	/* make check points TMPDIR into its scratch directory */
+	snprintf(dir, sizeof dir, "%s/lib-lcdb.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;
