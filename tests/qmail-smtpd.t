@@ -315,6 +315,29 @@ try:
     else:
         t.skip("no strace")
 
+    # --- what tcpserver passes ends up in Received: an IPv6 client with a
+    # reverse name and an ident answer (Debian's tcpserver has no IPv6, so
+    # qmail-smtpd runs here on a socket pair with the variables set)
+    a, b = socket.socketpair()
+    a.settimeout(20)
+    env = dict(os.environ, TCPREMOTEIP="::1", TCPREMOTEHOST="Host.Example", TCPREMOTEINFO="ident")
+    p = subprocess.Popen([os.path.join(t.BIN, "qmail-smtpd")], stdin=b, stdout=b, stderr=subprocess.DEVNULL, env=env)
+    b.close()
+    f = a.makefile("rb")
+    f.readline()
+    a.sendall(b"HELO v6.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u1@virt.test>\r\nDATA\r\n")
+    [f.readline() for _ in range(4)]
+    a.sendall(b"Subject: v6\r\n\r\nx\r\n.\r\nQUIT\r\n")
+    r = f.readline()
+    a.close()
+    p.wait(10)
+    t.ok(r.startswith(b"250 2.0.0"), "message over HELO (plain SMTP)")
+    q = s.queue()
+    t.ok(len(q) == 1 and s.body_of(q[0]["message"]).startswith(
+        b"Received: from v6.test (ident@Host.Example [IPv6:::1])\n\tby lanmail.test (lanmail) with SMTP;\n\t"),
+        "Received: HELO, TCPREMOTEINFO@TCPREMOTEHOST, [IPv6:...], SMTP")
+    t.clear_queue()
+
     # --- log lines
     log = srv.logtext()
     t.ok("qmail-smtpd: connect ip=127.0.0.1" in log, "log: a line per connection")

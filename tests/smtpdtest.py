@@ -100,9 +100,10 @@ def newu():
 class Server:
     """qmail-smtpd under a real tcpserver on 127.0.0.1; stderr to a file."""
 
-    def __init__(self, args=(), env=None, rules=None, conns=60):
+    def __init__(self, args=(), env=None, rules=None, conns=60, addr="127.0.0.1"):
         self.log = os.path.join(t.tmpdir("smtpd-log."), "log")
-        self.port = t.free_port()
+        self.addr = addr
+        self.port = t.free_port(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
         e = dict(os.environ)
         for v in ("RELAYCLIENT", "SUBMISSION", "DATABYTES", "QMAILQUEUE"):
             e.pop(v, None)
@@ -111,10 +112,10 @@ class Server:
         argv = ["tcpserver", "-R", "-H", "-l", "localhost", "-c", str(conns)]
         if rules:
             argv += ["-x", rules]
-        argv += ["127.0.0.1", str(self.port), os.path.join(t.BIN, "qmail-smtpd")] + list(args)
+        argv += [addr, str(self.port), os.path.join(t.BIN, "qmail-smtpd")] + list(args)
         self.logf = open(self.log, "wb")
         self.proc = t.start(argv, env=e, stdout=subprocess.DEVNULL, stderr=self.logf)
-        if not t.wait_port(self.port):
+        if not t.wait_port(self.port, addr):
             t.diag("tcpserver did not start")
         time.sleep(0.05)
 
@@ -130,8 +131,8 @@ class Server:
 class Raw:
     """A byte-exact SMTP client: send what we say, read replies whole."""
 
-    def __init__(self, port, greeting=True):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port, greeting=True, addr="127.0.0.1"):
+        self.s = socket.create_connection((addr, port), timeout=30)
         self.buf = b""
         self.greeting = self.reply() if greeting else None
 
