@@ -8,6 +8,7 @@
  * after the message; the client hears 250 only once that program exited 0.
  * Given arguments, it offers SMTP AUTH (PLAIN, LOGIN) and checks the
  * client's password with them, a checkpassword program and its arguments.
+ * Behind qmail-tls -s it offers STARTTLS (lib/starttls.h).
  */
 #include <errno.h>
 #include <fcntl.h>
