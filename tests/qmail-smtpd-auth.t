@@ -189,6 +189,16 @@ try:
             t.is_(code, 235, "qmail-auth: right password 235")
             r = m.sendmail("carol@auth.test", ["someone@elsewhere.test", "u7@virt.test"], b"Subject: real\r\n\r\nx\r\n")
             t.is_(r, {}, "submitted through qmail-auth")
+        r3 = subprocess.run([admin, "user", "add", "dave@auth.test", "--stdin"], input="Dave-pass-77\nDave-pass-77\n",
+                            capture_output=True, text=True)
+        c = s.Raw(sq.port)
+        c.cmd("EHLO client.test")
+        c.cmd("AUTH PLAIN " + b64("\0carol@auth.test\0Carol-pass-9"))
+        c.cmd("MAIL FROM:<carol@auth.test>")
+        t.is_([s.code(c.cmd("RCPT TO:<dave@auth.test>")), s.code(c.cmd("RCPT TO:<nosuch@auth.test>"))],
+              ["250 2.1.5", "550 5.1.1"] if r3.returncode == 0 else ["?", "?"],
+              "qmail-admin's mailboxes exist at RCPT, others get 550 5.1.1")
+        c.close()
         q = s.queue()
         t.ok(len(q) == 1 and q[0]["sender"] == b"carol@auth.test" and
              b"(authenticated user carol@auth.test)" in q[0]["message"], "queued with the login in Received")
@@ -198,7 +208,7 @@ try:
         if made:
             shutil.rmtree(os.path.join(t.HOME, "domains", "auth.test"), ignore_errors=True)
     else:
-        t.skip("qmail-admin or qmail-auth not built", 4)
+        t.skip("qmail-admin or qmail-auth not built", 5)
 finally:
     srv.stop()
     s.restore()
