@@ -17,7 +17,7 @@ CONTROLS = ("me", "rcpthosts", "locals", "virtualdomains", "badmailfrom",
             "smtpdmaxbad", "smtpgreetdelay", "smtpdauthfrom", "defaultdomain",
             "smtpdmaxmsgs", "smtpdmaxconnrcpt", "smtpdcmdmax", "smtpdlinemax",
             "smtpdmaxauthfail", "mfdnscheck", "morercpthosts.cdb", "nameservers")
-USERFILES = ("assign", "recipients", "assign.cdb", "recipients.cdb", "admin.lock")
+USERFILES = ("assign", "recipients", "assign.cdb", "recipients.cdb", "admin.lock", "newu.lock")
 ALIASFILES = (".qmail-info", ".qmail-sales-default", ".qmail-default")
 
 _saved = {}
