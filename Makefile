@@ -126,4 +126,8 @@ start:
 stop:
 	sh ./stop.sh '$(HOME_DIR)'
 
+# make bench: lanmail against Postfix and Dovecot (see bench/README.md)
+bench:
+	MAKE='$(MAKE)' sh ./bench/run.sh
+
 FORCE:
