@@ -40,6 +40,7 @@
 #define LOG_MAX 4000		/* bytes of addresses in one log line */
 #define LOGIN_MAX 255		/* bytes in an AUTH login */
 #define PASS_MAX 1024		/* bytes in an AUTH password */
+#define RCPT_HARDMAX 100000	/* recipients qmail-queue takes, whatever the settings */
 #define TROUBLE "421 4.3.0 temporary trouble, try later\r\n"
 #define NOMEM "421 4.3.0 out of memory, try later\r\n"
 
@@ -609,7 +610,7 @@ rcpt(struct session *ss, const char *arg, size_t n)
 			goto out;
 		}
 	}
-	if ((ss->lim.maxrcpt && ss->nrcpt >= ss->lim.maxrcpt) ||
+	if (ss->nrcpt >= RCPT_HARDMAX || (ss->lim.maxrcpt && ss->nrcpt >= ss->lim.maxrcpt) ||
 	    (ss->lim.maxconnrcpt && ss->connrcpt >= ss->lim.maxconnrcpt)) {
 		failed(ss, "452 4.5.3 too many recipients\r\n");
 		goto out;
