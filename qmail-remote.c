@@ -11,8 +11,16 @@
  * text and a NUL, then K, Z or D plus text and a NUL.  Exit 0 once the
  * report is written, 111 when it cannot be.
  *
+ * TLS: when the server offers STARTTLS, qmail-remote asks for it and
+ * runs bin/qmail-tls -C on the connection, which does the handshake and
+ * hands back a local socket carrying the decrypted stream: qmail-remote
+ * itself links no TLS library.  control/tlsroutes says per domain
+ * whether TLS is optional, required, or required with a verified
+ * certificate.  A failed handshake is a failure of that host, never a
+ * reason to go on in clear text.
+ *
  * Untrusted: the DNS answers (lib/dns checks them), the peer's replies
- * (lib/smtpreply), and the message itself.
+ * (lib/smtpreply), qmail-tls's answer (lib/starttls) and the message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,12 +42,20 @@
 #include "qpenc.h"
 #include "sig.h"
 #include "smtpreply.h"
+#include "spawn.h"
+#include "starttls.h"
 #include "str.h"
 
 #define CAND_MAX 64		/* addresses tried for one host */
 #define PIECE_MAX 8192		/* message read in lines of at most this */
 #define REPLYLINE_MAX 4096	/* longest reply line accepted */
 #define QUIT_TIMEOUT 10		/* seconds to wait for QUIT's answer */
+#define TLSHELPER "bin/qmail-tls"
+#define TLSCAFILE "control/tlsca"
+#define TLS_SLACK 10		/* seconds beyond qmail-tls's own deadline */
+
+/* what control/tlsroutes asks for a domain */
+enum { TLS_NONE, TLS_MAY, TLS_ENCRYPT, TLS_VERIFY };
 
 /* one recipient and its result: 0 undecided, 'r', 'h' or 's' */
 struct rcpt {
@@ -66,8 +82,10 @@ struct src {
 
 /* settings from control/ */
 struct config {
-	struct str helo, me, locals, routes;
+	struct str helo, me, locals, routes, tlsroutes;
 	unsigned long tconnect, tremote;
+	int have_helper;	/* bin/qmail-tls is there */
+	int have_ca;		/* control/tlsca is there */
 	int have_out;
 	struct sockaddr_storage out;
 	socklen_t outlen;
@@ -452,33 +470,201 @@ safe_addr(const char *a)
 	return 1;
 }
 
-/* session - the SMTP dialogue after a 2xx greeting; does not return */
-static void __attribute__((noreturn))
-session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *mi,
-    const char *sender, struct rcpt *r, int nr)
+/* hello - EHLO, or HELO when EHLO is refused; the extensions offered
+ * (none after HELO).  Does not return when neither is accepted. */
+static unsigned
+hello(struct smtp *sm, const struct config *cf, struct rcpt *r, int nr)
 {
 	struct str t = STR_ZERO;
-	struct sink s;
-	char num[FMT_ULONG + 1];
-	unsigned ext = 0;
-	int code, i, accepted = 0, pipe, qp, rcode, res;
+	int code;
 
 	if (!put(sm, "EHLO ", cf->helo.s, "\r\n") || !buf_flush(&sm->out))
 		lost(sm, r, nr);
 	if ((code = getreply(sm)) == -1)
 		lost(sm, r, nr);
 	if (code >= 200 && code < 300)
-		ext = sm->rep.ext;
-	else {
-		if (!put(sm, "HELO ", cf->helo.s, "\r\n") || !buf_flush(&sm->out))
-			lost(sm, r, nr);
-		if ((code = getreply(sm)) == -1)
-			lost(sm, r, nr);
-		if (code >= 300) {
-			said(sm, &t);
-			if (!str_cats(&t, " (in reply to HELO)"))
-				nomem();
-			quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+		return sm->rep.ext;
+	if (!put(sm, "HELO ", cf->helo.s, "\r\n") || !buf_flush(&sm->out))
+		lost(sm, r, nr);
+	if ((code = getreply(sm)) == -1)
+		lost(sm, r, nr);
+	if (code >= 300) {
+		said(sm, &t);
+		if (!str_cats(&t, " (in reply to HELO)"))
+			nomem();
+		quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+	}
+	return 0;
+}
+
+/* hangup - leave a host we will not use: QUIT, briefly, then close */
+static void
+hangup(struct smtp *sm)
+{
+	sm->in.timeout = sm->out.timeout = QUIT_TIMEOUT;
+	if (put(sm, "QUIT\r\n", NULL, NULL) && buf_flush(&sm->out))
+		(void)getreply(sm);	/* a courtesy only */
+	(void)close(sm->fd);	/* nothing written to keep */
+}
+
+/* tlsnote - one host given up for a TLS reason, for the final report */
+static void
+tlsnote(struct str *errs, const struct str *where, const char *a, const char *b)
+{
+	if (!str_cats(errs, errs->len ? "; " : "") || !str_cat(errs, where) ||
+	    !str_cats(errs, ": ") || !str_cats(errs, a) || (b && !str_cats(errs, b)))
+		nomem();
+}
+
+/* starttls - STARTTLS, then qmail-tls -C on the connection.  1: TLS is
+ * on, sm talks through the local socket qmail-tls relays, and where
+ * names the session.  0: this host failed (noted in errs, its
+ * connection closed); nothing may go to it in clear text. */
+static int
+starttls(struct smtp *sm, const struct config *cf, int policy, const char *name,
+    struct str *errs)
+{
+	char msg[STARTTLS_MAXREPLY], num[FMT_ULONG];
+	struct starttls_reply a;
+	const char *argv[12], *v, *c, *why;
+	int fds[5], sp[2], cp[2], code, ac = 0, ok, st;
+	size_t n;
+	pid_t pid;
+
+	if (!put(sm, "STARTTLS\r\n", NULL, NULL) || !buf_flush(&sm->out) ||
+	    (code = getreply(sm)) == -1) {
+		tlsnote(errs, &sm->where, "STARTTLS failed: ", errno == ETIMEDOUT ?
+		    "timed out" : errno == EPROTO ? "bad reply" : strerror(errno));
+		(void)close(sm->fd);
+		return 0;
+	}
+	if (code != 220) {
+		if (!str_nul(&sm->rep.text))
+			nomem();
+		tlsnote(errs, &sm->where, "STARTTLS refused: ", sm->rep.text.s);
+		hangup(sm);
+		return 0;
+	}
+	/* bytes after the 220 came in clear: they must not be read as if
+	 * they came through TLS, and a server sending them is broken */
+	if (buf_pending(&sm->in) > 0) {
+		tlsnote(errs, &sm->where, "clear text after the 220 to STARTTLS", NULL);
+		(void)close(sm->fd);
+		return 0;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		tlsnote(errs, &sm->where, "unable to start TLS: ", strerror(errno));
+		(void)close(sm->fd);
+		return 0;
+	}
+	if (pipe_cloexec(cp) == -1) {
+		tlsnote(errs, &sm->where, "unable to start TLS: ", strerror(errno));
+		(void)close(sp[0]);
+		(void)close(sp[1]);
+		(void)close(sm->fd);
+		return 0;
+	}
+	num[fmt_ulong(num, cf->tremote)] = 0;
+	argv[ac++] = "qmail-tls";
+	argv[ac++] = "-C";
+	argv[ac++] = "-t";
+	argv[ac++] = num;
+	argv[ac++] = "-n";
+	argv[ac++] = name;
+	if (policy == TLS_VERIFY)
+		argv[ac++] = "-v";
+	if (cf->have_ca) {
+		argv[ac++] = "-a";
+		argv[ac++] = TLSCAFILE;
+	}
+	argv[ac] = NULL;
+	fds[0] = fds[1] = sm->fd;
+	fds[2] = 2;
+	fds[3] = sp[1];
+	fds[4] = cp[1];
+	pid = spawn(TLSHELPER, (char *const *)argv, NULL, fds, 5);
+	if (pid == -1)
+		tlsnote(errs, &sm->where, "unable to run " TLSHELPER ": ", strerror(errno));
+	/* the network is qmail-tls's alone from here */
+	if (close(sp[1]) == -1 || close(cp[1]) == -1 || close(sm->fd) == -1)
+		die_sys(EXIT_TEMP, "unable to close a descriptor");
+	sm->fd = sp[0];
+	if (pid == -1) {
+		(void)close(sp[0]);
+		(void)close(cp[0]);
+		return 0;
+	}
+	ok = starttls_readanswer(cp[0], msg, sizeof msg, &n, (unsigned)cf->tremote + TLS_SLACK);
+	why = errno == ETIMEDOUT ? "timed out" : "no answer from " TLSHELPER;
+	if (ok && !starttls_parse(msg, n, &a)) {
+		ok = 0;
+		why = "bad answer from " TLSHELPER;
+	}
+	if (ok && !a.ok) {
+		ok = 0;
+		why = a.why;
+	}
+	v = ok ? starttls_var(&a, "TLSVERSION") : NULL;
+	c = ok ? starttls_var(&a, "TLSCIPHER") : NULL;
+	if (ok && (v == NULL || c == NULL)) {
+		ok = 0;
+		why = "bad answer from " TLSHELPER;
+	}
+	if (ok && policy == TLS_VERIFY && !str_equal(starttls_var(&a, "TLSVERIFY") ?
+	    starttls_var(&a, "TLSVERIFY") : "", "ok")) {
+		ok = 0;
+		why = "certificate not verified";
+	}
+	(void)close(cp[0]);	/* read only */
+	if (!ok) {
+		tlsnote(errs, &sm->where, "TLS handshake failed: ", why);
+		/* ours, and useless now: it must not linger */
+		(void)kill(pid, SIGKILL);
+		(void)spawn_wait(pid, &st);
+		(void)close(sm->fd);
+		return 0;
+	}
+	buf_init(&sm->in, sm->fd, sm->inx, sizeof sm->inx, (unsigned)cf->tremote);
+	buf_init(&sm->out, sm->fd, sm->outx, sizeof sm->outx, (unsigned)cf->tremote);
+	/* "name (ip)" becomes "name (ip; TLSv1.3 CIPHER; ...)" for the log */
+	if (sm->where.len > 0 && sm->where.s[sm->where.len - 1] == ')')
+		sm->where.len--;
+	v = starttls_var(&a, "TLSVERIFY");
+	if (!str_cats(&sm->where, "; ") || !str_cats(&sm->where, starttls_var(&a, "TLSVERSION")) ||
+	    !str_catc(&sm->where, ' ') || !str_cats(&sm->where, starttls_var(&a, "TLSCIPHER")) ||
+	    !str_cats(&sm->where, v && str_equal(v, "ok") ? "; certificate verified)" :
+	    "; certificate not verified)"))
+		nomem();
+	return 1;
+}
+
+/* session - the SMTP dialogue after a 2xx greeting.  It returns only
+ * when TLS could not be had from this host as policy asks (noted in
+ * errs, connection closed); otherwise it reports and exits. */
+static void
+session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *mi,
+    const char *sender, struct rcpt *r, int nr, int policy, const char *tlsname,
+    struct str *errs)
+{
+	struct str t = STR_ZERO;
+	struct sink s;
+	char num[FMT_ULONG + 1];
+	unsigned ext;
+	int code, i, accepted = 0, pipe, qp, rcode, res;
+
+	ext = hello(sm, cf, r, nr);
+	if (policy != TLS_NONE) {
+		if ((ext & SMTPEXT_STARTTLS) && cf->have_helper) {
+			if (!starttls(sm, cf, policy, tlsname, errs))
+				return;
+			/* RFC 3207: what the server said before TLS is void */
+			ext = hello(sm, cf, r, nr);
+		} else if (policy >= TLS_ENCRYPT) {
+			tlsnote(errs, &sm->where, ext & SMTPEXT_STARTTLS ?
+			    TLSHELPER " is not installed" : "STARTTLS is not offered",
+			    ", and control/tlsroutes requires TLS");
+			hangup(sm);
+			return;
 		}
 	}
 	pipe = (ext & SMTPEXT_PIPELINING) != 0;
@@ -635,6 +821,42 @@ route(const struct str *routes, const char *host, size_t hn, struct str *relay, 
 		}
 	}
 	return 0;
+}
+
+/* tlspolicy - the control/tlsroutes line for host: the host itself,
+ * then ".suffix" entries, longest first, then the ":policy" default;
+ * TLS_MAY without one, -1 when the line found names no policy.  The
+ * policy follows the last colon, so "[IPv6:::1]:verify" works. */
+static int
+tlspolicy(const struct str *routes, const char *host, size_t hn)
+{
+	static const struct {
+		const char *name;
+		int policy;
+	} words[] = {
+		{ "none", TLS_NONE }, { "may", TLS_MAY },
+		{ "encrypt", TLS_ENCRYPT }, { "verify", TLS_VERIFY },
+	};
+	size_t i, e, c, k, w;
+	const char *l;
+
+	for (k = 0; k <= hn; k++) {
+		if (k != 0 && k != hn && host[k] != '.')
+			continue;
+		for (i = 0; i < routes->len; i = e + 1) {
+			l = routes->s + i;
+			e = i + str_chrb(l, routes->len - i, 0);
+			for (c = e - i; c > 0 && l[c - 1] != ':'; c--)
+				;
+			if (c == 0 || !lowereq(l, c - 1, host + k, hn - k))
+				continue;
+			for (w = 0; w < sizeof words / sizeof words[0]; w++)
+				if (lowereq(l + c, e - i - c, words[w].name, strlen(words[w].name)))
+					return words[w].policy;
+			return errno = EINVAL, -1;
+		}
+	}
+	return TLS_MAY;
 }
 
 /* literal - "[1.2.3.4]", "[IPv6:...]" or "[...]" into ip; 1 or 0 */
@@ -859,6 +1081,11 @@ config(struct config *cf, struct rcpt *r, int nr)
 		fail(r, nr, 'Z', "Unable to read control/locals: ", strerror(errno), NULL);
 	if (control_readlist("control/smtproutes", &cf->routes) == -1)
 		fail(r, nr, 'Z', "Unable to read control/smtproutes: ", strerror(errno), NULL);
+	if (control_readlist("control/tlsroutes", &cf->tlsroutes) == -1)
+		fail(r, nr, 'Z', "Unable to read control/tlsroutes: ", strerror(errno), NULL);
+	cf->have_helper = access(TLSHELPER, X_OK) == 0;
+	/* a trust file that is there but unreadable fails verification */
+	cf->have_ca = access(TLSCAFILE, F_OK) == 0 || errno != ENOENT;
 	cf->tconnect = 60;
 	cf->tremote = 1200;
 	if (control_readulong("control/timeoutconnect", &cf->tconnect) == -1)
@@ -979,7 +1206,7 @@ main(int argc, char **argv)
 	struct dns_ip lit;
 	unsigned long port = 25;
 	size_t nc = 0, i;
-	int nr, k, x, code;
+	int nr, k, x, code, policy;
 	char a[INET6_ADDRSTRLEN + 1];
 
 	die_init(argv[0]);
@@ -1026,7 +1253,10 @@ main(int argc, char **argv)
 			mx_cands(&cf, host.s, host.len, port, c, &nc, r, nr);
 	}
 
-	/* each address in turn until one greets us */
+	if ((policy = tlspolicy(&cf.tlsroutes, host.s, host.len)) == -1)
+		fail(r, nr, 'Z', "Bad line in control/tlsroutes for ", host.s, NULL);
+
+	/* each address in turn until one greets us (and gives TLS as asked) */
 	for (i = 0; i < nc; i++) {
 		ipfmt(&c[i].ip, a, sizeof a);
 		if (!str_copys(&sm.where, c[i].name) || !str_cats(&sm.where, " (") ||
@@ -1039,8 +1269,13 @@ main(int argc, char **argv)
 		buf_init(&sm.in, sm.fd, sm.inx, sizeof sm.inx, (unsigned)cf.tremote);
 		buf_init(&sm.out, sm.fd, sm.outx, sizeof sm.outx, (unsigned)cf.tremote);
 		code = getreply(&sm);
-		if (code >= 200 && code < 300)
-			session(&sm, &cf, &m, &mi, argv[2], r, nr);
+		if (code >= 200 && code < 300) {
+			/* the certificate must name the MX or relay, or be
+			 * for the address of a literal */
+			session(&sm, &cf, &m, &mi, argv[2], r, nr, policy,
+			    c[i].name[0] == '[' ? a : c[i].name, &errs);
+			continue;	/* TLS failed here: the next one */
+		}
 		if (code == -1)
 			note(&errs, "no greeting from ", &sm.where, errno);
 		else {
@@ -1056,5 +1291,5 @@ main(int argc, char **argv)
 	}
 	if (!str_nul(&errs))
 		nomem();
-	fail(r, nr, 'Z', "No host took the connection: ", errs.s, NULL);
+	fail(r, nr, 'Z', "No host took the message: ", errs.s, NULL);
 }

@@ -1,6 +1,8 @@
-/* qmail-tls.c - TLS in front of a server program run by tcpserver
+/* qmail-tls.c - TLS in front of a server program run by tcpserver,
+ * and behind qmail-remote
  *
  *	qmail-tls [-s] [-c] [-r] [-d fd] [-t timeout] prog [arg ...]
+ *	qmail-tls -C [-v] [-n name] [-a cafile] [-t timeout]
  *
  * tcpserver hands qmail-tls the client's connection on fds 0 and 1.
  * qmail-tls loads the certificate and key, drops root, and runs prog
@@ -13,10 +15,17 @@
  * handshake and hands prog a new data socket, so that nothing the client
  * sent in clear after the request can reach prog as if it were protected.
  *
+ * Client mode (-C): qmail-remote has a connection to an SMTP server
+ * that answered 220 to STARTTLS, on fds 0 and 1.  qmail-tls does the
+ * client handshake (SNI, optionally a verified certificate for name),
+ * writes the outcome to fd 4 in lib/starttls.h's answer format, closes
+ * it, and relays decrypted bytes to and from the socket on fd 3.
+ *
  * Untrusted: every byte from the network.  The requests on the control
  * socket come from prog, which talks to the network: one byte each,
  * anything unexpected ends the control channel.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -38,6 +47,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "auto.h"
 #include "buf.h"
@@ -55,6 +65,10 @@
 #define DEFAULT_CTLFD 5
 #define DEFAULT_IDLE 1200	/* seconds without a byte moving */
 #define VALUEMAX 256
+#define CLIENT_DATAFD 3		/* -C: the decrypted stream */
+#define CLIENT_CTLFD 4		/* -C: the outcome */
+#define CLIENT_TIMEOUT 60	/* -C: default handshake and idle limit */
+#define CLIENT_CADIR "/etc/ssl/certs"	/* the system's trust anchors */
 
 /* TLS 1.2 suites: forward secret and AEAD only; TLS 1.3 keeps OpenSSL's */
 static const char ciphers12[] =
@@ -85,18 +99,33 @@ struct relay {
 	size_t reqlen;
 };
 
+/* the other end, for messages: the client's address or the server's name */
+static const char *peer = "unknown";
+
 static void
 usage(void)
 {
-	die(EXIT_PERM, "usage: qmail-tls [-s] [-c] [-r] [-d fd] [-t timeout] prog [arg ...]");
+	die(EXIT_PERM, "usage: qmail-tls [-s] [-c] [-r] [-d fd] [-t timeout] prog [arg ...]"
+	    " or qmail-tls -C [-v] [-n name] [-a cafile] [-t timeout]");
 }
 
 static const char *
 remote(void)
 {
-	const char *ip = env_get("TCPREMOTEIP");
+	return peer;
+}
 
-	return ip ? ip : "unknown";
+/* setwhy - a and b into why[0..n), cut to fit: a reason for a report */
+static void
+setwhy(char *why, size_t n, const char *a, const char *b)
+{
+	size_t k = 0, i;
+
+	for (i = 0; a[i] && k + 1 < n; i++)
+		why[k++] = a[i];
+	for (i = 0; b && b[i] && k + 1 < n; i++)
+		why[k++] = b[i];
+	why[k] = 0;
 }
 
 /* tls_error - the oldest queued OpenSSL error as text, queue cleared */
@@ -268,18 +297,26 @@ printable(char *out, const char *s, size_t n)
 	out[n] = 0;
 }
 
-/* tls_vars - what the server program may record, as NAME=value items
- * each ended by NUL, appended to out */
+/* addvar - "name" "suffix" "=" value NUL, appended to out */
 static void
-tls_vars(SSL *ssl, struct str *out)
+addvar(struct str *out, const char *name, const char *suffix, const char *value)
+{
+	if (!str_cats(out, name) || !str_cats(out, suffix) || !str_catc(out, '=') ||
+	    !str_cats(out, value) || !str_catc(out, 0))
+		die_nomem();
+}
+
+/* tls_vars - what the server program (or qmail-remote) may record, as
+ * NAME=value items each ended by NUL, appended to out; the peer's
+ * certificate as who ("TLSCLIENT" or "TLSPEER") SUBJECT and SHA256 */
+static void
+tls_vars(SSL *ssl, struct str *out, const char *who)
 {
 	char v[VALUEMAX], num[FMT_ULONG];
 	const char *s;
 	X509 *peer;
 
-#define ADD(name, value) \
-	if (!str_cats(out, name "=") || !str_cats(out, value) || !str_catc(out, 0)) \
-		die_nomem()
+#define ADD(name, value) addvar(out, name, "", value)
 	s = SSL_get_version(ssl);
 	printable(v, s, strlen(s));
 	ADD("TLSVERSION", v);
@@ -309,7 +346,7 @@ tls_vars(SSL *ssl, struct str *out)
 		if (X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0 &&
 		    (n = BIO_get_mem_data(b, &p)) >= 0) {
 			printable(v, p, (size_t)n);
-			ADD("TLSCLIENTSUBJECT", v);
+			addvar(out, who, "SUBJECT", v);
 		}
 		BIO_free(b);
 		if (X509_digest(peer, EVP_sha256(), md, &mdlen) == 1 && mdlen * 2 < sizeof v) {
@@ -318,32 +355,28 @@ tls_vars(SSL *ssl, struct str *out)
 				v[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
 			}
 			v[2 * mdlen] = 0;
-			ADD("TLSCLIENTSHA256", v);
+			addvar(out, who, "SHA256", v);
 		}
 		X509_free(peer);
 	}
 #undef ADD
 }
 
-/* handshake - TLS on fds 0/1 within HANDSHAKE_TIMEOUT; the SSL or NULL */
-static SSL *
-handshake(SSL_CTX *ctx)
+/* tls_handshake - SSL_accept (or, client, SSL_connect) on fds 0/1
+ * before deadline; 1 done, 0 failed with the reason in why[0..n) */
+static int
+tls_handshake(SSL *ssl, int client, time_t deadline, char *why, size_t n)
 {
 	char e[256];
-	time_t deadline = time(NULL) + HANDSHAKE_TIMEOUT;
 	struct pollfd p;
-	SSL *ssl;
+	long vr;
 	int r;
 
-	if ((ssl = SSL_new(ctx)) == NULL)
-		die_nomem();
-	if (SSL_set_rfd(ssl, 0) != 1 || SSL_set_wfd(ssl, 1) != 1)
-		die(EXIT_TEMP, "unable to set up TLS: ", tls_error(e, sizeof e));
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
-		if ((r = SSL_accept(ssl)) == 1)
-			return ssl;
+		if ((r = client ? SSL_connect(ssl) : SSL_accept(ssl)) == 1)
+			return 1;
 		switch (SSL_get_error(ssl, r)) {
 		case SSL_ERROR_WANT_READ:
 			p.fd = 0;
@@ -354,19 +387,23 @@ handshake(SSL_CTX *ctx)
 			p.events = POLLOUT;
 			break;
 		default:
-			warn("TLS handshake with ", remote(), " failed: ", tls_error(e, sizeof e));
-			SSL_free(ssl);
-			return NULL;
+			/* a refused certificate says more than "verify failed" */
+			if (client && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
+				ERR_clear_error();
+				setwhy(why, n, "certificate not accepted: ",
+				    X509_verify_cert_error_string(vr));
+			} else
+				setwhy(why, n, tls_error(e, sizeof e), NULL);
+			return 0;
 		}
 		for (;;) {
 			time_t left = deadline - time(NULL);
 
 			if (left <= 0) {
-				warn("TLS handshake with ", remote(), " failed: timed out");
-				SSL_free(ssl);
-				return NULL;
+				setwhy(why, n, "timed out", NULL);
+				return 0;
 			}
-			r = poll(&p, 1, (int)left * 1000);
+			r = poll(&p, 1, left > 1000000 ? 1000000000 : (int)left * 1000);
 			if (r == -1 && errno == EINTR)
 				continue;
 			if (r == -1)
@@ -374,6 +411,24 @@ handshake(SSL_CTX *ctx)
 			break;
 		}
 	}
+}
+
+/* handshake - TLS on fds 0/1 within HANDSHAKE_TIMEOUT; the SSL or NULL */
+static SSL *
+handshake(SSL_CTX *ctx)
+{
+	char e[256], why[256];
+	SSL *ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		die_nomem();
+	if (SSL_set_rfd(ssl, 0) != 1 || SSL_set_wfd(ssl, 1) != 1)
+		die(EXIT_TEMP, "unable to set up TLS: ", tls_error(e, sizeof e));
+	if (tls_handshake(ssl, 0, time(NULL) + HANDSHAKE_TIMEOUT, why, sizeof why))
+		return ssl;
+	warn("TLS handshake with ", remote(), " failed: ", why);
+	SSL_free(ssl);
+	return NULL;
 }
 
 /* net_read - from the client: >0 bytes, 0 end, -1 blocked (rwant), -2 broken */
@@ -562,7 +617,7 @@ start_tls(struct relay *r)
 	nonblock(sp[0]);
 	if (!str_copyb(&msg, "K", 2))
 		die_nomem();
-	tls_vars(ssl, &msg);
+	tls_vars(ssl, &msg, "TLSCLIENT");
 	if (!str_catc(&msg, 0))
 		die_nomem();
 	if (!answer(r->ctl, msg.s, msg.len, sp[1]))
@@ -775,12 +830,139 @@ find_prog(const char *name, struct str *path)
 	}
 }
 
+/* outcome - the client handshake's result to qmail-remote, once */
+static void
+outcome(const char *p, size_t n, unsigned timeout)
+{
+	if (!fd_writeall(CLIENT_CTLFD, p, n, timeout))
+		die_sys(EXIT_TEMP, "unable to report on descriptor 4");
+	if (close(CLIENT_CTLFD) == -1)
+		die_sys(EXIT_TEMP, "unable to close descriptor 4");
+}
+
+/* client_fail - the handshake did not happen: say why and stop */
+static void __attribute__((noreturn))
+client_fail(const char *a, const char *b, unsigned timeout)
+{
+	char why[VALUEMAX + 2];
+	size_t n;
+
+	why[0] = 'Z';
+	setwhy(why + 1, VALUEMAX - 1, a, b);
+	/* printable only: the reason ends up in a report and a log */
+	for (n = 1; why[n]; n++)
+		if (why[n] < 0x20 || why[n] > 0x7e)
+			why[n] = '?';
+	why[n++] = 0;
+	why[n++] = 0;
+	outcome(why, n, timeout);
+	_exit(EXIT_TEMP);
+}
+
+/* client - -C: the client handshake on fds 0/1, the outcome on fd 4,
+ * then the decrypted stream on fd 3 until either side is done */
+static void __attribute__((noreturn))
+client(const char *name, const char *cafile, int verify, unsigned timeout)
+{
+	static struct relay r;
+	unsigned char ip[16];
+	char e[256], why[256];
+	struct str msg = STR_ZERO;
+	X509_VERIFY_PARAM *vp;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	long vr;
+	int trusted = 1;
+
+	if (fcntl(CLIENT_DATAFD, F_GETFD) == -1 || fcntl(CLIENT_CTLFD, F_GETFD) == -1)
+		die(EXIT_TEMP, "descriptors 3 and 4 must be open");
+	if (!sig_ignore(SIGPIPE))
+		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		client_fail("unable to set up TLS: ", tls_error(e, sizeof e), timeout);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers12) != 1)
+		client_fail("unable to set up TLS: ", tls_error(e, sizeof e), timeout);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_TICKET);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* trust anchors: the file given, or the system's */
+	if (cafile != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+			trusted = 0;
+			setwhy(why, sizeof why, "unable to load ", cafile);
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, NULL, CLIENT_CADIR) != 1) {
+		trusted = 0;
+		setwhy(why, sizeof why, "unable to load the trust anchors in ", CLIENT_CADIR);
+	}
+	ERR_clear_error();
+	if (!trusted && verify)
+		client_fail(why, NULL, timeout);
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	if ((ssl = SSL_new(ctx)) == NULL)
+		die_nomem();
+	if (SSL_set_rfd(ssl, 0) != 1 || SSL_set_wfd(ssl, 1) != 1)
+		client_fail("unable to set up TLS: ", tls_error(e, sizeof e), timeout);
+	if (name != NULL) {
+		/* the name is checked even when not required: for the report */
+		vp = SSL_get0_param(ssl);
+		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
+			/* an address: no SNI (RFC 6066), an iPAddress to match */
+			if (X509_VERIFY_PARAM_set1_ip_asc(vp, name) != 1)
+				client_fail("unable to set up TLS: ", tls_error(e, sizeof e), timeout);
+		} else if (SSL_set_tlsext_host_name(ssl, name) != 1 || SSL_set1_host(ssl, name) != 1)
+			client_fail("unable to set up TLS: ", tls_error(e, sizeof e), timeout);
+	}
+	nonblock(0);
+	nonblock(1);
+	if (!tls_handshake(ssl, 1, time(NULL) + (time_t)timeout, why, sizeof why))
+		client_fail(why, NULL, timeout);
+	vr = SSL_get_verify_result(ssl);
+	if (verify && vr != X509_V_OK)	/* SSL_VERIFY_PEER has seen to it */
+		client_fail("certificate not accepted: ", X509_verify_cert_error_string(vr), timeout);
+
+	/* the outcome: "K", the variables, the final NUL */
+	if (!str_copyb(&msg, "K", 2))
+		die_nomem();
+	tls_vars(ssl, &msg, "TLSPEER");
+	if (vr == X509_V_OK && name == NULL)
+		addvar(&msg, "TLSVERIFY", "", "no name to check");
+	else if (vr == X509_V_OK)
+		addvar(&msg, "TLSVERIFY", "", "ok");
+	else if (!trusted)
+		addvar(&msg, "TLSVERIFY", "", why);
+	else
+		addvar(&msg, "TLSVERIFY", "", X509_verify_cert_error_string(vr));
+	if (!str_catc(&msg, 0))
+		die_nomem();
+	outcome(msg.s, msg.len, timeout);
+	str_free(&msg);
+
+	r.ctx = ctx;
+	r.ssl = ssl;
+	r.ctl = -1;
+	r.child = CLIENT_DATAFD;
+	nonblock(r.child);
+	relay(&r, timeout);
+	if (!r.net_dead) {
+		ERR_clear_error();
+		(void)SSL_shutdown(ssl);	/* best effort: the server may be gone */
+	}
+	_exit(EXIT_OK);
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct relay r;
 	unsigned long ctlfd = DEFAULT_CTLFD, idle = DEFAULT_IDLE;
 	int is_starttls = 0, askcert = 0, keeproot = 0, fds[1001], nfd, sp[2], cp[2], vp[2];
+	int is_client = 0, verify = 0, have_t = 0;
+	const char *name = NULL, *cafile = NULL;
 	int i, status, code;
 	struct str path = STR_ZERO, vars = STR_ZERO;
 	size_t pos, eq;
@@ -800,21 +982,42 @@ main(int argc, char **argv)
 			askcert = 1;
 		else if (str_equal(o, "-r"))
 			keeproot = 1;
+		else if (str_equal(o, "-C"))
+			is_client = 1;
+		else if (str_equal(o, "-v"))
+			verify = 1;
+		else if (str_equal(o, "-n") && i + 1 < argc) {
+			name = argv[++i];
+			if (name[0] == 0 || strlen(name) > 253)
+				usage();
+		} else if (str_equal(o, "-a") && i + 1 < argc)
+			cafile = argv[++i];
 		else if (str_equal(o, "-d") && i + 1 < argc) {
 			if (!scan_ulong(argv[i + 1], strlen(argv[i + 1]), &ctlfd) ||
 			    ctlfd < 3 || ctlfd > 1000)
 				usage();
 			i++;
 		} else if (str_equal(o, "-t") && i + 1 < argc) {
-			if (!scan_ulong(argv[i + 1], strlen(argv[i + 1]), &idle) || idle == 0)
+			if (!scan_ulong(argv[i + 1], strlen(argv[i + 1]), &idle) || idle == 0 ||
+			    idle > 86400)
 				usage();
+			have_t = 1;
 			i++;
 		} else
 			usage();
 	}
-	if (i >= argc)
+	if (is_client) {
+		if (i < argc || is_starttls || askcert || keeproot || (verify && name == NULL))
+			usage();
+		if (name != NULL)
+			peer = name;
+		client(name, cafile, verify, have_t ? (unsigned)idle : CLIENT_TIMEOUT);
+	}
+	if (i >= argc || verify || name != NULL || cafile != NULL)
 		usage();
 	argv += i;
+	if (env_get("TCPREMOTEIP") != NULL)
+		peer = env_get("TCPREMOTEIP");
 
 	/* set up: certificate and key while we may read them, then drop */
 	if (chdir(auto_home) == -1)
@@ -884,7 +1087,7 @@ main(int argc, char **argv)
 	if (!is_starttls) {
 		if ((r.ssl = handshake(r.ctx)) == NULL)
 			_exit(EXIT_TEMP);	/* prog, if waiting, reads end of file */
-		tls_vars(r.ssl, &vars);
+		tls_vars(r.ssl, &vars, "TLSCLIENT");
 	}
 	if (keeproot) {
 		if (!fd_writeall(vp[1], vars.s, vars.len, HANDSHAKE_TIMEOUT) || close(vp[1]) == -1)

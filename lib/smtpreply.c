@@ -54,6 +54,8 @@ ehlo_line(struct smtpreply *r, const char *p, size_t n)
 		r->ext |= SMTPEXT_PIPELINING;
 	else if (keyword(p, n, "8BITMIME", &a))
 		r->ext |= SMTPEXT_8BITMIME;
+	else if (keyword(p, n, "STARTTLS", &a))
+		r->ext |= SMTPEXT_STARTTLS;
 	else if (keyword(p, n, "SIZE", &a)) {
 		r->ext |= SMTPEXT_SIZE;
 		for (e = a; e < n && p[e] >= '0' && p[e] <= '9'; e++)

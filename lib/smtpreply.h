@@ -21,6 +21,7 @@
 #define SMTPEXT_PIPELINING 1
 #define SMTPEXT_8BITMIME 2
 #define SMTPEXT_SIZE 4
+#define SMTPEXT_STARTTLS 8
 
 struct smtpreply {
 	unsigned code;		/* 200..599 once the first line is in */

@@ -1,16 +1,19 @@
-/* starttls.c - the server side of qmail-tls's control socket; see starttls.h
+/* starttls.c - talking to qmail-tls; see starttls.h
  *
- * Run inside qmail-smtpd and qmail-popup.  The answer comes from
+ * The server side runs inside qmail-smtpd and qmail-popup, the client
+ * side (starttls_readanswer) inside qmail-remote.  The answer comes from
  * qmail-tls, a program of ours, but it is parsed as untrusted all the
  * same: it ends up in the environment and in Received lines.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "starttls.h"
@@ -242,4 +245,56 @@ fail:
 	(void)close(fd);
 	errno = err;
 	return 0;
+}
+
+const char *
+starttls_var(const struct starttls_reply *r, const char *name)
+{
+	size_t n = strlen(name), i;
+
+	for (i = 0; i < r->nvar; i++)
+		if (strncmp(r->var[i], name, n) == 0 && r->var[i][n] == '=')
+			return r->var[i] + n + 1;
+	return NULL;
+}
+
+int
+starttls_readanswer(int fd, char *msg, size_t max, size_t *n, unsigned timeout)
+{
+	time_t deadline = time(NULL) + (time_t)timeout;
+	struct pollfd p;
+	ssize_t r;
+	time_t left;
+	int k;
+
+	*n = 0;
+	for (;;) {
+		/* items are never empty but the last: NUL NUL is the end */
+		if (*n >= 3 && msg[*n - 1] == 0 && msg[*n - 2] == 0)
+			return 1;
+		if (*n == max)
+			return errno = EPROTO, 0;
+		if (timeout > 0) {
+			left = deadline - time(NULL);
+			if (left <= 0)
+				return errno = ETIMEDOUT, 0;
+			p.fd = fd;
+			p.events = POLLIN;
+			k = poll(&p, 1, left > 1000000 ? 1000000000 : (int)left * 1000);
+			if (k == -1 && errno == EINTR)
+				continue;
+			if (k == -1)
+				return 0;
+			if (k == 0)
+				return errno = ETIMEDOUT, 0;
+		}
+		r = read(fd, msg + *n, max - *n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return 0;
+		if (r == 0)
+			return errno = EPIPE, 0;
+		*n += (size_t)r;
+	}
 }

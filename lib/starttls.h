@@ -80,4 +80,20 @@ int starttls_scanreq(const char *p, size_t n);
 /* starttls_varok - 1 when s[0..n) is a well-formed "NAME=value" item */
 int starttls_varok(const char *s, size_t n);
 
+/* starttls_var - the value of NAME in a parsed answer, or NULL */
+const char *starttls_var(const struct starttls_reply *r, const char *name);
+
+/* The client side.  qmail-remote runs "qmail-tls -C" on a connection
+ * whose server has said 220 to STARTTLS; qmail-tls does the handshake
+ * and writes its outcome to a pipe, in the answer format above without
+ * a descriptor: "K" NUL (NAME=value NUL)... NUL, or "Z" reason NUL NUL.
+ * The variables of the client side are listed in qmail-tls(8).
+ *
+ * starttls_readanswer - one answer from fd (untrusted) into msg[0..max)
+ * within timeout seconds (0: none); 1 with *n set when it ended in NUL
+ * NUL, 0 with errno: EPROTO longer than max, EPIPE end of file first,
+ * ETIMEDOUT, or the read error.  The caller then checks it with
+ * starttls_parse. */
+int starttls_readanswer(int fd, char *msg, size_t max, size_t *n, unsigned timeout);
+
 #endif

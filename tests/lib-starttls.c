@@ -275,6 +275,44 @@ main(int argc, char **argv)
 	ok(parse(big, 3, &r) == 0, "truncated answer");
 	ok(starttls_parse("K\0\0", (size_t)-1, &r) == 0, "SIZE_MAX length");
 
+	/* starttls_var: exact names only */
+	ok(parse(P("K\0TLSVERSIONX=a\0TLSVERSION=TLSv1.2\0TLS=z\0\0"), &r) == 1 &&
+	    starttls_var(&r, "TLSVERSION") && str_equal(starttls_var(&r, "TLSVERSION"), "TLSv1.2") &&
+	    starttls_var(&r, "TLS") && str_equal(starttls_var(&r, "TLS"), "z") &&
+	    starttls_var(&r, "TLSCIPHER") == NULL && starttls_var(&r, "TLSVERS") == NULL,
+	    "starttls_var: exact names, not prefixes");
+
+	/* starttls_readanswer: qmail-tls -C's outcome on a pipe */
+	{
+		char m[64];
+		size_t got;
+
+		if (pipe(pp) == -1)
+			return 2;
+		if (write(pp[1], "Zno\0\0", 5) != 5)
+			return 2;
+		ok(starttls_readanswer(pp[0], m, sizeof m, &got, 5) == 1 && got == 5 &&
+		    parse(m, got, &r) == 1 && r.ok == 0 && str_equal(r.why, "no"),
+		    "readanswer: a whole answer");
+		if (write(pp[1], "K\0TLSX=1", 8) != 8)
+			return 2;
+		ok(starttls_readanswer(pp[0], m, sizeof m, &got, 1) == 0 && errno == ETIMEDOUT,
+		    "readanswer: half an answer times out");
+		close(pp[1]);
+		ok(starttls_readanswer(pp[0], m, sizeof m, &got, 1) == 0 && errno == EPIPE,
+		    "readanswer: end of file before the end");
+		close(pp[0]);
+		if (pipe(pp) == -1)
+			return 2;
+		memset(big, 'K', 100);
+		if (write(pp[1], big, 100) != 100)
+			return 2;
+		ok(starttls_readanswer(pp[0], m, sizeof m, &got, 1) == 0 && errno == EPROTO,
+		    "readanswer: longer than the buffer");
+		close(pp[0]);
+		close(pp[1]);
+	}
+
 	/* the helper's view of requests */
 	ok(starttls_scanreq("", 0) == 0, "request: nothing yet");
 	ok(starttls_scanreq(P("S")) == 0, "request: 'S' alone is a beginning");
