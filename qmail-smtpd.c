@@ -36,7 +36,7 @@
 
 #define AUTHLINE_MAX 12288	/* RFC 4954: an AUTH line may be this long */
 #define HELO_MAX 255		/* bytes of the HELO name kept */
-#define QQ_HOLD 65536		/* message bytes held before qmail-queue starts */
+#define QQ_HOLD (1024 * 1024)	/* message bytes held before qmail-queue starts */
 #define LOG_MAX 4000		/* bytes of addresses in one log line */
 #define LOGIN_MAX 255		/* bytes in an AUTH login */
 #define PASS_MAX 1024		/* bytes in an AUTH password */
