@@ -650,6 +650,8 @@ get_password(const struct opts *op, char *pw, size_t size)
 		}
 		wipe(again, sizeof again);
 	}
+	if (op->use_stdin && strlen(pw) != n)
+		die(EXIT_PERM, "the password holds a NUL byte; nothing changed");
 	n = strlen(pw);
 	if (n == 0 || n < min)
 		die(EXIT_PERM, "password too short (control/minpasswordlength);"
@@ -1453,7 +1455,8 @@ skip_name(const char *n)
 	size_t l = strlen(n);
 
 	return str_equal(n, ".") || str_equal(n, "..") ||
-	    str_equal(n, "admin.lock") || str_start(n, ".new") ||
+	    str_equal(n, "admin.lock") || str_equal(n, "newu.lock") ||
+	    str_start(n, ".new") ||
 	    str_start(n, ".deleted.") ||
 	    (l > 4 && str_equal(n + l - 4, ".tmp"));
 }
