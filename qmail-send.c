@@ -1021,9 +1021,11 @@ schedule(time_t now)
 	for (m = head; m; m = next) {
 		next = m->next;
 		if (m->left == 0) {
-			if (m->busy == 0 && m->bounce_next <= now && !flag_term)
+			if (m->busy != 0 || flag_term)
+				continue;
+			if (m->bounce_next <= now)
 				finish(m);	/* may free m */
-			else if (m->busy == 0 && m->bounce_next < wake)
+			else if (m->bounce_next < wake)
 				wake = m->bounce_next;
 			continue;
 		}
@@ -1312,6 +1314,7 @@ main(int argc, char **argv)
 	time_t now, wake, next_todo = 0, next_sweep = 0;
 	char x[256];
 	int trig, lockfd, more = 1, np, i, t;
+	pid_t parent;
 
 	(void)argc;
 	die_init(argv[0]);
@@ -1341,6 +1344,7 @@ main(int argc, char **argv)
 		    fcntl(reqfd[i], F_SETFL, O_NONBLOCK) == -1)
 			die_sys(EXIT_TEMP, "unable to use the spawner pipes");
 	trig = trigger_open();
+	parent = getppid();
 	say("status: starting", NULL);
 	load_all();
 	for (;;) {
@@ -1370,6 +1374,12 @@ main(int argc, char **argv)
 			}
 			say("status: trying every recipient now", NULL);
 		}
+		/* qmail-start gone (killed): stop as on SIGTERM, so that a new
+		 * one can start a new qmail-send */
+		if (!flag_term && getppid() != parent) {
+			flag_term = 1;
+			say("status: qmail-start has gone: stopping", NULL);
+		}
 		if (flag_term && busy[LOCAL] == 0 && busy[REMOTE] == 0) {
 			say("status: exiting", NULL);
 			return 0;
@@ -1388,7 +1398,7 @@ main(int argc, char **argv)
 		if (wake > next_todo)
 			wake = next_todo;
 		now = time(NULL);
-		t = more && !flag_term ? 0 : wake <= now ? 0 : wake - now > 3600 ? 3600000 : (int)(wake - now) * 1000;
+		t = more && !flag_term ? 0 : wake <= now ? 0 : wake - now > 5 ? 5000 : (int)(wake - now) * 1000;
 		np = 0;
 		pfd[np].fd = selfpipe[0], pfd[np++].events = POLLIN;
 		pfd[np].fd = ansfd[LOCAL], pfd[np++].events = POLLIN;

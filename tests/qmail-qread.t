@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """qmail-qstat and qmail-qread: exactly the committed messages, before and
-after qmail-send sorts them, never what a failed qmail-queue left."""
+after qmail-send sorts them, never what a failed qmail-queue left; and
+qmail-send's sweep of such leftovers once they are 36 hours old."""
 import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t
@@ -56,7 +58,18 @@ try:
     t.is_(qstat(), (2, 2), "leftovers are not counted")
     t.is_(run("qmail-qread")[1], out, "nor listed")
 
+    # and qmail-send sweeps them once they are 36 hours old, not sooner
+    old = [("pid", "88888888"), ("mess/2", "25"), ("intd/3", "26")]
+    for sub, name in old:
+        f = os.path.join(t.HOME, "queue", sub, name)
+        t.write(f, "old junk")
+        os.utime(f, (time.time() - 37 * 3600,) * 2)
     s.start()
+    t.ok(s.wait(lambda: not any(os.path.exists(os.path.join(t.HOME, "queue", a, b)) for a, b in old)),
+         "old leftovers swept at start")
+    t.ok(all(os.path.exists(os.path.join(t.HOME, "queue", a, b))
+             for a, b in (("pid", "99999999"), ("mess/0", "23"), ("intd/1", "24"), ("mess/1", "24"))),
+         "young leftovers kept")
     t.ok(s.wait(lambda: s.log().count("deferral: bob-temp@") == 2 and qstat() == (2, 0)),
          "qmail-send sorted both, delivered one recipient, deferred two")
     rc, out2 = run("qmail-qread")

@@ -144,6 +144,23 @@ try:
     t.is_(rc, 0, "qmail-start exits 0 after SIGTERM")
     t.ok(any(x["Subject"] == "slow" for x in s.maildir(bob)), "the delivery in progress was finished")
     t.ok(re.search(r"success: bob-slow@", s.log()) and s.queue_empty(), "and recorded as done")
+
+    # 9. qmail-start killed: qmail-send and the helpers stop by themselves
+    s.start()
+    t.ok(s.wait(lambda: len(s.pids()) == 4), "started again")
+    kids = s.pids()
+    os.kill(s.proc.pid, signal.SIGKILL)
+    s.proc.wait()
+
+    def alive(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split(")")[1].split()[0] != "Z"
+        except OSError:
+            return False
+    t.ok(s.wait(lambda: not any(alive(p) for p in kids.values()), 15),
+         "qmail-send and the helpers end when qmail-start is killed")
+    t.ok("qmail-start has gone" in s.log(), "log: noticed")
 finally:
     s.finish()
 t.done()

@@ -39,6 +39,7 @@ class Scene:
         t.clear_queue()
         self.dir = t.tmpdir("lanmail-send.")
         self.proc = None
+        self.seen = set()
         self.logf = os.path.join(self.dir, "log")
         self.uid = os.getuid()
         self.gid = os.getgid()
@@ -89,6 +90,7 @@ class Scene:
             ppid = int(st[st.rindex(")") + 2:].split()[1])
             if ppid == self.proc.pid:
                 out[name] = int(d)
+        self.seen.update(out.values())
         return out
 
     def signal(self, sig):
@@ -137,6 +139,15 @@ class Scene:
 
     def finish(self):
         self.stop()
+        # children that outlived a killed qmail-start: by pid, never by name
+        for pid in self.seen:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    st = f.read()
+                if st[st.rindex(")") + 2] != "Z" and st[st.index("(") + 1:].startswith("qmail-"):
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
         if t._failed and os.path.exists(self.logf):
             t.diag("log of qmail-start:\n" + self.log())
         t.clear_queue()
