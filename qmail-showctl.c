@@ -79,6 +79,8 @@ static const struct setting settings[] = {
 	{ "timeoutremote", K_NUM, "1200", "qmail-remote: seconds to wait for each read or write" },
 	{ "nameservers", K_LIST, "those in /etc/resolv.conf", "qmail-remote, qmail-smtpd: DNS servers, host or host:port" },
 	{ "outgoingip", K_LINE, "chosen by the system", "qmail-remote: source address of outgoing connections" },
+	{ "tlsroutes", K_LIST, "none: TLS when offered", "qmail-remote: domain:none|may|encrypt|verify TLS policies; :policy is the default" },
+	{ "tlsca", K_FILE, "absent: the system's CAs", "qmail-remote: CA certificates (PEM) trusted for servers' certificates" },
 	/* POP3, passwords, TLS */
 	{ "timeoutpop3", K_NUM, "600", "qmail-popup, qmail-pop3d: seconds to wait for the client" },
 	{ "minpasswordlength", K_NUM, "1", "qmail-admin: shortest password accepted" },
