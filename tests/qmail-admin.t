@@ -10,6 +10,7 @@ import hashlib
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -251,4 +252,24 @@ t.ok(D not in read("control/virtualdomains") and D not in read("control/rcpthost
      not os.path.exists(os.path.join(H, "domains", D)), "every trace of the domain is gone")
 t.ok(read("users/assign").endswith(".\n"), "users/assign still ends with its dot")
 t.is_(auth("alice@" + D, "second secret")[0], 1, "qmail-auth no longer knows the domain")
+
+# qmail-send is told to reread control/ through supervise (svc -h)
+svc = os.path.join(H, "service", "send")
+if shutil.which("supervise") and not os.path.exists(svc):
+    os.makedirs(svc)
+    hups = os.path.join(t.tmpdir(), "hups")
+    t.write(os.path.join(svc, "run"),
+            "#!/bin/sh\ntrap 'echo hup >> %s' HUP\nwhile :; do sleep 1 & wait; done\n" % hups, 0o755)
+    sup = t.start(["supervise", svc])
+    ok = v.wait_for(lambda: os.path.exists(os.path.join(svc, "supervise", "control")) and
+                    subprocess.run(["svok", svc]).returncode == 0)
+    time.sleep(0.3)
+    t.is_(v.admin("domain", "add", D2)[0], 0, "domain add with a supervised service/send")
+    t.ok(ok and v.wait_for(lambda: os.path.exists(hups) and "hup" in open(hups).read(), 5),
+         "supervise passed qmail-admin's h on as SIGHUP")
+    t.is_(v.admin("domain", "del", D2)[0], 0, "domain del")
+    t.stop(sup)
+    shutil.rmtree(svc)
+else:
+    t.skip("no supervise, or service/send in use", 3)
 t.done()
