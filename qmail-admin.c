@@ -1941,10 +1941,12 @@ backup_main(const char *what, const char *dir, int queue)
 		if (mkdir(abs.s, 0700) == -1 && errno != EEXIST)
 			die_sys(EXIT_TEMP, "unable to create ", abs.s);
 		lock();	/* no administrative change while we copy */
-		for (k = 0; k < 3; k++)
-			copy_tree(part[k], path3(&p, abs.s, part[k], NULL), NULL);
+		/* the queue first: a message it no longer holds when copied
+		 * was delivered before the Maildirs are copied */
 		if (queue)
 			backup_queue(abs.s);
+		for (k = 0; k < 3; k++)
+			copy_tree(part[k], path3(&p, abs.s, part[k], NULL), NULL);
 		sync();	/* every copy on disk before the mark says complete */
 		catx(&m, BACKUP_VERSION);
 		catx(&m, "home ");

@@ -1,17 +1,21 @@
 #!/usr/bin/python3
 """qmail-admin backup and restore: a round trip while mail arrives.
 
-A domain with two mailboxes, an alias and queued messages is backed up
-while one thread delivers more mail with bin/qmail-local and another
-moves messages from new/ to cur/ as a POP3 or IMAP reader would.  The
-backup must hold every message that was there before it started,
-exactly once and byte for byte, and nothing half-written.  Then the
-domain and the queue are removed and `qmail-admin restore` brings them
-back: mailboxes readable over POP3, passwords working, queue messages
-renumbered with consistent envelopes.
+A domain with two mailboxes, an alias and 45 stored messages is backed
+up with --queue while a running qmail-send delivers a stream of messages
+injected with bin/qmail-queue, and a thread renames new/ to cur/ as a
+POP3 or IMAP reader would.  The backup must hold every stored message
+exactly once and byte for byte, nothing half-written, and every message
+queued before the backup began (in the copied queue or, delivered
+meanwhile, in the copied Maildir).  Then the domain and the queue go,
+`qmail-admin restore` brings them back, and a restarted qmail-send
+delivers the restored queue: every message queued before the backup
+reaches the mailbox, which POP3 reads.
 """
 import hashlib
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -25,19 +29,24 @@ t.need_home()
 D = "backup.test.example"
 v.cleanup(D)
 H = t.HOME
-if t.queue_files("todo") or t.queue_files("mess"):
-    t.diag("queue not empty at the start; clearing it")
+HAVE_SEND = os.path.exists(os.path.join(t.BIN, "qmail-start"))
+CONTROLS = ("me", "locals")
+saved = {}
+for c in CONTROLS:
+    p = os.path.join(H, "control", c)
+    saved[c] = open(p, "rb").read() if os.path.exists(p) else None
 t.clear_queue()
+send = None
 
 
 def msg(i, size=200):
     return (b"Received: (lanmail %d invoked by uid 0); 28 Nov 2026 17:00:00 +0000\n"
-            b"Subject: message %d\n\n" % (i, i) + (b"line %d\n" % i) * (size // 8))
+            b"X-Token: tok%d.\nSubject: message %d\n\n" % (i, i, i) + (b"line %d\n" % i) * (size // 8))
 
 
 def maildir_files(root):
-    """base name -> (path, sha256) for new/ and cur/ under a Maildir root;
-    also the count of names seen (duplicates show as count > len)."""
+    """base name -> (path, sha256) for new/ and cur/ of a Maildir, and the
+    number of files seen (more than the names: a message twice)."""
     out, count = {}, 0
     for sub in ("new", "cur"):
         d = os.path.join(root, sub)
@@ -50,138 +59,197 @@ def maildir_files(root):
     return out, count
 
 
-def queue_msg(i):
+def tokens_in(paths):
+    found = set()
+    for p in paths:
+        try:
+            found.update(int(x) for x in re.findall(rb"X-Token: tok(\d+)\.", open(p, "rb").read()))
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def files_under(root):
+    out = []
+    for r, _d, fs in os.walk(root):
+        out += [os.path.join(r, f) for f in fs]
+    return out
+
+
+def inject(i):
     r, w = os.pipe()
     os.write(w, b"Fsender@outside.example\0Talice@" + D.encode() + b"\0\0")
     os.close(w)
-    p = subprocess.run([os.path.join(t.BIN, "qmail-queue")], input=msg(1000 + i), stdout=r,
-                       capture_output=False, stderr=subprocess.PIPE)
+    p = subprocess.run([os.path.join(t.BIN, "qmail-queue")], input=msg(i, 2000), stdout=r,
+                       stderr=subprocess.PIPE)
     os.close(r)
     return p.returncode
 
 
-t.is_(v.admin("domain", "add", D)[0], 0, "domain add")
-t.is_(v.admin("user", "add", "alice@" + D, "--stdin", "--quota", "9000000", stdin="alice pw\n")[0], 0,
-      "user add alice")
-t.is_(v.admin("user", "add", "bob@" + D, "--stdin", stdin="bob pw\n")[0], 0, "user add bob")
-t.is_(v.admin("alias", "add", "info@" + D, "alice@" + D)[0], 0, "alias add")
-ok = all(v.deliver(D, "alice", msg(i, 200 + 50 * i)) == 0 for i in range(40))
-ok = ok and all(v.deliver(D, "bob", msg(100 + i)) == 0 for i in range(5))
-t.ok(ok, "45 messages delivered")
-amd, bmd = v.maildir(D, "alice"), v.maildir(D, "bob")
-# a few read already, one with flags
-for n in sorted(os.listdir(os.path.join(amd, "new")))[:10]:
-    os.rename(os.path.join(amd, "new", n), os.path.join(amd, "cur", n + ":2,S"))
-# a leftover in tmp/ (a delivery that died) must not be copied
-with open(os.path.join(amd, "tmp", "123.half.written"), "wb") as f:
-    f.write(b"half")
-t.is_(sum(queue_msg(i) == 0 for i in range(3)), 3, "three messages queued with bin/qmail-queue")
-queued = {}
-for f in t.queue_files("mess"):
-    queued[hashlib.sha256(open(f, "rb").read()).hexdigest()] = f
-t.is_(len(queued), 3, "three messages in queue/mess")
-
-before_a, _ = maildir_files(amd)
-before_b, _ = maildir_files(bmd)
-
-# during the backup: deliveries and a reader moving new/ to cur/
-stop = threading.Event()
-arrived = []
+def start_send():
+    logf = open(os.path.join(t.tmpdir(), "send.log"), "ab")
+    return t.start([os.path.join(t.BIN, "qmail-start"), "./Maildir/"], stdout=logf,
+                   stderr=subprocess.STDOUT, cwd="/")
 
 
-def deliverer():
-    i = 500
-    while not stop.is_set() and i < 1500:
-        if v.deliver(D, "alice", msg(i, 3000)) == 0:
-            arrived.append(i)
-        i += 1
+def stop_send(p):
+    if p and p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            t.stop(p, signal.SIGKILL)
 
 
-def reader():
-    while not stop.is_set():
-        for n in os.listdir(os.path.join(amd, "new")):
-            try:
-                os.rename(os.path.join(amd, "new", n), os.path.join(amd, "cur", n + ":2,"))
-            except FileNotFoundError:
-                pass
-        time.sleep(0.001)
+try:
+    t.control("me", "mail.backup.test\n")
+    t.control("locals", "mail.backup.test\n")
+    t.is_(v.admin("domain", "add", D)[0], 0, "domain add")
+    t.is_(v.admin("user", "add", "alice@" + D, "--stdin", "--quota", "90000000", stdin="alice pw\n")[0], 0,
+          "user add alice")
+    t.is_(v.admin("user", "add", "bob@" + D, "--stdin", stdin="bob pw\n")[0], 0, "user add bob")
+    t.is_(v.admin("alias", "add", "info@" + D, "alice@" + D)[0], 0, "alias add")
+    ok = all(v.deliver(D, "alice", msg(i, 200 + 50 * i)) == 0 for i in range(40))
+    ok = ok and all(v.deliver(D, "bob", msg(100 + i)) == 0 for i in range(5))
+    t.ok(ok, "45 messages stored with qmail-local")
+    amd, bmd = v.maildir(D, "alice"), v.maildir(D, "bob")
+    for n in sorted(os.listdir(os.path.join(amd, "new")))[:10]:
+        os.rename(os.path.join(amd, "new", n), os.path.join(amd, "cur", n + ":2,S"))
+    with open(os.path.join(amd, "tmp", "123.half.written"), "wb") as f:
+        f.write(b"half")   # a delivery that died: not to be copied
+    before_a, _ = maildir_files(amd)
+    before_b, _ = maildir_files(bmd)
 
+    # mail arrives during the backup
+    stop = threading.Event()
+    injected = []   # (token, time qmail-queue returned)
 
-threads = [threading.Thread(target=deliverer), threading.Thread(target=reader)]
-for th in threads:
-    th.start()
-time.sleep(0.2)
-bdir = os.path.join(t.tmpdir("lanmail-backup."), "b")
-rc, out, err = v.admin("backup", bdir, "--queue")
-time.sleep(0.1)
-stop.set()
-for th in threads:
-    th.join()
-t.is_(rc, 0, "qmail-admin backup --queue while mail arrives (%s)" % err.strip())
-t.ok(len(arrived) > 0, "%d messages arrived during the backup" % len(arrived))
-mark = open(os.path.join(bdir, "lanmail-backup")).read()
-t.ok(mark.startswith("lanmail-backup 1\nhome %s\n" % H) and "queue yes" in mark,
-     "the lanmail-backup mark says what the backup holds")
+    def injector():
+        i = 1000
+        while not stop.is_set() and i < 3000:
+            if HAVE_SEND:
+                rc = inject(i)
+            else:
+                rc = v.deliver(D, "alice", msg(i, 2000))
+            if rc == 0:
+                injected.append((i, time.time()))
+            i += 1
 
-ba, bcount = maildir_files(os.path.join(bdir, "domains", D, "alice", "Maildir"))
-live_a, _ = maildir_files(amd)
-t.ok(set(before_a) <= set(ba), "every message alice had before the backup is in it")
-t.is_(bcount, len(ba), "no message is in the backup twice (new/ and cur/)")
-t.ok(all(live_a[k][1] == ba[k][1] for k in ba), "every message in the backup is whole, byte for byte")
-t.is_(os.listdir(os.path.join(bdir, "domains", D, "alice", "Maildir", "tmp")), [],
-      "tmp/ is copied empty")
-bb, _ = maildir_files(os.path.join(bdir, "domains", D, "bob", "Maildir"))
-t.is_(sorted(bb.values(), key=lambda x: x[1]) and {k: h for k, (p, h) in bb.items()},
-      {k: h for k, (p, h) in before_b.items()}, "bob's mailbox is in the backup")
-bq = []
-for root, _d, files in os.walk(os.path.join(bdir, "queue", "mess")):
-    bq += [hashlib.sha256(open(os.path.join(root, f), "rb").read()).hexdigest() for f in files]
-t.is_(sorted(bq), sorted(queued), "the three queued messages are in the backup")
-t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
-rc, out, err = v.admin("backup", bdir)
-t.ok(rc == 100 and "not empty" in err, "a backup into a used directory is refused")
+    def reader():
+        while not stop.is_set():
+            for n in os.listdir(os.path.join(amd, "new")):
+                if n in before_a:
+                    continue
+                try:
+                    os.rename(os.path.join(amd, "new", n), os.path.join(amd, "cur", n + ":2,"))
+                except FileNotFoundError:
+                    pass
+            time.sleep(0.002)
 
-# a fresh start: the domain and the queue go, then restore
-final_a, _ = maildir_files(os.path.join(bdir, "domains", D, "alice", "Maildir"))
-t.is_(v.admin("domain", "del", D, "--force")[0], 0, "domain del --force")
-t.clear_queue()
-rc, out, err = v.admin("restore", os.path.join(t.tmpdir(), "nothing"))
-t.is_(rc, 100, "restore from a directory without a backup refused")
-rc, out, err = v.admin("restore", bdir)
-t.is_(rc, 0, "qmail-admin restore (%s)" % err.strip())
-ra, _ = maildir_files(amd)
-t.is_({k: h for k, (p, h) in ra.items()}, {k: h for k, (p, h) in final_a.items()},
-      "alice's mailbox restored byte for byte")
-t.ok(D in open(os.path.join(H, "control", "virtualdomains")).read() and
-     ("+%s-:" % D) in open(os.path.join(H, "users", "assign")).read(),
-     "control/virtualdomains and users/assign restored")
-t.is_(v.admin("alias", "list", D)[1], "info@%s: alice@%s\n" % (D, D), "the alias is back")
-t.is_(open(os.path.join(amd, "maildirsize")).read(), "9000000S\n", "the quota file is back")
-rq = {}
-for f in t.queue_files("mess"):
-    rq[hashlib.sha256(open(f, "rb").read()).hexdigest()] = f
-t.is_(sorted(rq), sorted(queued), "the queued messages are back")
-okids = True
-for h, f in rq.items():
-    ino = os.stat(f).st_ino
-    okids = okids and os.path.basename(f) == str(ino)
-    todo = os.path.join(H, "queue", "todo", os.path.basename(os.path.dirname(f)), str(ino))
-    okids = okids and os.path.exists(todo) and b"Talice@" + D.encode() in open(todo, "rb").read()
-t.ok(okids, "each has the inode number of its file as id, and its todo/ envelope")
-t.is_(t.queue_files("intd") + t.queue_files("pid"), [], "nothing left in intd/ or pid/")
+    if HAVE_SEND:
+        send = start_send()
+    threads = [threading.Thread(target=injector), threading.Thread(target=reader)]
+    for th in threads:
+        th.start()
+    time.sleep(0.5)
+    bdir = os.path.join(t.tmpdir("lanmail-backup."), "b")
+    t_begin = time.time()
+    rc, out, err = v.admin("backup", bdir, "--queue")
+    time.sleep(0.2)
+    stop.set()
+    for th in threads:
+        th.join()
+    t.is_(rc, 0, "qmail-admin backup --queue while mail arrives (%s)" % err.strip())
+    before = {i for i, when in injected if when < t_begin}
+    during = {i for i, when in injected if when >= t_begin}
+    t.ok(len(before) > 0 and len(during) > 0,
+         "%d messages %s before the backup began, %d during it" %
+         (len(before), "queued" if HAVE_SEND else "delivered", len(during)))
+    mark = open(os.path.join(bdir, "lanmail-backup")).read()
+    t.ok(mark.startswith("lanmail-backup 1\nhome %s\n" % H) and "queue yes" in mark,
+         "the lanmail-backup mark says what the backup holds")
 
-port = v.pop3_server()
-r, _, rep = v.login(port, "alice@" + D, "alice pw")
-t.ok(rep.startswith(b"+OK %d " % len(final_a)), "alice logs in over POP3 and sees %d messages" % len(final_a))
-st = r.cmd("RETR 1")
-body = r.multi()
-r.cmd("QUIT")
-r.close()
-t.ok(st.startswith(b"+OK") and body.endswith(b".\r\n"), "and reads one")
-r, _, rep = v.login(port, "bob@" + D, "bob pw")
-t.ok(rep.startswith(b"+OK 5 "), "bob's password works after the restore")
-r.close()
+    bamd = os.path.join(bdir, "domains", D, "alice", "Maildir")
+    ba, bcount = maildir_files(bamd)
+    live_a, _ = maildir_files(amd)
+    t.ok(set(before_a) <= set(ba), "every message alice had stored is in the backup")
+    t.is_(bcount, len(ba), "no message is in the backup twice (new/ and cur/)")
+    t.ok(all(k in live_a and live_a[k][1] == ba[k][1] for k in ba),
+         "every message in the backup is whole, byte for byte")
+    t.is_(os.listdir(os.path.join(bamd, "tmp")), [], "tmp/ is copied empty")
+    bb, _ = maildir_files(os.path.join(bdir, "domains", D, "bob", "Maildir"))
+    t.is_({k: h for k, (p, h) in bb.items()}, {k: h for k, (p, h) in before_b.items()},
+          "bob's mailbox is in the backup")
+    in_backup = tokens_in([p for p, h in ba.values()] + files_under(os.path.join(bdir, "queue", "mess")))
+    missing = before - in_backup
+    t.ok(not missing, "every message queued before the backup is in its queue or Maildir copy"
+         + (" (missing %s)" % sorted(missing)[:10] if missing else ""))
+    t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
+    rc, out, err = v.admin("backup", bdir)
+    t.ok(rc == 100 and "not empty" in err, "a backup into a used directory is refused")
 
-v.cleanup(D)
-t.clear_queue()
+    # a fresh start: qmail-send stopped, the domain and the queue gone
+    stop_send(send)
+    send = None
+    t.is_(v.admin("domain", "del", D, "--force")[0], 0, "domain del --force")
+    t.clear_queue()
+    rc, out, err = v.admin("restore", os.path.join(t.tmpdir(), "nothing"))
+    t.is_(rc, 100, "restore from a directory without a backup refused")
+    rc, out, err = v.admin("restore", bdir)
+    t.is_(rc, 0, "qmail-admin restore (%s)" % err.strip())
+    rc, out, err = v.admin("restore", bdir)
+    t.ok(rc == 100 and "exists" in err, "a second restore over the same domain refused")
+    ra, _ = maildir_files(amd)
+    t.is_({k: h for k, (p, h) in ra.items()}, {k: h for k, (p, h) in ba.items()},
+          "alice's mailbox restored byte for byte")
+    t.ok(D in open(os.path.join(H, "control", "virtualdomains")).read() and
+         ("+%s-:" % D) in open(os.path.join(H, "users", "assign")).read(),
+         "control/virtualdomains and users/assign restored")
+    t.is_(v.admin("alias", "list", D)[1], "info@%s: alice@%s\n" % (D, D), "the alias is back")
+    t.is_(open(os.path.join(amd, "maildirsize")).read(), "90000000S\n", "the quota file is back")
+    bq = sorted(hashlib.sha256(open(f, "rb").read()).hexdigest()
+                for f in files_under(os.path.join(bdir, "queue", "mess")))
+    rq = sorted(hashlib.sha256(open(f, "rb").read()).hexdigest() for f in t.queue_files("mess"))
+    t.is_(rq, bq, "the queued messages are back (%d)" % len(rq))
+    okids = True
+    for f in t.queue_files("mess"):
+        ino = str(os.stat(f).st_ino)
+        split = os.path.basename(os.path.dirname(f))
+        okids = okids and os.path.basename(f) == ino and (
+            os.path.exists(os.path.join(H, "queue", "todo", split, ino)) or
+            os.path.exists(os.path.join(H, "queue", "info", split, ino)))
+    t.ok(okids, "each has its inode number as id, and its envelope under that id")
+    t.is_(t.queue_files("intd") + t.queue_files("pid"), [], "nothing left in intd/ or pid/")
+
+    if HAVE_SEND:
+        send = start_send()
+        t.ok(v.wait_for(lambda: not any(t.queue_files(d) for d in ("mess", "todo", "info", "local")), 60),
+             "a restarted qmail-send delivers the restored queue")
+        stop_send(send)
+        send = None
+        got = tokens_in(f for f in v.messages(D, "alice"))
+        missing = before - got
+        t.ok(not missing, "every message queued before the backup reached the mailbox"
+             + (" (missing %s)" % sorted(missing)[:10] if missing else ""))
+    else:
+        t.skip("no qmail-send", 2)
+
+    port = v.pop3_server()
+    n = len(v.messages(D, "alice"))
+    r, _, rep = v.login(port, "alice@" + D, "alice pw")
+    t.ok(rep.startswith(b"+OK %d " % n), "alice logs in over POP3 and sees all %d messages" % n)
+    st = r.cmd("RETR %d" % n)
+    body = r.multi()
+    r.cmd("QUIT")
+    r.close()
+    t.ok(st.startswith(b"+OK") and body.endswith(b".\r\n"), "and reads the newest")
+    r, _, rep = v.login(port, "bob@" + D, "bob pw")
+    t.ok(rep.startswith(b"+OK 5 "), "bob's password works after the restore")
+    r.close()
+finally:
+    stop_send(send)
+    v.cleanup(D)
+    for c in CONTROLS:
+        t.control(c, saved[c])
+    t.clear_queue()
 t.done()
