@@ -42,7 +42,7 @@ def addr_ok(a):
 
 while True:
     PORT = t.free_port()
-    if all(addr_ok("127.0.0.%d" % i) for i in range(1, 6)):
+    if all(addr_ok("127.0.0.%d" % i) for i in range(1, 7)):
         break
 
 # --- certificates -----------------------------------------------------------
@@ -123,7 +123,8 @@ t.start(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", 
          "--mx-host=fb.test,mx.bad.test,10", "--mx-host=fb.test,mx.tls.test,20",
          "--mx-host=stall.test,mx.stall.test,10", "--host-record=mx.stall.test,127.0.0.3",
          "--mx-host=plain.test,mx.plain.test,10", "--host-record=mx.plain.test,127.0.0.4",
-         "--mx-host=inject.test,mx.inject.test,10", "--host-record=mx.inject.test,127.0.0.5"])
+         "--mx-host=inject.test,mx.inject.test,10", "--host-record=mx.inject.test,127.0.0.5",
+         "--mx-host=refuse.test,mx.refuse.test,10", "--host-record=mx.refuse.test,127.0.0.6"])
 if not t.wait_port(DNSPORT):
     t.diag("dnsmasq did not start")
 
@@ -153,7 +154,8 @@ t.wait_port(PORT, "127.0.0.4")
 class RawPeer:
     """An SMTP peer on addr that offers STARTTLS and answers it 220, then:
     'garbage' sends bytes that are not TLS and hangs up, 'stall' says
-    nothing more, 'inject' had sent a second reply with its 220."""
+    nothing more, 'inject' had sent a second reply with its 220; 'refuse'
+    answers 454 instead."""
 
     def __init__(self, addr, mode):
         self.mode = mode
@@ -202,6 +204,9 @@ class RawPeer:
                     elif cmd.startswith(b"EHLO"):
                         c.sendall(b"250-raw.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
                     elif cmd == b"STARTTLS":
+                        if self.mode == "refuse":
+                            c.sendall(b"454 4.7.0 TLS not available right now\r\n")
+                            continue
                         if self.mode == "inject":
                             c.sendall(b"220 go ahead\r\n250 injected\r\n")
                             continue
@@ -232,6 +237,7 @@ class RawPeer:
 bad = RawPeer("127.0.0.2", "garbage")
 stall = RawPeer("127.0.0.3", "stall")
 inject = RawPeer("127.0.0.5", "inject")
+refuse = RawPeer("127.0.0.6", "refuse")
 
 t.control("helohost", "client.remote-tls.test\n")
 t.control("nameservers", "127.0.0.1:%d\n" % DNSPORT)
@@ -243,10 +249,10 @@ t.control("tlsca", None)
 tmp = t.tmpdir()
 
 
-def run(host, rcpts=("u1@relay.test",)):
+def run(host, rcpts=("u1@relay.test",), msg=b"Subject: tls test\n\nhello over the wire\n"):
     path = os.path.join(tmp, "msg")
     with open(path, "wb") as f:
-        f.write(b"Subject: tls test\n\nhello over the wire\n")
+        f.write(msg)
     with open(path, "rb") as f:
         r = subprocess.run([REMOTE, host, "a@lanmail.test"] + list(rcpts), stdin=f,
                            stdout=subprocess.PIPE, timeout=60)
@@ -322,6 +328,20 @@ try:
     t.ok(code == "sZ" and "timed out" in text, "stalled handshake: deferred")
     t.ok(took < 20, "stalled handshake: gave up in time (%.1fs)" % took)
     t.ok(b"MAIL FROM" not in stall.got, "stalled handshake: nothing sent in clear")
+
+    # STARTTLS offered, then refused: not a reason to go on in clear
+    code, text = run("refuse.test")
+    t.ok(code == "sZ" and "STARTTLS refused" in text and "454" in text,
+         "STARTTLS refused with 454: deferred")
+    t.ok(b"MAIL FROM" not in refuse.got and refuse.conns == 1, "refused STARTTLS: nothing in clear")
+
+    # a large message through the relay, several recipients
+    big = b"Subject: big\n\n" + b"".join(b"%07d " % i + b"x" * 70 + b"\n" for i in range(40000))
+    code, text = run("tls.test", ("u1@relay.test", "u2@relay.test"), big)
+    t.ok(code == "rrK" and "TLSv1." in text, "3 MB message over TLS: delivered")
+    m = recorded()
+    t.ok(len(m) == 1 and m[0].endswith(big.split(b"\n\n", 1)[1]),
+         "3 MB message over TLS: arrived whole")
 
     # a reply smuggled in clear after the 220 to STARTTLS
     code, text = run("inject.test")
@@ -405,7 +425,7 @@ try:
     t.ok(r.returncode == 100 and "usage" in r.stderr, "qmail-tls -C -v without -n: usage, 100")
 finally:
     s.restore()
-    for peer in (bad, stall, inject):
+    for peer in (bad, stall, inject, refuse):
         peer.sock.close()
         for c in peer.held:
             try:
