@@ -335,6 +335,34 @@ def sticky_case():
     t.ok(r.rc == 0 and len(maildir(r)) == 1, "bit cleared: delivered")
 
 
+def unreadable_case():
+    """As an ordinary uid: an unreadable .qmail is a temporary failure."""
+    import shutil
+    setpriv = shutil.which("setpriv")
+    if os.getuid() != 0 or not setpriv:
+        t.skip("needs root and setpriv to act as another uid", 2)
+        return
+    home = setup({"Maildir/": "", ".qmail": ("./Maildir/\n", 0o600)})
+    for root, dirs, files in os.walk(home):
+        for n in dirs + files:
+            os.chown(os.path.join(root, n), 65534, 65534)
+    os.chown(home, 65534, 65534)
+    os.chown(os.path.join(home, ".qmail"), 0, 0)
+    mf = os.path.join(t.tmpdir("ql-msg."), "m")
+    t.write(mf, MSG)
+    argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", QL,
+            "nobody", home, "joe", "", "", "example.org", SENDER, "./Maildir/"]
+    with open(mf, "rb") as f:
+        p = subprocess.run(argv, stdin=f, capture_output=True, timeout=30)
+    t.ok(p.returncode == 111 and b"unable to open .qmail: permission denied" in p.stdout,
+         "unreadable .qmail: temporary failure: %r" % p.stdout)
+    os.chown(os.path.join(home, ".qmail"), 65534, 65534)
+    with open(mf, "rb") as f:
+        p = subprocess.run(argv, stdin=f, capture_output=True, timeout=30)
+    t.ok(p.returncode == 0 and len(os.listdir(os.path.join(home, "Maildir", "new"))) == 1,
+         "readable again: delivered as that uid: %r" % p.stdout)
+
+
 def maildir_names():
     home = setup({"Maildir/": ""})
     for _ in range(5):
@@ -398,6 +426,7 @@ def main():
         if not t.ok(good, name):
             t.diag("exit %d (want %d), stdout %r, stderr %r" % (r.rc, rc, r.out, r.err))
     sticky_case()
+    unreadable_case()
     maildir_names()
     real_queue()
     t.done()
