@@ -1936,6 +1936,11 @@ backup_main(const char *what, const char *dir, int queue)
 	get_owner(&o);
 
 	if (str_equal(what, "backup")) {
+		/* a copy inside what it copies would never end */
+		if (str_start(abs.s, auto_home) &&
+		    (abs.s[strlen(auto_home)] == '/' || abs.s[strlen(auto_home)] == 0))
+			die(EXIT_PERM, abs.s, " is inside ", auto_home,
+			    "; give a directory outside the install");
 		if (!dir_empty(abs.s))
 			die(EXIT_PERM, abs.s, " is not empty; give a new directory");
 		if (mkdir(abs.s, 0700) == -1 && errno != EEXIST)

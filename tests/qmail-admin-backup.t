@@ -187,6 +187,9 @@ try:
     t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
     rc, out, err = v.admin("backup", bdir)
     t.ok(rc == 100 and "not empty" in err, "a backup into a used directory is refused")
+    rc, out, err = v.admin("backup", os.path.join(H, "domains", "x"))
+    t.ok(rc == 100 and "inside" in err and not os.path.exists(os.path.join(H, "domains", "x")),
+         "a backup inside the install is refused")
 
     # a fresh start: qmail-send stopped, the domain and the queue gone
     stop_send(send)
