@@ -184,12 +184,44 @@ scan(struct box *b)
 		qsort(b->m, b->n, sizeof *b->m, msg_cmp);
 }
 
+/* relocate - message i is gone from its name: another reader (an IMAP
+ * server setting flags) may have renamed it.  1 with the new name. */
+static int
+relocate(struct box *b, unsigned long i)
+{
+	const char *old = b->pool.s + b->m[i].name + 4;
+	size_t base = str_chrb(old, strlen(old), ':'), at;
+	struct dirent *e;
+	DIR *d;
+	int found = 0;
+
+	if ((d = opendir("cur")) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, old, base) != 0 ||
+		    (e->d_name[base] != ':' && e->d_name[base] != 0) ||
+		    strcmp(e->d_name, old) == 0)
+			continue;
+		at = b->pool.len;
+		if (!str_cats(&b->pool, "cur/") || !str_cats(&b->pool, e->d_name) ||
+		    !str_catc(&b->pool, 0))
+			break;
+		b->m[i].name = at;
+		found = 1;
+		break;
+	}
+	(void)closedir(d);	/* read-only */
+	return found;
+}
+
 /* msg_open - the file of message i; -1 when another session removed it */
 static int
 msg_open(struct box *b, unsigned long i)
 {
 	int fd = open(b->pool.s + b->m[i].name, O_RDONLY | O_CLOEXEC);
 
+	if (fd == -1 && errno == ENOENT && relocate(b, i))
+		fd = open(b->pool.s + b->m[i].name, O_RDONLY | O_CLOEXEC);
 	if (fd == -1 && errno != ENOENT)
 		fail(b, "-ERR [SYS/TEMP] unable to read a message\r\n",
 		    "unable to open a message");
@@ -360,7 +392,9 @@ quit(struct box *b)
 	for (i = 0; i < b->n; i++) {
 		if (!b->m[i].deleted)
 			continue;
-		if (unlink(b->pool.s + b->m[i].name) == -1 && errno != ENOENT)
+		if (unlink(b->pool.s + b->m[i].name) == -1 &&
+		    (errno != ENOENT || (relocate(b, i) &&
+		    unlink(b->pool.s + b->m[i].name) == -1 && errno != ENOENT)))
 			failed++;
 		else
 			deleted++;

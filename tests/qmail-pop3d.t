@@ -226,6 +226,22 @@ a.cmd("QUIT")
 t.ok(b.cmd("RETR 1").startswith(b"-ERR"), "RETR of a message another session removed: -ERR")
 b.close()
 
+# another reader (an IMAP server) renames a message to set a flag
+v.deliver(D, "alice", MSG1)
+v.deliver(D, "alice", MSG3)
+r, _, rep = v.login(port, "alice@" + D, "Alice-pw 1")
+t.ok(rep.startswith(b"+OK 2 "), "two messages for the flag test")
+for f in v.messages(D, "alice"):
+    os.rename(f, f + "S")
+st = r.cmd("RETR 2")
+body = r.multi()
+t.ok(st.startswith(b"+OK") and body.endswith(b".\r\n"), "RETR finds a message renamed meanwhile")
+r.cmd("DELE 1")
+r.cmd("DELE 2")
+t.ok(r.cmd("QUIT").startswith(b"+OK bye, 2"), "QUIT removes renamed messages too")
+r.close()
+t.is_(v.messages(D, "alice"), [], "the mailbox is empty")
+
 # one write per reply: strace the whole server for one RETR
 v.deliver(D, "bob", MSG1)
 if shutil.which("strace"):
