@@ -27,7 +27,7 @@ enum kind {
 	K_LINE,		/* first line is the value */
 	K_NUM,		/* first line is a decimal number */
 	K_LIST,		/* every line is a value */
-	K_FILE		/* a table or a key: present or not, not shown */
+	K_FILE		/* a table, a key or a directory: present or not, not shown */
 };
 
 struct setting {
@@ -299,6 +299,8 @@ show(const struct setting *s)
 	} else if (s->kind == K_LIST) {
 		put(" [set]:\n");
 		show_list(&v);
+	} else if (S_ISDIR(st.st_mode)) {
+		put(" [set]: present, a directory\n");
 	} else {
 		char num[FMT_ULONG + 1];
 
