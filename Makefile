@@ -39,6 +39,10 @@ endif
 LIBS_qmail-auth = $(CRYPT)
 LIBS_qmail-admin = $(CRYPT)
 LIBS_qmail-tls = -lssl -lcrypto
+LIBS_qmail-dkim = -lcrypto
+LIBS_qmail-dkimverify = -lcrypto
+LIBS_qmail-dkimkey = -lcrypto
+LIBS_qmail-srs = -lcrypto
 
 all: $(addprefix $(B)/,$(PROGS))
 
@@ -75,6 +79,13 @@ TLSLIB = lib/buf.c lib/die.c lib/env.c lib/sig.c lib/spawn.c lib/starttls.c lib/
 $(B)/qmail-tls: qmail-tls.c $(TLSLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-tls.c $(TLSLIB) $(B)/lib/auto.c $(LIBS_qmail-tls)
+# the DKIM and SRS programs link libcrypto: the same way
+CRYPTOPROGS = qmail-dkim qmail-dkimverify qmail-dkimkey qmail-srs
+CRYPTOLIB = lib/base64.c lib/buf.c lib/control.c lib/die.c lib/dkim.c lib/dns.c lib/dnspkt.c \
+	lib/env.c lib/qqfilter.c lib/sig.c lib/spawn.c lib/str.c
+$(addprefix $(B)/,$(CRYPTOPROGS)): $(B)/%: %.c $(CRYPTOLIB) lib/*.h $(B)/lib/auto.c
+	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
+	    -iquote lib -o $@ $< $(CRYPTOLIB) $(B)/lib/auto.c $(LIBS_$*)
 endif
 
 $(B)/musl/include/cdb.h: /usr/include/cdb.h | $(B)/musl/include

@@ -225,6 +225,7 @@ struct question {
 	struct dns_rr *rr;
 	size_t max;
 	size_t *count;
+	struct str *raw;	/* NULL, or gets a copy of a usable answer */
 };
 
 /* udp_ask - one UDP exchange with one server; a DNSPKT_ result, or
@@ -278,6 +279,8 @@ udp_ask(const struct ns *ns, const struct question *qu, unsigned timeout)
 		if (res == DNSPKT_NOTOURS)
 			continue;
 		(void)close(fd);	/* a datagram socket: no data to lose */
+		if (res == DNSPKT_OK && qu->raw && !str_copyb(qu->raw, a, (size_t)r))
+			return DNSPKT_FAIL;	/* errno ENOMEM */
 		if (res == DNSPKT_BAD)
 			errno = EPROTO;
 		if (res == DNSPKT_FAIL)
@@ -373,6 +376,8 @@ tcp_ask(const struct ns *ns, const struct question *qu, unsigned timeout)
 		goto fail;
 	res = dnspkt_parse(a, alen, id, qu->name, qu->n, qu->type, qu->rr,
 	    qu->max, qu->count);
+	if (res == DNSPKT_OK && qu->raw && !str_copyb(qu->raw, a, alen))
+		res = DNSPKT_FAIL;	/* errno ENOMEM */
 	free(a);
 	(void)close(fd);	/* everything needed was read */
 	if (res == DNSPKT_NOTOURS || res == DNSPKT_BAD || res == DNSPKT_TRUNC) {
@@ -390,8 +395,9 @@ fail:
 	return DNSPKT_FAIL;
 }
 
-int
-dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t max, size_t *count)
+static int
+ask(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t max, size_t *count,
+    struct str *raw)
 {
 	struct ns ns[NS_MAX];
 	struct question qu;
@@ -411,6 +417,7 @@ dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t m
 	qu.rr = rr;
 	qu.max = max;
 	qu.count = count;
+	qu.raw = raw;
 	for (round = 0; round < 2; round++)
 		for (i = 0; i < nns; i++) {
 			res = udp_ask(&ns[i], &qu, round ? TIMEOUT_SECOND : TIMEOUT_FIRST);
@@ -432,6 +439,51 @@ dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t m
 			*count = 0;
 		}
 	errno = err;
+	return -1;
+}
+
+int
+dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t max, size_t *count)
+{
+	return ask(name, n, type, rr, max, count, NULL);
+}
+
+int
+dns_txt(const char *name, size_t n, struct str *out, size_t *count)
+{
+	struct dns_rr rr[DNS_TXT_MAX];
+	struct str raw = STR_ZERO;
+	size_t i, pos, end, k;
+	unsigned char sl;
+	int r;
+
+	*count = 0;
+	out->len = 0;
+	r = ask(name, n, DNS_T_TXT, rr, DNS_TXT_MAX, count, &raw);
+	if (r != 1) {
+		str_free(&raw);
+		return r;
+	}
+	/* dnspkt_parse checked each record's strings against the packet */
+	for (i = 0; i < *count; i++) {
+		pos = rr[i].pref;
+		end = pos + rr[i].len;
+		while (pos < end) {
+			sl = (unsigned char)raw.s[pos++];
+			for (k = 0; k < sl; k++)
+				if (!str_catc(out, raw.s[pos + k] ? raw.s[pos + k] : ' '))
+					goto nomem;
+			pos += sl;
+		}
+		if (!str_catc(out, 0))
+			goto nomem;
+	}
+	str_free(&raw);
+	return 1;
+nomem:
+	str_free(&raw);
+	*count = 0;
+	errno = ENOMEM;
 	return -1;
 }
 

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "dnspkt.h"
+#include "str.h"
 
 #define DNS_MX_MAX 32	/* MX records kept per domain */
 #define DNS_IP_MAX 32	/* addresses kept per name */
@@ -53,6 +54,13 @@ int dns_ip(const char *name, size_t n, struct dns_ip *ip, size_t max, size_t *co
  * the others it tells the two permanent answers apart: 1 found, 0 the
  * name exists without such records, 2 no such name, -1 temporary. */
 int dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t max, size_t *count);
+
+/* dns_txt - the TXT records of name: each record's character-strings
+ * joined, then a NUL, appended in turn to out (emptied first); a NUL
+ * inside a string becomes a space.  *count records.  Returns as
+ * dns_query: 1 found, 0 no TXT records, 2 no such name, -1 temporary. */
+#define DNS_TXT_MAX 32	/* TXT records kept per name */
+int dns_txt(const char *name, size_t n, struct str *out, size_t *count);
 
 /* dns_random - a random number below n (n > 0), from /dev/urandom
  * (falling back to the clock and pid if it cannot be read) */

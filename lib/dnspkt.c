@@ -278,6 +278,18 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 			    &rr[*count].len, &next) || next != h.rd + h.rdlen)
 				goto bad;
 			break;
+		case DNS_T_TXT:
+			/* one or more character-strings, exactly filling rdata */
+			if (h.rdlen == 0)
+				goto bad;
+			for (next = h.rd; next < h.rd + h.rdlen; )
+				next += 1 + (unsigned char)p[next];
+			if (next != h.rd + h.rdlen)
+				goto bad;
+			rr[*count].pref = (unsigned)h.rd;
+			rr[*count].len = h.rdlen;
+			rr[*count].data[0] = 0;
+			break;
 		default:
 			if (!dnspkt_getname(p, len, h.rd, rr[*count].data,
 			    &rr[*count].len, &next) || next != h.rd + h.rdlen)

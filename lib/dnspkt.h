@@ -17,6 +17,7 @@
 #define DNS_T_CNAME 5
 #define DNS_T_MX 15
 #define DNS_T_AAAA 28
+#define DNS_T_TXT 16
 
 #define DNS_NAME_MAX 255	/* text form, without the NUL */
 #define DNS_UDP_MAX 512		/* plain DNS over UDP, no EDNS0 */
@@ -29,6 +30,9 @@ struct dns_rr {
 	size_t len;			/* A: 4, AAAA: 16, MX: name length */
 	char data[DNS_NAME_MAX + 1];	/* address octets, or MX name + NUL */
 };
+/* TXT records do not fit in data: for them pref is the offset of the
+ * record's data in the packet, len its length (its character-strings
+ * checked to fill it exactly), and data is empty. */
 
 /* dnspkt_query - a recursive query for name/type with id into q (room
  * for cap bytes); its length, or 0 with errno EINVAL when the name is

@@ -1,0 +1,39 @@
+/* qqfilter.h - the plumbing of a qmail-queue filter: a program that
+ * stands where qmail-queue is expected ($QMAILQUEUE), reads the message
+ * on fd 0 and the envelope on fd 1 the same way, changes the message,
+ * and hands the result to the next program: $NEXTQUEUE when set, else
+ * bin/qmail-queue.  Its exit code is the filter's.
+ *
+ * Exit codes follow qmail-queue(8): QQ_NOMEM 51, QQ_READ 54, QQ_CONF 55,
+ * QQ_REFUSE 71 (refused for now), QQ_BUG 81, QQ_ENVELOPE 91.
+ */
+#ifndef QQFILTER_H
+#define QQFILTER_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+#define QQ_NOMEM 51
+#define QQ_WRITE 53
+#define QQ_READ 54
+#define QQ_CONF 55
+#define QQ_REFUSE 71
+#define QQ_BUG 81
+#define QQ_ENVELOPE 91
+
+/* qq_readall - everything on fd until end of file, appended to out;
+ * 1 ok, 0 with errno */
+int qq_readall(int fd, struct str *out);
+
+/* qq_envelope_sender - the sender of envelope env[0..n) (F record)
+ * into s and len; 0 when the envelope is malformed */
+int qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len);
+
+/* qq_next - run the next queue program with the message made of the
+ * pieces part[0..nparts) (each len[i] bytes) and the envelope; returns
+ * its exit code, or -1 with errno when it could not be run or fed (a
+ * signal, a failed spawn or write) */
+int qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen);
+
+#endif

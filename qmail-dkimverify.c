@@ -1,0 +1,430 @@
+/* qmail-dkimverify.c - check the DKIM signatures of incoming mail, as a
+ * qmail-queue filter
+ *
+ *	QMAILQUEUE=bin/qmail-dkimverify   (then bin/qmail-queue, or $NEXTQUEUE)
+ *
+ * Run by qmail-smtpd on port 25.  Reads the message on fd 0 and the
+ * envelope on fd 1 like qmail-queue, checks up to 5 DKIM-Signature
+ * fields (RFC 6376; rsa-sha256 and ed25519-sha256, RFC 8463), with keys
+ * looked up through lib/dns, and adds one Authentication-Results field
+ * (RFC 8601) naming control/me.  Authentication-Results fields that
+ * name control/me and come from the client (below this server's first
+ * Received field) are removed: only this server may speak for itself.
+ * The message goes on to the next queue program, whose exit code is
+ * ours.  A DNS failure is dkim=temperror, never a refusal.
+ *
+ * Untrusted: the whole message, the signatures in it, the key records
+ * in DNS.  Links OpenSSL's libcrypto.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "auto.h"
+#include "base64.h"
+#include "control.h"
+#include "die.h"
+#include "dkim.h"
+#include "dns.h"
+#include "qqfilter.h"
+#include "str.h"
+
+#define SIGS_MAX 5		/* signatures checked per message */
+
+enum result { R_PASS, R_FAIL, R_NEUTRAL, R_TEMPERROR, R_PERMERROR };
+static const char *const rname[] = { "pass", "fail", "neutral", "temperror", "permerror" };
+
+static void
+nomem(void)
+{
+	die(QQ_NOMEM, "out of memory");
+}
+
+/* unfws - p[0..n) without folding white space, into out */
+static void
+unfws(const char *p, size_t n, struct str *out)
+{
+	size_t i;
+
+	out->len = 0;
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n' &&
+		    !str_catc(out, p[i]))
+			nomem();
+}
+
+static int
+tageq(const char *p, const struct dkim_tag *t, const char *s)
+{
+	return t && t->vallen == strlen(s) && str_caseeqb(p + t->val, s, t->vallen);
+}
+
+/* body_hash - SHA-256 of the canonical body, at most limit bytes of it
+ * when limit is not (size_t)-1 */
+static int
+body_hash(const char *body, size_t n, int relaxed, size_t limit, unsigned char md[32])
+{
+	struct dkim_body b;
+	struct str chunk = STR_ZERO;
+	EVP_MD_CTX *ctx;
+	size_t i, step, take, done = 0;
+	int ok = 1;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		nomem();
+	dkim_body_init(&b, relaxed);
+	for (i = 0; i <= n; i += step) {
+		step = n - i < 65536 ? n - i : 65536;
+		chunk.len = 0;
+		if (i == n) {
+			if (!dkim_body_end(&b, &chunk))
+				nomem();
+		} else if (!dkim_body_feed(&b, body + i, step, &chunk))
+			nomem();
+		take = chunk.len;
+		if (limit != (size_t)-1 && take > limit - done)
+			take = limit - done;
+		done += take;
+		if (!EVP_DigestUpdate(ctx, chunk.s, take))
+			ok = 0;
+		if (i == n)
+			break;
+	}
+	if (limit != (size_t)-1 && done < limit)
+		ok = 0;	/* l= longer than the body: it cannot verify */
+	if (!EVP_DigestFinal_ex(ctx, md, NULL))
+		ok = 0;
+	EVP_MD_CTX_free(ctx);
+	str_free(&chunk);
+	return ok;
+}
+
+/* verify - one DKIM-Signature field; the result and, in info, the
+ * properties for Authentication-Results */
+static enum result
+verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size_t body,
+    const struct dkim_field *sf, struct str *info)
+{
+	struct dkim_tag t[DKIM_TAGS_MAX], kt[DKIM_TAGS_MAX];
+	const struct dkim_tag *v, *a, *b, *bh, *c, *d, *h, *s, *l, *x, *kk, *kp, *kv, *kh;
+	struct str tmp = STR_ZERO, sig = STR_ZERO, want = STR_ZERO, qname = STR_ZERO;
+	struct str txt = STR_ZERO, key = STR_ZERO, data = STR_ZERO;
+	const char *val = msg + sf->start, *rec;
+	size_t vlen, nt, nkt, count, i, limit = (size_t)-1, reclen;
+	unsigned char md[32];
+	unsigned long ul;
+	int hrelaxed = 0, brelaxed = 0, ed, r, ok;
+	enum result res = R_PERMERROR;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	const unsigned char *dp;
+
+	vlen = str_chrb(val, sf->len, ':');
+	val += vlen + 1;
+	vlen = sf->len - vlen - 1;
+	if (!dkim_tags(val, vlen, t, DKIM_TAGS_MAX, &nt)) {
+		if (!str_cats(info, " (malformed signature)"))
+			nomem();
+		return R_PERMERROR;
+	}
+	v = dkim_tag(val, t, nt, "v");
+	a = dkim_tag(val, t, nt, "a");
+	b = dkim_tag(val, t, nt, "b");
+	bh = dkim_tag(val, t, nt, "bh");
+	c = dkim_tag(val, t, nt, "c");
+	d = dkim_tag(val, t, nt, "d");
+	h = dkim_tag(val, t, nt, "h");
+	s = dkim_tag(val, t, nt, "s");
+	l = dkim_tag(val, t, nt, "l");
+	x = dkim_tag(val, t, nt, "x");
+	if (d && (!str_cats(info, " header.d=") || !str_catb(info, val + d->val, d->vallen < 253 ? d->vallen : 253)))
+		nomem();
+	if (s && (!str_cats(info, " header.s=") || !str_catb(info, val + s->val, s->vallen < 63 ? s->vallen : 63)))
+		nomem();
+	if (!tageq(val, v, "1") || !a || !b || !bh || !d || !h || !s) {
+		if (!str_cats(info, " (missing or bad tags)"))
+			nomem();
+		return R_PERMERROR;
+	}
+	for (i = 0; i < d->vallen; i++)
+		if (val[d->val + i] <= ' ' || val[d->val + i] == '/')
+			break;
+	for (ok = 1, r = 0; r < (int)s->vallen; r++)
+		if (val[s->val + r] <= ' ' || val[s->val + r] == '/')
+			ok = 0;
+	if (i < d->vallen || !ok || d->vallen == 0 || s->vallen == 0 ||
+	    d->vallen + s->vallen + 12 > DNS_NAME_MAX) {
+		if (!str_cats(info, " (bad domain or selector)"))
+			nomem();
+		return R_PERMERROR;
+	}
+	if (tageq(val, a, "rsa-sha256"))
+		ed = 0;
+	else if (tageq(val, a, "ed25519-sha256"))
+		ed = 1;
+	else {
+		if (!str_cats(info, " (unsupported algorithm)"))
+			nomem();
+		return R_PERMERROR;
+	}
+	if (c) {
+		size_t sl = str_chrb(val + c->val, c->vallen, '/');
+		const char *cv = val + c->val;
+		if ((sl == 7 && str_caseeqb(cv, "relaxed", 7)) || (sl == 6 && str_caseeqb(cv, "simple", 6)))
+			hrelaxed = sl == 7;
+		else
+			goto badtag;
+		if (sl < c->vallen) {
+			size_t bl = c->vallen - sl - 1;
+			if (bl == 7 && str_caseeqb(cv + sl + 1, "relaxed", 7))
+				brelaxed = 1;
+			else if (!(bl == 6 && str_caseeqb(cv + sl + 1, "simple", 6)))
+				goto badtag;
+		}
+	}
+	if (l) {
+		if (!scan_ulong(val + l->val, l->vallen, &ul))
+			goto badtag;
+		limit = (size_t)ul;
+	}
+	/* h= must name From */
+	unfws(val + h->val, h->vallen, &tmp);
+	if (!str_catc(&tmp, ':'))
+		nomem();
+	for (i = 0, ok = 0; i < tmp.len; i += str_chrb(tmp.s + i, tmp.len - i, ':') + 1)
+		if (tmp.len - i >= 5 && str_caseeqb(tmp.s + i, "from:", 5))
+			ok = 1;
+	if (!ok) {
+		if (!str_cats(info, " (From not signed)"))
+			nomem();
+		goto out;
+	}
+	if (x) {
+		if (!scan_ulong(val + x->val, x->vallen, &ul))
+			goto badtag;
+		if ((time_t)ul < time(NULL)) {
+			res = R_FAIL;
+			if (!str_cats(info, " (signature expired)"))
+				nomem();
+			goto out;
+		}
+	}
+
+	/* the key */
+	if (!str_catb(&qname, val + s->val, s->vallen) || !str_cats(&qname, "._domainkey.") ||
+	    !str_catb(&qname, val + d->val, d->vallen))
+		nomem();
+	r = dns_txt(qname.s, qname.len, &txt, &count);
+	if (r == -1) {
+		if (errno == ENOMEM)
+			nomem();
+		res = R_TEMPERROR;
+		if (!str_cats(info, " (key lookup failed)"))
+			nomem();
+		goto out;
+	}
+	if (r != 1 || count != 1) {
+		if (!str_cats(info, r == 1 ? " (more than one key record)" : " (no key)"))
+			nomem();
+		goto out;
+	}
+	rec = txt.s;
+	reclen = txt.len - 1;
+	if (!dkim_tags(rec, reclen, kt, DKIM_TAGS_MAX, &nkt))
+		goto badkey;
+	kv = dkim_tag(rec, kt, nkt, "v");
+	kk = dkim_tag(rec, kt, nkt, "k");
+	kp = dkim_tag(rec, kt, nkt, "p");
+	kh = dkim_tag(rec, kt, nkt, "h");
+	if ((kv && !tageq(rec, kv, "DKIM1")) || !kp)
+		goto badkey;
+	if ((ed && !tageq(rec, kk, "ed25519")) || (!ed && kk && !tageq(rec, kk, "rsa")))
+		goto badkey;
+	if (kh) {
+		unfws(rec + kh->val, kh->vallen, &tmp);
+		if (!str_catc(&tmp, ':'))
+			nomem();
+		for (i = 0, ok = 0; i < tmp.len; i += str_chrb(tmp.s + i, tmp.len - i, ':') + 1)
+			if (tmp.len - i >= 7 && str_caseeqb(tmp.s + i, "sha256:", 7))
+				ok = 1;
+		if (!ok)
+			goto badkey;
+	}
+	if (kp->vallen == 0) {
+		res = R_FAIL;
+		if (!str_cats(info, " (key revoked)"))
+			nomem();
+		goto out;
+	}
+	unfws(rec + kp->val, kp->vallen, &tmp);
+	if (!base64_decode(tmp.s, tmp.len, &key))
+		goto badkey;
+	if (ed) {
+		if (key.len != 32 || (pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+		    (const unsigned char *)key.s, 32)) == NULL)
+			goto badkey;
+	} else {
+		dp = (const unsigned char *)key.s;
+		if (key.len > 0x7fffffff || (pk = d2i_PUBKEY(NULL, &dp, (long)key.len)) == NULL ||
+		    EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pk) < 1024)
+			goto badkey;
+	}
+
+	/* the body */
+	unfws(val + bh->val, bh->vallen, &tmp);
+	if (!base64_decode(tmp.s, tmp.len, &want))
+		goto badtag;
+	if (!body_hash(msg + body, mlen - body, brelaxed, limit, md) ||
+	    want.len != 32 || memcmp(md, want.s, 32) != 0) {
+		res = R_FAIL;
+		if (!str_cats(info, " (body hash did not verify)"))
+			nomem();
+		goto out;
+	}
+
+	/* the header: the fields named by h=, then this one without b= */
+	if (!dkim_select(msg, f, nf, val + h->val, h->vallen, hrelaxed, &data))
+		nomem();
+	tmp.len = 0;
+	if (!str_catb(&tmp, msg + sf->start, (size_t)(val - (msg + sf->start)) + b->rawval) ||
+	    !str_catb(&tmp, val + b->rawend, vlen - b->rawend) ||
+	    !dkim_canon_header(tmp.s, tmp.len, hrelaxed, &data))
+		nomem();
+	data.len -= 2;
+	unfws(val + b->val, b->vallen, &tmp);
+	if (!base64_decode(tmp.s, tmp.len, &sig))
+		goto badtag;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		nomem();
+	if (ed) {
+		if (!EVP_Digest(data.s, data.len, md, NULL, EVP_sha256(), NULL) ||
+		    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pk) != 1)
+			die(QQ_REFUSE, "unable to set up Ed25519");
+		ok = EVP_DigestVerify(ctx, (const unsigned char *)sig.s, sig.len, md, 32);
+	} else {
+		if (EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pk) != 1)
+			die(QQ_REFUSE, "unable to set up RSA");
+		ok = EVP_DigestVerify(ctx, (const unsigned char *)sig.s, sig.len,
+		    (const unsigned char *)data.s, data.len);
+	}
+	if (ok == 1)
+		res = R_PASS;
+	else {
+		res = R_FAIL;
+		if (!str_cats(info, " (signature did not verify)"))
+			nomem();
+	}
+	goto out;
+badkey:
+	if (!str_cats(info, " (bad key record)"))
+		nomem();
+	res = R_PERMERROR;
+	goto out;
+badtag:
+	if (!str_cats(info, " (bad tag value)"))
+		nomem();
+	res = R_PERMERROR;
+out:
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	str_free(&tmp);
+	str_free(&sig);
+	str_free(&want);
+	str_free(&qname);
+	str_free(&txt);
+	str_free(&key);
+	str_free(&data);
+	return res;
+}
+
+/* ours - 1 when Authentication-Results field fl names me as authserv-id */
+static int
+ours(const char *fl, size_t n, const struct str *me)
+{
+	size_t i = str_chrb(fl, n, ':') + 1, e;
+
+	while (i < n && (fl[i] == ' ' || fl[i] == '\t' || fl[i] == '\r' || fl[i] == '\n'))
+		i++;
+	for (e = i; e < n && fl[e] != ';' && fl[e] != ' ' && fl[e] != '\t' &&
+	    fl[e] != '\r' && fl[e] != '\n'; e++)
+		;
+	return e - i == me->len && str_caseeqb(fl + i, me->s, me->len);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct str msg = STR_ZERO, env = STR_ZERO, me = STR_ZERO, ar = STR_ZERO, info = STR_ZERO;
+	static struct dkim_field f[DKIM_FIELDS_MAX];
+	static const char *part[DKIM_FIELDS_MAX + 3];
+	static size_t len[DKIM_FIELDS_MAX + 3];
+	const char *s;
+	size_t nf, body, i, slen, np = 0, nsig = 0, from = 0, received = (size_t)-1;
+	enum result r;
+	int code;
+
+	(void)argc;
+	die_init(argv[0]);
+	if (chdir(auto_home) == -1)
+		die_sys(QQ_REFUSE, "unable to chdir to ", auto_home);
+	if (control_readline("control/me", &me) == -1)
+		die_sys(QQ_CONF, "unable to read control/me");
+	if (me.len == 0 && !str_copys(&me, "localhost"))
+		nomem();
+	if (!qq_readall(0, &msg))
+		die_sys(QQ_READ, "unable to read the message");
+	if (!qq_readall(1, &env))
+		die_sys(QQ_READ, "unable to read the envelope");
+	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
+		die(QQ_ENVELOPE, "the envelope is malformed");
+	if (!msg.s && !str_readyplus(&msg, 1))
+		nomem();
+	if (!dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body)) {
+		/* too many fields to be worth checking: said so, passed on */
+		nf = 0;
+		body = 0;
+	}
+
+	if (!str_cats(&ar, "Authentication-Results: ") || !str_cat(&ar, &me))
+		nomem();
+	for (i = 0; i < nf && nsig < SIGS_MAX; i++) {
+		if (f[i].namelen != 14 || !str_caseeqb(msg.s + f[i].start, "dkim-signature", 14))
+			continue;
+		nsig++;
+		info.len = 0;
+		r = verify(msg.s, msg.len, f, nf, body, &f[i], &info);
+		if (!str_cats(&ar, ";\n\tdkim=") || !str_cats(&ar, rname[r]) || !str_cat(&ar, &info))
+			nomem();
+	}
+	if (nsig == 0 && !str_cats(&ar, "; dkim=none"))
+		nomem();
+	if (!str_catc(&ar, '\n'))
+		nomem();
+
+	/* our field first, then the message without the forged fields */
+	part[np] = ar.s;
+	len[np++] = ar.len;
+	for (i = 0; i < nf; i++) {
+		if (received == (size_t)-1 && f[i].namelen == 8 &&
+		    str_caseeqb(msg.s + f[i].start, "received", 8))
+			received = i;
+		if (received != (size_t)-1 && i > received && f[i].namelen == 22 &&
+		    str_caseeqb(msg.s + f[i].start, "authentication-results", 22) &&
+		    ours(msg.s + f[i].start, f[i].len, &me)) {
+			part[np] = msg.s + from;
+			len[np++] = f[i].start - from;
+			from = f[i].start + f[i].len;
+		}
+	}
+	part[np] = msg.s + from;
+	len[np++] = msg.len - from;
+	code = qq_next(part, len, np, env.s, env.len);
+	if (code == -1)
+		die_sys(QQ_REFUSE, "unable to run the next queue program");
+	return code;
+}
