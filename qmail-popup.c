@@ -7,6 +7,7 @@
  * login to subprogram through the checkpassword interface: descriptor 3
  * carries "login\0password\0timestamp\0".  When subprogram exits 0 the
  * session was served; 1 means a bad login, and the client may try again.
+ * Behind qmail-tls -s it offers STLS (RFC 2595, lib/starttls.h).
  * Everything the client sends is untrusted.  Input is read a byte at a
  * time so that nothing the client sent after its login is lost to the
  * subprogram, which reads the same descriptor.
@@ -22,9 +23,11 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
+#include "env.h"
 #include "pop3.h"
 #include "sig.h"
 #include "spawn.h"
+#include "starttls.h"
 #include "str.h"
 
 #define TIMEOUT_DEFAULT 600
@@ -38,6 +41,8 @@ struct session {
 	struct str stamp;	/* <pid.time@hostname> */
 	struct str user;	/* from USER */
 	unsigned failures;
+	int tlsfd;		/* qmail-tls control socket, -1: no STLS */
+	int tls;		/* the connection is encrypted */
 };
 
 /* out - one reply, one write; a client that is gone ends the session */
@@ -209,6 +214,36 @@ auth(struct session *ss, const struct pop3_cmd *c)
 	    sp < c->arglen ? c->arglen - 6 : 0);
 }
 
+/* stls - RFC 2595: qmail-tls sends our +OK and does the handshake.
+ * Input is read a byte at a time, so nothing sent in clear after STLS
+ * was read ahead; it dies with the old descriptor.  A USER given in
+ * clear is forgotten. */
+static void
+stls(struct session *ss, const struct pop3_cmd *c)
+{
+	static const char go[] = "+OK begin TLS negotiation\r\n";
+
+	if (ss->tls) {
+		out("-ERR TLS is already on\r\n");
+		return;
+	}
+	if (ss->tlsfd < 0) {
+		out("-ERR STLS is not offered here\r\n");
+		return;
+	}
+	if (c->arglen) {
+		out("-ERR STLS takes no argument\r\n");
+		return;
+	}
+	if (!starttls_request(ss->tlsfd, go, sizeof go - 1)) {
+		warn_sys("TLS handshake failed");
+		_exit(0);
+	}
+	ss->tlsfd = -1;
+	ss->tls = 1;
+	ss->user.len = 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -228,6 +263,11 @@ main(int argc, char **argv)
 	ss.failures = 0;
 	ss.user.s = ss.stamp.s = NULL;
 	ss.user.len = ss.user.cap = ss.stamp.len = ss.stamp.cap = 0;
+	errno = 0;
+	if ((ss.tlsfd = starttls_fd()) == -1 && errno != 0)
+		warn_sys("not offering STLS: bad $", STARTTLS_ENV);
+	/* behind qmail-tls with implicit TLS (pop3s) the variables are set */
+	ss.tls = env_get("TLSVERSION") != NULL;
 	if (chdir(auto_home) == -1) {
 		out("-ERR [SYS/TEMP] server trouble, try later\r\n");
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
@@ -278,7 +318,11 @@ main(int argc, char **argv)
 			out("+OK bye\r\n");
 			return 0;
 		case POP3_CAPA:
-			out("+OK capability list follows\r\n"
+			out(ss.tlsfd >= 0 && !ss.tls ?
+			    "+OK capability list follows\r\n"
+			    "USER\r\nSASL PLAIN\r\nSTLS\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+			    "AUTH-RESP-CODE\r\nIMPLEMENTATION lanmail\r\n.\r\n" :
+			    "+OK capability list follows\r\n"
 			    "USER\r\nSASL PLAIN\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
 			    "AUTH-RESP-CODE\r\nIMPLEMENTATION lanmail\r\n.\r\n");
 			break;
@@ -307,7 +351,7 @@ main(int argc, char **argv)
 			out("-ERR APOP is not offered; use USER and PASS, or AUTH PLAIN\r\n");
 			break;
 		case POP3_STLS:
-			out("-ERR STLS is not offered here\r\n");
+			stls(&ss, &c);
 			break;
 		case POP3_UNKNOWN:
 			out("-ERR unknown command\r\n");
