@@ -39,6 +39,7 @@ endif
 LIBS_qmail-auth = $(CRYPT)
 LIBS_qmail-admin = $(CRYPT)
 LIBS_qmail-tls = -lssl -lcrypto
+LIBS_qmail-list = -lcrypto
 LIBS_qmail-dkim = -lcrypto
 LIBS_qmail-dkimverify = -lcrypto
 LIBS_qmail-dkimkey = -lcrypto
@@ -79,6 +80,12 @@ TLSLIB = lib/buf.c lib/die.c lib/env.c lib/sig.c lib/spawn.c lib/starttls.c lib/
 $(B)/qmail-tls: qmail-tls.c $(TLSLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-tls.c $(TLSLIB) $(B)/lib/auto.c $(LIBS_qmail-tls)
+# qmail-list's cookies are HMAC-SHA256 from libcrypto: the same way
+LISTLIB = lib/buf.c lib/control.c lib/date822.c lib/die.c lib/env.c lib/listcmd.c \
+	lib/maildir.c lib/spawn.c lib/str.c
+$(B)/qmail-list: qmail-list.c $(LISTLIB) lib/*.h $(B)/lib/auto.c
+	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
+	    -iquote lib -o $@ qmail-list.c $(LISTLIB) $(B)/lib/auto.c $(LIBS_qmail-list)
 # the DKIM and SRS programs link libcrypto: the same way
 CRYPTOPROGS = qmail-dkim qmail-dkimverify qmail-dkimkey qmail-srs
 CRYPTOLIB = lib/base64.c lib/buf.c lib/control.c lib/die.c lib/dkim.c lib/dns.c lib/dnspkt.c \

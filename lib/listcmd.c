@@ -1,0 +1,204 @@
+/* listcmd.c - parsing qmail-list's command addresses (see listcmd.h).
+ * The input is whatever a remote sender put after "LIST-". */
+#include <errno.h>
+
+#include "listcmd.h"
+
+#define ADDR_MAX 320
+
+static int
+word(const char *p, size_t n, const char *w, size_t *used)
+{
+	size_t i;
+
+	for (i = 0; w[i]; i++) {
+		char c;
+
+		if (i >= n)
+			return 0;
+		c = p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != w[i])
+			return 0;
+	}
+	*used = i;
+	return 1;
+}
+
+/* number - decimal digits up to a '.' or '-' or the end; 1 with *used */
+static int
+number(const char *p, size_t n, unsigned long *out, size_t *used)
+{
+	size_t i;
+
+	for (i = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+		if (i >= 19)
+			return 0;
+	if (i == 0 || !scan_ulong(p, i, out))
+		return 0;
+	*used = i;
+	return 1;
+}
+
+static int
+hex(const char *p, size_t n, size_t *used)
+{
+	size_t i;
+
+	for (i = 0; i < n && ((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
+	    (p[i] >= 'A' && p[i] <= 'F')); i++)
+		;
+	if (i == 0 || i > LISTCMD_COOKIEMAX)
+		return 0;
+	*used = i;
+	return 1;
+}
+
+int
+listcmd_addrok(const char *p, size_t n)
+{
+	size_t i, at = n;
+
+	if (n == 0 || n > ADDR_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c <= 32 || c >= 127 || c == '<' || c == '>' || c == '"' || c == '\\' ||
+		    c == ',' || c == ';' || c == '(' || c == ')')
+			return 0;
+		if (c == '@') {
+			if (at != n)
+				return 0;
+			at = i;
+		}
+	}
+	if (at == 0 || at == n || at + 1 == n)
+		return 0;
+	for (i = at + 1; i < n; i++)
+		if (p[i] == '/' || p[i] == '=')
+			return 0;
+	if (p[at + 1] == '.' || p[at + 1] == '-' || p[0] == '.' || p[0] == '|' || p[0] == '&' ||
+	    p[0] == '-')
+		return 0;
+	return 1;
+}
+
+int
+listcmd_encode(struct str *out, const char *p, size_t n)
+{
+	size_t at;
+
+	if (!listcmd_addrok(p, n))
+		return errno = EINVAL, 0;
+	at = str_rchrb(p, n, '@');
+	if (!str_readyplus(out, n))
+		return 0;
+	(void)str_catb(out, p, at);
+	(void)str_catc(out, '=');
+	(void)str_catb(out, p + at + 1, n - at - 1);
+	return 1;
+}
+
+int
+listcmd_decode(struct str *out, const char *p, size_t n)
+{
+	size_t eq, len = out->len;
+
+	if (n == 0 || n > ADDR_MAX || str_chrb(p, n, '@') != n)
+		return errno = EINVAL, 0;
+	eq = str_rchrb(p, n, '=');
+	if (eq == n)
+		return errno = EINVAL, 0;
+	if (!str_readyplus(out, n))
+		return 0;
+	(void)str_catb(out, p, eq);
+	(void)str_catc(out, '@');
+	(void)str_catb(out, p + eq + 1, n - eq - 1);
+	if (!listcmd_addrok(out->s + len, n)) {
+		out->len = len;
+		return errno = EINVAL, 0;
+	}
+	return 1;
+}
+
+/* cookieform - NUM.COOKIE, then -ADDR when addr is wanted; the rest of p */
+static int
+cookieform(const char *p, size_t n, struct listcmd *c, int withaddr)
+{
+	size_t u;
+
+	if (!number(p, n, &c->num, &u) || u >= n || p[u] != '.')
+		return 0;
+	p += u + 1;
+	n -= u + 1;
+	if (!hex(p, n, &u))
+		return 0;
+	c->cookie = p;
+	c->cookielen = u;
+	p += u;
+	n -= u;
+	if (!withaddr)
+		return n == 0;
+	if (n < 2 || p[0] != '-')
+		return 0;
+	c->addr = p + 1;
+	c->addrlen = n - 1;
+	return c->addrlen <= ADDR_MAX && str_chrb(c->addr, c->addrlen, '=') != c->addrlen &&
+	    str_chrb(c->addr, c->addrlen, '@') == c->addrlen;
+}
+
+int
+listcmd_parse(const char *p, size_t n, struct listcmd *c)
+{
+	static const struct {
+		const char *w;
+		int cmd, addr;
+	} cookies[] = {
+		{ "sc.", LISTCMD_SUBCONF, 1 }, { "uc.", LISTCMD_UNSUBCONF, 1 },
+		{ "probe.", LISTCMD_PROBE, 1 }, { "accept.", LISTCMD_ACCEPT, 0 },
+		{ "reject.", LISTCMD_REJECT, 0 },
+	};
+	size_t u, i;
+
+	c->cmd = LISTCMD_BAD;
+	c->num = 0;
+	c->cookie = c->addr = 0;
+	c->cookielen = c->addrlen = 0;
+	if (n == 0 || n > LISTCMD_MAX)
+		return 0;
+	if (word(p, n, "help", &u) && u == n)
+		return c->cmd = LISTCMD_HELP, 1;
+	if (word(p, n, "subscribe", &u) && u == n)
+		return c->cmd = LISTCMD_SUB, 1;
+	if (word(p, n, "unsubscribe", &u) && u == n)
+		return c->cmd = LISTCMD_UNSUB, 1;
+	if (word(p, n, "get.", &u)) {
+		size_t v;
+
+		if (!number(p + u, n - u, &c->num, &v) || u + v != n)
+			return 0;
+		return c->cmd = LISTCMD_GET, 1;
+	}
+	if (word(p, n, "return-", &u)) {
+		c->addr = p + u;
+		c->addrlen = n - u;
+		if (c->addrlen == 0 || c->addrlen > ADDR_MAX ||
+		    str_chrb(c->addr, c->addrlen, '=') == c->addrlen ||
+		    str_chrb(c->addr, c->addrlen, '@') != c->addrlen)
+			return c->addr = 0, c->addrlen = 0, 0;
+		return c->cmd = LISTCMD_RETURN, 1;
+	}
+	for (i = 0; i < sizeof cookies / sizeof cookies[0]; i++)
+		if (word(p, n, cookies[i].w, &u)) {
+			if (!cookieform(p + u, n - u, c, cookies[i].addr)) {
+				c->num = 0;
+				c->cookie = c->addr = 0;
+				c->cookielen = c->addrlen = 0;
+				return 0;
+			}
+			return c->cmd = cookies[i].cmd, 1;
+		}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* listcmd.h - the command addresses of a qmail-list mailing list
+ *
+ * Mail to LIST-WORD@DOMAIN reaches qmail-list through the list owner's
+ * .qmail-LIST-default with WORD in $DEFAULT.  WORD comes from anyone on
+ * the network: listcmd_parse takes it apart without trusting it.  The
+ * forms (command words in any case):
+ *	help  subscribe  unsubscribe  get.N
+ *	return-ADDR                   a bounce of a post (VERP)
+ *	sc.TIME.COOKIE-ADDR           confirm a subscription
+ *	uc.TIME.COOKIE-ADDR           confirm an unsubscription
+ *	probe.TIME.COOKIE-ADDR        a bounce of a probe
+ *	accept.ID.COOKIE  reject.ID.COOKIE   a moderator's answer
+ * ADDR is an address written local=domain (qmail's VERP form; the last
+ * '=' separates), COOKIE is lower-case hex.
+ */
+#ifndef LISTCMD_H
+#define LISTCMD_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+enum {
+	LISTCMD_BAD, LISTCMD_HELP, LISTCMD_SUB, LISTCMD_UNSUB, LISTCMD_GET,
+	LISTCMD_RETURN, LISTCMD_SUBCONF, LISTCMD_UNSUBCONF, LISTCMD_PROBE,
+	LISTCMD_ACCEPT, LISTCMD_REJECT
+};
+
+#define LISTCMD_MAX 1000	/* bytes of a command word */
+#define LISTCMD_COOKIEMAX 64	/* hex digits of a cookie */
+
+struct listcmd {
+	int cmd;
+	unsigned long num;	/* get.N, the TIME or the ID of a cookie form */
+	const char *cookie;	/* inside the input, hex; cookielen 0 when none */
+	size_t cookielen;
+	const char *addr;	/* inside the input, local=domain; addrlen 0 when none */
+	size_t addrlen;
+};
+
+/* listcmd_parse - n bytes of a command word; 1 with *c filled, 0 when the
+ * word is no command (c->cmd is then LISTCMD_BAD) */
+int listcmd_parse(const char *, size_t n, struct listcmd *c);
+
+/* listcmd_addrok - n bytes are a plausible subscriber address: one
+ * local@domain, printable, no blanks, no '/' in the domain, at most 320 */
+int listcmd_addrok(const char *, size_t n);
+
+/* listcmd_encode - local@domain as local=domain appended to out; 0 with
+ * errno (EINVAL when the address is not listcmd_addrok) */
+int listcmd_encode(struct str *out, const char *, size_t n);
+/* listcmd_decode - local=domain as local@domain appended to out; 0 with
+ * errno EINVAL when the result would not be listcmd_addrok */
+int listcmd_decode(struct str *out, const char *, size_t n);
+
+#endif

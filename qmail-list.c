@@ -1,0 +1,1415 @@
+/* qmail-list - a mailing list manager run from the list owner's .qmail files
+ *
+ *	qmail-list make [-h home] [-e ext] [-o owner] dir address
+ *	qmail-list deliver dir            (from .qmail-EXT and .qmail-EXT-default)
+ *	qmail-list add dir address...     qmail-list remove dir address...
+ *	qmail-list show dir
+ *
+ * The list directory holds one file per setting (see qmail-list(1)).
+ * In deliver mode the message on descriptor 0, $SENDER and $DEFAULT come
+ * from anyone on the network and are untrusted; the command word in
+ * $DEFAULT is parsed by lib/listcmd.  A post is checked (sender, loop,
+ * size, membership), then either held for the moderators or sent once
+ * through qmail-queue to every subscriber with the VERP sender
+ * LIST-return-@DOMAIN-@[], which qmail-send rewrites per recipient so a
+ * bounce names its subscriber.  Confirmation and moderation cookies are
+ * HMAC-SHA256 (OpenSSL's libcrypto) with the list's secret.  Exit codes
+ * are qmail-command's: 0 done, 100 refused (qmail-local bounces it), 111
+ * try again later; what happened is printed on stdout for the log.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "date822.h"
+#include "die.h"
+#include "env.h"
+#include "listcmd.h"
+#include "maildir.h"
+#include "spawn.h"
+#include "str.h"
+
+#define COOKIE_HEX 32			/* hex digits of a cookie: 128 bits */
+#define COOKIE_DAYS 7			/* confirmations expire */
+#define MAXBYTES_DEFAULT 1000000UL	/* a post's size limit */
+#define BOUNCELIMIT_DEFAULT 3		/* bounces before a probe */
+#define BOUNCEDAYS 30			/* bounces older than this are forgotten */
+#define SUBSCRIBERS_MAX 100000		/* addresses in one list */
+#define QUOTE_MAX 20000			/* bytes of a post shown to a moderator */
+
+struct list {
+	const char *dir;
+	struct str addr;	/* the list's address, local@domain */
+	size_t at;		/* index of '@' in addr */
+	struct str owner;
+	struct str secret;
+	struct str prefix;	/* subject prefix, may be empty */
+	struct str subs;	/* subscribers, each ended by NUL */
+	int lockfd;
+};
+
+static void
+usage(void)
+{
+	die(EXIT_PERM, "usage: qmail-list make [-h home] [-e ext] [-o owner] dir address | "
+	    "deliver dir | add dir address... | remove dir address... | show dir");
+}
+
+/* path - dir/name as a C string in out */
+static const char *
+path(struct str *out, const struct list *l, const char *name)
+{
+	if (!str_copys(out, l->dir) || !str_catc(out, '/') || !str_cats(out, name) || !str_nul(out))
+		die_nomem();
+	return out->s;
+}
+
+/* setting - dir/name's first line, or dflt when the file is missing */
+static void
+setting(const struct list *l, const char *name, struct str *out, const char *dflt)
+{
+	struct str fn = STR_ZERO;
+
+	switch (control_readline(path(&fn, l, name), out)) {
+	case 0:
+		if (!str_copys(out, dflt))
+			die_nomem();
+		break;
+	case -1:
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	}
+	if (!str_nul(out))
+		die_nomem();
+	str_free(&fn);
+}
+
+static unsigned long
+setting_ulong(const struct list *l, const char *name, unsigned long dflt)
+{
+	struct str fn = STR_ZERO;
+	unsigned long u;
+
+	switch (control_readulong(path(&fn, l, name), &u)) {
+	case 0:
+		u = dflt;
+		break;
+	case -1:
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	}
+	str_free(&fn);
+	return u;
+}
+
+static int
+setting_flag(const struct list *l, const char *name, int dflt)
+{
+	return setting_ulong(l, name, (unsigned long)dflt) != 0;
+}
+
+static void
+lock(struct list *l)
+{
+	struct str fn = STR_ZERO;
+	struct flock fl;
+
+	if ((l->lockfd = open(path(&fn, l, "lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		die_sys(EXIT_TEMP, "unable to open ", fn.s);
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(l->lockfd, F_SETLKW, &fl) == -1)
+		if (errno != EINTR)
+			die_sys(EXIT_TEMP, "unable to lock ", fn.s);
+	str_free(&fn);
+}
+
+/* writefile - name replaced atomically by n bytes */
+static void
+writefile(const struct list *l, const char *name, const char *p, size_t n)
+{
+	struct str fn = STR_ZERO, tmp = STR_ZERO;
+	int fd;
+
+	path(&fn, l, name);
+	if (!str_copyb(&tmp, fn.s, fn.len) || !str_cats(&tmp, ".tmp") || !str_nul(&tmp))
+		die_nomem();
+	if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", tmp.s);
+	if (!fd_writeall(fd, p, n, 0) || fsync(fd) == -1 || close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to write ", tmp.s);
+	if (rename(tmp.s, fn.s) == -1)
+		die_sys(EXIT_TEMP, "unable to rename ", tmp.s);
+	str_free(&fn);
+	str_free(&tmp);
+}
+
+/* addreq - the same address: local part exactly, domain in any case
+ * (qmail lower-cases command addresses, so the local part too) */
+static int
+addreq(const char *a, size_t an, const char *b, size_t bn)
+{
+	return an == bn && str_caseeqb(a, b, an);
+}
+
+static void
+load(struct list *l, const char *dir)
+{
+	struct str fn = STR_ZERO;
+
+	memset(l, 0, sizeof *l);
+	l->dir = dir;
+	l->lockfd = -1;
+	setting(l, "address", &l->addr, "");
+	l->at = str_rchrb(l->addr.s, l->addr.len, '@');
+	if (l->addr.len == 0 || !listcmd_addrok(l->addr.s, l->addr.len))
+		die(EXIT_TEMP, "no valid list address in ", path(&fn, l, "address"));
+	setting(l, "owner", &l->owner, "");
+	setting(l, "secret", &l->secret, "");
+	if (l->secret.len < 32)
+		die(EXIT_TEMP, "the list secret is missing or short: ", path(&fn, l, "secret"));
+	setting(l, "prefix", &l->prefix, "");
+	if (control_readlist(path(&fn, l, "subscribers"), &l->subs) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	str_free(&fn);
+}
+
+/* find - the subscriber entry equal to a, or NULL */
+static const char *
+find(const struct str *subs, const char *a, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < subs->len; i += k + 1) {
+		k = str_chrb(subs->s + i, subs->len - i, 0);
+		if (addreq(subs->s + i, k, a, n))
+			return subs->s + i;
+	}
+	return NULL;
+}
+
+/* save_subs - subscribers file from l->subs, leaving out drop (may be NULL),
+ * adding add (may be NULL) */
+static void
+save_subs(struct list *l, const char *drop, size_t dn, const char *add, size_t an)
+{
+	struct str out = STR_ZERO;
+	size_t i, k, count = 0;
+
+	for (i = 0; i < l->subs.len; i += k + 1) {
+		k = str_chrb(l->subs.s + i, l->subs.len - i, 0);
+		if (drop && addreq(l->subs.s + i, k, drop, dn))
+			continue;
+		if (!str_catb(&out, l->subs.s + i, k) || !str_catc(&out, '\n'))
+			die_nomem();
+		count++;
+	}
+	if (add) {
+		if (count >= SUBSCRIBERS_MAX)
+			die(EXIT_PERM, "the list is full: ", l->addr.s);
+		if (!str_catb(&out, add, an) || !str_catc(&out, '\n'))
+			die_nomem();
+	}
+	writefile(l, "subscribers", out.s ? out.s : "", out.len);
+	if (control_parselist(out.s ? out.s : "", out.len, &l->subs) == -1)
+		die_nomem();
+	str_free(&out);
+}
+
+/* cmdaddr - LOCAL-word@DOMAIN of the list into out (C string) */
+static const char *
+cmdaddr(struct str *out, const struct list *l, const char *w1, const char *w2)
+{
+	if (!str_copyb(out, l->addr.s, l->at) || !str_catc(out, '-') || !str_cats(out, w1) ||
+	    (w2 && !str_cats(out, w2)) || !str_catb(out, l->addr.s + l->at, l->addr.len - l->at) ||
+	    !str_nul(out))
+		die_nomem();
+	return out->s;
+}
+
+/* cookie - hex HMAC-SHA256 of action, number and lower-cased address with
+ * the list's secret, COOKIE_HEX digits, into out (C string) */
+static void
+cookie(struct str *out, const struct list *l, const char *action, unsigned long num,
+    const char *a, size_t an)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	struct str data = STR_ZERO;
+
+	if (!str_cats(&data, action) || !str_catc(&data, '\n') || !str_catulong(&data, num) ||
+	    !str_catc(&data, '\n') || !str_catb(&data, a, an))
+		die_nomem();
+	str_lowerb(data.s, data.len);
+	if (l->secret.len > 1024 || HMAC(EVP_sha256(), l->secret.s, (int)l->secret.len,
+	    (const unsigned char *)data.s, data.len, md, &mdlen) == NULL || mdlen * 2 < COOKIE_HEX)
+		die(EXIT_TEMP, "HMAC-SHA256 failed");
+	out->len = 0;
+	for (i = 0; i < COOKIE_HEX / 2; i++)
+		if (!str_catc(out, digits[md[i] >> 4]) || !str_catc(out, digits[md[i] & 15]))
+			die_nomem();
+	if (!str_nul(out))
+		die_nomem();
+	str_free(&data);
+}
+
+/* cookie_ok - the command's cookie is right for action, its number and a */
+static int
+cookie_ok(const struct list *l, const struct listcmd *c, const char *action, const char *a, size_t an)
+{
+	struct str want = STR_ZERO, got = STR_ZERO;
+	int ok;
+
+	cookie(&want, l, action, c->num, a, an);
+	if (!str_copyb(&got, c->cookie, c->cookielen))
+		die_nomem();
+	str_lowerb(got.s, got.len);
+	ok = got.len == want.len && CRYPTO_memcmp(got.s, want.s, want.len) == 0;
+	str_free(&want);
+	str_free(&got);
+	return ok;
+}
+
+/* inject - message from fd (read from its start) to the recipients
+ * (each ended by NUL) with sender; exits on failure */
+static void
+inject(int fd, const char *sender, const char *rcpts, size_t rn)
+{
+	struct str qq = STR_ZERO, env = STR_ZERO;
+	const char *q = env_get("QMAILQUEUE");
+	char *argv[2];
+	int e[2], fds[3], status, code;
+	size_t i, k;
+	pid_t pid;
+
+	if (q == NULL || *q == 0) {
+		if (!str_cats(&qq, auto_home) || !str_cats(&qq, "/bin/qmail-queue"))
+			die_nomem();
+	} else if (!str_cats(&qq, q))
+		die_nomem();
+	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cats(&env, sender) || !str_catc(&env, 0))
+		die_nomem();
+	for (i = 0; i < rn; i += k + 1) {
+		k = str_chrb(rcpts + i, rn - i, 0);
+		if (!str_catc(&env, 'T') || !str_catb(&env, rcpts + i, k) || !str_catc(&env, 0))
+			die_nomem();
+	}
+	if (!str_catc(&env, 0))
+		die_nomem();
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		die_sys(EXIT_TEMP, "unable to rewind a message");
+	if (pipe_cloexec(e) == -1)
+		die_sys(EXIT_TEMP, "unable to create a pipe");
+	argv[0] = qq.s;
+	argv[1] = NULL;
+	fds[0] = fd;
+	fds[1] = e[0];
+	fds[2] = 2;
+	if ((pid = spawn(qq.s, argv, NULL, fds, 3)) == -1)
+		die_sys(EXIT_TEMP, "unable to run ", qq.s);
+	if (close(e[0]) == -1)
+		die_sys(EXIT_TEMP, "unable to close a pipe");
+	/* qmail-queue reads the message first, then this */
+	if (!fd_writeall(e[1], env.s, env.len, 0))
+		warn_sys("unable to write the envelope to ", qq.s);
+	if (close(e[1]) == -1)
+		warn_sys("unable to close the envelope pipe");
+	if (spawn_wait(pid, &status) == -1)
+		die_sys(EXIT_TEMP, "unable to wait for ", qq.s);
+	code = spawn_exitcode(status);
+	if (code != 0) {
+		char nb[FMT_ULONG + 1];
+
+		nb[fmt_ulong(nb, (unsigned long)(code < 0 ? 0 : code))] = 0;
+		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, "qmail-queue failed with exit code ",
+		    code < 0 ? "(signal)" : nb);
+	}
+	str_free(&qq);
+	str_free(&env);
+}
+
+/* tmpfile_for - an unlinked read-write file in the list directory */
+static int
+tmpfile_for(const struct list *l)
+{
+	struct str fn = STR_ZERO;
+	int fd;
+
+	path(&fn, l, "tmpXXXXXX");
+	if ((fd = mkstemp(fn.s)) == -1)
+		die_sys(EXIT_TEMP, "unable to create a file in ", l->dir);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || unlink(fn.s) == -1)
+		die_sys(EXIT_TEMP, "unable to set up ", fn.s);
+	str_free(&fn);
+	return fd;
+}
+
+static int
+str_tofile(const struct list *l, const struct str *m)
+{
+	int fd = tmpfile_for(l);
+
+	if (!fd_writeall(fd, m->s, m->len, 0))
+		die_sys(EXIT_TEMP, "unable to write a temporary file");
+	return fd;
+}
+
+/* has - needle (m bytes) inside hay (n bytes), any case */
+static int
+has(const char *hay, size_t n, const char *needle, size_t m)
+{
+	size_t i;
+
+	if (m == 0)
+		return 1;
+	for (i = 0; i + m <= n; i++)
+		if (str_caseeqb(hay + i, needle, m))
+			return 1;
+	return 0;
+}
+
+/* headers common to what the list writes itself */
+static void
+listheaders(struct str *m, const struct list *l)
+{
+	struct str a = STR_ZERO;
+	size_t i;
+
+	if (!str_cats(m, "List-Id: <") || !str_catb(m, l->addr.s, l->at) || !str_catc(m, '.') ||
+	    !str_catb(m, l->addr.s + l->at + 1, l->addr.len - l->at - 1) || !str_cats(m, ">\n"))
+		die_nomem();
+	/* RFC 2919: no '@' in a list-id; the local part's own dots are fine */
+	if (!str_cats(m, "List-Post: <mailto:") || !str_cat(m, &l->addr) || !str_cats(m, ">\n") ||
+	    !str_cats(m, "List-Help: <mailto:") || !str_cats(m, cmdaddr(&a, l, "help", NULL)) ||
+	    !str_cats(m, ">\nList-Subscribe: <mailto:") || !str_cats(m, cmdaddr(&a, l, "subscribe", NULL)) ||
+	    !str_cats(m, ">\nList-Unsubscribe: <mailto:") ||
+	    !str_cats(m, cmdaddr(&a, l, "unsubscribe", NULL)) || !str_cats(m, ">\nPrecedence: list\n"))
+		die_nomem();
+	for (i = 0; i < m->len; i++)
+		if (m->s[i] == '\r')
+			m->s[i] = ' ';
+	str_free(&a);
+}
+
+/* reply - a message from the list to one address, null envelope sender
+ * (RFC 3834: nothing answers it).  subject may carry further header
+ * lines after a newline (a Reply-To). */
+static void
+reply(const struct list *l, const char *to, const char *subject, const char *body,
+    const char *quote, size_t qn)
+{
+	struct str m = STR_ZERO, a = STR_ZERO;
+	char date[DATE822_LEN];
+	int fd;
+
+	(void)date822_fmt(date, time(NULL));
+	if (!str_cats(&m, "From: ") || !str_cats(&m, cmdaddr(&a, l, "help", NULL)) ||
+	    !str_cats(&m, "\nTo: ") || !str_cats(&m, to) || !str_cats(&m, "\nSubject: ") ||
+	    !str_cats(&m, subject) || !str_cats(&m, "\nDate: ") || !str_cats(&m, date) ||
+	    !str_cats(&m, "\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=us-ascii\n"))
+		die_nomem();
+	listheaders(&m, l);
+	if (!str_catc(&m, '\n') || !str_cats(&m, body))
+		die_nomem();
+	if (quote && qn) {
+		if (!str_cats(&m, "\n--- the message follows ---\n\n") ||
+		    !str_catb(&m, quote, qn < QUOTE_MAX ? qn : QUOTE_MAX))
+			die_nomem();
+		if (m.s[m.len - 1] != '\n' && !str_catc(&m, '\n'))
+			die_nomem();
+	}
+	fd = str_tofile(l, &m);
+	if (!str_copys(&a, to) || !str_catc(&a, 0))
+		die_nomem();
+	inject(fd, "", a.s, a.len);
+	if (close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to close a temporary file");
+	str_free(&m);
+	str_free(&a);
+}
+
+static void __attribute__((noreturn))
+done(int code, const char *s1, const char *s2, const char *s3)
+{
+	struct str r = STR_ZERO;
+
+	if (!str_cats(&r, s1) || (s2 && !str_cats(&r, s2)) || (s3 && !str_cats(&r, s3)) ||
+	    !str_catc(&r, '\n'))
+		_exit(EXIT_TEMP);
+	(void)fd_writeall(1, r.s, r.len, 0);	/* stdout gone: the exit code still tells */
+	_exit(code);
+}
+
+/* header - the value of the first header field name (no colon) in the
+ * message's header (hn bytes), unfolded into out; 1 found, 0 not */
+static int
+header(const char *m, size_t hn, const char *name, struct str *out)
+{
+	size_t i, k, nl = strlen(name);
+
+	out->len = 0;
+	for (i = 0; i < hn; i += k + 1) {
+		k = str_chrb(m + i, hn - i, '\n');
+		if (k > nl && m[i + nl] == ':' && str_caseeqb(m + i, name, nl)) {
+			size_t j = i + nl + 1;
+
+			for (;;) {
+				size_t e = i + k;
+
+				if (!str_catb(out, m + j, e - j))
+					die_nomem();
+				i = e + 1;
+				if (i >= hn || (m[i] != ' ' && m[i] != '\t'))
+					break;
+				k = str_chrb(m + i, hn - i, '\n');
+				j = i;
+			}
+			while (out->len && (out->s[0] == ' ' || out->s[0] == '\t'))
+				(void)memmove(out->s, out->s + 1, --out->len);
+			while (out->len && (out->s[out->len - 1] == ' ' || out->s[out->len - 1] == '\t' ||
+			    out->s[out->len - 1] == '\r'))
+				out->len--;
+			if (!str_nul(out))
+				die_nomem();
+			return 1;
+		}
+		if (k == hn - i)
+			break;
+	}
+	if (!str_nul(out))
+		die_nomem();
+	return 0;
+}
+
+/* headerlen - bytes of the header including its empty line (or all) */
+static size_t
+headerlen(const char *m, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i += k + 1) {
+		k = str_chrb(m + i, n - i, '\n');
+		if (k == 0 || (k == 1 && m[i] == '\r'))
+			return i + k + 1 <= n ? i + k + 1 : n;
+	}
+	return n;
+}
+
+/* automatic - mail no robot should answer: bulk, list or auto-submitted */
+static int
+automatic(const char *m, size_t hn)
+{
+	struct str v = STR_ZERO;
+	int r = 0;
+
+	if (header(m, hn, "Precedence", &v) && (str_casestart(v.s, "bulk") ||
+	    str_casestart(v.s, "list") || str_casestart(v.s, "junk")))
+		r = 1;
+	if (header(m, hn, "Auto-Submitted", &v) && !str_casestart(v.s, "no"))
+		r = 1;
+	if (header(m, hn, "List-Id", &v))
+		r = 1;
+	str_free(&v);
+	return r;
+}
+
+/* answerable - a sender a robot may write to: not empty, not a double
+ * bounce, not one of the list's own addresses */
+static int
+answerable(const struct list *l, const char *sender)
+{
+	size_t n = strlen(sender);
+
+	if (n == 0 || str_equal(sender, "#@[]") || !listcmd_addrok(sender, n))
+		return 0;
+	if (n > l->addr.len - l->at && str_caseeqb(sender + n - (l->addr.len - l->at),
+	    l->addr.s + l->at, l->addr.len - l->at) && str_caseeqb(sender, l->addr.s, l->at))
+		return 0;	/* LIST@DOMAIN or LIST-anything@DOMAIN */
+	return 1;
+}
+
+/* helptext - how to use the list */
+static void
+helptext(struct str *b, const struct list *l)
+{
+	struct str a = STR_ZERO;
+
+	if (!str_cats(b, "This is the mailing list ") || !str_cat(b, &l->addr) ||
+	    !str_cats(b, ".\n\nTo post, write to ") || !str_cat(b, &l->addr) ||
+	    !str_cats(b, ".\nTo subscribe, send any message to ") ||
+	    !str_cats(b, cmdaddr(&a, l, "subscribe", NULL)) ||
+	    !str_cats(b, ".\nTo unsubscribe, send any message to ") ||
+	    !str_cats(b, cmdaddr(&a, l, "unsubscribe", NULL)) ||
+	    !str_cats(b, ".\nTo fetch archived post N (when the list keeps an archive), write to ") ||
+	    !str_cats(b, cmdaddr(&a, l, "get.N", NULL)) ||
+	    !str_cats(b, ".\nBoth subscribing and unsubscribing are confirmed by a reply from\n"
+	    "the address concerned.\n"))
+		die_nomem();
+	if (l->owner.len && (!str_cats(b, "The list's owner is ") || !str_cat(b, &l->owner) ||
+	    !str_cats(b, ".\n")))
+		die_nomem();
+	str_free(&a);
+}
+
+/* distribute - one post to every subscriber, through the archive if on */
+static unsigned long
+distribute(const struct list *l, const char *m, size_t n)
+{
+	struct str out = STR_ZERO, a = STR_ZERO, fn = STR_ZERO;
+	const char *dt = env_get("DTLINE");
+	size_t hn = headerlen(m, n), i, k;
+	unsigned long num = 0;
+	int fd, has_subject = 0;
+
+	if (dt && str_start(dt, "Delivered-To: ")) {
+		if (!str_cats(&out, dt))
+			die_nomem();
+		if (out.len == 0 || out.s[out.len - 1] != '\n')
+			if (!str_catc(&out, '\n'))
+				die_nomem();
+	} else if (!str_cats(&out, "Delivered-To: ") || !str_cat(&out, &l->addr) || !str_catc(&out, '\n'))
+		die_nomem();
+	listheaders(&out, l);
+	/* the post's own header, less what the list replaces */
+	for (i = 0; i < hn; i += k + 1) {
+		int skip;
+
+		k = str_chrb(m + i, hn - i, '\n');
+		if (k == 0 || (k == 1 && m[i] == '\r'))
+			break;
+		skip = str_casestart(m + i, "List-") || str_casestart(m + i, "Precedence:") ||
+		    str_casestart(m + i, "Return-Path:");
+		if (str_casestart(m + i, "Subject:")) {
+			has_subject = 1;
+			if (l->prefix.len) {
+				size_t j = i + 8;
+
+				while (j < i + k && (m[j] == ' ' || m[j] == '\t'))
+					j++;
+				if (!has(m + j, i + k - j, l->prefix.s, l->prefix.len)) {
+					if (!str_cats(&out, "Subject: ") || !str_cat(&out, &l->prefix) ||
+					    !str_catc(&out, ' ') || !str_catb(&out, m + j, i + k - j + 1))
+						die_nomem();
+					skip = 2;
+				}
+			}
+		}
+		/* a folded field goes or stays whole */
+		for (;;) {
+			if (!skip && !str_catb(&out, m + i, k + (i + k < hn)))
+				die_nomem();
+			if (i + k + 1 >= hn || (m[i + k + 1] != ' ' && m[i + k + 1] != '\t'))
+				break;
+			i += k + 1;
+			k = str_chrb(m + i, hn - i, '\n');
+			if (skip == 2 && !str_catb(&out, m + i, k + (i + k < hn)))
+				die_nomem();
+		}
+	}
+	if (!has_subject && l->prefix.len &&
+	    (!str_cats(&out, "Subject: ") || !str_cat(&out, &l->prefix) || !str_catc(&out, '\n')))
+		die_nomem();
+	if (!str_catc(&out, '\n') || (n > hn && !str_catb(&out, m + hn, n - hn)))
+		die_nomem();
+	if (hn < n && hn > 0 && m[hn - 1] != '\n' && !str_catc(&out, '\n'))
+		die_nomem();
+	fd = str_tofile(l, &out);
+
+	if (setting_flag(l, "archive", 0)) {
+		struct str where = STR_ZERO, idx = STR_ZERO;
+		char nb[FMT_ULONG + 1];
+		int ifd;
+
+		num = setting_ulong(l, "num", 0) + 1;
+		nb[fmt_ulong(nb, num)] = 0;
+		if (lseek(fd, 0, SEEK_SET) == -1)
+			die_sys(EXIT_TEMP, "unable to rewind a message");
+		if (!maildir_deliver(path(&fn, l, "Maildir"), "", 0, fd, &where))
+			die_sys(EXIT_TEMP, "unable to archive into ", fn.s);
+		if (!str_cats(&idx, nb) || !str_catc(&idx, ' ') || !str_cat(&idx, &where) ||
+		    !str_catc(&idx, '\n'))
+			die_nomem();
+		if ((ifd = open(path(&fn, l, "archive.index"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0600)) == -1 || !fd_writeall(ifd, idx.s, idx.len, 0) || fsync(ifd) == -1 ||
+		    close(ifd) == -1)
+			die_sys(EXIT_TEMP, "unable to write ", fn.s);
+		if (!str_copys(&idx, nb) || !str_catc(&idx, '\n'))
+			die_nomem();
+		writefile(l, "num", idx.s, idx.len);
+		str_free(&where);
+		str_free(&idx);
+	}
+	/* VERP: qmail-send writes LIST-return-SUBSCRIBER@DOMAIN per copy */
+	if (l->subs.len) {
+		if (!str_copyb(&a, l->addr.s, l->at) || !str_cats(&a, "-return-") ||
+		    !str_catb(&a, l->addr.s + l->at, l->addr.len - l->at) || !str_cats(&a, "-@[]") ||
+		    !str_nul(&a))
+			die_nomem();
+		inject(fd, a.s, l->subs.s, l->subs.len);
+	}
+	if (close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to close a temporary file");
+	str_free(&out);
+	str_free(&a);
+	str_free(&fn);
+	return num;
+}
+
+/* readmsg - descriptor 0 into m, at most max bytes; 0 when larger */
+static int
+readmsg(struct str *m, unsigned long max)
+{
+	for (;;) {
+		long r;
+
+		if (!str_readyplus(m, 65536))
+			die_nomem();
+		if ((r = fd_read(0, m->s + m->len, 65536, 0)) == -1)
+			die_sys(EXIT_TEMP, "unable to read the message");
+		if (r == 0)
+			return 1;
+		m->len += (size_t)r;
+		if (m->len > max)
+			return 0;
+	}
+}
+
+
+/* moderators - every moderator (NUL-ended) into out, or the owner */
+static void
+moderators(const struct list *l, struct str *out)
+{
+	struct str fn = STR_ZERO;
+
+	if (control_readlist(path(&fn, l, "moderators"), out) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	if (out->len == 0 && l->owner.len &&
+	    (!str_cat(out, &l->owner) || !str_catc(out, 0)))
+		die_nomem();
+	str_free(&fn);
+}
+
+/* hold - the post waits in held/ID; the moderators get accept/reject addresses */
+static void __attribute__((noreturn))
+hold(struct list *l, const char *sender, const char *m, size_t n, const char *why)
+{
+	struct str mods = STR_ZERO, fn = STR_ZERO, held = STR_ZERO, body = STR_ZERO, a = STR_ZERO;
+	struct str ck = STR_ZERO, w = STR_ZERO;
+	char nb[FMT_ULONG + 1];
+	unsigned long id;
+	size_t i, k;
+	int fd;
+
+	moderators(l, &mods);
+	if (mods.len == 0)
+		done(EXIT_PERM, "the list ", l->addr.s, " has no moderator or owner to approve this post");
+	lock(l);
+	id = setting_ulong(l, "heldnum", 0) + 1;
+	nb[fmt_ulong(nb, id)] = 0;
+	if (!str_copys(&held, nb) || !str_catc(&held, '\n'))
+		die_nomem();
+	writefile(l, "heldnum", held.s, held.len);
+	if (!str_copys(&held, "held/") || !str_cats(&held, nb) || !str_nul(&held))
+		die_nomem();
+	path(&fn, l, held.s);
+	if ((fd = open(fn.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", fn.s);
+	if (!fd_writeall(fd, sender, strlen(sender), 0) || !fd_writeall(fd, "\n", 1, 0) ||
+	    !fd_writeall(fd, m, n, 0) || fsync(fd) == -1 || close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to write ", fn.s);
+	cookie(&ck, l, "accept", id, "", 0);
+	if (!str_copys(&w, "accept.") || !str_cats(&w, nb) || !str_catc(&w, '.') || !str_cat(&w, &ck) ||
+	    !str_nul(&w))
+		die_nomem();
+	if (!str_cats(&body, "A post to ") || !str_cat(&body, &l->addr) || !str_cats(&body, " from <") ||
+	    !str_cats(&body, sender) || !str_cats(&body, "> waits for a moderator: ") ||
+	    !str_cats(&body, why) || !str_cats(&body, ".\n\nTo send it to the list, write to\n    ") ||
+	    !str_cats(&body, cmdaddr(&a, l, w.s, NULL)) || !str_cats(&body, "\n"))
+		die_nomem();
+	cookie(&ck, l, "reject", id, "", 0);
+	if (!str_copys(&w, "reject.") || !str_cats(&w, nb) || !str_catc(&w, '.') || !str_cat(&w, &ck) ||
+	    !str_nul(&w))
+		die_nomem();
+	if (!str_cats(&body, "To refuse it, write to\n    ") || !str_cats(&body, cmdaddr(&a, l, w.s, NULL)) ||
+	    !str_cats(&body, "\n"))
+		die_nomem();
+	if (!str_copys(&a, "moderate post ") || !str_cats(&a, nb) || !str_cats(&a, " to ") ||
+	    !str_cat(&a, &l->addr) || !str_nul(&a))
+		die_nomem();
+	for (i = 0; i < mods.len; i += k + 1) {
+		k = str_chrb(mods.s + i, mods.len - i, 0);
+		reply(l, mods.s + i, a.s, body.s, m, n);
+	}
+	if (answerable(l, sender) && !automatic(m, headerlen(m, n))) {
+		body.len = 0;
+		if (!str_cats(&body, "Your post to ") || !str_cat(&body, &l->addr) ||
+		    !str_cats(&body, " waits for a moderator's approval: ") || !str_cats(&body, why) ||
+		    !str_cats(&body, ".\n") || !str_nul(&body))
+			die_nomem();
+		reply(l, sender, "your post awaits moderation", body.s, NULL, 0);
+	}
+	done(EXIT_OK, "qmail-list: post held for moderation as ", held.s, NULL);
+}
+
+/* post - a message to the list address */
+static void __attribute__((noreturn))
+post(struct list *l, const char *sender)
+{
+	struct str m = STR_ZERO, v = STR_ZERO, lid = STR_ZERO;
+	unsigned long max = setting_ulong(l, "maxbytes", MAXBYTES_DEFAULT), num;
+	size_t hn;
+	char nb[FMT_ULONG + 1];
+
+	if (!readmsg(&m, max)) {
+		nb[fmt_ulong(nb, max)] = 0;
+		done(EXIT_PERM, "Sorry, the message is larger than the list accepts (", nb,
+		    " bytes). (#5.3.4)");
+	}
+	if (*sender == 0 || str_equal(sender, "#@[]"))
+		done(EXIT_OK, "qmail-list: dropped a post without a sender (a bounce sent to the list)", NULL, NULL);
+	hn = headerlen(m.s, m.len);
+	if (!str_copyb(&lid, l->addr.s, l->at) || !str_catc(&lid, '.') ||
+	    !str_catb(&lid, l->addr.s + l->at + 1, l->addr.len - l->at - 1) || !str_nul(&lid))
+		die_nomem();
+	if (header(m.s, hn, "List-Id", &v) && has(v.s, v.len, lid.s, lid.len))
+		done(EXIT_PERM, "This message has already been through the list ", l->addr.s,
+		    ": a loop. (#5.4.6)");
+	if (setting_flag(l, "moderated", 0))
+		hold(l, sender, m.s, m.len, "the list is moderated");
+	if (setting_flag(l, "subonly", 1) && find(&l->subs, sender, strlen(sender)) == NULL)
+		hold(l, sender, m.s, m.len, "the sender is not subscribed");
+	num = distribute(l, m.s, m.len);
+	nb[fmt_ulong(nb, num)] = 0;
+	done(EXIT_OK, "qmail-list: post sent to the list", num ? " as archive number " : NULL,
+	    num ? nb : NULL);
+}
+
+/* confirm_request - reply with a confirmation address for action (sc/uc) */
+static void __attribute__((noreturn))
+confirm_request(struct list *l, const char *sender, const char *action)
+{
+	struct str ck = STR_ZERO, w = STR_ZERO, enc = STR_ZERO, b = STR_ZERO, a = STR_ZERO;
+	unsigned long now = (unsigned long)time(NULL);
+	int sub = action[0] == 's';
+
+	if (!listcmd_encode(&enc, sender, strlen(sender)))
+		done(EXIT_OK, "qmail-list: ignored a request from an unusable sender", NULL, NULL);
+	cookie(&ck, l, action, now, sender, strlen(sender));
+	if (!str_copys(&w, action) || !str_catc(&w, '.') || !str_catulong(&w, now) ||
+	    !str_catc(&w, '.') || !str_cat(&w, &ck) || !str_catc(&w, '-') || !str_cat(&w, &enc) ||
+	    !str_nul(&w))
+		die_nomem();
+	if (!str_cats(&b, "Someone, probably you, asked to ") || !str_cats(&b, sub ? "subscribe " :
+	    "unsubscribe ") || !str_cats(&b, sender) || !str_cats(&b, sub ? " to " : " from ") ||
+	    !str_cat(&b, &l->addr) || !str_cats(&b, ".\n\nTo confirm, reply to this message, or send "
+	    "any message from that\naddress to\n    ") || !str_cats(&b, cmdaddr(&a, l, w.s, NULL)) ||
+	    !str_cats(&b, "\nwithin 7 days.  If you did not ask, ignore this message.\n") ||
+	    !str_nul(&b))
+		die_nomem();
+	/* Reply-To so that "reply" in a mail reader confirms */
+	{
+		struct str subj = STR_ZERO;
+
+		if (!str_copys(&subj, "confirm ") || !str_cats(&subj, sub ? "subscription to " :
+		    "unsubscription from ") || !str_cat(&subj, &l->addr) || !str_cats(&subj, "\nReply-To: ") ||
+		    !str_cats(&subj, a.s) || !str_nul(&subj))
+			die_nomem();
+		reply(l, sender, subj.s, b.s, NULL, 0);
+		str_free(&subj);
+	}
+	done(EXIT_OK, "qmail-list: confirmation sent to ", sender, NULL);
+}
+
+/* confirm - a reply to a confirmation address */
+static void __attribute__((noreturn))
+confirm(struct list *l, const struct listcmd *c, const char *sender)
+{
+	struct str a = STR_ZERO;
+	int sub = c->cmd == LISTCMD_SUBCONF;
+	unsigned long now = (unsigned long)time(NULL);
+	const char *why = NULL;
+
+	if (!listcmd_decode(&a, c->addr, c->addrlen) || !str_nul(&a))
+		why = "the address in it is not valid";
+	else if (!cookie_ok(l, c, sub ? "sc" : "uc", a.s, a.len))
+		why = "the confirmation code is not valid";
+	else if (c->num > now + 3600 || now - c->num > COOKIE_DAYS * 86400UL)
+		why = "the confirmation has expired; ask again";
+	else if (!addreq(sender, strlen(sender), a.s, a.len))
+		why = "it must come from the address being confirmed";
+	if (why) {
+		struct str b = STR_ZERO;
+
+		if (answerable(l, sender)) {
+			if (!str_cats(&b, "Your confirmation for ") || !str_cat(&b, &l->addr) ||
+			    !str_cats(&b, " was refused: ") || !str_cats(&b, why) ||
+			    !str_cats(&b, ".\nNothing was changed.\n\n") )
+				die_nomem();
+			helptext(&b, l);
+			if (!str_nul(&b))
+				die_nomem();
+			reply(l, sender, "confirmation refused", b.s, NULL, 0);
+		}
+		done(EXIT_OK, "qmail-list: refused a confirmation: ", why, NULL);
+	}
+	lock(l);
+	load(l, l->dir);	/* again, under the lock */
+	if (sub && find(&l->subs, sender, strlen(sender)) == NULL)
+		save_subs(l, NULL, 0, sender, strlen(sender));
+	else if (!sub && find(&l->subs, sender, strlen(sender)) != NULL)
+		save_subs(l, sender, strlen(sender), NULL, 0);
+	{
+		struct str b = STR_ZERO;
+
+		if (!str_cats(&b, sub ? "You are now subscribed to " : "You are no longer subscribed to ") ||
+		    !str_cat(&b, &l->addr) || !str_cats(&b, ".\n\n"))
+			die_nomem();
+		helptext(&b, l);
+		if (!str_nul(&b))
+			die_nomem();
+		reply(l, sender, sub ? "welcome" : "goodbye", b.s, NULL, 0);
+		str_free(&b);
+	}
+	done(EXIT_OK, sub ? "qmail-list: subscribed " : "qmail-list: unsubscribed ", sender, NULL);
+}
+
+/* bouncefile - bounce/ADDRESS-IN-HEX into out */
+static void
+bouncefile(struct str *out, const char *a, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	if (!str_copys(out, "bounce/"))
+		die_nomem();
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)a[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (unsigned char)(ch + 32);
+		if (!str_catc(out, digits[ch >> 4]) || !str_catc(out, digits[ch & 15]))
+			die_nomem();
+	}
+	if (!str_nul(out))
+		die_nomem();
+}
+
+/* bounce - a post to a subscriber bounced: count, probe at the limit */
+static void __attribute__((noreturn))
+bounce(struct list *l, const struct listcmd *c)
+{
+	struct str a = STR_ZERO, bf = STR_ZERO, fn = STR_ZERO, st = STR_ZERO, w = STR_ZERO;
+	struct str ck = STR_ZERO, enc = STR_ZERO, b = STR_ZERO;
+	unsigned long now = (unsigned long)time(NULL), count = 0, first = now, limit;
+	const char *sub;
+	char nb[FMT_ULONG + 1];
+	int r;
+
+	if (!listcmd_decode(&a, c->addr, c->addrlen) || !str_nul(&a))
+		done(EXIT_OK, "qmail-list: ignored a bounce for an unusable address", NULL, NULL);
+	lock(l);
+	load(l, l->dir);
+	if ((sub = find(&l->subs, a.s, a.len)) == NULL)
+		done(EXIT_OK, "qmail-list: ignored a bounce for ", a.s, ", not subscribed");
+	if (!str_copys(&a, sub) || !str_nul(&a))	/* the subscriber as written */
+		die_nomem();
+	bouncefile(&bf, a.s, a.len);
+	r = control_readline(path(&fn, l, bf.s), &st);
+	if (r == -1 && errno != EINVAL)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	if (r == 1) {
+		size_t sp = str_chrb(st.s, st.len, ' ');
+
+		if (sp == st.len || !scan_ulong(st.s, sp, &count) ||
+		    !scan_ulong(st.s + sp + 1, st.len - sp - 1, &first) || first > now)
+			count = 0, first = now;
+	}
+	if (now - first > BOUNCEDAYS * 86400UL)
+		count = 0, first = now;
+	count++;
+	limit = setting_ulong(l, "bouncelimit", BOUNCELIMIT_DEFAULT);
+	if (!str_catulong(&w, count) || !str_catc(&w, ' ') || !str_catulong(&w, first) ||
+	    !str_catc(&w, '\n'))
+		die_nomem();
+	writefile(l, bf.s, w.s, w.len);
+	nb[fmt_ulong(nb, count)] = 0;
+	if (count < limit)
+		done(EXIT_OK, "qmail-list: bounce counted for ", a.s, count == 1 ? " (1)" : "");
+	/* the probe: its own bounce address, with a cookie, removes */
+	if (!listcmd_encode(&enc, a.s, a.len))
+		done(EXIT_OK, "qmail-list: cannot probe ", a.s, NULL);
+	cookie(&ck, l, "probe", now, a.s, a.len);
+	if (!str_copys(&w, "probe.") || !str_catulong(&w, now) || !str_catc(&w, '.') ||
+	    !str_cat(&w, &ck) || !str_catc(&w, '-') || !str_cat(&w, &enc) || !str_nul(&w))
+		die_nomem();
+	if (!str_cats(&b, "Mail from the list ") || !str_cat(&b, &l->addr) || !str_cats(&b, " to ") ||
+	    !str_cat(&b, &a) || !str_cats(&b, " has bounced ") || !str_cats(&b, nb) ||
+	    !str_cats(&b, " times.\nThis message is a probe: if it bounces too, the address is "
+	    "removed from the list.\nNothing needs to be done if it arrives.\n\n"))
+		die_nomem();
+	helptext(&b, l);
+	{
+		struct str m = STR_ZERO, from = STR_ZERO, rc = STR_ZERO;
+		char date[DATE822_LEN];
+		int fd;
+
+		(void)date822_fmt(date, time(NULL));
+		if (!str_cats(&m, "From: ") || !str_cats(&m, cmdaddr(&from, l, "help", NULL)) ||
+		    !str_cats(&m, "\nTo: ") || !str_cat(&m, &a) || !str_cats(&m, "\nSubject: probe: mail to you from ") ||
+		    !str_cat(&m, &l->addr) || !str_cats(&m, " bounced\nDate: ") || !str_cats(&m, date) ||
+		    !str_cats(&m, "\nAuto-Submitted: auto-generated\n"))
+			die_nomem();
+		listheaders(&m, l);
+		if (!str_catc(&m, '\n') || !str_cat(&m, &b))
+			die_nomem();
+		fd = str_tofile(l, &m);
+		if (!str_copyb(&rc, a.s, a.len) || !str_catc(&rc, 0))
+			die_nomem();
+		inject(fd, cmdaddr(&from, l, w.s, NULL), rc.s, rc.len);
+		if (close(fd) == -1)
+			die_sys(EXIT_TEMP, "unable to close a temporary file");
+		str_free(&m);
+		str_free(&from);
+		str_free(&rc);
+	}
+	done(EXIT_OK, "qmail-list: probe sent to ", a.s, NULL);
+}
+
+/* probe_bounce - the probe bounced too: the subscriber goes */
+static void __attribute__((noreturn))
+probe_bounce(struct list *l, const struct listcmd *c)
+{
+	struct str a = STR_ZERO, bf = STR_ZERO, fn = STR_ZERO, b = STR_ZERO;
+	const char *sub;
+	unsigned long now = (unsigned long)time(NULL);
+
+	if (!listcmd_decode(&a, c->addr, c->addrlen) || !str_nul(&a))
+		done(EXIT_OK, "qmail-list: ignored a probe bounce for an unusable address", NULL, NULL);
+	if (!cookie_ok(l, c, "probe", a.s, a.len) || c->num > now + 3600 ||
+	    now - c->num > BOUNCEDAYS * 86400UL)
+		done(EXIT_OK, "qmail-list: ignored a probe bounce with a bad or old code for ", a.s, NULL);
+	lock(l);
+	load(l, l->dir);
+	if ((sub = find(&l->subs, a.s, a.len)) == NULL)
+		done(EXIT_OK, "qmail-list: probe bounced for ", a.s, ", no longer subscribed");
+	if (!str_copys(&a, sub) || !str_nul(&a))
+		die_nomem();
+	save_subs(l, a.s, a.len, NULL, 0);
+	bouncefile(&bf, a.s, a.len);
+	if (unlink(path(&fn, l, bf.s)) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to remove ", fn.s);
+	if (l->owner.len && answerable(l, l->owner.s)) {
+		if (!str_cats(&b, "The address ") || !str_cat(&b, &a) || !str_cats(&b,
+		    " was removed from ") || !str_cat(&b, &l->addr) ||
+		    !str_cats(&b, ": its mail bounced repeatedly and so did a probe.\n") || !str_nul(&b))
+			die_nomem();
+		reply(l, l->owner.s, "subscriber removed after bounces", b.s, NULL, 0);
+	}
+	done(EXIT_OK, "qmail-list: removed ", a.s, " after repeated bounces");
+}
+
+/* moderate - a moderator accepts or rejects held post c->num */
+static void __attribute__((noreturn))
+moderate(struct list *l, const struct listcmd *c, const char *sender)
+{
+	struct str fn = STR_ZERO, held = STR_ZERO, m = STR_ZERO, b = STR_ZERO;
+	int acc = c->cmd == LISTCMD_ACCEPT, r;
+	size_t nl;
+	char nb[FMT_ULONG + 1];
+
+	nb[fmt_ulong(nb, c->num)] = 0;
+	if (!cookie_ok(l, c, acc ? "accept" : "reject", "", 0)) {
+		if (answerable(l, sender)) {
+			if (!str_cats(&b, "The moderation code for post ") || !str_cats(&b, nb) ||
+			    !str_cats(&b, " is not valid; nothing was done.\n") || !str_nul(&b))
+				die_nomem();
+			reply(l, sender, "moderation refused", b.s, NULL, 0);
+		}
+		done(EXIT_OK, "qmail-list: refused a moderation with a bad code", NULL, NULL);
+	}
+	lock(l);
+	if (!str_copys(&held, "held/") || !str_cats(&held, nb) || !str_nul(&held))
+		die_nomem();
+	r = control_readfile(path(&fn, l, held.s), &m, 64UL * 1024 * 1024);
+	if (r == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	if (r == 0) {
+		if (answerable(l, sender)) {
+			if (!str_cats(&b, "Post ") || !str_cats(&b, nb) ||
+			    !str_cats(&b, " is no longer waiting: it was accepted or rejected already.\n") ||
+			    !str_nul(&b))
+				die_nomem();
+			reply(l, sender, "nothing to moderate", b.s, NULL, 0);
+		}
+		done(EXIT_OK, "qmail-list: held post ", nb, " already handled");
+	}
+	nl = str_chrb(m.s, m.len, '\n');
+	if (nl == m.len)
+		die(EXIT_TEMP, "damaged held post ", fn.s);
+	m.s[nl] = 0;
+	if (acc)
+		(void)distribute(l, m.s + nl + 1, m.len - nl - 1);	/* and archived when that is on */
+	else if (answerable(l, m.s)) {
+		if (!str_cats(&b, "Your post to ") || !str_cat(&b, &l->addr) ||
+		    !str_cats(&b, " was not accepted by the moderator.\n") || !str_nul(&b))
+			die_nomem();
+		reply(l, m.s, "your post was rejected", b.s, NULL, 0);
+	}
+	if (unlink(fn.s) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", fn.s);
+	done(EXIT_OK, acc ? "qmail-list: accepted held post " : "qmail-list: rejected held post ", nb, NULL);
+}
+
+/* fromcur - a mail reader moved archive/new/NAME to cur/NAME:flags */
+static int
+fromcur(const struct list *l, const char *name, struct str *m)
+{
+	struct str fn = STR_ZERO;
+	struct dirent *e;
+	size_t n = strlen(name);
+	DIR *d;
+	int r = 0;
+
+	if ((d = opendir(path(&fn, l, "Maildir/cur"))) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL)
+		if (str_start(e->d_name, name) && e->d_name[n] == ':') {
+			if (!str_copys(&fn, l->dir) || !str_cats(&fn, "/Maildir/cur/") ||
+			    !str_cats(&fn, e->d_name) || !str_nul(&fn))
+				die_nomem();
+			r = control_readfile(fn.s, m, 64UL * 1024 * 1024);
+			break;
+		}
+	(void)closedir(d);	/* read-only */
+	str_free(&fn);
+	return r;
+}
+
+/* get - archived post N to the sender */
+static void __attribute__((noreturn))
+get(struct list *l, const struct listcmd *c, const char *sender)
+{
+	struct str fn = STR_ZERO, idx = STR_ZERO, m = STR_ZERO, b = STR_ZERO, subj = STR_ZERO;
+	char nb[FMT_ULONG + 1];
+	size_t i, k, nl;
+	int r, found = 0;
+
+	nb[fmt_ulong(nb, c->num)] = 0;
+	if (!answerable(l, sender))
+		done(EXIT_OK, "qmail-list: ignored get from an unusable sender", NULL, NULL);
+	if (!setting_flag(l, "archive", 0))
+		reply(l, sender, "no archive", "This list keeps no archive.\n", NULL, 0);
+	else if ((r = control_readfile(path(&fn, l, "archive.index"), &idx, 64UL * 1024 * 1024)) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	else {
+		for (i = 0; i < idx.len; i += k + 1) {
+			k = str_chrb(idx.s + i, idx.len - i, '\n');
+			nl = str_chrb(idx.s + i, k, ' ');
+			if (nl < k && nl == strlen(nb) && memcmp(idx.s + i, nb, nl) == 0) {
+				struct str name = STR_ZERO;
+
+				if (!str_copys(&name, "Maildir/") || !str_catb(&name, idx.s + i + nl + 1, k - nl - 1) ||
+				    !str_nul(&name))
+					die_nomem();
+				r = control_readfile(path(&fn, l, name.s), &m, 64UL * 1024 * 1024);
+				if (r == 0 && str_start(name.s, "Maildir/new/"))
+					r = fromcur(l, name.s + 12, &m);
+				if (r == -1)
+					die_sys(EXIT_TEMP, "unable to read ", fn.s);
+				found = r == 1;
+				str_free(&name);
+				break;
+			}
+			if (k == idx.len - i)
+				break;
+		}
+		if (!found) {
+			if (!str_cats(&b, "There is no archived post ") || !str_cats(&b, nb) ||
+			    !str_cats(&b, ".\n") || !str_nul(&b))
+				die_nomem();
+			reply(l, sender, "no such archived post", b.s, NULL, 0);
+		} else {
+			if (!str_copys(&subj, "archived post ") || !str_cats(&subj, nb) || !str_cats(&subj, " of ") ||
+			    !str_cat(&subj, &l->addr) || !str_nul(&subj) || !str_cats(&b, "Archived post ") ||
+			    !str_cats(&b, nb) || !str_cats(&b, ":\n") || !str_nul(&b))
+				die_nomem();
+			reply(l, sender, subj.s, b.s, m.s, m.len);
+		}
+	}
+	done(EXIT_OK, "qmail-list: answered get.", nb, NULL);
+}
+
+/* deliver - mail to the list or one of its command addresses */
+static void __attribute__((noreturn))
+deliver(const char *dir)
+{
+	struct list l;
+	struct listcmd c;
+	struct str m = STR_ZERO, b = STR_ZERO;
+	const char *sender = env_get("SENDER"), *ext = env_get("DEFAULT");
+
+	if (sender == NULL)
+		die(EXIT_TEMP, "$SENDER is not set: run me from a .qmail file");
+	load(&l, dir);
+	if (ext == NULL)
+		post(&l, sender);
+	if (listcmd_parse(ext, strlen(ext), &c) == 0) {
+		/* garbage: say how to use the list, unless nobody may be told */
+		(void)readmsg(&m, 1UL << 20);	/* only the header matters */
+		if (answerable(&l, sender) && !automatic(m.s ? m.s : "", headerlen(m.s ? m.s : "", m.len))) {
+			if (!str_cats(&b, "The command address you wrote to is not one this list knows.\n\n"))
+				die_nomem();
+			helptext(&b, &l);
+			if (!str_nul(&b))
+				die_nomem();
+			reply(&l, sender, "unknown list command", b.s, NULL, 0);
+			done(EXIT_OK, "qmail-list: unknown command; help sent to ", sender, NULL);
+		}
+		done(EXIT_OK, "qmail-list: unknown command from an automatic sender; dropped", NULL, NULL);
+	}
+	switch (c.cmd) {
+	case LISTCMD_RETURN:
+		bounce(&l, &c);
+	case LISTCMD_PROBE:
+		probe_bounce(&l, &c);
+	default:
+		break;
+	}
+	/* the rest answer a person: never a bounce, a robot or the list itself */
+	(void)readmsg(&m, 1UL << 20);	/* only the header matters */
+	if (!answerable(&l, sender) || automatic(m.s ? m.s : "", headerlen(m.s ? m.s : "", m.len)))
+		done(EXIT_OK, "qmail-list: command from an automatic or unusable sender dropped", NULL, NULL);
+	switch (c.cmd) {
+	case LISTCMD_HELP:
+		helptext(&b, &l);
+		if (!str_nul(&b))
+			die_nomem();
+		reply(&l, sender, "help", b.s, NULL, 0);
+		done(EXIT_OK, "qmail-list: help sent to ", sender, NULL);
+	case LISTCMD_SUB:
+		confirm_request(&l, sender, "sc");
+	case LISTCMD_UNSUB:
+		confirm_request(&l, sender, "uc");
+	case LISTCMD_SUBCONF:
+	case LISTCMD_UNSUBCONF:
+		confirm(&l, &c, sender);
+	case LISTCMD_ACCEPT:
+	case LISTCMD_REJECT:
+		moderate(&l, &c, sender);
+	case LISTCMD_GET:
+		get(&l, &c, sender);
+	}
+	die(EXIT_TEMP, "internal error: unhandled command");
+}
+
+/* safe - a path fit for a .qmail line run by /bin/sh, unquoted */
+static int
+safe(const char *s)
+{
+	if (*s != '/')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		    *s == '/' || *s == '.' || *s == '_' || *s == '-' || *s == '+' || *s == ','))
+			return 0;
+	return 1;
+}
+
+static void
+putfile(const char *fn, const char *s, int excl)
+{
+	int fd;
+
+	if ((fd = open(fn, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), 0600)) == -1)
+		die_sys(EXIT_PERM, "unable to create ", fn);
+	if (!fd_writeall(fd, s, strlen(s), 0) || fsync(fd) == -1 || close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to write ", fn);
+}
+
+/* make - a new list directory and the two .qmail files */
+static void
+make(int argc, char **argv)
+{
+	const char *home = env_get("HOME"), *ext = NULL, *owner = NULL, *dir, *addr;
+	struct str d = STR_ZERO, fn = STR_ZERO, s = STR_ZERO, q1 = STR_ZERO, q2 = STR_ZERO, cwd = STR_ZERO;
+	struct str e = STR_ZERO;
+	unsigned char rnd[32];
+	size_t at, i, dash;
+	int fd, opt;
+
+	while ((opt = getopt(argc, argv, "h:e:o:")) != -1)
+		switch (opt) {
+		case 'h': home = optarg; break;
+		case 'e': ext = optarg; break;
+		case 'o': owner = optarg; break;
+		default: usage();
+		}
+	if (argc - optind != 2)
+		usage();
+	dir = argv[optind];
+	addr = argv[optind + 1];
+	if (!listcmd_addrok(addr, strlen(addr)) || str_chrb(addr, strlen(addr), '=') != strlen(addr))
+		die(EXIT_PERM, "not a usable list address: ", addr);
+	at = str_rchrb(addr, strlen(addr), '@');
+	dash = str_chrb(addr, at, '-');
+	if (ext == NULL) {
+		if (dash == at)
+			die(EXIT_PERM, "cannot tell the .qmail extension from ", addr, ": give -e");
+		if (!str_copyb(&e, addr + dash + 1, at - dash - 1) || !str_nul(&e))
+			die_nomem();
+		ext = e.s;
+	}
+	if (*ext == 0 || str_chrb(ext, strlen(ext), '/') != strlen(ext) || ext[0] == '.')
+		die(EXIT_PERM, "not a usable extension: ", ext);
+	if (home == NULL || *home == 0)
+		die(EXIT_PERM, "$HOME is not set: give -h");
+	if (dir[0] != '/') {
+		if (!str_readyplus(&cwd, 4096) || getcwd(cwd.s, cwd.cap) == NULL)
+			die_sys(EXIT_TEMP, "unable to find the current directory");
+		cwd.len = strlen(cwd.s);
+		if (!str_catc(&cwd, '/'))
+			die_nomem();
+	}
+	if (!str_cat(&d, &cwd) || !str_cats(&d, dir) || !str_nul(&d))
+		die_nomem();
+	if (!safe(d.s))
+		die(EXIT_PERM, "the list directory's path may hold only letters, digits and / . _ - + , : ", d.s);
+	/* the .qmail files first: a name taken stops everything */
+	if (!str_copys(&q1, home) || !str_cats(&q1, "/.qmail-") || !str_cats(&q1, ext) || !str_nul(&q1) ||
+	    !str_copyb(&q2, q1.s, q1.len) || !str_cats(&q2, "-default") || !str_nul(&q2))
+		die_nomem();
+	str_lowerb(q1.s + str_rchrb(q1.s, q1.len, '/'), q1.len - str_rchrb(q1.s, q1.len, '/'));
+	str_lowerb(q2.s + str_rchrb(q2.s, q2.len, '/'), q2.len - str_rchrb(q2.s, q2.len, '/'));
+	if (access(q1.s, F_OK) == 0 || access(q2.s, F_OK) == 0)
+		die(EXIT_PERM, q1.s, " or its -default already exists: not touched");
+	if (mkdir(d.s, 0700) == -1)
+		die_sys(EXIT_PERM, "unable to create ", d.s);
+	for (i = 0; i < 3; i++) {
+		static const char *const sub[] = { "held", "bounce", "Maildir" };
+
+		if (!str_copys(&fn, d.s) || !str_catc(&fn, '/') || !str_cats(&fn, sub[i]) || !str_nul(&fn))
+			die_nomem();
+		if (i < 2 ? mkdir(fn.s, 0700) == -1 : !maildir_make(fn.s))
+			die_sys(EXIT_TEMP, "unable to create ", fn.s);
+	}
+#define PUT(name, text) do { \
+	if (!str_copys(&fn, d.s) || !str_cats(&fn, "/" name) || !str_nul(&fn)) die_nomem(); \
+	putfile(fn.s, (text), 1); } while (0)
+	if (!str_copys(&s, addr) || !str_catc(&s, '\n') || !str_nul(&s))
+		die_nomem();
+	PUT("address", s.s);
+	if (owner == NULL) {
+		if (!str_copyb(&s, addr, dash < at ? dash : 0) || (dash == at && !str_cats(&s, "postmaster")) ||
+		    !str_cats(&s, addr + at))
+			die_nomem();
+	} else if (!str_copys(&s, owner))
+		die_nomem();
+	if (!str_catc(&s, '\n') || !str_nul(&s))
+		die_nomem();
+	PUT("owner", s.s);
+	PUT("subscribers", "");
+	PUT("moderators", "");
+	PUT("subonly", "1\n");
+	PUT("moderated", "0\n");
+	PUT("archive", "0\n");
+	PUT("maxbytes", "1000000\n");
+	PUT("bouncelimit", "3\n");
+	if (!str_copys(&s, "[") || !str_cats(&s, ext) || !str_cats(&s, "]\n") || !str_nul(&s))
+		die_nomem();
+	PUT("prefix", s.s);
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fd_read(fd, (char *)rnd, sizeof rnd, 0) != (long)sizeof rnd || close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to read /dev/urandom");
+	s.len = 0;
+	for (i = 0; i < sizeof rnd; i++)
+		if (!str_catc(&s, "0123456789abcdef"[rnd[i] >> 4]) ||
+		    !str_catc(&s, "0123456789abcdef"[rnd[i] & 15]))
+			die_nomem();
+	if (!str_catc(&s, '\n') || !str_nul(&s))
+		die_nomem();
+	PUT("secret", s.s);
+#undef PUT
+	if (!str_copys(&s, "|") || !str_cats(&s, auto_home) || !str_cats(&s, "/bin/qmail-list deliver ") ||
+	    !str_cat(&s, &d) || !str_catc(&s, '\n') || !str_nul(&s))
+		die_nomem();
+	putfile(q1.s, s.s, 1);
+	putfile(q2.s, s.s, 1);
+	if (chmod(q1.s, 0644) == -1 || chmod(q2.s, 0644) == -1)
+		die_sys(EXIT_TEMP, "unable to set the mode of ", q1.s);
+}
+
+/* owner_edit - qmail-list add/remove DIR ADDRESS... */
+static void
+owner_edit(const char *dir, char **addrs, int add)
+{
+	struct list l;
+	int bad = 0;
+
+	load(&l, dir);
+	lock(&l);
+	load(&l, dir);
+	for (; *addrs; addrs++) {
+		size_t n = strlen(*addrs);
+
+		if (!listcmd_addrok(*addrs, n)) {
+			warn("not a usable address, skipped: ", *addrs);
+			bad = 1;
+		} else if (add && find(&l.subs, *addrs, n) == NULL)
+			save_subs(&l, NULL, 0, *addrs, n);
+		else if (!add && find(&l.subs, *addrs, n) != NULL)
+			save_subs(&l, *addrs, n, NULL, 0);
+		else
+			warn(add ? "already subscribed: " : "not subscribed: ", *addrs);
+	}
+	if (bad)
+		_exit(EXIT_PERM);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct list l;
+	struct buf b;
+	char bb[BUF_SIZE];
+	size_t i, k;
+
+	die_init(argv[0]);
+	if (argc < 3)
+		usage();
+	if (str_equal(argv[1], "deliver") && argc == 3)
+		deliver(argv[2]);
+	if (str_equal(argv[1], "make")) {
+		make(argc - 1, argv + 1);
+		return EXIT_OK;
+	}
+	if (str_equal(argv[1], "add") && argc >= 4)
+		owner_edit(argv[2], argv + 3, 1);
+	else if (str_equal(argv[1], "remove") && argc >= 4)
+		owner_edit(argv[2], argv + 3, 0);
+	else if (str_equal(argv[1], "show") && argc == 3) {
+		load(&l, argv[2]);
+		buf_init(&b, 1, bb, sizeof bb, 0);
+		for (i = 0; i < l.subs.len; i += k + 1) {
+			k = str_chrb(l.subs.s + i, l.subs.len - i, 0);
+			if (!buf_put(&b, l.subs.s + i, k) || !buf_put(&b, "\n", 1))
+				die_sys(EXIT_TEMP, "unable to write to stdout");
+		}
+		if (!buf_flush(&b))
+			die_sys(EXIT_TEMP, "unable to write to stdout");
+	} else
+		usage();
+	return EXIT_OK;
+}
