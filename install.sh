@@ -63,7 +63,7 @@ elif [ -z "$destdir" ]; then
 fi
 
 d . root $gqmail 755
-for x in bin man man/man5 man/man8 control users service log; do d $x root $gqmail 755; done
+for x in bin man man/man1 man/man5 man/man8 control users service log; do d $x root $gqmail 755; done
 d alias $alias $gqmail 2755
 d domains $vmail $gnofiles 750
 
@@ -79,7 +79,7 @@ for p in $progs; do
 done
 [ $single = 1 ] || [ ! -f "$root/bin/qmail-queue" ] || chmod 4711 "$root/bin/qmail-queue"
 
-for m in man/*.[58]; do
+for m in man/*.[158]; do
 	[ -f "$m" ] || continue
 	f "$m" man/man${m##*.}/${m#man/} root $gqmail 644
 done
