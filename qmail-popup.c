@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "authnets.h"
 #include "base64.h"
 #include "buf.h"
 #include "control.h"
@@ -43,7 +44,10 @@ struct session {
 	unsigned failures;
 	int tlsfd;		/* qmail-tls control socket, -1: no STLS */
 	int tls;		/* the connection is encrypted */
+	int plainok;		/* credentials are accepted (TLS, or a trusted network) */
 };
+
+#define NEEDTLS "-ERR [AUTH] plaintext logins are refused here: send STLS first\r\n"
 
 /* out - one reply, one write; a client that is gone ends the session */
 static void
@@ -241,7 +245,24 @@ stls(struct session *ss, const struct pop3_cmd *c)
 	}
 	ss->tlsfd = -1;
 	ss->tls = 1;
+	ss->plainok = 1;
 	ss->user.len = 0;
+}
+
+/* capa - RFC 2449; USER and SASL only where a login will be accepted */
+static void
+capa(const struct session *ss)
+{
+	struct str r = STR_ZERO;
+
+	if (!str_copys(&r, "+OK capability list follows\r\n") ||
+	    (ss->plainok && !str_cats(&r, "USER\r\nSASL PLAIN\r\n")) ||
+	    (ss->tlsfd >= 0 && !ss->tls && !str_cats(&r, "STLS\r\n")) ||
+	    !str_cats(&r, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+		"IMPLEMENTATION lanmail\r\n.\r\n") || !str_nul(&r))
+		die_nomem();
+	out(r.s);
+	str_free(&r);
 }
 
 int
@@ -268,6 +289,14 @@ main(int argc, char **argv)
 		warn_sys("not offering STLS: bad $", STARTTLS_ENV);
 	/* behind qmail-tls with implicit TLS (pop3s) the variables are set */
 	ss.tls = env_get("TLSVERSION") != NULL;
+	ss.plainok = ss.tls;
+	if (!ss.tls) {
+		int r = authnets_plainok();
+
+		if (r == -1)
+			warn_sys("refusing logins in clear: unable to read ", AUTHNETS_FILE);
+		ss.plainok = r == 1;
+	}
 	if (chdir(auto_home) == -1) {
 		out("-ERR [SYS/TEMP] server trouble, try later\r\n");
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
@@ -318,15 +347,13 @@ main(int argc, char **argv)
 			out("+OK bye\r\n");
 			return 0;
 		case POP3_CAPA:
-			out(ss.tlsfd >= 0 && !ss.tls ?
-			    "+OK capability list follows\r\n"
-			    "USER\r\nSASL PLAIN\r\nSTLS\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-			    "AUTH-RESP-CODE\r\nIMPLEMENTATION lanmail\r\n.\r\n" :
-			    "+OK capability list follows\r\n"
-			    "USER\r\nSASL PLAIN\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-			    "AUTH-RESP-CODE\r\nIMPLEMENTATION lanmail\r\n.\r\n");
+			capa(&ss);
 			break;
 		case POP3_USER:
+			if (!ss.plainok) {
+				out(NEEDTLS);
+				break;
+			}
 			if (c.arglen == 0 || c.arglen > LOGIN_MAX) {
 				out("-ERR USER needs a login name\r\n");
 				break;
@@ -336,6 +363,11 @@ main(int argc, char **argv)
 			out("+OK send PASS\r\n");
 			break;
 		case POP3_PASS:
+			if (!ss.plainok) {
+				out(NEEDTLS);
+				wipe(x, sizeof x);
+				break;
+			}
 			if (ss.user.len == 0) {
 				out("-ERR USER first\r\n");
 				break;
@@ -344,6 +376,11 @@ main(int argc, char **argv)
 			wipe(x, sizeof x);
 			break;
 		case POP3_AUTH:
+			if (!ss.plainok) {
+				out(NEEDTLS);
+				wipe(x, sizeof x);
+				break;
+			}
 			auth(&ss, &c);
 			wipe(x, sizeof x);
 			break;

@@ -83,6 +83,7 @@ static const struct setting settings[] = {
 	{ "tlsca", K_FILE, "absent: the system's CAs", "qmail-remote: CA certificates (PEM) trusted for servers' certificates" },
 	/* POP3, passwords, TLS */
 	{ "timeoutpop3", K_NUM, "600", "qmail-popup, qmail-pop3d: seconds to wait for the client" },
+	{ "plaintextauthnets", K_LIST, "127.0.0.0/8 and ::1", "qmail-smtpd, qmail-popup: networks that may send passwords before TLS (address[/bits])" },
 	{ "minpasswordlength", K_NUM, "1", "qmail-admin: shortest password accepted" },
 	{ "servercert.pem", K_FILE, "absent: no TLS", "qmail-tls: the server certificate (PEM), then any intermediates" },
 	{ "serverkey.pem", K_FILE, "absent: the key follows the certificate", "qmail-tls: the certificate's private key, mode 600" },

@@ -2,7 +2,10 @@
 """qmail-popup behind qmail-tls: STLS (RFC 2595) under qmail-tls -s with
 poplib, curl --ssl-reqd, openssl s_client -starttls pop3 and a raw
 socket (plain text sent with STLS in one packet is never executed), and
-implicit TLS (pop3s) with poplib.POP3_SSL and curl pop3s://."""
+implicit TLS (pop3s) with poplib.POP3_SSL and curl pop3s://.
+Then control/plaintextauthnets: a client outside it gets no USER/SASL in
+CAPA and -ERR [AUTH] for USER, PASS and AUTH until STLS."""
+import base64
 import os
 import poplib
 import socket
@@ -36,10 +39,20 @@ MSG = (b"Received: (lanmail 4242 invoked by uid 1000); 28 Nov 2026 17:00:00 +000
        b"Subject: over tls\n\nsecret body\n")
 
 
-def serve(tlsargs, addr="127.0.0.1"):
+def rules(ip):
+    """a tcprules cdb making every client look as if it came from ip"""
+    d = t.tmpdir("popup-rules.")
+    cdb = os.path.join(d, "rules.cdb")
+    subprocess.run(["tcprules", cdb, os.path.join(d, "rules.tmp")],
+                   input=(':allow,TCPREMOTEIP="%s"\n' % ip).encode(), check=True)
+    return cdb
+
+
+def serve(tlsargs, addr="127.0.0.1", ip=None):
     port = t.free_port(addr=addr)
     log = open(os.path.join(t.tmpdir("popup-tls."), "log"), "wb")
-    p = t.start(["tcpserver", "-R", "-H", "-l", "localhost", addr, str(port), TLS] + tlsargs +
+    x = ["-x", rules(ip)] if ip else []
+    p = t.start(["tcpserver", "-R", "-H", "-l", "localhost"] + x + [addr, str(port), TLS] + tlsargs +
                 [os.path.join(t.BIN, "qmail-popup"), "mail.test.example",
                  os.path.join(t.BIN, "qmail-auth"), os.path.join(t.BIN, "qmail-pop3d"), "Maildir"],
                 stdout=subprocess.DEVNULL, stderr=log)
@@ -138,6 +151,67 @@ try:
                          "pop3s://127.0.0.1:%d/1" % sport], capture_output=True, timeout=30)
     t.ok(cu.returncode == 0 and b"secret body" in cu.stdout, "curl pop3s:// fetches the message")
 
+    # a client outside control/plaintextauthnets (default: loopback only)
+    p4, port4 = serve(["-s"], ip="192.0.2.9")
+    procs.append(p4)
+    r = v.Raw(port4)
+    r.line()
+    c = capa(r)
+    t.ok(b"STLS" in c and b"USER" not in c and b"SASL" not in c,
+         "untrusted client: CAPA has STLS but neither USER nor SASL")
+    t.ok(r.cmd("USER " + USER).startswith(b"-ERR [AUTH] "), "untrusted client: USER in clear refused with [AUTH]")
+    t.ok(r.cmd("PASS " + PW).startswith(b"-ERR [AUTH] "), "untrusted client: PASS in clear refused")
+    auth = base64.b64encode(("\0%s\0%s" % (USER, PW)).encode()).decode()
+    t.ok(r.cmd("AUTH PLAIN " + auth).startswith(b"-ERR [AUTH] "), "untrusted client: AUTH PLAIN in clear refused")
+    t.ok(r.cmd("STAT").startswith(b"-ERR"), "and not logged in")
+    t.ok(r.cmd("STLS").startswith(b"+OK"), "untrusted client: STLS")
+    r.s = ctx().wrap_socket(r.s)
+    c = capa(r)
+    t.ok(b"USER" in c and b"SASL PLAIN" in c, "inside TLS CAPA offers USER and SASL PLAIN")
+    t.ok(r.cmd("AUTH PLAIN " + auth).startswith(b"+OK"), "untrusted client: AUTH PLAIN accepted inside TLS")
+    t.ok(r.cmd("STAT").startswith(b"+OK 1 "), "logged in")
+    r.cmd("QUIT")
+    r.close()
+    m = poplib.POP3("127.0.0.1", port4, timeout=20)
+    m.stls(context=ctx())
+    m.user(USER)
+    m.pass_(PW)
+    t.is_(m.stat()[0], 1, "untrusted client: poplib stls then USER/PASS")
+    m.quit()
+    cu = subprocess.run(["curl", "-sS", "-k", "--ssl-reqd", "--max-time", "20", "-u", "%s:%s" % (USER, PW),
+                         "pop3://127.0.0.1:%d/1" % port4], capture_output=True, timeout=30)
+    t.ok(cu.returncode == 0 and b"secret body" in cu.stdout, "untrusted client: curl --ssl-reqd works")
+    cu = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "%s:%s" % (USER, PW),
+                         "pop3://127.0.0.1:%d/1" % port4], capture_output=True, timeout=30)
+    t.ok(cu.returncode != 0 and b"secret body" not in cu.stdout, "untrusted client: curl without TLS cannot log in")
+    p5, port5 = serve([], ip="192.0.2.9")
+    procs.append(p5)
+    m = poplib.POP3_SSL("127.0.0.1", port5, context=ctx(), timeout=20)
+    m.user(USER)
+    m.pass_(PW)
+    t.is_(m.stat()[0], 1, "untrusted client: implicit TLS logs in")
+    m.quit()
+
+    # the control file: a listed network is trusted, an empty file trusts nobody
+    t.control("plaintextauthnets", "# docs\n10.0.0.0/8\n192.0.2.0/28\n2001:db8::/32\n")
+    r = v.Raw(port4)
+    r.line()
+    t.ok(r.cmd("USER " + USER).startswith(b"+OK"), "192.0.2.9 in 192.0.2.0/28: USER in clear accepted")
+    t.ok(r.cmd("PASS " + PW).startswith(b"+OK"), "and PASS")
+    r.cmd("QUIT")
+    r.close()
+    t.control("plaintextauthnets", "")
+    r = v.Raw(port)
+    r.line()
+    t.ok(r.cmd("USER " + USER).startswith(b"-ERR [AUTH] "), "empty plaintextauthnets: even loopback refused")
+    r.close()
+    t.control("plaintextauthnets", "127.0.0.1/40\n")
+    r = v.Raw(port)
+    r.line()
+    t.ok(r.cmd("USER " + USER).startswith(b"-ERR [AUTH] "), "junk in plaintextauthnets: refused (fails closed)")
+    r.close()
+    t.control("plaintextauthnets", None)
+
     # without qmail-tls there is no STLS
     port3 = v.pop3_server()
     r = v.Raw(port3)
@@ -150,6 +224,7 @@ finally:
     for p in procs:
         t.stop(p)
     v.cleanup(D)
+    t.control("plaintextauthnets", None)
     if made_cert:
         for f in (CERT, KEY):
             if os.path.exists(f):
