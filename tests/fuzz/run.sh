@@ -46,13 +46,20 @@ for c in lib/*.c "$out/lib/auto.c"; do
 	fi
 done | xargs -r -n 2 -P 2 sh -c "$CC $FLAGS -fsanitize=fuzzer-no-link,address,undefined -iquote lib -c -o \"\$1\" \"\$0\" || exit 255"
 [ $? -eq 0 ] || { echo "run.sh: building lib/ failed" >&2; exit 1; }
-for o in "$out"/lib/*.o; do
-	if [ ! -f "$out/liblanmail.a" ] || [ "$o" -nt "$out/liblanmail.a" ]; then
-		rm -f "$out/liblanmail.a"
-		ar rcs "$out/liblanmail.a" "$out"/lib/*.o || exit 1
-		break
-	fi
+# the archive holds the objects of today's lib/*.c only (a removed or
+# renamed module must not linger)
+objs= stale=0
+for c in lib/*.c "$out/lib/auto.c"; do
+	o=$out/lib/$(basename "$c" .c).o
+	objs="$objs $o"
+	[ -f "$out/liblanmail.a" ] && [ ! "$o" -nt "$out/liblanmail.a" ] || stale=1
 done
+[ "$(ls "$out"/lib/*.o | wc -l)" -eq "$(echo $objs | wc -w)" ] || stale=1
+if [ $stale = 1 ]; then
+	rm -f "$out/liblanmail.a"
+	# shellcheck disable=SC2086 # a list of object files
+	ar rcs "$out/liblanmail.a" $objs || exit 1
+fi
 
 if [ $# -eq 0 ]; then
 	for t in tests/fuzz/*.c; do
