@@ -9,6 +9,8 @@
  *	qmail-admin backup DIR [--queue]
  *	qmail-admin restore DIR
  *	qmail-admin sync
+ *	qmail-admin admin add|del|passwd|list [NAME] [--stdin]
+ *	qmail-admin totp on|off LOGIN
  * Every argument is checked before anything changes.  Each file is
  * replaced whole: written to NAME.tmp, fsynced, renamed over NAME, its
  * directory fsynced.  Then users/assign and users/recipients are
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -34,6 +37,7 @@
 #include "control.h"
 #include "die.h"
 #include "lcdb.h"
+#include "pwrule.h"
 #include "qpath.h"
 #include "spawn.h"
 #include "str.h"
@@ -64,7 +68,8 @@ usage(void)
 	    " | user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]"
 	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...]"
 	    " | list add|del|members LIST [MEMBER ...]"
-	    " | backup DIR [--queue] | restore DIR | sync");
+	    " | backup DIR [--queue] | restore DIR | sync"
+	    " | admin add|del|passwd|list [NAME] [--stdin] | totp on|off LOGIN");
 }
 
 static void
@@ -618,10 +623,12 @@ ask(int tty, const char *prompt, char *x, size_t size)
 }
 
 /* get_password - from standard input (--stdin) or twice from the
- * terminal; checked against control/minpasswordlength */
+ * terminal; checked against the rules of pwrule.h for login */
 static void
-get_password(const struct opts *op, char *pw, size_t size)
+get_password(const struct opts *op, char *pw, size_t size, const char *login)
 {
+	const char *why;
+
 	char again[VPASSWD_PASSMAX + 2];
 	unsigned long min = 1;
 	size_t n;
@@ -653,9 +660,10 @@ get_password(const struct opts *op, char *pw, size_t size)
 	if (op->use_stdin && strlen(pw) != n)
 		die(EXIT_PERM, "the password holds a NUL byte; nothing changed");
 	n = strlen(pw);
-	if (n == 0 || n < min)
-		die(EXIT_PERM, "password too short (control/minpasswordlength);"
-		    " nothing changed");
+	if ((why = pwrule_check(pw, n, login, min)) != NULL) {
+		wipe(pw, size);
+		die(EXIT_PERM, "password refused: ", why, "; nothing changed");
+	}
 }
 
 /* make_line - user:hash:quota */
@@ -903,7 +911,7 @@ user_add(const char *a, const struct opts *op, const struct owner *o)
 		die(EXIT_PERM, "address exists already (an alias or list): ", a);
 	if (exists(path3(&p, "domains", x.domain.s, x.user.s)))
 		die(EXIT_PERM, p.s, " exists already; move it away first");
-	get_password(op, pw, sizeof pw);
+	get_password(op, pw, sizeof pw, a);
 	make_line(&x, pw, op->have_quota ? op->quota : 0, &line);
 	wipe(pw, sizeof pw);
 
@@ -1011,7 +1019,7 @@ user_passwd(const char *a, const struct opts *op, const struct owner *o)
 		die(EXIT_PERM, "bad line for ", a, " in vpasswd");
 	if (op->have_quota)
 		quota = op->quota;
-	get_password(op, pw, sizeof pw);
+	get_password(op, pw, sizeof pw, a);
 	make_line(&x, pw, quota, &line);
 	wipe(pw, sizeof pw);
 	vpasswd_put(&x, &line, o);
@@ -1990,6 +1998,176 @@ backup_main(const char *what, const char *dir, int queue)
 	return 0;
 }
 
+/* ---- web administrators and their second factor ---- */
+
+#define WEBADMINS "control/webadmins"
+#define WEBTOTP "users/webtotp"
+
+/* admin_name - an administrator's name: like a mailbox name */
+static void
+admin_name(const char *name)
+{
+	if (!vpasswd_user_ok(name, strlen(name)))
+		die(EXIT_PERM, "bad administrator name (1 to 64 of a-z 0-9 . _ -): ",
+		    name);
+}
+
+/* admin_set - add (add 1), replace (add 0) or remove (pw NULL) the line
+ * name:hash of control/webadmins */
+static void
+admin_set(const char *name, const struct opts *op, int add, int del)
+{
+	struct str t = STR_ZERO, out = STR_ZERO, h = STR_ZERO;
+	char pw[VPASSWD_PASSMAX + 2];
+	int found;
+
+	admin_name(name);
+	readtext(WEBADMINS, &t);
+	found = lines_find(&t, name, strlen(name), ':');
+	if (add && found)
+		die(EXIT_PERM, "administrator exists already: ", name);
+	if (!add && !found)
+		die(EXIT_PERM, "no such administrator: ", name);
+	lines_drop(&t, &out, name, strlen(name), ':', NULL);
+	if (!del) {
+		get_password(op, pw, sizeof pw, name);
+		if (!vpasswd_hash(pw, &h))
+			die_sys(EXIT_TEMP, "unable to hash the password");
+		wipe(pw, sizeof pw);
+		catx(&out, name);
+		catx(&out, ":");
+		catb(&out, h.s, h.len);
+		catx(&out, "\n");
+	}
+	write_or_remove(WEBADMINS, out.s, out.len, 0600);
+	if (del) {	/* and its second factor */
+		readtext(WEBTOTP, &t);
+		if (lines_drop(&t, &out, name, strlen(name), ':', NULL) > 0)
+			write_or_remove(WEBTOTP, out.s, out.len, 0600);
+	}
+	str_free(&t);
+	str_free(&out);
+	str_free(&h);
+}
+
+static void
+admin_list(void)
+{
+	struct str t = STR_ZERO, out = STR_ZERO;
+	size_t pos = 0, n;
+	const char *l;
+
+	readtext(WEBADMINS, &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 0 || l[0] == '#')
+			continue;
+		catb(&out, l, str_chrb(l, n, ':'));
+		catx(&out, "\n");
+	}
+	if (!fd_writeall(1, out.s, out.len, 0))
+		die_sys(EXIT_TEMP, "unable to write output");
+	str_free(&t);
+	str_free(&out);
+}
+
+/* qr_print - the URI as a QR code on the terminal, when qrencode(1) is
+ * installed; the URI goes on its standard input, not its command line */
+static void
+qr_print(const char *uri)
+{
+	static const char *const path[] = { "/usr/bin/qrencode",
+	    "/usr/local/bin/qrencode", NULL };
+	char *argv[] = { "qrencode", "-t", "UTF8", "-o", "-", NULL };
+	int p[2], fd[3], status, i;
+	pid_t pid;
+
+	for (i = 0; path[i] != NULL && access(path[i], X_OK) == -1; i++)
+		;
+	if (path[i] == NULL) {
+		warn("qrencode is not installed: type the secret in by hand");
+		return;
+	}
+	if (pipe_cloexec(p) == -1)
+		die_sys(EXIT_TEMP, "unable to make a pipe");
+	fd[0] = p[0], fd[1] = 1, fd[2] = 2;
+	if ((pid = spawn(path[i], argv, NULL, fd, 3)) == -1)
+		die_sys(EXIT_TEMP, "unable to run ", path[i]);
+	(void)close(p[0]);	/* the child's now */
+	if (!fd_writeall(p[1], uri, strlen(uri), 10))
+		warn_sys("unable to write to qrencode");
+	(void)close(p[1]);	/* end of its input */
+	if (spawn_wait(pid, &status) == -1 || spawn_exitcode(status) != 0)
+		warn("qrencode failed");
+}
+
+/* totp_set - on: a new random 160-bit secret for login in users/webtotp,
+ * printed as an otpauth:// URI (RFC 6238 defaults: SHA-1, 6 digits,
+ * 30 s) and a QR code; off: the line removed */
+static void
+totp_set(const char *verb, const char *login)
+{
+	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	unsigned char key[20];
+	char sec[33];
+	struct str t = STR_ZERO, out = STR_ZERO, uri = STR_ZERO;
+	const char *at = strchr(login, '@');
+	size_t i, k;
+	int on = str_equal(verb, "on");
+
+	if (!on && !str_equal(verb, "off"))
+		usage();
+	if (at == NULL) {
+		admin_name(login);
+		readtext(WEBADMINS, &t);
+		if (!lines_find(&t, login, strlen(login), ':'))
+			die(EXIT_PERM, "no such administrator: ", login);
+	} else {
+		if (at - login != 10 || memcmp(login, "postmaster", 10) != 0)
+			die(EXIT_PERM, "only postmaster@DOMAIN or an administrator"
+			    " signs in to the web pages: ", login);
+		need_domain(at + 1);
+	}
+	readtext(WEBTOTP, &t);
+	lines_drop(&t, &out, login, strlen(login), ':', NULL);
+	if (on) {
+		if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
+			die_sys(EXIT_TEMP, "unable to get random bytes");
+		for (i = 0, k = 0; i < sizeof key; i += 5) {	/* 5 bytes, 8 letters */
+			unsigned long long v = 0;
+			int j;
+
+			for (j = 0; j < 5; j++)
+				v = v << 8 | key[i + (size_t)j];
+			for (j = 7; j >= 0; j--)
+				sec[k++] = b32[(v >> (5 * j)) & 31];
+		}
+		sec[k] = 0;
+		wipe((char *)key, sizeof key);
+		catx(&out, login);
+		catx(&out, ":");
+		catx(&out, sec);
+		catx(&out, ":0\n");
+	}
+	write_or_remove(WEBTOTP, out.s, out.len, 0600);
+	if (on) {
+		catx(&uri, "otpauth://totp/lanmail:");
+		for (i = 0; login[i]; i++)
+			catx(&uri, login[i] == '@' ? "%40" : (char[2]){ login[i], 0 });
+		catx(&uri, "?secret=");
+		catx(&uri, sec);
+		catx(&uri, "&issuer=lanmail&algorithm=SHA1&digits=6&period=30\n");
+		nul(&uri);
+		if (!fd_writeall(1, uri.s, uri.len, 0))
+			die_sys(EXIT_TEMP, "unable to write output");
+		qr_print(uri.s);
+		wipe(uri.s, uri.len);
+		wipe(sec, sizeof sec);
+	}
+	str_free(&t);
+	str_free(&out);
+	str_free(&uri);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2080,7 +2258,21 @@ main(int argc, char **argv)
 			list_members(args[2]);
 		else
 			usage();
-	} else
+	} else if (str_equal(what, "admin") && str_equal(verb, "list") &&
+	    nargs == 2)
+		admin_list();
+	else if (str_equal(what, "admin") && nargs == 3) {
+		if (str_equal(verb, "add"))
+			admin_set(args[2], &op, 1, 0);
+		else if (str_equal(verb, "passwd"))
+			admin_set(args[2], &op, 0, 0);
+		else if (str_equal(verb, "del"))
+			admin_set(args[2], &op, 0, 1);
+		else
+			usage();
+	} else if (str_equal(what, "totp") && nargs == 3)
+		totp_set(verb, args[2]);
+	else
 		usage();
 	return 0;
 }
