@@ -1239,6 +1239,19 @@ putfile(const char *fn, const char *s, int excl)
 		die_sys(EXIT_TEMP, "unable to write ", fn);
 }
 
+/* dotqmail_name - the part after the last '/' lower-cased, dots to colons
+ * (the leading ".qmail" keeps its dot) */
+static void
+dotqmail_name(struct str *fn)
+{
+	size_t i = str_rchrb(fn->s, fn->len, '/') + 2;
+
+	str_lowerb(fn->s + i - 1, fn->len - i + 1);
+	for (; i < fn->len; i++)
+		if (fn->s[i] == '.')
+			fn->s[i] = ':';
+}
+
 /* make - a new list directory and the two .qmail files */
 static void
 make(int argc, char **argv)
@@ -1291,8 +1304,9 @@ make(int argc, char **argv)
 	if (!str_copys(&q1, home) || !str_cats(&q1, "/.qmail-") || !str_cats(&q1, ext) || !str_nul(&q1) ||
 	    !str_copyb(&q2, q1.s, q1.len) || !str_cats(&q2, "-default") || !str_nul(&q2))
 		die_nomem();
-	str_lowerb(q1.s + str_rchrb(q1.s, q1.len, '/'), q1.len - str_rchrb(q1.s, q1.len, '/'));
-	str_lowerb(q2.s + str_rchrb(q2.s, q2.len, '/'), q2.len - str_rchrb(q2.s, q2.len, '/'));
+	/* dot-qmail(5): the extension in lower case, each dot a colon */
+	dotqmail_name(&q1);
+	dotqmail_name(&q2);
 	if (access(q1.s, F_OK) == 0 || access(q2.s, F_OK) == 0)
 		die(EXIT_PERM, q1.s, " or its -default already exists: not touched");
 	if (mkdir(d.s, 0700) == -1)

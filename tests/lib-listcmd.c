@@ -1,0 +1,70 @@
+/* lib-listcmd - qmail-list's command words and VERP address coding, with
+ * hostile input: junk after a word, overlong parts, missing pieces */
+#include <string.h>
+
+#include "listcmd.h"
+#include "tap.h"
+
+static int
+parse(const char *s, struct listcmd *c)
+{
+	return listcmd_parse(s, strlen(s), c);
+}
+
+static int
+piece(const char *p, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+int
+main(void)
+{
+	struct listcmd c;
+	struct str a = STR_ZERO;
+	char big[LISTCMD_MAX + 2];
+
+	ok(parse("help", &c) && c.cmd == LISTCMD_HELP, "help");
+	ok(parse("HeLp", &c) && c.cmd == LISTCMD_HELP, "any case");
+	ok(parse("subscribe", &c) && c.cmd == LISTCMD_SUB, "subscribe");
+	ok(parse("unsubscribe", &c) && c.cmd == LISTCMD_UNSUB, "unsubscribe");
+	ok(!parse("subscribe-x", &c) && c.cmd == LISTCMD_BAD, "junk after a word");
+	ok(!parse("", &c), "empty");
+	ok(parse("get.12", &c) && c.cmd == LISTCMD_GET && c.num == 12, "get.12");
+	ok(!parse("get.", &c) && !parse("get.1x", &c) && !parse("get.99999999999999999999", &c),
+	    "get without a number, with junk, overflowing");
+	ok(parse("return-joe=example.org", &c) && c.cmd == LISTCMD_RETURN &&
+	    piece(c.addr, c.addrlen, "joe=example.org"), "return-ADDR");
+	ok(!parse("return-", &c) && !parse("return-joe", &c) && !parse("return-a@b=c", &c),
+	    "return without an address, without =, with @");
+	ok(parse("sc.1700000000.00ff-a-b=c.d", &c) && c.cmd == LISTCMD_SUBCONF && c.num == 1700000000 &&
+	    piece(c.cookie, c.cookielen, "00ff") && piece(c.addr, c.addrlen, "a-b=c.d"), "sc form");
+	ok(parse("UC.1.AB-x=y", &c) && c.cmd == LISTCMD_UNSUBCONF, "uc form, upper case");
+	ok(!parse("sc.1.-x=y", &c) && !parse("sc..ab-x=y", &c) && !parse("sc.1.ab", &c) &&
+	    !parse("sc.1.ab-", &c) && !parse("sc.1.xyz-a=b", &c) && c.cookielen == 0 && c.addrlen == 0,
+	    "sc forms missing a piece are refused and leave nothing behind");
+	memset(big, 'a', sizeof big);
+	memcpy(big, "sc.1.", 5);
+	big[5 + LISTCMD_COOKIEMAX + 1] = '-';
+	ok(!listcmd_parse(big, 5 + LISTCMD_COOKIEMAX + 4, &c), "cookie too long");
+	ok(!listcmd_parse(big, sizeof big, &c), "word too long");
+	ok(parse("accept.7.abc", &c) && c.cmd == LISTCMD_ACCEPT && c.num == 7 && c.addrlen == 0, "accept");
+	ok(!parse("accept.7.abc-x=y", &c), "accept takes no address");
+	ok(parse("reject.7.abc", &c) && c.cmd == LISTCMD_REJECT, "reject");
+	ok(parse("probe.5.ab-x=y", &c) && c.cmd == LISTCMD_PROBE, "probe");
+
+	ok(listcmd_decode(&a, "joe=example.org", 15) && piece(a.s, a.len, "joe@example.org"), "decode");
+	a.len = 0;
+	ok(listcmd_decode(&a, "a=b=example.org", 15) && piece(a.s, a.len, "a=b@example.org"),
+	    "the last = separates");
+	a.len = 0;
+	ok(!listcmd_decode(&a, "joe", 3) && !listcmd_decode(&a, "joe=", 4) && !listcmd_decode(&a, "=x", 2) &&
+	    !listcmd_decode(&a, "a b=c", 5) && !listcmd_decode(&a, "a=b/c", 5) && a.len == 0,
+	    "decode refuses junk and leaves out alone");
+	ok(listcmd_encode(&a, "x@y.z", 5) && piece(a.s, a.len, "x=y.z"), "encode");
+	ok(listcmd_addrok("a@b", 3) && !listcmd_addrok("a@b@c", 5) && !listcmd_addrok("@b", 2) &&
+	    !listcmd_addrok("a@", 2) && !listcmd_addrok("a\n@b", 4) && !listcmd_addrok("|x@y", 4) &&
+	    !listcmd_addrok("a@b/c", 5) && !listcmd_addrok("a@b", (size_t)-1), "addrok");
+	str_free(&a);
+	return tap_done();
+}
