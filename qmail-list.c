@@ -601,7 +601,8 @@ distribute(const struct list *l, const char *m, size_t n)
 					j++;
 				if (!has(m + j, i + k - j, l->prefix.s, l->prefix.len)) {
 					if (!str_cats(&out, "Subject: ") || !str_cat(&out, &l->prefix) ||
-					    !str_catc(&out, ' ') || !str_catb(&out, m + j, i + k - j + 1))
+					    !str_catc(&out, ' ') || !str_catb(&out, m + j, i + k - j) ||
+					    !str_catc(&out, '\n'))
 						die_nomem();
 					skip = 2;
 				}
@@ -622,9 +623,10 @@ distribute(const struct list *l, const char *m, size_t n)
 	if (!has_subject && l->prefix.len &&
 	    (!str_cats(&out, "Subject: ") || !str_cat(&out, &l->prefix) || !str_catc(&out, '\n')))
 		die_nomem();
-	if (!str_catc(&out, '\n') || (n > hn && !str_catb(&out, m + hn, n - hn)))
-		die_nomem();
-	if (hn < n && hn > 0 && m[hn - 1] != '\n' && !str_catc(&out, '\n'))
+	/* a last header line without its newline gets one, then the blank line */
+	if ((out.s[out.len - 1] != '\n' && !str_catc(&out, '\n')) || !str_catc(&out, '\n') ||
+	    (n > hn && !str_catb(&out, m + hn, n - hn)) ||
+	    (n > hn && m[n - 1] != '\n' && !str_catc(&out, '\n')))
 		die_nomem();
 	fd = str_tofile(l, &out);
 
