@@ -566,7 +566,7 @@ helptext(struct str *b, const struct list *l)
 
 /* distribute - one post to every subscriber, through the archive if on */
 static unsigned long
-distribute(const struct list *l, const char *m, size_t n)
+distribute(struct list *l, const char *m, size_t n)
 {
 	struct str out = STR_ZERO, a = STR_ZERO, fn = STR_ZERO;
 	const char *dt = env_get("DTLINE");
@@ -635,6 +635,8 @@ distribute(const struct list *l, const char *m, size_t n)
 		char nb[FMT_ULONG + 1];
 		int ifd;
 
+		if (l->lockfd == -1)
+			lock(l);	/* two posts at once must not share a number */
 		num = setting_ulong(l, "num", 0) + 1;
 		nb[fmt_ulong(nb, num)] = 0;
 		if (lseek(fd, 0, SEEK_SET) == -1)
