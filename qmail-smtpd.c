@@ -9,6 +9,9 @@
  * Given arguments, it offers SMTP AUTH (PLAIN, LOGIN) and checks the
  * client's password with them, a checkpassword program and its arguments.
  * Behind qmail-tls -s it offers STARTTLS (lib/starttls.h).
+ * At MAIL it checks SPF (lib/spf.h) for clients that neither relay nor
+ * authenticated, as control/spfbehavior says (default off), and records
+ * the result in an Authentication-Results field after the Received line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +34,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "spawn.h"
+#include "spf.h"
 #include "starttls.h"
 #include "str.h"
 
@@ -41,6 +45,9 @@
 #define LOGIN_MAX 255		/* bytes in an AUTH login */
 #define PASS_MAX 1024		/* bytes in an AUTH password */
 #define RCPT_HARDMAX 100000	/* recipients qmail-queue takes, whatever the settings */
+#define SPF_OFF 0		/* control/spfbehavior */
+#define SPF_RECORD 1
+#define SPF_REJECT 2
 #define TROUBLE "421 4.3.0 temporary trouble, try later\r\n"
 #define NOMEM "421 4.3.0 out of memory, try later\r\n"
 
@@ -56,6 +63,7 @@ struct limits {
 	unsigned long linemax;		/* DATA line, CRLF included */
 	unsigned long cmdmax;		/* command line, CRLF included */
 	unsigned long greetdelay;	/* seconds of silence asked of the client */
+	int spf;			/* SPF_OFF, SPF_RECORD, SPF_REJECT */
 	int mfdnscheck;			/* the MAIL FROM domain must resolve */
 };
 
@@ -82,6 +90,7 @@ struct session {
 	unsigned long authfail;
 	int inmail;		/* MAIL given */
 	struct str sender;
+	struct str spfhdr;	/* Authentication-Results for this message, or empty */
 	struct str env;		/* "F" sender NUL ("T" rcpt NUL)... */
 	struct str rcptlog;	/* recipients for the log line */
 	unsigned long nrcpt, connrcpt, msgs, bad;
@@ -123,6 +132,18 @@ safecat(struct str *to, const char *b, size_t n, size_t max)
 		if (!str_catc(to, (char)c))
 			return 0;
 	}
+	return 1;
+}
+
+/* safespace - as safecat, but spaces stay */
+static int
+safespace(struct str *to, const char *b, size_t n, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++)
+		if (!(b[i] == ' ' ? str_catc(to, ' ') : safecat(to, b + i, 1, 1)))
+			return 0;
 	return 1;
 }
 
@@ -253,6 +274,8 @@ readlist(const char *fn, struct str *l, int lower)
 		str_lowerb(l->s, l->len);
 }
 
+static void spfsetting(struct session *);
+
 static void
 setup(struct session *ss)
 {
@@ -300,6 +323,7 @@ setup(struct session *ss)
 		lim->greetdelay = 300;
 	readsetting("MFDNSCHECK", "control/mfdnscheck", &u, 0);
 	lim->mfdnscheck = u != 0;
+	spfsetting(ss);
 
 	ss->remoteip = env_get("TCPREMOTEIP");
 	if (!ss->remoteip || !*ss->remoteip)
@@ -308,6 +332,95 @@ setup(struct session *ss)
 	ss->remoteinfo = env_get("TCPREMOTEINFO");
 	ss->relayclient = env_get("RELAYCLIENT");
 	ss->submission = env_get("SUBMISSION") != NULL;
+}
+
+/* spfsetting - control/spfbehavior: off (the default), record or reject;
+ * $SPFBEHAVIOR (set per client by tcprules) overrides it */
+static void
+spfsetting(struct session *ss)
+{
+	struct str v = STR_ZERO;
+	const char *e = env_get("SPFBEHAVIOR");
+	int r;
+
+	if (e) {
+		r = 1;
+		if (!str_copys(&v, e))
+			nomem();
+	} else if ((r = control_readline("control/spfbehavior", &v)) == -1)
+		trouble("control/spfbehavior");
+	ss->lim.spf = SPF_OFF;
+	if (r == 1) {
+		if (v.len == 3 && str_caseeqb(v.s, "off", 3))
+			ss->lim.spf = SPF_OFF;
+		else if (v.len == 6 && str_caseeqb(v.s, "reject", 6))
+			ss->lim.spf = SPF_REJECT;
+		else if (v.len == 6 && str_caseeqb(v.s, "record", 6))
+			ss->lim.spf = SPF_RECORD;
+		else {
+			errno = EINVAL;
+			trouble("control/spfbehavior");
+		}
+	}
+	str_free(&v);
+}
+
+/* spf - check the sender's domain (or, for <>, the HELO name); 1 go on,
+ * 0 refused (the reply is out) */
+static int
+spf(struct session *ss, const char *d, size_t dn)
+{
+	struct spf_req req;
+	struct str why = STR_ZERO, r = STR_ZERO;
+	int res;
+
+	ss->spfhdr.len = 0;
+	if (ss->lim.spf == SPF_OFF || ss->relayclient || ss->login.len || ss->submission)
+		return 1;
+	if (!spf_ip(ss->remoteip, &req))
+		return 1;	/* no address to check (not run by tcpserver) */
+	req.helo = ss->helo.s;
+	req.helolen = ss->helo.len;
+	if (ss->sender.len > 0) {
+		req.local = ss->sender.s;
+		req.locallen = (size_t)(d - ss->sender.s) - 1;
+		req.domain = d;
+		req.domainlen = dn;
+	} else {
+		req.local = "postmaster";
+		req.locallen = 10;
+		req.domain = ss->helo.s;
+		req.domainlen = ss->helo.len;
+	}
+	if (req.domainlen > 0 && req.domain[0] == '[')
+		res = SPF_NONE;	/* an address literal: nothing to look up */
+	else
+		res = spf_check(&req, &why);
+	if (!str_cats(&ss->spfhdr, "Authentication-Results: ") || !str_cat(&ss->spfhdr, &ss->me) ||
+	    !str_cats(&ss->spfhdr, ";\n\tspf=") || !str_cats(&ss->spfhdr, spf_name(res)) ||
+	    (why.len && (!str_cats(&ss->spfhdr, " (") ||
+	    !safespace(&ss->spfhdr, why.s, why.len, 200) || !str_catc(&ss->spfhdr, ')'))) ||
+	    !str_cats(&ss->spfhdr, ss->sender.len ? " smtp.mailfrom=" : " smtp.helo=") ||
+	    !safecat(&ss->spfhdr, req.local, ss->sender.len ? ss->sender.len : 0, 300) ||
+	    (!ss->sender.len && !safecat(&ss->spfhdr, req.domain, req.domainlen, HELO_MAX)) ||
+	    !str_catc(&ss->spfhdr, '\n'))
+		nomem();
+	str_free(&why);
+	if (ss->lim.spf != SPF_REJECT || (res != SPF_FAIL && res != SPF_TEMPERROR))
+		return 1;
+	ss->spfhdr.len = 0;
+	if (res == SPF_TEMPERROR) {
+		out(ss, "451 4.4.3 SPF: temporary DNS failure for the sender's domain, try later\r\n");
+		return 0;
+	}
+	if (!str_cats(&r, "550 5.7.23 SPF: ") ||
+	    !safecat(&r, req.domain, req.domainlen, 255) ||
+	    !str_cats(&r, " does not allow ") || !safecat(&r, ss->remoteip, strlen(ss->remoteip), 100) ||
+	    !str_cats(&r, " to send its mail\r\n") || !str_nul(&r))
+		nomem();
+	failed(ss, r.s);
+	str_free(&r);
+	return 0;
 }
 
 /* greetdelay - wait in silence; a client that talks first is refused */
@@ -551,6 +664,8 @@ mail(struct session *ss, const char *arg, size_t n)
 			return;
 		}
 	}
+	if (!spf(ss, d, dn))
+		return;
 	if (!str_copys(&ss->env, "F") || !str_cat(&ss->env, &ss->sender) || !str_catc(&ss->env, 0))
 		nomem();
 	ss->inmail = 1;
@@ -823,7 +938,14 @@ data(struct session *ss, size_t argn)
 		failed(ss, "501 5.5.4 DATA takes no argument\r\n");
 		return;
 	}
-	if (!received(ss, &h) || !qq_put(&q, h.s, h.len))
+	/* SPFRESULT tells a $QMAILQUEUE filter (qmail-dkimverify) that the
+	 * field after our Received line is ours; best effort */
+	if (ss->spfhdr.len)
+		(void)env_set("SPFRESULT", "1");
+	else
+		(void)env_unset("SPFRESULT");
+	if (!received(ss, &h) || !qq_put(&q, h.s, h.len) ||
+	    (ss->spfhdr.len && !qq_put(&q, ss->spfhdr.s, ss->spfhdr.len)))
 		nomem();
 	str_free(&h);
 	out(ss, "354 go ahead, end with <CRLF>.<CRLF>\r\n");
