@@ -1,0 +1,2199 @@
+/* qmail-webadmin.c - remote administration in a web browser
+ *
+ * Run by tcpserver, one process per connection, as root (behind
+ * qmail-tls -r for HTTPS) or as the owner of a single-user install:
+ *	qmail-webadmin
+ * It forks.  The child drops to the qmaild user and speaks HTTP/1.1 on
+ * fds 0 and 1: every byte it reads is untrusted, and it never holds more
+ * privilege than qmaild.  The parent keeps root, never reads the
+ * network, and answers small requests from the child on a socket pair:
+ * sign in, look up a session, read a domain's mailboxes, make a change.
+ * It checks each request field by field (session, CSRF token, who may
+ * touch which domain, the shape of every name) and carries changes out
+ * by running bin/qmail-admin with fixed arguments, a password on its
+ * standard input, so that every rule lives in one place.
+ *
+ * Sessions are files users/websessions/TOKEN (mode 600, root's), the
+ * token 256 random bits, the file's mtime its last use.  Administrators
+ * are in control/webadmins, TOTP secrets in users/webtotp (see
+ * qmail-admin(8)); a domain's postmaster@ mailbox signs in with its own
+ * password and manages that domain only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auto.h"
+#include "buf.h"
+#include "control.h"
+#include "die.h"
+#include "env.h"
+#include "http.h"
+#include "priv.h"
+#include "spawn.h"
+#include "str.h"
+#include "vpasswd.h"
+
+#define REQTIME 30		/* seconds for one request, head and body */
+#define IPCMAX 65536		/* one message between the two halves */
+#define OUTMAX (1024UL * 1024)	/* output of a qmail-admin run we keep */
+#define SESSIONS "users/websessions"
+#define FAILFILE "users/webfail"
+#define TOKENLEN 64		/* hex digits of a session token */
+#define CSRFLEN 32
+#define ARGSMAX 24		/* targets or members in one change */
+
+/* ===================================================================
+ * shared: messages between the halves, "LEN:bytes," with NUL-separated
+ * fields, at most IPCMAX bytes
+ * =================================================================== */
+
+static void
+cat(struct str *s, const char *a)
+{
+	if (!str_cats(s, a))
+		die_nomem();
+}
+
+static void
+catb(struct str *s, const char *a, size_t n)
+{
+	if (!str_catb(s, a, n))
+		die_nomem();
+}
+
+static void
+catf(struct str *s, const char *a)	/* a field: bytes and a NUL */
+{
+	cat(s, a);
+	catb(s, "", 1);
+}
+
+static void
+catnum(struct str *s, unsigned long u)
+{
+	if (!str_catulong(s, u))
+		die_nomem();
+}
+
+static int
+ipc_send(int fd, const struct str *m)
+{
+	struct str f = STR_ZERO;
+	int ok;
+
+	catnum(&f, (unsigned long)m->len);
+	cat(&f, ":");
+	catb(&f, m->s, m->len);
+	cat(&f, ",");
+	ok = fd_writeall(fd, f.s, f.len, 0);
+	str_free(&f);
+	return ok;
+}
+
+/* ipc_recv - one message into m: 1, 0 at a clean end, -1 junk or error */
+static int
+ipc_recv(int fd, struct str *m)
+{
+	unsigned long len = 0;
+	size_t got = 0;
+	char c;
+	long r;
+	int digits = 0;
+
+	m->len = 0;
+	for (;;) {
+		if ((r = fd_read(fd, &c, 1, 0)) <= 0)
+			return r == 0 && digits == 0 ? 0 : -1;
+		if (c == ':')
+			break;
+		if (c < '0' || c > '9' || ++digits > 6)
+			return -1;
+		len = len * 10 + (unsigned long)(c - '0');
+	}
+	if (digits == 0 || len > IPCMAX || !str_readyplus(m, len + 1))
+		return -1;
+	while (got < len) {
+		if ((r = fd_read(fd, m->s + got, len - got, 0)) <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	if (fd_read(fd, &c, 1, 0) != 1 || c != ',')
+		return -1;
+	m->len = len;
+	m->s[len] = 0;
+	return 1;
+}
+
+/* fields - split m into at most max NUL-ended fields; the count, or -1
+ * when a field is not ended */
+static int
+fields(const struct str *m, const char **f, int max)
+{
+	size_t i = 0, e;
+	int n = 0;
+
+	while (i < m->len) {
+		if (n == max)
+			return -1;
+		e = str_chrb(m->s + i, m->len - i, 0);
+		if (i + e == m->len)
+			return -1;
+		f[n++] = m->s + i;
+		i += e + 1;
+	}
+	return n;
+}
+
+static int
+hexstr(const char *s, size_t want)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == want;
+}
+
+static void
+randhex(char *out, size_t nbytes)
+{
+	unsigned char b[64];
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	if (nbytes > sizeof b || getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+		die_sys(EXIT_TEMP, "unable to get random bytes");
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[2 * nbytes] = 0;
+}
+
+/* ===================================================================
+ * the privileged half
+ * =================================================================== */
+
+struct who {
+	char login[VPASSWD_USERMAX + 1 + VPASSWD_DOMAINMAX + 1];
+	char csrf[CSRFLEN + 1];
+	const char *domain;	/* postmaster's domain; NULL: administrator */
+};
+
+static const char *peer = "unknown";	/* the client's address, set by main */
+static unsigned long session_life = 1800;
+
+static void
+wipe(void *p, size_t n)
+{
+	volatile char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* readfile - a whole small file; 1, 0 missing, -1 error */
+static int
+readfile(const char *fn, struct str *out, size_t max)
+{
+	out->len = 0;
+	return control_readfile(fn, out, max);
+}
+
+/* write_atomic - fn replaced by data, mode 600 */
+static int
+write_atomic(const char *fn, const char *data, size_t n)
+{
+	struct str tmp = STR_ZERO;
+	int fd, ok;
+
+	cat(&tmp, fn);
+	cat(&tmp, ".tmp");
+	if (!str_nul(&tmp))
+		die_nomem();
+	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ok = fd != -1 && fd_writeall(fd, data, n, 0) && fsync(fd) == 0;
+	if (fd != -1 && close(fd) == -1)
+		ok = 0;
+	if (ok && rename(tmp.s, fn) == -1)
+		ok = 0;
+	if (!ok)
+		(void)unlink(tmp.s);	/* nothing half written stays */
+	str_free(&tmp);
+	return ok;
+}
+
+static int
+lockfile(void)
+{
+	struct flock fl;
+	int fd;
+
+	fd = open("users/admin.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	while (fcntl(fd, F_SETLKW, &fl) == -1)
+		if (errno != EINTR) {
+			(void)close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+/* line_of - the rest of the line "key:..." of text t (without "key:"),
+ * NUL-terminated in out: 1 found, 0 not */
+static int
+line_of(const struct str *t, const char *key, struct str *out)
+{
+	size_t pos = 0, e, kl = strlen(key);
+
+	while (pos < t->len) {
+		e = str_chrb(t->s + pos, t->len - pos, '\n');
+		if (e > kl && t->s[pos + kl] == ':' &&
+		    memcmp(t->s + pos, key, kl) == 0) {
+			out->len = 0;
+			catb(out, t->s + pos + kl + 1, e - kl - 1);
+			if (!str_nul(out))
+				die_nomem();
+			return 1;
+		}
+		pos += e + 1;
+	}
+	return 0;
+}
+
+/* b32dec - RFC 4648 base32 without padding; the byte count or 0 */
+static size_t
+b32dec(const char *s, unsigned char *out, size_t size)
+{
+	unsigned long acc = 0;
+	int bits = 0;
+	size_t n = 0;
+	const char *p;
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+	for (; *s && *s != ':'; s++) {
+		if ((p = strchr(a, *s)) == NULL || *s == 0)
+			return 0;
+		acc = (acc << 5 | (unsigned long)(p - a)) & 0xffff;
+		if ((bits += 5) >= 8) {
+			if (n == size)
+				return 0;
+			out[n++] = (unsigned char)(acc >> (bits - 8));
+			bits -= 8;
+		}
+	}
+	return n;
+}
+
+/* totp_code - RFC 4226 HOTP of the step counter (RFC 6238: SHA-1, 6 digits) */
+static unsigned long
+totp_code(const unsigned char *key, size_t kn, unsigned long long step)
+{
+	unsigned char msg[8], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned long v;
+	int i, off;
+
+	for (i = 7; i >= 0; i--, step >>= 8)
+		msg[i] = (unsigned char)(step & 0xff);
+	if (HMAC(EVP_sha1(), key, (int)kn, msg, sizeof msg, md, &mdlen) == NULL ||
+	    mdlen < 20)
+		return 1000000;	/* matches no code */
+	off = md[mdlen - 1] & 15;
+	v = ((unsigned long)(md[off] & 0x7f) << 24) |
+	    ((unsigned long)md[off + 1] << 16) |
+	    ((unsigned long)md[off + 2] << 8) | md[off + 3];
+	return v % 1000000;
+}
+
+/* totp_check - 1 when login has no second factor or code is right for
+ * the step before, now or after and newer than the last one used (which
+ * then becomes this one); 0 wrong; -1 trouble */
+static int
+totp_check(const char *login, const char *code)
+{
+	struct str t = STR_ZERO, rest = STR_ZERO, out = STR_ZERO;
+	unsigned char key[64];
+	unsigned long long now, s, last = 0;
+	unsigned long want;
+	size_t kn, pos, e, kl = strlen(login);
+	const char *c;
+	int lk, r = 0, i;
+
+	if ((lk = lockfile()) == -1)
+		return -1;
+	switch (readfile("users/webtotp", &t, 65536)) {
+	case -1:
+		r = -1;
+		goto done;
+	case 0:
+		r = 1;
+		goto done;
+	}
+	if (!line_of(&t, login, &rest)) {
+		r = 1;
+		goto done;
+	}
+	kn = b32dec(rest.s, key, sizeof key);
+	c = strchr(rest.s, ':');
+	if (kn < 10 || c == NULL) {
+		r = -1;
+		goto done;
+	}
+	for (c++; *c >= '0' && *c <= '9'; c++)
+		last = last * 10 + (unsigned long long)(*c - '0');
+	if (strlen(code) != 6 || !scan_ulong(code, 6, &want))
+		goto done;
+	now = (unsigned long long)time(NULL) / 30;
+	for (i = -1; i <= 1 && r == 0; i++) {
+		s = now + (unsigned long long)(long long)i;
+		if (s > last && totp_code(key, kn, s) == want)
+			r = 1, last = s;
+	}
+	if (r == 1) {	/* this code, and those before it, are used up */
+		for (pos = 0; pos < t.len; pos += e + 1) {
+			e = str_chrb(t.s + pos, t.len - pos, '\n');
+			if (e > kl && t.s[pos + kl] == ':' &&
+			    memcmp(t.s + pos, login, kl) == 0) {
+				size_t colon = str_rchrb(t.s + pos, e, ':');
+
+				catb(&out, t.s + pos, colon + 1);
+				catnum(&out, (unsigned long)last);
+			} else
+				catb(&out, t.s + pos, e);
+			cat(&out, "\n");
+		}
+		if (!write_atomic("users/webtotp", out.s, out.len))
+			r = -1;
+	}
+done:
+	wipe(key, sizeof key);
+	(void)close(lk);	/* releases the lock */
+	str_free(&t);
+	str_free(&rest);
+	str_free(&out);
+	return r;
+}
+
+/* delay_failures - sign-in slows down: one second per failure in the
+ * last quarter hour, at most ten; op 1 adds one, 0 clears, -1 waits */
+static void
+failures(int op)
+{
+	struct str t = STR_ZERO, o = STR_ZERO;
+	unsigned long n = 0, when = 0, now = (unsigned long)time(NULL);
+	size_t sp;
+
+	if (readfile(FAILFILE, &t, 100) == 1) {
+		sp = str_chrb(t.s, t.len, ' ');
+		if (sp < t.len && (!scan_ulong(t.s, sp, &n) ||
+		    !scan_ulong(t.s + sp + 1, t.len - sp - 1 -
+		    (t.s[t.len - 1] == '\n'), &when)))
+			n = 0;
+	}
+	if (when + 900 < now)
+		n = 0;
+	if (op == -1) {
+		if (n > 0)
+			sleep(n > 10 ? 10 : (unsigned)n);
+	} else {
+		n = op == 1 ? n + 1 : 0;
+		catnum(&o, n);
+		cat(&o, " ");
+		catnum(&o, now);
+		cat(&o, "\n");
+		if (!write_atomic(FAILFILE, o.s, o.len))
+			warn_sys("unable to write ", FAILFILE);
+	}
+	str_free(&t);
+	str_free(&o);
+}
+
+/* check_password - 1 right, 0 wrong or unknown (same cost), -1 trouble */
+static int
+check_password(const char *login, const char *pw)
+{
+	struct str t = STR_ZERO, h = STR_ZERO, fn = STR_ZERO;
+	const char *at = strchr(login, '@');
+	unsigned long quota;
+	int r;
+
+	if (at == NULL) {
+		r = readfile("control/webadmins", &t, 1024 * 1024);
+		if (r == -1)
+			return -1;
+		r = vpasswd_user_ok(login, strlen(login)) && r == 1 &&
+		    line_of(&t, login, &h);
+		r = vpasswd_check(pw, r ? h.s : NULL);
+	} else {
+		r = 0;
+		if (at - login == 10 && memcmp(login, "postmaster", 10) == 0 &&
+		    vpasswd_domain_ok(at + 1, strlen(at + 1))) {
+			cat(&fn, "domains/");
+			cat(&fn, at + 1);
+			cat(&fn, "/vpasswd.cdb");
+			if (!str_nul(&fn))
+				die_nomem();
+			r = vpasswd_lookup(fn.s, "postmaster", 10, &h, &quota);
+		}
+		if (r == -1)
+			return -1;
+		r = vpasswd_check(pw, r == 1 ? h.s : NULL);
+	}
+	str_free(&t);
+	str_free(&h);
+	str_free(&fn);
+	return r;
+}
+
+static int
+session_path(struct str *p, const char *token)
+{
+	if (!hexstr(token, TOKENLEN))
+		return 0;
+	p->len = 0;
+	cat(p, SESSIONS "/");
+	cat(p, token);
+	if (!str_nul(p))
+		die_nomem();
+	return 1;
+}
+
+/* session_get - the session of token, still valid: 1 (w filled, its
+ * time renewed), 0 none, -1 trouble */
+static int
+session_get(const char *token, struct who *w)
+{
+	struct str p = STR_ZERO, t = STR_ZERO, h = STR_ZERO;
+	struct stat st;
+	size_t nl, e;
+	int r = 0;
+	const char *at;
+
+	if (!session_path(&p, token))
+		goto done;
+	if (stat(p.s, &st) == -1) {
+		r = errno == ENOENT ? 0 : -1;
+		goto done;
+	}
+	if ((unsigned long)st.st_mtime + session_life < (unsigned long)time(NULL)) {
+		(void)unlink(p.s);	/* expired: gone either way */
+		goto done;
+	}
+	if ((r = readfile(p.s, &t, 1024)) != 1)
+		goto done;
+	r = 0;
+	nl = str_chrb(t.s, t.len, '\n');
+	if (nl >= sizeof w->login || nl == t.len)
+		goto done;
+	e = str_chrb(t.s + nl + 1, t.len - nl - 1, '\n');
+	if (e != CSRFLEN)
+		goto done;
+	memcpy(w->login, t.s, nl);
+	w->login[nl] = 0;
+	memcpy(w->csrf, t.s + nl + 1, CSRFLEN);
+	w->csrf[CSRFLEN] = 0;
+	at = strchr(w->login, '@');
+	w->domain = at ? at + 1 : NULL;
+	/* an administrator removed meanwhile is signed out */
+	if (w->domain == NULL) {
+		if (readfile("control/webadmins", &t, 1024 * 1024) != 1 ||
+		    !line_of(&t, w->login, &h)) {
+			(void)unlink(p.s);
+			goto done;
+		}
+	}
+	(void)utimensat(AT_FDCWD, p.s, NULL, 0);	/* renewed; failure only shortens it */
+	r = 1;
+done:
+	str_free(&p);
+	str_free(&t);
+	str_free(&h);
+	return r;
+}
+
+/* session_new - a new session file for login; token and csrf filled */
+static int
+session_new(const char *login, char *token, char *csrf)
+{
+	struct str p = STR_ZERO, t = STR_ZERO;
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	int ok;
+
+	if (mkdir(SESSIONS, 0700) == -1 && errno != EEXIST)
+		return 0;
+	/* sweep the expired ones */
+	if ((d = opendir(SESSIONS)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (session_path(&p, de->d_name) && stat(p.s, &st) == 0 &&
+			    (unsigned long)st.st_mtime + session_life <
+			    (unsigned long)time(NULL))
+				(void)unlink(p.s);	/* a race with another sweep is harmless */
+		(void)closedir(d);
+	}
+	randhex(token, TOKENLEN / 2);
+	randhex(csrf, CSRFLEN / 2);
+	cat(&t, login);
+	cat(&t, "\n");
+	cat(&t, csrf);
+	cat(&t, "\n");
+	ok = session_path(&p, token) && write_atomic(p.s, t.s, t.len);
+	str_free(&p);
+	str_free(&t);
+	return ok;
+}
+
+/* run_admin - bin/qmail-admin with argv, pw (or NULL) on stdin; its
+ * stdout in out, the last line of its stderr in err; the exit code */
+static int
+run_admin(char *const argv[], const char *pw, struct str *out, struct str *err)
+{
+	int in[2], po[2], pe[2], fd[3], status;
+	char x[4096];
+	pid_t pid;
+	long r;
+
+	out->len = err->len = 0;
+	if (pipe_cloexec(in) == -1 || pipe_cloexec(po) == -1 ||
+	    pipe_cloexec(pe) == -1)
+		return -1;
+	fd[0] = in[0], fd[1] = po[1], fd[2] = pe[1];
+	pid = spawn("bin/qmail-admin", argv, NULL, fd, 3);
+	(void)close(in[0]);	/* the child's copies stay open there */
+	(void)close(po[1]);
+	(void)close(pe[1]);
+	if (pid == -1) {
+		(void)close(in[1]);
+		(void)close(po[0]);
+		(void)close(pe[0]);
+		return -1;
+	}
+	if (pw != NULL) {
+		if (!fd_writeall(in[1], pw, strlen(pw), 10) ||
+		    !fd_writeall(in[1], "\n", 1, 10))
+			warn_sys("unable to hand qmail-admin the password");
+	}
+	(void)close(in[1]);	/* end of its input */
+	while ((r = fd_read(po[0], x, sizeof x, 60)) > 0)
+		if (out->len < OUTMAX)
+			catb(out, x, (size_t)r);
+	while ((r = fd_read(pe[0], x, sizeof x, 60)) > 0)
+		if (err->len < 8192)
+			catb(err, x, (size_t)r);
+	(void)close(po[0]);
+	(void)close(pe[0]);
+	if (spawn_wait(pid, &status) == -1)
+		return -1;
+	while (err->len > 0 && err->s[err->len - 1] == '\n')
+		err->len--;
+	return spawn_exitcode(status);
+}
+
+/* addr_ok - local@domain with a mailbox-name local part (plus + and =
+ * for targets elsewhere) and a domain name */
+static int
+addr_ok(const char *a, int strict)
+{
+	const char *at = strrchr(a, '@');
+	size_t i;
+
+	if (at == NULL || at == a || at - a > 64)
+		return 0;
+	if (strict)
+		return vpasswd_user_ok(a, (size_t)(at - a)) &&
+		    vpasswd_domain_ok(at + 1, strlen(at + 1));
+	for (i = 0; a + i < at; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-+=", a[i]))
+			return 0;
+	return vpasswd_domain_ok(at + 1, strlen(at + 1));
+}
+
+/* may - 1 when who may change things in domain d */
+static int
+may(const struct who *w, const char *d)
+{
+	return w->domain == NULL || str_equal(w->domain, d);
+}
+
+static void
+reply(int fd, char status, const char *text, size_t n)
+{
+	struct str m = STR_ZERO;
+
+	catb(&m, &status, 1);
+	catb(&m, "", 1);
+	catb(&m, text, n);
+	if (!ipc_send(fd, &m))
+		die_sys(EXIT_TEMP, "unable to answer the web half");
+	str_free(&m);
+}
+
+static void
+replys(int fd, char status, const char *text)
+{
+	reply(fd, status, text, strlen(text));
+}
+
+static void
+logline(const char *a, const char *b, const char *c, const char *d)
+{
+	struct str l = STR_ZERO;
+
+	cat(&l, die_progname());
+	cat(&l, ": ");
+	cat(&l, a);
+	cat(&l, b);
+	cat(&l, c);
+	cat(&l, d);
+	cat(&l, "\n");
+	(void)fd_writeall(2, l.s, l.len, 5);	/* a lost log line stops nothing */
+	str_free(&l);
+}
+
+/* do_login - fields: user password code */
+static void
+do_login(int fd, const char **f, int n)
+{
+	char token[TOKENLEN + 1], csrf[CSRFLEN + 1];
+	char login[sizeof ((struct who *)0)->login];
+	struct str m = STR_ZERO;
+	size_t i, ln;
+	int r;
+
+	if (n != 4) {
+		replys(fd, 'P', "bad request");
+		return;
+	}
+	ln = strlen(f[1]);
+	if (ln == 0 || ln >= sizeof login) {
+		replys(fd, 'A', "Wrong login or password.");
+		return;
+	}
+	for (i = 0; i <= ln; i++)
+		login[i] = (f[1][i] >= 'A' && f[1][i] <= 'Z') ? (char)(f[1][i] + 32) : f[1][i];
+	failures(-1);
+	r = check_password(login, f[2]);
+	if (r == 1)
+		r = totp_check(login, f[3]);
+	if (r == -1) {
+		logline("warning: sign-in trouble for ", login, " from ", peer);
+		replys(fd, 'T', "Temporary trouble; try again later.");
+		return;
+	}
+	if (r == 0) {
+		failures(1);
+		for (i = 0; i < ln; i++)	/* the log shows what was typed, tamed */
+			if ((unsigned char)login[i] < 0x21 || (unsigned char)login[i] > 0x7e)
+				login[i] = '?';
+		logline("sign-in failed for ", login, " from ", peer);
+		replys(fd, 'A', "Wrong login, password or code.");
+		return;
+	}
+	failures(0);
+	if (!session_new(login, token, csrf)) {
+		replys(fd, 'T', "Unable to start a session; try again later.");
+		return;
+	}
+	logline("signed in: ", login, " from ", peer);
+	catf(&m, token);
+	catf(&m, csrf);
+	cat(&m, login);
+	reply(fd, '0', m.s, m.len);
+	str_free(&m);
+}
+
+/* dir_bytes - bytes and files in a Maildir's new/ and cur/ */
+static void
+maildir_usage(const char *d, const char *user, unsigned long *bytes,
+    unsigned long *count)
+{
+	static const char *const sub[] = { "new", "cur" };
+	struct str p = STR_ZERO;
+	struct dirent *de;
+	struct stat st;
+	DIR *dp;
+	size_t base;
+	int i;
+
+	*bytes = *count = 0;
+	for (i = 0; i < 2; i++) {
+		p.len = 0;
+		cat(&p, "domains/");
+		cat(&p, d);
+		cat(&p, "/");
+		cat(&p, user);
+		cat(&p, "/Maildir/");
+		cat(&p, sub[i]);
+		cat(&p, "/");
+		base = p.len;
+		if (!str_nul(&p))
+			die_nomem();
+		if ((dp = opendir(p.s)) == NULL)
+			continue;
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			p.len = base;
+			cat(&p, de->d_name);
+			if (!str_nul(&p))
+				die_nomem();
+			if (lstat(p.s, &st) == 0 && S_ISREG(st.st_mode)) {
+				*bytes += (unsigned long)st.st_size;
+				(*count)++;
+			}
+		}
+		(void)closedir(dp);
+	}
+	str_free(&p);
+}
+
+/* do_read - "users D", "aliases D", "lists D", "domains" */
+static void
+do_read(int fd, const struct who *w, const char **f, int n)
+{
+	struct str out = STR_ZERO, err = STR_ZERO, res = STR_ZERO, p = STR_ZERO;
+	char *argv[5];
+	const char *d = n > 2 ? f[2] : "";
+	size_t pos, e, at;
+	unsigned long bytes, count;
+	int rc;
+
+	if (str_equal(f[0], "domains") && n == 2) {
+		if (w->domain != NULL) {
+			cat(&res, w->domain);
+			cat(&res, "\n");
+			reply(fd, '0', res.s, res.len);
+			str_free(&res);
+			return;
+		}
+		argv[0] = "qmail-admin", argv[1] = "domain", argv[2] = "list";
+		argv[3] = NULL;
+	} else if (n == 3 && vpasswd_domain_ok(d, strlen(d)) && may(w, d) &&
+	    (str_equal(f[0], "users") || str_equal(f[0], "aliases") ||
+	    str_equal(f[0], "lists"))) {
+		argv[0] = "qmail-admin";
+		argv[1] = str_equal(f[0], "users") ? "user" : "alias";
+		argv[2] = "list";
+		argv[3] = (char *)d;
+		argv[4] = NULL;
+		if (str_equal(f[0], "lists")) {
+			/* qmail-admin has no list of lists: the .qmail files marked "# list" */
+			DIR *dp;
+			struct dirent *de;
+			struct str t = STR_ZERO;
+
+			cat(&p, "domains/");
+			cat(&p, d);
+			if (!str_nul(&p))
+				die_nomem();
+			if ((dp = opendir(p.s)) != NULL) {
+				while ((de = readdir(dp)) != NULL) {
+					if (strncmp(de->d_name, ".qmail-", 7) != 0)
+						continue;
+					p.len = 0;
+					cat(&p, "domains/");
+					cat(&p, d);
+					cat(&p, "/");
+					cat(&p, de->d_name);
+					if (!str_nul(&p))
+						die_nomem();
+					if (readfile(p.s, &t, 1024 * 1024) != 1 ||
+					    t.len < 7 || memcmp(t.s, "# list\n", 7) != 0)
+						continue;
+					for (e = 7; de->d_name[e]; e++)
+						catb(&res, de->d_name[e] == ':' ? "." :
+						    de->d_name + e, 1);
+					cat(&res, "@");
+					cat(&res, d);
+					cat(&res, ":");
+					for (pos = 7; pos < t.len; pos += e + 1) {
+						e = str_chrb(t.s + pos, t.len - pos, '\n');
+						if (e > 1 && t.s[pos] == '&') {
+							cat(&res, " ");
+							catb(&res, t.s + pos + 1, e - 1);
+						}
+					}
+					cat(&res, "\n");
+				}
+				(void)closedir(dp);
+			}
+			str_free(&t);
+			reply(fd, '0', res.s, res.len);
+			str_free(&res);
+			str_free(&p);
+			return;
+		}
+	} else {
+		replys(fd, 'P', "Not allowed.");
+		return;
+	}
+	rc = run_admin(argv, NULL, &out, &err);
+	if (rc != 0) {
+		reply(fd, rc == 100 ? 'P' : 'T', err.s, err.len);
+		goto done;
+	}
+	if (!str_equal(f[0], "users")) {
+		reply(fd, '0', out.s, out.len);
+		goto done;
+	}
+	/* "user@domain [quota=N]" lines, with the Maildir's size added */
+	for (pos = 0; pos < out.len; pos += e + 1) {
+		e = str_chrb(out.s + pos, out.len - pos, '\n');
+		at = str_chrb(out.s + pos, e, '@');
+		if (at == 0 || at >= e || at > VPASSWD_USERMAX)
+			continue;
+		p.len = 0;
+		catb(&p, out.s + pos, at);
+		if (!str_nul(&p))
+			die_nomem();
+		maildir_usage(d, p.s, &bytes, &count);
+		catb(&res, out.s + pos, e);
+		cat(&res, " size=");
+		catnum(&res, bytes);
+		cat(&res, " messages=");
+		catnum(&res, count);
+		cat(&res, "\n");
+	}
+	reply(fd, '0', res.s, res.len);
+done:
+	str_free(&out);
+	str_free(&err);
+	str_free(&res);
+	str_free(&p);
+}
+
+/* do_change - fields: "do" token csrf password quota what verb arg
+ * [target ...]; checked, then one run of qmail-admin */
+static void
+do_change(int fd, const struct who *w, const char **f, int n)
+{
+	char *argv[ARGSMAX + 8];
+	struct str out = STR_ZERO, err = STR_ZERO, l = STR_ZERO;
+	const char *pw = f[3], *quota = f[4], *what = f[5], *verb = f[6];
+	const char *arg = f[7], *at;
+	unsigned long q;
+	int na = 0, i, rc, extra = n - 8, need_pw = 0;
+
+	if (extra < 0 || extra > ARGSMAX)
+		goto bad;
+	argv[na++] = "qmail-admin";
+	argv[na++] = (char *)what;
+	argv[na++] = (char *)verb;
+	argv[na++] = (char *)arg;
+	if (str_equal(what, "domain")) {
+		if (w->domain != NULL) {
+			replys(fd, 'P', "Only an administrator adds or deletes domains.");
+			return;
+		}
+		if (!vpasswd_domain_ok(arg, strlen(arg)) || extra != 0)
+			goto bad;
+		if (str_equal(verb, "del"))
+			argv[na++] = "--force";	/* the page asked for confirmation */
+		else if (!str_equal(verb, "add"))
+			goto bad;
+	} else {
+		if (!addr_ok(arg, 1))
+			goto bad;
+		at = strchr(arg, '@');
+		if (!may(w, at + 1)) {
+			logline("refused: ", w->login, " tried to change ", arg);
+			replys(fd, 'P', "You may manage your own domain only.");
+			return;
+		}
+		if (str_equal(what, "user")) {
+			if (extra != 0)
+				goto bad;
+			if (str_equal(verb, "add") || str_equal(verb, "passwd"))
+				need_pw = 1;
+			else if (!str_equal(verb, "del"))
+				goto bad;
+			if (*quota) {
+				if (!scan_ulong(quota, strlen(quota), &q) ||
+				    str_equal(verb, "del"))
+					goto bad;
+				argv[na++] = "--quota";
+				argv[na++] = (char *)quota;
+			}
+		} else if (str_equal(what, "alias") || str_equal(what, "list")) {
+			if (str_equal(verb, "add")) {
+				if (extra < 1)
+					goto bad;
+			} else if (!str_equal(verb, "del") ||
+			    (str_equal(what, "alias") && extra != 0))
+				goto bad;
+			for (i = 0; i < extra; i++)
+				if (!addr_ok(f[8 + i], 0))
+					goto bad;
+				else
+					argv[na++] = (char *)f[8 + i];
+		} else
+			goto bad;
+	}
+	if (need_pw) {
+		if (*pw == 0) {
+			replys(fd, 'P', "A password is needed.");
+			return;
+		}
+		argv[na++] = "--stdin";
+	}
+	argv[na] = NULL;
+	rc = run_admin(argv, need_pw ? pw : NULL, &out, &err);
+	/* the log says who did what; never the password */
+	cat(&l, what);
+	cat(&l, " ");
+	cat(&l, verb);
+	cat(&l, " ");
+	cat(&l, arg);
+	for (i = 0; i < extra; i++) {
+		cat(&l, " ");
+		cat(&l, f[8 + i]);
+	}
+	if (*quota) {
+		cat(&l, " quota ");
+		cat(&l, quota);
+	}
+	if (!str_nul(&l))
+		die_nomem();
+	logline(rc == 0 ? "change by " : "change refused for ", w->login, " from ", peer);
+	logline("  ", l.s, rc == 0 ? "" : ": ", rc == 0 ? "" : (str_nul(&err), err.s));
+	if (rc == 0)
+		replys(fd, '0', "Done.");
+	else if (rc == -1)
+		replys(fd, 'T', "Unable to run qmail-admin.");
+	else
+		reply(fd, rc == 100 ? 'P' : 'T', err.s, err.len);
+	str_free(&out);
+	str_free(&err);
+	str_free(&l);
+	return;
+bad:
+	replys(fd, 'P', "Bad request: a name or address is not valid.");
+}
+
+/* do_queue - qmail-qstat's report, the oldest message's age and the
+ * last lines of every service's log */
+static void
+do_queue(int fd)
+{
+	struct str res = STR_ZERO, p = STR_ZERO, t = STR_ZERO, err = STR_ZERO;
+	char *argv[] = { "qmail-qstat", NULL };
+	int io[2], fdv[3], status;
+	char x[4096];
+	long r;
+	pid_t pid;
+	DIR *dp, *sp;
+	struct dirent *de, *se;
+	struct stat st;
+	time_t oldest = 0;
+	int fdl, lines;
+	off_t from;
+	size_t i, start;
+
+	if (pipe_cloexec(io) == -1)
+		die_sys(EXIT_TEMP, "unable to make a pipe");
+	fdv[0] = -1, fdv[1] = io[1], fdv[2] = io[1];
+	pid = spawn("bin/qmail-qstat", argv, NULL, fdv, 3);
+	(void)close(io[1]);	/* the child's copy stays */
+	if (pid != -1) {
+		while ((r = fd_read(io[0], x, sizeof x, 30)) > 0)
+			if (res.len < 65536)
+				catb(&res, x, (size_t)r);
+		(void)spawn_wait(pid, &status);	/* its words say how it went */
+	}
+	(void)close(io[0]);
+	catb(&res, "", 1);
+	/* oldest message: the oldest file in queue/mess/ */
+	if ((dp = opendir("queue/mess")) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			p.len = 0;
+			cat(&p, "queue/mess/");
+			cat(&p, de->d_name);
+			if (!str_nul(&p))
+				die_nomem();
+			if ((sp = opendir(p.s)) == NULL)
+				continue;
+			start = p.len;
+			while ((se = readdir(sp)) != NULL) {
+				if (se->d_name[0] == '.')
+					continue;
+				p.len = start;
+				cat(&p, "/");
+				cat(&p, se->d_name);
+				if (!str_nul(&p))
+					die_nomem();
+				if (stat(p.s, &st) == 0 &&
+				    (oldest == 0 || st.st_mtime < oldest))
+					oldest = st.st_mtime;
+			}
+			(void)closedir(sp);
+		}
+		(void)closedir(dp);
+	}
+	if (oldest != 0)
+		catnum(&res, (unsigned long)(time(NULL) - oldest));
+	catb(&res, "", 1);
+	/* logs: log/NAME/current, the last 8 lines of its last 4 kB */
+	if ((dp = opendir("log")) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			p.len = 0;
+			cat(&p, "log/");
+			cat(&p, de->d_name);
+			cat(&p, "/current");
+			if (!str_nul(&p))
+				die_nomem();
+			if ((fdl = open(p.s, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+				continue;
+			t.len = 0;
+			if (fstat(fdl, &st) == 0 && S_ISREG(st.st_mode)) {
+				from = st.st_size > 4096 ? st.st_size - 4096 : 0;
+				if (lseek(fdl, from, SEEK_SET) != -1 &&
+				    (r = fd_read(fdl, x, sizeof x, 5)) > 0)
+					catb(&t, x, (size_t)r);
+			}
+			(void)close(fdl);
+			lines = 0;
+			for (i = t.len; i > 0; i--)
+				if (t.s[i - 1] == '\n' && i != t.len && ++lines == 8)
+					break;
+			catf(&res, de->d_name);
+			catb(&res, t.s + i, t.len - i);
+			catb(&res, "", 1);
+		}
+		(void)closedir(dp);
+	}
+	reply(fd, '0', res.s, res.len);
+	str_free(&res);
+	str_free(&p);
+	str_free(&t);
+	str_free(&err);
+}
+
+/* serve_root - the privileged half: one request, one answer, until the
+ * web half hangs up */
+static void
+serve_root(int fd)
+{
+	struct str m = STR_ZERO;
+	const char *f[ARGSMAX + 12];
+	struct who w;
+	int n, r;
+
+	while ((r = ipc_recv(fd, &m)) == 1) {
+		n = fields(&m, f, (int)(sizeof f / sizeof f[0]));
+		if (n < 1) {
+			replys(fd, 'P', "bad request");
+			continue;
+		}
+		if (str_equal(f[0], "login")) {
+			do_login(fd, f, n);
+			wipe(m.s, m.len);
+			continue;
+		}
+		/* everything else: a session first */
+		if (n < 2 || (r = session_get(f[1], &w)) != 1) {
+			replys(fd, r == -1 ? 'T' : 'A', "Please sign in.");
+			continue;
+		}
+		if (str_equal(f[0], "who"))
+{
+			struct str a = STR_ZERO;
+
+			catf(&a, w.login);
+			catb(&a, w.csrf, CSRFLEN);
+			reply(fd, '0', a.s, a.len);
+			str_free(&a);
+		}
+		else if (str_equal(f[0], "logout")) {
+			struct str p = STR_ZERO;
+
+			if (n == 3 && CRYPTO_memcmp(f[2], w.csrf, CSRFLEN) == 0 &&
+			    strlen(f[2]) == CSRFLEN && session_path(&p, f[1]) &&
+			    unlink(p.s) == 0) {
+				logline("signed out: ", w.login, " from ", peer);
+				replys(fd, '0', "Signed out.");
+			} else
+				replys(fd, 'P', "Bad request.");
+			str_free(&p);
+		} else if (str_equal(f[0], "do")) {
+			if (n < 8 || strlen(f[2]) != CSRFLEN ||
+			    CRYPTO_memcmp(f[2], w.csrf, CSRFLEN) != 0) {
+				logline("refused: bad form token for ", w.login,
+				    " from ", peer);
+				replys(fd, 'P', "The form has expired; please try again.");
+			} else
+				do_change(fd, &w, f, n);
+			wipe(m.s, m.len);
+		} else if (str_equal(f[0], "queue") && n == 2) {
+			if (w.domain != NULL)
+				replys(fd, 'P', "Not allowed.");
+			else
+				do_queue(fd);
+		} else
+			do_read(fd, &w, f, n);
+	}
+	str_free(&m);
+	if (r == -1)
+		die(EXIT_TEMP, "bad request from the web half");
+}
+
+/* ===================================================================
+ * the web half: HTTP on fds 0 and 1, as qmaild
+ * =================================================================== */
+
+struct web {
+	int ipc;
+	int tls;
+	const char *me;		/* control/me */
+	struct http_req req;
+	const char *body;
+	size_t bodylen;
+	char token[TOKENLEN + 1];	/* from the cookie, "" none */
+	char login[VPASSWD_USERMAX + VPASSWD_DOMAINMAX + 2];
+	char csrf[CSRFLEN + 1];
+	int admin;		/* signed in as an administrator */
+};
+
+/* ask - a request to the privileged half; the answer's status char
+ ('0' done, 'A' sign in first, 'P' refused, 'T' trouble), its text in out */
+static char
+ask(struct web *wb, const char *const *f, int n, struct str *out)
+{
+	struct str m = STR_ZERO;
+	char status;
+	int i;
+
+	for (i = 0; i < n; i++)
+		catf(&m, f[i]);
+	if (!ipc_send(wb->ipc, &m) || ipc_recv(wb->ipc, out) != 1 ||
+	    out->len < 2 || out->s[1] != 0)
+		die(EXIT_TEMP, "the privileged half is gone");
+	wipe(m.s, m.len);
+	str_free(&m);
+	status = out->s[0];
+	memmove(out->s, out->s + 2, out->len - 2);
+	out->len -= 2;
+	out->s[out->len] = 0;
+	return status;
+}
+
+/* esc - s[0..n) escaped for HTML text and quoted attribute values */
+static void
+escb(struct str *o, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		switch (s[i]) {
+		case '&': cat(o, "&amp;"); break;
+		case '<': cat(o, "&lt;"); break;
+		case '>': cat(o, "&gt;"); break;
+		case '"': cat(o, "&quot;"); break;
+		case '\'': cat(o, "&#39;"); break;
+		default:
+			if ((unsigned char)s[i] < 0x20 && s[i] != '\n')
+				cat(o, "?");
+			else
+				catb(o, s + i, 1);
+		}
+}
+
+static void
+esc(struct str *o, const char *s)
+{
+	escb(o, s, strlen(s));
+}
+
+/* urlenc - s for a query string value (names and addresses only) */
+static void
+urlenc(struct str *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char e[3];
+
+	for (; *s; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr(".-_@", *s))
+			catb(o, s, 1);
+		else {
+			e[0] = '%';
+			e[1] = hex[(unsigned char)*s >> 4];
+			e[2] = hex[*s & 15];
+			catb(o, e, 3);
+		}
+}
+
+static const char css[] =
+	"body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#222}"
+	"header{background:#1d3557;color:#fff;padding:.6em 1em;display:flex;"
+	"flex-wrap:wrap;gap:1em;align-items:center}"
+	"header a,header button{color:#fff;background:none;border:0;font:inherit;"
+	"cursor:pointer;text-decoration:underline;padding:0}"
+	"header b{margin-right:auto}"
+	"main{max-width:52em;margin:1em auto;padding:0 .8em}"
+	"section{background:#fff;border-radius:6px;padding:.8em 1em;margin-bottom:1em;"
+	"box-shadow:0 1px 2px #0002}"
+	"h1{font-size:1.3em}h2{font-size:1.1em;margin-top:0}"
+	"table{border-collapse:collapse;width:100%}"
+	"td,th{text-align:left;padding:.3em;border-bottom:1px solid #ddd;vertical-align:top}"
+	"input{font:inherit;padding:.3em;margin:.15em 0;max-width:100%}"
+	"button{font:inherit;padding:.3em .8em;margin:.15em 0}"
+	"form.inline{display:inline}"
+	".msg{padding:.6em 1em;border-radius:6px;margin-bottom:1em;background:#e7f5e9}"
+	".err{background:#fde8e8}"
+	".warn{background:#fff3cd;padding:.5em 1em;text-align:center}"
+	"pre{white-space:pre-wrap;word-break:break-all;font-size:.85em;margin:0}"
+	"label{display:block;margin:.3em 0}";
+
+struct page {
+	struct str h;	/* the HTML */
+	int status;
+	const char *setcookie;	/* a Set-Cookie value, or NULL */
+	const char *location;	/* 303 to here */
+	const char *ctype;
+};
+
+static void
+page_start(struct web *wb, struct page *pg, const char *title)
+{
+	cat(&pg->h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	    "<title>");
+	esc(&pg->h, title);
+	cat(&pg->h, " - lanmail</title><style>");
+	cat(&pg->h, css);
+	cat(&pg->h, "</style></head><body>");
+	if (!wb->tls)
+		cat(&pg->h, "<div class=\"warn\">This connection is not encrypted: "
+		    "use it only on this machine or a network you trust.</div>");
+	cat(&pg->h, "<header><b>lanmail ");
+	esc(&pg->h, wb->me);
+	cat(&pg->h, "</b>");
+	if (wb->login[0]) {
+		cat(&pg->h, "<a href=\"/domains\">Domains</a>");
+		if (wb->admin)
+			cat(&pg->h, "<a href=\"/queue\">Queue and logs</a>");
+		cat(&pg->h, "<span>");
+		esc(&pg->h, wb->login);
+		cat(&pg->h, "</span><form class=\"inline\" method=\"post\" action=\"/logout\">"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"");
+		esc(&pg->h, wb->csrf);
+		cat(&pg->h, "\"><button id=\"signout\">Sign out</button></form>");
+	}
+	cat(&pg->h, "</header><main><h1>");
+	esc(&pg->h, title);
+	cat(&pg->h, "</h1>");
+}
+
+static void
+page_msg(struct page *pg, char status, const char *text)
+{
+	if (text == NULL || *text == 0)
+		return;
+	cat(&pg->h, status == '0' ? "<div class=\"msg\" id=\"msg\">" :
+	    "<div class=\"msg err\" id=\"msg\">");
+	esc(&pg->h, text);
+	cat(&pg->h, "</div>");
+}
+
+static void
+hidden(struct page *pg, const char *name, const char *value)
+{
+	cat(&pg->h, "<input type=\"hidden\" name=\"");
+	cat(&pg->h, name);
+	cat(&pg->h, "\" value=\"");
+	esc(&pg->h, value);
+	cat(&pg->h, "\">");
+}
+
+static void
+form_start(struct web *wb, struct page *pg, const char *action, const char *cls)
+{
+	cat(&pg->h, "<form method=\"post\" action=\"");
+	cat(&pg->h, action);
+	cat(&pg->h, "\"");
+	if (cls) {
+		cat(&pg->h, " class=\"");
+		cat(&pg->h, cls);
+		cat(&pg->h, "\"");
+	}
+	cat(&pg->h, ">");
+	hidden(pg, "csrf", wb->csrf);
+}
+
+/* respond - the whole response in one write, then the connection ends */
+static void
+respond(struct web *wb, struct page *pg)
+{
+	struct str r = STR_ZERO;
+	static const char *const reason[] = { "200 OK", "303 See Other",
+	    "400 Bad Request", "403 Forbidden", "404 Not Found",
+	    "405 Method Not Allowed", "413 Content Too Large",
+	    "503 Service Unavailable", "408 Request Timeout",
+	    "431 Request Header Fields Too Large", NULL };
+	char num[4];
+	int i;
+
+	if (pg->location == NULL && pg->ctype == NULL)
+		cat(&pg->h, "</main></body></html>\n");
+	num[0] = (char)('0' + pg->status / 100);
+	num[1] = (char)('0' + pg->status / 10 % 10);
+	num[2] = (char)('0' + pg->status % 10);
+	num[3] = 0;
+	for (i = 0; reason[i] && strncmp(reason[i], num, 3) != 0; i++)
+		;
+	cat(&r, "HTTP/1.1 ");
+	cat(&r, reason[i] ? reason[i] : "500 Internal Server Error");
+	cat(&r, "\r\nConnection: close\r\nCache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+	    "Referrer-Policy: no-referrer\r\n"
+	    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline';"
+	    " form-action 'self'; frame-ancestors 'none'\r\n");
+	if (wb->tls)
+		cat(&r, "Strict-Transport-Security: max-age=31536000\r\n");
+	if (pg->location) {
+		cat(&r, "Location: ");
+		cat(&r, pg->location);
+		cat(&r, "\r\n");
+	}
+	if (pg->setcookie) {
+		cat(&r, "Set-Cookie: ");
+		cat(&r, pg->setcookie);
+		cat(&r, "\r\n");
+	}
+	cat(&r, "Content-Type: ");
+	cat(&r, pg->ctype ? pg->ctype : "text/html; charset=utf-8");
+	cat(&r, "\r\nContent-Length: ");
+	catnum(&r, (unsigned long)pg->h.len);
+	cat(&r, "\r\n\r\n");
+	if (wb->req.method != HTTP_HEAD)
+		catb(&r, pg->h.s, pg->h.len);
+	(void)fd_writeall(1, r.s, r.len, REQTIME);	/* the client may be gone: nothing to do */
+	str_free(&r);
+	str_free(&pg->h);
+	_exit(0);
+}
+
+static void
+fail(struct web *wb, int status, const char *text)
+{
+	struct page pg = { STR_ZERO, 0, NULL, NULL, "text/plain; charset=utf-8" };
+
+	pg.status = status;
+	cat(&pg.h, text);
+	cat(&pg.h, "\n");
+	respond(wb, &pg);
+}
+
+/* param - a form (POST) or query (GET) value; "" when absent; a
+ * malformed one is a 400 */
+static void
+param(struct web *wb, const char *name, char *out, size_t size)
+{
+	int r;
+
+	if (wb->req.method == HTTP_POST)
+		r = http_param(wb->body, wb->bodylen, name, out, size);
+	else if (wb->req.query)
+		r = http_param(wb->req.query, wb->req.querylen, name, out, size);
+	else
+		r = 0;
+	if (r == -1)
+		fail(wb, 400, "bad form field");
+	if (r == 0)
+		out[0] = 0;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s + 32);
+}
+
+static void
+set_session_cookie(struct web *wb, struct page *pg, struct str *c,
+    const char *token, unsigned long age)
+{
+	cat(c, "lm_s=");
+	cat(c, token);
+	cat(c, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=");
+	catnum(c, age);
+	if (wb->tls)
+		cat(c, "; Secure");
+	if (!str_nul(c))
+		die_nomem();
+	pg->setcookie = c->s;
+}
+
+/* page_login - the sign-in form, with a fresh pre-session token kept in
+ * a cookie and in the form (double submit) */
+static void
+page_login(struct web *wb, char status, const char *msg)
+{
+	struct page pg = { STR_ZERO, 200, NULL, NULL, NULL };
+	struct str c = STR_ZERO;
+	char pre[CSRFLEN + 1];
+
+	randhex(pre, CSRFLEN / 2);
+	cat(&c, "lm_pre=");
+	cat(&c, pre);
+	cat(&c, "; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600");
+	if (wb->tls)
+		cat(&c, "; Secure");
+	if (!str_nul(&c))
+		die_nomem();
+	pg.setcookie = c.s;
+	wb->login[0] = 0;
+	page_start(wb, &pg, "Sign in");
+	page_msg(&pg, status, msg);
+	cat(&pg.h, "<section><form method=\"post\" action=\"/login\">");
+	hidden(&pg, "csrf", pre);
+	cat(&pg.h, "<label>Login (administrator, or postmaster@your.domain)<br>"
+	    "<input name=\"user\" id=\"user\" autocomplete=\"username\" required></label>"
+	    "<label>Password<br><input type=\"password\" name=\"password\" id=\"password\" "
+	    "autocomplete=\"current-password\" required></label>"
+	    "<label>Code from your authenticator app (when turned on)<br>"
+	    "<input name=\"code\" id=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" "
+	    "maxlength=\"6\"></label>"
+	    "<button id=\"signin\">Sign in</button></form></section>");
+	respond(wb, &pg);
+}
+
+static void
+redirect(struct web *wb, const char *to)
+{
+	struct page pg = { STR_ZERO, 303, NULL, NULL, "text/plain; charset=utf-8" };
+
+	pg.location = to;
+	respond(wb, &pg);
+}
+
+static void
+do_login_post(struct web *wb)
+{
+	char user[300], pw[VPASSWD_PASSMAX + 1], code[16], csrf[CSRFLEN + 4];
+	const char *f[4], *v;
+	struct str out = STR_ZERO, c = STR_ZERO;
+	struct page pg = { STR_ZERO, 303, NULL, "/domains", "text/plain; charset=utf-8" };
+	size_t vn, k;
+	char st;
+
+	param(wb, "csrf", csrf, sizeof csrf);
+	if (wb->req.cookie == NULL ||
+	    !http_cookie(wb->req.cookie, wb->req.cookielen, "lm_pre", &v, &vn) ||
+	    vn != CSRFLEN || strlen(csrf) != CSRFLEN ||
+	    CRYPTO_memcmp(v, csrf, CSRFLEN) != 0)
+		page_login(wb, 'P', "The form has expired; please sign in again.");
+	param(wb, "user", user, sizeof user);
+	param(wb, "password", pw, sizeof pw);
+	param(wb, "code", code, sizeof code);
+	f[0] = "login", f[1] = user, f[2] = pw, f[3] = code;
+	st = ask(wb, f, 4, &out);
+	wipe(pw, sizeof pw);
+	if (st != '0')
+		page_login(wb, st, out.s);
+	/* token NUL csrf NUL login */
+	k = strlen(out.s);
+	if (k != TOKENLEN)
+		fail(wb, 503, "unexpected answer");
+	set_session_cookie(wb, &pg, &c, out.s, session_life);
+	respond(wb, &pg);
+}
+
+/* whoami - the session from the cookie: 1 signed in, 0 not */
+static int
+whoami(struct web *wb)
+{
+	const char *v, *f[2];
+	size_t vn, k;
+	struct str out = STR_ZERO;
+
+	wb->login[0] = 0;
+	if (wb->req.cookie == NULL ||
+	    !http_cookie(wb->req.cookie, wb->req.cookielen, "lm_s", &v, &vn) ||
+	    vn != TOKENLEN)
+		return 0;
+	memcpy(wb->token, v, TOKENLEN);
+	wb->token[TOKENLEN] = 0;
+	if (!hexstr(wb->token, TOKENLEN))
+		return 0;
+	f[0] = "who", f[1] = wb->token;
+	if (ask(wb, f, 2, &out) != '0')
+		return 0;
+	k = strlen(out.s);
+	if (k == 0 || k >= sizeof wb->login || out.len != k + 1 + CSRFLEN)
+		return 0;
+	memcpy(wb->login, out.s, k + 1);
+	memcpy(wb->csrf, out.s + k + 1, CSRFLEN);
+	wb->csrf[CSRFLEN] = 0;
+	wb->admin = strchr(wb->login, '@') == NULL;
+	str_free(&out);
+	return 1;
+}
+
+static void
+human(struct str *o, unsigned long b)
+{
+	if (b >= 10UL * 1024 * 1024) {
+		catnum(o, b / (1024 * 1024));
+		cat(o, " MB");
+	} else if (b >= 10UL * 1024) {
+		catnum(o, b / 1024);
+		cat(o, " kB");
+	} else {
+		catnum(o, b);
+		cat(o, " bytes");
+	}
+}
+
+/* field_value - "key=N" in line l[0..n): 1 found */
+static int
+field_value(const char *l, size_t n, const char *key, unsigned long *v)
+{
+	size_t kl = strlen(key), i, e;
+
+	for (i = 0; i + kl < n; i++)
+		if ((i == 0 || l[i - 1] == ' ') && memcmp(l + i, key, kl) == 0) {
+			for (e = i + kl; e < n && l[e] != ' '; e++)
+				;
+			return scan_ulong(l + i + kl, e - i - kl, v);
+		}
+	return 0;
+}
+
+static void
+page_domains(struct web *wb, char status, const char *msg)
+{
+	struct page pg = { STR_ZERO, 200, NULL, NULL, NULL };
+	struct str out = STR_ZERO, d = STR_ZERO;
+	const char *f[2];
+	size_t pos, e;
+	char st;
+
+	f[0] = "domains", f[1] = wb->token;
+	st = ask(wb, f, 2, &out);
+	page_start(wb, &pg, "Domains");
+	page_msg(&pg, status, msg);
+	if (st != '0')
+		page_msg(&pg, st, out.s);
+	cat(&pg.h, "<section><table id=\"domains\"><tr><th>Domain</th><th></th></tr>");
+	for (pos = 0; st == '0' && pos < out.len; pos += e + 1) {
+		e = str_chrb(out.s + pos, out.len - pos, '\n');
+		if (e == 0)
+			continue;
+		d.len = 0;
+		catb(&d, out.s + pos, e);
+		if (!str_nul(&d))
+			die_nomem();
+		cat(&pg.h, "<tr><td><a href=\"/domain?d=");
+		urlenc(&pg.h, d.s);
+		cat(&pg.h, "\">");
+		esc(&pg.h, d.s);
+		cat(&pg.h, "</a></td><td>");
+		if (wb->admin) {
+			cat(&pg.h, "<a href=\"/domain/del?d=");
+			urlenc(&pg.h, d.s);
+			cat(&pg.h, "\">delete…</a>");
+		}
+		cat(&pg.h, "</td></tr>");
+	}
+	cat(&pg.h, "</table></section>");
+	if (wb->admin) {
+		cat(&pg.h, "<section><h2>Add a domain</h2>");
+		form_start(wb, &pg, "/domain/add", NULL);
+		cat(&pg.h, "<input name=\"d\" id=\"newdomain\" placeholder=\"example.org\" required> "
+		    "<button id=\"adddomain\">Add</button></form></section>");
+	}
+	str_free(&out);
+	str_free(&d);
+	respond(wb, &pg);
+}
+
+static void
+mailbox_row(struct web *wb, struct page *pg, const char *d, const char *l, size_t n)
+{
+	size_t sp = str_chrb(l, n, ' ');
+	unsigned long quota = 0, size = 0, msgs = 0;
+	struct str a = STR_ZERO;
+
+	catb(&a, l, sp);
+	if (!str_nul(&a))
+		die_nomem();
+	(void)field_value(l, n, "quota=", &quota);	/* absent: none */
+	(void)field_value(l, n, "size=", &size);
+	(void)field_value(l, n, "messages=", &msgs);
+	cat(&pg->h, "<tr><td>");
+	esc(&pg->h, a.s);
+	cat(&pg->h, "</td><td>");
+	human(&pg->h, size);
+	cat(&pg->h, " in ");
+	catnum(&pg->h, msgs);
+	cat(&pg->h, " messages");
+	if (quota) {
+		cat(&pg->h, " of ");
+		human(&pg->h, quota);
+		cat(&pg->h, " (");
+		catnum(&pg->h, quota ? (unsigned long)((double)size * 100 / (double)quota) : 0);
+		cat(&pg->h, "%)");
+	}
+	cat(&pg->h, "</td><td>");
+	form_start(wb, pg, "/user/passwd", "inline");
+	hidden(pg, "d", d);
+	hidden(pg, "a", a.s);
+	cat(&pg->h, "<input type=\"password\" name=\"password\" placeholder=\"new password\" "
+	    "autocomplete=\"new-password\" required> <button>Set password</button></form> ");
+	form_start(wb, pg, "/user/del", "inline");
+	hidden(pg, "d", d);
+	hidden(pg, "a", a.s);
+	cat(&pg->h, "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> "
+	    "sure</label><button>Delete with its mail</button></form></td></tr>");
+	str_free(&a);
+}
+
+static void
+forward_rows(struct web *wb, struct page *pg, const char *d, const struct str *out,
+    const char *delaction)
+{
+	size_t pos, e, colon;
+	struct str a = STR_ZERO;
+
+	for (pos = 0; pos < out->len; pos += e + 1) {
+		e = str_chrb(out->s + pos, out->len - pos, '\n');
+		colon = str_chrb(out->s + pos, e, ':');
+		if (colon == e)
+			continue;
+		a.len = 0;
+		catb(&a, out->s + pos, colon);
+		if (!str_nul(&a))
+			die_nomem();
+		cat(&pg->h, "<tr><td>");
+		esc(&pg->h, a.s);
+		cat(&pg->h, "</td><td>");
+		escb(&pg->h, out->s + pos + colon + 1, e - colon - 1);
+		cat(&pg->h, "</td><td>");
+		form_start(wb, pg, delaction, "inline");
+		hidden(pg, "d", d);
+		hidden(pg, "a", a.s);
+		cat(&pg->h, "<button>Delete</button></form></td></tr>");
+	}
+	str_free(&a);
+}
+
+static void
+page_domain(struct web *wb, const char *d, char status, const char *msg)
+{
+	struct page pg = { STR_ZERO, 200, NULL, NULL, NULL };
+	struct str out = STR_ZERO, title = STR_ZERO;
+	const char *f[3];
+	size_t pos, e;
+	char st;
+
+	if (!vpasswd_domain_ok(d, strlen(d)))
+		fail(wb, 404, "no such domain");
+	cat(&title, "Domain ");
+	cat(&title, d);
+	if (!str_nul(&title))
+		die_nomem();
+	page_start(wb, &pg, title.s);
+	page_msg(&pg, status, msg);
+	f[0] = "users", f[1] = wb->token, f[2] = d;
+	st = ask(wb, f, 3, &out);
+	cat(&pg.h, "<section><h2>Mailboxes</h2>");
+	if (st != '0')
+		page_msg(&pg, st, out.s);
+	cat(&pg.h, "<table id=\"mailboxes\"><tr><th>Address</th><th>Use</th><th></th></tr>");
+	for (pos = 0; st == '0' && pos < out.len; pos += e + 1) {
+		e = str_chrb(out.s + pos, out.len - pos, '\n');
+		if (e > 0)
+			mailbox_row(wb, &pg, d, out.s + pos, e);
+	}
+	cat(&pg.h, "</table><h2>Add a mailbox</h2>");
+	form_start(wb, &pg, "/user/add", NULL);
+	hidden(&pg, "d", d);
+	cat(&pg.h, "<label>Name<br><input name=\"u\" id=\"newuser\" required> @");
+	esc(&pg.h, d);
+	cat(&pg.h, "</label><label>Password<br><input type=\"password\" name=\"password\" "
+	    "id=\"newpassword\" autocomplete=\"new-password\" required></label>"
+	    "<label>Quota in MB (empty: none)<br><input name=\"quota\" id=\"newquota\" "
+	    "inputmode=\"numeric\"></label><button id=\"adduser\">Add mailbox</button></form></section>");
+
+	f[0] = "aliases";
+	st = ask(wb, f, 3, &out);
+	cat(&pg.h, "<section><h2>Aliases</h2>");
+	if (st != '0')
+		page_msg(&pg, st, out.s);
+	cat(&pg.h, "<table id=\"aliases\"><tr><th>Alias</th><th>Goes to</th><th></th></tr>");
+	if (st == '0')
+		forward_rows(wb, &pg, d, &out, "/alias/del");
+	cat(&pg.h, "</table>");
+	form_start(wb, &pg, "/alias/add", NULL);
+	hidden(&pg, "d", d);
+	cat(&pg.h, "<label>Alias<br><input name=\"u\" id=\"newalias\" required> @");
+	esc(&pg.h, d);
+	cat(&pg.h, "</label><label>Goes to (addresses, separated by spaces)<br>"
+	    "<input name=\"to\" id=\"aliasto\" size=\"40\" required></label>"
+	    "<button id=\"addalias\">Add alias</button></form></section>");
+
+	f[0] = "lists";
+	st = ask(wb, f, 3, &out);
+	cat(&pg.h, "<section><h2>Lists</h2>");
+	if (st != '0')
+		page_msg(&pg, st, out.s);
+	cat(&pg.h, "<table id=\"lists\"><tr><th>List</th><th>Members</th><th></th></tr>");
+	if (st == '0')
+		forward_rows(wb, &pg, d, &out, "/list/del");
+	cat(&pg.h, "</table>");
+	form_start(wb, &pg, "/list/add", NULL);
+	hidden(&pg, "d", d);
+	cat(&pg.h, "<label>List (a new one, or one above to add members)<br>"
+	    "<input name=\"u\" id=\"newlist\" required> @");
+	esc(&pg.h, d);
+	cat(&pg.h, "</label><label>Members (separated by spaces)<br>"
+	    "<input name=\"to\" id=\"listto\" size=\"40\" required></label>"
+	    "<button id=\"addlist\">Add members</button></form></section>");
+	str_free(&out);
+	str_free(&title);
+	respond(wb, &pg);
+}
+
+static void
+page_domain_del(struct web *wb, const char *d)
+{
+	struct page pg = { STR_ZERO, 200, NULL, NULL, NULL };
+
+	if (!vpasswd_domain_ok(d, strlen(d)))
+		fail(wb, 404, "no such domain");
+	page_start(wb, &pg, "Delete a domain");
+	cat(&pg.h, "<section><p>Delete <b>");
+	esc(&pg.h, d);
+	cat(&pg.h, "</b> with every mailbox, all their mail, every alias and list? "
+	    "This cannot be undone.</p>");
+	form_start(wb, &pg, "/domain/del", NULL);
+	hidden(&pg, "d", d);
+	hidden(&pg, "confirm", "yes");
+	cat(&pg.h, "<button id=\"confirmdel\">Yes, delete it</button> "
+	    "<a href=\"/domains\">No, keep it</a></form></section>");
+	respond(wb, &pg);
+}
+
+static void
+page_queue(struct web *wb)
+{
+	struct page pg = { STR_ZERO, 200, NULL, NULL, NULL };
+	struct str out = STR_ZERO;
+	const char *f[2];
+	size_t pos, e, k;
+	unsigned long age;
+	char st;
+
+	f[0] = "queue", f[1] = wb->token;
+	st = ask(wb, f, 2, &out);
+	page_start(wb, &pg, "Queue and logs");
+	if (st != '0') {
+		page_msg(&pg, st, out.s);
+		respond(wb, &pg);
+	}
+	/* qstat NUL oldest NUL (name NUL lines NUL)* */
+	cat(&pg.h, "<section><h2>Queue</h2><pre id=\"qstat\">");
+	pos = strlen(out.s);
+	escb(&pg.h, out.s, pos);
+	cat(&pg.h, "</pre><p id=\"oldest\">");
+	pos++;
+	if (pos < out.len && (e = strlen(out.s + pos)) > 0 &&
+	    scan_ulong(out.s + pos, e, &age)) {
+		cat(&pg.h, "Oldest message: ");
+		if (age >= 86400) {
+			catnum(&pg.h, age / 86400);
+			cat(&pg.h, " days ");
+		}
+		catnum(&pg.h, age % 86400 / 3600);
+		cat(&pg.h, " h ");
+		catnum(&pg.h, age % 3600 / 60);
+		cat(&pg.h, " min old.");
+		pos += e;
+	} else
+		cat(&pg.h, "The queue is empty.");
+	pos++;
+	cat(&pg.h, "</p></section>");
+	while (pos < out.len) {
+		k = strlen(out.s + pos);
+		cat(&pg.h, "<section><h2>Log: ");
+		escb(&pg.h, out.s + pos, k);
+		cat(&pg.h, "</h2><pre>");
+		pos += k + 1;
+		if (pos > out.len)
+			break;
+		k = strlen(out.s + pos);
+		escb(&pg.h, out.s + pos, k);
+		cat(&pg.h, "</pre></section>");
+		pos += k + 1;
+	}
+	str_free(&out);
+	respond(wb, &pg);
+}
+
+/* change - one POST that changes something; the domain page (or the
+ * domain list) again, with the outcome */
+static void
+change(struct web *wb, const char *what, const char *verb)
+{
+	char d[VPASSWD_DOMAINMAX + 1], u[VPASSWD_USERMAX + 1], a[400];
+	char pw[VPASSWD_PASSMAX + 1], quota[24], to[4096], csrf[CSRFLEN + 4], conf[8];
+	const char *f[ARGSMAX + 8];
+	struct str out = STR_ZERO, arg = STR_ZERO, q = STR_ZERO;
+	unsigned long mb;
+	char st, *p, *tok;
+	int n = 0;
+
+	param(wb, "csrf", csrf, sizeof csrf);
+	param(wb, "d", d, sizeof d);
+	param(wb, "u", u, sizeof u);
+	param(wb, "a", a, sizeof a);
+	param(wb, "password", pw, sizeof pw);
+	param(wb, "quota", quota, sizeof quota);
+	param(wb, "to", to, sizeof to);
+	param(wb, "confirm", conf, sizeof conf);
+	lower(d), lower(u), lower(a), lower(to);
+	if (str_equal(verb, "del") && !str_equal(conf, "yes") &&
+	    (str_equal(what, "domain") || str_equal(what, "user"))) {
+		if (str_equal(what, "domain"))
+			page_domain_del(wb, d);
+		page_domain(wb, d, 'P', "Tick the box to confirm.");
+	}
+	if (str_equal(what, "domain"))
+		cat(&arg, d);
+	else if (a[0])
+		cat(&arg, a);
+	else {
+		cat(&arg, u);
+		cat(&arg, "@");
+		cat(&arg, d);
+	}
+	if (!str_nul(&arg))
+		die_nomem();
+	if (quota[0]) {
+		if (!scan_ulong(quota, strlen(quota), &mb) || mb > 1024UL * 1024)
+			page_domain(wb, d, 'P', "The quota is a number of MB.");
+		catnum(&q, mb * 1024 * 1024);
+	}
+	if (!str_nul(&q))
+		die_nomem();
+	f[n++] = "do", f[n++] = wb->token, f[n++] = csrf, f[n++] = pw;
+	f[n++] = q.s, f[n++] = what, f[n++] = verb, f[n++] = arg.s;
+	for (p = to; (tok = strtok(p, " ,\t")) != NULL; p = NULL) {
+		if (n == ARGSMAX + 8)
+			fail(wb, 400, "too many addresses");
+		f[n++] = tok;
+	}
+	st = ask(wb, f, n, &out);
+	wipe(pw, sizeof pw);
+	if (st == 'A')
+		page_login(wb, 'P', "Your session has ended; please sign in again.");
+	if (str_equal(what, "domain"))
+		page_domains(wb, st, out.s);
+	page_domain(wb, d, st, out.s);
+}
+
+/* autoconfig - Thunderbird's config-v1.1.xml and Outlook's autodiscover
+ * answer: submission on 587 with STARTTLS, POP3 over TLS on 995, the
+ * whole address as the login */
+static void
+autoconfig(struct web *wb, int outlook)
+{
+	struct page pg = { STR_ZERO, 200, NULL, NULL, "application/xml; charset=utf-8" };
+	char addr[400];
+	const char *at;
+
+	addr[0] = 0;
+	if (!outlook)
+		param(wb, "emailaddress", addr, sizeof addr);
+	else if (wb->req.method == HTTP_POST) {
+		/* <EMailAddress>a@b</EMailAddress> in the request body */
+		const char *s = NULL, *e = NULL;
+		size_t i;
+
+		for (i = 0; i + 14 <= wb->bodylen; i++)
+			if (memcmp(wb->body + i, "<EMailAddress>", 14) == 0) {
+				s = wb->body + i + 14;
+				break;
+			}
+		if (s != NULL)
+			e = memchr(s, '<', wb->bodylen - (size_t)(s - wb->body));
+		if (e != NULL && (size_t)(e - s) < sizeof addr) {
+			memcpy(addr, s, (size_t)(e - s));
+			addr[e - s] = 0;
+		}
+	}
+	lower(addr);
+	if (addr[0] && !addr_ok(addr, 0))
+		fail(wb, 400, "bad address");
+	at = strchr(addr, '@');
+	if (!outlook) {
+		cat(&pg.h, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		    "<clientConfig version=\"1.1\">\n <emailProvider id=\"");
+		esc(&pg.h, at ? at + 1 : wb->me);
+		cat(&pg.h, "\">\n  <domain>");
+		esc(&pg.h, at ? at + 1 : wb->me);
+		cat(&pg.h, "</domain>\n  <displayName>lanmail ");
+		esc(&pg.h, wb->me);
+		cat(&pg.h, "</displayName>\n  <incomingServer type=\"pop3\">\n   <hostname>");
+		esc(&pg.h, wb->me);
+		cat(&pg.h, "</hostname>\n   <port>995</port>\n   <socketType>SSL</socketType>\n"
+		    "   <username>%EMAILADDRESS%</username>\n"
+		    "   <authentication>password-cleartext</authentication>\n"
+		    "  </incomingServer>\n  <outgoingServer type=\"smtp\">\n   <hostname>");
+		esc(&pg.h, wb->me);
+		cat(&pg.h, "</hostname>\n   <port>587</port>\n   <socketType>STARTTLS</socketType>\n"
+		    "   <username>%EMAILADDRESS%</username>\n"
+		    "   <authentication>password-cleartext</authentication>\n"
+		    "  </outgoingServer>\n </emailProvider>\n</clientConfig>\n");
+	} else {
+		cat(&pg.h, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+		    "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
+		    " <Response xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
+		    "  <Account>\n   <AccountType>email</AccountType>\n   <Action>settings</Action>\n"
+		    "   <Protocol>\n    <Type>POP3</Type>\n    <Server>");
+		esc(&pg.h, wb->me);
+		cat(&pg.h, "</Server>\n    <Port>995</Port>\n    <LoginName>");
+		esc(&pg.h, addr);
+		cat(&pg.h, "</LoginName>\n    <SPA>off</SPA>\n    <SSL>on</SSL>\n"
+		    "    <AuthRequired>on</AuthRequired>\n   </Protocol>\n"
+		    "   <Protocol>\n    <Type>SMTP</Type>\n    <Server>");
+		esc(&pg.h, wb->me);
+		cat(&pg.h, "</Server>\n    <Port>587</Port>\n    <LoginName>");
+		esc(&pg.h, addr);
+		cat(&pg.h, "</LoginName>\n    <SPA>off</SPA>\n    <Encryption>TLS</Encryption>\n"
+		    "    <AuthRequired>on</AuthRequired>\n    <UsePOPAuth>on</UsePOPAuth>\n"
+		    "   </Protocol>\n  </Account>\n </Response>\n</Autodiscover>\n");
+	}
+	respond(wb, &pg);
+}
+
+/* read_request - the head (at most HTTP_HEADMAX bytes) and the body (at
+ * most HTTP_BODYMAX, exactly Content-Length) into x */
+static void
+read_request(struct web *wb, char *x, size_t size)
+{
+	size_t n = 0, end = 0, need;
+	long r;
+
+	while ((end = http_head_end(x, n)) == 0) {
+		if (n == HTTP_HEADMAX)
+			fail(wb, 431, "request head too large");
+		r = fd_read(0, x + n, HTTP_HEADMAX - n, REQTIME);
+		if (r <= 0)
+			_exit(0);	/* gone or silent: nothing to answer */
+		n += (size_t)r;
+		/* a request line longer than the limit fails early */
+		if (memchr(x, '\n', n) == NULL && n > HTTP_LINEMAX)
+			fail(wb, 400, "request line too long");
+	}
+	if (!http_parse(x, end, &wb->req))
+		fail(wb, 400, "malformed request");
+	if (wb->req.method == 0)
+		fail(wb, 405, "method not allowed");
+	if (wb->req.method != HTTP_POST) {
+		if (wb->req.has_length && wb->req.length > 0)
+			fail(wb, 400, "a body where none belongs");
+		return;
+	}
+	if (!wb->req.has_length)
+		fail(wb, 400, "a POST needs a Content-Length");
+	if (wb->req.length > HTTP_BODYMAX || end + wb->req.length > size)
+		fail(wb, 413, "request body too large");
+	need = end + (size_t)wb->req.length;
+	if (n > need)
+		fail(wb, 400, "bytes after the request");	/* no pipelining */
+	while (n < need) {
+		r = fd_read(0, x + n, need - n, REQTIME);
+		if (r <= 0)
+			_exit(0);
+		n += (size_t)r;
+	}
+	wb->body = x + end;
+	wb->bodylen = (size_t)wb->req.length;
+}
+
+static int
+path_is(const struct web *wb, const char *p)
+{
+	return wb->req.pathlen == strlen(p) && memcmp(wb->req.path, p, wb->req.pathlen) == 0;
+}
+
+/* serve_web - one request, one answer */
+static void
+serve_web(struct web *wb)
+{
+	static char x[HTTP_HEADMAX + HTTP_BODYMAX];
+	char d[VPASSWD_DOMAINMAX + 1], csrf[CSRFLEN + 4];
+	const char *f[3];
+	struct str out = STR_ZERO, c = STR_ZERO;
+	struct page pg = { STR_ZERO, 303, NULL, "/login", "text/plain; charset=utf-8" };
+	int post;
+
+	read_request(wb, x, sizeof x);
+	post = wb->req.method == HTTP_POST;
+	if (path_is(wb, "/mail/config-v1.1.xml") ||
+	    path_is(wb, "/.well-known/autoconfig/mail/config-v1.1.xml"))
+		autoconfig(wb, 0);
+	if (path_is(wb, "/autodiscover/autodiscover.xml") ||
+	    path_is(wb, "/Autodiscover/Autodiscover.xml"))
+		autoconfig(wb, 1);
+	if (path_is(wb, "/login")) {
+		if (post)
+			do_login_post(wb);
+		page_login(wb, '0', NULL);
+	}
+	if (!whoami(wb)) {
+		if (post)
+			page_login(wb, 'P', "Your session has ended; please sign in again.");
+		redirect(wb, "/login");
+	}
+	if (path_is(wb, "/logout") && post) {
+		param(wb, "csrf", csrf, sizeof csrf);
+		f[0] = "logout", f[1] = wb->token, f[2] = csrf;
+		if (ask(wb, f, 3, &out) != '0')
+			fail(wb, 403, "bad form token");
+		set_session_cookie(wb, &pg, &c, "", 0);
+		respond(wb, &pg);
+	}
+	if (!post) {
+		if (path_is(wb, "/") || path_is(wb, "/domains"))
+			page_domains(wb, '0', NULL);
+		param(wb, "d", d, sizeof d);
+		lower(d);
+		if (path_is(wb, "/domain"))
+			page_domain(wb, d, '0', NULL);
+		if (path_is(wb, "/domain/del") && wb->admin)
+			page_domain_del(wb, d);
+		if (path_is(wb, "/queue") && wb->admin)
+			page_queue(wb);
+		fail(wb, 404, "not found");
+	}
+	if (path_is(wb, "/domain/add"))
+		change(wb, "domain", "add");
+	if (path_is(wb, "/domain/del"))
+		change(wb, "domain", "del");
+	if (path_is(wb, "/user/add"))
+		change(wb, "user", "add");
+	if (path_is(wb, "/user/del"))
+		change(wb, "user", "del");
+	if (path_is(wb, "/user/passwd"))
+		change(wb, "user", "passwd");
+	if (path_is(wb, "/alias/add"))
+		change(wb, "alias", "add");
+	if (path_is(wb, "/alias/del"))
+		change(wb, "alias", "del");
+	if (path_is(wb, "/list/add"))
+		change(wb, "list", "add");
+	if (path_is(wb, "/list/del"))
+		change(wb, "list", "del");
+	fail(wb, 404, "not found");
+}
+
+/* drop - the web half becomes qmaild (in a single-user install it is
+ * that user already) */
+static void
+drop(void)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (auto_single || geteuid() != 0)
+		return;
+	if (priv_user(auto_users[AUTO_QMAILD], &uid, &gid) != 1)
+		die(EXIT_TEMP, "unable to find user ", auto_users[AUTO_QMAILD]);
+	if (uid == 0 || setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1)
+		die_sys(EXIT_TEMP, "unable to drop privileges");
+	if (getuid() == 0 || geteuid() == 0 || setuid(0) != -1)
+		die(EXIT_TEMP, "unable to drop privileges");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct str me = STR_ZERO;
+	struct web wb;
+	int sv[2], status;
+	pid_t pid;
+	unsigned long life;
+	const char *ip;
+
+	(void)argc;
+	die_init(argv[0]);
+	umask(077);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+	if (chdir(auto_home) == -1)
+		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+	switch (control_readline("control/me", &me)) {
+	case -1:
+		die_sys(EXIT_TEMP, "unable to read control/me");
+	case 0:
+		if (!str_copys(&me, "localhost"))
+			die_nomem();
+	}
+	if (!str_nul(&me))
+		die_nomem();
+	switch (control_readulong("control/webadmintimeout", &life)) {
+	case -1:
+		die_sys(EXIT_TEMP, "unable to read control/webadmintimeout");
+	case 1:
+		if (life > 0)
+			session_life = life;
+	}
+	if ((ip = env_get("TCPREMOTEIP")) != NULL && *ip && strlen(ip) < 64)
+		peer = ip;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		die_sys(EXIT_TEMP, "unable to make a socket pair");
+	if ((pid = fork()) == -1)
+		die_sys(EXIT_TEMP, "unable to fork");
+	if (pid == 0) {
+		(void)close(sv[0]);	/* the parent's end */
+		drop();
+		memset(&wb, 0, sizeof wb);
+		wb.ipc = sv[1];
+		wb.me = me.s;
+		wb.tls = env_get("TLSVERSION") != NULL;
+		alarm(REQTIME);	/* the whole request, however slow the client */
+		serve_web(&wb);
+		_exit(0);
+	}
+	/* the privileged half never touches the network */
+	(void)close(sv[1]);
+	if (close(0) == -1 || open("/dev/null", O_RDONLY | O_CLOEXEC) != 0)
+		die_sys(EXIT_TEMP, "unable to close the connection");
+	if (dup2(0, 1) == -1)
+		die_sys(EXIT_TEMP, "unable to close the connection");
+	serve_root(sv[0]);
+	if (spawn_wait(pid, &status) == -1)
+		die_sys(EXIT_TEMP, "unable to wait for the web half");
+	return 0;
+}
