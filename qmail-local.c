@@ -607,8 +607,13 @@ deliver_maildir(const char *path, size_t n)
 	    !str_cat(&hdr, &c.rpline) || !str_cat(&hdr, &c.dtline))
 		nomem();
 	rewind_message();
-	if (!maildir_deliver(dir.s, hdr.s, hdr.len, c.msgfd, NULL))
+	if (!maildir_deliver(dir.s, hdr.s, hdr.len, c.msgfd, NULL)) {
+		/* Maildir++ quota: bounced at once, as a full disk is not */
+		if (errno == EDQUOT)
+			finish(EXIT_PERM, "Sorry, the mailbox is full: the message would exceed its quota. (#5.2.2)",
+			    NULL, NULL);
 		fail_sys(EXIT_TEMP, "unable to deliver to Maildir ", dir.s);
+	}
 	c.nfiles++;
 	str_free(&dir);
 	str_free(&hdr);

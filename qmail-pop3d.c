@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
+#include "maildir.h"
 #include "pop3.h"
 #include "sig.h"
 #include "str.h"
@@ -388,17 +389,30 @@ static void
 quit(struct box *b)
 {
 	unsigned long i, deleted = 0, failed = 0;
+	long long bytes = 0, gone = 0;
+	struct stat st;
+	int sized;
 
 	for (i = 0; i < b->n; i++) {
 		if (!b->m[i].deleted)
 			continue;
+		sized = lstat(b->pool.s + b->m[i].name, &st) == 0 ||
+		    (errno == ENOENT && relocate(b, i) && lstat(b->pool.s + b->m[i].name, &st) == 0);
 		if (unlink(b->pool.s + b->m[i].name) == -1 &&
 		    (errno != ENOENT || (relocate(b, i) &&
 		    unlink(b->pool.s + b->m[i].name) == -1 && errno != ENOENT)))
 			failed++;
-		else
+		else {
 			deleted++;
+			if (sized) {
+				bytes += (long long)st.st_size;
+				gone++;
+			}
+		}
 	}
+	/* Maildir++: the space is free again (a lost line only means a recount) */
+	if (gone)
+		(void)maildir_quota_add(".", -bytes, -gone);
 	if (failed) {
 		puts_(b, "-ERR [SYS/TEMP] some deleted messages could not be removed\r\n");
 	} else {

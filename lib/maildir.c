@@ -5,10 +5,14 @@
  * then unlink the tmp/ name.  A reader that lists new/ sees a whole
  * message or nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -115,8 +119,10 @@ int
 maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str *where)
 {
 	struct str name = STR_ZERO, tmp = STR_ZERO, fresh = STR_ZERO;
+	struct maildir_quota q;
+	struct stat st;
 	unsigned long attempt;
-	int fd = -1, ok = 0, err;
+	int fd = -1, ok = 0, err, quota = 0, over = 0;
 
 	/* tmp/: O_EXCL, so a clash with another writer is noticed */
 	for (attempt = 0;; attempt++) {
@@ -130,6 +136,16 @@ maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str 
 	}
 	if (!copy(fd, hdr, hn, in))
 		goto fail;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	/* Maildir++: refused before it is visible, when it would not fit */
+	if ((quota = maildir_quota_get(dir, &q, (unsigned long long)st.st_size)) == -1)
+		goto fail;
+	if (quota && maildir_quota_over(&q, (unsigned long long)st.st_size)) {
+		over = 1;
+		errno = EDQUOT;
+		goto fail;
+	}
 	/* readers may see it once it is in new/: durable first */
 	if (fsync(fd) == -1)
 		goto fail;
@@ -154,13 +170,17 @@ maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str 
 		goto fail;
 	}
 	(void)unlink(tmp.s);	/* a leftover in tmp/ only wastes space */
+	/* a lost line only makes the next reader recount */
+	if (quota)
+		(void)maildir_quota_add(dir, (long long)st.st_size, 1);
 	ok = 1;
 	if (where && (!str_copys(where, "new/") ||
 	    !str_catb(where, name.s, name.len) || !str_nul(where)))
 		where->len = 0;	/* delivered all the same; only the name is lost */
 	goto done;
 fail:
-	err = errno;
+	/* EDQUOT means our quota; the file system's own one is a full disk */
+	err = errno == EDQUOT && !over ? ENOSPC : errno;
 	if (fd != -1)
 		(void)close(fd);	/* abandoning the file */
 	(void)unlink(tmp.s);
@@ -198,4 +218,355 @@ fail:
 	str_free(&p);
 	errno = err;
 	return 0;
+}
+
+/* Maildir++ quotas */
+
+/* num - an optionally signed decimal at p[*i..n), at most 18 digits;
+ * 1 with *v, 0 junk */
+static int
+num(const char *p, size_t n, size_t *i, long long *v)
+{
+	int neg = 0;
+	size_t d = 0;
+
+	*v = 0;
+	if (*i < n && p[*i] == '-') {
+		neg = 1;
+		(*i)++;
+	}
+	while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+		if (++d > 18)
+			return 0;
+		*v = *v * 10 + (p[*i] - '0');
+		(*i)++;
+	}
+	if (neg)
+		*v = -*v;
+	return d > 0;
+}
+
+int
+maildir_quota_parse(const char *p, size_t n, struct maildir_quota *q)
+{
+	size_t i = 0, e;
+	long long v, b, c;
+	int lines = 0;
+
+	q->maxbytes = q->maxcount = 0;
+	q->bytes = q->count = 0;
+	q->stale = 0;
+	e = str_chrb(p, n, '\n');
+	if (e == n)
+		return 0;	/* no whole first line */
+	/* NNNS,NNNC in any order */
+	while (i < e) {
+		if (!num(p, e, &i, &v) || v <= 0 || i >= e)
+			return 0;
+		if (p[i] == 'S' && !q->maxbytes)
+			q->maxbytes = (unsigned long long)v;
+		else if (p[i] == 'C' && !q->maxcount)
+			q->maxcount = (unsigned long long)v;
+		else
+			return 0;
+		if (++i < e && (p[i++] != ',' || i == e))
+			return 0;	/* NNNS,NNNC: a comma between two limits */
+	}
+	if (!q->maxbytes && !q->maxcount)
+		return 0;
+	for (i = e + 1; i < n; i = e + 1) {
+		e = i + str_chrb(p + i, n - i, '\n');
+		if (e == n) {
+			q->stale = 1;	/* a partial last line: a writer died */
+			break;
+		}
+		while (i < e && p[i] == ' ')
+			i++;
+		if (i == e)
+			continue;
+		if (!num(p, e, &i, &b) || i >= e || p[i] != ' ') {
+			q->stale = 1;
+			break;
+		}
+		while (i < e && p[i] == ' ')
+			i++;
+		if (!num(p, e, &i, &c) || i != e) {
+			q->stale = 1;
+			break;
+		}
+		q->bytes += b;	/* no overflow: at most a few thousand lines of 18 digits */
+		q->count += c;
+		lines++;
+	}
+	if (!lines || q->bytes < 0 || q->count < 0)
+		q->stale = 1;
+	return 1;
+}
+
+int
+maildir_quota_over(const struct maildir_quota *q, unsigned long long size)
+{
+	unsigned long long b = q->bytes > 0 ? (unsigned long long)q->bytes : 0;
+	unsigned long long c = q->count > 0 ? (unsigned long long)q->count : 0;
+
+	if (q->maxbytes && (size > q->maxbytes || b > q->maxbytes - size))
+		return 1;
+	return q->maxcount && c + 1 > q->maxcount;
+}
+
+/* msgsize - a message file's size: ",S=nnn" in its name, else lstat */
+static int
+msgsize(const char *path, const char *name, long long *size)
+{
+	const char *s = strstr(name, ",S=");
+	struct stat st;
+	size_t i;
+
+	if (s) {
+		i = 3;
+		if (num(s, strlen(s), &i, size) && *size >= 0 &&
+		    (s[i] == 0 || s[i] == ',' || s[i] == ':'))
+			return 1;
+	}
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;	/* gone meanwhile: not counted */
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	*size = (long long)st.st_size;
+	return 1;
+}
+
+/* count - add the messages of dir/sub to q */
+static int
+count(const char *dir, const char *sub, struct maildir_quota *q)
+{
+	struct str p = STR_ZERO;
+	DIR *d;
+	struct dirent *e;
+	size_t base;
+	long long sz;
+	int r = 0, err;
+
+	if (!str_cats(&p, dir) || !str_catc(&p, '/') || !str_cats(&p, sub) || !str_nul(&p))
+		goto done;
+	if ((d = opendir(p.s)) == NULL) {
+		r = errno == ENOENT || errno == ENOTDIR;
+		goto done;
+	}
+	if (!str_catc(&p, '/'))
+		goto out;
+	base = p.len;
+	for (;;) {
+		errno = 0;
+		if ((e = readdir(d)) == NULL) {
+			r = errno == 0;
+			break;
+		}
+		if (e->d_name[0] == '.')
+			continue;
+		p.len = base;
+		if (!str_cats(&p, e->d_name) || !str_nul(&p))
+			break;
+		switch (msgsize(p.s, e->d_name, &sz)) {
+		case -1:
+			goto out;
+		case 1:
+			q->bytes += sz;
+			q->count++;
+		}
+	}
+out:
+	err = errno;
+	(void)closedir(d);
+	errno = err;
+done:
+	err = errno;
+	str_free(&p);
+	errno = err;
+	return r;
+}
+
+/* recount - the usage from the files of dir and its Maildir++ folders */
+static int
+recount(const char *dir, struct maildir_quota *q)
+{
+	struct str sub = STR_ZERO;
+	DIR *d;
+	struct dirent *e;
+	int r = 0, err;
+
+	q->bytes = q->count = 0;
+	if (!count(dir, "new", q) || !count(dir, "cur", q))
+		return 0;
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	for (;;) {
+		errno = 0;
+		if ((e = readdir(d)) == NULL) {
+			r = errno == 0;
+			break;
+		}
+		if (e->d_name[0] != '.' || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!str_copys(&sub, e->d_name) || !str_cats(&sub, "/new") || !str_nul(&sub) ||
+		    !count(dir, sub.s, q))
+			break;
+		sub.len -= 4;
+		if (!str_cats(&sub, "/cur") || !str_nul(&sub) || !count(dir, sub.s, q))
+			break;
+	}
+	err = errno;
+	(void)closedir(d);
+	str_free(&sub);
+	errno = err;
+	return r;
+}
+
+static int
+catll(struct str *s, long long v)
+{
+	if (v < 0) {
+		if (!str_catc(s, '-'))
+			return 0;
+		return str_catulong(s, (unsigned long)(-(v + 1)) + 1UL);
+	}
+	return str_catulong(s, (unsigned long)v);
+}
+
+/* rewrite - a fresh maildirsize: first line kept, the recounted sums;
+ * written in tmp/ and renamed over the old one */
+static int
+rewrite(const char *dir, const char *first, size_t fl, const struct maildir_quota *q)
+{
+	struct str name = STR_ZERO, tmp = STR_ZERO, dst = STR_ZERO, body = STR_ZERO;
+	int fd = -1, r = 0, err;
+
+	if (!maildir_name(&name, 0) || !path(&tmp, dir, "tmp", &name) ||
+	    !str_cats(&dst, dir) || !str_cats(&dst, "/maildirsize") || !str_nul(&dst) ||
+	    !str_copyb(&body, first, fl) || !catll(&body, q->bytes) || !str_catc(&body, ' ') ||
+	    !catll(&body, q->count) || !str_catc(&body, '\n'))
+		goto done;
+	if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		goto done;
+	if (!fd_writeall(fd, body.s, body.len, 0) || fsync(fd) == -1) {
+		err = errno;
+		(void)close(fd);
+		(void)unlink(tmp.s);
+		errno = err;
+		goto done;
+	}
+	if (close(fd) == -1 || rename(tmp.s, dst.s) == -1) {
+		err = errno;
+		(void)unlink(tmp.s);
+		errno = err;
+		goto done;
+	}
+	r = 1;
+done:
+	err = errno;
+	str_free(&name);
+	str_free(&tmp);
+	str_free(&dst);
+	str_free(&body);
+	errno = err;
+	return r;
+}
+
+int
+maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long size)
+{
+	struct str fn = STR_ZERO;
+	char x[MAILDIR_QUOTA_FILEMAX + 1];
+	struct stat st;
+	size_t n = 0;
+	long r;
+	int fd, ret = -1, err, big;
+
+	if (!str_cats(&fn, dir) || !str_cats(&fn, "/maildirsize") || !str_nul(&fn))
+		goto done;
+	if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
+			ret = 0;
+		goto done;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		err = S_ISREG(st.st_mode) ? errno : EINVAL;
+		(void)close(fd);
+		errno = err;
+		goto done;
+	}
+	/* at most the limit and a byte: a longer file is recounted anyway */
+	while (n < sizeof x) {
+		if ((r = fd_read(fd, x + n, sizeof x - n, 0)) == -1) {
+			err = errno;
+			(void)close(fd);
+			errno = err;
+			goto done;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	(void)close(fd);	/* read-only */
+	big = n > MAILDIR_QUOTA_FILEMAX || st.st_size > MAILDIR_QUOTA_FILEMAX;
+	if (big) {
+		/* only the first line matters: the sums are recounted */
+		size_t e = str_chrb(x, n, '\n');
+
+		if (e == n) {
+			ret = 0;	/* no sane first line: no quota */
+			goto done;
+		}
+		n = e + 1;
+	}
+	if (!maildir_quota_parse(x, n, q)) {
+		ret = 0;
+		goto done;
+	}
+	if (big)
+		q->stale = 1;
+	if (!q->stale && maildir_quota_over(q, size) &&
+	    time(NULL) - st.st_mtime > MAILDIR_QUOTA_STALE)
+		q->stale = 1;
+	ret = 1;
+	if (q->stale) {
+		if (!recount(dir, q))
+			ret = -1;
+		else
+			(void)rewrite(dir, x, str_chrb(x, n, '\n') + 1, q);	/* else recounted next time */
+	}
+done:
+	err = errno;
+	str_free(&fn);
+	errno = err;
+	return ret;
+}
+
+int
+maildir_quota_add(const char *dir, long long bytes, long long count_)
+{
+	struct str fn = STR_ZERO, l = STR_ZERO;
+	int fd, r = 0, err;
+
+	if (!str_cats(&fn, dir) || !str_cats(&fn, "/maildirsize") || !str_nul(&fn) ||
+	    !catll(&l, bytes) || !str_catc(&l, ' ') || !catll(&l, count_) || !str_catc(&l, '\n'))
+		goto done;
+	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		r = errno == ENOENT;
+		goto done;
+	}
+	/* one write: O_APPEND keeps concurrent lines whole */
+	if (!fd_writeall(fd, l.s, l.len, 0)) {
+		err = errno;
+		(void)close(fd);
+		errno = err;
+		goto done;
+	}
+	r = close(fd) == 0;
+done:
+	err = errno;
+	str_free(&fn);
+	str_free(&l);
+	errno = err;
+	return r;
 }

@@ -20,11 +20,48 @@ int maildir_name(struct str *name, unsigned long attempt);
 /* maildir_deliver - hdr (hn bytes), then fd from its current offset to
  * end of file, into the Maildir dir.  1 delivered, with the new/ file's
  * path relative to dir in *where (may be NULL); 0 with errno, and nothing
- * left behind in tmp/ or new/. */
+ * left behind in tmp/ or new/.  When dir/maildirsize sets a Maildir++
+ * quota (see below) a message that would take the mailbox over it is
+ * refused with errno EDQUOT (a file system's own quota shows as
+ * ENOSPC); a delivered one adds its line to the file. */
 int maildir_deliver(const char *dir, const char *hdr, size_t hn, int fd, struct str *where);
 
 /* maildir_make - create dir with tmp/ new/ cur/ (mode 0700); an existing
  * complete Maildir is fine.  1 or 0 with errno. */
 int maildir_make(const char *dir);
+
+/* Maildir++ quotas: dir/maildirsize holds the limit on its first line,
+ * "NNNS" (bytes), "NNNC" (messages) or both as "NNNS,NNNC", then lines
+ * "bytes count" (negative for removals) whose sums are the usage.  The
+ * sums are recounted from new/ and cur/ of the Maildir and its folders
+ * (.NAME/) when the file is missing its usage lines, holds a malformed
+ * line or negative sums, is over MAILDIR_QUOTA_FILEMAX bytes, or says the
+ * mailbox is full and is older than MAILDIR_QUOTA_STALE seconds. */
+#define MAILDIR_QUOTA_FILEMAX 5120
+#define MAILDIR_QUOTA_STALE 900
+
+struct maildir_quota {
+	unsigned long long maxbytes, maxcount;	/* 0: no limit of that kind */
+	long long bytes, count;			/* usage */
+	int stale;				/* the sums cannot be trusted */
+};
+
+/* maildir_quota_parse - maildirsize contents (n bytes at p, untrusted):
+ * 1 a quota is set, with q filled; 0 none (empty or malformed first
+ * line, or no limit in it) */
+int maildir_quota_parse(const char *p, size_t n, struct maildir_quota *q);
+
+/* maildir_quota_get - the quota and usage of the Maildir dir, recounted
+ * and rewritten when stale (or when over by size more bytes and the
+ * file is old).  1 a quota is set; 0 none (no maildirsize); -1 errno. */
+int maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long size);
+
+/* maildir_quota_over - 1 when one more message of size bytes would go
+ * over the quota */
+int maildir_quota_over(const struct maildir_quota *q, unsigned long long size);
+
+/* maildir_quota_add - append "bytes count" to dir/maildirsize when
+ * it exists (one write); 1 done or no file, 0 with errno */
+int maildir_quota_add(const char *dir, long long bytes, long long count);
 
 #endif

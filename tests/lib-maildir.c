@@ -1,10 +1,13 @@
-/* lib-maildir - maildir_make, maildir_name and maildir_deliver */
+/* lib-maildir - maildir_make, maildir_name and maildir_deliver, and
+ * Maildir++ quotas: parsing maildirsize (hostile contents), recounting,
+ * refusing what does not fit, and space given back */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "maildir.h"
@@ -25,6 +28,166 @@ count(const char *dir)
 			n++;
 	closedir(d);
 	return n;
+}
+
+static int
+putfile(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	size_t n = strlen(s);
+	int ok_ = fd != -1 && write(fd, s, n) == (ssize_t)n;
+
+	if (fd != -1)
+		close(fd);
+	return ok_;
+}
+
+static int
+getfile(const char *path, char *x, size_t max)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r = fd == -1 ? -1 : read(fd, x, max - 1);
+
+	if (fd != -1)
+		close(fd);
+	if (r < 0)
+		return 0;
+	x[r] = 0;
+	return 1;
+}
+
+static int
+parse(const char *s, struct maildir_quota *q)
+{
+	return maildir_quota_parse(s, strlen(s), q);
+}
+
+static void
+quota_tests(const char *dir, const char *md, int in)
+{
+	struct maildir_quota q;
+	char ms[300], path[400], x[8192];
+	int i;
+
+	/* parsing */
+	ok(parse("1000S\n", &q) == 1 && q.maxbytes == 1000 && q.maxcount == 0 && q.stale,
+	    "limit only: a quota, sums to recount");
+	ok(parse("1000S,10C\n10 1\n-5 -1\n", &q) == 1 && q.maxcount == 10 && q.bytes == 5 &&
+	    q.count == 0 && !q.stale, "bytes and count, lines summed");
+	ok(parse("10C,1000S\n  12   3\n\n", &q) == 1 && q.maxbytes == 1000 && q.bytes == 12 &&
+	    q.count == 3 && !q.stale, "either order; padded lines; empty line skipped");
+	ok(parse("1000S\n10 1", &q) == 1 && q.stale, "partial last line: recount");
+	ok(parse("1000S\nx y\n", &q) == 1 && q.stale, "junk line: recount");
+	ok(parse("1000S\n10\n", &q) == 1 && q.stale, "line without a count: recount");
+	ok(parse("1000S\n-10 -1\n", &q) == 1 && q.stale, "negative sums: recount");
+	ok(parse("1000S\n999999999999999999 1\n999999999999999999 1\n", &q) == 1 && !q.stale &&
+	    q.bytes == 1999999999999999998LL, "large sums");
+	ok(parse("1000S\n9999999999999999999 1\n", &q) == 1 && q.stale, "19 digits: junk");
+	ok(parse("", &q) == 0, "empty file: no quota");
+	ok(parse("1000S", &q) == 0, "no newline after the limit: no quota");
+	ok(parse("abc\n", &q) == 0, "junk limit: no quota");
+	ok(parse("0S\n", &q) == 0, "zero limit: no quota");
+	ok(parse("-5S\n", &q) == 0, "negative limit: no quota");
+	ok(parse("1000S,1000S\n", &q) == 0, "limit twice: no quota");
+	ok(parse("1000X\n", &q) == 0, "unknown unit: no quota");
+	ok(parse("1000S,\n", &q) == 0, "trailing comma: no quota");
+	ok(parse("1000S 10C\n", &q) == 0, "blank separator: no quota");
+	ok(parse("1000\n", &q) == 0, "no unit: no quota");
+	ok(parse("\n10 1\n", &q) == 0, "empty first line: no quota");
+	ok(parse("1000S\0\n", &q) == 0, "NUL: no quota");
+
+	/* over */
+	q.maxbytes = 100; q.maxcount = 0; q.bytes = 90; q.count = 1000;
+	ok(!maildir_quota_over(&q, 10), "90 + 10 fits 100");
+	ok(maildir_quota_over(&q, 11), "90 + 11 does not");
+	ok(maildir_quota_over(&q, 18446744073709551615ULL), "a huge size does not");
+	q.maxbytes = 0; q.maxcount = 5; q.count = 4;
+	ok(!maildir_quota_over(&q, 1000000), "4 + 1 messages fit 5");
+	q.count = 5;
+	ok(maildir_quota_over(&q, 1), "5 + 1 do not");
+	q.maxbytes = 100; q.maxcount = 0; q.bytes = 150;
+	ok(maildir_quota_over(&q, 0), "already over");
+
+	/* get: recount of new/ (21 messages, 725 bytes), cur/ and folders */
+	snprintf(ms, sizeof ms, "%s/maildirsize", md);
+	ok(maildir_quota_get(md, &q, 0) == 0, "no maildirsize: no quota");
+	ok(putfile(ms, "1000S\n"), "maildirsize with a limit only");
+	ok(maildir_quota_get(md, &q, 0) == 1 && q.bytes == 725 && q.count == 21, "recounted: 725 bytes, 21 messages");
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "1000S\n725 21\n") == 0, "and written back");
+	snprintf(path, sizeof path, "%s/cur/1.M1P1.h,S=100:2,S", md);
+	ok(putfile(path, "short"), "a cur/ file with S=100 in its name");
+	snprintf(path, sizeof path, "%s/.Sent", md);
+	ok(maildir_make(path) == 1, "a Maildir++ folder");
+	snprintf(path, sizeof path, "%s/.Sent/cur/2.M2P2.h:2,S", md);
+	ok(putfile(path, "0123456789"), "a 10-byte file in .Sent/cur");
+	ok(putfile(ms, "1000S\n"), "limit only again");
+	ok(maildir_quota_get(md, &q, 0) == 1 && q.bytes == 835 && q.count == 23,
+	    "recount takes S= from the name and counts folders: %lld %lld", q.bytes, q.count);
+	ok(maildir_quota_get(md, &q, 0) == 1 && q.bytes == 835 && !q.stale, "then the file is trusted");
+
+	/* deliveries: 36 bytes each; 835 + 36 + 36 + 36 = 943 fits 1000, 979 not */
+	ok(putfile(ms, "950S\n835 23\n"), "limit 950 bytes");
+	for (i = 0; i < 3; i++) {
+		lseek(in, 0, SEEK_SET);
+		ok(maildir_deliver(md, "Return-Path: <a@b>\n", 19, in, NULL) == 1, "delivery %d under quota", i + 1);
+	}
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "950S\n835 23\n36 1\n36 1\n36 1\n") == 0,
+	    "each delivery added its line");
+	lseek(in, 0, SEEK_SET);
+	errno = 0;
+	ok(maildir_deliver(md, "Return-Path: <a@b>\n", 19, in, NULL) == 0 && errno == EDQUOT,
+	    "the next one would go over: EDQUOT");
+	snprintf(path, sizeof path, "%s/tmp", md);
+	ok(count(path) == 0, "nothing left in tmp/");
+	snprintf(path, sizeof path, "%s/new", md);
+	ok(count(path) == 24, "nothing added to new/");
+	ok(maildir_quota_add(md, -36, -1) == 1, "a message removed");
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "Return-Path: <a@b>\n", 19, in, NULL) == 1, "then one fits again");
+
+	/* count limit */
+	ok(putfile(ms, "1000000S,25C\n835 23\n"), "limit 25 messages");
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "", 0, in, NULL) == 1, "24th message fits");
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "", 0, in, NULL) == 1, "25th message fits");
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "", 0, in, NULL) == 0 && errno == EDQUOT, "26th refused");
+
+	/* a file past 5120 bytes is recounted (and shrinks) */
+	{
+		struct str big = STR_ZERO;
+
+		ok(str_copys(&big, "1000000S\n") != 0, "big file");
+		for (i = 0; i < 2000; i++)
+			(void)str_cats(&big, "0 0\n");
+		(void)str_nul(&big);
+		ok(big.len > 5120 && putfile(ms, big.s), "an 8 kB maildirsize");
+		str_free(&big);
+	}
+	ok(maildir_quota_get(md, &q, 0) == 1 && q.count == 29 && q.bytes == 1013,
+	    "long file recounted: %lld bytes %lld messages", q.bytes, q.count);
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "1000000S\n1013 29\n") == 0, "and rewritten short");
+
+	/* a stale full file is recounted: sums say full, files say not */
+	ok(putfile(ms, "2000S\n5000 1\n"), "maildirsize claiming 5000 bytes");
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "", 0, in, NULL) == 0 && errno == EDQUOT, "fresh: trusted, refused");
+	{
+		struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+		ok(utimensat(AT_FDCWD, ms, old, 0) == 0, "made old");
+	}
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "", 0, in, NULL) == 1, "old and full: recounted, then it fits");
+
+	/* hostile maildirsize: not a regular file */
+	ok(unlink(ms) == 0 && mkdir(ms, 0700) == 0, "maildirsize a directory");
+	lseek(in, 0, SEEK_SET);
+	ok(maildir_deliver(md, "", 0, in, NULL) == 0 && errno != EDQUOT, "temporary failure, not a bounce");
+	ok(rmdir(ms) == 0, "removed");
+	ok(maildir_quota_add(md, 1, 1) == 1 && access(ms, F_OK) == -1, "add without the file creates nothing");
+	(void)dir;
 }
 
 static int
@@ -121,6 +284,7 @@ main(void)
 	ok(count(sub) == 0, "tmp/ is empty after a failed delivery");
 	snprintf(sub, sizeof sub, "%s/new", md);
 	ok(count(sub) == 21, "new/ holds only the complete messages");
+	quota_tests(dir, md, in);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		ok(0, "cleanup");
