@@ -366,20 +366,6 @@ str_tofile(const struct list *l, const struct str *m)
 	return fd;
 }
 
-/* has - needle (m bytes) inside hay (n bytes), any case */
-static int
-has(const char *hay, size_t n, const char *needle, size_t m)
-{
-	size_t i;
-
-	if (m == 0)
-		return 1;
-	for (i = 0; i + m <= n; i++)
-		if (str_caseeqb(hay + i, needle, m))
-			return 1;
-	return 0;
-}
-
 /* headers common to what the list writes itself */
 static void
 listheaders(struct str *m, const struct list *l)
@@ -453,59 +439,15 @@ done(int code, const char *s1, const char *s2, const char *s3)
 	_exit(code);
 }
 
-/* header - the value of the first header field name (no colon) in the
- * message's header (hn bytes), unfolded into out; 1 found, 0 not */
+/* field - listcmd_field, out of memory fatal */
 static int
-header(const char *m, size_t hn, const char *name, struct str *out)
+field(const char *m, size_t hn, const char *name, struct str *out)
 {
-	size_t i, k, nl = strlen(name);
+	int r = listcmd_field(m, hn, name, out);
 
-	out->len = 0;
-	for (i = 0; i < hn; i += k + 1) {
-		k = str_chrb(m + i, hn - i, '\n');
-		if (k > nl && m[i + nl] == ':' && str_caseeqb(m + i, name, nl)) {
-			size_t j = i + nl + 1;
-
-			for (;;) {
-				size_t e = i + k;
-
-				if (!str_catb(out, m + j, e - j))
-					die_nomem();
-				i = e + 1;
-				if (i >= hn || (m[i] != ' ' && m[i] != '\t'))
-					break;
-				k = str_chrb(m + i, hn - i, '\n');
-				j = i;
-			}
-			while (out->len && (out->s[0] == ' ' || out->s[0] == '\t'))
-				(void)memmove(out->s, out->s + 1, --out->len);
-			while (out->len && (out->s[out->len - 1] == ' ' || out->s[out->len - 1] == '\t' ||
-			    out->s[out->len - 1] == '\r'))
-				out->len--;
-			if (!str_nul(out))
-				die_nomem();
-			return 1;
-		}
-		if (k == hn - i)
-			break;
-	}
-	if (!str_nul(out))
+	if (r == -1)
 		die_nomem();
-	return 0;
-}
-
-/* headerlen - bytes of the header including its empty line (or all) */
-static size_t
-headerlen(const char *m, size_t n)
-{
-	size_t i, k;
-
-	for (i = 0; i < n; i += k + 1) {
-		k = str_chrb(m + i, n - i, '\n');
-		if (k == 0 || (k == 1 && m[i] == '\r'))
-			return i + k + 1 <= n ? i + k + 1 : n;
-	}
-	return n;
+	return r;
 }
 
 /* automatic - mail no robot should answer: bulk, list or auto-submitted */
@@ -515,12 +457,12 @@ automatic(const char *m, size_t hn)
 	struct str v = STR_ZERO;
 	int r = 0;
 
-	if (header(m, hn, "Precedence", &v) && (str_casestart(v.s, "bulk") ||
+	if (field(m, hn, "Precedence", &v) && (str_casestart(v.s, "bulk") ||
 	    str_casestart(v.s, "list") || str_casestart(v.s, "junk")))
 		r = 1;
-	if (header(m, hn, "Auto-Submitted", &v) && !str_casestart(v.s, "no"))
+	if (field(m, hn, "Auto-Submitted", &v) && !str_casestart(v.s, "no"))
 		r = 1;
-	if (header(m, hn, "List-Id", &v))
+	if (field(m, hn, "List-Id", &v))
 		r = 1;
 	str_free(&v);
 	return r;
@@ -570,9 +512,8 @@ distribute(struct list *l, const char *m, size_t n)
 {
 	struct str out = STR_ZERO, a = STR_ZERO, fn = STR_ZERO;
 	const char *dt = env_get("DTLINE");
-	size_t hn = headerlen(m, n), i, k;
 	unsigned long num = 0;
-	int fd, has_subject = 0;
+	int fd;
 
 	if (dt && str_start(dt, "Delivered-To: ")) {
 		if (!str_cats(&out, dt))
@@ -583,50 +524,8 @@ distribute(struct list *l, const char *m, size_t n)
 	} else if (!str_cats(&out, "Delivered-To: ") || !str_cat(&out, &l->addr) || !str_catc(&out, '\n'))
 		die_nomem();
 	listheaders(&out, l);
-	/* the post's own header, less what the list replaces */
-	for (i = 0; i < hn; i += k + 1) {
-		int skip;
-
-		k = str_chrb(m + i, hn - i, '\n');
-		if (k == 0 || (k == 1 && m[i] == '\r'))
-			break;
-		skip = str_casestart(m + i, "List-") || str_casestart(m + i, "Precedence:") ||
-		    str_casestart(m + i, "Return-Path:");
-		if (str_casestart(m + i, "Subject:")) {
-			has_subject = 1;
-			if (l->prefix.len) {
-				size_t j = i + 8;
-
-				while (j < i + k && (m[j] == ' ' || m[j] == '\t'))
-					j++;
-				if (!has(m + j, i + k - j, l->prefix.s, l->prefix.len)) {
-					if (!str_cats(&out, "Subject: ") || !str_cat(&out, &l->prefix) ||
-					    !str_catc(&out, ' ') || !str_catb(&out, m + j, i + k - j) ||
-					    !str_catc(&out, '\n'))
-						die_nomem();
-					skip = 2;
-				}
-			}
-		}
-		/* a folded field goes or stays whole */
-		for (;;) {
-			if (!skip && !str_catb(&out, m + i, k + (i + k < hn)))
-				die_nomem();
-			if (i + k + 1 >= hn || (m[i + k + 1] != ' ' && m[i + k + 1] != '\t'))
-				break;
-			i += k + 1;
-			k = str_chrb(m + i, hn - i, '\n');
-			if (skip == 2 && !str_catb(&out, m + i, k + (i + k < hn)))
-				die_nomem();
-		}
-	}
-	if (!has_subject && l->prefix.len &&
-	    (!str_cats(&out, "Subject: ") || !str_cat(&out, &l->prefix) || !str_catc(&out, '\n')))
-		die_nomem();
-	/* a last header line without its newline gets one, then the blank line */
-	if ((out.s[out.len - 1] != '\n' && !str_catc(&out, '\n')) || !str_catc(&out, '\n') ||
-	    (n > hn && !str_catb(&out, m + hn, n - hn)) ||
-	    (n > hn && m[n - 1] != '\n' && !str_catc(&out, '\n')))
+	/* the post's own header, less what the list replaces, and the body */
+	if (!listcmd_copy(&out, m, n, l->prefix.s, l->prefix.len))
 		die_nomem();
 	fd = str_tofile(l, &out);
 
@@ -757,7 +656,7 @@ hold(struct list *l, const char *sender, const char *m, size_t n, const char *wh
 		k = str_chrb(mods.s + i, mods.len - i, 0);
 		reply(l, mods.s + i, a.s, body.s, m, n);
 	}
-	if (answerable(l, sender) && !automatic(m, headerlen(m, n))) {
+	if (answerable(l, sender) && !automatic(m, listcmd_headerlen(m, n))) {
 		body.len = 0;
 		if (!str_cats(&body, "Your post to ") || !str_cat(&body, &l->addr) ||
 		    !str_cats(&body, " waits for a moderator's approval: ") || !str_cats(&body, why) ||
@@ -784,11 +683,11 @@ post(struct list *l, const char *sender)
 	}
 	if (*sender == 0 || str_equal(sender, "#@[]"))
 		done(EXIT_OK, "qmail-list: dropped a post without a sender (a bounce sent to the list)", NULL, NULL);
-	hn = headerlen(m.s, m.len);
+	hn = listcmd_headerlen(m.s, m.len);
 	if (!str_copyb(&lid, l->addr.s, l->at) || !str_catc(&lid, '.') ||
 	    !str_catb(&lid, l->addr.s + l->at + 1, l->addr.len - l->at - 1) || !str_nul(&lid))
 		die_nomem();
-	if (header(m.s, hn, "List-Id", &v) && has(v.s, v.len, lid.s, lid.len))
+	if (field(m.s, hn, "List-Id", &v) && listcmd_has(v.s, v.len, lid.s, lid.len))
 		done(EXIT_PERM, "This message has already been through the list ", l->addr.s,
 		    ": a loop. (#5.4.6)");
 	if (setting_flag(l, "moderated", 0))
@@ -1173,7 +1072,7 @@ deliver(const char *dir)
 	if (listcmd_parse(ext, strlen(ext), &c) == 0) {
 		/* garbage: say how to use the list, unless nobody may be told */
 		(void)readmsg(&m, 1UL << 20);	/* only the header matters */
-		if (answerable(&l, sender) && !automatic(m.s ? m.s : "", headerlen(m.s ? m.s : "", m.len))) {
+		if (answerable(&l, sender) && !automatic(m.s ? m.s : "", listcmd_headerlen(m.s ? m.s : "", m.len))) {
 			if (!str_cats(&b, "The command address you wrote to is not one this list knows.\n\n"))
 				die_nomem();
 			helptext(&b, &l);
@@ -1194,7 +1093,7 @@ deliver(const char *dir)
 	}
 	/* the rest answer a person: never a bounce, a robot or the list itself */
 	(void)readmsg(&m, 1UL << 20);	/* only the header matters */
-	if (!answerable(&l, sender) || automatic(m.s ? m.s : "", headerlen(m.s ? m.s : "", m.len)))
+	if (!answerable(&l, sender) || automatic(m.s ? m.s : "", listcmd_headerlen(m.s ? m.s : "", m.len)))
 		done(EXIT_OK, "qmail-list: command from an automatic or unusable sender dropped", NULL, NULL);
 	switch (c.cmd) {
 	case LISTCMD_HELP:

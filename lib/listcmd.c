@@ -202,3 +202,148 @@ listcmd_parse(const char *p, size_t n, struct listcmd *c)
 		}
 	return 0;
 }
+
+size_t
+listcmd_headerlen(const char *m, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i += k + 1) {
+		k = str_chrb(m + i, n - i, '\n');
+		if (k == n - i)
+			break;		/* a last line without newline: no blank line */
+		if (k == 0 || (k == 1 && m[i] == '\r'))
+			return i + k + 1;
+	}
+	return n;
+}
+
+/* fieldis - the line p (k bytes) starts the field name: "name:" in any case */
+static int
+fieldis(const char *p, size_t k, const char *name)
+{
+	size_t nl = 0;
+
+	while (name[nl])
+		nl++;
+	return k > nl && p[nl] == ':' && str_caseeqb(p, name, nl);
+}
+
+/* prefixis - the line p (k bytes) starts with w in any case */
+static int
+prefixis(const char *p, size_t k, const char *w)
+{
+	size_t nl = 0;
+
+	while (w[nl])
+		nl++;
+	return k >= nl && str_caseeqb(p, w, nl);
+}
+
+static int
+blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int
+listcmd_field(const char *m, size_t hn, const char *name, struct str *out)
+{
+	size_t i, k, j, start;
+
+	out->len = 0;
+	for (i = 0; i < hn; i += k + 1) {
+		k = str_chrb(m + i, hn - i, '\n');
+		if (k == 0)
+			break;
+		if (!blank(m[i]) && fieldis(m + i, k, name)) {
+			j = i;
+			while (m[j] != ':')
+				j++;
+			j++;
+			for (;;) {
+				if (!str_catb(out, m + j, i + k - j))
+					return -1;
+				i += k + 1;
+				if (i >= hn || !blank(m[i]))
+					break;
+				k = str_chrb(m + i, hn - i, '\n');
+				j = i;
+			}
+			for (start = 0; start < out->len && blank(out->s[start]); start++)
+				;
+			if (start) {
+				for (j = start; j < out->len; j++)
+					out->s[j - start] = out->s[j];
+				out->len -= start;
+			}
+			while (out->len && (blank(out->s[out->len - 1]) || out->s[out->len - 1] == '\r'))
+				out->len--;
+			return str_nul(out) ? 1 : -1;
+		}
+		if (k == hn - i)
+			break;
+	}
+	return str_nul(out) ? 0 : -1;
+}
+
+int
+listcmd_has(const char *hay, size_t n, const char *needle, size_t nn)
+{
+	size_t i;
+
+	if (nn == 0)
+		return 1;
+	for (i = 0; nn <= n && i <= n - nn; i++)
+		if (str_caseeqb(hay + i, needle, nn))
+			return 1;
+	return 0;
+}
+
+int
+listcmd_copy(struct str *out, const char *m, size_t n, const char *prefix, size_t pn)
+{
+	size_t hn = listcmd_headerlen(m, n), i, k, j, start = out->len;
+	int skip, has_subject = 0;
+
+	for (i = 0; i < hn; i += k + 1) {
+		k = str_chrb(m + i, hn - i, '\n');
+		if (k == 0 || (k == 1 && m[i] == '\r'))
+			break;
+		skip = prefixis(m + i, k, "List-") || fieldis(m + i, k, "Precedence") ||
+		    fieldis(m + i, k, "Return-Path");
+		if (fieldis(m + i, k, "Subject")) {
+			has_subject = 1;
+			for (j = i + 8; j < i + k && blank(m[j]); j++)
+				;
+			if (pn && !listcmd_has(m + j, i + k - j, prefix, pn)) {
+				if (!str_catb(out, "Subject: ", 9) || !str_catb(out, prefix, pn) ||
+				    !str_catc(out, ' ') || !str_catb(out, m + j, i + k - j) ||
+				    !str_catc(out, '\n'))
+					goto nomem;
+				skip = 2;
+			}
+		}
+		/* a folded field goes or stays whole */
+		for (;;) {
+			if (skip == 0 && (!str_catb(out, m + i, k) || !str_catc(out, '\n')))
+				goto nomem;
+			if (i + k + 1 >= hn || !blank(m[i + k + 1]))
+				break;
+			i += k + 1;
+			k = str_chrb(m + i, hn - i, '\n');
+			if (skip == 2 && (!str_catb(out, m + i, k) || !str_catc(out, '\n')))
+				goto nomem;
+		}
+	}
+	if (!has_subject && pn && (!str_catb(out, "Subject: ", 9) || !str_catb(out, prefix, pn) ||
+	    !str_catc(out, '\n')))
+		goto nomem;
+	if (!str_catc(out, '\n') || (n > hn && !str_catb(out, m + hn, n - hn)) ||
+	    (n > hn && m[n - 1] != '\n' && !str_catc(out, '\n')))
+		goto nomem;
+	return 1;
+nomem:
+	out->len = start;
+	return 0;
+}

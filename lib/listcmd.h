@@ -1,4 +1,5 @@
-/* listcmd.h - the command addresses of a qmail-list mailing list
+/* listcmd.h - the command addresses of a qmail-list mailing list, and
+ * the message headers qmail-list reads and rewrites
  *
  * Mail to LIST-WORD@DOMAIN reaches qmail-list through the list owner's
  * .qmail-LIST-default with WORD in $DEFAULT.  WORD comes from anyone on
@@ -52,5 +53,25 @@ int listcmd_encode(struct str *out, const char *, size_t n);
 /* listcmd_decode - local=domain as local@domain appended to out; 0 with
  * errno EINVAL when the result would not be listcmd_addrok */
 int listcmd_decode(struct str *out, const char *, size_t n);
+
+/* Messages (posts and commands) are untrusted too: LF line ends, any
+ * bytes, possibly no blank line and no final newline. */
+
+/* listcmd_headerlen - bytes of the header including its blank line; all
+ * n when there is no blank line */
+size_t listcmd_headerlen(const char *m, size_t n);
+/* listcmd_field - the value of the first field called name (no colon)
+ * in the header's hn bytes, unfolded, blanks trimmed, as a C string in
+ * out: 1 found, 0 not found (out empty), -1 out of memory */
+int listcmd_field(const char *m, size_t hn, const char *name, struct str *out);
+/* listcmd_has - needle (nn bytes) inside hay (n bytes), in any case */
+int listcmd_has(const char *hay, size_t n, const char *needle, size_t nn);
+/* listcmd_copy - the post m as a list sends it, appended to out: its
+ * header less the Return-Path, List-* and Precedence fields (with their
+ * folded lines), the Subject with prefix and a space in front unless it
+ * holds prefix already (a Subject of prefix alone when there is none;
+ * pn 0: subjects untouched), every line ended, a blank line, the body
+ * ended by a newline.  1, or 0 out of memory */
+int listcmd_copy(struct str *out, const char *m, size_t n, const char *prefix, size_t pn);
 
 #endif

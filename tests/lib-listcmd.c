@@ -65,6 +65,35 @@ main(void)
 	ok(listcmd_addrok("a@b", 3) && !listcmd_addrok("a@b@c", 5) && !listcmd_addrok("@b", 2) &&
 	    !listcmd_addrok("a@", 2) && !listcmd_addrok("a\n@b", 4) && !listcmd_addrok("|x@y", 4) &&
 	    !listcmd_addrok("a@b/c", 5) && !listcmd_addrok("a@b", (size_t)-1), "addrok");
+
+	{
+		const char *m = "Return-Path: <x@y>\nsubject: Hello\n there\nList-Id: <o.t>\n more\n"
+		    "Precedence: bulk\nX-A: 1\n\nbody\n";
+		const char *want = "subject: Hello\n there\nX-A: 1\n\nbody\n";
+		const char *want2 = "Subject: [t] Hello\n there\nX-A: 1\n\nbody\n";
+		size_t hn = listcmd_headerlen(m, strlen(m));
+
+		ok(hn == strlen(m) - 5, "header length");
+		ok(listcmd_headerlen("a: b", 4) == 4 && listcmd_headerlen("", 0) == 0, "no blank line: all");
+		a.len = 0;
+		ok(listcmd_field(m, hn, "Subject", &a) == 1 && str_equal(a.s, "Hello there"),
+		    "a folded field unfolded, any case");
+		ok(listcmd_field(m, hn, "Sub", &a) == 0 && a.len == 0, "a name is a whole name");
+		ok(listcmd_field("X: 1\n\nSubject: no\n", 6, "Subject", &a) == 0, "the body is not the header");
+		a.len = 0;
+		ok(listcmd_copy(&a, m, strlen(m), "", 0) && piece(a.s, a.len, want),
+		    "copy: Return-Path, List-* and Precedence go, folded lines too");
+		a.len = 0;
+		ok(listcmd_copy(&a, m, strlen(m), "[t]", 3) && piece(a.s, a.len, want2), "subject prefix");
+		a.len = 0;
+		ok(listcmd_copy(&a, "Subject: [T] x\n\nb", 17, "[t]", 3) &&
+		    piece(a.s, a.len, "Subject: [T] x\n\nb\n"), "prefix there already; body gets its newline");
+		a.len = 0;
+		ok(listcmd_copy(&a, "X: 1", 4, "[t]", 3) && piece(a.s, a.len, "X: 1\nSubject: [t]\n\n"),
+		    "no subject, no newline, no body");
+		ok(listcmd_has("abc", 3, "BC", 2) && !listcmd_has("abc", 3, "abcd", 4) && listcmd_has("", 0, "", 0),
+		    "has");
+	}
 	str_free(&a);
 	return tap_done();
 }

@@ -1,7 +1,10 @@
-/* listcmd - libFuzzer target for qmail-list's command-address parser and
- * its local=domain decoding, both fed by whoever mails a list: every
- * piece found must lie inside the input, and a decoded address must pass
- * listcmd_addrok and encode back to the same bytes. */
+/* listcmd - libFuzzer target for qmail-list's command-address parser,
+ * its local=domain decoding and its header reading and rewriting, all fed
+ * by whoever mails a list: every piece found must lie inside the input,
+ * a decoded address must pass listcmd_addrok and encode back to the same
+ * bytes, the header length stays within the input, a field value is no
+ * longer than the header, and a list copy ends with the post's body and
+ * a newline. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (listcmd_decode(&a, p, n)) {
 		if (!listcmd_addrok(a.s, a.len) || !listcmd_encode(&b, a.s, a.len) ||
 		    b.len != n || memcmp(b.s, p, n) != 0)
+			abort();
+	}
+	{
+		size_t hn = listcmd_headerlen(p, n), bl;
+
+		if (hn > n)
+			abort();
+		a.len = 0;
+		if (listcmd_field(p, hn, "Subject", &a) == 1 && a.len > hn)
+			abort();
+		b.len = 0;
+		if (listcmd_copy(&b, p, n, "[x]", 3) != 1)
+			abort();
+		bl = n - hn;
+		if (b.len == 0 || b.s[b.len - 1] != '\n' || b.len < bl)
+			abort();
+		if (bl && p[n - 1] == '\n' && memcmp(b.s + b.len - bl, p + hn, bl) != 0)
+			abort();
+		if (bl && p[n - 1] != '\n' && (b.len < bl + 1 || memcmp(b.s + b.len - bl - 1, p + hn, bl) != 0))
 			abort();
 	}
 	str_free(&a);
