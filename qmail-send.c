@@ -710,17 +710,19 @@ finish(struct msg *m)
 		}
 		m->bounce = 0;
 	}
-	/* info/ goes last: while it exists the message is known */
+	/* mess/ goes last: while it exists no new message can get this
+	 * inode number, so no later message can meet these files.  A crash
+	 * before it is removed leaves a leftover, swept after 36 hours. */
 	for (ch = 0; ch < 2; ch++) {
 		path(&fn, ch == LOCAL ? "local" : "remote", m->id);
 		if (unlink(fn.s) == -1 && errno != ENOENT)
 			warn_sys("unable to remove ", fn.s);
 	}
-	if (!clean('M', m->id))
-		say("warning: qmail-clean could not remove mess for msg ", ul(idb, m->id), NULL);
 	path(&fn, "info", m->id);
 	if (unlink(fn.s) == -1 && errno != ENOENT)
 		warn_sys("unable to remove ", fn.s);
+	if (!clean('M', m->id))
+		say("warning: qmail-clean could not remove mess for msg ", ul(idb, m->id), NULL);
 	str_free(&fn);
 	say("end msg ", ul(idb, m->id), NULL);
 	msg_unlink(m);

@@ -6,6 +6,7 @@ delivery is allowed, a lost one is not) and the queue is empty."""
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -94,10 +95,19 @@ try:
             t.diag("%.1f: %d delivered; queue todo %d info %d local %d mess %d bounce %d" % (
                 time.time() - t0, count(), len(t.queue_files("todo")), len(t.queue_files("info")),
                 len(t.queue_files("local")), len(t.queue_files("mess")), len(t.queue_files("bounce"))))
-        return s.queue_empty() and count() >= want
+        return committed_empty() and count() >= want
+
+    def committed_empty():
+        return not any(t.queue_files(d) for d in ("todo", "info", "local", "remote", "bounce"))
 
     t.ok(s.wait(progress, 150, 1),
-         "queue empty and %d deliveries made in %.1fs" % (want, time.time() - t0))
+         "no message left in the queue and %d deliveries made in %.1fs" % (want, time.time() - t0))
+    # a crash between removing info/ and mess/ leaves a message file that
+    # is no message: invisible, swept after 36 hours
+    left = t.queue_files("mess")
+    t.ok(len(left) <= KILLS, "at most one leftover message file per kill (%d)" % len(left))
+    q = subprocess.run([os.path.join(t.BIN, "qmail-qstat")], capture_output=True, text=True).stdout
+    t.is_(q, "messages in queue: 0\nmessages in queue but not yet preprocessed: 0\n", "qmail-qstat: none")
     got = {}
     bad = []
     for i, h in enumerate(homes):
