@@ -183,7 +183,7 @@ dat = os.path.join(os.path.dirname(sys.argv[1]), "chart.dat")
 with open(dat, "w") as f:
     for i, (label, adv, target) in enumerate(chart):
         t = target.replace("≥", "").replace("×", "").strip()
-        f.write('%d "%s" %.4f %s\n' % (i, label.replace('"', "'"), adv, t if t else "NaN"))
+        f.write('%d "%s: %.2f" %.4f %s\n' % (i, label.replace('"', "'"), adv, adv, t if t else "NaN"))
 n = len(chart)
 script = """
 set terminal pngcairo size 1200,%d font "DejaVu Sans,11"
@@ -203,9 +203,7 @@ set arrow from 1, graph 0 to 1, graph 1 nohead lc rgb "black" lw 2
 plot "%s" using (1):1:ytic(2) notitle with points pt -1, \\
      "" using (1):1:(1):(c($3) > 1 ? c($3) : 1):($1-0.35):($1+0.35) with boxxyerror lc rgb "#2e8b57" title "lanmail better", \\
      "" using (c($3) < 1 ? c($3) : 1):1:(c($3) < 1 ? c($3) : 1):(1):($1-0.35):($1+0.35) with boxxyerror lc rgb "#cd5c5c" title "peer better", \\
-     "" using 4:1 with points pt 7 ps 1.2 lc rgb "blue" title "target", \\
-     "" using ($3 >= 1 ? c($3)*1.06 : NaN):1:(sprintf("%%.2f", $3)) with labels left notitle, \\
-     "" using ($3 < 1 ? c($3)/1.06 : NaN):1:(sprintf("%%.2f", $3)) with labels right notitle
+     "" using 4:1 with points pt 6 ps 1.5 lw 2 lc rgb "blue" title "target"
 """ % (120 + 28 * n, png_path, M["date"], M["commit"], M["nproc"], n - 0.3, dat)
 gp = os.path.join(os.path.dirname(sys.argv[1]), "chart.gp")
 with open(gp, "w") as f:
