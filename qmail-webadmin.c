@@ -198,6 +198,7 @@ struct who {
 
 static const char *peer = "unknown";	/* the client's address, set by main */
 static unsigned long session_life = 1800;
+static unsigned reqtime = REQTIME;	/* control/timeoutwebadmin */
 
 static void
 wipe(void *p, size_t n)
@@ -1248,6 +1249,7 @@ urlenc(struct str *o, const char *s)
 }
 
 static const char css[] =
+	"*{box-sizing:border-box}"
 	"body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#222}"
 	"header{background:#1d3557;color:#fff;padding:.6em 1em;display:flex;"
 	"flex-wrap:wrap;gap:1em;align-items:center}"
@@ -1257,7 +1259,8 @@ static const char css[] =
 	"main{max-width:52em;margin:1em auto;padding:0 .8em}"
 	"section{background:#fff;border-radius:6px;padding:.8em 1em;margin-bottom:1em;"
 	"box-shadow:0 1px 2px #0002}"
-	"h1{font-size:1.3em}h2{font-size:1.1em;margin-top:0}"
+	"h1{font-size:1.3em}h2{font-size:1.1em;margin:1em 0 .4em}"
+	"section h2:first-child{margin-top:0}"
 	"table{border-collapse:collapse;width:100%}"
 	"td,th{text-align:left;padding:.3em;border-bottom:1px solid #ddd;vertical-align:top}"
 	"input{font:inherit;padding:.3em;margin:.15em 0;max-width:100%}"
@@ -2000,7 +2003,7 @@ autoconfig(struct web *wb, int outlook)
 static void
 read_request(struct web *wb, char *x, size_t size)
 {
-	size_t n = 0, end = 0, need;
+	size_t n = 0, end = 0, need, i;
 	long r;
 
 	while ((end = http_head_end(x, n)) == 0) {
@@ -2009,6 +2012,9 @@ read_request(struct web *wb, char *x, size_t size)
 		r = fd_read(0, x + n, HTTP_HEADMAX - n, REQTIME);
 		if (r <= 0)
 			_exit(0);	/* gone or silent: nothing to answer */
+		for (i = n; i < n + (size_t)r; i++)	/* bare LF: fail now, not at the deadline */
+			if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r'))
+				fail(wb, 400, "bare LF in the request head");
 		n += (size_t)r;
 		/* a request line longer than the limit fails early */
 		if (memchr(x, '\n', n) == NULL && n > HTTP_LINEMAX)
@@ -2162,6 +2168,13 @@ main(int argc, char **argv)
 	}
 	if (!str_nul(&me))
 		die_nomem();
+	switch (control_readulong("control/timeoutwebadmin", &life)) {
+	case -1:
+		die_sys(EXIT_TEMP, "unable to read control/timeoutwebadmin");
+	case 1:
+		if (life > 0 && life < 3600)
+			reqtime = (unsigned)life;
+	}
 	switch (control_readulong("control/webadmintimeout", &life)) {
 	case -1:
 		die_sys(EXIT_TEMP, "unable to read control/webadmintimeout");
@@ -2182,7 +2195,7 @@ main(int argc, char **argv)
 		wb.ipc = sv[1];
 		wb.me = me.s;
 		wb.tls = env_get("TLSVERSION") != NULL;
-		alarm(REQTIME);	/* the whole request, however slow the client */
+		alarm(reqtime);	/* the whole request, however slow the client */
 		serve_web(&wb);
 		_exit(0);
 	}

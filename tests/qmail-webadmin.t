@@ -1,0 +1,449 @@
+#!/usr/bin/python3
+"""qmail-webadmin: a real browser (Debian's chromium, headless, driven
+through the DevTools protocol) signs in, adds a domain and a mailbox,
+resets its password, adds an alias and signs out; smtplib and poplib then
+use the new mailbox.  With curl and raw sockets: malformed and oversized
+requests, missing and wrong CSRF tokens, a postmaster reaching into
+another domain, a wrong password, an expired session, a reused TOTP code
+are all refused and change nothing.  Screenshots of each page are saved
+under LANMAIL_BUILD/tests/qmail-webadmin/."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import poplib
+import re
+import shutil
+import smtplib
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t  # noqa: E402
+import vmailtest as v  # noqa: E402
+
+t.need_home()
+for prog in ("qmail-webadmin", "qmail-admin", "qmail-smtpd", "qmail-auth", "qmail-popup", "qmail-pop3d"):
+    if not os.path.exists(os.path.join(t.BIN, prog)):
+        t.skip_all("bin/%s is not built" % prog)
+if not shutil.which("curl"):
+    t.skip_all("no curl")
+
+D = "webadmin.test.example"
+D2 = "other.test.example"
+ADMIN, APW = "boss", "Boss-Pass-2026"
+OUT = os.path.join(t.BUILD or t.tmpdir(), "tests", "qmail-webadmin")
+os.makedirs(OUT, exist_ok=True)
+H = t.HOME
+
+
+def fexists(*p):
+    return os.path.exists(os.path.join(H, *p))
+
+
+def cleanup():
+    for d in (D, D2):
+        v.cleanup(d)
+    v.admin("admin", "del", ADMIN)
+    v.admin("admin", "del", "clerk")
+    for f in ("users/webfail",):
+        if fexists(f):
+            os.unlink(os.path.join(H, f))
+    shutil.rmtree(os.path.join(H, "users", "websessions"), ignore_errors=True)
+
+
+cleanup()
+t.control("timeoutwebadmin", "3\n")
+t.is_(v.admin("admin", "add", ADMIN, "--stdin", stdin=APW + "\n")[0], 0, "qmail-admin admin add")
+rc, _o, err = v.admin("admin", "add", "clerk", "--stdin", stdin="password\n")
+t.ok(rc == 100 and "common" in err, "a common password is refused for an administrator")
+rc, _o, err = v.admin("admin", "add", "clerk", "--stdin", stdin="Clerk\n")
+t.ok(rc == 100 and "login" in err, "the login itself is refused as a password")
+
+logpath = os.path.join(t.tmpdir(), "webadmin.log")
+logf = open(logpath, "wb")
+port = t.free_port()
+t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(port),
+         os.path.join(t.BIN, "qmail-webadmin")], stderr=logf)
+t.ok(t.wait_port(port), "qmail-webadmin listens under tcpserver")
+URL = "http://127.0.0.1:%d" % port
+
+
+def log():
+    return open(logpath, errors="replace").read()
+
+
+# ---------------------------------------------------------------- browser
+class Browser:
+    """Chromium over the DevTools protocol: one page, commands by id."""
+
+    def __init__(self, exe):
+        import websocket
+        self.prof = t.tmpdir("lanmail-chromium.")
+        dport = t.free_port()
+        self.proc = t.start([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                             "--no-first-run", "--disable-background-networking",
+                             "--disable-component-update", "--disable-sync",
+                             "--user-data-dir=" + self.prof, "--remote-debugging-address=127.0.0.1",
+                             "--remote-debugging-port=%d" % dport, "--window-size=800,900",
+                             "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = time.time() + 30
+        targets = []
+        while time.time() < end:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % dport, timeout=2) as r:
+                    targets = [x for x in json.load(r) if x.get("type") == "page"]
+                if targets:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        if not targets:
+            raise RuntimeError("chromium did not come up")
+        self.ws = websocket.create_connection(targets[0]["webSocketDebuggerUrl"], timeout=30,
+                                              suppress_origin=True)
+        self.n = 0
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+
+    def call(self, method, **params):
+        self.n += 1
+        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
+        while True:
+            m = json.loads(self.ws.recv())
+            if m.get("id") == self.n:
+                if "error" in m:
+                    raise RuntimeError("%s: %s" % (method, m["error"]))
+                return m.get("result", {})
+
+    def js(self, expr):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True)
+        return r.get("result", {}).get("value")
+
+    def wait_new_page(self, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.js("typeof window.__old === 'undefined' && document.readyState === 'complete'"):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def go(self, url):
+        self.js("window.__old = 1")
+        self.call("Page.navigate", url=url)
+        return self.wait_new_page()
+
+    def fill(self, values):
+        for k, val in values.items():
+            self.js("document.getElementById(%s).value = %s" % (json.dumps(k), json.dumps(val)))
+
+    def click(self, sel):
+        """a real click on the element: the browser submits the form"""
+        self.js("window.__old = 1")
+        box = self.js("(function(){var r=document.querySelector(%s).getBoundingClientRect();"
+                      "window.scrollTo(0, window.scrollY + r.top - 100);"
+                      "r=document.querySelector(%s).getBoundingClientRect();"
+                      "return [r.left + r.width/2, r.top + r.height/2];})()"
+                      % (json.dumps(sel), json.dumps(sel)))
+        for typ in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=typ, x=box[0], y=box[1], button="left",
+                      clickCount=1)
+        return self.wait_new_page()
+
+    def text(self):
+        return self.js("document.body.innerText") or ""
+
+    def shot(self, name):
+        r = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        p = os.path.join(OUT, name + ".png")
+        with open(p, "wb") as f:
+            f.write(base64.b64decode(r["data"]))
+        return p
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+        except Exception:
+            pass
+        self.ws.close()
+
+
+exe = shutil.which("chromium") or shutil.which("chromium-browser")
+try:
+    import websocket  # noqa: F401
+    have_ws = True
+except ImportError:
+    have_ws = False
+
+PW1, PW2 = "Tulip-Harbor-51", "Mossy-Lantern-73"
+if exe and have_ws:
+    b = Browser(exe)
+    t.ok(b.go(URL + "/"), "the browser opens the start page")
+    t.ok("/login" in b.js("location.pathname") and "Sign in" in b.text(),
+         "without a session it lands on the sign-in page")
+    t.ok("not encrypted" in b.text(), "the page says plainly that the connection is not encrypted")
+    b.shot("01-signin")
+    b.fill({"user": ADMIN, "password": APW})
+    t.ok(b.click("#signin"), "sign-in form submitted")
+    t.is_(b.js("location.pathname"), "/domains", "signed in: the domain list")
+    t.ok(b.js("document.cookie") == "", "the session cookie is HttpOnly (invisible to scripts)")
+    b.fill({"newdomain": D})
+    b.click("#adddomain")
+    t.ok(D in b.text() and "Done." in b.text(), "domain added from the browser")
+    b.shot("02-domains")
+    t.ok(fexists("domains", D, "vpasswd"), "the domain exists on disk")
+    b.go(URL + "/domain?d=" + D)
+    b.fill({"newuser": "alice", "newpassword": PW1, "newquota": "20"})
+    b.click("#adduser")
+    t.ok("alice@" + D in b.text() and "Done." in b.text(), "mailbox added from the browser")
+    t.ok(fexists("domains", D, "alice", "Maildir", "new"), "its Maildir exists")
+    # reset the password: the row's own form
+    b.js("document.querySelector('form[action=\"/user/passwd\"] input[name=password]').value = %s"
+         % json.dumps(PW2))
+    b.click('form[action="/user/passwd"] button')
+    t.ok("Done." in b.text(), "password reset from the browser")
+    b.fill({"newalias": "info", "aliasto": "alice@" + D})
+    b.click("#addalias")
+    t.ok("info@" + D in b.text() and "Done." in b.text(), "alias added from the browser")
+    b.fill({"newlist": "team", "listto": "alice@%s bob@elsewhere.example" % D})
+    b.click("#addlist")
+    t.ok("team@" + D in b.text() and "bob@elsewhere.example" in b.text(), "list with members added")
+    b.shot("03-domain")
+    b.js("document.querySelector('form[action=\"/user/passwd\"] input[name=password]').value = 'Secret'")
+    b.click('form[action="/user/passwd"] button')
+    t.ok("common" in b.text(), "a common password is refused through the web too")
+    b.shot("04-refused")
+    b.go(URL + "/queue")
+    t.ok("messages in queue" in b.text(), "the queue page shows qmail-qstat's counts")
+    b.shot("05-queue")
+    b.go(URL + "/domain/del?d=" + D)
+    t.ok("cannot be undone" in b.text(), "deleting a domain asks for confirmation")
+    b.shot("06-confirm")
+    b.go(URL + "/domains")
+    b.click("#signout")
+    t.is_(b.js("location.pathname"), "/login", "signed out: back at the sign-in page")
+    b.go(URL + "/domains")
+    t.is_(b.js("location.pathname"), "/login", "after signing out the pages need a new sign-in")
+    b.close()
+    t.stop(b.proc)
+    t.ok(fexists("domains", D, ".qmail-info"), "the alias file exists")
+else:
+    t.skip("no chromium or python3-websocket", 22)
+    v.admin("domain", "add", D)
+    v.admin("user", "add", "alice@" + D, "--stdin", stdin=PW2 + "\n")
+    v.admin("alias", "add", "info@" + D, "alice@" + D)
+
+t.ok(re.search(r"change by boss from 127\.0\.0\.1\n.*user passwd alice@", log()),
+     "the log says who changed what, from where")
+t.ok(PW1 not in log() and PW2 not in log() and APW not in log(), "no password in the log")
+
+# ------------------------------------------------ the new mailbox, for real
+_p, sport = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd"), os.path.join(t.BIN, "qmail-auth"), "true"],
+                        env={"SUBMISSION": "1"})
+c = smtplib.SMTP("127.0.0.1", sport, timeout=20)
+c.ehlo("client.test")
+try:
+    c.login("alice@" + D, PW1)
+    old = True
+except smtplib.SMTPAuthenticationError:
+    old = False
+t.ok(not old, "SMTP AUTH with the old password is refused")
+c.login("alice@" + D, PW2)
+t.is_(c.sendmail("alice@" + D, ["info@" + D], "Subject: hi\r\n\r\nfrom the web\r\n"), {},
+      "SMTP AUTH with the password set in the browser, and a message accepted")
+c.quit()
+t.ok(len(t.queue_files("todo")) + len(t.queue_files("info")) >= 1, "it is in the queue")
+t.clear_queue()
+t.is_(v.deliver(D, "alice", b"Subject: web\n\nhello alice\n"), 0, "a message delivered to the mailbox")
+pport = v.pop3_server()
+p = poplib.POP3("127.0.0.1", pport, timeout=10)
+p.user("alice@" + D)
+p.pass_(PW2)
+t.is_(p.stat()[0], 1, "POP3 with the new password sees it")
+t.ok(b"hello alice" in b"\n".join(p.retr(1)[1]), "and reads it")
+p.quit()
+
+
+# ------------------------------------------------------------------- curl
+def curl(*args, data=None, cookies=None):
+    argv = ["curl", "-s", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}"]
+    if cookies:
+        argv += ["-b", cookies, "-c", cookies]
+    if data is not None:
+        argv += ["--data", data]
+    r = subprocess.run(argv + list(args), capture_output=True, timeout=30)
+    body, _, code = r.stdout.rpartition(b"\n")
+    return int(code or 0), body.decode(errors="replace")
+
+
+def raw(data, timeout=10):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def signin(user, pw, code="", jar=None):
+    jar = jar or os.path.join(t.tmpdir(), "jar")
+    curl(URL + "/login", cookies=jar)
+    pre = re.search(r"lm_pre\s+([0-9a-f]+)", open(jar).read()).group(1)
+    st, body = curl(URL + "/login", cookies=jar,
+                    data="csrf=%s&user=%s&password=%s&code=%s" % (pre, user, pw, code))
+    return st, body, jar
+
+
+def csrf_of(jar, path="/domains"):
+    _s, body = curl(URL + path, cookies=jar)
+    m = re.search(r'name="csrf" value="([0-9a-f]{32})"', body)
+    return m.group(1) if m else ""
+
+
+st, body = curl(URL + "/mail/config-v1.1.xml?emailaddress=alice%40" + D)
+t.ok(st == 200 and "<port>587</port>" in body and "<port>995</port>" in body
+     and "<domain>%s</domain>" % D in body, "Thunderbird autoconfig: submission 587, POP3 995")
+st, body = curl(URL + "/autodiscover/autodiscover.xml", "-H", "Content-Type: text/xml",
+                data="<Autodiscover><Request><EMailAddress>alice@%s</EMailAddress></Request></Autodiscover>" % D)
+t.ok(st == 200 and "<LoginName>alice@%s</LoginName>" % D in body and "<Type>SMTP</Type>" in body,
+     "Outlook autodiscover names the login and both servers")
+
+before = sorted(os.listdir(os.path.join(H, "domains")))
+for req, what in ((b"GET / HTTP/1.1\nHost: x\n\n", "bare LF line ends"),
+                  (b"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 without Host"),
+                  (b"GET /  HTTP/1.1\r\nHost: x\r\n\r\n", "two spaces in the request line"),
+                  (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", "a blank before the colon"),
+                  (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", "a continuation line"),
+                  (b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "two Host fields"),
+                  (b"POST /login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                   "a chunked body"),
+                  (b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                   "two Content-Lengths"),
+                  (b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", "a control byte in the target"),
+                  (b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", "an absolute target"),
+                  (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", "another HTTP version"),
+                  (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", "a NUL in a field")):
+    r = raw(req)
+    t.ok(r.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in r, "400 and close: " + what)
+r = raw(b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+t.ok(r.startswith(b"HTTP/1.1 400 "), "an over-long request line: 400")
+st, _b = curl(URL + "/login", "-H", "X-Big: " + "b" * 9000)
+t.is_(st, 431, "an oversized header: 431")
+st, _b = curl(URL + "/login", data="x=" + "y" * 20000)
+t.is_(st, 413, "an oversized body: 413")
+t0 = time.time()
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
+s.sendall(b"GET / HTTP/1.1\r\n")
+s.settimeout(60)
+try:
+    gone = s.recv(100) == b""
+except OSError:
+    gone = True
+s.close()
+t.ok(gone and time.time() - t0 < 10, "a client that stops sending is dropped within the time limit")
+
+st, body, jar = signin(ADMIN, "not-the-password")
+t.ok("Wrong login" in body, "a wrong password is refused")
+t.ok(re.search(r"sign-in failed for boss from 127\.0\.0\.1", log()), "and logged with the client address")
+t1 = time.time()
+st, body, jar = signin(ADMIN, APW)
+t.ok(st == 303 and time.time() - t1 >= 0.9, "the next sign-in is slowed after a failure")
+tok = csrf_of(jar)
+t.is_(len(tok), 32, "a CSRF token in the forms")
+st, body = curl(URL + "/domain/add", cookies=jar, data="d=" + D2)
+t.ok("expired" in body and not fexists("domains", D2), "a form without the CSRF token changes nothing")
+st, body = curl(URL + "/domain/add", cookies=jar, data="csrf=%s&d=%s" % ("0" * 32, D2))
+t.ok("expired" in body and not fexists("domains", D2), "a wrong CSRF token changes nothing")
+t.ok("bad form token" in log(), "refused forms are logged")
+st, body = curl(URL + "/domain/add", cookies=jar, data="csrf=%s&d=%s" % (tok, "bad_name!"))
+t.ok("not valid" in body, "a bad domain name is refused")
+st, body = curl(URL + "/domain/add", cookies=jar, data="csrf=%s&d=%s" % (tok, D2))
+t.ok(fexists("domains", D2), "with the token the same form works")
+v.admin("alias", "add", "x@" + D2, "alice@" + D)
+
+# a domain's postmaster
+PMPW = "Postmaster-Key-44"
+v.admin("user", "add", "postmaster@" + D, "--stdin", stdin=PMPW + "\n")
+st, body, pj = signin("postmaster@" + D, PMPW)
+t.is_(st, 303, "postmaster@%s signs in" % D)
+ptok = csrf_of(pj)
+st, body = curl(URL + "/domains", cookies=pj)
+t.ok(D in body and D2 not in body, "the postmaster sees only its own domain")
+st, body = curl(URL + "/user/add", cookies=pj,
+                data="csrf=%s&d=%s&u=evil&password=Evil-Pass-99" % (ptok, D2))
+t.ok("own domain only" in body and not fexists("domains", D2, "evil"),
+     "a postmaster cannot add a mailbox to another domain")
+st, body = curl(URL + "/alias/del", cookies=pj, data="csrf=%s&d=%s&a=x@%s" % (ptok, D, D2))
+t.ok("own domain only" in body and fexists("domains", D2, ".qmail-x"),
+     "nor delete an alias there by naming it in the form")
+st, body = curl(URL + "/domain?d=" + D2, cookies=pj)
+t.ok("Not allowed" in body and "x@" + D2 not in body, "nor read its mailboxes and aliases")
+st, body = curl(URL + "/domain/del", cookies=pj, data="csrf=%s&d=%s&confirm=yes" % (ptok, D2))
+t.ok("administrator" in body and fexists("domains", D2), "nor delete a domain")
+st, _b = curl(URL + "/queue", cookies=pj)
+t.is_(st, 404, "nor see the queue and logs")
+st, body = curl(URL + "/user/add", cookies=pj, data="csrf=%s&d=%s&u=bob&password=bob" % (ptok, D))
+t.ok("part of the address" in body and not fexists("domains", D, "bob"),
+     "the password may not be the address's local part")
+st, body = curl(URL + "/user/add", cookies=pj,
+                data="csrf=%s&d=%s&u=bob&password=Bobs-Garden-12" % (ptok, D))
+t.ok(fexists("domains", D, "bob", "Maildir"), "the postmaster adds a mailbox in its own domain")
+t.ok(re.search(r"change by postmaster@%s from 127\.0\.0\.1\n.*user add bob@" % re.escape(D), log()),
+     "logged with the postmaster's name")
+
+# an expired session
+sess = os.path.join(H, "users", "websessions")
+for f in os.listdir(sess):
+    old = time.time() - 7200
+    os.utime(os.path.join(sess, f), (old, old))
+st, body = curl(URL + "/domain/add", cookies=jar, data="csrf=%s&d=late.test.example" % tok)
+t.ok("session has ended" in body and not fexists("domains", "late.test.example"),
+     "an expired session changes nothing")
+st, _b = curl(URL + "/domains", cookies=jar)
+t.is_(st, 303, "and an expired session's pages send the browser to sign in")
+
+# TOTP: enrolment, a code, the same code again
+rc, out, _e = v.admin("totp", "on", ADMIN)
+m = re.search(r"otpauth://totp/lanmail:boss\?secret=([A-Z2-7]+)&", out)
+t.ok(rc == 0 and m, "qmail-admin totp on prints the otpauth:// URI")
+
+
+def totp(secret, step):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
+if m:
+    st, body, _j = signin(ADMIN, APW)
+    t.ok("Wrong" in body, "with a second factor, the password alone is refused")
+    code = totp(m.group(1), int(time.time()) // 30)
+    st, body, _j = signin(ADMIN, APW, code)
+    t.is_(st, 303, "password and the current code sign in")
+    st, body, _j = signin(ADMIN, APW, code)
+    t.ok("Wrong" in body, "the same code does not work twice")
+    st, body, _j = signin(ADMIN, APW, totp(m.group(1), int(time.time()) // 30 - 5))
+    t.ok("Wrong" in body, "a code from minutes ago is refused")
+else:
+    t.skip("no TOTP secret", 4)
+
+after = sorted(os.listdir(os.path.join(H, "domains")))
+t.is_(sorted(set(after) - set(before)), [D2], "nothing refused added a domain")
+logf.close()
+cleanup()
+t.control("timeoutwebadmin", None)
+t.done()
