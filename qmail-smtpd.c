@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "authnets.h"
 #include "base64.h"
 #include "buf.h"
 #include "control.h"
@@ -84,6 +85,7 @@ struct session {
 	int submission;
 	int tlsfd;		/* qmail-tls control socket, -1: no STARTTLS */
 	int tls;		/* the connection is encrypted */
+	int plainok;		/* AUTH accepted before TLS (control/plaintextauthnets) */
 	struct str helo;	/* sanitised; empty before HELO/EHLO */
 	int esmtp;
 	struct str login;	/* authenticated login, empty if none */
@@ -490,7 +492,7 @@ helo(struct session *ss, const char *arg, size_t n, int esmtp)
 			nomem();
 		if (ss->tlsfd >= 0 && !ss->tls && !str_cats(&r, "250-STARTTLS\r\n"))
 			nomem();
-		if (ss->cpw && !str_cats(&r, "250-AUTH PLAIN LOGIN\r\n"))
+		if (ss->cpw && (ss->tls || ss->plainok) && !str_cats(&r, "250-AUTH PLAIN LOGIN\r\n"))
 			nomem();
 		if (!str_cats(&r, "250 SIZE"))
 			nomem();
@@ -605,7 +607,8 @@ mail(struct session *ss, const char *arg, size_t n)
 		return;
 	}
 	if (ss->submission && ss->login.len == 0) {
-		failed(ss, "530 5.7.0 authentication required\r\n");
+		failed(ss, ss->tls || ss->plainok || !ss->cpw ? "530 5.7.0 authentication required\r\n" :
+		    "530 5.7.0 must issue a STARTTLS command first\r\n");
 		return;
 	}
 	if (ss->lim.maxmsgs && ss->msgs >= ss->lim.maxmsgs)
@@ -1141,6 +1144,11 @@ auth(struct session *ss, const char *arg, size_t n)
 		failed(ss, "503 5.5.1 send EHLO first\r\n");
 		return;
 	}
+	if (!ss->tls && !ss->plainok) {
+		/* RFC 4954: passwords do not cross this network in clear */
+		failed(ss, "538 5.7.11 encryption required for requested authentication mechanism\r\n");
+		return;
+	}
 	m = 0;
 	while (m < n && arg[m] != ' ' && arg[m] != '\t')
 		m++;
@@ -1303,6 +1311,13 @@ main(int argc, char **argv)
 		warn_sys("not offering STARTTLS: bad $", STARTTLS_ENV);
 	/* behind qmail-tls with implicit TLS (smtps) the variables are set */
 	ss.tls = env_get("TLSVERSION") != NULL;
+	if (ss.cpw && !ss.tls) {
+		int pr = authnets_plainok();
+
+		if (pr == -1)
+			warn_sys("refusing AUTH in clear: unable to read ", AUTHNETS_FILE);
+		ss.plainok = pr == 1;
+	}
 	buf_init(&ss.in, 0, inx, sizeof inx, (unsigned)ss.lim.timeout);
 	buf_init(&ss.out, 1, outx, sizeof outx, (unsigned)ss.lim.timeout);
 	if (str_cats(&l, " host=") && safecat(&l, ss.remotehost ? ss.remotehost : "", ss.remotehost ? strlen(ss.remotehost) : 0, 255) &&
