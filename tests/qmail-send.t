@@ -161,6 +161,14 @@ try:
     t.ok(s.wait(lambda: not any(alive(p) for p in kids.values()), 15),
          "qmail-send and the helpers end when qmail-start is killed")
     t.ok("qmail-start has gone" in s.log(), "log: noticed")
+
+    # 10. a logger program: every log line goes into it, found through $PATH
+    lf = os.path.join(s.dir, "logger.out")
+    s.start(["sh", "-c", "exec cat > " + lf])
+    s.inject("bob@" + D, ["bob@" + D], "Subject: logged\n\nx\n")
+    t.ok(s.wait(lambda: os.path.exists(lf) and "end msg" in open(lf).read()), "log lines reach the logger")
+    t.is_(s.stop(), 0, "qmail-start with a logger exits 0")
+    t.ok(re.search(r"new msg \d+ from <bob@send\.test>", open(lf).read()), "the logger saw the new message")
 finally:
     s.finish()
 t.done()
