@@ -205,7 +205,6 @@ config_free(struct config *c)
 static int
 config_read(struct config *c)
 {
-	struct str raw = STR_ZERO;
 	size_t i, n, colon;
 	int r;
 
@@ -260,7 +259,6 @@ config_read(struct config *c)
 	    readnum("control/retrylocal", &c->retry[LOCAL], 20, 1, 86400) != 1 ||
 	    readnum("control/retryremote", &c->retry[REMOTE], 400, 1, 86400) != 1)
 		return 0;
-	str_free(&raw);
 	return 1;
 }
 
