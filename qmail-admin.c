@@ -37,6 +37,7 @@
 #include "control.h"
 #include "die.h"
 #include "lcdb.h"
+#include "maildir.h"
 #include "pwrule.h"
 #include "qpath.h"
 #include "spawn.h"
@@ -1034,6 +1035,8 @@ user_list(const char *d)
 	size_t pos = 0, n, ul, hl;
 	const char *l, *h;
 	unsigned long q;
+	struct str md = STR_ZERO;
+	struct maildir_quota mq;
 
 	check_domain(d);
 	need_domain(d);
@@ -1048,11 +1051,25 @@ user_list(const char *d)
 			catx(&out, " quota=");
 			if (!str_catulong(&out, q))
 				die_nomem();
+			/* Maildir++ usage, read only: the delivery keeps the file */
+			md.len = 0;
+			catx(&md, "domains/");
+			catx(&md, d);
+			catx(&md, "/");
+			catb(&md, l, ul);
+			catx(&md, "/Maildir");
+			nul(&md);
+			if (maildir_quota_read(md.s, &mq) == 1 && mq.bytes >= 0 && mq.count >= 0) {
+				catx(&out, " used=");
+				if (!str_catulong(&out, (unsigned long)mq.bytes))
+					die_nomem();
+			}
 		}
 		catx(&out, "\n");
 	}
 	if (!fd_writeall(1, out.s, out.len, 0))
 		die_sys(EXIT_TEMP, "unable to write output");
+	str_free(&md);
 }
 
 /* ---- aliases and lists: .qmail files of forwards ---- */

@@ -472,8 +472,10 @@ done:
 	return r;
 }
 
-int
-maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long size)
+/* load - maildir_quota_get; with write 0 a recount stays in memory and
+ * the file's age does not matter */
+static int
+load(const char *dir, struct maildir_quota *q, unsigned long long size, int write)
 {
 	struct str fn = STR_ZERO;
 	char x[MAILDIR_QUOTA_FILEMAX + 1];
@@ -525,14 +527,14 @@ maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long s
 	}
 	if (big)
 		q->stale = 1;
-	if (!q->stale && maildir_quota_over(q, size) &&
+	if (write && !q->stale && maildir_quota_over(q, size) &&
 	    time(NULL) - st.st_mtime > MAILDIR_QUOTA_STALE)
 		q->stale = 1;
 	ret = 1;
 	if (q->stale) {
 		if (!recount(dir, q))
 			ret = -1;
-		else
+		else if (write)
 			(void)rewrite(dir, x, str_chrb(x, n, '\n') + 1, q);	/* else recounted next time */
 	}
 done:
@@ -540,6 +542,18 @@ done:
 	str_free(&fn);
 	errno = err;
 	return ret;
+}
+
+int
+maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long size)
+{
+	return load(dir, q, size, 1);
+}
+
+int
+maildir_quota_read(const char *dir, struct maildir_quota *q)
+{
+	return load(dir, q, 0, 0);
 }
 
 int

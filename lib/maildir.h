@@ -56,6 +56,10 @@ int maildir_quota_parse(const char *p, size_t n, struct maildir_quota *q);
  * file is old).  1 a quota is set; 0 none (no maildirsize); -1 errno. */
 int maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long size);
 
+/* maildir_quota_read - the same for a reader that must change nothing
+ * (an administrator's listing): a stale file is recounted in memory */
+int maildir_quota_read(const char *dir, struct maildir_quota *q);
+
 /* maildir_quota_over - 1 when one more message of size bytes would go
  * over the quota */
 int maildir_quota_over(const struct maildir_quota *q, unsigned long long size);

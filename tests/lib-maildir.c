@@ -181,6 +181,12 @@ quota_tests(const char *dir, const char *md, int in)
 	lseek(in, 0, SEEK_SET);
 	ok(maildir_deliver(md, "", 0, in, NULL) == 1, "old and full: recounted, then it fits");
 
+	/* a reader's look changes nothing */
+	ok(putfile(ms, "3000S\n"), "limit only");
+	ok(maildir_quota_read(md, &q) == 1 && q.maxbytes == 3000 && q.count == 30,
+	    "maildir_quota_read recounts in memory: %lld messages", q.count);
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "3000S\n") == 0, "and leaves the file alone");
+
 	/* hostile maildirsize: not a regular file */
 	ok(unlink(ms) == 0 && mkdir(ms, 0700) == 0, "maildirsize a directory");
 	lseek(in, 0, SEEK_SET);

@@ -131,11 +131,15 @@ t.ok(os.path.exists(os.path.join(H, "domains", D, ".qmail-bob:smith")), ".qmail 
 t.is_(read("domains/%s/bob.smith/Maildir/maildirsize" % D), "1000000S\n", "the quota is in Maildir++ maildirsize")
 t.ok(":1000000" in [l for l in read("domains/%s/vpasswd" % D).splitlines() if l.startswith("bob.smith:")][0],
      "and in vpasswd's third field")
-t.is_(v.admin("user", "list", D)[1], "alice@%s\nbob.smith@%s quota=1000000\n" % (D, D), "user list")
+t.is_(v.admin("user", "list", D)[1], "alice@%s\nbob.smith@%s quota=1000000 used=0\n" % (D, D),
+      "user list: the quota and its Maildir++ usage")
 
 MSG = b"Received: (lanmail 1 invoked by uid 0); 28 Nov 2026 17:00:00 +0000\nSubject: hi\n\nhello\n"
 t.is_(v.deliver(D, "bob.smith", MSG), 0, "qmail-local delivers to bob.smith through .qmail-bob:smith")
 t.is_(len(v.messages(D, "bob.smith")), 1, "the message is in bob.smith's Maildir")
+used = os.path.getsize(v.messages(D, "bob.smith")[0])
+t.is_(v.admin("user", "list", D)[1], "alice@%s\nbob.smith@%s quota=1000000 used=%d\n" % (D, D, used),
+      "user list shows the delivered message in the usage")
 
 before = snapshot()
 for args, stdin, what in ((["user", "add", "alice@" + D, "--stdin"], "x\n", "a mailbox that exists"),
