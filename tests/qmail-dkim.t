@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""DKIM: keys made by qmail-dkimkey and served by a real dnsmasq on
+127.0.0.1; messages signed by qmail-dkim checked by python3-dkim (the
+verifier of Debian's dkimverify) for RSA and Ed25519; messages signed by
+python3-dkim (dkimsign's library) checked by qmail-dkimverify behind a
+real qmail-smtpd: pass, fail, none, and forged Authentication-Results."""
+import base64
+import os
+import re
+import shutil
+import smtplib
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t  # noqa: E402
+import smtpdtest as s  # noqa: E402
+
+if not shutil.which("dnsmasq"):
+    t.skip_all("dnsmasq is not installed (Debian package dnsmasq-base)")
+try:
+    import dkim
+    import dns.resolver
+    import nacl.signing
+except ImportError:
+    t.skip_all("python3-dkim (with python3-dnspython, python3-nacl) is not installed")
+t.need_home()
+
+BIN = t.BIN
+QQ = os.path.join(t.SRC, "tests", "qq-record")
+DNSPORT = t.free_port()
+rec = t.tmpdir("dkim-qq.")
+keydir = os.path.join(t.HOME, "control", "dkim")
+made_keydir = not os.path.exists(keydir)
+
+t.plan(43)
+
+
+def run_filter(prog, msg, envelope, env=None):
+    """prog as a queue filter with qq-record after it; (exit code, recorded message or None)."""
+    for f in os.listdir(rec):
+        os.unlink(os.path.join(rec, f))
+    e = dict(os.environ, NEXTQUEUE=QQ, QQ_RECORD=rec)
+    e.update(env or {})
+    r, w = os.pipe()
+    os.write(w, envelope)
+    os.close(w)
+    p = subprocess.run([os.path.join(BIN, prog)], input=msg, stdout=r, stderr=subprocess.PIPE, env=e)
+    os.close(r)
+    path = os.path.join(rec, "0.msg")
+    got = open(path, "rb").read() if os.path.exists(path) else None
+    return p.returncode, got, p.stderr.decode()
+
+
+def keygen(args):
+    p = subprocess.run([os.path.join(BIN, "qmail-dkimkey")] + args, capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def record_of(text):
+    """The TXT data from qmail-dkimkey's output: the quoted strings joined."""
+    return "".join(re.findall(r'"([^"]*)"', text))
+
+
+# keys for sign.test, made by qmail-dkimkey
+shutil.rmtree(os.path.join(keydir, "sign.test"), ignore_errors=True)
+rc, rsa_out, err = keygen(["sign.test", "rsa1"])
+t.is_(rc, 0, "qmail-dkimkey sign.test rsa1: " + err)
+rc, ed_out, err = keygen(["-e", "sign.test", "ed1"])
+t.is_(rc, 0, "qmail-dkimkey -e sign.test ed1: " + err)
+t.ok(rsa_out.startswith("rsa1._domainkey.sign.test. IN TXT (") and "k=rsa; p=MII" in record_of(rsa_out),
+     "the RSA record to publish: " + rsa_out.split("\n")[0])
+t.ok("k=ed25519; p=" in record_of(ed_out) and len(base64.b64decode(record_of(ed_out).split("p=")[1])) == 32,
+     "the Ed25519 record: a raw 32-byte key")
+st = os.stat(os.path.join(keydir, "sign.test", "rsa1.key"))
+t.is_(stat.S_IMODE(st.st_mode), 0o640, "the private key is mode 0640")
+rc, out, err = keygen(["sign.test", "rsa1"])
+t.ok(rc == 100 and "exists" in err, "an existing key is never overwritten")
+rc, out, err = keygen(["../etc", "x"])
+t.is_(rc, 100, "a domain that is not a domain name is refused")
+
+# keys for ext.test: python3-dkim signs with these
+ext_rsa = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                         capture_output=True, check=True).stdout
+ext_rsa_pub = subprocess.run(["openssl", "pkey", "-pubout", "-outform", "DER"], input=ext_rsa,
+                             capture_output=True, check=True).stdout
+ed = nacl.signing.SigningKey.generate()
+ext_ed_priv = base64.b64encode(bytes(ed))
+ext_ed_pub = base64.b64encode(bytes(ed.verify_key)).decode()
+
+records = {
+    "rsa1._domainkey.sign.test": record_of(rsa_out),
+    "ed1._domainkey.sign.test": record_of(ed_out),
+    "py._domainkey.ext.test": "v=DKIM1; k=rsa; p=" + base64.b64encode(ext_rsa_pub).decode(),
+    "pyed._domainkey.ext.test": "v=DKIM1; k=ed25519; p=" + ext_ed_pub,
+}
+args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
+        "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % DNSPORT, "--pid-file=",
+        "--local=/test/", "--log-facility=" + os.path.join(t.tmpdir("dkim-dns."), "log")]
+for name, data in records.items():
+    # dnsmasq splits TXT strings at commas; these records have none
+    args.append("--txt-record=%s,%s" % (name, data))
+t.start(args)
+if not t.wait_port(DNSPORT):
+    t.diag("dnsmasq did not start")
+
+res = dns.resolver.Resolver(configure=False)
+res.nameservers = ["127.0.0.1"]
+res.port = DNSPORT
+
+
+def dnsfunc(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    try:
+        a = res.resolve(name.rstrip("."), "TXT", lifetime=timeout)
+    except Exception:
+        return b""
+    return b"".join(b"".join(r.strings) for r in a)
+
+
+def wire(m):
+    """The message as qmail-remote sends it: each LF a CRLF."""
+    return m.replace(b"\n", b"\r\n")
+
+
+def verify_all(m):
+    """python3-dkim's verdict on each DKIM-Signature of the message (top first)."""
+    d = dkim.DKIM(wire(m))
+    n = len(re.findall(rb"(?im)^DKIM-Signature:", m.split(b"\n\n")[0]))
+    out = []
+    for i in range(n):
+        try:
+            out.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
+        except dkim.DKIMException:
+            out.append(False)
+    return out
+
+
+s.setup()
+s.control("nameservers", "127.0.0.1:%d\n" % DNSPORT)
+ENV = b"Fjoe@sign.test\0Tx@far.test\0\0"
+messages = {
+    "plain": b"From: Joe <joe@sign.test>\nTo: x@far.test\nSubject: hello\n\nhello world\n",
+    "folded headers": b"From: Joe\n  <joe@sign.test>\nTo: x@far.test,\n\ty@far.test\nSubject: a\n long\n\tsubject\n"
+                      b"Date: Sat, 28 Nov 2026 10:00:00 +0000\n\nbody\n",
+    "8-bit body": "From: joe@sign.test\nSubject: 8bit\nContent-Type: text/plain; charset=utf-8\n"
+                  "Content-Transfer-Encoding: 8bit\n\nGrüße, ça va?  \t\n".encode(),
+    "trailing blank lines": b"From: joe@sign.test\nSubject: blank\n\nline  with   spaces \t\n\n\n\n",
+    "CRLF/LF mix": b"From: joe@sign.test\r\nSubject: mix\nTo: x@far.test\r\n\r\none\r\ntwo\nthree\r\n\r\n",
+    "empty body": b"From: joe@sign.test\nSubject: empty\n\n",
+    "two From fields": b"From: joe@sign.test\nFrom: other@sign.test\nSubject: two\n\nx\n",
+}
+for name, msg in messages.items():
+    rc, got, err = run_filter("qmail-dkim", msg, ENV)
+    t.is_(rc, 0, "%s: qmail-dkim exit 0 %s" % (name, err))
+    sigs = re.findall(rb"(?m)^DKIM-Signature: v=1; a=([a-z0-9-]+); c=relaxed/relaxed; d=sign\.test; s=([a-z0-9]+);",
+                      got or b"")
+    ok = verify_all(got) if got else []
+    t.ok(sigs == [(b"ed25519-sha256", b"ed1"), (b"rsa-sha256", b"rsa1")] and ok == [True, True],
+         "%s: RSA and Ed25519 signatures verify (%r %r)" % (name, sigs, ok))
+
+rc, got, err = run_filter("qmail-dkim", messages["plain"], ENV)
+hdr = got.split(b"\n\n")[0] if got else b""
+t.ok(b"h=from:from:subject:to;" in hdr.replace(b"\n\t", b""), "From is signed once more than it occurs")
+t.ok(b" l=" not in hdr and b";l=" not in hdr, "no l= tag")
+tampered = got.replace(b"hello world", b"hello w0rld") if got else b""
+t.is_(verify_all(tampered), [False, False], "a body changed after signing fails")
+tampered = got.replace(b"Subject: hello", b"Subject: hullo") if got else b""
+t.is_(verify_all(tampered), [False, False], "a signed header changed after signing fails")
+tampered = got.replace(b"From: Joe <joe@sign.test>", b"From: Joe <joe@sign.test>\nFrom: evil@sign.test") if got else b""
+t.is_(verify_all(tampered), [False, False], "a From added after signing fails (oversigning)")
+
+# the envelope sender's domain when From's has no key
+rc, got, err = run_filter("qmail-dkim", b"From: someone@else.test\nSubject: x\n\nx\n", ENV)
+t.ok(rc == 0 and got and b"d=sign.test" in got and verify_all(got) == [True, True],
+     "From without a key: signed for the envelope sender's domain")
+rc, got, err = run_filter("qmail-dkim", b"From: someone@else.test\nSubject: x\n\nx\n", b"Fa@else.test\0Tx@far.test\0\0")
+t.ok(rc == 0 and got is not None and b"DKIM-Signature" not in got, "no key at all: passed on unsigned")
+
+# a key that cannot be used: refused for now, nothing passed on
+bad = os.path.join(keydir, "sign.test", "zbad.key")
+t.write(bad, "not a key\n", 0o640)
+rc, got, err = run_filter("qmail-dkim", messages["plain"], ENV)
+t.ok(rc == 71 and got is None, "a broken key: exit 71, the message is not passed on unsigned (%d %s)" % (rc, err.strip()))
+os.unlink(bad)
+rc, got, err = run_filter("qmail-dkim", messages["plain"], b"Tx@far.test\0\0")
+t.is_(rc, 91, "a malformed envelope: 91")
+
+# the whole chain into the real queue
+e = dict(os.environ)
+e.pop("NEXTQUEUE", None)
+r, w = os.pipe()
+os.write(w, ENV)
+os.close(w)
+p = subprocess.run([os.path.join(BIN, "qmail-dkim")], input=messages["8-bit body"], stdout=r, env=e)
+os.close(r)
+q = s.queue()
+t.ok(p.returncode == 0 and len(q) == 1 and verify_all(s.body_of(q[0]["message"])) == [True, True],
+     "through bin/qmail-queue: the stored message verifies")
+t.clear_queue()
+
+# verification behind qmail-smtpd
+s.control("spfbehavior", "record\n")
+srv = s.Server(env={"QMAILQUEUE": os.path.join(BIN, "qmail-dkimverify"), "NEXTQUEUE": QQ, "QQ_RECORD": rec})
+
+
+def smtp_send(msg):
+    for f in os.listdir(rec):
+        os.unlink(os.path.join(rec, f))
+    c = smtplib.SMTP("127.0.0.1", srv.port, local_hostname="client.test", timeout=30)
+    c.sendmail("a@ext.test", ["joe@lanmail.test"], msg)
+    c.quit()
+    path = os.path.join(rec, "0.msg")
+    return open(path, "rb").read() if os.path.exists(path) else b""
+
+
+def ar_fields(m):
+    head = m.split(b"\n\n")[0].decode("utf-8", "replace")
+    return re.findall(r"(?m)^Authentication-Results:.*(?:\n\t.*)*", head)
+
+
+base = (b"From: Ann <a@ext.test>\r\nTo: joe@lanmail.test\r\nSubject: signed\r\n"
+        b"Date: Sat, 28 Nov 2026 10:00:00 +0000\r\n\r\nHello Joe,\r\n  spaced  line \r\n\r\n")
+sig_rsa = dkim.sign(base, b"py", b"ext.test", ext_rsa, include_headers=[b"from", b"to", b"subject", b"date"])
+got = smtp_send(sig_rsa + base)
+ars = ar_fields(got)
+t.ok(any("dkim=pass header.d=ext.test header.s=py" in a for a in ars),
+     "python3-dkim RSA signature (relaxed/simple): dkim=pass %r" % ars)
+t.ok(any(a.startswith("Authentication-Results: lanmail.test;\n\tspf=") for a in ars),
+     "qmail-smtpd's SPF field is kept beside it")
+sig_ed = dkim.sign(base, b"pyed", b"ext.test", ext_ed_priv, signature_algorithm=b"ed25519-sha256",
+                   canonicalize=(b"relaxed", b"relaxed"))
+got = smtp_send(sig_ed + base)
+t.ok(any("dkim=pass header.d=ext.test header.s=pyed" in a for a in ar_fields(got)),
+     "python3-dkim Ed25519 signature (relaxed/relaxed): dkim=pass %r" % ar_fields(got))
+sig_ss = dkim.sign(base, b"py", b"ext.test", ext_rsa, canonicalize=(b"simple", b"simple"))
+got = smtp_send(sig_ss + base)
+t.ok(any("dkim=pass" in a for a in ar_fields(got)), "simple/simple: dkim=pass %r" % ar_fields(got))
+got = smtp_send(sig_rsa + base.replace(b"Hello Joe", b"Hello Jim"))
+t.ok(any("dkim=fail header.d=ext.test header.s=py (body hash did not verify)" in a for a in ar_fields(got)),
+     "body changed: dkim=fail %r" % ar_fields(got))
+got = smtp_send(sig_rsa + base.replace(b"Subject: signed", b"Subject: changed"))
+t.ok(any("dkim=fail header.d=ext.test header.s=py (signature did not verify)" in a for a in ar_fields(got)),
+     "signed header changed: dkim=fail %r" % ar_fields(got))
+got = smtp_send(base)
+t.ok(any("dkim=none" in a for a in ar_fields(got)), "unsigned: dkim=none %r" % ar_fields(got))
+nokey = dkim.sign(base, b"nokey", b"ext.test", ext_rsa)
+got = smtp_send(nokey + base)
+t.ok(any("dkim=permerror header.d=ext.test header.s=nokey (no key)" in a for a in ar_fields(got)),
+     "a selector without a key: dkim=permerror %r" % ar_fields(got))
+garbage = b"DKIM-Signature: v=1; a=rsa-sha256; d=ext.test; s=py; b=; bh=;;; ==\r\n"
+got = smtp_send(garbage + base)
+t.ok(any("dkim=permerror" in a for a in ar_fields(got)), "a malformed signature: dkim=permerror")
+forged = (b"Authentication-Results: lanmail.test; dkim=pass header.d=bank.test\r\n"
+          b"Authentication-Results: other.test; dkim=pass\r\n")
+got = smtp_send(forged + base)
+ars = ar_fields(got)
+t.ok(not any("bank.test" in a for a in ars), "a forged field naming our host is removed")
+t.ok(any(a.startswith("Authentication-Results: other.test;") for a in ars), "one naming another host stays")
+t.is_(len([a for a in ars if a.startswith("Authentication-Results: lanmail.test")]), 2,
+      "ours: one from qmail-smtpd (SPF), one from qmail-dkimverify")
+srv.stop()
+
+s.control("spfbehavior", None)
+shutil.rmtree(os.path.join(keydir, "sign.test"), ignore_errors=True)
+if made_keydir:
+    shutil.rmtree(keydir, ignore_errors=True)
+s.restore()
+t.done()
