@@ -1343,6 +1343,11 @@ main(int argc, char **argv)
 		if (fcntl(ansfd[i], F_SETFL, O_NONBLOCK) == -1 ||
 		    fcntl(reqfd[i], F_SETFL, O_NONBLOCK) == -1)
 			die_sys(EXIT_TEMP, "unable to use the spawner pipes");
+	/* inherited, so not yet close-on-exec: a bounce's qmail-queue must
+	 * not hold the helpers' pipes open */
+	for (i = 3; i <= 8; i++)
+		if (fcntl(i, F_SETFD, FD_CLOEXEC) == -1)
+			die_sys(EXIT_TEMP, "unable to use the helper pipes");
 	trig = trigger_open();
 	parent = getppid();
 	say("status: starting", NULL);
