@@ -862,7 +862,13 @@ def _short(r):
     return " ".join("%s=%.1f" % (k, v) for k, v in r.items() if isinstance(v, float))
 
 
+def _signalled(sig, _frame):
+    raise SystemExit(128 + sig)
+
+
 if __name__ == "__main__":
+    for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_s, _signalled)
     try:
         main()
     finally:

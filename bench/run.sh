@@ -55,9 +55,15 @@ fi
 # what is started from here on is stopped at the end, by pid
 mkdir -p "$BENCH_DIR"
 pids=$BENCH_DIR/pids
+py=
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM
+	# bench.py stops what it started when told to
+	if [ -n "$py" ]; then
+		kill -TERM "$py" 2>/dev/null || true
+		wait "$py" 2>/dev/null || true
+	fi
 	if [ -s "$BENCH_DIR/postfix/conf/main.cf" ]; then
 		postfix -c "$BENCH_DIR/postfix/conf" stop >/dev/null 2>&1 || true
 	fi
@@ -93,6 +99,12 @@ ${MAKE:-make} --no-print-directory -s B="$BENCH_DIR/build" CONF_CC="$MUSL_CC" CO
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -o "$BENCH_DIR/fsyncbench" bench/fsyncbench.c
 
 # 3. the workloads, then the report
-/usr/bin/python3 bench/bench.py "$src" "$BENCH_DIR"
+# (in the background, so that a signal reaches the trap at once)
+/usr/bin/python3 bench/bench.py "$src" "$BENCH_DIR" &
+py=$!
+rc=0
+wait "$py" || rc=$?
+py=
+[ $rc = 0 ] || exit $rc
 mkdir -p "$RESULTS"
 /usr/bin/python3 bench/report.py "$BENCH_DIR/results.json" "$RESULTS"
