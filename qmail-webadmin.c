@@ -1681,7 +1681,7 @@ mailbox_row(struct web *wb, struct page *pg, const char *d, const char *l, size_
 
 static void
 forward_rows(struct web *wb, struct page *pg, const char *d, const struct str *out,
-    const char *delaction)
+    const char *delaction, int members)
 {
 	size_t pos, e, colon;
 	struct str a = STR_ZERO;
@@ -1703,6 +1703,8 @@ forward_rows(struct web *wb, struct page *pg, const char *d, const struct str *o
 		form_start(wb, pg, delaction, "inline");
 		hidden(pg, "d", d);
 		hidden(pg, "a", a.s);
+		if (members)
+			cat(&pg->h, "<input name=\"to\" placeholder=\"members to remove (empty: all)\"> ");
 		cat(&pg->h, "<button>Delete</button></form></td></tr>");
 	}
 	str_free(&a);
@@ -1753,7 +1755,7 @@ page_domain(struct web *wb, const char *d, char status, const char *msg)
 		page_msg(&pg, st, out.s);
 	cat(&pg.h, "<table id=\"aliases\"><tr><th>Alias</th><th>Goes to</th><th></th></tr>");
 	if (st == '0')
-		forward_rows(wb, &pg, d, &out, "/alias/del");
+		forward_rows(wb, &pg, d, &out, "/alias/del", 0);
 	cat(&pg.h, "</table>");
 	form_start(wb, &pg, "/alias/add", NULL);
 	hidden(&pg, "d", d);
@@ -1770,7 +1772,7 @@ page_domain(struct web *wb, const char *d, char status, const char *msg)
 		page_msg(&pg, st, out.s);
 	cat(&pg.h, "<table id=\"lists\"><tr><th>List</th><th>Members</th><th></th></tr>");
 	if (st == '0')
-		forward_rows(wb, &pg, d, &out, "/list/del");
+		forward_rows(wb, &pg, d, &out, "/list/del", 1);
 	cat(&pg.h, "</table>");
 	form_start(wb, &pg, "/list/add", NULL);
 	hidden(&pg, "d", d);
@@ -1901,7 +1903,8 @@ change(struct web *wb, const char *what, const char *verb)
 	if (!str_nul(&arg))
 		die_nomem();
 	if (quota[0]) {
-		if (!scan_ulong(quota, strlen(quota), &mb) || mb > 1024UL * 1024)
+		if (!scan_ulong(quota, strlen(quota), &mb) || mb > 1024UL * 1024 ||
+		    mb > (unsigned long)-1 / (1024 * 1024))
 			page_domain(wb, d, 'P', "The quota is a number of MB.");
 		catnum(&q, mb * 1024 * 1024);
 	}
