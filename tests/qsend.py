@@ -16,7 +16,7 @@ import lanmail as t
 DOMAIN = "send.test"
 CONTROLS = ("me", "locals", "virtualdomains", "concurrencylocal", "concurrencyremote",
             "queuelifetime", "retrylocal", "retryremote", "bouncefrom", "bouncehost",
-            "doublebounceto", "doublebouncehost", "smtproutes", "helohost")
+            "doublebounceto", "doublebouncehost", "smtproutes", "helohost", "rcpthosts")
 
 
 class Scene:
