@@ -61,6 +61,7 @@ static const struct setting settings[] = {
 	{ "smtpgreetdelay", K_NUM, "0", "qmail-smtpd: seconds before the greeting; a client that talks first is dropped" },
 	{ "mfdnscheck", K_NUM, "0", "qmail-smtpd: 1 makes the MAIL FROM domain need an MX, A or AAAA record" },
 	{ "badmailfrom", K_LIST, "none", "qmail-smtpd: envelope senders refused (addresses, @domain)" },
+	{ "spfbehavior", K_LINE, "off", "qmail-smtpd: SPF at MAIL FROM for clients that neither relay nor authenticate: off, record or reject" },
 	{ "smtpdauthfrom", K_LIST, "none", "qmail-smtpd: login:sender lines, senders a login may use beyond its own address" },
 	/* qmail-send */
 	{ "concurrencylocal", K_NUM, "10", "qmail-send: local deliveries at once" },
@@ -85,6 +86,14 @@ static const struct setting settings[] = {
 	{ "timeoutpop3", K_NUM, "600", "qmail-popup, qmail-pop3d: seconds to wait for the client" },
 	{ "plaintextauthnets", K_LIST, "127.0.0.0/8 and ::1", "qmail-smtpd, qmail-popup: networks that may send passwords before TLS (address[/bits])" },
 	{ "minpasswordlength", K_NUM, "1", "qmail-admin: shortest password accepted" },
+	{ "dkim", K_FILE, "absent: nothing is signed", "qmail-dkim: DOMAIN/SELECTOR.key private keys that sign mail sent through submission and smtps" },
+	{ "dkimverify", K_NUM, "0", "smtpd service: 1 passes incoming mail through qmail-dkimverify" },
+	{ "srsdomain", K_LINE, "none: no SRS", "qmail-srs: the domain of rewritten senders; set, the send service rewrites forwarded mail" },
+	{ "srssecret", K_FILE, "none", "qmail-srs: keys of the SRS hashes, the first signs (secret: not shown)" },
+	{ "srsmaxage", K_NUM, "21", "qmail-srs: days an SRS address stays valid" },
+	{ "webadmins", K_FILE, "absent: only domains' postmasters sign in", "qmail-webadmin: administrators, name:hash lines (mode 600; qmail-admin admin add)" },
+	{ "webadmintimeout", K_NUM, "1800", "qmail-webadmin: seconds a session lasts unused" },
+	{ "timeoutwebadmin", K_NUM, "30", "qmail-webadmin: seconds for a whole request to arrive" },
 	{ "servercert.pem", K_FILE, "absent: no TLS", "qmail-tls: the server certificate (PEM), then any intermediates" },
 	{ "serverkey.pem", K_FILE, "absent: the key follows the certificate", "qmail-tls: the certificate's private key, mode 600" },
 	/* the services (run scripts) */
@@ -108,6 +117,10 @@ static const struct setting settings[] = {
 	{ "tcp.smtps", K_LIST, "none", "smtps service: tcprules lines placed before the generated ones" },
 	{ "tcp.pop3", K_LIST, "none", "pop3 service: tcprules lines placed before the generated ones" },
 	{ "tcp.pop3s", K_LIST, "none", "pop3s service: tcprules lines placed before the generated ones" },
+	{ "webadminip", K_LINE, "=listenip", "webadmin service: IPv4 address it listens on" },
+	{ "webadminport", K_NUM, "8443", "webadmin service: port of administration over HTTPS" },
+	{ "concurrencywebadmin", K_NUM, "10", "webadmin service: connections at once" },
+	{ "tcp.webadmin", K_LIST, "none", "webadmin service: tcprules lines placed before the generated ones" },
 	{ "logsize", K_NUM, "1000000", "service loggers: bytes in a log file before it is rotated" },
 	{ "logcount", K_NUM, "10", "service loggers: rotated log files kept" },
 };
@@ -422,42 +435,54 @@ check_domains(void)
 	str_free(&d);
 }
 
+/* ipv4 - 1 when the n bytes at p are a dotted IPv4 address */
+static int
+ipv4(const char *p, size_t n)
+{
+	unsigned long octet = 0;
+	size_t i, dots = 0, digits = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '.') {
+			if (digits == 0)
+				return 0;
+			dots++;
+			digits = 0;
+			octet = 0;
+		} else if (p[i] >= '0' && p[i] <= '9') {
+			octet = octet * 10 + (unsigned long)(p[i] - '0');
+			if (++digits > 3 || octet > 255)
+				return 0;
+		} else
+			return 0;
+	}
+	return dots == 3 && digits > 0;
+}
+
 /* check_services - values the run scripts would refuse */
 static void
 check_services(void)
 {
 	static const char *const ports[] = {
-		"smtpport", "submissionport", "smtpsport", "pop3port", "pop3sport"
+		"smtpport", "submissionport", "smtpsport", "pop3port", "pop3sport", "webadminport"
 	};
+	static const char *const ips[] = { "listenip", "webadminip" };
 	struct str ip = STR_ZERO, fn = STR_ZERO;
-	unsigned long n, octet;
-	size_t i, dots = 0, digits = 0;
-	int bad = 0;
+	unsigned long n;
+	size_t i;
 
 	for (i = 0; i < sizeof ports / sizeof ports[0]; i++) {
 		fn_of(&fn, ports[i]);
 		if (control_readulong(fn.s, &n) == 1 && (n == 0 || n > 65535))
 			warning("control/", ports[i], ": not a port number (1-65535)");
 	}
-	str_free(&fn);
-	if (control_readline("control/listenip", &ip) == 1) {
-		octet = 0;
-		for (i = 0; i < ip.len && !bad; i++) {
-			if (ip.s[i] == '.') {
-				bad = digits == 0;
-				dots++;
-				digits = 0;
-				octet = 0;
-			} else if (ip.s[i] >= '0' && ip.s[i] <= '9') {
-				octet = octet * 10 + (unsigned long)(ip.s[i] - '0');
-				bad = ++digits > 3 || octet > 255;
-			} else
-				bad = 1;
-		}
-		if (bad || dots != 3 || digits == 0)
-			if (!(ip.len == 1 && ip.s[0] == '0'))
-				warning("control/listenip: not an IPv4 address: the listeners will not start", "", "");
+	for (i = 0; i < sizeof ips / sizeof ips[0]; i++) {
+		fn_of(&fn, ips[i]);
+		if (control_readline(fn.s, &ip) == 1 && !ipv4(ip.s, ip.len) &&
+		    !(ip.len == 1 && ip.s[0] == '0'))
+			warning("control/", ips[i], ": not an IPv4 address: the listeners will not start");
 	}
+	str_free(&fn);
 	str_free(&ip);
 }
 
@@ -475,8 +500,13 @@ check_modes(void)
 	if (auto_single)
 		return;
 	for (i = 0; i < NSETTINGS; i++) {
-		if (str_equal(settings[i].name, "serverkey.pem"))
-			continue;	/* the key is qmail-tls's alone, read as root */
+		/* secrets, each readable by its own reader only: the TLS key,
+		 * the administrators' password hashes, the SRS keys, the DKIM keys */
+		if (str_equal(settings[i].name, "serverkey.pem") ||
+		    str_equal(settings[i].name, "webadmins") ||
+		    str_equal(settings[i].name, "srssecret") ||
+		    str_equal(settings[i].name, "dkim"))
+			continue;
 		fn_of(&fn, settings[i].name);
 		if (stat(fn.s, &st) == 0 && S_ISREG(st.st_mode) && !(st.st_mode & S_IROTH))
 			warning(fn.s, ": not readable by everyone: the programs running as"

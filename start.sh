@@ -29,7 +29,7 @@ if [ $# -eq 0 ]; then
 	set -- "$(sed -n 1p conf-home)" "$(sed -n 1p conf-split)" "$(sed '/^$/q' conf-users | tr '\n' ' ')"
 fi
 home=$1 split=$2 users=$3
-: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s}" "${SUPERVISOR:=auto}"
+: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s webadmin}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
 PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp daemontools"
@@ -41,7 +41,7 @@ case $home in /*) ;; *) die "conf-home must be an absolute path: $home" ;; esac
 set -- $users
 [ $# -eq 1 ] || [ "$(id -u)" = 0 ] || die "a multi-user install must be started as root (or put one login into conf-users)"
 for s in $SERVICES; do
-	case $s in send|smtpd|submission|pop3|smtps|pop3s) ;; *) die "SERVICES: no such service: $s" ;; esac
+	case $s in send|smtpd|submission|pop3|smtps|pop3s|webadmin) ;; *) die "SERVICES: no such service: $s" ;; esac
 done
 
 # 1. packages (the build tools only when building)
@@ -110,6 +110,7 @@ fi
 [ -z "$POP3PORT" ] || setctl pop3port "$POP3PORT"
 [ -z "$SMTPSPORT" ] || setctl smtpsport "$SMTPSPORT"
 [ -z "$POP3SPORT" ] || setctl pop3sport "$POP3SPORT"
+[ -z "$WEBADMINPORT" ] || setctl webadminport "$WEBADMINPORT"
 
 # a self-signed certificate for TLS, when none is configured (mkcert.sh
 # says so); the key belongs to root, who starts qmail-tls
@@ -136,7 +137,7 @@ svscan_on() {
 # listeners already supervised before this run (a restart applies a new
 # address or port to them; new ones start with it anyway)
 preup=
-for s in smtpd submission pop3 smtps pop3s; do
+for s in smtpd submission pop3 smtps pop3s webadmin; do
 	! svok "$home/service/$s" 2>/dev/null || preup="$preup $s"
 done
 sv=$home/svscan
@@ -170,6 +171,7 @@ for s in $SERVICES; do
 	pop3) need=qmail-popup ;;
 	smtps) need="qmail-smtpd qmail-tls" ;;
 	pop3s) need="qmail-popup qmail-tls" ;;
+	webadmin) need="qmail-webadmin qmail-tls" ;;
 	esac
 	ok=1
 	for p in $need; do
@@ -178,7 +180,7 @@ for s in $SERVICES; do
 		ok=
 	done
 	case $s in
-	smtps|pop3s)
+	smtps|pop3s|webadmin)
 		if [ -n "$ok" ] && [ ! -f "$ctl/servercert.pem" ]; then
 			say "warning: no control/servercert.pem: service $s not started"
 			ok=
@@ -186,10 +188,16 @@ for s in $SERVICES; do
 		;;
 	esac
 	[ -n "$ok" ] || continue
-	echo "$s" >> "$sv/.services.new"
 	link=$scandir/$s
 	[ "$how" != daemontools-run ] || link=$scandir/lanmail-$s
 	[ -L "$link" ] || ln -s "$home/service/$s" "$link"
+done
+# what make stop stops: every link into HOME/service, from this run or an
+# earlier one with other SERVICES
+for s in send smtpd submission pop3 smtps pop3s webadmin; do
+	link=$scandir/$s
+	[ "$how" != daemontools-run ] || link=$scandir/lanmail-$s
+	[ "$(readlink "$link" 2>/dev/null)" != "$home/service/$s" ] || echo "$s" >> "$sv/.services.new"
 done
 mv -f "$sv/.services.new" "$sv/.services"
 
@@ -253,6 +261,7 @@ port_of() {
 	pop3) p=$(ctlv pop3port); echo "${p:-110}" ;;
 	smtps) p=$(ctlv smtpsport); echo "${p:-465}" ;;
 	pop3s) p=$(ctlv pop3sport); echo "${p:-995}" ;;
+	webadmin) p=$(ctlv webadminport); echo "${p:-8443}" ;;
 	esac
 }
 # listening PORT - something listens on TCP PORT (IPv4)
@@ -271,10 +280,12 @@ for s in $(cat "$sv/.services"); do
 		;;
 	*)
 		port=$(port_of "$s")
+		sip=$ip
+		[ "$s" != webadmin ] || { sip=$(ctlv webadminip); sip=${sip:-$ip}; }
 		i=0
 		while [ $i -lt 10 ] && ! listening "$port"; do sleep 1; i=$((i + 1)); done
 		if listening "$port"; then state=listening; else state="NOT listening yet: see $home/log/$s/current"; fi
-		printf '  %-11s %s:%s %s\n' "$s" "$ip" "$port" "$state"
+		printf '  %-11s %s:%s %s\n' "$s" "$sip" "$port" "$state"
 		;;
 	esac
 done
@@ -284,6 +295,12 @@ tls= fetch="curl -u alice@example.org pop3://$ip:$(port_of pop3)/1"
 if [ -f "$ctl/servercert.pem" ] && grep -qx pop3s "$sv/.services"; then
 	tls=" --tls"
 	fetch="curl -k -u alice@example.org pop3s://$ip:$(port_of pop3s)/1"
+fi
+web=
+if grep -qx webadmin "$sv/.services"; then
+	wip=$(ctlv webadminip)
+	web="
+  in a browser:    https://${wip:-$ip}:$(port_of webadmin)/ (see qmail-webadmin(8))"
 fi
 # the make variables needed to name this install again
 mv=
@@ -300,7 +317,7 @@ Next steps:
   send a message:  swaks --server $ip:$sub$tls --auth-user alice@example.org \\
                      --from alice@example.org --to alice@example.org
   fetch it:        $fetch
-  see the config:  $home/bin/qmail-showctl
+  see the config:  $home/bin/qmail-showctl$web
   who may relay:   127.0.0.1, the networks in $ctl/relaynets,
                    and any client after AUTH
   serve the LAN:   make start$mv LISTEN=192.168.1.10

@@ -1,8 +1,8 @@
 #!/bin/sh
 # service/install.sh HOME "USERS..." - lay out HOME/service and HOME/log
 #
-# Copies the run scripts of the send, smtpd, submission, pop3, smtps and
-# pop3s services
+# Copies the run scripts of the send, smtpd, submission, pop3, smtps, pop3s
+# and webadmin services
 # into HOME/service (replacing old copies atomically), writes
 # HOME/service/settings (the install root and the user names from
 # conf-users, which the run scripts source), makes HOME/log/NAME for each
@@ -36,7 +36,7 @@ put() {
 mkdir -p "$home/service" "$home/log"
 put "$src/functions" "$home/service/functions" 644
 put "$src/mkrules" "$home/service/mkrules" 755
-for s in send smtpd submission pop3 smtps pop3s; do
+for s in send smtpd submission pop3 smtps pop3s webadmin; do
 	mkdir -p "$home/service/$s/log"
 	put "$src/$s/run" "$home/service/$s/run" 755
 	put "$src/$s/log/run" "$home/service/$s/log/run" 755
@@ -53,4 +53,4 @@ LANMAIL_QMAILL='$qmaill'
 EOT
 chmod 644 "$home/service/settings.new"
 mv -f "$home/service/settings.new" "$home/service/settings"
-sh "$home/service/mkrules" smtpd submission pop3 smtps pop3s
+sh "$home/service/mkrules" smtpd submission pop3 smtps pop3s webadmin

@@ -37,9 +37,9 @@ if os.path.exists(os.path.join(SV, ".how")):
 login = pwd.getpwuid(os.getuid()).pw_name
 split = open(os.path.join(t.SRC, "conf-split")).readline().strip()
 ports = {"smtpd": t.free_port(), "submission": t.free_port(), "pop3": t.free_port(),
-         "smtps": t.free_port(), "pop3s": t.free_port()}
+         "smtps": t.free_port(), "pop3s": t.free_port(), "webadmin": t.free_port()}
 CTL = ("me", "locals", "rcpthosts", "defaultdomain", "listenip", "smtpport", "submissionport", "pop3port",
-       "smtpsport", "pop3sport", "servercert.pem", "serverkey.pem")
+       "smtpsport", "pop3sport", "webadminport", "servercert.pem", "serverkey.pem")
 saved = {}
 for n in CTL:
     p = os.path.join(HOME, "control", n)
@@ -52,7 +52,8 @@ def make(target, *extra):
     argv = ["make", "-s", "-C", t.SRC, target, "HOME_DIR=" + HOME, "USERS=" + login, "SPLIT=" + split,
             "NOBUILD=1", "SUPERVISOR=direct", "LISTEN=127.0.0.1", "SMTPPORT=%d" % ports["smtpd"],
             "SUBMISSIONPORT=%d" % ports["submission"], "POP3PORT=%d" % ports["pop3"],
-            "SMTPSPORT=%d" % ports["smtps"], "POP3SPORT=%d" % ports["pop3s"]] + list(extra)
+            "SMTPSPORT=%d" % ports["smtps"], "POP3SPORT=%d" % ports["pop3s"],
+            "WEBADMINPORT=%d" % ports["webadmin"]] + list(extra)
     env = dict(os.environ)
     env.pop("MAKEFLAGS", None)
     r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
@@ -82,7 +83,7 @@ def closed(port):
 
 pid = None
 services = []
-t.plan(18)
+t.plan(19)
 try:
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
@@ -126,8 +127,24 @@ try:
             with smtplib.SMTP_SSL("127.0.0.1", ports["smtps"], timeout=10, context=ctx) as s:
                 ok = s.ehlo("start.test")[0] == 250 and s.has_extn("auth")
         t.ok(ok, "smtps: TLS first, then EHLO offers AUTH")
+        if "webadmin" in services and t.wait_port(ports["webadmin"], timeout=10):
+            answer = b""
+            try:
+                with socket.create_connection(("127.0.0.1", ports["webadmin"]), timeout=10) as raw:
+                    with ctx.wrap_socket(raw) as c:
+                        c.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                        while len(answer) < 65536:
+                            more = c.recv(4096)
+                            if not more:
+                                break
+                            answer += more
+            except OSError as e:
+                t.diag("webadmin: %s" % e)
+            t.ok(answer.startswith(b"HTTP/1.1 "), "webadmin answers HTTPS: %r" % answer[:20])
+        else:
+            t.skip("qmail-webadmin not built")
     else:
-        t.skip("qmail-tls, openssl or mkcert.sh missing: no TLS", 3)
+        t.skip("qmail-tls, openssl or mkcert.sh missing: no TLS", 4)
 
     before = {s: up_pid(s) for s in services}
     rc, out2, err2 = make("start")
