@@ -515,13 +515,28 @@ session_get(const char *token, struct who *w)
 	w->csrf[CSRFLEN] = 0;
 	at = strchr(w->login, '@');
 	w->domain = at ? at + 1 : NULL;
-	/* an administrator removed meanwhile is signed out */
+	/* an administrator or a postmaster removed meanwhile is signed out */
 	if (w->domain == NULL) {
 		if (readfile("control/webadmins", &t, 1024 * 1024) != 1 ||
 		    !line_of(&t, w->login, &h)) {
 			(void)unlink(p.s);
 			goto done;
 		}
+	} else {
+		unsigned long quota;
+
+		t.len = 0;
+		cat(&t, "domains/");
+		cat(&t, w->domain);
+		cat(&t, "/vpasswd.cdb");
+		if (!str_nul(&t))
+			die_nomem();
+		if ((r = vpasswd_lookup(t.s, "postmaster", 10, &h, &quota)) != 1) {
+			if (r == 0)
+				(void)unlink(p.s);
+			goto done;
+		}
+		r = 0;
 	}
 	(void)utimensat(AT_FDCWD, p.s, NULL, 0);	/* renewed; failure only shortens it */
 	r = 1;
@@ -1132,8 +1147,8 @@ serve_root(int fd)
 		else if (str_equal(f[0], "logout")) {
 			struct str p = STR_ZERO;
 
-			if (n == 3 && CRYPTO_memcmp(f[2], w.csrf, CSRFLEN) == 0 &&
-			    strlen(f[2]) == CSRFLEN && session_path(&p, f[1]) &&
+			if (n == 3 && strlen(f[2]) == CSRFLEN &&
+			    CRYPTO_memcmp(f[2], w.csrf, CSRFLEN) == 0 && session_path(&p, f[1]) &&
 			    unlink(p.s) == 0) {
 				logline("signed out: ", w.login, " from ", peer);
 				replys(fd, '0', "Signed out.");

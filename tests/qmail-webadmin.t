@@ -403,6 +403,9 @@ st, body = curl(URL + "/user/add", cookies=pj,
 t.ok(fexists("domains", D, "bob", "Maildir"), "the postmaster adds a mailbox in its own domain")
 t.ok(re.search(r"change by postmaster@%s from 127\.0\.0\.1\n.*user add bob@" % re.escape(D), log()),
      "logged with the postmaster's name")
+v.admin("user", "del", "postmaster@" + D)
+st, _b = curl(URL + "/domains", cookies=pj)
+t.is_(st, 303, "a postmaster whose mailbox is gone is signed out")
 
 # an expired session
 sess = os.path.join(H, "users", "websessions")
