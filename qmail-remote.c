@@ -1135,6 +1135,12 @@ relay_cands(const struct str *relay, struct cand *c, size_t *nc, struct rcpt *r,
 		addcand(c, nc, 0, relay->s, &ip[0]);
 		return;
 	}
+	/* a bare dotted quad, as qmail's smtproutes allows */
+	if (inet_pton(AF_INET, relay->s, ip[0].addr) == 1) {
+		ip[0].family = AF_INET;
+		addcand(c, nc, 0, relay->s, &ip[0]);
+		return;
+	}
 	x = dns_ip(relay->s, relay->len, ip, DNS_IP_MAX, &n);
 	if (x == -1)
 		fail(r, nr, 'Z', "Temporary DNS failure looking up relay ", relay->s, NULL);

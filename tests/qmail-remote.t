@@ -482,6 +482,11 @@ try:
     r = run("pref.test", "a@me.test", ["u@pref.test"])
     t.is_(codes(r), "rK", "per-domain relay route")
     t.ok(len(rx1.mails) == 1 and not rx2.mails, "relay route overrides the MX")
+    clear()
+    t.control("smtproutes", "pref.test:127.0.0.1:%d\n.test::%d\n" % (PORT, PORT))
+    r = run("pref.test", "a@me.test", ["u@pref.test"])
+    t.is_(codes(r), "rK", "relay route to a bare dotted quad, as qmail allows")
+    t.ok(len(rx1.mails) == 1 and not rx2.mails, "bare dotted quad: that address")
 
     # outgoingip
     clear()
