@@ -289,14 +289,6 @@ main(int argc, char **argv)
 		warn_sys("not offering STLS: bad $", STARTTLS_ENV);
 	/* behind qmail-tls with implicit TLS (pop3s) the variables are set */
 	ss.tls = env_get("TLSVERSION") != NULL;
-	ss.plainok = ss.tls;
-	if (!ss.tls) {
-		int r = authnets_plainok();
-
-		if (r == -1)
-			warn_sys("refusing logins in clear: unable to read ", AUTHNETS_FILE);
-		ss.plainok = r == 1;
-	}
 	if (chdir(auto_home) == -1) {
 		out("-ERR [SYS/TEMP] server trouble, try later\r\n");
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
@@ -314,6 +306,15 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to read control/timeoutpop3");
 	}
 	ss.timeout = (unsigned)t;
+	/* control/ is read from the install root */
+	ss.plainok = ss.tls;
+	if (!ss.tls) {
+		int r = authnets_plainok();
+
+		if (r == -1)
+			warn_sys("refusing logins in clear: unable to read ", AUTHNETS_FILE);
+		ss.plainok = r == 1;
+	}
 
 	/* the timestamp is unique per session, as APOP wants (RFC 1939) */
 	if (!str_copys(&ss.stamp, "<") ||

@@ -205,6 +205,11 @@ try:
     r.line()
     t.ok(r.cmd("USER " + USER).startswith(b"-ERR [AUTH] "), "empty plaintextauthnets: even loopback refused")
     r.close()
+    r = v.Raw(v.pop3_server())
+    r.line()
+    t.ok(r.cmd("USER " + USER).startswith(b"-ERR [AUTH] "),
+         "qmail-popup without qmail-tls reads the file from the install root too")
+    r.close()
     t.control("plaintextauthnets", "127.0.0.1/40\n")
     r = v.Raw(port)
     r.line()
