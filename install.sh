@@ -50,6 +50,8 @@ d() { # path user group mode
 }
 f() { # source path user group mode
 	cp "$1" "$root/$2.new"
+	# programs go in without their debugging symbols (build/ keeps them)
+	case $2 in bin/*) [ -n "$NOSTRIP" ] || strip "$root/$2.new" 2>/dev/null || : ;; esac
 	own "$root/$2.new" "$3" "$4"
 	chmod "$5" "$root/$2.new"
 	mv -f "$root/$2.new" "$root/$2"
