@@ -1285,7 +1285,11 @@ static const char css[] =
 	".err{background:#fde8e8}"
 	".warn{background:#fff3cd;padding:.5em 1em;text-align:center}"
 	"pre{white-space:pre-wrap;word-break:break-all;font-size:.85em;margin:0}"
-	"label{display:block;margin:.3em 0}";
+	"label{display:block;margin:.3em 0}"
+	"td{overflow-wrap:break-word}"
+	"@media (max-width:40em){table,tbody,tr,td,th{display:block}"
+	"tr:first-child{display:none}td{border:0;padding:.15em 0}"
+	"tr{border-bottom:1px solid #ddd;padding:.4em 0}}";
 
 struct page {
 	struct str h;	/* the HTML */

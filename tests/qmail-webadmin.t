@@ -90,7 +90,7 @@ class Browser:
                              "--no-first-run", "--disable-background-networking",
                              "--disable-component-update", "--disable-sync",
                              "--user-data-dir=" + self.prof, "--remote-debugging-address=127.0.0.1",
-                             "--remote-debugging-port=%d" % dport, "--window-size=800,900",
+                             "--remote-debugging-port=%d" % dport, "--window-size=800,900", "--hide-scrollbars",
                              "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.time() + 30
@@ -225,6 +225,13 @@ if exe and have_ws:
     b.go(URL + "/domain/del?d=" + D)
     t.ok("cannot be undone" in b.text(), "deleting a domain asks for confirmation")
     b.shot("06-confirm")
+    b.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+    b.go(URL + "/domain?d=" + D)
+    t.ok(b.js("Array.from(document.querySelectorAll('section, header, main'))"
+              ".every(function (s) { return s.scrollWidth <= s.clientWidth + 1; })"),
+         "on a phone-sized screen the domain page needs no sideways scrolling")
+    b.shot("07-phone")
+    b.call("Emulation.clearDeviceMetricsOverride")
     b.go(URL + "/domains")
     b.click("#signout")
     t.is_(b.js("location.pathname"), "/login", "signed out: back at the sign-in page")
@@ -234,7 +241,7 @@ if exe and have_ws:
     t.stop(b.proc)
     t.ok(fexists("domains", D, ".qmail-info"), "the alias file exists")
 else:
-    t.skip("no chromium or python3-websocket", 22)
+    t.skip("no chromium or python3-websocket", 23)
     v.admin("domain", "add", D)
     v.admin("user", "add", "alice@" + D, "--stdin", stdin=PW2 + "\n")
     v.admin("alias", "add", "info@" + D, "alice@" + D)
