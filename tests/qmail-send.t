@@ -54,7 +54,7 @@ try:
     if os.path.exists(os.path.join(t.BIN, "qmail-smtpd")):
         import smtplib
         t.control("rcpthosts", D + "\nvirt.test\n")
-        srv, port = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd")])
+        srv, port = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd")], env={"_capture": "1"})
         c = smtplib.SMTP("127.0.0.1", port, timeout=20)
         c.sendmail("pm@" + D, ["bob@" + D, "alice@virt.test"],
                    "From: pm@%s\r\nSubject: via smtp\r\n\r\nover the wire\r\n" % D)
