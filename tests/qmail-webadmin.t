@@ -451,6 +451,31 @@ if m:
 else:
     t.skip("no TOTP secret", 4)
 
+# behind qmail-tls: Secure cookies, no warning
+if os.path.exists(os.path.join(t.BIN, "qmail-tls")):
+    made = []
+    for f in ("servercert.pem", "serverkey.pem"):
+        if not fexists("control", f):
+            made.append(os.path.join(H, "control", f))
+    if made:
+        subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), H, "webadmin.test"],
+                       capture_output=True, timeout=60)
+    tport = t.free_port()
+    t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(tport),
+             os.path.join(t.BIN, "qmail-tls"), os.path.join(t.BIN, "qmail-webadmin")], stderr=logf)
+    t.wait_port(tport)
+    r = subprocess.run(["curl", "-k", "-s", "-i", "--max-time", "20", "https://127.0.0.1:%d/login" % tport],
+                       capture_output=True, timeout=30)
+    head, _, body = r.stdout.decode(errors="replace").partition("\r\n\r\n")
+    t.ok(re.search(r"Set-Cookie: lm_pre=[0-9a-f]+;.*; Secure", head), "over TLS the cookies are Secure")
+    t.ok("Strict-Transport-Security" in head and "Sign in" in body and "not encrypted" not in body,
+         "over TLS: HSTS, and no warning on the page")
+    for f in made:
+        if os.path.exists(f):
+            os.unlink(f)
+else:
+    t.skip("no qmail-tls", 2)
+
 after = sorted(os.listdir(os.path.join(H, "domains")))
 t.is_(sorted(set(after) - set(before)), [D2], "nothing refused added a domain")
 logf.close()
