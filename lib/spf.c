@@ -95,7 +95,7 @@ dual_cidr(const char *p, size_t n, size_t *dn, struct spf_term *t)
 static int
 macro_ok(const char *p, size_t n)
 {
-	size_t i;
+	size_t i, d;
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
@@ -107,10 +107,14 @@ macro_ok(const char *p, size_t n)
 			return 0;
 		if (p[i] == '%' || p[i] == '_' || p[i] == '-')
 			continue;
-		if (p[i] != '{' || ++i == n || !strchr("slodiphcrtvSLODIPHCRTV", p[i]))
+		if (p[i] != '{' || ++i == n || !p[i] || !strchr("slodiphcrtvSLODIPHCRTV", p[i]))
 			return 0;
-		for (i++; i < n && is_digit(p[i]); i++)
-			;
+		/* a number of parts: 1 to 999, no leading zero */
+		if (++i < n && p[i] == '0')
+			return 0;
+		for (d = 0; i < n && is_digit(p[i]); i++)
+			if (++d > 3)
+				return 0;
 		if (i < n && (p[i] == 'r' || p[i] == 'R'))
 			i++;
 		for (; i < n && p[i] && strchr(".-+,/_=", p[i]); i++)
@@ -381,6 +385,8 @@ spf_expand(const struct spf_req *req, const char *domain, size_t dn,
 			delim = ".";
 			ndelim = 1;
 		}
+		if (val.len == 0)
+			continue;	/* nothing to split */
 		/* split on the delimiters, keep the rightmost parts, join with '.' */
 		for (np = 0, start = 0, k = 0; k <= val.len; k++) {
 			if (k < val.len && !memchr(delim, val.s[k], ndelim))
