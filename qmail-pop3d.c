@@ -39,6 +39,7 @@ struct msg {
 	size_t name;		/* offset of "cur/NAME" in the name pool */
 	unsigned long size;	/* octets in CRLF form, once known */
 	time_t mtime;
+	long mnsec;		/* the order of deliveries within a second */
 	int sized, deleted;
 };
 
@@ -59,6 +60,8 @@ msg_cmp(const void *a, const void *b)
 
 	if (x->mtime != y->mtime)
 		return x->mtime < y->mtime ? -1 : 1;
+	if (x->mnsec != y->mnsec)
+		return x->mnsec < y->mnsec ? -1 : 1;
 	return strcmp(pool_base + x->name, pool_base + y->name);
 }
 
@@ -120,6 +123,7 @@ add_msg(struct box *b, const char *name, const struct stat *st)
 	m->sized = 0;
 	m->deleted = 0;
 	m->mtime = st->st_mtime;
+	m->mnsec = st->st_mtim.tv_nsec;
 	if (!str_cats(&b->pool, "cur/") || !str_cats(&b->pool, name) ||
 	    !str_catc(&b->pool, 0))
 		fail(b, "-ERR [SYS/TEMP] out of memory\r\n", "out of memory");
