@@ -2,7 +2,7 @@
 """SRS end to end: qmail-start with QMAILQUEUE=bin/qmail-srs, a .qmail
 forward (&address) to a remote domain (a real aiosmtpd receiver through
 control/smtproutes), the bounce back to the SRS address reversed by
-qmail-srs -r in .qmail-default of the SRS domain's user, and forged or
+qmail-srs -r in the alias user's .qmail-srs-default, and forged or
 expired SRS addresses refused."""
 import base64
 import hashlib
@@ -51,6 +51,7 @@ def tt(day):
 t.plan(14)
 s = qsend.Scene()
 c = None
+aliasfile, saved_alias = None, None
 saved_env = os.environ.get("QMAILQUEUE")
 try:
     port = t.free_port()
@@ -58,8 +59,11 @@ try:
     c = Controller(h, hostname="127.0.0.1", port=port, server_hostname="rx.test")
     c.start()
     bob = s.home("bob", {"": "&carol@far.test\n"})
-    srshome = s.home("srs", {"default": "|%s -r\n" % os.path.join(t.BIN, "qmail-srs")})
-    s.assign([s.user("bob", bob), s.user("srs", srshome, prefix=True)])
+    # the SRS domain's local parts go to the alias user, as qmail-srs(8) says
+    aliasfile = os.path.join(t.HOME, "alias", ".qmail-srs-default")
+    saved_alias = open(aliasfile, "rb").read() if os.path.exists(aliasfile) else None
+    t.write(aliasfile, "|%s -r\n" % os.path.join(t.BIN, "qmail-srs"))
+    s.assign([s.user("bob", bob)])
     t.control("virtualdomains", "%s:srs\n" % SRSD)
     t.control("smtproutes", "far.test:[127.0.0.1]:%d\norig.test:[127.0.0.1]:%d\n" % (port, port))
     t.control("srsdomain", SRSD + "\n")
@@ -118,6 +122,13 @@ finally:
     else:
         os.environ["QMAILQUEUE"] = saved_env
     s.finish()
+    if aliasfile is None:
+        pass
+    elif saved_alias is None:
+        if os.path.exists(aliasfile):
+            os.unlink(aliasfile)
+    else:
+        t.write(aliasfile, saved_alias)
     for name in SRSCONTROLS + ("retryremote",):
         t.control(name, None)
     if c:
