@@ -174,6 +174,8 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to write the record");
 	return 0;
 fail:
+	opt = errno;
 	(void)unlink(fn.s);	/* a key half written is no key */
+	errno = opt;
 	die_sys(EXIT_TEMP, "unable to write ", fn.s);
 }
