@@ -251,8 +251,11 @@ t.ok(re.search(r"change by boss from 127\.0\.0\.1\n.*user passwd alice@", log())
 t.ok(PW1 not in log() and PW2 not in log() and APW not in log(), "no password in the log")
 
 # ------------------------------------------------ the new mailbox, for real
-_p, sport = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd"), os.path.join(t.BIN, "qmail-auth"), "true"],
-                        env={"SUBMISSION": "1"})
+sport = t.free_port()
+t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(sport),
+         os.path.join(t.BIN, "qmail-smtpd"), os.path.join(t.BIN, "qmail-auth"), "true"],
+        env=dict(os.environ, SUBMISSION="1"), stderr=logf)
+t.wait_port(sport)
 c = smtplib.SMTP("127.0.0.1", sport, timeout=20)
 c.ehlo("client.test")
 try:
@@ -268,7 +271,11 @@ c.quit()
 t.ok(len(t.queue_files("todo")) + len(t.queue_files("info")) >= 1, "it is in the queue")
 t.clear_queue()
 t.is_(v.deliver(D, "alice", b"Subject: web\n\nhello alice\n"), 0, "a message delivered to the mailbox")
-pport = v.pop3_server()
+pport = t.free_port()
+t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(pport),
+         os.path.join(t.BIN, "qmail-popup"), "mail.test.example", os.path.join(t.BIN, "qmail-auth"),
+         os.path.join(t.BIN, "qmail-pop3d"), "Maildir"], stderr=logf)
+t.wait_port(pport)
 p = poplib.POP3("127.0.0.1", pport, timeout=10)
 p.user("alice@" + D)
 p.pass_(PW2)
@@ -413,6 +420,17 @@ t.ok(re.search(r"change by postmaster@%s from 127\.0\.0\.1\n.*user add bob@" % r
 v.admin("user", "del", "postmaster@" + D)
 st, _b = curl(URL + "/domains", cookies=pj)
 t.is_(st, 303, "a postmaster whose mailbox is gone is signed out")
+
+# the queue page: the last lines of each service's log, escaped
+ldir = os.path.join(H, "log", "webadmintest")
+os.makedirs(ldir, exist_ok=True)
+with open(os.path.join(ldir, "current"), "w") as f:
+    f.write("".join("@4000 line %d\n" % i for i in range(20)) + "@4000 <b>last</b> & done\n")
+st, body = curl(URL + "/queue", cookies=jar)
+shutil.rmtree(ldir)
+t.ok("Log: webadmintest" in body and "line 19" in body and "line 5\n" not in body,
+     "the queue page shows the last lines of each service's log")
+t.ok("&lt;b&gt;last&lt;/b&gt; &amp; done" in body and "<b>last</b>" not in body, "log lines are HTML-escaped")
 
 # an expired session
 sess = os.path.join(H, "users", "websessions")
