@@ -103,6 +103,31 @@ test_query(void)
 	ok(dnspkt_query(q, 20, "example.org", 11, DNS_T_A, 1) == 0 && errno == ENOSPC, "small buffer");
 }
 
+/* test_txt - TXT records: offsets into the packet, strings checked */
+static void
+test_txt(void)
+{
+	struct pkt p;
+	struct dns_rr rr[4];
+	size_t c;
+
+	start(&p, 0x1234, 0x8180, 2, DNS_T_TXT);
+	rrhead(&p, "\300\014", 2, DNS_T_TXT, 12);
+	add(&p, "\006v=spf1\004 -al", 12);
+	rrhead(&p, "\300\014", 2, DNS_T_TXT, 1);
+	add(&p, "\000", 1);
+	ok(parse(&p, DNS_T_TXT, rr, 4, &c) == DNSPKT_OK && c == 2, "two TXT records");
+	ok(c == 2 && rr[0].len == 12 && memcmp(p.b + rr[0].pref, "\006v=spf1", 7) == 0 &&
+	    rr[1].len == 1, "TXT data: offset and length in the packet");
+	start(&p, 0x1234, 0x8180, 1, DNS_T_TXT);
+	rrhead(&p, "\300\014", 2, DNS_T_TXT, 4);
+	add(&p, "\007abc", 4);
+	ok(parse(&p, DNS_T_TXT, rr, 4, &c) == DNSPKT_BAD && c == 0, "a string longer than its record: bad");
+	start(&p, 0x1234, 0x8180, 1, DNS_T_TXT);
+	rrhead(&p, "\300\014", 2, DNS_T_TXT, 0);
+	ok(parse(&p, DNS_T_TXT, rr, 4, &c) == DNSPKT_BAD, "an empty TXT record: bad");
+}
+
 static void
 test_parse(void)
 {
@@ -428,6 +453,7 @@ main(void)
 {
 	test_query();
 	test_parse();
+	test_txt();
 	test_getname();
 	test_smtpreply();
 	test_qpenc();

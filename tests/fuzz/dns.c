@@ -28,7 +28,7 @@ check_name(const char *s, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-	static const unsigned types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_CNAME };
+	static const unsigned types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX, DNS_T_CNAME, DNS_T_TXT };
 	const char *p = (const char *)data;
 	char name[DNS_NAME_MAX + 1], q[DNS_NAME_MAX + 32];
 	struct dns_rr rr[8];
@@ -61,6 +61,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 				abort();
 			if (types[t] == DNS_T_MX || types[t] == DNS_T_CNAME)
 				check_name(rr[i].data, rr[i].len);
+			/* TXT: the data lies in the packet, its strings fill it */
+			if (types[t] == DNS_T_TXT) {
+				size_t at = rr[i].pref, end = at + rr[i].len;
+				if (rr[i].len == 0 || end > n)
+					abort();
+				while (at < end)
+					at += 1 + (unsigned char)p[at];
+				if (at != end)
+					abort();
+			}
 		}
 	}
 	/* the query builder on arbitrary names */
