@@ -9,7 +9,9 @@
  * looked up through lib/dns, and adds one Authentication-Results field
  * (RFC 8601) naming control/me.  Authentication-Results fields that
  * name control/me and come from the client (below this server's first
- * Received field) are removed: only this server may speak for itself.
+ * Received field, and below the SPF result qmail-smtpd puts after it
+ * when it sets $SPFRESULT) are removed: only this server may speak for
+ * itself.
  * The message goes on to the next queue program, whose exit code is
  * ours.  A DNS failure is dkim=temperror, never a refusal.
  *
@@ -31,6 +33,7 @@
 #include "die.h"
 #include "dkim.h"
 #include "dns.h"
+#include "env.h"
 #include "qqfilter.h"
 #include "str.h"
 
@@ -56,6 +59,26 @@ unfws(const char *p, size_t n, struct str *out)
 		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n' &&
 		    !str_catc(out, p[i]))
 			nomem();
+}
+
+/* safecat - at most max bytes of p[0..n) for our header: printable,
+ * no blanks, parentheses, quotes or semicolons (they would change its
+ * meaning) */
+static int
+safecat(struct str *out, const char *p, size_t n, size_t max)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; i < n && i < max; i++) {
+		c = p[i];
+		if ((unsigned char)c <= ' ' || (unsigned char)c >= 127 || c == '(' || c == ')' ||
+		    c == ';' || c == '"' || c == '\\')
+			c = '?';
+		if (!str_catc(out, c))
+			return 0;
+	}
+	return 1;
 }
 
 static int
@@ -142,9 +165,9 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 	s = dkim_tag(val, t, nt, "s");
 	l = dkim_tag(val, t, nt, "l");
 	x = dkim_tag(val, t, nt, "x");
-	if (d && (!str_cats(info, " header.d=") || !str_catb(info, val + d->val, d->vallen < 253 ? d->vallen : 253)))
+	if (d && (!str_cats(info, " header.d=") || !safecat(info, val + d->val, d->vallen, 253)))
 		nomem();
-	if (s && (!str_cats(info, " header.s=") || !str_catb(info, val + s->val, s->vallen < 63 ? s->vallen : 63)))
+	if (s && (!str_cats(info, " header.s=") || !safecat(info, val + s->val, s->vallen, 63)))
 		nomem();
 	if (!tageq(val, v, "1") || !a || !b || !bh || !d || !h || !s) {
 		if (!str_cats(info, " (missing or bad tags)"))
@@ -367,6 +390,8 @@ main(int argc, char **argv)
 	size_t nf, body, i, slen, np = 0, nsig = 0, from = 0, received = (size_t)-1;
 	enum result r;
 	int code;
+	/* qmail-smtpd's own SPF field follows its Received line */
+	size_t spf = env_get("SPFRESULT") ? 1 : 0;
 
 	(void)argc;
 	die_init(argv[0]);
@@ -413,7 +438,7 @@ main(int argc, char **argv)
 		if (received == (size_t)-1 && f[i].namelen == 8 &&
 		    str_caseeqb(msg.s + f[i].start, "received", 8))
 			received = i;
-		if (received != (size_t)-1 && i > received && f[i].namelen == 22 &&
+		if (received != (size_t)-1 && i > received + spf && f[i].namelen == 22 &&
 		    str_caseeqb(msg.s + f[i].start, "authentication-results", 22) &&
 		    ours(msg.s + f[i].start, f[i].len, &me)) {
 			part[np] = msg.s + from;
