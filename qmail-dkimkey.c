@@ -54,8 +54,14 @@ selector_ok(const char *s)
 static void
 mkdir_ok(const char *d)
 {
-	if (mkdir(d, 0755) == -1 && errno != EEXIST)
-		die_sys(EXIT_TEMP, "unable to create ", d);
+	if (mkdir(d, 0755) == -1) {
+		if (errno != EEXIST)
+			die_sys(EXIT_TEMP, "unable to create ", d);
+		return;
+	}
+	/* whatever the umask: qmail-dkim must be able to reach the keys */
+	if (chmod(d, 0755) == -1)
+		die_sys(EXIT_TEMP, "unable to set the mode of ", d);
 }
 
 int
