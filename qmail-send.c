@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
+#include "syncall.h"
 
 #define LOCAL 0
 #define REMOTE 1
@@ -341,20 +343,31 @@ sync_dir(const char *dir)
 	return close(fd) == 0 && ok;
 }
 
-/* write_file - fn holds exactly p[0..n), on disk; 1 or 0 */
+/* files written in a batch of todo(), synced together */
+struct pending {
+	int fd;
+	size_t owner;		/* index into the batch */
+};
+static struct pending pend[BATCH * 3];	/* info/, local/, remote/ */
+static size_t npend;
+
+/* write_file - fn holds exactly p[0..n), not yet synced: its descriptor
+ * joins pend[] for todo() to sync with the rest of the batch; 1 or 0 */
 static int
-write_file(const char *fn, const char *p, size_t n)
+write_file(const char *fn, const char *p, size_t n, size_t owner)
 {
 	int fd, err;
 
 	if ((fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
 		return 0;
-	if (!fd_writeall(fd, p, n, 0) || fsync(fd) == -1) {
+	if (!fd_writeall(fd, p, n, 0)) {
 		err = errno;
 		(void)close(fd);	/* the write error matters */
 		return errno = err, 0;
 	}
-	return close(fd) == 0;
+	pend[npend].fd = fd;
+	pend[npend++].owner = owner;
+	return 1;
 }
 
 /* mark - the recipient is done, in place */
@@ -1059,10 +1072,17 @@ next:
 
 /* ---- new mail ---- */
 
-/* take_todo - the envelope todo/S/ID into info/, local/, remote/; 1 taken,
- * 0 left (warned); dirs[] notes which split directories changed */
+/* which directories of a split a batch changed */
+#define D_INFO 1
+#define D_LOCAL 2
+#define D_REMOTE 4
+#define D_BOUNCE 8
+
+/* take_todo - the envelope todo/S/ID into info/, local/, remote/, written
+ * but not yet synced (see write_file); 1 written, 0 left (warned);
+ * dirs[] notes which split directories changed */
 static int
-take_todo(unsigned long id, unsigned char *dirs)
+take_todo(unsigned long id, size_t owner, unsigned char *dirs)
 {
 	struct str fn = STR_ZERO, raw = STR_ZERO, out[2] = { STR_ZERO, STR_ZERO };
 	struct str info = STR_ZERO;
@@ -1100,29 +1120,35 @@ take_todo(unsigned long id, unsigned char *dirs)
 	for (ch = 0; ch < 2; ch++) {
 		path(&fn, ch == LOCAL ? "local" : "remote", id);
 		if (out[ch].len == 0) {
-			if (unlink(fn.s) == -1 && errno != ENOENT) {
+			/* one left by an earlier message of this inode number */
+			if (unlink(fn.s) == 0)
+				dirs[id % qpath_split()] |= ch == LOCAL ? D_LOCAL : D_REMOTE;
+			else if (errno != ENOENT) {
 				warn_sys("unable to remove ", fn.s);
 				goto out;
 			}
 			continue;
 		}
-		if (!write_file(fn.s, out[ch].s, out[ch].len)) {
+		if (!write_file(fn.s, out[ch].s, out[ch].len, owner)) {
 			warn_sys("unable to write ", fn.s);
 			goto out;
 		}
+		dirs[id % qpath_split()] |= ch == LOCAL ? D_LOCAL : D_REMOTE;
 	}
 	path(&fn, "info", id);
-	if (!write_file(fn.s, info.s, info.len)) {
+	if (!write_file(fn.s, info.s, info.len, owner)) {
 		warn_sys("unable to write ", fn.s);
 		goto out;
 	}
+	dirs[id % qpath_split()] |= D_INFO;
 	/* a bounce/ left by an earlier message of this inode number */
 	path(&fn, "bounce", id);
-	if (unlink(fn.s) == -1 && errno != ENOENT) {
+	if (unlink(fn.s) == 0)
+		dirs[id % qpath_split()] |= D_BOUNCE;
+	else if (errno != ENOENT) {
 		warn_sys("unable to remove ", fn.s);
 		goto out;
 	}
-	dirs[id % qpath_split()] = 1;
 	ok = 1;
 out:
 	str_free(&fn);
@@ -1166,32 +1192,73 @@ todo(void)
 {
 	static unsigned long ids[BATCH];
 	static unsigned char taken[BATCH];
+	static int fds[BATCH * 3 + 3 * BATCH + 1], oks[BATCH * 3 + 3 * BATCH + 1];
+	static char *dirnames[3 * BATCH + 1];
 	unsigned char *dirs;
 	struct str dir = STR_ZERO, fn = STR_ZERO;
-	size_t n, i, k;
+	size_t n, i, k, nd = 0, nf;
 	struct msg *m;
 	struct stat st;
+	int bounce = 0, err;
 	char idb[FMT_ULONG + 1], sb[FMT_ULONG + 1], lb[FMT_ULONG + 1], rb[FMT_ULONG + 1];
 
 	if ((dirs = calloc(qpath_split(), 1)) == NULL)
 		die_nomem();
 	n = todo_ids(ids, BATCH);
+	npend = 0;
 	for (i = 0; i < n; i++)
-		taken[i] = (unsigned char)take_todo(ids[i], dirs);
-	/* the new files must be on disk before the envelopes go */
+		taken[i] = (unsigned char)take_todo(ids[i], i, dirs);
+	/* The new files and their names must be on disk before the envelopes
+	 * go: every file and every changed directory, synced at once (the
+	 * disk commits them together), each directory once per batch. */
+	for (i = 0; i < npend; i++)
+		fds[i] = pend[i].fd;
+	nf = npend;
 	for (i = 0; i < qpath_split(); i++) {
 		const char *sub[3] = { "info/", "local/", "remote/" };
 
-		if (!dirs[i])
-			continue;
+		bounce |= dirs[i] & D_BOUNCE;
 		for (k = 0; k < 3; k++) {
+			if (!(dirs[i] & (1 << k)))
+				continue;
 			dir.len = 0;
 			if (!str_cats(&dir, sub[k]) || !str_catulong(&dir, i) || !str_nul(&dir))
 				die_nomem();
-			if (!sync_dir(dir.s))
-				die_sys(EXIT_TEMP, "unable to sync ", dir.s);
+			if ((fds[nf + nd] = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+				die_sys(EXIT_TEMP, "unable to open ", dir.s);
+			if ((dirnames[nd++] = strdup(dir.s)) == NULL)
+				die_nomem();
 		}
 	}
+	if (bounce) {
+		if ((fds[nf + nd] = open("bounce", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			die_sys(EXIT_TEMP, "unable to open bounce");
+		if ((dirnames[nd++] = strdup("bounce")) == NULL)
+			die_nomem();
+	}
+	err = sync_all(fds, oks, nf + nd) ? 0 : errno;
+	for (i = 0; i < nf; i++) {
+		if (!oks[i] || close(fds[i]) == -1) {
+			if (oks[i])
+				oks[i] = 0;
+			else
+				(void)close(fds[i]);	/* the sync failure is what counts */
+			if (taken[pend[i].owner])
+				say("warning: unable to sync the queue files of msg ",
+				    ul(idb, ids[pend[i].owner]), NULL);
+			taken[pend[i].owner] = 0;	/* taken again later */
+		}
+	}
+	for (i = 0; i < nd; i++) {
+		if (!oks[nf + i]) {
+			errno = err;
+			die_sys(EXIT_TEMP, "unable to sync ", dirnames[i]);
+		}
+		if (close(fds[nf + i]) == -1)
+			die_sys(EXIT_TEMP, "unable to sync ", dirnames[i]);
+		free(dirnames[i]);
+	}
+	npend = 0;
 	for (i = 0; i < n; i++) {
 		if (!taken[i])
 			continue;
