@@ -178,7 +178,7 @@ finally:
         else:
             t.write(path, v, 0o600 if n == "serverkey.pem" else 0o644)
     shutil.rmtree(SV, ignore_errors=True)
-    for s in ("send", "smtpd", "submission", "pop3"):
+    for s in ("send", "smtpd", "submission", "pop3", "smtps", "pop3s", "webadmin"):
         shutil.rmtree(os.path.join(HOME, "log", s), ignore_errors=True)
     try:
         os.unlink(os.path.join(HOME, "log", "svscan.log"))

@@ -240,7 +240,7 @@ finally:
         else:
             t.write(path, v, 0o600 if n == "serverkey.pem" else 0o644)
     shutil.rmtree(os.path.join(HOME, "log", "smtpd"), ignore_errors=True)
-    for s in ("send", "submission", "pop3", "smtps", "pop3s"):
+    for s in ("send", "submission", "pop3", "smtps", "pop3s", "webadmin"):
         shutil.rmtree(os.path.join(HOME, "log", s), ignore_errors=True)
     t.clear_queue()
 t.done()

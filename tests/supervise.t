@@ -308,6 +308,6 @@ finally:
                 pass
     restore()
     t.clear_queue()
-    for s in ("send", "smtpd", "submission", "pop3"):
+    for s in ("send", "smtpd", "submission", "pop3", "smtps", "pop3s", "webadmin"):
         shutil.rmtree(os.path.join(HOME, "log", s), ignore_errors=True)
 t.done()
