@@ -1488,6 +1488,39 @@ skip_name(const char *n)
 
 static void copy_tree(const char *from, const char *to, const struct owner *o);
 
+/* restoring - set by restore: a Maildir's maildirsize keeps only its
+ * quota line, so the usage is recounted from what was restored */
+static int restoring;
+
+/* quota_recount - cut the copied maildirsize fn to its first line.  The
+ * usage lines of the backup were counted in the live mailbox while it
+ * changed (mail arriving and read during the copy), so they need not
+ * match the messages restored; without them qmail-local recounts the
+ * sums at the next delivery and qmail-admin counts them for a listing. */
+static void
+quota_recount(const char *fn)
+{
+	char x[MAILDIR_QUOTA_FILEMAX + 1];
+	size_t n = 0, e;
+	long r;
+	int fd;
+
+	if ((fd = open(fn, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		die_sys(EXIT_TEMP, "unable to open ", fn);
+	while (n < sizeof x) {
+		if ((r = fd_read(fd, x + n, sizeof x - n, 0)) == -1)
+			die_sys(EXIT_TEMP, "unable to read ", fn);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	(void)close(fd);	/* read-only */
+	e = str_chrb(x, n, '\n');
+	if (e == n || e + 1 == n)
+		return;	/* no quota line, or nothing after it */
+	write_atomic(fn, x, e + 1, 0600, NULL);	/* keeps mode and owner */
+}
+
 /* copy_msgs - one Maildir subdirectory; names copied go into done */
 static unsigned long
 copy_msgs(const char *from, const char *to, struct names *done,
@@ -1606,9 +1639,11 @@ copy_tree(const char *from, const char *to, const struct owner *o)
 		}
 		if (S_ISDIR(st.st_mode))
 			copy_tree(f.s, t.s, o);
-		else if (S_ISREG(st.st_mode))
-			(void)copy_file(f.s, t.s, o);
-		else if (S_ISLNK(st.st_mode)) {
+		else if (S_ISREG(st.st_mode)) {
+			if (copy_file(f.s, t.s, o) && restoring &&
+			    is_maildir(from) && str_equal(e->d_name, "maildirsize"))
+				quota_recount(t.s);
+		} else if (S_ISLNK(st.st_mode)) {
 			if (!str_readyplus(&l, 4096))
 				die_nomem();
 			if ((r = readlink(f.s, l.s, 4095)) == -1)
@@ -1731,6 +1766,8 @@ backup_queue(const char *dst)
 	static const char *const order[] = { "todo", "info", "local", "remote", "bounce" };
 	struct names ids[5], mess = { STR_ZERO, NULL, 0, 0 };
 	struct names seen = { STR_ZERO, NULL, 0, 0 };
+	struct names tcopied = { STR_ZERO, NULL, 0, 0 };	/* todo/ copied */
+	struct names env = { STR_ZERO, NULL, 0, 0 };	/* todo/ or info/ copied */
 	struct str qb = STR_ZERO, f = STR_ZERO, t = STR_ZERO;
 	size_t i, k;
 	const char *id;
@@ -1745,21 +1782,30 @@ backup_queue(const char *dst)
 		queue_ids("queue", order[k], &ids[k]);
 		for (i = 0; i < ids[k].n; i++) {
 			id = ids[k].pool.s + ids[k].off[i];
-			/* a todo/ message copied already stands alone */
-			if (k > 0 && names_has(&ids[0], id))
+			/* a todo/ message copied already stands alone.  One
+			 * listed in todo/ but gone when copied was taken by
+			 * qmail-send, which wrote its info/ (listed next)
+			 * before removing todo/ */
+			if (k > 0 && names_has(&tcopied, id))
 				continue;
-			(void)copy_file(qfile(&f, "queue", order[k], id),
-			    qfile(&t, qb.s, order[k], id), NULL);
+			if (copy_file(qfile(&f, "queue", order[k], id),
+			    qfile(&t, qb.s, order[k], id), NULL) && k < 2) {
+				names_add(k == 0 ? &tcopied : &env, id, strlen(id));
+				if (k == 0)
+					names_add(&env, id, strlen(id));
+			}
 		}
+		if (k == 0)
+			names_sort(&tcopied);
 	}
+	names_sort(&env);
 	queue_ids("queue", "mess", &mess);
 	for (i = 0; i < mess.n; i++) {
 		id = mess.pool.s + mess.off[i];
-		for (k = 0; k < 4; k++)
-			if (names_has(&ids[k], id))
-				break;
-		if (k == 4)
-			continue;	/* being written, or just finished */
+		/* without an envelope it is being written or just finished:
+		 * restored alone it would be a leftover nobody delivers */
+		if (!names_has(&env, id))
+			continue;
 		if (copy_file(qfile(&f, "queue", "mess", id),
 		    qfile(&t, qb.s, "mess", id), NULL))
 			names_add(&seen, id, strlen(id));
@@ -1778,6 +1824,8 @@ backup_queue(const char *dst)
 		names_free(&ids[k]);
 	names_free(&mess);
 	names_free(&seen);
+	names_free(&tcopied);
+	names_free(&env);
 	str_free(&qb);
 	str_free(&f);
 	str_free(&t);
@@ -2004,6 +2052,7 @@ backup_main(const char *what, const char *dir, int queue)
 			(void)close(fd);	/* only checked */
 	copy_tree(path3(&p, abs.s, "control", NULL), "control", NULL);
 	copy_tree(path3(&p, abs.s, "users", NULL), "users", NULL);
+	restoring = 1;
 	copy_tree(path3(&p, abs.s, "domains", NULL), "domains", &o);
 	if (o.change && chown("domains", o.uid, o.gid) == -1)
 		die_sys(EXIT_TEMP, "unable to set owner of domains");

@@ -185,6 +185,9 @@ try:
     t.ok(not missing, "every message queued before the backup is in its queue or Maildir copy"
          + (" (missing %s)" % sorted(missing)[:10] if missing else ""))
     t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
+    bq = open(os.path.join(bamd, "maildirsize")).read()
+    t.ok(bq.startswith("90000000S\n") and len(bq.splitlines()) > 40,
+         "the quota file is in the backup as it was, usage lines and all")
     rc, out, err = v.admin("backup", bdir)
     t.ok(rc == 100 and "not empty" in err, "a backup into a used directory is refused")
     rc, out, err = v.admin("backup", os.path.join(H, "domains", "x"))
@@ -209,7 +212,16 @@ try:
          ("+%s-:" % D) in open(os.path.join(H, "users", "assign")).read(),
          "control/virtualdomains and users/assign restored")
     t.is_(v.admin("alias", "list", D)[1], "info@%s: alice@%s\n" % (D, D), "the alias is back")
-    t.is_(open(os.path.join(amd, "maildirsize")).read(), "90000000S\n", "the quota file is back")
+    # the usage lines of the backup were counted while mail arrived;
+    # the restore keeps the quota and lets the usage be recounted
+    t.is_(open(os.path.join(amd, "maildirsize")).read(), "90000000S\n",
+          "the quota line is back, its usage left to be recounted")
+    t.is_(v.deliver(D, "alice", msg(5000)), 0, "a delivery after the restore")
+    lines = open(os.path.join(amd, "maildirsize")).read().splitlines()
+    usage = [sum(int(x.split()[k]) for x in lines[1:]) for k in (0, 1)]
+    files = [p for p, h in maildir_files(amd)[0].values()]
+    t.is_(usage, [sum(os.stat(p).st_size for p in files), len(files)],
+          "recounts the usage: it matches the restored mailbox")
     bq = sorted(hashlib.sha256(open(f, "rb").read()).hexdigest()
                 for f in files_under(os.path.join(bdir, "queue", "mess")))
     rq = sorted(hashlib.sha256(open(f, "rb").read()).hexdigest() for f in t.queue_files("mess"))
