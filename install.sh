@@ -64,6 +64,9 @@ elif [ -z "$destdir" ]; then
 	mkusers
 fi
 
+# parents of the install root that do not exist yet: enterable by the
+# service users whatever the umask (mkdir -p would give them its mode)
+(umask 022 && mkdir -p "$root")
 d . root $gqmail 755
 for x in bin man man/man1 man/man5 man/man8 control users service log; do d $x root $gqmail 755; done
 d alias $alias $gqmail 2755

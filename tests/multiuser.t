@@ -89,7 +89,7 @@ else:
     BASE = "/var/tmp/lanmail-mu-%d" % os.getpid()
     os.mkdir(BASE)
 os.chmod(BASE, 0o755)
-HOME = os.path.join(BASE, "home")
+HOME = os.path.join(BASE, "srv", "home")	# install.sh makes srv/ too
 BIN = os.path.join(HOME, "bin")
 SYSU = "lanmailmu%d" % (os.getpid() % 100000)
 SYSHOME = os.path.join(BASE, "sys", SYSU)
@@ -123,13 +123,14 @@ def ids(name):
     return pw.pw_uid, pw.pw_gid
 
 
-def make(*targets):
+def make(*targets, umask=None):
     env = dict(os.environ)
     for k in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
         env.pop(k, None)
     argv = ["make", "-s", "-C", SRC, "-j%d" % min(8, os.cpu_count() or 2), "B=" + BUILDDIR,
             "HOME_DIR=" + HOME, "USERS=" + " ".join(USERS)] + list(targets)
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300,
+                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
 
 
 def status_ids(pid):
@@ -286,12 +287,15 @@ try:
         t.diag(r.stdout + r.stderr)
         t.ok(False, "make all with the default conf-users")
         t.done()
-    r = make("install")
-    t.is_(r.returncode, 0, "make install as root with the default conf-users")
+    # an administrator's umask 077 must not matter
+    r = make("install", umask=0o077)
+    t.is_(r.returncode, 0, "make install as root with the default conf-users, umask 077")
     if r.returncode:
         t.diag(r.stdout + r.stderr)
         t.done()
-    r = make("install")
+    t.is_(stat.S_IMODE(os.stat(os.path.dirname(HOME)).st_mode), 0o755,
+          "a parent of conf-home that install made can be entered by the service users")
+    r = make("install", umask=0o077)
     t.is_(r.returncode, 0, "make install again: users, groups and files reused")
     for u in USERS[:7]:
         pwd.getpwnam(u)
