@@ -22,8 +22,8 @@ main(void)
 	struct str k = STR_ZERO, v = STR_ZERO;
 	struct assign a = ASSIGN_ZERO;
 	struct lcdb_make m;
-	char fn[] = "/tmp/lib-assign.XXXXXX";
-	char cdbfn[64];
+	char fn[128];
+	char cdbfn[160];
 	char big[5000];
 	int fd;
 	static const char *const good[] = {
@@ -67,6 +67,8 @@ main(void)
 	ok(assign_rcptline("jo\0e@x", 6, &k) == -1, "NUL inside");
 
 	/* a table built the way qmail-newu builds it */
+	if (!tap_tmpname(fn, sizeof fn, "lib-assign"))
+		return 1;
 	if ((fd = mkstemp(fn)) == -1 || close(fd) == -1)
 		return perror("mkstemp"), 1;
 	snprintf(cdbfn, sizeof cdbfn, "%s.cdb", fn);

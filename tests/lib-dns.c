@@ -392,13 +392,14 @@ test_resolver(void)
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof sa;
 	struct dns_ip ip[4];
-	char dir[] = "/tmp/lib-dns.XXXXXX", old[4096];
+	char dir[128], old[4096];
 	size_t n;
 	int u, l, one = 1, r, st;
 	pid_t pid;
 	FILE *f;
 
-	if (!getcwd(old, sizeof old) || !mkdtemp(dir) || chdir(dir) == -1 ||
+	if (!tap_tmpname(dir, sizeof dir, "lib-dns") ||
+	    !getcwd(old, sizeof old) || !mkdtemp(dir) || chdir(dir) == -1 ||
 	    mkdir("control", 0755) == -1) {
 		ok(0, "scratch directory");
 		return;

@@ -224,13 +224,15 @@ name_ok(const char *s)
 int
 main(void)
 {
-	char dir[] = "/tmp/lib-maildir.XXXXXX";
-	char md[128], sub[160], path[300], got[200];
+	char dir[128];
+	char md[160], sub[200], path[300], got[200];
 	struct str name = STR_ZERO, where = STR_ZERO, prev = STR_ZERO;
 	const char body[] = "Subject: x\n\nbody\n";
 	int in, fd, i, distinct = 1;
 	ssize_t r;
 
+	if (!tap_tmpname(dir, sizeof dir, "lib-maildir"))
+		return 1;
 	if (!mkdtemp(dir))
 		return perror("mkdtemp"), 1;
 	snprintf(md, sizeof md, "%s/Maildir", dir);

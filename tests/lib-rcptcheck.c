@@ -35,12 +35,14 @@ relay(const struct rcptcheck *rc, const char *d)
 int
 main(void)
 {
-	char dir[] = "/tmp/lib-rcptcheck.XXXXXX";
+	char dir[128];
 	struct rcptcheck rc = RCPTCHECK_ZERO, rc2 = RCPTCHECK_ZERO;
 	struct str p = STR_ZERO;
 	const char *fn;
 	char big[5000];
 
+	if (!tap_tmpname(dir, sizeof dir, "lib-rcptcheck"))
+		return 1;
 	if (!mkdtemp(dir) || chdir(dir) == -1) {
 		perror("scratch directory");
 		return 1;

@@ -24,10 +24,12 @@ now(void)
 int
 main(void)
 {
-	char dir[] = "/tmp/lib-syncall.XXXXXX", fn[64];
+	char dir[128], fn[160];
 	int fd[N + 1], okv[N + 1], i, all;
 	double t0, tpar, tser;
 
+	if (!tap_tmpname(dir, sizeof dir, "lib-syncall"))
+		return 1;
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;

@@ -25,7 +25,8 @@ main(void)
 {
 	struct str h = STR_ZERO, h2 = STR_ZERO, got = STR_ZERO;
 	struct lcdb_make m;
-	char dir[] = "/tmp/lib-vpasswd.XXXXXX", fn[64], big[300];
+	char dir[128], fn[160], big[300];
+	size_t dl;
 	const char *hash;
 	size_t ul, hl;
 	unsigned long q;
@@ -74,9 +75,11 @@ main(void)
 	    vpasswd_check("x", "$6$") == 0, "locked and broken hashes match nothing");
 
 	/* the cdb */
-	ok(mkdtemp(dir) != NULL, "scratch directory");
-	memcpy(fn, dir, sizeof dir - 1);
-	memcpy(fn + sizeof dir - 1, "/vpasswd.cdb", 13);
+	ok(tap_tmpname(dir, sizeof dir, "lib-vpasswd") && mkdtemp(dir) != NULL,
+	    "scratch directory");
+	dl = strlen(dir);	/* under 128: fn has room for 13 more */
+	memcpy(fn, dir, dl);
+	memcpy(fn + dl, "/vpasswd.cdb", 13);
 	ok(lcdb_make_start(&m, fn) && lcdb_make_add(&m, "joe", 3, h.s, h.len) &&
 	    lcdb_make_add(&m, "ann", 3, "$6$x$y:5000", 11) &&
 	    lcdb_make_add(&m, "bad", 3, "has space:1", 11) &&
@@ -91,9 +94,9 @@ main(void)
 	    "names that are not mailbox names are not looked up");
 	ok(vpasswd_lookup(fn, "bad", 3, &got, &q) == -1 && vpasswd_lookup(fn, "badq", 4, &got, &q) == -1,
 	    "a damaged value is an error, not a match");
-	memcpy(fn + sizeof dir - 1, "/missing.cdb", 13);
+	memcpy(fn + dl, "/missing.cdb", 13);
 	ok(vpasswd_lookup(fn, "joe", 3, &got, &q) == 0, "no cdb: not found");
-	memcpy(fn + sizeof dir - 1, "/vpasswd.cdb", 13);
+	memcpy(fn + dl, "/vpasswd.cdb", 13);
 	(void)unlink(fn);
 	(void)rmdir(dir);
 	str_free(&h);

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int tap_n, tap_failed;
 
@@ -28,6 +29,25 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 		tap_failed++;
 	}
 	fflush(stdout);
+}
+
+/* tap_tmpname - "$TMPDIR/name.XXXXXX" (/tmp without TMPDIR; make check
+ * points it into its scratch directory) in buf of n bytes, for mkdtemp
+ * or mkstemp.  1 done; 0 with a message when it does not fit. */
+static int __attribute__((unused))
+tap_tmpname(char *buf, size_t n, const char *name)
+{
+	const char *t = getenv("TMPDIR");
+	int r;
+
+	if (t == NULL || *t == 0)
+		t = "/tmp";
+	r = snprintf(buf, n, "%s/%s.XXXXXX", t, name);
+	if (r < 0 || (size_t)r >= n) {
+		fprintf(stderr, "TMPDIR is too long for this test: %s\n", t);
+		return 0;
+	}
+	return 1;
 }
 
 static int
