@@ -37,8 +37,9 @@ cd "$src" || exit 1
 
 # lib/*.c and auto.c: rebuilt when the source or any header is newer
 newest_h=$(ls -t lib/*.h | sed -n 1p)
-sh ./mkauto.sh "$(sed -n 1p conf-home)" "$(sed -n 1p conf-split)" "$(sed '/^$/q' conf-users | tr '\n' ' ')" > "$out/lib/auto.c.new" || exit 1
-if cmp -s "$out/lib/auto.c.new" "$out/lib/auto.c"; then rm -f "$out/lib/auto.c.new"; else mv "$out/lib/auto.c.new" "$out/lib/auto.c"; fi
+# (a name of its own: tests/fuzz.t runs several targets at once)
+sh ./mkauto.sh "$(sed -n 1p conf-home)" "$(sed -n 1p conf-split)" "$(sed '/^$/q' conf-users | tr '\n' ' ')" > "$out/lib/auto.c.new.$$" || exit 1
+if cmp -s "$out/lib/auto.c.new.$$" "$out/lib/auto.c"; then rm -f "$out/lib/auto.c.new.$$"; else mv "$out/lib/auto.c.new.$$" "$out/lib/auto.c"; fi
 for c in lib/*.c "$out/lib/auto.c"; do
 	o=$out/lib/$(basename "$c" .c).o
 	if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
