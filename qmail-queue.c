@@ -25,6 +25,7 @@
 #include "qpath.h"
 #include "sig.h"
 #include "str.h"
+#include "syncall.h"
 
 /* the exit codes of qmail-queue(8), kept as qmail defined them */
 #define QQ_ADDRTOOLONG 11
@@ -71,9 +72,9 @@ cleanup(void)
 #define fail(code, ...) (cleanup(), die((code), __VA_ARGS__))
 #define fail_sys(code, ...) (cleanup(), die_sys((code), __VA_ARGS__))
 
-/* sync_dir_of - make the entry just created for queue file fn durable */
-static void
-sync_dir_of(const struct str *fn, int code)
+/* open_dir_of - the directory holding queue file fn, for a sync */
+static int
+open_dir_of(const struct str *fn, int code)
 {
 	struct str dir = STR_ZERO;
 	int fd;
@@ -82,11 +83,20 @@ sync_dir_of(const struct str *fn, int code)
 		fail_sys(QQ_NOMEM, "out of memory");
 	if ((fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fail_sys(code, "unable to open ", dir.s);
-	if (fsync(fd) == -1)
-		fail_sys(QQ_WRITE, "unable to sync ", dir.s);
-	if (close(fd) == -1)
-		fail_sys(QQ_WRITE, "unable to close ", dir.s);
 	str_free(&dir);
+	return fd;
+}
+
+/* sync_dir_of - make the entry just created for queue file fn durable */
+static void
+sync_dir_of(const struct str *fn, int code)
+{
+	int fd = open_dir_of(fn, code);
+
+	if (fsync(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to sync ", fn->s, "'s directory");
+	if (close(fd) == -1)
+		fail_sys(QQ_WRITE, "unable to close ", fn->s, "'s directory");
 }
 
 /* received - our own trace line: who handed us the message, and when */
@@ -115,7 +125,7 @@ received(struct buf *out, unsigned long pid)
 	str_free(&line);
 }
 
-/* copy_message - descriptor 0 to the message file, then make it durable */
+/* copy_message - descriptor 0 to the message file (main syncs it) */
 static void
 copy_message(int fd, unsigned long pid)
 {
@@ -136,11 +146,6 @@ copy_message(int fd, unsigned long pid)
 	}
 	if (!buf_flush(&out))
 		fail_sys(QQ_WRITE, "unable to write message");
-	/* the data before any name that makes it visible */
-	if (fsync(fd) == -1)
-		fail_sys(QQ_WRITE, "unable to sync message");
-	if (close(fd) == -1)
-		fail_sys(QQ_WRITE, "unable to close message");
 }
 
 /* read_envelope - descriptor 1, at most one byte past the largest valid
@@ -184,7 +189,7 @@ main(int argc, char **argv)
 	struct envelope env;
 	struct stat st;
 	unsigned long pid = (unsigned long)getpid(), id;
-	int fd;
+	int fd, sfd[3], sok[3];
 
 	(void)argc;
 	die_init(argv[0]);
@@ -221,7 +226,8 @@ main(int argc, char **argv)
 
 	/* The message first; without an envelope it stays invisible. */
 	copy_message(fd, pid);
-	sync_dir_of(&messfn, QQ_MESS);
+	sfd[0] = fd;
+	sfd[1] = open_dir_of(&messfn, QQ_MESS);
 
 	read_envelope(&raw, &env);
 	if (!str_cats(&head, "u") || !str_catulong(&head, (unsigned long)getuid()) ||
@@ -235,9 +241,17 @@ main(int argc, char **argv)
 	/* todo/ form: our u and p records, then F and T records, no final NUL */
 	if (!fd_writeall(fd, head.s, head.len, 0) || !fd_writeall(fd, raw.s, raw.len - 1, 0))
 		fail_sys(QQ_WRITE, "unable to write envelope");
-	if (fsync(fd) == -1)
-		fail_sys(QQ_WRITE, "unable to sync envelope");
-	if (close(fd) == -1)
+	sfd[2] = fd;
+	/* The message, its name in mess/ and the envelope on disk before
+	 * todo/ names them; the three syncs go to the disk together. */
+	if (!sync_all(sfd, sok, 3))
+		fail_sys(QQ_WRITE, !sok[0] ? "unable to sync message" :
+		    !sok[1] ? "unable to sync the message's directory" : "unable to sync envelope");
+	if (close(sfd[0]) == -1)
+		fail_sys(QQ_WRITE, "unable to close message");
+	if (close(sfd[1]) == -1)
+		fail_sys(QQ_WRITE, "unable to close the message's directory");
+	if (close(sfd[2]) == -1)
 		fail_sys(QQ_WRITE, "unable to close envelope");
 
 	/* The commit: once todo/ names it, the message exists. */
