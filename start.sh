@@ -22,6 +22,8 @@
 # programs and run scripts, and a running svscan is left alone.
 # Settings (make variables, passed in the environment): see lanmail-start(8).
 set -e
+# everything made here is read by the service users: never the caller's umask
+umask 022
 cd "$(dirname "$0")"
 src=$(pwd)
 if [ $# -eq 0 ]; then
