@@ -56,7 +56,24 @@ try:
             if s.inject("crash@" + D, ["c%d@%s" % (i, D) for i in who], body) != 0:
                 failures.append(n)
 
-    s.start()
+    def alive(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read()
+        except OSError:
+            return False
+        return st[st.rindex(")") + 2] != "Z"
+
+    HELPERS = ("qmail-send", "qmail-lspawn", "qmail-rspawn", "qmail-clean")
+
+    def start():
+        # the next kill must find every helper running: on a loaded machine
+        # qmail-start takes a while to start them
+        s.start()
+        if not s.wait(lambda: all(h in s.pids() for h in HELPERS), 60, 0.02):
+            t.diag("qmail-start has not started all its helpers after 60 s: %r" % s.pids())
+
+    start()
     t0 = time.time()
     workers = [threading.Thread(target=injector) for _ in range(8)]
     for w in workers:
@@ -70,15 +87,20 @@ try:
         if victim in pids:
             os.kill(pids[victim], signal.SIGKILL)
             kills.append(victim)
-        # the others notice and end; qmail-start exits; start it again
+        # the others notice and end; qmail-start exits; start it again once
+        # every helper of this generation is gone (a qmail-send still
+        # ending would hold the queue's lock against the next one)
         tk = time.time()
         try:
-            s.proc.wait(30)
-        except Exception:
+            s.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            t.diag("qmail-start still running 60 s after %s was killed" % victim)
             t.stop(s.proc, signal.SIGKILL)
+        if not s.wait(lambda: not any(alive(p) for p in pids.values()), 60, 0.02):
+            t.diag("helpers still running 60 s after %s was killed" % victim)
         if os.environ.get("CRASH_DEBUG"):
             t.diag("%.1f killed %s, ended after %.1fs" % (tk - t0, victim, time.time() - tk))
-        s.start()
+        start()
     for w in workers:
         w.join()
     t.diag("all accepted after %.1fs" % (time.time() - t0))
@@ -100,7 +122,7 @@ try:
     def committed_empty():
         return not any(t.queue_files(d) for d in ("todo", "info", "local", "remote", "bounce"))
 
-    t.ok(s.wait(progress, 150, 1),
+    t.ok(s.wait(progress, 300, 0.5),
          "no message left in the queue and %d deliveries made in %.1fs" % (want, time.time() - t0))
     # a crash between removing info/ and mess/ leaves a message file that
     # is no message: invisible, swept after 36 hours
@@ -124,7 +146,8 @@ try:
     t.is_(bad[:10], [], "every copy exactly as sent")
     dup = sum(c - 1 for c in got.values())
     t.diag("%d deliveries repeated after crashes" % dup)
-    t.ok(dup < want // 10, "repeats stay rare (%d)" % dup)
+    # a kill repeats at most the deliveries in flight (concurrencylocal)
+    t.ok(dup <= KILLS * 30, "repeats stay rare: at most %d per kill (%d)" % (30, dup))
     odd = [l for l in s.log().splitlines() if ("fatal" in l or "warning" in l) and "has gone" not in l and "broken pipe" not in l]
     t.is_(odd[:5], [], "no error in the log but helpers noticing a killed peer")
 finally:
