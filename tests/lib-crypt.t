@@ -19,7 +19,9 @@ musl=${LANMAIL_MUSL_BUILD:-}
 if [ -z "$musl" ] && command -v musl-gcc >/dev/null 2>&1; then
 	musl=$(cd "$LANMAIL_BUILD/.." && pwd)/musl
 	cc=$(sed -n 1p "$src/conf-cc" | sed 's/^[^ ]*/musl-gcc -static/')
-	make -s -k -C "$src" B="$musl" CONF_CC="$cc" CONF_LD="musl-gcc -static" all tests \
+	jobs=$(getconf _NPROCESSORS_ONLN 2>/dev/null) || jobs=1
+	case $jobs in ''|*[!0-9]*|0) jobs=1 ;; esac
+	make -s -k -j "$jobs" -C "$src" B="$musl" CONF_CC="$cc" CONF_LD="musl-gcc -static" all tests \
 	    > "$LANMAIL_BUILD/lib-crypt.musl.log" 2>&1
 	rm -f "$LANMAIL_BUILD/lib-crypt.musl.log"
 fi
