@@ -92,7 +92,10 @@ class Browser:
                              "--user-data-dir=" + self.prof, "--remote-debugging-address=127.0.0.1",
                              "--remote-debugging-port=%d" % dport, "--window-size=800,900", "--hide-scrollbars",
                              "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            # its crash-report, dconf and temporary files too stay in the profile
+                            env=dict(os.environ, HOME=self.prof, XDG_CONFIG_HOME=self.prof,
+                                     XDG_CACHE_HOME=self.prof, TMPDIR=self.prof))
         end = time.time() + 30
         targets = []
         while time.time() < end:
