@@ -209,9 +209,12 @@ direct)
 	if is_svscan "$pid" "$sv"; then
 		say "svscan is already running on $sv (pid $pid)"
 	else
-		# detached: its own session, no terminal, a clean environment
+		# detached: its own session, no terminal, a clean environment,
+		# no inherited descriptors (make -j hands its jobserver pipe to
+		# the recipe: held by svscan and every service, make never ends)
 		(cd "$sv" && exec setsid env - PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-			svscan "$sv" </dev/null >>"$home/log/svscan.log" 2>&1) &
+			svscan "$sv" </dev/null >>"$home/log/svscan.log" 2>&1 \
+			3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-) &
 		pid=$!
 		sleep 1
 		is_svscan "$pid" "$sv" || die "svscan did not start: see $home/log/svscan.log"
