@@ -95,9 +95,13 @@ SYSU = "lanmailmu%d" % (os.getpid() % 100000)
 SYSHOME = os.path.join(BASE, "sys", SYSU)
 procs = []
 made_user = [False]
+started = [False]	# make start ran
 
 
 def cleanup():
+    if started[0]:
+        make("stop")
+        started[0] = False
     for p in reversed(procs):
         try:
             t.stop(p)
@@ -123,14 +127,19 @@ def ids(name):
     return pw.pw_uid, pw.pw_gid
 
 
-def make(*targets, umask=None):
+def make(*targets, umask=None, timeout=300):
     env = dict(os.environ)
     for k in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
         env.pop(k, None)
     argv = ["make", "-s", "-C", SRC, "-j%d" % min(8, os.cpu_count() or 2), "B=" + BUILDDIR,
             "HOME_DIR=" + HOME, "USERS=" + " ".join(USERS)] + list(targets)
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300,
-                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+                              preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+    except subprocess.TimeoutExpired as e:
+        out = lambda b: b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+        return subprocess.CompletedProcess(argv, -1, out(e.stdout),
+                                           out(e.stderr) + "\nmake did not end in %d seconds" % timeout)
 
 
 def status_ids(pid):
@@ -631,6 +640,52 @@ try:
     log = sendlog.read()
     if "fatal" in log or "warning" in log:
         t.diag(log)
+
+    # 11. make start, as an administrator runs it (umask 077 again): the
+    # run scripts, supervise, multilog as qmaill; then make stop
+    # (make runs with -j: the services must not keep its jobserver pipe,
+    # or make start never ends)
+    mport, pport2 = t.free_port(), t.free_port()
+    started[0] = True
+    r = make("start", "NOBUILD=1", "SUPERVISOR=direct", "SERVICES=send smtpd pop3", "LISTEN=127.0.0.1",
+             "SMTPPORT=%d" % mport, "POP3PORT=%d" % pport2, umask=0o077, timeout=60)
+    t.is_(r.returncode, 0, "make -j start (umask 077) ends")
+    if r.returncode:
+        t.diag(r.stdout + r.stderr)
+    t.ok(t.wait_port(mport) and t.wait_port(pport2), "smtpd and pop3 listen")
+    try:
+        s = smtplib.SMTP("127.0.0.1", mport, timeout=20)
+        refused = s.sendmail("sender@outside.example", ["alice@" + VD], "Subject: supervised\n\nunder svscan\n")
+        s.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        refused = repr(e)
+    t.is_(refused, {}, "the supervised qmail-smtpd accepts a message")
+    got = [p for p in wait_mail(alice_md, 1) if b"under svscan" in open(p, "rb").read()]
+    t.ok(len(got) == 1 and os.stat(got[0]).st_uid == uid[VMAIL], "the supervised qmail-send delivers it as vmail")
+    logf = os.path.join(HOME, "log", "send", "current")
+    end = time.time() + 10
+    while time.time() < end and not (os.path.exists(logf) and b"new msg" in open(logf, "rb").read()):
+        time.sleep(0.05)
+    t.ok(os.path.exists(logf) and b"new msg" in open(logf, "rb").read(),
+         "multilog (as qmaill) writes log/send/current")
+    ml = []
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and open("/proc/%s/comm" % d).read().strip() == "multilog" and \
+                    HOME in open("/proc/%s/cmdline" % d, "rb").read().decode(errors="replace"):
+                ml.append(status_ids(int(d))[1])
+        except OSError:
+            pass
+    t.ok(len(ml) == 3 and set(ml) == {uid[QMAILL]}, "the 3 multilogs run as qmaill (%r)" % ml)
+    # service/mkrules, run by hand after a change to control/relaynets
+    r = subprocess.run(["sh", os.path.join(HOME, "service", "mkrules"), "smtpd"], capture_output=True, text=True,
+                       preexec_fn=lambda: os.umask(0o077))
+    cdbmode = stat.S_IMODE(os.stat(os.path.join(HOME, "service", "smtpd", "tcp.cdb")).st_mode)
+    t.ok(r.returncode == 0 and cdbmode == 0o644,
+         "mkrules by hand (umask 077): tcp.cdb readable by tcpserver as qmaild (%o)" % cdbmode)
+    r = make("stop")
+    t.is_(r.returncode, 0, "make stop")
+    started[0] = False
 finally:
     cleanup()
 t.ok(not os.path.exists(BASE), "the scratch home is removed")
