@@ -391,6 +391,19 @@ try:
         t.write(p, "./Maildir/\n")
         os.chown(p, uid[ALIAS], -1)
 
+    # leftovers of a qmail-queue that never committed: qmail-send (qmails)
+    # cannot unlink in pid/, intd/ or mess/ (qmailq's), qmail-clean does
+    q = os.path.join(HOME, "queue")
+    old_id, young_id = split * 7001 + 1, split * 7002 + 2
+    leftovers = ["pid/4242424", "intd/%d/%d" % (old_id % split, old_id), "mess/%d/%d" % (old_id % split, old_id)]
+    young = os.path.join(q, "mess/%d/%d" % (young_id % split, young_id))
+    for f in leftovers + [young]:
+        fp = f if f == young else os.path.join(q, f)
+        t.write(fp, "leftover\n")
+        os.chown(fp, uid[QMAILQ], gid[GQMAIL])
+        if fp != young:
+            os.utime(fp, (time.time() - 40 * 3600, time.time() - 40 * 3600))
+
     # 4. qmail-start as root: each program under its own uid
     sendlog = open(os.path.join(BASE, "send.log"), "w+")
     start = t.start([os.path.join(BIN, "qmail-start"), "./Maildir/"], cwd=HOME,
@@ -409,6 +422,14 @@ try:
         ru, eu, rg = status_ids(helpers[prog])
         t.ok(ru == eu == uid[user] and rg == gid[GQMAIL],
              "%s runs as %s (uid %d/%d gid %d)" % (prog, user, ru, eu, rg))
+
+    end = time.time() + 10
+    while time.time() < end and any(os.path.exists(os.path.join(q, f)) for f in leftovers):
+        time.sleep(0.05)
+    t.is_([f for f in leftovers if os.path.exists(os.path.join(q, f))], [],
+          "leftovers older than 36 hours swept (qmail-send asks qmail-clean)")
+    t.ok(os.path.exists(young), "a young leftover stays (a qmail-queue may be writing it)")
+    os.unlink(young)
 
     # 5. SMTP under tcpserver as qmaild: virtual, system, alias recipients
     _p, sport = tcpserver([os.path.join(BIN, "qmail-smtpd")], user=QMAILD)
