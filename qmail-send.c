@@ -389,13 +389,12 @@ mark(struct msg *m, int ch, size_t i)
 	str_free(&fn);
 }
 
-/* clean - ask qmail-clean; 1 done, 0 not */
-static int
-clean(char what, unsigned long id)
+/* clean_ask - a request to qmail-clean; it answers requests in order,
+ * one byte each (see clean_answer) */
+static void
+clean_ask(char what, unsigned long id)
 {
 	struct str req = STR_ZERO;
-	char c;
-	long r;
 
 	if (!str_catc(&req, what) || (what != 'S' && !str_catulong(&req, id)) ||
 	    !str_catc(&req, 0))
@@ -403,12 +402,29 @@ clean(char what, unsigned long id)
 	if (!fd_writeall(7, req.s, req.len, 0))
 		die_sys(EXIT_TEMP, "unable to talk to qmail-clean");
 	str_free(&req);
+}
+
+/* clean_answer - the answer to the oldest request; 1 done, 0 not */
+static int
+clean_answer(void)
+{
+	char c;
+	long r;
+
 	do
 		r = fd_read(8, &c, 1, 0);
 	while (r == -1 && errno == EINTR);
 	if (r != 1)
 		die(EXIT_TEMP, "qmail-clean has gone");
 	return c == '+';
+}
+
+/* clean - ask qmail-clean and wait; 1 done, 0 not */
+static int
+clean(char what, unsigned long id)
+{
+	clean_ask(what, id);
+	return clean_answer();
 }
 
 static void
@@ -1259,10 +1275,15 @@ todo(void)
 		free(dirnames[i]);
 	}
 	npend = 0;
+	/* every todo/ of the batch to qmail-clean at once, the answers after
+	 * (a few bytes each: the pipes hold them) */
+	for (i = 0; i < n; i++)
+		if (taken[i])
+			clean_ask('T', ids[i]);
 	for (i = 0; i < n; i++) {
 		if (!taken[i])
 			continue;
-		if (!clean('T', ids[i])) {
+		if (!clean_answer()) {
 			say("warning: qmail-clean could not remove todo for msg ", ul(idb, ids[i]), NULL);
 			continue;	/* taken again later: at worst a delivery twice */
 		}
