@@ -20,7 +20,9 @@ a scratch conf-home, and runs it the way an administrator does:
   - an ordinary user injects with the setuid bin/qmail-queue; the bounce
     for a missing mailbox is queued by qmail-send as qmails;
   - users/assign naming uid 0 is deferred by qmail-lspawn, not delivered.
-Skipped unless run as root.  Everything it makes (processes, the scratch
+Skipped unless run as root.  LANMAIL_MU_CC and LANMAIL_MU_LD, when set,
+build the copy with another compiler (the static musl build make start
+installs: "musl-gcc -static -O2 ..." and "musl-gcc -static").  Everything it makes (processes, the scratch
 home, the throwaway user) is removed at the end.
 """
 import atexit
@@ -127,12 +129,19 @@ def ids(name):
     return pw.pw_uid, pw.pw_gid
 
 
+# LANMAIL_MU_CC and LANMAIL_MU_LD (e.g. "musl-gcc -static ..."): build the
+# copy with them instead of conf-cc and conf-ld, as make start does
+CC = []
+if os.environ.get("LANMAIL_MU_CC"):
+    CC = ["CONF_CC=" + os.environ["LANMAIL_MU_CC"], "CONF_LD=" + os.environ.get("LANMAIL_MU_LD", "")]
+
+
 def make(*targets, umask=None, timeout=300):
     env = dict(os.environ)
     for k in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
         env.pop(k, None)
     argv = ["make", "-s", "-C", SRC, "-j%d" % min(8, os.cpu_count() or 2), "B=" + BUILDDIR,
-            "HOME_DIR=" + HOME, "USERS=" + " ".join(USERS)] + list(targets)
+            "HOME_DIR=" + HOME, "USERS=" + " ".join(USERS)] + CC + list(targets)
     try:
         return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
                               preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
@@ -279,7 +288,7 @@ class Sink:
 try:
     # 1. build and install, twice (the second reuses users and files)
     # the objects of the check build, when there is one, save compiling
-    if t.BUILD and os.path.isdir(t.BUILD):
+    if t.BUILD and os.path.isdir(t.BUILD) and not CC:
         for sub in ("", "lib"):
             src = os.path.join(t.BUILD, sub)
             os.makedirs(os.path.join(BUILDDIR, sub), exist_ok=True)
