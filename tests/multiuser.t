@@ -18,12 +18,19 @@ a scratch conf-home, and runs it the way an administrator does:
     the password without root) to a remote domain that control/smtproutes
     sends to an aiosmtpd sink, reached by qmail-remote as qmailr;
   - an ordinary user injects with the setuid bin/qmail-queue; the bounce
-    for a missing mailbox is queued by qmail-send as qmails;
-  - users/assign naming uid 0 is deferred by qmail-lspawn, not delivered.
-Skipped unless run as root.  LANMAIL_MU_CC and LANMAIL_MU_LD, when set,
-build the copy with another compiler (the static musl build make start
-installs: "musl-gcc -static -O2 ..." and "musl-gcc -static").  Everything it makes (processes, the scratch
-home, the throwaway user) is removed at the end.
+    for a missing mailbox is queued by qmail-send as qmails; a |program
+    and a &forward run under the user's uid, a virtual alias forwards
+    as vmail, an alias from qmail-newaliases as alias;
+  - queue leftovers older than 36 hours are swept through qmail-clean;
+  - users/assign naming uid 0 is deferred by qmail-lspawn, not delivered;
+  - make -j start under umask 077 (supervise, multilog as qmaill, the
+    supervised services deliver), mkrules by hand, make stop.
+The install itself runs under umask 077 too.  Skipped unless run as
+root.  LANMAIL_MU_CC and LANMAIL_MU_LD, when set, build the copy with
+another compiler (the static musl build make start installs:
+"musl-gcc -static -O2 ..." and "musl-gcc -static").  Everything it makes
+(processes, the scratch home, the build, the throwaway user) is removed
+at the end; the service users stay, for install.sh reuses them.
 """
 import atexit
 import email
