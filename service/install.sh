@@ -10,6 +10,9 @@
 # touches nothing outside HOME.  Services already running keep running:
 # supervise runs the new run script the next time the service starts.
 set -e
+# the directories it makes are entered by the service users (multilog, as
+# qmaill, returns to service/NAME/log): never the caller's umask
+umask 022
 home=$1 users=$2
 src=$(cd "$(dirname "$0")" && pwd)
 case $home in
@@ -34,10 +37,12 @@ put() {
 }
 
 mkdir -p "$home/service" "$home/log"
+chmod 755 "$home/service" "$home/log"
 put "$src/functions" "$home/service/functions" 644
 put "$src/mkrules" "$home/service/mkrules" 755
 for s in send smtpd submission pop3 smtps pop3s webadmin; do
 	mkdir -p "$home/service/$s/log"
+	chmod 755 "$home/service/$s" "$home/service/$s/log"
 	put "$src/$s/run" "$home/service/$s/run" 755
 	put "$src/$s/log/run" "$home/service/$s/log/run" 755
 	mkdir -p "$home/log/$s"
