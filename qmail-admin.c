@@ -6,6 +6,7 @@
  *	qmail-admin user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]
  *	qmail-admin alias add|del|list ADDRESS|DOMAIN [TARGET ...]
  *	qmail-admin list add|del|members LIST [MEMBER ...]
+ *	qmail-admin list make LIST [OWNER]
  *	qmail-admin backup DIR [--queue]
  *	qmail-admin restore DIR
  *	qmail-admin sync
@@ -68,7 +69,7 @@ usage(void)
 	die(EXIT_PERM, "usage: qmail-admin domain add|del|list [DOMAIN] [--force]"
 	    " | user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]"
 	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...]"
-	    " | list add|del|members LIST [MEMBER ...]"
+	    " | list add|del|members LIST [MEMBER ...] | list make LIST [OWNER]"
 	    " | backup DIR [--queue] | restore DIR | sync"
 	    " | admin add|del|passwd|list [NAME] [--stdin] | totp on|off LOGIN");
 }
@@ -1296,6 +1297,83 @@ list_members(const char *a)
 		die_sys(EXIT_TEMP, "unable to write output");
 }
 
+/* list_make - a qmail-list(1) list in a virtual domain: bin/qmail-list
+ * make writes domains/DOMAIN/.lists/NAME and the domain's .qmail-NAME
+ * and .qmail-NAME-default; then all of it goes to the vmail user, and
+ * the address (which covers NAME-anything) to users/recipients */
+static void
+list_make(const char *a, const char *owner, const struct owner *o)
+{
+	static const char *const files[] = { "", "/held", "/bounce", "/Maildir", "/Maildir/tmp",
+	    "/Maildir/new", "/Maildir/cur", "/address", "/owner", "/subscribers", "/moderators",
+	    "/subonly", "/moderated", "/archive", "/maxbytes", "/bouncelimit", "/prefix", "/secret" };
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str fn = STR_ZERO, home = STR_ZERO, dir = STR_ZERO, line = STR_ZERO, p = STR_ZERO;
+	char *argv[10];
+	int fd[3] = { 0, 1, 2 }, status, n = 0, code;
+	size_t i;
+	pid_t pid;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (owner)
+		check_target(owner);
+	if (vpasswd_get(&x, &line))
+		die(EXIT_PERM, "a mailbox of that name exists: ", a);
+	if (exists(dotqmail(&fn, &x)))
+		die(EXIT_PERM, "address exists already (an alias or list): ", a);
+	catx(&home, auto_home);
+	catx(&home, "/domains/");
+	catx(&home, x.domain.s);
+	nul(&home);
+	catx(&dir, home.s);
+	catx(&dir, "/.lists");
+	nul(&dir);
+	if (mkdir(dir.s, 0700) == -1 && errno != EEXIST)
+		die_sys(EXIT_TEMP, "unable to create ", dir.s);
+	own(dir.s, o);
+	catx(&dir, "/");
+	catx(&dir, x.user.s);
+	nul(&dir);
+	argv[n++] = "qmail-list";
+	argv[n++] = "make";
+	argv[n++] = "-h";
+	argv[n++] = home.s;
+	argv[n++] = "-e";
+	argv[n++] = x.user.s;
+	if (owner) {
+		argv[n++] = "-o";
+		argv[n++] = (char *)owner;
+	}
+	argv[n++] = dir.s;
+	argv[n++] = (char *)a;
+	argv[n] = NULL;
+	if ((pid = spawn("bin/qmail-list", argv, NULL, fd, 3)) == -1)
+		die_sys(EXIT_TEMP, "unable to run bin/qmail-list");
+	if (spawn_wait(pid, &status) == -1)
+		die_sys(EXIT_TEMP, "unable to wait for bin/qmail-list");
+	if ((code = spawn_exitcode(status)) != 0)
+		die(code == EXIT_PERM ? EXIT_PERM : EXIT_TEMP, "bin/qmail-list make failed");
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		p.len = 0;
+		catx(&p, dir.s);
+		catx(&p, files[i]);
+		nul(&p);
+		own(p.s, o);
+	}
+	own(fn.s, o);
+	catx(&fn, "-default");
+	nul(&fn);
+	own(fn.s, o);
+	p.len = 0;
+	catx(&p, x.user.s);
+	catx(&p, "@");
+	catx(&p, x.domain.s);
+	nul(&p);
+	recipients_edit(p.s, NULL, NULL);
+	newu();
+}
+
 /* ---- sync ---- */
 
 /* sync_all - every vpasswd.cdb rebuilt, the users cdbs compiled,
@@ -2322,6 +2400,8 @@ main(int argc, char **argv)
 			forwards_del(args[2], args + 3, nargs - 3, LIST_MARK, &o);
 		else if (str_equal(verb, "members") && nargs == 3)
 			list_members(args[2]);
+		else if (str_equal(verb, "make") && (nargs == 3 || nargs == 4))
+			list_make(args[2], nargs == 4 ? args[3] : NULL, &o);
 		else
 			usage();
 	} else if (str_equal(what, "admin") && str_equal(verb, "list") &&
