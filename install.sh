@@ -72,6 +72,21 @@ for x in bin man man/man1 man/man5 man/man8 control users service log; do d $x r
 d alias $alias $gqmail 2755
 d domains $vmail $gnofiles 750
 
+# postmaster, root and mailer-daemon must reach somebody from the start:
+# the alias user's own Maildir, until the administrator points them
+# elsewhere (qmail-newaliases, or an &address line in these files)
+for x in alias/Maildir alias/Maildir/tmp alias/Maildir/new alias/Maildir/cur; do
+	[ -d "$root/$x" ] || d $x $alias $gqmail 700
+done
+for x in postmaster mailer-daemon root; do
+	[ -e "$root/alias/.qmail-$x" ] || {
+		printf './Maildir/\n' > "$root/alias/.qmail-$x.new"
+		own "$root/alias/.qmail-$x.new" $alias $gqmail
+		chmod 644 "$root/alias/.qmail-$x.new"
+		mv -f "$root/alias/.qmail-$x.new" "$root/alias/.qmail-$x"
+	}
+done
+
 for p in $progs; do
 	# PARTIAL=1 (make testhome PARTIAL=1): skip programs that did not build
 	[ -f "$build/$p" ] || [ -z "$PARTIAL" ] || continue

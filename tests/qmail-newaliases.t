@@ -15,6 +15,8 @@ ALIAS = os.path.join(t.HOME, "alias")
 me_path = os.path.join(t.HOME, "control", "me")
 saved_me = open(me_path).read() if os.path.exists(me_path) else None
 made = []
+# the alias files a fresh install ships, put back at the end
+saved_alias = {f: open(os.path.join(ALIAS, f)).read() for f in os.listdir(ALIAS) if f.startswith(".qmail-")}
 
 ALIASES = """# system aliases
 postmaster: root
@@ -96,5 +98,7 @@ finally:
     for p in made + [os.path.join(ALIAS, ".qmail-new"), os.path.join(ALIAS, ".qmail-a")]:
         if os.path.exists(p):
             os.unlink(p)
+    for f, text in saved_alias.items():
+        t.write(os.path.join(ALIAS, f), text)
     t.control("me", saved_me)
 t.done()
