@@ -404,13 +404,55 @@ clean_ask(char what, unsigned long id)
 	str_free(&req);
 }
 
-/* clean_answer - the answer to the oldest request; 1 done, 0 not */
+/* mess/ removals asked for and not yet answered, oldest first: a
+ * finished message does not wait for qmail-clean */
+#define MQ 256
+static unsigned long mq[MQ];
+static size_t mq_head, mq_n;
+
+/* clean_drain - read at least one answer to a pending mess/ removal
+ * (waits for it), and no more of them than are pending */
+static void
+clean_drain(void)
+{
+	char c[MQ], idb[FMT_ULONG + 1];
+	long r, k;
+
+	do
+		r = read(8, c, mq_n);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0)
+		die(EXIT_TEMP, "qmail-clean has gone");
+	for (k = 0; k < r; k++) {
+		if (c[k] != '+')
+			say("warning: qmail-clean could not remove mess for msg ",
+			    ul(idb, mq[mq_head]), NULL);
+		mq_head = (mq_head + 1) % MQ;
+		mq_n--;
+	}
+}
+
+/* clean_later - ask for the removal of mess/ID, the answer read later */
+static void
+clean_later(unsigned long id)
+{
+	if (mq_n == MQ)
+		clean_drain();
+	clean_ask('M', id);
+	mq[(mq_head + mq_n) % MQ] = id;
+	mq_n++;
+}
+
+/* clean_answer - the answer to the oldest request not deferred; 1 done,
+ * 0 not */
 static int
 clean_answer(void)
 {
 	char c;
 	long r;
 
+	while (mq_n > 0)
+		clean_drain();
 	do
 		r = fd_read(8, &c, 1, 0);
 	while (r == -1 && errno == EINTR);
@@ -748,8 +790,7 @@ finish(struct msg *m)
 	path(&fn, "info", m->id);
 	if (unlink(fn.s) == -1 && errno != ENOENT)
 		warn_sys("unable to remove ", fn.s);
-	if (!clean('M', m->id))
-		say("warning: qmail-clean could not remove mess for msg ", ul(idb, m->id), NULL);
+	clean_later(m->id);
 	str_free(&fn);
 	say("end msg ", ul(idb, m->id), NULL);
 	msg_unlink(m);
@@ -1396,12 +1437,12 @@ trigger_open(void)
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[5];
+	struct pollfd pfd[6];
 	struct flock lk;
 	struct msg *m;
 	time_t now, wake, next_todo = 0, next_sweep = 0;
 	char x[256];
-	int trig, lockfd, more = 1, np, i, t;
+	int trig, lockfd, more = 1, np, ci, i, t;
 	pid_t parent;
 
 	(void)argc;
@@ -1498,6 +1539,9 @@ main(int argc, char **argv)
 		pfd[np].fd = ansfd[REMOTE], pfd[np++].events = POLLIN;
 		if (trig != -1)
 			pfd[np].fd = trig, pfd[np++].events = POLLIN;
+		ci = np;
+		if (mq_n > 0)
+			pfd[np].fd = 8, pfd[np++].events = POLLIN;
 		if (poll(pfd, (nfds_t)np, t) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -1506,6 +1550,8 @@ main(int argc, char **argv)
 		if (pfd[0].revents)
 			while (read(selfpipe[0], x, sizeof x) > 0)
 				;
+		if (ci < np && pfd[ci].revents)
+			clean_drain();
 		for (i = 0; i < 2; i++) {
 			if (pfd[1 + i].revents)
 				answers_read(i);
