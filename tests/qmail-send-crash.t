@@ -56,13 +56,16 @@ try:
             if s.inject("crash@" + D, ["c%d@%s" % (i, D) for i in who], body) != 0:
                 failures.append(n)
 
-    def alive(pid):
+    def started(pid):
+        """the start time of a running process (a pid is reused quickly
+        here: thousands of qmail-queue and qmail-local), None when gone"""
         try:
             with open("/proc/%d/stat" % pid) as f:
                 st = f.read()
         except OSError:
-            return False
-        return st[st.rindex(")") + 2] != "Z"
+            return None
+        f = st[st.rindex(")") + 2:].split()
+        return None if f[0] == "Z" else f[19]
 
     HELPERS = ("qmail-send", "qmail-lspawn", "qmail-rspawn", "qmail-clean")
 
@@ -83,6 +86,7 @@ try:
     for k in range(KILLS):
         time.sleep(rnd.uniform(0.3, 2.0))
         pids = s.pids()
+        gen = {p: started(p) for p in pids.values()}
         victim = "qmail-send" if k % 2 == 0 else rnd.choice(["qmail-send", "qmail-lspawn", "qmail-clean"])
         if victim in pids:
             os.kill(pids[victim], signal.SIGKILL)
@@ -92,12 +96,18 @@ try:
         # ending would hold the queue's lock against the next one)
         tk = time.time()
         try:
-            s.proc.wait(60)
+            # qmail-send notices a killed qmail-clean only when it next asks
+            # it to remove a message: with the queue idle, not at all
+            s.proc.wait(10 if victim == "qmail-clean" else 60)
         except subprocess.TimeoutExpired:
-            t.diag("qmail-start still running 60 s after %s was killed" % victim)
-            t.stop(s.proc, signal.SIGKILL)
-        if not s.wait(lambda: not any(alive(p) for p in pids.values()), 60, 0.02):
-            t.diag("helpers still running 60 s after %s was killed" % victim)
+            if victim == "qmail-clean":
+                t.stop(s.proc, signal.SIGTERM, 60)   # qmail-send stops with it
+            else:
+                t.diag("qmail-start still running 60 s after %s was killed" % victim)
+                t.stop(s.proc, signal.SIGKILL)
+        if not s.wait(lambda: not any(started(p) == st for p, st in gen.items() if st), 60, 0.02):
+            t.diag("helpers still running 60 s after %s was killed: %r" %
+                   (victim, [p for p, st in gen.items() if st and started(p) == st]))
         if os.environ.get("CRASH_DEBUG"):
             t.diag("%.1f killed %s, ended after %.1fs" % (tk - t0, victim, time.time() - tk))
         start()
