@@ -31,7 +31,7 @@ if [ $# -eq 0 ]; then
 	set -- "$(sed -n 1p conf-home)" "$(sed -n 1p conf-split)" "$(sed '/^$/q' conf-users | tr '\n' ' ')"
 fi
 home=$1 split=$2 users=$3
-: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s webadmin}" "${SUPERVISOR:=auto}"
+: "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
 PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp daemontools"

@@ -53,7 +53,8 @@ def make(target, *extra):
             "NOBUILD=1", "SUPERVISOR=direct", "LISTEN=127.0.0.1", "SMTPPORT=%d" % ports["smtpd"],
             "SUBMISSIONPORT=%d" % ports["submission"], "POP3PORT=%d" % ports["pop3"],
             "SMTPSPORT=%d" % ports["smtps"], "POP3SPORT=%d" % ports["pop3s"],
-            "WEBADMINPORT=%d" % ports["webadmin"]] + list(extra)
+            "WEBADMINPORT=%d" % ports["webadmin"],
+            "SERVICES=send smtpd submission pop3 smtps pop3s webadmin"] + list(extra)
     env = dict(os.environ)
     env.pop("MAKEFLAGS", None)
     r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180)
