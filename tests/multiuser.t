@@ -401,7 +401,8 @@ try:
     sys_md = os.path.join(SYSHOME, "Maildir")
     subprocess.run([os.path.join(BIN, "maildirmake"), sys_md], preexec_fn=as_user(SYSU), check=True)
     alias_md = os.path.join(HOME, "alias", "Maildir")
-    subprocess.run([os.path.join(BIN, "maildirmake"), alias_md], preexec_fn=as_user(ALIAS), check=True)
+    if not os.path.isdir(alias_md):     # make install makes it nowadays
+        subprocess.run([os.path.join(BIN, "maildirmake"), alias_md], preexec_fn=as_user(ALIAS), check=True)
     for n in ("root", "postmaster"):
         p = os.path.join(HOME, "alias", ".qmail-" + n)
         t.write(p, "./Maildir/\n")
