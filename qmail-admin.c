@@ -71,7 +71,8 @@ usage(void)
 	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...]"
 	    " | list add|del|members LIST [MEMBER ...] | list make LIST [OWNER]"
 	    " | backup DIR [--queue] | restore DIR | sync"
-	    " | admin add|del|passwd|list [NAME] [--stdin] | totp on|off LOGIN");
+	    " | admin add|del|passwd|list [NAME] [--stdin] | totp on|off LOGIN"
+	    " | dkim add DOMAIN [SELECTOR]");
 }
 
 static void
@@ -2312,6 +2313,25 @@ totp_set(const char *verb, const char *login)
 	str_free(&uri);
 }
 
+/* dkim_add - qmail-dkimkey makes the key pair and prints the record: the
+ * cryptography stays out of qmail-admin */
+static int
+dkim_add(char **args, int n)
+{
+	struct str prog = STR_ZERO;
+	char *argv[4];
+
+	catx(&prog, auto_home);
+	catx(&prog, "/bin/qmail-dkimkey");
+	nul(&prog);
+	argv[0] = prog.s;
+	argv[1] = args[0];
+	argv[2] = n > 1 ? args[1] : NULL;
+	argv[3] = NULL;
+	execv(prog.s, argv);
+	die_sys(EXIT_TEMP, "unable to run ", prog.s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2356,6 +2376,11 @@ main(int argc, char **argv)
 		if (nargs != 2)
 			usage();
 		return backup_main(what, args[1], op.queue);
+	}
+	if (str_equal(what, "dkim")) {
+		if (!str_equal(verb, "add") || nargs < 3 || nargs > 4)
+			usage();
+		return dkim_add(args + 2, nargs - 2);
 	}
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);

@@ -34,7 +34,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(43)
+t.plan(45)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -79,6 +79,14 @@ rc, out, err = keygen(["sign.test", "rsa1"])
 t.ok(rc == 100 and "exists" in err, "an existing key is never overwritten")
 rc, out, err = keygen(["../etc", "x"])
 t.is_(rc, 100, "a domain that is not a domain name is refused")
+# qmail-admin dkim add runs qmail-dkimkey
+r = subprocess.run([os.path.join(BIN, "qmail-admin"), "dkim", "add", "adm.test", "sel9"], capture_output=True, text=True)
+t.ok(r.returncode == 0 and r.stdout.startswith("sel9._domainkey.adm.test. IN TXT") and
+     os.path.exists(os.path.join(keydir, "adm.test", "sel9.key")),
+     "qmail-admin dkim add: key made, record printed " + r.stderr)
+r = subprocess.run([os.path.join(BIN, "qmail-admin"), "dkim", "add"], capture_output=True, text=True)
+t.is_(r.returncode, 100, "qmail-admin dkim add without a domain: usage")
+shutil.rmtree(os.path.join(keydir, "adm.test"), ignore_errors=True)
 
 # keys for ext.test: python3-dkim signs with these
 ext_rsa = subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
