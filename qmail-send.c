@@ -109,6 +109,26 @@ static int reqfd[2] = { 3, 5 }, ansfd[2] = { 4, 6 };
 static struct str ans[2];
 static int selfpipe[2];
 static volatile sig_atomic_t flag_term, flag_hup, flag_alrm;
+/* a helper that has gone (end of file or error on its answer pipe):
+ * LOCAL, REMOTE, or CLEANER; qmail-send then stops and exits 111 */
+#define CLEANER 2
+static int gone[3];
+static const char *const helper[3] = { "qmail-lspawn", "qmail-rspawn", "qmail-clean" };
+
+static void say(const char *, ...);
+
+/* helper_gone - note that a helper has gone: no new work is started,
+ * and qmail-send exits once the deliveries it can still account for
+ * have ended */
+static void
+helper_gone(int h)
+{
+	if (gone[h])
+		return;
+	gone[h] = 1;
+	flag_term = 1;
+	say("alert: ", helper[h], " has gone: stopping", NULL);
+}
 
 static void
 on_signal(int sig)
@@ -396,11 +416,16 @@ clean_ask(char what, unsigned long id)
 {
 	struct str req = STR_ZERO;
 
+	if (gone[CLEANER])
+		return;
 	if (!str_catc(&req, what) || (what != 'S' && !str_catulong(&req, id)) ||
 	    !str_catc(&req, 0))
 		die_nomem();
-	if (!fd_writeall(7, req.s, req.len, 0))
-		die_sys(EXIT_TEMP, "unable to talk to qmail-clean");
+	if (!fd_writeall(7, req.s, req.len, 0)) {
+		if (errno != EPIPE)
+			die_sys(EXIT_TEMP, "unable to talk to qmail-clean");
+		helper_gone(CLEANER);
+	}
 	str_free(&req);
 }
 
@@ -418,11 +443,19 @@ clean_drain(void)
 	char c[MQ], idb[FMT_ULONG + 1];
 	long r, k;
 
+	if (gone[CLEANER])
+		return;
 	do
-		r = read(8, c, mq_n);
+		r = read(8, c, mq_n > 0 ? mq_n : 1);
 	while (r == -1 && errno == EINTR);
-	if (r <= 0)
-		die(EXIT_TEMP, "qmail-clean has gone");
+	if (r <= 0) {
+		/* the removals asked for stay undone: leftovers, swept later */
+		helper_gone(CLEANER);
+		mq_n = 0;
+		return;
+	}
+	if ((size_t)r > mq_n)
+		die(EXIT_TEMP, "unexpected answer from qmail-clean");
 	for (k = 0; k < r; k++) {
 		if (c[k] != '+')
 			say("warning: qmail-clean could not remove mess for msg ",
@@ -451,13 +484,17 @@ clean_answer(void)
 	char c;
 	long r;
 
-	while (mq_n > 0)
+	while (mq_n > 0 && !gone[CLEANER])
 		clean_drain();
+	if (gone[CLEANER])
+		return 0;
 	do
 		r = fd_read(8, &c, 1, 0);
 	while (r == -1 && errno == EINTR);
-	if (r != 1)
-		die(EXIT_TEMP, "qmail-clean has gone");
+	if (r != 1) {
+		helper_gone(CLEANER);
+		return 0;
+	}
 	return c == '+';
 }
 
@@ -779,6 +816,11 @@ finish(struct msg *m)
 		}
 		m->bounce = 0;
 	}
+	/* without qmail-clean mess/ would stay behind as a leftover: keep
+	 * every file, so that the next start finds the message done and
+	 * finishes it */
+	if (gone[CLEANER])
+		return;
 	/* mess/ goes last: while it exists no new message can get this
 	 * inode number, so no later message can meet these files.  A crash
 	 * before it is removed leaves a leftover, swept after 36 hours. */
@@ -917,8 +959,10 @@ answers_read(int ch)
 	r = read(ansfd[ch], chunk, sizeof chunk);
 	if (r == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (r <= 0)
-		die(EXIT_TEMP, ch == LOCAL ? "qmail-lspawn has gone" : "qmail-rspawn has gone");
+	if (r <= 0) {
+		helper_gone(ch);
+		return;
+	}
 	if (!str_catb(&ans[ch], chunk, (size_t)r))
 		die_nomem();
 }
@@ -965,6 +1009,30 @@ answers(int ch)
 	}
 }
 
+/* jobs_drop - the deliveries of a spawner that has gone: their results
+ * are lost, so their recipients stay undone and are tried again by the
+ * next qmail-send (at worst a delivery twice, never a lost one) */
+static void
+jobs_drop(int ch)
+{
+	struct job *j;
+	size_t s, k;
+
+	for (s = 0; s < SLOTS; s++) {
+		j = &jobs[ch][s];
+		if (j->m == NULL)
+			continue;
+		for (k = 0; k < j->n; k++)
+			j->m->r[ch][j->idx[k]].state = PENDING;
+		j->m->busy--;
+		busy[ch]--;
+		j->m = NULL;
+		free(j->host);
+		j->host = NULL;
+	}
+	ans[ch].len = 0;
+}
+
 /* ---- starting deliveries ---- */
 
 static const char *
@@ -998,6 +1066,8 @@ send_req(int ch, const char *p, size_t n)
 			die_sys(EXIT_TEMP, "unable to poll");
 		if (pfd[1].revents)
 			answers_read(ch);
+		if (gone[ch])
+			die(EXIT_TEMP, "unable to talk to ", helper[ch], ": it has gone");
 	}
 }
 
@@ -1325,6 +1395,8 @@ todo(void)
 		if (!taken[i])
 			continue;
 		if (!clean_answer()) {
+			if (gone[CLEANER])
+				continue;	/* taken again by the next qmail-send */
 			say("warning: qmail-clean could not remove todo for msg ", ul(idb, ids[i]), NULL);
 			continue;	/* taken again later: at worst a delivery twice */
 		}
@@ -1442,7 +1514,7 @@ main(int argc, char **argv)
 	struct msg *m;
 	time_t now, wake, next_todo = 0, next_sweep = 0;
 	char x[256];
-	int trig, lockfd, more = 1, np, ci, i, t;
+	int trig, lockfd, more = 1, np, ci, ti, i, t;
 	pid_t parent;
 
 	(void)argc;
@@ -1515,6 +1587,11 @@ main(int argc, char **argv)
 			say("status: qmail-start has gone: stopping", NULL);
 		}
 		if (flag_term && busy[LOCAL] == 0 && busy[REMOTE] == 0) {
+			for (i = 0; i < 3; i++)
+				if (gone[i]) {
+					say("status: exiting: ", helper[i], " has gone", NULL);
+					return EXIT_TEMP;
+				}
 			say("status: exiting", NULL);
 			return 0;
 		}
@@ -1535,13 +1612,15 @@ main(int argc, char **argv)
 		t = more && !flag_term ? 0 : wake <= now ? 0 : wake - now > 5 ? 5000 : (int)(wake - now) * 1000;
 		np = 0;
 		pfd[np].fd = selfpipe[0], pfd[np++].events = POLLIN;
-		pfd[np].fd = ansfd[LOCAL], pfd[np++].events = POLLIN;
-		pfd[np].fd = ansfd[REMOTE], pfd[np++].events = POLLIN;
+		/* every helper's answer pipe, busy or not: its end of file
+		 * says the helper has gone (a negative fd is not polled) */
+		pfd[np].fd = gone[LOCAL] ? -1 : ansfd[LOCAL], pfd[np++].events = POLLIN;
+		pfd[np].fd = gone[REMOTE] ? -1 : ansfd[REMOTE], pfd[np++].events = POLLIN;
+		ti = np;
 		if (trig != -1)
 			pfd[np].fd = trig, pfd[np++].events = POLLIN;
 		ci = np;
-		if (mq_n > 0)
-			pfd[np].fd = 8, pfd[np++].events = POLLIN;
+		pfd[np].fd = gone[CLEANER] ? -1 : 8, pfd[np++].events = POLLIN;
 		if (poll(pfd, (nfds_t)np, t) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -1556,8 +1635,10 @@ main(int argc, char **argv)
 			if (pfd[1 + i].revents)
 				answers_read(i);
 			answers(i);
+			if (gone[i])
+				jobs_drop(i);
 		}
-		if (trig != -1 && pfd[3].revents) {
+		if (trig != -1 && pfd[ti].revents) {
 			while (read(trig, x, sizeof x) > 0)
 				;
 			(void)close(trig);	/* read end; reopened to wait again */
