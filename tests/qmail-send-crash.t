@@ -96,15 +96,11 @@ try:
         # ending would hold the queue's lock against the next one)
         tk = time.time()
         try:
-            # qmail-send notices a killed qmail-clean only when it next asks
-            # it to remove a message: with the queue idle, not at all
-            s.proc.wait(10 if victim == "qmail-clean" else 60)
+            # qmail-send watches every helper's pipe, busy or idle
+            s.proc.wait(60)
         except subprocess.TimeoutExpired:
-            if victim == "qmail-clean":
-                t.stop(s.proc, signal.SIGTERM, 60)   # qmail-send stops with it
-            else:
-                t.diag("qmail-start still running 60 s after %s was killed" % victim)
-                t.stop(s.proc, signal.SIGKILL)
+            t.diag("qmail-start still running 60 s after %s was killed" % victim)
+            t.stop(s.proc, signal.SIGKILL)
         if not s.wait(lambda: not any(started(p) == st for p, st in gen.items() if st), 60, 0.02):
             t.diag("helpers still running 60 s after %s was killed: %r" %
                    (victim, [p for p, st in gen.items() if st and started(p) == st]))
