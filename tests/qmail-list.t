@@ -1,0 +1,300 @@
+#!/usr/bin/python3
+"""Mailing lists end to end: qmail-smtpd under tcpserver, qmail-queue,
+qmail-send with VERP, qmail-local and qmail-list; every message read back
+from the Maildirs with python's email package.  A plain ~/.qmail-friends
+list of 50 addresses; a qmail-list list: subscribe and confirm, posts with
+List-* headers and VERP senders, unsubscribe, forged and misdirected
+confirmations, moderation, bounces counted, probed and removed, a list
+that forwards to itself, over-size posts, garbage commands, no sender,
+the archive and get.N, the owner's command line."""
+import email
+import email.policy
+import os
+import re
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+D = qsend.DOMAIN
+LOGIN = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+LIST = "%s-team@%s" % (LOGIN, D)
+LP = "%s-team" % LOGIN
+
+s = qsend.Scene()
+saved_rcpthosts = None
+rh = os.path.join(t.HOME, "control", "rcpthosts")
+newu_lock = os.path.join(t.HOME, "users", "newu.lock")
+had_lock = os.path.exists(newu_lock)
+if os.path.exists(rh):
+    with open(rh, "rb") as f:
+        saved_rcpthosts = f.read()
+
+
+def parsed(m):
+    return email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+
+
+def box(home, sub="Maildir"):
+    return [parsed(m) for m in s.maildir(home, sub)]
+
+
+def with_subject(home, pat):
+    return [m for m in box(home) if re.search(pat, m["Subject"] or "")]
+
+
+def body(m):
+    p = m.get_body(("plain",)) if m.is_multipart() else m
+    return p.get_content() if p is not None else ""
+
+
+def smtp(frm, to, text, port=None):
+    c = smtplib.SMTP("127.0.0.1", port or PORT, timeout=20)
+    try:
+        c.sendmail(frm, to if isinstance(to, list) else [to], text)
+    finally:
+        c.quit()
+
+
+def msg(frm, to, subject, text="hello\n", extra=""):
+    return ("From: %s\nTo: %s\nSubject: %s\nMessage-ID: <%s.%f@x>\n%s\n%s"
+            % (frm, to, subject, subject.replace(" ", "."), time.time(), extra, text))
+
+
+try:
+    owner = s.home(LOGIN)
+    users = {n: s.home(n) for n in ("a1", "a2", "a3", "out", "m")}
+    bad = s.home("bad", {"": "|echo mailbox disabled; exit 100\n"})
+    t.write(os.path.join(users["m"], ".qmail-default"), "./Maildir/\n")
+    s.assign([s.user(LOGIN, owner), s.user(LOGIN, owner, prefix=True)] +
+             [s.user(n, h) for n, h in users.items()] + [s.user("m", users["m"], prefix=True),
+                                                         s.user("bad", bad)])
+    t.write(rh, D + "\n")
+    t.control("retrylocal", "1\n")
+    t.control("concurrencyremote", "1\n")
+    s.start()
+    # qmail-send's VERP is what the list relies on: without it, nothing to test
+    s.inject("probe-@%s-@[]" % D, ["a1@" + D], "Subject: verp probe\n\nx\n")
+    s.wait(lambda: box(users["a1"]) and s.queue_empty())
+    if [m.get("Return-Path") for m in box(users["a1"])] != ["<probe-a1=%s@%s>" % (D, D)]:
+        t.skip_all("this qmail-send does not rewrite VERP senders (-@[])")
+    proc, PORT = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd")])
+    A = {n: "%s@%s" % (n, D) for n in users}
+
+    # 1. a plain list: ~/.qmail-friends with 50 addresses, through SMTP
+    t.write(os.path.join(owner, ".qmail-friends"), "".join("&m-f%d@%s\n" % (i, D) for i in range(1, 51)))
+    smtp(A["a1"], "%s-friends@%s" % (LOGIN, D), msg(A["a1"], "friends", "plain list"))
+    t.ok(s.wait(lambda: len(with_subject(users["m"], "plain list")) == 50, 30), "plain list: 50 copies")
+    dts = sorted(m["Delivered-To"] for m in with_subject(users["m"], "plain list"))
+    t.is_(dts, sorted("m-f%d@%s" % (i, D) for i in range(1, 51)), "one to each of the 50 addresses")
+    t.ok(all(m.get_all("Delivered-To") and "%s-friends@%s" % (LOGIN, D) in m.get_all("Delivered-To")
+             for m in with_subject(users["m"], "plain list")), "each passed through the list address")
+
+    # 2. qmail-list make
+    ldir = os.path.join(s.dir, "team.list")
+    # the owner reads list mail at LOGIN-mod (mail for root goes nowhere)
+    t.write(os.path.join(owner, ".qmail-mod"), "./Maildir/\n")
+    OWNER = "%s-mod@%s" % (LOGIN, D)
+    r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "make", "-o", OWNER, ldir, LIST],
+                       env=dict(os.environ, HOME=owner), capture_output=True, text=True)
+    t.is_(r.returncode, 0, "qmail-list make exits 0 " + r.stderr)
+    with open(os.path.join(owner, ".qmail-team")) as f:
+        line = f.read()
+    t.is_(line, "|%s/bin/qmail-list deliver %s\n" % (t.HOME, ldir), ".qmail-team hands mail to qmail-list")
+    t.ok(os.path.exists(os.path.join(owner, ".qmail-team-default")), ".qmail-team-default too")
+    t.ok(all(os.path.exists(os.path.join(ldir, f)) for f in
+             ("address", "owner", "subscribers", "moderators", "subonly", "moderated", "prefix",
+              "archive", "maxbytes", "bouncelimit", "secret", "Maildir/new")), "settings, one per file")
+    r2 = subprocess.run([os.path.join(t.BIN, "qmail-list"), "make", ldir, LIST],
+                        env=dict(os.environ, HOME=owner), capture_output=True, text=True)
+    t.ok(r2.returncode == 100 and "already exists" in r2.stderr, "make refuses to overwrite")
+
+    # 3. three addresses subscribe and confirm
+    confirm_addr = {}
+    for n in ("a1", "a2", "a3"):
+        smtp(A[n], "%s-subscribe@%s" % (LP, D), msg(A[n], "sub", "please"))
+    t.ok(s.wait(lambda: all(with_subject(users[n], "confirm subscription") for n in ("a1", "a2", "a3"))),
+         "each gets a confirmation request")
+    for n in ("a1", "a2", "a3"):
+        c = with_subject(users[n], "confirm subscription")
+        confirm_addr[n] = c[0]["Reply-To"] if c else ""
+    t.ok(all(re.match(r"%s-sc\.\d+\.[0-9a-f]{32}-%s=%s@%s$" % (re.escape(LP), n, re.escape(D), re.escape(D)),
+                      confirm_addr[n]) for n in confirm_addr), "confirmation address carries a cookie")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.is_(f.read(), "", "nobody subscribed before confirming")
+    # a confirmation from the wrong address is refused
+    smtp(A["a2"], confirm_addr["a3"], msg(A["a2"], "x", "re: confirm"))
+    t.ok(s.wait(lambda: with_subject(users["a2"], "confirmation refused")), "confirmation from the wrong address refused")
+    refused = with_subject(users["a2"], "confirmation refused")
+    t.ok(refused and "must come from the address being confirmed" in body(refused[0]), "and says why")
+    for n in ("a1", "a2", "a3"):
+        smtp(A[n], confirm_addr[n], msg(A[n], "x", "re: confirm"))
+    t.ok(s.wait(lambda: all(with_subject(users[n], "welcome") for n in ("a1", "a2", "a3"))), "welcome after confirming")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.is_(sorted(f.read().split()), sorted(A[n] for n in ("a1", "a2", "a3")), "three subscribers")
+
+    # 4. a post reaches all three with the list's headers and VERP senders
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "first post", "the body\n"))
+    t.ok(s.wait(lambda: all(with_subject(users[n], "first post") for n in ("a1", "a2", "a3"))), "post reaches all three")
+    for n in ("a1", "a2", "a3"):
+        p = with_subject(users[n], "first post")
+        p = p[0] if p else {}
+        t.is_(p.get("Return-Path"), "<%s-return-%s=%s@%s>" % (LP, n, D, D), "VERP sender for " + n)
+    p = with_subject(users["a2"], "first post")[0]
+    t.is_(p["List-Id"], "<%s.%s>" % (LP, D), "List-Id (RFC 2919)")
+    t.is_(p["List-Post"], "<mailto:%s>" % LIST, "List-Post")
+    t.is_(p["List-Help"], "<mailto:%s-help@%s>" % (LP, D), "List-Help")
+    t.is_(p["List-Subscribe"], "<mailto:%s-subscribe@%s>" % (LP, D), "List-Subscribe")
+    t.is_(p["List-Unsubscribe"], "<mailto:%s-unsubscribe@%s>" % (LP, D), "List-Unsubscribe")
+    t.is_(p["Precedence"], "list", "Precedence: list")
+    t.ok(LIST in (p.get_all("Delivered-To") or []), "Delivered-To: the list")
+    t.is_(p["Subject"], "[team] first post", "subject prefix")
+    t.is_(body(p), "the body\n", "body intact")
+    t.ok(s.wait(s.queue_empty), "queue empty")
+
+    # 4b. remote subscribers: one delivery each, each with its own sender
+    rec = t.tmpdir("list-remote.")
+    _p2, PORT2 = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd")],
+                             env={"RELAYCLIENT": "", "QMAILQUEUE": os.path.join(t.SRC, "tests", "qq-record"),
+                                  "QQ_RECORD": rec})
+    t.control("smtproutes", "far.test:[127.0.0.1]:%d\n" % PORT2)
+    s.signal(signal.SIGHUP)
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, "r1@far.test", "r2@far.test"], check=False)
+    smtp(A["a2"], LIST, msg(A["a2"], LIST, "far away"))
+    t.ok(s.wait(lambda: len([f for f in os.listdir(rec) if f.endswith(".env")]) == 2 and s.queue_empty()),
+         "two remote copies")
+    envs = []
+    for f in sorted(os.listdir(rec)):
+        if f.endswith(".env"):
+            with open(os.path.join(rec, f), "rb") as fh:
+                envs.append(fh.read())
+    t.is_(sorted(envs), [("F%s-return-r%d=far.test@%s\0Tr%d@far.test\0\0" % (LP, i, D, i)).encode()
+                         for i in (1, 2)], "VERP through qmail-remote: one recipient and its own sender each")
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "remove", ldir, "r1@far.test", "r2@far.test"], check=False)
+
+    # 5. one unsubscribes
+    smtp(A["a3"], "%s-unsubscribe@%s" % (LP, D), msg(A["a3"], "x", "bye"))
+    t.ok(s.wait(lambda: with_subject(users["a3"], "confirm unsubscription")), "unsubscribe confirmation request")
+    uc = with_subject(users["a3"], "confirm unsubscription")[0]["Reply-To"]
+    smtp(A["a3"], uc, msg(A["a3"], "x", "re: bye"))
+    t.ok(s.wait(lambda: with_subject(users["a3"], "goodbye")), "goodbye")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.is_(sorted(f.read().split()), [A["a1"], A["a2"]], "a3 left")
+
+    # 6. forged and expired confirmations are refused
+    forged = re.sub(r"\.[0-9a-f]{32}-", "." + "0" * 32 + "-", confirm_addr["a3"])
+    smtp(A["a3"], forged, msg(A["a3"], "x", "forged"))
+    old = re.sub(r"-sc\.\d+\.", "-sc.1000000000.", confirm_addr["a3"])
+    smtp(A["a3"], old, msg(A["a3"], "x", "old"))
+    t.ok(s.wait(lambda: len(with_subject(users["a3"], "confirmation refused")) == 2), "forged confirmations refused")
+    why = " ".join(body(m) for m in with_subject(users["a3"], "confirmation refused"))
+    t.ok("not valid" in why, "a forged cookie: not valid")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.ok(A["a3"] not in f.read(), "and a3 stays out")
+
+    # 7. a non-subscriber's post is held for moderation, then released
+    smtp(A["out"], LIST, msg(A["out"], LIST, "outside view"))
+    t.ok(s.wait(lambda: with_subject(owner, "moderate post")), "the owner (moderator) is asked")
+    t.ok(s.wait(lambda: with_subject(users["out"], "awaits moderation")), "the poster is told it waits")
+    mod = body(with_subject(owner, "moderate post")[0])
+    acc = re.search(r"(%s-accept\.\d+\.[0-9a-f]{32}@\S+)" % re.escape(LP), mod)
+    rej = re.search(r"(%s-reject\.\d+\.[0-9a-f]{32}@\S+)" % re.escape(LP), mod)
+    t.ok(acc and rej, "accept and reject addresses")
+    time.sleep(0.3)
+    t.ok(not with_subject(users["a1"], "outside view"), "not sent before approval")
+    smtp(A["out"], re.sub(r"\.[0-9a-f]{32}@", "." + "1" * 32 + "@", acc.group(1)), msg(A["out"], "x", "self-approve"))
+    t.ok(s.wait(lambda: with_subject(users["out"], "moderation refused")), "a forged accept is refused")
+    smtp(OWNER, acc.group(1), msg(OWNER, "x", "ok"))
+    t.ok(s.wait(lambda: with_subject(users["a1"], "outside view") and with_subject(users["a2"], "outside view")),
+         "released to the subscribers")
+    t.is_(with_subject(users["a1"], "outside view")[0]["Return-Path"],
+          "<%s-return-a1=%s@%s>" % (LP, D, D), "with VERP too")
+    t.is_(os.listdir(os.path.join(ldir, "held")), [], "nothing left held")
+    # and a rejected one
+    smtp(A["out"], LIST, msg(A["out"], LIST, "spam spam"))
+    t.ok(s.wait(lambda: len(with_subject(owner, "moderate post")) == 2), "second post held")
+    mod2 = [body(m) for m in with_subject(owner, "moderate post") if "spam spam" in body(m)]
+    rej = re.search(r"(%s-reject\.\d+\.[0-9a-f]{32}@\S+)" % re.escape(LP), mod2[0] if mod2 else "")
+    smtp(OWNER, rej.group(1) if rej else LIST, msg(OWNER, "x", "no"))
+    t.ok(s.wait(lambda: with_subject(users["out"], "rejected")), "rejected: the poster is told")
+    time.sleep(0.3)
+    t.ok(not with_subject(users["a1"], "spam spam"), "and nobody got it")
+
+    # 8. a subscriber whose mail bounces is counted, probed and removed
+    r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, "bad@" + D], capture_output=True, text=True)
+    t.is_(r.returncode, 0, "owner adds an address by command line")
+    for i in range(3):
+        smtp(A["a1"], LIST, msg(A["a1"], LIST, "bouncy %d" % i))
+        t.ok(s.wait(lambda: with_subject(users["a2"], "bouncy %d" % i) and s.queue_empty()), "post %d delivered" % i)
+    bfile = os.path.join(ldir, "bounce", ("bad@" + D).encode().hex())
+    t.ok(s.wait(lambda: "probe sent to bad@" in s.log()), "a probe after 3 bounces")
+    t.ok(s.wait(lambda: "removed bad@%s after repeated bounces" % D in s.log()), "the probe bounced: removed")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.ok("bad@" not in f.read(), "bad@ no longer subscribed")
+    t.ok(not os.path.exists(bfile), "its bounce count is gone")
+    t.ok(s.wait(lambda: with_subject(owner, "subscriber removed")), "the owner is told")
+    t.ok(not any("failure notice" in (m["Subject"] or "") or "bounced" in (m["Subject"] or "")
+                 for m in box(users["a2"])), "no bounce reached the list")
+    t.ok(len(with_subject(users["a2"], "bouncy")) == 3, "each post once")
+
+    # 9. a list that forwards to itself does not loop
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, LIST], check=False)
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "round and round"))
+    t.ok(s.wait(lambda: with_subject(users["a2"], "round and round") and s.queue_empty()), "delivered, queue empty")
+    time.sleep(0.5)
+    t.is_(len(with_subject(users["a2"], "round and round")), 1, "exactly one copy")
+    t.ok(re.search(r"looping|a loop", s.log()), "the copy to itself is stopped as a loop")
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "remove", ldir, LIST], check=False)
+
+    # 10. bad input
+    with open(os.path.join(ldir, "maxbytes"), "w") as f:
+        f.write("3000\n")
+    n1 = len(box(users["a1"]))
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "huge", ("x" * 70 + "\n") * 100))
+    t.ok(s.wait(lambda: any("larger than the list accepts" in m.as_string() for m in box(users["a1"]))),
+         "over-size post bounced with a reason")
+    t.ok(not with_subject(users["a2"], "huge"), "and not sent")
+    with open(os.path.join(ldir, "maxbytes"), "w") as f:
+        f.write("1000000\n")
+    smtp(A["a1"], "%s-sc.12.zz-nothing@%s" % (LP, D), msg(A["a1"], "x", "garbage"))
+    t.ok(s.wait(lambda: with_subject(users["a1"], "unknown list command")), "garbage command: help comes back")
+    smtp("", LIST, msg("nobody", LIST, "no sender"))
+    t.ok(s.wait(lambda: "dropped a post without a sender" in s.log()), "post without a sender dropped")
+    smtp(A["a1"], "%s-help@%s" % (LP, D), msg(A["a1"], "x", "help?", extra="Precedence: bulk\n"))
+    t.ok(s.wait(lambda: "automatic" in s.log() and s.queue_empty()), "bulk mail to a command is not answered")
+    t.ok(not with_subject(users["a1"], "^help$"), "no reply to it")
+    smtp(A["a1"], "%s-help@%s" % (LP, D), msg(A["a1"], "x", "help me"))
+    t.ok(s.wait(lambda: with_subject(users["a1"], "^help$")), "help")
+
+    # 11. archive and get.N
+    with open(os.path.join(ldir, "archive"), "w") as f:
+        f.write("1\n")
+    smtp(A["a2"], LIST, msg(A["a2"], LIST, "for the record", "keep me\n"))
+    t.ok(s.wait(lambda: with_subject(users["a1"], "for the record")), "archived post delivered")
+    arch = [parsed(m) for m in s.maildir(ldir, "Maildir")]
+    t.ok(len(arch) == 1 and arch[0]["Subject"] == "[team] for the record", "archive Maildir holds it")
+    smtp(A["out"], "%s-get.1@%s" % (LP, D), msg(A["out"], "x", "get it"))
+    t.ok(s.wait(lambda: with_subject(users["out"], "archived post 1")), "get.1 answered")
+    g = with_subject(users["out"], "archived post 1")
+    t.ok(g and "keep me" in body(g[0]), "with the post")
+
+    r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "show", ldir], capture_output=True, text=True)
+    t.is_(sorted(r.stdout.split()), [A["a1"], A["a2"]], "qmail-list show")
+    r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, "not an address"], capture_output=True, text=True)
+    t.is_(r.returncode, 100, "a bad address on the command line: exit 100")
+    t.ok(s.wait(s.queue_empty), "queue empty at the end")
+finally:
+    s.finish()
+    t.control("retrylocal", None)
+    if not had_lock and os.path.exists(newu_lock):
+        os.unlink(newu_lock)
+    if saved_rcpthosts is None:
+        t.control("rcpthosts", None)
+    else:
+        t.write(rh, saved_rcpthosts)
+t.done()
