@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import shutil
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t  # noqa: E402
@@ -21,6 +23,25 @@ t.need_home()
 DNSPORT = t.free_port()
 DEADPORT = t.free_port(socket.AF_INET, "127.0.0.1")  # nobody answers there
 dnsdir = t.tmpdir("spf-dns.")
+
+
+def servfail(sock):
+    """Answer every query at once with SERVFAIL (RCODE 2), echoing the question."""
+    while True:
+        try:
+            q, peer = sock.recvfrom(4096)
+        except OSError:
+            return
+        if len(q) < 12:
+            continue
+        flags = 0x8182  # response, RD, RA, SERVFAIL
+        sock.sendto(q[:2] + flags.to_bytes(2, "big") + q[4:6] + b"\0\0\0\0\0\0" + q[12:], peer)
+
+
+# a name server that fails at once: the temporary failures cost no time
+bad = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+bad.bind(("127.0.0.1", 0))
+threading.Thread(target=servfail, args=(bad,), daemon=True).start()
 
 txt = {
     "pass.test": "v=spf1 ip4:127.0.0.0/8 -all",
@@ -38,12 +59,14 @@ txt = {
     "syntax.test": "v=spf1 foo:bar -all",
     "macro.test": "v=spf1 exists:%{ir}.%{l}.ex.test -all",
     "helo.test": "v=spf1 ip4:127.0.0.1 -all",
-    "temp.test": "v=spf1 include:x.dead.example -all",
+    "temp.test": "v=spf1 include:x.fail.example -all",
+    "slow.test": "v=spf1 include:x.dead.example -all",
     "v6only.test": "v=spf1 ip6:2001:db8::/32 -all",
 }
 args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
         "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % DNSPORT, "--pid-file=",
         "--local=/test/", "--server=/dead.example/127.0.0.1#%d" % DEADPORT,
+        "--server=/fail.example/127.0.0.1#%d" % bad.getsockname()[1],
         "--log-facility=" + os.path.join(dnsdir, "log")]
 for name, rec in txt.items():
     args.append("--txt-record=%s,%s" % (name, rec))
@@ -86,7 +109,7 @@ cases = [
     ("joe@v6only.test", "fail", 550),
 ]
 
-t.plan(len(cases) * 3 + 8)
+t.plan(len(cases) * 3 + 10)
 
 
 def send(sender, helo="client.test"):
@@ -146,8 +169,16 @@ for sender, want, rcode in cases:
     t.is_(code, rcode, "reject: %s -> %d %s" % (sender, code, msg.split("\n")[0][:60]))
 code, msg, m = send("joe@fail.test")
 t.ok(msg.startswith("5.7.23 SPF: fail.test does not allow 127.0.0.1"), "the 550 reply names domain and address: " + msg)
+t0 = time.time()
 code, msg, m = send("joe@temp.test")
+took = time.time() - t0
 t.ok(msg.startswith("4.4.3 "), "temperror is a 451 4.4.3, never permanent: " + msg)
+t.ok(took < 2, "a name server's SERVFAIL is a temperror at once (%.1f s)" % took)
+# a name server that never answers: the resolver's timeout, once
+t0 = time.time()
+code, msg, m = send("joe@slow.test")
+t.ok(code == 451 and msg.startswith("4.4.3 "),
+     "no answer at all is a temperror too (451 4.4.3 after %.1f s): %d %s" % (time.time() - t0, code, msg))
 code, msg, m = send("joe@soft.test")
 ar = arfield(m) if m else ""
 t.ok("spf=softfail" in ar, "reject mode still records what it accepts")
