@@ -342,6 +342,38 @@ classify(const char *addr, struct str *out)
 	return LOCAL;
 }
 
+/* is_verp - a sender in qmail's VERP form, PREFIX@HOST-@[] */
+static int
+is_verp(const char *sender)
+{
+	size_t n = str_chrb(sender, QFILE_ADDRMAX + 1, 0);
+
+	return n > 4 && str_equal(sender + n - 4, "-@[]");
+}
+
+/* verp - the sender one recipient's copy gets into out (C string): for
+ * PREFIX@HOST-@[] and LOCAL@DOMAIN that is PREFIX LOCAL=DOMAIN @HOST
+ * (LOCAL alone when the recipient has no @); other senders unchanged */
+static void
+verp(const char *sender, const char *rcpt, struct str *out)
+{
+	size_t n = str_chrb(sender, QFILE_ADDRMAX + 1, 0), at;
+	size_t rn = str_chrb(rcpt, QFILE_ADDRMAX + 1, 0), ra = str_rchrb(rcpt, rn, '@');
+
+	out->len = 0;
+	if (!is_verp(sender)) {
+		if (!str_copyb(out, sender, n) || !str_nul(out))
+			die_nomem();
+		return;
+	}
+	n -= 4;
+	at = str_rchrb(sender, n, '@');
+	if (!str_catb(out, sender, at) || !str_catb(out, rcpt, ra) ||
+	    (ra < rn && (!str_catc(out, '=') || !str_catb(out, rcpt + ra + 1, rn - ra - 1))) ||
+	    (at < n && !str_catb(out, sender + at, n - at)) || !str_nul(out))
+		die_nomem();
+}
+
 /* ---- queue files ---- */
 
 static void
@@ -686,12 +718,12 @@ bounce(struct msg *m)
 	struct str fn = STR_ZERO, raw = STR_ZERO, mess = STR_ZERO, out = STR_ZERO;
 	struct str from = STR_ZERO, to = STR_ZERO;
 	struct qbounce *rec = NULL;
-	size_t pos = 0, n = 0, k, i;
+	size_t pos = 0, n = 0, k, i, b0, step;
 	struct qbounce b;
 	struct dsn d;
 	unsigned long qp = 0;
 	char idb[FMT_ULONG + 1], qpb[FMT_ULONG + 1];
-	int r, ret = 0, fd;
+	int r, ret = 0, fd, each;
 
 	path(&fn, "bounce", m->id);
 	if ((r = control_readfile(fn.s, &raw, 64UL * 1024 * 1024)) != 1) {
@@ -740,6 +772,9 @@ bounce(struct msg *m)
 			die_nomem();
 	} else if (!str_copys(&to, m->sender) || !str_nul(&to))
 		die_nomem();
+	/* VERP: each failed recipient's bounce goes to its own sender */
+	each = is_verp(m->sender);
+	step = each ? 1 : k;
 	path(&fn, "mess", m->id);
 	if (!str_readyplus(&mess, MESSHEAD))
 		die_nomem();
@@ -761,28 +796,39 @@ bounce(struct msg *m)
 	}
 	if (fd != -1)
 		(void)close(fd);	/* read-only */
-	d.me = cf.me.s;
-	d.from = from.s;
-	d.to = to.s;
-	d.sender = m->sender;
-	d.now = time(NULL);
-	d.arrival = m->arrival;
-	d.id = m->id;
-	d.seq = ++bounceseq;
-	d.dbl = m->sender[0] == 0;
-	if (!dsn_build(&out, &d, rec, k, mess.s, mess.len))
-		die_nomem();
-	r = inject(&out, d.dbl ? "#@[]" : "", to.s, &qp);
-	if (r == 1) {
-		say("warning: unable to inject bounce for msg ", ul(idb, m->id), ": will try again", NULL);
-		goto out;
+	for (b0 = 0; b0 < k; b0 += step) {
+		struct str rcpt = STR_ZERO;
+
+		if (each) {
+			if (!str_copyb(&rcpt, rec[b0].rcpt, rec[b0].rcptlen) || !str_nul(&rcpt))
+				die_nomem();
+			verp(m->sender, rcpt.s, &to);
+			str_free(&rcpt);
+		}
+		d.me = cf.me.s;
+		d.from = from.s;
+		d.to = to.s;
+		d.sender = m->sender;
+		d.now = time(NULL);
+		d.arrival = m->arrival;
+		d.id = m->id;
+		d.seq = ++bounceseq;
+		d.dbl = m->sender[0] == 0;
+		out.len = 0;
+		if (!dsn_build(&out, &d, rec + b0, step, mess.s, mess.len))
+			die_nomem();
+		r = inject(&out, d.dbl ? "#@[]" : "", to.s, &qp);
+		if (r == 1) {
+			say("warning: unable to inject bounce for msg ", ul(idb, m->id), ": will try again", NULL);
+			goto out;
+		}
+		if (r == 2)
+			say("warning: qmail-queue refused the bounce for msg ", ul(idb, m->id),
+			    ": discarded", NULL);
+		else
+			say(d.dbl ? "double bounce msg " : "bounce msg ", ul(idb, m->id), " to <", to.s,
+			    "> qp ", ul(qpb, qp), NULL);
 	}
-	if (r == 2)
-		say("warning: qmail-queue refused the bounce for msg ", ul(idb, m->id),
-		    ": discarded", NULL);
-	else
-		say(d.dbl ? "double bounce msg " : "bounce msg ", ul(idb, m->id), " to <", to.s,
-		    "> qp ", ul(qpb, qp), NULL);
 done:
 	ret = 1;
 	path(&fn, "bounce", m->id);
@@ -1083,7 +1129,7 @@ remote_ok(const char *addr)
 static void
 start(struct msg *m, int ch, size_t first)
 {
-	struct str req = STR_ZERO, addr = STR_ZERO;
+	struct str req = STR_ZERO, addr = STR_ZERO, snd = STR_ZERO;
 	struct job *j = NULL;
 	const char *dom;
 	char nb[FMT_ULONG + 1], ib[FMT_ULONG + 1], cb[FMT_ULONG + 1];
@@ -1106,7 +1152,8 @@ start(struct msg *m, int ch, size_t first)
 		die_nomem();
 	if (ch == LOCAL) {
 		(void)classify(m->r[ch][first].addr, &addr);
-		if (!str_catc(&req, 'F') || !str_cats(&req, m->sender) || !str_catc(&req, 0) ||
+		verp(m->sender, m->r[ch][first].addr, &snd);
+		if (!str_catc(&req, 'F') || !str_cats(&req, snd.s) || !str_catc(&req, 0) ||
 		    !str_catc(&req, 'T') || !str_cats(&req, addr.s) || !str_catc(&req, 0))
 			die_nomem();
 		say("starting delivery ", ul(nb, j->number), ": msg ", ul(ib, m->id),
@@ -1115,7 +1162,8 @@ start(struct msg *m, int ch, size_t first)
 		/* every due recipient at the same domain travels together */
 		dom = domain_of(m->r[ch][first].addr);
 		dl = str_chrb(dom, QFILE_ADDRMAX + 1, 0);
-		for (i = first + 1; i < m->n[ch] && j->n < GROUPMAX; i++) {
+		/* a VERP sender differs per recipient: one per delivery */
+		for (i = first + 1; i < m->n[ch] && j->n < GROUPMAX && !is_verp(m->sender); i++) {
 			const char *d2 = domain_of(m->r[ch][i].addr);
 
 			if (m->r[ch][i].state == PENDING && m->r[ch][i].next <= now &&
@@ -1127,8 +1175,9 @@ start(struct msg *m, int ch, size_t first)
 		for (i = 0; i < dl; i++)
 			j->host[i] = dom[i];
 		j->host[dl] = 0;
+		verp(m->sender, m->r[ch][first].addr, &snd);
 		if (!str_catc(&req, 'H') || !str_cats(&req, j->host) || !str_catc(&req, 0) ||
-		    !str_catc(&req, 'F') || !str_cats(&req, m->sender) || !str_catc(&req, 0))
+		    !str_catc(&req, 'F') || !str_cats(&req, snd.s) || !str_catc(&req, 0))
 			die_nomem();
 		for (i = 0; i < j->n; i++)
 			if (!str_catc(&req, 'T') || !str_cats(&req, m->r[ch][j->idx[i]].addr) ||
@@ -1147,6 +1196,7 @@ start(struct msg *m, int ch, size_t first)
 	send_req(ch, req.s, req.len);
 	str_free(&req);
 	str_free(&addr);
+	str_free(&snd);
 }
 
 /* schedule - start what is due; returns the next time something falls due */
