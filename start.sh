@@ -106,6 +106,9 @@ me=$(sed -n 1p "$ctl/me")
 if [ ! -e "$ctl/defaultdomain" ]; then
 	case $me in *.*.*) setctl defaultdomain "${me#*.}" ;; *) setctl defaultdomain "$me" ;; esac
 fi
+# a running server records SPF results on incoming mail; the bare
+# program's default stays off (see qmail-smtpd(8))
+[ -e "$ctl/spfbehavior" ] || setctl spfbehavior record
 [ -z "$LISTEN" ] || setctl listenip "$LISTEN"
 [ -z "$SMTPPORT" ] || setctl smtpport "$SMTPPORT"
 [ -z "$SUBMISSIONPORT" ] || setctl submissionport "$SUBMISSIONPORT"

@@ -39,12 +39,12 @@ split = open(os.path.join(t.SRC, "conf-split")).readline().strip()
 ports = {"smtpd": t.free_port(), "submission": t.free_port(), "pop3": t.free_port(),
          "smtps": t.free_port(), "pop3s": t.free_port(), "webadmin": t.free_port()}
 CTL = ("me", "locals", "rcpthosts", "defaultdomain", "listenip", "smtpport", "submissionport", "pop3port",
-       "smtpsport", "pop3sport", "webadminport", "servercert.pem", "serverkey.pem")
+       "smtpsport", "pop3sport", "webadminport", "servercert.pem", "serverkey.pem", "spfbehavior")
 saved = {}
 for n in CTL:
     p = os.path.join(HOME, "control", n)
     saved[n] = open(p, "rb").read() if os.path.exists(p) else None
-    if n in ("me", "locals", "rcpthosts", "defaultdomain", "servercert.pem", "serverkey.pem"):
+    if n in ("me", "locals", "rcpthosts", "defaultdomain", "servercert.pem", "serverkey.pem", "spfbehavior"):
         t.control(n, None)	# start.sh writes these when absent
 
 
@@ -84,7 +84,7 @@ def closed(port):
 
 pid = None
 services = []
-t.plan(19)
+t.plan(20)
 try:
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
@@ -103,6 +103,8 @@ try:
     t.ok(me and open(os.path.join(HOME, "control", "locals")).read().split()[0] == me and
          me in open(os.path.join(HOME, "control", "rcpthosts")).read().split(),
          "control/me, locals and rcpthosts written: %s" % me)
+    t.is_(open(os.path.join(HOME, "control", "spfbehavior")).read().strip(), "record",
+          "control/spfbehavior written: SPF results are recorded")
     t.is_(open(os.path.join(HOME, "control", "smtpport")).read().strip(), str(ports["smtpd"]),
           "SMTPPORT is kept in control/smtpport")
     with smtplib.SMTP("127.0.0.1", ports["smtpd"], timeout=10) as s:
