@@ -11,8 +11,6 @@
  * Queue files are parsed as untrusted input; leftovers of a failed
  * qmail-queue are not messages and are not listed.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,43 +42,44 @@ by_age(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+struct idlist {
+	struct entry **e;
+	size_t *n, *cap;
+};
+
+static void
+add(unsigned long id, void *arg)
+{
+	struct idlist *l = arg;
+	struct entry **e = l->e;
+	size_t *n = l->n, *cap = l->cap;
+
+	if (*n == *cap) {
+		struct entry *p;
+		size_t nc = *cap ? *cap * 2 : 64;
+
+		if (nc < *cap || nc > (size_t)-1 / sizeof **e ||
+		    (p = realloc(*e, nc * sizeof **e)) == NULL)
+			die_nomem();
+		*e = p, *cap = nc;
+	}
+	(*e)[*n].id = id;
+	(*e)[(*n)++].when = 0;
+}
+
 /* ids - every id with a file in dir (split), appended to *e */
 static void
 ids(const char *dir, struct entry **e, size_t *n, size_t *cap)
 {
+	struct idlist l = { e, n, cap };
 	struct str d = STR_ZERO;
-	struct dirent *de;
-	unsigned long s, id;
-	DIR *dp;
+	int r;
 
-	for (s = 0; s < qpath_split(); s++) {
-		d.len = 0;
-		if (!str_cats(&d, dir) || !str_catc(&d, '/') || !str_catulong(&d, s) || !str_nul(&d))
-			die_nomem();
-		if ((dp = opendir(d.s)) == NULL)
-			die_sys(EXIT_TEMP, "unable to open queue/", d.s);
-		for (;;) {
-			errno = 0;
-			if ((de = readdir(dp)) == NULL)
-				break;
-			if (!qpath_id(de->d_name, &id) || id % qpath_split() != s)
-				continue;
-			if (*n == *cap) {
-				struct entry *p;
-				size_t nc = *cap ? *cap * 2 : 64;
-
-				if (nc < *cap || nc > (size_t)-1 / sizeof **e ||
-				    (p = realloc(*e, nc * sizeof **e)) == NULL)
-					die_nomem();
-				*e = p, *cap = nc;
-			}
-			(*e)[*n].id = id;
-			(*e)[(*n)++].when = 0;
-		}
-		if (errno)
-			die_sys(EXIT_TEMP, "unable to read queue/", d.s);
-		(void)closedir(dp);	/* read-only stream */
-	}
+	r = qpath_each(dir, add, &l, &d);
+	if (r == 0)
+		die_nomem();
+	if (r < 0)
+		die_sys(EXIT_TEMP, r == -1 ? "unable to open queue/" : "unable to read queue/", d.s);
 	str_free(&d);
 }
 

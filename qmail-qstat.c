@@ -8,8 +8,6 @@
  * info/ file, each message once.  What a failed qmail-queue left behind
  * is not a message and is not counted.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -19,43 +17,43 @@
 #include "qpath.h"
 #include "str.h"
 
+struct tally {
+	const char *skip;
+	struct str fn;
+	unsigned long n;
+};
+
+static void
+one(unsigned long id, void *arg)
+{
+	struct tally *t = arg;
+
+	if (t->skip) {
+		if (!qpath(&t->fn, t->skip, id))
+			die_nomem();
+		if (access(t->fn.s, F_OK) == 0)
+			return;
+	}
+	t->n++;
+}
+
 /* count - files named by an id in DIR/S/; with skip set, those whose
  * id also has a file in skip/ are left out */
 static unsigned long
 count(const char *dir, const char *skip)
 {
-	struct str d = STR_ZERO, fn = STR_ZERO;
-	struct dirent *de;
-	unsigned long s, id, n = 0;
-	DIR *dp;
+	struct tally t = { skip, STR_ZERO, 0 };
+	struct str d = STR_ZERO;
+	int r;
 
-	for (s = 0; s < qpath_split(); s++) {
-		d.len = 0;
-		if (!str_cats(&d, dir) || !str_catc(&d, '/') || !str_catulong(&d, s) || !str_nul(&d))
-			die_nomem();
-		if ((dp = opendir(d.s)) == NULL)
-			die_sys(EXIT_TEMP, "unable to open queue/", d.s);
-		for (;;) {
-			errno = 0;
-			if ((de = readdir(dp)) == NULL)
-				break;
-			if (!qpath_id(de->d_name, &id) || id % qpath_split() != s)
-				continue;
-			if (skip) {
-				if (!qpath(&fn, skip, id))
-					die_nomem();
-				if (access(fn.s, F_OK) == 0)
-					continue;
-			}
-			n++;
-		}
-		if (errno)
-			die_sys(EXIT_TEMP, "unable to read queue/", d.s);
-		(void)closedir(dp);	/* read-only stream */
-	}
+	r = qpath_each(dir, one, &t, &d);
+	if (r == 0)
+		die_nomem();
+	if (r < 0)
+		die_sys(EXIT_TEMP, r == -1 ? "unable to open queue/" : "unable to read queue/", d.s);
 	str_free(&d);
-	str_free(&fn);
-	return n;
+	str_free(&t.fn);
+	return t.n;
 }
 
 int

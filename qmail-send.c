@@ -1467,39 +1467,32 @@ todo(void)
 	return n == BATCH;
 }
 
+static void
+load_one(unsigned long id, void *arg)
+{
+	struct str *fn = arg;
+	struct msg *m;
+
+	/* a todo/ file still there: it is taken over afresh */
+	path(fn, "todo", id);
+	if (access(fn->s, F_OK) == 0)
+		return;
+	if ((m = msg_load(id)) != NULL)
+		msg_append(m);
+}
+
 /* load_all - every message taken over before a restart */
 static void
 load_all(void)
 {
 	struct str dir = STR_ZERO, fn = STR_ZERO;
-	struct dirent *de;
-	unsigned long s, id;
-	struct msg *m;
-	DIR *d;
+	int r;
 
-	for (s = 0; s < qpath_split(); s++) {
-		dir.len = 0;
-		if (!str_cats(&dir, "info/") || !str_catulong(&dir, s) || !str_nul(&dir))
-			die_nomem();
-		if ((d = opendir(dir.s)) == NULL)
-			die_sys(EXIT_TEMP, "unable to open ", dir.s);
-		for (;;) {
-			errno = 0;
-			if ((de = readdir(d)) == NULL)
-				break;
-			if (!qpath_id(de->d_name, &id) || id % qpath_split() != s)
-				continue;
-			/* a todo/ file still there: it is taken over afresh */
-			path(&fn, "todo", id);
-			if (access(fn.s, F_OK) == 0)
-				continue;
-			if ((m = msg_load(id)) != NULL)
-				msg_append(m);
-		}
-		if (errno)
-			die_sys(EXIT_TEMP, "unable to read ", dir.s);
-		(void)closedir(d);	/* read-only stream */
-	}
+	r = qpath_each("info", load_one, &fn, &dir);
+	if (r == 0)
+		die_nomem();
+	if (r < 0)
+		die_sys(EXIT_TEMP, r == -1 ? "unable to open " : "unable to read ", dir.s);
 	str_free(&dir);
 	str_free(&fn);
 }

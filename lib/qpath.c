@@ -1,4 +1,6 @@
 /* qpath.c - queue file names; see qpath.h */
+#include <dirent.h>
+#include <errno.h>
 #include <string.h>
 
 #include "auto.h"
@@ -34,4 +36,37 @@ qpath_id(const char *name, unsigned long *id)
 	if (n > 1 && name[0] == '0')
 		return 0;
 	return scan_ulong(name, n, id);
+}
+
+int
+qpath_each(const char *dir, void (*fn)(unsigned long id, void *arg), void *arg,
+    struct str *where)
+{
+	struct dirent *de;
+	unsigned long s, id;
+	DIR *dp;
+	int e;
+
+	for (s = 0; s < qpath_split(); s++) {
+		where->len = 0;
+		if (!str_cats(where, dir) || !str_catc(where, '/') || !str_catulong(where, s) ||
+		    !str_nul(where))
+			return 0;
+		if ((dp = opendir(where->s)) == NULL)
+			return -1;
+		for (;;) {
+			errno = 0;
+			if ((de = readdir(dp)) == NULL)
+				break;
+			if (qpath_id(de->d_name, &id) && id % qpath_split() == s)
+				fn(id, arg);
+		}
+		e = errno;
+		(void)closedir(dp);	/* read-only stream */
+		if (e) {
+			errno = e;
+			return -2;
+		}
+	}
+	return 1;
 }

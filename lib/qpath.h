@@ -18,5 +18,12 @@ int qpath(struct str *out, const char *dir, unsigned long id);
 int qpath_id(const char *name, unsigned long *id);
 /* qpath_split - the split directory count (conf-split) */
 unsigned long qpath_split(void);
+/* qpath_each - fn(id, arg) for every id with a file in the split
+ * directory dir, each split directory in turn, in directory order (names
+ * that are not ids, or sit under the wrong split, are passed over).
+ * 1; 0 out of memory; -1 a directory did not open, -2 it could not be
+ * read: then *where is "DIR/SPLIT" (nul-terminated) and errno says why */
+int qpath_each(const char *dir, void (*fn)(unsigned long id, void *arg), void *arg,
+    struct str *where);
 
 #endif
