@@ -22,18 +22,6 @@ is_fws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int
-is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 int
 dkim_tags(const char *p, size_t n, struct dkim_tag *t, size_t max, size_t *count)
 {
@@ -47,10 +35,10 @@ dkim_tags(const char *p, size_t n, struct dkim_tag *t, size_t max, size_t *count
 			return 1;	/* empty list, or a final ';' */
 		if (*count >= max)
 			return 0;
-		if (!is_alpha(p[i]))
+		if (!str_isalpha(p[i]))
 			return 0;
 		t[*count].name = i;
-		while (i < n && (is_alpha(p[i]) || is_digit(p[i]) || p[i] == '_'))
+		while (i < n && (str_isalpha(p[i]) || str_isdigit(p[i]) || p[i] == '_'))
 			i++;
 		t[*count].namelen = i - t[*count].name;
 		while (i < n && is_fws(p[i]))
@@ -300,7 +288,7 @@ dkim_domain_ok(const char *d, size_t n)
 	for (i = 0; i < n; i++) {
 		if (d[i] == '.' && i > 0 && d[i - 1] == '.')
 			return 0;
-		if (!is_alpha(d[i]) && !is_digit(d[i]) && d[i] != '-' && d[i] != '.')
+		if (!str_isalpha(d[i]) && !str_isdigit(d[i]) && d[i] != '-' && d[i] != '.')
 			return 0;
 	}
 	return 1;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dnspkt.h"
+#include "str.h"
 
 #define DNS_JUMPS 64		/* pointers followed per name */
 #define DNS_CNAME_HOPS 8	/* CNAME chain length followed in one answer */
@@ -34,12 +35,6 @@ static int
 label_byte(unsigned char c)
 {
 	return c > 0x20 && c < 0x7f && c != '.';
-}
-
-static char
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
 size_t
@@ -127,7 +122,7 @@ dnspkt_getname(const char *p, size_t len, size_t pos, char *out, size_t *outlen,
 			c = (unsigned char)p[pos + 1 + i];
 			if (!label_byte(c))
 				return 0;
-			out[o++] = lower((char)c);
+			out[o++] = str_lowerc((char)c);
 		}
 		pos += 1 + lab;
 	}
@@ -149,7 +144,7 @@ samename(const char *a, size_t an, const char *b, size_t bn)
 	if (an != bn)
 		return 0;
 	for (i = 0; i < an; i++)
-		if (lower(a[i]) != lower(b[i]))
+		if (str_lowerc(a[i]) != str_lowerc(b[i]))
 			return 0;
 	return 1;
 }

@@ -42,12 +42,6 @@ qpenc_piece(struct str *out, const char *p, size_t n, size_t *col, int last)
 	return 1;
 }
 
-static char
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 /* startword - value v starts with word w (any case) followed by the
  * end, a blank, ';' or '/' */
 static int
@@ -60,7 +54,7 @@ startword(const char *v, size_t n, const char *w)
 		n--;
 	}
 	for (i = 0; w[i]; i++)
-		if (i >= n || lower(v[i]) != w[i])
+		if (i >= n || str_lowerc(v[i]) != w[i])
 			return 0;
 	return i == n || v[i] == ' ' || v[i] == '\t' || v[i] == ';' ||
 	    v[i] == '/' || v[i] == '\r' || v[i] == '(';
@@ -82,7 +76,7 @@ qpenc_field(const char *line, size_t n, const char *name)
 	size_t i;
 
 	for (i = 0; name[i]; i++)
-		if (i >= n || lower(line[i]) != lower(name[i]))
+		if (i >= n || str_lowerc(line[i]) != str_lowerc(name[i]))
 			return 0;
 	while (i < n && (line[i] == ' ' || line[i] == '\t'))
 		i++;
@@ -153,7 +147,7 @@ boundary(const char *v, size_t n, char *b)
 	size_t i, k, e;
 
 	for (i = 0; i + 8 <= n; i++) {
-		for (k = 0; k < 8 && lower(v[i + k]) == "boundary"[k]; k++)
+		for (k = 0; k < 8 && str_lowerc(v[i + k]) == "boundary"[k]; k++)
 			;
 		if (k < 8 || (i > 0 && v[i - 1] != ';' && v[i - 1] != ' ' && v[i - 1] != '\t'))
 			continue;

@@ -30,24 +30,6 @@ spf_name(int r)
 	return names[r];
 }
 
-static char
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static int
-is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* word - p[0..n) is s, case ignored */
 static int
 word(const char *p, size_t n, const char *s)
@@ -112,7 +94,7 @@ macro_ok(const char *p, size_t n)
 		/* a number of parts: 1 to 999, no leading zero */
 		if (++i < n && p[i] == '0')
 			return 0;
-		for (d = 0; i < n && is_digit(p[i]); i++)
+		for (d = 0; i < n && str_isdigit(p[i]); i++)
 			if (++d > 3)
 				return 0;
 		if (i < n && (p[i] == 'r' || p[i] == 'R'))
@@ -152,10 +134,10 @@ spf_parse(const char *rec, size_t n, struct spf_term *t, size_t max, size_t *cou
 		x->term = i;
 		x->termlen = e - i;
 		/* a modifier: name=value */
-		for (nl = i; nl < e && (is_alpha(rec[nl]) || is_digit(rec[nl]) ||
+		for (nl = i; nl < e && (str_isalpha(rec[nl]) || str_isdigit(rec[nl]) ||
 		    rec[nl] == '-' || rec[nl] == '_' || rec[nl] == '.'); nl++)
 			;
-		if (nl > i && nl < e && rec[nl] == '=' && is_alpha(rec[i])) {
+		if (nl > i && nl < e && rec[nl] == '=' && str_isalpha(rec[i])) {
 			x->arg = nl + 1;
 			x->arglen = e - nl - 1;
 			if (!macro_ok(rec + x->arg, x->arglen))
@@ -177,11 +159,11 @@ spf_parse(const char *rec, size_t n, struct spf_term *t, size_t max, size_t *cou
 		x->qual = '+';
 		if (rec[i] == '+' || rec[i] == '-' || rec[i] == '~' || rec[i] == '?')
 			x->qual = rec[i++];
-		for (nl = i; nl < e && is_alpha(rec[nl]); nl++)
+		for (nl = i; nl < e && str_isalpha(rec[nl]); nl++)
 			;
-		if (nl < e && is_digit(rec[nl]) && word(rec + i, nl - i + 1, "ip4"))
+		if (nl < e && str_isdigit(rec[nl]) && word(rec + i, nl - i + 1, "ip4"))
 			nl++;
-		else if (nl < e && is_digit(rec[nl]) && word(rec + i, nl - i + 1, "ip6"))
+		else if (nl < e && str_isdigit(rec[nl]) && word(rec + i, nl - i + 1, "ip6"))
 			nl++;
 		if (word(rec + i, nl - i, "all")) {
 			if (nl != e)
@@ -270,7 +252,7 @@ cat_escaped(struct str *out, const char *p, size_t n)
 
 	for (i = 0; i < n; i++) {
 		char c = p[i];
-		if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+		if (str_isalpha(c) || str_isdigit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
 			if (!str_catc(out, c))
 				return 0;
 		} else if (!str_catc(out, '%') || !str_catc(out, hex[(unsigned char)c >> 4]) ||
@@ -310,7 +292,7 @@ spf_expand(const struct spf_req *req, const char *domain, size_t dn,
 		}
 		letter = p[++i];
 		upper = letter >= 'A' && letter <= 'Z';
-		letter = lower(letter);
+		letter = str_lowerc(letter);
 		val.len = 0;
 		switch (letter) {
 		case 's':
@@ -366,7 +348,7 @@ spf_expand(const struct spf_req *req, const char *domain, size_t dn,
 		}
 		/* transformers: digits, 'r', delimiters */
 		i++;
-		for (start = i; i < n && is_digit(p[i]); i++)
+		for (start = i; i < n && str_isdigit(p[i]); i++)
 			;
 		keep = 0;
 		if (i > start && (!scan_ulong(p + start, i - start, &keep) || keep == 0)) {

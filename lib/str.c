@@ -115,10 +115,22 @@ str_start(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int
-lower(int c)
+char
+str_lowerc(char c)
 {
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+int
+str_isalpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int
+str_isdigit(char c)
+{
+	return c >= '0' && c <= '9';
 }
 
 /* str_caseeqb - ASCII case-insensitive equality of n bytes */
@@ -128,7 +140,7 @@ str_caseeqb(const char *a, const char *b, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+		if (str_lowerc(a[i]) != str_lowerc(b[i]))
 			return 0;
 	return 1;
 }
@@ -139,7 +151,7 @@ str_casestart(const char *s, const char *prefix)
 	size_t i;
 
 	for (i = 0; prefix[i]; i++)
-		if (!s[i] || lower((unsigned char)s[i]) != lower((unsigned char)prefix[i]))
+		if (!s[i] || str_lowerc(s[i]) != str_lowerc(prefix[i]))
 			return 0;
 	return 1;
 }
@@ -169,7 +181,7 @@ str_lowerb(char *s, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		s[i] = (char)lower((unsigned char)s[i]);
+		s[i] = str_lowerc(s[i]);
 }
 
 size_t

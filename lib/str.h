@@ -39,6 +39,11 @@ int str_casestart(const char *, const char *);
 size_t str_chrb(const char *, size_t, char);
 size_t str_rchrb(const char *, size_t, char);
 void str_lowerb(char *, size_t);
+/* str_lowerc - c with A-Z made a-z; str_isalpha, str_isdigit - c is an
+ * ASCII letter, an ASCII digit (no locale) */
+char str_lowerc(char);
+int str_isalpha(char);
+int str_isdigit(char);
 
 /* fmt_ulong - decimal digits of u into buf (at least FMT_ULONG bytes), no NUL */
 #define FMT_ULONG 21
