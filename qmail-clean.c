@@ -12,7 +12,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,8 +134,7 @@ main(int argc, char **argv)
 	(void)argc;
 	die_init(argv[0]);
 	/* qmail-send ends us by closing the pipe, not by a signal */
-	if (!sig_ignore(SIGTERM) || !sig_ignore(SIGHUP) || !sig_ignore(SIGALRM) ||
-	    !sig_ignore(SIGINT) || !sig_ignore(SIGPIPE))
+	if (!sig_helper())
 		die_sys(EXIT_TEMP, "unable to set signals");
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <pwd.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -241,8 +240,7 @@ main(int argc, char **argv)
 		die(EXIT_PERM, "usage: qmail-lspawn defaultdelivery");
 	c.defaultdelivery = argv[1];
 	/* qmail-send ends us by closing the pipe, not by a signal */
-	if (!sig_ignore(SIGTERM) || !sig_ignore(SIGHUP) || !sig_ignore(SIGALRM) ||
-	    !sig_ignore(SIGINT) || !sig_ignore(SIGPIPE))
+	if (!sig_helper())
 		die_sys(EXIT_TEMP, "unable to set signals");
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);

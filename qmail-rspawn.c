@@ -11,7 +11,6 @@
  * D, each a letter, text and a NUL; it is turned into one K, Z or D per
  * recipient.  A recipient the report does not cover is a temporary failure.
  */
-#include <signal.h>
 #include <unistd.h>
 
 #include "auto.h"
@@ -115,8 +114,7 @@ main(int argc, char **argv)
 	(void)argc;
 	die_init(argv[0]);
 	/* qmail-send ends us by closing the pipe, not by a signal */
-	if (!sig_ignore(SIGTERM) || !sig_ignore(SIGHUP) || !sig_ignore(SIGALRM) ||
-	    !sig_ignore(SIGINT) || !sig_ignore(SIGPIPE))
+	if (!sig_helper())
 		die_sys(EXIT_TEMP, "unable to set signals");
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);

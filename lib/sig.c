@@ -63,3 +63,10 @@ sig_pause(void)
 	sigemptyset(&ss);
 	sigsuspend(&ss);
 }
+
+int
+sig_helper(void)
+{
+	return sig_ignore(SIGTERM) && sig_ignore(SIGHUP) && sig_ignore(SIGALRM) &&
+	    sig_ignore(SIGINT) && sig_ignore(SIGPIPE);
+}
