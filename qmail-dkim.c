@@ -223,16 +223,12 @@ main(int argc, char **argv)
 	size_t len[KEYS_MAX + 1], nf, body, i, j, k, nkeys, slen, count, hstart[KEYS_MAX];
 	char tbuf[FMT_ULONG];
 	EVP_PKEY *key;
-	int code;
 
 	(void)argc;
 	die_init(argv[0]);
 	if (chdir(auto_home) == -1)
 		die_sys(QQ_REFUSE, "unable to chdir to ", auto_home);
-	if (!qq_readall(0, &msg))
-		die_sys(QQ_READ, "unable to read the message");
-	if (!qq_readall(1, &env))
-		die_sys(QQ_READ, "unable to read the envelope");
+	qq_input(&msg, &env);
 	/* CRLF becomes LF, as qmail-smtpd stores it: qmail-remote would
 	 * send a CR before an LF as text, and the signature must cover the
 	 * message as it will go out */
@@ -318,8 +314,5 @@ main(int argc, char **argv)
 	len[0] = hdrs.len;
 	part[1] = msg.s ? msg.s : "";
 	len[1] = msg.len;
-	code = qq_next(part, len, 2, env.s, env.len);
-	if (code == -1)
-		die_sys(QQ_REFUSE, "unable to run the next queue program");
-	return code;
+	return qq_pass(part, len, 2, env.s, env.len);
 }

@@ -389,7 +389,6 @@ main(int argc, char **argv)
 	const char *s;
 	size_t nf, body, i, slen, np = 0, nsig = 0, from = 0, received = (size_t)-1;
 	enum result r;
-	int code;
 	/* qmail-smtpd's own SPF field follows its Received line */
 	size_t spf = env_get("SPFRESULT") ? 1 : 0;
 
@@ -401,10 +400,7 @@ main(int argc, char **argv)
 		die_sys(QQ_CONF, "unable to read control/me");
 	if (me.len == 0 && !str_copys(&me, "localhost"))
 		nomem();
-	if (!qq_readall(0, &msg))
-		die_sys(QQ_READ, "unable to read the message");
-	if (!qq_readall(1, &env))
-		die_sys(QQ_READ, "unable to read the envelope");
+	qq_input(&msg, &env);
 	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
 		die(QQ_ENVELOPE, "the envelope is malformed");
 	if (!msg.s && !str_readyplus(&msg, 1))
@@ -448,8 +444,5 @@ main(int argc, char **argv)
 	}
 	part[np] = msg.s + from;
 	len[np++] = msg.len - from;
-	code = qq_next(part, len, np, env.s, env.len);
-	if (code == -1)
-		die_sys(QQ_REFUSE, "unable to run the next queue program");
-	return code;
+	return qq_pass(part, len, np, env.s, env.len);
 }

@@ -185,12 +185,9 @@ filter(void)
 	struct str msg = STR_ZERO, env = STR_ZERO, newenv = STR_ZERO, sender = STR_ZERO;
 	const char *s, *part[1];
 	size_t slen, i, l, at, len[1];
-	int remote = 0, code;
+	int remote = 0;
 
-	if (!qq_readall(0, &msg))
-		die_sys(QQ_READ, "unable to read the message");
-	if (!qq_readall(1, &env))
-		die_sys(QQ_READ, "unable to read the envelope");
+	qq_input(&msg, &env);
 	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
 		die(QQ_ENVELOPE, "the envelope is malformed");
 	if (config(&c, QQ_CONF)) {
@@ -213,10 +210,7 @@ filter(void)
 	}
 	part[0] = msg.s ? msg.s : "";
 	len[0] = msg.len;
-	code = qq_next(part, len, 1, env.s, env.len);
-	if (code == -1)
-		die_sys(QQ_REFUSE, "unable to run the next queue program");
-	return code;
+	return qq_pass(part, len, 1, env.s, env.len);
 }
 
 /* out - a line for qmail-local's report, then exit */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "die.h"
 #include "env.h"
 #include "qqfilter.h"
 #include "spawn.h"
@@ -113,4 +114,23 @@ qq_next(const char *const *part, const size_t *len, size_t nparts, const char *e
 		return -1;
 	}
 	return spawn_exitcode(status);
+}
+
+void
+qq_input(struct str *msg, struct str *env)
+{
+	if (!qq_readall(0, msg))
+		die_sys(QQ_READ, "unable to read the message");
+	if (!qq_readall(1, env))
+		die_sys(QQ_READ, "unable to read the envelope");
+}
+
+int
+qq_pass(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen)
+{
+	int code = qq_next(part, len, nparts, env, envlen);
+
+	if (code == -1)
+		die_sys(QQ_REFUSE, "unable to run the next queue program");
+	return code;
 }

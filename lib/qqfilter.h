@@ -36,4 +36,12 @@ int qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len);
  * signal, a failed spawn or write) */
 int qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen);
 
+/* for the filter itself (these die, through die.h, on failure):
+ * qq_input - the message (fd 0) into msg and the envelope (fd 1) into
+ * env; exit QQ_READ when either cannot be read.
+ * qq_pass - qq_next, the exit QQ_REFUSE when the next program could not
+ * be run or fed; else its exit code */
+void qq_input(struct str *msg, struct str *env);
+int qq_pass(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen);
+
 #endif
