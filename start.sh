@@ -34,7 +34,7 @@ home=$1 split=$2 users=$3
 : "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
-PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp daemontools"
+PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp-ipv6 daemontools"
 
 say() { echo "start: $*"; }
 die() { echo "start: fatal: $*" >&2; exit 111; }
@@ -47,7 +47,7 @@ for s in $SERVICES; do
 done
 
 # 1. packages (the build tools only when building)
-[ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp daemontools"
+[ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp-ipv6 daemontools"
 missing=
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||

@@ -18,7 +18,7 @@ src=$(pwd)
 : "${BENCH_DIR:=/tmp/lanmail-bench}" "${RESULTS:=$src/bench/results}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
-PACKAGES="postfix dovecot-pop3d gnuplot-nox ucspi-tcp musl-tools libcdb-dev libcrypt-dev build-essential file"
+PACKAGES="postfix dovecot-pop3d gnuplot-nox ucspi-tcp-ipv6 musl-tools libcdb-dev libcrypt-dev build-essential file"
 
 say() { echo "bench: $*"; }
 die() { echo "bench: fatal: $*" >&2; exit 111; }
