@@ -98,7 +98,7 @@ static const struct setting settings[] = {
 	{ "serverkey.pem", K_FILE, "absent: the key follows the certificate", "qmail-tls: the certificate's private key, mode 600" },
 	/* the services (run scripts) */
 	{ "defaultdelivery", K_LIST, "./Maildir/", "send service: delivery for users without a .qmail file" },
-	{ "listenip", K_LINE, "127.0.0.1", "listening services: IPv4 address they listen on (0.0.0.0: all)" },
+	{ "listenip", K_LINE, "127.0.0.1", "listening services: IPv4 or IPv6 address they listen on (0: all)" },
 	{ "smtpport", K_NUM, "25", "smtpd service: port of SMTP from other servers" },
 	{ "submissionport", K_NUM, "587", "submission service: port of mail submission (AUTH, STARTTLS)" },
 	{ "smtpsport", K_NUM, "465", "smtps service: port of mail submission over TLS" },
@@ -117,7 +117,7 @@ static const struct setting settings[] = {
 	{ "tcp.smtps", K_LIST, "none", "smtps service: tcprules lines placed before the generated ones" },
 	{ "tcp.pop3", K_LIST, "none", "pop3 service: tcprules lines placed before the generated ones" },
 	{ "tcp.pop3s", K_LIST, "none", "pop3s service: tcprules lines placed before the generated ones" },
-	{ "webadminip", K_LINE, "=listenip", "webadmin service: IPv4 address it listens on" },
+	{ "webadminip", K_LINE, "=listenip", "webadmin service: IPv4 or IPv6 address it listens on" },
 	{ "webadminport", K_NUM, "8443", "webadmin service: port of administration over HTTPS" },
 	{ "concurrencywebadmin", K_NUM, "10", "webadmin service: connections at once" },
 	{ "tcp.webadmin", K_LIST, "none", "webadmin service: tcprules lines placed before the generated ones" },
@@ -459,6 +459,23 @@ ipv4(const char *p, size_t n)
 	return dots == 3 && digits > 0;
 }
 
+/* ipv6 - hex groups and colons, as the run scripts accept; tcpserver
+ * has the last word */
+static int
+ipv6(const char *p, size_t n)
+{
+	size_t i, colons = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == ':')
+			colons++;
+		else if (!(p[i] >= '0' && p[i] <= '9') && !(p[i] >= 'a' && p[i] <= 'f') &&
+		    !(p[i] >= 'A' && p[i] <= 'F') && p[i] != '.')
+			return 0;
+	}
+	return colons >= 2 && colons <= 7;
+}
+
 /* check_services - values the run scripts would refuse */
 static void
 check_services(void)
@@ -479,8 +496,8 @@ check_services(void)
 	for (i = 0; i < sizeof ips / sizeof ips[0]; i++) {
 		fn_of(&fn, ips[i]);
 		if (control_readline(fn.s, &ip) == 1 && !ipv4(ip.s, ip.len) &&
-		    !(ip.len == 1 && ip.s[0] == '0'))
-			warning("control/", ips[i], ": not an IPv4 address: the listeners will not start");
+		    !ipv6(ip.s, ip.len) && !(ip.len == 1 && ip.s[0] == '0'))
+			warning("control/", ips[i], ": not an IPv4 or IPv6 address: the listeners will not start");
 	}
 	str_free(&fn);
 	str_free(&ip);

@@ -272,9 +272,10 @@ port_of() {
 	webadmin) p=$(ctlv webadminport); echo "${p:-8443}" ;;
 	esac
 }
-# listening PORT - something listens on TCP PORT (IPv4)
+# listening PORT - something listens on TCP PORT (IPv4 or IPv6)
 listening() {
-	grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp
+	grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp ||
+	grep -q ":$(printf '%04X' "$1") 00000000000000000000000000000000:0000 0A" /proc/net/tcp6 2>/dev/null
 }
 echo
 echo "lanmail runs from $home (services in $scandir, logs in $home/log):"
@@ -329,6 +330,6 @@ Next steps:
   who may relay:   127.0.0.1, the networks in $ctl/relaynets,
                    and any client after AUTH
   serve the LAN:   make start$mv LISTEN=192.168.1.10
-                   (an address of this host, or 0.0.0.0 for all of them)
+                   (an address of this host, IPv4 or IPv6, or 0 for all of them)
   stop:            make stop${mv%% USERS=*}
 EOT

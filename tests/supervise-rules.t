@@ -121,7 +121,7 @@ else:
 scan = t.tmpdir("lanmail-svscan-rules.")
 svscan = None
 svdir = os.path.join(HOME, "service", "smtpd")
-t.plan(9)
+t.plan(10)
 
 
 def svok(d):
@@ -218,6 +218,16 @@ try:
     log = open(os.path.join(HOME, "log", "smtpd", "current"), errors="replace").read()
     t.ok("tcpserver: status: 2/2" in log and "tcpserver: deny" in log,
          "the log shows the limit reached and the denied client")
+
+    # control/listenip ::1: the run script takes an IPv6 address (svc -t rereads it)
+    t.control("listenip", "::1\n")
+    subprocess.run(["svc", "-t", svdir], stderr=subprocess.DEVNULL)
+    up6 = t.wait_port(port, addr="::1", timeout=15)
+    g6 = b""
+    if up6:
+        with socket.create_connection(("::1", port), timeout=10) as c6:
+            g6 = greeting(c6, 10)
+    t.ok(up6 and g6.startswith(b"220"), "control/listenip ::1: smtpd greets over IPv6: %r" % g6[:40])
 finally:
     stop_dns.set()
     try:
