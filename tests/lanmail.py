@@ -15,9 +15,11 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HOME = os.environ.get("LANMAIL_HOME", "")
@@ -100,7 +102,6 @@ def free_port(family=socket.AF_INET, addr="127.0.0.1"):
 
 
 def wait_port(port, addr="127.0.0.1", timeout=10.0):
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     end = time.time() + timeout
     while time.time() < end:
         try:
@@ -176,6 +177,35 @@ def clear_queue():
     for sub in ("pid", "mess", "intd", "todo", "info", "local", "remote", "bounce"):
         for f in queue_files(sub):
             os.unlink(f)
+
+
+def tls_client_context():
+    """A TLS client context that accepts the tests' self-signed certificates."""
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def _servfail(sock):
+    while True:
+        try:
+            q, peer = sock.recvfrom(4096)
+        except OSError:
+            return
+        if len(q) < 12:
+            continue
+        flags = 0x8182  # response, RD, RA, SERVFAIL
+        sock.sendto(q[:2] + flags.to_bytes(2, "big") + q[4:6] + b"\0\0\0\0\0\0" + q[12:], peer)
+
+
+def servfail_server(addr="127.0.0.1"):
+    """A UDP name server on addr that answers every query at once with
+    SERVFAIL (RCODE 2), echoing the question; returns its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((addr, 0))
+    threading.Thread(target=_servfail, args=(sock,), daemon=True).start()
+    return sock.getsockname()[1]
 
 
 @atexit.register

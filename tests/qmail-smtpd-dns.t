@@ -4,9 +4,7 @@ against a real DNS server (dnsmasq) on 127.0.0.1, and a server that
 answers SERVFAIL for the temporary failure."""
 import os
 import shutil
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -29,22 +27,7 @@ if not t.wait_port(DNSPORT):
     t.diag("dnsmasq did not start")
 
 
-def servfail(sock):
-    """Answer every query with SERVFAIL (RCODE 2), echoing the question."""
-    while True:
-        try:
-            q, peer = sock.recvfrom(4096)
-        except OSError:
-            return
-        if len(q) < 12:
-            continue
-        flags = 0x8182  # response, RD, RA, SERVFAIL
-        sock.sendto(q[:2] + flags.to_bytes(2, "big") + q[4:6] + b"\0\0\0\0\0\0" + q[12:], peer)
-
-
-bad = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-bad.bind(("127.0.0.1", 0))
-threading.Thread(target=servfail, args=(bad,), daemon=True).start()
+BADPORT = t.servfail_server()
 
 srv = s.Server()
 
@@ -68,7 +51,7 @@ try:
     t.is_(mail_from("x@mail.mx.test"), "250 2.1.0", "a host name with an A record")
     t.is_(mail_from(""), "250 2.1.0", "the null sender is not looked up")
     t.is_(mail_from("x@[127.0.0.1]"), "250 2.1.0", "an address literal is not looked up")
-    s.control("nameservers", "127.0.0.1:%d\n" % bad.getsockname()[1])
+    s.control("nameservers", "127.0.0.1:%d\n" % BADPORT)
     t0 = time.time()
     t.is_(mail_from("x@mx.test"), "451 4.4.3", "DNS failure: 451 4.4.3")
     t.diag("temporary failure took %.1f s" % (time.time() - t0))
@@ -79,7 +62,6 @@ try:
     srv2.stop()
 finally:
     srv.stop()
-    bad.close()
     s.restore()
 t.ok(s.queue_empty(), "queue left empty")
 t.done()

@@ -4,7 +4,6 @@ swaks, what is forgotten after it, plaintext injection, and the
 protocol names ESMTPS / ESMTPSA in the Received line."""
 import os
 import socket
-import ssl
 import smtplib
 import subprocess
 import sys
@@ -42,11 +41,7 @@ def serve(args, env=None):
     return p, port
 
 
-def ctx():
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
+ctx = t.tls_client_context
 
 
 ENV = {"CPW_USERS": "alice@virt.test:s3cret"}

@@ -8,7 +8,6 @@ the control file widens or empties the trusted set."""
 import base64
 import os
 import smtplib
-import ssl
 import subprocess
 import sys
 
@@ -59,11 +58,7 @@ def serve(tlsargs, args, env, ip=None):
     return p, port
 
 
-def ctx():
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
+ctx = t.tls_client_context
 
 
 def b64(x):

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import shutil
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -25,23 +24,8 @@ DEADPORT = t.free_port(socket.AF_INET, "127.0.0.1")  # nobody answers there
 dnsdir = t.tmpdir("spf-dns.")
 
 
-def servfail(sock):
-    """Answer every query at once with SERVFAIL (RCODE 2), echoing the question."""
-    while True:
-        try:
-            q, peer = sock.recvfrom(4096)
-        except OSError:
-            return
-        if len(q) < 12:
-            continue
-        flags = 0x8182  # response, RD, RA, SERVFAIL
-        sock.sendto(q[:2] + flags.to_bytes(2, "big") + q[4:6] + b"\0\0\0\0\0\0" + q[12:], peer)
-
-
 # a name server that fails at once: the temporary failures cost no time
-bad = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-bad.bind(("127.0.0.1", 0))
-threading.Thread(target=servfail, args=(bad,), daemon=True).start()
+BADPORT = t.servfail_server()
 
 txt = {
     "pass.test": "v=spf1 ip4:127.0.0.0/8 -all",
@@ -66,7 +50,7 @@ txt = {
 args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
         "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % DNSPORT, "--pid-file=",
         "--local=/test/", "--server=/dead.example/127.0.0.1#%d" % DEADPORT,
-        "--server=/fail.example/127.0.0.1#%d" % bad.getsockname()[1],
+        "--server=/fail.example/127.0.0.1#%d" % BADPORT,
         "--log-facility=" + os.path.join(dnsdir, "log")]
 for name, rec in txt.items():
     args.append("--txt-record=%s,%s" % (name, rec))
