@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import ssl
 import subprocess
 import sys
@@ -177,6 +178,20 @@ def clear_queue():
     for sub in ("pid", "mess", "intd", "todo", "info", "local", "remote", "bounce"):
         for f in queue_files(sub):
             os.unlink(f)
+
+
+def traversable(path):
+    """Every directory from / to path may be entered by anybody."""
+    path = os.path.abspath(path)
+    while True:
+        try:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
 
 
 def tls_client_context():

@@ -75,18 +75,7 @@ ME = "mu.test"
 REMOTE = "far.mu.test"
 
 
-def traversable(path):
-    """every directory from / to path may be entered by anybody"""
-    path = os.path.abspath(path)
-    while True:
-        try:
-            if not os.stat(path).st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-        if path == "/":
-            return True
-        path = os.path.dirname(path)
+traversable = t.traversable
 
 
 # the build in $TMPDIR; the install where the service users can reach it
