@@ -5,6 +5,8 @@
  * descriptor 0, each a letter, a queue id and a NUL:
  *	T id	the envelope was taken over: remove todo/ and intd/
  *	M id	the message is finished: remove mess/ (and intd/)
+ *	D id	the message was delivered straight from todo/: remove todo/
+ *		and intd/, then mess/ (only if todo/ has gone)
  *	S	sweep pid/ and intd/ of leftovers older than 36 hours
  * and for each the answer on descriptor 1 is one byte, "+" done or "!"
  * not done.  The requests come from qmail-send, but are checked anyway.
@@ -102,7 +104,7 @@ request(const char *r, size_t n)
 		sweep();
 		return 1;
 	}
-	if (n < 2 || (r[0] != 'T' && r[0] != 'M') || (r[1] == '0' && n > 2) ||
+	if (n < 2 || (r[0] != 'T' && r[0] != 'M' && r[0] != 'D') || (r[1] == '0' && n > 2) ||
 	    !scan_ulong(r + 1, n - 1, &id)) {
 		warn("ignoring a malformed request");
 		return 0;
@@ -110,11 +112,17 @@ request(const char *r, size_t n)
 	if (!qpath(&fn, "intd", id))
 		die_nomem();
 	ok = gone(fn.s);
-	if (r[0] == 'T') {
+	if (r[0] == 'T' || r[0] == 'D') {
 		if (!qpath(&fn, "todo", id))
 			die_nomem();
-		ok = gone(fn.s) && ok;
-	} else {
+		if (!gone(fn.s)) {
+			/* with todo/ still there, mess/ must stay: the
+			 * envelope names it */
+			str_free(&fn);
+			return 0;
+		}
+	}
+	if (r[0] == 'M' || r[0] == 'D') {
 		if (!qpath(&fn, "mess", id))
 			die_nomem();
 		ok = gone(fn.s) && ok;

@@ -7,11 +7,14 @@
  *	7 requests to qmail-clean	8 its answers
  * It takes each new envelope from todo/ (woken by lock/trigger, and on a
  * timer), splits the recipients local/remote by control/locals and
- * control/virtualdomains, writes info/, local/ and remote/ durably and has
- * qmail-clean remove the todo/ file.  Then it runs deliveries within the
- * concurrency limits: one qmail-local per local recipient, one
- * qmail-remote per message and domain.  A delivered or failed recipient
- * is marked done in place; a failure is first recorded in bounce/ID.
+ * control/virtualdomains, and delivers straight from todo/: while every
+ * attempt succeeds or fails for good, todo/ stands for the whole message
+ * and nothing else is written.  Deliveries run within the concurrency
+ * limits: one qmail-local per local recipient, one qmail-remote per
+ * message and domain.  A failure is first recorded in bounce/ID.  When a
+ * recipient has to wait for a retry, info/, local/ and remote/ are
+ * written durably (recipients done marked D) and qmail-clean removes the
+ * todo/ file; from then on a finished recipient is marked in place.
  * Temporary failures are retried on a growing schedule until
  * control/queuelifetime has passed.  When no recipient is left, the
  * failures go back to the sender as one RFC 3464 report, and the
@@ -47,7 +50,8 @@
 #define REMOTE 1
 #define SLOTS 500		/* the most deliveries at once per channel */
 #define GROUPMAX 100		/* recipients in one qmail-remote run */
-#define BATCH 16		/* todo/ files taken over between looks at the spawners */
+#define BATCH 16		/* todo/ files taken in between looks at the spawners */
+#define DIRECTMAX 256		/* messages held from todo/ at once */
 #define TODO_SCAN 30		/* seconds between looks into todo/ */
 #define SWEEP_EVERY 3600	/* seconds between sweeps for leftovers */
 #define LEFTOVER_AGE (36L * 3600)
@@ -73,6 +77,8 @@ struct msg {
 	size_t left;		/* recipients not done */
 	int busy;		/* deliveries running */
 	int bounce;		/* bounce/ID may hold records */
+	int direct;		/* only in todo/: no info/, local/, remote/ yet */
+	int wrote;		/* direct, but files of its own may exist */
 	time_t bounce_next;	/* a failed bounce is tried again then */
 	struct msg *prev, *next;
 };
@@ -116,6 +122,7 @@ static int gone[3];
 static const char *const helper[3] = { "qmail-lspawn", "qmail-rspawn", "qmail-clean" };
 
 static void say(const char *, ...);
+static void materialize(struct msg *);
 
 /* helper_gone - note that a helper has gone: no new work is started,
  * and qmail-send exits once the deliveries it can still account for
@@ -395,31 +402,34 @@ sync_dir(const char *dir)
 	return close(fd) == 0 && ok;
 }
 
-/* files written in a batch of todo(), synced together */
-struct pending {
-	int fd;
-	size_t owner;		/* index into the batch */
-};
-static struct pending pend[BATCH * 3];	/* info/, local/, remote/ */
-static size_t npend;
+/* the ids of the messages delivered straight from todo/ (struct msg's
+ * direct): todo_ids() passes them over; todo_room says one has gone */
+static unsigned long held[DIRECTMAX];
+static size_t nheld;
+static int todo_room;
 
-/* write_file - fn holds exactly p[0..n), not yet synced: its descriptor
- * joins pend[] for todo() to sync with the rest of the batch; 1 or 0 */
 static int
-write_file(const char *fn, const char *p, size_t n, size_t owner)
+is_held(unsigned long id)
 {
-	int fd, err;
+	size_t i;
 
-	if ((fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
-		return 0;
-	if (!fd_writeall(fd, p, n, 0)) {
-		err = errno;
-		(void)close(fd);	/* the write error matters */
-		return errno = err, 0;
-	}
-	pend[npend].fd = fd;
-	pend[npend++].owner = owner;
-	return 1;
+	for (i = 0; i < nheld; i++)
+		if (held[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+unhold(unsigned long id)
+{
+	size_t i;
+
+	for (i = 0; i < nheld; i++)
+		if (held[i] == id) {
+			held[i] = held[--nheld];
+			todo_room = 1;
+			return;
+		}
 }
 
 /* mark - the recipient is done, in place */
@@ -431,6 +441,8 @@ mark(struct msg *m, int ch, size_t i)
 
 	m->r[ch][i].state = DONE;
 	m->left--;
+	if (m->direct)
+		return;	/* its todo/ entry stands for every recipient */
 	path(&fn, ch == LOCAL ? "local" : "remote", m->id);
 	/* a mark lost to a crash means one more delivery, never a lost one */
 	if ((fd = open(fn.s, O_WRONLY | O_CLOEXEC)) == -1 ||
@@ -461,13 +473,15 @@ clean_ask(char what, unsigned long id)
 	str_free(&req);
 }
 
-/* mess/ removals asked for and not yet answered, oldest first: a
- * finished message does not wait for qmail-clean */
+/* removals of finished messages (M and D requests) asked for and not
+ * yet answered, oldest first: a finished message does not wait for
+ * qmail-clean */
 #define MQ 256
 static unsigned long mq[MQ];
+static char mqwhat[MQ];
 static size_t mq_head, mq_n;
 
-/* clean_drain - read at least one answer to a pending mess/ removal
+/* clean_drain - read at least one answer to a pending removal
  * (waits for it), and no more of them than are pending */
 static void
 clean_drain(void)
@@ -490,20 +504,27 @@ clean_drain(void)
 		die(EXIT_TEMP, "unexpected answer from qmail-clean");
 	for (k = 0; k < r; k++) {
 		if (c[k] != '+')
-			say("warning: qmail-clean could not remove mess for msg ",
+			say("warning: qmail-clean could not remove the files of msg ",
 			    ul(idb, mq[mq_head]), NULL);
+		/* todo/ gone: todo() may look again without meeting it.  Not
+		 * gone, it stays held, so that it is not delivered again
+		 * (a new qmail-send takes it afresh). */
+		else if (mqwhat[mq_head] == 'D')
+			unhold(mq[mq_head]);
 		mq_head = (mq_head + 1) % MQ;
 		mq_n--;
 	}
 }
 
-/* clean_later - ask for the removal of mess/ID, the answer read later */
+/* clean_later - ask for a finished message's removal (what is M or D),
+ * the answer read later */
 static void
-clean_later(unsigned long id)
+clean_later(char what, unsigned long id)
 {
 	if (mq_n == MQ)
 		clean_drain();
-	clean_ask('M', id);
+	clean_ask(what, id);
+	mqwhat[(mq_head + mq_n) % MQ] = what;
 	mq[(mq_head + mq_n) % MQ] = id;
 	mq_n++;
 }
@@ -867,6 +888,21 @@ finish(struct msg *m)
 	 * finishes it */
 	if (gone[CLEANER])
 		return;
+	if (m->direct) {
+		/* files of a materialize() that did not finish */
+		for (ch = 0; m->wrote && ch < 3; ch++) {
+			path(&fn, ch == 2 ? "info" : ch == LOCAL ? "local" : "remote", m->id);
+			if (unlink(fn.s) == -1 && errno != ENOENT) {
+				warn_sys("unable to remove ", fn.s);
+				str_free(&fn);
+				m->bounce_next = time(NULL) + BOUNCE_RETRY;
+				return;
+			}
+		}
+		/* qmail-clean removes todo/, then mess/ only if todo/ went */
+		clean_later('D', m->id);	/* held until it is answered */
+		goto done;
+	}
 	/* mess/ goes last: while it exists no new message can get this
 	 * inode number, so no later message can meet these files.  A crash
 	 * before it is removed leaves a leftover, swept after 36 hours. */
@@ -878,7 +914,8 @@ finish(struct msg *m)
 	path(&fn, "info", m->id);
 	if (unlink(fn.s) == -1 && errno != ENOENT)
 		warn_sys("unable to remove ", fn.s);
-	clean_later(m->id);
+	clean_later('M', m->id);
+done:
 	str_free(&fn);
 	say("end msg ", ul(idb, m->id), NULL);
 	msg_unlink(m);
@@ -948,6 +985,8 @@ fail_now(struct msg *m, int ch, size_t i, const char *why)
 	dsn_status(why, n, 1, status);
 	if (!record_failure(m, rc->addr, status, "", why, n)) {
 		rc->next = time(NULL) + BOUNCE_RETRY;
+		if (m->direct)
+			materialize(m);
 		return;
 	}
 	mark(m, ch, i);
@@ -984,12 +1023,16 @@ result(struct job *j, int ch, size_t i, char letter, const char *text, size_t tl
 		say("delivery ", ul(nb, j->number), ": deferral: ", rc->addr, ": ", text, NULL);
 		rc->state = PENDING;
 		rc->next = isqrt_next(m->arrival, now, cf.retry[ch]);
+		if (m->direct)
+			materialize(m);	/* a retry can be far off: not held for it */
 		return;
 	}
 	if (!record_failure(m, rc->addr, status, ch == REMOTE ? j->host : "", why, tl)) {
 		/* not recorded, so not done: try the delivery again later */
 		rc->state = PENDING;
 		rc->next = now + BOUNCE_RETRY;
+		if (m->direct)
+			materialize(m);
 		return;
 	}
 	mark(m, ch, j->idx[i]);
@@ -1249,25 +1292,19 @@ next:
 
 /* ---- new mail ---- */
 
-/* which directories of a split a batch changed */
-#define D_INFO 1
-#define D_LOCAL 2
-#define D_REMOTE 4
-#define D_BOUNCE 8
-
-/* take_todo - the envelope todo/S/ID into info/, local/, remote/, written
- * but not yet synced (see write_file); 1 written, 0 left (warned);
- * dirs[] notes which split directories changed */
-static int
-take_todo(unsigned long id, size_t owner, unsigned char *dirs)
+/* take - the envelope todo/S/ID as a message held in memory and
+ * delivered straight from todo/; NULL when it cannot be read (warned) */
+static struct msg *
+take(unsigned long id)
 {
-	struct str fn = STR_ZERO, raw = STR_ZERO, out[2] = { STR_ZERO, STR_ZERO };
-	struct str info = STR_ZERO;
+	static const char *const stale[4] = { "info", "local", "remote", "bounce" };
+	struct str fn = STR_ZERO, raw = STR_ZERO;
 	struct envelope e;
 	struct stat st;
+	struct msg *m = NULL;
 	const char *f;
-	size_t pos, fl;
-	int ch, r, ok = 0;
+	size_t pos, fl, k, n[2] = { 0, 0 };
+	int ch, r, pass;
 
 	path(&fn, "todo", id);
 	if (stat(fn.s, &st) == -1 || (r = control_readfile(fn.s, &raw, ENVMAX)) != 1) {
@@ -1278,75 +1315,144 @@ take_todo(unsigned long id, size_t owner, unsigned char *dirs)
 		warn("ignoring the malformed ", fn.s, ": ", envelope_strerror(r));
 		goto out;
 	}
-	if (!str_cats(&info, "t") || !str_catulong(&info, (unsigned long)st.st_mtime) ||
-	    !str_catc(&info, 0) || !str_catc(&info, 'F') ||
-	    !str_catb(&info, e.sender, e.senderlen) || !str_catc(&info, 0))
-		die_nomem();
-	for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; ) {
-		struct str a = STR_ZERO;
-
-		if (!str_copyb(&a, f, fl) || !str_nul(&a))
-			die_nomem();
-		/* a NUL-free address: the envelope parser saw to it */
-		ch = classify(a.s, NULL);
-		if (!str_catc(&out[ch], 'T') || !str_catb(&out[ch], a.s, a.len) ||
-		    !str_catc(&out[ch], 0))
-			die_nomem();
-		str_free(&a);
-	}
-	for (ch = 0; ch < 2; ch++) {
-		path(&fn, ch == LOCAL ? "local" : "remote", id);
-		if (out[ch].len == 0) {
-			/* one left by an earlier message of this inode number */
-			if (unlink(fn.s) == 0)
-				dirs[id % qpath_split()] |= ch == LOCAL ? D_LOCAL : D_REMOTE;
-			else if (errno != ENOENT) {
-				warn_sys("unable to remove ", fn.s);
-				goto out;
-			}
-			continue;
+	/* what an interrupted earlier run left for this message: while
+	 * todo/ exists, it alone counts (no other message can have this
+	 * id, since mess/ is removed last) */
+	for (k = 0; k < 4; k++) {
+		path(&fn, stale[k], id);
+		if (unlink(fn.s) == -1 && errno != ENOENT) {
+			warn_sys("unable to remove ", fn.s);
+			goto out;
 		}
-		if (!write_file(fn.s, out[ch].s, out[ch].len, owner)) {
+	}
+	if ((m = calloc(1, sizeof *m)) == NULL || (m->sender = malloc(e.senderlen + 1)) == NULL)
+		die_nomem();
+	m->id = id;
+	m->arrival = st.st_mtime;
+	m->direct = 1;
+	for (k = 0; k < e.senderlen; k++)
+		m->sender[k] = e.sender[k];
+	m->sender[e.senderlen] = 0;
+	/* count each kind, then fill in */
+	for (pass = 0; pass < 2; pass++) {
+		for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; ) {
+			char *a = malloc(fl + 1);
+
+			if (a == NULL)
+				die_nomem();
+			for (k = 0; k < fl; k++)
+				a[k] = f[k];
+			a[fl] = 0;	/* NUL-free: the envelope parser saw to it */
+			ch = classify(a, NULL);
+			if (pass == 0) {
+				n[ch]++;
+				free(a);
+				continue;
+			}
+			m->r[ch][m->n[ch]].addr = a;
+			m->r[ch][m->n[ch]++].state = PENDING;
+			m->left++;
+		}
+		for (ch = 0; pass == 0 && ch < 2; ch++)
+			if (n[ch] && (m->r[ch] = calloc(n[ch], sizeof *m->r[ch])) == NULL)
+				die_nomem();
+	}
+out:
+	str_free(&fn);
+	str_free(&raw);
+	return m;
+}
+
+/* materialize - a message held from todo/ gets its info/, local/ and
+ * remote/ (the recipients done so far marked D), synced together with
+ * their directories; then qmail-clean removes todo/, and the message
+ * waits for its retries like one taken in after a restart.  Not done
+ * (warned), it stays held: todo/ still stands for all of it. */
+static void
+materialize(struct msg *m)
+{
+	static const char *const name[3] = { "local", "remote", "info" };
+	struct str fn = STR_ZERO, data[3] = { STR_ZERO, STR_ZERO, STR_ZERO };
+	int fds[6], oks[6], k, ok = 0;
+	size_t nf = 0, nfiles = 0, i;
+	char idb[FMT_ULONG + 1];
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < m->n[k]; i++) {
+			m->r[k][i].off = data[k].len;
+			if (!str_catc(&data[k], m->r[k][i].state == DONE ? 'D' : 'T') ||
+			    !str_cats(&data[k], m->r[k][i].addr) || !str_catc(&data[k], 0))
+				die_nomem();
+		}
+	if (!str_catc(&data[2], 't') || !str_catulong(&data[2], (unsigned long)m->arrival) ||
+	    !str_catc(&data[2], 0) || !str_catc(&data[2], 'F') || !str_cats(&data[2], m->sender) ||
+	    !str_catc(&data[2], 0))
+		die_nomem();
+	m->wrote = 1;	/* from here on, files of its own may exist */
+	for (k = 0; k < 3; k++) {
+		if (data[k].len == 0)
+			continue;	/* no recipient of that kind: no file */
+		path(&fn, name[k], m->id);
+		if ((fds[nf] = open(fn.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+		    (nf++, !fd_writeall(fds[nf - 1], data[k].s, data[k].len, 0))) {
 			warn_sys("unable to write ", fn.s);
 			goto out;
 		}
-		dirs[id % qpath_split()] |= ch == LOCAL ? D_LOCAL : D_REMOTE;
 	}
-	path(&fn, "info", id);
-	if (!write_file(fn.s, info.s, info.len, owner)) {
-		warn_sys("unable to write ", fn.s);
-		goto out;
+	nfiles = nf;
+	for (k = 0; k < 3; k++) {
+		if (data[k].len == 0)
+			continue;
+		fn.len = 0;
+		if (!str_cats(&fn, name[k]) || !str_catc(&fn, '/') ||
+		    !str_catulong(&fn, m->id % qpath_split()) || !str_nul(&fn))
+			die_nomem();
+		if ((fds[nf] = open(fn.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			warn_sys("unable to open ", fn.s);
+			goto out;
+		}
+		nf++;
 	}
-	dirs[id % qpath_split()] |= D_INFO;
-	/* a bounce/ left by an earlier message of this inode number */
-	path(&fn, "bounce", id);
-	if (unlink(fn.s) == 0)
-		dirs[id % qpath_split()] |= D_BOUNCE;
-	else if (errno != ENOENT) {
-		warn_sys("unable to remove ", fn.s);
+	if (!sync_all(fds, oks, nf)) {
+		warn_sys("unable to sync the queue files of msg ", ul(idb, m->id));
 		goto out;
 	}
 	ok = 1;
 out:
+	for (i = 0; i < nf; i++)
+		if (close(fds[i]) == -1 && i < nfiles && ok) {
+			warn_sys("unable to write the queue files of msg ", ul(idb, m->id));
+			ok = 0;
+		}
 	str_free(&fn);
-	str_free(&raw);
-	str_free(&out[0]);
-	str_free(&out[1]);
-	str_free(&info);
-	return ok;
+	for (k = 0; k < 3; k++)
+		str_free(&data[k]);
+	if (!ok)
+		return;
+	if (!clean('T', m->id)) {
+		say("warning: qmail-clean could not remove todo for msg ", ul(idb, m->id), NULL);
+		return;
+	}
+	m->direct = 0;
+	unhold(m->id);
+	todo_room = 1;
 }
 
-/* todo_ids - up to max ids from todo/; the count */
+/* todo_ids - up to max ids from todo/, not counting those held; the
+ * count.  Each look starts in the split where the last one stopped, so
+ * that no split waits behind the others. */
 static size_t
 todo_ids(unsigned long *ids, size_t max)
 {
+	static unsigned long s0;
 	struct str dir = STR_ZERO;
 	struct dirent *de;
-	unsigned long s, id;
+	unsigned long s = s0, k, id;
 	size_t n = 0;
 	DIR *d;
 
-	for (s = 0; s < qpath_split() && n < max; s++) {
+	for (k = 0; k < qpath_split() && n < max; k++) {
+		s = (s0 + k) % qpath_split();
 		dir.len = 0;
 		if (!str_cats(&dir, "todo/") || !str_catulong(&dir, s) || !str_nul(&dir))
 			die_nomem();
@@ -1355,103 +1461,38 @@ todo_ids(unsigned long *ids, size_t max)
 			continue;
 		}
 		while (n < max && (de = readdir(d)) != NULL)
-			if (qpath_id(de->d_name, &id) && id % qpath_split() == s)
+			if (qpath_id(de->d_name, &id) && id % qpath_split() == s && !is_held(id))
 				ids[n++] = id;
 		(void)closedir(d);	/* read-only stream */
 	}
+	s0 = s;
 	str_free(&dir);
 	return n;
 }
 
-/* todo - take over a batch of new envelopes; 1 when more may wait */
+/* todo - take in a batch of new envelopes, as many as may be held; 1
+ * when more may wait */
 static int
 todo(void)
 {
-	static unsigned long ids[BATCH];
-	static unsigned char taken[BATCH];
-	static int fds[BATCH * 3 + 3 * BATCH + 1], oks[BATCH * 3 + 3 * BATCH + 1];
-	static char *dirnames[3 * BATCH + 1];
-	unsigned char *dirs;
-	struct str dir = STR_ZERO, fn = STR_ZERO;
-	size_t n, i, k, nd = 0, nf;
+	unsigned long ids[BATCH];
+	struct str fn = STR_ZERO;
+	size_t n, i, want = DIRECTMAX - nheld, got = 0;
 	struct msg *m;
 	struct stat st;
-	int bounce = 0, err;
 	char idb[FMT_ULONG + 1], sb[FMT_ULONG + 1], lb[FMT_ULONG + 1], rb[FMT_ULONG + 1];
 
-	if ((dirs = calloc(qpath_split(), 1)) == NULL)
-		die_nomem();
-	n = todo_ids(ids, BATCH);
-	npend = 0;
-	for (i = 0; i < n; i++)
-		taken[i] = (unsigned char)take_todo(ids[i], i, dirs);
-	/* The new files and their names must be on disk before the envelopes
-	 * go: every file and every changed directory, synced at once (the
-	 * disk commits them together), each directory once per batch. */
-	for (i = 0; i < npend; i++)
-		fds[i] = pend[i].fd;
-	nf = npend;
-	for (i = 0; i < qpath_split(); i++) {
-		const char *sub[3] = { "info/", "local/", "remote/" };
-
-		bounce |= dirs[i] & D_BOUNCE;
-		for (k = 0; k < 3; k++) {
-			if (!(dirs[i] & (1 << k)))
-				continue;
-			dir.len = 0;
-			if (!str_cats(&dir, sub[k]) || !str_catulong(&dir, i) || !str_nul(&dir))
-				die_nomem();
-			if ((fds[nf + nd] = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-				die_sys(EXIT_TEMP, "unable to open ", dir.s);
-			if ((dirnames[nd++] = strdup(dir.s)) == NULL)
-				die_nomem();
-		}
-	}
-	if (bounce) {
-		if ((fds[nf + nd] = open("bounce", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-			die_sys(EXIT_TEMP, "unable to open bounce");
-		if ((dirnames[nd++] = strdup("bounce")) == NULL)
-			die_nomem();
-	}
-	err = sync_all(fds, oks, nf + nd) ? 0 : errno;
-	for (i = 0; i < nf; i++) {
-		if (!oks[i] || close(fds[i]) == -1) {
-			if (oks[i])
-				oks[i] = 0;
-			else
-				(void)close(fds[i]);	/* the sync failure is what counts */
-			if (taken[pend[i].owner])
-				say("warning: unable to sync the queue files of msg ",
-				    ul(idb, ids[pend[i].owner]), NULL);
-			taken[pend[i].owner] = 0;	/* taken again later */
-		}
-	}
-	for (i = 0; i < nd; i++) {
-		if (!oks[nf + i]) {
-			errno = err;
-			die_sys(EXIT_TEMP, "unable to sync ", dirnames[i]);
-		}
-		if (close(fds[nf + i]) == -1)
-			die_sys(EXIT_TEMP, "unable to sync ", dirnames[i]);
-		free(dirnames[i]);
-	}
-	npend = 0;
-	/* every todo/ of the batch to qmail-clean at once, the answers after
-	 * (a few bytes each: the pipes hold them) */
-	for (i = 0; i < n; i++)
-		if (taken[i])
-			clean_ask('T', ids[i]);
+	todo_room = 0;
+	if (want > BATCH)
+		want = BATCH;
+	if (want == 0)
+		return 0;	/* todo_room says when one has gone */
+	n = todo_ids(ids, want);
 	for (i = 0; i < n; i++) {
-		if (!taken[i])
-			continue;
-		if (!clean_answer()) {
-			if (gone[CLEANER])
-				continue;	/* taken again by the next qmail-send */
-			say("warning: qmail-clean could not remove todo for msg ", ul(idb, ids[i]), NULL);
-			continue;	/* taken again later: at worst a delivery twice */
-		}
-		if ((m = msg_load(ids[i])) == NULL)
-			continue;
+		if ((m = take(ids[i])) == NULL)
+			continue;	/* tried again at the next look */
+		got++;
+		held[nheld++] = m->id;
 		path(&fn, "mess", m->id);
 		st.st_size = 0;
 		if (stat(fn.s, &st) == -1)
@@ -1461,10 +1502,8 @@ todo(void)
 		    " remote ", ul(rb, m->n[REMOTE]), NULL);
 		msg_append(m);
 	}
-	free(dirs);
-	str_free(&dir);
 	str_free(&fn);
-	return n == BATCH;
+	return n == want && got == n;
 }
 
 static void
@@ -1643,7 +1682,7 @@ main(int argc, char **argv)
 				sweep();
 				next_sweep = now + SWEEP_EVERY;
 			}
-			if (more || now >= next_todo) {
+			if (more || todo_room || now >= next_todo) {
 				more = todo();
 				next_todo = now + TODO_SCAN;
 			}
@@ -1652,7 +1691,7 @@ main(int argc, char **argv)
 		if (wake > next_todo)
 			wake = next_todo;
 		now = time(NULL);
-		t = more && !flag_term ? 0 : wake <= now ? 0 : wake - now > 5 ? 5000 : (int)(wake - now) * 1000;
+		t = (more || todo_room) && !flag_term ? 0 : wake <= now ? 0 : wake - now > 5 ? 5000 : (int)(wake - now) * 1000;
 		np = 0;
 		pfd[np].fd = selfpipe[0], pfd[np++].events = POLLIN;
 		/* every helper's answer pipe, busy or not: its end of file

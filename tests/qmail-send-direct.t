@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""qmail-send delivers straight from todo/: a message whose recipients all
+succeed (or fail for good) never gets info/, local/ or remote/ files; one
+with a recipient that has to wait is written out then, with the
+recipients already done marked D, and each recipient gets exactly one
+copy; more messages than qmail-send holds at once all arrive once; a
+qmail-send killed during a delivery from todo/ loses nothing."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+D = qsend.DOMAIN
+t.plan(14)
+s = qsend.Scene()
+strace = None
+try:
+    ann = s.home("ann", {"later": "|echo 4.2.1 not now; exit 111\n",
+                         "slow": "|sleep 3\n./Maildir/\n"})
+    ben = s.home("ben")
+    s.assign([s.user("ann", ann), s.user("ann", ann, prefix=True), s.user("ben", ben)])
+    t.control("retrylocal", "1000\n")
+    s.start()
+    t.ok(s.wait(lambda: "qmail-send" in s.pids() and "status: starting" in s.log()),
+         "qmail-start runs")
+
+    def subjects(home):
+        return sorted(m["Subject"] for m in s.maildir(home))
+
+    # 1. every recipient succeeds: qmail-send itself creates no queue file
+    have_strace = subprocess.run(["strace", "-qq", "-o", os.devnull, "-e", "trace=none", "true"],
+                                 capture_output=True).returncode == 0
+    if have_strace:
+        out = os.path.join(s.dir, "strace")
+        strace = t.start(["strace", "-qq", "-o", out, "-e", "trace=open,openat,creat,link,rename",
+                          "-p", str(s.pids()["qmail-send"])], stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+    t.is_(s.inject("ben@" + D, ["ann@" + D, "ben@" + D], "Subject: one\n\nbody\n"), 0, "queued")
+    t.ok(s.wait(lambda: subjects(ann) == ["one"] and subjects(ben) == ["one"] and s.queue_empty()),
+         "both recipients have it and the queue is empty")
+    if have_strace:
+        t.stop(strace, signal.SIGINT)
+        strace = None
+        calls = [l for l in open(out).read().splitlines() if "O_CREAT" in l or "link(" in l or "rename(" in l]
+        t.is_(calls, [], "qmail-send created no file for it (strace)")
+    else:
+        t.skip("strace cannot trace here", 1)
+
+    # 2. one recipient delivered, one deferred: written out with a D and a T
+    t.is_(s.inject("ben@" + D, ["ben@" + D, "ann-later@" + D], "Subject: two\n\nbody\n"), 0, "queued")
+    t.ok(s.wait(lambda: "4.2.1 not now" in s.log() and t.queue_files("local") and
+                not t.queue_files("todo")), "deferred: local/ written and todo/ removed")
+    loc = t.queue_files("local")
+    recs = open(loc[0], "rb").read().split(b"\0") if loc else []
+    t.is_(recs, [b"Dben@" + D.encode(), b"Tann-later@" + D.encode(), b""],
+          "local/ marks the delivered recipient D, the waiting one T")
+    info = t.queue_files("info")
+    t.ok(info and open(info[0], "rb").read().endswith(b"\0Fben@" + D.encode() + b"\0"),
+         "info/ holds the sender")
+    t.write(os.path.join(ann, ".qmail-later"), "./Maildir/\n")
+    s.signal(signal.SIGALRM)
+    t.ok(s.wait(lambda: subjects(ann) == ["one", "two"] and s.queue_empty()),
+         "the retry delivers it and the queue empties")
+    t.is_(subjects(ben), ["one", "two"], "the recipient done before is not delivered again")
+
+    # 3. more messages than are held at once (256): each arrives once
+    s.stop()
+    n = 600
+    for i in range(n):
+        if s.inject("ben@" + D, ["ben@" + D], "Subject: many %d\n\nx\n" % i) != 0:
+            break
+    s.start()
+    t.ok(s.wait(lambda: len(s.maildir(ben)) == n + 2 and s.queue_empty(), 120),
+         "%d messages waiting in todo/ are all delivered" % n)
+    got = [x for x in subjects(ben) if x.startswith("many ")]
+    t.is_((len(got), len(set(got))), (n, n), "each exactly once")
+
+    # 4. qmail-send killed while delivering from todo/: delivered after a restart
+    t.is_(s.inject("ben@" + D, ["ann-slow@" + D], "Subject: slow\n\nbody\n"), 0, "queued")
+    s.wait(lambda: "to local ann-slow@" in s.log())
+    os.kill(s.pids()["qmail-send"], signal.SIGKILL)
+    try:
+        s.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+    s.stop()
+    time.sleep(3.5)     # the qmail-local of the killed run finishes or not
+    s.start()
+    t.ok(s.wait(lambda: "slow" in subjects(ann) and s.queue_empty(), 30),
+         "not lost: delivered after a restart (%d copies)" % subjects(ann).count("slow"))
+finally:
+    if strace:
+        t.stop(strace, signal.SIGINT)
+    s.finish()
