@@ -4,7 +4,10 @@
  * Requests come from qmail-send, reports from child programs; both are
  * parsed with bounds.  A child is finished when waitpid says it exited;
  * its report is whatever it wrote before, so a grandchild that keeps
- * the pipe open delays nothing.
+ * the pipe open delays nothing.  A child's end of file on its pipe
+ * comes a moment before the child can be reaped, so SIGCHLD writes a
+ * byte to a pipe that poll watches too: the answer goes out as soon as
+ * the child is gone, without a timer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,10 @@
 
 #define FIELDS_MAX 1100		/* slot, id, host, sender, 1000 recipients and more */
 #define FIELD_MAX 1100
+
+/* the write end of the SIGCHLD pipe: the one thing a signal handler
+ * needs, so it cannot be passed as an argument; set once by spawner_run */
+static int chld_fd = -1;
 
 struct job {
 	pid_t pid;		/* 0: slot free */
@@ -191,6 +198,33 @@ answer:
 	str_free(&fn);
 }
 
+static void
+on_chld(int sig)
+{
+	int err = errno;
+
+	(void)sig;
+	(void)!write(chld_fd, "", 1);	/* a full pipe already wakes poll */
+	errno = err;
+}
+
+/* chld_pipe - the pipe SIGCHLD writes to, both ends non-blocking; SA_RESTART
+ * keeps every other call as it was (poll is interrupted all the same) */
+static int
+chld_pipe(int p[2])
+{
+	struct sigaction sa;
+
+	if (pipe_cloexec(p) == -1 || fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(p[1], F_SETFL, O_NONBLOCK) == -1)
+		return 0;
+	chld_fd = p[1];
+	sa.sa_handler = on_chld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGCHLD, &sa, NULL) == 0;
+}
+
 /* reap - note every child that has exited */
 static void
 reap(struct job *jobs)
@@ -216,16 +250,18 @@ int
 spawner_run(const struct spawner_ops *ops, void *ctx)
 {
 	static struct job jobs[SPAWNER_SLOTS];
-	static struct pollfd pfd[SPAWNER_SLOTS + 1];
-	static size_t map[SPAWNER_SLOTS + 1];
+	static struct pollfd pfd[SPAWNER_SLOTS + 2];
+	static size_t map[SPAWNER_SLOTS + 2];
 	char inx[BUF_SIZE];
 	struct str req = STR_ZERO, field = STR_ZERO;
 	struct buf in;
 	size_t i, np;
-	int eof = 0, r, children, exiting;
+	int eof = 0, r, children, exiting, chld[2];
 
 	for (i = 0; i < SPAWNER_SLOTS; i++)
 		jobs[i].out = -1;
+	if (!chld_pipe(chld))
+		die_sys(EXIT_TEMP, "unable to catch SIGCHLD");
 	buf_init(&in, 0, inx, sizeof inx, 0);
 	for (;;) {
 		/* finished children first, so their slots are free again */
@@ -265,6 +301,9 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 			return 0;
 		}
 		np = 0;
+		pfd[np].fd = chld[0];
+		pfd[np].events = POLLIN;
+		map[np++] = SPAWNER_SLOTS + 1;
 		if (!eof) {
 			pfd[np].fd = 0;
 			pfd[np].events = POLLIN;
@@ -276,10 +315,9 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 				pfd[np].events = POLLIN;
 				map[np++] = i;
 			}
-		/* a child's exit shows as end of file on its pipe, and it is
-		 * reaped a moment later; a child whose pipe lives on in a
-		 * grandchild is noticed by the timer */
-		r = poll(pfd, np, exiting ? 5 : children ? 1000 : -1);
+		/* SIGCHLD wakes us for every exit; the timer is only a
+		 * safety net */
+		r = poll(pfd, np, children || exiting ? 1000 : -1);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -288,7 +326,12 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 		for (i = 0; i < np; i++) {
 			if (!pfd[i].revents)
 				continue;
-			if (map[i] == SPAWNER_SLOTS) {
+			if (map[i] == SPAWNER_SLOTS + 1) {
+				char x[64];
+
+				while (read(chld[0], x, sizeof x) > 0)
+					;	/* emptied; reap() sees who exited */
+			} else if (map[i] == SPAWNER_SLOTS) {
 				long got = buf_fill(&in);
 
 				if (got == 0)
