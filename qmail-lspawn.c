@@ -192,7 +192,11 @@ start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct 
 	fd[0] = msgfd;
 	fd[1] = outfd;
 	fd[2] = 2;
-	*pid = priv_spawn(c->local_bin.s, argv, fd, 3, !auto_single, w.uid, w.gid, w.home.s);
+	/* qmail-local changes to the home directory itself, first thing:
+	 * without a uid to change, spawn() can then use posix_spawn, much
+	 * cheaper than the fork priv_spawn needs for a change of uid */
+	*pid = priv_spawn(c->local_bin.s, argv, fd, 3, !auto_single, w.uid, w.gid,
+	    auto_single ? NULL : w.home.s);
 	if (*pid == -1)
 		r = fail(res, 'Z', "unable to start qmail-local");
 	else
