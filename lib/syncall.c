@@ -24,6 +24,19 @@ one(int fd)
 }
 
 int
+sync_each(const int *fd, int *ok, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ok[i] = 0;
+	for (i = 0; i < n; i++)
+		if (!(ok[i] = one(fd[i])))
+			return 0;
+	return 1;
+}
+
+int
 sync_all(const int *fd, int *ok, size_t n)
 {
 	struct aiocb *cb = NULL;
