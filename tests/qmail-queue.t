@@ -326,12 +326,14 @@ if have_strace:
             if lines[k].split()[0] == pid and "resumed>" in lines[k]:
                 return k if re.search(r"= 0$", lines[k]) else -1
         return -1
-    i_open = first(r'openat\(.*"pid/[0-9]+", O_WRONLY\|O_CREAT\|O_EXCL.*= ([0-9]+)<')
+    # the message file: unnamed in pid/ (O_TMPFILE), or pid/PID where
+    # that is not supported
+    i_open = first(r'open(at)?\(.*"pid(/[0-9]+)?", O_WRONLY\|(O_CREAT\|O_EXCL|.*O_TMPFILE).*= ([0-9]+)<')
     fd = re.search(r"= ([0-9]+)<", lines[i_open]).group(1) if i_open >= 0 else "?"
     i_msync = first(r"fsync\(%s<.*queue/pid/" % fd, i_open + 1)
     i_lastw = max([i for i, l in enumerate(lines) if re.search(r"write\(%s<.*queue/pid/" % fd, l)] or [-1])
     i_mdir = first(r"fsync\([0-9]+<.*queue/mess/[0-9]+>(\)| <unfinished)")
-    i_intd = first(r'openat\(.*"intd/[0-9]+/[0-9]+".*= ([0-9]+)<')
+    i_intd = first(r'open(at)?\(.*"intd/[0-9]+/[0-9]+".*= ([0-9]+)<')
     ifd = re.search(r"= ([0-9]+)<", lines[i_intd]).group(1) if i_intd >= 0 else "?"
     i_isync = first(r"fsync\(%s<.*queue/intd/" % ifd, i_intd + 1)
     i_link = first(r'link(at)?\(.*"intd/[0-9]+/[0-9]+".*"todo/[0-9]+/[0-9]+"')
@@ -339,6 +341,12 @@ if have_strace:
     i_trig = first(r'"lock/trigger"')
     i_exit = first(r"exit_group\(0\)")
     t.ok(i_open >= 0 and i_msync > i_lastw > i_open, "message written, then fsync(message)")
+    if i_open >= 0 and "O_TMPFILE" in lines[i_open]:
+        i_mlink = first(r'linkat\(AT_FDCWD[^,]*, "/proc/self/fd/%s", AT_FDCWD[^,]*, "mess/[0-9]+/[0-9]+", AT_SYMLINK_FOLLOW\) = 0' % fd)
+        t.ok(i_open < i_mlink < i_lastw and first(r'"pid/[0-9]+"') < 0,
+             "unnamed message file linked as mess/S/ID before it is written; no name in pid/")
+    else:
+        t.skip("no O_TMPFILE here: the message file began as pid/PID")
     t.ok(0 <= done(i_msync) < i_link, "fsync(message) done before the todo/ link")
     t.ok(0 <= done(i_mdir) < i_link, "fsync(mess/S directory) done before the todo/ link")
     t.ok(0 <= done(i_isync) < i_link, "fsync(envelope) done before the todo/ link")
@@ -349,7 +357,30 @@ if have_strace:
             t.diag(lines[i])
     clear()
 else:
-    t.skip("strace missing or not allowed to trace here", 7)
+    t.skip("strace missing or not allowed to trace here", 8)
+
+# --- without /proc an unnamed file cannot be linked: pid/PID instead ------
+def noproc():
+    probe = ["unshare", "-m", "sh", "-c", "mount -t tmpfs lanmail-noproc /proc"]
+    try:
+        can = UID == 0 and have_strace and subprocess.run(probe, stderr=subprocess.DEVNULL).returncode == 0
+    except OSError:
+        can = False
+    if not can:
+        t.skip("without /proc: needs root, unshare, mount and strace", 2)
+        return
+    trace = path("trace-noproc")
+    script = 'mount -t tmpfs lanmail-noproc /proc && exec strace -f -qq -o "$0" -e trace=open,openat,link,linkat,unlink "$1"'
+    rc, err = run(MSG, ENV, wrap=["unshare", "-m", "sh", "-c", script, trace])
+    got = read(trace).decode(errors="replace")
+    t.ok(rc == 0 and re.search(r'open(at)?\(.*"pid/[0-9]+", O_WRONLY\|O_CREAT\|O_EXCL', got) and
+         re.search(r'\blink\("pid/[0-9]+", "mess/[0-9]+/[0-9]+"\) = 0', got),
+         "without /proc: the message file begins as pid/PID, linked into mess/ (%d %s)" % (rc, err.strip()))
+    committed(t.HOME, MSG, ENV, name="without /proc")
+    clear()
+
+
+noproc()
 
 # --- kill at every system call: nothing, or a whole message ---------------
 def consistent(root, msg, env):
@@ -380,7 +411,7 @@ if have_strace:
         if m:
             counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     runs = bad = whole = none = 0
-    for sc in ("openat", "read", "write", "fsync", "close", "link", "unlink"):
+    for sc in ("openat", "read", "write", "fsync", "close", "link", "linkat", "unlink"):
         for n in range(1, counts.get(sc, 0) + 1):
             rc, err = run(MSG, ENV, wrap=["strace", "-f", "-qq", "-o", os.devnull, "-e", "trace=" + sc,
                                           "-e", "inject=%s:signal=KILL:when=%d" % (sc, n)])
