@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -328,13 +329,14 @@ main(int argc, char **argv)
 	if (close(sfd[2]) == -1)
 		fail_sys(QQ_WRITE, "unable to close envelope");
 
-	/* The commit: once todo/ names it, the message exists. */
-	if (link(intdfn.s, todofn.s) == -1)
-		fail_sys(QQ_TODO, "unable to link ", intdfn.s, " to ", todofn.s);
-	/* from here on qmail-send may own the message: remove nothing */
-	leftover[0] = leftover[1] = NULL;
+	/* The commit: once todo/ names it, the message exists.  A rename,
+	 * not a link and an unlink: from then on qmail-send may deliver the
+	 * message and have it removed, and its id may go to a new message
+	 * whose envelope is intd/S/ID again, which an unlink here would hit. */
+	if (rename(intdfn.s, todofn.s) == -1)
+		fail_sys(QQ_TODO, "unable to rename ", intdfn.s, " to ", todofn.s);
+	leftover[0] = leftover[1] = NULL;	/* remove nothing from here on */
 	sync_dir_of(&todofn, QQ_TODO);
-	(void)unlink(intdfn.s);	/* todo/ holds the envelope; a leftover is swept */
 
 	/* Wake qmail-send; if nobody listens it finds the message on its scan. */
 	if ((fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {

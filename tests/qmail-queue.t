@@ -304,7 +304,7 @@ except OSError:
 if have_strace:
     trace = path("trace")
     rc, err = run(MSG, ENV, wrap=["strace", "-f", "-qq", "-y", "-o", trace, "-e",
-                                  "trace=openat,open,read,link,linkat,unlink,unlinkat,write,fsync,fdatasync,close,exit_group"])
+                                  "trace=openat,open,read,link,linkat,rename,renameat,renameat2,unlink,unlinkat,write,fsync,fdatasync,close,exit_group"])
     lines = read(trace).decode(errors="replace").splitlines()
     t.is_(rc, 0, "under strace: exit 0")
 
@@ -336,7 +336,7 @@ if have_strace:
     i_intd = first(r'open(at)?\(.*"intd/[0-9]+/[0-9]+".*= ([0-9]+)<')
     ifd = re.search(r"= ([0-9]+)<", lines[i_intd]).group(1) if i_intd >= 0 else "?"
     i_isync = first(r"fsync\(%s<.*queue/intd/" % ifd, i_intd + 1)
-    i_link = first(r'link(at)?\(.*"intd/[0-9]+/[0-9]+".*"todo/[0-9]+/[0-9]+"')
+    i_link = first(r'rename(at2?)?\(.*"intd/[0-9]+/[0-9]+".*"todo/[0-9]+/[0-9]+"')
     i_tdir = first(r"fsync\([0-9]+<.*queue/todo/[0-9]+>\)")
     i_trig = first(r'"lock/trigger"')
     i_exit = first(r"exit_group\(0\)")
@@ -350,14 +350,18 @@ if have_strace:
     t.ok(0 <= done(i_msync) < i_link, "fsync(message) done before the todo/ link")
     t.ok(0 <= done(i_mdir) < i_link, "fsync(mess/S directory) done before the todo/ link")
     t.ok(0 <= done(i_isync) < i_link, "fsync(envelope) done before the todo/ link")
-    t.ok(0 <= i_link < i_tdir < i_exit, "link into todo/, then fsync(todo/S directory), then exit 0")
+    t.ok(0 <= i_link < i_tdir < i_exit, "rename into todo/, then fsync(todo/S directory), then exit 0")
+    # once todo/ names it the message may be delivered and removed at
+    # once, and its id given to a new message: nothing may be removed
+    t.ok(i_link >= 0 and not [l for l in lines[i_link:] if re.search(r"unlink(at)?\(", l)],
+         "nothing removed after the commit")
     t.ok(i_tdir < i_trig < i_exit, "trigger poked only after the commit is durable")
     for i in (i_msync, i_mdir, i_isync, i_link, i_tdir, i_exit):
         if i >= 0:
             t.diag(lines[i])
     clear()
 else:
-    t.skip("strace missing or not allowed to trace here", 8)
+    t.skip("strace missing or not allowed to trace here", 9)
 
 # --- without /proc an unnamed file cannot be linked: pid/PID instead ------
 def noproc():

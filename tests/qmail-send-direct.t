@@ -3,12 +3,15 @@
 succeed (or fail for good) never gets info/, local/ or remote/ files; one
 with a recipient that has to wait is written out then, with the
 recipients already done marked D, and each recipient gets exactly one
-copy; more messages than qmail-send holds at once all arrive once; a
-qmail-send killed during a delivery from todo/ loses nothing."""
+copy; more messages than qmail-send holds at once all arrive once;
+messages queued while others are delivered and removed all arrive (an
+id is reused at once); a qmail-send killed during a delivery from todo/
+loses nothing."""
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -16,7 +19,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(14)
+t.plan(16)
 s = qsend.Scene()
 strace = None
 try:
@@ -80,7 +83,32 @@ try:
     got = [x for x in subjects(ben) if x.startswith("many ")]
     t.is_((len(got), len(set(got))), (n, n), "each exactly once")
 
-    # 4. qmail-send killed while delivering from todo/: delivered after a restart
+    # 4. messages delivered and removed while new ones are being queued:
+    # a finished message's id is soon a new message's, and whatever
+    # qmail-queue does after its commit must not touch the new one
+    nb = len(s.maildir(ben))
+    bad = []
+    work = list(range(1500))
+    lock = threading.Lock()
+
+    def injector():
+        while True:
+            with lock:
+                if not work:
+                    return
+                i = work.pop()
+            if s.inject("ben@" + D, ["ben@" + D], "Subject: busy %d\n\nx\n" % i) != 0:
+                bad.append(i)
+    threads = [threading.Thread(target=injector) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    t.is_(bad, [], "1500 messages queued by 8 writers while deliveries run: every qmail-queue exits 0")
+    t.ok(s.wait(lambda: len(s.maildir(ben)) == nb + 1500 and s.queue_empty(), 120),
+         "and every one is delivered")
+
+    # 5. qmail-send killed while delivering from todo/: delivered after a restart
     t.is_(s.inject("ben@" + D, ["ann-slow@" + D], "Subject: slow\n\nbody\n"), 0, "queued")
     s.wait(lambda: "to local ann-slow@" in s.log())
     os.kill(s.pids()["qmail-send"], signal.SIGKILL)
