@@ -33,6 +33,7 @@ struct ctx {
 	char *defaultdelivery;
 	struct str local_bin;	/* HOME/bin/qmail-local */
 	struct str alias_home;	/* HOME/alias */
+	struct assign_db db;	/* users/assign.cdb, kept open while unchanged */
 };
 
 /* who - the account a delivery runs under */
@@ -73,12 +74,12 @@ set(struct str *s, const char *v, size_t n)
 
 /* by_assign - 1 found in users/assign.cdb, 0 not there, -1 error */
 static int
-by_assign(const struct str *local, struct who *w)
+by_assign(struct ctx *c, const struct str *local, struct who *w)
 {
 	struct assign a = ASSIGN_ZERO;
 	int r;
 
-	r = assign_lookup("users/assign.cdb", local->s, local->len, &a);
+	r = assign_dblookup(&c->db, "users/assign.cdb", local->s, local->len, &a);
 	if (r == 1) {
 		w->uid = (uid_t)a.uid;
 		w->gid = (gid_t)a.gid;
@@ -161,7 +162,7 @@ start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct 
 		r = fail(res, 'D', "empty local part");
 		goto out;
 	}
-	r = is_special(lower.s) ? 0 : by_assign(&local, &w);
+	r = is_special(lower.s) ? 0 : by_assign(c, &local, &w);
 	if (r == 0 && !is_special(lower.s))
 		r = by_passwd(&lower, &w);
 	if (r == 0)
@@ -237,12 +238,14 @@ int
 main(int argc, char **argv)
 {
 	static const struct spawner_ops ops = { rcpts, start, finish };
-	struct ctx c = { NULL, STR_ZERO, STR_ZERO };
+	struct ctx c;
 
 	die_init(argv[0]);
 	if (argc < 2 || argv[1][0] == 0)
 		die(EXIT_PERM, "usage: qmail-lspawn defaultdelivery");
 	c.defaultdelivery = argv[1];
+	c.local_bin = c.alias_home = (struct str)STR_ZERO;
+	assign_dbinit(&c.db);
 	/* qmail-send ends us by closing the pipe, not by a signal */
 	if (!sig_helper())
 		die_sys(EXIT_TEMP, "unable to set signals");

@@ -57,24 +57,20 @@ decode(const struct str *v, struct assign *a, const char *rest, size_t rn)
 	return 1;
 }
 
-int
-assign_lookup(const char *fn, const char *local, size_t n, struct assign *a)
+/* lookup - in the open table d */
+static int
+lookup(struct lcdb *d, const char *local, size_t n, struct assign *a)
 {
-	struct lcdb d;
 	struct str key = STR_ZERO, val = STR_ZERO;
 	size_t i;
 	int r, err;
 
-	if (n > ASSIGN_LOCALMAX)
-		return 0;	/* no entry can be that long: qmail-newu bounds them */
-	if ((r = lcdb_open(&d, fn)) != 1)
-		return r;
 	if (!str_copys(&key, "=") || !str_catb(&key, local, n)) {
 		r = -1;
 		goto done;
 	}
 	str_lowerb(key.s + 1, n);
-	if ((r = lcdb_get(&d, key.s, key.len, &val)) == 1) {
+	if ((r = lcdb_get(d, key.s, key.len, &val)) == 1) {
 		a->exact = 1;
 		r = decode(&val, a, "", 0);
 		goto done;
@@ -84,7 +80,7 @@ assign_lookup(const char *fn, const char *local, size_t n, struct assign *a)
 	/* the longest prefix first; the empty prefix "+" matches everything */
 	key.s[0] = '+';
 	for (i = n + 1; i-- > 0;) {
-		if ((r = lcdb_get(&d, key.s, i + 1, &val)) == 1) {
+		if ((r = lcdb_get(d, key.s, i + 1, &val)) == 1) {
 			a->exact = 0;
 			r = decode(&val, a, local + i, n - i);
 			goto done;
@@ -95,11 +91,85 @@ assign_lookup(const char *fn, const char *local, size_t n, struct assign *a)
 	r = 0;
 done:
 	err = errno;
-	lcdb_close(&d);
 	str_free(&key);
 	str_free(&val);
 	errno = err;
 	return r;
+}
+
+int
+assign_lookup(const char *fn, const char *local, size_t n, struct assign *a)
+{
+	struct lcdb d;
+	int r, err;
+
+	if (n > ASSIGN_LOCALMAX)
+		return 0;	/* no entry can be that long: qmail-newu bounds them */
+	if ((r = lcdb_open(&d, fn)) != 1)
+		return r;
+	r = lookup(&d, local, n, a);
+	err = errno;
+	lcdb_close(&d);
+	errno = err;
+	return r;
+}
+
+void
+assign_dbinit(struct assign_db *db)
+{
+	db->d.fd = -1;
+	db->is_open = 0;
+}
+
+void
+assign_dbclose(struct assign_db *db)
+{
+	if (db->is_open)
+		lcdb_close(&db->d);
+	db->is_open = 0;
+}
+
+/* same - st and o describe the same, unchanged file */
+static int
+same(const struct stat *st, const struct stat *o)
+{
+	return st->st_dev == o->st_dev && st->st_ino == o->st_ino &&
+	    st->st_size == o->st_size &&
+	    st->st_mtim.tv_sec == o->st_mtim.tv_sec && st->st_mtim.tv_nsec == o->st_mtim.tv_nsec &&
+	    st->st_ctim.tv_sec == o->st_ctim.tv_sec && st->st_ctim.tv_nsec == o->st_ctim.tv_nsec;
+}
+
+int
+assign_dblookup(struct assign_db *db, const char *fn, const char *local, size_t n,
+    struct assign *a)
+{
+	struct stat st;
+	int r;
+
+	if (n > ASSIGN_LOCALMAX)
+		return 0;
+	if (stat(fn, &st) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		assign_dbclose(db);
+		return 0;
+	}
+	if (!db->is_open || !same(&st, &db->st)) {
+		assign_dbclose(db);
+		if ((r = lcdb_open(&db->d, fn)) != 1)
+			return r;
+		/* the file opened is the one to remember: it may have been
+		 * replaced between the stat and the open */
+		if (fstat(db->d.fd, &db->st) == -1) {
+			int err = errno;
+
+			lcdb_close(&db->d);
+			errno = err;
+			return -1;
+		}
+		db->is_open = 1;
+	}
+	return lookup(&db->d, local, n, a);
 }
 
 void

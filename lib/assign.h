@@ -9,7 +9,9 @@
 #define ASSIGN_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
+#include "lcdb.h"
 #include "str.h"
 
 struct assign {
@@ -28,6 +30,23 @@ struct assign {
  * fn is normally "users/assign.cdb" relative to the install root */
 int assign_lookup(const char *fn, const char *local, size_t n, struct assign *);
 void assign_free(struct assign *);
+
+/* For a long-running reader (qmail-lspawn): the table stays open between
+ * look-ups, and fn is stat()ed before each one and opened again when it
+ * is another file or has changed (device, inode, size, mtime, ctime), so
+ * a table qmail-newu has just renamed into place counts at once. */
+struct assign_db {
+	struct lcdb d;
+	int is_open;		/* d holds the file st describes */
+	struct stat st;
+};
+
+/* assign_dbinit - an empty handle; assign_dbclose - let the file go */
+void assign_dbinit(struct assign_db *);
+void assign_dbclose(struct assign_db *);
+/* assign_dblookup - assign_lookup through the handle; same results */
+int assign_dblookup(struct assign_db *, const char *fn, const char *local, size_t n,
+    struct assign *);
 
 /* For qmail-newu and anyone who checks a line before writing it.
  * assign_parseline - one users/assign line, without its newline, into

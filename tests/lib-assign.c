@@ -1,5 +1,6 @@
 /* lib-assign - assign_parseline, assign_rcptline and assign_lookup */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ main(void)
 	struct assign a = ASSIGN_ZERO;
 	struct lcdb_make m;
 	char fn[128];
-	char cdbfn[160];
+	char cdbfn[160], fn2[200];
+	struct assign_db db;
 	char big[5000];
 	int fd;
 	static const char *const good[] = {
@@ -93,6 +95,49 @@ main(void)
 	    strcmp(a.ext.s, "postmaster") == 0, "exact beats prefix");
 	ok(assign_lookup(cdbfn, big, sizeof big, &a) == 0, "over-long local part: no entry");
 	ok(assign_lookup("/nonexistent/assign.cdb", "joe", 3, &a) == 0, "missing table: no entry");
+
+	/* a kept-open table follows the file: replaced, removed, back */
+	assign_dbinit(&db);
+	ok(assign_dblookup(&db, cdbfn, "JOE", 3, &a) == 1 && a.exact == 1 && a.uid == 1001 &&
+	    strcmp(a.home.s, "/home/joe") == 0, "kept open: exact entry");
+	ok(assign_dblookup(&db, cdbfn, "list-x", 6, &a) == 1 && a.exact == 0 &&
+	    strcmp(a.ext.s, "l-x") == 0 && db.is_open, "kept open: prefix entry, same handle");
+	ok(lcdb_make_start(&m, cdbfn) == 1 && parse("=joe:joe:2002:200:/home/new:::", &k, &v) == 1 &&
+	    lcdb_make_add(&m, k.s, k.len, v.s, v.len) == 1 && lcdb_make_finish(&m) == 1,
+	    "table replaced by rename");
+	ok(assign_dblookup(&db, cdbfn, "joe", 3, &a) == 1 && a.uid == 2002 &&
+	    strcmp(a.home.s, "/home/new") == 0, "kept open: the new table counts at once");
+	ok(assign_dblookup(&db, cdbfn, "nobody", 6, &a) == 0, "kept open: an entry gone is gone");
+	ok(unlink(cdbfn) == 0 && assign_dblookup(&db, cdbfn, "joe", 3, &a) == 0 && !db.is_open,
+	    "kept open: a removed table means no entry");
+	ok(lcdb_make_start(&m, cdbfn) == 1 && parse("=joe:joe:3003:300:/home/back:::", &k, &v) == 1 &&
+	    lcdb_make_add(&m, k.s, k.len, v.s, v.len) == 1 && lcdb_make_finish(&m) == 1 &&
+	    assign_dblookup(&db, cdbfn, "joe", 3, &a) == 1 && a.uid == 3003, "kept open: a table back counts");
+	{
+		/* rewritten in place, same inode: size and times tell */
+		struct lcdb_make m2;
+		char buf[65536];
+		ssize_t n;
+		int in, out;
+
+		snprintf(fn2, sizeof fn2, "%s.new", cdbfn);
+		ok(lcdb_make_start(&m2, fn2) == 1 && parse("=joe:joe:4004:400:/home/inplace:::", &k, &v) == 1 &&
+		    lcdb_make_add(&m2, k.s, k.len, v.s, v.len) == 1 &&
+		    parse("+:alias:7:8:/var/qmail/alias:-::", &k, &v) == 1 &&
+		    lcdb_make_add(&m2, k.s, k.len, v.s, v.len) == 1 && lcdb_make_finish(&m2) == 1,
+		    "second table written");
+		in = open(fn2, O_RDONLY);
+		out = open(cdbfn, O_WRONLY | O_TRUNC);
+		n = in == -1 ? -1 : read(in, buf, sizeof buf);
+		ok(in != -1 && out != -1 && n > 0 && write(out, buf, (size_t)n) == n &&
+		    close(out) == 0 && close(in) == 0, "table rewritten in place");
+		ok(assign_dblookup(&db, cdbfn, "joe", 3, &a) == 1 && a.uid == 4004 &&
+		    assign_dblookup(&db, cdbfn, "else", 4, &a) == 1 && strcmp(a.user.s, "alias") == 0,
+		    "kept open: a table rewritten in place counts");
+		unlink(fn2);
+	}
+	assign_dbclose(&db);
+	ok(!db.is_open, "closed");
 
 	/* a damaged value is an error, not an entry */
 	ok(lcdb_make_start(&m, cdbfn) == 1 &&
