@@ -41,6 +41,14 @@ struct job {
 	unsigned long slot;
 };
 
+/* table - every slot, and the busy ones listed so that a pass over the
+ * children costs what is running, not SPAWNER_SLOTS */
+struct table {
+	struct job jobs[SPAWNER_SLOTS];
+	size_t busy[SPAWNER_SLOTS];	/* slots with a child, nbusy of them, unordered */
+	size_t nbusy;
+};
+
 int
 spawner_record(struct str *res, char letter, const char *text, size_t n)
 {
@@ -136,7 +144,7 @@ done(const struct spawner_ops *ops, void *ctx, struct job *j)
 
 /* begin - one request: start its child, or answer at once */
 static void
-begin(const struct spawner_ops *ops, void *ctx, struct job *jobs, struct str *req)
+begin(const struct spawner_ops *ops, void *ctx, struct table *t, struct str *req)
 {
 	char *f[FIELDS_MAX];
 	struct str res = STR_ZERO, fn = STR_ZERO;
@@ -153,7 +161,7 @@ begin(const struct spawner_ops *ops, void *ctx, struct job *jobs, struct str *re
 		warn("ignoring a malformed request");
 		return;
 	}
-	j = &jobs[slot];
+	j = &t->jobs[slot];
 	if (j->pid != 0) {
 		warn("ignoring a request for a busy slot");
 		return;
@@ -187,6 +195,7 @@ begin(const struct spawner_ops *ops, void *ctx, struct job *jobs, struct str *re
 	j->exited = 0;
 	j->nrcpt = nrcpt;
 	j->slot = slot;
+	t->busy[t->nbusy++] = slot;	/* room: slot was not busy */
 	if (!str_copyb(&j->req, req->s, req->len))
 		die_nomem();
 	str_free(&fn);
@@ -227,9 +236,10 @@ chld_pipe(int p[2])
 
 /* reap - note every child that has exited */
 static void
-reap(struct job *jobs)
+reap(struct table *t)
 {
-	size_t i;
+	struct job *j;
+	size_t k;
 	pid_t pid;
 	int st;
 
@@ -237,45 +247,51 @@ reap(struct job *jobs)
 		pid = waitpid(-1, &st, WNOHANG);
 		if (pid <= 0)
 			return;	/* none left, or ECHILD */
-		for (i = 0; i < SPAWNER_SLOTS; i++)
-			if (jobs[i].pid == pid && !jobs[i].exited) {
-				jobs[i].exited = 1;
-				jobs[i].status = st;
+		for (k = 0; k < t->nbusy; k++) {
+			j = &t->jobs[t->busy[k]];
+			if (j->pid == pid && !j->exited) {
+				j->exited = 1;
+				j->status = st;
 				break;
 			}
+		}
 	}
 }
 
 int
 spawner_run(const struct spawner_ops *ops, void *ctx)
 {
-	static struct job jobs[SPAWNER_SLOTS];
+	static struct table t;
 	static struct pollfd pfd[SPAWNER_SLOTS + 2];
 	static size_t map[SPAWNER_SLOTS + 2];
 	char inx[BUF_SIZE];
 	struct str req = STR_ZERO, field = STR_ZERO;
 	struct buf in;
-	size_t i, np;
+	struct job *j;
+	size_t i, k, np;
 	int eof = 0, r, children, exiting, chld[2];
 
 	for (i = 0; i < SPAWNER_SLOTS; i++)
-		jobs[i].out = -1;
+		t.jobs[i].out = -1;
 	if (!chld_pipe(chld))
 		die_sys(EXIT_TEMP, "unable to catch SIGCHLD");
 	buf_init(&in, 0, inx, sizeof inx, 0);
 	for (;;) {
 		/* finished children first, so their slots are free again */
-		reap(jobs);
+		reap(&t);
 		children = exiting = 0;
-		for (i = 0; i < SPAWNER_SLOTS; i++) {
-			if (jobs[i].pid == 0)
+		for (k = 0; k < t.nbusy;) {
+			j = &t.jobs[t.busy[k]];
+			if (j->exited) {
+				done(ops, ctx, j);
+				t.busy[k] = t.busy[--t.nbusy];
 				continue;
-			if (jobs[i].exited)
-				done(ops, ctx, &jobs[i]);
-			else if (jobs[i].out == -1)
+			}
+			if (j->out == -1)
 				exiting = 1;
 			else
 				children = 1;
+			k++;
 		}
 		/* whole requests already read ahead */
 		while (!eof && buf_pending(&in) > 0) {
@@ -288,7 +304,7 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 				break;
 			}
 			if (field.len == 1) {
-				begin(ops, ctx, jobs, &req);
+				begin(ops, ctx, &t, &req);
 				req.len = 0;
 				children = 1;
 			} else if (req.len + field.len > (size_t)FIELDS_MAX * FIELD_MAX ||
@@ -309,11 +325,11 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 			pfd[np].events = POLLIN;
 			map[np++] = SPAWNER_SLOTS;
 		}
-		for (i = 0; i < SPAWNER_SLOTS; i++)
-			if (jobs[i].pid != 0 && jobs[i].out != -1) {
-				pfd[np].fd = jobs[i].out;
+		for (k = 0; k < t.nbusy; k++)
+			if (t.jobs[t.busy[k]].out != -1) {
+				pfd[np].fd = t.jobs[t.busy[k]].out;
 				pfd[np].events = POLLIN;
-				map[np++] = i;
+				map[np++] = t.busy[k];
 			}
 		/* SIGCHLD wakes us for every exit; the timer is only a
 		 * safety net */
@@ -339,7 +355,7 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 				else if (got < 0)
 					die_sys(EXIT_TEMP, "unable to read request");
 			} else {
-				drain(&jobs[map[i]]);
+				drain(&t.jobs[map[i]]);
 			}
 		}
 	}
