@@ -41,6 +41,7 @@ struct ctx {
 	int flag_doit;
 	int flag_forwardonly;	/* the .qmail file has its x bit: forwards only */
 	int msgfd;		/* the message, seekable; -1 before it is needed */
+	int flag_env;		/* UFLINE, NEWSENDER and the environment are set */
 	struct str recipient;	/* local@domain */
 	struct str newsender;	/* the envelope sender of forwards */
 	struct str exactfn;	/* the .qmail file, when the extension matched it exactly */
@@ -103,14 +104,10 @@ catclean(struct str *out, const char *s)
 	return 1;
 }
 
-/* setup_lines - RECIPIENT, DTLINE, RPLINE and UFLINE */
+/* setup_lines - RECIPIENT, DTLINE and RPLINE */
 static void
 setup_lines(void)
 {
-	char date[64];
-	struct tm tm;
-	time_t now = time(NULL);
-
 	if (!str_cats(&c.recipient, c.local) || !str_catc(&c.recipient, '@') ||
 	    !str_cats(&c.recipient, c.domain) || !str_nul(&c.recipient))
 		nomem();
@@ -120,6 +117,19 @@ setup_lines(void)
 	if (!str_cats(&c.rpline, "Return-Path: <") || !catclean(&c.rpline, c.sender) ||
 	    !str_cats(&c.rpline, ">\n") || !str_nul(&c.rpline))
 		nomem();
+}
+
+/* setup_ufline - UFLINE, the mbox From_ line: only an mbox or a program
+ * needs it, and the local time costs the reading of the time zone */
+static void
+setup_ufline(void)
+{
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (c.ufline.len)
+		return;
 	if (localtime_r(&now, &tm) == NULL ||
 	    strftime(date, sizeof date, "%a %b %e %H:%M:%S %Y", &tm) == 0)
 		finish(EXIT_TEMP, "unable to format the date", NULL, NULL);
@@ -423,6 +433,20 @@ setup_env(void)
 	str_free(&host);
 }
 
+/* setup_children - the forward sender, UFLINE and the environment of
+ * qmail-command(8), before the first program or qmail-queue starts; a
+ * delivery that starts none (a Maildir, an mbox) does without */
+static void
+setup_children(void)
+{
+	if (c.flag_env)
+		return;
+	setup_ufline();
+	setup_newsender();
+	setup_env();
+	c.flag_env = 1;
+}
+
 /* permanent - qmail-command(8): the exit codes that mean "give up" */
 static int
 permanent(int code)
@@ -459,6 +483,7 @@ deliver_program(const char *cmd, size_t n)
 	long r;
 	pid_t pid;
 
+	setup_children();
 	if (!str_copyb(&s, cmd, n) || !str_nul(&s))
 		nomem();
 	argv[0] = "sh", argv[1] = "-c", argv[2] = s.s, argv[3] = NULL;
@@ -571,6 +596,7 @@ deliver_mbox(const char *path, size_t n)
 	off_t pos;
 	int fd, err;
 
+	setup_ufline();
 	if (!str_copyb(&fn, path, n) || !str_nul(&fn))
 		nomem();
 	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600)) == -1)
@@ -658,6 +684,7 @@ send_forwards(void)
 	int m[2], e[2], fds[3], status, code, wrote;
 	pid_t pid;
 
+	setup_children();
 	if (q == NULL || *q == 0) {
 		if (!str_cats(&qq, auto_home) || !str_cats(&qq, "/bin/qmail-queue"))
 			nomem();
@@ -812,12 +839,10 @@ main(int argc, char **argv)
 	check_home();
 	setup_lines();
 	have = find_dotqmail(&text, &fn);
-	setup_newsender();
 	if (c.flag_doit) {
 		seekable_message();
 		if (is_loop())
 			finish(EXIT_PERM, "This message is looping: it already has my Delivered-To line. (#5.4.6)", NULL, NULL);
-		setup_env();
 	}
 
 	if (have && text.len > 0)
