@@ -415,7 +415,8 @@ if have_strace:
         if m:
             counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     runs = bad = whole = none = 0
-    for sc in ("openat", "read", "write", "fsync", "close", "link", "linkat", "unlink"):
+    for sc in ("open", "openat", "read", "write", "fsync", "close", "link", "linkat", "rename", "renameat",
+               "renameat2", "unlink"):
         for n in range(1, counts.get(sc, 0) + 1):
             rc, err = run(MSG, ENV, wrap=["strace", "-f", "-qq", "-o", os.devnull, "-e", "trace=" + sc,
                                           "-e", "inject=%s:signal=KILL:when=%d" % (sc, n)])
