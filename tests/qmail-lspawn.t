@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""qmail-lspawn spoken to directly, as qmail-send speaks to it: requests
+"slot NUL id NUL Fsender NUL Trecipient NUL NUL" on descriptor 0, one
+answer "slot NUL letter text NUL" per request on descriptor 1, with the
+real qmail-local delivering into real Maildirs.  Covers the letters K, D
+and Z, several deliveries at once, a missing message file, malformed
+and busy-slot requests (ignored), a users/assign.cdb replaced between
+two deliveries (used at once), a home that does not exist, and end of
+input while a delivery still runs (answered, then exit 0)."""
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+D = qsend.DOMAIN
+t.plan(22)
+
+
+class Lspawn:
+    def __init__(self, errf):
+        self.err = open(errf, "wb")
+        self.p = t.start([os.path.join(t.BIN, "qmail-lspawn"), "./Maildir/"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, cwd="/")
+        self.buf = b""
+
+    def send(self, slot, mid, rcpt, sender="s@x.example"):
+        req = b"%d\0%d\0F%s\0T%s\0\0" % (slot, mid, sender.encode(), rcpt.encode())
+        os.write(self.p.stdin.fileno(), req)
+
+    def answers(self, n, timeout=20.0):
+        """n answers as [(slot, letter, text)], or fewer on timeout."""
+        out = []
+        end = time.time() + timeout
+        fd = self.p.stdout.fileno()
+        while len(out) < n:
+            while len(out) < n:
+                i = self.buf.find(b"\0")
+                j = self.buf.find(b"\0", i + 1) if i >= 0 else -1
+                if j < 0:
+                    break
+                out.append((int(self.buf[:i]), self.buf[i + 1:i + 2].decode(),
+                            self.buf[i + 2:j].decode("ascii", "replace")))
+                self.buf = self.buf[j + 1:]
+            if len(out) == n:
+                break
+            left = end - time.time()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            r = os.read(fd, 65536)
+            if not r:
+                break
+            self.buf += r
+        return out
+
+    def nothing_for(self, secs):
+        fd = self.p.stdout.fileno()
+        return not self.buf and not select.select([fd], [], [], secs)[0]
+
+
+s = qsend.Scene()
+lsp = None
+try:
+    a = s.home("a")
+    a2 = s.home("a2")
+    b = s.home("b", {"": "|echo no such luck; exit 100\n"})
+    c = s.home("c", {"": "|echo try later; exit 111\n"})
+    w = s.home("w", {"": "|sleep 1\n./Maildir/\n"})
+    s.assign([s.user("alice", a), s.user("bob", b), s.user("carol", c), s.user("wait", w),
+              "=nohome:u:%d:%d:%s/none:::" % (s.uid, s.gid, s.dir)])
+    rc = s.inject("s@x.example", ["alice@" + D], "Subject: lspawn\n\nhello\n")
+    mess = t.queue_files("mess")
+    t.ok(rc == 0 and len(mess) == 1, "a message in the queue to deliver")
+    mid = int(os.path.basename(mess[0])) if mess else 0
+
+    errf = os.path.join(s.dir, "stderr")
+    lsp = Lspawn(errf)
+    lsp.send(0, mid, "alice@" + D)
+    got = lsp.answers(1)
+    t.ok(len(got) == 1 and got[0][0] == 0 and got[0][1] == "K" and "delivered: 1 to mailboxes" in got[0][2],
+         "delivered: K and qmail-local's report (%r)" % (got,))
+    t.ok(len(s.maildir(a)) == 1 and b"\nhello\n" in s.maildir(a)[0].as_bytes(),
+         "the message is in alice's Maildir")
+
+    lsp.send(5, mid, "bob@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (5, "D") and "no such luck" in got[0][2], "exit 100: D with the program's words (%r)" % (got,))
+    lsp.send(6, mid, "carol@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (6, "Z") and "try later" in got[0][2], "exit 111: Z (%r)" % (got,))
+
+    # several at once: every slot answered once
+    for slot in (1, 2, 3, 999):
+        lsp.send(slot, mid, "alice@" + D)
+    got = lsp.answers(4)
+    t.ok(sorted(g[0] for g in got) == [1, 2, 3, 999] and all(g[1] == "K" for g in got),
+         "four deliveries at once, four answers (%r)" % ([g[:2] for g in got],))
+    t.ok(len(s.maildir(a)) == 5, "five messages in alice's Maildir")
+
+    lsp.send(7, 1, "alice@" + D)
+    got = lsp.answers(1)
+    t.ok(got == [(7, "Z", "unable to open the message file")], "missing message file: Z at once (%r)" % (got,))
+
+    # malformed and busy-slot requests are ignored, the next one is served
+    os.write(lsp.p.stdin.fileno(), b"1000\0%d\0Fs@x.example\0Talice@%s\0\0" % (mid, D.encode()))
+    os.write(lsp.p.stdin.fileno(), b"8\0%d\0Talice@%s\0\0" % (mid, D.encode()))
+    t.ok(lsp.nothing_for(0.5), "slot out of range, missing sender field: no answer")
+    with open(errf, "rb") as f:
+        err = f.read()
+    t.ok(err.count(b"qmail-lspawn: warning: ignoring a malformed request\n") == 2, "and a warning each (%r)" % err)
+    lsp.send(9, mid, "wait@" + D)
+    lsp.send(9, mid, "alice@" + D)
+    got = lsp.answers(2, timeout=3)
+    t.ok(len(got) == 1 and got[0][:2] == (9, "K"), "a request for a busy slot is ignored (%r)" % (got,))
+    t.ok(len(s.maildir(w)) == 1 and len(s.maildir(a)) == 5, "only the first request of slot 9 delivered")
+    with open(errf, "rb") as f:
+        err = f.read()
+    t.ok(b"qmail-lspawn: warning: ignoring a request for a busy slot\n" in err, "with a warning")
+
+    # a new users/assign.cdb counts at the very next delivery
+    s.assign([s.user("alice", a2)])
+    lsp.send(10, mid, "alice@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (10, "K") and len(s.maildir(a2)) == 1 and len(s.maildir(a)) == 5,
+         "users/assign.cdb replaced: the new home is used at once")
+    s.assign([s.user("alice", a)])
+    lsp.send(11, mid, "alice@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (11, "K") and len(s.maildir(a)) == 6 and len(s.maildir(a2)) == 1,
+         "and replaced again: the old home again")
+    # rewritten in place (same inode) rather than renamed
+    s.assign([s.user("alice", a2)])
+    with open(os.path.join(s.users, "assign.cdb"), "rb") as f:
+        newer = f.read()
+    s.assign([s.user("alice", a)])
+    with open(os.path.join(s.users, "assign.cdb"), "r+b") as f:
+        f.write(newer)
+        f.truncate()
+    lsp.send(12, mid, "alice@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (12, "K") and len(s.maildir(a2)) == 2 and len(s.maildir(a)) == 6,
+         "users/assign.cdb rewritten in place: used at once")
+    s.assign([s.user("alice", a), s.user("wait", w), "=nohome:u:%d:%d:%s/none:::" % (s.uid, s.gid, s.dir)])
+
+    lsp.send(13, mid, "nohome@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (13, "Z"), "a home that does not exist: Z (%r)" % (got,))
+
+    # quick answers: the answer does not wait for a timer after the child's exit
+    t0 = time.time()
+    n = 40
+    for i in range(n):
+        lsp.send(20, mid, "alice@" + D)
+        got = lsp.answers(1)
+        if got != [(20, "K", "delivered: 1 to mailboxes, 0 forwarded, 0 programs")]:
+            break
+    took = time.time() - t0
+    t.ok(i == n - 1 and len(s.maildir(a)) == 6 + n, "%d deliveries one after another, each answered" % n)
+    t.diag("%.2f ms per delivery, one at a time" % (took * 1000 / n))
+
+    # end of input while a delivery runs: it is answered, then exit 0
+    lsp.send(30, mid, "wait@" + D)
+    time.sleep(0.2)
+    lsp.p.stdin.close()
+    got = lsp.answers(1, timeout=10)
+    t.ok(got and got[0][:2] == (30, "K"), "end of input: the running delivery still answered (%r)" % (got,))
+    try:
+        rc = lsp.p.wait(10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    t.is_(rc, 0, "then qmail-lspawn exits 0")
+    t.ok(len(s.maildir(w)) == 2, "and the delivery is in the Maildir")
+    lsp = None
+
+    # bad usage
+    r = subprocess.run([os.path.join(t.BIN, "qmail-lspawn")], capture_output=True, stdin=subprocess.DEVNULL)
+    t.ok(r.returncode == 100 and b"usage" in r.stderr, "no defaultdelivery: exit 100")
+finally:
+    if lsp is not None:
+        t.stop(lsp.p, signal.SIGKILL)  # it ignores SIGTERM
+    s.finish()
+t.done()
