@@ -243,9 +243,8 @@ make_mess(struct str *messfn, unsigned long pid, unsigned long *id)
 			die(QQ_NOMEM, "out of memory");
 		if (tmp_link(fd, messfn->s) == 0)
 			return fd;
-		if (errno != ENOENT)
-			die_sys(QQ_MESS, "unable to create ", messfn->s);
-		/* no /proc, or no mess/S: the named way says which */
+		/* No /proc (or no right to use it), or trouble with mess/S:
+		 * the named way either works or says what is wrong. */
 		(void)close(fd);	/* unnamed and empty: it vanishes */
 	}
 #endif
