@@ -200,8 +200,9 @@ tmp_open(const char *dir)
 	return fd;
 }
 
-/* tmp_link - give the unnamed file fd the name fn, like link(2); an
- * unprivileged process can do this only through /proc (open(2)) */
+/* tmp_link - give the unnamed file fd the name fn, like link(2), through
+ * /proc as open(2) shows: any process may do that on any Linux with
+ * O_TMPFILE (linkat with AT_EMPTY_PATH needs privilege before 6.10) */
 static int
 tmp_link(int fd, const char *fn)
 {
