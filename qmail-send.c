@@ -1292,6 +1292,84 @@ next:
 
 /* ---- new mail ---- */
 
+/* ids whose todo/ entry was there at the start together with info/,
+ * local/, remote/ or bounce/ files: an earlier run wrote those for it
+ * and was stopped before todo/ was removed (see take) */
+static unsigned long *stale;
+static size_t nstale, stalecap;
+
+static void
+stale_add(unsigned long id, void *arg)
+{
+	struct str *fn = arg;
+	size_t i;
+
+	path(fn, "todo", id);
+	if (access(fn->s, F_OK) == -1)
+		return;
+	for (i = 0; i < nstale; i++)
+		if (stale[i] == id)
+			return;
+	if (nstale == stalecap) {
+		unsigned long *n;
+
+		stalecap = stalecap ? 2 * stalecap : 16;
+		if (stalecap > (size_t)-1 / sizeof *stale ||
+		    (n = realloc(stale, stalecap * sizeof *stale)) == NULL)
+			die_nomem();
+		stale = n;
+	}
+	stale[nstale++] = id;
+}
+
+/* stale_find - the leftovers of earlier runs, at the start */
+static void
+stale_find(void)
+{
+	static const char *const dirs[3] = { "info", "local", "remote" };
+	struct str dir = STR_ZERO, fn = STR_ZERO;
+	struct dirent *de;
+	unsigned long id;
+	DIR *d;
+	int k, r;
+
+	for (k = 0; k < 3; k++) {
+		r = qpath_each(dirs[k], stale_add, &fn, &dir);
+		if (r == 0)
+			die_nomem();
+		if (r < 0)
+			die_sys(EXIT_TEMP, r == -1 ? "unable to open " : "unable to read ", dir.s);
+	}
+	if ((d = opendir("bounce")) == NULL)
+		die_sys(EXIT_TEMP, "unable to open bounce");
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (qpath_id(de->d_name, &id))
+			stale_add(id, &fn);
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read bounce");
+	(void)closedir(d);	/* read-only stream */
+	str_free(&dir);
+	str_free(&fn);
+}
+
+/* stale_take - 1 (and forgotten) when id has leftovers to remove */
+static int
+stale_take(unsigned long id)
+{
+	size_t i;
+
+	for (i = 0; i < nstale; i++)
+		if (stale[i] == id) {
+			stale[i] = stale[--nstale];
+			return 1;
+		}
+	return 0;
+}
+
 /* take - the envelope todo/S/ID as a message held in memory and
  * delivered straight from todo/; NULL when it cannot be read (warned) */
 static struct msg *
@@ -1318,7 +1396,7 @@ take(unsigned long id)
 	/* what an interrupted earlier run left for this message: while
 	 * todo/ exists, it alone counts (no other message can have this
 	 * id, since mess/ is removed last) */
-	for (k = 0; k < 4; k++) {
+	for (k = 0, r = stale_take(id); r && k < 4; k++) {
 		path(&fn, stale[k], id);
 		if (unlink(fn.s) == -1 && errno != ENOENT) {
 			warn_sys("unable to remove ", fn.s);
@@ -1635,6 +1713,7 @@ main(int argc, char **argv)
 	parent = getppid();
 	say("status: starting", NULL);
 	load_all();
+	stale_find();
 	for (;;) {
 		now = time(NULL);
 		if (flag_hup) {

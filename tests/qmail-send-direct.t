@@ -19,7 +19,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(16)
+t.plan(19)
 s = qsend.Scene()
 strace = None
 try:
@@ -108,7 +108,26 @@ try:
     t.ok(s.wait(lambda: len(s.maildir(ben)) == nb + 1500 and s.queue_empty(), 120),
          "and every one is delivered")
 
-    # 5. qmail-send killed while delivering from todo/: delivered after a restart
+    # 5. files an interrupted run wrote while todo/ was still there: the
+    # todo/ entry counts, the files go
+    s.stop()
+    t.is_(s.inject("ben@" + D, ["ann@" + D, "ben@" + D], "Subject: left\n\nbody\n"), 0, "queued")
+    todo = t.queue_files("todo")
+    sp, ino = todo[0].split(os.sep)[-2:]
+    for sub, data in (("info", b"t1\0Fben@" + D.encode() + b"\0"),
+                      ("local", b"Dann@" + D.encode() + b"\0Dben@" + D.encode() + b"\0"),
+                      ("bounce", b"Rann@" + D.encode() + b"\0S5.1.1\0M\0Xold\0")):
+        p = os.path.join(t.HOME, "queue", sub, ino) if sub == "bounce" else \
+            os.path.join(t.HOME, "queue", sub, sp, ino)
+        t.write(p, data)
+    na, nb = len(s.maildir(ann)), len(s.maildir(ben))
+    s.start()
+    t.ok(s.wait(lambda: len(s.maildir(ann)) == na + 1 and len(s.maildir(ben)) == nb + 1 and
+                s.queue_empty()),
+         "leftover info/, local/ (all marked D) and bounce/ beside todo/: delivered to both, removed")
+    t.ok("bounce msg" not in s.log(), "and no report from the old bounce/ file")
+
+    # 6. qmail-send killed while delivering from todo/: delivered after a restart
     t.is_(s.inject("ben@" + D, ["ann-slow@" + D], "Subject: slow\n\nbody\n"), 0, "queued")
     s.wait(lambda: "to local ann-slow@" in s.log())
     os.kill(s.pids()["qmail-send"], signal.SIGKILL)
