@@ -10,6 +10,11 @@
 
 extern char **environ;
 
+static const int ignorable[] = {
+	SIGPIPE, SIGXFSZ, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGALRM, SIGCHLD,
+	SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU
+};
+
 pid_t
 spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
 {
@@ -43,7 +48,13 @@ spawn(const char *path, char *const argv[], char *const envp[], const int *fd, i
 		} else
 			r = posix_spawn_file_actions_addclose(&fa, i);
 	}
-	sigfillset(&all);
+	/* a caught signal goes back to its default at exec anyway: only
+	 * one that is ignored here (or was ignored by whoever started us)
+	 * stays so.  Those that programs ignore are reset, not all 64: the
+	 * child would make a system call for each. */
+	sigemptyset(&all);
+	for (i = 0; i < (int)(sizeof ignorable / sizeof ignorable[0]); i++)
+		sigaddset(&all, ignorable[i]);
 	sigemptyset(&none);
 	if (r == 0)
 		r = posix_spawnattr_setsigdefault(&at, &all);

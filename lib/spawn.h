@@ -1,8 +1,11 @@
 /* spawn.h - starting programs without leaking descriptors
  *
  * Every descriptor a lanmail program opens is close-on-exec, so a child
- * gets exactly the descriptors spawn hands it.  Children start with
- * every signal at its default action and none blocked.
+ * gets exactly the descriptors spawn hands it.  Children start with no
+ * signal blocked, every caught signal at its default action (exec does
+ * that), and so every signal a program may have ignored: SIGPIPE,
+ * SIGXFSZ, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGALRM, SIGCHLD, SIGUSR1,
+ * SIGUSR2, SIGTSTP, SIGTTIN and SIGTTOU.
  */
 #ifndef SPAWN_H
 #define SPAWN_H
