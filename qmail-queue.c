@@ -340,7 +340,10 @@ main(int argc, char **argv)
 
 	/* Wake qmail-send; if nobody listens it finds the message on its scan. */
 	if ((fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {
-		(void)!write(fd, "", 1);	/* a full pipe already says "look" */
+		/* the byte names the split directory to look in, plus one */
+		char b = qpath_split() < 255 ? (char)(id % qpath_split() + 1) : 0;
+
+		(void)!write(fd, &b, 1);	/* a full pipe already says "look" */
 		(void)close(fd);	/* write-only fifo: nothing to lose */
 	}
 	return 0;

@@ -1516,9 +1516,40 @@ out:
 	todo_room = 1;
 }
 
-/* todo_ids - up to max ids from todo/, not counting those held; the
- * count.  Each look starts in the split where the last one stopped, so
- * that no split waits behind the others. */
+/* the split directories of todo/ that may hold new envelopes: those a
+ * trigger byte named, every one on the timer, and one whose last look
+ * stopped before its end */
+static unsigned char *dirty;
+
+static void
+look_all(void)
+{
+	unsigned long s;
+
+	for (s = 0; s < qpath_split(); s++)
+		dirty[s] = 1;
+}
+
+/* look_trigger - what qmail-queue wrote to lock/trigger: each byte the
+ * split of a new message plus one; any other byte means every split */
+static void
+look_trigger(const char *x, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)x[i];
+
+		if (b >= 1 && b <= qpath_split())
+			dirty[b - 1] = 1;
+		else
+			look_all();
+	}
+}
+
+/* todo_ids - up to max ids from the dirty splits of todo/, not
+ * counting those held; the count.  Each look starts in the split where
+ * the last one stopped, so that no split waits behind the others. */
 static size_t
 todo_ids(unsigned long *ids, size_t max)
 {
@@ -1531,6 +1562,8 @@ todo_ids(unsigned long *ids, size_t max)
 
 	for (k = 0; k < qpath_split() && n < max; k++) {
 		s = (s0 + k) % qpath_split();
+		if (!dirty[s])
+			continue;
 		dir.len = 0;
 		if (!str_cats(&dir, "todo/") || !str_catulong(&dir, s) || !str_nul(&dir))
 			die_nomem();
@@ -1541,6 +1574,8 @@ todo_ids(unsigned long *ids, size_t max)
 		while (n < max && (de = readdir(d)) != NULL)
 			if (qpath_id(de->d_name, &id) && id % qpath_split() == s && !is_held(id))
 				ids[n++] = id;
+		if (n < max || readdir(d) == NULL)
+			dirty[s] = 0;	/* seen to its end */
 		(void)closedir(d);	/* read-only stream */
 	}
 	s0 = s;
@@ -1709,6 +1744,9 @@ main(int argc, char **argv)
 	for (i = 3; i <= 8; i++)
 		if (fcntl(i, F_SETFD, FD_CLOEXEC) == -1)
 			die_sys(EXIT_TEMP, "unable to use the helper pipes");
+	if ((dirty = malloc(qpath_split())) == NULL)
+		die_nomem();
+	look_all();
 	trig = trigger_open();
 	parent = getppid();
 	say("status: starting", NULL);
@@ -1761,10 +1799,13 @@ main(int argc, char **argv)
 				sweep();
 				next_sweep = now + SWEEP_EVERY;
 			}
-			if (more || todo_room || now >= next_todo) {
-				more = todo();
+			if (now >= next_todo) {
+				look_all();
 				next_todo = now + TODO_SCAN;
+				more = 1;
 			}
+			if (more || todo_room)
+				more = todo();
 		}
 		wake = schedule(now);
 		if (wake > next_todo)
@@ -1800,8 +1841,10 @@ main(int argc, char **argv)
 				jobs_drop(i);
 		}
 		if (trig != -1 && pfd[ti].revents) {
-			while (read(trig, x, sizeof x) > 0)
-				;
+			long r;
+
+			while ((r = read(trig, x, sizeof x)) > 0)
+				look_trigger(x, r);
 			(void)close(trig);	/* read end; reopened to wait again */
 			trig = trigger_open();
 			more = 1;

@@ -8,6 +8,7 @@ messages queued while others are delivered and removed all arrive (an
 id is reused at once); a qmail-send killed during a delivery from todo/
 loses nothing."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(19)
+t.plan(20)
 s = qsend.Scene()
 strace = None
 try:
@@ -49,10 +50,15 @@ try:
     if have_strace:
         t.stop(strace, signal.SIGINT)
         strace = None
-        calls = [l for l in open(out).read().splitlines() if "O_CREAT" in l or "link(" in l or "rename(" in l]
+        trace = open(out).read().splitlines()
+        calls = [l for l in trace if "O_CREAT" in l or "link(" in l or "rename(" in l]
         t.is_(calls, [], "qmail-send created no file for it (strace)")
+        looked = sorted(set(re.findall(r'"todo/([0-9]+)"', "\n".join(trace))))
+        read = sorted(set(re.findall(r'"todo/([0-9]+)/[0-9]+"', "\n".join(trace))))
+        t.ok(len(read) == 1 and looked == read,
+             "it looked only into the split of todo/ the trigger named (%s; read %s)" % (looked, read))
     else:
-        t.skip("strace cannot trace here", 1)
+        t.skip("strace cannot trace here", 2)
 
     # 2. one recipient delivered, one deferred: written out with a D and a T
     t.is_(s.inject("ben@" + D, ["ben@" + D, "ann-later@" + D], "Subject: two\n\nbody\n"), 0, "queued")
