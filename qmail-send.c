@@ -1694,10 +1694,21 @@ sweep(void)
 static int
 trigger_open(void)
 {
+	static int wfd = -1;
 	int fd = open("lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
-	if (fd == -1)
+	if (fd == -1) {
 		warn_sys("unable to open lock/trigger");
+		return -1;
+	}
+	/* a writer of our own, never used: with it the pipe never shows
+	 * end of file, so the read end stays open and no qmail-queue finds
+	 * the pipe without a reader (its byte would be lost, and with it
+	 * the split to look in) */
+	if (wfd != -1)
+		(void)close(wfd);	/* unused write end */
+	if ((wfd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		warn_sys("unable to open lock/trigger for writing");
 	return fd;
 }
 
@@ -1845,8 +1856,13 @@ main(int argc, char **argv)
 
 			while ((r = read(trig, x, sizeof x)) > 0)
 				look_trigger(x, r);
-			(void)close(trig);	/* read end; reopened to wait again */
-			trig = trigger_open();
+			if (r == 0) {
+				/* no writer: bytes may have been lost while the
+				 * pipe had no reader */
+				(void)close(trig);	/* read end; reopened to wait again */
+				trig = trigger_open();
+				look_all();
+			}
 			more = 1;
 		} else if (trig == -1 && time(NULL) >= next_todo)
 			trig = trigger_open();
