@@ -8,10 +8,6 @@
 #include "priv.h"
 #include "spawn.h"
 
-#ifndef NSIG
-#define NSIG 65
-#endif
-
 int
 priv_user(const char *name, uid_t *uid, gid_t *gid)
 {
@@ -57,15 +53,16 @@ priv_spawn(const char *path, char *const argv[], const int *fd, int nfd,
 	if (pid != 0)
 		return pid;
 	/* the child: only async-signal-safe calls from here on; it starts
-	 * with every signal at its default action and none blocked, as
-	 * spawn() children do */
-	for (i = 1; i < NSIG; i++) {
+	 * with the signals programs here catch or ignore at their default
+	 * action and none blocked, as spawn() children do (exec resets any
+	 * other caught one) */
+	for (i = 0; i < spawn_nsigs; i++) {
 		struct sigaction sa;
 
 		sa.sa_handler = SIG_DFL;
 		sa.sa_flags = 0;
 		sigemptyset(&sa.sa_mask);
-		(void)sigaction(i, &sa, NULL);	/* KILL and STOP refuse: fine */
+		(void)sigaction(spawn_sigs[i], &sa, NULL);	/* cannot fail */
 	}
 	{
 		sigset_t none;

@@ -10,10 +10,11 @@
 
 extern char **environ;
 
-static const int ignorable[] = {
+const int spawn_sigs[] = {
 	SIGPIPE, SIGXFSZ, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGALRM, SIGCHLD,
 	SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU
 };
+const int spawn_nsigs = (int)(sizeof spawn_sigs / sizeof spawn_sigs[0]);
 
 pid_t
 spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
@@ -53,8 +54,8 @@ spawn(const char *path, char *const argv[], char *const envp[], const int *fd, i
 	 * stays so.  Those that programs ignore are reset, not all 64: the
 	 * child would make a system call for each. */
 	sigemptyset(&all);
-	for (i = 0; i < (int)(sizeof ignorable / sizeof ignorable[0]); i++)
-		sigaddset(&all, ignorable[i]);
+	for (i = 0; i < spawn_nsigs; i++)
+		sigaddset(&all, spawn_sigs[i]);
 	sigemptyset(&none);
 	if (r == 0)
 		r = posix_spawnattr_setsigdefault(&at, &all);

@@ -12,6 +12,11 @@
 
 #include <sys/types.h>
 
+/* the signals a lanmail program may catch or ignore: those a child is
+ * given back at their default action */
+extern const int spawn_sigs[];
+extern const int spawn_nsigs;
+
 /* spawn - run path with argv and envp (NULL: the current environment);
  * the child's descriptor i is the parent's fd[i] for i < nfd, or closed
  * when fd[i] is -1.  Returns the pid, or -1 with errno. */
