@@ -26,13 +26,19 @@ MUSL = $(findstring musl-gcc,$(CONF_CC))
 ifneq ($(MUSL),)
 INC = -iquote lib -I$(B)/musl/include
 CDB = $(B)/musl/lib/libcdb.a
-CRYPT = $(B)/musl/lib/libcrypt.a $(B)/musl/shim.o
+CRYPT = $(B)/musl/shim.o $(B)/musl/trim.o $(B)/musl/lib/libcrypt.a
 MUSLDEPS = $(B)/musl/include/cdb.h $(CDB) $(CRYPT)
+# the static programs are built for size: -Os after conf-cc's -O2 wins,
+# and functions no program calls are dropped at the link
+SMALL = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
+GC = -Wl,--gc-sections -Wl,-z,noseparate-code
 else
 INC = -iquote lib
 CDB = -lcdb
 CRYPT = -lcrypt
 MUSLDEPS =
+SMALL =
+GC =
 endif
 
 # extra libraries, by program (programs not named here need only libc)
@@ -59,20 +65,20 @@ $(B)/lib/auto.c: FORCE | $(B)/lib
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
 $(B)/lib/auto.o: $(B)/lib/auto.c lib/auto.h $(MUSLDEPS)
-	$(CONF_CC) $(INC) -c -o $@ $<
+	$(CONF_CC) $(INC) $(SMALL) -c -o $@ $<
 
 $(B)/lib/%.o: lib/%.c lib/*.h $(MUSLDEPS) | $(B)/lib
-	$(CONF_CC) $(INC) -c -o $@ $<
+	$(CONF_CC) $(INC) $(SMALL) -c -o $@ $<
 
 $(B)/liblanmail.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
 $(B)/%.o: %.c lib/*.h $(MUSLDEPS) | $(B)/lib
-	$(CONF_CC) $(INC) -c -o $@ $<
+	$(CONF_CC) $(INC) $(SMALL) -c -o $@ $<
 
 $(B)/%: $(B)/%.o $(B)/liblanmail.a
-	$(CONF_LD) -o $@ $< $(B)/liblanmail.a $(LIBS_$*) $(CDB)
+	$(CONF_LD) $(GC) -o $@ $< $(B)/liblanmail.a $(LIBS_$*) $(CDB)
 
 # qmail-tls links the system's OpenSSL, a glibc library: in a musl build
 # it alone is compiled with the system cc, from the lib/ sources it uses
@@ -110,6 +116,8 @@ $(B)/musl/lib/libcrypt.a: | $(B)/musl/lib
 	cp /usr/lib/$$(gcc -print-multiarch)/libcrypt.a $@
 $(B)/musl/shim.o: musl/shim.c | $(B)/musl/lib
 	$(CONF_CC) -c -o $@ musl/shim.c
+$(B)/musl/trim.o: musl/trim.c | $(B)/musl/lib
+	$(CONF_CC) -c -o $@ musl/trim.c
 
 # unit tests: tests/lib-X.c, run by tests/lib-X.t
 $(B)/tests/%: tests/%.c tests/tap.h $(B)/liblanmail.a | $(B)/tests

@@ -30,6 +30,7 @@ main(int argc, char **argv)
 		{ "secret", "$2b$10$abcdefghijklmnopqrstuu" },
 		{ "secret", "$5$saltsalt$" },
 		{ "p\xc3\xa4ss w\xc3\xb6rd", "$6$rounds=5000$XyZ$" },
+		{ "secret", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$" },	/* yescrypt, Debian's default */
 	};
 	const char *h;
 	size_t i;

@@ -1,0 +1,47 @@
+/* trim.c - the hash methods of Debian's static libcrypt.a that the musl
+ * build leaves out, for the musl build only
+ *
+ * libcrypt's crypt() reaches every method it knows through one table, so
+ * a static program carries all of them (about 150 KiB).  Defining the
+ * entry points of the methods no mail system meets keeps their code out
+ * of the link: traditional and extended DES, bigcrypt, GOST yescrypt,
+ * scrypt, SHA-1 crypt, MD5 crypt, SunMD5 and NT hashes.  A password
+ * hashed with one of them fails as an unknown method would.  Kept:
+ * yescrypt (Debian's default), SHA-512 and SHA-256 crypt (the defaults
+ * before it, and what qmail-admin writes) and bcrypt.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* the two shapes libcrypt's table expects */
+#define LEFT_OUT(m) \
+	void _crypt_crypt_##m##_rn(const char *, size_t, const char *, size_t, \
+	    uint8_t *, size_t, void *, size_t); \
+	void _crypt_gensalt_##m##_rn(unsigned long, const uint8_t *, size_t, \
+	    uint8_t *, size_t); \
+	void \
+	_crypt_crypt_##m##_rn(const char *phrase, size_t pn, const char *setting, \
+	    size_t sn, uint8_t *out, size_t on, void *scratch, size_t scn) \
+	{ \
+		(void)phrase, (void)pn, (void)setting, (void)sn; \
+		(void)out, (void)on, (void)scratch, (void)scn; \
+		errno = EINVAL; \
+	} \
+	void \
+	_crypt_gensalt_##m##_rn(unsigned long count, const uint8_t *rbytes, \
+	    size_t rn, uint8_t *out, size_t on) \
+	{ \
+		(void)count, (void)rbytes, (void)rn, (void)out, (void)on; \
+		errno = EINVAL; \
+	}
+
+LEFT_OUT(descrypt)
+LEFT_OUT(bigcrypt)
+LEFT_OUT(bsdicrypt)
+LEFT_OUT(gost_yescrypt)
+LEFT_OUT(scrypt)
+LEFT_OUT(sha1crypt)
+LEFT_OUT(md5crypt)
+LEFT_OUT(sunmd5)
+LEFT_OUT(nt)
