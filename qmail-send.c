@@ -408,6 +408,11 @@ static unsigned long held[DIRECTMAX];
 static size_t nheld;
 static int todo_room;
 
+/* the split directories of todo/ that may hold new envelopes: those a
+ * trigger byte named, every one on the timer, one whose last look
+ * stopped before its end, and one where a held id was let go */
+static unsigned char *dirty;
+
 static int
 is_held(unsigned long id)
 {
@@ -428,6 +433,10 @@ unhold(unsigned long id)
 		if (held[i] == id) {
 			held[i] = held[--nheld];
 			todo_room = 1;
+			/* a new message may have this id already (the old one's
+			 * mess/ is gone): passed over while the id was held, it
+			 * is looked for again */
+			dirty[id % qpath_split()] = 1;
 			return;
 		}
 }
@@ -1516,10 +1525,6 @@ out:
 	todo_room = 1;
 }
 
-/* the split directories of todo/ that may hold new envelopes: those a
- * trigger byte named, every one on the timer, and one whose last look
- * stopped before its end */
-static unsigned char *dirty;
 
 static void
 look_all(void)
