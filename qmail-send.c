@@ -424,21 +424,29 @@ is_held(unsigned long id)
 	return 0;
 }
 
-static void
-unhold(unsigned long id)
+/* id_drop - take id out of the unordered set a[0..*n); 1 when it was in */
+static int
+id_drop(unsigned long *a, size_t *n, unsigned long id)
 {
 	size_t i;
 
-	for (i = 0; i < nheld; i++)
-		if (held[i] == id) {
-			held[i] = held[--nheld];
-			todo_room = 1;
-			/* a new message may have this id already (the old one's
-			 * mess/ is gone): passed over while the id was held, it
-			 * is looked for again */
-			dirty[id % qpath_split()] = 1;
-			return;
+	for (i = 0; i < *n; i++)
+		if (a[i] == id) {
+			a[i] = a[--*n];
+			return 1;
 		}
+	return 0;
+}
+
+static void
+unhold(unsigned long id)
+{
+	if (!id_drop(held, &nheld, id))
+		return;
+	todo_room = 1;
+	/* a new message may have this id already (the old one's mess/ is
+	 * gone): passed over while the id was held, it is looked for again */
+	dirty[id % qpath_split()] = 1;
 }
 
 /* mark - the recipient is done, in place */
@@ -1369,14 +1377,7 @@ stale_find(void)
 static int
 stale_take(unsigned long id)
 {
-	size_t i;
-
-	for (i = 0; i < nstale; i++)
-		if (stale[i] == id) {
-			stale[i] = stale[--nstale];
-			return 1;
-		}
-	return 0;
+	return id_drop(stale, &nstale, id);
 }
 
 /* take - the envelope todo/S/ID as a message held in memory and
