@@ -88,8 +88,11 @@ def need_home():
         skip_all("LANMAIL_HOME is not set: run through make check")
 
 
-def tmpdir(prefix="lanmail-test."):
-    d = tempfile.mkdtemp(prefix=prefix)
+def tmpdir(prefix="lanmail-test.", short=False):
+    """A scratch directory, removed at exit.  short: one in /tmp, whose
+    path leaves room for Unix sockets deeper inside it (108 bytes in all)
+    wherever TMPDIR is."""
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp" if short else None)
     _tmpdirs.append(d)
     return d
 

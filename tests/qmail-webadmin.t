@@ -84,7 +84,8 @@ class Browser:
 
     def __init__(self, exe):
         import websocket
-        self.prof = t.tmpdir("lanmail-chromium.")
+        # chromium makes a Unix socket in its profile: a short path
+        self.prof = t.tmpdir("lanmail-chromium.", short=True)
         dport = t.free_port()
         self.proc = t.start([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                              "--no-first-run", "--disable-background-networking",
