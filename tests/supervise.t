@@ -191,11 +191,16 @@ def send(subject):
 
 
 def log_lines(service):
-    path = os.path.join(HOME, "log", service, "current")
-    try:
-        return open(path, errors="replace").read().splitlines()
-    except OSError:
-        return []
+    """The lines of the service's log: the files multilog rotated out
+    (current may have just been emptied by a rotation), then current."""
+    d = os.path.join(HOME, "log", service)
+    out = []
+    for path in sorted(glob.glob(os.path.join(d, "@*"))) + [os.path.join(d, "current")]:
+        try:
+            out += open(path, errors="replace").read().splitlines()
+        except OSError:
+            pass
+    return out
 
 
 try:
