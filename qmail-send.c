@@ -1536,6 +1536,17 @@ look_all(void)
 		dirty[s] = 1;
 }
 
+static int
+any_dirty(void)
+{
+	unsigned long s;
+
+	for (s = 0; s < qpath_split(); s++)
+		if (dirty[s])
+			return 1;
+	return 0;
+}
+
 /* look_trigger - what qmail-queue wrote to lock/trigger: each byte the
  * split of a new message plus one; any other byte means every split */
 static void
@@ -1602,6 +1613,18 @@ todo(void)
 	char idb[FMT_ULONG + 1], sb[FMT_ULONG + 1], lb[FMT_ULONG + 1], rb[FMT_ULONG + 1];
 
 	todo_room = 0;
+	if (want == 0 && any_dirty()) {
+		/* Every slot is held, and new mail may wait in todo/: the
+		 * held messages waiting for a delivery slot (behind a slow
+		 * remote host, say) are written out as for a retry, so that
+		 * they do not keep new mail from its deliveries. */
+		for (m = head; m && want < BATCH; m = m->next)
+			if (m->direct && m->busy == 0 && m->left > 0) {
+				materialize(m);
+				if (!m->direct)
+					want++;
+			}
+	}
 	if (want > BATCH)
 		want = BATCH;
 	if (want == 0)

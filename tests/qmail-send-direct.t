@@ -5,11 +5,13 @@ with a recipient that has to wait is written out then, with the
 recipients already done marked D, and each recipient gets exactly one
 copy; more messages than qmail-send holds at once all arrive once;
 messages queued while others are delivered and removed all arrive (an
-id is reused at once); a qmail-send killed during a delivery from todo/
+id is reused at once); local mail is not held up behind messages that
+wait for a stalled remote host; a qmail-send killed during a delivery from todo/
 loses nothing."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +22,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(20)
+t.plan(23)
 s = qsend.Scene()
 strace = None
 try:
@@ -116,7 +118,45 @@ try:
          "and every one is delivered, none waiting for the 30-second look into todo/ (%.1f s)"
          % (time.time() - t0))
 
-    # 5. files an interrupted run wrote while todo/ was still there: the
+    # 5. a remote host that keeps every delivery waiting: the messages
+    # for it fill what qmail-send holds from todo/, and local mail still
+    # goes through (those waiting for a delivery slot are written out)
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(50)
+    conns = []
+
+    def staller():
+        while True:
+            try:
+                c, _ = stall.accept()
+            except OSError:
+                return
+            conns.append(c)     # accepted, never answered
+    threading.Thread(target=staller, daemon=True).start()
+    t.control("smtproutes", "slow.test:[127.0.0.1]:%d\n" % stall.getsockname()[1])
+    t.control("concurrencyremote", "1\n")
+    t.control("timeoutremote", "5\n")
+    s.signal(signal.SIGHUP)
+    s.wait(lambda: s.log().count("control files read again") >= 1)
+    for i in range(300):
+        s.inject("ben@" + D, ["far%d@slow.test" % i], "Subject: slow %d\n\nx\n" % i)
+    nb = len(s.maildir(ben))
+    t.is_(s.inject("ann@" + D, ["ben@" + D], "Subject: meanwhile\n\nlocal\n"), 0, "queued")
+    t.ok(s.wait(lambda: len(s.maildir(ben)) == nb + 1, 15),
+         "local mail is delivered while 300 messages wait for a stalled remote host")
+    t.ok(len(t.queue_files("info")) >= 16, "messages waiting for a delivery slot were written to info/ (%d)"
+         % len(t.queue_files("info")))
+    stall.close()
+    for c in conns:
+        c.close()
+    s.stop()
+    t.clear_queue()
+    for c in ("smtproutes", "concurrencyremote", "timeoutremote"):
+        t.control(c, None)
+    s.start()
+
+    # 6. files an interrupted run wrote while todo/ was still there: the
     # todo/ entry counts, the files go
     s.stop()
     t.is_(s.inject("ben@" + D, ["ann@" + D, "ben@" + D], "Subject: left\n\nbody\n"), 0, "queued")
@@ -135,7 +175,7 @@ try:
          "leftover info/, local/ (all marked D) and bounce/ beside todo/: delivered to both, removed")
     t.ok("bounce msg" not in s.log(), "and no report from the old bounce/ file")
 
-    # 6. qmail-send killed while delivering from todo/: delivered after a restart
+    # 7. qmail-send killed while delivering from todo/: delivered after a restart
     t.is_(s.inject("ben@" + D, ["ann-slow@" + D], "Subject: slow\n\nbody\n"), 0, "queued")
     s.wait(lambda: "to local ann-slow@" in s.log())
     os.kill(s.pids()["qmail-send"], signal.SIGKILL)
@@ -149,6 +189,7 @@ try:
     t.ok(s.wait(lambda: "slow" in subjects(ann) and s.queue_empty(), 30),
          "not lost: delivered after a restart (%d copies)" % subjects(ann).count("slow"))
 finally:
+    t.control("timeoutremote", None)
     if strace:
         t.stop(strace, signal.SIGINT)
     s.finish()
