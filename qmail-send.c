@@ -413,13 +413,14 @@ static int todo_room;
  * stopped before its end, and one where a held id was let go */
 static unsigned char *dirty;
 
+/* id_in - 1 when id is in the unordered set a[0..n) */
 static int
-is_held(unsigned long id)
+id_in(const unsigned long *a, size_t n, unsigned long id)
 {
 	size_t i;
 
-	for (i = 0; i < nheld; i++)
-		if (held[i] == id)
+	for (i = 0; i < n; i++)
+		if (a[i] == id)
 			return 1;
 	return 0;
 }
@@ -1316,17 +1317,10 @@ static unsigned long *stale;
 static size_t nstale, stalecap;
 
 static void
-stale_add(unsigned long id, void *arg)
+stale_note(unsigned long id)
 {
-	struct str *fn = arg;
-	size_t i;
-
-	path(fn, "todo", id);
-	if (access(fn->s, F_OK) == -1)
+	if (id_in(stale, nstale, id))
 		return;
-	for (i = 0; i < nstale; i++)
-		if (stale[i] == id)
-			return;
 	if (nstale == stalecap) {
 		unsigned long *n;
 
@@ -1339,18 +1333,31 @@ stale_add(unsigned long id, void *arg)
 	stale[nstale++] = id;
 }
 
-/* stale_find - the leftovers of earlier runs, at the start */
+/* stale_add - a file of id in local/, remote/ or bounce/: a leftover
+ * when todo/ has id too (info/ is seen to by load_one) */
+static void
+stale_add(unsigned long id, void *arg)
+{
+	struct str *fn = arg;
+
+	path(fn, "todo", id);
+	if (access(fn->s, F_OK) == 0)
+		stale_note(id);
+}
+
+/* stale_find - the leftovers of earlier runs in local/, remote/ and
+ * bounce/, at the start */
 static void
 stale_find(void)
 {
-	static const char *const dirs[3] = { "info", "local", "remote" };
+	static const char *const dirs[2] = { "local", "remote" };
 	struct str dir = STR_ZERO, fn = STR_ZERO;
 	struct dirent *de;
 	unsigned long id;
 	DIR *d;
 	int k, r;
 
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 2; k++) {
 		r = qpath_each(dirs[k], stale_add, &fn, &dir);
 		if (r == 0)
 			die_nomem();
@@ -1373,26 +1380,19 @@ stale_find(void)
 	str_free(&fn);
 }
 
-/* stale_take - 1 (and forgotten) when id has leftovers to remove */
-static int
-stale_take(unsigned long id)
-{
-	return id_drop(stale, &nstale, id);
-}
-
 /* take - the envelope todo/S/ID as a message held in memory and
  * delivered straight from todo/; NULL when it cannot be read (warned) */
 static struct msg *
 take(unsigned long id)
 {
-	static const char *const stale[4] = { "info", "local", "remote", "bounce" };
+	static const char *const left[4] = { "info", "local", "remote", "bounce" };
 	struct str fn = STR_ZERO, raw = STR_ZERO;
 	struct envelope e;
 	struct stat st;
 	struct msg *m = NULL;
 	const char *f;
-	size_t pos, fl, k, n[2] = { 0, 0 };
-	int ch, r, pass;
+	size_t pos, fl, k, n = 0;
+	int ch, r;
 
 	path(&fn, "todo", id);
 	if (stat(fn.s, &st) == -1 || (r = control_readfile(fn.s, &raw, ENVMAX)) != 1) {
@@ -1406,13 +1406,14 @@ take(unsigned long id)
 	/* what an interrupted earlier run left for this message: while
 	 * todo/ exists, it alone counts (no other message can have this
 	 * id, since mess/ is removed last) */
-	for (k = 0, r = stale_take(id); r && k < 4; k++) {
-		path(&fn, stale[k], id);
+	for (k = 0; k < 4 && id_in(stale, nstale, id); k++) {
+		path(&fn, left[k], id);
 		if (unlink(fn.s) == -1 && errno != ENOENT) {
 			warn_sys("unable to remove ", fn.s);
-			goto out;
+			goto out;	/* tried again at the next look */
 		}
 	}
+	(void)id_drop(stale, &nstale, id);
 	if ((m = calloc(1, sizeof *m)) == NULL || (m->sender = malloc(e.senderlen + 1)) == NULL)
 		die_nomem();
 	m->id = id;
@@ -1421,29 +1422,24 @@ take(unsigned long id)
 	for (k = 0; k < e.senderlen; k++)
 		m->sender[k] = e.sender[k];
 	m->sender[e.senderlen] = 0;
-	/* count each kind, then fill in */
-	for (pass = 0; pass < 2; pass++) {
-		for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; ) {
-			char *a = malloc(fl + 1);
+	/* room for every recipient in either kind, then each where it goes */
+	for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; )
+		n++;
+	for (ch = 0; ch < 2; ch++)
+		if ((m->r[ch] = calloc(n, sizeof *m->r[ch])) == NULL)
+			die_nomem();
+	for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; ) {
+		char *a = malloc(fl + 1);
 
-			if (a == NULL)
-				die_nomem();
-			for (k = 0; k < fl; k++)
-				a[k] = f[k];
-			a[fl] = 0;	/* NUL-free: the envelope parser saw to it */
-			ch = classify(a, NULL);
-			if (pass == 0) {
-				n[ch]++;
-				free(a);
-				continue;
-			}
-			m->r[ch][m->n[ch]].addr = a;
-			m->r[ch][m->n[ch]++].state = PENDING;
-			m->left++;
-		}
-		for (ch = 0; pass == 0 && ch < 2; ch++)
-			if (n[ch] && (m->r[ch] = calloc(n[ch], sizeof *m->r[ch])) == NULL)
-				die_nomem();
+		if (a == NULL)
+			die_nomem();
+		for (k = 0; k < fl; k++)
+			a[k] = f[k];
+		a[fl] = 0;	/* NUL-free: the envelope parser saw to it */
+		ch = classify(a, NULL);
+		m->r[ch][m->n[ch]].addr = a;
+		m->r[ch][m->n[ch]++].state = PENDING;
+		m->left++;
 	}
 out:
 	str_free(&fn);
@@ -1523,9 +1519,7 @@ out:
 	}
 	m->direct = 0;
 	unhold(m->id);
-	todo_room = 1;
 }
-
 
 static void
 look_all(void)
@@ -1589,7 +1583,7 @@ todo_ids(unsigned long *ids, size_t max)
 			continue;
 		}
 		while (n < max && (de = readdir(d)) != NULL)
-			if (qpath_id(de->d_name, &id) && id % qpath_split() == s && !is_held(id))
+			if (qpath_id(de->d_name, &id) && id % qpath_split() == s && !id_in(held, nheld, id))
 				ids[n++] = id;
 		if (n < max || readdir(d) == NULL)
 			dirty[s] = 0;	/* seen to its end */
@@ -1607,7 +1601,7 @@ todo(void)
 {
 	unsigned long ids[BATCH];
 	struct str fn = STR_ZERO;
-	size_t n, i, want = DIRECTMAX - nheld, got = 0;
+	size_t n, i, want = DIRECTMAX - nheld, got = 0, tries = 0;
 	struct msg *m;
 	struct stat st;
 	char idb[FMT_ULONG + 1], sb[FMT_ULONG + 1], lb[FMT_ULONG + 1], rb[FMT_ULONG + 1];
@@ -1618,8 +1612,9 @@ todo(void)
 		 * held messages waiting for a delivery slot (behind a slow
 		 * remote host, say) are written out as for a retry, so that
 		 * they do not keep new mail from its deliveries. */
-		for (m = head; m && want < BATCH; m = m->next)
+		for (m = head; m && tries < BATCH; m = m->next)
 			if (m->direct && m->busy == 0 && m->left > 0) {
+				tries++;	/* a full disk would fail every one */
 				materialize(m);
 				if (!m->direct)
 					want++;
@@ -1654,10 +1649,13 @@ load_one(unsigned long id, void *arg)
 	struct str *fn = arg;
 	struct msg *m;
 
-	/* a todo/ file still there: it is taken over afresh */
+	/* a todo/ file still there: it is taken over afresh, and this
+	 * info/ (and local/, remote/, bounce/) is a leftover */
 	path(fn, "todo", id);
-	if (access(fn->s, F_OK) == 0)
+	if (access(fn->s, F_OK) == 0) {
+		stale_note(id);
 		return;
+	}
 	if ((m = msg_load(id)) != NULL)
 		msg_append(m);
 }
