@@ -17,17 +17,8 @@ t.need_home()
 TLS = os.path.join(t.BIN, "qmail-tls")
 if not os.path.exists(TLS):
     t.skip_all("qmail-tls was not built")
-CERT = os.path.join(t.HOME, "control", "servercert.pem")
-KEY = os.path.join(t.HOME, "control", "serverkey.pem")
 s.setup()
-for f in (CERT, KEY):
-    s._save(f)
-    if os.path.exists(f):
-        os.unlink(f)
-r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), t.HOME, "mail.lanmail.test"],
-                   capture_output=True, text=True)
-if r.returncode != 0:
-    t.diag(r.stderr)
+CERT, KEY = s.new_cert()
 
 
 def serve(args, env=None):

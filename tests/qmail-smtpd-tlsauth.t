@@ -20,16 +20,7 @@ TLS = os.path.join(t.BIN, "qmail-tls")
 if not os.path.exists(TLS):
     t.skip_all("qmail-tls was not built")
 s.setup()
-CERT = os.path.join(t.HOME, "control", "servercert.pem")
-KEY = os.path.join(t.HOME, "control", "serverkey.pem")
-for f in (CERT, KEY):
-    s._save(f)
-    if os.path.exists(f):
-        os.unlink(f)
-r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), t.HOME, "mail.lanmail.test"],
-                   capture_output=True, text=True)
-if r.returncode != 0:
-    t.diag(r.stderr)
+CERT, KEY = s.new_cert()
 AUTHNETS = os.path.join(t.HOME, "control", "plaintextauthnets")
 s._save(AUTHNETS)
 if os.path.exists(AUTHNETS):

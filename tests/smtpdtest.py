@@ -48,6 +48,23 @@ def restore():
     t.clear_queue()
 
 
+def new_cert(name="mail.lanmail.test"):
+    """A fresh self-signed control/servercert.pem and serverkey.pem from
+    mkcert.sh (the old ones saved, and put back by restore()); their
+    paths."""
+    cert = os.path.join(t.HOME, "control", "servercert.pem")
+    key = os.path.join(t.HOME, "control", "serverkey.pem")
+    for f in (cert, key):
+        _save(f)
+        if os.path.exists(f):
+            os.unlink(f)
+    r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), t.HOME, name],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        t.diag(r.stderr)
+    return cert, key
+
+
 def control(name, value):
     _save(os.path.join(t.HOME, "control", name))
     t.control(name, value)
