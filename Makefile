@@ -27,7 +27,9 @@ ifneq ($(MUSL),)
 INC = -iquote lib -I$(B)/musl/include
 CDB = $(B)/musl/lib/libcdb.a
 CRYPT = $(B)/musl/shim.o $(B)/musl/trim.o $(B)/musl/lib/libcrypt.a
-MUSLDEPS = $(B)/musl/include/cdb.h $(CDB) $(CRYPT)
+# qmail-admin makes SHA-512 hashes and checks none: it links that method only
+CRYPT512 = $(B)/musl/shim.o $(B)/musl/trim512.o $(B)/musl/lib/libcrypt.a
+MUSLDEPS = $(B)/musl/include/cdb.h $(CDB) $(CRYPT) $(B)/musl/trim512.o
 # the static programs are built for size: -Os after conf-cc's -O2 wins,
 # and functions no program calls are dropped at the link
 SMALL = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables
@@ -36,6 +38,7 @@ else
 INC = -iquote lib
 CDB = -lcdb
 CRYPT = -lcrypt
+CRYPT512 = -lcrypt
 MUSLDEPS =
 SMALL =
 GC =
@@ -43,7 +46,7 @@ endif
 
 # extra libraries, by program (programs not named here need only libc)
 LIBS_qmail-auth = $(CRYPT)
-LIBS_qmail-admin = $(CRYPT)
+LIBS_qmail-admin = $(CRYPT512)
 LIBS_qmail-tls = -lssl -lcrypto
 LIBS_qmail-list = -lcrypto
 LIBS_qmail-dkim = -lcrypto
@@ -118,10 +121,15 @@ $(B)/musl/shim.o: musl/shim.c | $(B)/musl/lib
 	$(CONF_CC) -c -o $@ musl/shim.c
 $(B)/musl/trim.o: musl/trim.c | $(B)/musl/lib
 	$(CONF_CC) -c -o $@ musl/trim.c
+$(B)/musl/trim512.o: musl/trim.c | $(B)/musl/lib
+	$(CONF_CC) -DSHA512_ONLY -c -o $@ musl/trim.c
 
 # unit tests: tests/lib-X.c, run by tests/lib-X.t
 $(B)/tests/%: tests/%.c tests/tap.h $(B)/liblanmail.a | $(B)/tests
 	$(CONF_CC) $(INC) -iquote tests -o $@ $< $(B)/liblanmail.a $(CRYPT) $(CDB)
+
+# lib-crypt512 links libcrypt as qmail-admin does
+$(B)/tests/lib-crypt512: CRYPT = $(CRYPT512)
 
 tests: $(TESTBIN)
 

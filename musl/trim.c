@@ -9,6 +9,10 @@
  * hashed with one of them fails as an unknown method would.  Kept:
  * yescrypt (Debian's default), SHA-512 and SHA-256 crypt (the defaults
  * before it, and what qmail-admin writes) and bcrypt.
+ *
+ * Compiled with -DSHA512_ONLY, it also leaves out yescrypt, bcrypt and
+ * SHA-256 crypt, for qmail-admin: that program only ever makes SHA-512
+ * hashes (vpasswd_hash) and checks none, and this keeps it under 128 KiB.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -45,3 +49,12 @@ LEFT_OUT(sha1crypt)
 LEFT_OUT(md5crypt)
 LEFT_OUT(sunmd5)
 LEFT_OUT(nt)
+
+#ifdef SHA512_ONLY
+LEFT_OUT(yescrypt)
+LEFT_OUT(bcrypt)
+LEFT_OUT(bcrypt_a)
+LEFT_OUT(bcrypt_x)
+LEFT_OUT(bcrypt_y)
+LEFT_OUT(sha256crypt)
+#endif

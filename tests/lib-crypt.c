@@ -2,7 +2,8 @@
  * libxcrypt; in the musl build Debian's static libcrypt.a and the shim
  * in musl/shim.c).  Without arguments: TAP checks of published test
  * vectors.  With "print": the hashes tests/lib-crypt.t compares between
- * the cc and the musl build, one per line. */
+ * the cc and the musl build, one per line.  With "verify PASSWORD HASH":
+ * exit 0 when crypt(3) of PASSWORD with HASH gives HASH. */
 #include <unistd.h>	/* crypt(3), as POSIX (XSI) declares it */
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,10 @@ main(int argc, char **argv)
 	const char *h;
 	size_t i;
 
+	if (argc > 3 && strcmp(argv[1], "verify") == 0) {
+		h = crypt(argv[2], argv[3]);
+		return h && strcmp(h, argv[3]) == 0 ? 0 : 1;
+	}
 	if (argc > 1 && strcmp(argv[1], "print") == 0) {
 		for (i = 0; i < sizeof mine / sizeof mine[0]; i++) {
 			h = crypt(mine[i][0], mine[i][1]);
