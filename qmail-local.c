@@ -20,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auto.h"
 #include "buf.h"
+#include "control.h"
 #include "die.h"
 #include "dotqmail.h"
 #include "env.h"
@@ -35,6 +37,7 @@
 
 #define DOTQMAIL_MAX (16UL * 1024 * 1024)	/* bytes in a .qmail or .forward */
 #define OUTPUT_MAX 2000		/* bytes of a program's output kept for the report */
+#define TIMEOUT_COMMAND 1000	/* seconds a |program may run, control/timeoutcommand missing */
 
 struct ctx {
 	const char *user, *home, *local, *dash, *ext, *domain, *sender, *deflt;
@@ -48,6 +51,8 @@ struct ctx {
 	struct str dtline, rpline, ufline;
 	struct str forwards;	/* "T" address NUL, each */
 	unsigned long nforwards, nfiles, nprograms;
+	unsigned long tcommand;	/* control/timeoutcommand, 0 no limit; read for the first program */
+	int flag_tcommand;	/* tcommand is read */
 	struct str report;	/* what stdout will say */
 };
 
@@ -433,6 +438,27 @@ setup_env(void)
 	str_free(&host);
 }
 
+/* setup_tcommand - control/timeoutcommand under the install root: the
+ * seconds a |program may run before it is killed (0: no limit) */
+static void
+setup_tcommand(void)
+{
+	struct str fn = STR_ZERO;
+	int r;
+
+	if (c.flag_tcommand)
+		return;
+	if (!str_copys(&fn, auto_home) || !str_cats(&fn, "/control/timeoutcommand") ||
+	    !str_nul(&fn))
+		nomem();
+	if ((r = control_readulong(fn.s, &c.tcommand)) == -1)
+		fail_sys(EXIT_TEMP, "unable to read ", fn.s);
+	if (r == 0)
+		c.tcommand = TIMEOUT_COMMAND;
+	c.flag_tcommand = 1;
+	str_free(&fn);
+}
+
 /* setup_children - the forward sender, UFLINE and the environment of
  * qmail-command(8), before the first program or qmail-queue starts; a
  * delivery that starts none (a Maildir, an mbox) does without */
@@ -471,33 +497,63 @@ catoutput(const char *p, size_t n)
 		nomem();
 }
 
-/* deliver_program - |command through /bin/sh; 1 go on, 99 stop here */
-static int
-deliver_program(const char *cmd, size_t n)
+static volatile sig_atomic_t alarmed;
+
+/* on_alarm - SIGALRM while a program is waited for: its time is up */
+static void
+on_alarm(int sig)
 {
-	struct str s = STR_ZERO;
+	(void)sig;
+	alarmed = 1;
+}
+
+/* time_left - whole seconds to the deadline (at most a year away); 0
+ * once it has passed */
+static unsigned
+time_left(time_t deadline)
+{
+	time_t now = time(NULL);
+
+	return now >= deadline ? 0 : (unsigned)(deadline - now);
+}
+
+/* run_program - /bin/sh -c cmd with the message on its input, its output
+ * (OUTPUT_MAX bytes of it) added to the report; its wait status, or -1
+ * when it ran past control/timeoutcommand and was killed with all it
+ * started (it leads a process group of its own) */
+static int
+run_program(const char *cmd)
+{
 	char out[OUTPUT_MAX], x[512];
 	char *argv[4];
 	size_t have = 0;
-	int p[2], fds[3], status, code;
+	int p[2], fds[3], status, late = 0;
 	long r;
 	pid_t pid;
+	time_t deadline = 0;
 
-	setup_children();
-	if (!str_copyb(&s, cmd, n) || !str_nul(&s))
-		nomem();
-	argv[0] = "sh", argv[1] = "-c", argv[2] = s.s, argv[3] = NULL;
-	rewind_message();
+	argv[0] = "sh", argv[1] = "-c", argv[2] = (char *)cmd, argv[3] = NULL;
 	if (pipe_cloexec(p) == -1)
 		fail_sys(EXIT_TEMP, "unable to create a pipe for ", "a program");
 	fds[0] = c.msgfd, fds[1] = p[1], fds[2] = p[1];
-	if ((pid = spawn("/bin/sh", argv, NULL, fds, 3)) == -1)
+	if (c.tcommand)
+		deadline = time(NULL) + (time_t)(c.tcommand > 86400UL * 365 ? 86400UL * 365 : c.tcommand);
+	if ((pid = spawn_group("/bin/sh", argv, NULL, fds, 3)) == -1)
 		fail_sys(EXIT_TEMP, "unable to run ", "/bin/sh");
 	if (close(p[1]) == -1)
 		fail_sys(EXIT_TEMP, "unable to close ", "a pipe");
 	for (;;) {
-		if ((r = fd_read(p[0], x, sizeof x, 0)) == -1)
-			fail_sys(EXIT_TEMP, "unable to read the output of ", s.s);
+		unsigned left = 0;
+
+		if (deadline && (left = time_left(deadline)) == 0) {
+			late = 1;
+			break;
+		}
+		if ((r = fd_read(p[0], x, sizeof x, left)) == -1) {
+			if (errno == ETIMEDOUT)
+				continue;	/* the deadline is looked at above */
+			fail_sys(EXIT_TEMP, "unable to read the output of ", cmd);
+		}
 		if (r == 0)
 			break;
 		if (have < sizeof out) {
@@ -507,12 +563,61 @@ deliver_program(const char *cmd, size_t n)
 			have += k;
 		}
 	}
-	(void)close(p[0]);	/* read to its end already */
-	if (spawn_wait(pid, &status) == -1)
-		fail_sys(EXIT_TEMP, "unable to wait for ", s.s);
+	(void)close(p[0]);
 	catoutput(out, have);
-	code = spawn_exitcode(status);
+	/* its output ended: wait for it, while time is left */
+	if (!late && deadline) {
+		unsigned left = time_left(deadline);
+
+		alarmed = 0;
+		if (sig_catch(SIGALRM, on_alarm) == -1)
+			fail_sys(EXIT_TEMP, "unable to catch ", "SIGALRM");
+		if (left > 0) {
+			pid_t w;
+
+			alarm(left);
+			while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR && !alarmed)
+				;
+			alarm(0);
+			if (w == pid)
+				return status;
+			if (!alarmed)
+				fail_sys(EXIT_TEMP, "unable to wait for ", cmd);
+		}
+		late = 1;
+	}
+	if (late)
+		(void)kill(-pid, SIGKILL);
+	if (spawn_wait(pid, &status) == -1)
+		fail_sys(EXIT_TEMP, "unable to wait for ", cmd);
+	return late ? -1 : status;
+}
+
+/* deliver_program - |command through /bin/sh; 1 go on, 99 stop here */
+static int
+deliver_program(const char *cmd, size_t n)
+{
+	struct str s = STR_ZERO;
+	int status, code;
+
+	setup_children();
+	setup_tcommand();
+	if (!str_copyb(&s, cmd, n) || !str_nul(&s))
+		nomem();
+	rewind_message();
+	status = run_program(s.s);
 	c.nprograms++;
+	if (status == -1) {
+		char num[FMT_ULONG + 1];
+
+		num[fmt_ulong(num, c.tcommand)] = 0;
+		if (!str_cats(&c.report, "the program |") || !str_cats(&c.report, s.s) ||
+		    !str_cats(&c.report, " ran longer than ") || !str_cats(&c.report, num))
+			nomem();
+		finish(EXIT_TEMP, " seconds (control/timeoutcommand) and was killed",
+		    " with what it started; will try again", NULL);
+	}
+	code = spawn_exitcode(status);
 	if (code == 0 || code == 99) {
 		str_free(&s);
 		return code == 0 ? 1 : 99;

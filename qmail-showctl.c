@@ -73,6 +73,8 @@ static const struct setting settings[] = {
 	{ "bouncehost", K_LINE, "=me", "qmail-send: sender host of bounces" },
 	{ "doublebounceto", K_LINE, "postmaster", "qmail-send: who gets bounces that cannot be delivered (an empty file: nobody)" },
 	{ "doublebouncehost", K_LINE, "=me", "qmail-send: host of doublebounceto" },
+	/* qmail-local */
+	{ "timeoutcommand", K_NUM, "1000", "qmail-local: seconds a |program may run before it is killed and the delivery deferred (0: no limit)" },
 	/* qmail-remote */
 	{ "helohost", K_LINE, "=me", "qmail-remote: name given in EHLO/HELO" },
 	{ "smtproutes", K_LIST, "none: MX records", "qmail-remote: domain:relay[:port] routes; :relay is a smarthost" },

@@ -16,8 +16,11 @@ const int spawn_sigs[] = {
 };
 const int spawn_nsigs = (int)(sizeof spawn_sigs / sizeof spawn_sigs[0]);
 
-pid_t
-spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
+/* start - spawn and spawn_group: the child in a process group of its
+ * own when group is set */
+static pid_t
+start(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd,
+    int group)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -61,8 +64,11 @@ spawn(const char *path, char *const argv[], char *const envp[], const int *fd, i
 		r = posix_spawnattr_setsigdefault(&at, &all);
 	if (r == 0)
 		r = posix_spawnattr_setsigmask(&at, &none);
+	if (r == 0 && group)
+		r = posix_spawnattr_setpgroup(&at, 0);
 	if (r == 0)
-		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+		    (group ? POSIX_SPAWN_SETPGROUP : 0));
 	if (r == 0)
 		r = posix_spawn(&pid, path, &fa, &at, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -70,6 +76,18 @@ spawn(const char *path, char *const argv[], char *const envp[], const int *fd, i
 	if (r != 0)
 		return errno = r, -1;
 	return pid;
+}
+
+pid_t
+spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
+{
+	return start(path, argv, envp, fd, nfd, 0);
+}
+
+pid_t
+spawn_group(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
+{
+	return start(path, argv, envp, fd, nfd, 1);
 }
 
 int

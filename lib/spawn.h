@@ -21,6 +21,10 @@ extern const int spawn_nsigs;
  * the child's descriptor i is the parent's fd[i] for i < nfd, or closed
  * when fd[i] is -1.  Returns the pid, or -1 with errno. */
 pid_t spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd);
+/* spawn_group - spawn, the child leading a new process group (its pgid is
+ * its pid), so that kill(-pid, sig) reaches whatever it starts */
+pid_t spawn_group(const char *path, char *const argv[], char *const envp[], const int *fd,
+    int nfd);
 /* spawn_wait - waitpid, retried on EINTR; 1 reaped, -1 error */
 int spawn_wait(pid_t, int *status);
 /* spawn_exitcode - the exit code, or -1 when a signal ended the child */

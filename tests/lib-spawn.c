@@ -169,6 +169,18 @@ main(int argc, char **argv)
 		pid = spawn("/bin/sh", args, env, (int[]){ null, null, null }, 3);
 		ok(pid > 0 && spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == 0, "the given environment, only");
 	}
+	/* spawn_group: the child leads a group of its own; spawn leaves it
+	 * in ours */
+	args[2] = "sleep 30 & wait $!";
+	pid = spawn_group("/bin/sh", args, NULL, (int[]){ null, null, null }, 3);
+	ok(pid > 0 && getpgid(pid) == pid, "spawn_group: the child's process group is its pid");
+	ok(pid > 0 && kill(-pid, SIGKILL) == 0 && spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == -1,
+	    "kill(-pid) ends the group");
+	args[2] = "exec sleep 30";
+	pid = spawn("/bin/sh", args, NULL, (int[]){ null, null, null }, 3);
+	ok(pid > 0 && getpgid(pid) == getpgrp(), "spawn: the parent's process group");
+	if (pid > 0)
+		(void)kill(pid, SIGKILL), (void)spawn_wait(pid, &st);
 	errno = 0;
 	pid = spawn("/nonexistent/prog", args, NULL, NULL, 0);
 	if (pid == -1)

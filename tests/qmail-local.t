@@ -405,6 +405,62 @@ def real_queue():
     t.clear_queue()
 
 
+def group_left(pgid):
+    """Processes, zombies aside, still in process group PGID."""
+    left = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                left.append(int(d))
+    return left
+
+
+def program_timeout():
+    """control/timeoutcommand: a program past it is killed with what it
+    started, and the delivery is deferred; a quick one is unaffected."""
+    import time
+    t.control("timeoutcommand", "2\n")
+    try:
+        cases = (
+            ("a program that never ends", "|echo $$ > pgid; echo started; sleep 60\n"),
+            ("a program that closes its output and sleeps",
+             "|echo $$ > pgid; exec >/dev/null 2>&1; sleep 60\n"),
+            ("a program whose background child keeps the output open",
+             "|echo $$ > pgid; sleep 60 & exit 0\n"),
+        )
+        for name, line in cases:
+            home = setup({"Maildir/": "", ".qmail": line + "./Maildir/\n"})
+            t0 = time.time()
+            r = run(home)
+            took = time.time() - t0
+            ok = (r.rc == 111 and "ran longer than 2 seconds" in r.out and "will try again" in r.out
+                  and 1.5 < took < 10 and maildir(r) == [])
+            if not t.ok(ok, "%s: killed after 2 s, delivery deferred (%.1f s)" % (name, took)):
+                t.diag("exit %d, stdout %r" % (r.rc, r.out))
+            pgid = int(open(os.path.join(home, "pgid")).read())
+            time.sleep(0.2)
+            t.is_(group_left(pgid), [], "%s: nothing it started is left" % name)
+        home = setup({"Maildir/": "", ".qmail": "|echo quick\n./Maildir/\n"})
+        r = run(home)
+        t.ok(r.rc == 0 and "quick" in r.out and len(maildir(r)) == 1,
+             "a program within the limit delivers as before")
+        t.control("timeoutcommand", "junk\n")
+        r = run(home)
+        t.ok(r.rc == 111 and "timeoutcommand" in r.out and len(maildir(r)) == 1,
+             "a junk control/timeoutcommand: temporary failure: %r" % r.out)
+        t.control("timeoutcommand", "0\n")
+        home = setup({"Maildir/": "", ".qmail": "|sleep 3; echo slow\n./Maildir/\n"})
+        r = run(home)
+        t.ok(r.rc == 0 and "slow" in r.out and len(maildir(r)) == 1, "0: no limit")
+    finally:
+        t.control("timeoutcommand", None)
+
+
 def main():
     for name, files, args, rc, text, check in CASES:
         files = dict(files)
@@ -432,6 +488,7 @@ def main():
     unreadable_case()
     maildir_names()
     real_queue()
+    program_timeout()
     t.done()
 
 
