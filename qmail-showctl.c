@@ -111,7 +111,7 @@ static const struct setting settings[] = {
 	{ "concurrencysmtps", K_NUM, "20", "smtps service: connections at once" },
 	{ "concurrencypop3", K_NUM, "40", "pop3 service: connections at once" },
 	{ "concurrencypop3s", K_NUM, "40", "pop3s service: connections at once" },
-	{ "relaynets", K_LIST, "none: only 127.0.0.1 relays", "smtpd, submission, smtps services: client networks that may relay" },
+	{ "relaynets", K_LIST, "none: only 127.0.0.1 and ::1 relay", "smtpd, submission, smtps services: client networks that may relay (IPv6 ones checked by qmail-smtpd)" },
 	{ "rbls", K_LIST, "none: no blocklist", "smtpd service: DNS blocklists rblsmtpd checks clients against" },
 	{ "reversedns", K_NUM, "0", "listening services: 1 looks up client names (TCPREMOTEHOST)" },
 	{ "tcp.smtpd", K_LIST, "none", "smtpd service: tcprules lines placed before the generated ones" },

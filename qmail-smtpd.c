@@ -1318,6 +1318,16 @@ main(int argc, char **argv)
 			warn_sys("refusing AUTH in clear: unable to read ", AUTHNETS_FILE);
 		ss.plainok = pr == 1;
 	}
+	/* IPv6 networks of control/relaynets: tcprules matches no IPv6
+	 * network exactly, so they are looked at here */
+	if (!ss.relayclient) {
+		int rr = authnets_relay6();
+
+		if (rr == -1)
+			warn_sys("not letting an IPv6 client relay: unable to read ", RELAYNETS_FILE);
+		if (rr == 1)
+			ss.relayclient = "";
+	}
 	buf_init(&ss.in, 0, inx, sizeof inx, (unsigned)ss.lim.timeout);
 	buf_init(&ss.out, 1, outx, sizeof outx, (unsigned)ss.lim.timeout);
 	if (str_cats(&l, " host=") && safecat(&l, ss.remotehost ? ss.remotehost : "", ss.remotehost ? strlen(ss.remotehost) : 0, 255) &&

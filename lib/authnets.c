@@ -118,3 +118,29 @@ authnets_plainok(void)
 	str_free(&l);
 	return r;
 }
+
+int
+authnets_relay6(void)
+{
+	struct str l = STR_ZERO, v6 = STR_ZERO;
+	const char *ip = env_get("TCPREMOTEIP");
+	size_t i, n;
+	int r;
+
+	if (!ip || !strchr(ip, ':'))
+		return 0;
+	if ((r = control_readlist(RELAYNETS_FILE, &l)) != 1)
+		return r;
+	for (i = 0; i < l.len; i += n + 1) {
+		n = strlen(l.s + i);
+		if (str_chrb(l.s + i, n, ':') < n && !str_catb(&v6, l.s + i, n + 1)) {
+			r = -1;
+			break;
+		}
+	}
+	if (r != -1)
+		r = authnets_match(v6.s, v6.len, ip);
+	str_free(&l);
+	str_free(&v6);
+	return r;
+}

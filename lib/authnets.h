@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #define AUTHNETS_FILE "control/plaintextauthnets"
+#define RELAYNETS_FILE "control/relaynets"
 
 /* authnets_match - is ip (NUL-terminated, untrusted) in one of the
  * networks of list (control_readlist form: "net\0net\0", len bytes)?
@@ -26,5 +27,14 @@ int authnets_match(const char *list, size_t len, const char *ip);
  * errno when the control file is unreadable or holds junk (callers
  * then refuse, as for 0, and log why). */
 int authnets_plainok(void);
+
+/* authnets_relay6 - may this IPv6 client ($TCPREMOTEIP holding a ':')
+ * relay?  Yes when it lies in a network of control/relaynets written
+ * in IPv6 ("ADDRESS/BITS" or an ADDRESS, the lines holding a ':'); the
+ * IPv4 lines are compiled into the tcprules databases by mkrules, which
+ * sets RELAYCLIENT for those clients, and are passed over here.  1 yes,
+ * 0 no (also for an IPv4 client, a missing file or no IPv6 line), -1
+ * with errno when the file is unreadable or an IPv6 line is junk. */
+int authnets_relay6(void);
 
 #endif

@@ -1,9 +1,12 @@
 /* lib-authnets - matching client addresses against networks of
  * control/plaintextauthnets: IPv4, IPv6, mapped addresses, odd prefix
- * lengths, junk lines and junk addresses */
+ * lengths, junk lines and junk addresses; the IPv6 lines of
+ * control/relaynets */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "authnets.h"
@@ -71,5 +74,36 @@ main(void)
 	ok(authnets_plainok() == 0, "default: 192.0.2.1 not trusted");
 	env_unset("TCPREMOTEIP");
 	ok(authnets_plainok() == 0, "no TCPREMOTEIP: not trusted");
+
+	/* authnets_relay6: the IPv6 lines of control/relaynets */
+	ok(env_set("TCPREMOTEIP", "2001:db8:7::25"), "set TCPREMOTEIP");
+	ok(authnets_relay6() == 0, "no control/relaynets: no relay");
+	{
+		const char *tmp = getenv("TMPDIR");
+		char dir[512], path[600];
+		FILE *f;
+
+		snprintf(dir, sizeof dir, "%s/lib-authnets.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
+		ok(mkdtemp(dir) != NULL && chdir(dir) == 0 && mkdir("control", 0755) == 0,
+		    "a scratch control/");
+		snprintf(path, sizeof path, "%s/control/relaynets", dir);
+		f = fopen(path, "w");
+		ok(f && fputs("# the lab\n192.168.1.\n10.1.2.10-40\n2001:db8:7::/48\nfd00::25\n", f) >= 0 &&
+		    fclose(f) == 0, "control/relaynets with IPv4 forms tcprules takes and two IPv6 lines");
+		ok(authnets_relay6() == 1, "2001:db8:7::25 in 2001:db8:7::/48 relays");
+		ok(env_set("TCPREMOTEIP", "2001:db8:7:ffff::1") && authnets_relay6() == 1, "2001:db8:7:ffff::1 too");
+		ok(env_set("TCPREMOTEIP", "2001:db8:8::1") && authnets_relay6() == 0, "2001:db8:8::1 does not");
+		ok(env_set("TCPREMOTEIP", "fd00::25") && authnets_relay6() == 1, "the address fd00::25 relays");
+		ok(env_set("TCPREMOTEIP", "fd00::26") && authnets_relay6() == 0, "fd00::26 does not");
+		ok(env_set("TCPREMOTEIP", "192.168.1.5") && authnets_relay6() == 0,
+		    "an IPv4 client is left to the tcprules databases");
+		f = fopen(path, "a");
+		ok(f && fputs("2001:db8::/200\n", f) >= 0 && fclose(f) == 0, "an IPv6 line that is junk");
+		ok(env_set("TCPREMOTEIP", "fd00::25") && authnets_relay6() == -1 && errno == EINVAL,
+		    "junk: -1 EINVAL");
+		unlink(path);
+		rmdir("control");
+		ok(chdir("/") == 0 && rmdir(dir) == 0, "scratch removed");
+	}
 	return tap_done();
 }

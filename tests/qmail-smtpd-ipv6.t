@@ -2,10 +2,15 @@
 """qmail-smtpd over IPv6: a real tcpserver on ::1, python's smtplib
 connecting over IPv6, the message queued with the client's IPv6 address
 in the Received line; an IPv4 client of the same program still sees
-plain dotted quads."""
+plain dotted quads.  Then the IPv6 networks of control/relaynets: in a
+network namespace of its own (unshare -n, as root), with two IPv6
+addresses on its loopback, a client from one in a listed network may
+relay and a client from the other may not."""
 import os
+import shutil
 import smtplib
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -17,6 +22,70 @@ try:
     socket.socket(socket.AF_INET6, socket.SOCK_STREAM).bind(("::1", 0))
 except OSError as e:
     t.skip_all("no IPv6 on loopback: %s" % e)
+
+# run in the namespace: tcpserver with qmail-smtpd on ::1, then from each
+# source address one SMTP dialogue up to RCPT; prints "SOURCE CODE" lines
+INNER = r"""
+set -e
+ip link set lo up
+ip -6 addr add fd00:1:2::5/128 dev lo nodad
+ip -6 addr add fd00:9::5/128 dev lo nodad
+tcpserver -R -H -l localhost ::1 "$PORT" "$SMTPD" 2>/dev/null &
+ts=$!
+trap 'kill $ts' EXIT
+/usr/bin/python3 - <<'PY'
+import os, socket, time
+port = int(os.environ["PORT"])
+for _ in range(100):
+    try:
+        socket.create_connection(("::1", port), timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+for src in ("fd00:1:2::5", "fd00:9::5", "::1"):
+    c = socket.socket(socket.AF_INET6)
+    c.settimeout(10)
+    c.bind((src, 0))
+    c.connect(("::1", port))
+    f = c.makefile("rb")
+    def reply():
+        line = f.readline()
+        while line[3:4] == b"-":
+            line = f.readline()
+        return line[:3].decode()
+    reply()
+    for cmd in (b"HELO six.test", b"MAIL FROM:<a@six.test>"):
+        c.sendall(cmd + b"\r\n")
+        reply()
+    c.sendall(b"RCPT TO:<far@elsewhere.example>\r\n")
+    print(src, reply(), flush=True)
+    c.sendall(b"QUIT\r\n")
+    c.close()
+PY
+"""
+
+
+def relaynets6():
+    if os.getuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        t.skip("needs root, unshare and ip for a network namespace", 3)
+        return
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode != 0:
+        t.skip("no network namespace here: %s" % probe.stderr.decode(errors="replace").strip(), 3)
+        return
+    s.control("relaynets", "# the lab\n10.9.0.0/16\nfd00:1:2::/48\n")
+    env = dict(os.environ, PORT=str(t.free_port()), SMTPD=os.path.join(t.BIN, "qmail-smtpd"))
+    for v in ("RELAYCLIENT", "SUBMISSION"):
+        env.pop(v, None)
+    r = subprocess.run(["unshare", "-n", "sh", "-c", INNER], capture_output=True, env=env,
+                       timeout=60, text=True)
+    got = dict(line.split() for line in r.stdout.splitlines() if len(line.split()) == 2)
+    if not got:
+        t.diag("namespace run: exit %d, %s" % (r.returncode, r.stderr.strip()))
+    t.is_(got.get("fd00:1:2::5"), "250", "an IPv6 client in a control/relaynets network may relay")
+    t.is_(got.get("fd00:9::5"), "553", "an IPv6 client outside it may not")
+    t.is_(got.get("::1"), "553", "without the tcprules databases, ::1 is not in the file either")
+
 
 s.setup()
 try:
@@ -49,6 +118,8 @@ try:
     t.ok(b"[127.0.0.1]" in head and b"IPv6" not in head, "an IPv4 client is a dotted quad")
     if b"[127.0.0.1]" not in head:
         t.diag(head.decode("latin-1"))
+    t.clear_queue()
+    relaynets6()
 finally:
     s.restore()
 t.done()

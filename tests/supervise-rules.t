@@ -58,7 +58,7 @@ t.control("locals", DOMAIN + "\n")
 t.control("rcpthosts", DOMAIN + "\n")
 t.control("listenip", "127.0.0.1\n")
 t.control("smtpport", "%d\n" % port)
-t.control("relaynets", "# the lab\n127.0.0.3\n")
+t.control("relaynets", "# the lab\n127.0.0.3\nfd00:1:2::/48\n")
 t.control("tcp.smtpd", "127.0.0.4:deny\n")
 t.control("concurrencyincoming", "2\n")
 
@@ -121,7 +121,7 @@ else:
 scan = t.tmpdir("lanmail-svscan-rules.")
 svscan = None
 svdir = os.path.join(HOME, "service", "smtpd")
-t.plan(10)
+t.plan(12)
 
 
 def svok(d):
@@ -228,6 +228,17 @@ try:
         with socket.create_connection(("::1", port), timeout=10) as c6:
             g6 = greeting(c6, 10)
     t.ok(up6 and g6.startswith(b"220"), "control/listenip ::1: smtpd greets over IPv6: %r" % g6[:40])
+    code6 = None
+    if up6:
+        with smtplib.SMTP("::1", port, timeout=10) as s6:
+            s6.ehlo("client.test")
+            s6.mail("someone@example.net")
+            code6, _ = s6.rcpt("far@example.org")
+    t.is_(code6, 250, "::1 may relay, as 127.0.0.1 may")
+    rules = open(os.path.join(svdir, "tcp")).read()
+    log = open(os.path.join(HOME, "log", "smtpd", "current"), errors="replace").read()
+    t.ok("fd00" not in rules and "not a network" not in log,
+         "the IPv6 line of control/relaynets is left to qmail-smtpd, without a warning")
 finally:
     stop_dns.set()
     try:
