@@ -5,7 +5,8 @@ in the Received line; an IPv4 client of the same program still sees
 plain dotted quads.  Then the IPv6 networks of control/relaynets: in a
 network namespace of its own (unshare -n, as root), with two IPv6
 addresses on its loopback, a client from one in a listed network may
-relay and a client from the other may not."""
+relay and a client from the other may not, and a tcprules deny line
+for an IPv6 prefix drops a third."""
 import os
 import shutil
 import smtplib
@@ -30,7 +31,10 @@ set -e
 ip link set lo up
 ip -6 addr add fd00:1:2::5/128 dev lo nodad
 ip -6 addr add fd00:9::5/128 dev lo nodad
-tcpserver -R -H -l localhost ::1 "$PORT" "$SMTPD" 2>/dev/null &
+ip -6 addr add fd00:7::7/128 dev lo nodad
+printf 'fd00:7::deny\n:allow\n' > "$RULES"
+tcprules "$RULES.cdb" "$RULES.tmp" < "$RULES"
+tcpserver -x "$RULES.cdb" -R -H -l localhost ::1 "$PORT" "$SMTPD" 2>/dev/null &
 ts=$!
 trap 'kill $ts' EXIT
 /usr/bin/python3 - <<'PY'
@@ -42,12 +46,15 @@ for _ in range(100):
         break
     except OSError:
         time.sleep(0.05)
-for src in ("fd00:1:2::5", "fd00:9::5", "::1"):
+for src in ("fd00:1:2::5", "fd00:9::5", "::1", "fd00:7::7"):
     c = socket.socket(socket.AF_INET6)
     c.settimeout(10)
     c.bind((src, 0))
     c.connect(("::1", port))
     f = c.makefile("rb")
+    if not f.peek(1):
+        print(src, "closed", flush=True)
+        continue
     def reply():
         line = f.readline()
         while line[3:4] == b"-":
@@ -67,14 +74,15 @@ PY
 
 def relaynets6():
     if os.getuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        t.skip("needs root, unshare and ip for a network namespace", 3)
+        t.skip("needs root, unshare and ip for a network namespace", 4)
         return
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if probe.returncode != 0:
-        t.skip("no network namespace here: %s" % probe.stderr.decode(errors="replace").strip(), 3)
+        t.skip("no network namespace here: %s" % probe.stderr.decode(errors="replace").strip(), 4)
         return
     s.control("relaynets", "# the lab\n10.9.0.0/16\nfd00:1:2::/48\n")
-    env = dict(os.environ, PORT=str(t.free_port()), SMTPD=os.path.join(t.BIN, "qmail-smtpd"))
+    env = dict(os.environ, PORT=str(t.free_port()), SMTPD=os.path.join(t.BIN, "qmail-smtpd"),
+               RULES=os.path.join(t.tmpdir("smtpd6-rules."), "tcp"))
     for v in ("RELAYCLIENT", "SUBMISSION"):
         env.pop(v, None)
     r = subprocess.run(["unshare", "-n", "sh", "-c", INNER], capture_output=True, env=env,
@@ -85,6 +93,7 @@ def relaynets6():
     t.is_(got.get("fd00:1:2::5"), "250", "an IPv6 client in a control/relaynets network may relay")
     t.is_(got.get("fd00:9::5"), "553", "an IPv6 client outside it may not")
     t.is_(got.get("::1"), "553", "without the tcprules databases, ::1 is not in the file either")
+    t.is_(got.get("fd00:7::7"), "closed", "a tcprules line fd00:7::deny (the prefix fd00:7: and the colon ending it) drops fd00:7::7")
 
 
 s.setup()
