@@ -327,7 +327,7 @@ Next steps:
                      --from alice@example.org --to alice@example.org
   fetch it:        $fetch
   see the config:  $home/bin/qmail-showctl$web
-  who may relay:   127.0.0.1, the networks in $ctl/relaynets,
+  who may relay:   127.0.0.1, ::1, the networks in $ctl/relaynets,
                    and any client after AUTH
   serve the LAN:   make start$mv LISTEN=192.168.1.10
                    (an address of this host, IPv4 or IPv6, or 0 for all of them)
