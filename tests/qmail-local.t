@@ -461,6 +461,47 @@ def program_timeout():
         t.control("timeoutcommand", None)
 
 
+def full_maildir():
+    """A Maildir on a full file system (a 64 KB tmpfs): a temporary failure
+    that leaves nothing behind, then delivery once there is room."""
+    if os.getuid() != 0:
+        t.skip("full file system: mounting a tmpfs needs root", 4)
+        return
+    home = setup({})
+    mnt = os.path.join(home, "Maildir")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "lanmail-test", mnt],
+                       stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        t.skip("full file system: mount -t tmpfs failed: %s" % r.stderr.decode().strip(), 4)
+        return
+    try:
+        for sub in ("tmp", "new", "cur"):
+            os.mkdir(os.path.join(mnt, sub))
+        filler = os.path.join(mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while os.write(fd, b"x" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        r = run(home)
+        left = os.listdir(os.path.join(mnt, "tmp")) + os.listdir(os.path.join(mnt, "new"))
+        t.ok(r.rc == 111 and "no space left on device" in r.out.lower(),
+             "Maildir on a full file system: temporary failure: %r" % r.out)
+        t.is_(left, [], "and no partial file is left in tmp/ or new/")
+        os.unlink(filler)
+        r = run(home)
+        t.is_(r.rc, 0, "room again: delivered")
+        got = maildir(r)
+        t.ok(got is not None and len(got) == 1 and got[0].endswith(MSG), "the one message is whole")
+    finally:
+        r = subprocess.run(["umount", mnt], stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            subprocess.run(["umount", "-l", mnt])
+
+
 def main():
     for name, files, args, rc, text, check in CASES:
         files = dict(files)
@@ -489,6 +530,7 @@ def main():
     maildir_names()
     real_queue()
     program_timeout()
+    full_maildir()
     t.done()
 
 
