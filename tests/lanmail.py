@@ -169,6 +169,24 @@ def control(name, value):
         write(path, value)
 
 
+def mount_small(path, size):
+    """A tmpfs of SIZE (e.g. "64k") mounted on the directory PATH, for a
+    full file system: None when mounted (umount_small undoes it), else
+    the reason it could not be (not root, no mount)."""
+    if os.getuid() != 0:
+        return "mounting a tmpfs needs root"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size, "lanmail-test", path],
+                       stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        return "mount -t tmpfs failed: %s" % r.stderr.decode(errors="replace").strip()
+    return None
+
+
+def umount_small(path):
+    if subprocess.run(["umount", path], stderr=subprocess.PIPE).returncode != 0:
+        subprocess.run(["umount", "-l", path])
+
+
 def queue_files(sub):
     """Every file under queue/SUB, as paths."""
     out = []

@@ -488,15 +488,11 @@ for name, code, what in (("nohome", 61, "home missing"), ("noqueue", 62, "queue/
 
 # --- a full file system: 53, nothing half-written -------------------------
 def full_disk():
-    if UID != 0:
-        t.skip("full file system: mounting a tmpfs needs root", 5)
-        return
     mnt = os.path.join(SCRATCH, "small")
     os.makedirs(mnt)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "lanmail-test", mnt],
-                       stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        t.skip("full file system: mount -t tmpfs failed: %s" % r.stderr.decode().strip(), 5)
+    why = t.mount_small(mnt, "256k")
+    if why:
+        t.skip("full file system: " + why, 5)
         return
     try:
         mklayout(mnt)
@@ -514,9 +510,7 @@ def full_disk():
         t.is_(rc, 0, "room again once the failures cleaned up: exit 0")
         t.ok(consistent(mnt, MSG, ENV) == "whole", "and that message is whole")
     finally:
-        r = subprocess.run(["umount", mnt], stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            subprocess.run(["umount", "-l", mnt])
+        t.umount_small(mnt)
 
 
 full_disk()
