@@ -2,7 +2,8 @@
 #
 #   make            build every program into $(B)/
 #   make install    install under conf-home (DESTDIR honoured)
-#   make check      private single-user copy in .check/, then prove -r tests/
+#   make check      missing Debian packages (as root), a private single-user
+#                   copy in .check/, then prove -r tests/
 #   make fuzz       libFuzzer targets, each run for FUZZTIME seconds
 #   make start/stop the supervised services (see README)
 #
@@ -57,7 +58,7 @@ LIBS_qmail-webadmin = $(CRYPT) -lcrypto
 
 all: $(addprefix $(B)/,$(PROGS))
 
-.PHONY: all install check testhome fuzz clean start stop bench FORCE
+.PHONY: all install check checkdeps testhome fuzz clean start stop bench FORCE
 
 $(B)/lib $(B)/tests $(B)/musl/include $(B)/musl/lib $(B)/fuzz:
 	mkdir -p $@
@@ -140,8 +141,13 @@ install: all
 CHECK = $(CURDIR)/.check
 CHECKMAKE = $(MAKE) B='$(CHECK)/build' HOME_DIR='$(CHECK)/home' USERS="$$(id -un)"
 
+# the Debian packages the build and the tests need (.ci/packages): the
+# missing ones are installed when run as root, else named in a warning
+checkdeps:
+	sh ./pkgs.sh check $$(sed 's/#.*//' .ci/packages)
+
 # PARTIAL=1: keep going past programs that do not build (development)
-testhome:
+testhome: checkdeps
 	rm -rf '$(CHECK)/home'
 	$(CHECKMAKE) $(if $(PARTIAL),-k) all tests || [ -n "$(PARTIAL)" ]
 	PARTIAL='$(PARTIAL)' $(CHECKMAKE) install

@@ -48,18 +48,8 @@ done
 
 # 1. packages (the build tools only when building)
 [ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp-ipv6 daemontools"
-missing=
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	[ "$(id -u)" = 0 ] || die "missing Debian packages:$missing (run make start as root, or apt-get install them)"
-	say "installing Debian packages:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y --no-install-recommends $missing
-fi
+# shellcheck disable=SC2086 # one package per word
+sh ./pkgs.sh start --need $PACKAGES || exit 111
 
 # 2. static musl build and install (NOBUILD=1: start what HOME holds)
 mk() {

@@ -4,7 +4,7 @@
 #  1. installs what is missing from Debian (postfix for the peer and its
 #     smtp-source and smtp-sink, dovecot-pop3d, gnuplot-nox, the build
 #     tools), with debconf told "No configuration" for postfix and no
-#     service started (a policy-rc.d that says no, only for the install);
+#     service started (pkgs.sh);
 #  2. builds lanmail's static musl programs and installs a private
 #     single-user copy into $BENCH_DIR/lanmail, builds bench/fsyncbench.c;
 #  3. runs bench/bench.py (the workloads, both systems on loopback high
@@ -29,28 +29,12 @@ case $BENCH_DIR in
 esac
 [ "$(id -u)" = 0 ] || die "make bench runs Postfix's master, which needs root: run it as root"
 
-# 1. packages
-missing=
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "installing Debian packages:$missing"
-	policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		policy=/usr/sbin/policy-rc.d
-		printf '#!/bin/sh\nexit 101\n' > "$policy"
-		chmod 755 "$policy"
-	fi
+# 1. packages (postfix told "No configuration" before it is installed)
+if ! dpkg-query -W -f='${Status}\n' postfix 2>/dev/null | grep -q ' installed$'; then
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	export DEBIAN_FRONTEND=noninteractive
-	rc=0
-	# shellcheck disable=SC2086 # $missing is a list of package names
-	{ apt-get update -q && apt-get install -y -q --no-install-recommends $missing; } || rc=$?
-	[ -z "$policy" ] || rm -f "$policy"
-	[ $rc = 0 ] || die "apt-get install failed"
 fi
+# shellcheck disable=SC2086 # one package per word
+sh ./pkgs.sh bench --need $PACKAGES || exit 111
 
 # what is started from here on is stopped at the end, by pid
 mkdir -p "$BENCH_DIR"
