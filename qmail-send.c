@@ -1451,7 +1451,9 @@ out:
  * remote/ (the recipients done so far marked D), synced together with
  * their directories; then qmail-clean removes todo/, and the message
  * waits for its retries like one taken in after a restart.  Not done
- * (warned), it stays held: todo/ still stands for all of it. */
+ * (warned), it stays held: todo/ still stands for all of it.  Nor is it
+ * done once qmail-clean has gone: qmail-send is stopping, and the next
+ * one takes the message from todo/. */
 static void
 materialize(struct msg *m)
 {
@@ -1461,6 +1463,8 @@ materialize(struct msg *m)
 	size_t nf = 0, nfiles = 0, i;
 	char idb[FMT_ULONG + 1];
 
+	if (gone[CLEANER])
+		return;
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < m->n[k]; i++) {
 			m->r[k][i].off = data[k].len;
@@ -1514,7 +1518,9 @@ out:
 	if (!ok)
 		return;
 	if (!clean('T', m->id)) {
-		say("warning: qmail-clean could not remove todo for msg ", ul(idb, m->id), NULL);
+		/* qmail-clean gone meanwhile: said once already */
+		if (!gone[CLEANER])
+			say("warning: qmail-clean could not remove todo for msg ", ul(idb, m->id), NULL);
 		return;
 	}
 	m->direct = 0;

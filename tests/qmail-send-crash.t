@@ -18,9 +18,8 @@ import qsend
 N = 2000
 KILLS = int(os.environ.get("CRASH_KILLS", "8"))
 D = qsend.DOMAIN
-rnd = random.Random(int(os.environ.get("CRASH_SEED", "0")) or None)
-seed = rnd.randrange(1 << 30)
-rnd.seed(seed)
+seed = int(os.environ.get("CRASH_SEED") or random.randrange(1, 1 << 30))
+rnd = random.Random(seed)
 t.diag("seed %d (set CRASH_SEED to repeat)" % seed)
 
 s = qsend.Scene()
