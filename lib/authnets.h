@@ -1,4 +1,5 @@
-/* authnets.h - which clients may send a password in clear text
+/* authnets.h - client networks: which clients may send a password in
+ * clear text, and which IPv6 clients may relay (authnets_relay6 below)
  *
  * qmail-smtpd (AUTH) and qmail-popup (USER, PASS, AUTH) take credentials
  * before TLS only from a client whose address ($TCPREMOTEIP, as set by
