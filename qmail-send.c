@@ -185,6 +185,20 @@ ul(char buf[FMT_ULONG + 1], unsigned long u)
 	return buf;
 }
 
+/* dupb - p[0..n) as a new C string (no NUL inside: the callers' parsers
+ * saw to it) */
+static char *
+dupb(const char *p, size_t n)
+{
+	char *d;
+
+	if (n == (size_t)-1 || (d = malloc(n + 1)) == NULL)
+		die_nomem();
+	memcpy(d, p, n);
+	d[n] = 0;
+	return d;
+}
+
 /* ---- control files ---- */
 
 static int
@@ -634,11 +648,7 @@ rcpts_load(struct msg *m, int ch, const struct str *raw)
 	for (pos = 0; qfile_rcpt(raw->s, raw->len, &pos, &off, &d, &a, &al) == 1; ) {
 		struct rcpt *rc = &m->r[ch][m->n[ch]++];
 
-		if ((rc->addr = malloc(al + 1)) == NULL)
-			die_nomem();
-		for (k = 0; k < al; k++)
-			rc->addr[k] = a[k];
-		rc->addr[al] = 0;
+		rc->addr = dupb(a, al);
 		rc->off = off;
 		rc->next = 0;
 		rc->state = d ? DONE : PENDING;
@@ -670,11 +680,7 @@ msg_load(unsigned long id)
 		goto bad;
 	}
 	m->arrival = qi.arrival;
-	if ((m->sender = malloc(qi.senderlen + 1)) == NULL)
-		die_nomem();
-	for (r = 0; (size_t)r < qi.senderlen; r++)
-		m->sender[r] = qi.sender[r];
-	m->sender[qi.senderlen] = 0;
+	m->sender = dupb(qi.sender, qi.senderlen);
 	for (ch = 0; ch < 2; ch++) {
 		path(&fn, ch == LOCAL ? "local" : "remote", id);
 		r = control_readfile(fn.s, &raw, ENVMAX);
@@ -1231,11 +1237,7 @@ start(struct msg *m, int ch, size_t first)
 			    str_chrb(d2, dl + 1, 0) == dl && str_caseeqb(d2, dom, dl))
 				j->idx[j->n++] = i;
 		}
-		if ((j->host = malloc(dl + 1)) == NULL)
-			die_nomem();
-		for (i = 0; i < dl; i++)
-			j->host[i] = dom[i];
-		j->host[dl] = 0;
+		j->host = dupb(dom, dl);
 		verp(m->sender, m->r[ch][first].addr, &snd);
 		if (!str_catc(&req, 'H') || !str_cats(&req, j->host) || !str_catc(&req, 0) ||
 		    !str_catc(&req, 'F') || !str_cats(&req, snd.s) || !str_catc(&req, 0))
@@ -1414,14 +1416,12 @@ take(unsigned long id)
 		}
 	}
 	(void)id_drop(stale, &nstale, id);
-	if ((m = calloc(1, sizeof *m)) == NULL || (m->sender = malloc(e.senderlen + 1)) == NULL)
+	if ((m = calloc(1, sizeof *m)) == NULL)
 		die_nomem();
 	m->id = id;
 	m->arrival = st.st_mtime;
 	m->direct = 1;
-	for (k = 0; k < e.senderlen; k++)
-		m->sender[k] = e.sender[k];
-	m->sender[e.senderlen] = 0;
+	m->sender = dupb(e.sender, e.senderlen);
 	/* room for every recipient in either kind, then each where it goes */
 	for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; )
 		n++;
@@ -1429,13 +1429,8 @@ take(unsigned long id)
 		if ((m->r[ch] = calloc(n, sizeof *m->r[ch])) == NULL)
 			die_nomem();
 	for (pos = 0; envelope_next(&e, &pos, &f, &fl) == 1; ) {
-		char *a = malloc(fl + 1);
+		char *a = dupb(f, fl);
 
-		if (a == NULL)
-			die_nomem();
-		for (k = 0; k < fl; k++)
-			a[k] = f[k];
-		a[fl] = 0;	/* NUL-free: the envelope parser saw to it */
 		ch = classify(a, NULL);
 		m->r[ch][m->n[ch]].addr = a;
 		m->r[ch][m->n[ch]++].state = PENDING;
