@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdio.h>	/* rename */
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -206,18 +206,11 @@ tmp_open(const char *dir)
 static int
 tmp_link(int fd, const char *fn)
 {
-	char proc[sizeof "/proc/self/fd/" + 3 * sizeof fd];
-	char digits[3 * sizeof fd];
-	size_t n = sizeof "/proc/self/fd/" - 1, k = 0;
-	unsigned u = (unsigned)fd;
+	char proc[sizeof "/proc/self/fd/" + FMT_ULONG];
+	size_t n = sizeof "/proc/self/fd/" - 1;
 
 	memcpy(proc, "/proc/self/fd/", n);
-	do
-		digits[k++] = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	while (k > 0)
-		proc[n++] = digits[--k];
-	proc[n] = 0;
+	proc[n + fmt_ulong(proc + n, (unsigned long)fd)] = 0;
 	return linkat(AT_FDCWD, proc, AT_FDCWD, fn, AT_SYMLINK_FOLLOW);
 }
 #endif
@@ -296,7 +289,7 @@ main(int argc, char **argv)
 	fd = make_mess(&messfn, pid, &id);
 	leftover[1] = messfn.s;
 	if (!qpath(&intdfn, "intd", id) || !qpath(&todofn, "todo", id))
-		fail_sys(QQ_NOMEM, "out of memory");
+		fail(QQ_NOMEM, "out of memory");
 
 	/* The message first; without an envelope it stays invisible. */
 	copy_message(fd, pid);
