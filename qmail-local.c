@@ -31,6 +31,7 @@
 #include "dotqmail.h"
 #include "env.h"
 #include "maildir.h"
+#include "qqfilter.h"
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
@@ -785,8 +786,7 @@ send_forwards(void)
 {
 	struct str qq = STR_ZERO, env = STR_ZERO;
 	const char *q = env_get("QMAILQUEUE");
-	char *argv[2];
-	int m[2], e[2], fds[3], status, code, wrote;
+	int mfd, efd, code, wrote;
 	pid_t pid;
 
 	setup_children();
@@ -798,25 +798,18 @@ send_forwards(void)
 	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cat(&env, &c.newsender) ||
 	    !str_catc(&env, 0) || !str_cat(&env, &c.forwards) || !str_catc(&env, 0))
 		nomem();
-	argv[0] = qq.s, argv[1] = NULL;
-	if (pipe_cloexec(m) == -1 || pipe_cloexec(e) == -1)
-		fail_sys(EXIT_TEMP, "unable to create a pipe for ", qq.s);
-	fds[0] = m[0], fds[1] = e[0], fds[2] = 2;
-	if ((pid = spawn(qq.s, argv, NULL, fds, 3)) == -1)
+	if ((pid = qq_spawn(qq.s, &mfd, &efd)) == -1)
 		fail_sys(EXIT_TEMP, "unable to run ", qq.s);
-	if (close(m[0]) == -1 || close(e[0]) == -1)
-		fail_sys(EXIT_TEMP, "unable to close ", "a pipe");
 	/* a qmail-queue that stops reading is reported by its exit code */
-	wrote = copy_message(m[1]);
-	if (close(m[1]) == -1)
+	wrote = copy_message(mfd);
+	if (close(mfd) == -1)
 		wrote = 0;
-	if (wrote && !fd_writeall(e[1], env.s, env.len, 0))
+	if (wrote && !fd_writeall(efd, env.s, env.len, 0))
 		wrote = 0;
-	if (close(e[1]) == -1)
+	if (close(efd) == -1)
 		wrote = 0;
-	if (spawn_wait(pid, &status) == -1)
+	if ((code = qq_reap(pid)) == -1 && errno != EINTR)
 		fail_sys(EXIT_TEMP, "unable to wait for ", qq.s);
-	code = spawn_exitcode(status);
 	if (code == 0 && wrote) {
 		str_free(&qq);
 		str_free(&env);
@@ -937,7 +930,7 @@ main(int argc, char **argv)
 	c.sender = argv[i + 6], c.deflt = argv[i + 7];
 	if (*c.home != '/')
 		finish(EXIT_TEMP, "home directory ", c.home, " is not an absolute path");
-	if (sig_ignore(SIGPIPE) == -1)
+	if (!sig_ignore(SIGPIPE))
 		finish(EXIT_TEMP, "unable to ignore SIGPIPE", NULL, NULL);
 	(void)env_unset("DEFAULT");	/* set only when a -default file matches */
 

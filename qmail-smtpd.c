@@ -30,6 +30,7 @@
 #include "die.h"
 #include "dns.h"
 #include "env.h"
+#include "qqfilter.h"
 #include "rcptcheck.h"
 #include "sig.h"
 #include "smtpcmd.h"
@@ -767,36 +768,12 @@ out:
 static int
 qq_start(struct qq *q)
 {
-	static char qqdefault[] = "bin/qmail-queue";
 	const char *prog = env_get("QMAILQUEUE");
-	char *argv[2];
-	int m[2], e[2], fds[3];
 
-	if (!prog || !*prog)
-		prog = qqdefault;
-	argv[0] = (char *)prog;
-	argv[1] = NULL;
-	if (pipe_cloexec(m) == -1)
-		return 0;
-	if (pipe_cloexec(e) == -1) {
-		(void)close(m[0]);
-		(void)close(m[1]);
-		return 0;
-	}
-	fds[0] = m[0];
-	fds[1] = e[0];
-	fds[2] = 2;
-	q->pid = spawn(prog, argv, NULL, fds, 3);
-	(void)close(m[0]);	/* the child's ends; ours stay */
-	(void)close(e[0]);
-	if (q->pid == -1) {
+	if ((q->pid = qq_spawn(prog && *prog ? prog : "bin/qmail-queue", &q->mfd, &q->efd)) == -1) {
 		q->pid = 0;
-		(void)close(m[1]);
-		(void)close(e[1]);
 		return 0;
 	}
-	q->mfd = m[1];
-	q->efd = e[1];
 	return 1;
 }
 

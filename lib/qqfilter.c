@@ -51,19 +51,13 @@ qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len)
 	return 1;
 }
 
-int
-qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen)
+pid_t
+qq_spawn(const char *prog, int *mfd, int *efd)
 {
-	static char qqdefault[] = "bin/qmail-queue";
-	const char *prog = env_get("NEXTQUEUE");
 	char *argv[2];
-	int mp[2], ep[2], fd[2], status, ok = 1, err = 0;
-	struct sigaction sa, old;
-	size_t i;
+	int mp[2], ep[2], fd[3], err;
 	pid_t pid;
 
-	if (!prog || !*prog)
-		prog = qqdefault;
 	argv[0] = (char *)prog;
 	argv[1] = NULL;
 	if (pipe_cloexec(mp) == -1)
@@ -75,45 +69,71 @@ qq_next(const char *const *part, const size_t *len, size_t nparts, const char *e
 		errno = err;
 		return -1;
 	}
-	/* a queue program that dies early must not kill us with SIGPIPE */
-	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, &old) == -1)
-		ok = 0, err = errno;
 	fd[0] = mp[0];
 	fd[1] = ep[0];
-	pid = ok ? spawn(prog, argv, NULL, fd, 2) : -1;
-	if (pid == -1 && ok)
-		err = errno, ok = 0;
+	fd[2] = 2;
+	pid = spawn(prog, argv, NULL, fd, 3);
+	err = errno;
 	/* our copies of the read ends: the child has its own */
 	(void)close(mp[0]);
 	(void)close(ep[0]);
-	for (i = 0; ok && i < nparts; i++)
-		if (!fd_writeall(mp[1], part[i], len[i], 0))
-			ok = 0, err = errno;
-	if (close(mp[1]) == -1 && ok)
-		ok = 0, err = errno;
-	if (ok && !fd_writeall(ep[1], env, envlen, 0))
-		ok = 0, err = errno;
-	if (close(ep[1]) == -1 && ok)
-		ok = 0, err = errno;
 	if (pid == -1) {
+		(void)close(mp[1]);
+		(void)close(ep[1]);
 		errno = err;
 		return -1;
 	}
+	*mfd = mp[1];
+	*efd = ep[1];
+	return pid;
+}
+
+int
+qq_reap(pid_t pid)
+{
+	int status;
+
 	if (spawn_wait(pid, &status) == -1)
 		return -1;
-	/* a write that failed because it exited is told by its exit code */
 	if (spawn_exitcode(status) == -1) {
 		errno = EINTR;
 		return -1;
 	}
-	if (!ok && spawn_exitcode(status) == 0) {
+	return spawn_exitcode(status);
+}
+
+int
+qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen)
+{
+	const char *prog = env_get("NEXTQUEUE");
+	int mfd, efd, code, ok = 1, err = 0;
+	struct sigaction sa, old;
+	size_t i;
+	pid_t pid;
+
+	if (!prog || !*prog)
+		prog = "bin/qmail-queue";
+	/* a queue program that dies early must not kill us with SIGPIPE */
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPIPE, &sa, &old) == -1 || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
+		return -1;
+	for (i = 0; ok && i < nparts; i++)
+		if (!fd_writeall(mfd, part[i], len[i], 0))
+			ok = 0, err = errno;
+	if (close(mfd) == -1 && ok)
+		ok = 0, err = errno;
+	if (ok && !fd_writeall(efd, env, envlen, 0))
+		ok = 0, err = errno;
+	if (close(efd) == -1 && ok)
+		ok = 0, err = errno;
+	/* a write that failed because it exited is told by its exit code */
+	if ((code = qq_reap(pid)) == 0 && !ok) {
 		errno = err;
 		return -1;
 	}
-	return spawn_exitcode(status);
+	return code;
 }
 
 void

@@ -11,6 +11,7 @@
 #define QQFILTER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "str.h"
 
@@ -29,6 +30,16 @@ int qq_readall(int fd, struct str *out);
 /* qq_envelope_sender - the sender of envelope env[0..n) (F record)
  * into s and len; 0 when the envelope is malformed */
 int qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len);
+
+/* qq_spawn - run prog (qmail-queue, or a program that stands in for it)
+ * with its descriptors 0 and 1 on new pipes: the message goes to *mfd,
+ * then the envelope to *efd, each closed when complete; its descriptor 2
+ * is ours.  The pid, or -1 with errno.  The caller ignores SIGPIPE: a
+ * queue program that ends early tells why by its exit code. */
+pid_t qq_spawn(const char *prog, int *mfd, int *efd);
+/* qq_reap - wait for it: its exit code, or -1 with errno (EINTR when a
+ * signal ended it) */
+int qq_reap(pid_t);
 
 /* qq_next - run the next queue program with the message made of the
  * pieces part[0..nparts) (each len[i] bytes) and the envelope; returns
