@@ -98,6 +98,8 @@ for p in $progs; do
 	f "$build/$p" bin/$p $owner $gqmail $mode
 done
 [ $single = 1 ] || [ ! -f "$root/bin/qmail-queue" ] || chmod 4711 "$root/bin/qmail-queue"
+# sendmail(8) is qmail-inject under the name local programs call
+[ ! -f "$root/bin/qmail-inject" ] || ln -sfn qmail-inject "$root/bin/sendmail"
 
 for m in man/*.[158]; do
 	[ -f "$m" ] || continue

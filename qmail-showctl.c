@@ -42,7 +42,10 @@ struct setting {
 static const struct setting settings[] = {
 	/* names */
 	{ "me", K_LINE, "localhost", "this host's name: greetings, Received lines, bounces; the default of most names below (qmail-remote refuses to deliver without it)" },
-	{ "defaultdomain", K_LINE, "=me", "qmail-auth, qmail-smtpd: domain of a login given without one" },
+	{ "defaultdomain", K_LINE, "=me", "qmail-auth, qmail-smtpd: domain of a login given without one; qmail-inject: added to a host without a dot" },
+	{ "defaulthost", K_LINE, "=me", "qmail-inject: host of a bare user name, of an added From and of the sender" },
+	{ "plusdomain", K_LINE, "=me", "qmail-inject: replaces a + at the end of a host" },
+	{ "idhost", K_LINE, "=me", "qmail-inject: host in an added Message-ID" },
 	{ "locals", K_LIST, "=me", "qmail-send, qmail-smtpd, qmail-remote: domains delivered on this host" },
 	{ "virtualdomains", K_LIST, "none", "qmail-send, qmail-smtpd: domain:prefix lines; user@domain is delivered to local prefix-user" },
 	/* qmail-smtpd */

@@ -584,6 +584,29 @@ try:
     inj = [p for p in got_alias if b"from a user" in open(p, "rb").read()]
     t.ok(len(inj) == 1 and b"invoked by uid %d" % su in open(inj[0], "rb").read(),
          "delivered, qmail-queue's Received line names the user's uid")
+    # the same user through sendmail: a bare name completed with control/me
+    r = subprocess.run([os.path.join(BIN, "sendmail"), "-t"], input=b"To: root\nSubject: by sendmail\n\nvia sendmail\n",
+                       capture_output=True, preexec_fn=as_user(SYSU), cwd="/", timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "USER": SYSU})
+    t.is_((r.returncode, r.stderr), (0, b""), "%s sends with bin/sendmail -t" % SYSU)
+    got_alias = wait_mail(alias_md, 4)
+    inj = [open(p, "rb").read() for p in got_alias if b"via sendmail" in open(p, "rb").read()]
+    t.ok(len(inj) == 1 and b"invoked by uid %d" % su in inj[0] and
+         ("From: %s@%s\n" % (SYSU, ME)).encode() in inj[0] and b"Message-ID: <" in inj[0],
+         "delivered to root@%s with From, Message-ID and the user's uid" % ME)
+    # and through sendmail -bs: qmail-smtpd as that user checks what it
+    # can read: a virtual domain's own files are closed to it, so an
+    # address it cannot find is "try later", never "no such user"
+    dialogue = ("HELO local\r\nMAIL FROM:<%s@%s>\r\nRCPT TO:<nobody-here@%s>\r\nRCPT TO:<root@%s>\r\n"
+                "RCPT TO:<alice@%s>\r\nDATA\r\nSubject: by bs\r\n\r\nvia bs\r\n.\r\nQUIT\r\n"
+                % (SYSU, ME, VD, ME, VD))
+    r = subprocess.run([os.path.join(BIN, "sendmail"), "-bs"], input=dialogue.encode(), capture_output=True,
+                       preexec_fn=as_user(SYSU), cwd="/", timeout=30, env={"PATH": "/usr/bin:/bin"})
+    codes = [l[:3] for l in r.stdout.decode(errors="replace").split("\r\n") if l[3:4] == " "]
+    t.is_(codes, ["220", "250", "250", "451", "250", "250", "354", "250", "221"],
+          "sendmail -bs as %s: root and a virtual mailbox taken, an unknown one deferred" % SYSU)
+    got_alias = wait_mail(alias_md, 5)
+    t.ok(any(b"via bs" in open(p, "rb").read() for p in got_alias), "and delivered")
     t.is_(inject(SYSU, SYSU + "@" + ME, ["nobody-here@" + VD],
                  "From: %s@%s\nSubject: to nobody\n\nlost\n" % (SYSU, ME)), 0,
           "a message for a missing mailbox is queued")
@@ -680,6 +703,7 @@ try:
     if r.returncode:
         t.diag(r.stdout + r.stderr)
     t.ok(t.wait_port(mport) and t.wait_port(pport2), "smtpd and pop3 listen")
+    n_alice = len(mailfiles(alice_md))
     try:
         s = smtplib.SMTP("127.0.0.1", mport, timeout=20)
         refused = s.sendmail("sender@outside.example", ["alice@" + VD], "Subject: supervised\n\nunder svscan\n")
@@ -687,7 +711,7 @@ try:
     except (OSError, smtplib.SMTPException) as e:
         refused = repr(e)
     t.is_(refused, {}, "the supervised qmail-smtpd accepts a message")
-    got = [p for p in wait_mail(alice_md, 1) if b"under svscan" in open(p, "rb").read()]
+    got = [p for p in wait_mail(alice_md, n_alice + 1) if b"under svscan" in open(p, "rb").read()]
     t.ok(len(got) == 1 and os.stat(got[0]).st_uid == uid[VMAIL], "the supervised qmail-send delivers it as vmail")
     logf = os.path.join(HOME, "log", "send", "current")
     end = time.time() + 10

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""qmail-inject and sendmail: header completion, recipients from arguments
+and header fields, the envelope sender, the sendmail command line (-t, -i,
+-f, -F, -bs, -bp), errors and their exit codes, and messages that travel
+through the real qmail-queue and qmail-send into a Maildir read back with
+python's mailbox module."""
+import email
+import email.policy
+import os
+import pwd
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+import qsend
+
+D = qsend.DOMAIN
+s = qsend.Scene()
+INJECT = os.path.join(t.BIN, "qmail-inject")
+SENDMAIL = os.path.join(t.BIN, "sendmail")
+cap = t.tmpdir("lanmail-inject.")
+CAPTURE = os.path.join(cap, "qq")
+# a queue program that keeps what it is given: message, envelope, exit code
+t.write(CAPTURE, "#!/bin/sh\nexec 3<&1\ncat > %s/msg || exit 54\ncat <&3 > %s/env || exit 54\n"
+        "exit ${QQEXIT:-0}\n" % (cap, cap), 0o755)
+BASEENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "USER": "alice"}
+
+
+def run(argv, data, env=None, prog=INJECT):
+    e = dict(BASEENV)
+    e.update(env or {})
+    r = subprocess.run([prog] + argv, input=data if isinstance(data, bytes) else data.encode(),
+                       capture_output=True, env=e, timeout=60)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def captured(argv, data, env=None, prog=INJECT):
+    """Run with the capturing queue program: (exit, message, sender, [rcpts], stderr)."""
+    for f in ("msg", "env"):
+        if os.path.exists(os.path.join(cap, f)):
+            os.unlink(os.path.join(cap, f))
+    e = {"QMAILQUEUE": CAPTURE}
+    e.update(env or {})
+    rc, out, err = run(argv, data, e, prog)
+    try:
+        with open(os.path.join(cap, "msg"), "rb") as f:
+            msg = f.read().decode("utf-8", "replace")
+        with open(os.path.join(cap, "env"), "rb") as f:
+            env_ = f.read()
+    except OSError:
+        return rc, None, None, None, err
+    recs = env_.split(b"\0")
+    ok_ = env_.endswith(b"\0\0") and recs[0].startswith(b"F")
+    sender = recs[0][1:].decode() if ok_ else None
+    rcpts = [r[1:].decode() for r in recs[1:] if r.startswith(b"T")] if ok_ else None
+    return rc, msg, sender, rcpts, err
+
+
+def head(msg):
+    return msg.split("\n\n", 1)[0] if msg else ""
+
+
+try:
+    for c in ("defaulthost", "defaultdomain", "plusdomain", "idhost"):
+        t.control(c, None)
+    t.control("defaulthost", "mail.%s\n" % D)
+    t.control("defaultdomain", "corp.test\n")
+    t.control("plusdomain", "plus.test\n")
+    t.control("idhost", "id.%s\n" % D)
+
+    # --- header completion (-n prints the message) ---
+    rc, out, err = run(["-n"], "To: bob, carol@host, \"Dan D\" <dan@h+>, g: e@x.y;\n"
+                       "Cc: (c) frank (comment)\nBcc: hidden\nReturn-Path: <rp@x.y>\n"
+                       "Content-Length: 12\nSubject: s\r\n\r\nbody\r\nline two\n", {"NAME": "Alice A"})
+    h = head(out)
+    t.is_(rc, 0, "-n: exit 0")
+    t.ok("To: bob@mail.%s, carol@host.corp.test, \"Dan D\" <dan@h.plus.test>, g: e@x.y;\n" % D in out,
+         "To: bare user gets defaulthost, a dotless host defaultdomain, host+ plusdomain")
+    t.ok("Cc: (c) frank@mail.%s (comment)\n" % D in out, "completed in place, comments kept")
+    t.ok(not re.search(r"^(Bcc|Return-Path|Content-Length):", h, re.M | re.I),
+         "Bcc, Return-Path and Content-Length removed")
+    t.ok("From: Alice A <alice@mail.%s>\n" % D in h, "From added: $NAME, $USER, control/defaulthost")
+    t.ok(re.search(r"^Date: \w\w\w, \d\d? \w\w\w \d{4} \d\d:\d\d:\d\d [+-]\d{4}$", h, re.M), "Date added")
+    t.ok(re.search(r"^Message-ID: <\d{14}\.\d+\.lanmail@id\.%s>$" % re.escape(D), h, re.M),
+         "Message-ID added on control/idhost")
+    t.ok(out.endswith("\n\nbody\nline two\n") and "\r" not in out, "CR LF made LF, body kept")
+
+    rc, out, err = run(["-n"], "From: Me <me@x.y>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+                       "Message-ID: <a@b>\n\nbody\n")
+    t.is_(head(out).splitlines(), ["From: Me <me@x.y>", "Date: Mon, 1 Jan 2024 00:00:00 +0000",
+                                   "Message-ID: <a@b>"], "complete header left as it is")
+    rc, out, err = run(["-n"], "From: Me <me@x.y>\nMessage-ID: <a@b>\n\nb\n", {"QMAILINJECT": "fi"})
+    t.ok("me@x.y" not in out and out.count("Message-ID:") == 1 and "<a@b>" not in out,
+         "QMAILINJECT=fi: From and Message-ID replaced")
+    rc, out, err = run(["-n", "-F", "Zoë \"Z\""], "Subject: x\n\n")
+    t.ok("From: =?UTF-8?B?Wm/DqyAiWiI=?= <alice@mail.%s>\n" % D in out, "-F with 8-bit bytes: an encoded word")
+    rc, out, err = run(["-n", "-F", "A \"q\" B"], "Subject: x\n\n")
+    t.ok("From: \"A \\\"q\\\" B\" <alice@mail.%s>\n" % D in out, "-F quoted with its quotes escaped")
+    rc, out, err = run(["-n"], "From alice Sat Nov 28 10:00:00 2026\nSubject: mbox\nnot a field\nmore\n")
+    t.ok(out.startswith("Subject: mbox\n") and out.endswith("\n\nnot a field\nmore\n"),
+         "mbox From_ line dropped; a line that is no field starts the body after an empty line")
+    rc, out, err = run(["-n"], "Subject: folded\n  and continued\nX-Last: no newline")
+    t.ok("Subject: folded\n  and continued\nX-Last: no newline\n" in out and out.endswith("\n\n"),
+         "folded field kept; a last line without LF ends the header")
+    rc, out, err = run(["-n"], "Resent-To: r\nFrom: orig@x.y\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+                       "Message-ID: <o@x>\n\nfwd\n")
+    h = head(out)
+    t.ok(re.search(r"^Resent-From: .*alice@mail\.%s" % re.escape(D), h, re.M) and "Resent-Date:" in h and "Resent-Message-ID:" in h
+         and h.count("Date:") == 2 and "From: orig@x.y" in h, "forwarded: the Resent- fields added")
+    rc, out, err = run(["-n", "r@x.y"], "To: John Smith\nSubject: junk\n\nb\n")
+    t.ok(rc == 0 and "To: John Smith\n" in out, "a malformed To is passed on unchanged when not used")
+
+    # --- recipients and sender (through a capturing queue program) ---
+    msg = "To: bob, carol@x.y\nCc: dan@x.y\nBcc: eve@x.y, bob\nSubject: r\n\nbody\n"
+    rc, m, snd, rc_, err = captured([], msg)
+    t.is_((rc, sorted(rc_ or [])), (0, ["bob@mail.%s" % D, "carol@x.y", "dan@x.y", "eve@x.y"]),
+          "no arguments: To, Cc and Bcc, each once")
+    t.ok(m and "Bcc" not in m and "eve@x.y" not in m, "Bcc recipients get the message without the field")
+    t.is_(snd, "alice@mail.%s" % D, "sender: $USER at control/defaulthost")
+    rc, m, snd, rc_, err = captured(["zed", "y@x.y"], msg)
+    t.is_(sorted(rc_ or []), ["y@x.y", "zed@mail.%s" % D], "-A: arguments win over the header")
+    rc, m, snd, rc_, err = captured(["-h", "zed"], msg)
+    t.is_(len(rc_ or []), 4, "-h: the header only")
+    rc, m, snd, rc_, err = captured(["-H", "zed"], msg)
+    t.is_(len(rc_ or []), 5, "-H: both")
+    rc, m, snd, rc_, err = captured(["-a"], msg)
+    t.is_((rc, rc_), (100, None), "-a without arguments: no recipients")
+    t.ok("no recipients" in err, "and says so: " + err.strip())
+    rc, m, snd, rc_, err = captured([], "Resent-To: fw@x.y\nResent-Bcc: b2@x.y\nTo: orig@x.y\n\nb\n")
+    t.is_(sorted(rc_ or []), ["b2@x.y", "fw@x.y"], "forwarded: Resent- recipients only")
+    rc, m, snd, rc_, err = captured(["-f", "bounce@x.y", "r@x.y"], "Return-Path: <rp@x.y>\n\nb\n")
+    t.is_(snd, "bounce@x.y", "-f sets the sender")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "Return-Path: <rp@x.y>\n\nb\n")
+    t.is_(snd, "rp@x.y", "else Return-Path")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "Return-Path: <>\n\nb\n")
+    t.is_(snd, "", "Return-Path <> is the null sender")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "Return-Path: <rp@x.y>\n\nb\n", {"QMAILINJECT": "s"})
+    t.is_(snd, "alice@mail.%s" % D, "QMAILINJECT=s ignores Return-Path")
+    rc, m, snd, rc_, err = captured(["-f", "<>", "r@x.y"], "b\n")
+    t.is_(snd, "", "-f '<>': null sender")
+    rc, m, snd, rc_, err = captured(["-fbare", "r@x.y"], "b\n")
+    t.is_(snd, "bare@mail.%s" % D, "-f qualified too")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", {"QMAILSUSER": "su", "QMAILSHOST": "sh.test",
+                                                        "QMAILUSER": "qu", "QMAILHOST": "qh.test"})
+    t.is_(snd, "su@sh.test", "QMAILSUSER and QMAILSHOST for the envelope")
+    t.ok(re.search(r"^From: .*\bqu@qh\.test>?$", m or "", re.M), "QMAILUSER and QMAILHOST for From")
+    root = pwd.getpwuid(os.getuid())
+    e = {"PATH": BASEENV["PATH"], "USER": ""}
+    rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", e)
+    t.is_(snd, "%s@mail.%s" % (root.pw_name, D), "no $USER: the login of the uid")
+    rc, m, snd, rc_, err = captured(["\"Name, Full\" <a@x.y>, b"], "b\n")
+    t.is_(rc_, ["a@x.y", "b@mail.%s" % D], "an argument may be an address list")
+    rc, m, snd, rc_, err = captured(["\"john smith\"@x.y"], "b\n")
+    t.is_(rc_, ["john smith@x.y"], "quoted local part unquoted in the envelope")
+
+    # --- errors ---
+    rc, m, snd, rc_, err = captured(["-h"], "To: John Smith\n\nb\n")
+    t.is_((rc, m), (100, None), "malformed To when it gives the recipients: 100, nothing queued")
+    t.ok("To field" in err, "and names the field: " + err.strip())
+    rc, m, snd, rc_, err = captured(["a@"], "b\n")
+    t.ok(rc == 100 and "not a recipient address: a@" in err, "bad argument: 100")
+    rc, out, err = run(["-Z"], "b\n")
+    t.ok(rc == 100 and "usage" in err, "unknown option: 100 and usage")
+    rc, m, snd, rc_, err = captured(["x" * 1001 + "@x.y"], "b\n")
+    t.is_((rc, m), (100, None), "recipient over 1000 bytes: 100")
+    rc, m, snd, rc_, err = captured(["-f", "s" * 1001 + "@x.y", "r@x.y"], "b\n")
+    t.is_((rc, m), (100, None), "sender over 1000 bytes: 100")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "X-Big: " + "a" * (1 << 20) + "\n\nb\n")
+    t.ok(rc == 100 and m is None and "header is longer" in err, "header over 1 MiB: 100")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", {"QQEXIT": "31"})
+    t.ok(rc == 100 and "exit code 31" in err, "queue program refuses (31): 100")
+    rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", {"QQEXIT": "53"})
+    t.ok(rc == 111 and "disk full" in err, "queue program 53: 111 and why: " + err.strip())
+    rc, out, err = run(["r@x.y"], "b\n", {"QMAILQUEUE": "/nonexistent/qq"})
+    t.ok(rc == 111 and "unable to run" in err, "queue program missing: 111")
+    rc, out, err = run(["r@x.y"], "b\n", {"QMAILQUEUE": "/bin/false"})
+    t.is_(rc, 111, "queue program exits 1: 111")
+
+    # --- sendmail ---
+    rc, m, snd, rc_, err = captured(["-t", "-oi", "-f", "s@x.y", "extra@x.y"],
+                                    "To: t@x.y\nBcc: b@x.y\n\nline\n.\nafter\n", prog=SENDMAIL)
+    t.is_(sorted(rc_ or []), ["b@x.y", "extra@x.y", "t@x.y"], "sendmail -t: header fields and arguments")
+    t.ok(m and m.endswith("\n\nline\n.\nafter\n") and snd == "s@x.y", "-oi keeps a lone dot; -f sender")
+    rc, m, snd, rc_, err = captured(["-r", "s2@x.y", "-FCronDaemon", "r@x.y"], "Subject: s\n\nline\r\n.\r\nlost\n",
+                                    prog=SENDMAIL)
+    t.ok(m and m.endswith("\n\nline\n") and "lost" not in m, "without -i a lone dot ends the message")
+    t.ok(snd == "s2@x.y" and "From: CronDaemon <alice@mail.%s>" % D in (m or ""), "-r sender, -F name")
+    rc, m, snd, rc_, err = captured(["-i", "-odi", "-oem", "-B8BITMIME", "-N", "never", "-v", "r@x.y"],
+                                    ".\n..\n", prog=SENDMAIL)
+    t.ok(rc == 0 and m and m.endswith("\n\n.\n..\n"), "-i, and -o, -B, -N, -v accepted")
+    rc, m, snd, rc_, err = captured(["-t"], "Subject: none\n\nb\n", prog=SENDMAIL)
+    t.is_((rc, m), (100, None), "sendmail -t without recipients: 100")
+    rc, m, snd, rc_, err = captured([], "To: t@x.y\n\nb\n", prog=SENDMAIL)
+    t.is_((rc, m), (100, None), "sendmail without -t ignores header recipients")
+    rc, out, err = run(["-q"], "", prog=SENDMAIL)
+    t.is_(rc, 0, "sendmail -q: nothing to do")
+    rc, out, err = run(["-bv", "r@x.y"], "", prog=SENDMAIL)
+    t.ok(rc == 100 and "unsupported" in err, "sendmail -bv: 100")
+    rc, out, err = run(["-y"], "", prog=SENDMAIL)
+    t.ok(rc == 100 and "usage: sendmail" in err, "sendmail unknown option: 100 and usage")
+
+    # --- end to end: queue, qmail-send, a Maildir ---
+    bob = s.home("bob")
+    s.assign([s.user("bob", bob)])
+    s.start()
+    body8 = "caf\u00e9 line\n" + "".join("line %d %s\n" % (i, "x" * 70) for i in range(70000))
+    rc, out, err = run(["-t", "-i", "-f", "owner@x.y"], "To: bob@%s\nSubject: big\n"
+                       "Content-Type: text/plain; charset=utf-8\n\n%s" % (D, body8), prog=SENDMAIL)
+    t.is_((rc, err), (0, ""), "sendmail queued a 5 MB message through qmail-queue")
+    rc, out, err = run(["bob@%s" % D], "Subject: second\n\nhello\n")
+    t.is_((rc, err), (0, ""), "qmail-inject queued one more")
+    t.ok(s.wait(lambda: len(s.maildir(bob)) == 2, 30), "both delivered to bob's Maildir")
+    msgs = {}
+    for raw in s.maildir(bob):
+        m = email.message_from_bytes(raw.as_bytes() if hasattr(raw, "as_bytes") else raw, policy=email.policy.default)
+        msgs[str(m["Subject"])] = m
+    big = msgs.get("big")
+    t.ok(big is not None and big.get_content() == body8, "the 5 MB body arrived byte for byte")
+    t.ok(big is not None and big["Return-Path"] == "<owner@x.y>" and big["Received"]
+         and "lanmail" in str(big["Received"]), "sender and qmail-queue's Received line")
+    sec = msgs.get("second")
+    t.ok(sec is not None and str(sec["From"]).endswith("alice@mail.%s>" % D) and sec["Message-ID"] and sec["Date"],
+         "From, Date and Message-ID as added")
+
+    # sendmail -bs: an SMTP dialogue on standard input and output
+    p = subprocess.Popen([SENDMAIL, "-bs"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(BASEENV))
+    dialogue = ("EHLO local\r\nMAIL FROM:<bs@x.y>\r\nRCPT TO:<bob@%s>\r\nDATA\r\n"
+                "Subject: via bs\r\n\r\nbs body\r\n.\r\nQUIT\r\n" % D)
+    try:
+        so, _ = p.communicate(dialogue.encode(), timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, _ = p.communicate()
+    codes = re.findall(r"^(\d{3}) ", so.decode("ascii", "replace"), re.M)
+    t.is_(codes, ["220", "250", "250", "250", "354", "250", "221"], "sendmail -bs: a whole SMTP dialogue")
+    t.ok(s.wait(lambda: len(s.maildir(bob)) == 3, 30), "and the message is delivered")
+
+    # sendmail -bp: the queue listing
+    t.control("retrylocal", "1000\n")
+    rc, out, err = run(["-bp"], "", prog=SENDMAIL)
+    t.is_((rc, err), (0, ""), "sendmail -bp runs qmail-qread")
+finally:
+    for c in ("defaulthost", "defaultdomain", "plusdomain", "idhost"):
+        t.control(c, None)
+    s.finish()
+t.done()
