@@ -17,7 +17,9 @@
 #     runs on it: a systemd unit where systemd runs, the existing
 #     /etc/service where daemontools-run's svscan already runs, else svscan
 #     started here in the background with its pid in HOME/svscan/.pid;
-#  6. says what listens, and how to add a domain, a mailbox and send mail.
+#  6. links /usr/sbin/sendmail (and /usr/lib/sendmail) to HOME/bin/sendmail
+#     when the system has none, as root;
+#  7. says what listens, and how to add a domain, a mailbox and send mail.
 # Running it again is harmless: nothing that exists is overwritten but the
 # programs and run scripts, and a running svscan is left alone.
 # Settings (make variables, passed in the environment): see lanmail-start(8).
@@ -249,7 +251,22 @@ if [ -n "$netchanged" ]; then
 	done
 fi
 
-# 6. what runs now
+# local programs (cron, mail(1), scripts) call /usr/sbin/sendmail: ours
+# when the system has none (a link that leads nowhere counts as none);
+# make stop takes away only the links that still lead here
+: > "$sv/.sendmail.new"
+for l in /usr/sbin/sendmail /usr/lib/sendmail; do
+	[ "$(id -u)" = 0 ] && [ -d "${l%/*}" ] || continue
+	if [ ! -e "$l" ] || [ "$(readlink "$l")" = "$home/bin/sendmail" ]; then
+		ln -sfn "$home/bin/sendmail" "$l"
+		echo "$l" >> "$sv/.sendmail.new"
+	elif [ "$l" = /usr/sbin/sendmail ]; then
+		say "note: $l belongs to another mailer; local programs reach lanmail through $home/bin/sendmail"
+	fi
+done
+mv -f "$sv/.sendmail.new" "$sv/.sendmail"
+
+# 7. what runs now
 ctlv() { sed -e '/^#/d' -e 's/[ 	]*$//' -e '/^$/d' "$ctl/$1" 2>/dev/null | sed -n 1p; }
 ip=$(ctlv listenip); [ -n "$ip" ] || ip=127.0.0.1
 port_of() {
@@ -317,6 +334,7 @@ Next steps:
                      --from alice@example.org --to alice@example.org
   fetch it:        $fetch
   see the config:  $home/bin/qmail-showctl$web
+  local programs:  $home/bin/sendmail (sendmail(8)), e.g. echo hi | sendmail -t
   who may relay:   127.0.0.1, ::1, the networks in $ctl/relaynets,
                    and any client after AUTH
   serve the LAN:   make start$mv LISTEN=192.168.1.10

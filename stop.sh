@@ -5,7 +5,8 @@
 # Takes each service start.sh linked (HOME/svscan/.services) out of the
 # scan directory, stops it and its logger with svc -dx (qmail-send
 # finishes the deliveries in progress first), then stops svscan: by the
-# pid start.sh recorded, or through systemd.  Nothing else is touched.
+# pid start.sh recorded, or through systemd; removes the sendmail links
+# start.sh made that still lead to HOME.  Nothing else is touched.
 home=${1:-$(sed -n 1p "$(dirname "$0")/conf-home")}
 sv=$home/svscan
 say() { echo "stop: $*"; }
@@ -74,5 +75,9 @@ systemd)
 	systemctl disable --now lanmail.service
 	;;
 esac
-rm -f "$sv/.how" "$sv/.services"
+# the sendmail links start.sh made, while they still lead here
+for l in $(cat "$sv/.sendmail" 2>/dev/null); do
+	[ "$(readlink "$l" 2>/dev/null)" != "$home/bin/sendmail" ] || rm -f "$l"
+done
+rm -f "$sv/.how" "$sv/.services" "$sv/.sendmail"
 say "stopped"

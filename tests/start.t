@@ -84,7 +84,11 @@ def closed(port):
 
 pid = None
 services = []
-t.plan(20)
+SENDMAIL = "/usr/sbin/sendmail"
+OURS = os.path.join(HOME, "bin", "sendmail")
+# another mailer's sendmail is left alone; none (or a dead link) is replaced
+theirs = os.path.exists(SENDMAIL) and os.path.realpath(SENDMAIL) != os.path.realpath(OURS)
+t.plan(22)
 try:
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
@@ -149,6 +153,15 @@ try:
     else:
         t.skip("qmail-tls, openssl or mkcert.sh missing: no TLS", 4)
 
+    if os.getuid() != 0:
+        t.skip("not root: make start links no sendmail")
+    elif theirs:
+        t.ok(os.path.realpath(SENDMAIL) != os.path.realpath(OURS) and "belongs to another mailer" in out,
+             "another mailer's %s is left alone, with a note" % SENDMAIL)
+    else:
+        t.ok(os.path.islink(SENDMAIL) and os.readlink(SENDMAIL) == OURS,
+             "%s now leads to HOME/bin/sendmail" % SENDMAIL)
+
     before = {s: up_pid(s) for s in services}
     rc, out2, err2 = make("start")
     t.is_(rc, 0, "make start a second time exits 0")
@@ -168,6 +181,13 @@ try:
     t.ok(all(closed(p) for p in ports.values()) and not os.path.exists(os.path.join(SV, ".how")) and
          not [x for x in os.listdir(SV) if not x.startswith(".")],
          "the ports are closed and the scan directory is empty")
+    if os.getuid() != 0:
+        t.skip("not root: make start linked no sendmail")
+    elif theirs:
+        t.ok(os.path.exists(SENDMAIL) and os.path.realpath(SENDMAIL) != os.path.realpath(OURS),
+             "make stop leaves the other mailer's sendmail")
+    else:
+        t.ok(not os.path.lexists(SENDMAIL), "make stop removed the sendmail link")
 finally:
     if os.path.exists(os.path.join(SV, ".how")):
         make("stop")
