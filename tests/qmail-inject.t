@@ -9,6 +9,7 @@ import email.policy
 import os
 import pwd
 import re
+import shutil
 import subprocess
 import sys
 
@@ -200,6 +201,31 @@ try:
     t.ok(rc == 100 and "unsupported" in err, "sendmail -bv: 100")
     rc, out, err = run(["-y"], "", prog=SENDMAIL)
     t.ok(rc == 100 and "usage: sendmail" in err, "sendmail unknown option: 100 and usage")
+
+    # --- QMAILQUEUE=bin/qmail-dkim signs what a local program sends ---
+    keydir = os.path.join(t.HOME, "control", "dkim")
+    had_keydir = os.path.isdir(keydir)
+    shutil.rmtree(os.path.join(keydir, "inj.test"), ignore_errors=True)
+    k = subprocess.run([os.path.join(t.BIN, "qmail-dkimkey"), "inj.test", "s1"], capture_output=True, text=True)
+    rc, m, snd, rc_, err = captured(["-f", "me@inj.test", "r@x.y"], "From: Me <me@inj.test>\nSubject: signed\n\nsigned body\n",
+                                    {"QMAILQUEUE": os.path.join(t.BIN, "qmail-dkim"), "NEXTQUEUE": CAPTURE})
+    record = "".join(re.findall(r'"([^"]*)"', k.stdout))
+    verified = None
+    if m and k.returncode == 0:
+        v = subprocess.run(["/usr/bin/python3", "-c",
+                            "import sys, dkim\n"
+                            "rec = sys.argv[1].encode()\n"
+                            "msg = open(sys.argv[2], 'rb').read().replace(b'\\n', b'\\r\\n')\n"
+                            "print(dkim.verify(msg, dnsfunc=lambda name, timeout=5: rec))",
+                            record, os.path.join(cap, "msg")], capture_output=True, text=True)
+        verified = v.stdout.strip() or v.stderr.strip()[-200:]
+    if subprocess.run(["/usr/bin/python3", "-c", "import dkim"], capture_output=True).returncode:
+        t.skip("python3-dkim is not installed")
+    else:
+        t.is_((rc, verified), (0, "True"), "QMAILQUEUE=qmail-dkim: signed, and python3-dkim verifies it")
+    shutil.rmtree(os.path.join(keydir, "inj.test"), ignore_errors=True)
+    if not had_keydir:
+        shutil.rmtree(keydir, ignore_errors=True)
 
     # --- end to end: queue, qmail-send, a Maildir ---
     bob = s.home("bob")
