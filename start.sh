@@ -334,7 +334,7 @@ Next steps:
                      --from alice@example.org --to alice@example.org
   fetch it:        $fetch
   see the config:  $home/bin/qmail-showctl$web
-  local programs:  $home/bin/sendmail (sendmail(8)), e.g. echo hi | sendmail -t
+  local programs:  $home/bin/sendmail -t < message   (sendmail(8): cron, scripts)
   who may relay:   127.0.0.1, ::1, the networks in $ctl/relaynets,
                    and any client after AUTH
   serve the LAN:   make start$mv LISTEN=192.168.1.10
