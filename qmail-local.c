@@ -571,7 +571,7 @@ run_program(const char *cmd)
 		unsigned left = time_left(deadline);
 
 		alarmed = 0;
-		if (sig_catch(SIGALRM, on_alarm) == -1)
+		if (!sig_catch(SIGALRM, on_alarm))
 			fail_sys(EXIT_TEMP, "unable to catch ", "SIGALRM");
 		if (left > 0) {
 			pid_t w;

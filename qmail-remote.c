@@ -1220,7 +1220,7 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	if (argc < 4)
 		die(EXIT_PERM, "usage: qmail-remote host sender recip...");
-	if (sig_ignore(SIGPIPE) == -1)
+	if (!sig_ignore(SIGPIPE))
 		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
 	nr = argc - 3;
 	if ((r = calloc((size_t)nr, sizeof *r)) == NULL)
