@@ -19,6 +19,10 @@
  * certificate.  A failed handshake is a failure of that host, never a
  * reason to go on in clear text.
  *
+ * AUTH: for a relay of control/smtproutes that control/smtpauth gives a
+ * login, qmail-remote authenticates (PLAIN, else LOGIN) before MAIL,
+ * never in clear text to an address that is not loopback.
+ *
  * Untrusted: the DNS answers (lib/dns checks them), the peer's replies
  * (lib/smtpreply), qmail-tls's answer (lib/starttls) and the message.
  */
@@ -35,6 +39,7 @@
 #include <unistd.h>
 
 #include "auto.h"
+#include "base64.h"
 #include "buf.h"
 #include "control.h"
 #include "die.h"
@@ -83,6 +88,9 @@ struct src {
 /* settings from control/ */
 struct config {
 	struct str helo, me, locals, routes, tlsroutes;
+	struct str auth;	/* control/smtpauth lines */
+	struct str login, pass;	/* the relay's, when have_auth */
+	int have_auth;
 	unsigned long tconnect, tremote;
 	int have_helper;	/* bin/qmail-tls is there */
 	int have_ca;		/* control/tlsca is there */
@@ -640,19 +648,88 @@ starttls(struct smtp *sm, const struct config *cf, int policy, const char *name,
 	return 1;
 }
 
+/* authcmd - one AUTH step: the line "pre" + base64(p[0..n)) + CRLF, and
+ * the reply's code; the encoded secret is wiped after the write */
+static int
+authcmd(struct smtp *sm, const char *pre, const char *p, size_t n, struct rcpt *r, int nr)
+{
+	struct str b = STR_ZERO;
+	int ok;
+
+	if (!base64_encode(p, n, &b) || !str_catb(&b, "\r\n", 2))
+		nomem();
+	ok = put(sm, pre, NULL, NULL) && buf_put(&sm->out, b.s, b.len) && buf_flush(&sm->out);
+	explicit_bzero(b.s, b.cap);
+	str_free(&b);
+	if (!ok)
+		lost(sm, r, nr);
+	return getreply(sm);
+}
+
+/* auth - log in to a relay with control/smtpauth's login: PLAIN when
+ * offered, else LOGIN.  1 done.  0 this host cannot be used (noted in
+ * errs, hung up): it offers neither, or the session is clear text to an
+ * address that is not loopback.  A refused login defers the message: a
+ * wrong password must not bounce mail. */
+static int
+auth(struct smtp *sm, const struct config *cf, unsigned ext, int safe, struct rcpt *r, int nr,
+    struct str *errs)
+{
+	struct str t = STR_ZERO, plain = STR_ZERO;
+	int code;
+
+	if (!safe) {
+		tlsnote(errs, &sm->where, "control/smtpauth has a login for this relay, ",
+		    "and it is sent only over TLS or to a loopback address");
+		hangup(sm);
+		return 0;
+	}
+	if (ext & SMTPEXT_AUTHPLAIN) {
+		/* RFC 4616: authorization id (empty), login, password */
+		if (!str_catc(&plain, 0) || !str_cat(&plain, &cf->login) || !str_catc(&plain, 0) ||
+		    !str_cat(&plain, &cf->pass))
+			nomem();
+		code = authcmd(sm, "AUTH PLAIN ", plain.s, plain.len, r, nr);
+		explicit_bzero(plain.s, plain.cap);
+		str_free(&plain);
+	} else if (ext & SMTPEXT_AUTHLOGIN) {
+		if (!put(sm, "AUTH LOGIN\r\n", NULL, NULL) || !buf_flush(&sm->out))
+			lost(sm, r, nr);
+		code = getreply(sm);
+		if (code == 334)
+			code = authcmd(sm, "", cf->login.s, cf->login.len, r, nr);
+		if (code == 334)
+			code = authcmd(sm, "", cf->pass.s, cf->pass.len, r, nr);
+	} else {
+		tlsnote(errs, &sm->where, "control/smtpauth has a login for this relay, ",
+		    "and it offers neither AUTH PLAIN nor AUTH LOGIN");
+		hangup(sm);
+		return 0;
+	}
+	if (code == -1)
+		lost(sm, r, nr);
+	if (code == 235)
+		return 1;
+	said(sm, &t);
+	if (!str_cats(&t, " (in reply to AUTH as ") || !str_cat(&t, &cf->login) ||
+	    !str_cats(&t, ": check control/smtpauth)"))
+		nomem();
+	quit(sm, r, nr, 'Z', &t);
+}
+
 /* session - the SMTP dialogue after a 2xx greeting.  It returns only
  * when TLS could not be had from this host as policy asks (noted in
  * errs, connection closed); otherwise it reports and exits. */
 static void
 session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *mi,
-    const char *sender, struct rcpt *r, int nr, int policy, const char *tlsname,
+    const char *sender, struct rcpt *r, int nr, int policy, const char *tlsname, int loopback,
     struct str *errs)
 {
 	struct str t = STR_ZERO;
 	struct sink s;
 	char num[FMT_ULONG + 1];
 	unsigned ext;
-	int code, i, accepted = 0, pipe, qp, rcode, res;
+	int code, i, accepted = 0, pipe, qp, rcode, res, tls = 0;
 
 	ext = hello(sm, cf, r, nr);
 	if (policy != TLS_NONE) {
@@ -661,6 +738,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 				return;
 			/* RFC 3207: what the server said before TLS is void */
 			ext = hello(sm, cf, r, nr);
+			tls = 1;
 		} else if (policy >= TLS_ENCRYPT) {
 			tlsnote(errs, &sm->where, ext & SMTPEXT_STARTTLS ?
 			    TLSHELPER " is not installed" : "STARTTLS is not offered",
@@ -669,6 +747,8 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 			return;
 		}
 	}
+	if (cf->have_auth && !auth(sm, cf, ext, tls || loopback, r, nr, errs))
+		return;
 	pipe = (ext & SMTPEXT_PIPELINING) != 0;
 	qp = mi->any && !(ext & SMTPEXT_8BITMIME);
 
@@ -823,6 +903,44 @@ route(const struct str *routes, const char *host, size_t hn, struct str *relay, 
 		}
 	}
 	return 0;
+}
+
+/* authlogin - the control/smtpauth line "relay:login:password" for
+ * relay (as control/smtproutes writes it, any case; a literal in
+ * brackets) into
+ * cf->login and cf->pass: 1 found, 0 none, -1 a line without two colons */
+static int
+authlogin(struct config *cf, const struct str *relay)
+{
+	const char *l = cf->auth.s;
+	size_t i, n, a, b;
+
+	for (i = 0; i < cf->auth.len; i += n + 1) {
+		l = cf->auth.s + i;
+		n = str_chrb(l, cf->auth.len - i, 0);
+		/* a bracketed literal may hold colons of its own */
+		a = n > 0 && l[0] == '[' ? str_chrb(l, n, ']') : 0;
+		a += str_chrb(l + a, n - a, ':');
+		b = a < n ? a + 1 + str_chrb(l + a + 1, n - a - 1, ':') : n;
+		if (b >= n)
+			return -1;
+		if (!lowereq(l, a, relay->s, relay->len))
+			continue;
+		if (!str_copyb(&cf->login, l + a + 1, b - a - 1) ||
+		    !str_copyb(&cf->pass, l + b + 1, n - b - 1))
+			nomem();
+		return 1;
+	}
+	return 0;
+}
+
+/* isloopback - 127.0.0.0/8 or ::1 */
+static int
+isloopback(const struct dns_ip *ip)
+{
+	static const unsigned char one6[16] = { [15] = 1 };
+
+	return ip->family == AF_INET ? ip->addr[0] == 127 : memcmp(ip->addr, one6, 16) == 0;
 }
 
 /* tlspolicy - the control/tlsroutes line for host: the host itself,
@@ -1085,6 +1203,8 @@ config(struct config *cf, struct rcpt *r, int nr)
 		fail(r, nr, 'Z', "Unable to read control/smtproutes: ", strerror(errno), NULL);
 	if (control_readlist("control/tlsroutes", &cf->tlsroutes) == -1)
 		fail(r, nr, 'Z', "Unable to read control/tlsroutes: ", strerror(errno), NULL);
+	if (control_readlist("control/smtpauth", &cf->auth) == -1)
+		fail(r, nr, 'Z', "Unable to read control/smtpauth: ", strerror(errno), NULL);
 	cf->have_helper = access(TLSHELPER, X_OK) == 0;
 	/* a trust file that is there but unreadable fails verification */
 	cf->have_ca = access(TLSCAFILE, F_OK) == 0 || errno != ENOENT;
@@ -1255,9 +1375,11 @@ main(int argc, char **argv)
 	} else {
 		if ((x = route(&cf.routes, host.s, host.len, &relay, &port)) == -1)
 			fail(r, nr, 'Z', "Bad line in control/smtproutes for ", host.s, NULL);
-		if (x == 1 && relay.len > 0)
+		if (x == 1 && relay.len > 0) {
+			if ((cf.have_auth = authlogin(&cf, &relay)) == -1)
+				fail(r, nr, 'Z', "Bad line in control/smtpauth", NULL, NULL);
 			relay_cands(&relay, c, &nc, r, nr);
-		else
+		} else
 			mx_cands(&cf, host.s, host.len, port, c, &nc, r, nr);
 	}
 
@@ -1281,7 +1403,7 @@ main(int argc, char **argv)
 			/* the certificate must name the MX or relay, or be
 			 * for the address of a literal */
 			session(&sm, &cf, &m, &mi, argv[2], r, nr, policy,
-			    c[i].name[0] == '[' ? a : c[i].name, &errs);
+			    c[i].name[0] == '[' ? a : c[i].name, isloopback(&c[i].ip), &errs);
 			continue;	/* TLS failed here: the next one */
 		}
 		if (code == -1)

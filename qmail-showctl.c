@@ -81,6 +81,7 @@ static const struct setting settings[] = {
 	/* qmail-remote */
 	{ "helohost", K_LINE, "=me", "qmail-remote: name given in EHLO/HELO" },
 	{ "smtproutes", K_LIST, "none: MX records", "qmail-remote: domain:relay[:port] routes; :relay is a smarthost" },
+	{ "smtpauth", K_FILE, "none", "qmail-remote: relay:login:password for smarthosts that require AUTH (secret: not shown)" },
 	{ "timeoutconnect", K_NUM, "60", "qmail-remote: seconds to wait for a connection" },
 	{ "timeoutremote", K_NUM, "1200", "qmail-remote: seconds to wait for each read or write" },
 	{ "nameservers", K_LIST, "those in /etc/resolv.conf", "qmail-remote, qmail-smtpd: DNS servers, host or host:port" },

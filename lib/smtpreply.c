@@ -44,6 +44,27 @@ keyword(const char *p, size_t n, const char *kw, size_t *arg)
 	return 1;
 }
 
+/* auth_mechs - the SASL mechanisms after "AUTH " (or the old "AUTH="),
+ * separated by blanks; PLAIN and LOGIN are the ones used */
+static unsigned
+auth_mechs(const char *p, size_t n)
+{
+	unsigned bits = 0;
+	size_t i = 0, s;
+
+	while (i < n) {
+		while (i < n && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		for (s = i; i < n && p[i] != ' ' && p[i] != '\t'; i++)
+			;
+		if (i - s == 5 && str_caseeqb(p + s, "PLAIN", 5))
+			bits |= SMTPEXT_AUTHPLAIN;
+		else if (i - s == 5 && str_caseeqb(p + s, "LOGIN", 5))
+			bits |= SMTPEXT_AUTHLOGIN;
+	}
+	return bits;
+}
+
 static void
 ehlo_line(struct smtpreply *r, const char *p, size_t n)
 {
@@ -56,6 +77,8 @@ ehlo_line(struct smtpreply *r, const char *p, size_t n)
 		r->ext |= SMTPEXT_8BITMIME;
 	else if (keyword(p, n, "STARTTLS", &a))
 		r->ext |= SMTPEXT_STARTTLS;
+	else if (keyword(p, n, "AUTH", &a))
+		r->ext |= auth_mechs(p + a, n - a);
 	else if (keyword(p, n, "SIZE", &a)) {
 		r->ext |= SMTPEXT_SIZE;
 		for (e = a; e < n && p[e] >= '0' && p[e] <= '9'; e++)

@@ -22,6 +22,8 @@
 #define SMTPEXT_8BITMIME 2
 #define SMTPEXT_SIZE 4
 #define SMTPEXT_STARTTLS 8
+#define SMTPEXT_AUTHPLAIN 16	/* AUTH offered with the PLAIN mechanism */
+#define SMTPEXT_AUTHLOGIN 32	/* ... with LOGIN */
 
 struct smtpreply {
 	unsigned code;		/* 200..599 once the first line is in */

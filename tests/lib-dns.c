@@ -282,6 +282,19 @@ test_smtpreply(void)
 	smtpreply_start(&r);
 	ok(smtpreply_line(&r, "250-PIPELININGX\r\n", 17) == 0 && r.ext == 0, "keyword prefix is not it");
 	smtpreply_start(&r);
+	ok(smtpreply_line(&r, "250-mx\r\n", 6) == 0 &&
+	    smtpreply_line(&r, "250-AUTH CRAM-MD5 login  Plain\r\n", 32) == 0 &&
+	    r.ext == (SMTPEXT_AUTHPLAIN | SMTPEXT_AUTHLOGIN), "AUTH: PLAIN and LOGIN found in any case");
+	smtpreply_start(&r);
+	ok(smtpreply_line(&r, "250-mx\r\n", 6) == 0 && smtpreply_line(&r, "250-AUTH=LOGIN\r\n", 16) == 0 &&
+	    r.ext == SMTPEXT_AUTHLOGIN, "old AUTH=LOGIN");
+	smtpreply_start(&r);
+	ok(smtpreply_line(&r, "250-mx\r\n", 6) == 0 &&
+	    smtpreply_line(&r, "250-AUTH PLAINX XLOGIN\r\n", 24) == 0 && r.ext == 0, "no prefix matches");
+	smtpreply_start(&r);
+	ok(smtpreply_line(&r, "250-mx\r\n", 6) == 0 && smtpreply_line(&r, "250 AUTH", 8) == 1 && r.ext == 0,
+	    "AUTH with no mechanism");
+	smtpreply_start(&r);
 	ok(smtpreply_line(&r, "220", 3) == 1 && r.code == 220, "bare code");
 	smtpreply_start(&r);
 	ok(smtpreply_line(&r, "250-a\n", 6) == 0 && smtpreply_line(&r, "251 b\n", 6) == -1 &&
