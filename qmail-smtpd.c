@@ -41,6 +41,7 @@
 #include "str.h"
 
 #define AUTHLINE_MAX 12288	/* RFC 4954: an AUTH line may be this long */
+#define MAILEXTRA 526		/* MAIL may exceed the command limit by this */
 #define HELO_MAX 255		/* bytes of the HELO name kept */
 #define QQ_HOLD (1024 * 1024)	/* message bytes held before qmail-queue starts */
 #define LOG_MAX 4000		/* bytes of addresses in one log line */
@@ -541,6 +542,17 @@ badmailfrom(struct session *ss, const struct str *a)
 	return 0;
 }
 
+/* lfs - the LF bytes in p[0..n) */
+static size_t
+lfs(const char *p, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += p[i] == '\n';
+	return k;
+}
+
 /* ownaddress - under SUBMISSION, may the login send as a?  Its own
  * address (a bare login in control/defaultdomain), with any extension,
  * or what control/smtpdauthfrom grants: "login:address", "login:@domain",
@@ -591,6 +603,18 @@ ownaddress(struct session *ss, const struct str *a)
 	return at == ulen || a->s[ulen] == '-';	/* the login, or an extension of it */
 }
 
+/* digits - p[0..n) is all ASCII digits */
+static int
+digits(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!str_isdigit(p[i]))
+			return 0;
+	return 1;
+}
+
 static void
 mail(struct session *ss, const char *arg, size_t n)
 {
@@ -609,7 +633,8 @@ mail(struct session *ss, const char *arg, size_t n)
 	}
 	if (ss->submission && ss->login.len == 0) {
 		failed(ss, ss->tls || ss->plainok || !ss->cpw ? "530 5.7.0 authentication required\r\n" :
-		    "530 5.7.0 must issue a STARTTLS command first\r\n");
+		    ss->tlsfd >= 0 ? "530 5.7.0 must issue a STARTTLS command first\r\n" :
+		    "530 5.7.0 authentication required, and it needs TLS, which this port does not offer\r\n");
 		return;
 	}
 	if (ss->lim.maxmsgs && ss->msgs >= ss->lim.maxmsgs)
@@ -621,10 +646,12 @@ mail(struct session *ss, const char *arg, size_t n)
 	/* a source route in MAIL FROM is ignored, as RFC 5321 asks */
 	for (pos = rest; smtpcmd_param(arg, n, &pos, &k, &kl, &v, &vl);) {
 		if (kl == 4 && str_caseeqb(arg + k, "size", 4)) {
-			if (!scan_ulong(arg + v, vl, &size)) {
+			if (vl == 0 || vl > 20 || str_chrb(arg + v, vl, 0) != vl || !digits(arg + v, vl)) {
 				failed(ss, "501 5.5.4 SIZE needs a number\r\n");
 				return;
 			}
+			if (!scan_ulong(arg + v, vl, &size))
+				size = (unsigned long)-1;	/* RFC 1870 allows 20 digits */
 			if (ss->lim.databytes && size > ss->lim.databytes) {
 				failed(ss, "552 5.3.4 message size exceeds the fixed maximum message size\r\n");
 				return;
@@ -682,7 +709,7 @@ rcpt(struct session *ss, const char *arg, size_t n)
 	struct str a = STR_ZERO;
 	size_t rest, pos, k, kl, v, vl, at, dn = 0;
 	const char *d;
-	int route, r;
+	int route, r, pm = 0;
 
 	if (!ss->inmail) {
 		failed(ss, "503 5.5.1 MAIL first\r\n");
@@ -703,10 +730,12 @@ rcpt(struct session *ss, const char *arg, size_t n)
 	}
 	at = str_rchrb(a.s, a.len, '@');
 	if (at == a.len && a.len == 10 && str_caseeqb(a.s, "postmaster", 10)) {
-		/* RFC 5321: plain "postmaster" means ours */
+		/* RFC 5321 4.5.1: plain "postmaster" means ours, and must
+		 * be taken whether or not control/me is in rcpthosts */
 		if (!str_catc(&a, '@') || !str_cats(&a, ss->me.s))
 			nomem();
 		at = 10;
+		pm = 1;
 	}
 	if (at == a.len || at == 0 || at + 1 == a.len) {
 		failed(ss, "553 5.1.3 the recipient address must be local@domain\r\n");
@@ -717,7 +746,7 @@ rcpt(struct session *ss, const char *arg, size_t n)
 		goto out;
 	}
 	d = domain_of(&a, &dn);
-	if (!ss->relayclient && ss->login.len == 0) {
+	if (!ss->relayclient && ss->login.len == 0 && !pm) {
 		if ((r = rcptcheck_relay(&ss->rc, d, dn)) == -1) {
 			out(ss, "451 4.3.0 unable to read the relay table, try later\r\n");
 			goto out;
@@ -731,7 +760,9 @@ rcpt(struct session *ss, const char *arg, size_t n)
 	}
 	if (ss->nrcpt >= RCPT_HARDMAX || (ss->lim.maxrcpt && ss->nrcpt >= ss->lim.maxrcpt) ||
 	    (ss->lim.maxconnrcpt && ss->connrcpt >= ss->lim.maxconnrcpt)) {
-		failed(ss, "452 4.5.3 too many recipients\r\n");
+		/* RFC 5321 4.5.3.1.10: the client sends DATA for those
+		 * taken and the rest later, so this is no failed command */
+		out(ss, "452 4.5.3 too many recipients\r\n");
 		goto out;
 	}
 	if ((r = rcptcheck_exists(&ss->rc, a.s, a.len)) == -1) {
@@ -943,7 +974,9 @@ data(struct session *ss, size_t argn)
 		}
 		took = smtpdata_feed(&sd, ss->in.x + ss->in.pos, buf_pending(&ss->in), o, &olen);
 		ss->in.pos += took;
-		if (__builtin_add_overflow(size, olen, &size))
+		/* RFC 1870: the size counts each line end as CR LF, as SIZE
+		 * does; o holds them as LF */
+		if (__builtin_add_overflow(size, olen + lfs(o, olen), &size))
 			size = (unsigned long)-1;
 		if (ss->lim.databytes && size > ss->lim.databytes && !toobig) {
 			toobig = 1;
@@ -1131,6 +1164,10 @@ auth(struct session *ss, const char *arg, size_t n)
 		m++;
 	for (r0 = m; r0 < n && (arg[r0] == ' ' || arg[r0] == '\t'); r0++)
 		;
+	if (m == 0) {
+		failed(ss, "501 5.5.4 AUTH needs a mechanism: PLAIN or LOGIN\r\n");
+		return;
+	}
 	if (m == 5 && str_caseeqb(arg, "plain", 5))
 		plain = 1;
 	else if (m == 5 && str_caseeqb(arg, "login", 5))
@@ -1336,7 +1373,9 @@ main(int argc, char **argv)
 			continue;
 		}
 		r = smtpcmd_verb(ss.line.s, len, &arg);
-		if (r != SMTP_AUTH && ss.line.len > ss.lim.cmdmax) {
+		/* RFC 1870 and 4954 let MAIL grow by 26 and 500 octets for
+		 * SIZE and AUTH=; AUTH has its own, longer limit */
+		if (r != SMTP_AUTH && ss.line.len > ss.lim.cmdmax + (r == SMTP_MAIL ? MAILEXTRA : 0)) {
 			failed(&ss, "500 5.5.2 line too long\r\n");
 			continue;
 		}
@@ -1360,6 +1399,10 @@ main(int argc, char **argv)
 			data(&ss, len - arg);
 			break;
 		case SMTP_RSET:
+			if (len > arg) {
+				failed(&ss, "501 5.5.4 RSET takes no argument\r\n");
+				break;
+			}
 			reset(&ss);
 			out(&ss, "250 2.0.0 ok\r\n");
 			break;
@@ -1371,6 +1414,10 @@ main(int argc, char **argv)
 			out(&ss, ss.me.s);
 			bye(&ss, " closing connection\r\n", "quit");
 		case SMTP_VRFY:
+			if (len == arg) {
+				failed(&ss, "501 5.5.4 VRFY needs an argument\r\n");
+				break;
+			}
 			out(&ss, "252 2.5.0 cannot verify, but will take the message and try to deliver it\r\n");
 			break;
 		case SMTP_EXPN:

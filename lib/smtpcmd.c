@@ -78,8 +78,10 @@ smtpcmd_verb(const char *s, size_t n, size_t *arg)
 		const char *kw = verb == SMTP_MAIL ? "from:" : "to:";
 		size_t kl = strlen(kw);
 
+		/* "MAIL <a@b>" is MAIL with a bad argument (501), not an
+		 * unknown command: *arg is then the end, an empty argument */
 		if (n - i < kl || !str_caseeqb(s + i, kw, kl))
-			return SMTP_UNKNOWN;
+			return verb;
 		i = skipblank(s, n, i + kl);
 	}
 	*arg = i;

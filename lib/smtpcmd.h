@@ -30,9 +30,9 @@ enum smtpverb {
 };
 
 /* smtpcmd_verb - the command of a checked line (CRLF removed); *arg is
- * the offset of its argument (after the verb and its blanks).  MAIL and
- * RCPT are recognised only with "FROM:" / "TO:", and *arg then points
- * past the colon and any blanks. */
+ * the offset of its argument (after the verb and its blanks).  For MAIL
+ * and RCPT *arg points past "FROM:" / "TO:" and any blanks; without
+ * them it is n (an empty argument, which the caller refuses). */
 enum smtpverb smtpcmd_verb(const char *s, size_t n, size_t *arg);
 
 #define SMTPADDR_MAX 1000	/* bytes in one address, as qmail-queue allows */

@@ -44,7 +44,8 @@ smtpdata_feed(struct smtpdata *d, const char *in, size_t n, char *out, size_t *o
 		case S_BOL:
 			d->col = 0;
 			if (c == '.') {
-				count(d);
+				/* RFC 5321 4.5.3.1.6: the stuffing dot does not
+				 * count toward the line length */
 				d->state = S_DOT;
 				i++;
 				continue;

@@ -57,8 +57,9 @@ main(void)
 
 	ok(verb("MAIL FROM:<a@b>", SMTP_MAIL, "<a@b>"), "MAIL FROM:");
 	ok(verb("mail from: <a@b> SIZE=1", SMTP_MAIL, "<a@b> SIZE=1"), "mail from: with a blank");
-	ok(verb("MAIL <a@b>", SMTP_UNKNOWN, NULL), "MAIL without FROM:");
-	ok(verb("MAIL FRO", SMTP_UNKNOWN, NULL), "MAIL FRO (short)");
+	ok(verb("MAIL <a@b>", SMTP_MAIL, ""), "MAIL without FROM: is MAIL with an empty argument");
+	ok(verb("MAIL FRO", SMTP_MAIL, ""), "MAIL FRO (short): the same");
+	ok(verb("RCPT FROM:<x>", SMTP_RCPT, ""), "RCPT without TO: too");
 	ok(verb("RCPT TO:<a@b>", SMTP_RCPT, "<a@b>"), "RCPT TO:");
 	ok(verb("DATA", SMTP_DATA, ""), "DATA");
 	ok(verb("DATA:", SMTP_UNKNOWN, NULL), "DATA: is not DATA");

@@ -114,5 +114,16 @@ main(void)
 	memcpy(line + 999, "\r\n.\r\n", 6);
 	line[1005] = 0;
 	ok(msg(line, NULL, SMTPDATA_LONGLINE, 1, 0), "999 octets and CRLF: too long");
+	/* RFC 5321 4.5.3.1.6: a stuffing dot does not count */
+	memset(line, 'x', sizeof line);
+	line[0] = '.';
+	memcpy(line + 999, "\r\n.\r\n", 6);
+	line[1005] = 0;
+	ok(msg(line, NULL, 0, 1, 0), "a dot and 998 octets and CRLF: fine");
+	memset(line, 'x', sizeof line);
+	line[0] = '.';
+	memcpy(line + 1000, "\r\n.\r\n", 6);
+	line[1006] = 0;
+	ok(msg(line, NULL, SMTPDATA_LONGLINE, 1, 0), "a dot and 999 octets and CRLF: too long");
 	return tap_done();
 }
