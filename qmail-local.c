@@ -48,7 +48,7 @@ struct ctx {
 	int flag_env;		/* UFLINE, NEWSENDER and the environment are set */
 	struct str recipient;	/* local@domain */
 	struct str newsender;	/* the envelope sender of forwards */
-	struct str exactfn;	/* the .qmail file, when the extension matched it exactly */
+	struct str ownerbase;	/* .qmail DASH EXT: its -owner files name a list's owner */
 	struct str dtline, rpline, ufline;
 	struct str forwards;	/* "T" address NUL, each */
 	unsigned long nforwards, nfiles, nprograms;
@@ -158,8 +158,9 @@ setup_ufline(void)
 		nomem();
 }
 
-/* check_home - qmail's rules: a sticky home means "being edited, wait",
- * a world-writable one that someone else may have planted files */
+/* check_home - qmail's rules: a sticky home means "being edited, wait"
+ * (with -n, only a warning: that is how edits are tested); a group- or
+ * world-writable one may hold .qmail files someone else planted */
 static void
 check_home(void)
 {
@@ -169,12 +170,15 @@ check_home(void)
 		fail_sys(EXIT_TEMP, "unable to switch to home directory ", c.home);
 	if (stat(".", &st) == -1)
 		fail_sys(EXIT_TEMP, "unable to stat home directory ", c.home);
-	if (st.st_mode & S_ISVTX)
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		finish(EXIT_TEMP, "home directory ", c.home,
+		    " is group- or world-writable: deliveries wait until that is fixed");
+	if ((st.st_mode & S_ISVTX) && c.flag_doit)
 		finish(EXIT_TEMP, "home directory ", c.home,
 		    " is sticky: deliveries wait until the bit is cleared");
-	if (st.st_mode & S_IWOTH)
-		finish(EXIT_TEMP, "home directory ", c.home,
-		    " is world-writable: deliveries wait until that is fixed");
+	if ((st.st_mode & S_ISVTX) &&
+	    (!str_cats(&c.report, "warning: home directory is sticky: deliveries wait until the bit is cleared\n")))
+		nomem();
 }
 
 /* readfile - fn into out: 1 read, 0 missing; trouble ends the delivery */
@@ -215,19 +219,17 @@ readfile(const char *fn, struct str *out)
 }
 
 /* find_dotqmail - the file that applies, into text and fn; 0 when the
- * recipient has no .qmail of its own (defaultdelivery or .forward apply) */
+ * recipient has no .qmail of its own (defaultdelivery or .forward apply).
+ * qmail's rules: with an empty dash, .qmailEXT or else defaultdelivery;
+ * with a dash, .qmail-EXT, then the -default files, else a bounce.
+ * c.ownerbase becomes .qmail DASH EXT, where a list's -owner files are. */
 static int
 find_dotqmail(struct str *text, struct str *fn)
 {
 	struct str e = STR_ZERO;
-	size_t i, elen = strlen(c.ext);
+	size_t i;
+	int r;
 
-	/* no extension: the user's own file; missing means defaultdelivery */
-	if (elen == 0) {
-		if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) || !str_nul(fn))
-			nomem();
-		return readfile(fn->s, text);
-	}
 	/* file names: lower case, dots as colons (so no ".." ever) */
 	if (!str_copys(&e, c.ext))
 		nomem();
@@ -241,11 +243,11 @@ find_dotqmail(struct str *text, struct str *fn)
 	if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
 	    !str_cat(fn, &e) || !str_nul(fn))
 		nomem();
-	if (readfile(fn->s, text)) {
-		if (!str_copyb(&c.exactfn, fn->s, fn->len) || !str_nul(&c.exactfn))
-			nomem();
+	if (!str_copyb(&c.ownerbase, fn->s, fn->len) || !str_nul(&c.ownerbase))
+		nomem();
+	if ((r = readfile(fn->s, text)) || *c.dash == 0) {
 		str_free(&e);
-		return 1;
+		return r;	/* an empty dash: a missing file means defaultdelivery */
 	}
 	/* .qmail-a-b-default, .qmail-a-default, then .qmail-default */
 	for (i = e.len; i-- > 0;) {
@@ -290,16 +292,23 @@ exists(const struct str *base, const char *suffix)
 
 /* setup_newsender - forwards keep the sender, except that a list with an
  * owner file (.qmail-list-owner) sends them from local-owner@domain, so
- * that bounces reach the owner rather than the author */
+ * that bounces reach the owner rather than the author; with
+ * .qmail-list-owner-default as well, from local-owner-@domain-@[], so
+ * that each recipient's bounce comes back to its own address (VERP).
+ * The null sender and the double-bounce sender #@[] are kept. */
 static void
 setup_newsender(void)
 {
 	if (!str_copys(&c.newsender, c.sender))
 		nomem();
-	if (*c.sender && c.exactfn.len && exists(&c.exactfn, "-owner")) {
+	if (*c.sender && strcmp(c.sender, "#@[]") != 0 && c.ownerbase.len &&
+	    exists(&c.ownerbase, "-owner")) {
+		int verp = exists(&c.ownerbase, "-owner-default");
+
 		c.newsender.len = 0;
-		if (!str_cats(&c.newsender, c.local) || !str_cats(&c.newsender, "-owner@") ||
-		    !str_cats(&c.newsender, c.domain))
+		if (!str_cats(&c.newsender, c.local) ||
+		    !str_cats(&c.newsender, verp ? "-owner-@" : "-owner@") ||
+		    !str_cats(&c.newsender, c.domain) || (verp && !str_cats(&c.newsender, "-@[]")))
 			nomem();
 	}
 	if (!str_nul(&c.newsender))
@@ -400,7 +409,7 @@ setup_env(void)
 	const char *ext = c.ext, *p;
 	struct str host = STR_ZERO;
 	char name[] = "EXT2";
-	size_t len, cut, i;
+	size_t cut, i;
 	int k;
 
 	if (!env_set("RECIPIENT", c.recipient.s) || !env_set("SENDER", c.sender) ||
@@ -420,18 +429,16 @@ setup_env(void)
 		if (!env_set(name, ext ? ext : ""))
 			nomem();
 	}
-	/* HOSTn: HOST before its (n-1)th dot from the end; empty when none */
-	len = strlen(c.domain);
-	cut = len;
+	/* HOSTn: HOST(n-1) before its last dot, as qmail has it: HOST
+	 * itself when it has no dot left (localhost: all four the same) */
+	cut = strlen(c.domain);
 	for (k = 2; k <= 4; k++) {
 		char hn[] = "HOST2";
 
 		hn[4] = (char)('0' + k);
-		if (cut <= len) {
-			i = str_rchrb(c.domain, cut, '.');
-			cut = i < cut ? i : len + 1;
-		}
-		if (!str_copyb(&host, c.domain, cut <= len ? cut : 0) || !str_nul(&host))
+		if ((i = str_rchrb(c.domain, cut, '.')) < cut)
+			cut = i;
+		if (!str_copyb(&host, c.domain, cut) || !str_nul(&host))
 			nomem();
 		if (!env_set(hn, host.s))
 			nomem();
@@ -638,13 +645,26 @@ deliver_program(const char *cmd, size_t n)
 	}
 }
 
-/* mbox_write - the message in mbox form, "From " lines quoted */
+/* put_gt - n '>' bytes */
+static int
+put_gt(struct buf *b, unsigned long n)
+{
+	for (; n > 0; n--)
+		if (!buf_put(b, ">", 1))
+			return 0;
+	return 1;
+}
+
+/* mbox_write - the message in mbox form: a line that starts with "From ",
+ * or with '>'s and then "From ", gets one more '>' in front, so that
+ * removing one from each such line gives the message back */
 static int
 mbox_write(int fd)
 {
 	static const char from[] = "From ";
 	char in[BUF_SIZE], o[BUF_SIZE];
 	struct buf b;
+	unsigned long gt = 0;	/* '>' bytes at the line start, not written yet */
 	int match = 0;	/* bytes of "From " seen at a line start; -1 mid-line */
 	char last = '\n';
 	long r, k;
@@ -665,18 +685,25 @@ mbox_write(int fd)
 			char ch = in[k];
 
 			if (match >= 0) {
+				if (match == 0 && ch == '>') {
+					gt++;	/* ">From " too gets one more '>' */
+					last = ch;
+					continue;
+				}
 				if (ch == from[match]) {
 					if (++match == 5) {
-						if (!buf_put(&b, ">From ", 6))
+						if (!put_gt(&b, gt + 1) || !buf_put(&b, from, 5))
 							return 0;
 						match = -1;
+						gt = 0;
 					}
 					last = ch;
 					continue;
 				}
-				if (match > 0 && !buf_put(&b, from, (size_t)match))
+				if (!put_gt(&b, gt) || (match > 0 && !buf_put(&b, from, (size_t)match)))
 					return 0;
 				match = -1;
+				gt = 0;
 			}
 			if (!buf_put(&b, &ch, 1))
 				return 0;
@@ -685,7 +712,7 @@ mbox_write(int fd)
 			last = ch;
 		}
 	}
-	if (match > 0 && !buf_put(&b, from, (size_t)match))
+	if (match >= 0 && (!put_gt(&b, gt) || (match > 0 && !buf_put(&b, from, (size_t)match))))
 		return 0;
 	/* a complete last line, then the blank line that separates messages */
 	if (last != '\n' && !buf_put(&b, "\n", 1))

@@ -94,9 +94,10 @@ by_assign(struct ctx *c, const struct str *local, struct who *w)
 }
 
 /* by_passwd - a system account whose name is the local part up to the
- * first dash and which owns its home; 1, 0 none, -1 error */
+ * first dash (in lower case) and which owns its home; the extension
+ * keeps the case it came in.  1, 0 none, -1 error */
 static int
-by_passwd(const struct str *lower, struct who *w)
+by_passwd(const struct str *local, const struct str *lower, struct who *w)
 {
 	struct passwd *pw;
 	struct stat st;
@@ -121,14 +122,14 @@ by_passwd(const struct str *lower, struct who *w)
 	w->gid = pw->pw_gid;
 	if (!set(&w->home, pw->pw_dir, str_chrb(pw->pw_dir, 4096, 0)) ||
 	    !set(&w->dash, d < lower->len ? "-" : "", d < lower->len) ||
-	    !set(&w->ext, d < lower->len ? lower->s + d + 1 : "", d < lower->len ? lower->len - d - 1 : 0))
+	    !set(&w->ext, d < local->len ? local->s + d + 1 : "", d < local->len ? local->len - d - 1 : 0))
 		die_nomem();
 	return 1;
 }
 
-/* by_alias - the alias user, extension the whole local part */
+/* by_alias - the alias user, extension the whole local part as it came */
 static int
-by_alias(const struct ctx *c, const struct str *lower, struct who *w)
+by_alias(const struct ctx *c, const struct str *local, struct who *w)
 {
 	const char *u = auto_users[AUTO_ALIAS];
 	int r;
@@ -137,7 +138,7 @@ by_alias(const struct ctx *c, const struct str *lower, struct who *w)
 		return r;
 	if (!set(&w->user, u, str_chrb(u, 4096, 0)) ||
 	    !set(&w->home, c->alias_home.s, c->alias_home.len) ||
-	    !set(&w->dash, "-", 1) || !set(&w->ext, lower->s, lower->len))
+	    !set(&w->dash, "-", 1) || !set(&w->ext, local->s, local->len))
 		die_nomem();
 	return 1;
 }
@@ -162,11 +163,13 @@ start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct 
 		r = fail(res, 'D', "empty local part");
 		goto out;
 	}
-	r = is_special(lower.s) ? 0 : by_assign(c, &local, &w);
+	/* users/assign first, for every name (qmail-users(5)); root,
+	 * postmaster and mailer-daemon are never system accounts */
+	r = by_assign(c, &local, &w);
 	if (r == 0 && !is_special(lower.s))
-		r = by_passwd(&lower, &w);
+		r = by_passwd(&local, &lower, &w);
 	if (r == 0)
-		r = by_alias(c, &lower, &w);
+		r = by_alias(c, &local, &w);
 	if (r != 1) {
 		r = fail(res, 'Z', r == 0 ? "the alias user does not exist" :
 		    "unable to look up the recipient's account");

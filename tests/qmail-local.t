@@ -28,7 +28,7 @@ MSG = (b"Received: (lanmail 4242 invoked by uid 1000); 28 Nov 2026 17:00:00 +000
        b"\n"
        b"From the first body line\n"
        b"Fromage is not quoted\n"
-       b">From already quoted stays\n"
+       b">From already quoted gets one more\n"
        b"last line\n")
 SENDER = "alice@sender.example"
 RP = b"Return-Path: <alice@sender.example>\n"
@@ -116,7 +116,7 @@ def readfile(r, path):
 
 FROMLINE = re.compile(rb"^From alice@sender\.example (Mon|Tue|Wed|Thu|Fri|Sat|Sun) "
                       rb"[A-Z][a-z][a-z] [ 0-9]\d \d\d:\d\d:\d\d \d{4}\n")
-QUOTED = MSG.replace(b"\nFrom the first", b"\n>From the first")
+QUOTED = MSG.replace(b"\nFrom the first", b"\n>From the first").replace(b"\n>From already", b"\n>>From already")
 
 
 def mbox_ok(data, count=1, msg=QUOTED, dtl=DT):
@@ -228,12 +228,31 @@ CASES += [
      {".qmail-list": "a@x.example\n", ".qmail-list-owner": "&owner@x.example\n"},
      {"local": "joe-list", "dash": "-", "ext": "list"}, 0, "1 forwarded",
      lambda r: r.forwards == [(b"Fjoe-list-owner@example.org\0Ta@x.example\0\0", dt("joe-list@example.org") + MSG)]),
-    ("list owner: programs see NEWSENDER; no VERP for owner-default",
+    ("list owner: programs see NEWSENDER; owner-default too means VERP",
      {".qmail-list": "a@x.example\n|echo \"$NEWSENDER\" > ns.out\n", ".qmail-list-owner": "&owner@x.example\n",
       ".qmail-list-owner-default": "&owner@x.example\n"},
      {"local": "joe-list", "dash": "-", "ext": "list"}, 0, "1 forwarded",
-     lambda r: r.forwards[0][0] == b"Fjoe-list-owner@example.org\0Ta@x.example\0\0"
-     and readfile(r, "ns.out") == b"joe-list-owner@example.org\n"),
+     lambda r: r.forwards[0][0] == b"Fjoe-list-owner-@example.org-@[]\0Ta@x.example\0\0"
+     and readfile(r, "ns.out") == b"joe-list-owner-@example.org-@[]\n"),
+    ("list owner through a -default file: .qmail-EXT-owner counts",
+     {".qmail-default": "a@x.example\n", ".qmail-foo-owner": "&owner@x.example\n"},
+     {"local": "joe-foo", "dash": "-", "ext": "foo"}, 0, "1 forwarded",
+     lambda r: r.forwards[0][0] == b"Fjoe-foo-owner@example.org\0Ta@x.example\0\0"),
+    ("list owner never rewrites the double-bounce sender #@[]",
+     {".qmail-list": "a@x.example\n", ".qmail-list-owner": "&owner@x.example\n"},
+     {"local": "joe-list", "dash": "-", "ext": "list", "sender": "#@[]"}, 0, "1 forwarded",
+     lambda r: r.forwards[0][0] == b"F#@[]\0Ta@x.example\0\0"),
+    ("HOST2..4 of a short domain stay as they are",
+     {".qmail": ENVCMD}, {"domain": "localhost"}, 0, "1 programs",
+     lambda r: env_lines(r)[8:11] == ["localhost"] * 3),
+    ("HOST2..4 of example.org", {".qmail": ENVCMD}, {}, 0, "1 programs",
+     lambda r: env_lines(r)[8:11] == ["example"] * 3),
+    ("EXT and DEFAULT keep their case; the file name does not",
+     {".qmail-list-default": ENVCMD}, {"local": "joe-List-Ab", "dash": "-", "ext": "List-Ab"}, 0, "1 programs",
+     lambda r: env_lines(r)[4] == "List-Ab" and env_lines(r)[17] == "Ab"),
+    ("mbox: >From and >>From lines get one more >", {".qmail": "./mbox\n"},
+     {"msg": b"Subject: q\n\nFrom a\n>From b\n>>From c\n>Fro d\n>\n"}, 0, "",
+     lambda r: mbox_ok(mbox_bytes(r), msg=b"Subject: q\n\n>From a\n>>From b\n>>>From c\n>Fro d\n>\n")),
     ("list owner never rewrites the null sender",
      {".qmail-list": "a@x.example\n", ".qmail-list-owner": "&owner@x.example\n"},
      {"local": "joe-list", "dash": "-", "ext": "list", "sender": ""}, 0, "",
@@ -287,8 +306,19 @@ CASES += [
      {"local": "joe-a.b", "dash": "-", "ext": "a.b"}, 0, "", lambda r: len(maildir(r, "M")) == 1),
     ("extension with a slash: no such mailbox", {"M/": "", ".qmail-default": "./M/\n"},
      {"local": "joe-a/b", "dash": "-", "ext": "a/b"}, 100, "#5.1.1", lambda r: maildir(r, "M") == []),
-    ("dash without extension: .qmail- or defaultdelivery, no -default", {"Maildir/": "", ".qmail-default": "|exit 100\n"},
+    ("dash without extension: .qmail-, then .qmail-default", {"Maildir/": "", ".qmail-default": "|exit 100\n"},
+     {"local": "joe-", "dash": "-", "ext": ""}, 100, "exited with status 100", lambda r: maildir(r) == []),
+    ("dash without extension: .qmail- first", {"Maildir/": "", ".qmail-": "./Maildir/\n", ".qmail-default": "|exit 100\n"},
      {"local": "joe-", "dash": "-", "ext": ""}, 0, "", lambda r: maildir(r) == [RP + dt("joe-@example.org") + MSG]),
+    ("dash without extension and no file: bounce", {"Maildir/": ""},
+     {"local": "joe-", "dash": "-", "ext": ""}, 100, "no mailbox here", lambda r: maildir(r) == []),
+    ("empty dash: a missing .qmailEXT means defaultdelivery, no -default",
+     {"Maildir/": "", ".qmail-default": "|exit 100\n"},
+     {"local": "joe.shmoe", "dash": "", "ext": "foo"}, 0, "delivered: 1",
+     lambda r: maildir(r) == [RP + dt("joe.shmoe@example.org") + MSG]),
+    ("empty dash: .qmailEXT is used", {"M2/": "", ".qmailfoo": "./M2/\n"},
+     {"local": "joe.shmoe", "dash": "", "ext": "foo"}, 0, "delivered: 1",
+     lambda r: len(maildir(r, "M2")) == 1),
     ("empty .qmail-ext: defaultdelivery", {"Maildir/": "", ".qmail-foo": ""},
      {"local": "joe-foo", "dash": "-", "ext": "foo"}, 0, "", lambda r: len(maildir(r)) == 1),
     ("group-writable .qmail: temporary", {"Maildir/": "", ".qmail": ("./Maildir/\n", 0o664)}, {}, 111, "writable",
@@ -330,6 +360,14 @@ def sticky_case():
     r = run(home)
     t.is_(r.rc, 111, "sticky home directory: temporary failure")
     t.ok("sticky" in r.out and maildir(r) == [], "sticky: report says so, nothing delivered")
+    r = run(home, opts=["-n"])
+    t.ok(r.rc == 0 and r.out.startswith("warning: home directory is sticky") and r.out.endswith("./Maildir/\n"),
+         "sticky with -n: a warning, then the instructions, to test an edit")
+    for mode in (0o775, 0o757):
+        os.chmod(home, mode)
+        r = run(home)
+        t.ok(r.rc == 111 and "writable" in r.out and maildir(r) == [],
+             "home directory mode %o: temporary failure, nothing delivered" % mode)
     os.chmod(home, 0o755)
     r = run(home)
     t.ok(r.rc == 0 and len(maildir(r)) == 1, "bit cleared: delivered")

@@ -19,7 +19,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(22)
+t.plan(24)
 
 
 class Lspawn:
@@ -150,6 +150,25 @@ try:
     lsp.send(13, mid, "nohome@" + D)
     got = lsp.answers(1)
     t.ok(got and got[0][:2] == (13, "Z"), "a home that does not exist: Z (%r)" % (got,))
+
+    # users/assign counts for postmaster too (qmail-users(5))
+    pm = s.home("pm")
+    s.assign([s.user("alice", a), s.user("wait", w), s.user("postmaster", pm)])
+    lsp.send(14, mid, "PostMaster@" + D)
+    got = lsp.answers(1)
+    t.ok(got and got[0][:2] == (14, "K") and len(s.maildir(pm)) == 1,
+         "postmaster in users/assign: delivered to its home, not the alias user's (%r)" % (got,))
+    # the alias user gets the local part, in its own case, as EXT
+    aliasq = os.path.join(t.HOME, "alias", ".qmail-zed-default")
+    extout = os.path.join(s.dir, "ext.out")
+    t.write(aliasq, '|echo "$EXT $DEFAULT" > %s\n' % extout)
+    lsp.send(15, mid, "Zed-Foo.Bar@" + D)
+    got = lsp.answers(1)
+    os.unlink(aliasq)
+    t.ok(got and got[0][:2] == (15, "K") and os.path.exists(extout) and
+         open(extout).read() == "Zed-Foo.Bar Foo.Bar\n",
+         "alias user: EXT and DEFAULT keep the case they came in (%r)" % (got,))
+    s.assign([s.user("alice", a), s.user("wait", w), "=nohome:u:%d:%d:%s/none:::" % (s.uid, s.gid, s.dir)])
 
     # quick answers: the answer does not wait for a timer after the child's exit
     t0 = time.time()
