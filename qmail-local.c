@@ -507,7 +507,8 @@ catoutput(const char *p, size_t n)
 
 static volatile sig_atomic_t alarmed;
 
-/* on_alarm - SIGALRM while a program is waited for: its time is up */
+/* on_alarm - SIGALRM while a program is waited for or an mbox lock is:
+ * its time is up */
 static void
 on_alarm(int sig)
 {
@@ -720,6 +721,8 @@ mbox_write(int fd)
 	return buf_put(&b, "\n", 1) && buf_flush(&b);
 }
 
+#define MBOX_LOCKWAIT 30	/* seconds to wait for an mbox lock, as qmail */
+
 /* deliver_mbox - append under an fcntl lock; on trouble cut back */
 static void
 deliver_mbox(const char *path, size_t n)
@@ -737,9 +740,19 @@ deliver_mbox(const char *path, size_t n)
 	memset(&lk, 0, sizeof lk);
 	lk.l_type = F_WRLCK;
 	lk.l_whence = SEEK_SET;
-	while (fcntl(fd, F_SETLKW, &lk) == -1)
+	/* a reader that holds its lock for ever must not hold this
+	 * delivery slot for ever: give up after MBOX_LOCKWAIT seconds */
+	alarmed = 0;
+	if (!sig_catch(SIGALRM, on_alarm))
+		fail_sys(EXIT_TEMP, "unable to catch SIGALRM", "");
+	alarm(MBOX_LOCKWAIT);
+	while (fcntl(fd, F_SETLKW, &lk) == -1) {
 		if (errno != EINTR)
 			fail_sys(EXIT_TEMP, "unable to lock mbox ", fn.s);
+		if (alarmed)
+			finish(EXIT_TEMP, "mbox ", fn.s, " has been locked by another program for 30 seconds; will try again");
+	}
+	alarm(0);
 	if ((pos = lseek(fd, 0, SEEK_END)) == -1)
 		fail_sys(EXIT_TEMP, "unable to seek in mbox ", fn.s);
 	if (!mbox_write(fd) || fsync(fd) == -1) {

@@ -64,7 +64,7 @@ def setup(files):
 
 
 def run(home, local="joe", dash="", ext="", domain="example.org", sender=SENDER,
-        default="./Maildir/", msg=MSG, opts=(), qq_exit=None, pipe=False, user="joe"):
+        default="./Maildir/", msg=MSG, opts=(), qq_exit=None, pipe=False, user="joe", timeout=30):
     rec = t.tmpdir("ql-rec.")
     env = dict(os.environ)
     env["QMAILQUEUE"] = RECORDER
@@ -74,13 +74,13 @@ def run(home, local="joe", dash="", ext="", domain="example.org", sender=SENDER,
         env["QQ_EXIT"] = str(qq_exit)
     argv = [QL] + list(opts) + [user, home, local, dash, ext, domain, sender, default]
     if pipe:
-        p = subprocess.run(argv, input=msg, capture_output=True, env=env, timeout=30)
+        p = subprocess.run(argv, input=msg, capture_output=True, env=env, timeout=timeout)
     else:
         mf = os.path.join(rec, "input")
         with open(mf, "wb") as f:
             f.write(msg)
         with open(mf, "rb") as f:
-            p = subprocess.run(argv, stdin=f, capture_output=True, env=env, timeout=30)
+            p = subprocess.run(argv, stdin=f, capture_output=True, env=env, timeout=timeout)
         os.unlink(mf)
     r = Run()
     r.home, r.rc, r.out, r.err = home, p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr
@@ -373,6 +373,21 @@ def sticky_case():
     t.ok(r.rc == 0 and len(maildir(r)) == 1, "bit cleared: delivered")
 
 
+def mbox_lock_case():
+    """An mbox another program keeps locked: deferred after 30 s, unchanged."""
+    import fcntl
+    import time
+    home = setup({".qmail": "./mbox\n", "mbox": ""})
+    with open(os.path.join(home, "mbox"), "r+b") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        t0 = time.time()
+        r = run(home, timeout=60)
+        took = time.time() - t0
+    t.ok(r.rc == 111 and "locked" in r.out and 29 <= took < 45,
+         "mbox locked by another program: temporary failure after %.0f s (%r)" % (took, r.out))
+    t.is_(mbox_bytes(r), b"", "and the mbox is unchanged")
+
+
 def unreadable_case():
     """As an ordinary uid: an unreadable .qmail is a temporary failure."""
     import shutil
@@ -558,6 +573,7 @@ def main():
         if not t.ok(good, name):
             t.diag("exit %d (want %d), stdout %r, stderr %r" % (r.rc, rc, r.out, r.err))
     sticky_case()
+    mbox_lock_case()
     unreadable_case()
     maildir_names()
     real_queue()
