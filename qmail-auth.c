@@ -39,17 +39,19 @@ wipe(char *p, size_t n)
 		*v++ = 0;
 }
 
-/* read_fd3 - the whole of descriptor 3, at most INPUT_MAX bytes */
+/* read_fd3 - the whole of descriptor 3, at most max bytes, into x,
+ * which has room for one byte more: the end of input must be seen, so
+ * that exactly max bytes are accepted and max + 1 are not */
 static size_t
-read_fd3(char *x, size_t size)
+read_fd3(char *x, size_t max)
 {
 	size_t n = 0;
 	long r;
 
 	for (;;) {
-		if (n == size)
+		if (n > max)
 			die(EXIT_MISUSE, "input on descriptor 3 is too long");
-		r = fd_read(3, x + n, size - n, 60);
+		r = fd_read(3, x + n, max + 1 - n, 60);
 		if (r == -1) {
 			if (errno == EBADF)
 				die(EXIT_MISUSE, "descriptor 3 is not open");
@@ -105,7 +107,7 @@ become_vmail(void)
 int
 main(int argc, char **argv)
 {
-	char in[INPUT_MAX];
+	char in[INPUT_MAX + 1];	/* one more, to see the end */
 	struct str user = STR_ZERO, domain = STR_ZERO, fn = STR_ZERO;
 	struct str hash = STR_ZERO, home = STR_ZERO, md = STR_ZERO;
 	struct str login = STR_ZERO;
@@ -117,7 +119,7 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	if (argc < 2)
 		die(EXIT_MISUSE, "usage: qmail-auth program [arg ...]");
-	n = read_fd3(in, sizeof in);
+	n = read_fd3(in, INPUT_MAX);
 
 	/* login\0password\0[timestamp\0] */
 	l1 = str_chrb(in, n, 0);

@@ -388,6 +388,30 @@ retr(struct box *b, const struct pop3_cmd *c, int top)
 		_exit(0);
 }
 
+/* msg_remove - unlink message i, found again if another reader renamed
+ * it: 1 this call removed it (*sized: st holds its size), 0 another
+ * session removed it first, -1 error.  Only a removal of our own may
+ * count in maildirsize: two sessions deleting one message must not
+ * both subtract it. */
+static int
+msg_remove(struct box *b, unsigned long i, struct stat *st, int *sized)
+{
+	const char *fn = b->pool.s + b->m[i].name;
+
+	*sized = lstat(fn, st) == 0;
+	if (unlink(fn) == 0)
+		return 1;
+	if (errno != ENOENT)
+		return -1;
+	if (!relocate(b, i))
+		return 0;
+	fn = b->pool.s + b->m[i].name;
+	*sized = lstat(fn, st) == 0;
+	if (unlink(fn) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
 /* quit - the UPDATE state: the marked messages go */
 static void
 quit(struct box *b)
@@ -400,18 +424,18 @@ quit(struct box *b)
 	for (i = 0; i < b->n; i++) {
 		if (!b->m[i].deleted)
 			continue;
-		sized = lstat(b->pool.s + b->m[i].name, &st) == 0 ||
-		    (errno == ENOENT && relocate(b, i) && lstat(b->pool.s + b->m[i].name, &st) == 0);
-		if (unlink(b->pool.s + b->m[i].name) == -1 &&
-		    (errno != ENOENT || (relocate(b, i) &&
-		    unlink(b->pool.s + b->m[i].name) == -1 && errno != ENOENT)))
-			failed++;
-		else {
-			deleted++;
+		switch (msg_remove(b, i, &st, &sized)) {
+		case 1:
 			if (sized) {
 				bytes += (long long)st.st_size;
 				gone++;
 			}
+			/* fall through */
+		case 0:
+			deleted++;	/* gone, as the client asked */
+			break;
+		default:
+			failed++;
 		}
 	}
 	/* Maildir++: the space is free again (a lost line only means a recount) */
@@ -530,8 +554,11 @@ main(int argc, char **argv)
 			puts_(&b, "+OK\r\n");
 			break;
 		case POP3_CAPA:
+			/* RFC 2449 section 5: what qmail-popup announced
+			 * before the login is announced here too */
 			puts_(&b, "+OK capability list follows\r\n"
-			    "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nPIPELINING\r\n"
+			    "TOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\n"
+			    "AUTH-RESP-CODE\r\nPIPELINING\r\n"
 			    "IMPLEMENTATION lanmail\r\n.\r\n");
 			break;
 		case POP3_USER:

@@ -30,10 +30,29 @@
 #include "spawn.h"
 #include "starttls.h"
 #include "str.h"
+#include "vpasswd.h"
 
 #define TIMEOUT_DEFAULT 600
 #define FAILURES_MAX 5
-#define LOGIN_MAX 255
+/* what qmail-admin creates and qmail-auth accepts (lib/vpasswd.h):
+ * user@domain, and the password */
+#define LOGIN_MAX (VPASSWD_USERMAX + 1 + VPASSWD_DOMAINMAX)
+#define LOGIN_MAX_S "318"	/* LOGIN_MAX, for the reply */
+#define PASS_MAX VPASSWD_PASSMAX
+/* hostname in the timestamp <pid.time@hostname>: a domain name */
+#define HOST_MAX VPASSWD_DOMAINMAX
+#define STAMP_MAX (1 + FMT_ULONG + 1 + FMT_ULONG + 1 + HOST_MAX + 1)
+/* qmail-auth reads at most this much from descriptor 3 */
+#define CHECKPW_MAX 1024
+/* login NUL password NUL timestamp NUL fits in what qmail-auth reads,
+ * and LOGIN_MAX_S is right, or this does not compile */
+typedef char checkpw_fits[LOGIN_MAX + PASS_MAX + STAMP_MAX + 3 <= CHECKPW_MAX &&
+    LOGIN_MAX == 318 ? 1 : -1];
+/* RFC 5034 section 4: a SASL response may be as long as the mechanism
+ * needs, whatever the command line limit: the base64 of PLAIN's
+ * authzid NUL authcid NUL password, and CRLF */
+#define PLAIN_MAX (LOGIN_MAX + 1 + LOGIN_MAX + 1 + PASS_MAX)
+#define SASL_LINEMAX ((PLAIN_MAX + 2) / 3 * 4 + 2)
 
 struct session {
 	const char *hostname;
@@ -57,8 +76,9 @@ out(const char *s)
 		_exit(0);
 }
 
-/* getline_ - a line from the client, without its line end; 1, or
- * 0 when it was too long (the rest of it is read and dropped) */
+/* getline_ - a line from the client, without its line end, into
+ * x[0..size); 1, or 0 when it was too long: more than size octets, LF
+ * included (the rest of it is read and dropped) */
 static int
 getline_(struct session *ss, char *x, size_t size, size_t *n)
 {
@@ -106,7 +126,7 @@ login(struct session *ss, const char *user, size_t ul, const char *pass, size_t 
 	int pi[2], fd[4], status, code;
 	pid_t pid;
 
-	if (ul == 0 || ul > LOGIN_MAX || pl > LOGIN_MAX ||
+	if (ul == 0 || ul > LOGIN_MAX || pl > PASS_MAX ||
 	    str_chrb(user, ul, 0) != ul || str_chrb(pass, pl, 0) != pl) {
 		code = 1;
 		goto bad;
@@ -156,24 +176,15 @@ bad:
 	out("-ERR [AUTH] authentication failed\r\n");
 }
 
-/* auth_plain - RFC 5034 AUTH PLAIN, with or without initial response */
+/* plain_response - check a PLAIN response (base64, n bytes at resp)
+ * and try the login it holds */
 static void
-auth_plain(struct session *ss, const char *resp, size_t n)
+plain_response(struct session *ss, const char *resp, size_t n)
 {
-	char x[POP3_LINEMAX + 1];
 	struct str dec = STR_ZERO;
 	const char *az, *u, *p;
-	size_t azl, ul, pl, got;
+	size_t azl, ul, pl;
 
-	if (n == 0) {
-		out("+ \r\n");
-		if (!getline_(ss, x, sizeof x, &got)) {
-			out("-ERR line too long\r\n");
-			return;
-		}
-		resp = x;
-		n = got;
-	}
 	if (n == 1 && resp[0] == '*') {
 		out("-ERR AUTH cancelled\r\n");
 		return;
@@ -184,21 +195,35 @@ auth_plain(struct session *ss, const char *resp, size_t n)
 		out("-ERR malformed base64 in AUTH response\r\n");
 		return;
 	}
-	if (!pop3_plain(dec.s, dec.len, &az, &azl, &u, &ul, &p, &pl)) {
-		wipe(dec.s, dec.len);
-		str_free(&dec);
+	if (!pop3_plain(dec.s, dec.len, &az, &azl, &u, &ul, &p, &pl))
 		out("-ERR malformed PLAIN response\r\n");
-		return;
-	}
-	if (azl > 0 && (azl != ul || memcmp(az, u, ul) != 0)) {
-		wipe(dec.s, dec.len);
-		str_free(&dec);
+	else if (azl > 0 && (azl != ul || memcmp(az, u, ul) != 0))
 		out("-ERR [AUTH] authorization identity must be empty or the login\r\n");
-		return;
-	}
-	login(ss, u, ul, p, pl);
+	else
+		login(ss, u, ul, p, pl);
 	wipe(dec.s, dec.len);
 	str_free(&dec);
+}
+
+/* auth_plain - RFC 5034 AUTH PLAIN, with or without initial response.
+ * The response on a line of its own may be longer than a command: as
+ * long as the longest login and password need. */
+static void
+auth_plain(struct session *ss, const char *resp, size_t n)
+{
+	char x[SASL_LINEMAX];
+	size_t got;
+
+	if (n > 0) {
+		plain_response(ss, resp, n);
+		return;
+	}
+	out("+ \r\n");
+	if (!getline_(ss, x, sizeof x, &got))
+		out("-ERR line too long\r\n");
+	else
+		plain_response(ss, x, got);
+	wipe(x, sizeof x);
 }
 
 static void
@@ -270,7 +295,7 @@ main(int argc, char **argv)
 {
 	struct session ss;
 	struct pop3_cmd c;
-	char x[POP3_LINEMAX + 1];
+	char x[POP3_LINEMAX];	/* RFC 2449: the limit counts CRLF */
 	char num[FMT_ULONG];
 	unsigned long t;
 	size_t n;
@@ -280,6 +305,8 @@ main(int argc, char **argv)
 		die(EXIT_PERM, "usage: qmail-popup hostname subprogram [arg ...]");
 	(void)sig_ignore(SIGPIPE);	/* a gone client shows as a write error */
 	ss.hostname = argv[1];
+	if (strlen(ss.hostname) > HOST_MAX)
+		die(EXIT_PERM, "hostname is longer than a domain name may be");
 	ss.sub = argv + 2;
 	ss.failures = 0;
 	ss.user.s = ss.stamp.s = NULL;
@@ -336,13 +363,20 @@ main(int argc, char **argv)
 
 	for (;;) {
 		if (!getline_(&ss, x, sizeof x, &n)) {
+			ss.user.len = 0;
+			wipe(x, sizeof x);
 			out("-ERR line too long\r\n");
 			continue;
 		}
 		if (!pop3_parse(x, n, &c)) {
+			ss.user.len = 0;
+			wipe(x, sizeof x);
 			out("-ERR malformed command\r\n");
 			continue;
 		}
+		/* RFC 1939: PASS only immediately after a successful USER */
+		if (c.cmd != POP3_PASS)
+			ss.user.len = 0;
 		switch (c.cmd) {
 		case POP3_QUIT:
 			out("+OK bye\r\n");
@@ -355,8 +389,13 @@ main(int argc, char **argv)
 				out(NEEDTLS);
 				break;
 			}
-			if (c.arglen == 0 || c.arglen > LOGIN_MAX) {
+			if (c.arglen == 0) {
 				out("-ERR USER needs a login name\r\n");
+				break;
+			}
+			if (c.arglen > LOGIN_MAX) {
+				out("-ERR login name too long: user@domain is at"
+				    " most " LOGIN_MAX_S " octets\r\n");
 				break;
 			}
 			if (!str_copyb(&ss.user, c.arg, c.arglen))
@@ -370,7 +409,8 @@ main(int argc, char **argv)
 				break;
 			}
 			if (ss.user.len == 0) {
-				out("-ERR USER first\r\n");
+				wipe(x, sizeof x);
+				out("-ERR USER first: PASS must follow it directly\r\n");
 				break;
 			}
 			login(&ss, ss.user.s, ss.user.len, c.arg, c.arglen);

@@ -25,11 +25,16 @@ starttls_fd(void)
 	const char *v = getenv(STARTTLS_ENV);
 	unsigned long u;
 	struct stat st;
-	int fd;
+	int fd, good;
 
 	if (v == NULL)
 		return errno = 0, -1;
-	if (!scan_ulong(v, strlen(v), &u) || u < 3 || u > 1000)
+	good = scan_ulong(v, strlen(v), &u) && u >= 3 && u <= 1000;
+	/* gone in every case, junk too: no child may take it for its own
+	 * (v is not used after this: unsetenv may free it) */
+	if (unsetenv(STARTTLS_ENV) == -1)
+		return -1;
+	if (!good)
 		return errno = EINVAL, -1;
 	fd = (int)u;
 	if (fstat(fd, &st) == -1)
@@ -37,8 +42,6 @@ starttls_fd(void)
 	if (!S_ISSOCK(st.st_mode))
 		return errno = ENOTSOCK, -1;
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
-		return -1;
-	if (unsetenv(STARTTLS_ENV) == -1)
 		return -1;
 	return fd;
 }

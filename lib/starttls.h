@@ -46,9 +46,10 @@
 #define STARTTLS_MAXNAME 32	/* bytes in a NAME */
 
 /* starttls_fd - the control descriptor named by $TLSCONTROL, made
- * close-on-exec (children never see it) and removed from the
- * environment; -1 with errno 0 when STARTTLS is not offered, -1 with
- * errno set when the variable is junk or names no socket */
+ * close-on-exec (children never see it); -1 with errno 0 when STARTTLS
+ * is not offered, -1 with errno set when the variable is junk or names
+ * no socket.  The variable is removed from the environment whenever it
+ * was set, valid or not. */
 int starttls_fd(void);
 
 /* starttls_request - have the helper send reply[0..n) (the 220 / +OK,

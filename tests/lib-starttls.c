@@ -332,17 +332,26 @@ main(int argc, char **argv)
 	unsetenv(STARTTLS_ENV);
 	errno = 5;
 	ok(starttls_fd() == -1 && errno == 0, "no TLSCONTROL: not offered");
+	/* a bad variable is removed too: the subprogram must not see it */
 	setenv(STARTTLS_ENV, "x", 1);
-	ok(starttls_fd() == -1 && errno == EINVAL, "junk TLSCONTROL");
+	ok(starttls_fd() == -1 && errno == EINVAL && getenv(STARTTLS_ENV) == NULL,
+	    "junk TLSCONTROL: refused and removed");
 	setenv(STARTTLS_ENV, "1", 1);
-	ok(starttls_fd() == -1 && errno == EINVAL, "TLSCONTROL 1 refused");
+	ok(starttls_fd() == -1 && errno == EINVAL && getenv(STARTTLS_ENV) == NULL,
+	    "TLSCONTROL 1 refused and removed");
 	setenv(STARTTLS_ENV, "99999999999999999999999", 1);
-	ok(starttls_fd() == -1 && errno == EINVAL, "TLSCONTROL overflow");
+	ok(starttls_fd() == -1 && errno == EINVAL && getenv(STARTTLS_ENV) == NULL,
+	    "TLSCONTROL overflow refused and removed");
+	(void)close(999);	/* surely not open: nothing to lose */
+	setenv(STARTTLS_ENV, "999", 1);
+	ok(starttls_fd() == -1 && errno == EBADF && getenv(STARTTLS_ENV) == NULL,
+	    "TLSCONTROL naming a closed descriptor: refused and removed");
 	if (pipe(pp) == -1 || socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
 		return 2;
 	num[fmt_ulong(num, (unsigned long)pp[0])] = 0;
 	setenv(STARTTLS_ENV, num, 1);
-	ok(starttls_fd() == -1 && errno == ENOTSOCK, "TLSCONTROL naming a pipe");
+	ok(starttls_fd() == -1 && errno == ENOTSOCK && getenv(STARTTLS_ENV) == NULL,
+	    "TLSCONTROL naming a pipe: refused and removed");
 	num[fmt_ulong(num, (unsigned long)sp[0])] = 0;
 	setenv(STARTTLS_ENV, num, 1);
 	fd = starttls_fd();

@@ -69,6 +69,12 @@ t.is_(run(b"joe@" + D.encode() + b"\0joe's pass word\0", argv=[])[0], 2, "no pro
 t.is_(run(b"joe@" + D.encode(), fd3=True)[0], 2, "no NUL at all: 2")
 t.is_(run(b"joe@" + D.encode() + b"\0joe's pass word")[0], 2, "password without its NUL: 2")
 t.is_(run(b"x" * 2000 + b"\0y\0")[0], 2, "over-long input: 2")
+# at most 1024 bytes, the end of input included: 1024 is fine, 1025 not
+head = b"joe@" + D.encode() + b"\0joe's pass word\0<"
+for size, want in ((1024, 0), (1025, 2)):
+    data = head + b"x" * (size - len(head) - 2) + b">\0"
+    rc, out, err = run(data)
+    t.ok(len(data) == size and rc == want, "input of exactly %d bytes: %d (%s)" % (size, want, err.strip()))
 t.is_(run(b"", fd3=False)[0], 2, "descriptor 3 closed: 2")
 rc, out, err = run(b"joe@" + D.encode() + b"\0joe's pass word\0", argv=["/nonexistent/program"])
 t.is_(rc, 111, "a program that cannot be run: 111")
