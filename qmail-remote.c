@@ -1285,14 +1285,14 @@ mx_cands(const struct config *cf, const char *host, size_t hn, unsigned long por
 		fail(r, nr, 'Z', "Temporary DNS failure looking up MX for ", host, NULL);
 	for (i = 0; i < nmx; i++)
 		if (mx[i].len == 0)
-			fail(r, nr, 'D', "Domain ", host, " accepts no mail (null MX, RFC 7505)");
+			fail(r, nr, 'D', "Domain ", host, " accepts no mail (null MX, RFC 7505) (#5.1.10)");
 	if (nmx == 0) {
 		/* no MX: the host itself, as if its sole MX */
 		x = resolve(cf, host, 0, port, c, nc, &cut, &cutpref);
 		if (x == -1)
 			fail(r, nr, 'Z', "Temporary DNS failure looking up ", host, NULL);
 		if (x == 0 && !cut)
-			fail(r, nr, 'D', "No host by the name ", host, NULL);
+			fail(r, nr, 'D', "No host by the name ", host, " (#5.1.2)");
 	}
 	for (i = 0; i < nmx; i++) {
 		if (cut && mx[i].pref >= cutpref)
@@ -1302,7 +1302,7 @@ mx_cands(const struct config *cf, const char *host, size_t hn, unsigned long por
 	}
 	if (*nc == 0 && cut)
 		fail(r, nr, 'D', "Mail for ", host, " loops back to this host (its best MX"
-		    " is this host, which does not take the domain)");
+		    " is this host, which does not take the domain) (#5.4.6)");
 	if (*nc == 0 && temp)
 		fail(r, nr, 'Z', "Temporary DNS failure looking up the MX hosts of ", host, NULL);
 	if (*nc == 0)
@@ -1370,7 +1370,7 @@ main(int argc, char **argv)
 		host.s[--host.len] = 0;
 	if (host.len > 0 && host.s[0] == '[') {
 		if (!literal(host.s, host.len, &lit))
-			fail(r, nr, 'D', "Bad address literal: ", host.s, NULL);
+			fail(r, nr, 'D', "Bad address literal: ", host.s, " (#5.1.2)");
 		addcand(c, &nc, 0, host.s, &lit);
 	} else {
 		if ((x = route(&cf.routes, host.s, host.len, &relay, &port)) == -1)

@@ -1,5 +1,6 @@
 /* dsn.c - RFC 3464 bounces; see dsn.h */
 #include <errno.h>
+#include <string.h>
 
 #include "date822.h"
 #include "dsn.h"
@@ -63,25 +64,48 @@ dsn_status(const char *text, size_t n, int perm, char out[16])
 	out[5] = 0;
 }
 
-/* header_end - the length of the header of mess, cut to DSN_HEADMAX at
- * a line boundary */
+/* header_end - the length of the header of mess: the lines before the
+ * first empty one (LF, or CR LF, for a message stored with CRLF), cut
+ * to DSN_HEADMAX at a line boundary; 0 when the first line is empty */
 static size_t
 header_end(const char *m, size_t n)
 {
-	size_t i, last = 0;
+	size_t i, start = 0;
 
 	for (i = 0; i < n; i++) {
 		if (m[i] != '\n')
 			continue;
+		if (i == start || (i == start + 1 && m[start] == '\r'))
+			return start;	/* the empty line */
 		if (i + 1 > DSN_HEADMAX)
-			break;
-		last = i + 1;
-		if (i + 1 < n && m[i + 1] == '\n')
-			break;
+			return start;
+		start = i + 1;
 	}
-	if (i == n && n <= DSN_HEADMAX)
-		return n;	/* no body at all */
-	return last;
+	return n <= DSN_HEADMAX ? n : start;	/* no body at all */
+}
+
+/* remote_said - text is an SMTP reply as qmail-remote reports it,
+ * "Remote host NAME (IP) said: REPLY": 1 with NAME and the offset of
+ * REPLY, else 0 (a failure decided here, or before any server answered) */
+static int
+remote_said(const char *t, size_t n, const char **name, size_t *nl, size_t *reply)
+{
+	static const char pre[] = "Remote host ", said[] = ") said: ";
+	size_t i, k;
+
+	if (n < sizeof pre - 1 || memcmp(t, pre, sizeof pre - 1) != 0)
+		return 0;
+	*name = t + sizeof pre - 1;
+	*nl = str_chrb(*name, n - (sizeof pre - 1), ' ');
+	for (i = sizeof pre - 1 + *nl; i + sizeof said - 1 <= n; i++) {
+		for (k = 0; k < sizeof said - 1 && t[i + k] == said[k]; k++)
+			;
+		if (k == sizeof said - 1) {
+			*reply = i + k;
+			return *nl > 0;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -96,8 +120,9 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 {
 	char date[DATE822_LEN], arr[DATE822_LEN];
 	struct str bnd = STR_ZERO;
-	size_t i, h;
-	int ok;
+	const char *mta;
+	size_t i, h, ml, rp;
+	int ok, smtp;
 
 	date822_fmt(date, d->now);
 	date822_fmt(arr, d->arrival);
@@ -146,12 +171,16 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 		    cat_clean(o, r[i].rcpt, r[i].rcptlen, LINEMAX) &&
 		    cats(o, "\nAction: failed\nStatus: ") &&
 		    str_catb(o, r[i].status, r[i].statuslen);
-		if (ok && r[i].mtalen > 0)
-			ok = cats(o, "\nRemote-MTA: dns; ") &&
-			    cat_clean(o, r[i].mta, r[i].mtalen, 255);
-		ok = ok && cats(o, r[i].mtalen > 0 ? "\nDiagnostic-Code: smtp; " :
+		/* RFC 3464 2.3.5, 2.3.6: the MTA that answered, and an smtp
+		 * diagnostic, only when a server's reply is what failed */
+		smtp = r[i].mtalen > 0 && remote_said(r[i].text, r[i].textlen, &mta, &ml, &rp);
+		if (ok && smtp)
+			ok = cats(o, "\nRemote-MTA: dns; ") && cat_clean(o, mta, ml, 255);
+		if (!smtp)
+			rp = 0;
+		ok = ok && cats(o, smtp ? "\nDiagnostic-Code: smtp; " :
 		    "\nDiagnostic-Code: X-lanmail; ") &&
-		    cat_clean(o, r[i].text, r[i].textlen, FIELDMAX) &&
+		    cat_clean(o, r[i].text + rp, r[i].textlen - rp, FIELDMAX) &&
 		    cats(o, "\nLast-Attempt-Date: ") && cats(o, date) && str_catc(o, '\n');
 	}
 	h = header_end(mess, messlen);

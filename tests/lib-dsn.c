@@ -45,7 +45,8 @@ main(void)
 	r[0].rcpt = "a@b.test", r[0].rcptlen = 8;
 	r[0].status = "5.1.1", r[0].statuslen = 5;
 	r[0].mta = "b.test", r[0].mtalen = 6;
-	r[0].text = "550 5.1.1 no\r\nsuch\001user", r[0].textlen = 23;
+	r[0].text = "Remote host mx.b.test (192.0.2.1) said: 550 5.1.1 no\r\nsuch\001user";
+	r[0].textlen = strlen(r[0].text);
 	r[1].rcpt = "c@d", r[1].rcptlen = 3;
 	r[1].status = "5.0.0", r[1].statuslen = 5;
 	r[1].mta = "", r[1].mtalen = 0;
@@ -56,8 +57,9 @@ main(void)
 	ok(dsn_build(&out, &d, r, 2, mess, strlen(mess)) == 1, "built");
 	ok(has(&out, "Content-Type: multipart/report; report-type=delivery-status;"), "multipart/report");
 	ok(has(&out, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; me.test\n"), "Reporting-MTA");
-	ok(has(&out, "\nFinal-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; b.test\n"
-	    "Diagnostic-Code: smtp; 550 5.1.1 no such user\n"), "remote recipient block, text cleaned");
+	ok(has(&out, "\nFinal-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.b.test\n"
+	    "Diagnostic-Code: smtp; 550 5.1.1 no such user\n"),
+	    "remote recipient block: the server that said it, its reply cleaned");
 	ok(has(&out, "\nFinal-Recipient: rfc822; c@d\nAction: failed\nStatus: 5.0.0\n"
 	    "Diagnostic-Code: X-lanmail; local failure\n"), "local recipient block");
 	ok(has(&out, "Content-Type: text/rfc822-headers\n\nReceived: x\nSubject: hello\n\n--"), "header quoted");
@@ -69,6 +71,17 @@ main(void)
 	ok(!bad, "no CR or NUL in the report");
 	ok(dsn_build(&out, &d, r, 2, "Subject: no body", 16) == 1 &&
 	    has(&out, "Subject: no body\n\n--lanmail"), "header without a final newline");
+	/* a stored CRLF message: its header only, the body stays out */
+	ok(dsn_build(&out, &d, r, 2, "Subject: crlf\r\nX: y\r\n\r\nSECRET\r\n", 32) == 1 &&
+	    has(&out, "rfc822-headers\n\nSubject: crlf\r\nX: y\r\n\n--") && !has(&out, "SECRET"),
+	    "CRLF message: the header ends at its empty line");
+	ok(dsn_build(&out, &d, r, 2, "\nno header\n", 11) == 1 &&
+	    has(&out, "rfc822-headers\n\n\n--") && !has(&out, "no header"), "no header: nothing quoted");
+	/* a remote failure no server said: no Remote-MTA, no smtp diagnostic */
+	r[0].text = "No host by the name b.test", r[0].textlen = 26;
+	ok(dsn_build(&out, &d, r, 1, mess, strlen(mess)) == 1 && !has(&out, "Remote-MTA") &&
+	    has(&out, "Diagnostic-Code: X-lanmail; No host by the name b.test\n"),
+	    "remote failure before any reply: no Remote-MTA");
 	d.dbl = 1;
 	d.sender = "";
 	ok(dsn_build(&out, &d, r, 1, "", 0) == 1 && has(&out, "Subject: double bounce") &&
