@@ -84,6 +84,7 @@ struct inject {
 	size_t nf, capf;
 	int seen;		/* F_ bits of the fields present */
 	struct str firstbody;	/* a body line that ended the header, with its LF */
+	int midline;		/* ... or the start of one too long to hold, without */
 	int ended;		/* the input ended in the header */
 	/* the envelope */
 	struct str sender;
@@ -138,7 +139,7 @@ setting(struct str *out, const char *var, const char *fn)
 	int r;
 
 	if (v && *v) {
-		if (!str_copys(out, v))
+		if (!str_copys(out, v) || !str_nul(out))
 			nomem();
 		return;
 	}
@@ -171,8 +172,10 @@ mailuser(void)
 
 	if (u)
 		return u;
+	/* a uid without a passwd entry (a container, a cleared environment)
+	 * is no reason to refuse, and one that will not pass: as qmail */
 	if ((pw = getpwuid(getuid())) == NULL)
-		die(EXIT_TEMP, "unable to find the caller's login name: set USER");
+		return "anonymous";
 	return pw->pw_name;
 }
 
@@ -362,6 +365,15 @@ read_header(struct inject *in, struct buf *b)
 	for (;;) {
 		l.len = 0;
 		r = buf_getline(b, &l, '\n', HEADMAX - in->head.len);
+		if (r == -1 && errno == EMSGSIZE && l.len > 0 && l.s[0] != ' ' && l.s[0] != '\t' &&
+		    field_start(l.s, l.len) == 0) {
+			/* a long line that is no field: the body began without
+			 * an empty line, and a body line may be of any length */
+			if (!str_copyb(&in->firstbody, l.s, l.len))
+				nomem();
+			in->midline = 1;
+			break;
+		}
 		if (r == -1 && errno == EMSGSIZE)
 			die(EXIT_PERM, "the header is longer than 1048576 bytes");
 		if (r == -1)
@@ -381,8 +393,10 @@ read_header(struct inject *in, struct buf *b)
 		}
 		if (l.len == 0)
 			break;
-		/* an mbox "From " line before the header is no field */
-		if (in->head.len == 0 && l.len >= 5 && memcmp(l.s, "From ", 5) == 0)
+		/* an mbox "From " line before the header is no field (but
+		 * "From : x", obsolete syntax, is one) */
+		if (in->head.len == 0 && l.len >= 5 && memcmp(l.s, "From ", 5) == 0 &&
+		    field_start(l.s, l.len) == 0)
 			continue;
 		if ((l.s[0] == ' ' || l.s[0] == '\t') && in->nf > 0)
 			colon = 0;	/* a continuation line of the field before */
@@ -460,15 +474,54 @@ fix_fields(struct inject *in, int resent)
 	str_free(&out);
 }
 
+#define NAME_MAX_ 200	/* bytes of a name used in an added From */
+#define WORD_BYTES 45	/* bytes in one encoded word: 60 of base64, 75 in all */
+
+/* utf8_ok - p[0..n) is well-formed UTF-8 (overlong forms not looked for) */
+static int
+utf8_ok(const unsigned char *p, size_t n)
+{
+	size_t i = 0, k, more;
+
+	while (i < n) {
+		if (p[i] < 0x80)
+			more = 0;
+		else if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			more = 1;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			more = 2;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			more = 3;
+		else
+			return 0;
+		if (more >= n - i)
+			return 0;
+		for (k = 1; k <= more; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+		i += more + 1;
+	}
+	return 1;
+}
+
 /* encode_name - a display name for From: as it is when it is printable
- * ASCII (quoted when it must be), else an RFC 2047 encoded word */
+ * ASCII (quoted when it must be), else RFC 2047 encoded words of at most
+ * 75 characters, folded onto lines of their own: UTF-8 when the name is,
+ * else taken as ISO-8859-1.  At most NAME_MAX_ bytes of it are used. */
 static void
 encode_name(struct str *out, const char *name)
 {
 	struct str b = STR_ZERO;
-	size_t i, n = strlen(name);
-	int plain = 1, quote = 0;
+	size_t i, k, n = strlen(name);
+	int plain = 1, quote = 0, utf8;
+	const char *cs;
 
+	utf8 = utf8_ok((const unsigned char *)name, n);
+	if (n > NAME_MAX_) {
+		n = NAME_MAX_;
+		while (utf8 && n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+			n--;	/* not in the middle of a character */
+	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
 
@@ -478,9 +531,15 @@ encode_name(struct str *out, const char *name)
 			quote = 1;
 	}
 	if (!plain) {
-		if (!base64_encode(name, n, &b) || !str_cats(out, "=?UTF-8?B?") || !str_cat(out, &b) ||
-		    !str_cats(out, "?="))
-			nomem();
+		cs = utf8 ? "=?UTF-8?B?" : "=?ISO-8859-1?B?";
+		for (i = 0; i < n; i += k) {
+			k = n - i < WORD_BYTES ? n - i : WORD_BYTES;
+			while (utf8 && i + k < n && ((unsigned char)name[i + k] & 0xc0) == 0x80)
+				k--;
+			if ((i > 0 && !str_cats(out, "\n ")) || !base64_encode(name + i, k, &b) ||
+			    !str_cats(out, cs) || !str_cat(out, &b) || !str_cats(out, "?="))
+				nomem();
+		}
 		str_free(&b);
 		return;
 	}
@@ -525,32 +584,43 @@ added(struct inject *in, int resent, struct str *out)
 	time_t now = time(NULL);
 	struct tm *tm;
 
-	if (!(in->seen & (resent ? F_RFROM : F_FROM))) {
-		if (!str_cats(out, resent ? "Resent-From: " : "From: "))
-			nomem();
-		if (name && *name) {
-			encode_name(out, name);
-			if (!str_cats(out, " <"))
+	int pass;
+
+	/* a message gets its own From, Date and Message-ID when it has none
+	 * (or they were dropped: QMAILINJECT f, i); a forwarded one gets the
+	 * Resent- forms as well */
+	for (pass = 0; pass <= resent; pass++) {
+		const char *rs = pass ? "Resent-" : "";
+
+		if (!(in->seen & (pass ? F_RFROM : F_FROM))) {
+			if (!str_cats(out, rs) || !str_cats(out, "From: "))
+				nomem();
+			if (name && *name) {
+				encode_name(out, name);
+				if (!str_cats(out, " <"))
+					nomem();
+			}
+			if (!str_cats(out, mailuser()) || !str_catc(out, '@') ||
+			    !str_cats(out, mailhost(in)) || !str_cats(out, name && *name ? ">\n" : "\n"))
 				nomem();
 		}
-		if (!str_cats(out, mailuser()) || !str_catc(out, '@') || !str_cats(out, mailhost(in)) ||
-		    !str_cats(out, name && *name ? ">\n" : "\n"))
-			nomem();
-	}
-	if (!(in->seen & (resent ? F_RDATE : F_DATE))) {
-		date822_fmt(date, now);
-		if (!str_cats(out, resent ? "Resent-Date: " : "Date: ") || !str_cats(out, date) ||
-		    !str_catc(out, '\n'))
-			nomem();
-	}
-	if (!(in->seen & (resent ? F_RMSGID : F_MSGID))) {
-		if ((tm = gmtime(&now)) == NULL || strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", tm) == 0)
-			die(EXIT_TEMP, "unable to format the time");
-		if (!str_cats(out, resent ? "Resent-Message-ID: <" : "Message-ID: <") ||
-		    !str_cats(out, stamp) || !str_catc(out, '.') ||
-		    !str_catulong(out, (unsigned long)getpid()) || !str_cats(out, ".lanmail@") ||
-		    !str_cat(out, &in->idhost) || !str_cats(out, ">\n"))
-			nomem();
+		if (!(in->seen & (pass ? F_RDATE : F_DATE))) {
+			date822_fmt(date, now);
+			if (!str_cats(out, rs) || !str_cats(out, "Date: ") || !str_cats(out, date) ||
+			    !str_catc(out, '\n'))
+				nomem();
+		}
+		if (!(in->seen & (pass ? F_RMSGID : F_MSGID))) {
+			if ((tm = gmtime(&now)) == NULL ||
+			    strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", tm) == 0)
+				die(EXIT_TEMP, "unable to format the time");
+			if (!str_cats(out, rs) || !str_cats(out, "Message-ID: <") ||
+			    !str_cats(out, stamp) || !str_catc(out, '.') ||
+			    !str_catulong(out, (unsigned long)getpid()) ||
+			    !str_cats(out, pass ? ".r.lanmail@" : ".lanmail@") ||
+			    !str_cat(out, &in->idhost) || !str_cats(out, ">\n"))
+				nomem();
+		}
 	}
 }
 
@@ -619,6 +689,14 @@ copy_body(struct inject *in, struct buf *b, struct buf *out)
 	long r;
 	long i;
 
+	if (in->midline) {
+		/* the rest of that line follows; a CR at the cut waits */
+		st = MID;
+		if (in->firstbody.s[in->firstbody.len - 1] == '\r') {
+			in->firstbody.len--;
+			st = CR;
+		}
+	}
 	if (in->firstbody.len && !buf_put(out, in->firstbody.s, in->firstbody.len))
 		return 0;
 	if (in->ended)
@@ -685,7 +763,8 @@ write_message(struct inject *in, int resent, struct buf *b, int fd)
 		    !buf_put(&out, in->head.s + in->f[i].s, in->f[i].e - in->f[i].s))
 			return 0;
 	added(in, resent, &add);
-	if (!buf_put(&out, add.s, add.len) || !buf_put(&out, "\n", 1) || !copy_body(in, b, &out) ||
+	if ((add.len && !buf_put(&out, add.s, add.len)) || !buf_put(&out, "\n", 1) ||
+	    !copy_body(in, b, &out) ||
 	    !buf_flush(&out))
 		return 0;
 	str_free(&add);
@@ -865,6 +944,10 @@ main(int argc, char **argv)
 	struct buf b;
 
 	die_init(sendmail ? "sendmail" : "qmail-inject");
+	/* a caller that ignores SIGCHLD would leave us unable to wait for
+	 * the queue program's verdict */
+	if (!sig_default(SIGCHLD))
+		die_sys(EXIT_TEMP, "unable to reset SIGCHLD");
 	memset(&in, 0, sizeof in);
 	first = sendmail ? sendmail_opts(&in, argc, argv) : inject_opts(&in, argc, argv);
 	in.flags = env_get("QMAILINJECT");

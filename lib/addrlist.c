@@ -53,7 +53,9 @@ skip_to(const char *p, size_t n, size_t *i, char close)
 		if (is_ctl(p[k]))
 			return 0;
 		if (p[k] == '\\') {
-			if (++k == n || is_ctl(p[k]))
+			/* RFC 5322 3.2.1: a quoted-pair is VCHAR or WSP, never
+			 * CR or LF (which would reach the envelope) */
+			if (++k == n || is_ctl(p[k]) || p[k] == '\r' || p[k] == '\n')
 				return 0;
 			continue;
 		}
@@ -87,7 +89,7 @@ next(const char *p, size_t n, size_t *pos, struct tok *t)
 			if (i == n || is_ctl(p[i]))
 				return -1;
 			if (p[i] == '\\') {
-				if (++i == n)
+				if (++i == n || is_ctl(p[i]) || p[i] == '\r' || p[i] == '\n')
 					return -1;
 			} else if (p[i] == '(')
 				depth++;

@@ -108,6 +108,10 @@ main(void)
 	IS("a\x01@b", "ERR");
 	IS("\"a\x7f\"@b", "ERR");
 	IS("(a\x01)b", "ERR");
+	IS("\"a\\\r\\\nRCPT TO:<e@x>\"@x", "ERR");
+	IS("\"a\\\nb\"@x", "ERR");
+	IS("(c\\\r) a@x", "ERR");
+	IS("\"a\\ b\\\"\"@x", "a b\"@x|4|8|10;");
 
 	/* the function's refusal stops the walk and keeps its errno */
 	ok(addrlist_parse("a, b, c", 7, stop, &calls) == 0 && errno == ENOSPC && calls == 1,

@@ -156,6 +156,57 @@ try:
     rc, m, snd, rc_, err = captured(["\"john smith\"@x.y"], "b\n")
     t.is_(rc_, ["john smith@x.y"], "quoted local part unquoted in the envelope")
 
+    # --- found by an audit ---
+    rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", {"QMAILDEFAULTHOST": "env.host.test", "MALLOC_PERTURB_": "65"})
+    t.ok(snd == "alice@env.host.test" and re.search(r"^From: .*<alice@env\.host\.test>$", m or "", re.M),
+         "QMAILDEFAULTHOST: exactly that host in the sender and From")
+    import signal as _sig
+    e = dict(BASEENV, QMAILQUEUE=CAPTURE)
+    p = subprocess.run([SENDMAIL, "-t", "-i"], input=b"To: a@b.test\n\nb\n", capture_output=True, env=e,
+                       preexec_fn=lambda: _sig.signal(_sig.SIGCHLD, _sig.SIG_IGN), timeout=30)
+    t.is_((p.returncode, p.stderr), (0, b""), "a caller that ignores SIGCHLD still gets 0 for a queued message")
+    rc, out, err = run(["-n"], "From: orig@x.y\nMessage-ID: <orig@x>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+                       "Resent-To: fw@x.y\n\nbody\n", {"QMAILINJECT": "fi"})
+    h = head(out)
+    t.ok(re.search(r"^From: .*alice@mail", h, re.M) and re.search(r"^Message-ID: <", h, re.M) and
+         "orig@" not in h and "Resent-From:" in h and "Resent-Message-ID:" in h,
+         "QMAILINJECT=fi on a forwarded message: From and Message-ID replaced, not just removed")
+    rc, m, snd, rc_, err = captured(['"a\\\r\\\nRCPT TO:<evil@x.y>"@x.y'], "b\n")
+    t.is_((rc, m), (100, None), "CR LF through a quoted-pair in an argument: refused")
+    rc, m, snd, rc_, err = captured(["-h"], 'To: "a\\\n RCPT TO:<e@x.y>"@x.y\n\nb\n')
+    t.is_((rc, m), (100, None), "... and in a To field")
+    rc, m, snd, rc_, err = captured(["-i", "r@x.y"], "x" * 2000000 + "\nsecond\n", prog=SENDMAIL)
+    t.ok(rc == 0 and m is not None and m.endswith("\n\n" + "x" * 2000000 + "\nsecond\n"),
+         "a 2 MB first body line without an empty line before it: taken whole")
+    rc, m, snd, rc_, err = captured(["-i", "r@x.y"], "Subject: s\n" + "y" * 1500000 + "\r\nz\n", prog=SENDMAIL)
+    t.ok(rc == 0 and m is not None and ("Subject: s\n" in m) and m.endswith("\n\n" + "y" * 1500000 + "\nz\n"),
+         "after a field too, with its CR LF made LF")
+    rc, out, err = run(["-n"], "From : Alice <alice@x.y>\nTo: b@x.y\n\nbody\n")
+    t.ok(out.startswith("From : Alice <alice@x.y>\n") and out.count("From") == 1,
+         "an obsolete 'From :' field first is a field, not an mbox separator")
+    rc, out, err = run(["-n", "-F", "\u00c4" * 60], "Subject: x\n\n")
+    h = head(out)
+    words = re.findall(r"=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=", h)
+    t.ok(len(words) == 3 and all(len(w) <= 75 for w in words) and
+         max(len(l) for l in h.split("\n")) <= 998, "a long 8-bit name: encoded words of at most 75, folded")
+    p = subprocess.run(["env", b"NAME=J\xf6rg", INJECT, "-n"], input=b"Subject: x\n\n", capture_output=True,
+                       env=dict(BASEENV), timeout=30)
+    t.ok(b"From: =?ISO-8859-1?B?SvZyZw==?= <alice@" in p.stdout, "a name that is not UTF-8 is labelled ISO-8859-1")
+    rc, out, err = run(["-n", "-F", "A" * 1200], "Subject: x\n\n")
+    t.ok(max(len(l) for l in out.split("\n")) <= 998, "a 1200-byte name is cut to fit a line")
+    anon = t.tmpdir("lanmail-anon.")
+    os.chmod(anon, 0o1777)
+    if os.getuid() == 0 and shutil.which("setpriv") and t.traversable(SENDMAIL) and t.traversable(anon):
+        t.write(os.path.join(anon, "qq"), "#!/bin/sh\nexec 3<&1\ncat > /dev/null\ncat <&3 > %s/env\n" % anon, 0o755)
+        p = subprocess.run(["setpriv", "--reuid=4321", "--regid=4321", "--clear-groups", "env", "-i",
+                            "PATH=/usr/bin:/bin", "QMAILQUEUE=" + os.path.join(anon, "qq"), SENDMAIL, "-t", "-i"],
+                           input=b"To: a@b.test\n\nb\n", capture_output=True, timeout=30)
+        env_ = open(os.path.join(anon, "env"), "rb").read() if os.path.exists(os.path.join(anon, "env")) else b""
+        t.ok(p.returncode == 0 and env_.startswith(b"Fanonymous@mail." + D.encode()),
+             "a uid with no passwd entry and no USER: sender anonymous@, queued (%r)" % (p.stderr,))
+    else:
+        t.skip("needs root, setpriv and a scratch directory anybody may enter, to act as a uid without a passwd entry")
+
     # --- errors ---
     rc, m, snd, rc_, err = captured(["-h"], "To: John Smith\n\nb\n")
     t.is_((rc, m), (100, None), "malformed To when it gives the recipients: 100, nothing queued")
