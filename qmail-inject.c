@@ -808,13 +808,7 @@ queue(struct inject *in, int resent, struct buf *b)
 		nomem();
 	if (!sig_ignore(SIGPIPE) || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
 		die_sys(EXIT_TEMP, "unable to run ", prog);
-	ok = write_message(in, resent, b, mfd);
-	if (close(mfd) == -1)
-		ok = 0;
-	if (ok && !fd_writeall(efd, env.s, env.len, 0))
-		ok = 0;
-	if (close(efd) == -1)
-		ok = 0;
+	ok = qq_close(mfd, efd, env.s, env.len, write_message(in, resent, b, mfd));
 	if ((code = qq_reap(pid)) == -1)
 		die_sys(EXIT_TEMP, prog, " did not finish");
 	if (code == 0 && !ok)

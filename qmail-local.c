@@ -841,13 +841,7 @@ send_forwards(void)
 	if ((pid = qq_spawn(qq.s, &mfd, &efd)) == -1)
 		fail_sys(EXIT_TEMP, "unable to run ", qq.s);
 	/* a qmail-queue that stops reading is reported by its exit code */
-	wrote = copy_message(mfd);
-	if (close(mfd) == -1)
-		wrote = 0;
-	if (wrote && !fd_writeall(efd, env.s, env.len, 0))
-		wrote = 0;
-	if (close(efd) == -1)
-		wrote = 0;
+	wrote = qq_close(mfd, efd, env.s, env.len, copy_message(mfd));
 	if ((code = qq_reap(pid)) == -1 && errno != EINTR)
 		fail_sys(EXIT_TEMP, "unable to wait for ", qq.s);
 	if (code == 0 && wrote) {

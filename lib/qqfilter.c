@@ -89,6 +89,21 @@ qq_spawn(const char *prog, int *mfd, int *efd)
 }
 
 int
+qq_close(int mfd, int efd, const char *env, size_t envlen, int ok)
+{
+	int err = ok ? 0 : errno;
+
+	if (close(mfd) == -1 && ok)
+		ok = 0, err = errno;
+	if (ok && !fd_writeall(efd, env, envlen, 0))
+		ok = 0, err = errno;
+	if (close(efd) == -1 && ok)
+		ok = 0, err = errno;
+	errno = err;
+	return ok;
+}
+
+int
 qq_reap(pid_t pid)
 {
 	int status;
@@ -120,13 +135,8 @@ qq_next(const char *const *part, const size_t *len, size_t nparts, const char *e
 	if (sigaction(SIGPIPE, &sa, &old) == -1 || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
 		return -1;
 	for (i = 0; ok && i < nparts; i++)
-		if (!fd_writeall(mfd, part[i], len[i], 0))
-			ok = 0, err = errno;
-	if (close(mfd) == -1 && ok)
-		ok = 0, err = errno;
-	if (ok && !fd_writeall(efd, env, envlen, 0))
-		ok = 0, err = errno;
-	if (close(efd) == -1 && ok)
+		ok = fd_writeall(mfd, part[i], len[i], 0);
+	if (!qq_close(mfd, efd, env, envlen, ok))
 		ok = 0, err = errno;
 	/* a write that failed because it exited is told by its exit code */
 	if ((code = qq_reap(pid)) == 0 && !ok) {

@@ -37,6 +37,11 @@ int qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len);
  * is ours.  The pid, or -1 with errno.  The caller ignores SIGPIPE: a
  * queue program that ends early tells why by its exit code. */
 pid_t qq_spawn(const char *prog, int *mfd, int *efd);
+/* qq_close - the message is all written (ok, else 0 when its writing
+ * failed): close *mfd, write the envelope to efd unless a write failed,
+ * close efd.  1 when everything went through, else 0 with errno of the
+ * first failure (the program's exit code usually tells more). */
+int qq_close(int mfd, int efd, const char *env, size_t envlen, int ok);
 /* qq_reap - wait for it: its exit code, or -1 with errno (EINTR when a
  * signal ended it) */
 int qq_reap(pid_t);
