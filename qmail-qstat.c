@@ -17,49 +17,74 @@
 #include "qpath.h"
 #include "str.h"
 
-struct tally {
-	const char *skip;
-	struct str fn;
-	unsigned long n;
+/* the ids of todo/, sorted, so that a message qmail-send moves from
+ * todo/ to info/ while we look is counted once */
+struct ids {
+	unsigned long *v;
+	size_t n, cap;
 };
 
 static void
-one(unsigned long id, void *arg)
+add_id(unsigned long id, void *arg)
+{
+	struct ids *t = arg;
+	size_t cap;
+
+	if (t->n == t->cap) {
+		if (__builtin_mul_overflow(t->cap + 64, 2, &cap) ||
+		    __builtin_mul_overflow(cap, sizeof *t->v, &cap))
+			die_nomem();
+		if ((t->v = realloc(t->v, cap)) == NULL)
+			die_nomem();
+		t->cap = cap / sizeof *t->v;
+	}
+	t->v[t->n++] = id;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct tally {
+	const struct ids *todo;
+	unsigned long n;
+};
+
+/* count_info - an info/ file whose id was not in todo/ when we looked */
+static void
+count_info(unsigned long id, void *arg)
 {
 	struct tally *t = arg;
 
-	if (t->skip) {
-		if (!qpath(&t->fn, t->skip, id))
-			die_nomem();
-		if (access(t->fn.s, F_OK) == 0)
-			return;
-	}
-	t->n++;
+	if (t->todo->n == 0 || !bsearch(&id, t->todo->v, t->todo->n, sizeof id, cmp_id))
+		t->n++;
 }
 
-/* count - files named by an id in DIR/S/; with skip set, those whose
- * id also has a file in skip/ are left out */
-static unsigned long
-count(const char *dir, const char *skip)
+/* each - every id of queue/DIR/S/ to fn */
+static void
+each(const char *dir, void (*fn)(unsigned long, void *), void *arg)
 {
-	struct tally t = { skip, STR_ZERO, 0 };
 	struct str d = STR_ZERO;
 	int r;
 
-	r = qpath_each(dir, one, &t, &d);
+	r = qpath_each(dir, fn, arg, &d);
 	if (r == 0)
 		die_nomem();
 	if (r < 0)
 		die_sys(EXIT_TEMP, r == -1 ? "unable to open queue/" : "unable to read queue/", d.s);
 	str_free(&d);
-	str_free(&t.fn);
-	return t.n;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct str out = STR_ZERO;
+	struct ids ids = { NULL, 0, 0 };
+	struct tally t;
 	unsigned long todo, info;
 
 	(void)argc;
@@ -68,8 +93,15 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	if (chdir("queue") == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to queue");
-	todo = count("todo", NULL);
-	info = count("info", "todo");	/* taken over but not yet told to qmail-clean */
+	/* todo/ first: a message moves from there to info/, never back */
+	each("todo", add_id, &ids);
+	if (ids.n > 0)
+		qsort(ids.v, ids.n, sizeof *ids.v, cmp_id);
+	todo = ids.n;
+	t.todo = &ids;
+	t.n = 0;
+	each("info", count_info, &t);	/* taken over, not yet sent to qmail-clean */
+	info = t.n;
 	if (!str_cats(&out, "messages in queue: ") || !str_catulong(&out, todo + info) ||
 	    !str_cats(&out, "\nmessages in queue but not yet preprocessed: ") ||
 	    !str_catulong(&out, todo) || !str_catc(&out, '\n'))
@@ -77,5 +109,6 @@ main(int argc, char **argv)
 	if (!fd_writeall(1, out.s, out.len, 0))
 		die_sys(EXIT_TEMP, "unable to write output");
 	str_free(&out);
+	free(ids.v);
 	return 0;
 }

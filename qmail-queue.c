@@ -55,11 +55,21 @@
  * is killed leaves them; they are invisible and qmail-send sweeps them. */
 static const char *leftover[2];
 
+/* The whole input must arrive within DEADLINE seconds (alarm).  The
+ * handler only ends the reads in progress: it puts /dev/null (devnull,
+ * opened by main) on descriptors 0 and 1, so they reach an end of file,
+ * and sets expired, which main checks after reading and then fails with
+ * its cleanup.  dup2 is async-signal-safe. */
+static int devnull = -1;
+static volatile sig_atomic_t expired;
+
 static void
 on_alarm(int sig)
 {
 	(void)sig;
-	_exit(QQ_TIMEOUT);	/* leftovers are invisible and swept later */
+	expired = 1;
+	(void)dup2(devnull, 0);
+	(void)dup2(devnull, 1);
 }
 
 /* cleanup - forget a failed attempt; errno is kept for the message */
@@ -153,13 +163,17 @@ copy_message(int fd, unsigned long pid)
 		fail_sys(QQ_WRITE, "unable to write message");
 }
 
-/* read_envelope - descriptor 1, at most one byte past the largest valid
- * envelope (enough for the parser to name the defect), checked */
+/* read_envelope - descriptor 1 up to its final NUL (two NULs in a row:
+ * no address holds one), or its end, at most one byte past the largest
+ * valid envelope (enough for the parser to name the defect), checked.
+ * It does not wait for the end of file after the final NUL, as qmail's
+ * did not: a caller may keep the pipe open until we exit.  Bytes that
+ * came with the final NUL and follow it make the envelope malformed. */
 static void
 read_envelope(struct str *raw, struct envelope *env)
 {
 	char x[BUF_SIZE];
-	size_t want;
+	size_t want, i;
 	long r;
 
 	for (;;) {
@@ -171,9 +185,17 @@ read_envelope(struct str *raw, struct envelope *env)
 			fail_sys(QQ_READ, "unable to read envelope");
 		if (r == 0)
 			break;
+		i = raw->len > 0 ? raw->len - 1 : 0;
 		if (!str_catb(raw, x, (size_t)r))
 			fail_sys(QQ_NOMEM, "out of memory");
+		for (; i + 1 < raw->len; i++)
+			if (raw->s[i] == 0 && raw->s[i + 1] == 0)
+				break;
+		if (i + 1 < raw->len)
+			break;	/* the final NUL is in */
 	}
+	if (expired)
+		fail(QQ_TIMEOUT, "the envelope did not arrive within 24 hours");
 	switch (r = envelope_parse_queue(env, raw->s, raw->len)) {
 	case ENVELOPE_OK:
 		return;
@@ -278,6 +300,10 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	umask(033);
 	/* a file size limit must give EFBIG (exit 53), not a silent death */
+	/* above 2: a caller may have closed 0 or 1, and must see that */
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (devnull = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1 || close(fd) == -1)
+		die_sys(QQ_BUG, "unable to open /dev/null");
 	if (!sig_catch(SIGALRM, on_alarm) || !sig_ignore(SIGPIPE) || !sig_ignore(SIGXFSZ))
 		die_sys(QQ_BUG, "unable to set signals");
 	alarm(DEADLINE);
@@ -293,6 +319,8 @@ main(int argc, char **argv)
 
 	/* The message first; without an envelope it stays invisible. */
 	copy_message(fd, pid);
+	if (expired)
+		fail(QQ_TIMEOUT, "the message did not arrive within 24 hours");
 	sfd[0] = fd;
 	sfd[1] = open_dir_of(&messfn, QQ_MESS);
 

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "auto.h"
@@ -44,7 +45,7 @@ static void
 which(const char *prog, struct str *out)
 {
 	const char *p = env_get("PATH");
-	size_t n, plen = str_chrb(prog, 4096, 0);
+	size_t n, plen = strlen(prog);
 
 	if (str_chrb(prog, plen, '/') < plen || p == NULL) {
 		if (!str_copys(out, prog) || !str_nul(out))
@@ -52,8 +53,7 @@ which(const char *prog, struct str *out)
 		return;
 	}
 	for (;;) {
-		n = str_chrb(p, 4096, ':');
-		n = str_chrb(p, n, 0);
+		n = str_chrb(p, strlen(p), ':');
 		out->len = 0;
 		if (!str_catb(out, n ? p : ".", n ? n : 1) || !str_catc(out, '/') ||
 		    !str_cats(out, prog) || !str_nul(out))

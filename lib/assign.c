@@ -8,6 +8,7 @@
  * other file: a value that does not have this shape is an error.
  */
 #include <errno.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +217,11 @@ assign_parseline(const char *line, size_t n, struct str *key, struct str *val)
 		return errno = EINVAL, -1;
 	if (len[1] == 0 || !scan_ulong(f[2], len[2], &uid) ||
 	    !scan_ulong(f[3], len[3], &gid) || len[4] == 0 || f[4][0] != '/')
+		return errno = EINVAL, -1;
+	/* a uid or gid the system cannot hold (or the -1 that means "none")
+	 * would defer every delivery to the address: refuse it here */
+	if ((unsigned long)(uid_t)uid != uid || (uid_t)uid == (uid_t)-1 ||
+	    (unsigned long)(gid_t)gid != gid || (gid_t)gid == (gid_t)-1)
 		return errno = EINVAL, -1;
 	if (len[5] > 1 || (len[5] == 1 && f[5][0] != '-'))
 		return errno = EINVAL, -1;

@@ -81,6 +81,34 @@ try:
     t.is_(qstat(), (2, 0), "same count with qmail-send stopped")
     for sub, name in (("pid", "99999999"), ("mess/0", "23"), ("intd/1", "24"), ("mess/1", "24")):
         os.unlink(os.path.join(t.HOME, "queue", sub, name))
+    s.stop()
+    t.clear_queue()
+
+    # a message qmail-send takes from todo/ to info/ while qmail-qstat
+    # looks is counted once: its info/ scan is held up under strace
+    # while the move happens
+    import shutil
+    if shutil.which("strace"):
+        tr = subprocess.run(["strace", "-f", "-e", "trace=openat", os.path.join(t.BIN, "qmail-qstat")],
+                            capture_output=True, text=True, cwd="/")
+        calls = [l for l in tr.stderr.splitlines() if "openat(" in l]
+        idx = [i for i, l in enumerate(calls) if '"info/0"' in l]
+        split = int(open(os.path.join(t.SRC, "conf-split")).readline())
+        todo = os.path.join(t.HOME, "queue", "todo", str(4242 % split), "4242")
+        info = os.path.join(t.HOME, "queue", "info", str(4242 % split), "4242")
+        t.write(todo, "u0\0p1\0Fa@x\0Tb@y\0")
+        p = subprocess.Popen(["strace", "-o", "/dev/null", "-f", "-e", "trace=openat", "-e",
+                              "inject=openat:delay_enter=1500000:when=%d" % (idx[0] + 1 if idx else 1),
+                              os.path.join(t.BIN, "qmail-qstat")], stdout=subprocess.PIPE, text=True, cwd="/")
+        time.sleep(0.7)
+        t.write(info, "t1\0Fa@x\0")
+        os.unlink(todo)
+        out, _ = p.communicate(timeout=20)
+        t.ok(idx and out.startswith("messages in queue: 1\n"),
+             "a message moved from todo/ to info/ during the count is counted once: %r" % out)
+        os.unlink(info)
+    else:
+        t.skip("strace is not installed")
 finally:
     s.finish()
 t.done()

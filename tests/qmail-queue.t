@@ -295,6 +295,37 @@ p.send_signal(signal.SIGALRM)
 rc = p.wait(10)
 p.stdin.close()
 t.ok(rc == 52 and not files(t.HOME, "todo"), "deadline passed: exit 52, no todo/ entry")
+t.ok(empty(), "and the message file it made is gone")
+clear()
+
+# the envelope's final NUL ends the input: a caller may keep fd 1 open
+r, w = os.pipe()
+os.write(w, ENV)
+with open(path("msg"), "wb") as f:
+    f.write(MSG)
+t0 = time.time()
+try:
+    p = subprocess.run([QQ], stdin=open(path("msg"), "rb"), stdout=r, stderr=subprocess.PIPE, timeout=20)
+    rc = p.returncode
+except subprocess.TimeoutExpired:
+    rc = None
+os.close(r)
+os.close(w)
+t.ok(rc == 0 and time.time() - t0 < 10 and len(files(t.HOME, "todo")) == 1,
+     "envelope pipe still open after the final NUL: queued at once (%r)" % (rc,))
+clear()
+# SIGALRM after the message, while the envelope pipe stays open and empty
+r, w = os.pipe()
+p = subprocess.Popen([QQ], stdin=open(path("msg"), "rb"), stdout=r, stderr=subprocess.DEVNULL)
+end = time.time() + 10
+while time.time() < end and not files(t.HOME, "mess"):
+    time.sleep(0.02)
+time.sleep(0.2)
+p.send_signal(signal.SIGALRM)
+rc = p.wait(10)
+os.close(r)
+os.close(w)
+t.ok(rc == 52 and empty(), "deadline while waiting for the envelope: exit 52, nothing left (%r)" % (rc,))
 clear()
 
 # --- durability: fsync before link, link before exit -----------------------

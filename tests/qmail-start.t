@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""qmail-start's logger lookup in $PATH (the last element of the last
+environment string once read past it), and maildirmake's modes under any
+umask."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lanmail as t
+
+t.need_home()
+START = os.path.join(t.BIN, "qmail-start")
+MDM = os.path.join(t.BIN, "maildirmake")
+
+# env - PATH=...: PATH is the only, so the last, environment string
+for path in (t.BIN + ":/usr/bin", "/usr/bin"):
+    r = subprocess.run(["env", "-", "PATH=" + path, START, "./Maildir/", "no-such-logger-here"],
+                       capture_output=True, timeout=30, cwd="/")
+    t.ok(r.returncode == 111 and b"unable to find the logger no-such-logger-here" in r.stderr,
+         "a logger not in PATH=%s: 111 and why, no crash (%d)" % (path, r.returncode))
+r = subprocess.run(["env", "-", START, "./Maildir/", "no-such-logger-here"], capture_output=True, timeout=30, cwd="/")
+t.ok(r.returncode == 111, "no PATH at all: 111 (%d)" % r.returncode)
+r = subprocess.run([START], capture_output=True, timeout=30, cwd="/")
+t.ok(r.returncode == 100 and b"usage" in r.stderr, "no defaultdelivery: usage, 100")
+
+d = t.tmpdir("lanmail-mdm.")
+md = os.path.join(d, "box")
+r = subprocess.run([MDM, md], capture_output=True, preexec_fn=lambda: os.umask(0o277), timeout=30)
+modes = [oct(os.stat(os.path.join(md, x)).st_mode & 0o7777) if os.path.isdir(os.path.join(md, x)) else None
+         for x in ("", "tmp", "new", "cur")]
+t.is_((r.returncode, modes), (0, ["0o700"] * 4), "maildirmake under umask 277: every directory 0700")
+r = subprocess.run([MDM, md], capture_output=True, timeout=30)
+t.ok(r.returncode == 100 and b"already exists" in r.stderr, "an existing directory: 100")
+t.done()
