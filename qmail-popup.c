@@ -67,6 +67,7 @@ struct session {
 };
 
 #define NEEDTLS "-ERR [AUTH] plaintext logins are refused here: send STLS first\r\n"
+#define NOTLS "-ERR [AUTH] plaintext logins are refused here, and this port offers no TLS: use POP3 over TLS\r\n"
 
 /* out - one reply, one write; a client that is gone ends the session */
 static void
@@ -386,7 +387,7 @@ main(int argc, char **argv)
 			break;
 		case POP3_USER:
 			if (!ss.plainok) {
-				out(NEEDTLS);
+				out(ss.tlsfd >= 0 ? NEEDTLS : NOTLS);
 				break;
 			}
 			if (c.arglen == 0) {
@@ -404,7 +405,7 @@ main(int argc, char **argv)
 			break;
 		case POP3_PASS:
 			if (!ss.plainok) {
-				out(NEEDTLS);
+				out(ss.tlsfd >= 0 ? NEEDTLS : NOTLS);
 				wipe(x, sizeof x);
 				break;
 			}
@@ -418,7 +419,7 @@ main(int argc, char **argv)
 			break;
 		case POP3_AUTH:
 			if (!ss.plainok) {
-				out(NEEDTLS);
+				out(ss.tlsfd >= 0 ? NEEDTLS : NOTLS);
 				wipe(x, sizeof x);
 				break;
 			}

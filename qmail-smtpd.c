@@ -336,6 +336,9 @@ setup(struct session *ss)
 	ss->remoteinfo = env_get("TCPREMOTEINFO");
 	ss->relayclient = env_get("RELAYCLIENT");
 	ss->submission = env_get("SUBMISSION") != NULL;
+	/* set here after an AUTH only, never inherited */
+	if (!env_unset("SMTPAUTHUSER"))
+		nomem();
 }
 
 /* spfsetting - control/spfbehavior: off (the default), record or reject;
@@ -600,7 +603,11 @@ ownaddress(struct session *ss, const struct str *a)
 		return 0;
 	if (at < ulen || !str_caseeqb(a->s, lg->s, ulen))
 		return 0;
-	return at == ulen || a->s[ulen] == '-';	/* the login, or an extension of it */
+	if (at == ulen)
+		return 1;	/* the login itself */
+	/* an extension of it, unless that address is a mailbox (or alias)
+	 * of its own in users/recipients.cdb: joe may not send as joe-smith */
+	return a->s[ulen] == '-' && rcptcheck_mailbox(a->s, a->len) == 0;
 }
 
 /* digits - p[0..n) is all ASCII digits */
@@ -1263,6 +1270,7 @@ auth(struct session *ss, const char *arg, size_t n)
 out:
 	if (ss->line.s)
 		memset(ss->line.s, 0, ss->line.cap);	/* the base64 of the password */
+	memset(ss->in.x, 0, ss->in.pos);	/* and its bytes as read: all taken */
 	if (pass.s)
 		memset(pass.s, 0, pass.cap);
 	if (resp.s)
@@ -1299,6 +1307,9 @@ starttls(struct session *ss, size_t argn)
 	ss->helo.len = 0;
 	ss->esmtp = 0;
 	ss->login.len = 0;
+	/* RFC 3207 4.2: nothing from before TLS, an AUTH included, counts;
+	 * a $QMAILQUEUE filter must not see a login that is forgotten */
+	(void)env_unset("SMTPAUTHUSER");	/* cannot fail for lack of memory */
 	logline("starttls ip=", ss->remoteip, " tls=", env_get("TLSVERSION") ? env_get("TLSVERSION") : "yes");
 }
 

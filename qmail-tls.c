@@ -231,8 +231,12 @@ ctx_make(int askcert)
 		die(EXIT_TEMP, "unable to set up TLS: ", tls_error(e, sizeof e));
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* one process per connection: a session cache could never hit */
+	/* one process per connection: a session cache could never hit, and
+	 * TLS 1.3 tickets (SSL_OP_NO_TICKET only makes them stateful) could
+	 * never be used: none are sent */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_num_tickets(ctx, 0) != 1)
+		die(EXIT_TEMP, "unable to set up TLS: ", tls_error(e, sizeof e));
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (askcert)

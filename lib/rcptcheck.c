@@ -298,6 +298,23 @@ local_exists(const char *l, size_t n, int virtual)
 	return rcptcheck_dotqmail(ALIAS_HOME, "-", l, n);
 }
 
+int
+rcptcheck_mailbox(const char *addr, size_t n)
+{
+	struct str key = STR_ZERO, val = STR_ZERO;
+	int r = -1, err;
+
+	if (str_copyb(&key, addr, n)) {
+		str_lowerb(key.s, key.len);
+		r = lcdb_lookup(RECIPIENTS_CDB, key.s, key.len, &val);
+	}
+	err = errno;
+	str_free(&key);
+	str_free(&val);
+	errno = err;
+	return r;
+}
+
 /* listed - users/recipients.cdb: the address, then the user without
  * extension (local parts cut at each dash), then the catch-all "@domain" */
 static int

@@ -46,6 +46,11 @@ int rcptcheck_relay(const struct rcptcheck *, const char *domain, size_t n);
  * Domains neither local nor virtual are not checked (1). */
 int rcptcheck_exists(const struct rcptcheck *, const char *addr, size_t n);
 
+/* rcptcheck_mailbox - 1 when users/recipients.cdb lists addr itself (a
+ * mailbox or an alias of its own), 0 when not (or there is no such file),
+ * -1 when that cannot be told (errno) */
+int rcptcheck_mailbox(const char *addr, size_t n);
+
 /* rcptcheck_dotqmail - 1 when home holds the .qmail file that qmail-local
  * would follow for ext (".qmail" dash ext, then each "PREFIX-default",
  * then "default"), 0 when none, -1 when that cannot be told */

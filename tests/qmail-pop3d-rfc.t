@@ -174,6 +174,18 @@ t.ok(b"STLS" not in p.stdout and b"not offering STLS" in p.stderr,
 t.ok(p.stdout.endswith(b"+OK TLSCONTROL=unset\r\n"),
      "and the subprogram does not see it: %r" % p.stdout[-40:])
 
+# no STLS on this port, password logins refused from here: not told to
+# send STLS, which would be refused too
+t.control("plaintextauthnets", "192.0.2.0/24\n")
+e = dict(os.environ)
+e.pop("TLSCONTROL", None)
+e["TCPREMOTEIP"] = "127.0.0.1"
+p = subprocess.run([POPUP, "mail.test.example", "true"], input=b"USER x\r\nQUIT\r\n", capture_output=True,
+                   env=e, timeout=30)
+t.ok(b"offers no TLS" in p.stdout and b"send STLS" not in p.stdout,
+     "plaintext refused and no STLS here: says so, not 'send STLS': %r" % p.stdout.split(b"\r\n")[1:2])
+t.control("plaintextauthnets", None)
+
 # the hostname leaves room for the longest login in qmail-auth's 1024 octets
 p = subprocess.run([POPUP, "h" * 254, "true"], input=b"QUIT\r\n", capture_output=True, timeout=30)
 t.ok(p.returncode == 100 and p.stdout == b"", "a hostname of 254 octets: usage, exit 100")

@@ -206,6 +206,8 @@ r = s_client(["-tls1_3", "-ign_eof"], b"ECHO via s_client\nQUIT\n")
 out = r.stdout.decode("latin-1")
 t.ok("250 via s_client" in out and "221 bye" in out, "s_client TLS 1.3 session")
 t.ok("Compression: NONE" in out or "Compression" not in out, "no compression")
+t.ok("New Session Ticket" not in out + r.stderr.decode("latin-1"),
+     "no TLS 1.3 session tickets (none could ever be used)")
 r = s_client(["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"], b"QUIT\n")
 t.ok(r.returncode != 0 and "220 test server ready" not in r.stdout.decode("latin-1"), "s_client -tls1_1 refused")
 r = s_client(["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"], b"R\nECHO after renegotiation\nQUIT\n")
