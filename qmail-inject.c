@@ -80,8 +80,9 @@ struct inject {
 	struct str defaulthost, defaultdomain, plusdomain, idhost;
 	/* the message */
 	struct str head;	/* the header fields, LF line ends */
-	struct field *f;
-	size_t nf, capf;
+	struct field *f;	/* in->fields, as an array of nf */
+	struct str fields;
+	size_t nf;
 	int seen;		/* F_ bits of the fields present */
 	struct str firstbody;	/* a body line that ended the header, with its LF */
 	int midline;		/* ... or the start of one too long to hold, without */
@@ -323,26 +324,24 @@ field_start(const char *p, size_t n)
 static void
 add_field(struct inject *in, size_t s, size_t colon)
 {
-	size_t cap, i, k;
+	struct field f;
+	size_t i, k;
 
-	if (in->nf == in->capf) {
-		if (__builtin_mul_overflow(in->capf + 16, 2, &cap) ||
-		    __builtin_mul_overflow(cap, sizeof *in->f, &k))
-			nomem();
-		if ((in->f = realloc(in->f, k)) == NULL)
-			nomem();
-		in->capf = cap;
-	}
-	in->f[in->nf].s = s;
-	in->f[in->nf].colon = colon;
-	in->f[in->nf].what = 0;
+	f.s = s;
+	f.e = s;
+	f.colon = colon;
+	f.what = 0;
 	k = colon - s;
 	while (k > 0 && (in->head.s[s + k - 1] == ' ' || in->head.s[s + k - 1] == '\t'))
 		k--;
 	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
 		if (strlen(fields[i].name) == k && str_caseeqb(in->head.s + s, fields[i].name, k))
-			in->f[in->nf].what = fields[i].what;
-	in->seen |= in->f[in->nf].what;
+			f.what = fields[i].what;
+	in->seen |= f.what;
+	/* the fields live in a str as an array (malloc aligns for any type) */
+	if (!str_catb(&in->fields, (const char *)&f, sizeof f))
+		nomem();
+	in->f = (struct field *)(void *)in->fields.s;
 	in->nf++;
 }
 

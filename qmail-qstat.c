@@ -20,25 +20,19 @@
 /* the ids of todo/, sorted, so that a message qmail-send moves from
  * todo/ to info/ while we look is counted once */
 struct ids {
-	unsigned long *v;
-	size_t n, cap;
+	struct str a;		/* the ids, as an array (malloc aligns it) */
+	const unsigned long *v;	/* a.s once all are in */
+	size_t n;
 };
 
 static void
 add_id(unsigned long id, void *arg)
 {
 	struct ids *t = arg;
-	size_t cap;
 
-	if (t->n == t->cap) {
-		if (__builtin_mul_overflow(t->cap + 64, 2, &cap) ||
-		    __builtin_mul_overflow(cap, sizeof *t->v, &cap))
-			die_nomem();
-		if ((t->v = realloc(t->v, cap)) == NULL)
-			die_nomem();
-		t->cap = cap / sizeof *t->v;
-	}
-	t->v[t->n++] = id;
+	if (!str_catb(&t->a, (const char *)&id, sizeof id))
+		die_nomem();
+	t->n++;
 }
 
 static int
@@ -83,7 +77,7 @@ int
 main(int argc, char **argv)
 {
 	struct str out = STR_ZERO;
-	struct ids ids = { NULL, 0, 0 };
+	struct ids ids = { STR_ZERO, NULL, 0 };
 	struct tally t;
 	unsigned long todo, info;
 
@@ -95,8 +89,9 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to chdir to queue");
 	/* todo/ first: a message moves from there to info/, never back */
 	each("todo", add_id, &ids);
+	ids.v = (const unsigned long *)(void *)ids.a.s;
 	if (ids.n > 0)
-		qsort(ids.v, ids.n, sizeof *ids.v, cmp_id);
+		qsort(ids.a.s, ids.n, sizeof *ids.v, cmp_id);
 	todo = ids.n;
 	t.todo = &ids;
 	t.n = 0;
@@ -109,6 +104,6 @@ main(int argc, char **argv)
 	if (!fd_writeall(1, out.s, out.len, 0))
 		die_sys(EXIT_TEMP, "unable to write output");
 	str_free(&out);
-	free(ids.v);
+	str_free(&ids.a);
 	return 0;
 }
