@@ -173,12 +173,13 @@ check_home(void)
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		finish(EXIT_TEMP, "home directory ", c.home,
 		    " is group- or world-writable: deliveries wait until that is fixed");
-	if ((st.st_mode & S_ISVTX) && c.flag_doit)
-		finish(EXIT_TEMP, "home directory ", c.home,
-		    " is sticky: deliveries wait until the bit is cleared");
-	if ((st.st_mode & S_ISVTX) &&
-	    (!str_cats(&c.report, "warning: home directory is sticky: deliveries wait until the bit is cleared\n")))
-		nomem();
+	if (st.st_mode & S_ISVTX) {
+		if (c.flag_doit)
+			finish(EXIT_TEMP, "home directory ", c.home,
+			    " is sticky: deliveries wait until the bit is cleared");
+		if (!str_cats(&c.report, "warning: home directory is sticky: deliveries wait until the bit is cleared\n"))
+			nomem();
+	}
 }
 
 /* readfile - fn into out: 1 read, 0 missing; trouble ends the delivery */
@@ -579,8 +580,6 @@ run_program(const char *cmd)
 		unsigned left = time_left(deadline);
 
 		alarmed = 0;
-		if (!sig_catch(SIGALRM, on_alarm))
-			fail_sys(EXIT_TEMP, "unable to catch ", "SIGALRM");
 		if (left > 0) {
 			pid_t w;
 
@@ -743,8 +742,6 @@ deliver_mbox(const char *path, size_t n)
 	/* a reader that holds its lock for ever must not hold this
 	 * delivery slot for ever: give up after MBOX_LOCKWAIT seconds */
 	alarmed = 0;
-	if (!sig_catch(SIGALRM, on_alarm))
-		fail_sys(EXIT_TEMP, "unable to catch SIGALRM", "");
 	alarm(MBOX_LOCKWAIT);
 	while (fcntl(fd, F_SETLKW, &lk) == -1) {
 		if (errno != EINTR)
@@ -964,8 +961,9 @@ main(int argc, char **argv)
 	c.sender = argv[i + 6], c.deflt = argv[i + 7];
 	if (*c.home != '/')
 		finish(EXIT_TEMP, "home directory ", c.home, " is not an absolute path");
-	if (!sig_ignore(SIGPIPE))
-		finish(EXIT_TEMP, "unable to ignore SIGPIPE", NULL, NULL);
+	/* SIGALRM ends a wait for a program or an mbox lock (alarmed) */
+	if (!sig_ignore(SIGPIPE) || !sig_catch(SIGALRM, on_alarm))
+		finish(EXIT_TEMP, "unable to set up signals", NULL, NULL);
 	(void)env_unset("DEFAULT");	/* set only when a -default file matches */
 
 	check_home();
