@@ -545,17 +545,6 @@ badmailfrom(struct session *ss, const struct str *a)
 	return 0;
 }
 
-/* lfs - the LF bytes in p[0..n) */
-static size_t
-lfs(const char *p, size_t n)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++)
-		k += p[i] == '\n';
-	return k;
-}
-
 /* ownaddress - under SUBMISSION, may the login send as a?  Its own
  * address (a bare login in control/defaultdomain), with any extension,
  * or what control/smtpdauthfrom grants: "login:address", "login:@domain",
@@ -653,7 +642,7 @@ mail(struct session *ss, const char *arg, size_t n)
 	/* a source route in MAIL FROM is ignored, as RFC 5321 asks */
 	for (pos = rest; smtpcmd_param(arg, n, &pos, &k, &kl, &v, &vl);) {
 		if (kl == 4 && str_caseeqb(arg + k, "size", 4)) {
-			if (vl == 0 || vl > 20 || str_chrb(arg + v, vl, 0) != vl || !digits(arg + v, vl)) {
+			if (vl == 0 || vl > 20 || !digits(arg + v, vl)) {
 				failed(ss, "501 5.5.4 SIZE needs a number\r\n");
 				return;
 			}
@@ -941,6 +930,7 @@ data(struct session *ss, size_t argn)
 	char o[BUF_SIZE + 1];
 	unsigned long size = 0, qpid = 0;
 	size_t took, olen;
+	unsigned long long lfs;
 	int toobig = 0, code;
 	long r;
 
@@ -979,11 +969,12 @@ data(struct session *ss, size_t argn)
 				bye(ss, NULL, r == 0 ? "disconnected in DATA" : "read failed in DATA");
 			}
 		}
+		lfs = sd.lfs;
 		took = smtpdata_feed(&sd, ss->in.x + ss->in.pos, buf_pending(&ss->in), o, &olen);
 		ss->in.pos += took;
 		/* RFC 1870: the size counts each line end as CR LF, as SIZE
 		 * does; o holds them as LF */
-		if (__builtin_add_overflow(size, olen + lfs(o, olen), &size))
+		if (__builtin_add_overflow(size, olen + (sd.lfs - lfs), &size))
 			size = (unsigned long)-1;
 		if (ss->lim.databytes && size > ss->lim.databytes && !toobig) {
 			toobig = 1;

@@ -21,6 +21,7 @@ smtpdata_init(struct smtpdata *d, size_t linemax)
 	d->done = 0;
 	d->col = 0;
 	d->linemax = linemax;
+	d->lfs = 0;
 }
 
 /* count - one more octet in the current line */
@@ -80,6 +81,7 @@ smtpdata_feed(struct smtpdata *d, const char *in, size_t n, char *out, size_t *o
 				/* a bare LF does not start a line */
 				d->flags |= SMTPDATA_BARELF;
 				out[o++] = '\n';
+				d->lfs++;
 				count(d);
 			} else {
 				out[o++] = c;
@@ -90,6 +92,7 @@ smtpdata_feed(struct smtpdata *d, const char *in, size_t n, char *out, size_t *o
 		case S_CR:
 			if (c == '\n') {
 				out[o++] = '\n';
+				d->lfs++;
 				d->state = S_BOL;
 				i++;
 				continue;

@@ -24,6 +24,7 @@ struct smtpdata {
 	int done;		/* 1 once the end-of-data marker was read */
 	size_t col;		/* octets of the current line, as sent */
 	size_t linemax;		/* octets allowed in a line, CRLF included (0 = any) */
+	unsigned long long lfs;	/* LF bytes put out so far: the line ends */
 };
 
 void smtpdata_init(struct smtpdata *, size_t linemax);
