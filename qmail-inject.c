@@ -94,7 +94,7 @@ struct inject {
 	unsigned long nrcpt;
 	struct str fixed;	/* a field being rewritten */
 	size_t copied;
-	size_t base;		/* where the field's value starts in head */
+	const char *field;	/* the field value parsed, NULL for an argument */
 	int collect;		/* the field's addresses are recipients */
 };
 
@@ -234,29 +234,17 @@ add_rcpt(struct inject *in, const char *a, size_t n)
 		nomem();
 }
 
-/* in_field - addrlist callback for a header field */
+/* in_list - addrlist callback for a header field (in->field) or a
+ * recipient argument (in->field NULL, in->collect set) */
 static int
-in_field(void *arg, const struct addrlist_addr *m)
+in_list(void *arg, const struct addrlist_addr *m)
 {
 	struct inject *in = arg;
 	struct str a = STR_ZERO;
 
-	qualify(in, m, in->head.s + in->base, &a);
+	qualify(in, m, in->field, &a);
 	if (in->collect)
 		add_rcpt(in, a.s, a.len);
-	str_free(&a);
-	return 1;
-}
-
-/* in_arg - addrlist callback for a recipient argument */
-static int
-in_arg(void *arg, const struct addrlist_addr *m)
-{
-	struct inject *in = arg;
-	struct str a = STR_ZERO;
-
-	qualify(in, m, NULL, &a);
-	add_rcpt(in, a.s, a.len);
 	str_free(&a);
 	return 1;
 }
@@ -443,8 +431,8 @@ fix_fields(struct inject *in, int resent)
 		in->collect = in->use_heads && (f->what & (resent ? F_RRCPT : F_RCPT));
 		in->fixed.len = 0;
 		in->copied = 0;
-		in->base = vs;
-		if (!addrlist_parse(in->head.s + vs, ve - vs, in_field, in)) {
+		in->field = in->head.s + vs;	/* head does not change while it is parsed */
+		if (!addrlist_parse(in->field, ve - vs, in_list, in)) {
 			if (errno == ENOMEM)
 				nomem();
 			if (in->collect) {
@@ -957,9 +945,11 @@ main(int argc, char **argv)
 		in.seen &= ~F_MSGID;
 	if (in.use_heads == 1 && in.use_args == 1 && first < argc)
 		in.use_heads = 0;	/* -A: the arguments when there are any */
+	in.field = NULL;
+	in.collect = 1;
 	if (in.use_args)
 		for (i = first; i < argc; i++)
-			if (!addrlist_parse(argv[i], strlen(argv[i]), in_arg, &in))
+			if (!addrlist_parse(argv[i], strlen(argv[i]), in_list, &in))
 				die(EXIT_PERM, "not a recipient address: ", argv[i]);
 	fix_fields(&in, resent);
 	envelope_sender(&in);
