@@ -912,7 +912,7 @@ route(const struct str *routes, const char *host, size_t hn, struct str *relay, 
 static int
 authlogin(struct config *cf, const struct str *relay)
 {
-	const char *l = cf->auth.s;
+	const char *l;
 	size_t i, n, a, b;
 
 	for (i = 0; i < cf->auth.len; i += n + 1) {
