@@ -38,6 +38,7 @@
 #include "env.h"
 #include "listcmd.h"
 #include "maildir.h"
+#include "qqfilter.h"
 #include "spawn.h"
 #include "str.h"
 
@@ -288,18 +289,12 @@ static void
 inject(int fd, const char *sender, const char *rcpts, size_t rn)
 {
 	struct str qq = STR_ZERO, env = STR_ZERO;
-	const char *q = env_get("QMAILQUEUE");
 	char *argv[2];
 	int e[2], fds[3], status, code;
 	size_t i, k;
 	pid_t pid;
 
-	if (q == NULL || *q == 0) {
-		if (!str_cats(&qq, auto_home) || !str_cats(&qq, "/bin/qmail-queue"))
-			die_nomem();
-	} else if (!str_cats(&qq, q))
-		die_nomem();
-	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cats(&env, sender) || !str_catc(&env, 0))
+	if (!qq_program(&qq) || !str_catc(&env, 'F') || !str_cats(&env, sender) || !str_catc(&env, 0))
 		die_nomem();
 	for (i = 0; i < rn; i += k + 1) {
 		k = str_chrb(rcpts + i, rn - i, 0);

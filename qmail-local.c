@@ -822,17 +822,11 @@ static void
 send_forwards(void)
 {
 	struct str qq = STR_ZERO, env = STR_ZERO;
-	const char *q = env_get("QMAILQUEUE");
 	int mfd, efd, code, wrote;
 	pid_t pid;
 
 	setup_children();
-	if (q == NULL || *q == 0) {
-		if (!str_cats(&qq, auto_home) || !str_cats(&qq, "/bin/qmail-queue"))
-			nomem();
-	} else if (!str_cats(&qq, q))
-		nomem();
-	if (!str_nul(&qq) || !str_catc(&env, 'F') || !str_cat(&env, &c.newsender) ||
+	if (!qq_program(&qq) || !str_catc(&env, 'F') || !str_cat(&env, &c.newsender) ||
 	    !str_catc(&env, 0) || !str_cat(&env, &c.forwards) || !str_catc(&env, 0))
 		nomem();
 	if ((pid = qq_spawn(qq.s, &mfd, &efd)) == -1)

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "auto.h"
 #include "buf.h"
 #include "die.h"
 #include "env.h"
@@ -49,6 +50,16 @@ qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len)
 	*s = env + 1;
 	*len = e;
 	return 1;
+}
+
+int
+qq_program(struct str *out)
+{
+	const char *q = env_get("QMAILQUEUE");
+
+	if (q && *q)
+		return str_copys(out, q) && str_nul(out);
+	return str_copys(out, auto_home) && str_cats(out, "/bin/qmail-queue") && str_nul(out);
 }
 
 pid_t

@@ -31,6 +31,11 @@ int qq_readall(int fd, struct str *out);
  * into s and len; 0 when the envelope is malformed */
 int qq_envelope_sender(const char *env, size_t n, const char **s, size_t *len);
 
+/* qq_program - the queue program a message is handed to, into out as a
+ * C string: $QMAILQUEUE when set and not empty, else the install root's
+ * bin/qmail-queue, whatever the current directory; 1, or 0 (ENOMEM) */
+int qq_program(struct str *out);
+
 /* qq_spawn - run prog (qmail-queue, or a program that stands in for it)
  * with its descriptors 0 and 1 on new pipes: the message goes to *mfd,
  * then the envelope to *efd, each closed when complete; its descriptor 2
