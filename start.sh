@@ -279,10 +279,20 @@ port_of() {
 	webadmin) p=$(ctlv webadminport); echo "${p:-8443}" ;;
 	esac
 }
-# listening PORT - something listens on TCP PORT (IPv4 or IPv6)
+# listening NAME PORT - service NAME's own tcpserver (supervise's child,
+# after the run script's execs) holds the listening socket on TCP PORT.
+# Another program on the port does not count: tcpserver then retries its
+# bind and logs "unable to bind" in log/NAME/current.
 listening() {
-	grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp ||
-	grep -q ":$(printf '%04X' "$1") 00000000000000000000000000000000:0000 0A" /proc/net/tcp6 2>/dev/null
+	_pid=$(svstat "$home/service/$1" 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p')
+	[ -n "$_pid" ] || return 1
+	_fds=$(ls -l "/proc/$_pid/fd" 2>/dev/null) || return 1
+	for _ino in $(awk -v p=":$(printf '%04X' "$2")" \
+		'$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+		case $_fds in *"socket:[$_ino]"*) return 0 ;; esac
+	done
+	return 1
 }
 echo
 echo "lanmail runs from $home (services in $scandir, logs in $home/log):"
@@ -299,8 +309,8 @@ for s in $(cat "$sv/.services"); do
 		sip=$ip
 		[ "$s" != webadmin ] || { sip=$(ctlv webadminip); sip=${sip:-$ip}; }
 		i=0
-		while [ $i -lt 10 ] && ! listening "$port"; do sleep 1; i=$((i + 1)); done
-		if listening "$port"; then state=listening; else state="NOT listening yet: see $home/log/$s/current"; fi
+		while [ $i -lt 10 ] && ! listening "$s" "$port"; do sleep 1; i=$((i + 1)); done
+		if listening "$s" "$port"; then state=listening; else state="NOT listening: is the port taken? see $home/log/$s/current"; fi
 		printf '  %-11s %s:%s %s\n' "$s" "$sip" "$port" "$state"
 		;;
 	esac

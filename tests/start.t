@@ -88,7 +88,7 @@ SENDMAIL = "/usr/sbin/sendmail"
 OURS = os.path.join(HOME, "bin", "sendmail")
 # another mailer's sendmail is left alone; none (or a dead link) is replaced
 theirs = os.path.exists(SENDMAIL) and os.path.realpath(SENDMAIL) != os.path.realpath(OURS)
-t.plan(22)
+t.plan(24)
 try:
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
@@ -188,6 +188,22 @@ try:
              "make stop leaves the other mailer's sendmail")
     else:
         t.ok(not os.path.lexists(SENDMAIL), "make stop removed the sendmail link")
+
+    # a port another program holds is reported, not taken for ours
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", ports["pop3"]))
+    squatter.listen(1)
+    try:
+        rc, out4, err4 = make("start")
+    finally:
+        squatter.close()
+    t.ok(rc == 0 and re.search(r"smtpd\s+127\.0\.0\.1:%d listening" % ports["smtpd"], out4),
+         "with the POP3 port taken, make start still starts SMTP")
+    t.ok(re.search(r"pop3\s+127\.0\.0\.1:%d NOT listening: is the port taken\?" % ports["pop3"], out4),
+         "and says POP3 is not listening, rather than counting another program's socket")
+    pid = int(open(os.path.join(SV, ".pid")).read()) if os.path.exists(os.path.join(SV, ".pid")) else pid
+    make("stop")
 finally:
     if os.path.exists(os.path.join(SV, ".how")):
         make("stop")
