@@ -36,6 +36,7 @@ struct job {
 	int exited;
 	int status;
 	struct str rep;
+	int full;		/* rep reached SPAWNER_OUTMAX: keep no more */
 	struct str req;		/* the fields, NUL-separated */
 	size_t nrcpt;
 	unsigned long slot;
@@ -115,7 +116,11 @@ drain(struct job *j)
 			}
 			return;
 		}
-		if (j->rep.len + (size_t)r <= SPAWNER_OUTMAX && !str_catb(&j->rep, x, (size_t)r))
+		/* past the limit nothing more is kept: a later, smaller piece
+		 * would join records that do not belong together */
+		if (j->full || j->rep.len + (size_t)r > SPAWNER_OUTMAX)
+			j->full = 1;
+		else if (!str_catb(&j->rep, x, (size_t)r))
 			die_nomem();
 	}
 }
@@ -140,6 +145,9 @@ done(const struct spawner_ops *ops, void *ctx, struct job *j)
 	j->pid = 0;
 	j->exited = 0;
 	j->rep.len = 0;
+	j->full = 0;
+	if (j->rep.cap > 65536)
+		str_free(&j->rep);	/* a rare large report: give it back */
 }
 
 /* begin - one request: start its child, or answer at once */

@@ -21,7 +21,9 @@
 #include "str.h"
 
 #define SPAWNER_SLOTS 1000	/* concurrent deliveries accepted */
-#define SPAWNER_OUTMAX 65536	/* bytes of a child's report kept */
+/* bytes of a child's report kept: room for qmail-remote's 1000
+ * recipients' records and the message's, each at most 1 + 1000 + 1 */
+#define SPAWNER_OUTMAX (1001 * 1002)
 
 struct spawner_ops {
 	/* rcpts - how many recipients field f[0..nf) names (nf excludes slot
