@@ -55,6 +55,7 @@
 #define PIECE_MAX 8192		/* message read in lines of at most this */
 #define REPLYLINE_MAX 4096	/* longest reply line accepted */
 #define QUIT_TIMEOUT 10		/* seconds to wait for QUIT's answer */
+#define TEXT_MAX 1000		/* bytes of a report record's text */
 #define TLSHELPER "bin/qmail-tls"
 #define TLSCAFILE "control/tlsca"
 #define TLS_SLACK 10		/* seconds beyond qmail-tls's own deadline */
@@ -72,6 +73,7 @@ struct rcpt {
 /* one address to try, with the MX preference it came from */
 struct cand {
 	unsigned pref;
+	int tlsfailed;		/* its host failed TLS at another address */
 	char name[DNS_NAME_MAX + 1];
 	struct dns_ip ip;
 };
@@ -104,6 +106,7 @@ struct sink {
 	struct buf *b;
 	unsigned long long n;
 	int bol;		/* at the beginning of a line */
+	int cr;			/* the last byte put was a CR, not yet sent */
 };
 
 /* the session with one peer */
@@ -152,7 +155,9 @@ decide_all(struct rcpt *r, int nr, char code, const char *a, const char *b, cons
 }
 
 /* report - write every result and the message result in one write and
- * exit 0; the accepted recipients share a failed message's fate */
+ * exit 0; the accepted recipients share a failed message's fate.  Each
+ * text is cut at TEXT_MAX bytes, so that 1000 recipients' records fit
+ * what qmail-rspawn keeps (SPAWNER_OUTMAX). */
 static void __attribute__((noreturn))
 report(struct rcpt *r, int nr, char mcode, const struct str *mtext)
 {
@@ -170,7 +175,7 @@ report(struct rcpt *r, int nr, char mcode, const struct str *mtext)
 		}
 		if (!str_catc(&o, c))
 			nomem();
-		for (k = 0; k < r[i].text.len; k++)
+		for (k = 0; k < r[i].text.len && k < TEXT_MAX; k++)
 			if (!str_catc(&o, r[i].text.s[k] ? r[i].text.s[k] : '?'))
 				nomem();
 		if (!str_catc(&o, 0))
@@ -178,7 +183,7 @@ report(struct rcpt *r, int nr, char mcode, const struct str *mtext)
 	}
 	if (!str_catc(&o, mcode))
 		nomem();
-	for (k = 0; k < mtext->len; k++)
+	for (k = 0; k < mtext->len && k < TEXT_MAX; k++)
 		if (!str_catc(&o, mtext->s[k] ? mtext->s[k] : '?'))
 			nomem();
 	if (!str_catc(&o, 0))
@@ -311,33 +316,60 @@ sink_put(struct sink *s, const char *p, size_t n)
 	return s->b ? buf_put(s->b, p, n) : 1;
 }
 
-/* sink_text - text whose lines end in LF, as CRLF lines, dot-stuffed */
+/* sink_dot - the dot that stuffs a line starting with one: sent, but
+ * not counted (RFC 1870's size leaves stuffing dots out) */
+static int
+sink_dot(struct sink *s)
+{
+	return s->b ? buf_put(s->b, ".", 1) : 1;
+}
+
+/* sink_eol - end the line */
+static int
+sink_eol(struct sink *s)
+{
+	s->bol = 1;
+	s->cr = 0;
+	return sink_put(s, "\r\n", 2);
+}
+
+/* sink_text - text whose lines end in LF, as CRLF lines, dot-stuffed;
+ * eol: the piece ends its line.  CR goes out only in CRLF (RFC 5321
+ * 2.3.8): a CR right before the line's end is part of it, any other CR
+ * ends a line, so no bare CR can carry a CR.CR or CR.CRLF to a receiver
+ * that takes CR alone for a line end.  A CR that ends a piece waits for
+ * the next piece to say which it is. */
 static int
 sink_text(struct sink *s, const char *p, size_t n, int eol)
 {
 	size_t i;
 
+	if (s->cr && n > 0 && !sink_eol(s))
+		return 0;
 	while (n > 0) {
-		if (s->bol && p[0] == '.' && !sink_put(s, ".", 1))
+		if (s->bol && p[0] == '.' && !sink_dot(s))
 			return 0;
-		i = str_chrb(p, n, '\n');
+		for (i = 0; i < n && p[i] != '\n' && p[i] != '\r'; i++)
+			;
 		if (!sink_put(s, p, i))
 			return 0;
-		if (i == n) {
-			s->bol = 0;
+		s->bol = 0;
+		if (i == n)
+			break;
+		if (p[i] == '\r' && i + 1 == n) {
+			s->cr = 1;	/* the last byte: the line's end, or bare */
 			break;
 		}
-		if (!sink_put(s, "\r\n", 2))
+		if (!sink_eol(s))
 			return 0;
-		s->bol = 1;
+		/* CR LF, as in a piece of qp text, is one line end */
+		if (p[i] == '\r' && p[i + 1] == '\n')
+			i++;
 		p += i + 1;
 		n -= i + 1;
 	}
-	if (eol) {
-		if (!sink_put(s, "\r\n", 2))
-			return 0;
-		s->bol = 1;
-	}
+	if (eol && !sink_eol(s))
+		return 0;
 	return 1;
 }
 
@@ -357,6 +389,7 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 	if (qp)
 		qpmime_rewind(mi);
 	s->bol = 1;
+	s->cr = 0;
 	while ((r = src_piece(m, &line, &lf)) == 1) {
 		if (qp)
 			act = qpmime_piece(mi, line.s, line.len, bol, &add);
@@ -383,7 +416,7 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 	}
 	if (r == -1)
 		res = -1;
-	else if (!s->bol && !sink_put(s, "\r\n", 2))
+	else if (!s->bol && !sink_eol(s))
 		res = 0;
 	str_free(&line);
 	str_free(&enc);
@@ -478,6 +511,26 @@ safe_addr(const char *a)
 	return 1;
 }
 
+/* ascii - no byte beyond US-ASCII */
+static int
+ascii(const char *a)
+{
+	for (; *a; a++)
+		if ((unsigned char)*a >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* noutf8 - why an address beyond ASCII cannot go to this host */
+static void
+noutf8(struct smtp *sm, struct str *t, const char *whose)
+{
+	if (!str_copys(t, "Remote host ") || !str_cat(t, &sm->where) ||
+	    !str_cats(t, " does not offer SMTPUTF8, which the ") || !str_cats(t, whose) ||
+	    !str_cats(t, " address needs (#5.6.7)"))
+		nomem();
+}
+
 /* hello - EHLO, or HELO when EHLO is refused; the extensions offered
  * (none after HELO).  Does not return when neither is accepted. */
 static unsigned
@@ -497,10 +550,12 @@ hello(struct smtp *sm, const struct config *cf, struct rcpt *r, int nr)
 	if ((code = getreply(sm)) == -1)
 		lost(sm, r, nr);
 	if (code >= 300) {
+		/* a refused name says nothing of the message or its
+		 * recipients, and may be a mistake in control/helohost */
 		said(sm, &t);
 		if (!str_cats(&t, " (in reply to HELO)"))
 			nomem();
-		quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
+		quit(sm, r, nr, 'Z', &t);
 	}
 	return 0;
 }
@@ -717,38 +772,51 @@ auth(struct smtp *sm, const struct config *cf, unsigned ext, int safe, struct rc
 	quit(sm, r, nr, 'Z', &t);
 }
 
+/* rcptcode - a recipient's result for the reply to its RCPT: 552 is
+ * temporary there (RFC 5321 4.5.3.1.10: "too many recipients" from
+ * servers that use it so) */
+static char
+rcptcode(int code)
+{
+	return code < 300 ? 'r' : code >= 500 && code != 552 ? 'h' : 's';
+}
+
 /* session - the SMTP dialogue after a 2xx greeting.  It returns only
- * when TLS could not be had from this host as policy asks (noted in
- * errs, connection closed); otherwise it reports and exits. */
-static void
+ * when TLS could not be had from this host as policy asks, or when it
+ * cannot log in as control/smtpauth asks (noted in errs, connection
+ * closed): 1 when the host offered STARTTLS and failed it, else 0.
+ * Otherwise it reports and exits.  tlsfailed: the host failed TLS on
+ * another of its addresses, so TLS is required here. */
+static int
 session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *mi,
-    const char *sender, struct rcpt *r, int nr, int policy, const char *tlsname, int loopback,
-    struct str *errs)
+    const char *sender, struct rcpt *r, int nr, int policy, int tlsfailed, const char *tlsname,
+    int loopback, struct str *errs)
 {
 	struct str t = STR_ZERO;
 	struct sink s;
 	char num[FMT_ULONG + 1];
 	unsigned ext;
-	int code, i, accepted = 0, pipe, qp, rcode, res, tls = 0;
+	int code, i, accepted = 0, pipe, qp, rcode, res, tls = 0, utf8;
 
 	ext = hello(sm, cf, r, nr);
 	if (policy != TLS_NONE) {
 		if ((ext & SMTPEXT_STARTTLS) && cf->have_helper) {
 			if (!starttls(sm, cf, policy, tlsname, errs))
-				return;
+				return 1;
 			/* RFC 3207: what the server said before TLS is void */
 			ext = hello(sm, cf, r, nr);
 			tls = 1;
-		} else if (policy >= TLS_ENCRYPT) {
+		} else if (policy >= TLS_ENCRYPT || tlsfailed) {
 			tlsnote(errs, &sm->where, ext & SMTPEXT_STARTTLS ?
 			    TLSHELPER " is not installed" : "STARTTLS is not offered",
+			    tlsfailed ? ", and this host failed TLS at another address" :
 			    ", and control/tlsroutes requires TLS");
 			hangup(sm);
-			return;
+			return 0;
 		}
 	}
 	if (cf->have_auth && !auth(sm, cf, ext, tls || loopback, r, nr, errs))
-		return;
+		return 0;
 	pipe = (ext & SMTPEXT_PIPELINING) != 0;
 	qp = mi->any && !(ext & SMTPEXT_8BITMIME);
 
@@ -758,7 +826,25 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 	if ((res = message(m, mi, &s, qp)) == -1)
 		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
 
+	/* RFC 6531: an address beyond ASCII only to a server that says
+	 * SMTPUTF8, and then with MAIL's SMTPUTF8 parameter */
+	utf8 = !ascii(sender);
+	if (utf8 && !(ext & SMTPEXT_SMTPUTF8)) {
+		noutf8(sm, &t, "sender");
+		quit(sm, r, nr, 'D', &t);
+	}
+	for (i = 0; i < nr; i++)
+		if (!r[i].code && !ascii(r[i].addr)) {
+			if (ext & SMTPEXT_SMTPUTF8) {
+				utf8 = 1;
+				continue;
+			}
+			r[i].code = 'h';
+			noutf8(sm, &r[i].text, "recipient");
+		}
 	if (!put(sm, "MAIL FROM:<", sender, ">"))
+		lost(sm, r, nr);
+	if (utf8 && !put(sm, " SMTPUTF8", NULL, NULL))
 		lost(sm, r, nr);
 	if (ext & SMTPEXT_SIZE) {
 		num[fmt_ulong(num, (unsigned long)s.n)] = 0;
@@ -788,7 +874,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 			continue;
 		if (!buf_flush(&sm->out) || (rcode = getreply(sm)) == -1)
 			lost(sm, r, nr);
-		r[i].code = rcode < 300 ? 'r' : rcode >= 500 ? 'h' : 's';
+		r[i].code = rcptcode(rcode);
 		accepted += rcode < 300;
 		said(sm, &r[i].text);
 	}
@@ -810,7 +896,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 					nomem();
 				continue;
 			}
-			r[i].code = rcode < 300 ? 'r' : rcode >= 500 ? 'h' : 's';
+			r[i].code = rcptcode(rcode);
 			accepted += rcode < 300;
 			said(sm, &r[i].text);
 		}
@@ -1058,6 +1144,7 @@ addcand(struct cand *c, size_t *nc, unsigned pref, const char *name, const struc
 	if (*nc >= CAND_MAX)
 		return;
 	c[*nc].pref = pref;
+	c[*nc].tlsfailed = 0;
 	if (n > DNS_NAME_MAX)
 		n = DNS_NAME_MAX;
 	memcpy(c[*nc].name, name, n);
@@ -1278,14 +1365,15 @@ mx_cands(const struct config *cf, const char *host, size_t hn, unsigned long por
 {
 	struct dns_mx mx[DNS_MX_MAX];
 	size_t nmx, i;
-	unsigned cutpref = 0;
+	unsigned cutpref = 0, temppref = 0;
 	int x, cut = 0, temp = 0;
 
 	if (dns_mx(host, hn, mx, DNS_MX_MAX, &nmx) == -1)
 		fail(r, nr, 'Z', "Temporary DNS failure looking up MX for ", host, NULL);
-	for (i = 0; i < nmx; i++)
-		if (mx[i].len == 0)
-			fail(r, nr, 'D', "Domain ", host, " accepts no mail (null MX, RFC 7505) (#5.1.10)");
+	/* RFC 7505: a null MX is the domain's only MX record; beside
+	 * others it is a mistake, and only the others count */
+	if (nmx == 1 && mx[0].len == 0)
+		fail(r, nr, 'D', "Domain ", host, " accepts no mail (null MX, RFC 7505) (#5.1.10)");
 	if (nmx == 0) {
 		/* no MX: the host itself, as if its sole MX */
 		x = resolve(cf, host, 0, port, c, nc, &cut, &cutpref);
@@ -1297,14 +1385,19 @@ mx_cands(const struct config *cf, const char *host, size_t hn, unsigned long por
 	for (i = 0; i < nmx; i++) {
 		if (cut && mx[i].pref >= cutpref)
 			break;
-		if (resolve(cf, mx[i].name, mx[i].pref, port, c, nc, &cut, &cutpref) == -1)
-			temp = 1;
+		if (mx[i].len == 0)
+			continue;
+		if (resolve(cf, mx[i].name, mx[i].pref, port, c, nc, &cut, &cutpref) == -1 &&
+		    !temp++)
+			temppref = mx[i].pref;
 	}
+	/* an exchanger better than this host that DNS could not answer for
+	 * may be the one to take the mail: no loop can be said yet */
+	if (*nc == 0 && temp && (!cut || temppref < cutpref))
+		fail(r, nr, 'Z', "Temporary DNS failure looking up the MX hosts of ", host, NULL);
 	if (*nc == 0 && cut)
 		fail(r, nr, 'D', "Mail for ", host, " loops back to this host (its best MX"
 		    " is this host, which does not take the domain) (#5.4.6)");
-	if (*nc == 0 && temp)
-		fail(r, nr, 'Z', "Temporary DNS failure looking up the MX hosts of ", host, NULL);
 	if (*nc == 0)
 		fail(r, nr, 'Z', "No MX host of ", host, " has an address");
 }
@@ -1333,7 +1426,7 @@ main(int argc, char **argv)
 	struct str host = STR_ZERO, relay = STR_ZERO, errs = STR_ZERO;
 	struct dns_ip lit;
 	unsigned long port = 25;
-	size_t nc = 0, i;
+	size_t nc = 0, i, j;
 	int nr, k, x, code, policy;
 	char a[INET6_ADDRSTRLEN + 1];
 
@@ -1402,9 +1495,17 @@ main(int argc, char **argv)
 		if (code >= 200 && code < 300) {
 			/* the certificate must name the MX or relay, or be
 			 * for the address of a literal */
-			session(&sm, &cf, &m, &mi, argv[2], r, nr, policy,
-			    c[i].name[0] == '[' ? a : c[i].name, isloopback(&c[i].ip), &errs);
-			continue;	/* TLS failed here: the next one */
+			if (session(&sm, &cf, &m, &mi, argv[2], r, nr, policy, c[i].tlsfailed,
+			    c[i].name[0] == '[' ? a : c[i].name, isloopback(&c[i].ip), &errs))
+				/* never in clear text to this host now,
+				 * at any of its addresses */
+				for (j = i + 1; j < nc; j++)
+					if (!strcmp(c[j].name, c[i].name) ||
+					    (c[j].ip.family == c[i].ip.family &&
+					    !memcmp(c[j].ip.addr, c[i].ip.addr,
+					    c[i].ip.family == AF_INET ? 4 : 16)))
+						c[j].tlsfailed = 1;
+			continue;	/* no session here: the next one */
 		}
 		if (code == -1)
 			note(&errs, "no greeting from ", &sm.where, errno);

@@ -77,6 +77,8 @@ ehlo_line(struct smtpreply *r, const char *p, size_t n)
 		r->ext |= SMTPEXT_8BITMIME;
 	else if (keyword(p, n, "STARTTLS", &a))
 		r->ext |= SMTPEXT_STARTTLS;
+	else if (keyword(p, n, "SMTPUTF8", &a))
+		r->ext |= SMTPEXT_SMTPUTF8;
 	else if (keyword(p, n, "AUTH", &a))
 		r->ext |= auth_mechs(p + a, n - a);
 	else if (keyword(p, n, "SIZE", &a)) {

@@ -24,6 +24,7 @@
 #define SMTPEXT_STARTTLS 8
 #define SMTPEXT_AUTHPLAIN 16	/* AUTH offered with the PLAIN mechanism */
 #define SMTPEXT_AUTHLOGIN 32	/* ... with LOGIN */
+#define SMTPEXT_SMTPUTF8 64	/* RFC 6531 */
 
 struct smtpreply {
 	unsigned code;		/* 200..599 once the first line is in */

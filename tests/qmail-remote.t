@@ -340,8 +340,8 @@ try:
     # a message stored with CRLF line ends goes out with single CRLFs
     clear()
     r = run("pref.test", "a@me.test", ["crlf@pref.test"], msg=b"Subject: crlf\r\n\r\nline\r\nbare\rcr\n")
-    t.is_(rx2.mails[0][3] if rx2.mails else b"", b"Subject: crlf\r\n\r\nline\r\nbare\rcr\r\n",
-          "CRLF-stored lines end in one CRLF")
+    t.is_(rx2.mails[0][3] if rx2.mails else b"", b"Subject: crlf\r\n\r\nline\r\nbare\r\ncr\r\n",
+          "CRLF-stored lines end in one CRLF, a bare CR goes out as CRLF")
 
     # 8-bit to a peer without 8BITMIME: quoted-printable
     clear()
