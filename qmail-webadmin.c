@@ -49,17 +49,36 @@
 #include "vpasswd.h"
 
 #define REQTIME 30		/* seconds for one request, head and body */
-#define IPCMAX 65536		/* one message between the two halves */
 #define OUTMAX (1024UL * 1024)	/* output of a qmail-admin run we keep */
+/* A request to the privileged half is a form's worth; an answer holds
+ * a listing, which the privileged half cuts (and says so) at LISTMAX. */
+#define ASKMAX 65536
+#define IPCMAX (4UL * 1024 * 1024)
+#define LISTMAX (IPCMAX - 4096)
+#define LOCKWAIT 5		/* seconds to wait for a lock, then trouble */
 #define SESSIONS "users/websessions"
+/* Failed sign-ins, counted per login and per client address: after
+ * LOGINFREE failures of a login, or PEERFREE from an address, every
+ * further attempt waits WAITFIRST seconds after the last failure,
+ * doubled for each failure since, at most WAITMAX.  A count is
+ * forgotten FAILKEEP seconds after its last failure; the file keeps
+ * FAILLINES lines at most. */
 #define FAILFILE "users/webfail"
+#define FAILLOCK "users/webfail.lock"
+#define FAILFILEMAX (512UL * 1024)
+#define FAILLINES 1000
+#define FAILKEEP 86400
+#define LOGINFREE 5
+#define PEERFREE 20
+#define WAITFIRST 60
+#define WAITMAX 900
 #define TOKENLEN 64		/* hex digits of a session token */
 #define CSRFLEN 32
 #define ARGSMAX 24		/* targets or members in one change */
 
 /* ===================================================================
  * shared: messages between the halves, "LEN:bytes," with NUL-separated
- * fields, at most IPCMAX bytes
+ * fields, at most ASKMAX bytes one way and IPCMAX the other
  * =================================================================== */
 
 static void
@@ -105,9 +124,10 @@ ipc_send(int fd, const struct str *m)
 	return ok;
 }
 
-/* ipc_recv - one message into m: 1, 0 at a clean end, -1 junk or error */
+/* ipc_recv - one message of at most max bytes into m: 1, 0 at a clean
+ * end, -1 junk, too long, or error */
 static int
-ipc_recv(int fd, struct str *m)
+ipc_recv(int fd, struct str *m, unsigned long max)
 {
 	unsigned long len = 0;
 	size_t got = 0;
@@ -121,11 +141,11 @@ ipc_recv(int fd, struct str *m)
 			return r == 0 && digits == 0 ? 0 : -1;
 		if (c == ':')
 			break;
-		if (c < '0' || c > '9' || ++digits > 6)
+		if (c < '0' || c > '9' || ++digits > 9)
 			return -1;
 		len = len * 10 + (unsigned long)(c - '0');
 	}
-	if (digits == 0 || len > IPCMAX || !str_readyplus(m, len + 1))
+	if (digits == 0 || len > max || !str_readyplus(m, len + 1))
 		return -1;
 	while (got < len) {
 		if ((r = fd_read(fd, m->s + got, len - got, 0)) <= 0)
@@ -240,23 +260,47 @@ write_atomic(const char *fn, const char *data, size_t n)
 	return ok;
 }
 
+/* lock_wait - the lock file fn, locked: its descriptor (closing it
+ * unlocks), or -1 when it cannot be had within LOCKWAIT seconds.  It
+ * asks again every 10 ms rather than blocking: qmail-admin holds
+ * users/admin.lock for as long as a backup takes, and a sign-in must
+ * not hang on it. */
 static int
-lockfile(void)
+lock_wait(const char *fn)
 {
 	struct flock fl;
-	int fd;
+	struct timespec nap = { 0, 10 * 1000 * 1000 }, t0, now;
+	long long ms;
+	int fd, err;
 
-	fd = open("users/admin.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if (clock_gettime(CLOCK_MONOTONIC, &t0) == -1)
+		return -1;
+	if ((fd = open(fn, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return -1;
 	memset(&fl, 0, sizeof fl);
 	fl.l_type = F_WRLCK;
-	while (fcntl(fd, F_SETLKW, &fl) == -1)
-		if (errno != EINTR) {
-			(void)close(fd);
-			return -1;
+	fl.l_whence = SEEK_SET;
+	for (;;) {
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return fd;
+		err = errno;
+		if (err != EINTR && err != EAGAIN && err != EACCES)
+			break;
+		if (clock_gettime(CLOCK_MONOTONIC, &now) == -1) {
+			err = errno;
+			break;
 		}
-	return fd;
+		ms = (long long)(now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= LOCKWAIT * 1000) {
+			err = ETIMEDOUT;
+			break;
+		}
+		(void)nanosleep(&nap, NULL);	/* cut short: we only ask sooner */
+	}
+	(void)close(fd);
+	errno = err;
+	return -1;
 }
 
 /* line_of - the rest of the line "key:..." of text t (without "key:"),
@@ -340,8 +384,10 @@ totp_check(const char *login, const char *code)
 	const char *c;
 	int lk, r = 0, i;
 
-	if ((lk = lockfile()) == -1)
+	if ((lk = lock_wait("users/admin.lock")) == -1) {
+		warn_sys("unable to lock users/admin.lock");
 		return -1;
+	}
 	switch (readfile("users/webtotp", &t, 65536)) {
 	case -1:
 		r = -1;
@@ -395,38 +441,171 @@ done:
 	return r;
 }
 
-/* delay_failures - sign-in slows down: one second per failure in the
- * last quarter hour, at most ten; op 1 adds one, 0 clears, -1 waits */
-static void
-failures(int op)
+/* The failure counts: FAILFILE holds "COUNT LAST KEY" lines, KEY
+ * "l:LOGIN" or "a:ADDRESS", LAST the time of the last failure.  An
+ * attempt is counted as a failure before its password is checked, under
+ * FAILLOCK, so that parallel guesses are all counted and those over the
+ * limit refused at once; a right password takes its own count back and
+ * clears its login's, never the rest of the address's.  FAILLOCK is
+ * not users/admin.lock: qmail-admin may hold that one for minutes. */
+struct failent {
+	unsigned long count, last;
+	const char *key;	/* NUL-ended */
+};
+
+enum { FAIL_TRY, FAIL_OK, FAIL_UNDO };
+
+/* failent_cmp - most failures first, then the latest */
+static int
+failent_cmp(const void *a, const void *b)
+{
+	const struct failent *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->last != y->last)
+		return x->last > y->last ? -1 : 1;
+	return 0;
+}
+
+/* fail_wait - seconds entry e must still wait, allowed failures being
+ * free of any wait */
+static unsigned long
+fail_wait(const struct failent *e, unsigned long allowed, unsigned long now)
+{
+	unsigned long k, w;
+
+	if (e == NULL || e->count < allowed)
+		return 0;
+	k = e->count - allowed;
+	w = k >= 4 ? WAITMAX : (unsigned long)WAITFIRST << k;
+	if (w > WAITMAX)
+		w = WAITMAX;
+	return e->last + w > now ? e->last + w - now : 0;
+}
+
+/* fail_load - the live entries of t (its newlines become NULs) into e,
+ * which has room for every line */
+static size_t
+fail_load(struct str *t, struct failent *e, unsigned long now)
+{
+	size_t pos, nl, sp1, sp2, n = 0;
+	char *l;
+
+	for (pos = 0; pos < t->len; pos += nl + 1) {
+		l = t->s + pos;
+		nl = str_chrb(l, t->len - pos, '\n');
+		if (pos + nl == t->len)
+			break;	/* a line not ended was never written whole */
+		l[nl] = 0;
+		sp1 = str_chrb(l, nl, ' ');
+		if (sp1 == nl)
+			continue;
+		sp2 = sp1 + 1 + str_chrb(l + sp1 + 1, nl - sp1 - 1, ' ');
+		if (sp2 >= nl || sp2 + 1 == nl ||
+		    !scan_ulong(l, sp1, &e[n].count) ||
+		    !scan_ulong(l + sp1 + 1, sp2 - sp1 - 1, &e[n].last) ||
+		    e[n].count == 0)
+			continue;
+		if (e[n].last > now)
+			e[n].last = now;	/* the clock went back */
+		if (e[n].last + FAILKEEP < now)
+			continue;
+		e[n].key = l + sp2 + 1;
+		n++;
+	}
+	return n;
+}
+
+/* fail_find - the entry of key in e[0..*n), made (count 0) when new
+ * and make is set; NULL for key NULL */
+static struct failent *
+fail_find(struct failent *e, size_t *n, const char *key, int make)
+{
+	size_t i;
+
+	if (key == NULL)
+		return NULL;
+	for (i = 0; i < *n; i++)
+		if (str_equal(e[i].key, key))
+			return e + i;
+	if (!make)
+		return NULL;
+	e[*n].count = e[*n].last = 0;
+	e[*n].key = key;
+	return e + (*n)++;
+}
+
+/* fail_update - the counts of login key lk (NULL when the name cannot
+ * be a login) and address key ak.  FAIL_TRY: 0 with *wait the seconds
+ * left and *who 'l' or 'a' when one is over its limit, else 1 with the
+ * attempt counted; FAIL_OK: a right password, FAIL_UNDO: trouble, its
+ * count taken back.  -1 trouble: the caller refuses the sign-in. */
+static int
+fail_update(const char *lk, const char *ak, int op, unsigned long *wait,
+    char *who)
 {
 	struct str t = STR_ZERO, o = STR_ZERO;
-	unsigned long n = 0, when = 0, now = (unsigned long)time(NULL);
-	size_t sp;
+	struct failent *e = NULL, *le, *ae;
+	unsigned long now = (unsigned long)time(NULL), wl, wa;
+	size_t n, i, lines;
+	int fd, r = -1;
 
-	if (readfile(FAILFILE, &t, 100) == 1) {
-		sp = str_chrb(t.s, t.len, ' ');
-		if (sp < t.len && (!scan_ulong(t.s, sp, &n) ||
-		    !scan_ulong(t.s + sp + 1, t.len - sp - 1 -
-		    (t.s[t.len - 1] == '\n'), &when)))
-			n = 0;
+	*wait = 0;
+	if ((fd = lock_wait(FAILLOCK)) == -1) {
+		warn_sys("unable to lock ", FAILLOCK);
+		return -1;
 	}
-	if (when + 900 < now)
-		n = 0;
-	if (op == -1) {
-		if (n > 0)
-			sleep(n > 10 ? 10 : (unsigned)n);
+	if (readfile(FAILFILE, &t, FAILFILEMAX) == -1) {
+		warn_sys("unable to read ", FAILFILE);
+		goto done;
+	}
+	for (lines = 2, i = 0; i < t.len; i++)	/* two more: lk and ak */
+		lines += t.s[i] == '\n';
+	if ((e = calloc(lines, sizeof *e)) == NULL)
+		die_nomem();
+	n = fail_load(&t, e, now);
+	le = fail_find(e, &n, lk, op == FAIL_TRY);
+	ae = fail_find(e, &n, ak, op == FAIL_TRY);
+	if (op == FAIL_TRY) {
+		wl = fail_wait(le, LOGINFREE, now);
+		wa = fail_wait(ae, PEERFREE, now);
+		if (wl > 0 || wa > 0) {
+			*wait = wl > wa ? wl : wa;
+			*who = wl > 0 ? 'l' : 'a';
+			r = 0;
+			goto done;
+		}
+		if (le != NULL)
+			le->count++, le->last = now;
+		if (ae != NULL)
+			ae->count++, ae->last = now;
 	} else {
-		n = op == 1 ? n + 1 : 0;
-		catnum(&o, n);
-		cat(&o, " ");
-		catnum(&o, now);
-		cat(&o, "\n");
-		if (!write_atomic(FAILFILE, o.s, o.len))
-			warn_sys("unable to write ", FAILFILE);
+		if (ae != NULL && ae->count > 0)
+			ae->count--;
+		if (le != NULL && le->count > 0)
+			le->count = op == FAIL_OK ? 0 : le->count - 1;
 	}
+	/* the file stays small: when full, the fewest failures go first */
+	qsort(e, n, sizeof *e, failent_cmp);
+	for (i = 0; i < n && i < FAILLINES && e[i].count > 0; i++) {
+		catnum(&o, e[i].count);
+		cat(&o, " ");
+		catnum(&o, e[i].last);
+		cat(&o, " ");
+		cat(&o, e[i].key);
+		cat(&o, "\n");
+	}
+	if (!write_atomic(FAILFILE, o.s, o.len))
+		warn_sys("unable to write ", FAILFILE);
+	else
+		r = 1;
+done:
+	(void)close(fd);	/* releases the lock */
+	free(e);
 	str_free(&t);
 	str_free(&o);
+	return r;
 }
 
 /* check_password - 1 right, 0 wrong or unknown (same cost), -1 trouble */
@@ -581,9 +760,11 @@ session_new(const char *login, char *token, char *csrf)
 }
 
 /* run_admin - bin/qmail-admin with argv, pw (or NULL) on stdin; its
- * stdout in out, the last line of its stderr in err; the exit code */
+ * stdout in out (the first OUTMAX bytes; *cut set when there was more),
+ * the last line of its stderr in err; the exit code */
 static int
-run_admin(char *const argv[], const char *pw, struct str *out, struct str *err)
+run_admin(char *const argv[], const char *pw, struct str *out, struct str *err,
+    int *cut)
 {
 	int in[2], po[2], pe[2], fd[3], status;
 	char x[4096];
@@ -591,6 +772,7 @@ run_admin(char *const argv[], const char *pw, struct str *out, struct str *err)
 	long r;
 
 	out->len = err->len = 0;
+	*cut = 0;
 	if (pipe_cloexec(in) == -1 || pipe_cloexec(po) == -1 ||
 	    pipe_cloexec(pe) == -1)
 		return -1;
@@ -611,9 +793,13 @@ run_admin(char *const argv[], const char *pw, struct str *out, struct str *err)
 			warn_sys("unable to hand qmail-admin the password");
 	}
 	(void)close(in[1]);	/* end of its input */
-	while ((r = fd_read(po[0], x, sizeof x, 60)) > 0)
-		if (out->len < OUTMAX)
+	while ((r = fd_read(po[0], x, sizeof x, 60)) > 0)	/* read to the end all the same */
+		if (out->len + (size_t)r <= OUTMAX)
 			catb(out, x, (size_t)r);
+		else {
+			catb(out, x, OUTMAX - out->len);
+			*cut = 1;
+		}
 	while ((r = fd_read(pe[0], x, sizeof x, 60)) > 0)
 		if (err->len < 8192)
 			catb(err, x, (size_t)r);
@@ -687,14 +873,52 @@ logline(const char *a, const char *b, const char *c, const char *d)
 	str_free(&l);
 }
 
+/* login_ok - 1 when login could name someone: an administrator's name
+ * or a mailbox address.  Only such names get a count of their own; the
+ * rest are counted by address only, so junk cannot fill the file. */
+static int
+login_ok(const char *login, size_t ln)
+{
+	const char *at = memchr(login, '@', ln);
+
+	if (at == NULL)
+		return vpasswd_user_ok(login, ln);
+	return vpasswd_user_ok(login, (size_t)(at - login)) &&
+	    vpasswd_domain_ok(at + 1, ln - (size_t)(at - login) - 1);
+}
+
+/* refuse_many - the answer to an attempt over the limit: 'L' and
+ * "SECONDS NUL message" */
+static void
+refuse_many(int fd, unsigned long wait, char who)
+{
+	struct str m = STR_ZERO;
+
+	catnum(&m, wait);
+	catb(&m, "", 1);
+	cat(&m, who == 'l' ? "Too many failed sign-ins for this login; try again in " :
+	    "Too many failed sign-ins from your address; try again in ");
+	if (wait < 120) {
+		catnum(&m, wait);
+		cat(&m, " seconds.");
+	} else {
+		catnum(&m, (wait + 59) / 60);
+		cat(&m, " minutes.");
+	}
+	reply(fd, 'L', m.s, m.len);
+	str_free(&m);
+}
+
 /* do_login - fields: user password code */
 static void
 do_login(int fd, const char **f, int n)
 {
 	char token[TOKENLEN + 1], csrf[CSRFLEN + 1];
-	char login[sizeof ((struct who *)0)->login];
-	struct str m = STR_ZERO;
+	char login[sizeof ((struct who *)0)->login], shown[sizeof login];
+	struct str m = STR_ZERO, lk = STR_ZERO, ak = STR_ZERO;
+	unsigned long wait;
 	size_t i, ln;
+	char who = 'a';
 	int r;
 
 	if (n != 4) {
@@ -706,37 +930,65 @@ do_login(int fd, const char **f, int n)
 		replys(fd, 'A', "Wrong login or password.");
 		return;
 	}
-	for (i = 0; i <= ln; i++)
+	for (i = 0; i <= ln; i++) {
 		login[i] = (f[1][i] >= 'A' && f[1][i] <= 'Z') ? (char)(f[1][i] + 32) : f[1][i];
-	failures(-1);
+		/* the log shows what was typed, tamed */
+		shown[i] = i < ln && ((unsigned char)login[i] < 0x21 ||
+		    (unsigned char)login[i] > 0x7e) ? '?' : login[i];
+	}
+	if (login_ok(login, ln)) {
+		cat(&lk, "l:");
+		cat(&lk, login);
+		if (!str_nul(&lk))
+			die_nomem();
+	}
+	cat(&ak, "a:");
+	cat(&ak, peer);
+	if (!str_nul(&ak))
+		die_nomem();
+	switch (fail_update(lk.len ? lk.s : NULL, ak.s, FAIL_TRY, &wait, &who)) {
+	case -1:
+		logline("warning: sign-in trouble for ", shown, " from ", peer);
+		replys(fd, 'T', "Temporary trouble; try again later.");
+		goto done;
+	case 0:
+		logline("sign-in refused after too many failures: ", shown,
+		    " from ", peer);
+		refuse_many(fd, wait, who);
+		goto done;
+	}
 	r = check_password(login, f[2]);
 	if (r == 1)
 		r = totp_check(login, f[3]);
+	/* the attempt was counted as a failure: a right password, or
+	 * trouble, takes that back (should that fail, the count stays one
+	 * too high, which only errs on the safe side) */
+	if (r != 0)
+		(void)fail_update(lk.len ? lk.s : NULL, ak.s,
+		    r == 1 ? FAIL_OK : FAIL_UNDO, &wait, &who);
 	if (r == -1) {
-		logline("warning: sign-in trouble for ", login, " from ", peer);
+		logline("warning: sign-in trouble for ", shown, " from ", peer);
 		replys(fd, 'T', "Temporary trouble; try again later.");
-		return;
+		goto done;
 	}
 	if (r == 0) {
-		failures(1);
-		for (i = 0; i < ln; i++)	/* the log shows what was typed, tamed */
-			if ((unsigned char)login[i] < 0x21 || (unsigned char)login[i] > 0x7e)
-				login[i] = '?';
-		logline("sign-in failed for ", login, " from ", peer);
+		logline("sign-in failed for ", shown, " from ", peer);
 		replys(fd, 'A', "Wrong login, password or code.");
-		return;
+		goto done;
 	}
-	failures(0);
 	if (!session_new(login, token, csrf)) {
 		replys(fd, 'T', "Unable to start a session; try again later.");
-		return;
+		goto done;
 	}
 	logline("signed in: ", login, " from ", peer);
 	catf(&m, token);
 	catf(&m, csrf);
 	cat(&m, login);
 	reply(fd, '0', m.s, m.len);
+done:
 	str_free(&m);
+	str_free(&lk);
+	str_free(&ak);
 }
 
 /* dir_bytes - bytes and files in a Maildir's new/ and cur/ */
@@ -784,16 +1036,82 @@ maildir_usage(const char *d, const char *user, unsigned long *bytes,
 	str_free(&p);
 }
 
-/* do_read - "users D", "aliases D", "lists D", "domains" */
+/* list_add - line l (newline included) onto the listing res, unless
+ * that would pass LISTMAX: then *cut is set and every later line is
+ * left off too */
+static void
+list_add(struct str *res, const struct str *l, int *cut)
+{
+	if (*cut || res->len + l->len > LISTMAX)
+		*cut = 1;
+	else
+		catb(res, l->s, l->len);
+}
+
+/* read_lists - "list@d: member ..." lines: qmail-admin has no list of
+ * lists, so the .qmail files of d marked "# list" */
+static void
+read_lists(const char *d, struct str *res, int *cut)
+{
+	struct str p = STR_ZERO, t = STR_ZERO, l = STR_ZERO;
+	struct dirent *de;
+	DIR *dp;
+	size_t pos, e;
+
+	cat(&p, "domains/");
+	cat(&p, d);
+	if (!str_nul(&p))
+		die_nomem();
+	if ((dp = opendir(p.s)) == NULL)
+		goto done;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, ".qmail-", 7) != 0)
+			continue;
+		p.len = 0;
+		cat(&p, "domains/");
+		cat(&p, d);
+		cat(&p, "/");
+		cat(&p, de->d_name);
+		if (!str_nul(&p))
+			die_nomem();
+		if (readfile(p.s, &t, 1024 * 1024) != 1 ||
+		    t.len < 7 || memcmp(t.s, "# list\n", 7) != 0)
+			continue;
+		l.len = 0;
+		for (e = 7; de->d_name[e]; e++)
+			catb(&l, de->d_name[e] == ':' ? "." : de->d_name + e, 1);
+		cat(&l, "@");
+		cat(&l, d);
+		cat(&l, ":");
+		for (pos = 7; pos < t.len; pos += e + 1) {
+			e = str_chrb(t.s + pos, t.len - pos, '\n');
+			if (e > 1 && t.s[pos] == '&') {
+				cat(&l, " ");
+				catb(&l, t.s + pos + 1, e - 1);
+			}
+		}
+		cat(&l, "\n");
+		list_add(res, &l, cut);
+	}
+	(void)closedir(dp);
+done:
+	str_free(&p);
+	str_free(&t);
+	str_free(&l);
+}
+
+/* do_read - "users D", "aliases D", "lists D", "domains": the listing,
+ * status 'C' instead of '0' when it had to be cut */
 static void
 do_read(int fd, const struct who *w, const char **f, int n)
 {
-	struct str out = STR_ZERO, err = STR_ZERO, res = STR_ZERO, p = STR_ZERO;
+	struct str out = STR_ZERO, err = STR_ZERO, res = STR_ZERO;
+	struct str p = STR_ZERO, l = STR_ZERO;
 	char *argv[5];
 	const char *d = n > 2 ? f[2] : "";
 	size_t pos, e, at;
 	unsigned long bytes, count;
-	int rc;
+	int rc, cut = 0, outcut, users;
 
 	if (str_equal(f[0], "domains") && n == 2) {
 		if (w->domain != NULL) {
@@ -806,97 +1124,62 @@ do_read(int fd, const struct who *w, const char **f, int n)
 		argv[0] = "qmail-admin", argv[1] = "domain", argv[2] = "list";
 		argv[3] = NULL;
 	} else if (n == 3 && vpasswd_domain_ok(d, strlen(d)) && may(w, d) &&
-	    (str_equal(f[0], "users") || str_equal(f[0], "aliases") ||
-	    str_equal(f[0], "lists"))) {
+	    (str_equal(f[0], "users") || str_equal(f[0], "aliases"))) {
 		argv[0] = "qmail-admin";
 		argv[1] = str_equal(f[0], "users") ? "user" : "alias";
 		argv[2] = "list";
 		argv[3] = (char *)d;
 		argv[4] = NULL;
-		if (str_equal(f[0], "lists")) {
-			/* qmail-admin has no list of lists: the .qmail files marked "# list" */
-			DIR *dp;
-			struct dirent *de;
-			struct str t = STR_ZERO;
-
-			cat(&p, "domains/");
-			cat(&p, d);
-			if (!str_nul(&p))
-				die_nomem();
-			if ((dp = opendir(p.s)) != NULL) {
-				while ((de = readdir(dp)) != NULL) {
-					if (strncmp(de->d_name, ".qmail-", 7) != 0)
-						continue;
-					p.len = 0;
-					cat(&p, "domains/");
-					cat(&p, d);
-					cat(&p, "/");
-					cat(&p, de->d_name);
-					if (!str_nul(&p))
-						die_nomem();
-					if (readfile(p.s, &t, 1024 * 1024) != 1 ||
-					    t.len < 7 || memcmp(t.s, "# list\n", 7) != 0)
-						continue;
-					for (e = 7; de->d_name[e]; e++)
-						catb(&res, de->d_name[e] == ':' ? "." :
-						    de->d_name + e, 1);
-					cat(&res, "@");
-					cat(&res, d);
-					cat(&res, ":");
-					for (pos = 7; pos < t.len; pos += e + 1) {
-						e = str_chrb(t.s + pos, t.len - pos, '\n');
-						if (e > 1 && t.s[pos] == '&') {
-							cat(&res, " ");
-							catb(&res, t.s + pos + 1, e - 1);
-						}
-					}
-					cat(&res, "\n");
-				}
-				(void)closedir(dp);
-			}
-			str_free(&t);
-			reply(fd, '0', res.s, res.len);
-			str_free(&res);
-			str_free(&p);
-			return;
-		}
+	} else if (n == 3 && vpasswd_domain_ok(d, strlen(d)) && may(w, d) &&
+	    str_equal(f[0], "lists")) {
+		read_lists(d, &res, &cut);
+		reply(fd, cut ? 'C' : '0', res.s, res.len);
+		str_free(&res);
+		return;
 	} else {
 		replys(fd, 'P', "Not allowed.");
 		return;
 	}
-	rc = run_admin(argv, NULL, &out, &err);
+	rc = run_admin(argv, NULL, &out, &err, &outcut);
 	if (rc != 0) {
 		reply(fd, rc == 100 ? 'P' : 'T', err.s, err.len);
 		goto done;
 	}
-	if (!str_equal(f[0], "users")) {
-		reply(fd, '0', out.s, out.len);
-		goto done;
-	}
-	/* "user@domain [quota=N]" lines, with the Maildir's size added */
+	/* whole lines only: a last one without its newline was cut; a
+	 * mailbox's line gets its Maildir's size and message count */
+	users = str_equal(f[0], "users");
 	for (pos = 0; pos < out.len; pos += e + 1) {
 		e = str_chrb(out.s + pos, out.len - pos, '\n');
-		at = str_chrb(out.s + pos, e, '@');
-		if (at == 0 || at >= e || at > VPASSWD_USERMAX)
-			continue;
-		p.len = 0;
-		catb(&p, out.s + pos, at);
-		if (!str_nul(&p))
-			die_nomem();
-		maildir_usage(d, p.s, &bytes, &count);
-		catb(&res, out.s + pos, e);
-		cat(&res, " size=");
-		catnum(&res, bytes);
-		cat(&res, " messages=");
-		catnum(&res, count);
-		cat(&res, "\n");
+		if (pos + e == out.len)
+			break;
+		l.len = 0;
+		catb(&l, out.s + pos, e);
+		if (users) {
+			at = str_chrb(out.s + pos, e, '@');
+			if (at == 0 || at >= e || at > VPASSWD_USERMAX)
+				continue;
+			p.len = 0;
+			catb(&p, out.s + pos, at);
+			if (!str_nul(&p))
+				die_nomem();
+			maildir_usage(d, p.s, &bytes, &count);
+			cat(&l, " size=");
+			catnum(&l, bytes);
+			cat(&l, " messages=");
+			catnum(&l, count);
+		}
+		cat(&l, "\n");
+		list_add(&res, &l, &cut);
+		if (cut)
+			break;
 	}
-	reply(fd, '0', res.s, res.len);
+	reply(fd, cut || outcut ? 'C' : '0', res.s, res.len);
 done:
 	str_free(&out);
 	str_free(&err);
 	str_free(&res);
 	str_free(&p);
+	str_free(&l);
 }
 
 /* do_change - fields: "do" token csrf password quota what verb arg
@@ -909,7 +1192,7 @@ do_change(int fd, const struct who *w, const char **f, int n)
 	const char *pw = f[3], *quota = f[4], *what = f[5], *verb = f[6];
 	const char *arg = f[7], *at;
 	unsigned long q;
-	int na = 0, i, rc, extra = n - 8, need_pw = 0;
+	int na = 0, i, rc, extra = n - 8, need_pw = 0, cut;
 
 	if (extra < 0 || extra > ARGSMAX)
 		goto bad;
@@ -974,7 +1257,7 @@ do_change(int fd, const struct who *w, const char **f, int n)
 		argv[na++] = "--stdin";
 	}
 	argv[na] = NULL;
-	rc = run_admin(argv, need_pw ? pw : NULL, &out, &err);
+	rc = run_admin(argv, need_pw ? pw : NULL, &out, &err, &cut);
 	/* the log says who did what; never the password */
 	cat(&l, what);
 	cat(&l, " ");
@@ -1005,6 +1288,28 @@ do_change(int fd, const struct who *w, const char **f, int n)
 	return;
 bad:
 	replys(fd, 'P', "Bad request: a name or address is not valid.");
+}
+
+/* log_open - dir/current for reading, or -1.  dir belongs to the log
+ * user (multilog runs as qmaill), who could put a symbolic or hard link
+ * to any file there: this process is root, so current must be no link
+ * and a regular file of dir's owner. */
+static int
+log_open(const char *dir)
+{
+	struct stat ds, fs;
+	int dfd, fd;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	fd = openat(dfd, "current", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd != -1 && (fstat(dfd, &ds) == -1 || fstat(fd, &fs) == -1 ||
+	    !S_ISREG(fs.st_mode) || fs.st_uid != ds.st_uid)) {
+		(void)close(fd);
+		fd = -1;
+	}
+	(void)close(dfd);
+	return fd;
 }
 
 /* do_queue - qmail-qstat's report, the oldest message's age and the
@@ -1079,13 +1384,12 @@ do_queue(int fd)
 			p.len = 0;
 			cat(&p, "log/");
 			cat(&p, de->d_name);
-			cat(&p, "/current");
 			if (!str_nul(&p))
 				die_nomem();
-			if ((fdl = open(p.s, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+			if ((fdl = log_open(p.s)) == -1)
 				continue;
 			t.len = 0;
-			if (fstat(fdl, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (fstat(fdl, &st) == 0) {
 				from = st.st_size > 4096 ? st.st_size - 4096 : 0;
 				if (lseek(fdl, from, SEEK_SET) != -1 &&
 				    (r = fd_read(fdl, x, sizeof x, 5)) > 0)
@@ -1119,7 +1423,7 @@ serve_root(int fd)
 	struct who w;
 	int n, r;
 
-	while ((r = ipc_recv(fd, &m)) == 1) {
+	while ((r = ipc_recv(fd, &m, ASKMAX)) == 1) {
 		n = fields(&m, f, (int)(sizeof f / sizeof f[0]));
 		if (n < 1) {
 			replys(fd, 'P', "bad request");
@@ -1192,6 +1496,7 @@ struct web {
 	char login[VPASSWD_USERMAX + VPASSWD_DOMAINMAX + 2];
 	char csrf[CSRFLEN + 1];
 	int admin;		/* signed in as an administrator */
+	unsigned long retry;	/* a Retry-After, 0 none */
 };
 
 /* ask - a request to the privileged half; the answer's status char
@@ -1205,7 +1510,7 @@ ask(struct web *wb, const char *const *f, int n, struct str *out)
 
 	for (i = 0; i < n; i++)
 		catf(&m, f[i]);
-	if (!ipc_send(wb->ipc, &m) || ipc_recv(wb->ipc, out) != 1 ||
+	if (!ipc_send(wb->ipc, &m) || ipc_recv(wb->ipc, out, IPCMAX) != 1 ||
 	    out->len < 2 || out->s[1] != 0)
 		die(EXIT_TEMP, "the privileged half is gone");
 	wipe(m.s, m.len);
@@ -1342,6 +1647,21 @@ page_msg(struct page *pg, char status, const char *text)
 	cat(&pg->h, "</div>");
 }
 
+/* listed - 1 when an answer st, text is a listing to show (with a
+ * notice when it was cut), 0 when it is a refusal, shown instead */
+static int
+listed(struct page *pg, char st, const char *text)
+{
+	if (st == 'C')
+		page_msg(pg, st, "This list is too long to show whole: "
+		    "only its first part is shown here.");
+	else if (st != '0') {
+		page_msg(pg, st, text);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 hidden(struct page *pg, const char *name, const char *value)
 {
@@ -1376,7 +1696,7 @@ respond(struct web *wb, struct page *pg)
 	    "400 Bad Request", "403 Forbidden", "404 Not Found",
 	    "405 Method Not Allowed", "413 Content Too Large",
 	    "503 Service Unavailable", "408 Request Timeout",
-	    "431 Request Header Fields Too Large", NULL };
+	    "431 Request Header Fields Too Large", "429 Too Many Requests", NULL };
 	char num[4];
 	int i;
 
@@ -1400,6 +1720,11 @@ respond(struct web *wb, struct page *pg)
 	if (pg->location) {
 		cat(&r, "Location: ");
 		cat(&r, pg->location);
+		cat(&r, "\r\n");
+	}
+	if (wb->retry) {
+		cat(&r, "Retry-After: ");
+		catnum(&r, wb->retry);
 		cat(&r, "\r\n");
 	}
 	if (pg->setcookie) {
@@ -1474,7 +1799,8 @@ set_session_cookie(struct web *wb, struct page *pg, struct str *c,
 }
 
 /* page_login - the sign-in form, with a fresh pre-session token kept in
- * a cookie and in the form (double submit) */
+ * a cookie and in the form (double submit); status 'L' (too many
+ * failures) makes it a 429 */
 static void
 page_login(struct web *wb, char status, const char *msg)
 {
@@ -1482,6 +1808,8 @@ page_login(struct web *wb, char status, const char *msg)
 	struct str c = STR_ZERO;
 	char pre[CSRFLEN + 1];
 
+	if (status == 'L')
+		pg.status = 429;
 	randhex(pre, CSRFLEN / 2);
 	cat(&c, "lm_pre=");
 	cat(&c, pre);
@@ -1524,6 +1852,7 @@ do_login_post(struct web *wb)
 	struct str out = STR_ZERO, c = STR_ZERO;
 	struct page pg = { STR_ZERO, 303, NULL, "/domains", "text/plain; charset=utf-8" };
 	size_t vn, k;
+	unsigned long secs;
 	char st;
 
 	param(wb, "csrf", csrf, sizeof csrf);
@@ -1538,6 +1867,13 @@ do_login_post(struct web *wb)
 	f[0] = "login", f[1] = user, f[2] = pw, f[3] = code;
 	st = ask(wb, f, 4, &out);
 	wipe(pw, sizeof pw);
+	if (st == 'L') {	/* seconds NUL message */
+		k = strlen(out.s);
+		if (k == out.len || !scan_ulong(out.s, k, &secs) || secs == 0)
+			fail(wb, 503, "unexpected answer");
+		wb->retry = secs;
+		page_login(wb, st, out.s + k + 1);
+	}
 	if (st != '0')
 		page_login(wb, st, out.s);
 	/* token NUL csrf NUL login */
@@ -1617,15 +1953,15 @@ page_domains(struct web *wb, char status, const char *msg)
 	const char *f[2];
 	size_t pos, e;
 	char st;
+	int ok;
 
 	f[0] = "domains", f[1] = wb->token;
 	st = ask(wb, f, 2, &out);
 	page_start(wb, &pg, "Domains");
 	page_msg(&pg, status, msg);
-	if (st != '0')
-		page_msg(&pg, st, out.s);
+	ok = listed(&pg, st, out.s);
 	cat(&pg.h, "<section><table id=\"domains\"><tr><th>Domain</th><th></th></tr>");
-	for (pos = 0; st == '0' && pos < out.len; pos += e + 1) {
+	for (pos = 0; ok && pos < out.len; pos += e + 1) {
 		e = str_chrb(out.s + pos, out.len - pos, '\n');
 		if (e == 0)
 			continue;
@@ -1737,6 +2073,7 @@ page_domain(struct web *wb, const char *d, char status, const char *msg)
 	const char *f[3];
 	size_t pos, e;
 	char st;
+	int ok;
 
 	if (!vpasswd_domain_ok(d, strlen(d)))
 		fail(wb, 404, "no such domain");
@@ -1749,10 +2086,9 @@ page_domain(struct web *wb, const char *d, char status, const char *msg)
 	f[0] = "users", f[1] = wb->token, f[2] = d;
 	st = ask(wb, f, 3, &out);
 	cat(&pg.h, "<section><h2>Mailboxes</h2>");
-	if (st != '0')
-		page_msg(&pg, st, out.s);
+	ok = listed(&pg, st, out.s);
 	cat(&pg.h, "<table id=\"mailboxes\"><tr><th>Address</th><th>Use</th><th></th></tr>");
-	for (pos = 0; st == '0' && pos < out.len; pos += e + 1) {
+	for (pos = 0; ok && pos < out.len; pos += e + 1) {
 		e = str_chrb(out.s + pos, out.len - pos, '\n');
 		if (e > 0)
 			mailbox_row(wb, &pg, d, out.s + pos, e);
@@ -1770,10 +2106,9 @@ page_domain(struct web *wb, const char *d, char status, const char *msg)
 	f[0] = "aliases";
 	st = ask(wb, f, 3, &out);
 	cat(&pg.h, "<section><h2>Aliases</h2>");
-	if (st != '0')
-		page_msg(&pg, st, out.s);
+	ok = listed(&pg, st, out.s);
 	cat(&pg.h, "<table id=\"aliases\"><tr><th>Alias</th><th>Goes to</th><th></th></tr>");
-	if (st == '0')
+	if (ok)
 		forward_rows(wb, &pg, d, &out, "/alias/del", 0);
 	cat(&pg.h, "</table>");
 	form_start(wb, &pg, "/alias/add", NULL);
@@ -1787,10 +2122,9 @@ page_domain(struct web *wb, const char *d, char status, const char *msg)
 	f[0] = "lists";
 	st = ask(wb, f, 3, &out);
 	cat(&pg.h, "<section><h2>Lists</h2>");
-	if (st != '0')
-		page_msg(&pg, st, out.s);
+	ok = listed(&pg, st, out.s);
 	cat(&pg.h, "<table id=\"lists\"><tr><th>List</th><th>Members</th><th></th></tr>");
-	if (st == '0')
+	if (ok)
 		forward_rows(wb, &pg, d, &out, "/list/del", 1);
 	cat(&pg.h, "</table>");
 	form_start(wb, &pg, "/list/add", NULL);
@@ -2025,7 +2359,7 @@ autoconfig(struct web *wb, int outlook)
 static void
 read_request(struct web *wb, char *x, size_t size)
 {
-	size_t n = 0, end = 0, need, i;
+	size_t n = 0, end = 0, need, i, head;
 	long r;
 
 	while ((end = http_head_end(x, n)) == 0) {
@@ -2034,7 +2368,12 @@ read_request(struct web *wb, char *x, size_t size)
 		r = fd_read(0, x + n, HTTP_HEADMAX - n, REQTIME);
 		if (r <= 0)
 			_exit(0);	/* gone or silent: nothing to answer */
-		for (i = n; i < n + (size_t)r; i++)	/* bare LF: fail now, not at the deadline */
+		/* bare LF: fail now, not at the deadline; but only in the
+		 * head: the same read may bring the body, which is free to
+		 * hold one */
+		if ((head = http_head_end(x, n + (size_t)r)) == 0)
+			head = n + (size_t)r;
+		for (i = n; i < head; i++)
 			if (x[i] == '\n' && (i == 0 || x[i - 1] != '\r'))
 				fail(wb, 400, "bare LF in the request head");
 		n += (size_t)r;

@@ -33,6 +33,13 @@ vchar(unsigned char c)
 	return c > 0x20 && c < 0x7f;
 }
 
+/* fchar - a byte of a header line: visible ASCII, space, tab, obs-text */
+static int
+fchar(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
 /* trim - drop spaces and tabs at both ends of p[0..*n) */
 static const char *
 trim(const char *p, size_t *n)
@@ -122,9 +129,11 @@ http_parse(const char *p, size_t n, struct http_req *r)
 	r->close = r->minor == 0;
 	/* header lines, up to the empty one */
 	for (i = e + 2; i < n - 2; i = e + 2) {
+		/* field values may hold obs-text, bytes 0x80-0xff (RFC 9110
+		 * 5.5): a cookie of another application on this host is
+		 * no reason to refuse the request */
 		for (e = i; e < n && p[e] != '\r' && p[e] != '\n'; e++)
-			if (p[e] == 0 || (p[e] < 0x20 && p[e] != '\t') ||
-			    p[e] == 0x7f)
+			if (!fchar((unsigned char)p[e]))
 				return 0;
 		if (e + 1 >= n || p[e] != '\r' || p[e + 1] != '\n' || e == i)
 			return 0;

@@ -4,7 +4,8 @@
  * and hands it here; everything in it is untrusted.  The parser is
  * strict: a request line "METHOD SP /target SP HTTP/1.x CRLF", header
  * lines "name: value CRLF" with a token name, no bare CR or LF, no
- * continuation lines, no control bytes, one Content-Length at most, no
+ * continuation lines, no control bytes (a value may hold bytes 0x80-0xff,
+ * RFC 9110's obs-text; the target may not), one Content-Length at most, no
  * Transfer-Encoding, a Host header for HTTP/1.1, then an empty line.
  * Anything else is malformed (the caller answers 400 and closes).
  * Nothing here allocates; struct http_req points into the caller's

@@ -42,6 +42,8 @@ main(void)
 		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n",
 		"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX\xc3\xa9: a\r\n\r\n",	/* 8-bit name */
+		"GET / HTTP/1.1\r\nHost: x\r\nX: a\x7f" "b\r\n\r\n",
 		NULL
 	};
 
@@ -61,6 +63,10 @@ main(void)
 	    "HTTP/1.0 without Host, closes");
 	ok(parse("DELETE / HTTP/1.1\r\nHost: h\r\n\r\n", &r) && r.method == 0,
 	    "another method parses as 0 (the caller answers 405)");
+	ok(parse("GET / HTTP/1.1\r\nHost: h\r\nCookie: other=caf\xc3\xa9; lm_s=abc\r\n"
+	    "User-Agent: \xff\x80\r\n\r\n", &r) &&
+	    http_cookie(r.cookie, r.cookielen, "lm_s", &v, &vn) == 1 && vn == 3,
+	    "8-bit bytes in field values (obs-text) are accepted");
 	for (i = 0; bad[i] != NULL; i++)
 		ok(!parse(bad[i], &r), "malformed %zu refused", i);
 	ok(http_head_end("GET / HTTP/1.1\r\nHost: x\r\n", 25) == 0, "no end yet");
