@@ -6,11 +6,14 @@
  *
  * Filter: reads the message on fd 0 and the envelope on fd 1 like
  * qmail-queue.  When control/srsdomain is set, the sender is not empty,
- * its domain is not one of ours (control/locals, control/virtualdomains,
- * the SRS domain) and some recipient's is not either, the sender becomes
+ * not qmail-send's #@[] or PREFIX@HOST-@[] (VERP), its domain is not
+ * one of ours (control/locals, control/virtualdomains, the SRS domain)
+ * and some recipient's is not either, the sender becomes
  * SRS0=HHH=TT=domain=local@SRSDOMAIN (an SRS0 or SRS1 sender of another
- * domain becomes SRS1).  The message goes on unchanged to the next queue
- * program, whose exit code is ours.
+ * domain becomes SRS1) -- unless srs_parse could not read that back (a
+ * domain literal, a local part with blanks), when it stays as it is.
+ * The message goes on unchanged to the next queue program, whose exit
+ * code is ours.
  *
  * -r: the local part (the argument, else $DEFAULT, else $LOCAL) must be
  * an SRS address of ours with a hash made with one of the keys in
@@ -133,16 +136,26 @@ today(void)
 	return (unsigned long)time(NULL) / 86400;
 }
 
-/* forward - the SRS sender for s[0..n) into out; 0 leaves it as it is */
+/* forward - the SRS sender for s[0..n) into out; 0 leaves it as it is:
+ * the null sender, qmail's own forms, ours, and whatever an SRS address
+ * could not carry back (srs_parse would not read it) */
 static int
 forward(const struct config *c, const char *s, size_t n, struct str *out)
 {
-	struct srs_parts p, in;
+	struct srs_parts p, in, back;
 	char h[SRS_HASHLEN], tt[2];
-	size_t at = str_rchrb(s, n, '@');
+	size_t at = str_rchrb(s, n, '@'), ol;
 
 	if (n == 0 || at == n || at == 0 || at == n - 1)
 		return 0;	/* <>, or no domain: nothing to rewrite */
+	/* the domain [] is qmail-send's: #@[] is the double-bounce sender,
+	 * PREFIX@HOST-@[] a VERP sender that qmail-send turns into
+	 * PREFIX-user=domain@HOST for each recipient.  Left alone: an SRS
+	 * address cannot survive that expansion (its hash would not cover
+	 * the part qmail-send adds), and a list post's bounces must reach
+	 * the list as they are. */
+	if (n - at - 1 == 2 && s[at + 1] == '[' && s[at + 2] == ']')
+		return 0;
 	if (local_domain(c, s + at + 1, n - at - 1))
 		return 0;	/* ours: SPF passes for it already */
 	if (srs_parse(s, at, &in)) {
@@ -172,8 +185,18 @@ forward(const struct config *c, const char *s, size_t n, struct str *out)
 	hash(c->secrets.s, &p, h, QQ_CONF);
 	p.hash = h;
 	out->len = 0;
-	if (!srs_format(&p, out) || !str_catc(out, '@') || !str_cat(out, &c->domain))
-		die_nomem();
+	if (!srs_format(&p, out))
+		die(QQ_NOMEM, "out of memory");
+	/* a domain literal ([192.0.2.1]), a local part with blanks or 8-bit
+	 * bytes, an '@' left in it: qmail-srs -r would refuse the bounce as
+	 * "not an SRS address", so the sender stays as it is */
+	ol = out->len;
+	if (!srs_parse(out->s, ol, &back) || back.type != p.type ||
+	    back.domainlen != p.domainlen || memcmp(back.domain, p.domain, p.domainlen) != 0 ||
+	    back.locallen != p.locallen || memcmp(back.local, p.local, p.locallen) != 0)
+		return 0;
+	if (!str_catc(out, '@') || !str_cat(out, &c->domain))
+		die(QQ_NOMEM, "out of memory");
 	return out->len <= ADDR_MAX;
 }
 

@@ -110,12 +110,21 @@ srs_parse(const char *p, size_t n, struct srs_parts *out)
 	return 1;
 }
 
+/* srs_hashdata - the local part without its hash: "SRS0=TT=domain=local"
+ * or "SRS1=host=" and the SRS0 rest.  TT is two characters and a domain
+ * holds no '=' (srs_parse sees to that), so the bytes say where each
+ * field ends: without the '=' TT "far.test" "a" and TT "far.tes" "ta"
+ * would be the same data, one hash vouching for two addresses.  The
+ * type keeps SRS0 data from being read as SRS1's ("JR=-x.test=a" is
+ * both). */
 int
 srs_hashdata(const struct srs_parts *s, struct str *out)
 {
 	out->len = 0;
-	if ((s->type == 0 && !str_catb(out, s->tt, 2)) ||
-	    !str_catb(out, s->domain, s->domainlen) || !str_catb(out, s->local, s->locallen))
+	if (!str_cats(out, s->type ? "SRS1=" : "SRS0=") ||
+	    (s->type == 0 && (!str_catb(out, s->tt, 2) || !str_catc(out, '='))) ||
+	    !str_catb(out, s->domain, s->domainlen) || !str_catc(out, '=') ||
+	    !str_catb(out, s->local, s->locallen))
 		return 0;
 	str_lowerb(out->s, out->len);
 	return 1;

@@ -7,8 +7,11 @@
  * HHH is a keyed hash (the caller computes it: qmail-srs uses
  * HMAC-SHA256 from libcrypto, base64 with '_' for '/' and '.' for '+',
  * first SRS_HASHLEN characters) of
- * the lower-cased bytes srs_hashdata gives; TT is the day number modulo
- * 1024 in two base32 characters.  Reversed addresses come from anyone:
+ * the lower-cased bytes srs_hashdata gives: the local part without
+ * "HHH=", '=' after SRS0 or SRS1 ("SRS0=TT=orig-domain=orig-local",
+ * "SRS1=first-srs-domain==HHH=TT=..."), so that no two addresses share
+ * the hashed bytes; TT is the day number modulo 1024 in two base32
+ * characters.  Reversed addresses come from anyone:
  * srs_parse checks every field.  After "SRS0" or "SRS1" the separator
  * may be '=', '+' or '-'; '=' is written.
  */
@@ -41,7 +44,8 @@ int srs_age(const char *tt, unsigned long today, unsigned long *age);
  * one (not SRS0/SRS1, a field missing or empty, a bad character) */
 int srs_parse(const char *p, size_t n, struct srs_parts *out);
 
-/* srs_hashdata - the bytes hashed for parts (lower-cased) into out */
+/* srs_hashdata - the bytes hashed for parts (lower-cased) into out:
+ * "srs0=TT=domain=local" or "srs1=domain=local" */
 int srs_hashdata(const struct srs_parts *parts, struct str *out);
 
 /* srs_format - the local part for parts (with hash) appended to out */

@@ -53,6 +53,43 @@ dom(const char *v, const char *want)
 	return r;
 }
 
+/* srs_data - the hashed data of SRS local part a into out; 0 when a
+ * does not parse */
+static int
+srs_data(const char *a, struct str *out)
+{
+	struct srs_parts p;
+
+	return srs_parse(a, strlen(a), &p) && srs_hashdata(&p, out);
+}
+
+static int
+srs_hashdata_is(const char *a, const char *want)
+{
+	struct str d = STR_ZERO;
+	int r = srs_data(a, &d) && d.len == strlen(want) && memcmp(d.s, want, d.len) == 0;
+
+	str_free(&d);
+	return r;
+}
+
+/* srs_samedata - 1 when a and b hash the same bytes, 0 other bytes,
+ * -1 when either does not parse */
+static int
+srs_samedata(const char *a, const char *b)
+{
+	struct str da = STR_ZERO, db = STR_ZERO;
+	int r;
+
+	if (!srs_data(a, &da) || !srs_data(b, &db))
+		r = -1;
+	else
+		r = da.len == db.len && memcmp(da.s, db.s, da.len) == 0;
+	str_free(&da);
+	str_free(&db);
+	return r;
+}
+
 int
 main(void)
 {
@@ -127,6 +164,26 @@ main(void)
 	ok(!srs_parse("SRS0=Ab_.9x=JR=far.test=", 24, &p), "an empty local part is refused");
 	ok(!srs_parse("SRS2=Ab_.9x=JR=far.test=bob", 27, &p), "SRS2 is not SRS");
 	ok(!srs_parse("SRS0=Ab/.9x=JR=far.test=bob", 27, &p), "'/' is not a hash character");
+
+	/* the hashed data: one address, one string */
+	ok(srs_hashdata_is("SRS0=Ab_.9x=JR=Far.Test=Bob=x", "srs0=jr=far.test=bob=x"),
+	    "SRS0 data: type, TT, domain, local part, '=' between, lower case");
+	ok(srs_hashdata_is("SRS0-Ab_.9x=JR=far.test=bob", "srs0=jr=far.test=bob"),
+	    "the separator after SRS0 is always '=' in the data");
+	ok(srs_hashdata_is("srs1=Ab_.9x=first.test==Ab_.9x=JR=far.test=bob",
+	    "srs1=first.test==ab_.9x=jr=far.test=bob"), "SRS1 data: type, host, the SRS0 rest");
+	ok(srs_hashdata_is("SRS1=Ab_.9x=first.test=+Ab_.9x=JR=far.test=bob",
+	    "srs1=first.test=+ab_.9x=jr=far.test=bob"), "an SRS1 rest keeps its own separator");
+	ok(srs_samedata("SRS0=Ab_.9x=JS=far.test=a", "SRS0=Ab_.9x=JS=far.tes=ta") == 0,
+	    "the domain cut short is other data");
+	ok(srs_samedata("SRS0=Ab_.9x=JS=far.test=ab", "SRS0=Ab_.9x=JS=far.testa=b") == 0,
+	    "the local part cut short is other data");
+	ok(srs_samedata("SRS1=Ab_.9x=host-a.test==Ab_.9x=JS=d=l", "SRS1=Ab_.9x=host=-a.test==Ab_.9x=JS=d=l") == 0,
+	    "an SRS1 host cut short is other data");
+	ok(srs_samedata("SRS0=Ab_.9x=JR=-x.test=a", "SRS1=Ab_.9x=JR=-x.test=a") == 0,
+	    "SRS0 data is never SRS1 data");
+	ok(srs_samedata("SRS0=Ab_.9x=JR=far.test=bob", "srs0+AB_.9X=jr=FAR.test=BOB") == 1,
+	    "case and the separator after SRS0 do not count");
 	str_free(&out);
 	return tap_done();
 }

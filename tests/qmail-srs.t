@@ -48,7 +48,49 @@ def tt(day):
     return b32[(day >> 5) & 31] + b32[day & 31]
 
 
-t.plan(14)
+QQ = os.path.join(t.SRC, "tests", "qq-record")
+rec = t.tmpdir("srs-qq.")
+
+
+def qq_clear():
+    for f in os.listdir(rec):
+        os.unlink(os.path.join(rec, f))
+
+
+def qq_env():
+    path = os.path.join(rec, "0.env")
+    return open(path, "rb").read() if os.path.exists(path) else None
+
+
+def filter_sender(sender, rcpt="carol@far.test"):
+    """bin/qmail-srs as a queue filter with qq-record after it: the
+    sender it passes on (None when nothing was passed on)."""
+    qq_clear()
+    r, w = os.pipe()
+    os.write(w, b"F" + sender.encode() + b"\0T" + rcpt.encode() + b"\0\0")
+    os.close(w)
+    p = subprocess.run([os.path.join(t.BIN, "qmail-srs")], input=b"Subject: x\n\nx\n", stdout=r,
+                       stderr=subprocess.PIPE, env=dict(os.environ, NEXTQUEUE=QQ, QQ_RECORD=rec))
+    os.close(r)
+    env = qq_env()
+    if p.returncode != 0 or env is None or not env.startswith(b"F"):
+        t.diag("qmail-srs: exit %d %s" % (p.returncode, p.stderr.decode()))
+        return None
+    return env[1:env.index(b"\0")].decode()
+
+
+def reverse(local, sender=""):
+    """bin/qmail-srs -r LOCAL with qq-record as the queue: (exit code,
+    its report, the recipient it queued for or None)."""
+    qq_clear()
+    p = subprocess.run([os.path.join(t.BIN, "qmail-srs"), "-r", local], input=b"Subject: bounce\n\nx\n",
+                       capture_output=True, env=dict(os.environ, NEXTQUEUE=QQ, QQ_RECORD=rec, SENDER=sender))
+    env = qq_env()
+    m = re.match(rb"F[^\0]*\0T([^\0]*)\0\0$", env or b"")
+    return p.returncode, p.stdout.decode(), m.group(1).decode() if m else None
+
+
+t.plan(35)
 s = qsend.Scene()
 c = None
 aliasfile, saved_alias = None, None
@@ -81,10 +123,10 @@ try:
     t.ok(m is not None, "the forward's sender is an SRS0 address at %s: %s" % (SRSD, sender))
     t.is_(rcpts, ["carol@far.test"], "to the forward's address")
     if m:
-        want = srs_hash(m.group(2) + "orig.test" + "alice")
-        t.is_(m.group(1), want, "its hash is HMAC-SHA256 of timestamp, domain and local part")
+        want = srs_hash("SRS0=" + m.group(2) + "=orig.test=alice")
+        t.is_(m.group(1), want, "its hash is HMAC-SHA256 of SRS0=TT=domain=local")
     else:
-        t.ok(False, "its hash is HMAC-SHA256 of timestamp, domain and local part")
+        t.ok(False, "its hash is HMAC-SHA256 of SRS0=TT=domain=local")
 
     # the bounce to the SRS address reaches the original sender
     h.mails.clear()
@@ -107,7 +149,7 @@ try:
     day = int(time.time() // 86400)
     forged = "SRS0=AAAAAA=%s=orig.test=alice@%s" % (tt(day), SRSD)
     old = tt(day - 30)
-    expired = "SRS0=%s=%s=orig.test=alice@%s" % (srs_hash(old + "orig.test" + "alice"), old, SRSD)
+    expired = "SRS0=%s=%s=orig.test=alice@%s" % (srs_hash("SRS0=" + old + "=orig.test=alice"), old, SRSD)
     s.inject("", [forged], "Subject: forged\n\nforged bounce\n")
     s.inject("", [expired], "Subject: expired\n\nexpired bounce\n")
     t.ok(s.wait(lambda: s.log().count("exited with status 100") >= 2 and s.queue_empty(), 30),
@@ -116,6 +158,58 @@ try:
     log = s.log()
     t.ok(re.search(r"forged", log), "the log says forged")
     t.ok(re.search(r"expired", log), "the log says expired")
+
+    # the filter alone: qmail's own senders and what SRS cannot carry
+    # stay as they are
+    for sender, why in (("joe-team-return-@%s-@[]" % D, "a VERP sender of ours (a list post)"),
+                        ("list-return-@other.test-@[]", "a VERP sender of another domain"),
+                        ("#@[]", "the double-bounce sender"),
+                        ("joe@[192.0.2.1]", "a domain literal"),
+                        ("joe@[IPv6:2001:db8::1]", "an IPv6 domain literal"),
+                        ('"joe smith"@orig.test', "a local part with a blank"),
+                        ("a@b@orig.test", "a local part with an '@'")):
+        t.is_(filter_sender(sender), sender, "%s stays as it is: %s" % (why, sender))
+    t.is_(filter_sender("joe@" + D.upper()), "joe@" + D.upper(), "a sender of ours in capitals stays")
+    t.is_(filter_sender("alice@orig.test", "bob@" + D), "alice@orig.test",
+          "no recipient elsewhere: the sender stays")
+    got = filter_sender("alice@orig.test") or ""
+    m = re.match(r"SRS0=([A-Za-z0-9_.]{6})=([A-Z2-7]{2})=orig\.test=alice@" + re.escape(SRSD) + "$", got)
+    t.ok(m and m.group(1) == srs_hash("SRS0=" + m.group(2) + "=orig.test=alice"), "a plain sender is rewritten: " + got)
+    local = got.split("@")[0]
+    t.is_(reverse(local)[0::2], (0, "alice@orig.test"), "and reversed to the original address")
+
+    # one hash, one address: the same bytes cut elsewhere are forged
+    rc, out, dest = reverse(local.replace("=orig.test=alice", "=orig.tes=talice"))
+    t.ok(rc == 100 and "forged" in out and dest is None,
+         "the SRS0 hash does not pass for the domain cut short (%d %s)" % (rc, out.strip()))
+    rc, out, dest = reverse(local.replace("=orig.test=alice", "=orig.testa=lice"))
+    t.ok(rc == 100 and dest is None, "nor for the local part cut short (%d %s)" % (rc, out.strip()))
+    day = int(time.time() // 86400)
+    forged = "SRS0=%s=%s=orig.tes=ta" % (srs_hash(tt(day) + "orig.test" + "a"), tt(day))
+    rc, out, dest = reverse(forged)
+    t.ok(rc == 100 and dest is None, "a hash made the old way, without '=', is refused (%d %s)" % (rc, out.strip()))
+
+    # SRS1: an SRS0 sender of another host
+    srs0 = "SRS0=AbCdEf=%s=orig.test=alice" % tt(day)
+    got = filter_sender(srs0 + "@host-a.test") or ""
+    m = re.match(r"SRS1=([A-Za-z0-9_.]{6})=host-a\.test==AbCdEf=%s=orig\.test=alice@%s$" % (tt(day), re.escape(SRSD)),
+                 got)
+    t.ok(m and m.group(1) == srs_hash("SRS1=host-a.test==AbCdEf=%s=orig.test=alice" % tt(day)),
+         "an SRS0 sender of another host becomes SRS1, hash of host=rest: " + got)
+    local = got.split("@")[0]
+    t.is_(reverse(local)[0::2], (0, srs0 + "@host-a.test"), "reversed to the SRS0 address at that host")
+    rc, out, dest = reverse(local.replace("=host-a.test==", "=host=-a.test="))
+    t.ok(rc == 100 and dest is None, "the SRS1 hash does not pass for the host cut short (%d %s)" % (rc, out.strip()))
+    got = filter_sender("SRS1=XyZxYz=first.test==AbCdEf=%s=orig.test=alice@host-b.test" % tt(day)) or ""
+    t.ok(re.match(r"SRS1=[A-Za-z0-9_.]{6}=first\.test==AbCdEf=%s=orig\.test=alice@%s$" % (tt(day), re.escape(SRSD)),
+                  got) is not None, "an SRS1 sender keeps its first host: " + got)
+    t.is_(reverse(got.split("@")[0])[0::2], (0, "SRS0=AbCdEf=%s=orig.test=alice@first.test" % tt(day)),
+          "and goes back to it")
+    # without the type, SRS0's "JR=-x.test=a" would be SRS1's "JR" "=-x.test=a"
+    h = srs_hash("SRS0=%s=-x.test=a" % tt(day))
+    t.is_(reverse("SRS0=%s=%s=-x.test=a" % (h, tt(day)))[0::2], (0, "a@-x.test"), "an SRS0 address and its hash")
+    rc, out, dest = reverse("SRS1=%s=%s=-x.test=a" % (h, tt(day)))
+    t.ok(rc == 100 and dest is None, "its hash does not pass for an SRS1 address (%d %s)" % (rc, out.strip()))
 finally:
     if saved_env is None:
         os.environ.pop("QMAILQUEUE", None)
