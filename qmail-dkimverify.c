@@ -10,8 +10,11 @@
  * (RFC 8601) naming control/me.  Authentication-Results fields that
  * name control/me and come from the client (below this server's first
  * Received field, and below the SPF result qmail-smtpd puts after it
- * when it sets $SPFRESULT) are removed: only this server may speak for
- * itself.
+ * when it sets $SPFRESULT) are removed, however the name is written
+ * (quoted, after a comment, in another case) and however many fields
+ * the header has: only this server may speak for itself.  A signature
+ * counts only with i= inside d=, q= naming dns/txt, x= after t=, and a
+ * key for email (its s=) that, with t=s, has i= at d= itself.
  * The message goes on to the next queue program, whose exit code is
  * ours.  A DNS failure is dkim=temperror, never a refusal.
  *
@@ -87,6 +90,38 @@ tageq(const char *p, const struct dkim_tag *t, const char *s)
 	return t && t->vallen == strlen(s) && str_caseeqb(p + t->val, s, t->vallen);
 }
 
+/* inlist - the colon separated list p[0..n) (FWS allowed anywhere) has
+ * an item equal to one of items (NULL-terminated), case ignored */
+static int
+inlist(const char *p, size_t n, const char *const *items)
+{
+	struct str l = STR_ZERO;
+	size_t i, e, k;
+	int found = 0;
+
+	unfws(p, n, &l);
+	if (!str_catc(&l, ':'))
+		nomem();
+	for (i = 0; i < l.len && !found; i = e + 1) {
+		e = i + str_chrb(l.s + i, l.len - i, ':');
+		for (k = 0; items[k]; k++)
+			if (e - i == strlen(items[k]) && str_caseeqb(l.s + i, items[k], e - i))
+				found = 1;
+	}
+	str_free(&l);
+	return found;
+}
+
+/* subdomain - 1 when a[0..an) is d[0..dn) or a subdomain of it, case
+ * ignored; 2 when it is d itself */
+static int
+subdomain(const char *a, size_t an, const char *d, size_t dn)
+{
+	if (an == dn)
+		return str_caseeqb(a, d, dn) ? 2 : 0;
+	return an > dn && a[an - dn - 1] == '.' && str_caseeqb(a + an - dn, d, dn);
+}
+
 /* body_hash - SHA-256 of the canonical body, at most limit bytes of it
  * when limit is not (size_t)-1 */
 static int
@@ -133,15 +168,19 @@ static enum result
 verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size_t body,
     const struct dkim_field *sf, struct str *info)
 {
+	static const char *const email[] = { "email", "*", NULL };
+	static const char *const dnstxt[] = { "dns/txt", NULL };
+	static const char *const strict[] = { "s", NULL };
 	struct dkim_tag t[DKIM_TAGS_MAX], kt[DKIM_TAGS_MAX];
-	const struct dkim_tag *v, *a, *b, *bh, *c, *d, *h, *s, *l, *x, *kk, *kp, *kv, *kh;
+	const struct dkim_tag *v, *a, *b, *bh, *c, *d, *h, *s, *l, *x, *ti, *id, *q;
+	const struct dkim_tag *kk, *kp, *kv, *kh, *ks, *kf;
 	struct str tmp = STR_ZERO, sig = STR_ZERO, want = STR_ZERO, qname = STR_ZERO;
 	struct str txt = STR_ZERO, key = STR_ZERO, data = STR_ZERO;
 	const char *val = msg + sf->start, *rec;
 	size_t vlen, nt, nkt, count, i, limit = (size_t)-1, reclen;
 	unsigned char md[32];
-	unsigned long ul;
-	int hrelaxed = 0, brelaxed = 0, ed, r, ok;
+	unsigned long ul, ts = 0;
+	int hrelaxed = 0, brelaxed = 0, ed, r, ok, iexact = 1;
 	enum result res = R_PERMERROR;
 	EVP_PKEY *pk = NULL;
 	EVP_MD_CTX *ctx = NULL;
@@ -165,10 +204,19 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 	s = dkim_tag(val, t, nt, "s");
 	l = dkim_tag(val, t, nt, "l");
 	x = dkim_tag(val, t, nt, "x");
+	ti = dkim_tag(val, t, nt, "t");
+	id = dkim_tag(val, t, nt, "i");
+	q = dkim_tag(val, t, nt, "q");
 	if (d && (!str_cats(info, " header.d=") || !safecat(info, val + d->val, d->vallen, 253)))
 		nomem();
 	if (s && (!str_cats(info, " header.s=") || !safecat(info, val + s->val, s->vallen, 63)))
 		nomem();
+	if (!f) {
+		/* more header fields than dkim_select takes: not checked */
+		if (!str_cats(info, " (too many header fields)"))
+			nomem();
+		return R_PERMERROR;
+	}
 	if (!tageq(val, v, "1") || !a || !b || !bh || !d || !h || !s) {
 		if (!str_cats(info, " (missing or bad tags)"))
 			nomem();
@@ -227,9 +275,37 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 			nomem();
 		goto out;
 	}
+	/* i= (RFC 6376 6.1.1): d= or a subdomain of it, else PERMFAIL */
+	if (id) {
+		unfws(val + id->val, id->vallen, &tmp);
+		i = str_rchrb(tmp.s, tmp.len, '@');
+		if (i == tmp.len)
+			goto badtag;
+		r = subdomain(tmp.s + i + 1, tmp.len - i - 1, val + d->val, d->vallen);
+		if (!r) {
+			if (!str_cats(info, " (i= domain not within d=)"))
+				nomem();
+			goto out;
+		}
+		iexact = r == 2;
+	}
+	/* q= (3.5): dns/txt must be among the methods */
+	if (q && !inlist(val + q->val, q->vallen, dnstxt)) {
+		if (!str_cats(info, " (unsupported query method)"))
+			nomem();
+		goto out;
+	}
+	/* t= and x= (3.5): numbers, x= later than t=; x= past is a fail */
+	if (ti && !scan_ulong(val + ti->val, ti->vallen, &ts))
+		goto badtag;
 	if (x) {
 		if (!scan_ulong(val + x->val, x->vallen, &ul))
 			goto badtag;
+		if (ti && ul <= ts) {
+			if (!str_cats(info, " (x= not after t=)"))
+				nomem();
+			goto out;
+		}
 		if ((time_t)ul < time(NULL)) {
 			res = R_FAIL;
 			if (!str_cats(info, " (signature expired)"))
@@ -264,8 +340,22 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 	kk = dkim_tag(rec, kt, nkt, "k");
 	kp = dkim_tag(rec, kt, nkt, "p");
 	kh = dkim_tag(rec, kt, nkt, "h");
+	ks = dkim_tag(rec, kt, nkt, "s");
+	kf = dkim_tag(rec, kt, nkt, "t");
 	if ((kv && !tageq(rec, kv, "DKIM1")) || !kp)
 		goto badkey;
+	/* s= (3.6.1): a key for other services is no key for mail */
+	if (ks && !inlist(rec + ks->val, ks->vallen, email)) {
+		if (!str_cats(info, " (key not for email)"))
+			nomem();
+		goto out;
+	}
+	/* t=s: i= must name d= itself, no subdomain */
+	if (kf && inlist(rec + kf->val, kf->vallen, strict) && !iexact) {
+		if (!str_cats(info, " (i= not d= under the key's t=s)"))
+			nomem();
+		goto out;
+	}
 	if ((ed && !tageq(rec, kk, "ed25519")) || (!ed && kk && !tageq(rec, kk, "rsa")))
 		goto badkey;
 	if (kh) {
@@ -365,18 +455,86 @@ out:
 	return res;
 }
 
-/* ours - 1 when Authentication-Results field fl names me as authserv-id */
+/* skip_cfws - past comments (nested, with quoted pairs) and folding
+ * white space from p[i]; n when a comment is not closed */
+static size_t
+skip_cfws(const char *p, size_t i, size_t n)
+{
+	size_t depth = 0;
+
+	for (; i < n; i++) {
+		if (depth == 0 && p[i] != '(' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+		    p[i] != '\n')
+			return i;
+		if (p[i] == '(')
+			depth++;
+		else if (depth > 0 && p[i] == ')')
+			depth--;
+		else if (depth > 0 && p[i] == '\\' && i + 1 < n)
+			i++;
+	}
+	return n;
+}
+
+/* tspecial - ends a token (RFC 2045 5.1) */
+static int
+tspecial(char c)
+{
+	return (unsigned char)c <= ' ' || c == 127 || (c != 0 && strchr("()<>@,;:\\\"/[]?=", c));
+}
+
+/* mentions - me occurs in p[0..n), case ignored */
+static int
+mentions(const char *p, size_t n, const struct str *me)
+{
+	size_t i;
+
+	for (i = 0; me->len > 0 && i + me->len <= n; i++)
+		if (str_caseeqb(p + i, me->s, me->len))
+			return 1;
+	return 0;
+}
+
+/* ours - 1 when Authentication-Results field fl names me as authserv-id
+ * (RFC 8601 2.2: a token or a quoted-string, after CFWS; the case of a
+ * domain name does not count).  Read the way a reader of the field
+ * might: a comment before it, quotes, a comment or anything else right
+ * after it do not hide it; and a field with no id that RFC 8601 could
+ * read (a comment or quote left open, nothing before the ';') is ours
+ * when it has me anywhere, as a less careful reader might see it. */
 static int
 ours(const char *fl, size_t n, const struct str *me)
 {
-	size_t i = str_chrb(fl, n, ':') + 1, e;
+	struct str id = STR_ZERO;
+	size_t i = str_chrb(fl, n, ':') + 1, v, b, e;
+	int r, broken = 0;
 
-	while (i < n && (fl[i] == ' ' || fl[i] == '\t' || fl[i] == '\r' || fl[i] == '\n'))
-		i++;
-	for (e = i; e < n && fl[e] != ';' && fl[e] != ' ' && fl[e] != '\t' &&
-	    fl[e] != '\r' && fl[e] != '\n'; e++)
+	v = i < n ? i : n;
+	i = skip_cfws(fl, v, n);
+	if (i < n && fl[i] == '"') {
+		for (i++; i < n && fl[i] != '"'; i++) {
+			if (fl[i] == '\r' || fl[i] == '\n')
+				continue;	/* folding inside the quotes */
+			if (fl[i] == '\\' && i + 1 < n)
+				i++;
+			if (!str_catc(&id, fl[i]))
+				nomem();
+		}
+		broken = i == n;
+	} else
+		for (; i < n && !tspecial(fl[i]); i++)
+			if (!str_catc(&id, fl[i]))
+				nomem();
+	for (b = 0; b < id.len && (id.s[b] == ' ' || id.s[b] == '\t'); b++)
 		;
-	return e - i == me->len && str_caseeqb(fl + i, me->s, me->len);
+	for (e = id.len; e > b && (id.s[e - 1] == ' ' || id.s[e - 1] == '\t'); e--)
+		;
+	if (broken || e == b)
+		r = mentions(fl + v, n - v, me);
+	else
+		r = e - b == me->len && str_caseeqb(id.s + b, me->s, me->len);
+	str_free(&id);
+	return r;
 }
 
 int
@@ -384,11 +542,11 @@ main(int argc, char **argv)
 {
 	struct str msg = STR_ZERO, env = STR_ZERO, me = STR_ZERO, ar = STR_ZERO, info = STR_ZERO;
 	static struct dkim_field f[DKIM_FIELDS_MAX];
-	static const char *part[DKIM_FIELDS_MAX + 3];
-	static size_t len[DKIM_FIELDS_MAX + 3];
-	const char *s;
-	size_t nf, body, i, slen, np = 0, nsig = 0, from = 0, received = (size_t)-1;
+	struct dkim_field one;
+	const char *s, *part[2];
+	size_t nf, body, i, slen, pos, len[2], nsig = 0, from, to, received = (size_t)-1;
 	enum result r;
+	int toomany;
 	/* qmail-smtpd's own SPF field follows its Received line */
 	size_t spf = env_get("SPFRESULT") ? 1 : 0;
 
@@ -405,20 +563,19 @@ main(int argc, char **argv)
 		die(QQ_ENVELOPE, "the envelope is malformed");
 	if (!msg.s && !str_readyplus(&msg, 1))
 		nomem();
-	if (!dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body)) {
-		/* too many fields to be worth checking: said so, passed on */
-		nf = 0;
-		body = 0;
-	}
+	/* more fields than dkim_select takes: each signature is a
+	 * permerror, and the fields below are still gone through one by
+	 * one */
+	toomany = !dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body);
 
 	if (!str_cats(&ar, "Authentication-Results: ") || !str_cat(&ar, &me))
 		nomem();
-	for (i = 0; i < nf && nsig < SIGS_MAX; i++) {
-		if (f[i].namelen != 14 || !str_caseeqb(msg.s + f[i].start, "dkim-signature", 14))
+	for (pos = 0; nsig < SIGS_MAX && dkim_field_next(msg.s, msg.len, &pos, &one); ) {
+		if (one.namelen != 14 || !str_caseeqb(msg.s + one.start, "dkim-signature", 14))
 			continue;
 		nsig++;
 		info.len = 0;
-		r = verify(msg.s, msg.len, f, nf, body, &f[i], &info);
+		r = verify(msg.s, msg.len, toomany ? NULL : f, nf, body, &one, &info);
 		if (!str_cats(&ar, ";\n\tdkim=") || !str_cats(&ar, rname[r]) || !str_cat(&ar, &info))
 			nomem();
 	}
@@ -427,22 +584,28 @@ main(int argc, char **argv)
 	if (!str_catc(&ar, '\n'))
 		nomem();
 
-	/* our field first, then the message without the forged fields */
-	part[np] = ar.s;
-	len[np++] = ar.len;
-	for (i = 0; i < nf; i++) {
-		if (received == (size_t)-1 && f[i].namelen == 8 &&
-		    str_caseeqb(msg.s + f[i].start, "received", 8))
+	/* the forged fields out of the message, in place (RFC 8601 5): every
+	 * Authentication-Results naming me below the first Received field
+	 * (and qmail-smtpd's SPF field after it), however many fields */
+	for (pos = 0, i = 0, from = 0, to = 0; dkim_field_next(msg.s, msg.len, &pos, &one); i++) {
+		if (received == (size_t)-1 && one.namelen == 8 &&
+		    str_caseeqb(msg.s + one.start, "received", 8))
 			received = i;
-		if (received != (size_t)-1 && i > received + spf && f[i].namelen == 22 &&
-		    str_caseeqb(msg.s + f[i].start, "authentication-results", 22) &&
-		    ours(msg.s + f[i].start, f[i].len, &me)) {
-			part[np] = msg.s + from;
-			len[np++] = f[i].start - from;
-			from = f[i].start + f[i].len;
+		if (received != (size_t)-1 && i > received + spf && one.namelen == 22 &&
+		    str_caseeqb(msg.s + one.start, "authentication-results", 22) &&
+		    ours(msg.s + one.start, one.len, &me)) {
+			memmove(msg.s + to, msg.s + from, one.start - from);
+			to += one.start - from;
+			from = one.start + one.len;
 		}
 	}
-	part[np] = msg.s + from;
-	len[np++] = msg.len - from;
-	return qq_pass(part, len, np, env.s, env.len);
+	memmove(msg.s + to, msg.s + from, msg.len - from);
+	msg.len = to + msg.len - from;
+
+	/* our field first, then the message */
+	part[0] = ar.s;
+	len[0] = ar.len;
+	part[1] = msg.s;
+	len[1] = msg.len;
+	return qq_pass(part, len, 2, env.s, env.len);
 }

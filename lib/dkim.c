@@ -87,41 +87,53 @@ dkim_tag(const char *p, const struct dkim_tag *t, size_t count, const char *name
 }
 
 int
+dkim_field_next(const char *msg, size_t n, size_t *pos, struct dkim_field *f)
+{
+	size_t i = *pos, start = i, colon;
+
+	if (i >= n)
+		return 0;	/* no empty line: no body */
+	if (msg[i] == '\n') {
+		*pos = i + 1;	/* the empty line: the body follows */
+		return 0;
+	}
+	/* the field: this line and every line starting with a blank */
+	for (;;) {
+		while (i < n && msg[i] != '\n')
+			i++;
+		if (i < n)
+			i++;
+		if (i >= n || !is_wsp(msg[i]))
+			break;
+	}
+	f->start = start;
+	f->len = i - start;
+	colon = str_chrb(msg + start, i - start, ':');
+	if (colon == i - start)
+		colon = 0;	/* not a field: a name no one asks for */
+	while (colon > 0 && is_wsp(msg[start + colon - 1]))
+		colon--;
+	f->namelen = colon;
+	*pos = i;
+	return 1;
+}
+
+int
 dkim_fields(const char *msg, size_t n, struct dkim_field *f, size_t max, size_t *count, size_t *body)
 {
-	size_t i = 0, start, colon;
+	struct dkim_field one;
+	size_t i = 0;
 
 	*count = 0;
 	*body = n;
-	while (i < n) {
-		if (msg[i] == '\n') {
-			*body = i + 1;	/* the empty line */
-			return 1;
-		}
-		start = i;
-		/* the field: this line and every line starting with a blank */
-		for (;;) {
-			while (i < n && msg[i] != '\n')
-				i++;
-			if (i < n)
-				i++;
-			if (i >= n || !is_wsp(msg[i]))
-				break;
-		}
+	while (dkim_field_next(msg, n, &i, &one)) {
 		if (*count >= max) {
 			errno = E2BIG;
 			return 0;
 		}
-		f[*count].start = start;
-		f[*count].len = i - start;
-		colon = str_chrb(msg + start, i - start, ':');
-		if (colon == i - start)
-			colon = 0;	/* not a field: a name no one asks for */
-		while (colon > 0 && is_wsp(msg[start + colon - 1]))
-			colon--;
-		f[*count].namelen = colon;
-		(*count)++;
+		f[(*count)++] = one;
 	}
+	*body = i;
 	return 1;
 }
 

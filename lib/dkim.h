@@ -40,6 +40,12 @@ struct dkim_field {
 
 #define DKIM_FIELDS_MAX 1000
 
+/* dkim_field_next - the header field of msg[0..n) at *pos into f, *pos
+ * moved past it; 0 at the end of the header, *pos then the offset of
+ * the body (after the empty line, or n).  Needs no room: for headers of
+ * any number of fields. */
+int dkim_field_next(const char *msg, size_t n, size_t *pos, struct dkim_field *f);
+
 /* dkim_fields - split the header of msg[0..n) into f (room for max);
  * *body is the offset of the body (after the empty line, or n).  0 when
  * there are more than max fields (errno E2BIG). */

@@ -134,6 +134,25 @@ main(void)
 	ok(f[3].namelen == 0, "a line without a colon has no name");
 	ok(strcmp(s + body, "body\n") == 0, "the body after the empty line");
 	ok(!dkim_fields(s, strlen(s), f, 3, &nf, &body), "more fields than room: E2BIG");
+	{
+		struct dkim_field one;
+		size_t pos = 0, k = 0, same = 1;
+
+		ok(dkim_fields(s, strlen(s), f, 8, &nf, &body), "four fields again");
+		while (dkim_field_next(s, strlen(s), &pos, &one)) {
+			if (k >= nf || one.start != f[k].start || one.len != f[k].len ||
+			    one.namelen != f[k].namelen)
+				same = 0;
+			k++;
+		}
+		ok(same && k == nf && pos == body, "dkim_field_next: the same fields one by one, then the body");
+		pos = 0;
+		ok(dkim_field_next("A: b\n c", 8, &pos, &one) && one.len == 8 &&
+		    !dkim_field_next("A: b\n c", 8, &pos, &one) && pos == 8,
+		    "a header without an empty line: the body is at the end");
+		pos = 0;
+		ok(!dkim_field_next("\nbody", 5, &pos, &one) && pos == 1, "an empty header");
+	}
 	s = "From: a@one.test\nTo: x\nFrom: b@two.test\n\n";
 	ok(dkim_fields(s, strlen(s), f, 8, &nf, &body) && dkim_select(s, f, nf, "from:to:from:from", 17, 1, &out),
 	    "select from:to:from:from");

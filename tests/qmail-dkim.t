@@ -12,6 +12,7 @@ import smtplib
 import stat
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t  # noqa: E402
@@ -34,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(45)
+t.plan(72)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -102,6 +103,12 @@ records = {
     "ed1._domainkey.sign.test": record_of(ed_out),
     "py._domainkey.ext.test": "v=DKIM1; k=rsa; p=" + base64.b64encode(ext_rsa_pub).decode(),
     "pyed._domainkey.ext.test": "v=DKIM1; k=ed25519; p=" + ext_ed_pub,
+    # the same RSA key with the key tags RFC 6376 3.6.1 gives verifiers to check
+    "strict._domainkey.ext.test": "v=DKIM1; k=rsa; t=s; p=" + base64.b64encode(ext_rsa_pub).decode(),
+    "other._domainkey.ext.test": "v=DKIM1; k=rsa; s=other; p=" + base64.b64encode(ext_rsa_pub).decode(),
+    "star._domainkey.ext.test": "v=DKIM1; k=rsa; s=*; t=y; p=" + base64.b64encode(ext_rsa_pub).decode(),
+    "both._domainkey.ext.test": "v=DKIM1; k=rsa; s=other : email; t=y:s; p=" +
+                                base64.b64encode(ext_rsa_pub).decode(),
 }
 args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
         "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % DNSPORT, "--pid-file=",
@@ -268,6 +275,95 @@ t.ok(not any("bank.test" in a for a in ars), "a forged field naming our host is 
 t.ok(any(a.startswith("Authentication-Results: other.test;") for a in ars), "one naming another host stays")
 t.is_(len([a for a in ars if a.startswith("Authentication-Results: lanmail.test")]), 2,
       "ours: one from qmail-smtpd (SPF), one from qmail-dkimverify")
+
+
+def sign_tags(message, selector, tags):
+    """A DKIM-Signature for d=ext.test made by python3-dkim's own signing
+    code (DKIM.gen_header, which dkim.sign calls) with the tags given:
+    i=, q=, t= and x= that dkim.sign would not write."""
+    d = dkim.DKIM(message)
+    pol = dkim.CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    d.hasher = dkim.HASH_ALGORITHMS[b"rsa-sha256"]
+    bh = base64.b64encode(d.hasher(pol.canonicalize_body(d.body)).digest())
+    hs = [b"from", b"to", b"subject", b"date"]
+    fields = ([(b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", b"ext.test"),
+               (b"s", selector)] + tags + [(b"h", b":".join(hs)), (b"bh", bh), (b"b", b"0" * 60)])
+    return b"DKIM-Signature: " + d.gen_header(fields, hs, pol, b"DKIM-Signature", dkim.parse_pem_private_key(ext_rsa))
+
+
+# RFC 6376's checks of i=, q=, t=/x= and the key's s= and t=
+now = int(time.time())
+for sel, tags, want, why in (
+        (b"py", [(b"i", b"a@sub.ext.test")], "pass", "i= at a subdomain of d="),
+        (b"py", [(b"i", b"@EXT.Test")], "pass", "i= at d= in capitals"),
+        (b"py", [(b"i", b"a@evil.test")], "permerror header.d=ext.test header.s=py (i= domain not within d=)",
+         "i= at another domain"),
+        (b"py", [(b"i", b"a@next.test")], "permerror header.d=ext.test header.s=py (i= domain not within d=)",
+         "i= at a domain that only ends like d="),
+        (b"py", [(b"i", b"a@ext.test.evil.test")], "permerror", "i= at a subdomain of another domain"),
+        (b"py", [(b"i", b"nobody")], "permerror header.d=ext.test header.s=py (bad tag value)", "i= without '@'"),
+        (b"strict", [(b"i", b"a@sub.ext.test")],
+         "permerror header.d=ext.test header.s=strict (i= not d= under the key's t=s)", "key t=s, i= at a subdomain"),
+        (b"strict", [(b"i", b"a@ext.test")], "pass", "key t=s, i= at d="),
+        (b"strict", [], "pass", "key t=s, no i="),
+        (b"both", [(b"i", b"a@sub.ext.test")], "permerror", "key t=y:s, i= at a subdomain"),
+        (b"other", [], "permerror header.d=ext.test header.s=other (key not for email)", "key s=other"),
+        (b"star", [], "pass", "key s=*"),
+        (b"both", [(b"i", b"@ext.test")], "pass", "key s=other:email"),
+        (b"py", [(b"q", b"dns/txt")], "pass", "q=dns/txt"),
+        (b"py", [(b"q", b"http/well-known")], "permerror header.d=ext.test header.s=py (unsupported query method)",
+         "q= without dns/txt"),
+        (b"py", [(b"q", b"x-other : dns/txt")], "pass", "q= naming dns/txt second"),
+        (b"py", [(b"t", b"%d" % now), (b"x", b"%d" % (now + 3600))], "pass", "x= an hour after t="),
+        (b"py", [(b"t", b"%d" % (now + 60)), (b"x", b"%d" % now)],
+         "permerror header.d=ext.test header.s=py (x= not after t=)", "x= before t="),
+        (b"py", [(b"t", b"%d" % (now + 3600)), (b"x", b"%d" % (now + 3600))], "permerror", "x= equal to t="),
+        (b"py", [(b"t", b"%d" % (now - 100)), (b"x", b"%d" % (now - 10))],
+         "fail header.d=ext.test header.s=py (signature expired)", "x= past"),
+        (b"py", [(b"t", b"soon")], "permerror header.d=ext.test header.s=py (bad tag value)", "t= not a number")):
+    m = sign_tags(base, sel, tags) + base
+    ars = ar_fields(smtp_send(m))
+    got = [a for a in ars if "dkim=" in a]
+    passed = want == "pass"  # (python3-dkim checks none of these but i=: no second opinion)
+    t.ok(len(got) == 1 and ("dkim=" + want) in got[0] and (passed or "dkim=pass" not in got[0]),
+         "%s: dkim=%s %r" % (why, want, got))
+
+# RFC 8601 5: a forged field naming us goes however it names us
+forged = [b"Authentication-Results: \"lanmail.test\"; dkim=pass header.d=bank1.test\r\n",
+          b"Authentication-Results: (c) lanmail.test; dkim=pass header.d=bank2.test\r\n",
+          b"Authentication-Results: lanmail.test(x); dkim=pass header.d=bank3.test\r\n",
+          b"Authentication-Results: (a (nested) comment)\r\n LANMAIL.Test ; dkim=pass header.d=bank4.test\r\n",
+          b"Authentication-Results: \"lanmail\\.test\"; dkim=pass header.d=bank5.test\r\n",
+          b"Authentication-Results: lanmail.test 1; dkim=pass header.d=bank6.test\r\n",
+          b"Authentication-Results:\r\n\tlanmail.test;\r\n\tdkim=pass header.d=bank7.test\r\n",
+          b"Authentication-Results: \"lanmail.test\"(x);dkim=pass header.d=bank8.test\r\n",
+          b"Authentication-Results: (\\) lanmail.test; dkim=pass header.d=bank9.test\r\n",
+          b"Authentication-Results: \"lanmail.test; dkim=pass header.d=bank10.test\r\n"]
+kept = [b"Authentication-Results: other.test; dkim=pass header.d=keep1.test\r\n",
+        b"Authentication-Results: (lanmail.test) other.test; dkim=pass header.d=keep2.test\r\n",
+        b"Authentication-Results: lanmail.test.example; dkim=pass header.d=keep3.test\r\n",
+        b"Authentication-Results: \"other.test\"; dkim=pass header.d=keep4.test\r\n"]
+got = smtp_send(b"".join(forged + kept) + base)
+hdr = got.split(b"\n\n")[0]
+t.is_(re.findall(rb"bank\d+", hdr), [], "forged fields naming us quoted, after comments, in capitals, folded, malformed: all gone")
+t.is_(re.findall(rb"keep\d", hdr), [b"keep1", b"keep2", b"keep3", b"keep4"], "fields naming other hosts all stay")
+
+# more header fields than dkim_select takes (1000): the forged field
+# still goes, and the signature is a permerror
+many = b"X-A: b\r\n" * 1000
+got = smtp_send(forged[0] + kept[0] + many + base)
+hdr = got.split(b"\n\n")[0]
+ars = ar_fields(got)
+t.ok(b"bank1" not in hdr and b"keep1" in hdr and hdr.count(b"X-A: b\n") == 1000,
+     "1000 fields more: the forged field is gone, the rest stays")
+t.ok(any("dkim=none" in a for a in ars), "unsigned: dkim=none %r" % [a for a in ars if "dkim" in a])
+got = smtp_send(sig_rsa + forged[1] + b"Authentication-Results: lanmail.test; dkim=pass\r\n" * 1200 + many + base)
+hdr = got.split(b"\n\n")[0]
+ars = ar_fields(got)
+t.ok(b"bank2" not in hdr and len(ars) == 2 and hdr.count(b"X-A: b\n") == 1000,
+     "2200 fields more, 1201 of them forged: all forged ones gone (%d Authentication-Results left)" % len(ars))
+t.ok(any("dkim=permerror header.d=ext.test header.s=py (too many header fields)" in a for a in ars),
+     "the signature of such a header is not checked: dkim=permerror %r" % [a for a in ars if "dkim=" in a])
 srv.stop()
 
 s.control("spfbehavior", None)
