@@ -12,7 +12,8 @@
  * qmail-smtpd stores them.  The signed message goes on to the next queue program, whose
  * exit code is ours.  A domain without keys passes unsigned; a key
  * that cannot be read or used refuses the message for now (71), so
- * that nothing meant to be signed leaves unsigned.
+ * that nothing meant to be signed leaves unsigned; more than 1000
+ * header fields to sign refuse it for good (31).
  *
  * The message comes from a local user or an authenticated client: it
  * is parsed carefully but is not the enemy.  Links OpenSSL's libcrypto.
@@ -212,6 +213,30 @@ cat_folded(struct str *out, const char *s, size_t n)
 	return 1;
 }
 
+/* cat_hlist - the h= list h, broken before a name that would take the
+ * line past 76 columns (RFC 6376 3.5 allows FWS around each ':'); col
+ * is the column it starts at */
+static int
+cat_hlist(struct str *out, const struct str *h, size_t col)
+{
+	size_t i, n;
+
+	for (i = 0; i < h->len; i += n + 1) {
+		n = str_chrb(h->s + i, h->len - i, ':');
+		if (i > 0 && !str_catc(out, ':'))
+			return 0;
+		if (i > 0 && col + 1 + n > 76) {
+			if (!str_catb(out, "\n\t ", 3))
+				return 0;
+			col = 9;
+		}
+		if (!str_catb(out, h->s + i, n))
+			return 0;
+		col += n + 1;
+	}
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -223,6 +248,7 @@ main(int argc, char **argv)
 	size_t len[KEYS_MAX + 1], nf, body, i, j, k, nkeys, slen, count, hstart[KEYS_MAX];
 	char tbuf[FMT_ULONG];
 	EVP_PKEY *key;
+	int fieldsok;
 
 	(void)argc;
 	die_init(argv[0]);
@@ -238,8 +264,11 @@ main(int argc, char **argv)
 	msg.len = j;
 	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
 		die(QQ_ENVELOPE, "the envelope is malformed");
-	if (!dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body))
-		die(QQ_REFUSE, "too many header fields to sign");
+	/* more fields than can be signed: refused for good below when a key
+	 * would sign the message (trying again cannot help), passed on as
+	 * it is when none would */
+	if (!(fieldsok = dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body)))
+		nf = 0;
 
 	/* the signing domain: From's, else the envelope sender's */
 	nkeys = 0;
@@ -263,6 +292,8 @@ main(int argc, char **argv)
 		}
 	}
 
+	if (nkeys > 0 && !fieldsok)
+		die(QQ_PERM, "too many header fields to sign (at most 1000)");
 	if (nkeys > 0) {
 		body_hash(msg.s + body, msg.len - body, &bh);
 		/* h=: each signed field as often as it occurs; from once more */
@@ -293,7 +324,7 @@ main(int argc, char **argv)
 			    !str_cats(&hdrs, "; c=relaxed/relaxed; d=") || !str_cats(&hdrs, dom.s) ||
 			    !str_cats(&hdrs, "; s=") || !str_cats(&hdrs, selector) ||
 			    !str_cats(&hdrs, ";\n\tt=") || !str_cats(&hdrs, tbuf) ||
-			    !str_cats(&hdrs, "; h=") || !str_cat(&hdrs, &hlist) ||
+			    !str_cats(&hdrs, "; h=") || !cat_hlist(&hdrs, &hlist, 8 + 2 + strlen(tbuf) + 4) ||
 			    !str_cats(&hdrs, ";\n\tbh=") || !str_cat(&hdrs, &bh) ||
 			    !str_cats(&hdrs, ";\n\tb="))
 				nomem();

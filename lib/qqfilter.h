@@ -4,8 +4,9 @@
  * and hands the result to the next program: $NEXTQUEUE when set, else
  * bin/qmail-queue.  Its exit code is the filter's.
  *
- * Exit codes follow qmail-queue(8): QQ_NOMEM 51, QQ_READ 54, QQ_CONF 55,
- * QQ_REFUSE 71 (refused for now), QQ_BUG 81, QQ_ENVELOPE 91.
+ * Exit codes follow qmail-queue(8): QQ_PERM 31 (refused for good),
+ * QQ_NOMEM 51, QQ_READ 54, QQ_CONF 55, QQ_REFUSE 71 (refused for now),
+ * QQ_BUG 81, QQ_ENVELOPE 91.
  */
 #ifndef QQFILTER_H
 #define QQFILTER_H
@@ -15,6 +16,7 @@
 
 #include "str.h"
 
+#define QQ_PERM 31
 #define QQ_NOMEM 51
 #define QQ_WRITE 53
 #define QQ_READ 54

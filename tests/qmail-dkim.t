@@ -35,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(72)
+t.plan(76)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -201,6 +201,22 @@ t.ok(rc == 71 and got is None, "a broken key: exit 71, the message is not passed
 os.unlink(bad)
 rc, got, err = run_filter("qmail-dkim", messages["plain"], b"Tx@far.test\0\0")
 t.is_(rc, 91, "a malformed envelope: 91")
+
+# a header past 1000 fields cannot be signed: refused for good, not for now
+many = b"From: joe@sign.test\nSubject: many\n" + b"X-A: b\n" * 1000 + b"\nx\n"
+rc, got, err = run_filter("qmail-dkim", many, ENV)
+t.ok(rc == 31 and got is None and "too many header fields" in err,
+     "1002 header fields with a key: exit 31, nothing passed on (%d %s)" % (rc, err.strip()))
+rc, got, err = run_filter("qmail-dkim", many.replace(b"joe@sign.test", b"a@else.test"), b"Fa@else.test\0Tx@far.test\0\0")
+t.ok(rc == 0 and got is not None and b"DKIM-Signature" not in got, "and without a key: passed on unsigned")
+# 300 To fields: h= is folded, no header line passes 78 columns, and it verifies
+wide = b"From: joe@sign.test\nSubject: wide\n" + b"".join(b"To: u%d@far.test\n" % i for i in range(300)) + b"\nx\n"
+rc, got, err = run_filter("qmail-dkim", wide, ENV)
+sighdr = got.split(b"\n\n")[0].split(b"\nFrom:")[0] if got else b""
+t.ok(rc == 0 and sighdr and max(len(x) for x in sighdr.split(b"\n")) <= 78 and sighdr.count(b"h=from:from:subject:to:to") == 2,
+     "300 To fields: the h= list is folded (longest line %d)" %
+     (max(len(x) for x in sighdr.split(b"\n")) if sighdr else -1))
+t.is_(verify_all(got) if got else [], [True, True], "and both signatures verify")
 
 # the whole chain into the real queue
 e = dict(os.environ)
