@@ -8,12 +8,14 @@
  * The list directory holds one file per setting (see qmail-list(1)).
  * In deliver mode the message on descriptor 0, $SENDER and $DEFAULT come
  * from anyone on the network and are untrusted; the command word in
- * $DEFAULT is parsed by lib/listcmd.  A post is checked (sender, loop,
- * size, membership), then either held for the moderators or sent once
+ * $DEFAULT is parsed by lib/listcmd.  A post is checked (sender, size,
+ * loop, robots' mail, membership), then either held for the moderators or sent once
  * through qmail-queue to every subscriber with the VERP sender
  * LIST-return-@DOMAIN-@[], which qmail-send rewrites per recipient so a
- * bounce names its subscriber.  Confirmation and moderation cookies are
- * HMAC-SHA256 (OpenSSL's libcrypto) with the list's secret.  Exit codes
+ * bounce names its subscriber; only mail with a null sender to those
+ * addresses counts as a bounce.  Confirmation, probe and moderation
+ * cookies are HMAC-SHA256 (OpenSSL's libcrypto) with the list's secret,
+ * and each works once (usedcookies, or the held post gone).  Exit codes
  * are qmail-command's: 0 done, 100 refused (qmail-local bounces it), 111
  * try again later; what happened is printed on stdout for the log.
  */
@@ -49,6 +51,7 @@
 #define BOUNCEDAYS 30			/* bounces older than this are forgotten */
 #define SUBSCRIBERS_MAX 100000		/* addresses in one list */
 #define QUOTE_MAX 20000			/* bytes of a post shown to a moderator */
+#define QUOTE_MARK "\n--- the message follows ---\n\n"
 
 struct list {
 	const char *dir;
@@ -283,6 +286,83 @@ cookie_ok(const struct list *l, const struct listcmd *c, const char *action, con
 	return ok;
 }
 
+/* Used cookies: a confirmation or probe code works once.  usedcookies
+ * holds a line "EXPIRY COOKIE" for each code used, kept until the code
+ * would be refused as too old anyway (EXPIRY, in seconds since the epoch)
+ * and pruned at each write; changed only under the lock. */
+#define USED_MAX (16UL * 1024 * 1024)	/* bytes of usedcookies */
+
+/* used_read - usedcookies into u (empty when missing) */
+static void
+used_read(const struct list *l, struct str *u)
+{
+	struct str fn = STR_ZERO;
+
+	if (control_readfile(path(&fn, l, "usedcookies"), u, USED_MAX) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	str_free(&fn);
+}
+
+/* used_line - the line at u->s + i (k bytes) as "EXPIRY COOKIE": 1 with
+ * the cookie's place, 0 for a damaged line */
+static int
+used_line(const struct str *u, size_t i, size_t k, unsigned long *expiry, size_t *ck, size_t *ckn)
+{
+	size_t sp = str_chrb(u->s + i, k, ' ');
+
+	if (sp == k || !scan_ulong(u->s + i, sp, expiry) || k - sp - 1 != COOKIE_HEX)
+		return 0;
+	*ck = i + sp + 1;
+	*ckn = k - sp - 1;
+	return 1;
+}
+
+/* cookie_used - the command's cookie has been used already */
+static int
+cookie_used(const struct list *l, const struct listcmd *c)
+{
+	struct str u = STR_ZERO;
+	unsigned long expiry;
+	size_t i, k, ck, ckn;
+	int r = 0;
+
+	used_read(l, &u);
+	for (i = 0; !r && i < u.len; i += k + 1) {
+		k = str_chrb(u.s + i, u.len - i, '\n');
+		r = used_line(&u, i, k, &expiry, &ck, &ckn) && ckn == c->cookielen &&
+		    str_caseeqb(u.s + ck, c->cookie, ckn);
+	}
+	str_free(&u);
+	return r;
+}
+
+/* cookie_spend - the command's (checked) cookie recorded as used until
+ * expiry; expired and damaged lines left out.  Call under the lock. */
+static void
+cookie_spend(const struct list *l, const struct listcmd *c, unsigned long expiry)
+{
+	struct str u = STR_ZERO, out = STR_ZERO;
+	unsigned long now = (unsigned long)time(NULL), e;
+	size_t i, k, ck, ckn;
+
+	used_read(l, &u);
+	for (i = 0; i < u.len; i += k + 1) {
+		k = str_chrb(u.s + i, u.len - i, '\n');
+		if (used_line(&u, i, k, &e, &ck, &ckn) && e >= now &&
+		    (!str_catb(&out, u.s + i, k) || !str_catc(&out, '\n')))
+			die_nomem();
+	}
+	if (!str_catulong(&out, expiry) || !str_catc(&out, ' ') ||
+	    !str_catb(&out, c->cookie, c->cookielen))
+		die_nomem();
+	str_lowerb(out.s + out.len - c->cookielen, c->cookielen);
+	if (!str_catc(&out, '\n'))
+		die_nomem();
+	writefile(l, "usedcookies", out.s, out.len);
+	str_free(&u);
+	str_free(&out);
+}
+
 /* inject - message from fd (read from its start) to the recipients
  * (each ended by NUL) with sender; exits on failure */
 static void
@@ -384,42 +464,60 @@ listheaders(struct str *m, const struct list *l)
 	str_free(&a);
 }
 
-/* reply - a message from the list to one address, null envelope sender
- * (RFC 3834: nothing answers it).  subject may carry further header
- * lines after a newline (a Reply-To). */
+/* compose - the header and body of a message from the list to one
+ * address into m.  subject may carry further header lines after a
+ * newline (a Reply-To). */
 static void
-reply(const struct list *l, const char *to, const char *subject, const char *body,
-    const char *quote, size_t qn)
+compose(struct str *m, const struct list *l, const char *to, const char *subject, const char *body)
 {
-	struct str m = STR_ZERO, a = STR_ZERO;
+	struct str a = STR_ZERO;
 	char date[DATE822_LEN];
-	int fd;
 
 	(void)date822_fmt(date, time(NULL));
-	if (!str_cats(&m, "From: ") || !str_cats(&m, cmdaddr(&a, l, "help", NULL)) ||
-	    !str_cats(&m, "\nTo: ") || !str_cats(&m, to) || !str_cats(&m, "\nSubject: ") ||
-	    !str_cats(&m, subject) || !str_cats(&m, "\nDate: ") || !str_cats(&m, date) ||
-	    !str_cats(&m, "\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+	if (!str_cats(m, "From: ") || !str_cats(m, cmdaddr(&a, l, "help", NULL)) ||
+	    !str_cats(m, "\nTo: ") || !str_cats(m, to) || !str_cats(m, "\nSubject: ") ||
+	    !str_cats(m, subject) || !str_cats(m, "\nDate: ") || !str_cats(m, date) ||
+	    !str_cats(m, "\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
 	    "Content-Type: text/plain; charset=us-ascii\n"))
 		die_nomem();
-	listheaders(&m, l);
-	if (!str_catc(&m, '\n') || !str_cats(&m, body))
+	listheaders(m, l);
+	if (!str_catc(m, '\n') || !str_cats(m, body))
 		die_nomem();
-	if (quote && qn) {
-		if (!str_cats(&m, "\n--- the message follows ---\n\n") ||
-		    !str_catb(&m, quote, qn < QUOTE_MAX ? qn : QUOTE_MAX))
-			die_nomem();
-		if (m.s[m.len - 1] != '\n' && !str_catc(&m, '\n'))
-			die_nomem();
-	}
-	fd = str_tofile(l, &m);
+	str_free(&a);
+}
+
+/* send_reply - the message in fd to one address, with the null envelope
+ * sender (RFC 3834: nothing answers it); fd is closed */
+static void
+send_reply(int fd, const char *to)
+{
+	struct str a = STR_ZERO;
+
 	if (!str_copys(&a, to) || !str_catc(&a, 0))
 		die_nomem();
 	inject(fd, "", a.s, a.len);
 	if (close(fd) == -1)
 		die_sys(EXIT_TEMP, "unable to close a temporary file");
-	str_free(&m);
 	str_free(&a);
+}
+
+/* reply - a message from the list to one address, with the first
+ * QUOTE_MAX bytes of quote (qn bytes, may be NULL) after the body */
+static void
+reply(const struct list *l, const char *to, const char *subject, const char *body,
+    const char *quote, size_t qn)
+{
+	struct str m = STR_ZERO;
+
+	compose(&m, l, to, subject, body);
+	if (quote && qn) {
+		if (!str_cats(&m, QUOTE_MARK) || !str_catb(&m, quote, qn < QUOTE_MAX ? qn : QUOTE_MAX))
+			die_nomem();
+		if (m.s[m.len - 1] != '\n' && !str_catc(&m, '\n'))
+			die_nomem();
+	}
+	send_reply(str_tofile(l, &m), to);
+	str_free(&m);
 }
 
 static void __attribute__((noreturn))
@@ -445,19 +543,58 @@ field(const char *m, size_t hn, const char *name, struct str *out)
 	return r;
 }
 
-/* automatic - mail no robot should answer: bulk, list or auto-submitted */
+/* fieldnext - listcmd_fieldnext, out of memory fatal */
+static int
+fieldnext(const char *m, size_t hn, size_t *pos, const char *name, struct str *out)
+{
+	int r = listcmd_fieldnext(m, hn, pos, name, out);
+
+	if (r == -1)
+		die_nomem();
+	return r;
+}
+
+/* keyword - the value v starts with the word w (any case), then ends or
+ * goes on with a blank, ';' or a comment */
+static int
+keyword(const char *v, const char *w)
+{
+	size_t n = strlen(w);
+
+	return str_casestart(v, w) && (v[n] == 0 || v[n] == ' ' || v[n] == '\t' || v[n] == ';' ||
+	    v[n] == '(');
+}
+
+/* autoreply - a reply a program made: an Auto-Submitted other than no
+ * (RFC 3834) or a Precedence of junk (vacation's); every such field
+ * counts, not just the first */
+static int
+autoreply(const char *m, size_t hn)
+{
+	struct str v = STR_ZERO;
+	size_t pos;
+	int r = 0;
+
+	for (pos = 0; !r && fieldnext(m, hn, &pos, "Precedence", &v);)
+		r = keyword(v.s, "junk");
+	for (pos = 0; !r && fieldnext(m, hn, &pos, "Auto-Submitted", &v);)
+		r = !keyword(v.s, "no");
+	str_free(&v);
+	return r;
+}
+
+/* automatic - mail no robot should answer: an auto-reply, a Precedence
+ * of bulk or list, or a List-Id */
 static int
 automatic(const char *m, size_t hn)
 {
 	struct str v = STR_ZERO;
-	int r = 0;
+	size_t pos;
+	int r = autoreply(m, hn);
 
-	if (field(m, hn, "Precedence", &v) && (str_casestart(v.s, "bulk") ||
-	    str_casestart(v.s, "list") || str_casestart(v.s, "junk")))
-		r = 1;
-	if (field(m, hn, "Auto-Submitted", &v) && !str_casestart(v.s, "no"))
-		r = 1;
-	if (field(m, hn, "List-Id", &v))
+	for (pos = 0; !r && fieldnext(m, hn, &pos, "Precedence", &v);)
+		r = keyword(v.s, "bulk") || keyword(v.s, "list");
+	if (!r && field(m, hn, "List-Id", &v))
 		r = 1;
 	str_free(&v);
 	return r;
@@ -472,9 +609,12 @@ answerable(const struct list *l, const char *sender)
 
 	if (n == 0 || str_equal(sender, "#@[]") || !listcmd_addrok(sender, n))
 		return 0;
+	/* LIST@DOMAIN or LIST-anything@DOMAIN, but not LISTanything@DOMAIN
+	 * (joe-teamster is not one of joe-team's addresses) */
 	if (n > l->addr.len - l->at && str_caseeqb(sender + n - (l->addr.len - l->at),
-	    l->addr.s + l->at, l->addr.len - l->at) && str_caseeqb(sender, l->addr.s, l->at))
-		return 0;	/* LIST@DOMAIN or LIST-anything@DOMAIN */
+	    l->addr.s + l->at, l->addr.len - l->at) && str_caseeqb(sender, l->addr.s, l->at) &&
+	    (sender[l->at] == '@' || sender[l->at] == '-'))
+		return 0;
 	return 1;
 }
 
@@ -501,23 +641,52 @@ helptext(struct str *b, const struct list *l)
 	str_free(&a);
 }
 
+/* deliveredto - the Delivered-To line qmail-local writes, and checks for
+ * loops, when it delivers to the list address itself: never the line of
+ * the delivery at hand, which for an accepted post is the moderator's
+ * accept address with its cookie.  Under qmail-local the list address as
+ * it sees it (in a virtual domain, with the domain's prefix) is
+ * $RECIPIENT less "-$DEFAULT"; run otherwise, the list's address. */
+static void
+deliveredto(struct str *out, const struct list *l)
+{
+	const char *r = env_get("RECIPIENT"), *d = env_get("DEFAULT");
+	const char *local = l->addr.s, *dom = l->addr.s + l->at;
+	size_t ln = l->at, dn = l->addr.len - l->at, start, i;
+
+	if (r) {
+		size_t rn = strlen(r), at = str_rchrb(r, rn, '@'), xn = d ? strlen(d) : 0;
+
+		if (at < rn && (d == NULL || (xn + 1 < at && r[at - xn - 1] == '-' &&
+		    memcmp(r + at - xn, d, xn) == 0))) {
+			local = r;
+			ln = d ? at - xn - 1 : at;
+			dom = r + at;
+			dn = rn - at;
+		}
+	}
+	if (!str_cats(out, "Delivered-To: "))
+		die_nomem();
+	start = out->len;
+	if (!str_catb(out, local, ln) || !str_catb(out, dom, dn))
+		die_nomem();
+	/* as qmail-local does: a line end in an address would start a field */
+	for (i = start; i < out->len; i++)
+		if (out->s[i] == '\n' || out->s[i] == '\r')
+			out->s[i] = '_';
+	if (!str_catc(out, '\n'))
+		die_nomem();
+}
+
 /* distribute - one post to every subscriber, through the archive if on */
 static unsigned long
 distribute(struct list *l, const char *m, size_t n)
 {
 	struct str out = STR_ZERO, a = STR_ZERO, fn = STR_ZERO;
-	const char *dt = env_get("DTLINE");
 	unsigned long num = 0;
 	int fd;
 
-	if (dt && str_start(dt, "Delivered-To: ")) {
-		if (!str_cats(&out, dt))
-			die_nomem();
-		if (out.len == 0 || out.s[out.len - 1] != '\n')
-			if (!str_catc(&out, '\n'))
-				die_nomem();
-	} else if (!str_cats(&out, "Delivered-To: ") || !str_cat(&out, &l->addr) || !str_catc(&out, '\n'))
-		die_nomem();
+	deliveredto(&out, l);
 	listheaders(&out, l);
 	/* the post's own header, less what the list replaces, and the body */
 	if (!listcmd_copy(&out, m, n, l->prefix.s, l->prefix.len))
@@ -668,23 +837,31 @@ post(struct list *l, const char *sender)
 {
 	struct str m = STR_ZERO, v = STR_ZERO, lid = STR_ZERO;
 	unsigned long max = setting_ulong(l, "maxbytes", MAXBYTES_DEFAULT), num;
-	size_t hn;
+	size_t hn, pos;
 	char nb[FMT_ULONG + 1];
 
+	/* before the size: refusing it would bounce a bounce */
+	if (*sender == 0 || str_equal(sender, "#@[]"))
+		done(EXIT_OK, "qmail-list: dropped a post without a sender (a bounce sent to the list)", NULL, NULL);
 	if (!readmsg(&m, max)) {
 		nb[fmt_ulong(nb, max)] = 0;
 		done(EXIT_PERM, "Sorry, the message is larger than the list accepts (", nb,
 		    " bytes). (#5.3.4)");
 	}
-	if (*sender == 0 || str_equal(sender, "#@[]"))
-		done(EXIT_OK, "qmail-list: dropped a post without a sender (a bounce sent to the list)", NULL, NULL);
 	hn = listcmd_headerlen(m.s, m.len);
 	if (!str_copyb(&lid, l->addr.s, l->at) || !str_catc(&lid, '.') ||
 	    !str_catb(&lid, l->addr.s + l->at + 1, l->addr.len - l->at - 1) || !str_nul(&lid))
 		die_nomem();
-	if (field(m.s, hn, "List-Id", &v) && listcmd_has(v.s, v.len, lid.s, lid.len))
-		done(EXIT_PERM, "This message has already been through the list ", l->addr.s,
-		    ": a loop. (#5.4.6)");
+	/* our List-Id in any of the fields: another list may have added its own first */
+	for (pos = 0; fieldnext(m.s, hn, &pos, "List-Id", &v);)
+		if (listcmd_has(v.s, v.len, lid.s, lid.len))
+			done(EXIT_PERM, "This message has already been through the list ", l->addr.s,
+			    ": a loop. (#5.4.6)");
+	/* an out-of-office reply is for nobody on the list; it is not held
+	 * either, as moderators would drown in them.  Bulk and list mail is
+	 * posted as usual: a list may be subscribed to another. */
+	if (autoreply(m.s, hn))
+		done(EXIT_OK, "qmail-list: dropped an automatic reply posted to the list", NULL, NULL);
 	if (setting_flag(l, "moderated", 0))
 		hold(l, sender, m.s, m.len, "the list is moderated");
 	if (setting_flag(l, "subonly", 1) && find(&l->subs, sender, strlen(sender)) == NULL)
@@ -731,6 +908,25 @@ confirm_request(struct list *l, const char *sender, const char *action)
 	done(EXIT_OK, "qmail-list: confirmation sent to ", sender, NULL);
 }
 
+/* confirm_refuse - a confirmation that changes nothing, and why */
+static void __attribute__((noreturn))
+confirm_refuse(const struct list *l, const char *sender, const char *why)
+{
+	struct str b = STR_ZERO;
+
+	if (answerable(l, sender)) {
+		if (!str_cats(&b, "Your confirmation for ") || !str_cat(&b, &l->addr) ||
+		    !str_cats(&b, " was refused: ") || !str_cats(&b, why) ||
+		    !str_cats(&b, ".\nNothing was changed.\n\n") )
+			die_nomem();
+		helptext(&b, l);
+		if (!str_nul(&b))
+			die_nomem();
+		reply(l, sender, "confirmation refused", b.s, NULL, 0);
+	}
+	done(EXIT_OK, "qmail-list: refused a confirmation: ", why, NULL);
+}
+
 /* confirm - a reply to a confirmation address */
 static void __attribute__((noreturn))
 confirm(struct list *l, const struct listcmd *c, const char *sender)
@@ -738,33 +934,20 @@ confirm(struct list *l, const struct listcmd *c, const char *sender)
 	struct str a = STR_ZERO;
 	int sub = c->cmd == LISTCMD_SUBCONF;
 	unsigned long now = (unsigned long)time(NULL);
-	const char *why = NULL;
 
 	if (!listcmd_decode(&a, c->addr, c->addrlen) || !str_nul(&a))
-		why = "the address in it is not valid";
-	else if (!cookie_ok(l, c, sub ? "sc" : "uc", a.s, a.len))
-		why = "the confirmation code is not valid";
-	else if (c->num > now + 3600 || now - c->num > COOKIE_DAYS * 86400UL)
-		why = "the confirmation has expired; ask again";
-	else if (!addreq(sender, strlen(sender), a.s, a.len))
-		why = "it must come from the address being confirmed";
-	if (why) {
-		struct str b = STR_ZERO;
-
-		if (answerable(l, sender)) {
-			if (!str_cats(&b, "Your confirmation for ") || !str_cat(&b, &l->addr) ||
-			    !str_cats(&b, " was refused: ") || !str_cats(&b, why) ||
-			    !str_cats(&b, ".\nNothing was changed.\n\n") )
-				die_nomem();
-			helptext(&b, l);
-			if (!str_nul(&b))
-				die_nomem();
-			reply(l, sender, "confirmation refused", b.s, NULL, 0);
-		}
-		done(EXIT_OK, "qmail-list: refused a confirmation: ", why, NULL);
-	}
+		confirm_refuse(l, sender, "the address in it is not valid");
+	if (!cookie_ok(l, c, sub ? "sc" : "uc", a.s, a.len))
+		confirm_refuse(l, sender, "the confirmation code is not valid");
+	if (c->num > now + 3600 || now - c->num > COOKIE_DAYS * 86400UL)
+		confirm_refuse(l, sender, "the confirmation has expired; ask again");
+	if (!addreq(sender, strlen(sender), a.s, a.len))
+		confirm_refuse(l, sender, "it must come from the address being confirmed");
 	lock(l);
 	load(l, l->dir);	/* again, under the lock */
+	/* else whoever saw the address could undo a later change with it */
+	if (cookie_used(l, c))
+		confirm_refuse(l, sender, "the confirmation has been used already; ask again");
 	if (sub && find(&l->subs, sender, strlen(sender)) == NULL)
 		save_subs(l, NULL, 0, sender, strlen(sender));
 	else if (!sub && find(&l->subs, sender, strlen(sender)) != NULL)
@@ -781,6 +964,9 @@ confirm(struct list *l, const struct listcmd *c, const char *sender)
 		reply(l, sender, sub ? "welcome" : "goodbye", b.s, NULL, 0);
 		str_free(&b);
 	}
+	/* last: should the reply fail, the retried delivery finds the code
+	 * unused, changes nothing more and answers again */
+	cookie_spend(l, c, c->num + COOKIE_DAYS * 86400UL);
 	done(EXIT_OK, sub ? "qmail-list: subscribed " : "qmail-list: unsubscribed ", sender, NULL);
 }
 
@@ -901,14 +1087,20 @@ probe_bounce(struct list *l, const struct listcmd *c)
 		done(EXIT_OK, "qmail-list: ignored a probe bounce with a bad or old code for ", a.s, NULL);
 	lock(l);
 	load(l, l->dir);
-	if ((sub = find(&l->subs, a.s, a.len)) == NULL)
+	/* a probe's code removes once: not again after a new subscription */
+	if (cookie_used(l, c))
+		done(EXIT_OK, "qmail-list: ignored a probe bounce whose code was used already for ", a.s, NULL);
+	if ((sub = find(&l->subs, a.s, a.len)) == NULL) {
+		cookie_spend(l, c, c->num + BOUNCEDAYS * 86400UL);
 		done(EXIT_OK, "qmail-list: probe bounced for ", a.s, ", no longer subscribed");
+	}
 	if (!str_copys(&a, sub) || !str_nul(&a))
 		die_nomem();
 	save_subs(l, a.s, a.len, NULL, 0);
 	bouncefile(&bf, a.s, a.len);
 	if (unlink(path(&fn, l, bf.s)) == -1 && errno != ENOENT)
 		die_sys(EXIT_TEMP, "unable to remove ", fn.s);
+	cookie_spend(l, c, c->num + BOUNCEDAYS * 86400UL);
 	if (l->owner.len && answerable(l, l->owner.s)) {
 		if (!str_cats(&b, "The address ") || !str_cat(&b, &a) || !str_cats(&b,
 		    " was removed from ") || !str_cat(&b, &l->addr) ||
@@ -971,82 +1163,116 @@ moderate(struct list *l, const struct listcmd *c, const char *sender)
 	done(EXIT_OK, acc ? "qmail-list: accepted held post " : "qmail-list: rejected held post ", nb, NULL);
 }
 
-/* fromcur - a mail reader moved archive/new/NAME to cur/NAME:flags */
+/* archived_open - the archived post at Maildir/where (where from
+ * archive.index, "new/NAME"), or where a mail reader moved it, cur/NAME:
+ * flags; a descriptor, or -1 with errno (ENOENT: it is gone) */
 static int
-fromcur(const struct list *l, const char *name, struct str *m)
+archived_open(const struct list *l, const char *where)
 {
 	struct str fn = STR_ZERO;
 	struct dirent *e;
-	size_t n = strlen(name);
+	const char *name;
+	size_t n;
 	DIR *d;
-	int r = 0;
+	int fd, err;
 
+	if (!str_copys(&fn, l->dir) || !str_cats(&fn, "/Maildir/") || !str_cats(&fn, where) ||
+	    !str_nul(&fn))
+		die_nomem();
+	if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC)) != -1 || errno != ENOENT || !str_start(where, "new/"))
+		goto out;
+	name = where + 4;
+	n = strlen(name);
 	if ((d = opendir(path(&fn, l, "Maildir/cur"))) == NULL)
-		return errno == ENOENT ? 0 : -1;
+		goto out;
+	errno = ENOENT;
 	while ((e = readdir(d)) != NULL)
 		if (str_start(e->d_name, name) && e->d_name[n] == ':') {
 			if (!str_copys(&fn, l->dir) || !str_cats(&fn, "/Maildir/cur/") ||
 			    !str_cats(&fn, e->d_name) || !str_nul(&fn))
 				die_nomem();
-			r = control_readfile(fn.s, m, 64UL * 1024 * 1024);
+			fd = open(fn.s, O_RDONLY | O_CLOEXEC);
 			break;
 		}
+	err = errno;
 	(void)closedir(d);	/* read-only */
+	errno = err;
+out:
 	str_free(&fn);
-	return r;
+	return fd;
 }
 
-/* get - archived post N to the sender */
+/* archived_find - the place (new/NAME) of archived post nb in archive.index
+ * into where: 1 found, 0 not */
+static int
+archived_find(const struct list *l, const char *nb, struct str *where)
+{
+	struct str fn = STR_ZERO, idx = STR_ZERO;
+	size_t i, k, sp, nn = strlen(nb);
+	int found = 0;
+
+	if (control_readfile(path(&fn, l, "archive.index"), &idx, 64UL * 1024 * 1024) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", fn.s);
+	for (i = 0; !found && i < idx.len; i += k + 1) {
+		k = str_chrb(idx.s + i, idx.len - i, '\n');
+		sp = str_chrb(idx.s + i, k, ' ');
+		if (sp < k && sp == nn && memcmp(idx.s + i, nb, nn) == 0) {
+			if (!str_copyb(where, idx.s + i + sp + 1, k - sp - 1) || !str_nul(where))
+				die_nomem();
+			found = 1;
+		}
+	}
+	str_free(&fn);
+	str_free(&idx);
+	return found;
+}
+
+/* get - archived post N to the sender, all of it: the copy is streamed
+ * from the archive into the reply, not held in memory */
 static void __attribute__((noreturn))
 get(struct list *l, const struct listcmd *c, const char *sender)
 {
-	struct str fn = STR_ZERO, idx = STR_ZERO, m = STR_ZERO, b = STR_ZERO, subj = STR_ZERO;
-	char nb[FMT_ULONG + 1];
-	size_t i, k, nl;
-	int r, found = 0;
+	struct str where = STR_ZERO, m = STR_ZERO, b = STR_ZERO, subj = STR_ZERO;
+	char nb[FMT_ULONG + 1], x[65536], last = '\n';
+	int fd = -1, out;
+	long r;
 
 	nb[fmt_ulong(nb, c->num)] = 0;
 	if (!answerable(l, sender))
 		done(EXIT_OK, "qmail-list: ignored get from an unusable sender", NULL, NULL);
-	if (!setting_flag(l, "archive", 0))
+	if (!setting_flag(l, "archive", 0)) {
 		reply(l, sender, "no archive", "This list keeps no archive.\n", NULL, 0);
-	else if ((r = control_readfile(path(&fn, l, "archive.index"), &idx, 64UL * 1024 * 1024)) == -1)
-		die_sys(EXIT_TEMP, "unable to read ", fn.s);
-	else {
-		for (i = 0; i < idx.len; i += k + 1) {
-			k = str_chrb(idx.s + i, idx.len - i, '\n');
-			nl = str_chrb(idx.s + i, k, ' ');
-			if (nl < k && nl == strlen(nb) && memcmp(idx.s + i, nb, nl) == 0) {
-				struct str name = STR_ZERO;
-
-				if (!str_copys(&name, "Maildir/") || !str_catb(&name, idx.s + i + nl + 1, k - nl - 1) ||
-				    !str_nul(&name))
-					die_nomem();
-				r = control_readfile(path(&fn, l, name.s), &m, 64UL * 1024 * 1024);
-				if (r == 0 && str_start(name.s, "Maildir/new/"))
-					r = fromcur(l, name.s + 12, &m);
-				if (r == -1)
-					die_sys(EXIT_TEMP, "unable to read ", fn.s);
-				found = r == 1;
-				str_free(&name);
-				break;
-			}
-			if (k == idx.len - i)
-				break;
-		}
-		if (!found) {
-			if (!str_cats(&b, "There is no archived post ") || !str_cats(&b, nb) ||
-			    !str_cats(&b, ".\n") || !str_nul(&b))
-				die_nomem();
-			reply(l, sender, "no such archived post", b.s, NULL, 0);
-		} else {
-			if (!str_copys(&subj, "archived post ") || !str_cats(&subj, nb) || !str_cats(&subj, " of ") ||
-			    !str_cat(&subj, &l->addr) || !str_nul(&subj) || !str_cats(&b, "Archived post ") ||
-			    !str_cats(&b, nb) || !str_cats(&b, ":\n") || !str_nul(&b))
-				die_nomem();
-			reply(l, sender, subj.s, b.s, m.s, m.len);
-		}
+		done(EXIT_OK, "qmail-list: answered get.", nb, NULL);
 	}
+	if (archived_find(l, nb, &where) && (fd = archived_open(l, where.s)) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to read archived post ", nb);
+	if (fd == -1) {
+		if (!str_cats(&b, "There is no archived post ") || !str_cats(&b, nb) ||
+		    !str_cats(&b, ".\n") || !str_nul(&b))
+			die_nomem();
+		reply(l, sender, "no such archived post", b.s, NULL, 0);
+		done(EXIT_OK, "qmail-list: answered get.", nb, NULL);
+	}
+	if (!str_copys(&subj, "archived post ") || !str_cats(&subj, nb) || !str_cats(&subj, " of ") ||
+	    !str_cat(&subj, &l->addr) || !str_nul(&subj) || !str_cats(&b, "Archived post ") ||
+	    !str_cats(&b, nb) || !str_cats(&b, ":\n") || !str_nul(&b))
+		die_nomem();
+	compose(&m, l, sender, subj.s, b.s);
+	if (!str_cats(&m, QUOTE_MARK))
+		die_nomem();
+	out = str_tofile(l, &m);
+	while ((r = fd_read(fd, x, sizeof x, 0)) > 0) {
+		if (!fd_writeall(out, x, (size_t)r, 0))
+			die_sys(EXIT_TEMP, "unable to write a temporary file");
+		last = x[r - 1];
+	}
+	if (r == -1)
+		die_sys(EXIT_TEMP, "unable to read archived post ", nb);
+	if (close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to close archived post ", nb);
+	if (last != '\n' && !fd_writeall(out, "\n", 1, 0))
+		die_sys(EXIT_TEMP, "unable to write a temporary file");
+	send_reply(out, sender);
 	done(EXIT_OK, "qmail-list: answered get.", nb, NULL);
 }
 
@@ -1080,8 +1306,16 @@ deliver(const char *dir)
 	}
 	switch (c.cmd) {
 	case LISTCMD_RETURN:
-		bounce(&l, &c);
 	case LISTCMD_PROBE:
+		/* A delivery status notification has a null envelope sender (RFC
+		 * 5321 4.5.5, RFC 3464); mail with a sender (an out-of-office
+		 * reply, a person) is no bounce and must never cost a subscriber. */
+		if (*sender && !str_equal(sender, "#@[]"))
+			done(EXIT_OK, "qmail-list: dropped mail with a sender sent to a ",
+			    c.cmd == LISTCMD_RETURN ? "bounce address: not a bounce" :
+			    "probe address: not a bounce", NULL);
+		if (c.cmd == LISTCMD_RETURN)
+			bounce(&l, &c);
 		probe_bounce(&l, &c);
 	default:
 		break;

@@ -247,22 +247,26 @@ blank(char c)
 }
 
 int
-listcmd_field(const char *m, size_t hn, const char *name, struct str *out)
+listcmd_fieldnext(const char *m, size_t hn, size_t *pos, const char *name, struct str *out)
 {
-	size_t i, k, j, start;
+	size_t i, k, j, e, start, nl = 0;
 
+	while (name[nl])
+		nl++;
 	out->len = 0;
-	for (i = 0; i < hn; i += k + 1) {
+	for (i = *pos; i < hn; i += k + 1) {
 		k = str_chrb(m + i, hn - i, '\n');
-		if (k == 0)
-			break;
+		if (k == 0 || (k == 1 && m[i] == '\r'))
+			break;		/* the blank line: the header ends */
 		if (!blank(m[i]) && fieldis(m + i, k, name)) {
-			j = i;
-			while (m[j] != ':')
-				j++;
-			j++;
+			j = i + nl + 1;
+			/* unfold (RFC 5322 2.2.3): each line end goes, the blank
+			 * that starts the next line stays */
 			for (;;) {
-				if (!str_catb(out, m + j, i + k - j))
+				e = i + k;
+				if (e > j && m[e - 1] == '\r')
+					e--;
+				if (!str_catb(out, m + j, e - j))
 					return -1;
 				i += k + 1;
 				if (i >= hn || !blank(m[i]))
@@ -270,6 +274,7 @@ listcmd_field(const char *m, size_t hn, const char *name, struct str *out)
 				k = str_chrb(m + i, hn - i, '\n');
 				j = i;
 			}
+			*pos = i < hn ? i : hn;
 			for (start = 0; start < out->len && blank(out->s[start]); start++)
 				;
 			if (start) {
@@ -277,14 +282,23 @@ listcmd_field(const char *m, size_t hn, const char *name, struct str *out)
 					out->s[j - start] = out->s[j];
 				out->len -= start;
 			}
-			while (out->len && (blank(out->s[out->len - 1]) || out->s[out->len - 1] == '\r'))
+			while (out->len && blank(out->s[out->len - 1]))
 				out->len--;
 			return str_nul(out) ? 1 : -1;
 		}
 		if (k == hn - i)
 			break;
 	}
+	*pos = hn;
 	return str_nul(out) ? 0 : -1;
+}
+
+int
+listcmd_field(const char *m, size_t hn, const char *name, struct str *out)
+{
+	size_t pos = 0;
+
+	return listcmd_fieldnext(m, hn, &pos, name, out);
 }
 
 int
@@ -303,7 +317,8 @@ listcmd_has(const char *hay, size_t n, const char *needle, size_t nn)
 int
 listcmd_copy(struct str *out, const char *m, size_t n, const char *prefix, size_t pn)
 {
-	size_t hn = listcmd_headerlen(m, n), i, k, j, start = out->len;
+	struct str subj = STR_ZERO;
+	size_t hn = listcmd_headerlen(m, n), i, k, j, at, start = out->len;
 	int skip, has_subject = 0;
 
 	for (i = 0; i < hn; i += k + 1) {
@@ -316,7 +331,11 @@ listcmd_copy(struct str *out, const char *m, size_t n, const char *prefix, size_
 			has_subject = 1;
 			for (j = i + 8; j < i + k && blank(m[j]); j++)
 				;
-			if (pn && !listcmd_has(m + j, i + k - j, prefix, pn)) {
+			/* the prefix may sit on a folded line: look in the whole value */
+			at = i;
+			if (pn && listcmd_fieldnext(m, hn, &at, "Subject", &subj) == -1)
+				goto nomem;
+			if (pn && !listcmd_has(subj.s, subj.len, prefix, pn)) {
 				if (!str_catb(out, "Subject: ", 9) || !str_catb(out, prefix, pn) ||
 				    !str_catc(out, ' ') || !str_catb(out, m + j, i + k - j) ||
 				    !str_catc(out, '\n'))
@@ -342,8 +361,10 @@ listcmd_copy(struct str *out, const char *m, size_t n, const char *prefix, size_
 	if (!str_catc(out, '\n') || (n > hn && !str_catb(out, m + hn, n - hn)) ||
 	    (n > hn && m[n - 1] != '\n' && !str_catc(out, '\n')))
 		goto nomem;
+	str_free(&subj);
 	return 1;
 nomem:
+	str_free(&subj);
 	out->len = start;
 	return 0;
 }

@@ -64,14 +64,19 @@ size_t listcmd_headerlen(const char *m, size_t n);
  * in the header's hn bytes, unfolded, blanks trimmed, as a C string in
  * out: 1 found, 0 not found (out empty), -1 out of memory */
 int listcmd_field(const char *m, size_t hn, const char *name, struct str *out);
+/* listcmd_fieldnext - the same for the first such field at or after
+ * offset *pos (a line start; 0 for the first), *pos then moved past it,
+ * so that a loop sees every field of that name */
+int listcmd_fieldnext(const char *m, size_t hn, size_t *pos, const char *name, struct str *out);
 /* listcmd_has - needle (nn bytes) inside hay (n bytes), in any case */
 int listcmd_has(const char *hay, size_t n, const char *needle, size_t nn);
 /* listcmd_copy - the post m as a list sends it, appended to out: its
  * header less the Return-Path, List-* and Precedence fields (with their
  * folded lines), the Subject with prefix and a space in front unless it
- * holds prefix already (a Subject of prefix alone when there is none;
- * pn 0: subjects untouched), every line ended, a blank line, the body
- * ended by a newline.  1, or 0 out of memory */
+ * holds prefix already anywhere in its unfolded value (a Subject of
+ * prefix alone when there is none; pn 0: subjects untouched), every
+ * line ended, a blank line, the body ended by a newline.  1, or 0 out
+ * of memory */
 int listcmd_copy(struct str *out, const char *m, size_t n, const char *prefix, size_t pn);
 
 #endif

@@ -94,6 +94,43 @@ main(void)
 		ok(listcmd_has("abc", 3, "BC", 2) && !listcmd_has("abc", 3, "abcd", 4) && listcmd_has("", 0, "", 0),
 		    "has");
 	}
+	{
+		/* every field of a name, CRLF line ends, the last line unended */
+		const char *m = "List-Id: <a.x>\r\nX: 1\r\nlist-id:\r\n <b.x>\r\nList-Id: <c.x>";
+		size_t pos = 0, n = strlen(m);
+		int r1, r2, r3, r4;
+
+		r1 = listcmd_fieldnext(m, n, &pos, "List-Id", &a) == 1 && str_equal(a.s, "<a.x>");
+		r2 = listcmd_fieldnext(m, n, &pos, "List-Id", &a) == 1 && str_equal(a.s, "<b.x>");
+		r3 = listcmd_fieldnext(m, n, &pos, "List-Id", &a) == 1 && str_equal(a.s, "<c.x>");
+		r4 = listcmd_fieldnext(m, n, &pos, "List-Id", &a) == 0 && a.len == 0 && pos == n;
+		ok(r1 && r2 && r3 && r4, "fieldnext: each List-Id in turn, then none");
+		ok(listcmd_field("S: a\r\n b\r\n\r\nbody", 13, "S", &a) == 1 && str_equal(a.s, "a b"),
+		    "a CRLF fold leaves no CR behind");
+		pos = 0;
+		ok(listcmd_fieldnext("A: 1\n\nA: 2\n", 12, &pos, "A", &a) == 1 &&
+		    listcmd_fieldnext("A: 1\n\nA: 2\n", 12, &pos, "A", &a) == 0, "fieldnext stops at the body");
+	}
+	{
+		/* the prefix on a folded line, or split by the fold, is found */
+		const char *m1 = "Subject:\n [t] hello\n\nb\n";
+		const char *m2 = "Subject: Re: a long\r\n\t[my list] thing\r\n\r\nb\r\n";
+		const char *m3 = "Subject: [my\n list] x\n\nb\n";
+
+		a.len = 0;
+		ok(listcmd_copy(&a, m1, strlen(m1), "[t]", 3) && piece(a.s, a.len, m1),
+		    "prefix on the folded line: subject untouched");
+		a.len = 0;
+		ok(listcmd_copy(&a, m2, strlen(m2), "[my list]", 9) &&
+		    piece(a.s, a.len, "Subject: Re: a long\r\n\t[my list] thing\r\n\nb\r\n"),
+		    "CRLF fold: prefix found, not added again");
+		a.len = 0;
+		ok(listcmd_copy(&a, m3, strlen(m3), "[my list]", 9) && piece(a.s, a.len, m3),
+		    "a prefix with a blank, folded in the middle: found");
+		a.len = 0;
+		ok(listcmd_copy(&a, "Subject: a\n b\n\nx\n", 17, "[t]", 3) &&
+		    piece(a.s, a.len, "Subject: [t] a\n b\n\nx\n"), "no prefix anywhere: added, fold kept");
+	}
 	str_free(&a);
 	return tap_done();
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """qmail-admin list make: a qmail-list list in a virtual domain, used end
 to end through qmail-smtpd, qmail-send and qmail-local: a member
-subscribes by mail and confirms, a post reaches the members, and the
-list and its command addresses pass the RCPT check."""
+subscribes by mail and confirms, a post reaches the members, a held post
+the owner accepts carries the list's own Delivered-To, and the list and
+its command addresses pass the RCPT check."""
 import email
 import email.policy
 import os
@@ -65,7 +66,7 @@ try:
     s.inject("probe-@%s-@[]" % D, ["ann@" + D], "Subject: verp probe\n\nx\n")
     s.wait(lambda: box(ann) and s.queue_empty())
     if [m.get("Return-Path") for m in box(ann)] != ["<probe-ann=%s@%s>" % (D, D)]:
-        t.skip("this qmail-send does not rewrite VERP senders (-@[])", 7)
+        t.skip("this qmail-send does not rewrite VERP senders (-@[])", 10)
         raise SystemExit
     proc, PORT = t.tcpserver([os.path.join(t.BIN, "qmail-smtpd")])
 
@@ -81,6 +82,21 @@ try:
     p = subj(bob, r"\[team\] hi all")
     t.is_(p and p[0]["Return-Path"], "<team-return-bob=send.test@lists.test>", "with a VERP sender")
     t.is_(p and p[0]["List-Id"], "<team.lists.test>", "and List-Id")
+    # a post the owner accepts carries the list's own Delivered-To, in the
+    # form qmail-local checks for loops (with the domain's prefix), and not
+    # the accept address it came through
+    with open(os.path.join(ldir, "moderated"), "w") as f:
+        f.write("1\n")
+    smtp("bob@" + D, "team@" + VD, "From: bob@%s\nSubject: held one\n\nwait\n" % D)
+    t.ok(s.wait(lambda: subj(ann, "moderate post")), "held: the owner is asked")
+    m = subj(ann, "moderate post")
+    acc = re.search(r"(team-accept\.\d+\.[0-9a-f]{32}@lists\.test)", m[0].get_content() if m else "")
+    smtp("ann@" + D, acc.group(1) if acc else "team@" + VD, "From: ann@%s\nSubject: ok\n\nok\n" % D)
+    t.ok(s.wait(lambda: subj(bob, r"\[team\] held one")), "accepted: the member gets it")
+    p = subj(bob, r"\[team\] held one")
+    dts = (p[0].get_all("Delivered-To") if p else None) or []
+    t.ok("lists.test-team@lists.test" in dts and not any("accept" in d for d in dts),
+         "Delivered-To: the list as qmail-local sees it: %r" % dts)
     t.ok(s.wait(s.queue_empty), "queue empty")
 except SystemExit:
     pass

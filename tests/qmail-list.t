@@ -4,11 +4,17 @@ qmail-send with VERP, qmail-local and qmail-list; every message read back
 from the Maildirs with python's email package.  A plain ~/.qmail-friends
 list of 50 addresses; a qmail-list list: subscribe and confirm, posts with
 List-* headers and VERP senders, unsubscribe, forged and misdirected
-confirmations, moderation, bounces counted, probed and removed, a list
-that forwards to itself, over-size posts, garbage commands, no sender,
-the archive and get.N, the owner's command line."""
+confirmations, used confirmations replayed, moderation (and the
+Delivered-To of an accepted post), bounces counted, probed and removed,
+mail with a sender to bounce and probe addresses, a used probe code, a
+list that forwards to itself, over-size posts, garbage commands, no
+sender, auto-replies and a second List-Id sent to the list, a folded
+subject, a sender whose name only starts like the list's, the archive
+and get.N of a long post, the owner's command line."""
 import email
 import email.policy
+import hashlib
+import hmac
 import os
 import re
 import signal
@@ -64,6 +70,16 @@ def smtp(frm, to, text, port=None):
 def msg(frm, to, subject, text="hello\n", extra=""):
     return ("From: %s\nTo: %s\nSubject: %s\nMessage-ID: <%s.%f@x>\n%s\n%s"
             % (frm, to, subject, subject.replace(" ", "."), time.time(), extra, text))
+
+
+def probe_addr(ldir, addr, when):
+    """The probe address qmail-list would write for addr at time when: the
+    cookie is HMAC-SHA256 with the list's secret, as qmail-list(1) says."""
+    with open(os.path.join(ldir, "secret")) as f:
+        key = f.readline().strip().encode()
+    mac = hmac.new(key, ("probe\n%d\n%s" % (when, addr)).lower().encode(), hashlib.sha256).hexdigest()
+    local, dom = addr.rsplit("@", 1)
+    return "%s-probe.%d.%s-%s=%s@%s" % (LP, when, mac[:32], local, dom, D)
 
 
 try:
@@ -197,6 +213,33 @@ try:
     with open(os.path.join(ldir, "subscribers")) as f:
         t.ok(A["a3"] not in f.read(), "and a3 stays out")
 
+    # 6b. a used confirmation cannot be used again: a3 subscribed with it,
+    # then left; the old subscribe address must not bring a3 back
+    smtp(A["a3"], confirm_addr["a3"], msg(A["a3"], "x", "replay"))
+    t.ok(s.wait(lambda: len(with_subject(users["a3"], "confirmation refused")) == 3), "a replayed confirmation is refused")
+    why = [body(m) for m in with_subject(users["a3"], "confirmation refused") if "used already" in body(m)]
+    t.ok(why, "because it has been used already")
+    t.is_(len(with_subject(users["a3"], "welcome")), 1, "no second welcome")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.ok(A["a3"] not in f.read(), "a3 stays out after the replay")
+    uf = os.path.join(ldir, "usedcookies")
+    used = open(uf).read() if os.path.exists(uf) else ""
+    t.ok(re.match(r"(\d+ [0-9a-f]{32}\n){4}$", used), "usedcookies: a line per used code (3 sc, 1 uc)")
+    # a fresh request still works, and its code is a new one: a request in
+    # the second of the first would get the same code, so wait for the next
+    first = int(re.search(r"-sc\.(\d+)\.", confirm_addr["a3"]).group(1))
+    while int(time.time()) <= first:
+        time.sleep(0.1)
+    smtp(A["a3"], "%s-subscribe@%s" % (LP, D), msg(A["a3"], "sub", "again"))
+    t.ok(s.wait(lambda: len(with_subject(users["a3"], "confirm subscription")) == 2), "a new confirmation request")
+    fresh = [m["Reply-To"] for m in with_subject(users["a3"], "confirm subscription")
+             if m["Reply-To"] != confirm_addr["a3"]]
+    smtp(A["a3"], fresh[0] if fresh else LIST, msg(A["a3"], "x", "re: again"))
+    t.ok(s.wait(lambda: len(with_subject(users["a3"], "welcome")) == 2), "the fresh code subscribes")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.ok(A["a3"] in f.read().split(), "a3 is back")
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "remove", ldir, A["a3"]], check=False)
+
     # 7. a non-subscriber's post is held for moderation, then released
     smtp(A["out"], LIST, msg(A["out"], LIST, "outside view"))
     t.ok(s.wait(lambda: with_subject(owner, "moderate post")), "the owner (moderator) is asked")
@@ -214,6 +257,9 @@ try:
          "released to the subscribers")
     t.is_(with_subject(users["a1"], "outside view")[0]["Return-Path"],
           "<%s-return-a1=%s@%s>" % (LP, D, D), "with VERP too")
+    dts = with_subject(users["a1"], "outside view")[0].get_all("Delivered-To") or []
+    t.ok(LIST in dts, "an accepted post carries the list's Delivered-To: " + repr(dts))
+    t.ok(not any("accept" in d for d in dts), "and not the moderator's accept address")
     t.is_(os.listdir(os.path.join(ldir, "held")), [], "nothing left held")
     # and a rejected one
     smtp(A["out"], LIST, msg(A["out"], LIST, "spam spam"))
@@ -242,6 +288,35 @@ try:
                  for m in box(users["a2"])), "no bounce reached the list")
     t.ok(len(with_subject(users["a2"], "bouncy")) == 3, "each post once")
 
+    # 8b. only a bounce counts as one: mail with a sender (an out-of-office
+    # reply, a person) to a bounce or probe address changes nothing
+    ret = "%s-return-a2=%s@%s" % (LP, D, D)
+    for i in range(4):
+        smtp(A["out"], ret, msg(A["out"], ret, "I am away %d" % i))
+    t.ok(s.wait(lambda: s.log().count("dropped mail with a sender sent to a bounce address") == 4),
+         "mail with a sender to a bounce address is dropped")
+    t.ok(not os.path.exists(os.path.join(ldir, "bounce", A["a2"].encode().hex())), "and not counted")
+    t.ok("probe sent to %s" % A["a2"] not in s.log(), "no probe")
+    pa = probe_addr(ldir, A["a2"], int(time.time()))
+    smtp(A["out"], pa, msg(A["out"], pa, "away again"))
+    t.ok(s.wait(lambda: "dropped mail with a sender sent to a probe address" in s.log()),
+         "mail with a sender to a probe address is dropped")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.ok(A["a2"] in f.read().split(), "a2 is still subscribed")
+    # a probe's code removes once: a bounce of it replayed after the
+    # address subscribed again changes nothing
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, "gone@far.test"], check=False)
+    pa = probe_addr(ldir, "gone@far.test", int(time.time()))
+    smtp("", pa, msg("MAILER-DAEMON", pa, "failure notice"))
+    t.ok(s.wait(lambda: "removed gone@far.test after repeated bounces" in s.log()), "a probe bounce removes")
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, "gone@far.test"], check=False)
+    smtp("", pa, msg("MAILER-DAEMON", pa, "failure notice"))
+    t.ok(s.wait(lambda: "probe bounce whose code was used already for gone@far.test" in s.log()),
+         "the same probe bounce again is ignored")
+    with open(os.path.join(ldir, "subscribers")) as f:
+        t.ok("gone@far.test" in f.read().split(), "and the address stays")
+    subprocess.run([os.path.join(t.BIN, "qmail-list"), "remove", ldir, "gone@far.test"], check=False)
+
     # 9. a list that forwards to itself does not loop
     subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, LIST], check=False)
     smtp(A["a1"], LIST, msg(A["a1"], LIST, "round and round"))
@@ -259,12 +334,43 @@ try:
     t.ok(s.wait(lambda: any("larger than the list accepts" in m.as_string() for m in box(users["a1"]))),
          "over-size post bounced with a reason")
     t.ok(not with_subject(users["a2"], "huge"), "and not sent")
+    smtp("", LIST, msg("MAILER-DAEMON", LIST, "huge bounce", ("x" * 70 + "\n") * 100))
+    t.ok(s.wait(lambda: s.log().count("dropped a post without a sender") == 1 and s.queue_empty()),
+         "an over-size post without a sender is dropped, not bounced")
     with open(os.path.join(ldir, "maxbytes"), "w") as f:
         f.write("1000000\n")
     smtp(A["a1"], "%s-sc.12.zz-nothing@%s" % (LP, D), msg(A["a1"], "x", "garbage"))
     t.ok(s.wait(lambda: with_subject(users["a1"], "unknown list command")), "garbage command: help comes back")
     smtp("", LIST, msg("nobody", LIST, "no sender"))
-    t.ok(s.wait(lambda: "dropped a post without a sender" in s.log()), "post without a sender dropped")
+    t.ok(s.wait(lambda: s.log().count("dropped a post without a sender") == 2), "post without a sender dropped")
+    # auto-replies from a subscriber to the list reach nobody
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "out of office", extra="Auto-Submitted: auto-replied\n"))
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "away on leave", extra="Precedence: junk\n"))
+    t.ok(s.wait(lambda: s.log().count("dropped an automatic reply") == 2 and s.queue_empty()),
+         "auto-replies to the list are dropped")
+    t.ok(not with_subject(users["a2"], "out of office|away on leave"), "and reach no subscriber")
+    # another list's post (Precedence: list, its List-Id): a list subscribed to this one
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "from the inner list",
+                             extra="Precedence: list\nList-Id: <inner.other.example>\n"))
+    t.ok(s.wait(lambda: with_subject(users["a2"], "from the inner list")),
+         "another list's traffic is posted as usual")
+    # the list's own List-Id after another list's is a loop too
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "second list-id",
+                             extra="List-Id: <other.example>\nList-Id: Team <%s.%s>\n" % (LP, D)))
+    t.ok(s.wait(lambda: any("already been through the list" in m.as_string() for m in box(users["a1"]))),
+         "our List-Id in the second field: refused as a loop")
+    t.ok(not with_subject(users["a2"], "second list-id"), "and not sent")
+    # the prefix on a folded line of the subject is found
+    smtp(A["a1"], LIST, msg(A["a1"], LIST, "Re: a subject long enough to fold\n [team] folded"))
+    t.ok(s.wait(lambda: with_subject(users["a2"], "folded")), "a post with a folded subject")
+    f2 = with_subject(users["a2"], "folded")
+    t.is_(f2 and f2[0]["Subject"], "Re: a subject long enough to fold [team] folded", "no second prefix")
+    # a sender whose local part only starts like the list's is a person
+    t.write(os.path.join(owner, ".qmail-teamster"), "./Maildir/\n")
+    ster = "%s-teamster@%s" % (LOGIN, D)
+    smtp(ster, "%s-help@%s" % (LP, D), msg(ster, "x", "help for teamster"))
+    t.ok(s.wait(lambda: [m for m in with_subject(owner, "^help$") if m["To"] == ster]),
+         "%s-teamster is answered" % LOGIN)
     smtp(A["a1"], "%s-help@%s" % (LP, D), msg(A["a1"], "x", "help?", extra="Precedence: bulk\n"))
     t.ok(s.wait(lambda: "automatic" in s.log() and s.queue_empty()), "bulk mail to a command is not answered")
     t.ok(not with_subject(users["a1"], "^help$"), "no reply to it")
@@ -282,6 +388,13 @@ try:
     t.ok(s.wait(lambda: with_subject(users["out"], "archived post 1")), "get.1 answered")
     g = with_subject(users["out"], "archived post 1")
     t.ok(g and "keep me" in body(g[0]), "with the post")
+    long_text = "".join("line %05d %s\n" % (i, "z" * 60) for i in range(600)) + "THE END\n"
+    smtp(A["a2"], LIST, msg(A["a2"], LIST, "a long one", long_text))
+    t.ok(s.wait(lambda: with_subject(users["a1"], "a long one")), "a post of %d bytes" % len(long_text))
+    smtp(A["out"], "%s-get.2@%s" % (LP, D), msg(A["out"], "x", "get the long one"))
+    t.ok(s.wait(lambda: with_subject(users["out"], "archived post 2")), "get.2 answered")
+    g = with_subject(users["out"], "archived post 2")
+    t.ok(g and body(g[0]).endswith(long_text), "with the whole post, not its first 20000 bytes")
 
     r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "show", ldir], capture_output=True, text=True)
     t.is_(sorted(r.stdout.split()), [A["a1"], A["a2"]], "qmail-list show")
