@@ -1115,12 +1115,22 @@ static int
 isme_ip(const struct dns_ip *ip)
 {
 	static const unsigned char zero[16];
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	struct dns_ip v4;
 	struct ifaddrs *ifa, *p;
 	const unsigned char *a;
 	int found = 0;
 
+	/* ::ffff:a.b.c.d is a.b.c.d */
+	if (ip->family == AF_INET6 && memcmp(ip->addr, mapped, 12) == 0) {
+		v4.family = AF_INET;
+		memcpy(v4.addr, ip->addr + 12, 4);
+		return isme_ip(&v4);
+	}
 	if (memcmp(ip->addr, zero, ip->family == AF_INET ? 4 : 16) == 0)
 		return 1;
+	if (ip->family == AF_INET && ip->addr[0] == 127)
+		return 1;	/* all of 127/8 is this machine's loopback */
 	if (getifaddrs(&ifa) == -1)
 		return 0;
 	for (p = ifa; p && !found; p = p->ifa_next) {
@@ -1464,6 +1474,11 @@ main(int argc, char **argv)
 	if (host.len > 0 && host.s[0] == '[') {
 		if (!literal(host.s, host.len, &lit))
 			fail(r, nr, 'D', "Bad address literal: ", host.s, " (#5.1.2)");
+		/* qmail-send passes a literal of ours only when it is not
+		 * in control/locals: sent on, it would come back here */
+		if (isme_ip(&lit))
+			fail(r, nr, 'D', "Mail for ", host.s, " loops back to this host (an"
+			    " address of this host, not in control/locals) (#5.4.6)");
 		addcand(c, &nc, 0, host.s, &lit);
 	} else {
 		if ((x = route(&cf.routes, host.s, host.len, &relay, &port)) == -1)

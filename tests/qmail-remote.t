@@ -466,8 +466,12 @@ try:
          "equal-preference MX in random order (%d/%d)" % (len(rx1.mails), len(rx2.mails)))
 
     # address literals go to port 25 of that address, without DNS
+    r = run("[192.0.2.1]", "a@me.test", ["u@[192.0.2.1]"])
+    t.ok(codes(r) == "sZ" and "192.0.2.1" in r[1][1], "address literal: connects to that address")
     r = run("[127.0.0.3]", "a@me.test", ["u@[127.0.0.3]"])
-    t.ok(codes(r) == "sZ" and "127.0.0.3" in r[1][1], "address literal: connects to that address")
+    t.ok(codes(r) == "hD" and "loops" in r[1][1], "address literal of this host (127/8): loop")
+    r = run("[IPv6:::ffff:127.0.0.1]", "a@me.test", ["u@[IPv6:::ffff:127.0.0.1]"])
+    t.ok(codes(r) == "hD" and "loops" in r[1][1], "IPv4-mapped literal of this host: loop")
     r = run("[IPv6:::1", "a@me.test", ["u@x"])
     t.is_(codes(r), "hD", "broken address literal: permanent failure")
 
