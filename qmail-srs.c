@@ -91,15 +91,21 @@ config(struct config *c, int code)
 	return 1;
 }
 
-/* local_domain - d[0..n) is one of ours */
+/* local_domain - d[0..n) is one of ours: a domain listed, or under a
+ * ".suffix" entry of control/virtualdomains (an address entry, with
+ * its '@', names no domain) */
 static int
 local_domain(const struct config *c, const char *d, size_t n)
 {
+	const char *e;
 	size_t i, l;
 
 	for (i = 0; i < c->locals.len; i += l + 1) {
-		l = strlen(c->locals.s + i);
-		if (l == n && str_caseeqb(c->locals.s + i, d, n))
+		e = c->locals.s + i;
+		l = strlen(e);
+		if (l == n && str_caseeqb(e, d, n))
+			return 1;
+		if (l > 1 && e[0] == '.' && n > l && str_caseeqb(e, d + n - l, l))
 			return 1;
 	}
 	return 0;

@@ -90,7 +90,7 @@ def reverse(local, sender=""):
     return p.returncode, p.stdout.decode(), m.group(1).decode() if m else None
 
 
-t.plan(35)
+t.plan(37)
 s = qsend.Scene()
 c = None
 aliasfile, saved_alias = None, None
@@ -170,6 +170,12 @@ try:
                         ("a@b@orig.test", "a local part with an '@'")):
         t.is_(filter_sender(sender), sender, "%s stays as it is: %s" % (why, sender))
     t.is_(filter_sender("joe@" + D.upper()), "joe@" + D.upper(), "a sender of ours in capitals stays")
+    t.control("virtualdomains", "%s:srs\n.wild.test:wild\nsome@one.test:x\n" % SRSD)
+    t.is_(filter_sender("joe@sub.wild.test"), "joe@sub.wild.test",
+          "a sender under a .wild.test entry of control/virtualdomains is ours")
+    t.ok((filter_sender("joe@one.test") or "").startswith("SRS0="),
+         "an address entry of control/virtualdomains makes no domain ours")
+    t.control("virtualdomains", "%s:srs\n" % SRSD)
     t.is_(filter_sender("alice@orig.test", "bob@" + D), "alice@orig.test",
           "no recipient elsewhere: the sender stays")
     got = filter_sender("alice@orig.test") or ""
