@@ -13,11 +13,14 @@
  *	qmail-admin admin add|del|passwd|list [NAME] [--stdin]
  *	qmail-admin totp on|off LOGIN
  * Every argument is checked before anything changes.  Each file is
- * replaced whole: written to NAME.tmp, fsynced, renamed over NAME, its
- * directory fsynced.  Then users/assign and users/recipients are
- * compiled by bin/qmail-newu and qmail-send is told to reread its
+ * replaced whole: written to NAME.tmp (made new), fsynced, renamed over
+ * NAME, its directory fsynced.  Then users/assign and users/recipients
+ * are compiled by bin/qmail-newu and qmail-send is told to reread its
  * control files.  One qmail-admin runs at a time (users/admin.lock).
  * Passwords come from the terminal or standard input, never argv.
+ * Below domains/ and queue/, which other users own, no symbolic link is
+ * followed (see "files").  A command that stops part way (exit 111) is
+ * finished by running it again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +42,7 @@
 #include "die.h"
 #include "lcdb.h"
 #include "maildir.h"
+#include "priv.h"
 #include "pwrule.h"
 #include "qpath.h"
 #include "spawn.h"
@@ -114,46 +118,200 @@ path3(struct str *s, const char *a, const char *b, const char *c)
 	return s->s;
 }
 
-/* ---- files ---- */
+/* ---- files ----
+ *
+ * qmail-admin runs as root, but the vmail user owns domains/ and
+ * everything below it, and qmail-send's users own what is below queue/:
+ * a link left there must not turn a write, a chown or a removal by root
+ * into one where the link points.  Below those two directories no
+ * symbolic link is followed: directories are opened one component at a
+ * time with O_NOFOLLOW (only the first, "domains" or "queue", which sits
+ * in root's install root, may be a link), files are reached with the
+ * *at calls relative to that descriptor, new files are made with O_EXCL,
+ * and owners and modes are set on descriptors.  control/ and users/ are
+ * root's: a link there is the administrator's and is followed. */
+
+/* untrusted - fn lies below a directory another user owns */
+static int
+untrusted(const char *fn)
+{
+	return str_start(fn, "domains/") || str_start(fn, "queue/");
+}
+
+static void
+close_keep(int fd)
+{
+	int err = errno;
+
+	(void)close(fd);	/* reporting the error before it */
+	errno = err;
+}
+
+/* open_dir_at - directory name in dfd, not through a link: a link
+ * gives ELOOP (O_DIRECTORY would say ENOTDIR) */
+static int
+open_dir_at(int dfd, const char *name, int follow)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    (follow ? 0 : O_NOFOLLOW));
+	if (fd == -1 && !follow) {
+		err = errno;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			err = ELOOP;
+		errno = err;
+	}
+	return fd;
+}
+
+/* dir_open - a descriptor of directory path (see above); -1 with errno */
+static int
+dir_open(const char *path)
+{
+	struct str c = STR_ZERO;
+	size_t i = 0, n = strlen(path), e;
+	int fd = AT_FDCWD, nfd, first = 1;
+
+	if (!untrusted(path))
+		return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	while (i < n) {
+		e = i + str_chrb(path + i, n - i, '/');
+		if (e > i && !(e - i == 1 && path[i] == '.')) {
+			c.len = 0;
+			catb(&c, path + i, e - i);
+			nul(&c);
+			nfd = open_dir_at(fd, c.s, first);
+			first = 0;
+			if (fd != AT_FDCWD)
+				close_keep(fd);
+			if (nfd == -1) {
+				str_free(&c);
+				return -1;
+			}
+			fd = nfd;
+		}
+		i = e + 1;
+	}
+	str_free(&c);
+	return fd;	/* untrusted paths have at least two components */
+}
+
+/* parent_open - a descriptor of the directory of fn; *base its last
+ * component */
+static int
+parent_open(const char *fn, const char **base)
+{
+	struct str d = STR_ZERO;
+	size_t n = strlen(fn), slash = str_rchrb(fn, n, '/');
+	int fd;
+
+	if (slash == n) {
+		*base = fn;
+		return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	*base = fn + slash + 1;
+	catb(&d, fn, slash ? slash : 1);
+	nul(&d);
+	fd = dir_open(d.s);
+	str_free(&d);
+	return fd;
+}
+
+/* die_file - "unable to WHAT FN: why"; a link is called one */
+static void __attribute__((noreturn))
+die_file(const char *what, const char *fn)
+{
+	if (errno == ELOOP)
+		die(EXIT_TEMP, what, fn, ": a symbolic link is on the way, and "
+		    "qmail-admin follows none below domains/ and queue/");
+	die_sys(EXIT_TEMP, what, fn);
+}
 
 /* readtext - the whole file; a missing file reads as empty */
 static int
 readtext(const char *fn, struct str *out)
 {
-	int r = control_readfile(fn, out, FILEMAX);
+	char x[BUF_SIZE];
+	const char *base;
+	struct stat st;
+	long got;
+	int r, dfd, fd;
 
-	if (r == -1)
+	if (!untrusted(fn)) {
+		if ((r = control_readfile(fn, out, FILEMAX)) == -1)
+			die_sys(EXIT_TEMP, "unable to read ", fn);
+		return r;
+	}
+	out->len = 0;
+	if ((dfd = parent_open(fn, &base)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		die_file("unable to read ", fn);
+	}
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close_keep(dfd);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		die_file("unable to read ", fn);
+	}
+	if (fstat(fd, &st) == -1)
 		die_sys(EXIT_TEMP, "unable to read ", fn);
-	return r;
+	if (!S_ISREG(st.st_mode))
+		die(EXIT_TEMP, "unable to read ", fn, ": not a regular file");
+	while ((got = fd_read(fd, x, sizeof x, 0)) != 0) {
+		if (got == -1)
+			die_sys(EXIT_TEMP, "unable to read ", fn);
+		if (out->len + (size_t)got > FILEMAX)
+			die(EXIT_TEMP, "unable to read ", fn, ": too large");
+		catb(out, x, (size_t)got);
+	}
+	(void)close(fd);	/* read-only, read to the end */
+	return 1;
 }
 
-/* write_atomic - fn replaced by data: NAME.tmp, fsync, rename, fsync dir.
- * A file that exists keeps its mode and owner; a new one gets mode and,
- * when chown is asked, the owner o. */
+/* write_atomic_at - name in the directory dfd replaced by data: NAME.tmp
+ * made new (whatever had that name removed first, no link followed),
+ * written, fsynced, renamed over NAME, the directory fsynced.  A file
+ * that exists keeps its mode and, when root writes, its owner (a link
+ * in control/ or users/ counts as the file it names; below domains/ a
+ * link is replaced like anything else that is no regular file); a new
+ * one gets mode and, when chown is asked, the owner o.  fn names the
+ * file in messages. */
 static void
-write_atomic(const char *fn, const char *data, size_t n, mode_t mode,
-    const struct owner *o)
+write_atomic_at(int dfd, const char *name, const char *fn, const char *data,
+    size_t n, mode_t mode, const struct owner *o)
 {
-	struct str tmp = STR_ZERO;
+	struct str tmp = STR_ZERO, tfn = STR_ZERO;
 	struct stat st;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	int fd;
+	int fd, r;
 
-	if (stat(fn, &st) == 0) {
-		mode = st.st_mode & 07777;
+	r = fstatat(dfd, name, &st, untrusted(fn) ? AT_SYMLINK_NOFOLLOW : 0);
+	if (r == 0 && S_ISREG(st.st_mode)) {
+		mode = st.st_mode & 0777;
 		if (geteuid() == 0)
 			uid = st.st_uid, gid = st.st_gid;
-	} else if (errno != ENOENT)
+	} else if (r == -1 && errno != ENOENT && !untrusted(fn))
 		die_sys(EXIT_TEMP, "unable to stat ", fn);
 	else if (o && o->change)
 		uid = o->uid, gid = o->gid;
-	catx(&tmp, fn);
+	catx(&tmp, name);
 	catx(&tmp, ".tmp");
 	nul(&tmp);
-	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	catx(&tfn, fn);
+	catx(&tfn, ".tmp");
+	nul(&tfn);
+	if (unlinkat(dfd, tmp.s, 0) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to remove ", tfn.s);
+	fd = openat(dfd, tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
 	if (fd == -1)
-		die_sys(EXIT_TEMP, "unable to create ", tmp.s);
+		die_sys(EXIT_TEMP, "unable to create ", tfn.s);
 	if (!fd_writeall(fd, data, n, 0))
 		goto fail;
 	if ((uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
@@ -163,52 +321,88 @@ write_atomic(const char *fn, const char *data, size_t n, mode_t mode,
 		fd = -1;
 		goto fail;
 	}
-	if (rename(tmp.s, fn) == -1 || fsync_dir_of(fn) == -1)
+	if (renameat(dfd, tmp.s, dfd, name) == -1 || fsync(dfd) == -1)
 		die_sys(EXIT_TEMP, "unable to replace ", fn);
 	str_free(&tmp);
+	str_free(&tfn);
 	return;
 fail:
 	if (fd != -1)
-		(void)close(fd);	/* reporting the write error */
-	(void)unlink(tmp.s);	/* a leftover would only waste space */
-	die_sys(EXIT_TEMP, "unable to write ", tmp.s);
+		close_keep(fd);	/* reporting the write error */
+	(void)unlinkat(dfd, tmp.s, 0);	/* a leftover would only waste space */
+	die_sys(EXIT_TEMP, "unable to write ", tfn.s);
 }
 
-/* write_or_remove - like write_atomic, but a list left empty goes:
- * for rcpthosts, virtualdomains and recipients a missing file means the
- * documented default, an empty one would mean "nothing" */
+/* write_atomic - the same for the path fn */
+static void
+write_atomic(const char *fn, const char *data, size_t n, mode_t mode,
+    const struct owner *o)
+{
+	const char *base;
+	int dfd;
+
+	if ((dfd = parent_open(fn, &base)) == -1)
+		die_file("unable to open the directory of ", fn);
+	write_atomic_at(dfd, base, fn, data, n, mode, o);
+	(void)close(dfd);	/* only read and fsynced */
+}
+
+/* remove_file - fn unlinked (a link itself, not what it names) and its
+ * directory fsynced; 0 when it was not there */
+static int
+remove_file(const char *fn)
+{
+	const char *base;
+	int dfd, r = 1;
+
+	if ((dfd = parent_open(fn, &base)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		die_file("unable to remove ", fn);
+	}
+	if (unlinkat(dfd, base, 0) == -1) {
+		if (errno != ENOENT)
+			die_sys(EXIT_TEMP, "unable to remove ", fn);
+		r = 0;
+	} else if (fsync(dfd) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", fn);
+	(void)close(dfd);	/* only read and fsynced */
+	return r;
+}
+
+/* write_or_remove - like write_atomic, but a list left empty goes: for
+ * control/virtualdomains and the web administrators' files a missing
+ * file and an empty one mean the same */
 static void
 write_or_remove(const char *fn, const char *data, size_t n, mode_t mode)
 {
-	if (n > 0) {
+	if (n > 0)
 		write_atomic(fn, data, n, mode, NULL);
-		return;
-	}
-	if (unlink(fn) == -1) {
-		if (errno == ENOENT)
-			return;
-		die_sys(EXIT_TEMP, "unable to remove ", fn);
-	}
-	if (fsync_dir_of(fn) == -1)
-		die_sys(EXIT_TEMP, "unable to remove ", fn);
+	else
+		(void)remove_file(fn);
 }
 
-/* own - chown a new directory or file to the vmail user */
-static void
-own(const char *fn, const struct owner *o)
+/* mkdir_owned - directory fn made with exactly mode (and the owner o),
+ * returned open; an existing one (exist_ok) must be a directory, not a
+ * link to one, and gets mode and owner too */
+static int
+mkdir_owned(const char *fn, mode_t mode, const struct owner *o, int exist_ok)
 {
-	if (o->change && chown(fn, o->uid, o->gid) == -1)
-		die_sys(EXIT_TEMP, "unable to change owner of ", fn);
-}
+	const char *base;
+	int dfd, fd;
 
-static void
-mkdir_owned(const char *fn, mode_t mode, const struct owner *o)
-{
-	if (mkdir(fn, mode) == -1)
+	if ((dfd = parent_open(fn, &base)) == -1)
+		die_file("unable to create ", fn);
+	if (mkdirat(dfd, base, mode) == -1 && !(exist_ok && errno == EEXIST))
 		die_sys(EXIT_TEMP, "unable to create ", fn);
-	if (chmod(fn, mode) == -1)
+	if ((fd = open_dir_at(dfd, base, !untrusted(fn))) == -1)
+		die_file("unable to open ", fn);
+	(void)close(dfd);	/* only read */
+	if (fchmod(fd, mode) == -1)
 		die_sys(EXIT_TEMP, "unable to set mode of ", fn);
-	own(fn, o);
+	if (o->change && fchown(fd, o->uid, o->gid) == -1)
+		die_sys(EXIT_TEMP, "unable to change owner of ", fn);
+	return fd;
 }
 
 /* rm_tree - remove dir and everything under it (dirfd-relative, no
@@ -253,8 +447,34 @@ rm_at(int dfd, const char *name)
 static void
 rm_tree(const char *fn)
 {
-	if (rm_at(AT_FDCWD, fn) == -1)
+	const char *base;
+	int dfd;
+
+	if ((dfd = parent_open(fn, &base)) == -1) {
+		if (errno == ENOENT)
+			return;
+		die_file("unable to remove ", fn);
+	}
+	if (rm_at(dfd, base) == -1 || fsync(dfd) == -1)
 		die_sys(EXIT_TEMP, "unable to remove ", fn);
+	(void)close(dfd);	/* only read and fsynced */
+}
+
+/* stat_nofollow - lstat, below domains/ and queue/ without following a
+ * link on the way either; 0, or -1 with errno */
+static int
+stat_nofollow(const char *fn, struct stat *st)
+{
+	const char *base;
+	int dfd, r;
+
+	if (!untrusted(fn))
+		return lstat(fn, st);
+	if ((dfd = parent_open(fn, &base)) == -1)
+		return -1;
+	r = fstatat(dfd, base, st, AT_SYMLINK_NOFOLLOW);
+	close_keep(dfd);
+	return r;
 }
 
 static int
@@ -262,11 +482,25 @@ exists(const char *fn)
 {
 	struct stat st;
 
-	if (lstat(fn, &st) == 0)
+	if (stat_nofollow(fn, &st) == 0)
 		return 1;
 	if (errno != ENOENT)
-		die_sys(EXIT_TEMP, "unable to stat ", fn);
+		die_file("unable to stat ", fn);
 	return 0;
+}
+
+/* dir_list - opendir, with dir_open's rules */
+static DIR *
+dir_list(const char *fn)
+{
+	DIR *d;
+	int fd;
+
+	if ((fd = dir_open(fn)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close_keep(fd);
+	return d;
 }
 
 /* ---- lines ---- */
@@ -499,9 +733,13 @@ vpasswd_rebuild(const char *d, const struct owner *o)
 	size_t pos = 0, n, ul, hl;
 	const char *l, *h;
 	unsigned long q;
+	int dfd;
 
 	readtext(path3(&fn, "domains", d, "vpasswd"), &t);
-	if (!lcdb_make_start(&m, path3(&fn, "domains", d, "vpasswd.cdb")))
+	if ((dfd = dir_open(path3(&fn, "domains", d, NULL))) == -1)
+		die_file("unable to open ", fn.s);
+	path3(&fn, "domains", d, "vpasswd.cdb");
+	if (!lcdb_make_startat(&m, dfd, "vpasswd.cdb"))
 		die_sys(EXIT_TEMP, "unable to create ", fn.s, ".tmp");
 	/* readable by the group, for qmail-auth run by qmail-smtpd */
 	if (fchmod(m.fd, 0640) == -1 ||
@@ -517,6 +755,7 @@ vpasswd_rebuild(const char *d, const struct owner *o)
 	}
 	if (!lcdb_make_finish(&m))
 		die_sys(EXIT_TEMP, "unable to write ", fn.s);
+	(void)close(dfd);	/* only read and fsynced */
 	str_free(&fn);
 	str_free(&t);
 }
@@ -565,7 +804,8 @@ vpasswd_put(const struct addr *x, const struct str *line, const struct owner *o)
 
 /* ---- passwords ---- */
 
-/* read_line_fd - one line from fd, without its newline; 1, 0 at EOF */
+/* read_line_fd - one line from fd, without its newline (the last may
+ * lack it), NUL-terminated; 1, 0 at EOF */
 static int
 read_line_fd(int fd, char *x, size_t size, size_t *n)
 {
@@ -577,8 +817,11 @@ read_line_fd(int fd, char *x, size_t size, size_t *n)
 		r = fd_read(fd, &c, 1, 0);
 		if (r == -1)
 			die_sys(EXIT_TEMP, "unable to read the password");
-		if (r == 0)
-			return *n > 0;
+		if (r == 0) {
+			if (*n == 0)
+				return 0;
+			break;	/* a last line without its newline */
+		}
 		if (c == '\n')
 			break;
 		if (*n + 1 >= size)
@@ -690,14 +933,27 @@ make_line(const struct addr *x, const char *pw, unsigned long quota,
 
 /* ---- recipients and control files ---- */
 
+/* users/recipients and control/rcpthosts stay, however few lines they
+ * keep: a missing users/recipients turns the recipient check of every
+ * virtual domain off, a missing control/rcpthosts makes qmail-smtpd take
+ * mail for every domain of control/locals and control/virtualdomains.
+ * Left without entries, each holds this comment. */
+#define RECIPIENTS_NONE "# no address: every virtual domain refuses unknown recipients" \
+	" (qmail-users(5)); a missing file would turn that check off\n"
+#define RCPTHOSTS_NONE "# no domain: mail from other servers is refused" \
+	" (qmail-control(5)); a missing file would mean those of locals and virtualdomains\n"
+
 static void
 recipients_edit(const char *add, const char *drop, const char *dropdomain)
 {
-	struct str t = STR_ZERO, out = STR_ZERO, key = STR_ZERO;
+	struct str t = STR_ZERO, out = STR_ZERO;
 	size_t pos = 0, n, at;
 	const char *l;
 
-	readtext("users/recipients", &t);
+	/* no file and nothing to add: it stays missing, and with it the
+	 * administrator's choice of no recipient checks */
+	if (readtext("users/recipients", &t) == 0 && !add)
+		return;
 	out.len = 0;
 	while (line_next(&t, &pos, &l, &n)) {
 		if (n == 0)
@@ -719,23 +975,37 @@ recipients_edit(const char *add, const char *drop, const char *dropdomain)
 		catx(&out, add);
 		catx(&out, "\n");
 	}
-	write_or_remove("users/recipients", out.s, out.len, 0644);
+	if (out.len == 0)
+		catx(&out, RECIPIENTS_NONE);
+	write_atomic("users/recipients", out.s, out.len, 0644, NULL);
 	str_free(&t);
 	str_free(&out);
-	str_free(&key);
 }
 
-/* assign_edit - add or drop the +DOMAIN- line, keeping the final dot */
+/* assign_edit - add or drop the +DOMAIN- line.  qmail-newu reads
+ * users/assign up to its first line holding only a dot and ignores the
+ * rest: the entry goes before that dot, what follows it stays as it is */
 static void
 assign_edit(const char *d, int add, const struct owner *o)
 {
-	struct str t = STR_ZERO, out = STR_ZERO, key = STR_ZERO;
+	struct str t = STR_ZERO, head = STR_ZERO, out = STR_ZERO, key = STR_ZERO;
+	size_t pos = 0, n, tail;
+	const char *l;
 
 	readtext("users/assign", &t);
+	tail = t.len;
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 1 && l[0] == '.') {
+			tail = pos;
+			break;
+		}
+		catb(&head, l, n);
+		catx(&head, "\n");
+	}
 	catx(&key, "+");
 	catx(&key, d);
 	catx(&key, "-");
-	lines_drop(&t, &out, key.s, key.len, ':', ".");
+	lines_drop(&head, &out, key.s, key.len, ':', NULL);
 	if (add) {
 		catb(&out, key.s, key.len);
 		catx(&out, ":");
@@ -750,8 +1020,11 @@ assign_edit(const char *d, int add, const struct owner *o)
 		catx(&out, ":-::\n");
 	}
 	catx(&out, ".\n");
+	if (tail < t.len)
+		catb(&out, t.s + tail, t.len - tail);
 	write_atomic("users/assign", out.s, out.len, 0644, NULL);
 	str_free(&t);
+	str_free(&head);
 	str_free(&out);
 	str_free(&key);
 }
@@ -773,41 +1046,202 @@ control_edit(const char *fn, const char *key, char sep, const char *line)
 	str_free(&out);
 }
 
+/* locals_read - the local domains as qmail-send and qmail-smtpd take
+ * them, "a\0b\0": control/locals, or control/me when it is missing;
+ * *from says which */
+static void
+locals_read(struct str *t, const char **from)
+{
+	int r;
+
+	*from = "control/locals";
+	if ((r = control_readlist("control/locals", t)) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/locals");
+	if (r == 0) {
+		*from = "control/me (control/locals is missing, so control/me is the local domain)";
+		if ((r = control_readline("control/me", t)) == -1)
+			die_sys(EXIT_TEMP, "unable to read control/me");
+		if (r == 1 && !str_catc(t, 0))
+			die_nomem();
+	}
+}
+
+/* rcpthosts_default - into out, as lines of control/rcpthosts, what
+ * qmail-smtpd takes without that file: the domains of control/locals
+ * (else control/me) and those control/virtualdomains maps to a prefix
+ * (a ".suffix" entry covers the names below it in both).  0 when no
+ * list says the same: a catch-all virtualdomains line takes every
+ * domain, and control/morercpthosts.cdb counts only beside the file. */
+static int
+rcpthosts_default(struct str *out)
+{
+	struct str t = STR_ZERO;
+	size_t i = 0, e, c;
+	const char *from;
+	int r;
+
+	locals_read(&t, &from);
+	while (i < t.len) {
+		e = str_chrb(t.s + i, t.len - i, 0);
+		if (!lines_find(out, t.s + i, e, 0)) {
+			catb(out, t.s + i, e);
+			catx(out, "\n");
+		}
+		i += e + 1;
+	}
+	if (control_readlist("control/virtualdomains", &t) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/virtualdomains");
+	for (i = r = 0; i < t.len && r == 0; i += e + 1) {
+		e = str_chrb(t.s + i, t.len - i, 0);
+		c = str_chrb(t.s + i, e, ':');
+		if (c == e || c + 1 == e)
+			continue;	/* no prefix: not virtual */
+		if (c == 0)
+			r = -1;	/* the catch-all */
+		else if (str_chrb(t.s + i, c, '@') == c && !lines_find(out, t.s + i, c, 0)) {
+			catb(out, t.s + i, c);
+			catx(out, "\n");
+		}
+	}
+	str_free(&t);
+	return r == 0 && !exists("control/morercpthosts.cdb");
+}
+
+/* rcpthosts_edit - add the domain to, or drop it from, control/rcpthosts.
+ * A domain add without the file first writes down the default it stood
+ * for (see rcpthosts_default), so that nothing taken before is refused
+ * after; when the default cannot be written down, the file stays
+ * missing, and the default takes the new domain from virtualdomains. */
+static void
+rcpthosts_edit(const char *d, int add)
+{
+	struct str t = STR_ZERO, out = STR_ZERO;
+
+	if (readtext("control/rcpthosts", &t) == 0) {
+		if (!add || !rcpthosts_default(&t))
+			return;
+	}
+	lines_drop(&t, &out, d, strlen(d), 0, "");
+	if (add) {
+		catx(&out, d);
+		catx(&out, "\n");
+	}
+	if (out.len == 0)
+		catx(&out, RCPTHOSTS_NONE);
+	write_atomic("control/rcpthosts", out.s, out.len, 0644, NULL);
+	str_free(&t);
+	str_free(&out);
+}
+
+/* webtotp_drop - the second factor of login forgotten (a deleted
+ * postmaster, a deleted domain): a new one of that name starts without */
+static void
+webtotp_drop(const char *login)
+{
+	struct str t = STR_ZERO, out = STR_ZERO;
+
+	readtext("users/webtotp", &t);
+	if (lines_drop(&t, &out, login, strlen(login), ':', NULL) > 0)
+		write_or_remove("users/webtotp", out.s, out.len, 0600);
+	str_free(&t);
+	str_free(&out);
+}
+
 /* ---- domain ---- */
 
+/* local_domain - 1 when qmail-send delivers d by local part: it is in
+ * control/locals, or control/locals is missing and d is control/me */
+static int
+local_domain(const char *d, const char **why)
+{
+	struct str t = STR_ZERO;
+	size_t i = 0, e, n = strlen(d);
+	int found = 0;
+
+	locals_read(&t, why);
+	while (i < t.len) {
+		e = str_chrb(t.s + i, t.len - i, 0);
+		if (e == n && str_caseeqb(t.s + i, d, n))
+			found = 1;
+		i += e + 1;
+	}
+	str_free(&t);
+	return found;
+}
+
+/* domain_fresh - domains/D holds what domain add makes and nothing else
+ * (an empty vpasswd and its cdb): what an add that stopped before
+ * control/virtualdomains left */
+static int
+domain_fresh(const char *d)
+{
+	struct str p = STR_ZERO, t = STR_ZERO;
+	struct dirent *e;
+	DIR *dir;
+	int fresh = 1;
+
+	if ((dir = dir_list(path3(&p, "domains", d, NULL))) == NULL) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			return 0;
+		die_file("unable to read ", p.s);
+	}
+	while ((errno = 0, e = readdir(dir)) != NULL)
+		if (!str_equal(e->d_name, ".") && !str_equal(e->d_name, "..") &&
+		    !str_start(e->d_name, "vpasswd"))
+			fresh = 0;
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", p.s);
+	(void)closedir(dir);	/* read-only */
+	if (fresh && readtext(path3(&p, "domains", d, "vpasswd"), &t) != 1)
+		fresh = 0;
+	if (t.len > 0)
+		fresh = 0;
+	str_free(&p);
+	str_free(&t);
+	return fresh;
+}
+
+/* domain_add - the directory, the users/assign entry, control/rcpthosts,
+ * and last control/virtualdomains, which makes it a domain: an add that
+ * stopped before that is finished by running it again */
 static void
 domain_add(const char *d, const struct owner *o)
 {
 	struct str t = STR_ZERO, tmp = STR_ZERO, p = STR_ZERO, l = STR_ZERO;
+	const char *why;
+	int fd;
 
 	check_domain(d);
 	readtext("control/virtualdomains", &t);
 	if (lines_find(&t, d, strlen(d), ':'))
 		die(EXIT_PERM, "domain exists already: ", d);
-	readtext("control/locals", &t);
-	if (lines_find(&t, d, strlen(d), 0))
-		die(EXIT_PERM, d, " is in control/locals: remove it there first");
-	if (exists(path3(&p, "domains", d, NULL)))
+	if (local_domain(d, &why))
+		die(EXIT_PERM, d, " is local by ", why, ": make it local nowhere first");
+	if (!exists(path3(&p, "domains", d, NULL))) {
+		/* the directory appears whole, with an empty vpasswd and its cdb */
+		path3(&tmp, "domains", ".new", NULL);
+		if (exists(tmp.s))
+			rm_tree(tmp.s);
+		fd = mkdir_owned(tmp.s, 0750, o, 0);
+		write_atomic(path3(&p, "domains", ".new", "vpasswd"), "", 0, 0600, o);
+		vpasswd_rebuild(".new", o);
+		(void)close(fd);	/* fsynced by the writes in it */
+		path3(&p, "domains", d, NULL);
+		if (rename(tmp.s, p.s) == -1 || fsync_dir_of(p.s) == -1)
+			die_sys(EXIT_TEMP, "unable to create ", p.s);
+	} else if (domain_fresh(d)) {
+		warn("finishing the domain add of ", d, " that stopped part way");
+		vpasswd_rebuild(d, o);
+	} else
 		die(EXIT_PERM, "domains/", d, " exists already; move it away first");
 
-	/* the directory appears whole, with an empty vpasswd and its cdb */
-	path3(&tmp, "domains", ".new", NULL);
-	if (exists(tmp.s))
-		rm_tree(tmp.s);
-	mkdir_owned(tmp.s, 0750, o);
-	write_atomic(path3(&p, "domains", ".new", "vpasswd"), "", 0, 0600, o);
-	vpasswd_rebuild(".new", o);
-	path3(&p, "domains", d, NULL);
-	if (rename(tmp.s, p.s) == -1 || fsync_dir_of(p.s) == -1)
-		die_sys(EXIT_TEMP, "unable to create ", p.s);
-
 	assign_edit(d, 1, o);
+	rcpthosts_edit(d, 1);
 	catx(&l, d);
 	catx(&l, ":");
 	catx(&l, d);
 	nul(&l);
 	control_edit("control/virtualdomains", d, ':', l.s);
-	control_edit("control/rcpthosts", d, 0, d);
 	newu();
 	hup_send();
 	str_free(&t);
@@ -828,16 +1262,36 @@ domain_used(const char *d)
 	readtext(path3(&p, "domains", d, "vpasswd"), &t);
 	if (t.len > 0)
 		used = 1;
-	if ((dir = opendir(path3(&p, "domains", d, NULL))) != NULL) {
+	if ((dir = dir_list(path3(&p, "domains", d, NULL))) != NULL) {
 		while ((e = readdir(dir)) != NULL)
 			if (str_start(e->d_name, ".qmail-"))
 				used = 1;
 		(void)closedir(dir);	/* read-only */
 	} else if (errno != ENOENT)
-		die_sys(EXIT_TEMP, "unable to read ", p.s);
+		die_file("unable to read ", p.s);
 	str_free(&p);
 	str_free(&t);
 	return used;
+}
+
+/* deleted_sweep - every domains/.deleted.PID removed: this domain del's,
+ * and what one that stopped part way left */
+static void
+deleted_sweep(void)
+{
+	struct str p = STR_ZERO;
+	struct dirent *e;
+	DIR *dir;
+
+	if ((dir = dir_list("domains")) == NULL)
+		die_sys(EXIT_TEMP, "unable to read domains");
+	while ((errno = 0, e = readdir(dir)) != NULL)
+		if (str_start(e->d_name, ".deleted."))
+			rm_tree(path3(&p, "domains", e->d_name, NULL));
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read domains");
+	(void)closedir(dir);	/* read-only */
+	str_free(&p);
 }
 
 static void
@@ -847,23 +1301,37 @@ domain_del(const char *d, const struct opts *op, const struct owner *o)
 	char num[FMT_ULONG];
 
 	check_domain(d);
-	need_domain(d);
+	/* a del that stopped part way dropped the virtualdomains line and
+	 * left the directory: it is still one to finish */
+	if (!is_domain(d) && !exists(path3(&p, "domains", d, "vpasswd")))
+		die(EXIT_PERM, "no such virtual domain: ", d);
 	if (!op->force && domain_used(d))
 		die(EXIT_PERM, d, " still has mailboxes, aliases or lists "
 		    "(delete them first, or use --force)");
 	/* first nobody routes mail there, then it goes */
 	control_edit("control/virtualdomains", d, ':', NULL);
-	control_edit("control/rcpthosts", d, 0, NULL);
+	rcpthosts_edit(d, 0);
 	assign_edit(d, 0, o);
 	recipients_edit(NULL, NULL, d);
 	newu();
 	hup_send();
+	/* its postmaster's second factor for the web pages goes with it */
+	catx(&p, "postmaster@");
+	catx(&p, d);
+	nul(&p);
+	webtotp_drop(p.s);
 	catx(&gone, "domains/.deleted.");
 	catb(&gone, num, fmt_ulong(num, (unsigned long)getpid()));
 	nul(&gone);
 	if (rename(path3(&p, "domains", d, NULL), gone.s) == -1)
 		die_sys(EXIT_TEMP, "unable to remove ", p.s);
-	rm_tree(gone.s);
+	deleted_sweep();
+	/* DKIM keys are not made again: their public half is in DNS, and
+	 * the domain may come back or still send through here; they stay */
+	if (exists(path3(&p, "control/dkim", d, NULL)))
+		warn("control/dkim/", d, " still holds the domain's DKIM keys, and "
+		    "qmail-dkim signs its mail with them: remove the directory "
+		    "when the domain's mail no longer leaves from here");
 	str_free(&p);
 	str_free(&gone);
 }
@@ -896,88 +1364,101 @@ domain_list(void)
 
 /* ---- user ---- */
 
+/* mailbox_line - the .qmail-USER of a mailbox: ./USER/Maildir/ */
 static void
-user_add(const char *a, const struct opts *op, const struct owner *o)
+mailbox_line(struct str *q, const struct addr *x)
 {
-	struct addr x = { STR_ZERO, STR_ZERO };
-	struct str line = STR_ZERO, p = STR_ZERO, tmp = STR_ZERO, q = STR_ZERO;
-	struct str full = STR_ZERO;
-	char pw[VPASSWD_PASSMAX + 2];
-	static const char *const sub[] = { "tmp", "new", "cur" };
+	q->len = 0;
+	catx(q, "./");
+	catx(q, x->user.s);
+	catx(q, "/Maildir/\n");
+}
+
+/* leftover - for a name without a vpasswd line, what a user add that
+ * stopped part way leaves: .qmail-USER holding exactly the mailbox line
+ * (*dq 1) or none (*dq 0), and USER/ with Maildir/tmp, new and cur (*box
+ * 1; no link among them) or none (*box 0).  1 when that is all there
+ * is; -1 when .qmail-USER is something else (an alias or a list), -2
+ * when USER/ is no such mailbox */
+static int
+leftover(const struct addr *x, int *dq, int *box)
+{
+	static const char *const sub[] = { "", "/Maildir", "/Maildir/tmp",
+	    "/Maildir/new", "/Maildir/cur" };
+	struct str p = STR_ZERO, t = STR_ZERO, q = STR_ZERO;
+	struct stat st;
 	size_t i;
+	int r = 1;
 
-	parse_addr(a, &x);
-	need_domain(x.domain.s);
-	if (vpasswd_get(&x, &line))
-		die(EXIT_PERM, "mailbox exists already: ", a);
-	if (exists(dotqmail(&p, &x)))
-		die(EXIT_PERM, "address exists already (an alias or list): ", a);
-	if (exists(path3(&p, "domains", x.domain.s, x.user.s)))
-		die(EXIT_PERM, p.s, " exists already; move it away first");
-	get_password(op, pw, sizeof pw, a);
-	make_line(&x, pw, op->have_quota ? op->quota : 0, &line);
-	wipe(pw, sizeof pw);
+	*dq = readtext(dotqmail(&p, x), &t);
+	mailbox_line(&q, x);
+	if (*dq && !(t.len == q.len && memcmp(t.s, q.s, q.len) == 0))
+		r = -1;
+	*box = exists(path3(&p, "domains", x->domain.s, x->user.s));
+	for (i = 0; r == 1 && *box && i < sizeof sub / sizeof sub[0]; i++) {
+		path3(&p, "domains", x->domain.s, x->user.s);
+		catx(&p, sub[i]);
+		nul(&p);
+		if (stat_nofollow(p.s, &st) == -1 || !S_ISDIR(st.st_mode))
+			r = -2;
+	}
+	str_free(&p);
+	str_free(&t);
+	str_free(&q);
+	return r;
+}
 
-	/* the mailbox appears whole: built under a dot name, renamed */
-	tmp.len = 0;
-	catx(&tmp, "domains/");
-	catx(&tmp, x.domain.s);
-	catx(&tmp, "/.new-");
-	catx(&tmp, x.user.s);
-	nul(&tmp);
+/* fsync_close - a directory made durable (its entries), then closed */
+static void
+fsync_close(int fd, const char *fn)
+{
+	if (fsync(fd) == -1 || close(fd) == -1)
+		die_sys(EXIT_TEMP, "unable to sync ", fn);
+}
+
+/* mailbox_make - domains/D/USER/ with Maildir/tmp, new and cur (and the
+ * Maildir++ quota): built under .new-USER, every directory in it
+ * fsynced, then renamed into place and the domain directory fsynced, so
+ * the mailbox appears whole and stays after a crash */
+static void
+mailbox_make(const struct addr *x, unsigned long quota, const struct owner *o)
+{
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	struct str tmp = STR_ZERO, p = STR_ZERO, q = STR_ZERO, name = STR_ZERO;
+	size_t i;
+	int bfd, mfd, dfd;
+
+	catx(&name, ".new-");
+	catx(&name, x->user.s);
+	nul(&name);
+	path3(&tmp, "domains", x->domain.s, name.s);
 	if (exists(tmp.s))
 		rm_tree(tmp.s);
-	mkdir_owned(tmp.s, 0750, o);
-	mkdir_owned(path3(&p, tmp.s, "Maildir", NULL), 0700, o);
+	bfd = mkdir_owned(tmp.s, 0750, o, 0);
+	mfd = mkdir_owned(path3(&p, tmp.s, "Maildir", NULL), 0700, o, 0);
 	for (i = 0; i < 3; i++)
-		mkdir_owned(path3(&p, tmp.s, "Maildir", sub[i]), 0700, o);
-	if (op->have_quota && op->quota) {
+		fsync_close(mkdir_owned(path3(&p, tmp.s, "Maildir", sub[i]), 0700,
+		    o, 0), p.s);
+	if (quota) {
 		/* Maildir++: the limit in the first line of maildirsize */
-		if (!str_catulong(&q, op->quota))
+		if (!str_catulong(&q, quota))
 			die_nomem();
 		catx(&q, "S\n");
 		write_atomic(path3(&p, tmp.s, "Maildir", "maildirsize"), q.s,
 		    q.len, 0600, o);
 	}
-	path3(&p, "domains", x.domain.s, x.user.s);
-	if (rename(tmp.s, p.s) == -1 || fsync_dir_of(p.s) == -1)
+	fsync_close(mfd, path3(&p, tmp.s, "Maildir", NULL));
+	fsync_close(bfd, tmp.s);
+	path3(&p, "domains", x->domain.s, x->user.s);
+	if ((dfd = dir_open(path3(&q, "domains", x->domain.s, NULL))) == -1)
+		die_file("unable to open ", q.s);
+	if (renameat(dfd, name.s, dfd, x->user.s) == -1)
 		die_sys(EXIT_TEMP, "unable to create ", p.s);
-
-	q.len = 0;
-	catx(&q, "./");
-	catx(&q, x.user.s);
-	catx(&q, "/Maildir/\n");
-	write_atomic(dotqmail(&p, &x), q.s, q.len, 0600, o);
-	vpasswd_put(&x, &line, o);
-	catx(&full, x.user.s);
-	catx(&full, "@");
-	catx(&full, x.domain.s);
-	nul(&full);
-	recipients_edit(full.s, NULL, NULL);
-	newu();
-}
-
-static void
-user_del(const char *a, const struct owner *o)
-{
-	struct addr x = { STR_ZERO, STR_ZERO };
-	struct str line = STR_ZERO, p = STR_ZERO, full = STR_ZERO;
-
-	parse_addr(a, &x);
-	need_domain(x.domain.s);
-	if (!vpasswd_get(&x, &line))
-		die(EXIT_PERM, "no such mailbox: ", a);
-	catx(&full, x.user.s);
-	catx(&full, "@");
-	catx(&full, x.domain.s);
-	nul(&full);
-	/* refuse new mail first, then forget the password, then the mail */
-	recipients_edit(NULL, full.s, NULL);
-	newu();
-	vpasswd_put(&x, NULL, o);
-	if (unlink(dotqmail(&p, &x)) == -1 && errno != ENOENT)
-		die_sys(EXIT_TEMP, "unable to remove ", p.s);
-	rm_tree(path3(&p, "domains", x.domain.s, x.user.s));
+	fsync_close(dfd, q.s);
+	str_free(&tmp);
+	str_free(&p);
+	str_free(&q);
+	str_free(&name);
 }
 
 /* set_maildirsize - the Maildir++ quota line (usage is recounted by
@@ -990,29 +1471,104 @@ set_maildirsize(const struct addr *x, unsigned long quota, const struct owner *o
 	path3(&p, "domains", x->domain.s, x->user.s);
 	catx(&p, "/Maildir/maildirsize");
 	nul(&p);
-	if (quota == 0) {
-		if (unlink(p.s) == -1 && errno != ENOENT)
-			die_sys(EXIT_TEMP, "unable to remove ", p.s);
-	} else {
+	(void)remove_file(p.s);	/* the old usage lines go with it */
+	if (quota) {
 		if (!str_catulong(&q, quota))
 			die_nomem();
 		catx(&q, "S\n");
-		(void)unlink(p.s);	/* the old usage lines go with it */
 		write_atomic(p.s, q.s, q.len, 0600, o);
 	}
 	str_free(&p);
 	str_free(&q);
 }
 
+/* user_add - the mailbox, its .qmail file, the address in
+ * users/recipients, and last the vpasswd line.  An add that stopped
+ * part way (exit 111) leaves no vpasswd line; run again, it takes what
+ * is there and finishes. */
+static void
+user_add(const char *a, const struct opts *op, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str line = STR_ZERO, p = STR_ZERO, q = STR_ZERO, full = STR_ZERO;
+	char pw[VPASSWD_PASSMAX + 2];
+	unsigned long quota = op->have_quota ? op->quota : 0;
+	int dq, box;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (vpasswd_get(&x, &line))
+		die(EXIT_PERM, "mailbox exists already: ", a);
+	switch (leftover(&x, &dq, &box)) {
+	case -1:
+		die(EXIT_PERM, "address exists already (an alias or list): ", a);
+	case -2:
+		die(EXIT_PERM, path3(&p, "domains", x.domain.s, x.user.s),
+		    " exists already; move it away first");
+	}
+	get_password(op, pw, sizeof pw, a);
+	make_line(&x, pw, quota, &line);
+	wipe(pw, sizeof pw);
+	if (dq || box)
+		warn("finishing the user add of ", a, " that stopped part way");
+
+	if (!box)
+		mailbox_make(&x, quota, o);
+	else
+		set_maildirsize(&x, quota, o);
+	if (!dq) {
+		mailbox_line(&q, &x);
+		write_atomic(dotqmail(&p, &x), q.s, q.len, 0600, o);
+	}
+	catx(&full, x.user.s);
+	catx(&full, "@");
+	catx(&full, x.domain.s);
+	nul(&full);
+	recipients_edit(full.s, NULL, NULL);
+	vpasswd_put(&x, &line, o);
+	newu();
+}
+
+/* user_del - the address out of users/recipients (no new mail), the
+ * .qmail file (no delivery), the mailbox, and last the password: a del
+ * that stops part way keeps the vpasswd line, and run again finishes.
+ * What a stopped user add left (see leftover) goes the same way. */
+static void
+user_del(const char *a, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str line = STR_ZERO, p = STR_ZERO, full = STR_ZERO;
+	int have, dq, box;
+
+	parse_addr(a, &x);
+	need_domain(x.domain.s);
+	if (!(have = vpasswd_get(&x, &line)) &&
+	    (leftover(&x, &dq, &box) != 1 || (!dq && !box)))
+		die(EXIT_PERM, "no such mailbox: ", a);
+	catx(&full, x.user.s);
+	catx(&full, "@");
+	catx(&full, x.domain.s);
+	nul(&full);
+	recipients_edit(NULL, full.s, NULL);
+	newu();
+	(void)remove_file(dotqmail(&p, &x));
+	rm_tree(path3(&p, "domains", x.domain.s, x.user.s));
+	if (have)
+		vpasswd_put(&x, NULL, o);
+	if (str_equal(x.user.s, "postmaster"))
+		webtotp_drop(full.s);	/* the web pages' second factor of it */
+}
+
 static void
 user_passwd(const char *a, const struct opts *op, const struct owner *o)
 {
 	struct addr x = { STR_ZERO, STR_ZERO };
-	struct str line = STR_ZERO;
+	struct str line = STR_ZERO, md = STR_ZERO;
 	char pw[VPASSWD_PASSMAX + 2];
 	const char *h;
 	size_t ul, hl;
 	unsigned long quota;
+	int fd;
 
 	parse_addr(a, &x);
 	need_domain(x.domain.s);
@@ -1020,8 +1576,16 @@ user_passwd(const char *a, const struct opts *op, const struct owner *o)
 		die(EXIT_PERM, "no such mailbox: ", a);
 	if (!vpasswd_split(line.s, line.len, &ul, &h, &hl, &quota))
 		die(EXIT_PERM, "bad line for ", a, " in vpasswd");
-	if (op->have_quota)
+	if (op->have_quota) {
 		quota = op->quota;
+		/* the Maildir it goes into is reachable, before anything changes */
+		path3(&md, "domains", x.domain.s, x.user.s);
+		catx(&md, "/Maildir");
+		nul(&md);
+		if ((fd = dir_open(md.s)) == -1)
+			die_file("unable to open ", md.s);
+		(void)close(fd);	/* only checked */
+	}
 	get_password(op, pw, sizeof pw, a);
 	make_line(&x, pw, quota, &line);
 	wipe(pw, sizeof pw);
@@ -1039,6 +1603,7 @@ user_list(const char *d)
 	unsigned long q;
 	struct str md = STR_ZERO;
 	struct maildir_quota mq;
+	int fd;
 
 	check_domain(d);
 	need_domain(d);
@@ -1061,7 +1626,10 @@ user_list(const char *d)
 			catb(&md, l, ul);
 			catx(&md, "/Maildir");
 			nul(&md);
-			if (maildir_quota_read(md.s, &mq) == 1 && mq.bytes >= 0 && mq.count >= 0) {
+			/* not through a link the vmail user left (a mailbox
+			 * directory that is one) */
+			if ((fd = dir_open(md.s)) != -1 && close(fd) == 0 &&
+			    maildir_quota_read(md.s, &mq) == 1 && mq.bytes >= 0 && mq.count >= 0) {
 				catx(&out, " used=");
 				if (!str_catulong(&out, (unsigned long)mq.bytes))
 					die_nomem();
@@ -1177,15 +1745,17 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 			catx(&targets, tv[i]);
 			catb(&targets, "", 1);
 		}
-	forwards_write(fn.s, mark, &targets, o);
 	catx(&full, x.user.s);
 	catx(&full, "@");
 	catx(&full, x.domain.s);
 	nul(&full);
-	if (r == 0) {
+	/* the recipient first: an add that stops before the .qmail file is
+	 * written is finished by running it again */
+	if (r == 0)
 		recipients_edit(full.s, NULL, NULL);
+	forwards_write(fn.s, mark, &targets, o);
+	if (r == 0)
 		newu();
-	}
 }
 
 /* forwards_del - alias del / list del (members, or the whole list) */
@@ -1230,8 +1800,7 @@ forwards_del(const char *a, char **tv, int tc, const char *mark,
 	nul(&full);
 	recipients_edit(NULL, full.s, NULL);
 	newu();
-	if (unlink(fn.s) == -1 || fsync_dir_of(fn.s) == -1)
-		die_sys(EXIT_TEMP, "unable to remove ", fn.s);
+	(void)remove_file(fn.s);
 }
 
 /* print_targets - "addr: t1 t2" for each alias, or the members of one list */
@@ -1258,8 +1827,8 @@ alias_list(const char *d)
 
 	check_domain(d);
 	need_domain(d);
-	if ((dir = opendir(path3(&p, "domains", d, NULL))) == NULL)
-		die_sys(EXIT_TEMP, "unable to read ", p.s);
+	if ((dir = dir_list(path3(&p, "domains", d, NULL))) == NULL)
+		die_file("unable to read ", p.s);
 	while ((errno = 0, e = readdir(dir)) != NULL) {
 		if (!str_start(e->d_name, ".qmail-") ||
 		    forwards_read(path3(&p, "domains", d, e->d_name), ALIAS_MARK,
@@ -1300,19 +1869,16 @@ list_members(const char *a)
 
 /* list_make - a qmail-list(1) list in a virtual domain: bin/qmail-list
  * make writes domains/DOMAIN/.lists/NAME and the domain's .qmail-NAME
- * and .qmail-NAME-default; then all of it goes to the vmail user, and
- * the address (which covers NAME-anything) to users/recipients */
+ * and .qmail-NAME-default, run as the vmail user (so that all of it is
+ * the vmail user's, and root writes nothing in its directories); then
+ * the address (which covers NAME-anything) goes to users/recipients */
 static void
 list_make(const char *a, const char *owner, const struct owner *o)
 {
-	static const char *const files[] = { "", "/held", "/bounce", "/Maildir", "/Maildir/tmp",
-	    "/Maildir/new", "/Maildir/cur", "/address", "/owner", "/subscribers", "/moderators",
-	    "/subonly", "/moderated", "/archive", "/maxbytes", "/bouncelimit", "/prefix", "/secret" };
 	struct addr x = { STR_ZERO, STR_ZERO };
 	struct str fn = STR_ZERO, home = STR_ZERO, dir = STR_ZERO, line = STR_ZERO, p = STR_ZERO;
 	char *argv[10];
 	int fd[3] = { 0, 1, 2 }, status, n = 0, code;
-	size_t i;
 	pid_t pid;
 
 	parse_addr(a, &x);
@@ -1323,17 +1889,13 @@ list_make(const char *a, const char *owner, const struct owner *o)
 		die(EXIT_PERM, "a mailbox of that name exists: ", a);
 	if (exists(dotqmail(&fn, &x)))
 		die(EXIT_PERM, "address exists already (an alias or list): ", a);
+	(void)close(mkdir_owned(path3(&p, "domains", x.domain.s, ".lists"), 0700, o, 1));
 	catx(&home, auto_home);
 	catx(&home, "/domains/");
 	catx(&home, x.domain.s);
 	nul(&home);
 	catx(&dir, home.s);
-	catx(&dir, "/.lists");
-	nul(&dir);
-	if (mkdir(dir.s, 0700) == -1 && errno != EEXIST)
-		die_sys(EXIT_TEMP, "unable to create ", dir.s);
-	own(dir.s, o);
-	catx(&dir, "/");
+	catx(&dir, "/.lists/");
 	catx(&dir, x.user.s);
 	nul(&dir);
 	argv[n++] = "qmail-list";
@@ -1349,23 +1911,13 @@ list_make(const char *a, const char *owner, const struct owner *o)
 	argv[n++] = dir.s;
 	argv[n++] = (char *)a;
 	argv[n] = NULL;
-	if ((pid = spawn("bin/qmail-list", argv, NULL, fd, 3)) == -1)
+	if ((pid = priv_spawn("bin/qmail-list", argv, fd, 3, o->change, o->uid,
+	    o->gid, NULL)) == -1)
 		die_sys(EXIT_TEMP, "unable to run bin/qmail-list");
 	if (spawn_wait(pid, &status) == -1)
 		die_sys(EXIT_TEMP, "unable to wait for bin/qmail-list");
 	if ((code = spawn_exitcode(status)) != 0)
 		die(code == EXIT_PERM ? EXIT_PERM : EXIT_TEMP, "bin/qmail-list make failed");
-	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
-		p.len = 0;
-		catx(&p, dir.s);
-		catx(&p, files[i]);
-		nul(&p);
-		own(p.s, o);
-	}
-	own(fn.s, o);
-	catx(&fn, "-default");
-	nul(&fn);
-	own(fn.s, o);
 	p.len = 0;
 	catx(&p, x.user.s);
 	catx(&p, "@");
@@ -1412,30 +1964,68 @@ sync_all(const struct owner *o)
 #define BACKUP_MARK "lanmail-backup"
 #define BACKUP_VERSION "lanmail-backup 1\n"
 
-/* names - a sorted set of file names, for the Maildir passes */
+/* names - a set of file names, for the Maildir and queue passes: a hash
+ * table over the pool answers names_has at any time, also while names
+ * are being added; names_sort orders off for going through them */
 struct names {
 	struct str pool;	/* NUL-terminated names */
-	size_t *off;
+	size_t *off;	/* their offsets in pool */
 	size_t n, cap;
+	size_t *tab;	/* open addressing: offset + 1, 0 empty */
+	size_t tcap;	/* a power of two, or 0 */
 };
+
+#define NAMES_ZERO { STR_ZERO, NULL, 0, 0, NULL, 0 }
+
+static size_t
+names_hash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static void
+names_put(size_t *tab, size_t tcap, const char *pool, size_t off)
+{
+	size_t i = names_hash(pool + off) & (tcap - 1);
+
+	while (tab[i] != 0)
+		i = (i + 1) & (tcap - 1);
+	tab[i] = off + 1;
+}
 
 static void
 names_add(struct names *ns, const char *s, size_t n)
 {
-	size_t *p;
+	size_t *p, i;
 
 	if (ns->n == ns->cap) {
 		size_t cap = ns->cap ? ns->cap * 2 : 64;
 
-		if (cap > ((size_t)-1) / sizeof *p ||
+		if (cap > ((size_t)-1) / (2 * sizeof *p) ||
 		    (p = realloc(ns->off, cap * sizeof *p)) == NULL)
 			die_nomem();
 		ns->off = p;
 		ns->cap = cap;
 	}
+	if (2 * (ns->n + 1) > ns->tcap) {	/* at most half full */
+		size_t tcap = ns->tcap ? ns->tcap * 2 : 128;
+
+		if ((p = calloc(tcap, sizeof *p)) == NULL)
+			die_nomem();
+		for (i = 0; i < ns->n; i++)
+			names_put(p, tcap, ns->pool.s, ns->off[i]);
+		free(ns->tab);
+		ns->tab = p;
+		ns->tcap = tcap;
+	}
 	ns->off[ns->n++] = ns->pool.len;
 	catb(&ns->pool, s, n);
 	catb(&ns->pool, "", 1);
+	names_put(ns->tab, ns->tcap, ns->pool.s, ns->off[ns->n - 1]);
 }
 
 static const char *names_base;
@@ -1458,19 +2048,14 @@ names_sort(struct names *ns)
 static int
 names_has(const struct names *ns, const char *s)
 {
-	size_t lo = 0, hi = ns->n, mid;
-	int c;
+	size_t i;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(ns->pool.s + ns->off[mid], s);
-		if (c == 0)
+	if (ns->tcap == 0)
+		return 0;
+	for (i = names_hash(s) & (ns->tcap - 1); ns->tab[i] != 0;
+	    i = (i + 1) & (ns->tcap - 1))
+		if (str_equal(ns->pool.s + ns->tab[i] - 1, s))
 			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return 0;
 }
 
@@ -1479,8 +2064,9 @@ names_free(struct names *ns)
 {
 	str_free(&ns->pool);
 	free(ns->off);
-	ns->off = NULL;
-	ns->n = ns->cap = 0;
+	free(ns->tab);
+	ns->off = ns->tab = NULL;
+	ns->n = ns->cap = ns->tcap = 0;
 }
 
 /* maildir base name: the unique part, before the ":2," flags */
@@ -1490,10 +2076,27 @@ basename_len(const char *s)
 	return str_chrb(s, strlen(s), ':');
 }
 
-/* copy_file - from to to, with mode, times and (owner when root or o)
- * kept; 0 when from vanished (a message moved or deleted meanwhile) */
+/* set_attr - owner and mode of a copy: the owner o when given (restore
+ * into domains/), else, when root copies, the owner of the original */
+static void
+set_attr(int fd, const struct stat *st, const struct owner *o, const char *fn)
+{
+	if (o && o->change) {
+		if (fchown(fd, o->uid, o->gid) == -1)
+			die_sys(EXIT_TEMP, "unable to set owner of ", fn);
+	} else if (!o && geteuid() == 0 && fchown(fd, st->st_uid, st->st_gid) == -1)
+		die_sys(EXIT_TEMP, "unable to set owner of ", fn);
+	if (fchmod(fd, st->st_mode & 07777) == -1)
+		die_sys(EXIT_TEMP, "unable to set mode of ", fn);
+}
+
+/* copy_file_at - sname in sdir to dname in ddir (made new), with mode,
+ * times and owner (see set_attr); 1 copied, 0 when the original vanished
+ * (a message moved or deleted meanwhile), -1 when it is no regular file
+ * (left out, with a warning).  from and to name them in messages. */
 static int
-copy_file(const char *from, const char *to, const struct owner *o)
+copy_file_at(int sdir, const char *sname, int ddir, const char *dname,
+    const char *from, const char *to, const struct owner *o)
 {
 	char x[65536];
 	struct stat st;
@@ -1501,14 +2104,27 @@ copy_file(const char *from, const char *to, const struct owner *o)
 	long r;
 	int in, out;
 
-	if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	in = openat(sdir, sname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in == -1) {
 		if (errno == ENOENT)
 			return 0;
+		if (errno == ELOOP) {
+			warn("left out ", from, ": it became a symbolic link");
+			return -1;
+		}
 		die_sys(EXIT_TEMP, "unable to open ", from);
 	}
 	if (fstat(in, &st) == -1)
 		die_sys(EXIT_TEMP, "unable to stat ", from);
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (!S_ISREG(st.st_mode)) {
+		(void)close(in);	/* read-only */
+		warn("left out ", from, ": not a regular file");
+		return -1;
+	}
+	if (unlinkat(ddir, dname, 0) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to replace ", to);
+	out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
 	if (out == -1)
 		die_sys(EXIT_TEMP, "unable to create ", to);
 	for (;;) {
@@ -1521,70 +2137,125 @@ copy_file(const char *from, const char *to, const struct owner *o)
 	}
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
-	if (o && o->change) {
-		if (fchown(out, o->uid, o->gid) == -1)
-			die_sys(EXIT_TEMP, "unable to set owner of ", to);
-	} else if (!o && geteuid() == 0 && fchown(out, st.st_uid, st.st_gid) == -1)
-		die_sys(EXIT_TEMP, "unable to set owner of ", to);
-	if (fchmod(out, st.st_mode & 07777) == -1 || futimens(out, ts) == -1)
-		die_sys(EXIT_TEMP, "unable to set mode of ", to);
+	set_attr(out, &st, o, to);
+	if (futimens(out, ts) == -1)
+		die_sys(EXIT_TEMP, "unable to set times of ", to);
 	if (close(out) == -1)
 		die_sys(EXIT_TEMP, "unable to write ", to);
 	(void)close(in);	/* read-only */
 	return 1;
 }
 
-static void
-copy_dirattr(const char *from, const char *to, const struct owner *o)
+/* copy_file - the same by path (a queue file) */
+static int
+copy_file(const char *from, const char *to, const struct owner *o)
+{
+	const char *sb, *db;
+	int sfd, dfd, r;
+
+	if ((sfd = parent_open(from, &sb)) == -1)
+		die_file("unable to open the directory of ", from);
+	if ((dfd = parent_open(to, &db)) == -1)
+		die_file("unable to open the directory of ", to);
+	r = copy_file_at(sfd, sb, dfd, db, from, to, o);
+	(void)close(sfd);	/* read-only */
+	(void)close(dfd);	/* the files in it are closed */
+	return r;
+}
+
+/* copy_dirattr - the directory name in ddir made (or, when restoring
+ * over an installed one, taken; below domains/ never through a link)
+ * with the mode and owner of the open directory sfd (see set_attr);
+ * returned open */
+static int
+copy_dirattr(int sfd, int ddir, const char *name, const char *to,
+    const struct owner *o)
 {
 	struct stat st;
+	int fd;
 
-	if (stat(from, &st) == -1)
-		die_sys(EXIT_TEMP, "unable to stat ", from);
-	if (mkdir(to, 0700) == -1 && errno != EEXIST)
+	if (fstat(sfd, &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat the original of ", to);
+	if (mkdirat(ddir, name, 0700) == -1 && errno != EEXIST)
 		die_sys(EXIT_TEMP, "unable to create ", to);
-	if (o && o->change) {
-		if (chown(to, o->uid, o->gid) == -1)
-			die_sys(EXIT_TEMP, "unable to set owner of ", to);
-	} else if (!o && geteuid() == 0 && chown(to, st.st_uid, st.st_gid) == -1)
-		die_sys(EXIT_TEMP, "unable to set owner of ", to);
-	if (chmod(to, st.st_mode & 07777) == -1)
-		die_sys(EXIT_TEMP, "unable to set mode of ", to);
+	if ((fd = open_dir_at(ddir, name, !untrusted(to))) == -1)
+		die_file("unable to open ", to);
+	set_attr(fd, &st, o, to);
+	return fd;
 }
 
-/* skip_name - files a copy leaves out: temporaries and locks */
+/* what a copy reads, by directory: the temporaries and locks are left
+ * out only where qmail-admin, qmail-newu and the Maildir rules make
+ * them, so that no mailbox, folder or file of the same name elsewhere
+ * goes missing */
+enum kind {
+	K_TREE,		/* anything else: everything copied */
+	K_CONTROL,	/* control/: NAME.tmp of write_atomic */
+	K_USERS,	/* users/: the same, the two lock files */
+	K_DOMAINS,	/* domains/: .new (domain add), .deleted.PID (domain del) */
+	K_DOMAIN,	/* domains/D/: NAME.tmp, .new-USER/ (user add) */
+	K_MAILDIR	/* a Maildir or Maildir++ folder: tmp/ copied empty */
+};
+
 static int
-skip_name(const char *n)
+left_out(enum kind k, const char *n, const struct stat *st)
 {
 	size_t l = strlen(n);
+	int tmp = S_ISREG(st->st_mode) && l > 4 && str_equal(n + l - 4, ".tmp");
 
-	return str_equal(n, ".") || str_equal(n, "..") ||
-	    str_equal(n, "admin.lock") || str_equal(n, "newu.lock") ||
-	    str_start(n, ".new") ||
-	    str_start(n, ".deleted.") ||
-	    (l > 4 && str_equal(n + l - 4, ".tmp"));
+	switch (k) {
+	case K_CONTROL:
+		return tmp;
+	case K_USERS:
+		return tmp || str_equal(n, "admin.lock") || str_equal(n, "newu.lock");
+	case K_DOMAINS:
+		return str_start(n, ".new") || str_start(n, ".deleted.");
+	case K_DOMAIN:
+		return tmp || (S_ISDIR(st->st_mode) && str_start(n, ".new-"));
+	default:
+		return 0;
+	}
 }
 
-static void copy_tree(const char *from, const char *to, const struct owner *o);
+/* is_maildir - the directory fd (named name, in a directory of kind k)
+ * is a Maildir: it is called Maildir, or is a Maildir++ folder (.NAME in
+ * a Maildir), and holds new/ cur/ tmp/.  A domain whose mailboxes are
+ * called new, cur and tmp is none. */
+static int
+is_maildir(int fd, const char *name, enum kind k)
+{
+	static const char *const sub[] = { "new", "cur", "tmp" };
+	struct stat st;
+	size_t i;
+
+	if (!str_equal(name, "Maildir") && !(k == K_MAILDIR && name[0] == '.'))
+		return 0;
+	for (i = 0; i < 3; i++)
+		if (fstatat(fd, sub[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISDIR(st.st_mode))
+			return 0;
+	return 1;
+}
 
 /* restoring - set by restore: a Maildir's maildirsize keeps only its
  * quota line, so the usage is recounted from what was restored */
 static int restoring;
 
-/* quota_recount - cut the copied maildirsize fn to its first line.  The
- * usage lines of the backup were counted in the live mailbox while it
- * changed (mail arriving and read during the copy), so they need not
- * match the messages restored; without them qmail-local recounts the
- * sums at the next delivery and qmail-admin counts them for a listing. */
+/* quota_recount - cut the copied maildirsize (name in dfd) to its first
+ * line.  The usage lines of the backup were counted in the live mailbox
+ * while it changed (mail arriving and read during the copy), so they
+ * need not match the messages restored; without them qmail-local
+ * recounts the sums at the next delivery and qmail-admin counts them for
+ * a listing. */
 static void
-quota_recount(const char *fn)
+quota_recount(int dfd, const char *name, const char *fn)
 {
 	char x[MAILDIR_QUOTA_FILEMAX + 1];
 	size_t n = 0, e;
 	long r;
 	int fd;
 
-	if ((fd = open(fn, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		die_sys(EXIT_TEMP, "unable to open ", fn);
 	while (n < sizeof x) {
 		if ((r = fd_read(fd, x + n, sizeof x - n, 0)) == -1)
@@ -1597,39 +2268,57 @@ quota_recount(const char *fn)
 	e = str_chrb(x, n, '\n');
 	if (e == n || e + 1 == n)
 		return;	/* no quota line, or nothing after it */
-	write_atomic(fn, x, e + 1, 0600, NULL);	/* keeps mode and owner */
+	write_atomic_at(dfd, name, fn, x, e + 1, 0600, NULL);	/* keeps mode and owner */
 }
 
-/* copy_msgs - one Maildir subdirectory; names copied go into done */
+/* reopen - a new open file description of the directory fd, for one
+ * more pass of readdir from its start */
+static DIR *
+reopen(int fd, const char *fn)
+{
+	DIR *d;
+	int nfd;
+
+	if ((nfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (d = fdopendir(nfd)) == NULL)
+		die_sys(EXIT_TEMP, "unable to read ", fn);
+	return d;
+}
+
+/* copy_msgs - one Maildir subdirectory; the base names copied go into
+ * done, and one in done already is not copied again (the same message
+ * renamed, with other flags, while we read).  The number copied; *gone
+ * counts those that vanished between readdir and open. */
 static unsigned long
-copy_msgs(const char *from, const char *to, struct names *done,
-    const struct names *skip, const struct owner *o)
+copy_msgs(int sfd, int dfd, const char *from, const char *to,
+    struct names *done, unsigned long *gone, const struct owner *o)
 {
 	struct str f = STR_ZERO, t = STR_ZERO, b = STR_ZERO;
 	unsigned long added = 0;
 	struct dirent *e;
-	DIR *d;
+	DIR *d = reopen(sfd, from);
 
-	if ((d = opendir(from)) == NULL)
-		die_sys(EXIT_TEMP, "unable to read ", from);
 	while ((errno = 0, e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
 		b.len = 0;
 		catb(&b, e->d_name, basename_len(e->d_name));
 		nul(&b);
-		if (names_has(done, b.s) || (skip && names_has(skip, b.s)))
+		if (names_has(done, b.s))
 			continue;
-		if (copy_file(path3(&f, from, e->d_name, NULL),
-		    path3(&t, to, e->d_name, NULL), o)) {
+		switch (copy_file_at(sfd, e->d_name, dfd, e->d_name,
+		    path3(&f, from, e->d_name, NULL), path3(&t, to, e->d_name, NULL), o)) {
+		case 1:
 			names_add(done, b.s, b.len);
 			added++;
+			break;
+		case 0:
+			(*gone)++;
 		}
 	}
 	if (errno)
 		die_sys(EXIT_TEMP, "unable to read ", from);
 	(void)closedir(d);	/* read-only */
-	names_sort(done);
 	str_free(&f);
 	str_free(&t);
 	str_free(&b);
@@ -1638,99 +2327,132 @@ copy_msgs(const char *from, const char *to, struct names *done,
 
 /* copy_maildir - new/ and cur/ as they stand, tmp/ empty.  A message
  * moves from new/ to cur/ or changes its flags by rename while we
- * read: cur/ is read again until a pass finds nothing missed, and a
- * message that made it into the copy from cur/ is dropped from new/. */
+ * read: cur/ is read again until a pass neither finds a message it
+ * missed nor loses one that was renamed under it (at most ten passes),
+ * and a message that made it into the copy from cur/ is dropped from
+ * new/. */
 static void
-copy_maildir(const char *from, const char *to, const struct owner *o)
+copy_maildir(int sfd, int dfd, const char *from, const char *to,
+    const struct owner *o)
 {
-	struct str f = STR_ZERO, t = STR_ZERO, x = STR_ZERO;
-	struct names nnew = { STR_ZERO, NULL, 0, 0 };
-	struct names ncur = { STR_ZERO, NULL, 0, 0 };
+	static const char *const sub[] = { "tmp", "new", "cur" };
+	struct str f[3] = { STR_ZERO, STR_ZERO, STR_ZERO };
+	struct str t[3] = { STR_ZERO, STR_ZERO, STR_ZERO };
+	struct names nnew = NAMES_ZERO, ncur = NAMES_ZERO;
+	int s[3], d[3], pass;
+	unsigned long gone = 0;
+	struct dirent *e;
+	struct str b = STR_ZERO;
+	DIR *dir;
 	size_t i;
-	int pass;
 
-	copy_dirattr(path3(&f, from, "tmp", NULL), path3(&t, to, "tmp", NULL), o);
-	copy_dirattr(path3(&f, from, "new", NULL), path3(&t, to, "new", NULL), o);
-	copy_dirattr(path3(&f, from, "cur", NULL), path3(&t, to, "cur", NULL), o);
-	(void)copy_msgs(path3(&f, from, "new", NULL),
-	    path3(&t, to, "new", NULL), &nnew, NULL, o);
-	for (pass = 0; pass < 5; pass++)
-		if (copy_msgs(path3(&f, from, "cur", NULL),
-		    path3(&t, to, "cur", NULL), &ncur, NULL, o) == 0 && pass > 0)
+	for (i = 0; i < 3; i++) {
+		path3(&f[i], from, sub[i], NULL);
+		path3(&t[i], to, sub[i], NULL);
+		if ((s[i] = open_dir_at(sfd, sub[i], 0)) == -1)
+			die_file("unable to open ", f[i].s);
+		d[i] = copy_dirattr(s[i], dfd, sub[i], t[i].s, o);
+	}
+	(void)copy_msgs(s[1], d[1], f[1].s, t[1].s, &nnew, &gone, o);
+	for (pass = 0; pass < 10; pass++) {
+		gone = 0;
+		if (copy_msgs(s[2], d[2], f[2].s, t[2].s, &ncur, &gone, o) == 0 &&
+		    gone == 0 && pass > 0)
 			break;
+	}
 	/* both copies of one message: keep the one from cur/ */
-	path3(&t, to, "new", NULL);
-	for (i = 0; i < nnew.n; i++)
-		if (names_has(&ncur, nnew.pool.s + nnew.off[i]))
-			if (unlink(path3(&x, t.s, nnew.pool.s + nnew.off[i],
-			    NULL)) == -1)
-				die_sys(EXIT_TEMP, "unable to remove ", x.s);
+	dir = reopen(d[1], t[1].s);
+	while ((errno = 0, e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		b.len = 0;
+		catb(&b, e->d_name, basename_len(e->d_name));
+		nul(&b);
+		if (names_has(&ncur, b.s) && unlinkat(d[1], e->d_name, 0) == -1)
+			die_sys(EXIT_TEMP, "unable to remove ", t[1].s, "/", e->d_name);
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", t[1].s);
+	(void)closedir(dir);	/* read-only */
+	for (i = 0; i < 3; i++) {
+		(void)close(s[i]);	/* read-only */
+		(void)close(d[i]);	/* the files in it are closed */
+		str_free(&f[i]);
+		str_free(&t[i]);
+	}
 	names_free(&nnew);
 	names_free(&ncur);
-	str_free(&f);
-	str_free(&t);
-	str_free(&x);
+	str_free(&b);
 }
 
-static int
-is_maildir(const char *dir)
-{
-	struct str p = STR_ZERO;
-	struct stat st;
-	int r;
-
-	r = stat(path3(&p, dir, "new", NULL), &st) == 0 && S_ISDIR(st.st_mode) &&
-	    stat(path3(&p, dir, "cur", NULL), &st) == 0 && S_ISDIR(st.st_mode) &&
-	    stat(path3(&p, dir, "tmp", NULL), &st) == 0 && S_ISDIR(st.st_mode);
-	str_free(&p);
-	return r;
-}
-
-/* copy_tree - directories, files and symbolic links below from */
+/* copy_dir - what the open directory sfd (of kind k) holds, into the
+ * open directory dfd: directories, regular files and symbolic links
+ * (copied as links, never followed); from and to name them in messages */
 static void
-copy_tree(const char *from, const char *to, const struct owner *o)
+copy_dir(int sfd, int dfd, const char *from, const char *to, enum kind k,
+    const struct owner *o)
 {
 	struct str f = STR_ZERO, t = STR_ZERO, l = STR_ZERO;
 	struct dirent *e;
 	struct stat st;
-	DIR *d;
+	enum kind ck;
+	int cs, cd;
 	ssize_t r;
+	DIR *d;
 
-	copy_dirattr(from, to, o);
-	if (is_maildir(from)) {
-		copy_maildir(from, to, o);
-		/* Maildir++ folders and maildirsize sit beside new/ cur/ tmp/ */
-	}
-	if ((d = opendir(from)) == NULL)
-		die_sys(EXIT_TEMP, "unable to read ", from);
+	if (k == K_MAILDIR)
+		copy_maildir(sfd, dfd, from, to, o);
+	/* Maildir++ folders and maildirsize sit beside new/ cur/ tmp/ */
+	d = reopen(sfd, from);
 	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (skip_name(e->d_name))
-			continue;
-		if (is_maildir(from) && (str_equal(e->d_name, "new") ||
-		    str_equal(e->d_name, "cur") || str_equal(e->d_name, "tmp")))
+		if (str_equal(e->d_name, ".") || str_equal(e->d_name, ".."))
 			continue;
 		path3(&f, from, e->d_name, NULL);
 		path3(&t, to, e->d_name, NULL);
-		if (lstat(f.s, &st) == -1) {
+		if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue;
 			die_sys(EXIT_TEMP, "unable to stat ", f.s);
 		}
-		if (S_ISDIR(st.st_mode))
-			copy_tree(f.s, t.s, o);
-		else if (S_ISREG(st.st_mode)) {
-			if (copy_file(f.s, t.s, o) && restoring &&
-			    is_maildir(from) && str_equal(e->d_name, "maildirsize"))
-				quota_recount(t.s);
+		if (left_out(k, e->d_name, &st))
+			continue;
+		if (k == K_MAILDIR && S_ISDIR(st.st_mode) &&
+		    (str_equal(e->d_name, "new") || str_equal(e->d_name, "cur") ||
+		    str_equal(e->d_name, "tmp")))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if ((cs = open_dir_at(sfd, e->d_name, 0)) == -1) {
+				if (errno == ENOENT)
+					continue;	/* gone meanwhile */
+				if (errno == ELOOP || errno == ENOTDIR) {
+					warn("left out ", f.s, ": it became something else while copied");
+					continue;
+				}
+				die_file("unable to open ", f.s);
+			}
+			ck = k == K_DOMAINS ? K_DOMAIN :
+			    is_maildir(cs, e->d_name, k) ? K_MAILDIR : K_TREE;
+			cd = copy_dirattr(cs, dfd, e->d_name, t.s, o);
+			copy_dir(cs, cd, f.s, t.s, ck, o);
+			(void)close(cs);	/* read-only */
+			(void)close(cd);	/* the files in it are closed */
+		} else if (S_ISREG(st.st_mode)) {
+			if (copy_file_at(sfd, e->d_name, dfd, e->d_name, f.s, t.s, o) == 1 &&
+			    restoring && k == K_MAILDIR && str_equal(e->d_name, "maildirsize"))
+				quota_recount(dfd, e->d_name, t.s);
 		} else if (S_ISLNK(st.st_mode)) {
 			if (!str_readyplus(&l, 4096))
 				die_nomem();
-			if ((r = readlink(f.s, l.s, 4095)) == -1)
+			if ((r = readlinkat(sfd, e->d_name, l.s, 4095)) == -1) {
+				if (errno == ENOENT)
+					continue;
 				die_sys(EXIT_TEMP, "unable to read ", f.s);
+			}
 			l.s[r] = 0;
-			if (symlink(l.s, t.s) == -1 && errno != EEXIST)
+			if (symlinkat(l.s, dfd, e->d_name) == -1 && errno != EEXIST)
 				die_sys(EXIT_TEMP, "unable to create ", t.s);
 		}
+		/* fifos, sockets, devices: nothing a mail system keeps */
 	}
 	if (errno)
 		die_sys(EXIT_TEMP, "unable to read ", from);
@@ -1738,6 +2460,28 @@ copy_tree(const char *from, const char *to, const struct owner *o)
 	str_free(&f);
 	str_free(&t);
 	str_free(&l);
+}
+
+/* copy_tree - the directory from (of kind k) into to, made if missing
+ * (its parent must exist) */
+static void
+copy_tree(const char *from, const char *to, enum kind k, const struct owner *o)
+{
+	struct stat st;
+	int sfd, dfd;
+
+	if ((sfd = dir_open(from)) == -1)
+		die_file("unable to open ", from);
+	if (fstat(sfd, &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat ", from);
+	if (mkdir(to, 0700) == -1 && errno != EEXIST)
+		die_sys(EXIT_TEMP, "unable to create ", to);
+	if ((dfd = dir_open(to)) == -1)
+		die_file("unable to open ", to);
+	set_attr(dfd, &st, o, to);
+	copy_dir(sfd, dfd, from, to, k, o);
+	(void)close(sfd);	/* read-only */
+	(void)close(dfd);	/* the files in it are closed */
 }
 
 /* ---- the queue ---- */
@@ -1763,10 +2507,10 @@ queue_ids(const char *base, const char *sub, struct names *ids)
 				die_nomem();
 		}
 		nul(&p);
-		if ((d = opendir(p.s)) == NULL) {
+		if ((d = dir_list(p.s)) == NULL) {
 			if (errno == ENOENT)
 				continue;
-			die_sys(EXIT_TEMP, "unable to read ", p.s);
+			die_file("unable to read ", p.s);
 		}
 		while ((errno = 0, e = readdir(d)) != NULL)
 			if (qpath_id(e->d_name, &id))
@@ -1843,10 +2587,11 @@ static void
 backup_queue(const char *dst)
 {
 	static const char *const order[] = { "todo", "info", "local", "remote", "bounce" };
-	struct names ids[5], mess = { STR_ZERO, NULL, 0, 0 };
-	struct names seen = { STR_ZERO, NULL, 0, 0 };
-	struct names tcopied = { STR_ZERO, NULL, 0, 0 };	/* todo/ copied */
-	struct names env = { STR_ZERO, NULL, 0, 0 };	/* todo/ or info/ copied */
+	static const struct names zero = NAMES_ZERO;
+	struct names ids[5], mess = NAMES_ZERO;
+	struct names seen = NAMES_ZERO;
+	struct names tcopied = NAMES_ZERO;	/* todo/ copied */
+	struct names env = NAMES_ZERO;	/* todo/ or info/ copied */
 	struct str qb = STR_ZERO, f = STR_ZERO, t = STR_ZERO;
 	size_t i, k;
 	const char *id;
@@ -1854,10 +2599,7 @@ backup_queue(const char *dst)
 	path3(&qb, dst, "queue", NULL);
 	mkqdirs(dst, NULL);
 	for (k = 0; k < 5; k++) {
-		ids[k].pool.s = NULL;
-		ids[k].pool.len = ids[k].pool.cap = 0;
-		ids[k].off = NULL;
-		ids[k].n = ids[k].cap = 0;
+		ids[k] = zero;
 		queue_ids("queue", order[k], &ids[k]);
 		for (i = 0; i < ids[k].n; i++) {
 			id = ids[k].pool.s + ids[k].off[i];
@@ -1868,16 +2610,13 @@ backup_queue(const char *dst)
 			if (k > 0 && names_has(&tcopied, id))
 				continue;
 			if (copy_file(qfile(&f, "queue", order[k], id),
-			    qfile(&t, qb.s, order[k], id), NULL) && k < 2) {
+			    qfile(&t, qb.s, order[k], id), NULL) == 1 && k < 2) {
 				names_add(k == 0 ? &tcopied : &env, id, strlen(id));
 				if (k == 0)
 					names_add(&env, id, strlen(id));
 			}
 		}
-		if (k == 0)
-			names_sort(&tcopied);
 	}
-	names_sort(&env);
 	queue_ids("queue", "mess", &mess);
 	for (i = 0; i < mess.n; i++) {
 		id = mess.pool.s + mess.off[i];
@@ -1886,10 +2625,9 @@ backup_queue(const char *dst)
 		if (!names_has(&env, id))
 			continue;
 		if (copy_file(qfile(&f, "queue", "mess", id),
-		    qfile(&t, qb.s, "mess", id), NULL))
+		    qfile(&t, qb.s, "mess", id), NULL) == 1)
 			names_add(&seen, id, strlen(id));
 	}
-	names_sort(&seen);
 	/* envelopes of messages that were finished while we copied */
 	for (k = 0; k < 5; k++)
 		for (i = 0; i < ids[k].n; i++) {
@@ -1929,6 +2667,39 @@ queue_owner(struct owner *q, int which)
 	q->gid = gr->gr_gid;
 }
 
+/* link_file - from linked as to (below queue/, no link followed on
+ * the way) */
+static void
+link_file(const char *from, const char *to)
+{
+	const char *fb, *tb;
+	int ffd, tfd;
+
+	if ((ffd = parent_open(from, &fb)) == -1)
+		die_file("unable to open the directory of ", from);
+	if ((tfd = parent_open(to, &tb)) == -1)
+		die_file("unable to open the directory of ", to);
+	if (linkat(ffd, fb, tfd, tb, 0) == -1)
+		die_sys(EXIT_TEMP, "unable to link ", to);
+	(void)close(ffd);	/* only read */
+	(void)close(tfd);	/* only read */
+}
+
+/* unlink_file - the same for unlink, without remove_file's fsync: the
+ * restore syncs once at its end */
+static void
+unlink_file(const char *fn)
+{
+	const char *base;
+	int dfd;
+
+	if ((dfd = parent_open(fn, &base)) == -1)
+		die_file("unable to open the directory of ", fn);
+	if (unlinkat(dfd, base, 0) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", fn);
+	(void)close(dfd);	/* only read */
+}
+
 /* restore_queue - each message gets a new id (the inode number of its
  * new file, as qmail-queue would give it), its envelopes follow it;
  * todo/ is linked in last, from intd/, as qmail-queue commits */
@@ -1936,7 +2707,7 @@ static void
 restore_queue(const char *src)
 {
 	static const char *const late[] = { "info", "local", "remote", "bounce" };
-	struct names mess = { STR_ZERO, NULL, 0, 0 };
+	struct names mess = NAMES_ZERO;
 	struct str qb = STR_ZERO, f = STR_ZERO, t = STR_ZERO, tmp = STR_ZERO;
 	struct str nid = STR_ZERO;
 	struct owner qq, qs;
@@ -1956,28 +2727,24 @@ restore_queue(const char *src)
 		catx(&tmp, id);
 		nul(&tmp);
 		(void)copy_file(qfile(&f, qb.s, "mess", id), tmp.s, &qq);
-		if (stat(tmp.s, &st) == -1)
+		if (stat_nofollow(tmp.s, &st) == -1)
 			die_sys(EXIT_TEMP, "unable to stat ", tmp.s);
 		newid = (unsigned long)st.st_ino;
 		nid.len = 0;
 		if (!str_catulong(&nid, newid))
 			die_nomem();
 		nul(&nid);
-		if (link(tmp.s, qfile(&t, "queue", "mess", nid.s)) == -1)
-			die_sys(EXIT_TEMP, "unable to link ", t.s);
+		link_file(tmp.s, qfile(&t, "queue", "mess", nid.s));
 		for (k = 0; k < 4; k++)
 			if (exists(qfile(&f, qb.s, late[k], id)))
 				(void)copy_file(f.s, qfile(&t, "queue", late[k],
 				    nid.s), &qs);
 		if (exists(qfile(&f, qb.s, "todo", id))) {
 			(void)copy_file(f.s, qfile(&t, "queue", "intd", nid.s), &qq);
-			if (link(t.s, qfile(&f, "queue", "todo", nid.s)) == -1)
-				die_sys(EXIT_TEMP, "unable to link ", f.s);
-			if (unlink(t.s) == -1)
-				die_sys(EXIT_TEMP, "unable to remove ", t.s);
+			link_file(t.s, qfile(&f, "queue", "todo", nid.s));
+			unlink_file(t.s);
 		}
-		if (unlink(tmp.s) == -1)
-			die_sys(EXIT_TEMP, "unable to remove ", tmp.s);
+		unlink_file(tmp.s);
 	}
 	sync();
 	names_free(&mess);
@@ -2052,8 +2819,8 @@ restore_check(const char *src)
 	if ((d = opendir(path3(&p, src, "domains", NULL))) == NULL)
 		die_sys(EXIT_PERM, "unable to read ", p.s);
 	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (skip_name(e->d_name) || e->d_name[0] == '.')
-			continue;
+		if (e->d_name[0] == '.')
+			continue;	/* no domain: .new, .deleted.PID, . and .. */
 		if (exists(path3(&q, "domains", e->d_name, NULL)))
 			die(EXIT_PERM, q.s, " exists here already: restore into a fresh"
 			    " install, or delete the domain first");
@@ -2065,6 +2832,52 @@ restore_check(const char *src)
 	str_free(&q);
 }
 
+/* inside - 1 when dir is the directory top or lies below it, however
+ * either is spelled (links, "..", double slashes): the directory that
+ * dir names (else, when missing, its parent) and each directory above
+ * it up to / are compared with top by device and inode */
+static int
+inside(const char *dir, const char *top)
+{
+	struct stat t, st, u;
+	int fd, up, found = 0;
+
+	if (stat(top, &t) == -1)
+		die_sys(EXIT_TEMP, "unable to stat ", top);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		struct str p = STR_ZERO;
+		size_t n = strlen(dir);
+
+		if (errno != ENOENT)
+			die_sys(EXIT_TEMP, "unable to open ", dir);
+		while (n > 1 && dir[n - 1] == '/')
+			n--;
+		n = str_rchrb(dir, n, '/');
+		catb(&p, dir, n == 0 ? 1 : n);
+		nul(&p);
+		if ((fd = open(p.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			die_sys(EXIT_PERM, "unable to open ", p.s);
+		str_free(&p);
+	}
+	for (;;) {
+		if (fstat(fd, &st) == -1)
+			die_sys(EXIT_TEMP, "unable to stat the directories above ", dir);
+		if (st.st_dev == t.st_dev && st.st_ino == t.st_ino) {
+			found = 1;
+			break;
+		}
+		if ((up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+		    fstat(up, &u) == -1)
+			die_sys(EXIT_TEMP, "unable to stat the directories above ", dir);
+		(void)close(fd);	/* only read */
+		fd = up;
+		if (u.st_dev == st.st_dev && u.st_ino == st.st_ino)
+			break;	/* / is its own parent */
+	}
+	(void)close(fd);
+	return found;
+}
+
 static int
 backup_main(const char *what, const char *dir, int queue)
 {
@@ -2072,6 +2885,7 @@ backup_main(const char *what, const char *dir, int queue)
 	struct owner o;
 	char cwd[4096], num[FMT_ULONG];
 	static const char *const part[] = { "control", "users", "domains" };
+	static const enum kind kind[] = { K_CONTROL, K_USERS, K_DOMAINS };
 	size_t k;
 	int fd;
 
@@ -2083,16 +2897,15 @@ backup_main(const char *what, const char *dir, int queue)
 	}
 	catx(&abs, dir);
 	nul(&abs);
+	/* a copy inside what it copies would never end */
+	if (str_equal(what, "backup") && inside(abs.s, auto_home))
+		die(EXIT_PERM, abs.s, " is inside ", auto_home,
+		    "; give a directory outside the install");
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
 	get_owner(&o);
 
 	if (str_equal(what, "backup")) {
-		/* a copy inside what it copies would never end */
-		if (str_start(abs.s, auto_home) &&
-		    (abs.s[strlen(auto_home)] == '/' || abs.s[strlen(auto_home)] == 0))
-			die(EXIT_PERM, abs.s, " is inside ", auto_home,
-			    "; give a directory outside the install");
 		if (!dir_empty(abs.s))
 			die(EXIT_PERM, abs.s, " is not empty; give a new directory");
 		if (mkdir(abs.s, 0700) == -1 && errno != EEXIST)
@@ -2103,7 +2916,7 @@ backup_main(const char *what, const char *dir, int queue)
 		if (queue)
 			backup_queue(abs.s);
 		for (k = 0; k < 3; k++)
-			copy_tree(part[k], path3(&p, abs.s, part[k], NULL), NULL);
+			copy_tree(part[k], path3(&p, abs.s, part[k], NULL), kind[k], NULL);
 		sync();	/* every copy on disk before the mark says complete */
 		catx(&m, BACKUP_VERSION);
 		catx(&m, "home ");
@@ -2129,10 +2942,10 @@ backup_main(const char *what, const char *dir, int queue)
 			die_sys(EXIT_PERM, "unable to open ", p.s);
 		else
 			(void)close(fd);	/* only checked */
-	copy_tree(path3(&p, abs.s, "control", NULL), "control", NULL);
-	copy_tree(path3(&p, abs.s, "users", NULL), "users", NULL);
+	copy_tree(path3(&p, abs.s, "control", NULL), "control", K_CONTROL, NULL);
+	copy_tree(path3(&p, abs.s, "users", NULL), "users", K_USERS, NULL);
 	restoring = 1;
-	copy_tree(path3(&p, abs.s, "domains", NULL), "domains", &o);
+	copy_tree(path3(&p, abs.s, "domains", NULL), "domains", K_DOMAINS, &o);
 	if (o.change && chown("domains", o.uid, o.gid) == -1)
 		die_sys(EXIT_TEMP, "unable to set owner of domains");
 	assign_fixids(&o);
@@ -2185,11 +2998,8 @@ admin_set(const char *name, const struct opts *op, int add, int del)
 		catx(&out, "\n");
 	}
 	write_or_remove(WEBADMINS, out.s, out.len, 0600);
-	if (del) {	/* and its second factor */
-		readtext(WEBTOTP, &t);
-		if (lines_drop(&t, &out, name, strlen(name), ':', NULL) > 0)
-			write_or_remove(WEBTOTP, out.s, out.len, 0600);
-	}
+	if (del)	/* and its second factor */
+		webtotp_drop(name);
 	str_free(&t);
 	str_free(&out);
 	str_free(&h);

@@ -8,9 +8,14 @@
  * alias/.qmail-NAME under the install root (each through a temporary file
  * renamed into place).  An entry is "name: target, target, ..." and may
  * continue on lines that start with a blank.  A target is an address
- * (qualified with control/me when it has no "@"), "|command", "/file" or
+ * (qualified with control/me when it has no "@"), "\name" (the local
+ * user name, not looked up as an alias again), "|command", "/file" or
  * "/dir/", the last three possibly in double quotes.  See
  * qmail-newaliases(8).
+ *
+ * The alias user owns alias/, and qmail-newaliases runs as root: each
+ * temporary file is made new (O_EXCL, no link followed) and renamed
+ * into place, so a link left there is never written through.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +27,6 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
-#include "lcdb.h"
 #include "str.h"
 
 #define FILEMAX (64UL * 1024 * 1024)
@@ -63,6 +67,36 @@ target(struct str *q, const char *t, size_t n, const struct str *me,
 		if (n == 1)
 			bad(fn, lineno, "empty command or file name");
 		if (!str_catb(q, t, n) || !str_catc(q, '\n'))
+			die_nomem();
+		return;
+	}
+	if (t[0] == '\\') {
+		/* sendmail's \name: deliver to the local user name without
+		 * looking it up in the aliases again.  qmail-lspawn hands
+		 * name@me to its account (users/assign, then a system
+		 * account) before it asks the alias user, so the forward
+		 * reaches the account without reading alias/; but root,
+		 * postmaster and mailer-daemon always go to the alias user,
+		 * whose own Maildir holds their mail when no alias says
+		 * otherwise (the install's alias/.qmail-NAME files say
+		 * ./Maildir/): for them that Maildir, directly. */
+		t++, n--;
+		if (n == 0 || str_chrb(t, n, '@') < n)
+			bad(fn, lineno, "a backslash goes only before a local user name (\\name)");
+		for (i = 0; i < n; i++)
+			if ((unsigned char)t[i] <= ' ' || t[i] == '<' || t[i] == '>' || t[i] == '"' ||
+			    t[i] == '\\' || t[i] == '/' || t[i] == 127)
+				bad(fn, lineno, "a \\name holds blanks, quotes, slashes or angle brackets");
+		if ((n == 4 && str_caseeqb(t, "root", 4)) || (n == 10 && str_caseeqb(t, "postmaster", 10)) ||
+		    (n == 13 && str_caseeqb(t, "mailer-daemon", 13))) {
+			if (!str_cats(q, "./Maildir/\n"))
+				die_nomem();
+			return;
+		}
+		if (me->len == 0)
+			die(EXIT_TEMP, "unable to qualify ", "a local name: control/me is missing");
+		if (!str_catc(q, '&') || !str_catb(q, t, n) || !str_catc(q, '@') || !str_cat(q, me) ||
+		    !str_catc(q, '\n'))
 			die_nomem();
 		return;
 	}
@@ -146,26 +180,34 @@ entry(struct out *o, const char *p, size_t n, const struct str *me,
 	str_free(&q);
 }
 
-/* writeq - text into alias/.qmail-name, atomically */
+/* writeq - text into .qmail-name in the directory dfd (alias/),
+ * atomically: .qmail-name.tmp made new, written, synced, renamed */
 static void
-writeq(const char *name, const char *text, size_t n)
+writeq(int dfd, const char *name, const char *text, size_t n)
 {
-	struct str fn = STR_ZERO, tmp = STR_ZERO;
+	struct str fn = STR_ZERO, tmp = STR_ZERO, shown = STR_ZERO;
 	int fd;
 
-	if (!str_copys(&fn, "alias/.qmail-") || !str_cats(&fn, name) || !str_nul(&fn) ||
-	    !str_copyb(&tmp, fn.s, fn.len) || !str_cats(&tmp, ".tmp") || !str_nul(&tmp))
+	if (!str_copys(&fn, ".qmail-") || !str_cats(&fn, name) || !str_nul(&fn) ||
+	    !str_copyb(&tmp, fn.s, fn.len) || !str_cats(&tmp, ".tmp") || !str_nul(&tmp) ||
+	    !str_copys(&shown, "alias/") || !str_cat(&shown, &tmp) || !str_nul(&shown))
 		die_nomem();
-	if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1)
-		die_sys(EXIT_TEMP, "unable to create ", tmp.s);
+	/* whatever has the name goes first: the alias user could have left
+	 * a link there, and root must not write where it points */
+	if (unlinkat(dfd, tmp.s, 0) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to remove ", shown.s);
+	if ((fd = openat(dfd, tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1)
+		die_sys(EXIT_TEMP, "unable to create ", shown.s);
 	if (fchmod(fd, 0644) == -1 || !fd_writeall(fd, text, n, 0) || fsync(fd) == -1)
-		die_sys(EXIT_TEMP, "unable to write ", tmp.s);
+		die_sys(EXIT_TEMP, "unable to write ", shown.s);
 	if (close(fd) == -1)
-		die_sys(EXIT_TEMP, "unable to write ", tmp.s);
-	if (rename(tmp.s, fn.s) == -1)
-		die_sys(EXIT_TEMP, "unable to rename ", tmp.s);
+		die_sys(EXIT_TEMP, "unable to write ", shown.s);
+	if (renameat(dfd, tmp.s, dfd, fn.s) == -1)
+		die_sys(EXIT_TEMP, "unable to rename ", shown.s);
 	str_free(&fn);
 	str_free(&tmp);
+	str_free(&shown);
 }
 
 int
@@ -176,7 +218,7 @@ main(int argc, char **argv)
 	const char *fn = argc > 1 ? argv[1] : "/etc/aliases";
 	unsigned long lineno = 0, entline = 0;
 	size_t i = 0, e, pos;
-	int fd, r;
+	int fd, dfd, r;
 
 	die_init(argv[0]);
 	if (argc > 2)
@@ -241,16 +283,18 @@ main(int argc, char **argv)
 	if (ent.len)
 		entry(&o, ent.s, ent.len, &me, fn, entline);
 
+	if ((dfd = open("alias", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		die_sys(EXIT_TEMP, "unable to open alias");
 	for (pos = 0; pos < o.data.len;) {
 		const char *name = o.data.s + pos;
 		size_t nl = str_chrb(name, o.data.len - pos, 0);
 		const char *text = name + nl + 1;
 		size_t tl = str_chrb(text, o.data.len - pos - nl - 1, 0);
 
-		writeq(name, text, tl);
+		writeq(dfd, name, text, tl);
 		pos += nl + 1 + tl + 1;
 	}
-	if (fsync_dir_of("alias/.qmail") == -1)
+	if (fsync(dfd) == -1)
 		die_sys(EXIT_TEMP, "unable to sync alias");
 	return 0;
 }

@@ -113,16 +113,31 @@ done:
 int
 lcdb_make_start(struct lcdb_make *m, const char *fn)
 {
+	return lcdb_make_startat(m, AT_FDCWD, fn);
+}
+
+int
+lcdb_make_startat(struct lcdb_make *m, int dfd, const char *fn)
+{
 	struct str z = STR_ZERO;
 
 	m->tmp = z;
 	m->fn = z;
 	m->fd = -1;
+	m->dfd = dfd;
 	if (!str_copys(&m->fn, fn) || !str_nul(&m->fn) ||
 	    !str_copys(&m->tmp, fn) || !str_cats(&m->tmp, ".tmp") ||
 	    !str_nul(&m->tmp))
 		goto fail;
-	m->fd = open(m->tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* NAME.tmp is made new: whoever may write in the directory (the
+	 * vmail user in domains/D) could have left a symbolic link or a
+	 * hard link there, and a root writer must not write through it.
+	 * A link put back between the unlink and the open makes the open
+	 * fail; nothing is written then. */
+	if (unlinkat(dfd, m->tmp.s, 0) == -1 && errno != ENOENT)
+		goto fail;
+	m->fd = openat(dfd, m->tmp.s,
+	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (m->fd == -1)
 		goto fail;
 	/* readers run under other uids (qmail-smtpd as qmaild), so the mode
@@ -134,6 +149,15 @@ lcdb_make_start(struct lcdb_make *m, const char *fn)
 		goto fail;
 	return 1;
 fail:
+	if (m->fd == -1) {
+		/* not ours to remove: the open failed */
+		int err = errno;
+
+		str_free(&m->tmp);
+		str_free(&m->fn);
+		errno = err;
+		return 0;
+	}
 	lcdb_make_abort(m);
 	return 0;
 }
@@ -157,8 +181,17 @@ lcdb_make_finish(struct lcdb_make *m)
 		goto fail;
 	}
 	m->fd = -1;
-	if (rename(m->tmp.s, m->fn.s) == -1 || fsync_dir_of(m->fn.s) == -1)
+	if (renameat(m->dfd, m->tmp.s, m->dfd, m->fn.s) == -1)
 		goto fail;
+	if (m->dfd == AT_FDCWD ? fsync_dir_of(m->fn.s) == -1 : fsync(m->dfd) == -1) {
+		/* the new file is in place: nothing to abort */
+		int err = errno;
+
+		str_free(&m->tmp);
+		str_free(&m->fn);
+		errno = err;
+		return 0;
+	}
 	str_free(&m->tmp);
 	str_free(&m->fn);
 	return 1;
@@ -176,7 +209,7 @@ lcdb_make_abort(struct lcdb_make *m)
 		(void)close(m->fd);	/* abandoning the file anyway */
 	m->fd = -1;
 	if (m->tmp.s)
-		(void)unlink(m->tmp.s);	/* a leftover would only waste space */
+		(void)unlinkat(m->dfd, m->tmp.s, 0);	/* a leftover would only waste space */
 	str_free(&m->tmp);
 	str_free(&m->fn);
 	errno = err;

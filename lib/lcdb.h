@@ -3,7 +3,11 @@
  * Readers: lcdb_open, lcdb_get (first value), lcdb_close; or lcdb_lookup
  * for one key.  Writers build NAME.tmp, then lcdb_make_finish fsyncs it
  * and renames it over NAME, so a reader sees the old or the new file,
- * never half of one.  Readers return 1 found, 0 missing/not found, -1
+ * never half of one.  NAME.tmp is always a new file (whatever had that
+ * name is removed first, and a symbolic link is never followed), so a
+ * writer running as root may build in a directory another user owns.
+ * lcdb_make_startat names the file relative to the directory dfd, which
+ * must stay open until lcdb_make_finish or lcdb_make_abort.  Readers return 1 found, 0 missing/not found, -1
  * error with errno.  Writers (lcdb_make_*) return 1 done or 0 with errno;
  * on failure lcdb_make_start and lcdb_make_finish have already aborted.
  */
@@ -28,11 +32,13 @@ int lcdb_lookup(const char *fn, const char *key, size_t klen, struct str *val);
 struct lcdb_make {
 	struct cdb_make cm;
 	int fd;
+	int dfd;	/* the directory, or AT_FDCWD */
 	struct str tmp;
 	struct str fn;
 };
 
 int lcdb_make_start(struct lcdb_make *, const char *fn);
+int lcdb_make_startat(struct lcdb_make *, int dfd, const char *fn);
 int lcdb_make_add(struct lcdb_make *, const char *k, size_t kl, const char *v, size_t vl);
 int lcdb_make_finish(struct lcdb_make *);
 void lcdb_make_abort(struct lcdb_make *);

@@ -1,5 +1,5 @@
 /* lib-lcdb - unit tests for lib/lcdb: build, look up, atomic replace,
- * missing, empty and damaged files */
+ * missing, empty and damaged files, links left where NAME.tmp goes */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +15,21 @@ static int
 same(const struct str *s, const char *p, size_t n)
 {
 	return s->len == n && (n == 0 || memcmp(s->s, p, n) == 0);
+}
+
+/* victim_ok - the file fn still holds exactly "victim\n" */
+static int
+victim_ok(const char *fn)
+{
+	char x[64];
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(fn, O_RDONLY)) == -1)
+		return 0;
+	r = read(fd, x, sizeof x);
+	close(fd);
+	return r == 7 && memcmp(x, "victim\n", 7) == 0;
 }
 
 static int
@@ -47,12 +62,12 @@ build(const char *fn, const char *val)
 int
 main(void)
 {
-	char dir[512], fn[600], tmp[600], big[4096];
+	char dir[512], fn[600], tmp[600], big[4096], victim[600], gone[600], sub[600];
 	struct str v = STR_ZERO;
 	struct lcdb d, old;
 	struct lcdb_make m;
 	struct stat st;
-	int fd, r;
+	int fd, r, dfd;
 
 	/* make check points TMPDIR into its scratch directory */
 	snprintf(dir, sizeof dir, "%s/lib-lcdb.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -122,6 +137,44 @@ main(void)
 		ok(lcdb_lookup(fn, "key", 3, &v) == -1 && errno == EACCES, "unreadable: -1 EACCES");
 	} else
 		ok(1, "# skip unreadable file: root reads every file");
+
+	/* NAME.tmp is made new: a link left there is not written through */
+	snprintf(victim, sizeof victim, "%s/victim", dir);
+	snprintf(tmp, sizeof tmp, "%s/t.cdb.tmp", dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	r = (int)write(fd, "victim\n", 7);
+	close(fd);
+	ok(r == 7 && symlink(victim, tmp) == 0, "a symbolic link where t.cdb.tmp goes");
+	ok(build(fn, "four") && lcdb_lookup(fn, "key", 3, &v) == 1 && same(&v, "four", 4),
+	    "the build still works");
+	ok(victim_ok(victim), "and the link's target is untouched");
+	ok(lstat(tmp, &st) == -1 && errno == ENOENT, "the link is gone");
+	snprintf(gone, sizeof gone, "%s/nothing-here", dir);
+	ok(symlink(gone, tmp) == 0 && build(fn, "five") && lstat(gone, &st) == -1 && errno == ENOENT,
+	    "a dangling link: the build works, nothing is made where it pointed");
+	ok(link(victim, tmp) == 0 && build(fn, "six") && victim_ok(victim),
+	    "a hard link where t.cdb.tmp goes: its other name keeps its content");
+	ok(lcdb_lookup(fn, "key", 3, &v) == 1 && same(&v, "six", 3), "and the cdb is the new one");
+	ok(mkdir(tmp, 0700) == 0 && !build(fn, "seven") && lcdb_lookup(fn, "key", 3, &v) == 1 &&
+	    same(&v, "six", 3), "a directory where t.cdb.tmp goes: the build fails, the old cdb stays");
+	ok(rmdir(tmp) == 0, "the directory is left alone");
+
+	/* lcdb_make_startat: names relative to an open directory */
+	snprintf(sub, sizeof sub, "%s/sub", dir);
+	ok(mkdir(sub, 0700) == 0 && (dfd = open(sub, O_RDONLY | O_DIRECTORY)) != -1, "a directory to build in");
+	ok(lcdb_make_startat(&m, dfd, "s.cdb") == 1 && lcdb_make_add(&m, "a", 1, "b", 1) &&
+	    lcdb_make_finish(&m) == 1, "startat, add, finish");
+	snprintf(tmp, sizeof tmp, "%s/sub/s.cdb", dir);
+	ok(lcdb_lookup(tmp, "a", 1, &v) == 1 && same(&v, "b", 1), "the cdb is in that directory");
+	ok(lcdb_make_startat(&m, dfd, "s.cdb") == 1, "startat again");
+	lcdb_make_abort(&m);
+	snprintf(gone, sizeof gone, "%s/sub/s.cdb.tmp", dir);
+	ok(lstat(gone, &st) == -1 && errno == ENOENT, "abort removes the .tmp in that directory");
+	close(dfd);
+	unlink(tmp);
+	rmdir(sub);
+	unlink(victim);
+	snprintf(tmp, sizeof tmp, "%s/bad.cdb", dir);
 
 	/* fsync_dir_of */
 	ok(fsync_dir_of(fn) == 0, "fsync_dir_of a path");

@@ -10,7 +10,11 @@ queued before the backup began (in the copied queue or, delivered
 meanwhile, in the copied Maildir).  Then the domain and the queue go,
 `qmail-admin restore` brings them back, and a restarted qmail-send
 delivers the restored queue: every message queued before the backup
-reaches the mailbox, which POP3 reads.
+reaches the mailbox, which POP3 reads.  Names that look like the
+temporaries the copy leaves out (a mailbox bob.tmp, a Maildir++ folder
+.news) and a domain whose mailboxes are called new, cur and tmp go
+through backup and restore whole, and a message whose flags change
+while cur/ is read is copied once.
 """
 import hashlib
 import os
@@ -27,13 +31,17 @@ import vmailtest as v
 
 t.need_home()
 D = "backup.test.example"
-v.cleanup(D)
+D2 = "names.backup.test.example"
+D3 = "flags.backup.test.example"
+for d in (D, D2, D3):
+    v.cleanup(d)
 H = t.HOME
 HAVE_SEND = os.path.exists(os.path.join(t.BIN, "qmail-start"))
-CONTROLS = ("me", "locals")
+SAVED = ("control/me", "control/locals", "control/rcpthosts", "control/virtualdomains",
+         "users/recipients", "users/recipients.cdb")
 saved = {}
-for c in CONTROLS:
-    p = os.path.join(H, "control", c)
+for c in SAVED:
+    p = os.path.join(H, c)
     saved[c] = open(p, "rb").read() if os.path.exists(p) else None
 t.clear_queue()
 send = None
@@ -57,6 +65,18 @@ def maildir_files(root):
             p = os.path.join(d, n)
             out[n.split(":")[0]] = (p, hashlib.sha256(open(p, "rb").read()).hexdigest())
     return out, count
+
+
+def tree(root):
+    """relative path -> "dir" or the sha256 of the file, for all under root."""
+    out = {}
+    for r, ds, fs in os.walk(root):
+        for n in ds:
+            out[os.path.relpath(os.path.join(r, n), root)] = "dir"
+        for n in fs:
+            p = os.path.join(r, n)
+            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
 
 
 def tokens_in(paths):
@@ -112,6 +132,23 @@ try:
     ok = all(v.deliver(D, "alice", msg(i, 200 + 50 * i)) == 0 for i in range(40))
     ok = ok and all(v.deliver(D, "bob", msg(100 + i)) == 0 for i in range(5))
     t.ok(ok, "45 messages stored with qmail-local")
+    # names the copy must not take for temporaries, Maildirs that are none
+    t.is_(v.admin("user", "add", "bob.tmp@" + D, "--stdin", stdin="bobtmp pw\n")[0], 0, "user add bob.tmp")
+    t.is_(v.deliver(D, "bob.tmp", msg(200)), 0, "a message for bob.tmp")
+    news = os.path.join(v.maildir(D, "alice"), ".news")
+    for sub in ("", "tmp", "new", "cur"):
+        os.mkdir(os.path.join(news, sub))
+    t.write(os.path.join(news, "maildirfolder"), "")
+    t.write(os.path.join(news, "cur", "1700000000.1.host:2,S"), msg(300).decode())
+    t.write(os.path.join(news, "new", "1700000001.1.host"), msg(301).decode())
+    t.is_(v.admin("domain", "add", D2)[0], 0, "a domain whose mailboxes are called new, cur and tmp")
+    for u in ("new", "cur", "tmp"):
+        v.admin("user", "add", "%s@%s" % (u, D2), "--stdin", stdin="pw of %s\n" % u)
+        v.deliver(D2, u, msg(400))
+    odd = {"bob.tmp": os.path.join(H, "domains", D, "bob.tmp"), ".news": news,
+           D2: os.path.join(H, "domains", D2)}
+    odd_before = {k: tree(p) for k, p in odd.items()}
+    t.ok(all(odd_before.values()) and len(odd_before[D2]) > 20, "they hold files")
     amd, bmd = v.maildir(D, "alice"), v.maildir(D, "bob")
     for n in sorted(os.listdir(os.path.join(amd, "new")))[:10]:
         os.rename(os.path.join(amd, "new", n), os.path.join(amd, "cur", n + ":2,S"))
@@ -136,6 +173,10 @@ try:
             i += 1
 
     def reader():
+        """Reads new mail (new/ to cur/), and marks and unmarks the
+        messages it had read before (their flags change by rename in
+        cur/, which a pass over cur/ may see under both names)."""
+        flip = 0
         while not stop.is_set():
             for n in os.listdir(os.path.join(amd, "new")):
                 if n in before_a:
@@ -144,6 +185,14 @@ try:
                     os.rename(os.path.join(amd, "new", n), os.path.join(amd, "cur", n + ":2,"))
                 except FileNotFoundError:
                     pass
+            flip += 1
+            for n in os.listdir(os.path.join(amd, "cur")):
+                if n.split(":")[0] in before_a and n.endswith((":2,S", ":2,RS")):
+                    try:
+                        os.rename(os.path.join(amd, "cur", n),
+                                  os.path.join(amd, "cur", n.split(":")[0] + (":2,S" if flip % 2 else ":2,RS")))
+                    except FileNotFoundError:
+                        pass
             time.sleep(0.002)
 
     if HAVE_SEND:
@@ -180,6 +229,10 @@ try:
     bb, _ = maildir_files(os.path.join(bdir, "domains", D, "bob", "Maildir"))
     t.is_({k: h for k, (p, h) in bb.items()}, {k: h for k, (p, h) in before_b.items()},
           "bob's mailbox is in the backup")
+    bodd = {"bob.tmp": os.path.join(bdir, "domains", D, "bob.tmp"), ".news": os.path.join(bamd, ".news"),
+            D2: os.path.join(bdir, "domains", D2)}
+    for k in odd:
+        t.is_(tree(bodd[k]), odd_before[k], "%s is in the backup whole" % k)
     in_backup = tokens_in([p for p, h in ba.values()] + files_under(os.path.join(bdir, "queue", "mess")))
     missing = before - in_backup
     t.ok(not missing, "every message queued before the backup is in its queue or Maildir copy"
@@ -193,11 +246,21 @@ try:
     rc, out, err = v.admin("backup", os.path.join(H, "domains", "x"))
     t.ok(rc == 100 and "inside" in err and not os.path.exists(os.path.join(H, "domains", "x")),
          "a backup inside the install is refused")
+    tt = t.tmpdir()
+    os.mkdir(os.path.join(tt, "x"))
+    os.symlink(H, os.path.join(tt, "home"))
+    for how, path in (("through ..", os.path.join(tt, "x", "..", os.path.relpath(H, tt), "domains", "bk")),
+                      ("through a link", os.path.join(tt, "home", "domains", "bk")),
+                      ("the install itself, through a link", os.path.join(tt, "home"))):
+        rc, out, err = v.admin("backup", path)
+        t.ok(rc == 100 and "inside" in err and not os.path.exists(os.path.join(H, "domains", "bk")),
+             "a backup inside the install spelled %s is refused: %s" % (how, err.strip()))
 
     # a fresh start: qmail-send stopped, the domain and the queue gone
     stop_send(send)
     send = None
     t.is_(v.admin("domain", "del", D, "--force")[0], 0, "domain del --force")
+    t.is_(v.admin("domain", "del", D2, "--force")[0], 0, "domain del --force of the other")
     t.clear_queue()
     rc, out, err = v.admin("restore", os.path.join(t.tmpdir(), "nothing"))
     t.is_(rc, 100, "restore from a directory without a backup refused")
@@ -212,6 +275,11 @@ try:
          ("+%s-:" % D) in open(os.path.join(H, "users", "assign")).read(),
          "control/virtualdomains and users/assign restored")
     t.is_(v.admin("alias", "list", D)[1], "info@%s: alice@%s\n" % (D, D), "the alias is back")
+    for k in odd:
+        t.is_(tree(odd[k]), tree(bodd[k]), "%s restored whole" % k)
+    r, _, rep = v.login(v.pop3_server(), "new@" + D2, "pw of new")
+    t.ok(rep.startswith(b"+OK 1 "), "the mailbox called new logs in and has its message")
+    r.close()
     # the usage lines of the backup were counted while mail arrived;
     # the restore keeps the quota and lets the usage be recounted
     t.is_(open(os.path.join(amd, "maildirsize")).read(), "90000000S\n",
@@ -219,9 +287,11 @@ try:
     t.is_(v.deliver(D, "alice", msg(5000)), 0, "a delivery after the restore")
     lines = open(os.path.join(amd, "maildirsize")).read().splitlines()
     usage = [sum(int(x.split()[k]) for x in lines[1:]) for k in (0, 1)]
-    files = [p for p, h in maildir_files(amd)[0].values()]
+    # Maildir++: the folder's messages count too
+    files = [p for p, h in maildir_files(amd)[0].values()] + \
+        [p for p, h in maildir_files(os.path.join(amd, ".news"))[0].values()]
     t.is_(usage, [sum(os.stat(p).st_size for p in files), len(files)],
-          "recounts the usage: it matches the restored mailbox")
+          "recounts the usage: it matches the restored mailbox and its folder")
     bq = sorted(hashlib.sha256(open(f, "rb").read()).hexdigest()
                 for f in files_under(os.path.join(bdir, "queue", "mess")))
     rq = sorted(hashlib.sha256(open(f, "rb").read()).hexdigest() for f in t.queue_files("mess"))
@@ -261,10 +331,52 @@ try:
     r, _, rep = v.login(port, "bob@" + D, "bob pw")
     t.ok(rep.startswith(b"+OK 5 "), "bob's password works after the restore")
     r.close()
+    # a big cur/ where a tenth of the messages keep changing their flags:
+    # a pass over it may see one under its old and its new name, and
+    # copies it once
+    t.is_(v.admin("domain", "add", D3)[0], 0, "a domain for a busy reader")
+    v.admin("user", "add", "busy@" + D3, "--stdin", stdin="busy pw\n")
+    cur = os.path.join(v.maildir(D3, "busy"), "cur")
+    for i in range(3000):
+        with open(os.path.join(cur, "1700%06d.M1P1.host:2,S" % i), "w") as f:
+            f.write("x\n")
+    stop = threading.Event()
+
+    flipping = ["1700%06d.M1P1.host" % i for i in range(0, 3000, 10)]
+
+    def flipper():
+        k = 0
+        while not stop.is_set():
+            k += 1
+            for b in flipping:
+                try:
+                    os.rename(os.path.join(cur, b + (":2,RS" if k % 2 else ":2,S")),
+                              os.path.join(cur, b + (":2,S" if k % 2 else ":2,RS")))
+                except FileNotFoundError:
+                    pass
+
+    th = threading.Thread(target=flipper)
+    th.start()
+    counts = []
+    for k in range(2):
+        bd = os.path.join(t.tmpdir("lanmail-backup."), "b")
+        rc, out, err = v.admin("backup", bd)
+        names = os.listdir(os.path.join(bd, "domains", D3, "busy", "Maildir", "cur")) if rc == 0 else []
+        counts.append((rc, len(names), len({n.split(":")[0] for n in names})))
+    stop.set()
+    th.join()
+    t.is_(counts, [(0, 3000, 3000)] * 2, "each message copied once while its flags change (twice)")
 finally:
     stop_send(send)
     v.cleanup(D)
-    for c in CONTROLS:
-        t.control(c, saved[c])
+    v.cleanup(D2)
+    v.cleanup(D3)
+    for c, data in saved.items():
+        p = os.path.join(H, c)
+        if data is None:
+            if os.path.exists(p):
+                os.unlink(p)
+        else:
+            t.write(p, data)
     t.clear_queue()
 t.done()

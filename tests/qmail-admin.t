@@ -20,12 +20,22 @@ import lanmail as t
 import vmailtest as v
 
 t.need_home()
+import smtpdtest as s  # noqa: E402
+
 D = "admin.test.example"
 D2 = "other.admin.test.example"
-for d in (D, D2):
+D3 = "third.admin.test.example"
+for d in (D, D2, D3):
     v.cleanup(d)
 t.control("minpasswordlength", None)
 H = t.HOME
+# what this test changes beyond its domains, put back at the end
+SAVED = ("control/me", "control/locals", "control/rcpthosts", "control/virtualdomains",
+         "users/recipients", "users/recipients.cdb", "users/assign", "users/assign.cdb", "users/webtotp")
+saved = {}
+for f in SAVED:
+    p = os.path.join(H, f)
+    saved[f] = open(p, "rb").read() if os.path.exists(p) else None
 
 
 def read(rel):
@@ -210,6 +220,107 @@ t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "0", stdin="
 t.ok(not os.path.exists(os.path.join(H, "domains", D, "alice/Maildir/maildirsize")) and
      ("alice@%s" % D) in v.admin("user", "list", D)[1].splitlines(), "removes the quota")
 
+# a password on standard input without its final newline
+PW = "Str0ng-Pass-99"
+t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", stdin=PW)[0], 0,
+      "user passwd --stdin: a password without a final newline")
+t.is_(auth("alice@" + D, PW)[0], 0, "qmail-auth takes exactly that password")
+t.is_(auth("alice@" + D, PW + "\n")[0], 1, "and nothing after it")
+if shutil.which("valgrind"):
+    p = subprocess.run(["valgrind", "-q", "--error-exitcode=99", os.path.join(t.BIN, "qmail-admin"),
+                        "user", "passwd", "alice@" + D, "--stdin"], input=PW.encode(),
+                       capture_output=True, timeout=600)
+    t.ok(p.returncode == 0 and b"uninitialised" not in p.stderr,
+         "valgrind: no uninitialised byte read from such a password")
+    if p.returncode:
+        t.diag(p.stderr.decode(errors="replace")[-3000:])
+else:
+    t.skip("valgrind is not installed")
+
+# links the vmail user (owner of domains/) could leave for root to follow:
+# each temporary name a link to a victim file, which must stay untouched
+victim = os.path.join(t.tmpdir(), "victim")
+
+
+def plant(rel):
+    t.write(victim, "victim\n", 0o600)
+    p = os.path.join(H, rel)
+    if os.path.lexists(p):
+        os.unlink(p)
+    os.symlink(victim, p)
+    return p
+
+
+def untouched(p):
+    return open(victim).read() == "victim\n" and not os.path.lexists(p)
+
+
+dd = os.path.join(H, "domains", D)
+p = plant("domains/%s/vpasswd.tmp" % D)
+rc, out, err = v.admin("user", "passwd", "alice@" + D, "--stdin", stdin="An0ther-Pass-77\n")
+t.ok(rc == 0 and untouched(p), "a link at vpasswd.tmp: passwd works, the link's target is untouched (%s)" % err.strip())
+t.is_(auth("alice@" + D, "An0ther-Pass-77")[0], 0, "and the new password works")
+p = plant("domains/%s/vpasswd.cdb.tmp" % D)
+rc, out, err = v.admin("user", "passwd", "alice@" + D, "--stdin", stdin="second secret\n")
+t.ok(rc == 0 and untouched(p) and auth("alice@" + D, "second secret")[0] == 0,
+     "a link at vpasswd.cdb.tmp: the same (%s)" % err.strip())
+p = plant("domains/%s/alice/Maildir/maildirsize.tmp" % D)
+rc, out, err = v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "5000", stdin="second secret\n")
+t.ok(rc == 0 and untouched(p) and read("domains/%s/alice/Maildir/maildirsize" % D) == "5000S\n",
+     "a link at Maildir/maildirsize.tmp: the quota is set, the target untouched (%s)" % err.strip())
+v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "0", stdin="second secret\n")
+p = plant("domains/%s/.qmail-links.tmp" % D)
+p2 = os.path.join(H, "users", "recipients.tmp")
+os.symlink(victim, p2)
+rc, out, err = v.admin("alias", "add", "links@" + D, "alice@" + D)
+t.ok(rc == 0 and untouched(p) and untouched(p2) and read("domains/%s/.qmail-links" % D) == "# alias\n&alice@%s\n" % D,
+     "links at .qmail-NAME.tmp and users/recipients.tmp: alias add works, nothing written through them")
+v.admin("alias", "del", "links@" + D)
+vdir = t.tmpdir()
+for sub in ("Maildir", "Maildir/tmp", "Maildir/new", "Maildir/cur"):
+    os.mkdir(os.path.join(vdir, sub))
+t.write(os.path.join(vdir, "keep"), "keep\n")
+
+
+def vdir_same():
+    got = sorted(os.path.relpath(os.path.join(r, n), vdir) for r, ds, fs in os.walk(vdir) for n in ds + fs)
+    return got == ["Maildir", "Maildir/cur", "Maildir/new", "Maildir/tmp", "keep"] and \
+        open(os.path.join(vdir, "keep")).read() == "keep\n"
+
+
+os.symlink(vdir, os.path.join(H, "domains", ".new"))
+rc, out, err = v.admin("domain", "add", D3)
+t.ok(rc == 0 and vdir_same() and not os.path.lexists(os.path.join(H, "domains", ".new")),
+     "domains/.new a link to a directory: domain add works, only the link goes (%s)" % err.strip())
+t.is_(v.admin("user", "add", "linked@" + D3, "--stdin", stdin="linked pw\n")[0], 0, "a mailbox")
+box = os.path.join(H, "domains", D3, "linked")
+shutil.rmtree(box)
+os.symlink(vdir, box)
+rc, out, err = v.admin("user", "passwd", "linked@" + D3, "--stdin", "--quota", "5000", stdin="linked pw2\n")
+t.ok(rc == 111 and "symbolic link" in err and vdir_same() and auth("linked@" + D3, "linked pw")[0] == 0,
+     "its directory made a link: a quota is refused (111), nothing changed, nothing written where it points: " +
+     err.strip())
+t.is_(v.admin("user", "passwd", "linked@" + D3, "--stdin", stdin="linked pw2\n")[0], 0, "a password alone is set")
+t.is_(v.admin("user", "passwd", "linked@" + D3, "--stdin", "--quota", "5000", stdin="linked pw2\n")[0], 111,
+      "a quota still is not")
+# a quota by hand in vpasswd, for the listing
+line = read("domains/%s/vpasswd" % D3).rstrip("\n")
+t.write(os.path.join(H, "domains", D3, "vpasswd"), line[:line.rindex(":") + 1] + "5000\n", 0o600)
+v.admin("sync")
+rc, out, err = v.admin("user", "list", D3)
+t.ok(rc == 0 and "linked@%s quota=5000\n" % D3 in out, "user list shows no usage through the link")
+rc, out, err = v.admin("user", "del", "linked@" + D3)
+t.ok(rc == 0 and not os.path.lexists(box) and vdir_same(), "user del removes the link, not what it names")
+d3 = os.path.join(H, "domains", D3)
+os.rename(d3, d3 + ".real")
+os.symlink(vdir, d3)
+rc, out, err = v.admin("user", "add", "x@" + D3, "--stdin", stdin="x pw pw\n")
+t.ok(rc == 111 and "symbolic link" in err and vdir_same(),
+     "the domain directory made a link: user add refused (111), nothing made there: " + err.strip())
+os.unlink(d3)
+os.rename(d3 + ".real", d3)
+t.is_(v.admin("domain", "del", D3)[0], 0, "domain del")
+
 # aliases
 t.is_(v.admin("alias", "add", "info@" + D, "alice@" + D, "someone@outside.example")[0], 0, "alias add")
 t.is_(read("domains/%s/.qmail-info" % D), "# alias\n&alice@%s\n&someone@outside.example\n" % D,
@@ -246,16 +357,146 @@ t.ok(not os.path.exists(os.path.join(H, "domains", D, "bob.smith")) and
      "bob.smith@" not in read("users/recipients"), "mailbox, .qmail file and recipient are gone")
 t.is_(auth("bob.smith@" + D, "bob pw")[0], 1, "qmail-auth no longer knows bob.smith")
 
+# a user add that stops part way (exit 111) is finished by running it again
+vtmp = os.path.join(dd, "vpasswd.tmp")
+os.mkdir(vtmp)     # the vpasswd write fails
+rc, out, err = v.admin("user", "add", "zoe@" + D, "--stdin", stdin="zoe pw one\n")
+t.ok(rc == 111 and os.path.exists(os.path.join(dd, ".qmail-zoe")) and os.path.isdir(os.path.join(dd, "zoe", "Maildir")),
+     "user add stopped before the vpasswd line: 111, mailbox and .qmail file made (%s)" % err.strip())
+rc, out, err = v.admin("user", "add", "zoe@" + D, "--stdin", stdin="zoe pw one\n")
+t.is_(rc, 111, "run again while the cause remains: 111 again")
+os.rmdir(vtmp)
+rc, out, err = v.admin("user", "add", "zoe@" + D, "--stdin", "--quota", "7000", stdin="zoe pw two\n")
+t.ok(rc == 0 and "part way" in err, "run again: the add is finished (%s)" % err.strip())
+t.is_(auth("zoe@" + D, "zoe pw two")[0], 0, "the password works")
+t.ok("zoe@%s\n" % D in read("users/recipients") and read("domains/%s/.qmail-zoe" % D) == "./zoe/Maildir/\n" and
+     read("domains/%s/zoe/Maildir/maildirsize" % D) == "7000S\n" and
+     ":7000" in [l for l in read("domains/%s/vpasswd" % D).splitlines() if l.startswith("zoe:")][0],
+     "recipient, .qmail file and the quota of the second run, in vpasswd and maildirsize")
+t.is_(v.deliver(D, "zoe", MSG), 0, "mail reaches the finished mailbox")
+os.mkdir(vtmp)
+rc, out, err = v.admin("user", "add", "yves@" + D, "--stdin", stdin="yves pw\n")
+os.rmdir(vtmp)
+t.is_(rc, 111, "another add stopped part way")
+rc, out, err = v.admin("user", "del", "yves@" + D)
+t.ok(rc == 0 and not os.path.lexists(os.path.join(dd, "yves")) and
+     not os.path.lexists(os.path.join(dd, ".qmail-yves")) and "yves@" not in read("users/recipients"),
+     "user del removes what it left (%s)" % err.strip())
+t.is_(v.admin("user", "del", "yves@" + D)[0], 100, "and then there is no such mailbox")
+t.is_(v.admin("user", "del", "zoe@" + D)[0], 0, "user del of the finished one")
+os.mkdir(os.path.join(dd, "odd"))
+rc, out, err = v.admin("user", "add", "odd@" + D, "--stdin", stdin="odd pw pw\n")
+t.ok(rc == 100 and "exists already" in err, "a directory that is no mailbox is not taken over")
+os.rmdir(os.path.join(dd, "odd"))
+
+# the postmaster's second factor for the web pages goes with the mailbox
+TOTP = os.path.join(H, "users", "webtotp")
+t.write(TOTP, "boss:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:0\n", 0o600)
+t.is_(v.admin("user", "add", "postmaster@" + D, "--stdin", stdin="pm pw pw\n")[0], 0, "user add postmaster")
+rc, out, err = v.admin("totp", "on", "postmaster@" + D)
+t.ok(rc == 0 and ("postmaster@%s:" % D) in read("users/webtotp"), "totp on postmaster@DOMAIN")
+t.is_(v.admin("user", "del", "postmaster@" + D)[0], 0, "user del postmaster")
+t.is_(read("users/webtotp"), "boss:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:0\n",
+      "its users/webtotp line is gone, the others stay")
+v.admin("user", "add", "postmaster@" + D, "--stdin", stdin="pm pw pw\n")
+v.admin("totp", "on", "postmaster@" + D)
+
 # domain del
 rc, out, err = v.admin("domain", "del", D)
 t.ok(rc == 100 and "--force" in err, "domain del of a domain with mailboxes needs --force")
 t.is_(v.admin("domain", "del", D2)[0], 0, "domain del of an empty domain")
-t.is_(v.admin("domain", "del", D, "--force")[0], 0, "domain del --force")
+dkim = os.path.join(H, "control", "dkim", D)
+os.makedirs(dkim)
+t.write(os.path.join(dkim, "s1.key"), "not really a key\n", 0o600)
+rc, out, err = v.admin("domain", "del", D, "--force")
+t.is_(rc, 0, "domain del --force")
+t.is_(read("users/webtotp"), "boss:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:0\n", "the postmaster's users/webtotp line is gone")
+t.ok(os.path.exists(os.path.join(dkim, "s1.key")) and ("control/dkim/" + D) in err,
+     "the DKIM keys stay, with a warning that names them: " + err.strip())
+shutil.rmtree(os.path.join(H, "control", "dkim"))
+os.unlink(TOTP)
 t.ok(D not in read("control/virtualdomains") and D not in read("control/rcpthosts") and
      D not in read("users/assign") and D not in read("users/recipients") and
      not os.path.exists(os.path.join(H, "domains", D)), "every trace of the domain is gone")
 t.ok(read("users/assign").endswith(".\n"), "users/assign still ends with its dot")
 t.is_(auth("alice@" + D, "second secret")[0], 1, "qmail-auth no longer knows the domain")
+
+# the last mailbox gone, unknown recipients are still refused
+t.ok(os.path.exists(os.path.join(H, "users", "recipients.cdb")) and
+     not [l for l in read("users/recipients").splitlines() if l and not l.startswith("#")],
+     "users/recipients and its cdb stay when no address is left")
+t.control("me", "mail.admin.test.example\n")
+t.control("locals", None)
+t.control("rcpthosts", None)
+t.is_(v.admin("domain", "add", D3)[0], 0, "a domain without control/rcpthosts, control/locals")
+t.ok(sorted(read("control/rcpthosts").split()) == sorted(["mail.admin.test.example", D3]),
+     "control/rcpthosts is made from the default: control/me, virtualdomains, the new domain")
+t.is_(v.admin("user", "add", "u@" + D3, "--stdin", stdin="u pw pw\n")[0], 0, "a mailbox")
+t.is_(v.admin("user", "del", "u@" + D3)[0], 0, "deleted again: the last one")
+srv = s.Server()
+
+
+def rcpt(*addrs):
+    c = s.Raw(srv.port)
+    c.cmd("EHLO client.test")
+    out = [s.code(c.cmd("MAIL FROM:<a@b.test>"))]
+    out += [s.code(c.cmd("RCPT TO:<%s>" % a)) for a in addrs]
+    c.cmd("QUIT")
+    c.close()
+    return out
+
+
+t.is_(rcpt("nosuchuser@" + D3, "u@" + D3, "postmaster@" + D3, "postmaster@mail.admin.test.example"),
+      ["250 2.1.0", "550 5.1.1", "550 5.1.1", "250 2.1.5", "250 2.1.5"],
+      "qmail-smtpd: unknown and deleted addresses 550, postmaster 250; control/me still taken")
+rc, out, err = v.admin("domain", "add", "mail.admin.test.example")
+t.ok(rc == 100 and "control/me" in err, "control/me is local without control/locals: not a virtual domain: " + err.strip())
+t.control("locals", "local.admin.test.example\n")
+rc, out, err = v.admin("domain", "add", "local.admin.test.example")
+t.ok(rc == 100 and "control/locals" in err, "a domain of control/locals is refused")
+t.control("locals", None)
+t.is_(v.admin("domain", "del", D3)[0], 0, "domain del")
+t.is_(read("control/rcpthosts").split(), ["mail.admin.test.example"], "control/rcpthosts keeps the other entries")
+t.control("rcpthosts", D3 + "\n")
+v.admin("domain", "add", D3)
+v.admin("domain", "del", D3)
+t.ok(os.path.exists(os.path.join(H, "control", "rcpthosts")) and
+     not [l for l in read("control/rcpthosts").splitlines() if l and not l.startswith("#")],
+     "control/rcpthosts left without a domain stays (empty, not the default)")
+t.is_(rcpt("postmaster@mail.admin.test.example"), ["250 2.1.0", "553 5.7.1"], "and takes nothing")
+srv.stop()
+
+# a domain add or del that stops part way is finished by running it again
+atmp = os.path.join(H, "users", "assign.tmp")
+os.mkdir(atmp)     # the users/assign write fails
+rc, out, err = v.admin("domain", "add", D3)
+t.ok(rc == 111 and os.path.isdir(os.path.join(H, "domains", D3)), "domain add stopped part way: 111 (%s)" % err.strip())
+os.rmdir(atmp)
+rc, out, err = v.admin("domain", "add", D3)
+t.ok(rc == 0 and "part way" in err and D3 in v.admin("domain", "list")[1].split() and
+     ("+%s-:" % D3) in read("users/assign") and D3 in read("control/rcpthosts").split(),
+     "run again, it is finished (%s)" % err.strip())
+t.is_(v.admin("user", "add", "u@" + D3, "--stdin", stdin="u pw pw\n")[0], 0, "and takes a mailbox")
+os.mkdir(atmp)
+rc, out, err = v.admin("domain", "del", D3, "--force")
+t.ok(rc == 111 and D3 not in read("control/virtualdomains"), "domain del stopped part way: 111 (%s)" % err.strip())
+os.rmdir(atmp)
+rc, out, err = v.admin("domain", "del", D3, "--force")
+t.ok(rc == 0 and not os.path.exists(os.path.join(H, "domains", D3)) and ("+%s-:" % D3) not in read("users/assign") and
+     "u@" + D3 not in read("users/recipients"), "run again, it is finished (%s)" % err.strip())
+t.ok(not [n for n in os.listdir(os.path.join(H, "domains")) if n.startswith(".")], "nothing left in domains/")
+
+# users/assign: what follows its final dot is no entry, and stays after it
+ASSIGN = os.path.join(H, "users", "assign")
+TAIL = "# ignored after the dot\n+old.example-:nobody:1:1:/nowhere:-::\n"
+head = read("users/assign").split(".\n")[0]
+t.write(ASSIGN, head + ".\n" + TAIL)
+t.is_(v.admin("domain", "add", D3)[0], 0, "domain add with lines after the dot of users/assign")
+a = read("users/assign")
+t.ok(a.endswith(".\n" + TAIL) and a.count(".\n" + TAIL) == 1 and ("+%s-:" % D3) in a.split(".\n" + TAIL)[0],
+     "the entry goes before the dot, the tail stays after it")
+t.is_(v.admin("domain", "del", D3)[0], 0, "domain del")
+t.is_(read("users/assign"), head + ".\n" + TAIL, "users/assign as it was, tail and all")
 
 # qmail-send is told to reread control/ through supervise (svc -h)
 svc = os.path.join(H, "service", "send")
@@ -276,4 +517,11 @@ if shutil.which("supervise") and not os.path.exists(svc):
     shutil.rmtree(svc)
 else:
     t.skip("no supervise, or service/send in use", 3)
+for f, data in saved.items():
+    p = os.path.join(H, f)
+    if data is None:
+        if os.path.exists(p):
+            os.unlink(p)
+    else:
+        t.write(p, data)
 t.done()

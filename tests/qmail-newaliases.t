@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """qmail-newaliases: /etc/aliases-style file -> alias/.qmail-NAME files,
-then qmail-local -n reads them back (round trip)."""
+then qmail-local -n reads them back (round trip); sendmail's \\name
+delivered by a running qmail-send to the account, root's to the alias
+user's Maildir, without a second trip through the aliases."""
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t
+import qsend
 
 t.need_home()
 NA = os.path.join(t.BIN, "qmail-newaliases")
@@ -88,12 +92,65 @@ try:
     t.is_(after, before, "refused files changed nothing")
     t.ok(not os.path.exists(os.path.join(ALIAS, ".qmail-new")), "not even the good entries before the bad line")
 
+    # \\name: the local user itself, not the aliases again
+    t.write(src, 'bob: \\bob, carol\nroot: \\Root, admin@example.org\nq: "\\bob"\n')
+    made += [os.path.join(ALIAS, ".qmail-" + n) for n in ("bob", "q")]
+    # the alias user owns alias/: a link it leaves where a temporary file
+    # goes is not written through
+    victim = os.path.join(d, "victim")
+    t.write(victim, "victim\n", 0o600)
+    os.symlink(victim, os.path.join(ALIAS, ".qmail-bob.tmp"))
+    code, err = run(src)
+    t.is_(code, 0, "\\name targets compile: " + err.strip())
+    t.ok(open(victim).read() == "victim\n" and os.stat(victim).st_mode & 0o777 == 0o600 and
+         not os.path.lexists(os.path.join(ALIAS, ".qmail-bob.tmp")),
+         "a link at alias/.qmail-bob.tmp: its target untouched, the link gone")
+    t.is_([open(os.path.join(ALIAS, ".qmail-" + n)).read() for n in ("bob", "root", "q")],
+          ["&bob@mail.example.org\n&carol@mail.example.org\n", "./Maildir/\n&admin@example.org\n",
+           "&bob@mail.example.org\n"],
+          "\\bob is bob at control/me, no backslash; \\root is the alias user's Maildir")
+    for bad, why in (("a: \\bob@example.org\n", "a domain"), ("a: \\\n", "nothing"), ("a: \\a/b\n", "a slash")):
+        t.write(src, bad)
+        code, err = run(src)
+        t.ok(code == 100 and "line 1:" in err, "a \\name with %s refused: %s" % (why, err.strip()))
+
     code, err = run(os.path.join(d, "missing"))
     t.is_(code, 100, "missing input file: 100")
     t.control("me", None)
     t.write(src, "a: bare\n")
     code, err = run(src)
     t.ok(code == 111 and "control/me" in err, "bare name without control/me: temporary")
+    t.control("me", saved_me)
+
+    # delivered by qmail-send: \\bob to bob's account, \\root to the
+    # alias user's own Maildir, no bounce and no loop through the aliases
+    sc = qsend.Scene()
+    try:
+        bob, carol = sc.home("bob"), sc.home("carol")
+        sc.assign([sc.user("bob", bob), sc.user("carol", carol)])
+        t.write(src, "staff: \\bob, carol\nroot: \\root, carol\nbob: nobody@example.org\n")
+        made += [os.path.join(ALIAS, ".qmail-staff")]
+        code, err = run(src)
+        t.is_(code, 0, "aliases with \\bob and \\root compile")
+        amd = os.path.join(ALIAS, "Maildir")
+        before = len(os.listdir(os.path.join(amd, "new")))
+        sc.start()
+        # from carol: a bounce (a loop, an unknown \\name) would come back to her
+        sender = "carol@" + qsend.DOMAIN
+        sc.inject(sender, ["staff@" + qsend.DOMAIN], "Subject: to staff\n\nhello\n")
+        sc.inject(sender, ["root@" + qsend.DOMAIN], "Subject: to root\n\nhello\n")
+        done = sc.wait(lambda: sc.queue_empty() and len(sc.maildir(carol)) >= 2)
+        time.sleep(0.3)
+
+        def subj(h):
+            return sorted(m["Subject"] for m in sc.maildir(h))
+        t.ok(done and subj(bob) == ["to staff"], "staff's mail reaches bob's account, not bob's alias")
+        t.is_(subj(carol), ["to root", "to staff"], "and carol, with no bounce")
+        t.is_(len(os.listdir(os.path.join(amd, "new"))) - before, 1,
+              "root's mail reaches the alias user's Maildir, once")
+        t.ok(sc.queue_empty(), "nothing left in the queue (nothing for bob's alias nobody@example.org)")
+    finally:
+        sc.finish()
 finally:
     for p in made + [os.path.join(ALIAS, ".qmail-new"), os.path.join(ALIAS, ".qmail-a")]:
         if os.path.exists(p):
