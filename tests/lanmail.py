@@ -244,6 +244,19 @@ def servfail_server(addr="127.0.0.1"):
     return sock.getsockname()[1]
 
 
+def totp(secret, step):
+    """The RFC 6238 code (HMAC-SHA-1, six digits) of base32 secret for
+    30-second step number step."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+
+
 @atexit.register
 def _cleanup():
     for p in _procs:

@@ -7,14 +7,10 @@ not clear the attacked login's count, nor the address's; an address
 over its own limit is refused whatever the login; old counts are
 forgotten and the file stays small; a sign-in whose TOTP check finds
 users/admin.lock held gives up after a few seconds."""
-import base64
 import fcntl
-import hashlib
-import hmac
 import http.client
 import os
 import re
-import struct
 import sys
 import threading
 import time
@@ -186,25 +182,18 @@ rc, out, _e = v.admin("totp", "on", TOTPUSER)
 m = re.search(r"secret=([A-Z2-7]+)&", out)
 
 
-def totp(secret, step):
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
-
-
 if m:
     lk = open(os.path.join(H, "users", "admin.lock"), "a+")
     fcntl.lockf(lk, fcntl.LOCK_EX)
     t1 = time.time()
-    st, _h, body = signin(TOTPUSER, TPW, totp(m.group(1), int(time.time()) // 30))
+    st, _h, body = signin(TOTPUSER, TPW, t.totp(m.group(1), int(time.time()) // 30))
     took = time.time() - t1
     fcntl.lockf(lk, fcntl.LOCK_UN)
     lk.close()
     t.ok("Temporary trouble" in body and 4.5 <= took < 10,
          "with users/admin.lock held, the sign-in gives up after a few seconds (%.1f s)" % took)
     t.ok("l:" + TOTPUSER not in counts(), "trouble is not counted as a failure")
-    st, _h, _b = signin(TOTPUSER, TPW, totp(m.group(1), int(time.time()) // 30))
+    st, _h, _b = signin(TOTPUSER, TPW, t.totp(m.group(1), int(time.time()) // 30))
     t.is_(st, 303, "once the lock is free, the same code signs in")
 else:
     t.skip("no TOTP secret", 3)
