@@ -38,7 +38,6 @@
 
 #define DOTQMAIL_MAX (16UL * 1024 * 1024)	/* bytes in a .qmail or .forward */
 #define OUTPUT_MAX 2000		/* bytes of a program's output kept for the report */
-#define TIMEOUT_COMMAND 1000	/* seconds a |program may run, control/timeoutcommand missing */
 
 struct ctx {
 	const char *user, *home, *local, *dash, *ext, *domain, *sender, *deflt;
@@ -463,7 +462,7 @@ setup_tcommand(void)
 	if ((r = control_readulong(fn.s, &c.tcommand)) == -1)
 		fail_sys(EXIT_TEMP, "unable to read ", fn.s);
 	if (r == 0)
-		c.tcommand = TIMEOUT_COMMAND;
+		c.tcommand = CONTROL_TIMEOUTCOMMAND;
 	c.flag_tcommand = 1;
 	str_free(&fn);
 }

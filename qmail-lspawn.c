@@ -21,6 +21,7 @@
 
 #include "assign.h"
 #include "auto.h"
+#include "control.h"
 #include "die.h"
 #include "priv.h"
 #include "qfile.h"
@@ -28,6 +29,8 @@
 #include "spawn.h"
 #include "spawner.h"
 #include "str.h"
+
+#define DELIVERY_SLACK 300	/* seconds a delivery may take past timeoutcommand */
 
 struct ctx {
 	char *defaultdelivery;
@@ -195,7 +198,9 @@ start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct 
 	argv[9] = NULL;
 	fd[0] = msgfd;
 	fd[1] = outfd;
-	fd[2] = 2;
+	/* not our stderr, qmail-send's log: a program of the user's could
+	 * take qmail-local's descriptor and write lines into the log */
+	fd[2] = outfd;
 	/* qmail-local changes to the home directory itself, first thing:
 	 * without a uid to change, spawn() can then use posix_spawn, much
 	 * cheaper than the fork priv_spawn needs for a change of uid */
@@ -242,6 +247,8 @@ main(int argc, char **argv)
 {
 	static const struct spawner_ops ops = { rcpts, start, finish };
 	struct ctx c;
+	unsigned long tcommand;
+	int r;
 
 	die_init(argv[0]);
 	if (argc < 2 || argv[1][0] == 0)
@@ -258,5 +265,13 @@ main(int argc, char **argv)
 	    !str_nul(&c.local_bin) || !str_cats(&c.alias_home, auto_home) ||
 	    !str_cats(&c.alias_home, "/alias") || !str_nul(&c.alias_home))
 		die_nomem();
-	return spawner_run(&ops, &c);
+	/* qmail-local enforces control/timeoutcommand, but it runs as the
+	 * user, who can stop it: the whole delivery gets twice that long,
+	 * at most 5 minutes more, then is killed from here */
+	if ((r = control_readulong("control/timeoutcommand", &tcommand)) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/timeoutcommand");
+	if (r == 0)
+		tcommand = CONTROL_TIMEOUTCOMMAND;
+	return spawner_run(&ops, &c, tcommand == 0 ? 0 :
+	    tcommand + (tcommand < DELIVERY_SLACK ? tcommand : DELIVERY_SLACK));
 }

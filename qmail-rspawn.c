@@ -120,5 +120,5 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	if (!str_cats(&bin, auto_home) || !str_cats(&bin, "/bin/qmail-remote") || !str_nul(&bin))
 		die_nomem();
-	return spawner_run(&ops, bin.s);
+	return spawner_run(&ops, bin.s, 0);	/* qmail-remote keeps its own time */
 }

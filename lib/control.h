@@ -12,6 +12,11 @@
 
 #include "str.h"
 
+/* control/timeoutcommand's default: seconds a |program of a .qmail file
+ * may run (qmail-local), and with a slack the whole local delivery
+ * (qmail-lspawn) */
+#define CONTROL_TIMEOUTCOMMAND 1000
+
 /* control_readline - first non-comment line, without newline; a file
  * with no such line counts as missing */
 int control_readline(const char *fn, struct str *out);

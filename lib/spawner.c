@@ -14,7 +14,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -37,6 +39,8 @@ struct job {
 	int status;
 	struct str rep;
 	int full;		/* rep reached SPAWNER_OUTMAX: keep no more */
+	time_t started;		/* CLOCK_MONOTONIC seconds */
+	int killed;		/* ran past the limit: SIGKILL sent */
 	struct str req;		/* the fields, NUL-separated */
 	size_t nrcpt;
 	unsigned long slot;
@@ -45,6 +49,7 @@ struct job {
 /* table - every slot, and the busy ones listed so that a pass over the
  * children costs what is running, not SPAWNER_SLOTS */
 struct table {
+	uid_t qowner;		/* owner of queue/mess and its files */
 	struct job jobs[SPAWNER_SLOTS];
 	size_t busy[SPAWNER_SLOTS];	/* slots with a child, nbusy of them, unordered */
 	size_t nbusy;
@@ -150,6 +155,66 @@ done(const struct spawner_ops *ops, void *ctx, struct job *j)
 		str_free(&j->rep);	/* a rare large report: give it back */
 }
 
+/* now - seconds of a clock no one sets */
+static time_t
+now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		die_sys(EXIT_TEMP, "unable to read the clock");
+	return ts.tv_sec;
+}
+
+/* overdue - kill every child past limit seconds; its report becomes
+ * the reason */
+static void
+overdue(struct table *t, unsigned long limit)
+{
+	char num[FMT_ULONG];
+	struct job *j;
+	time_t tn;
+	size_t k;
+
+	if (limit == 0)
+		return;
+	tn = now();
+	for (k = 0; k < t->nbusy; k++) {
+		j = &t->jobs[t->busy[k]];
+		if (j->exited || j->killed || (unsigned long)(tn - j->started) < limit)
+			continue;
+		(void)kill(j->pid, SIGKILL);	/* a stopped child dies too */
+		j->killed = 1;
+		num[fmt_ulong(num, limit)] = 0;
+		j->rep.len = 0;
+		j->full = 1;	/* what it writes from now on is not kept */
+		if (!str_cats(&j->rep, "the delivery ran longer than ") || !str_cats(&j->rep, num) ||
+		    !str_cats(&j->rep, " seconds and was killed"))
+			die_nomem();
+	}
+}
+
+/* message_open - the message file fn for reading, when it is a regular
+ * file of the queue's owner; else -1.  The spawners run as root and the
+ * queue belongs to qmailq: a link planted there must not hand a
+ * delivery a file only root may read, nor a FIFO hang the spawner. */
+static int
+message_open(const char *fn, uid_t owner)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != owner ||
+	    fcntl(fd, F_SETFL, 0) == -1) {
+		(void)close(fd);	/* read-only */
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 /* begin - one request: start its child, or answer at once */
 static void
 begin(const struct spawner_ops *ops, void *ctx, struct table *t, struct str *req)
@@ -176,7 +241,7 @@ begin(const struct spawner_ops *ops, void *ctx, struct table *t, struct str *req
 	}
 	if (!qpath(&fn, "queue/mess", id))
 		die_nomem();
-	if ((msg = open(fn.s, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((msg = message_open(fn.s, t->qowner)) == -1) {
 		for (i = 0; i < nrcpt; i++)
 			if (!spawner_record(&res, 'Z', "unable to open the message file", 31))
 				die_nomem();
@@ -201,6 +266,8 @@ begin(const struct spawner_ops *ops, void *ctx, struct table *t, struct str *req
 	j->pid = pid;
 	j->out = p[0];
 	j->exited = 0;
+	j->killed = 0;
+	j->started = now();
 	j->nrcpt = nrcpt;
 	j->slot = slot;
 	t->busy[t->nbusy++] = slot;	/* room: slot was not busy */
@@ -267,7 +334,7 @@ reap(struct table *t)
 }
 
 int
-spawner_run(const struct spawner_ops *ops, void *ctx)
+spawner_run(const struct spawner_ops *ops, void *ctx, unsigned long limit)
 {
 	static struct table t;
 	static struct pollfd pfd[SPAWNER_SLOTS + 2];
@@ -276,16 +343,21 @@ spawner_run(const struct spawner_ops *ops, void *ctx)
 	struct str req = STR_ZERO, field = STR_ZERO;
 	struct buf in;
 	struct job *j;
+	struct stat st;
 	size_t i, k, np;
 	int eof = 0, r, children, exiting, chld[2];
 
 	for (i = 0; i < SPAWNER_SLOTS; i++)
 		t.jobs[i].out = -1;
+	if (stat("queue/mess", &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat queue/mess");
+	t.qowner = st.st_uid;
 	if (!chld_pipe(chld))
 		die_sys(EXIT_TEMP, "unable to catch SIGCHLD");
 	buf_init(&in, 0, inx, sizeof inx, 0);
 	for (;;) {
 		/* finished children first, so their slots are free again */
+		overdue(&t, limit);
 		reap(&t);
 		children = exiting = 0;
 		for (k = 0; k < t.nbusy;) {

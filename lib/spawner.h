@@ -39,8 +39,10 @@ struct spawner_ops {
 };
 
 /* spawner_run - serve until end of file on descriptor 0; returns 0, or
- * 111 after a fatal error it has reported */
-int spawner_run(const struct spawner_ops *, void *ctx);
+ * 111 after a fatal error it has reported.  A child that runs longer
+ * than limit seconds (0: no limit) is killed (SIGKILL), and its report
+ * says so. */
+int spawner_run(const struct spawner_ops *, void *ctx, unsigned long limit);
 
 /* spawner_record - append letter, text cleaned to printable ASCII (at
  * most 1000 bytes) and a NUL to res; 1 or 0 */

@@ -19,7 +19,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(24)
+t.plan(29)
 
 
 class Lspawn:
@@ -199,6 +199,55 @@ try:
     # bad usage
     r = subprocess.run([os.path.join(t.BIN, "qmail-lspawn")], capture_output=True, stdin=subprocess.DEVNULL)
     t.ok(r.returncode == 100 and b"usage" in r.stderr, "no defaultdelivery: exit 100")
+
+    # a fresh qmail-lspawn, control/timeoutcommand 1: a delivery may take 2 s
+    t.control("timeoutcommand", "1\n")
+    stopper = s.home("stopper", {"": "|kill -STOP $PPID\n"})
+    logger = s.home("logger", {"": "|echo forged-log-line > /proc/$PPID/fd/2\n./Maildir/\n"})
+    s.assign([s.user("alice", a), s.user("stopper", stopper), s.user("logger", logger)])
+    errf2 = os.path.join(s.dir, "stderr2")
+    lsp = Lspawn(errf2)
+    t0 = time.time()
+    lsp.send(40, mid, "stopper@" + D)
+    got = lsp.answers(1, timeout=15)
+    t.ok(got and got[0][:2] == (40, "Z") and "ran longer than 2 seconds" in got[0][2] and time.time() - t0 < 10,
+         "a qmail-local its user stopped is killed after 2 s: Z (%r)" % (got,))
+    lsp.send(41, mid, "logger@" + D)
+    got = lsp.answers(1)
+    with open(errf2, "rb") as f:
+        err = f.read()
+    t.ok(got and got[0][:2] == (41, "K") and b"forged-log-line" not in err,
+         "qmail-local's stderr is not qmail-lspawn's (the log): %r %r" % (got, err))
+
+    # queue/mess is qmailq's: no link followed, no FIFO opened, no file of another owner
+    split = int(open(os.path.join(t.SRC, "conf-split")).readline())
+    messdir = os.path.dirname(mess[0])
+    secret = os.path.join(s.dir, "secret")
+    t.write(secret, "ROOT-ONLY SECRET\n", 0o600)
+    planted = os.path.join(messdir, str(mid + split * 1000))
+    os.symlink(secret, planted)
+    lsp.send(42, mid + split * 1000, "alice@" + D)
+    got = lsp.answers(1)
+    os.unlink(planted)
+    t.ok(got == [(42, "Z", "unable to open the message file")] and
+         not any(b"ROOT-ONLY" in m.as_bytes() for m in s.maildir(a)),
+         "a symbolic link in queue/mess: Z, nothing delivered (%r)" % (got,))
+    os.mkfifo(planted)
+    lsp.send(43, mid + split * 1000, "alice@" + D)
+    got = lsp.answers(1, timeout=5)
+    os.unlink(planted)
+    t.ok(got == [(43, "Z", "unable to open the message file")], "a FIFO in queue/mess: Z at once (%r)" % (got,))
+    if os.getuid() == 0:
+        t.write(planted, "Subject: not ours\n\nx\n")
+        os.chown(planted, 65534, 65534)
+        lsp.send(44, mid + split * 1000, "alice@" + D)
+        got = lsp.answers(1)
+        os.unlink(planted)
+        t.ok(got == [(44, "Z", "unable to open the message file")],
+             "a message file of another owner: Z (%r)" % (got,))
+    else:
+        t.skip("not root: no file of another owner can be made")
+    t.control("timeoutcommand", None)
 finally:
     if lsp is not None:
         t.stop(lsp.p, signal.SIGKILL)  # it ignores SIGTERM
