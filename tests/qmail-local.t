@@ -514,6 +514,29 @@ def program_timeout():
         t.control("timeoutcommand", None)
 
 
+def new_mbox_durable():
+    """A new mbox: its directory is fsynced after the file, so the name
+    survives a crash as the message does (seen through strace)."""
+    import shutil
+    if not shutil.which("strace"):
+        t.skip("no strace")
+        return
+    home = setup({".qmail": "./newbox\n"})
+    log = os.path.join(home, "strace.out")
+    ql = globals()["QL"]
+    try:
+        globals()["QL"] = "strace"
+        r = run(home, opts=("-f", "-qq", "-e", "trace=openat,fsync", "-o", log, ql))
+    finally:
+        globals()["QL"] = ql
+    calls = open(log).read() if os.path.exists(log) else ""
+    box = re.search(r'openat\(AT_FDCWD, "\./newbox", [^)]*O_CREAT[^)]*\) = (\d+)', calls)
+    dirs = re.findall(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)\n(?:\d+ +)?fsync\(\2\) += 0',
+                      calls[box.end():] if box else "")
+    t.ok(r.rc == 0 and box and any(d in (".", home) for d, _ in dirs),
+         "a new mbox: its directory fsynced after the file (%r)" % (dirs,))
+
+
 def full_maildir():
     """A Maildir on a full file system (a 64 KB tmpfs): a temporary failure
     that leaves nothing behind, then delivery once there is room."""
@@ -579,6 +602,7 @@ def main():
     real_queue()
     program_timeout()
     full_maildir()
+    new_mbox_durable()
     t.done()
 
 
