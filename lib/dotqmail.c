@@ -60,7 +60,10 @@ dotqmail_next(struct dotqmail *d, struct dotqmail_inst *in)
 		d->pos = start + e + (start + e < d->n);
 		d->lineno++;
 		end = start + e;
-		while (end > start && (d->p[end - 1] == ' ' || d->p[end - 1] == '\t'))
+		/* trailing blanks, and the CR of a file saved with CRLF: a
+		 * Maildir "./Maildir/\r" would be an mbox nobody reads */
+		while (end > start && (d->p[end - 1] == ' ' || d->p[end - 1] == '\t' ||
+		    d->p[end - 1] == '\r'))
 			end--;
 		if (str_chrb(d->p + start, end - start, 0) != end - start)
 			return errno = EINVAL, -1;

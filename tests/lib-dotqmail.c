@@ -48,7 +48,8 @@ main(void)
 	ok(!strcmp(Q("./a/\n|\n"), "D:./a/|ERR@2"), "lone bar");
 	ok(!strcmp(Q("./a/\n&  \n"), "D:./a/|ERR@2"), "lone ampersand after trimming");
 	ok(!strcmp(Q("./a/\n./b\0c\n"), "D:./a/|ERR@2"), "NUL byte");
-	ok(!strcmp(Q("./a/\r\n"), "M:./a/\r|"), "CR is not a blank: an mbox name");
+	ok(!strcmp(Q("./a/\r\n"), "D:./a/|"), "a file saved with CRLF: the CR is a trailing blank");
+	ok(!strcmp(Q("&x@y \r\n|prog a\r\n"), "F:x@y|P:prog a|"), "CRLF: forward and program lines");
 	ok(!strcmp(Q("/\n"), "D:/|"), "a lone slash is a Maildir path");
 
 	ok(!strcmp(F("a@b, c@d\te@f\n"), "F:a@b|F:c@d|F:e@f|"), ".forward: separators");
