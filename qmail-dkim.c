@@ -10,7 +10,8 @@
  * relaxed/relaxed, SHA-256, From signed once more than it occurs, no
  * l= tag.  Line ends are made LF (a CR before an LF is dropped) as
  * qmail-smtpd stores them.  The signed message goes on to the next queue program, whose
- * exit code is ours.  A domain without keys passes unsigned; a key
+ * exit code is ours.  Under SMTPAUTHUSER (set by qmail-smtpd after AUTH)
+ * only the envelope sender's domain signs.  A domain without keys passes unsigned; a key
  * that cannot be read or used refuses the message for now (71), so
  * that nothing meant to be signed leaves unsigned; more than 1000
  * header fields to sign refuse it for good (31).
@@ -248,6 +249,7 @@ main(int argc, char **argv)
 	size_t len[KEYS_MAX + 1], nf, body, i, j, k, nkeys, slen, count, hstart[KEYS_MAX];
 	char tbuf[FMT_ULONG];
 	EVP_PKEY *key;
+	const char *auth;
 	int fieldsok;
 
 	(void)argc;
@@ -270,9 +272,13 @@ main(int argc, char **argv)
 	if (!(fieldsok = dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body)))
 		nf = 0;
 
-	/* the signing domain: From's, else the envelope sender's */
+	/* the signing domain: From's, else the envelope sender's.  After
+	 * SMTP AUTH only the envelope sender's: qmail-smtpd has bound it to
+	 * the login, while From says whatever the client likes, and a
+	 * signature for another hosted domain would vouch for a forgery */
 	nkeys = 0;
-	for (i = 0; i < nf; i++)
+	auth = getenv("SMTPAUTHUSER");
+	for (i = 0; (auth == NULL || *auth == 0) && i < nf; i++)
 		if (f[i].namelen == 4 && str_caseeqb(msg.s + f[i].start, "from", 4)) {
 			const char *v = msg.s + f[i].start + f[i].namelen;
 			size_t vn = f[i].len - f[i].namelen;

@@ -35,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(76)
+t.plan(78)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -201,6 +201,16 @@ t.ok(rc == 71 and got is None, "a broken key: exit 71, the message is not passed
 os.unlink(bad)
 rc, got, err = run_filter("qmail-dkim", messages["plain"], b"Tx@far.test\0\0")
 t.is_(rc, 91, "a malformed envelope: 91")
+
+# after SMTP AUTH, From names another hosted domain: the envelope's domain signs, never From's
+keygen(["-e", "other.test", "o1"])
+forged = b"From: CEO <ceo@other.test>\nTo: x@far.test\nSubject: pay\n\nx\n"
+rc, got, err = run_filter("qmail-dkim", forged, ENV, env={"SMTPAUTHUSER": "joe@sign.test"})
+t.ok(rc == 0 and got and b"d=sign.test" in got and b"d=other.test" not in got,
+     "after AUTH a From of another domain is signed for the envelope's domain only")
+rc, got, err = run_filter("qmail-dkim", forged, ENV)
+t.ok(rc == 0 and got and b"d=other.test" in got, "without AUTH (a local sender) From's domain signs")
+shutil.rmtree(os.path.join(keydir, "other.test"), ignore_errors=True)
 
 # a header past 1000 fields cannot be signed: refused for good, not for now
 many = b"From: joe@sign.test\nSubject: many\n" + b"X-A: b\n" * 1000 + b"\nx\n"
