@@ -1169,13 +1169,75 @@ local_domain(const char *d, const char **why)
 	return found;
 }
 
+static void forwards_write(const char *, const char *, const struct str *,
+    const struct owner *);
+
+/* pm_alias - postmaster@d made an alias of the system's postmaster
+ * (postmaster@ME), unless the name is taken: mail to a domain's
+ * postmaster must reach someone (RFC 5321 4.5.1), and qmail-smtpd takes
+ * it for every domain.  alias del makes the name free for a mailbox. */
+static void
+pm_alias(const char *d, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct str me = STR_ZERO, fn = STR_ZERO, tg = STR_ZERO, full = STR_ZERO;
+	size_t n;
+
+	if (readtext("control/me", &me) == 0 || (n = str_chrb(me.s, me.len, '\n')) == 0) {
+		warn("no control/me: postmaster@", d, " is no alias of the system's postmaster");
+		return;
+	}
+	catx(&full, "postmaster@");
+	catx(&full, d);
+	nul(&full);
+	parse_addr(full.s, &x);
+	if (!exists(dotqmail(&fn, &x)) && !vpasswd_get(&x, &tg)) {
+		tg.len = 0;
+		catx(&tg, "postmaster@");
+		catb(&tg, me.s, n);
+		catb(&tg, "", 1);
+		recipients_edit(full.s, NULL, NULL);
+		forwards_write(fn.s, ALIAS_MARK, &tg, o);
+	}
+	str_free(&me);
+	str_free(&fn);
+	str_free(&tg);
+	str_free(&full);
+}
+
+/* pm_default - the file fn is what pm_alias writes */
+static int
+pm_default(const char *fn)
+{
+	struct str t = STR_ZERO;
+	const char *head = ALIAS_MARK "&postmaster@";
+	int r = readtext(fn, &t) && t.len > strlen(head) && !memcmp(t.s, head, strlen(head)) &&
+	    str_chrb(t.s + strlen(head), t.len - strlen(head), '\n') == t.len - strlen(head) - 1;
+
+	str_free(&t);
+	return r;
+}
+
+/* pm_take - postmaster@D is about to become a mailbox, alias or list:
+ * the alias pm_alias made goes first */
+static void
+pm_take(const struct addr *x)
+{
+	struct str fn = STR_ZERO;
+
+	if (str_equal(x->user.s, "postmaster") && pm_default(dotqmail(&fn, x)) &&
+	    remove_file(fn.s))
+		warn("postmaster@", x->domain.s, " is no longer the system's postmaster's alias");
+	str_free(&fn);
+}
+
 /* domain_fresh - domains/D holds what domain add makes and nothing else
  * (an empty vpasswd and its cdb): what an add that stopped before
  * control/virtualdomains left */
 static int
 domain_fresh(const char *d)
 {
-	struct str p = STR_ZERO, t = STR_ZERO;
+	struct str p = STR_ZERO, t = STR_ZERO, q = STR_ZERO;
 	struct dirent *e;
 	DIR *dir;
 	int fresh = 1;
@@ -1187,7 +1249,8 @@ domain_fresh(const char *d)
 	}
 	while ((errno = 0, e = readdir(dir)) != NULL)
 		if (!str_equal(e->d_name, ".") && !str_equal(e->d_name, "..") &&
-		    !str_start(e->d_name, "vpasswd"))
+		    !str_start(e->d_name, "vpasswd") && !(str_equal(e->d_name,
+		    ".qmail-postmaster") && pm_default(path3(&q, "domains", d, e->d_name))))
 			fresh = 0;
 	if (errno)
 		die_sys(EXIT_TEMP, "unable to read ", p.s);
@@ -1198,6 +1261,7 @@ domain_fresh(const char *d)
 		fresh = 0;
 	str_free(&p);
 	str_free(&t);
+	str_free(&q);
 	return fresh;
 }
 
@@ -1241,6 +1305,7 @@ domain_add(const char *d, const struct owner *o)
 	catx(&l, ":");
 	catx(&l, d);
 	nul(&l);
+	pm_alias(d, o);
 	control_edit("control/virtualdomains", d, ':', l.s);
 	newu();
 	hup_send();
@@ -1250,7 +1315,8 @@ domain_add(const char *d, const struct owner *o)
 	str_free(&l);
 }
 
-/* domain_used - 1 when the domain still has mailboxes, aliases or lists */
+/* domain_used - 1 when the domain still has mailboxes, aliases or lists
+ * (the postmaster alias domain add made does not count) */
 static int
 domain_used(const char *d)
 {
@@ -1264,7 +1330,9 @@ domain_used(const char *d)
 		used = 1;
 	if ((dir = dir_list(path3(&p, "domains", d, NULL))) != NULL) {
 		while ((e = readdir(dir)) != NULL)
-			if (str_start(e->d_name, ".qmail-"))
+			if (str_start(e->d_name, ".qmail-") && !(str_equal(e->d_name,
+			    ".qmail-postmaster") && pm_default(path3(&t, "domains", d,
+			    e->d_name))))
 				used = 1;
 		(void)closedir(dir);	/* read-only */
 	} else if (errno != ENOENT)
@@ -1499,6 +1567,7 @@ user_add(const char *a, const struct opts *op, const struct owner *o)
 	need_domain(x.domain.s);
 	if (vpasswd_get(&x, &line))
 		die(EXIT_PERM, "mailbox exists already: ", a);
+	pm_take(&x);
 	switch (leftover(&x, &dq, &box)) {
 	case -1:
 		die(EXIT_PERM, "address exists already (an alias or list): ", a);
@@ -1555,8 +1624,11 @@ user_del(const char *a, const struct owner *o)
 	rm_tree(path3(&p, "domains", x.domain.s, x.user.s));
 	if (have)
 		vpasswd_put(&x, NULL, o);
-	if (str_equal(x.user.s, "postmaster"))
+	if (str_equal(x.user.s, "postmaster")) {
 		webtotp_drop(full.s);	/* the web pages' second factor of it */
+		pm_alias(x.domain.s, o);	/* it must still reach someone */
+		newu();
+	}
 }
 
 static void
@@ -1733,6 +1805,7 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 		check_target(tv[i]);
 	if (vpasswd_get(&x, &line))
 		die(EXIT_PERM, "a mailbox of that name exists: ", a);
+	pm_take(&x);
 	dotqmail(&fn, &x);
 	r = forwards_read(fn.s, mark, &targets);
 	if (r == -1)
@@ -1801,6 +1874,10 @@ forwards_del(const char *a, char **tv, int tc, const char *mark,
 	recipients_edit(NULL, full.s, NULL);
 	newu();
 	(void)remove_file(fn.s);
+	if (str_equal(x.user.s, "postmaster")) {
+		pm_alias(x.domain.s, o);	/* it must still reach someone */
+		newu();
+	}
 }
 
 /* print_targets - "addr: t1 t2" for each alias, or the members of one list */
@@ -1887,6 +1964,7 @@ list_make(const char *a, const char *owner, const struct owner *o)
 		check_target(owner);
 	if (vpasswd_get(&x, &line))
 		die(EXIT_PERM, "a mailbox of that name exists: ", a);
+	pm_take(&x);
 	if (exists(dotqmail(&fn, &x)))
 		die(EXIT_PERM, "address exists already (an alias or list): ", a);
 	(void)close(mkdir_owned(path3(&p, "domains", x.domain.s, ".lists"), 0700, o, 1));

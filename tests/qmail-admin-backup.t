@@ -274,7 +274,8 @@ try:
     t.ok(D in open(os.path.join(H, "control", "virtualdomains")).read() and
          ("+%s-:" % D) in open(os.path.join(H, "users", "assign")).read(),
          "control/virtualdomains and users/assign restored")
-    t.is_(v.admin("alias", "list", D)[1], "info@%s: alice@%s\n" % (D, D), "the alias is back")
+    t.is_([x for x in v.admin("alias", "list", D)[1].splitlines() if not x.startswith("postmaster@")],
+          ["info@%s: alice@%s" % (D, D)], "the alias is back")
     for k in odd:
         t.is_(tree(odd[k]), tree(bodd[k]), "%s restored whole" % k)
     r, _, rep = v.login(v.pop3_server(), "new@" + D2, "pw of new")

@@ -433,6 +433,23 @@ t.ok(sorted(read("control/rcpthosts").split()) == sorted(["mail.admin.test.examp
      "control/rcpthosts is made from the default: control/me, virtualdomains, the new domain")
 t.is_(v.admin("user", "add", "u@" + D3, "--stdin", stdin="u pw pw\n")[0], 0, "a mailbox")
 t.is_(v.admin("user", "del", "u@" + D3)[0], 0, "deleted again: the last one")
+
+# postmaster@D3 reaches the system's postmaster (RFC 5321 4.5.1) until it is made something else
+PM = "postmaster@%s: postmaster@mail.admin.test.example\n" % D3
+t.is_(v.admin("alias", "list", D3)[1], PM, "domain add made postmaster@D an alias of the system's postmaster")
+rec = t.tmpdir()
+r = subprocess.run([os.path.join(t.BIN, "qmail-local"), v.vmail_user(), os.path.join(H, "domains", D3),
+                    D3 + "-postmaster", "-", "postmaster", D3, "a@b.test", "./Maildir/"],
+                   input=b"Subject: hi\n\nx\n", capture_output=True,
+                   env=dict(os.environ, QMAILQUEUE=os.path.join(t.SRC, "tests", "qq-record"), QQ_RECORD=rec))
+env0 = open(os.path.join(rec, "0.env"), "rb").read() if os.path.exists(os.path.join(rec, "0.env")) else b""
+t.ok(r.returncode == 0 and b"Tpostmaster@mail.admin.test.example\0" in env0,
+     "mail for postmaster@D goes to the system's postmaster (%d %r %r)" % (r.returncode, r.stdout, env0))
+rc, out, err = v.admin("user", "add", "postmaster@" + D3, "--stdin", stdin="pm pw pw\n")
+t.ok(rc == 0 and v.admin("alias", "list", D3)[1] == "" and "no longer" in err,
+     "user add postmaster@D takes the name from the alias (%s)" % err.strip())
+t.is_(v.admin("user", "del", "postmaster@" + D3)[0], 0, "user del postmaster@D")
+t.is_(v.admin("alias", "list", D3)[1], PM, "and postmaster@D is the system's postmaster's alias again")
 srv = s.Server()
 
 
