@@ -7,7 +7,8 @@
 # packages are installed with apt-get (after apt-get update), with a
 # policy-rc.d that refuses to start services while they are installed
 # (dovecot, for one, would otherwise start on ports 110 and 143), unless
-# the administrator has a policy-rc.d already.  Not as root, or without
+# the administrator has a policy-rc.d already; afterwards their services
+# are disabled, so that none starts at the next boot either.  Not as root, or without
 # dpkg: with --need that is fatal (exit 111), without it a warning on
 # stderr (tests that need a missing package say so and skip).  WHO names
 # the caller in messages.
@@ -54,4 +55,23 @@ rc=0
 { apt-get $lock update -q && apt-get $lock install -y -q --no-install-recommends $missing; } || rc=$?
 [ -z "$policy" ] || rm -f "$policy"
 [ $rc = 0 ] || give_up "apt-get install$missing failed"
+# the packages are tools for the caller, not services of this machine:
+# what they would start at boot (dovecot on ports 110 and 995, in the way
+# of lanmail's POP3 after a reboot) is disabled; services of packages
+# that were installed before are left as they are
+for p in $missing; do
+	for f in $(dpkg-query -L "$p" 2>/dev/null); do
+		case $f in
+		/lib/systemd/system/*.service|/lib/systemd/system/*.socket|/usr/lib/systemd/system/*.service|/usr/lib/systemd/system/*.socket)
+			command -v systemctl >/dev/null 2>&1 &&
+				systemctl disable --quiet "${f##*/}" >/dev/null 2>&1 &&
+				warn "disabled ${f##*/} (installed for $who only)"
+			;;
+		/etc/init.d/*)
+			command -v update-rc.d >/dev/null 2>&1 &&
+				update-rc.d "${f##*/}" disable >/dev/null 2>&1
+			;;
+		esac
+	done
+done
 exit 0

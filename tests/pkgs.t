@@ -36,5 +36,37 @@ else
 	echo "ok $((n - 1)) # skip needs root and setpriv to act as another uid"
 	echo "ok $n # skip needs root and setpriv to act as another uid"
 fi
+if [ "$(id -u)" = 0 ]; then
+	# apt-get, dpkg-query and systemctl stand-ins on PATH: a package
+	# "installed" now whose service must not start at the next boot
+	fake=$(mktemp -d)
+	cat > "$fake/dpkg-query" <<-'EOS'
+	#!/bin/sh
+	case $1 in
+	-W) [ -e "${0%/*}/installed" ] && echo "install ok installed" || echo "unknown ok not-installed" ;;
+	-L) printf '%s\n' /usr/sbin/fakemaild /lib/systemd/system/fakemaild.service /lib/systemd/system/fakemaild.socket ;;
+	esac
+	EOS
+	cat > "$fake/apt-get" <<-'EOS'
+	#!/bin/sh
+	case $* in *install*) : > "${0%/*}/installed" ;; esac
+	exit 0
+	EOS
+	cat > "$fake/systemctl" <<-'EOS'
+	#!/bin/sh
+	echo "$*" >> "${0%/*}/systemctl.log"
+	EOS
+	chmod 755 "$fake/dpkg-query" "$fake/apt-get" "$fake/systemctl"
+	out=$(PATH="$fake:$PATH" sh "$src/pkgs.sh" check fakemaild 2>&1)
+	rc=$?
+	check "a package it installs has its services disabled: $(cat "$fake/systemctl.log" 2>/dev/null | tr '\n' ';')" \
+	    "$([ $rc = 0 ] && grep -qx 'disable --quiet fakemaild.service' "$fake/systemctl.log" &&
+	    grep -qx 'disable --quiet fakemaild.socket' "$fake/systemctl.log" &&
+	    echo "$out" | grep -q 'disabled fakemaild.service'; echo $?)"
+	rm -rf "$fake"
+else
+	n=$((n + 1))
+	echo "ok $n # skip needs root"
+fi
 echo "1..$n"
 [ $failed = 0 ]
