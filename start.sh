@@ -29,14 +29,16 @@ umask 022
 cd "$(dirname "$0")"
 src=$(pwd)
 if [ $# -eq 0 ]; then
-	# run as "sh start.sh" on a machine without make: conf-* as make reads them
-	set -- "$(sed -n 1p conf-home)" "$(sed -n 1p conf-split)" "$(sed '/^$/q' conf-users | tr '\n' ' ')"
+	# run as "sh start.sh" on a machine without make: HOME_DIR, SPLIT and
+	# USERS from the environment, else conf-* as make reads them
+	set -- "${HOME_DIR:-$(sed -n 1p conf-home)}" "${SPLIT:-$(sed -n 1p conf-split)}" \
+	    "${USERS:-$(sed '/^$/q' conf-users | tr '\n' ' ')}"
 fi
 home=$1 split=$2 users=$3
 : "${MUSLB:=build-musl}" "${SERVICES:=send smtpd submission pop3 smtps pop3s}" "${SUPERVISOR:=auto}"
 MUSL_CC="musl-gcc -static -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra"
 MUSL_LD="musl-gcc -static"
-PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp-ipv6 daemontools"
+PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl ucspi-tcp-ipv6 daemontools swaks curl"
 
 say() { echo "start: $*"; }
 die() { echo "start: fatal: $*" >&2; exit 111; }
@@ -47,9 +49,26 @@ set -- $users
 for s in $SERVICES; do
 	case $s in send|smtpd|submission|pop3|smtps|pop3s|webadmin) ;; *) die "SERVICES: no such service: $s" ;; esac
 done
+# settings that would stop every listener are refused before anything
+# runs (the run scripts would refuse them too, in their logs only)
+case ${LISTEN:-} in
+''|0) ;;
+*:*) printf '%s\n' "$LISTEN" | grep -Eq '^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(\.[0-9.]+)?$' ||
+	die "LISTEN is not an IPv4 or IPv6 address (nor 0, for all): $LISTEN" ;;
+*) printf '%s\n' "$LISTEN" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,3}){3}$' ||
+	die "LISTEN is not an IPv4 or IPv6 address (nor 0, for all): $LISTEN" ;;
+esac
+for v in SMTPPORT SUBMISSIONPORT POP3PORT SMTPSPORT POP3SPORT WEBADMINPORT; do
+	eval "p=\${$v:-}"
+	case $p in
+	'') ;;
+	*[!0-9]*) die "$v is not a port number: $p" ;;
+	*) [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "$v is not a port number: $p" ;;
+	esac
+done
 
 # 1. packages (the build tools only when building)
-[ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp-ipv6 daemontools"
+[ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp-ipv6 daemontools swaks curl"
 # shellcheck disable=SC2086 # one package per word
 sh ./pkgs.sh start --need $PACKAGES || exit 111
 
@@ -284,6 +303,7 @@ port_of() {
 # Another program on the port does not count: tcpserver then retries its
 # bind and logs "unable to bind" in log/NAME/current.
 listening() {
+	case $2 in ''|*[!0-9]*) return 1 ;; esac
 	_pid=$(svstat "$home/service/$1" 2>/dev/null | sed -n 's/.*(pid \([0-9]*\)).*/\1/p')
 	[ -n "$_pid" ] || return 1
 	_fds=$(ls -l "/proc/$_pid/fd" 2>/dev/null) || return 1
@@ -310,23 +330,33 @@ for s in $(cat "$sv/.services"); do
 		[ "$s" != webadmin ] || { sip=$(ctlv webadminip); sip=${sip:-$ip}; }
 		i=0
 		while [ $i -lt 10 ] && ! listening "$s" "$port"; do sleep 1; i=$((i + 1)); done
-		if listening "$s" "$port"; then state=listening; else state="NOT listening: is the port taken? see $home/log/$s/current"; fi
+		if listening "$s" "$port"; then
+			state=listening
+		else
+			# the run script's or tcpserver's own words, when it has any
+			why=$(grep -a 'fatal' "$home/log/$s/current" 2>/dev/null | tail -n 1 | cut -d' ' -f2-)
+			state="NOT listening: ${why:-is the port taken?} (see $home/log/$s/current)"
+		fi
 		printf '  %-11s %s:%s %s\n' "$s" "$sip" "$port" "$state"
 		;;
 	esac
 done
 sub=$(port_of submission)
+# an IPv6 address goes in brackets in a URL; 0 (every address) is reached
+# on loopback
+urlip() { case $1 in 0) echo 127.0.0.1 ;; *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }
+uip=$(urlip "$ip")
 # with a certificate: STARTTLS on submission, POP3 over TLS (-k: self-signed)
-tls= fetch="curl -u alice@example.org pop3://$ip:$(port_of pop3)/1"
+tls= fetch="curl -u alice@example.org pop3://$uip:$(port_of pop3)/1"
 if [ -f "$ctl/servercert.pem" ] && grep -qx pop3s "$sv/.services"; then
 	tls=" --tls"
-	fetch="curl -k -u alice@example.org pop3s://$ip:$(port_of pop3s)/1"
+	fetch="curl -k -u alice@example.org pop3s://$uip:$(port_of pop3s)/1"
 fi
 web=
 if grep -qx webadmin "$sv/.services"; then
 	wip=$(ctlv webadminip)
 	web="
-  in a browser:    https://${wip:-$ip}:$(port_of webadmin)/ (see qmail-webadmin(8))"
+  in a browser:    https://$(urlip "${wip:-$ip}"):$(port_of webadmin)/ (see qmail-webadmin(8))"
 fi
 # the make variables needed to name this install again
 mv=
@@ -346,7 +376,8 @@ Next steps:
   see the config:  $home/bin/qmail-showctl$web
   local programs:  $home/bin/sendmail -t < message   (sendmail(8): cron, scripts)
   who may relay:   127.0.0.1, ::1, the networks in $ctl/relaynets,
-                   and any client after AUTH
+                   and any client after AUTH; after editing relaynets:
+                   $home/service/mkrules smtpd submission smtps
   serve the LAN:   make start$mv LISTEN=192.168.1.10
                    (an address of this host, IPv4 or IPv6, or 0 for all of them)
   stop:            make stop${mv%% USERS=*}

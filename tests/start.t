@@ -88,8 +88,14 @@ SENDMAIL = "/usr/sbin/sendmail"
 OURS = os.path.join(HOME, "bin", "sendmail")
 # another mailer's sendmail is left alone; none (or a dead link) is replaced
 theirs = os.path.exists(SENDMAIL) and os.path.realpath(SENDMAIL) != os.path.realpath(OURS)
-t.plan(24)
+t.plan(26)
 try:
+    # settings that would stop every listener: refused before anything starts
+    rc, out, err = make("start", "LISTEN=localhost")
+    t.ok(rc != 0 and "LISTEN is not an IPv4 or IPv6 address" in err and
+         not os.path.exists(os.path.join(SV, ".how")), "LISTEN=localhost: refused, nothing started (%s)" % err.strip())
+    rc, out, err = make("start", "SMTPPORT=abc")
+    t.ok(rc != 0 and "SMTPPORT is not a port number" in err, "SMTPPORT=abc: refused (%s)" % err.strip())
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
     if rc:
@@ -200,8 +206,10 @@ try:
         squatter.close()
     t.ok(rc == 0 and re.search(r"smtpd\s+127\.0\.0\.1:%d listening" % ports["smtpd"], out4),
          "with the POP3 port taken, make start still starts SMTP")
-    t.ok(re.search(r"pop3\s+127\.0\.0\.1:%d NOT listening: is the port taken\?" % ports["pop3"], out4),
-         "and says POP3 is not listening, rather than counting another program's socket")
+    t.ok(re.search(r"pop3\s+127\.0\.0\.1:%d NOT listening: .*(bind|port taken)" % ports["pop3"], out4),
+         "and says POP3 is not listening, and why, rather than counting another program's socket")
+    if not re.search(r"pop3\s+127.*NOT listening", out4):
+        t.diag(out4)
     pid = int(open(os.path.join(SV, ".pid")).read()) if os.path.exists(os.path.join(SV, ".pid")) else pid
     make("stop")
 finally:
