@@ -201,10 +201,15 @@ dupb(const char *p, size_t n)
 
 /* ---- control files ---- */
 
+/* the control file config_read could not read, for the message */
+static const char *cfbad = "the control files";
+
 static int
 readline_default(const char *fn, struct str *out, const char *def)
 {
 	int r = control_readline(fn, out);
+
+	cfbad = fn;
 
 	if (r == 0 && !str_copys(out, def))
 		return -1;
@@ -218,6 +223,7 @@ readnum(const char *fn, unsigned long *out, unsigned long def, unsigned long min
 {
 	int r = control_readulong(fn, out);
 
+	cfbad = fn;
 	if (r == 0)
 		*out = def;
 	if (r == -1)
@@ -256,7 +262,8 @@ config_read(struct config *c)
 	    readline_default("control/bouncehost", &c->bouncehost, c->me.s) != 1 ||
 	    readline_default("control/doublebouncehost", &c->doublebouncehost, c->me.s) != 1)
 		return 0;
-	r = control_readline("control/doublebounceto", &c->doublebounceto);
+	cfbad = "control/doublebounceto";
+	r = control_readline(cfbad, &c->doublebounceto);
 	if (r == -1)
 		return 0;
 	c->dbl_discard = 0;
@@ -270,12 +277,14 @@ config_read(struct config *c)
 	}
 	if (!str_nul(&c->doublebounceto))
 		return 0;
-	if ((r = control_readlist("control/locals", &c->locals)) == -1)
+	cfbad = "control/locals";
+	if ((r = control_readlist(cfbad, &c->locals)) == -1)
 		return 0;
 	if (r == 0 && (!str_cats(&c->locals, c->me.s) || !str_catc(&c->locals, 0)))
 		return 0;
 	str_lowerb(c->locals.s, c->locals.len);
-	if (control_readlist("control/virtualdomains", &c->vdraw) == -1)
+	cfbad = "control/virtualdomains";
+	if (control_readlist(cfbad, &c->vdraw) == -1)
 		return 0;
 	for (n = 0, i = 0; i < c->vdraw.len; i += str_chrb(c->vdraw.s + i, c->vdraw.len - i, 0) + 1)
 		n++;
@@ -1757,7 +1766,7 @@ main(int argc, char **argv)
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	if (!config_read(&cf))
-		die_sys(EXIT_TEMP, "unable to read the control files");
+		die_sys(EXIT_TEMP, "unable to read ", cfbad);
 	if (chdir("queue") == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to queue");
 	if ((lockfd = open("lock/sendmutex", O_WRONLY | O_CLOEXEC)) == -1)
@@ -1802,7 +1811,7 @@ main(int argc, char **argv)
 				cf = nc;
 				say("status: control files read again", NULL);
 			} else {
-				warn_sys("unable to read the control files: keeping the old ones");
+				warn_sys("keeping the old control files: unable to read ", cfbad);
 				config_free(&nc);
 			}
 			if (chdir(auto_home) == -1 || chdir("queue") == -1)

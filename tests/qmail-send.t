@@ -126,6 +126,12 @@ try:
     t.ok(s.wait(lambda: "control files read again" in s.log()), "SIGHUP noticed")
     s.inject("bob@" + D, ["bob@new.test"], "Subject: new domain\n\nx\n")
     t.ok(s.wait(lambda: any(x["Subject"] == "new domain" for x in s.maildir(bob))), "new local domain served")
+    # a junk control file at SIGHUP: the old ones are kept, and the log names the file
+    t.control("concurrencylocal", "abc\n")
+    s.signal(signal.SIGHUP)
+    t.ok(s.wait(lambda: "keeping the old control files: unable to read control/concurrencylocal" in s.log()),
+         "junk in control/concurrencylocal at SIGHUP: the old files kept, the log names it")
+    t.control("concurrencylocal", None)
 
     # 6. SIGALRM: a deferred recipient is tried again at once
     t.control("retrylocal", "1000\n")
