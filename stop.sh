@@ -1,13 +1,13 @@
 #!/bin/sh
 # stop.sh [HOME] - run by make stop: stops what start.sh started
-# (HOME defaults to the first line of conf-home)
+# (HOME defaults to $HOME_DIR, else the first line of conf-home)
 #
 # Takes each service start.sh linked (HOME/svscan/.services) out of the
 # scan directory, stops it and its logger with svc -dx (qmail-send
 # finishes the deliveries in progress first), then stops svscan: by the
 # pid start.sh recorded, or through systemd; removes the sendmail links
 # start.sh made that still lead to HOME.  Nothing else is touched.
-home=${1:-$(sed -n 1p "$(dirname "$0")/conf-home")}
+home=${1:-${HOME_DIR:-$(sed -n 1p "$(dirname "$0")/conf-home")}}
 sv=$home/svscan
 say() { echo "stop: $*"; }
 how=$(cat "$sv/.how" 2>/dev/null)
