@@ -48,6 +48,7 @@
 #define LOGIN_MAX 255		/* bytes in an AUTH login */
 #define PASS_MAX 1024		/* bytes in an AUTH password */
 #define RCPT_HARDMAX 100000	/* recipients qmail-queue takes, whatever the settings */
+#define SESSION_MAX 604800	/* control/timeoutsession at most: a week */
 #define SPF_OFF 0		/* control/spfbehavior */
 #define SPF_RECORD 1
 #define SPF_REJECT 2
@@ -57,12 +58,14 @@
 /* settings: control files, overridden per client by the environment */
 struct limits {
 	unsigned long databytes;	/* message size, 0 = any */
-	unsigned long timeout;		/* seconds a read or write may take */
+	unsigned long timeout;		/* seconds a command line, a read or a write may take */
+	unsigned long session;		/* seconds the whole connection may take, 0 = any */
 	unsigned long maxrcpt;		/* recipients per message */
 	unsigned long maxconnrcpt;	/* recipients per connection */
 	unsigned long maxmsgs;		/* messages per connection */
 	unsigned long maxbad;		/* failed commands before hanging up */
 	unsigned long maxauthfail;	/* failed AUTH before hanging up */
+	unsigned long maxjunk;		/* commands that deliver nothing, per message */
 	unsigned long linemax;		/* DATA line, CRLF included */
 	unsigned long cmdmax;		/* command line, CRLF included */
 	unsigned long greetdelay;	/* seconds of silence asked of the client */
@@ -98,6 +101,8 @@ struct session {
 	struct str env;		/* "F" sender NUL ("T" rcpt NUL)... */
 	struct str rcptlog;	/* recipients for the log line */
 	unsigned long nrcpt, connrcpt, msgs, bad;
+	unsigned long junk;	/* see junk(), since the last message taken */
+	long long sessionend;	/* now_ms() when the session is over, 0 never */
 	struct str line;	/* the current command line */
 };
 
@@ -137,6 +142,123 @@ safecat(struct str *to, const char *b, size_t n, size_t max)
 			return 0;
 	}
 	return 1;
+}
+
+/* helocat - the HELO argument as kept: as safecat, but the brackets of
+ * an address literal stay */
+static int
+helocat(struct str *to, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < HELO_MAX; i++)
+		if (!(b[i] == '[' || b[i] == ']' ? str_catc(to, b[i]) : safecat(to, b + i, 1, 1)))
+			return 0;
+	return 1;
+}
+
+/* commentcat - b[0..n) in a comment of a header field: letters, digits
+ * and "-._:@[]+=" stay, anything else becomes '?', so nothing in it can
+ * close the comment, quote, or look like the ';' before the date */
+static int
+commentcat(struct str *to, const char *b, size_t n, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++) {
+		char c = b[i];
+
+		if (!str_isalpha(c) && !str_isdigit(c) && (c == 0 || !strchr("-._:@[]+=", c)))
+			c = '?';
+		if (!str_catc(to, c))
+			return 0;
+	}
+	return 1;
+}
+
+/* isdomain - b[0..n) is a host name: labels of letters, digits, '-' (and
+ * '_', which many hosts put in their names) between single dots */
+static int
+isdomain(const char *b, size_t n)
+{
+	size_t i, label = 0;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (str_isalpha(b[i]) || str_isdigit(b[i]) || b[i] == '-' || b[i] == '_')
+			label++;
+		else
+			return 0;
+	}
+	return label > 0;
+}
+
+/* isliteral - b[0..n) is an address literal: "[" letters, digits, dots
+ * and colons "]" (RFC 5321 4.1.3 is stricter; this is what is harmless) */
+static int
+isliteral(const char *b, size_t n)
+{
+	size_t i;
+
+	if (n < 3 || b[0] != '[' || b[n - 1] != ']')
+		return 0;
+	for (i = 1; i + 1 < n; i++)
+		if (!str_isalpha(b[i]) && !str_isdigit(b[i]) && b[i] != '.' && b[i] != ':')
+			return 0;
+	return 1;
+}
+
+/* isdotatom - b[0..n) is an RFC 5322 dot-atom: atext between single dots */
+static int
+isdotatom(const char *b, size_t n)
+{
+	size_t i, atom = 0;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] == '.') {
+			if (atom == 0)
+				return 0;
+			atom = 0;
+		} else if (str_isalpha(b[i]) || str_isdigit(b[i]) ||
+		    (b[i] && strchr("!#$%&'*+-/=?^_`{|}~", b[i])))
+			atom++;
+		else
+			return 0;
+	}
+	return atom > 0;
+}
+
+/* pvaluecat - an RFC 8601 property value: addr[0..n) as it is when it is a
+ * host name, or (with mailbox) dot-atom@host; else an RFC 2045
+ * quoted-string, '"' and '\\' escaped, control bytes left out, 8-bit
+ * bytes as '?', so that no ';' or '(' of the client's starts a result or
+ * a comment of its own.  At most max bytes of addr are written. */
+static int
+pvaluecat(struct str *to, const char *b, size_t n, size_t max, int mailbox)
+{
+	size_t at = str_rchrb(b, n, '@'), i;
+
+	if (n <= max && (mailbox ? at < n && isdotatom(b, at) && isdomain(b + at + 1, n - at - 1) :
+	    isdomain(b, n)))
+		return str_catb(to, b, n);
+	if (!str_catc(to, '"'))
+		return 0;
+	for (i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (c < 32 || c == 127)
+			continue;
+		if (c > 127)
+			c = '?';
+		if ((c == '"' || c == '\\') && !str_catc(to, '\\'))
+			return 0;
+		if (!str_catc(to, (char)c))
+			return 0;
+	}
+	return str_catc(to, '"');
 }
 
 /* safespace - as safecat, but spaces stay */
@@ -207,35 +329,131 @@ failed(struct session *ss, const char *reply)
 		bye(ss, "421 4.7.0 too many errors, closing the connection\r\n", "too many errors");
 }
 
+/* junkcount - one more command that delivers nothing (see junk()); past
+ * the limit the connection ends, so that looping on such commands holds
+ * no connection slot for long */
+static void
+junkcount(struct session *ss)
+{
+	ss->junk++;
+	if (ss->lim.maxjunk && ss->junk >= ss->lim.maxjunk)
+		bye(ss, "421 4.7.0 too many commands that deliver nothing, closing the connection\r\n",
+		    "too many junk commands");
+}
+
+/* junk - answer such a command: NOOP, RSET, VRFY, HELP, HELO or EHLO
+ * again, RCPT past the recipient limits, a temporary refusal */
+static void
+junk(struct session *ss, const char *reply)
+{
+	out(ss, reply);
+	junkcount(ss);
+}
+
+/* now_ms - milliseconds on the monotonic clock */
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	/* CLOCK_MONOTONIC cannot fail on a POSIX.1-2008 system; if it did,
+	 * every wait would still end, at its own timeout */
+	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
+		return 0;
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* deadline - seconds from now, or the session's end if that is sooner */
+static long long
+deadline(const struct session *ss, unsigned long seconds)
+{
+	long long d = now_ms() + (long long)seconds * 1000;
+
+	return ss->sessionend && ss->sessionend < d ? ss->sessionend : d;
+}
+
+/* sessionover - the session time limit has passed */
+static int
+sessionover(const struct session *ss)
+{
+	return ss->sessionend && now_ms() >= ss->sessionend;
+}
+
+/* timedout - a read ran into its deadline: say which one, and end */
+static void __attribute__((noreturn))
+timedout(struct session *ss)
+{
+	if (sessionover(ss))
+		bye(ss, "421 4.4.2 session time limit reached, closing the connection\r\n",
+		    "session time limit");
+	bye(ss, "421 4.4.2 timeout, closing the connection\r\n", "timeout");
+}
+
+/* fill - read more input, waiting until the deadline at most (ss->in
+ * itself has no timeout): >0 bytes held, 0 end of file, -1 error,
+ * errno ETIMEDOUT when the deadline passed */
+static long
+fill(struct session *ss, long long end)
+{
+	struct pollfd p;
+	long long left;
+	int r;
+
+	for (;;) {
+		if ((left = end - now_ms()) <= 0)
+			return errno = ETIMEDOUT, -1;
+		p.fd = ss->in.fd;
+		p.events = POLLIN;
+		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (r > 0)
+			return buf_fill(&ss->in);
+	}
+}
+
 /* getline - the next line into ss->line, flushing replies first when
  * the client must be waiting for them.  1 a line, 2 a line longer than
- * max (discarded), and on end of file or timeout the connection ends. */
+ * max (discarded); on end of file or timeout the connection ends.  The
+ * whole line must come within the timeout, however it is cut into
+ * pieces: a byte now and then holds no connection for ever.  Past the
+ * session's end the next line gets 421. */
 static int
 getline_(struct session *ss, size_t max)
 {
-	size_t have = buf_pending(&ss->in);
-	int r;
+	size_t have = buf_pending(&ss->in), i;
+	long long end;
+	int found, toolong = 0;
+	long r;
 
 	if (have == 0 || str_chrb(ss->in.x + ss->in.pos, have, '\n') == have)
 		flush(ss);
+	if (sessionover(ss))
+		timedout(ss);
+	end = deadline(ss, ss->lim.timeout);
 	ss->line.len = 0;
-	r = buf_getline(&ss->in, &ss->line, '\n', max);
-	if (r == 1)
-		return 1;
-	if (r == -1 && errno == EMSGSIZE) {
-		/* throw the rest of the line away, a bounded piece at a time */
-		do {
-			ss->line.len = 0;
-			r = buf_getline(&ss->in, &ss->line, '\n', max);
-		} while (r == -1 && errno == EMSGSIZE);
-		if (r == 1)
-			return 2;
+	for (;;) {
+		if ((have = buf_pending(&ss->in)) == 0) {
+			if ((r = fill(ss, end)) == 0)
+				bye(ss, NULL, "disconnected");
+			if (r < 0 && errno == ETIMEDOUT)
+				timedout(ss);
+			if (r < 0)
+				bye(ss, NULL, "read failed");
+			continue;
+		}
+		i = str_chrb(ss->in.x + ss->in.pos, have, '\n');
+		if ((found = i < have))
+			i++;	/* the LF travels with the line */
+		/* a line too long is thrown away as it comes */
+		if (!toolong && i > max - ss->line.len)
+			toolong = 1;
+		if (!toolong && !str_catb(&ss->line, ss->in.x + ss->in.pos, i))
+			nomem();
+		ss->in.pos += i;
+		if (found)
+			return toolong ? 2 : 1;
 	}
-	if (r == 0)
-		bye(ss, NULL, "disconnected");
-	if (errno == ETIMEDOUT)
-		bye(ss, "421 4.4.2 timeout, closing the connection\r\n", "timeout");
-	bye(ss, NULL, "read failed");
 }
 
 /* trouble - a control file could not be read: tell the client, then die */
@@ -311,11 +529,15 @@ setup(struct session *ss)
 	readsetting(NULL, "control/timeoutsmtpd", &lim->timeout, 1200);
 	if (lim->timeout == 0 || lim->timeout > 86400)
 		lim->timeout = 1200;
+	readsetting(NULL, "control/timeoutsession", &lim->session, 3600);
+	if (lim->session > SESSION_MAX)
+		lim->session = SESSION_MAX;
 	readsetting("MAXRCPT", "control/smtpdmaxrcpt", &lim->maxrcpt, 1000);
 	readsetting("MAXCONNRCPT", "control/smtpdmaxconnrcpt", &lim->maxconnrcpt, 10000);
 	readsetting("MAXMSGS", "control/smtpdmaxmsgs", &lim->maxmsgs, 1000);
 	readsetting("MAXBAD", "control/smtpdmaxbad", &lim->maxbad, 20);
 	readsetting("MAXAUTHFAIL", "control/smtpdmaxauthfail", &lim->maxauthfail, 3);
+	readsetting("MAXJUNK", "control/smtpdmaxjunk", &lim->maxjunk, 100);
 	readsetting(NULL, "control/smtpdlinemax", &lim->linemax, 1000);
 	readsetting(NULL, "control/smtpdcmdmax", &lim->cmdmax, 512);
 	if (lim->cmdmax < 64)
@@ -408,8 +630,8 @@ spf(struct session *ss, const char *d, size_t dn)
 	    (why.len && (!str_cats(&ss->spfhdr, " (") ||
 	    !safespace(&ss->spfhdr, why.s, why.len, 200) || !str_catc(&ss->spfhdr, ')'))) ||
 	    !str_cats(&ss->spfhdr, ss->sender.len ? " smtp.mailfrom=" : " smtp.helo=") ||
-	    !safecat(&ss->spfhdr, req.local, ss->sender.len ? ss->sender.len : 0, 300) ||
-	    (!ss->sender.len && !safecat(&ss->spfhdr, req.domain, req.domainlen, HELO_MAX)) ||
+	    !(ss->sender.len ? pvaluecat(&ss->spfhdr, ss->sender.s, ss->sender.len, 300, 1) :
+	    pvaluecat(&ss->spfhdr, ss->helo.s, ss->helo.len, HELO_MAX, 0)) ||
 	    !str_catc(&ss->spfhdr, '\n'))
 		nomem();
 	str_free(&why);
@@ -417,7 +639,7 @@ spf(struct session *ss, const char *d, size_t dn)
 		return 1;
 	ss->spfhdr.len = 0;
 	if (res == SPF_TEMPERROR) {
-		out(ss, "451 4.4.3 SPF: temporary DNS failure for the sender's domain, try later\r\n");
+		junk(ss, "451 4.4.3 SPF: temporary DNS failure for the sender's domain, try later\r\n");
 		return 0;
 	}
 	if (!str_cats(&r, "550 5.7.23 SPF: ") ||
@@ -478,6 +700,7 @@ helo(struct session *ss, const char *arg, size_t n, int esmtp)
 {
 	char num[FMT_ULONG];
 	struct str r = STR_ZERO;
+	int again = ss->helo.len > 0;
 
 	if (n == 0) {
 		failed(ss, esmtp ? "501 5.5.4 EHLO needs a domain name\r\n" :
@@ -486,7 +709,7 @@ helo(struct session *ss, const char *arg, size_t n, int esmtp)
 	}
 	reset(ss);
 	ss->helo.len = 0;
-	if (!safecat(&ss->helo, arg, n, HELO_MAX) || !str_nul(&ss->helo))
+	if (!helocat(&ss->helo, arg, n) || !str_nul(&ss->helo))
 		nomem();
 	ss->esmtp = esmtp;
 	if (!str_cats(&r, "250") || !str_cats(&r, esmtp ? "-" : " ") || !str_cats(&r, ss->me.s) ||
@@ -512,6 +735,8 @@ helo(struct session *ss, const char *arg, size_t n, int esmtp)
 		nomem();
 	out(ss, r.s);
 	str_free(&r);
+	if (again)
+		junkcount(ss);	/* a second HELO in the same state moves nothing forward */
 }
 
 /* domain_of - the domain of addr (after the last '@'), or NULL */
@@ -545,10 +770,46 @@ badmailfrom(struct session *ss, const struct str *a)
 	return 0;
 }
 
+/* reserved - local parts that speak for the mail system itself (RFC
+ * 5321 4.5.1, RFC 3834): no login reaches them as an extension */
+static int
+reserved(const char *l, size_t n)
+{
+	return (n == 4 && str_caseeqb(l, "root", 4)) || (n == 10 && str_caseeqb(l, "postmaster", 10)) ||
+	    (n == 13 && str_caseeqb(l, "mailer-daemon", 13));
+}
+
+/* extension_ours - is login-ext@domain (a[0..n), the login's part ulen
+ * bytes long) the login's?  Delivery gives login-a-b to the longest of
+ * login-a-b, login-a that users/recipients.cdb lists (lib/rcptcheck.c),
+ * so none of those longer than the login may be listed, nor be a
+ * reserved name.  1 yes, 0 no, -1 cannot tell. */
+static int
+extension_ours(const char *a, size_t n, size_t ulen)
+{
+	struct str key = STR_ZERO;
+	size_t at = str_rchrb(a, n, '@'), p;
+	int r = 1;
+
+	for (p = ulen + 1; p <= at && r == 1; p++) {
+		if (p < at && a[p] != '-')
+			continue;
+		if (reserved(a, p))
+			r = 0;
+		else if (!str_copyb(&key, a, p) || !str_catb(&key, a + at, n - at))
+			r = -1;
+		else if ((r = rcptcheck_mailbox(key.s, key.len)) != -1)
+			r = !r;
+	}
+	str_free(&key);
+	return r;
+}
+
 /* ownaddress - under SUBMISSION, may the login send as a?  Its own
- * address (a bare login in control/defaultdomain), with any extension,
- * or what control/smtpdauthfrom grants: "login:address", "login:@domain",
- * "login:*", "*:..." for every login */
+ * address (a bare login in control/defaultdomain), with any extension
+ * that is no other mailbox's, or what control/smtpdauthfrom grants:
+ * "login:address", "login:@domain", "login:*", "*:..." for every login.
+ * 1 yes, 0 no, -1 cannot tell now. */
 static int
 ownaddress(struct session *ss, const struct str *a)
 {
@@ -593,10 +854,12 @@ ownaddress(struct session *ss, const struct str *a)
 	if (at < ulen || !str_caseeqb(a->s, lg->s, ulen))
 		return 0;
 	if (at == ulen)
-		return 1;	/* the login itself */
-	/* an extension of it, unless that address is a mailbox (or alias)
-	 * of its own in users/recipients.cdb: joe may not send as joe-smith */
-	return a->s[ulen] == '-' && rcptcheck_mailbox(a->s, a->len) == 0;
+		return 1;	/* the login itself, even when it is postmaster */
+	/* an extension of it, unless it is another mailbox's (or alias's):
+	 * joe may send as neither joe-smith nor joe-smith-private */
+	if (a->s[ulen] != '-')
+		return 0;
+	return extension_ours(a->s, a->len, ulen);
 }
 
 /* digits - p[0..n) is all ASCII digits */
@@ -677,8 +940,11 @@ mail(struct session *ss, const char *arg, size_t n)
 		failed(ss, "553 5.7.1 sender refused by local policy (badmailfrom)\r\n");
 		return;
 	}
-	if (ss->submission && !ownaddress(ss, &ss->sender)) {
-		failed(ss, "553 5.7.1 you may send only from your own address\r\n");
+	if (ss->submission && (r = ownaddress(ss, &ss->sender)) != 1) {
+		if (r == -1)
+			junk(ss, "451 4.3.0 unable to check the sender address, try later\r\n");
+		else
+			failed(ss, "553 5.7.1 you may send only from your own address\r\n");
 		return;
 	}
 	if (ss->lim.mfdnscheck && ss->sender.len > 0 && d[0] != '[') {
@@ -687,7 +953,7 @@ mail(struct session *ss, const char *arg, size_t n)
 			return;
 		}
 		if (r == -1) {
-			out(ss, "451 4.4.3 unable to look up the sender's domain, try later\r\n");
+			junk(ss, "451 4.4.3 unable to look up the sender's domain, try later\r\n");
 			return;
 		}
 	}
@@ -744,7 +1010,7 @@ rcpt(struct session *ss, const char *arg, size_t n)
 	d = domain_of(&a, &dn);
 	if (!ss->relayclient && ss->login.len == 0 && !pm) {
 		if ((r = rcptcheck_relay(&ss->rc, d, dn)) == -1) {
-			out(ss, "451 4.3.0 unable to read the relay table, try later\r\n");
+			junk(ss, "451 4.3.0 unable to read the relay table, try later\r\n");
 			goto out;
 		}
 		if (r == 0) {
@@ -758,11 +1024,11 @@ rcpt(struct session *ss, const char *arg, size_t n)
 	    (ss->lim.maxconnrcpt && ss->connrcpt >= ss->lim.maxconnrcpt)) {
 		/* RFC 5321 4.5.3.1.10: the client sends DATA for those
 		 * taken and the rest later, so this is no failed command */
-		out(ss, "452 4.5.3 too many recipients\r\n");
+		junk(ss, "452 4.5.3 too many recipients\r\n");
 		goto out;
 	}
 	if ((r = rcptcheck_exists(&ss->rc, a.s, a.len)) == -1) {
-		out(ss, "451 4.3.0 unable to check the recipient, try later\r\n");
+		junk(ss, "451 4.3.0 unable to check the recipient, try later\r\n");
 		goto out;
 	}
 	if (r == 0) {
@@ -871,32 +1137,47 @@ qq_finish(struct qq *q, const struct str *env, unsigned long *qpid)
 	return code;
 }
 
-/* received - our trace header, LF-ended as the queue stores it */
+/* literal - the client's address as an address literal */
+static int
+literal(struct str *h, const char *ip)
+{
+	return str_catc(h, '[') && (!strchr(ip, ':') || str_cats(h, "IPv6:")) &&
+	    safecat(h, ip, strlen(ip), 100) && str_catc(h, ']');
+}
+
+/* received - our trace header, LF-ended as the queue stores it.  RFC
+ * 5321 4.4 wants a domain or an address literal after "from": a HELO
+ * that is neither goes into the comment, defused, and the client's
+ * address takes its place.  The client's ident answer and reverse name
+ * are its own words too. */
 static int
 received(struct session *ss, struct str *h)
 {
 	char date[DATE822_LEN];
 	const char *ip = ss->remoteip;
+	int plain = isdomain(ss->helo.s, ss->helo.len) || isliteral(ss->helo.s, ss->helo.len);
 
 	date822_fmt(date, time(NULL));
 	h->len = 0;
-	if (!str_cats(h, "Received: from ") || !safecat(h, ss->helo.s, ss->helo.len, HELO_MAX) ||
-	    !str_cats(h, " ("))
+	if (!str_cats(h, "Received: from ") ||
+	    !(plain ? str_catb(h, ss->helo.s, ss->helo.len) : literal(h, ip)) || !str_cats(h, " ("))
+		return 0;
+	if (!plain && (!str_cats(h, "helo=") || !commentcat(h, ss->helo.s, ss->helo.len, HELO_MAX) ||
+	    !str_catc(h, ' ')))
 		return 0;
 	if (ss->remoteinfo && *ss->remoteinfo &&
-	    (!safecat(h, ss->remoteinfo, strlen(ss->remoteinfo), 100) || !str_catc(h, '@')))
+	    (!commentcat(h, ss->remoteinfo, strlen(ss->remoteinfo), 100) || !str_catc(h, '@')))
 		return 0;
 	if (ss->remotehost && *ss->remotehost &&
-	    (!safecat(h, ss->remotehost, strlen(ss->remotehost), 255) || !str_catc(h, ' ')))
+	    (!commentcat(h, ss->remotehost, strlen(ss->remotehost), 255) || !str_catc(h, ' ')))
 		return 0;
-	if (!str_catc(h, '[') || (strchr(ip, ':') && !str_cats(h, "IPv6:")) ||
-	    !safecat(h, ip, strlen(ip), 100) || !str_cats(h, "])\n\tby ") ||
+	if (!literal(h, ip) || !str_cats(h, ")\n\tby ") ||
 	    !safecat(h, ss->me.s, ss->me.len, 255) || !str_cats(h, " (lanmail) with ") ||
 	    !str_cats(h, ss->esmtp ? "ESMTP" : "SMTP") || (ss->tls && !str_catc(h, 'S')) ||
 	    (ss->login.len && !str_catc(h, 'A')))
 		return 0;
 	if (ss->login.len && (!str_cats(h, " (authenticated user ") ||
-	    !safecat(h, ss->login.s, ss->login.len, LOGIN_MAX) || !str_catc(h, ')')))
+	    !commentcat(h, ss->login.s, ss->login.len, LOGIN_MAX) || !str_catc(h, ')')))
 		return 0;
 	return str_cats(h, ";\n\t") && str_cats(h, date) && str_catc(h, '\n');
 }
@@ -960,14 +1241,17 @@ data(struct session *ss, size_t argn)
 	flush(ss);
 	smtpdata_init(&sd, ss->lim.linemax);
 	while (!sd.done) {
-		if (buf_pending(&ss->in) == 0) {
-			if ((r = buf_fill(&ss->in)) <= 0) {
-				qq_abort(&q);
-				msglog(ss, size, r == 0 ? "dropped:disconnected" : "dropped:read-failed", 0);
-				if (r == -1 && errno == ETIMEDOUT)
-					bye(ss, "421 4.4.2 timeout, closing the connection\r\n", "timeout");
-				bye(ss, NULL, r == 0 ? "disconnected in DATA" : "read failed in DATA");
-			}
+		/* the message may take long, each read not; nor may the
+		 * session: past its end the message is dropped unqueued */
+		if (buf_pending(&ss->in) == 0 && (r = fill(ss, deadline(ss, ss->lim.timeout))) <= 0) {
+			int late = r == -1 && errno == ETIMEDOUT;
+
+			qq_abort(&q);
+			msglog(ss, size, r == 0 ? "dropped:disconnected" : !late ? "dropped:read-failed" :
+			    sessionover(ss) ? "dropped:session-time-limit" : "dropped:timeout", 0);
+			if (late)
+				timedout(ss);
+			bye(ss, NULL, r == 0 ? "disconnected in DATA" : "read failed in DATA");
 		}
 		lfs = sd.lfs;
 		took = smtpdata_feed(&sd, ss->in.x + ss->in.pos, buf_pending(&ss->in), o, &olen);
@@ -1006,6 +1290,7 @@ data(struct session *ss, size_t argn)
 			struct str r2 = STR_ZERO;
 
 			msglog(ss, size, "accepted", qpid);
+			ss->junk = 0;	/* the client is doing its job */
 			if (!str_cats(&r2, "250 2.0.0 ok: queued as qp ") ||
 			    !str_catb(&r2, num, fmt_ulong(num, qpid)) || !str_cats(&r2, "\r\n") ||
 			    !str_nul(&r2))
@@ -1128,13 +1413,24 @@ authline(struct session *ss, const char *prompt, struct str *out_)
 	return 1;
 }
 
+/* authwait - the pause before the answer to the nth checked password of
+ * the connection, when it fails: 1, 2, 4, 8, then 16 seconds.  Once one
+ * failed, a success waits as long, so that a client which hangs up when
+ * no quick success comes learns nothing from it.  Guessing across
+ * connections is not counted here (see qmail-smtpd(8)). */
+static void
+authwait(struct session *ss, unsigned long n)
+{
+	flush(ss);
+	sleep(n > 5 ? 16U : 1U << (n - 1));
+}
+
 static void
 auth(struct session *ss, const char *arg, size_t n)
 {
 	struct str resp = STR_ZERO, login = STR_ZERO, pass = STR_ZERO;
 	size_t m, r0, i;
 	int plain, code;
-	unsigned long delay;
 
 	if (!ss->cpw) {
 		failed(ss, "502 5.5.1 AUTH is not available here\r\n");
@@ -1234,6 +1530,8 @@ auth(struct session *ss, const char *arg, size_t n)
 				logline("auth ip=", ss->remoteip, " result=ok login=", l.s);
 			str_free(&l);
 		}
+		if (ss->authfail)
+			authwait(ss, ss->authfail + 1);
 		out(ss, "235 2.7.0 authentication successful\r\n");
 		goto out;
 	}
@@ -1246,14 +1544,11 @@ auth(struct session *ss, const char *arg, size_t n)
 		str_free(&l);
 	}
 	if (code != 1 && code != 2) {
-		out(ss, "454 4.7.0 temporary authentication failure, try later\r\n");
+		junk(ss, "454 4.7.0 temporary authentication failure, try later\r\n");
 		goto out;
 	}
-	/* slow down guessing: 1, 2, 4, 8 seconds ... for each failure */
 	ss->authfail++;
-	delay = ss->authfail > 5 ? 16 : 1UL << (ss->authfail - 1);
-	flush(ss);
-	sleep((unsigned)delay);
+	authwait(ss, ss->authfail);
 	if (ss->lim.maxauthfail && ss->authfail >= ss->lim.maxauthfail)
 		bye(ss, "535 5.7.8 authentication failed\r\n421 4.7.0 too many failed logins, closing\r\n",
 		    "too many failed logins");
@@ -1322,6 +1617,8 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	}
 	setup(&ss);
+	if (ss.lim.session)
+		ss.sessionend = now_ms() + (long long)ss.lim.session * 1000;
 	errno = 0;
 	if ((ss.tlsfd = starttls_fd()) == -1 && errno != 0)
 		warn_sys("not offering STARTTLS: bad $", STARTTLS_ENV);
@@ -1344,7 +1641,8 @@ main(int argc, char **argv)
 		if (rr == 1)
 			ss.relayclient = "";
 	}
-	buf_init(&ss.in, 0, inx, sizeof inx, (unsigned)ss.lim.timeout);
+	/* reads wait in fill(), against a deadline per line or per session */
+	buf_init(&ss.in, 0, inx, sizeof inx, 0);
 	buf_init(&ss.out, 1, outx, sizeof outx, (unsigned)ss.lim.timeout);
 	if (str_cats(&l, " host=") && safecat(&l, ss.remotehost ? ss.remotehost : "", ss.remotehost ? strlen(ss.remotehost) : 0, 255) &&
 	    str_nul(&l))
@@ -1406,10 +1704,10 @@ main(int argc, char **argv)
 				break;
 			}
 			reset(&ss);
-			out(&ss, "250 2.0.0 ok\r\n");
+			junk(&ss, "250 2.0.0 ok\r\n");
 			break;
 		case SMTP_NOOP:
-			out(&ss, "250 2.0.0 ok\r\n");
+			junk(&ss, "250 2.0.0 ok\r\n");
 			break;
 		case SMTP_QUIT:
 			out(&ss, "221 2.0.0 ");
@@ -1420,13 +1718,13 @@ main(int argc, char **argv)
 				failed(&ss, "501 5.5.4 VRFY needs an argument\r\n");
 				break;
 			}
-			out(&ss, "252 2.5.0 cannot verify, but will take the message and try to deliver it\r\n");
+			junk(&ss, "252 2.5.0 cannot verify, but will take the message and try to deliver it\r\n");
 			break;
 		case SMTP_EXPN:
 			failed(&ss, "502 5.5.1 EXPN is not available\r\n");
 			break;
 		case SMTP_HELP:
-			out(&ss, "214 2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH STARTTLS; see RFC 5321\r\n");
+			junk(&ss, "214 2.0.0 commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH STARTTLS; see RFC 5321\r\n");
 			break;
 		case SMTP_AUTH:
 			auth(&ss, ss.line.s + arg, len - arg);

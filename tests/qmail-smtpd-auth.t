@@ -17,7 +17,8 @@ import smtpdtest as s
 t.need_home()
 s.setup()
 cpwlog = os.path.join(t.tmpdir("smtpd-cpw."), "log")
-ENV = {"CPW_USERS": "alice@virt.test:s3cret bob:pw-of-bob", "CPW_LOG": cpwlog}
+ENV = {"CPW_USERS": "alice@virt.test:s3cret bob:pw-of-bob mailer:pw-of-mailer postmaster:pw-of-pm",
+       "CPW_LOG": cpwlog}
 CPW = [s.checkpassword_path(), "true"]
 srv = s.Server(CPW, env=ENV)
 P = srv.port
@@ -110,6 +111,16 @@ try:
     t.is_(c.cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6\r\n", "LOGIN again")
     t.is_(s.code(c.cmd("*")), "501 5.7.0", "* cancels: 501 5.7.0")
     c.close()
+    # after a failure, a success waits as long as a failure would: a
+    # client that hangs up when no quick answer comes learns nothing
+    c, r = ehlo(P)
+    t.is_(s.code(c.cmd("AUTH PLAIN " + b64("\0bob\0guess"))), "535 5.7.8", "a failure")
+    t0 = time.time()
+    r = c.cmd("AUTH PLAIN " + b64("\0bob\0pw-of-bob"))
+    took = time.time() - t0
+    t.is_(s.code(r), "235 2.7.0", "then the right password: 235")
+    t.ok(took >= 1.9, "after the delay a second failure would get (%.1f s)" % took)
+    c.close()
     sv = s.Server(CPW, env=dict(ENV, MAXAUTHFAIL="2"))
     c, r = ehlo(sv.port)
     t.is_(s.code(c.cmd("AUTH PLAIN " + b64("\0bob\0bad1"))), "535 5.7.8", "first failure")
@@ -151,6 +162,15 @@ try:
           "SUBMISSION: login-ext that is another mailbox is not the login's")
     c.cmd("RSET")
     t.is_(s.code(c.cmd("MAIL FROM:<alice-smithy@virt.test>")), "250 2.1.0", "but other extensions still are")
+    c.cmd("RSET")
+    # mail to alice-smith-private goes to alice-smith: so does its sender
+    t.is_(s.code(c.cmd("MAIL FROM:<alice-smith-private@virt.test>")), "553 5.7.1",
+          "SUBMISSION: an extension of another mailbox is not the login's")
+    c.cmd("RSET")
+    t.is_(s.code(c.cmd("MAIL FROM:<Alice-Smith-a-b@virt.test>")), "553 5.7.1", "nor a deeper one, in any case")
+    c.cmd("RSET")
+    t.is_(s.code(c.cmd("MAIL FROM:<alice-smithy-private@virt.test>")), "250 2.1.0",
+          "an extension of an extension of the login's is the login's")
     c.close()
     t.write(rfile, saved_r)
     s.newu()
@@ -158,6 +178,27 @@ try:
     c.cmd("AUTH PLAIN " + b64("\0bob\0pw-of-bob"))
     t.is_(s.code(c.cmd("MAIL FROM:<bob@lanmail.test>")), "250 2.1.0", "SUBMISSION: bare login in control/defaultdomain")
     c.close()
+    # the mail system's own names are nobody's extension
+    c, r = ehlo(sub.port)
+    c.cmd("AUTH PLAIN " + b64("\0mailer\0pw-of-mailer"))
+    t.is_(s.code(c.cmd("MAIL FROM:<mailer-x@lanmail.test>")), "250 2.1.0", "SUBMISSION: login mailer, an extension")
+    c.cmd("RSET")
+    t.is_(s.code(c.cmd("MAIL FROM:<MAILER-DAEMON@lanmail.test>")), "553 5.7.1",
+          "SUBMISSION: login mailer may not send as MAILER-DAEMON")
+    t.is_(s.code(c.cmd("MAIL FROM:<mailer-daemon-x@lanmail.test>")), "553 5.7.1", "nor as an extension of it")
+    c.close()
+    c, r = ehlo(sub.port)
+    c.cmd("AUTH PLAIN " + b64("\0postmaster\0pw-of-pm"))
+    t.is_(s.code(c.cmd("MAIL FROM:<Postmaster@lanmail.test>")), "250 2.1.0",
+          "SUBMISSION: a login that is exactly postmaster's address may send as it")
+    c.close()
+    s.control("smtpdauthfrom", "mailer:mailer-daemon@lanmail.test\n")
+    c, r = ehlo(sub.port)
+    c.cmd("AUTH PLAIN " + b64("\0mailer\0pw-of-mailer"))
+    t.is_(s.code(c.cmd("MAIL FROM:<MAILER-DAEMON@lanmail.test>")), "250 2.1.0",
+          "control/smtpdauthfrom may grant MAILER-DAEMON")
+    c.close()
+    s.control("smtpdauthfrom", None)
     s.control("smtpdauthfrom", "alice@virt.test:@lanmail.test\n*:shared@virt.test\nbob:*\n")
     c, r = ehlo(sub.port)
     c.cmd("AUTH PLAIN " + b64("\0alice@virt.test\0s3cret"))
