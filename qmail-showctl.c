@@ -507,6 +507,12 @@ check_services(void)
 		    !ipv6(ip.s, ip.len) && !(ip.len == 1 && ip.s[0] == '0'))
 			warning("control/", ips[i], ": not an IPv4 or IPv6 address: the listeners will not start");
 	}
+	/* qmail-smtpd refuses every connection over any other value */
+	fn_of(&fn, "spfbehavior");
+	if (control_readline(fn.s, &ip) == 1 && !(ip.len == 3 && str_caseeqb(ip.s, "off", 3)) &&
+	    !(ip.len == 6 && (str_caseeqb(ip.s, "record", 6) || str_caseeqb(ip.s, "reject", 6))))
+		warning("control/spfbehavior: not off, record or reject: qmail-smtpd answers every"
+		    " connection with 421", "", "");
 	str_free(&fn);
 	str_free(&ip);
 }
@@ -526,10 +532,12 @@ check_modes(void)
 		return;
 	for (i = 0; i < NSETTINGS; i++) {
 		/* secrets, each readable by its own reader only: the TLS key,
-		 * the administrators' password hashes, the SRS keys, the DKIM keys */
+		 * the administrators' password hashes, the SRS keys, the
+		 * smarthost passwords, the DKIM keys */
 		if (str_equal(settings[i].name, "serverkey.pem") ||
 		    str_equal(settings[i].name, "webadmins") ||
 		    str_equal(settings[i].name, "srssecret") ||
+		    str_equal(settings[i].name, "smtpauth") ||
 		    str_equal(settings[i].name, "dkim"))
 			continue;
 		fn_of(&fn, settings[i].name);

@@ -587,8 +587,9 @@ spfsetting(struct session *ss)
 		else if (v.len == 6 && str_caseeqb(v.s, "record", 6))
 			ss->lim.spf = SPF_RECORD;
 		else {
-			errno = EINVAL;
-			trouble("control/spfbehavior");
+			(void)fd_writeall(1, TROUBLE, sizeof TROUBLE - 1, 5);
+			die(EXIT_TEMP, e ? "$SPFBEHAVIOR" : "control/spfbehavior",
+			    " is not off, record or reject");
 		}
 	}
 	str_free(&v);

@@ -102,6 +102,7 @@ try:
     t.control("smtpport", "70000\n")
     t.control("listenip", "192.168.1\n")
     t.control("lanmail-no-such-setting", "x\n")
+    t.control("spfbehavior", "recrod\n")
     os.mkdir(os.path.join(CTL, "badmailfrom"))
     rc, out, err = run()
     w = warnings(out)
@@ -115,6 +116,8 @@ try:
     t.ok(any(x.startswith("control/databytes: not a number") for x in w), "and warned about")
     t.ok(any(x.startswith("control/smtpport: not a port") for x in w), "a port over 65535")
     t.ok(any(x.startswith("control/listenip: not an IPv4 or IPv6 address") for x in w), "a listen address that is not one")
+    t.ok(any(x.startswith("control/spfbehavior: not off, record or reject") for x in w), "a misspelt spfbehavior")
+    t.control("spfbehavior", None)
     t.is_(entry(out, "badmailfrom")[0], "UNREADABLE", "an unreadable file (a directory) is shown as such")
     t.ok(any(x.startswith("control/badmailfrom: unreadable") for x in w), "and warned about")
     unknown = out.split("no program reads", 1)[1].split("\n\n", 1)[0] if "no program reads" in out else ""
