@@ -10,8 +10,10 @@
  * removes nothing.  Every change to the Maildir is a single rename or
  * unlink, so a second session, a delivery or another Maildir reader at
  * the same time cannot leave it damaged: a message another session
- * removed is reported as gone.  Exit 0 once it has spoken to the
- * client, 111 when it could not even start.
+ * removed is reported as gone.  File names and contents are the
+ * mailbox owner's and may be anything: one odd file costs only itself.
+ * Exit 0 once it has spoken to the client, 111 when it could not even
+ * start.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auto.h"
@@ -34,24 +37,37 @@
 
 #define TIMEOUT_DEFAULT 600
 #define OUTSIZE 65536
+#define TMP_OLD (36 * 3600)	/* a tmp/ file this old is an abandoned delivery */
 
 struct msg {
-	size_t name;		/* offset of "cur/NAME" in the name pool */
+	size_t name;		/* offset of "cur/NAME" (or "new/NAME") in the pool */
 	unsigned long size;	/* octets in CRLF form, once known */
 	time_t mtime;
 	long mnsec;		/* the order of deliveries within a second */
-	int sized, deleted;
+	unsigned long bad;	/* command that found it unreadable, 0 none */
+	unsigned sized:1, deleted:1, gone:1, warned:1;
+};
+
+/* the names in cur/, sorted by the part before ':', read only when a
+ * message is missing from its name and at most once per command */
+struct curdir {
+	struct str pool;	/* NUL-terminated names */
+	size_t *off;		/* where each name starts in pool */
+	size_t n, cap;
+	unsigned long cmd;	/* the command it was read for, 0 never */
 };
 
 struct box {
-	struct str pool;	/* NUL-terminated "cur/NAME" strings */
+	struct str pool;	/* NUL-terminated "cur/NAME" (or "new/NAME") */
 	struct msg *m;
 	unsigned long n, cap;
+	unsigned long cmd;	/* commands so far, counting from 1 */
+	struct curdir cur;
 	struct buf out;
 	struct buf in;
 };
 
-static const char *pool_base;
+static const char *pool_base;	/* for the qsort comparisons */
 
 static int
 msg_cmp(const void *a, const void *b)
@@ -103,9 +119,14 @@ fail(struct box *b, const char *reply, const char *why)
 	die_sys(EXIT_OK, why);
 }
 
+/* add_msg - a message at dir/name.  A ",W=" size in the name is taken
+ * when the file could have it (between its size and twice that plus a
+ * line end): names are the owner's to change, and a wrong one only
+ * misstates the size; RETR sends the file as it is. */
 static void
-add_msg(struct box *b, const char *name, const struct stat *st)
+add_msg(struct box *b, const char *dir, const char *name, const struct stat *st)
 {
+	unsigned long long w;
 	struct msg *m;
 
 	if (b->n == b->cap) {
@@ -120,13 +141,44 @@ add_msg(struct box *b, const char *name, const struct stat *st)
 	m = &b->m[b->n++];
 	m->name = b->pool.len;
 	m->size = 0;
-	m->sized = 0;
-	m->deleted = 0;
+	m->sized = m->deleted = m->gone = m->warned = 0;
+	m->bad = 0;
 	m->mtime = st->st_mtime;
 	m->mnsec = st->st_mtim.tv_nsec;
-	if (!str_cats(&b->pool, "cur/") || !str_cats(&b->pool, name) ||
-	    !str_catc(&b->pool, 0))
+	if (maildir_name_wsize(name, &w) && w >= (unsigned long long)st->st_size &&
+	    w <= 2 * (unsigned long long)st->st_size + 2 && w <= (unsigned long)-1) {
+		m->size = (unsigned long)w;
+		m->sized = 1;
+	}
+	if (!str_cats(&b->pool, dir) || !str_catc(&b->pool, '/') ||
+	    !str_cats(&b->pool, name) || !str_catc(&b->pool, 0))
 		fail(b, "-ERR [SYS/TEMP] out of memory\r\n", "out of memory");
+}
+
+/* sweep_tmp - remove what deliveries left in tmp/ long ago: a file not
+ * read or written for 36 hours belongs to no delivery still running */
+static void
+sweep_tmp(void)
+{
+	struct dirent *e;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+	int dfd;
+
+	if ((d = opendir("tmp")) == NULL)
+		return;		/* nothing to sweep; new/ and cur/ are what matter */
+	dfd = dirfd(d);
+	while ((e = readdir(d)) != NULL) {	/* an error only ends the sweep */
+		if (e->d_name[0] == '.' ||
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || now - st.st_atime <= TMP_OLD ||
+		    now - st.st_mtime <= TMP_OLD)
+			continue;
+		if (unlinkat(dfd, e->d_name, 0) == -1)
+			warn_sys("unable to remove tmp/", e->d_name);
+	}
+	(void)closedir(d);	/* read-only */
 }
 
 /* scan - new/ into cur/ (flags ":2,"), then every message in cur/ */
@@ -152,10 +204,14 @@ scan(struct box *b)
 		    (strchr(e->d_name, ':') == NULL && !str_cats(&to, ":2,")) ||
 		    !str_nul(&to))
 			fail(b, "-ERR [SYS/TEMP] out of memory\r\n", "out of memory");
-		/* another session may have moved it first */
-		if (rename(from.s, to.s) == -1 && errno != ENOENT)
-			fail(b, "-ERR [SYS/TEMP] unable to move new mail\r\n",
-			    "unable to move new mail");
+		/* another session may have moved it first; one that cannot
+		 * move (a name too long for the flags, a directory in the
+		 * way) stays in new/ and is read from there */
+		if (rename(from.s, to.s) == -1 && errno != ENOENT) {
+			warn_sys("unable to move ", from.s, " into cur/");
+			if (lstat(from.s, &st) == 0 && S_ISREG(st.st_mode))
+				add_msg(b, "new", e->d_name, &st);
+		}
 	}
 	if (errno)
 		fail(b, "-ERR [SYS/TEMP] unable to read the mailbox\r\n",
@@ -172,13 +228,12 @@ scan(struct box *b)
 		if (e->d_name[0] == '.')
 			continue;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno == ENOENT)
-				continue;
-			fail(b, "-ERR [SYS/TEMP] unable to read the mailbox\r\n",
-			    "unable to stat a message");
+			if (errno != ENOENT)
+				warn_sys("unable to stat cur/", e->d_name);
+			continue;
 		}
 		if (S_ISREG(st.st_mode))
-			add_msg(b, e->d_name, &st);
+			add_msg(b, "cur", e->d_name, &st);
 	}
 	if (errno)
 		fail(b, "-ERR [SYS/TEMP] unable to read the mailbox\r\n",
@@ -189,59 +244,178 @@ scan(struct box *b)
 		qsort(b->m, b->n, sizeof *b->m, msg_cmp);
 }
 
+/* keylen - the unique part of a Maildir name, before its ':' flags */
+static size_t
+keylen(const char *name)
+{
+	return strcspn(name, ":");
+}
+
+static int
+cur_cmp(const void *a, const void *b)
+{
+	const char *x = pool_base + *(const size_t *)a;
+	const char *y = pool_base + *(const size_t *)b;
+	size_t xn = keylen(x), yn = keylen(y);
+	int c = memcmp(x, y, xn < yn ? xn : yn);
+
+	if (c != 0)
+		return c;
+	return xn < yn ? -1 : xn > yn;
+}
+
+/* cur_read - the names in cur/, read again unless this command did
+ * already: 1, or 0 with errno */
+static int
+cur_read(struct box *b)
+{
+	struct curdir *c = &b->cur;
+	struct dirent *e;
+	size_t *off;
+	DIR *d;
+	int err;
+
+	if (c->cmd == b->cmd)
+		return 1;
+	if ((d = opendir("cur")) == NULL)
+		return 0;
+	c->pool.len = 0;
+	c->n = 0;
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 256;
+
+			if (cap > ((size_t)-1) / sizeof *off ||
+			    (off = realloc(c->off, cap * sizeof *off)) == NULL)
+				break;
+			c->off = off;
+			c->cap = cap;
+		}
+		c->off[c->n] = c->pool.len;
+		if (!str_cats(&c->pool, e->d_name) || !str_catc(&c->pool, 0))
+			break;
+		c->n++;
+	}
+	err = errno;
+	(void)closedir(d);	/* read-only */
+	if ((errno = err) != 0)
+		return 0;
+	pool_base = c->pool.s;
+	if (c->n > 1)
+		qsort(c->off, c->n, sizeof *c->off, cur_cmp);
+	c->cmd = b->cmd;
+	return 1;
+}
+
 /* relocate - message i is gone from its name: another reader (an IMAP
- * server setting flags) may have renamed it.  1 with the new name. */
+ * server setting flags) may have renamed it, or moved it from new/.
+ * 1 with the new name, 0 not there, -1 cur/ unreadable.  A name with
+ * nothing before the ':' is never looked for: it identifies nothing. */
 static int
 relocate(struct box *b, unsigned long i)
 {
-	const char *old = b->pool.s + b->m[i].name + 4;
-	size_t base = str_chrb(old, strlen(old), ':'), at;
-	struct dirent *e;
-	DIR *d;
-	int found = 0;
+	const char *old = b->pool.s + b->m[i].name + 4, *x;
+	size_t k = keylen(old), lo = 0, hi, mid, n, at;
+	int c;
 
-	if ((d = opendir("cur")) == NULL)
+	if (k == 0)
 		return 0;
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, old, base) != 0 ||
-		    (e->d_name[base] != ':' && e->d_name[base] != 0) ||
-		    strcmp(e->d_name, old) == 0)
-			continue;
-		at = b->pool.len;
-		if (!str_cats(&b->pool, "cur/") || !str_cats(&b->pool, e->d_name) ||
-		    !str_catc(&b->pool, 0))
-			break;
-		b->m[i].name = at;
-		found = 1;
-		break;
+	if (!cur_read(b))
+		return -1;
+	/* the first name whose key is not below old's */
+	hi = b->cur.n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		x = b->cur.pool.s + b->cur.off[mid];
+		n = keylen(x);
+		c = memcmp(x, old, n < k ? n : k);
+		if (c < 0 || (c == 0 && n < k))
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	(void)closedir(d);	/* read-only */
-	return found;
+	for (; lo < b->cur.n; lo++) {
+		x = b->cur.pool.s + b->cur.off[lo];
+		if (keylen(x) != k || memcmp(x, old, k) != 0)
+			return 0;
+		if (strcmp(x, old) == 0 && memcmp(b->pool.s + b->m[i].name, "cur/", 4) == 0)
+			continue;	/* the name that just failed */
+		at = b->pool.len;
+		if (!str_cats(&b->pool, "cur/") || !str_cats(&b->pool, x) ||
+		    !str_catc(&b->pool, 0))
+			fail(b, "-ERR [SYS/TEMP] out of memory\r\n", "out of memory");
+		b->m[i].name = at;
+		return 1;
+	}
+	return 0;
 }
 
-/* msg_open - the file of message i; -1 when another session removed it */
+/* unreadable - message i cannot be read in this command: the client
+ * hears it is unavailable, the log hears why (once) */
+static void
+unreadable(struct box *b, unsigned long i)
+{
+	b->m[i].bad = b->cmd;
+	if (!b->m[i].warned)
+		warn_sys("unable to read ", b->pool.s + b->m[i].name);
+	b->m[i].warned = 1;
+}
+
+/* msg_open - the file of message i; -1 when another session removed
+ * it (then marked gone for good) or it cannot be read now */
 static int
 msg_open(struct box *b, unsigned long i)
 {
-	int fd = open(b->pool.s + b->m[i].name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd, r, moved = 0;
 
-	if (fd == -1 && errno == ENOENT && relocate(b, i))
-		fd = open(b->pool.s + b->m[i].name, O_RDONLY | O_CLOEXEC);
-	if (fd == -1 && errno != ENOENT)
-		fail(b, "-ERR [SYS/TEMP] unable to read a message\r\n",
-		    "unable to open a message");
-	return fd;
+	if (b->m[i].gone || b->m[i].bad == b->cmd)
+		return -1;
+	for (;;) {
+		/* no symlinks out of the Maildir; no blocking on a FIFO */
+		fd = open(b->pool.s + b->m[i].name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd != -1) {
+			if (fstat(fd, &st) == -1)
+				r = errno;
+			else if (S_ISREG(st.st_mode))
+				return fd;
+			else
+				r = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+			(void)close(fd);	/* read-only */
+			errno = r;
+			break;
+		}
+		if (errno != ENOENT || moved)
+			break;
+		if ((r = relocate(b, i)) == 0) {
+			b->m[i].gone = 1;
+			return -1;
+		}
+		if (r == -1)
+			break;
+		moved = 1;
+	}
+	if (errno == ENOENT) {	/* renamed away again meanwhile */
+		b->m[i].gone = 1;
+		return -1;
+	}
+	unreadable(b, i);
+	return -1;
 }
 
-/* msg_size - the CRLF size of message i, read once and remembered */
+/* msg_size - the CRLF size of message i, read once and remembered: 1,
+ * or 0 when it is gone or unreadable now */
 static int
 msg_size(struct box *b, unsigned long i, unsigned long *size)
 {
 	char x[16384];
-	unsigned long s = 0;
+	struct maildir_crlf c = MAILDIR_CRLF_ZERO;
+	unsigned long long s;
 	long r;
-	int fd, cr = 0;
-	char last = '\n';
+	int fd;
 
 	if (b->m[i].sized) {
 		*size = b->m[i].size;
@@ -249,26 +423,45 @@ msg_size(struct box *b, unsigned long i, unsigned long *size)
 	}
 	if ((fd = msg_open(b, i)) == -1)
 		return 0;
-	while ((r = fd_read(fd, x, sizeof x, 0)) > 0) {
-		pop3_wire_size(x, (size_t)r, &cr, &s);
-		last = x[r - 1];
+	while ((r = fd_read(fd, x, sizeof x, 0)) > 0)
+		maildir_crlf_put(&c, x, (size_t)r);
+	if (r == -1) {
+		unreadable(b, i);
+		(void)close(fd);	/* read-only */
+		return 0;
 	}
-	if (r == -1)
-		fail(b, "-ERR [SYS/TEMP] unable to read a message\r\n",
-		    "unable to read a message");
 	(void)close(fd);	/* read-only */
-	if (last != '\n')
-		s += cr ? 1 : 2;	/* the line end RETR adds */
-	b->m[i].size = s;
+	s = maildir_crlf_total(&c);
+	b->m[i].size = s > (unsigned long)-1 ? (unsigned long)-1 : (unsigned long)s;
 	b->m[i].sized = 1;
-	*size = s;
+	*size = b->m[i].size;
 	return 1;
 }
 
+static void
+gone(struct box *b)
+{
+	puts_(b, "-ERR [SYS/TEMP] message removed by another session\r\n");
+}
+
+/* unavailable - the reply for message i that could not be opened */
+static void
+unavailable(struct box *b, unsigned long i)
+{
+	if (b->m[i].gone) {
+		gone(b);
+		return;
+	}
+	puts_(b, "-ERR [SYS/TEMP] unable to read message ");
+	putnum(b, i + 1);
+	puts_(b, "\r\n");
+}
+
 /* pick - the message an argument names: 1 with its index, or 0 after
- * an -ERR reply */
+ * an -ERR reply.  A message known to be gone is refused unless any is
+ * set (DELE: it is gone, as asked). */
 static int
-pick(struct box *b, const char *arg, size_t n, unsigned long *i)
+pick(struct box *b, const char *arg, size_t n, unsigned long *i, int any)
 {
 	unsigned long k;
 
@@ -282,26 +475,25 @@ pick(struct box *b, const char *arg, size_t n, unsigned long *i)
 		puts_(b, " is deleted\r\n");
 		return 0;
 	}
+	if (b->m[k - 1].gone && !any) {
+		gone(b);
+		return 0;
+	}
 	*i = k - 1;
 	return 1;
 }
 
-static void
-gone(struct box *b)
-{
-	puts_(b, "-ERR [SYS/TEMP] message removed by another session\r\n");
-}
-
+/* stat_ - STAT counts what LIST lists: neither a deleted message nor
+ * one that is gone or unreadable */
 static void
 stat_(struct box *b)
 {
 	unsigned long i, count = 0, total = 0, s;
 
 	for (i = 0; i < b->n; i++)
-		if (!b->m[i].deleted) {
+		if (!b->m[i].deleted && msg_size(b, i, &s)) {
 			count++;
-			if (msg_size(b, i, &s))
-				total += s;
+			total += s;
 		}
 	puts_(b, "+OK ");
 	putnum(b, count);
@@ -310,24 +502,26 @@ stat_(struct box *b)
 	puts_(b, "\r\n");
 }
 
-static void
-list_one(struct box *b, unsigned long i, int uidl)
+/* list_one - pre, then "N SIZE" or "N UIDL" for message i; 0 (nothing
+ * said) when it is gone or unreadable */
+static int
+list_one(struct box *b, unsigned long i, int uidl, const char *pre)
 {
 	char u[71];
-	unsigned long s;
-	const char *name = b->pool.s + b->m[i].name + 4;
+	unsigned long s = 0;
+	const char *name;
 
-	if (uidl) {
-		putnum(b, i + 1);
-		puts_(b, " ");
-		put(b, u, pop3_uidl(name, strlen(name), u));
-		return;
-	}
-	if (!msg_size(b, i, &s))
-		s = 0;
+	if (uidl ? b->m[i].gone : !msg_size(b, i, &s))
+		return 0;
+	name = b->pool.s + b->m[i].name + 4;	/* after msg_size: it may move */
+	puts_(b, pre);
 	putnum(b, i + 1);
 	puts_(b, " ");
-	putnum(b, s);
+	if (uidl)
+		put(b, u, pop3_uidl(name, strlen(name), u));
+	else
+		putnum(b, s);
+	return 1;
 }
 
 static void
@@ -336,20 +530,19 @@ list(struct box *b, const struct pop3_cmd *c, int uidl)
 	unsigned long i;
 
 	if (c->arglen > 0) {
-		if (!pick(b, c->arg, c->arglen, &i))
+		if (!pick(b, c->arg, c->arglen, &i, 0))
 			return;
-		puts_(b, "+OK ");
-		list_one(b, i, uidl);
-		puts_(b, "\r\n");
+		if (list_one(b, i, uidl, "+OK "))
+			puts_(b, "\r\n");
+		else
+			unavailable(b, i);
 		return;
 	}
 	puts_(b, uidl ? "+OK unique-id listing follows\r\n" :
 	    "+OK scan listing follows\r\n");
 	for (i = 0; i < b->n; i++)
-		if (!b->m[i].deleted) {
-			list_one(b, i, uidl);
+		if (!b->m[i].deleted && list_one(b, i, uidl, ""))
 			puts_(b, "\r\n");
-		}
 	puts_(b, ".\r\n");
 }
 
@@ -368,21 +561,30 @@ retr(struct box *b, const struct pop3_cmd *c, int top)
 			puts_(b, "-ERR TOP needs a message number and a line count\r\n");
 			return;
 		}
-		if (!pick(b, c->arg, str_chrb(c->arg, c->arglen, ' '), &i))
+		if (!pick(b, c->arg, str_chrb(c->arg, c->arglen, ' '), &i, 0))
 			return;
-	} else if (!pick(b, c->arg, c->arglen, &i))
+	} else if (!pick(b, c->arg, c->arglen, &i, 0))
 		return;
 	if ((fd = msg_open(b, i)) == -1) {
-		gone(b);
+		unavailable(b, i);
+		return;
+	}
+	/* the first read decides between +OK and -ERR */
+	if ((r = fd_read(fd, x, sizeof x, 0)) == -1) {
+		unreadable(b, i);
+		(void)close(fd);	/* read-only */
+		unavailable(b, i);
 		return;
 	}
 	puts_(b, "+OK message follows\r\n");
 	pop3_wire_init(&w, top, lines);
-	while ((r = fd_read(fd, x, sizeof x, 0)) > 0 && !w.stop)
+	while (r > 0 && !w.stop) {
 		if (!pop3_wire_put(&w, x, (size_t)r, &b->out))
 			_exit(0);
+		r = fd_read(fd, x, sizeof x, 0);
+	}
 	if (r == -1)	/* the status line is out: all we can do is stop */
-		die_sys(EXIT_OK, "unable to read a message");
+		die_sys(EXIT_OK, "unable to read ", b->pool.s + b->m[i].name);
 	(void)close(fd);	/* read-only */
 	if (!pop3_wire_end(&w, &b->out))
 		_exit(0);
@@ -397,14 +599,18 @@ static int
 msg_remove(struct box *b, unsigned long i, struct stat *st, int *sized)
 {
 	const char *fn = b->pool.s + b->m[i].name;
+	int r;
 
+	*sized = 0;
+	if (b->m[i].gone)
+		return 0;
 	*sized = lstat(fn, st) == 0;
 	if (unlink(fn) == 0)
 		return 1;
 	if (errno != ENOENT)
 		return -1;
-	if (!relocate(b, i))
-		return 0;
+	if ((r = relocate(b, i)) != 1)
+		return r;
 	fn = b->pool.s + b->m[i].name;
 	*sized = lstat(fn, st) == 0;
 	if (unlink(fn) == 0)
@@ -456,7 +662,8 @@ int
 main(int argc, char **argv)
 {
 	static char outx[OUTSIZE], inx[4096];
-	struct box b = { STR_ZERO, NULL, 0, 0, { 0 }, { 0 } };
+	struct box b = { STR_ZERO, NULL, 0, 0, 0, { STR_ZERO, NULL, 0, 0, 0 },
+	    { 0 }, { 0 } };
 	struct str line = STR_ZERO, fn = STR_ZERO;
 	struct pop3_cmd c;
 	unsigned long t, i;
@@ -486,6 +693,7 @@ main(int argc, char **argv)
 	if (chdir(argv[1]) == -1)
 		fail(&b, "-ERR [SYS/TEMP] unable to open the mailbox\r\n",
 		    "unable to open the Maildir");
+	sweep_tmp();
 	scan(&b);
 
 	puts_(&b, "+OK ");
@@ -515,6 +723,7 @@ main(int argc, char **argv)
 		}
 		if (r != 1)
 			_exit(0);	/* dropped or unreadable: nothing deleted */
+		b.cmd++;	/* cur/ is read again at most once per command */
 		n = line.len - 1;
 		if (n > 0 && line.s[n - 1] == '\r')
 			n--;
@@ -540,7 +749,7 @@ main(int argc, char **argv)
 			retr(&b, &c, 1);
 			break;
 		case POP3_DELE:
-			if (pick(&b, c.arg, c.arglen, &i)) {
+			if (pick(&b, c.arg, c.arglen, &i, 1)) {
 				b.m[i].deleted = 1;
 				puts_(&b, "+OK marked for deletion\r\n");
 			}

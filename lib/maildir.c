@@ -96,15 +96,62 @@ done:
 	return r;
 }
 
-/* copy - hdr then the rest of fd into out */
+void
+maildir_crlf_put(struct maildir_crlf *c, const char *p, size_t n)
+{
+	unsigned long long add = 0;
+	size_t i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' && !c->cr)
+			add++;
+		c->cr = p[i] == '\r';
+	}
+	c->size += n + add;
+	c->open = p[n - 1] != '\n';
+}
+
+unsigned long long
+maildir_crlf_total(const struct maildir_crlf *c)
+{
+	/* RETR ends an unfinished last line: a CR gets its LF, else CRLF */
+	return c->size + (c->open ? (c->cr ? 1 : 2) : 0);
+}
+
+int
+maildir_name_wsize(const char *name, unsigned long long *size)
+{
+	const char *w;
+	unsigned long long v = 0;
+	size_t base = strcspn(name, ":"), i, d = 0;
+
+	for (w = name; (w = strstr(w, ",W=")) != NULL && (size_t)(w - name) < base; w++) {
+		v = 0;
+		for (i = 3, d = 0; w[i] >= '0' && w[i] <= '9'; i++, d++) {
+			if (d == 19)	/* more than any file holds */
+				break;
+			v = v * 10 + (unsigned long long)(w[i] - '0');
+		}
+		if (d > 0 && d < 19 && (w[i] == 0 || w[i] == ',' || w[i] == ':')) {
+			*size = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* copy - hdr then the rest of fd into out, measuring its CRLF size */
 static int
-copy(int out, const char *hdr, size_t hn, int in)
+copy(int out, const char *hdr, size_t hn, int in, struct maildir_crlf *c)
 {
 	char x[BUF_SIZE];
 	long r;
 
 	if (hn && !fd_writeall(out, hdr, hn, 0))
 		return 0;
+	maildir_crlf_put(c, hdr, hn);
 	for (;;) {
 		if ((r = fd_read(in, x, sizeof x, 0)) == -1)
 			return 0;
@@ -112,13 +159,28 @@ copy(int out, const char *hdr, size_t hn, int in)
 			return 1;
 		if (!fd_writeall(out, x, (size_t)r, 0))
 			return 0;
+		maildir_crlf_put(c, x, (size_t)r);
 	}
+}
+
+/* wname - the new/ name: name with ",W=" and the CRLF size after it, so
+ * that a POP3 server need not read the file to learn its size */
+static int
+wname(struct str *out, const struct str *name, unsigned long long w)
+{
+	out->len = 0;
+	if (!str_catb(out, name->s, name->len))
+		return 0;
+	if (w > (unsigned long)-1)	/* no room for it: the name goes without */
+		return 1;
+	return str_cats(out, ",W=") && str_catulong(out, (unsigned long)w);
 }
 
 int
 maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str *where)
 {
-	struct str name = STR_ZERO, tmp = STR_ZERO, fresh = STR_ZERO;
+	struct str name = STR_ZERO, tmp = STR_ZERO, fresh = STR_ZERO, final = STR_ZERO;
+	struct maildir_crlf crlf = MAILDIR_CRLF_ZERO;
 	struct maildir_quota q;
 	struct stat st;
 	unsigned long attempt;
@@ -134,7 +196,7 @@ maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str 
 		if (errno != EEXIST || attempt >= 100)
 			goto done;
 	}
-	if (!copy(fd, hdr, hn, in))
+	if (!copy(fd, hdr, hn, in, &crlf))
 		goto fail;
 	if (fstat(fd, &st) == -1)
 		goto fail;
@@ -156,7 +218,8 @@ maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str 
 	for (;; attempt++) {
 		if (attempt && !maildir_name(&name, attempt))
 			goto fail;
-		if (!path(&fresh, dir, "new", &name))
+		if (!wname(&final, &name, maildir_crlf_total(&crlf)) ||
+		    !path(&fresh, dir, "new", &final))
 			goto fail;
 		if (link(tmp.s, fresh.s) == 0)
 			break;
@@ -175,7 +238,7 @@ maildir_deliver(const char *dir, const char *hdr, size_t hn, int in, struct str 
 		(void)maildir_quota_add(dir, (long long)st.st_size, 1);
 	ok = 1;
 	if (where && (!str_copys(where, "new/") ||
-	    !str_catb(where, name.s, name.len) || !str_nul(where)))
+	    !str_catb(where, final.s, final.len) || !str_nul(where)))
 		where->len = 0;	/* delivered all the same; only the name is lost */
 	goto done;
 fail:
@@ -190,6 +253,7 @@ done:
 	str_free(&name);
 	str_free(&tmp);
 	str_free(&fresh);
+	str_free(&final);
 	errno = err;
 	return ok;
 }

@@ -6,6 +6,9 @@
  * "Qn" after the pid when one process delivers more than once in the
  * same microsecond; HOST is the host name with "/" written as "\057"
  * and ":" as "\072", so the name is unique across hosts and processes.
+ * In new/ the name gets ",W=SIZE" after HOST: the message's size in
+ * CRLF form (below), so that a POP3 server can list it without reading
+ * it.
  */
 #ifndef MAILDIR_H
 #define MAILDIR_H
@@ -13,6 +16,26 @@
 #include <stddef.h>
 
 #include "str.h"
+
+/* the size of a message as POP3 RETR sends it before dot-stuffing
+ * (RFC 1939): every LF not after a CR counts one more, and a last line
+ * without a LF gets a line end (a trailing CR just its LF) */
+struct maildir_crlf {
+	unsigned long long size;
+	int cr;		/* the last byte so far was CR */
+	int open;	/* the last byte so far was not LF */
+};
+#define MAILDIR_CRLF_ZERO { 0, 0, 0 }
+/* maildir_crlf_put - count the next n bytes of the message */
+void maildir_crlf_put(struct maildir_crlf *, const char *p, size_t n);
+/* maildir_crlf_total - the size, with the final line end RETR adds */
+unsigned long long maildir_crlf_total(const struct maildir_crlf *);
+
+/* maildir_name_wsize - the ",W=SIZE" in a Maildir file name (only in
+ * the part before ':'; 1 to 18 digits ended by ',', ':' or the end):
+ * 1 with *size, 0 none.  Names are anyone's to choose: a caller
+ * checks the size against the file's before it believes it. */
+int maildir_name_wsize(const char *name, unsigned long long *size);
 
 /* maildir_name - a new unique name (without directory) into name; 1 or 0 with errno */
 int maildir_name(struct str *name, unsigned long attempt);

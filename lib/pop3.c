@@ -19,20 +19,27 @@ static const struct {
 int
 pop3_parse(const char *line, size_t n, struct pop3_cmd *c)
 {
-	size_t i, k;
+	size_t i, k, tab = n;
 
 	c->cmd = POP3_UNKNOWN;
 	c->arg = "";
 	c->arglen = 0;
 	if (n == 0)
 		return 0;
-	/* control bytes have no place in a command; a tab is one too */
-	for (i = 0; i < n; i++)
-		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+	/* control bytes have no place in a command; a tab is one too,
+	 * except in a password (below) */
+	for (i = 0; i < n; i++) {
+		if (line[i] == '\t') {
+			if (tab == n)
+				tab = i;
+		} else if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
 			return 0;
+	}
 	k = str_chrb(line, n, ' ');
-	if (k == 0 || k > 4)
-		return k == 0 ? 0 : 1;	/* no keyword is that long */
+	if (k == 0 || k > tab)
+		return 0;
+	if (k > 4)
+		return tab == n;	/* no keyword is that long */
 	if (k < n) {
 		c->arg = line + k + 1;
 		c->arglen = n - k - 1;
@@ -43,7 +50,9 @@ pop3_parse(const char *line, size_t n, struct pop3_cmd *c)
 			c->cmd = keywords[i].cmd;
 			break;
 		}
-	return 1;
+	/* PASS takes the rest of the line: a password may hold any
+	 * printable byte, blanks and tabs included */
+	return tab == n || c->cmd == POP3_PASS;
 }
 
 int
@@ -102,6 +111,11 @@ pop3_uidl(const char *name, size_t n, char out[71])
 	unsigned long long h = 1469598103934665603ULL;	/* FNV-1a */
 	size_t i, base = str_chrb(name, n, ':');
 	int ok = base > 0 && base <= 70;
+
+	/* nothing before the flags: only the whole name tells such files
+	 * apart (":2,a" and ":2,b" are two messages) */
+	if (base == 0)
+		base = n;
 
 	for (i = 0; i < base && ok; i++)
 		if (name[i] <= ' ' || name[i] > '~')
@@ -183,18 +197,4 @@ pop3_wire_end(struct pop3_wire *w, struct buf *out)
 	}
 	w->bol = 1;
 	return buf_put(out, ".\r\n", 3);
-}
-
-void
-pop3_wire_size(const char *p, size_t n, int *cr, unsigned long *size)
-{
-	unsigned long add = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\n' && !*cr)
-			add++;
-		*cr = p[i] == '\r';
-	}
-	*size += n + add;
 }

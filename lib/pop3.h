@@ -30,7 +30,9 @@ struct pop3_cmd {
 
 /* pop3_parse - one command line with its line end (CRLF or LF) already
  * removed: 1 parsed (cmd may be POP3_UNKNOWN), 0 malformed (empty, NUL
- * or other control bytes, keyword not followed by a single space) */
+ * or other control bytes, keyword not followed by a single space).  A
+ * tab is a control byte too, except in the argument of PASS, which is
+ * the rest of the line whatever it holds. */
 int pop3_parse(const char *line, size_t n, struct pop3_cmd *c);
 
 /* pop3_num - a message number: decimal digits only, at least 1, at
@@ -48,8 +50,9 @@ int pop3_plain(const char *s, size_t n, const char **authz, size_t *authzlen,
     const char **user, size_t *userlen, const char **pass, size_t *passlen);
 
 /* pop3_uidl - a unique-id for a Maildir file name: the name before its
- * ":2," flags when that is 1 to 70 printable characters, else a hash;
- * out must have room for 71 bytes; returns the length */
+ * ":2," flags when that is 1 to 70 printable characters, else a hash of
+ * it, or of the whole name when nothing comes before the ':'; out must
+ * have room for 71 bytes; returns the length */
 size_t pop3_uidl(const char *name, size_t n, char out[71]);
 
 /* the wire form of a message, chunk by chunk */
@@ -68,8 +71,7 @@ void pop3_wire_init(struct pop3_wire *, int top, unsigned long lines);
 int pop3_wire_put(struct pop3_wire *, const char *p, size_t n, struct buf *out);
 /* pop3_wire_end - finish the last line and add ".\r\n"; 1, 0 write error */
 int pop3_wire_end(struct pop3_wire *, struct buf *out);
-/* pop3_wire_size - octets of p[0..n) in CRLF form (what RETR sends,
- * less the dot-stuffing and terminator): add to *size, carrying *cr */
-void pop3_wire_size(const char *p, size_t n, int *cr, unsigned long *size);
+/* the size RETR sends, less dot-stuffing and terminator: maildir_crlf
+ * in maildir.h */
 
 #endif

@@ -1,5 +1,5 @@
-/* lib-maildir - maildir_make, maildir_name and maildir_deliver, and
- * Maildir++ quotas: parsing maildirsize (hostile contents), recounting,
+/* lib-maildir - maildir_make, maildir_name and maildir_deliver, the
+ * CRLF size and the ",W=" names that carry it, and Maildir++ quotas: parsing maildirsize (hostile contents), recounting,
  * refusing what does not fit, and space given back */
 #include <dirent.h>
 #include <errno.h>
@@ -54,6 +54,47 @@ getfile(const char *path, char *x, size_t max)
 		return 0;
 	x[r] = 0;
 	return 1;
+}
+
+/* crlf - the CRLF size of s, fed in pieces of step bytes */
+static unsigned long long
+crlf(const char *s, size_t n, size_t step)
+{
+	struct maildir_crlf c = MAILDIR_CRLF_ZERO;
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = step && n - i > step ? step : n - i;
+		maildir_crlf_put(&c, s + i, k);
+	}
+	return maildir_crlf_total(&c);
+}
+
+static void
+crlf_tests(void)
+{
+	unsigned long long w;
+	size_t step;
+	int all = 1;
+
+	for (step = 0; step < 8; step++)
+		all &= crlf("a\nb\r\nc\n", 7, step) == 9 && crlf("a\r\n", 3, step) == 3 &&
+		    crlf("x\ny", 3, step) == 6 && crlf("x\r", 2, step) == 3 &&
+		    crlf("\n\n", 2, step) == 4;
+	ok(all, "CRLF size: LF two, CRLF two, an open last line ended (every chunking)");
+	ok(crlf("", 0, 0) == 0, "CRLF size of an empty message");
+	ok(crlf("a\r\nb\n", 5, 2) == 6, "a CRLF split across pieces counts once");
+	ok(maildir_name_wsize("1.M2P3.host,W=1234:2,S", &w) == 1 && w == 1234, "W= before the flags");
+	ok(maildir_name_wsize("1.M2P3.host,S=9,W=77", &w) == 1 && w == 77, "W= after S=, no flags");
+	ok(maildir_name_wsize("1.M2P3.host,W=5,S=9:2,", &w) == 1 && w == 5, "W= before S=");
+	ok(maildir_name_wsize("1.M2P3.host,W=12x:2,", &w) == 0 &&
+	    maildir_name_wsize("1.M2P3.host,W=:2,", &w) == 0 &&
+	    maildir_name_wsize("1.M2P3.host,W=-1", &w) == 0 &&
+	    maildir_name_wsize("1.M2P3.host,W=1234567890123456789", &w) == 0,
+	    "W= with junk, no digits, a sign or too many digits: none");
+	ok(maildir_name_wsize("1.M2P3.host:2,W=5", &w) == 0 &&
+	    maildir_name_wsize("1.M2P3.host:2,,W=5", &w) == 0, "W= in the flags: none");
+	ok(maildir_name_wsize("1.W=2,W=x,W=3:2,", &w) == 1 && w == 3, "the first good W=");
 }
 
 static int
@@ -265,6 +306,12 @@ main(void)
 	snprintf(sub, sizeof sub, "%s/tmp", md);
 	ok(count(sub) == 0, "tmp/ is empty afterwards");
 
+	{
+		unsigned long long w = 0;
+
+		ok(maildir_name_wsize(where.s, &w) == 1 && w == 19 + 1 + sizeof body - 1 + 3,
+		    "the new/ name carries the CRLF size: %s", where.s);
+	}
 	snprintf(path, sizeof path, "%s/%s", md, where.s);
 	fd = open(path, O_RDONLY);
 	r = fd == -1 ? -1 : read(fd, got, sizeof got);
@@ -292,6 +339,7 @@ main(void)
 	ok(count(sub) == 0, "tmp/ is empty after a failed delivery");
 	snprintf(sub, sizeof sub, "%s/new", md);
 	ok(count(sub) == 21, "new/ holds only the complete messages");
+	crlf_tests();
 	quota_tests(dir, md, in);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path) != 0)
