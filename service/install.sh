@@ -24,9 +24,9 @@ case $home in
 esac
 set -- $users
 if [ $# -eq 1 ]; then
-	single=1 qmaild=$1 qmaill=$1 group=$(id -gn)
+	single=1 qmaild=$1 qmaill=$1 vmail=$1 group=$(id -gn)
 else
-	single=0 qmaild=$1 qmaill=$2 group=$9
+	single=0 qmaild=$1 qmaill=$2 vmail=$7 group=$9
 fi
 
 # put SRC DEST MODE - copy a file into place atomically
@@ -55,6 +55,7 @@ LANMAIL_HOME='$home'
 LANMAIL_SINGLE=$single
 LANMAIL_QMAILD='$qmaild'
 LANMAIL_QMAILL='$qmaill'
+LANMAIL_VMAIL='$vmail'
 EOT
 chmod 644 "$home/service/settings.new"
 mv -f "$home/service/settings.new" "$home/service/settings"

@@ -728,6 +728,20 @@ try:
         except OSError:
             pass
     t.ok(len(ml) == 3 and set(ml) == {uid[QMAILL]}, "the 3 multilogs run as qmaill (%r)" % ml)
+    # the supervised pop3 service: no root behind the network socket but tcpserver
+    try:
+        pop = poplib.POP3("127.0.0.1", pport2, timeout=20)
+        popup = [int(d) for d in os.listdir("/proc") if d.isdigit() and
+                 open("/proc/%s/comm" % d).read().strip() == "qmail-popup" and
+                 HOME.encode() in open("/proc/%s/cmdline" % d, "rb").read()]
+        pids = [status_ids(x)[0] for x in popup]
+        pop.user("alice@" + VD)
+        ok = pop.pass_(PASSWORD).startswith(b"+OK")
+        pop.quit()
+    except (OSError, poplib.error_proto) as e:
+        ok, pids = repr(e), []
+    t.ok(ok is True and pids and set(pids) == {uid[VMAIL]},
+         "the supervised pop3 service runs qmail-popup as vmail, and alice logs in (%r %r)" % (ok, pids))
     # service/mkrules, run by hand after a change to control/relaynets
     r = subprocess.run(["sh", os.path.join(HOME, "service", "mkrules"), "smtpd"], capture_output=True, text=True,
                        preexec_fn=lambda: os.umask(0o077))
