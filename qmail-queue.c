@@ -294,6 +294,7 @@ main(int argc, char **argv)
 	struct str todofn = STR_ZERO, raw = STR_ZERO, head = STR_ZERO;
 	struct envelope env;
 	unsigned long pid = (unsigned long)getpid(), id;
+	struct stat st;
 	int fd, sfd[3], sok[3];
 
 	(void)argc;
@@ -343,6 +344,16 @@ main(int argc, char **argv)
 	if (!sync_each(sfd, sok, 3))
 		fail_sys(QQ_WRITE, !sok[0] ? "unable to sync message" :
 		    !sok[1] ? "unable to sync the message's directory" : "unable to sync envelope");
+	/* qmail-send's sweep takes a message file without an envelope for a
+	 * crash's leftover once it is 36 hours old; a clock set forward by
+	 * that much under us could have had this one removed: then todo/
+	 * must not name it */
+	if (fstat(sfd[0], &st) == -1)
+		fail_sys(QQ_WRITE, "unable to stat message");
+	if (st.st_nlink == 0) {
+		errno = ENOENT;
+		fail_sys(QQ_WRITE, "the message file was removed before the commit");
+	}
 	if (close(sfd[0]) == -1)
 		fail_sys(QQ_WRITE, "unable to close message");
 	if (close(sfd[1]) == -1)

@@ -546,6 +546,39 @@ def full_disk():
 
 full_disk()
 
+
+def swept_meanwhile():
+    """The message file removed between its write and the commit (qmail-send's
+    sweep, after the clock jumped 36 hours): nothing may be committed.
+    strace holds every fstat for 0.3 s; the file goes as soon as it is there."""
+    import shutil
+    import threading
+    if not shutil.which("strace"):
+        t.skip("no strace", 2)
+        return
+    clear()
+    gone = []
+
+    def remove():
+        end = time.time() + 20
+        while time.time() < end and not gone:
+            for f in files(t.HOME, "mess"):
+                os.unlink(f)
+                gone.append(f)
+            time.sleep(0.005)
+    th = threading.Thread(target=remove)
+    th.start()
+    rc, err = run(MSG, ENV, wrap=("strace", "-qq", "-o", "/dev/null", "-e", "trace=fstat,newfstatat",
+                                  "-e", "inject=fstat,newfstatat:delay_enter=300000"))
+    gone.append("stop")
+    th.join()
+    t.ok(rc == 53 and "removed before the commit" in err and not files(t.HOME, "todo"),
+         "the message file removed before the commit: exit 53, nothing in todo/ (%d %s)" % (rc, err.strip()))
+    t.ok(empty(), "and nothing else left behind")
+
+
+swept_meanwhile()
+
 clear()
 t.ok(empty(), "queue left empty")
 t.done()
