@@ -58,6 +58,7 @@
 #define BOUNCE_RETRY 60		/* seconds before a failed bounce is tried again */
 #define ENVMAX (110UL * 1024 * 1024)	/* qmail-queue's bound on an envelope */
 #define MESSHEAD (DSN_HEADMAX + 4096)
+#define BOUNCEMAX (64UL * 1024 * 1024)	/* bytes of bounce/ID reported on */
 
 enum { PENDING, BUSY, DONE };
 
@@ -764,6 +765,98 @@ inject(const struct str *mess, const char *sender, const char *rcpt, unsigned lo
 	return code >= 11 && code <= 40 ? 2 : 1;
 }
 
+/* count_nul - the NUL bytes in p[0..n) */
+static unsigned long
+count_nul(const char *p, size_t n)
+{
+	unsigned long c = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c += p[i] == 0;
+	return c;
+}
+
+/* read_bounce - bounce/ID into raw, at most BOUNCEMAX bytes: 1, 0 when
+ * there is none, -1 with errno.  *cut is 1 when the file goes on, and
+ * *restnul then counts the NUL bytes after the first BOUNCEMAX: with
+ * four fields to a record they tell how many records were left out */
+static int
+read_bounce(const char *fn, struct str *raw, int *cut, unsigned long *restnul)
+{
+	char buf[65536];
+	long got = 0;
+	int fd;
+
+	*cut = 0;
+	*restnul = 0;
+	raw->len = 0;
+	if ((fd = open(fn, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	while (raw->len < BOUNCEMAX) {
+		size_t want = BOUNCEMAX - raw->len < sizeof buf ? BOUNCEMAX - raw->len : sizeof buf;
+
+		if (!str_readyplus(raw, want))
+			die_nomem();
+		if ((got = fd_read(fd, raw->s + raw->len, want, 0)) <= 0)
+			break;
+		raw->len += (size_t)got;
+	}
+	/* a file too big to report on whole: the count of the others */
+	while (raw->len >= BOUNCEMAX && (got = fd_read(fd, buf, sizeof buf, 0)) > 0) {
+		*cut = 1;
+		*restnul += count_nul(buf, (size_t)got);
+	}
+	(void)close(fd);	/* read-only */
+	return got == -1 ? -1 : 1;
+}
+
+/* by_rcpt - qsort order of records: address bytes, then place in the file */
+static int
+by_rcpt(const void *a, const void *b)
+{
+	const struct qbounce *x = *(const struct qbounce *const *)a;
+	const struct qbounce *y = *(const struct qbounce *const *)b;
+	size_t n = x->rcptlen < y->rcptlen ? x->rcptlen : y->rcptlen;
+	int c = memcmp(x->rcpt, y->rcpt, n);
+
+	if (c != 0)
+		return c;
+	if (x->rcptlen != y->rcptlen)
+		return x->rcptlen < y->rcptlen ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* dedupe - rec[0..n) without the later records of an address already
+ * listed, in file order; the count left.  A recipient tried again after
+ * a crash may be listed twice.  Addresses are compared byte for byte:
+ * a local part is case-sensitive (RFC 5321 2.4). */
+static size_t
+dedupe(struct qbounce *rec, size_t n)
+{
+	struct qbounce **p;
+	char *drop;
+	size_t i, k;
+
+	if (n < 2)
+		return n;
+	if ((p = calloc(n, sizeof *p)) == NULL || (drop = calloc(n, 1)) == NULL)
+		die_nomem();
+	for (i = 0; i < n; i++)
+		p[i] = rec + i;
+	qsort(p, n, sizeof *p, by_rcpt);
+	for (i = 1; i < n; i++)
+		if (p[i]->rcptlen == p[i - 1]->rcptlen &&
+		    memcmp(p[i]->rcpt, p[i - 1]->rcpt, p[i]->rcptlen) == 0)
+			drop[p[i] - rec] = 1;
+	for (i = 0, k = 0; i < n; i++)
+		if (!drop[i])
+			rec[k++] = rec[i];
+	free(p);
+	free(drop);
+	return k;
+}
+
 /* bounce - tell the sender about the failures in bounce/ID; 1 done
  * (or nothing to do), 0 try again later */
 static int
@@ -772,15 +865,16 @@ bounce(struct msg *m)
 	struct str fn = STR_ZERO, raw = STR_ZERO, mess = STR_ZERO, out = STR_ZERO;
 	struct str from = STR_ZERO, to = STR_ZERO;
 	struct qbounce *rec = NULL;
-	size_t pos = 0, n = 0, k, i, b0, step;
+	size_t pos = 0, n = 0, k, b0, step;
+	unsigned long restnul, total, more = 0;
 	struct qbounce b;
 	struct dsn d;
 	unsigned long qp = 0;
 	char idb[FMT_ULONG + 1], qpb[FMT_ULONG + 1];
-	int r, ret = 0, fd, each;
+	int r, ret = 0, fd, each, cut;
 
 	path(&fn, "bounce", m->id);
-	if ((r = control_readfile(fn.s, &raw, 64UL * 1024 * 1024)) != 1) {
+	if ((r = read_bounce(fn.s, &raw, &cut, &restnul)) != 1) {
 		if (r == 0)
 			ret = 1;
 		else
@@ -791,14 +885,16 @@ bounce(struct msg *m)
 		n++;
 	if (n && (rec = calloc(n, sizeof *rec)) == NULL)
 		die_nomem();
-	/* a recipient tried again after a crash may be listed twice */
-	for (pos = 0, k = 0; qfile_bounce(raw.s, raw.len, &pos, &b) == 1; ) {
-		for (i = 0; i < k; i++)
-			if (rec[i].rcptlen == b.rcptlen && str_caseeqb(rec[i].rcpt, b.rcpt, b.rcptlen))
-				break;
-		if (i == k)
-			rec[k++] = b;
+	for (pos = 0, k = 0; k < n && qfile_bounce(raw.s, raw.len, &pos, &b) == 1; )
+		rec[k++] = b;
+	if (cut && r != -1) {
+		/* the record cut at BOUNCEMAX is among those left out */
+		total = (count_nul(raw.s, raw.len) + restnul) / 4;
+		more = total > n ? total - n : 0;
+		say("warning: bounce/", ul(idb, m->id), " is too big: ", ul(qpb, more),
+		    " recipients left out of the bounce", NULL);
 	}
+	k = dedupe(rec, n);
 	if (r == -1)
 		say("warning: bounce/", ul(idb, m->id), " is damaged after ",
 		    ul(qpb, (unsigned long)k), " records", NULL);
@@ -868,9 +964,14 @@ bounce(struct msg *m)
 		d.id = m->id;
 		d.seq = ++bounceseq;
 		d.dbl = m->sender[0] == 0;
+		d.more = each ? 0 : more;
 		out.len = 0;
-		if (!dsn_build(&out, &d, rec + b0, step, mess.s, mess.len))
-			die_nomem();
+		if (!dsn_build(&out, &d, rec + b0, step, mess.s, mess.len)) {
+			if (errno == ENOMEM)
+				die_nomem();
+			warn_sys("unable to build the bounce for msg ", ul(idb, m->id));
+			goto out;
+		}
 		r = inject(&out, d.dbl ? "#@[]" : "", to.s, &qp);
 		if (r == 1) {
 			say("warning: unable to inject bounce for msg ", ul(idb, m->id), ": will try again", NULL);
@@ -962,6 +1063,7 @@ record_failure(struct msg *m, const char *rcpt, const char *status, const char *
     const char *text, size_t tl)
 {
 	struct str fn = STR_ZERO, rec = STR_ZERO;
+	struct stat st;
 	int fd, ok, fresh;
 
 	if (tl > QFILE_TEXTMAX)
@@ -973,13 +1075,30 @@ record_failure(struct msg *m, const char *rcpt, const char *status, const char *
 		die_nomem();
 	path(&fn, "bounce", m->id);
 	fresh = access(fn.s, F_OK) == -1;
-	/* one write per record: a crash cannot leave half of one */
+	/* one write per record: a crash leaves at most a torn last one,
+	 * which the parser takes for the end */
 	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 		warn_sys("unable to open ", fn.s);
 		str_free(&fn), str_free(&rec);
 		return 0;
 	}
+	/* a short write (a full disk) leaves part of a record: cut it off,
+	 * or the next append would land behind it and the parser, stopping
+	 * there, would lose every later record */
+	if (fstat(fd, &st) == -1) {
+		warn_sys("unable to stat ", fn.s);
+		(void)close(fd);	/* nothing written */
+		str_free(&fn), str_free(&rec);
+		return 0;
+	}
 	ok = fd_writeall(fd, rec.s, rec.len, 0) && fsync(fd) == 0;
+	if (!ok) {
+		int e = errno;
+
+		if (ftruncate(fd, st.st_size) == 0)
+			(void)fsync(fd);
+		errno = e;
+	}
 	ok = close(fd) == 0 && ok;
 	if (ok && fresh)
 		ok = sync_dir("bounce");

@@ -1,12 +1,16 @@
 /* dsn.c - RFC 3464 bounces; see dsn.h */
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "date822.h"
 #include "dsn.h"
 
 #define FIELDMAX 800	/* bytes of a text in one status field line */
 #define LINEMAX 900	/* bytes of an address or text on a line of its own */
+#define HEADLINEMAX 998	/* octets of a quoted header line (RFC 5322 2.1.1) */
+#define BNDRAND 16	/* random bytes in a MIME boundary */
+#define BNDTRIES 8	/* boundaries tried before giving up */
 
 /* cat_clean - s[0..n) with every byte outside printable ASCII replaced
  * by a space (runs of them by one), at most max bytes */
@@ -114,22 +118,117 @@ cats(struct str *o, const char *s)
 	return str_cats(o, s);
 }
 
+/* quote_header - the header m[0..h) as it can travel in a report: NUL,
+ * CR and the other control bytes except TAB dropped, lines cut at
+ * HEADLINEMAX octets, LF line ends; *eight is 1 when a byte over 127
+ * is left (RFC 6533: then the part is message/global-headers) */
+static int
+quote_header(struct str *o, const char *m, size_t h, int *eight)
+{
+	size_t i, col = 0;
+
+	*eight = 0;
+	for (i = 0; i < h; i++) {
+		unsigned char c = (unsigned char)m[i];
+
+		if (c == '\n') {
+			col = 0;
+			if (!str_catc(o, '\n'))
+				return 0;
+			continue;
+		}
+		if ((c < 0x20 && c != '\t') || c == 0x7f || col >= HEADLINEMAX)
+			continue;
+		if (c > 0x7f)
+			*eight = 1;
+		if (!str_catc(o, (char)c))
+			return 0;
+		col++;
+	}
+	return o->len == 0 || o->s[o->len - 1] == '\n' || str_catc(o, '\n');
+}
+
+/* new_boundary - "lanmail-dsn-" and BNDRAND random bytes in hex: the
+ * sender of the failed message, whose header is quoted, cannot guess it
+ * (RFC 2046 5.1.1) */
+static int
+new_boundary(struct str *b)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[BNDRAND];
+	size_t i, got = 0;
+	ssize_t r;
+
+	while (got < sizeof rnd) {
+		if ((r = getrandom(rnd + got, sizeof rnd - got, 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		got += (size_t)r;
+	}
+	if (!str_copys(b, "lanmail-dsn-"))
+		return 0;
+	for (i = 0; i < sizeof rnd; i++)
+		if (!str_catc(b, hex[rnd[i] >> 4]) || !str_catc(b, hex[rnd[i] & 15]))
+			return 0;
+	return str_nul(b);
+}
+
+/* delimiters - how many lines of o[0..n) start with "--" bnd */
+static size_t
+delimiters(const char *o, size_t n, const struct str *bnd)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i + 2 + bnd->len <= n; i++)
+		if ((i == 0 || o[i - 1] == '\n') && o[i] == '-' && o[i + 1] == '-' &&
+		    memcmp(o + i + 2, bnd->s, bnd->len) == 0)
+			c++;
+	return c;
+}
+
+static int build(struct str *, const struct dsn *, const struct qbounce *, size_t,
+    const struct str *, int, const struct str *);
+
 int
 dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
     const char *mess, size_t messlen)
 {
+	struct str bnd = STR_ZERO, head = STR_ZERO;
+	int eight, tries, ok = 0;
+
+	if (!quote_header(&head, mess, header_end(mess, messlen), &eight))
+		goto out;
+	/* the report's own four delimiter lines and no other: a quoted
+	 * line that happens to match would end a part early */
+	for (tries = 0; tries < BNDTRIES; tries++) {
+		if (!new_boundary(&bnd) || !build(o, d, r, n, &head, eight, &bnd))
+			goto out;
+		if (delimiters(o->s, o->len, &bnd) == 4) {
+			ok = 1;
+			goto out;
+		}
+	}
+	errno = EAGAIN;
+out:
+	str_free(&bnd);
+	str_free(&head);
+	return ok;
+}
+
+static int
+build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
+    const struct str *head, int eight, const struct str *bndp)
+{
 	char date[DATE822_LEN], arr[DATE822_LEN];
-	struct str bnd = STR_ZERO;
+	const struct str bnd = *bndp;
 	const char *mta;
-	size_t i, h, ml, rp;
+	size_t i, ml, rp;
 	int ok, smtp;
 
 	date822_fmt(date, d->now);
 	date822_fmt(arr, d->arrival);
-	if (!str_cats(&bnd, "lanmail-dsn-") || !str_catulong(&bnd, d->id) ||
-	    !str_catc(&bnd, '-') || !str_catulong(&bnd, (unsigned long)d->now) ||
-	    !str_catc(&bnd, '-') || !str_catulong(&bnd, d->seq) || !str_nul(&bnd))
-		return 0;
 	o->len = 0;
 	ok = cats(o, "From: ") && cat_clean(o, d->from, str_chrb(d->from, 4096, 0), LINEMAX) &&
 	    cats(o, "\nTo: ") && cat_clean(o, d->to, str_chrb(d->to, 4096, 0), LINEMAX) &&
@@ -158,6 +257,11 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 		ok = cats(o, "The sender was <") &&
 		    cat_clean(o, d->sender, str_chrb(d->sender, 4096, 0), LINEMAX) &&
 		    cats(o, ">.\n\n");
+	if (ok && d->more)
+		ok = str_catulong(o, d->more) &&
+		    cats(o, d->more == 1 ? " more recipient" : " more recipients") &&
+		    cats(o, " failed as well; the record of the failures is too big\n"
+			"for all of them to be listed here.\n\n");
 	for (i = 0; ok && i < n; i++)
 		ok = str_catc(o, '<') && cat_clean(o, r[i].rcpt, r[i].rcptlen, LINEMAX) &&
 		    cats(o, ">:\n") && cat_clean(o, r[i].text, r[i].textlen, LINEMAX) &&
@@ -183,11 +287,10 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 		    cat_clean(o, r[i].text + rp, r[i].textlen - rp, FIELDMAX) &&
 		    cats(o, "\nLast-Attempt-Date: ") && cats(o, date) && str_catc(o, '\n');
 	}
-	h = header_end(mess, messlen);
 	ok = ok && cats(o, "\n--") && cats(o, bnd.s) &&
-	    cats(o, "\nContent-Type: text/rfc822-headers\n\n") &&
-	    str_catb(o, mess, h) && (h == 0 || mess[h - 1] == '\n' || str_catc(o, '\n')) &&
+	    cats(o, eight ? "\nContent-Type: message/global-headers\n\n" :
+		"\nContent-Type: text/rfc822-headers\n\n") &&
+	    str_catb(o, head->s, head->len) &&
 	    cats(o, "\n--") && cats(o, bnd.s) && cats(o, "--\n");
-	str_free(&bnd);
 	return ok;
 }

@@ -16,6 +16,108 @@ has(const struct str *s, const char *needle)
 	return 0;
 }
 
+/* boundary - the boundary out declares, into b (at most 99 bytes) */
+static int
+boundary(const struct str *out, char *b)
+{
+	static const char pre[] = "boundary=\"";
+	size_t i, k;
+
+	for (i = 0; i + sizeof pre - 1 <= out->len; i++)
+		if (memcmp(out->s + i, pre, sizeof pre - 1) == 0)
+			break;
+	for (i += sizeof pre - 1, k = 0; i < out->len && out->s[i] != '"' && k < 99; i++)
+		b[k++] = out->s[i];
+	b[k] = 0;
+	return k > 0;
+}
+
+/* delims - lines of out that start with "--" b */
+static int
+delims(const struct str *out, const char *b)
+{
+	size_t i, n = strlen(b);
+	int c = 0;
+
+	for (i = 0; i + 2 + n <= out->len; i++)
+		if ((i == 0 || out->s[i - 1] == '\n') && memcmp(out->s + i, "--", 2) == 0 &&
+		    memcmp(out->s + i + 2, b, n) == 0)
+			c++;
+	return c;
+}
+
+/* a boundary the quoted sender cannot guess, and cannot plant */
+static void
+boundary_tests(const struct dsn *d, const struct qbounce *r)
+{
+	/* what the boundary used to be: id, time and sequence */
+	const char *planted = "Subject: x\n--lanmail-dsn-77-1700000000-3\n"
+	    "Content-Type: text/html\n\n<a href=x>click</a>\n";
+	struct str a = STR_ZERO, b = STR_ZERO;
+	char ba[100], bb[100];
+	size_t i;
+	int hex = 1;
+
+	ok(dsn_build(&a, d, r, 1, planted, strlen(planted)) == 1 &&
+	    dsn_build(&b, d, r, 1, planted, strlen(planted)) == 1 &&
+	    boundary(&a, ba) && boundary(&b, bb), "built twice");
+	ok(strcmp(ba, bb) != 0, "boundary: not the same for the same message and second");
+	ok(strlen(ba) == 12 + 32 && memcmp(ba, "lanmail-dsn-", 12) == 0, "boundary: 128 bits in hex");
+	for (i = 12; ba[i]; i++)
+		if (!((ba[i] >= '0' && ba[i] <= '9') || (ba[i] >= 'a' && ba[i] <= 'f')))
+			hex = 0;
+	ok(hex, "boundary: hex digits");
+	ok(delims(&a, ba) == 4, "boundary: four delimiter lines, no planted one");
+	str_free(&a);
+	str_free(&b);
+}
+
+/* line_len - the length of the line of out that starts after "\n" at
+ * the first match of start, LF excluded; 0 when there is none */
+static size_t
+line_len(const struct str *out, const char *start)
+{
+	size_t i, k, n = strlen(start);
+
+	for (i = 0; i + n <= out->len; i++)
+		if (memcmp(out->s + i, start, n) == 0) {
+			for (k = i + 1; k < out->len && out->s[k] != '\n'; k++)
+				;
+			return k - i - 1;
+		}
+	return 0;
+}
+
+/* the quoted header made safe to carry */
+static void
+header_tests(const struct dsn *d, const struct qbounce *r)
+{
+	struct str out = STR_ZERO, h = STR_ZERO;
+	size_t i;
+	int i0;
+
+	ok(str_cats(&h, "Subject: a\001b") && str_catc(&h, 0) && str_cats(&h, "c\n") &&
+	    str_cats(&h, "X-Long: "), "header built");
+	for (i = 0; i < 2000; i++)
+		(void)str_catc(&h, 'L');
+	(void)str_cats(&h, "\nX-Last: 1\n\nbody\n");
+	ok(dsn_build(&out, d, r, 1, h.s, h.len) == 1, "built with a hostile header");
+	ok(has(&out, "Content-Type: text/rfc822-headers\n\nSubject: abc\n"), "NUL and controls dropped");
+	for (i = 0, i0 = 0; i < out.len; i++)
+		if (out.s[i] == 0)
+			i0 = 1;
+	ok(!i0, "no NUL in the report");
+	ok(line_len(&out, "\nX-Long: ") == 998 && has(&out, "LLL\nX-Last: 1\n"),
+	    "a line over 998 octets cut");
+	h.len = 0;
+	(void)str_cats(&h, "Subject: caf\303\251\n\nb\n");
+	ok(dsn_build(&out, d, r, 1, h.s, h.len) == 1 &&
+	    has(&out, "Content-Type: message/global-headers\n\nSubject: caf\303\251\n") &&
+	    !has(&out, "rfc822-headers"), "8-bit header: message/global-headers");
+	str_free(&out);
+	str_free(&h);
+}
+
 int
 main(void)
 {
@@ -53,7 +155,7 @@ main(void)
 	r[1].text = "local failure", r[1].textlen = 13;
 	d.me = "me.test", d.from = "MAILER-DAEMON@me.test", d.to = "s@x.test";
 	d.sender = "s@x.test", d.now = 1700000000, d.arrival = 1699990000;
-	d.id = 77, d.seq = 3, d.dbl = 0;
+	d.id = 77, d.seq = 3, d.dbl = 0, d.more = 0;
 	ok(dsn_build(&out, &d, r, 2, mess, strlen(mess)) == 1, "built");
 	ok(has(&out, "Content-Type: multipart/report; report-type=delivery-status;"), "multipart/report");
 	ok(has(&out, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; me.test\n"), "Reporting-MTA");
@@ -73,7 +175,7 @@ main(void)
 	    has(&out, "Subject: no body\n\n--lanmail"), "header without a final newline");
 	/* a stored CRLF message: its header only, the body stays out */
 	ok(dsn_build(&out, &d, r, 2, "Subject: crlf\r\nX: y\r\n\r\nSECRET\r\n", 32) == 1 &&
-	    has(&out, "rfc822-headers\n\nSubject: crlf\r\nX: y\r\n\n--") && !has(&out, "SECRET"),
+	    has(&out, "rfc822-headers\n\nSubject: crlf\nX: y\n\n--") && !has(&out, "SECRET"),
 	    "CRLF message: the header ends at its empty line");
 	ok(dsn_build(&out, &d, r, 2, "\nno header\n", 11) == 1 &&
 	    has(&out, "rfc822-headers\n\n\n--") && !has(&out, "no header"), "no header: nothing quoted");
@@ -82,6 +184,12 @@ main(void)
 	ok(dsn_build(&out, &d, r, 1, mess, strlen(mess)) == 1 && !has(&out, "Remote-MTA") &&
 	    has(&out, "Diagnostic-Code: X-lanmail; No host by the name b.test\n"),
 	    "remote failure before any reply: no Remote-MTA");
+	boundary_tests(&d, r);
+	header_tests(&d, r);
+	d.more = 5;
+	ok(dsn_build(&out, &d, r, 1, mess, strlen(mess)) == 1 &&
+	    has(&out, "\n5 more recipients failed as well;"), "recipients left out are counted");
+	d.more = 0;
 	d.dbl = 1;
 	d.sender = "";
 	ok(dsn_build(&out, &d, r, 1, "", 0) == 1 && has(&out, "Subject: double bounce") &&
