@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,8 +115,10 @@ by_passwd(const struct str *local, const struct str *lower, struct who *w)
 	if ((pw = getpwnam(w->user.s)) == NULL)
 		return errno == 0 || errno == ENOENT || errno == ESRCH ? 0 : -1;
 	/* the account must be able to receive: it owns its home, and in a
-	 * single-user install it is the one login */
-	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0)
+	 * single-user install it is the one login; vmail owns domains/ but
+	 * is no mailbox */
+	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0 ||
+	    !strcmp(pw->pw_name, auto_users[AUTO_VMAIL]))
 		return 0;
 	if (stat(pw->pw_dir, &st) == -1)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;

@@ -239,8 +239,9 @@ passwd_user(const char *local, size_t n, struct str *home, size_t *extoff)
 	/* getpwnam's errno is not reliable for "no such user": none it is */
 	if ((pw = getpwnam(name.s)) == NULL)
 		goto out;
-	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0)
-		goto out;
+	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0 ||
+	    !strcmp(pw->pw_name, auto_users[AUTO_VMAIL]))
+		goto out;	/* vmail owns domains/ but is no mailbox */
 	if (stat(pw->pw_dir, &st) == -1) {
 		r = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 		goto out;

@@ -711,6 +711,15 @@ try:
     except (OSError, smtplib.SMTPException) as e:
         refused = repr(e)
     t.is_(refused, {}, "the supervised qmail-smtpd accepts a message")
+    try:
+        s = smtplib.SMTP("127.0.0.1", mport, timeout=20)
+        s.ehlo("client.test")
+        s.mail("sender@outside.example")
+        code = s.rcpt("%s@%s" % (VMAIL, ME))[0]
+        s.quit()
+    except (OSError, smtplib.SMTPException) as e:
+        code = repr(e)
+    t.is_(code, 550, "the vmail account owns domains/ but is no mailbox: %s@%s refused" % (VMAIL, ME))
     got = [p for p in wait_mail(alice_md, n_alice + 1) if b"under svscan" in open(p, "rb").read()]
     t.ok(len(got) == 1 and os.stat(got[0]).st_uid == uid[VMAIL], "the supervised qmail-send delivers it as vmail")
     logf = os.path.join(HOME, "log", "send", "current")
