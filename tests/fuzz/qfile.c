@@ -59,6 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dsn_status(p, size, size & 1, status);
 	if (!qfile_status_ok(status, strlen(status)))
 		abort();
+	memset(&d, 0, sizeof d);
 	d.me = "me.test";
 	d.from = "MAILER-DAEMON@me.test";
 	d.to = "sender@x.test";
@@ -73,8 +74,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* everything before the quoted header is ours: bounded, printable */
 	de = out.s + out.len;
 	ds = NULL;
+	/* the quoted header's part: text/rfc822-headers, or with 8-bit
+	 * bytes message/global-headers (RFC 6533) */
 	for (i = 0; i + 37 <= out.len; i++)
-		if (memcmp(out.s + i, "Content-Type: text/rfc822-headers\n\n", 35) == 0) {
+		if (memcmp(out.s + i, "Content-Type: text/rfc822-headers\n\n", 35) == 0 ||
+		    (i + 38 <= out.len && memcmp(out.s + i, "Content-Type: message/global-headers\n\n", 38) == 0)) {
 			ds = out.s + i;
 			break;
 		}
