@@ -58,6 +58,7 @@ struct session {
 	const char *hostname;
 	char **sub;		/* subprogram argv */
 	unsigned timeout;
+	time_t end;		/* CLOCK_MONOTONIC second the login must be done by */
 	struct str stamp;	/* <pid.time@hostname> */
 	struct str user;	/* from USER */
 	unsigned failures;
@@ -77,21 +78,37 @@ out(const char *s)
 		_exit(0);
 }
 
+/* mono - seconds of a clock no one sets */
+static time_t
+mono(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
+		return 0;	/* cannot happen; each read still has its timeout */
+	return t.tv_sec;
+}
+
 /* getline_ - a line from the client, without its line end, into
  * x[0..size); 1, or 0 when it was too long: more than size octets, LF
- * included (the rest of it is read and dropped) */
+ * included (the rest of it is read and dropped).  The whole login must
+ * be done within timeoutpop3 of the connection: a byte now and then, or
+ * CAPA after CAPA, holds no connection for longer. */
 static int
 getline_(struct session *ss, char *x, size_t size, size_t *n)
 {
+	time_t left;
 	char c;
 	long r;
 	int toolong = 0;
 
 	*n = 0;
 	for (;;) {
-		r = fd_read(0, &c, 1, ss->timeout);
+		left = ss->end - mono();
+		r = left <= 0 ? (errno = ETIMEDOUT, -1) :
+		    fd_read(0, &c, 1, left < ss->timeout ? (unsigned)left : ss->timeout);
 		if (r == -1 && errno == ETIMEDOUT) {
-			out("-ERR autologout: idle for too long\r\n");
+			out("-ERR autologout: idle, or the login took too long\r\n");
 			_exit(0);
 		}
 		if (r <= 0)
@@ -334,6 +351,7 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to read control/timeoutpop3");
 	}
 	ss.timeout = (unsigned)t;
+	ss.end = mono() + (time_t)t;
 	/* control/ is read from the install root */
 	ss.plainok = ss.tls;
 	if (!ss.tls) {

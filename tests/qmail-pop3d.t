@@ -281,6 +281,46 @@ r, _, _ = v.login(port, "bob@" + D, "bobs secret")
 r.cmd("DELE 1")
 time.sleep(1.5)
 t.ok(r.line().startswith(b"-ERR") and r.line() == b"", "idle after login: -ERR and closed")
+# the whole login within timeoutpop3: a byte now and then, or CAPA after
+# CAPA, holds the connection no longer
+t.control("timeoutpop3", "2\n")
+r = v.Raw(port)
+r.line()
+start = time.time()
+closed = False
+for ch in b"USER slow" * 4:
+    try:
+        r.s.sendall(bytes([ch]))
+    except OSError:
+        closed = True
+        break
+    time.sleep(0.5)
+    r.s.settimeout(0.01)
+    try:
+        if r.s.recv(100, socket.MSG_PEEK) in (b"",) or b"-ERR" in r.s.recv(100, socket.MSG_PEEK):
+            closed = True
+            break
+    except (BlockingIOError, socket.timeout):
+        pass
+    except OSError:
+        closed = True
+        break
+took = time.time() - start
+t.ok(closed and took < 4, "a byte every 0.5 s: the login ends after timeoutpop3 (%.1f s)" % took)
+r.close()
+r = v.Raw(port)
+r.line()
+start = time.time()
+ok = True
+while time.time() - start < 6 and ok:
+    try:
+        ok = r.cmd("CAPA").startswith(b"+OK")
+        r.multi()
+    except OSError:
+        ok = False
+    time.sleep(0.3)
+t.ok(not ok and time.time() - start < 4, "CAPA after CAPA: the login ends after timeoutpop3 (%.1f s)" % (time.time() - start))
+r.close()
 t.control("timeoutpop3", None)
 t.is_(len(v.messages(D, "bob")), 1, "an idle timeout deletes nothing")
 
