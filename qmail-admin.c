@@ -47,6 +47,7 @@
 #include "qpath.h"
 #include "spawn.h"
 #include "str.h"
+#include "syncall.h"
 #include "vpasswd.h"
 
 #define FILEMAX (256UL * 1024 * 1024)
@@ -2007,10 +2008,10 @@ list_make(const char *a, const char *owner, const struct owner *o)
 
 /* ---- sync ---- */
 
-/* sync_all - every vpasswd.cdb rebuilt, the users cdbs compiled,
+/* sync_everything - every vpasswd.cdb rebuilt, the users cdbs compiled,
  * qmail-send told */
 static void
-sync_all(const struct owner *o)
+sync_everything(const struct owner *o)
 {
 	struct str t = STR_ZERO, d = STR_ZERO, p = STR_ZERO;
 	size_t pos = 0, n, c;
@@ -3031,7 +3032,7 @@ backup_main(const char *what, const char *dir, int queue)
 	if (exists(path3(&p, abs.s, "queue", NULL)))
 		restore_queue(abs.s);
 	sync();
-	sync_all(&o);
+	sync_everything(&o);
 	return 0;
 }
 
@@ -3277,7 +3278,7 @@ main(int argc, char **argv)
 	lock();
 
 	if (str_equal(what, "sync") && nargs == 1)
-		sync_all(&o);
+		sync_everything(&o);
 	else if (str_equal(what, "domain") && str_equal(verb, "list") && nargs == 2)
 		domain_list();
 	else if (str_equal(what, "domain") && nargs == 3) {

@@ -35,6 +35,7 @@
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
+#include "syncall.h"
 
 #define DOTQMAIL_MAX (16UL * 1024 * 1024)	/* bytes in a .qmail or .forward */
 #define OUTPUT_MAX 2000		/* bytes of a program's output kept for the report */
@@ -721,27 +722,6 @@ mbox_write(int fd)
 
 #define MBOX_LOCKWAIT 30	/* seconds to wait for an mbox lock, as qmail */
 
-/* dir_sync - fsync the directory that holds file fn; 1, or 0 with errno */
-static int
-dir_sync(const char *fn)
-{
-	struct str d = STR_ZERO;
-	size_t slash = str_rchrb(fn, strlen(fn), '/');
-	int fd, ok;
-
-	if (!str_copyb(&d, slash == strlen(fn) ? "." : fn, slash == strlen(fn) ? 1 :
-	    slash ? slash : 1) || !str_nul(&d))
-		nomem();
-	fd = open(d.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	str_free(&d);
-	if (fd == -1)
-		return 0;
-	ok = fsync(fd) == 0;
-	if (close(fd) == -1)	/* read-only: only an error to pass on */
-		ok = 0;
-	return ok;
-}
-
 /* deliver_mbox - append under an fcntl lock; on trouble cut back */
 static void
 deliver_mbox(const char *path, size_t n)
@@ -783,7 +763,7 @@ deliver_mbox(const char *path, size_t n)
 		fail_sys(EXIT_TEMP, "unable to write mbox ", fn.s);
 	/* an mbox that was empty may have just been made: its name must be
 	 * as durable as the message in it */
-	if (pos == 0 && !dir_sync(fn.s))
+	if (pos == 0 && fsync_dir_of(fn.s) == -1)
 		fail_sys(EXIT_TEMP, "unable to sync the directory of mbox ", fn.s);
 	c.nfiles++;
 	str_free(&fn);

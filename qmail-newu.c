@@ -18,6 +18,7 @@
 #include "die.h"
 #include "lcdb.h"
 #include "str.h"
+#include "syncall.h"
 
 #define FILEMAX (256UL * 1024 * 1024)
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lcdb.h"
+#include "syncall.h"
 
 #define LCDB_VALMAX (16UL * 1024 * 1024)
 
@@ -77,36 +78,6 @@ lcdb_lookup(const char *fn, const char *key, size_t klen, struct str *val)
 	err = errno;
 	lcdb_close(&d);
 	errno = err;
-	return r;
-}
-
-int
-fsync_dir_of(const char *fn)
-{
-	struct str dir = STR_ZERO;
-	size_t slash = str_rchrb(fn, strlen(fn), '/');
-	int fd, r = -1, err;
-
-	if (slash == strlen(fn)) {
-		if (!str_copys(&dir, "."))
-			return -1;
-	} else if (!str_copyb(&dir, fn, slash ? slash : 1))
-		return -1;
-	if (!str_nul(&dir))
-		goto done;
-	if ((fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		goto done;
-	if (fsync(fd) == -1) {
-		err = errno;
-		(void)close(fd);
-		errno = err;
-		goto done;
-	}
-	if (close(fd) == -1)
-		goto done;
-	r = 0;
-done:
-	str_free(&dir);
 	return r;
 }
 

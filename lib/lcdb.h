@@ -43,7 +43,5 @@ int lcdb_make_add(struct lcdb_make *, const char *k, size_t kl, const char *v, s
 int lcdb_make_finish(struct lcdb_make *);
 void lcdb_make_abort(struct lcdb_make *);
 
-/* fsync_dir_of - fsync the directory holding fn, so a rename or link in it is durable */
-int fsync_dir_of(const char *fn);
 
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "str.h"
 #include "syncall.h"
 
 #define SYNCALL_MAX 4096	/* more at once gain nothing */
@@ -93,4 +94,34 @@ sync_all(const int *fd, int *ok, size_t n)
 	free(cb);
 	free(wait);
 	return err ? (errno = err, 0) : 1;
+}
+
+int
+fsync_dir_of(const char *fn)
+{
+	struct str dir = STR_ZERO;
+	size_t slash = str_rchrb(fn, strlen(fn), '/');
+	int fd, r = -1, err;
+
+	if (slash == strlen(fn)) {
+		if (!str_copys(&dir, "."))
+			return -1;
+	} else if (!str_copyb(&dir, fn, slash ? slash : 1))
+		return -1;
+	if (!str_nul(&dir))
+		goto done;
+	if ((fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto done;
+	if (fsync(fd) == -1) {
+		err = errno;
+		(void)close(fd);
+		errno = err;
+		goto done;
+	}
+	if (close(fd) == -1)
+		goto done;
+	r = 0;
+done:
+	str_free(&dir);
+	return r;
 }

@@ -22,4 +22,8 @@ int sync_all(const int *fd, int *ok, size_t n);
  * needs a thread per file, and on many file systems no more time. */
 int sync_each(const int *fd, int *ok, size_t n);
 
+/* fsync_dir_of - fsync the directory holding fn, so a rename or link in it
+ * (or a file made in it) is durable; 0, or -1 with errno */
+int fsync_dir_of(const char *fn);
+
 #endif

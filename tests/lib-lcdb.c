@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lcdb.h"
+#include "syncall.h"
 #include "tap.h"
 
 static int
