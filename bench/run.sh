@@ -63,6 +63,8 @@ cleanup() {
 		done < "$pids"
 		: > "$pids"
 	fi
+	# the mail stores take hundreds of MB; results.json and the logs stay
+	rm -rf "$BENCH_DIR/lanmail" "$BENCH_DIR/postfix" "$BENCH_DIR/dovecot" "$BENCH_DIR/disk"
 	exit $rc
 }
 trap cleanup EXIT
