@@ -10,16 +10,25 @@
  * continue on lines that start with a blank.  A target is an address
  * (qualified with control/me when it has no "@"), "\name" (the local
  * user name, not looked up as an alias again), "|command", "/file" or
- * "/dir/", the last three possibly in double quotes.  See
+ * "/dir/", the last three possibly in double quotes.  Empty and blank
+ * lines are skipped without ending an entry.  A name "default" or
+ * "X-default" is refused: qmail-local would take it for a catch-all.
+ * When both X and owner-X are listed, alias/.qmail-X-owner gets
+ * owner-X's targets too: qmail-local then sends X's forwards from
+ * X-owner@domain, which that file delivers, so X's bounces reach
+ * owner-X (sendmail's convention).  Such derived files start with
+ * OWNER_MARK, and are removed again once owner-X or X is gone.  See
  * qmail-newaliases(8).
  *
  * The alias user owns alias/, and qmail-newaliases runs as root: each
  * temporary file is made new (O_EXCL, no link followed) and renamed
  * into place, so a link left there is never written through.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +40,8 @@
 
 #define FILEMAX (64UL * 1024 * 1024)
 #define NAMEMAX 200
+/* the first line of an owner file derived from owner-X */
+#define OWNER_MARK "# qmail-newaliases: owner\n"
 
 /* entries: name NUL, then the .qmail text NUL, for each alias */
 struct out {
@@ -51,6 +62,50 @@ static int
 blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* defined - whether the alias file name pre s[0..n) suf is listed in
+ * names (each a lower-case file name, NUL-terminated) */
+static int
+defined(const struct str *names, const char *pre, const char *s, size_t n, const char *suf)
+{
+	struct str k = STR_ZERO;
+	size_t pos, len;
+	int r = 0;
+
+	if (!str_copys(&k, pre) || !str_catb(&k, s, n) || !str_cats(&k, suf))
+		die_nomem();
+	for (pos = 0; pos < names->len && !r; pos += len + 1) {
+		len = str_chrb(names->s + pos, names->len - pos, 0);
+		r = len == k.len && str_caseeqb(names->s + pos, k.s, len);
+	}
+	str_free(&k);
+	return r;
+}
+
+/* catchall - qmail-local reads .qmail-default and .qmail-X-default for
+ * every local part it has no file of its own for (X-anything): an alias
+ * of that name would take all mail for unknown names */
+static int
+catchall(const char *s, size_t n)
+{
+	return (n == 7 && str_caseeqb(s, "default", 7)) ||
+	    (n > 8 && str_caseeqb(s + n - 8, "-default", 8));
+}
+
+/* owner_clash - X, owner-X and X-owner all listed: owner-X's targets
+ * and X-owner's would both have to be alias/.qmail-X-owner.  The name s
+ * just listed is checked in each of the three roles. */
+static int
+owner_clash(const struct str *names, const char *s, size_t n)
+{
+	if (n > 6 && str_caseeqb(s, "owner-", 6) && defined(names, "", s + 6, n - 6, "") &&
+	    defined(names, "", s + 6, n - 6, "-owner"))
+		return 1;
+	if (n > 6 && str_caseeqb(s + n - 6, "-owner", 6) && defined(names, "", s, n - 6, "") &&
+	    defined(names, "owner-", s, n - 6, ""))
+		return 1;
+	return defined(names, "owner-", s, n, "") && defined(names, "", s, n, "-owner");
 }
 
 /* target - one target into .qmail text */
@@ -123,7 +178,8 @@ entry(struct out *o, const char *p, size_t n, const struct str *me,
     const char *fn, unsigned long lineno)
 {
 	struct str q = STR_ZERO;
-	size_t colon = str_chrb(p, n, ':'), i, s, e, pos;
+	size_t colon = str_chrb(p, n, ':'), i, s, e;
+	char *name;
 
 	if (colon == n)
 		bad(fn, lineno, "no colon after the alias name");
@@ -138,16 +194,20 @@ entry(struct out *o, const char *p, size_t n, const struct str *me,
 	if (!str_catb(&o->data, p, e) || !str_catc(&o->data, 0))
 		die_nomem();
 	/* the file name: lower case, dots as colons (as qmail-local looks) */
-	str_lowerb(o->data.s + o->data.len - e - 1, e);
-	for (i = o->data.len - e - 1; i < o->data.len - 1; i++)
-		if (o->data.s[i] == '.')
-			o->data.s[i] = ':';
-	/* duplicates */
-	for (pos = 0; pos < o->names.len; pos += str_chrb(o->names.s + pos, o->names.len - pos, 0) + 1)
-		if (str_chrb(o->names.s + pos, o->names.len - pos, 0) == e &&
-		    str_caseeqb(o->names.s + pos, o->data.s + o->data.len - e - 1, e))
-			bad(fn, lineno, "the alias is defined twice");
-	if (!str_catb(&o->names, o->data.s + o->data.len - e - 1, e + 1))
+	name = o->data.s + o->data.len - e - 1;
+	str_lowerb(name, e);
+	for (i = 0; i < e; i++)
+		if (name[i] == '.')
+			name[i] = ':';
+	if (catchall(name, e))
+		bad(fn, lineno, "an alias named default or NAME-default would take the mail "
+		    "of every unknown name (qmail-local's catch-all); an alias is one name");
+	if (defined(&o->names, "", name, e, ""))
+		bad(fn, lineno, "the alias is defined twice");
+	if (owner_clash(&o->names, name, e))
+		bad(fn, lineno, "owner-NAME and NAME-owner both give the owner of the alias NAME; "
+		    "keep one");
+	if (!str_catb(&o->names, name, e + 1))
 		die_nomem();
 	i = colon + 1;
 	while (i < n) {
@@ -210,11 +270,75 @@ writeq(int dfd, const char *name, const char *text, size_t n)
 	str_free(&shown);
 }
 
+/* marked - alias/f is a regular file starting with OWNER_MARK.  The
+ * alias user owns alias/: a link is not followed, nor a FIFO waited on. */
+static int
+marked(int dfd, const char *f)
+{
+	char x[sizeof OWNER_MARK - 1];
+	size_t have = 0;
+	struct stat st;
+	long got;
+	int fd, r = 0;
+
+	if ((fd = openat(dfd, f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		if (errno == ELOOP || errno == ENOENT)
+			return 0;	/* a link is none of ours; gone is gone */
+		die_sys(EXIT_TEMP, "unable to open alias/", f);
+	}
+	if (fstat(fd, &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat alias/", f);
+	if (S_ISREG(st.st_mode)) {
+		while (have < sizeof x && (got = fd_read(fd, x + have, sizeof x - have, 0)) != 0) {
+			if (got == -1)
+				die_sys(EXIT_TEMP, "unable to read alias/", f);
+			have += (size_t)got;
+		}
+		r = have == sizeof x && memcmp(x, OWNER_MARK, sizeof x) == 0;
+	}
+	(void)close(fd);	/* read-only */
+	return r;
+}
+
+/* drop_owners - remove each alias/.qmail-X-owner that an earlier run
+ * derived from owner-X when owner-X or X is no longer listed: the
+ * administrator never named the file, so nobody would remove it by
+ * hand, and it would go on taking X's bounces */
+static void
+drop_owners(int dfd, const struct str *names)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (d = fdopendir(fd)) == NULL)
+		die_sys(EXIT_TEMP, "unable to read ", "alias");
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		const char *f = de->d_name;
+		size_t n = strlen(f);
+
+		/* .qmail-X-owner, X not empty */
+		if (n <= 13 || !str_start(f, ".qmail-") || !str_equal(f + n - 6, "-owner"))
+			continue;
+		if (defined(names, "", f + 7, n - 13, "") && defined(names, "owner-", f + 7, n - 13, ""))
+			continue;
+		if (!marked(dfd, f))
+			continue;
+		if (unlinkat(dfd, f, 0) == -1 && errno != ENOENT)
+			die_sys(EXIT_TEMP, "unable to remove alias/", f);
+	}
+	if (errno)
+		die_sys(EXIT_TEMP, "unable to read ", "alias");
+	(void)closedir(d);	/* a directory read to its end */
+}
+
 int
 main(int argc, char **argv)
 {
 	struct out o = { STR_ZERO, STR_ZERO };
 	struct str raw = STR_ZERO, ent = STR_ZERO, me = STR_ZERO;
+	struct str oname = STR_ZERO, otext = STR_ZERO;
 	const char *fn = argc > 1 ? argv[1] : "/etc/aliases";
 	unsigned long lineno = 0, entline = 0;
 	size_t i = 0, e, pos;
@@ -251,7 +375,13 @@ main(int argc, char **argv)
 		e = str_chrb(raw.s + i, raw.len - i, '\n');
 		if (str_chrb(raw.s + i, e, 0) != e)
 			bad(fn, lineno, "a NUL byte");
-		if (e > 0 && blank(raw.s[i])) {
+		/* an empty line is skipped like a blank one, and the entry
+		 * goes on (aliases(5) as Postfix reads it) */
+		if (e == 0) {
+			i++;
+			continue;
+		}
+		if (blank(raw.s[i])) {
 			size_t k = i;
 
 			while (k < i + e && blank(raw.s[k]))
@@ -266,16 +396,11 @@ main(int argc, char **argv)
 			if (ent.len)
 				entry(&o, ent.s, ent.len, &me, fn, entline);
 			ent.len = 0;
-			if (e > 0 && raw.s[i] != '#') {
-				size_t k = e;
-
-				while (k > 0 && blank(raw.s[i + k - 1]))
-					k--;
-				if (k > 0) {
-					if (!str_catb(&ent, raw.s + i, e))
-						die_nomem();
-					entline = lineno;
-				}
+			/* a comment in the first column ends it too */
+			if (raw.s[i] != '#') {
+				if (!str_catb(&ent, raw.s + i, e))
+					die_nomem();
+				entline = lineno;
 			}
 		}
 		i += e + 1;
@@ -292,8 +417,17 @@ main(int argc, char **argv)
 		size_t tl = str_chrb(text, o.data.len - pos - nl - 1, 0);
 
 		writeq(dfd, name, text, tl);
+		/* owner-X with X: X's forwards are sent from X-owner@domain */
+		if (nl > 6 && str_start(name, "owner-") && defined(&o.names, "", name + 6, nl - 6, "")) {
+			if (!str_copys(&oname, name + 6) || !str_cats(&oname, "-owner") ||
+			    !str_nul(&oname) || !str_copys(&otext, OWNER_MARK) ||
+			    !str_catb(&otext, text, tl))
+				die_nomem();
+			writeq(dfd, oname.s, otext.s, otext.len);
+		}
 		pos += nl + 1 + tl + 1;
 	}
+	drop_owners(dfd, &o.names);
 	if (fsync(dfd) == -1)
 		die_sys(EXIT_TEMP, "unable to sync alias");
 	return 0;

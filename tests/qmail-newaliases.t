@@ -2,7 +2,9 @@
 """qmail-newaliases: /etc/aliases-style file -> alias/.qmail-NAME files,
 then qmail-local -n reads them back (round trip); sendmail's \\name
 delivered by a running qmail-send to the account, root's to the alias
-user's Maildir, without a second trip through the aliases."""
+user's Maildir, without a second trip through the aliases; no catch-all
+aliases; owner-X gets X's bounces (qmail-local through tests/qq-record,
+then a real bounce through qmail-send); empty lines inside an entry."""
 import os
 import subprocess
 import sys
@@ -15,6 +17,8 @@ import qsend
 t.need_home()
 NA = os.path.join(t.BIN, "qmail-newaliases")
 QL = os.path.join(t.BIN, "qmail-local")
+RECORDER = os.path.join(t.SRC, "tests", "qq-record")
+OWNER_MARK = "# qmail-newaliases: owner\n"
 ALIAS = os.path.join(t.HOME, "alias")
 me_path = os.path.join(t.HOME, "control", "me")
 saved_me = open(me_path).read() if os.path.exists(me_path) else None
@@ -46,6 +50,36 @@ WANT = {
 def run(*args):
     r = subprocess.run([NA] + list(args), capture_output=True, text=True, timeout=30)
     return r.returncode, r.stderr
+
+
+def aliasfile(name):
+    p = os.path.join(ALIAS, ".qmail-" + name)
+    return open(p).read() if os.path.lexists(p) else None
+
+
+def show(ext):
+    """qmail-local -n for ext@example.org at the alias user: (exit, stdout)"""
+    r = subprocess.run([QL, "-n", "alias", ALIAS, ext, "-", ext, "example.org", "s@x.example", "./Maildir/"],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+    return r.returncode, r.stdout
+
+
+def forward_envelopes(ext, sender):
+    """A real delivery by qmail-local for ext@example.org at the alias
+    user, forwards going to tests/qq-record: their envelopes."""
+    rec = t.tmpdir("newaliases-rec.")
+    env = dict(os.environ, QMAILQUEUE=RECORDER, QQ_RECORD=rec)
+    env.pop("QQ_EXIT", None)
+    mf = os.path.join(rec, "input")
+    t.write(mf, "Subject: hi\n\nhello\n")
+    with open(mf, "rb") as f:
+        r = subprocess.run([QL, "alias", ALIAS, ext, "-", ext, "example.org", sender, "./Maildir/"],
+                           stdin=f, capture_output=True, env=env, timeout=30)
+    envs, n = [], 0
+    while os.path.exists(os.path.join(rec, "%d.env" % n)):
+        envs.append(open(os.path.join(rec, "%d.env" % n), "rb").read())
+        n += 1
+    return r.returncode, envs
 
 
 try:
@@ -84,6 +118,8 @@ try:
         ("\tx@y.example\n", 1, "continuation"),
         ("a/b: x@y.example\n", 1, "slash"),
         ("a: <x@y.example>\n", 1, "angle"),
+        ("a: b@c.example\nowner-a: d@e.example\na-owner: f@g.example\n", 3, "owner-a and a-owner"),
+        ("owner-a: d@e.example\na-owner: f@g.example\n# a\na: b@c.example\n", 4, "a after owner-a and a-owner"),
     ]:
         t.write(src, bad)
         code, err = run(src)
@@ -114,6 +150,59 @@ try:
         code, err = run(src)
         t.ok(code == 100 and "line 1:" in err, "a \\name with %s refused: %s" % (why, err.strip()))
 
+    # an alias is one name: default and X-default are qmail-local's
+    # catch-alls, which would take the mail of every unknown name
+    for bad, line, why in [
+        ("default: catchall@example.org\n", 1, "default"),
+        ("root: a@b.example\nSales-Default: s@example.org\n", 2, "Sales-Default"),
+        ("owner-default: s@example.org\n", 1, "owner-default"),
+    ]:
+        t.write(src, bad)
+        code, err = run(src)
+        t.ok(code == 100 and ("line %d:" % line) in err and "catch-all" in err,
+             "an alias named %s refused: %s" % (why, err.strip()))
+    t.is_([aliasfile(n) for n in ("default", "sales-default", "owner-default")], [None] * 3,
+          "no catch-all file written")
+    t.is_(show("nosuchname")[0], 100, "an unknown name still bounces (qmail-local -n)")
+    for n in ("default", "sales-default", "owner-default"):
+        if aliasfile(n) is not None:
+            os.unlink(os.path.join(ALIAS, ".qmail-" + n))	# what a failure left
+
+    # empty and blank lines inside an entry are skipped, the entry goes on
+    t.write(src, "team: a@x.example,\n\n\tb@x.example,\n \t\n\tc@x.example\r\n\r\n\n\td@x.example\n"
+                 "\ndefault-team: e@x.example\n")
+    code, err = run(src)
+    t.is_(code, 0, "empty and blank lines between continuation lines: " + err.strip())
+    t.is_([aliasfile("team"), aliasfile("default-team")],
+          ["&a@x.example\n&b@x.example\n&c@x.example\n&d@x.example\n", "&e@x.example\n"],
+          "the entry goes on past them (and default-team is one name, allowed)")
+
+    # owner-X: X's forwards are sent from X-owner@domain, which
+    # .qmail-X-owner delivers to owner-X's targets
+    t.write(os.path.join(ALIAS, ".qmail-hand-owner"), "&h@x.example\n")
+    aliases = ("staff: a@x.example\nowner-staff: boss@x.example, \\root\nowner-lone: z@x.example\n"
+               "keep-owner: k@x.example\n")
+    t.write(src, aliases)
+    code, err = run(src)
+    t.is_(code, 0, "aliases with owner-staff compile: " + err.strip())
+    t.is_([aliasfile(n) for n in ("staff-owner", "owner-staff", "lone-owner", "keep-owner")],
+          [OWNER_MARK + "&boss@x.example\n./Maildir/\n", "&boss@x.example\n./Maildir/\n", None, "&k@x.example\n"],
+          "owner-staff with staff: .qmail-staff-owner, owner-staff's targets; owner-lone alone: none")
+    t.is_(show("staff-owner"), (0, "&boss@x.example\n./Maildir/\n"), "qmail-local reads .qmail-staff-owner")
+    t.is_(forward_envelopes("staff", "author@a.example"), (0, [b"Fstaff-owner@example.org\0Ta@x.example\0\0"]),
+          "staff's forwards go out from staff-owner@example.org")
+    for gone, why in (("owner-staff: boss@x.example\n", "staff"), ("staff: a@x.example\n", "owner-staff")):
+        t.write(src, aliases)
+        code, err = run(src)
+        t.write(src, gone + "keep-owner: k@x.example\n")
+        code2, err2 = run(src)
+        t.is_((code, code2, aliasfile("staff-owner")), (0, 0, None),
+              "%s no longer listed: .qmail-staff-owner removed %s" % (why, (err + err2).strip()))
+        t.is_([aliasfile("keep-owner"), aliasfile("hand-owner")], ["&k@x.example\n", "&h@x.example\n"],
+              "an owner file the administrator made is kept")
+    t.is_(forward_envelopes("staff", "author@a.example"), (0, [b"Fauthor@a.example\0Ta@x.example\0\0"]),
+          "then staff's forwards keep the author's sender")
+
     code, err = run(os.path.join(d, "missing"))
     t.is_(code, 100, "missing input file: 100")
     t.control("me", None)
@@ -126,8 +215,8 @@ try:
     # alias user's own Maildir, no bounce and no loop through the aliases
     sc = qsend.Scene()
     try:
-        bob, carol = sc.home("bob"), sc.home("carol")
-        sc.assign([sc.user("bob", bob), sc.user("carol", carol)])
+        bob, carol, dave = sc.home("bob"), sc.home("carol"), sc.home("dave")
+        sc.assign([sc.user("bob", bob), sc.user("carol", carol), sc.user("dave", dave)])
         t.write(src, "staff: \\bob, carol\nroot: \\root, carol\nbob: nobody@example.org\n")
         made += [os.path.join(ALIAS, ".qmail-staff")]
         code, err = run(src)
@@ -149,12 +238,25 @@ try:
         t.is_(len(os.listdir(os.path.join(amd, "new"))) - before, 1,
               "root's mail reaches the alias user's Maildir, once")
         t.ok(sc.queue_empty(), "nothing left in the queue (nothing for bob's alias nobody@example.org)")
+
+        # owner-list: the bounce of list's unknown member goes to carol,
+        # the owner, not to dave, the author
+        t.write(src, "list: \\bob, nosuch\nowner-list: \\carol\n")
+        code, err = run(src)
+        t.is_(code, 0, "list with owner-list compiles: " + err.strip())
+        sc.inject("dave@" + qsend.DOMAIN, ["list@" + qsend.DOMAIN], "Subject: to list\n\nhello\n")
+        done = sc.wait(lambda: sc.queue_empty() and len(sc.maildir(carol)) >= 3)
+        time.sleep(0.3)
+        bounces = [m for m in sc.maildir(carol) if m["Subject"] not in ("to root", "to staff")]
+        t.ok(done and len(bounces) == 1 and b"nosuch@" + qsend.DOMAIN.encode() in bounces[0].as_bytes(),
+             "the bounce for nosuch reaches carol, list's owner")
+        t.is_((subj(bob), subj(dave)), (["to list", "to staff"], []), "bob has the post; dave, the author, no bounce")
     finally:
         sc.finish()
 finally:
-    for p in made + [os.path.join(ALIAS, ".qmail-new"), os.path.join(ALIAS, ".qmail-a")]:
-        if os.path.exists(p):
-            os.unlink(p)
+    for f in os.listdir(ALIAS):
+        if f.startswith(".qmail-") and f not in saved_alias:
+            os.unlink(os.path.join(ALIAS, f))
     for f, text in saved_alias.items():
         t.write(os.path.join(ALIAS, f), text)
     t.control("me", saved_me)
