@@ -448,43 +448,51 @@ dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t m
 	return ask(name, n, type, rr, max, count, NULL);
 }
 
-int
-dns_txt(const char *name, size_t n, struct str *out, size_t *count)
+/* every - every record of type (A, AAAA or TXT) of name, as
+ * dnspkt_data gives them, into out; returns as dns_query */
+static int
+every(const char *name, size_t n, unsigned type, struct str *out, size_t *count)
 {
-	struct dns_rr rr[DNS_TXT_MAX];
+	struct dns_rr rr[1];
 	struct str raw = STR_ZERO;
-	size_t i, pos, end, k;
-	unsigned char sl;
+	size_t got;
 	int r;
 
 	*count = 0;
 	out->len = 0;
-	r = ask(name, n, DNS_T_TXT, rr, DNS_TXT_MAX, count, &raw);
-	if (r != 1) {
-		str_free(&raw);
-		return r;
+	/* ask() checks the answer and keeps a copy; the records are then
+	 * taken from that copy, all of them, however many it holds */
+	r = ask(name, n, type, rr, 1, &got, &raw);
+	if (r != 1)
+		goto out;
+	if (!str_readyplus(out, raw.len)) {
+		r = -1;
+		goto out;
 	}
-	/* dnspkt_parse checked each record's strings against the packet */
-	for (i = 0; i < *count; i++) {
-		pos = rr[i].pref;
-		end = pos + rr[i].len;
-		while (pos < end) {
-			sl = (unsigned char)raw.s[pos++];
-			for (k = 0; k < sl; k++)
-				if (!str_catc(out, raw.s[pos + k] ? raw.s[pos + k] : ' '))
-					goto nomem;
-			pos += sl;
-		}
-		if (!str_catc(out, 0))
-			goto nomem;
+	if (dnspkt_data(raw.s, raw.len, ((unsigned)(unsigned char)raw.s[0] << 8) |
+	    (unsigned char)raw.s[1], name, n, type, out->s, out->cap, &out->len,
+	    count) != DNSPKT_OK || *count == 0) {
+		/* ask() looked at the first record only: one further on is
+		 * malformed, and nothing from such an answer is used */
+		*count = 0;
+		errno = EPROTO;
+		r = -1;
 	}
+out:
 	str_free(&raw);
-	return 1;
-nomem:
-	str_free(&raw);
-	*count = 0;
-	errno = ENOMEM;
-	return -1;
+	return r;
+}
+
+int
+dns_txt(const char *name, size_t n, struct str *out, size_t *count)
+{
+	return every(name, n, DNS_T_TXT, out, count);
+}
+
+int
+dns_addrs(const char *name, size_t n, int six, struct str *out, size_t *count)
+{
+	return every(name, n, six ? DNS_T_AAAA : DNS_T_A, out, count);
 }
 
 int

@@ -1,4 +1,4 @@
-/* dns.h - a stub resolver: MX, A and AAAA lookups through the name
+/* dns.h - a stub resolver: MX, A, AAAA and TXT lookups through the name
  * servers of control/nameservers (else /etc/resolv.conf)
  *
  * control/nameservers holds one server a line: "1.2.3.4", "1.2.3.4:5353",
@@ -24,7 +24,7 @@
 #include "str.h"
 
 #define DNS_MX_MAX 32	/* MX records kept per domain */
-#define DNS_IP_MAX 32	/* addresses kept per name */
+#define DNS_IP_MAX 32	/* addresses dns_ip keeps per name */
 
 struct dns_mx {
 	unsigned pref;
@@ -55,12 +55,17 @@ int dns_ip(const char *name, size_t n, struct dns_ip *ip, size_t max, size_t *co
  * name exists without such records, 2 no such name, -1 temporary. */
 int dns_query(const char *name, size_t n, unsigned type, struct dns_rr *rr, size_t max, size_t *count);
 
-/* dns_txt - the TXT records of name: each record's character-strings
- * joined, then a NUL, appended in turn to out (emptied first); a NUL
- * inside a string becomes a space.  *count records.  Returns as
- * dns_query: 1 found, 0 no TXT records, 2 no such name, -1 temporary. */
-#define DNS_TXT_MAX 32	/* TXT records kept per name */
+/* dns_txt - the TXT records of name, every one the answer holds: each
+ * record's character-strings joined, then a NUL, appended in turn to out
+ * (emptied first); a NUL inside a string becomes a space.  *count
+ * records.  Returns as dns_query: 1 found, 0 no TXT records, 2 no such
+ * name, -1 temporary. */
 int dns_txt(const char *name, size_t n, struct str *out, size_t *count);
+
+/* dns_addrs - the AAAA (six set) or A records of name, every one the
+ * answer holds, not DNS_IP_MAX: 16 or 4 octets each, in turn into out
+ * (emptied first); *count addresses.  Returns as dns_query. */
+int dns_addrs(const char *name, size_t n, int six, struct str *out, size_t *count);
 
 /* dns_random - a random number below n (n > 0), from /dev/urandom
  * (falling back to the clock and pid if it cannot be read) */

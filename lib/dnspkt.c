@@ -177,17 +177,26 @@ rr_head(const char *p, size_t len, size_t *pos, struct rrhead *h)
 	return 1;
 }
 
-int
-dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
-    unsigned type, struct dns_rr *rr, size_t max, size_t *count)
-{
+/* answer - the checks every answer gets: that p[0..len) answers the
+ * query (id, name, type), a successful one, every record of the answer
+ * section well formed; then the CNAME chain from the question name
+ * followed.  DNSPKT_OK with the answer section's offset and record
+ * count, and the name that owns the data (NUL-terminated) in cur. */
+struct answer {
+	size_t ans, an;
 	char cur[DNS_NAME_MAX + 1];
-	size_t curlen, pos, ans, an, i, hop, next;
+	size_t curlen;
+};
+
+static int
+answer(const char *p, size_t len, unsigned id, const char *name, size_t n,
+    unsigned type, struct answer *a)
+{
+	size_t pos, i, hop, next;
 	struct rrhead h;
 	unsigned rcode;
 	int moved;
 
-	*count = 0;
 	if (len < 2 || get16(p) != (id & 0xffff))
 		return DNSPKT_NOTOURS;
 	if (len < 12)
@@ -197,9 +206,9 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 	if (get16(p + 4) != 1)
 		return DNSPKT_BAD;
 	pos = 12;
-	if (!dnspkt_getname(p, len, pos, cur, &curlen, &pos) || len - pos < 4)
+	if (!dnspkt_getname(p, len, pos, a->cur, &a->curlen, &pos) || len - pos < 4)
 		return DNSPKT_BAD;
-	if (!samename(cur, curlen, name, n) || get16(p + pos) != type ||
+	if (!samename(a->cur, a->curlen, name, n) || get16(p + pos) != type ||
 	    get16(p + pos + 2) != DNS_C_IN)
 		return DNSPKT_NOTOURS;
 	pos += 4;
@@ -215,43 +224,71 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 
 	/* every record takes at least 11 octets: bound the count first,
 	 * then check the whole answer section is well formed */
-	an = get16(p + 6);
-	if (an > (len - pos) / 11)
+	a->an = get16(p + 6);
+	if (a->an > (len - pos) / 11)
 		return DNSPKT_BAD;
-	ans = pos;
-	for (i = 0; i < an; i++)
+	a->ans = pos;
+	for (i = 0; i < a->an; i++)
 		if (!rr_head(p, len, &pos, &h))
 			return DNSPKT_BAD;
 
 	/* follow the CNAME chain from the question name */
 	if (n > DNS_NAME_MAX)
 		return DNSPKT_BAD;
-	memcpy(cur, name, n);
-	curlen = n;
-	if (curlen > 0 && cur[curlen - 1] == '.')
-		curlen--;
-	cur[curlen] = 0;
+	memcpy(a->cur, name, n);
+	a->curlen = n;
+	if (a->curlen > 0 && a->cur[a->curlen - 1] == '.')
+		a->curlen--;
+	a->cur[a->curlen] = 0;
 	for (hop = 0, moved = 1; moved && hop < DNS_CNAME_HOPS; hop++) {
 		moved = 0;
 		if (type == DNS_T_CNAME)
 			break;
-		for (pos = ans, i = 0; i < an; i++) {
+		for (pos = a->ans, i = 0; i < a->an; i++) {
 			(void)rr_head(p, len, &pos, &h);	/* checked above */
 			if (h.type != DNS_T_CNAME || h.class != DNS_C_IN ||
-			    !samename(h.owner, h.ownerlen, cur, curlen))
+			    !samename(h.owner, h.ownerlen, a->cur, a->curlen))
 				continue;
-			if (!dnspkt_getname(p, len, h.rd, cur, &curlen, &next) ||
+			if (!dnspkt_getname(p, len, h.rd, a->cur, &a->curlen, &next) ||
 			    next != h.rd + h.rdlen)
 				return DNSPKT_BAD;
 			moved = 1;
 			break;
 		}
 	}
+	return DNSPKT_OK;
+}
 
-	for (pos = ans, i = 0; i < an; i++) {
-		(void)rr_head(p, len, &pos, &h);
+/* txt_ok - the TXT rdata at h: one or more character-strings exactly
+ * filling it */
+static int
+txt_ok(const char *p, const struct rrhead *h)
+{
+	size_t next;
+
+	if (h->rdlen == 0)
+		return 0;
+	for (next = h->rd; next < h->rd + h->rdlen; )
+		next += 1 + (unsigned char)p[next];
+	return next == h->rd + h->rdlen;
+}
+
+int
+dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
+    unsigned type, struct dns_rr *rr, size_t max, size_t *count)
+{
+	struct answer a;
+	size_t pos, i, next;
+	struct rrhead h;
+	int r;
+
+	*count = 0;
+	if ((r = answer(p, len, id, name, n, type, &a)) != DNSPKT_OK)
+		return r;
+	for (pos = a.ans, i = 0; i < a.an; i++) {
+		(void)rr_head(p, len, &pos, &h);	/* checked by answer() */
 		if (h.type != type || h.class != DNS_C_IN ||
-		    !samename(h.owner, h.ownerlen, cur, curlen))
+		    !samename(h.owner, h.ownerlen, a.cur, a.curlen))
 			continue;
 		if (*count >= max)
 			continue;	/* well formed, no room: ignored */
@@ -274,12 +311,7 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 				goto bad;
 			break;
 		case DNS_T_TXT:
-			/* one or more character-strings, exactly filling rdata */
-			if (h.rdlen == 0)
-				goto bad;
-			for (next = h.rd; next < h.rd + h.rdlen; )
-				next += 1 + (unsigned char)p[next];
-			if (next != h.rd + h.rdlen)
+			if (!txt_ok(p, &h))
 				goto bad;
 			rr[*count].pref = (unsigned)h.rd;
 			rr[*count].len = h.rdlen;
@@ -296,5 +328,55 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 	return DNSPKT_OK;
 bad:
 	*count = 0;	/* nothing from a malformed answer is used */
+	return DNSPKT_BAD;
+}
+
+int
+dnspkt_data(const char *p, size_t len, unsigned id, const char *name, size_t n,
+    unsigned type, char *out, size_t cap, size_t *outlen, size_t *count)
+{
+	struct answer a;
+	size_t pos, i, at, end, k, sl;
+	struct rrhead h;
+	int r;
+
+	*count = 0;
+	*outlen = 0;
+	if (type != DNS_T_A && type != DNS_T_AAAA && type != DNS_T_TXT)
+		return errno = EINVAL, DNSPKT_BAD;
+	if ((r = answer(p, len, id, name, n, type, &a)) != DNSPKT_OK)
+		return r;
+	for (pos = a.ans, i = 0; i < a.an; i++) {
+		(void)rr_head(p, len, &pos, &h);	/* checked by answer() */
+		if (h.type != type || h.class != DNS_C_IN ||
+		    !samename(h.owner, h.ownerlen, a.cur, a.curlen))
+			continue;
+		if (type == DNS_T_TXT ? !txt_ok(p, &h) :
+		    h.rdlen != (type == DNS_T_A ? 4u : 16u))
+			goto bad;
+		/* what goes out is never longer than the rdata it comes
+		 * from, so len bytes are room enough; cap is checked all the
+		 * same */
+		if (h.rdlen > cap - *outlen) {
+			errno = ENOSPC;
+			goto bad;
+		}
+		if (type != DNS_T_TXT) {
+			memcpy(out + *outlen, p + h.rd, h.rdlen);
+			*outlen += h.rdlen;
+		} else {
+			for (at = h.rd, end = h.rd + h.rdlen; at < end; at += 1 + sl) {
+				sl = (unsigned char)p[at];
+				for (k = 0; k < sl; k++)
+					out[(*outlen)++] = p[at + 1 + k] ? p[at + 1 + k] : ' ';
+			}
+			out[(*outlen)++] = 0;
+		}
+		(*count)++;
+	}
+	return DNSPKT_OK;
+bad:
+	*count = 0;
+	*outlen = 0;
 	return DNSPKT_BAD;
 }

@@ -54,6 +54,16 @@ size_t dnspkt_query(char *q, size_t cap, const char *name, size_t n, unsigned ty
 int dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
     unsigned type, struct dns_rr *rr, size_t max, size_t *count);
 
+/* dnspkt_data - the same checks and records as dnspkt_parse, for type
+ * A, AAAA or TXT, but every record of the answer, not a fixed number:
+ * each record's data one after the other into out (room for cap bytes),
+ * *outlen bytes in all, *count records.  A and AAAA give their 4 or 16
+ * address octets; TXT its character-strings joined, a NUL inside one
+ * made a space, then a NUL.  No record gives more bytes than it takes
+ * in the packet, so cap = len is always enough. */
+int dnspkt_data(const char *p, size_t len, unsigned id, const char *name, size_t n,
+    unsigned type, char *out, size_t cap, size_t *outlen, size_t *count);
+
 /* dnspkt_getname - the (possibly compressed) name at p[pos]; text into
  * out (DNS_NAME_MAX + 1 bytes, NUL-terminated), its length in *outlen,
  * the offset just after the name's in-place bytes in *next.  1 ok, 0

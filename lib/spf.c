@@ -54,8 +54,14 @@ cidr(const char *p, size_t n, unsigned max, unsigned *out)
 static int
 dual_cidr(const char *p, size_t n, size_t *dn, struct spf_term *t)
 {
-	size_t s = str_chrb(p, n, '/'), e;
+	size_t s = n, e;
 
+	/* The prefix lengths are the digits and slashes that end the
+	 * argument, from the first slash among them: a slash further left
+	 * belongs to the domain-spec, as the delimiter of "%{l/}" does. */
+	while (s > 0 && (str_isdigit(p[s - 1]) || p[s - 1] == '/'))
+		s--;
+	s += str_chrb(p + s, n - s, '/');
 	*dn = s;
 	if (s == n)
 		return 1;
@@ -73,9 +79,11 @@ dual_cidr(const char *p, size_t n, size_t *dn, struct spf_term *t)
 	return cidr(p + e + 2, n - e - 2, 128, &t->cidr6);
 }
 
-/* macro_ok - a syntactically valid macro-string (RFC 7208 7.1) */
+/* macro_ok - a syntactically valid macro-string (RFC 7208 7.1).  In a
+ * domain-spec (spec set) the letters c, r and t are an error: 7.2 allows
+ * them only in explanation text, which is never fetched here. */
 static int
-macro_ok(const char *p, size_t n)
+macro_ok(const char *p, size_t n, int spec)
 {
 	size_t i, d;
 
@@ -89,7 +97,8 @@ macro_ok(const char *p, size_t n)
 			return 0;
 		if (p[i] == '%' || p[i] == '_' || p[i] == '-')
 			continue;
-		if (p[i] != '{' || ++i == n || !p[i] || !strchr("slodiphcrtvSLODIPHCRTV", p[i]))
+		if (p[i] != '{' || ++i == n || !p[i] ||
+		    !strchr(spec ? "slodiphvSLODIPHV" : "slodiphcrtvSLODIPHCRTV", p[i]))
 			return 0;
 		/* a number of parts: 1 to 999, no leading zero */
 		if (++i < n && p[i] == '0')
@@ -140,8 +149,6 @@ spf_parse(const char *rec, size_t n, struct spf_term *t, size_t max, size_t *cou
 		if (nl > i && nl < e && rec[nl] == '=' && str_isalpha(rec[i])) {
 			x->arg = nl + 1;
 			x->arglen = e - nl - 1;
-			if (!macro_ok(rec + x->arg, x->arglen))
-				return 0;
 			if (word(rec + i, nl - i, "redirect")) {
 				if (redirect++ || x->arglen == 0)
 					return 0;
@@ -152,6 +159,10 @@ spf_parse(const char *rec, size_t n, struct spf_term *t, size_t max, size_t *cou
 				x->kind = SPF_EXP;
 			} else
 				x->kind = SPF_UNKNOWNMOD;
+			/* redirect= and exp= name a domain; an unknown
+			 * modifier's macro-string is never expanded */
+			if (!macro_ok(rec + x->arg, x->arglen, x->kind != SPF_UNKNOWNMOD))
+				return 0;
 			(*count)++;
 			continue;
 		}
@@ -175,7 +186,7 @@ spf_parse(const char *rec, size_t n, struct spf_term *t, size_t max, size_t *cou
 				return 0;
 			x->arg = nl + 1;
 			x->arglen = e - nl - 1;
-			if (!macro_ok(rec + x->arg, x->arglen))
+			if (!macro_ok(rec + x->arg, x->arglen, 1))
 				return 0;
 		} else if (word(rec + i, nl - i, "a") || word(rec + i, nl - i, "mx") ||
 		    word(rec + i, nl - i, "ptr")) {
@@ -196,7 +207,7 @@ spf_parse(const char *rec, size_t n, struct spf_term *t, size_t max, size_t *cou
 			}
 			if (x->arglen == 0)
 				x->arg = 0;
-			else if (rec[x->arg - 1] != ':' || !macro_ok(rec + x->arg, x->arglen))
+			else if (rec[x->arg - 1] != ':' || !macro_ok(rec + x->arg, x->arglen, 1))
 				return 0;
 			if (x->arg == 0 && nl < e && rec[nl] == ':')
 				return 0;	/* "a:" with nothing after it */
@@ -274,7 +285,7 @@ spf_expand(const struct spf_req *req, const char *domain, size_t dn,
 	const char *delim;
 	size_t ndelim;
 
-	if (!macro_ok(p, n)) {
+	if (!macro_ok(p, n, 1)) {
 		errno = EINVAL;
 		return 0;
 	}
@@ -313,8 +324,7 @@ spf_expand(const struct spf_req *req, const char *domain, size_t dn,
 				goto done;
 			break;
 		case 'i':
-		case 'c':
-			if (req->family == AF_INET || letter == 'c') {
+			if (req->family == AF_INET) {
 				if (!inet_ntop(req->family, req->ip, buf, sizeof buf) || !str_cats(&val, buf))
 					goto done;
 			} else {
@@ -335,14 +345,6 @@ spf_expand(const struct spf_req *req, const char *domain, size_t dn,
 			break;
 		case 'h':
 			if (!str_catb(&val, req->helo, req->helolen))
-				goto done;
-			break;
-		case 'r':
-			if (!str_cats(&val, "unknown"))
-				goto done;
-			break;
-		case 't':
-			if (!str_cats(&val, "0"))
 				goto done;
 			break;
 		}
@@ -468,19 +470,22 @@ isvoid(struct state *st)
 static int
 addr_match(struct state *st, const char *name, size_t n, const struct spf_term *t, int countvoid)
 {
-	struct dns_rr rr[DNS_IP_MAX];
-	size_t count, i;
+	struct str addrs = STR_ZERO;
+	size_t count, i, size;
 	int r, six = st->req->family == AF_INET6;
 
-	r = dns_query(name, n, six ? DNS_T_AAAA : DNS_T_A, rr, DNS_IP_MAX, &count);
-	if (r == -1)
-		return -1;
-	if (r != 1)
-		return countvoid && !isvoid(st) ? -2 : 0;
-	for (i = 0; i < count; i++)
-		if (inprefix(st->req->ip, (const unsigned char *)rr[i].data, six ? t->cidr6 : t->cidr4))
-			return 1;
-	return 0;
+	/* every address: RFC 7208 sets no limit on them, and the one that
+	 * matches may come last */
+	r = dns_addrs(name, n, six, &addrs, &count);
+	if (r == 1) {
+		size = six ? 16 : 4;
+		for (i = 0, r = 0; i < count && !r; i++)
+			r = inprefix(st->req->ip, (const unsigned char *)addrs.s + i * size,
+			    six ? t->cidr6 : t->cidr4);
+	} else if (r != -1)
+		r = countvoid && !isvoid(st) ? -2 : 0;
+	str_free(&addrs);
+	return r;
 }
 
 static int
@@ -584,7 +589,7 @@ record(struct state *st, const char *domain, size_t dn, struct str *rec)
 {
 	struct str txt = STR_ZERO;
 	size_t count, i, k, found = 0;
-	int r;
+	int r, nomem = 0;
 
 	r = dns_txt(domain, dn, &txt, &count);
 	if (r == -1) {
@@ -595,14 +600,16 @@ record(struct state *st, const char *domain, size_t dn, struct str *rec)
 		str_free(&txt);
 		return fail(st, SPF_NONE, "no SPF record");
 	}
-	for (i = 0, k = 0; k < count; k++, i += strlen(txt.s + i) + 1) {
+	/* every record of the answer: a second v=spf1 may come anywhere */
+	for (i = 0, k = 0; k < count && found < 2; k++, i += strlen(txt.s + i) + 1) {
 		size_t l = strlen(txt.s + i);
-		if (l >= 6 && str_caseeqb(txt.s + i, "v=spf1", 6) && (l == 6 || txt.s[i + 6] == ' ')) {
-			if (found++ || !str_copyb(rec, txt.s + i, l))
-				break;
-		}
+		if (l >= 6 && str_caseeqb(txt.s + i, "v=spf1", 6) && (l == 6 || txt.s[i + 6] == ' ') &&
+		    found++ == 0 && !str_copyb(rec, txt.s + i, l))
+			nomem = 1;
 	}
 	str_free(&txt);
+	if (nomem)
+		return fail(st, SPF_TEMPERROR, "out of memory");
 	if (found > 1)
 		return fail(st, SPF_PERMERROR, "more than one SPF record");
 	if (found == 0)

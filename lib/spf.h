@@ -10,6 +10,8 @@
  * answer gives temperror, never a permanent result.  The ptr mechanism
  * is counted but never matches (RFC 7208 5.5 asks publishers not to
  * use it).  exp= is parsed and ignored: no explanation is fetched.
+ * Every TXT record of the domain is looked at, however many there are,
+ * and so is every address of a name that a or mx looks up.
  *
  * Records come from anyone's DNS: spf_parse checks their syntax before
  * anything is looked up.
@@ -72,7 +74,8 @@ int spf_check(const struct spf_req *req, struct str *why);
 
 /* spf_expand - macro-expand domain-spec p[0..n) for req and domain
  * (RFC 7208 7), appended to out; 1 ok, 0 syntax error (errno EINVAL) or
- * no memory */
+ * no memory.  The letters c, r and t are a syntax error: RFC 7208 7.2
+ * allows them only in explanation text. */
 int spf_expand(const struct spf_req *req, const char *domain, size_t dn,
     const char *p, size_t n, struct str *out);
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,7 +24,7 @@
 #include "tap.h"
 
 struct pkt {
-	char b[2048];
+	char b[4096];
 	size_t n;
 };
 
@@ -126,6 +127,69 @@ test_txt(void)
 	start(&p, 0x1234, 0x8180, 1, DNS_T_TXT);
 	rrhead(&p, "\300\014", 2, DNS_T_TXT, 0);
 	ok(parse(&p, DNS_T_TXT, rr, 4, &c) == DNSPKT_BAD, "an empty TXT record: bad");
+}
+
+/* test_data - dnspkt_data: every record, however many, no room needed
+ * beyond the packet's length */
+static void
+test_data(void)
+{
+	struct pkt p;
+	char out[4096], want[16];
+	struct dns_rr rr[4];
+	size_t c, len, i, at;
+	int good;
+
+	/* 40 TXT records "v=spf1 N" (N = 0..39), the last in two strings
+	 * with a NUL inside the second */
+	start(&p, 0x1234, 0x8180, 40, DNS_T_TXT);
+	for (i = 0; i < 40; i++) {
+		len = (size_t)snprintf(want, sizeof want, "v=spf1 %u", (unsigned)i);
+		if (i < 39) {
+			rrhead(&p, "\300\014", 2, DNS_T_TXT, (unsigned)len + 1);
+			add(&p, (char[]){ (char)len }, 1);
+			add(&p, want, len);
+		} else {
+			rrhead(&p, "\300\014", 2, DNS_T_TXT, 12);
+			add(&p, "\006v=spf1\004 3\0009", 12);
+		}
+	}
+	ok(parse(&p, DNS_T_TXT, rr, 4, &c) == DNSPKT_OK && c == 4, "dnspkt_parse keeps max records");
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_TXT, out, p.n, &len, &c) ==
+	    DNSPKT_OK && c == 40, "dnspkt_data: all 40 TXT records in room for the packet");
+	for (i = 0, at = 0, good = 1; good && i < 39; i++) {
+		(void)snprintf(want, sizeof want, "v=spf1 %u", (unsigned)i);
+		good = at < len && strcmp(out + at, want) == 0;
+		at += strlen(want) + 1;
+	}
+	ok(good && len - at == 11 && memcmp(out + at, "v=spf1 3 9\0", 11) == 0,
+	    "each record joined and NUL-terminated, a NUL inside made a space");
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_TXT, out, 100, &len, &c) ==
+	    DNSPKT_BAD && errno == ENOSPC && c == 0 && len == 0, "too little room: refused");
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_MX, out, p.n, &len, &c) ==
+	    DNSPKT_BAD && errno == EINVAL, "MX is not for dnspkt_data");
+	ok(dnspkt_data(p.b, p.n, 0x1235, "example.org", 11, DNS_T_TXT, out, p.n, &len, &c) ==
+	    DNSPKT_NOTOURS, "other id: not ours");
+	p.b[p.n - 5] = 5;	/* the last string now runs past its record */
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_TXT, out, p.n, &len, &c) ==
+	    DNSPKT_BAD && c == 0, "a bad TXT record spoils the answer");
+
+	/* 50 A records through a CNAME, 192.0.2.1 to 192.0.2.50 */
+	start(&p, 0x1234, 0x8180, 51, DNS_T_A);
+	rrhead(&p, "\300\014", 2, DNS_T_CNAME, 6);
+	add(&p, "\003www\300\014", 6);		/* at 41: www.example.org */
+	for (i = 1; i <= 50; i++) {
+		rrhead(&p, "\300\051", 2, DNS_T_A, 4);
+		add(&p, (char[]){ (char)192, 0, 2, (char)i }, 4);
+	}
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_A, out, p.n, &len, &c) ==
+	    DNSPKT_OK && c == 50 && len == 200 && memcmp(out + 196, "\300\000\002\062", 4) == 0,
+	    "dnspkt_data: 50 A records through a CNAME, the 50th included");
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_AAAA, out, p.n, &len, &c) ==
+	    DNSPKT_NOTOURS, "A answer to an AAAA question: not ours");
+	p.b[p.n - 5] = 5;	/* the last A record's rdlength: 5 */
+	ok(dnspkt_data(p.b, p.n, 0x1234, "example.org", 11, DNS_T_A, out, p.n, &len, &c) ==
+	    DNSPKT_BAD, "an A record of the wrong length spoils the answer");
 }
 
 static void
@@ -358,16 +422,46 @@ test_qpenc(void)
 	str_free(&o);
 }
 
+/* many - the answer records for many.example: 40 of the type asked
+ * for (TXT "record N" or A 192.0.2.N, N = 1..40) after the question at
+ * a + 2; their count */
+static size_t
+many(char *a, size_t *an, unsigned type)
+{
+	char txt[16];
+	size_t i, len;
+
+	for (i = 1; i <= 40; i++) {
+		memcpy(a + *an, "\300\014\000\001\000\001\000\000\000\074\000", 11);
+		a[*an + 3] = (char)type;
+		*an += 11;
+		if (type == DNS_T_TXT) {
+			len = (size_t)snprintf(txt, sizeof txt, "record %u", (unsigned)i);
+			a[(*an)++] = (char)(len + 1);
+			a[(*an)++] = (char)len;
+		} else {
+			len = 4;
+			a[(*an)++] = 4;
+			memcpy(txt, "\300\000\002", 3);
+			txt[3] = (char)i;
+		}
+		memcpy(a + *an, txt, len);
+		*an += len;
+	}
+	return 40;
+}
+
 /* server - answer queries on 127.0.0.1:port: the first UDP answer has
- * TC set, the TCP answer is complete (A 192.0.2.7) */
+ * TC set, the TCP answer is complete: A 192.0.2.7, or for many.example
+ * 40 records */
 static void
 server(int u, int l)
 {
-	char q[512], a[600];
+	char q[512], a[4096];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	ssize_t n;
-	size_t an;
+	size_t an, count;
 	int c;
 
 	for (;;) {
@@ -388,10 +482,15 @@ server(int u, int l)
 		memcpy(a + 2, q, (size_t)n);
 		a[4] = (char)0x81;
 		a[5] = (char)0x80;
-		a[9] = 1;	/* one answer */
 		an = 2 + (size_t)n;
-		memcpy(a + an, "\300\014\000\001\000\001\000\000\000\074\000\004\300\000\002\007", 16);
-		an += 16;
+		if (n == 12 + 14 + 4 && memcmp(q + 12, "\004many\007example\000", 14) == 0) {
+			count = many(a, &an, (unsigned char)q[n - 3]);
+		} else {
+			count = 1;
+			memcpy(a + an, "\300\014\000\001\000\001\000\000\000\074\000\004\300\000\002\007", 16);
+			an += 16;
+		}
+		a[9] = (char)count;
 		a[0] = (char)((an - 2) >> 8);
 		a[1] = (char)(an - 2);
 		(void)write(c, a, an);
@@ -405,6 +504,7 @@ test_resolver(void)
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof sa;
 	struct dns_ip ip[4];
+	struct str txt = STR_ZERO;
 	char dir[128], old[4096];
 	size_t n;
 	int u, l, one = 1, r, st;
@@ -440,6 +540,14 @@ test_resolver(void)
 	r = dns_ip("tc.example", 10, ip, 4, &n);
 	ok(r == 1 && n == 1 && ip[0].family == AF_INET &&
 	    memcmp(ip[0].addr, "\300\000\002\007", 4) == 0, "truncated over UDP, then TCP");
+	r = dns_txt("many.example", 12, &txt, &n);
+	ok(r == 1 && n == 40 && txt.len > 10 &&
+	    memcmp(txt.s + txt.len - 10, "record 40\0", 10) == 0,
+	    "dns_txt: all 40 TXT records, not the first 32 (%d, %zu)", r, n);
+	r = dns_addrs("many.example", 12, 0, &txt, &n);
+	ok(r == 1 && n == 40 && txt.len == 160 && memcmp(txt.s + 156, "\300\000\002\050", 4) == 0,
+	    "dns_addrs: all 40 A records, not the first 32 (%d, %zu)", r, n);
+	str_free(&txt);
 
 	f = fopen("control/nameservers", "w");
 	fprintf(f, "127.0.0.1:99999\n");
@@ -468,6 +576,7 @@ main(void)
 	test_query();
 	test_parse();
 	test_txt();
+	test_data();
 	test_getname();
 	test_smtpreply();
 	test_qpenc();

@@ -18,6 +18,15 @@ parses(const char *r, size_t want)
 	return spf_parse(r, strlen(r), t, SPF_TERMS_MAX, &n) && n == want;
 }
 
+/* refused - spf_parse says r is a syntax error */
+static int
+refused(const char *r)
+{
+	size_t n;
+
+	return !spf_parse(r, strlen(r), t, SPF_TERMS_MAX, &n);
+}
+
 static int
 expands(const struct spf_req *q, const char *spec, const char *want)
 {
@@ -60,6 +69,27 @@ main(void)
 	ok(!parses("v=spf1 exists:%{d", 0), "an unclosed macro");
 	ok(!parses("v=spf1 -all/24", 0), "all takes no prefix");
 	ok(!spf_parse("v=spf1 all all", 14, t, 1, &n), "more terms than room");
+	/* c, r and t: explanation text only (RFC 7208 7.2) */
+	ok(refused("v=spf1 exists:%{c}.x.example -all"), "%%{c} in exists: refused");
+	ok(refused("v=spf1 a:%{r}.x.example -all"), "%%{r} in a: refused");
+	ok(refused("v=spf1 include:%{T}.x.example -all"), "%%{T} in include: refused");
+	ok(refused("v=spf1 -all exp=%{r}.example.com"), "%%{r} in exp= refused (it names a domain)");
+	ok(refused("v=spf1 redirect=%{c2r-}.example.com"), "%%{c2r-} in redirect= refused");
+	ok(parses("v=spf1 -all note=%{c}%{r}%{t}", 2) && t[1].kind == SPF_UNKNOWNMOD,
+	    "an unknown modifier, never expanded, may hold them");
+	/* the prefix lengths are taken from the end: '/' is a macro delimiter */
+	ok(parses("v=spf1 a:%{l/}.example -all", 2) && t[0].kind == SPF_A &&
+	    t[0].arglen == 13 && t[0].cidr4 == 32 && t[0].cidr6 == 128, "a:%%{l/}.example: no prefix");
+	ok(parses("v=spf1 mx:%{l/}.example/24//64", 1) && t[0].arglen == 13 &&
+	    t[0].cidr4 == 24 && t[0].cidr6 == 64, "mx:%%{l/}.example/24//64");
+	ok(parses("v=spf1 a:%{l/}.%{d}//48", 1) && t[0].arglen == 10 && t[0].cidr4 == 32 &&
+	    t[0].cidr6 == 48, "a:%%{l/}.%%{d}//48");
+	ok(parses("v=spf1 a:host1.example/0", 1) && t[0].arglen == 13 && t[0].cidr4 == 0,
+	    "a digit before the prefix stays in the domain");
+	ok(refused("v=spf1 a:host.example/"), "an empty prefix after a domain");
+	ok(refused("v=spf1 a:/24"), "a prefix without a domain after the colon");
+	ok(refused("v=spf1 a:host.example/24/64"), "a single slash before the IPv6 prefix");
+	ok(refused("v=spf1 a:%{l/}.example/33"), "a prefix over 32 after a macro with '/'");
 
 	memset(&q, 0, sizeof q);
 	q.local = "strong-bad";
@@ -95,6 +125,10 @@ main(void)
 	ok(spf_ip("::ffff:192.0.2.1", &q) && q.family == AF_INET && q.ip[3] == 1, "an IPv4-mapped address is IPv4");
 	ok(!spf_ip("nonsense", &q), "not an address");
 	ok(!spf_expand(&q, "x.test", 6, "%{x}", 4, &out), "expansion refuses bad syntax too");
+	ok(!spf_expand(&q, "x.test", 6, "%{c}", 4, &out) && !spf_expand(&q, "x.test", 6, "%{t}", 4, &out),
+	    "and %%{c}, %%{t} in a domain-spec");
+	ok(spf_ip("192.0.2.3", &q) && expands(&q, "%{l/}.example", "strong-bad.example") &&
+	    expands(&q, "%{l-/}.example", "strong.bad.example"), "'/' as a delimiter");
 	ok(strcmp(spf_name(SPF_SOFTFAIL), "softfail") == 0 && strcmp(spf_name(99), "permerror") == 0,
 	    "result names");
 	str_free(&out);

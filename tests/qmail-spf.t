@@ -46,6 +46,14 @@ txt = {
     "temp.test": "v=spf1 include:x.fail.example -all",
     "slow.test": "v=spf1 include:x.dead.example -all",
     "v6only.test": "v=spf1 ip6:2001:db8::/32 -all",
+    # c, r and t are for explanation text only: a permerror in a domain-spec
+    "cmacro.test": "v=spf1 exists:%{c}.c.test -all",
+    "rmacro.test": "v=spf1 -all exp=%{r}.example.com",
+    # '/' as a macro delimiter is no prefix length
+    "slash.test": "v=spf1 a:%{l/}.slash.test/24 -all",
+    "slash32.test": "v=spf1 a:%{l/}.slash.test -all",
+    # the one address that matches after 100 that do not
+    "manya.test": "v=spf1 a:hosts.manya.test -all",
 }
 args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
         "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % DNSPORT, "--pid-file=",
@@ -59,6 +67,17 @@ args += ["--txt-record=two.test,v=spf1 -all", "--txt-record=two.test,v=spf1 +all
          "--host-record=mx1.mx.test,127.0.0.1", "--host-record=host.a.test,127.0.0.77",
          "--host-record=1.0.0.127.joe.ex.test,127.0.0.2"]
 args += ["--host-record=h%d.many.test,192.0.2.%d" % (i, i) for i in range(1, 12)]
+args += ["--host-record=127.0.0.1.c.test,127.0.0.2", "--host-record=joe.slash.test,127.0.0.77"]
+# More records than the first 32: dnsmasq gives a name's TXT records in
+# the reverse order of its options, so the record given first comes
+# last; and it starts a name's addresses with the last one given, and
+# moves each answer's start one back (the test asks a few times only).
+junk = ["--txt-record=%s,junk record number %d" % (name, i)
+        for name in ("bigtxt.test", "bigtwo.test") for i in range(40)]
+args += ["--txt-record=bigtxt.test,v=spf1 ip4:192.0.2.1 -all"] + junk[:40]
+args += ["--txt-record=bigtwo.test,v=spf1 +all"] + junk[40:] + ["--txt-record=bigtwo.test,v=spf1 -all"]
+args += ["--host-record=hosts.manya.test,198.51.100.%d" % i for i in range(1, 101)]
+args += ["--host-record=hosts.manya.test,127.0.0.1"]
 t.start(args)
 if not t.wait_port(DNSPORT):
     t.diag("dnsmasq did not start")
@@ -91,6 +110,13 @@ cases = [
     ("bob@macro.test", "fail", 550),
     ("joe@temp.test", "temperror", 451),
     ("joe@v6only.test", "fail", 550),
+    ("joe@bigtxt.test", "fail", 550),
+    ("joe@bigtwo.test", "permerror", 250),
+    ("joe@manya.test", "pass", 250),
+    ("joe@cmacro.test", "permerror", 250),
+    ("joe@rmacro.test", "permerror", 250),
+    ("joe@slash.test", "pass", 250),
+    ("joe@slash32.test", "fail", 550),
 ]
 
 t.plan(len(cases) * 3 + 10)

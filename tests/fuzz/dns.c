@@ -3,7 +3,9 @@
  * input is an answer; the question it must echo is taken from the input
  * itself so that the parser gets past the question check.  Names must be
  * NUL-terminated at their length, records within their bounds, and the
- * parser must end (pointer loops). */
+ * parser must end (pointer loops).  dnspkt_data, which takes every A,
+ * AAAA or TXT record, must give the bytes of the records dnspkt_parse
+ * gives, in no more room than the packet's length. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,51 @@ check_name(const char *s, size_t n)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f ||
 		    (s[i] >= 'A' && s[i] <= 'Z'))
 			abort();
+}
+
+static char out[65536];
+
+/* data_check - dnspkt_data agrees with dnspkt_parse on p */
+static void
+data_check(const char *p, size_t n, unsigned id, const char *name, size_t len, unsigned type)
+{
+	struct dns_rr rr[8];
+	size_t count, dcount, dlen, i, at, k, e, sl, j;
+	int r, dr;
+
+	r = dnspkt_parse(p, n, id, name, len, type, rr, 8, &count);
+	dr = dnspkt_data(p, n, id, name, len, type, out, n, &dlen, &dcount);
+	if (dlen > n)
+		abort();
+	if (dr != DNSPKT_OK) {
+		/* a bad record past the 8 that dnspkt_parse looks at */
+		if (dcount != 0 || dlen != 0 || (dr != r && (r != DNSPKT_OK || dr != DNSPKT_BAD)))
+			abort();
+		return;
+	}
+	if (r != DNSPKT_OK || (dcount > 8 ? count != 8 : count != dcount))
+		abort();
+	for (i = 0, at = 0; i < count; i++) {
+		if (type != DNS_T_TXT) {
+			if (memcmp(out + at, rr[i].data, rr[i].len) != 0)
+				abort();
+			at += rr[i].len;
+			continue;
+		}
+		for (k = rr[i].pref, e = k + rr[i].len; k < e; k += 1 + sl) {
+			sl = (unsigned char)p[k];
+			if (at + sl > dlen)
+				abort();
+			for (j = 0; j < sl; j++)
+				if (out[at + j] != (p[k + 1 + j] ? p[k + 1 + j] : ' '))
+					abort();
+			at += sl;
+		}
+		if (at >= dlen || out[at++] != 0)
+			abort();
+	}
+	if (dcount == count && at != dlen)
+		abort();
 }
 
 int
@@ -73,6 +120,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 			}
 		}
 	}
+	/* dnspkt_data: every record dnspkt_parse would give, the same
+	 * bytes, in room for the packet */
+	for (t = 0; t < sizeof types / sizeof types[0]; t++)
+		if (types[t] != DNS_T_MX && types[t] != DNS_T_CNAME)
+			data_check(p, n, id, name, len, types[t]);
 	/* the query builder on arbitrary names */
 	if (n <= DNS_NAME_MAX + 8) {
 		len = dnspkt_query(q, sizeof q, p, n, DNS_T_MX, id);
