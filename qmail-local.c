@@ -10,9 +10,10 @@
  * report, and the exit code says it: 0 delivered, 100 permanent failure,
  * 111 temporary failure.  Steps: check the home directory, find the
  * .qmail file (extension fallbacks), make the message seekable, refuse
- * a loop, then follow each instruction in order; forwards are collected
- * and injected together at the end.  See qmail-local(8), dot-qmail(5)
- * and qmail-command(8).
+ * a loop, then follow each instruction in order (of the .qmail file, or
+ * of a ~/.forward and the files it includes, or defaultdelivery);
+ * forwards are collected and injected together at the end.  See
+ * qmail-local(8), dot-qmail(5) and qmail-command(8).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,9 @@ struct ctx {
 	unsigned long nforwards, nfiles, nprograms;
 	unsigned long tcommand;	/* control/timeoutcommand, 0 no limit; read for the first program */
 	int flag_tcommand;	/* tcommand is read */
+	unsigned long nentries;	/* instructions a .forward and its includes gave */
+	int flag_self;		/* a .forward named the recipient: defaultdelivery done */
+	int flag_check;		/* a dry run through a .forward: show nothing */
 	struct str report;	/* what stdout will say */
 };
 
@@ -182,13 +186,33 @@ check_home(void)
 	}
 }
 
+/* slurp - the rest of the file open on fd into out, then close it */
+static void
+slurp(int fd, const char *fn, struct str *out)
+{
+	char x[BUF_SIZE];
+	long r;
+
+	out->len = 0;
+	for (;;) {
+		if ((r = fd_read(fd, x, sizeof x, 0)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read ", fn);
+		if (r == 0)
+			break;
+		if (out->len + (size_t)r > DOTQMAIL_MAX)
+			finish(EXIT_TEMP, fn, " is too large", NULL);
+		if (!str_catb(out, x, (size_t)r))
+			nomem();
+	}
+	if (close(fd) == -1)
+		fail_sys(EXIT_TEMP, "unable to read ", fn);
+}
+
 /* readfile - fn into out: 1 read, 0 missing; trouble ends the delivery */
 static int
 readfile(const char *fn, struct str *out)
 {
 	struct stat st;
-	char x[BUF_SIZE];
-	long r;
 	int fd;
 
 	out->len = 0;
@@ -204,19 +228,32 @@ readfile(const char *fn, struct str *out)
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		finish(EXIT_TEMP, fn, " is group- or world-writable: deliveries wait until that is fixed", NULL);
 	c.flag_forwardonly = (st.st_mode & S_IXUSR) != 0;
-	for (;;) {
-		if ((r = fd_read(fd, x, sizeof x, 0)) == -1)
-			fail_sys(EXIT_TEMP, "unable to read ", fn);
-		if (r == 0)
-			break;
-		if (out->len + (size_t)r > DOTQMAIL_MAX)
-			finish(EXIT_TEMP, fn, " is too large", NULL);
-		if (!str_catb(out, x, (size_t)r))
-			nomem();
-	}
-	if (close(fd) == -1)
-		fail_sys(EXIT_TEMP, "unable to read ", fn);
+	slurp(fd, fn, out);
 	return 1;
+}
+
+/* read_include - a .forward's :include: file into out.  Its programs
+ * run as the recipient, so it must be his or root's and writable by
+ * nobody else; a missing one is trouble too, not an empty list. */
+static void
+read_include(const char *fn, struct str *out)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		fail_sys(EXIT_TEMP, "unable to open include file ", fn);
+	if (fstat(fd, &st) == -1)
+		fail_sys(EXIT_TEMP, "unable to stat include file ", fn);
+	if (!S_ISREG(st.st_mode))
+		finish(EXIT_TEMP, "include file ", fn, " is not a regular file");
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		finish(EXIT_TEMP, "include file ", fn,
+		    " belongs to another user: deliveries wait until that is fixed");
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		finish(EXIT_TEMP, "include file ", fn,
+		    " is group- or world-writable: deliveries wait until that is fixed");
+	slurp(fd, fn, out);
 }
 
 /* find_dotqmail - the file that applies, into text and fn; 0 when the
@@ -855,14 +892,14 @@ show(const struct dotqmail_inst *in)
 {
 	const char *mark = in->type == DQ_PROGRAM ? "|" : in->type == DQ_FORWARD ? "&" : "";
 
+	if (c.flag_check)
+		return;
 	if (!str_cats(&c.report, mark) || !str_catb(&c.report, in->arg, in->len) ||
 	    !str_catc(&c.report, '\n'))
 		nomem();
 }
 
-/* follow - each instruction of text in turn; is_forward: .forward syntax */
-static void follow(const char *text, size_t n, const char *fn, int is_forward);
-
+/* do_inst - one instruction; 1 go on, 99 skip the rest */
 static int
 do_inst(const struct dotqmail_inst *in, const char *fn)
 {
@@ -884,41 +921,206 @@ do_inst(const struct dotqmail_inst *in, const char *fn)
 	case DQ_MAILDIR:
 		deliver_maildir(in->arg, in->len);
 		return 1;
+	case DQ_INCLUDE:
+		break;	/* follow_forward's */
 	}
 	return 1;
 }
 
+#define LINE_SHOWN 200	/* bytes of a bad .forward entry the report quotes */
+
+/* catshown - n bytes of a user's file for the report, control bytes
+ * made visible, at most LINE_SHOWN of them */
 static void
-follow(const char *text, size_t n, const char *fn, int is_forward)
+catshown(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < LINE_SHOWN; i++)
+		if (!str_catc(&c.report, (unsigned char)p[i] < ' ' || p[i] == 127 ? '_' : p[i]))
+			nomem();
+	if (n > LINE_SHOWN && !str_cats(&c.report, "..."))
+		nomem();
+}
+
+/* bad_line - the report names the line of fn that cannot be followed,
+ * and what in it (n bytes at what, when there is one) */
+static void __attribute__((noreturn))
+bad_line(const char *fn, unsigned long lineno, const char *why, const char *what, size_t n)
+{
+	char num[FMT_ULONG + 1];
+
+	num[fmt_ulong(num, lineno)] = 0;
+	if (!str_cats(&c.report, fn) || !str_cats(&c.report, " line ") ||
+	    !str_cats(&c.report, num) || !str_cats(&c.report, why))
+		nomem();
+	if (what)
+		catshown(what, n);
+	finish(EXIT_TEMP, "; fix the file", NULL, NULL);
+}
+
+/* follow_dotqmail - each instruction of a .qmail file, or of
+ * defaultdelivery, in turn; 99 when a program asked to skip the rest */
+static int
+follow_dotqmail(const char *text, size_t n, const char *fn)
 {
 	struct dotqmail d;
 	struct dotqmail_inst in;
-	int r, used_default = 0;
+	int r;
 
 	dotqmail_init(&d, text, n);
-	for (;;) {
-		r = is_forward ? dotforward_next(&d, &in) : dotqmail_next(&d, &in);
-		if (r == 0)
-			return;
-		if (r == -1) {
-			char num[FMT_ULONG + 1];
-
-			num[fmt_ulong(num, d.lineno)] = 0;
-			if (!str_cats(&c.report, fn) || !str_cats(&c.report, " line "))
-				nomem();
-			finish(EXIT_TEMP, num, d.lineno == 1 && !is_forward ?
-			    ": blank first line or unusable instruction; fix the file" :
-			    ": unusable instruction; fix the file", NULL);
-		}
-		if (is_forward && in.type == DQ_FORWARD && in.len == 0) {
-			/* \user in a .forward: deliver here, once */
-			if (!used_default++)
-				follow(c.deflt, strlen(c.deflt), "defaultdelivery", 0);
-			continue;
-		}
+	while ((r = dotqmail_next(&d, &in)) == 1)
 		if (do_inst(&in, fn) == 99)
-			return;	/* delivered; the program asked to skip the rest */
+			return 99;
+	if (r == -1)
+		bad_line(fn, d.lineno, d.lineno == 1 ? ": blank first line or unusable instruction" :
+		    ": unusable instruction", NULL, 0);
+	return 0;
+}
+
+/* deliver_default - defaultdelivery: for an account without a .qmail
+ * file (or with an empty one) and a .forward with entries, and once for
+ * a .forward that names the account itself */
+static void
+deliver_default(void)
+{
+	c.flag_forwardonly = 0;
+	if (*c.deflt == 0)
+		finish(EXIT_TEMP, "no .qmail file and an empty defaultdelivery: nothing to deliver to", NULL, NULL);
+	/* a program's exit 99 ends defaultdelivery, not a .forward around it */
+	(void)follow_dotqmail(c.deflt, strlen(c.deflt), "defaultdelivery");
+}
+
+/* is_self - the address a (a local part locallen bytes long, then
+ * "@domain" when has_domain) is the recipient: his local or user name,
+ * case ignored, with no domain or with his */
+static int
+is_self(const struct str *a, size_t locallen, int has_domain)
+{
+	size_t dn = strlen(c.domain);
+
+	if (has_domain && (a->len - locallen - 1 != dn ||
+	    !str_caseeqb(a->s + locallen + 1, c.domain, dn)))
+		return 0;
+	return (locallen == strlen(c.local) && str_caseeqb(a->s, c.local, locallen)) ||
+	    (locallen == strlen(c.user) && str_caseeqb(a->s, c.user, locallen));
+}
+
+/* forward_entry - an address of a .forward.  The recipient himself
+ * (\joe, joe, joe@his.domain) means his own mailbox, defaultdelivery,
+ * once: forwarding to himself would only bounce as a loop.  Anyone else
+ * is a forward, a bare name in the recipient's domain (\bob too: the
+ * queue cannot reach bob's mailbox past his own .forward). */
+static void
+forward_entry(const struct dotqmail_inst *in, const char *fn, unsigned long lineno)
+{
+	struct str a = STR_ZERO;
+	struct dotqmail_inst fw;
+	size_t locallen;
+	int has_domain;
+
+	if (!dotforward_addr(in->arg, in->len, &a, &locallen, &has_domain)) {
+		if (errno != EINVAL)
+			nomem();
+		bad_line(fn, lineno, ": not an address: ", in->arg, in->len);
 	}
+	if (is_self(&a, locallen, has_domain)) {
+		if (!c.flag_self) {
+			c.flag_self = 1;
+			deliver_default();
+		}
+		str_free(&a);
+		return;
+	}
+	if (!has_domain && *c.domain && (!str_catc(&a, '@') || !str_cats(&a, c.domain)))
+		nomem();
+	fw.type = DQ_FORWARD;
+	fw.arg = a.s;
+	fw.len = a.len;
+	(void)do_inst(&fw, fn);
+	str_free(&a);
+}
+
+static int follow_include(const struct dotqmail_inst *, const char *, unsigned long, int);
+
+/* follow_forward - each entry of a .forward (depth 0) or of a file it
+ * includes (depth 1 and on) in turn; 99 when a program asked to skip
+ * the rest.  c.nentries counts the instructions met. */
+static int
+follow_forward(const char *text, size_t n, const char *fn, int depth)
+{
+	struct dotqmail d;
+	struct dotqmail_inst in;
+	int r;
+
+	dotqmail_init(&d, text, n);
+	while ((r = dotforward_next(&d, &in)) == 1) {
+		if (in.type == DQ_INCLUDE)
+			r = follow_include(&in, fn, d.lineno, depth);
+		else {
+			c.nentries++;
+			if (in.type == DQ_FORWARD)
+				forward_entry(&in, fn, d.lineno);
+			else
+				r = do_inst(&in, fn);
+		}
+		if (r == 99)
+			return 99;
+	}
+	if (r == -1)
+		bad_line(fn, d.lineno, ": unusable entry (an empty one, a NUL byte, or a quote,"
+		    " comment or < left open)", NULL, 0);
+	return 0;
+}
+
+#define INCLUDE_DEPTH 5	/* :include: files in :include: files in ... */
+
+/* follow_include - the :include: entry in at line lineno of fn, a file
+ * depth includes deep: the entries of the file it names count as fn's */
+static int
+follow_include(const struct dotqmail_inst *in, const char *fn, unsigned long lineno, int depth)
+{
+	struct str path = STR_ZERO, text = STR_ZERO;
+	int r;
+
+	if (in->arg[0] != '/')
+		bad_line(fn, lineno, ": an :include: file needs an absolute path: ", in->arg, in->len);
+	if (depth >= INCLUDE_DEPTH)
+		bad_line(fn, lineno, ": :include: files nested more than 5 deep (one includes itself?)",
+		    NULL, 0);
+	if (!str_copyb(&path, in->arg, in->len) || !str_nul(&path))
+		nomem();
+	read_include(path.s, &text);
+	r = follow_forward(text.s, text.len, path.s, depth + 1);
+	str_free(&path);
+	str_free(&text);
+	return r;
+}
+
+/* follow_dotforward - ~/.forward, for the account itself when it has no
+ * .qmail file: 1 when it gave an instruction; 0 when it is missing or
+ * gives none (blank or comments only: "echo > ~/.forward" is how
+ * forwarding is turned off), and defaultdelivery applies */
+static int
+follow_dotforward(struct str *text)
+{
+	if (!readfile(".forward", text))
+		return 0;
+	c.flag_forwardonly = 0;	/* the execute bit means nothing on a .forward */
+	if (c.flag_doit) {
+		/* a dry run first, as -n: an entry that cannot be followed
+		 * stops the delivery before anything is delivered, rather
+		 * than after some copies, again at every retry */
+		c.flag_doit = 0;
+		c.flag_check = 1;
+		(void)follow_forward(text->s, text->len, ".forward", 0);
+		c.flag_doit = 1;
+		c.flag_check = 0;
+		c.nentries = 0;
+		c.flag_self = 0;
+	}
+	(void)follow_forward(text->s, text->len, ".forward", 0);
+	return c.nentries > 0;
 }
 
 static void __attribute__((noreturn))
@@ -974,17 +1176,9 @@ main(int argc, char **argv)
 	}
 
 	if (have && text.len > 0)
-		follow(text.s, text.len, fn.s, 0);
-	else if (*c.dash == 0 && *c.ext == 0 && readfile(".forward", &text) && text.len > 0) {
-		c.flag_forwardonly = 0;	/* the execute bit means nothing on a .forward */
-		follow(text.s, text.len, ".forward", 1);
-	}
-	else {
-		c.flag_forwardonly = 0;
-		if (*c.deflt == 0)
-			finish(EXIT_TEMP, "no .qmail file and an empty defaultdelivery: nothing to deliver to", NULL, NULL);
-		follow(c.deflt, strlen(c.deflt), "defaultdelivery", 0);
-	}
+		(void)follow_dotqmail(text.s, text.len, fn.s);
+	else if (*c.dash || *c.ext || !follow_dotforward(&text))
+		deliver_default();
 
 	if (!c.flag_doit)
 		finish(EXIT_OK, NULL, NULL, NULL);

@@ -2,7 +2,8 @@
  *
  * The text is a user's file, so untrusted: any byte may appear, the last
  * line may lack its newline.  The parsers only point into the caller's
- * bytes; nothing is allocated.  See dot-qmail(5).
+ * bytes; nothing is allocated (dotforward_addr alone fills a struct str).
+ * See dot-qmail(5).
  *
  *	struct dotqmail d;
  *	dotqmail_init(&d, text, len);
@@ -14,11 +15,14 @@
 
 #include <stddef.h>
 
+#include "str.h"
+
 enum dotqmail_type {
 	DQ_PROGRAM = 1,	/* |command: arg is the command */
 	DQ_FORWARD,	/* &address or a bare address: arg is the address */
 	DQ_MBOX,	/* ./file or /file: arg is the whole path */
-	DQ_MAILDIR	/* ./dir/ or /dir/: arg is the whole path, slash included */
+	DQ_MAILDIR,	/* ./dir/ or /dir/: arg is the whole path, slash included */
+	DQ_INCLUDE	/* .forward :include:/file: arg is the path */
 };
 
 struct dotqmail_inst {
@@ -44,12 +48,26 @@ void dotqmail_init(struct dotqmail *, const char *text, size_t n);
  * "|" or "&"). */
 int dotqmail_next(struct dotqmail *, struct dotqmail_inst *);
 
-/* dotforward_next - the same for a sendmail-style .forward: entries are
- * separated by commas, blanks and newlines; "|command" and "/file" may
- * be enclosed in double quotes to hold blanks; "#" starts a comment
- * line; a leading backslash (\user) means "deliver here", returned as
- * DQ_FORWARD with len 0.  -1 with errno EINVAL on a NUL byte or an
- * unterminated quote. */
+/* dotforward_next - the same for a sendmail-style .forward (or a file
+ * it includes): entries are separated by commas, blanks and newlines;
+ * "#" as the first non-blank of a line starts a comment line.  An entry
+ * is "|command" (to the end of the line), "/file" or "/dir/",
+ * ":include:/file" (blanks allowed after the second colon), each of
+ * these three also inside double quotes to hold blanks or commas; or
+ * else an address: DQ_FORWARD with the entry's text, a leading backslash
+ * (\user) dropped.  An address entry that holds a quoted string, a
+ * comment or an angle bracket ("Joe <joe@x>", "joe@x (Joe)") ends at the
+ * next comma outside them, not at a blank; dotforward_addr takes the
+ * address out.  -1 with errno EINVAL on a NUL byte, an empty entry, or a
+ * quote, comment or angle bracket left open at the end of the line. */
 int dotforward_next(struct dotqmail *, struct dotqmail_inst *);
+
+/* dotforward_addr - the one address of a DQ_FORWARD entry of a .forward,
+ * as the envelope carries it (phrase, <>, comments and quotes removed),
+ * into out, NUL-terminated; *locallen is the length of its local part,
+ * *has_domain tells whether "@domain" follows.  1 done; 0 with errno
+ * EINVAL when the entry is not exactly one address with a non-empty
+ * local part, or ENOMEM. */
+int dotforward_addr(const char *entry, size_t n, struct str *out, size_t *locallen, int *has_domain);
 
 #endif

@@ -6,7 +6,7 @@
 #include "dotqmail.h"
 #include "tap.h"
 
-/* render - every instruction as "T:arg|" (T = P F M D), or "ERR@line" */
+/* render - every instruction as "T:arg|" (T = P F M D I), or "ERR@line" */
 static const char *
 render(const char *p, size_t n, int forward)
 {
@@ -20,7 +20,7 @@ render(const char *p, size_t n, int forward)
 	out[0] = 0;
 	while ((r = forward ? dotforward_next(&d, &in) : dotqmail_next(&d, &in)) == 1) {
 		o += (size_t)snprintf(out + o, sizeof out - o, "%c:%.*s|",
-		    "?PFMD"[in.type], (int)in.len, in.arg);
+		    "?PFMDI"[in.type], (int)in.len, in.arg);
 		if (o >= sizeof out)
 			return "overflow";
 	}
@@ -56,10 +56,57 @@ main(void)
 	ok(!strcmp(F("# x\n|prog arg  \n"), "P:prog arg|"), ".forward: program to end of line");
 	ok(!strcmp(F("\"|prog a, b\", x@y\n"), "P:prog a, b|F:x@y|"), ".forward: quoted program");
 	ok(!strcmp(F("/var/mail/joe /home/joe/Maildir/\n"), "M:/var/mail/joe|D:/home/joe/Maildir/|"), ".forward: files");
-	ok(!strcmp(F("\\joe, x@y\n"), "F:|F:x@y|"), ".forward: \\user");
+	ok(!strcmp(F("\\joe, x@y\n"), "F:joe|F:x@y|"), ".forward: \\user, the backslash dropped");
+	ok(!strcmp(F("\\\n"), "ERR@1"), ".forward: a lone backslash");
 	ok(!strcmp(F("\"unterminated\n"), "ERR@1"), ".forward: unterminated quote");
-	ok(!strcmp(F("\"\"\n"), "ERR@1"), ".forward: empty quotes");
+	ok(!strcmp(F("\"|\"\n"), "ERR@1"), ".forward: empty quoted program");
+	ok(!strcmp(F("\"\"\n"), "F:\"\"|"), ".forward: empty quotes are an address entry (dotforward_addr refuses it)");
 	ok(!strcmp(F("a@b\n\0\n"), "F:a@b|ERR@2"), ".forward: NUL");
 	ok(!strcmp(F("\n\n , ,\n"), ""), ".forward: only separators");
+	ok(!strcmp(F("Joe Smith <joe@x.example>, bob@y (Bob)\n"), "F:Joe Smith <joe@x.example>|F:bob@y (Bob)|"),
+	    ".forward: RFC 822 entries run to the comma");
+	ok(!strcmp(F("\"Smith, Joe\" <joe@x>, (a, b) bob@y , c d\n"), "F:\"Smith, Joe\" <joe@x>|F:(a, b) bob@y|F:c|F:d|"),
+	    ".forward: commas in quotes and comments do not split; plain words split at blanks");
+	ok(!strcmp(F("<@a,@b:u@c> x\n"), "F:<@a,@b:u@c> x|"), ".forward: a comma inside <> does not split");
+	ok(!strcmp(F("Joe <joe@x\n"), "ERR@1"), ".forward: unclosed <");
+	ok(!strcmp(F("a@b (Joe\nc@d)\n"), "ERR@1"), ".forward: a comment does not run onto the next line");
+	ok(!strcmp(F("\"joe\\\n"), "ERR@1"), ".forward: a backslash at the end of an open quote");
+	ok(!strcmp(F("a@[1.2\\"), "F:a@[1.2\\|"), ".forward: a backslash last in an open literal stays inside");
+	ok(!strcmp(F("Joe <j@x> \"|prog a\", k@l\n"), "F:Joe <j@x>|P:prog a|F:k@l|"),
+	    ".forward: a quoted program after an RFC 822 entry");
+	ok(!strcmp(F(":include:/etc/x, :include: /etc/y\t:INCLUDE:\t/z\n"), "I:/etc/x|I:/etc/y|I:/z|"),
+	    ".forward: :include: with and without blanks, any case");
+	ok(!strcmp(F("\":include:/a b\", x\n"), "I:/a b|F:x|"), ".forward: quoted :include:");
+	ok(!strcmp(F(":include:rel\n"), "I:rel|"), ".forward: a relative :include: is returned (qmail-local refuses it)");
+	ok(!strcmp(F(":include:\n"), "ERR@1"), ".forward: :include: without a file");
+	ok(!strcmp(F(":include:  ,x\n"), "ERR@1"), ".forward: :include: followed by a comma");
+	ok(!strcmp(F("# only\n  \n\t# indented comment\n"), ""), ".forward: comments and blank lines only");
+
+	{
+		struct str a = STR_ZERO;
+		size_t ll = 99;
+		int hd = 99;
+
+#define A(s) (dotforward_addr(s, sizeof s - 1, &a, &ll, &hd) == 1)
+		ok(A("Joe Smith <joe@x.example>") && !strcmp(a.s, "joe@x.example") && ll == 3 && hd == 1,
+		    "addr: phrase <addr>");
+		ok(A("bob@y (Bob)") && !strcmp(a.s, "bob@y") && ll == 3 && hd == 1, "addr: a comment dropped");
+		ok(A("bob") && !strcmp(a.s, "bob") && ll == 3 && hd == 0, "addr: an unqualified name");
+		ok(A("\"Smith, Joe\" <joe@x>") && !strcmp(a.s, "joe@x"), "addr: a quoted phrase");
+		ok(A("\"joe smith\"@x") && !strcmp(a.s, "joe smith@x") && ll == 9, "addr: a quoted local part");
+		ok(A("<@a,@b:u@c>") && !strcmp(a.s, "u@c"), "addr: a source route dropped");
+		ok(!A("Joe Smith") && errno == EINVAL, "addr: two words are no address");
+		ok(!A("a@b c@d") && errno == EINVAL, "addr: two addresses without a comma");
+		ok(!A("team: a@b, c@d;") && errno == EINVAL, "addr: a group of two");
+		ok(!A("<>") && errno == EINVAL, "addr: <>");
+		ok(!A("(Bob)") && errno == EINVAL, "addr: a comment alone");
+		ok(!A("\"\"") && errno == EINVAL, "addr: an empty quoted local part");
+		ok(!A("\"\"@x") && errno == EINVAL, "addr: an empty quoted local part with a domain");
+		ok(!A("joe@") && errno == EINVAL, "addr: @ and no domain");
+		ok(!A("a\001b@x") && errno == EINVAL, "addr: a control byte");
+		ok(!A("") && errno == EINVAL, "addr: nothing");
+#undef A
+		str_free(&a);
+	}
 	return tap_done();
 }

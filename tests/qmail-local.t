@@ -339,6 +339,88 @@ CASES += [
      and readfile(r, "fwd.out") == MSG and mbox_ok(readfile(r, "fmbox"))),
     (".forward \\user delivers here", {"Maildir/": "", ".forward": "\\joe, bob@elsewhere.example\n"}, {}, 0, "",
      lambda r: maildir(r) == [FULLMD] and len(r.forwards) == 1),
+    (".forward of one blank line turns forwarding off: defaultdelivery", {"Maildir/": "", ".forward": "\n"}, {}, 0,
+     "delivered: 1", lambda r: maildir(r) == [FULLMD] and r.forwards == []),
+    (".forward of blanks and a comment: defaultdelivery", {"Maildir/": "", ".forward": "  \t\n# no forwarding now\n , \n"},
+     {}, 0, "delivered: 1", lambda r: maildir(r) == [FULLMD] and r.forwards == []),
+    (".forward \\otheruser forwards to that user in the recipient's domain",
+     {"Maildir/": "", ".forward": "\\bob\n"}, {}, 0, "0 to mailboxes, 1 forwarded",
+     lambda r: maildir(r) == [] and r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@example.org\0\0", DT + MSG)]),
+    (".forward \\Joe.Smith, the local name in another case, is the own mailbox",
+     {"Maildir/": "", ".forward": "\\joe.smith, \\bob@elsewhere.example\n"}, {"local": "Joe.Smith"}, 0, "1 to mailboxes, 1 forwarded",
+     lambda r: maildir(r) == [RP + dt("Joe.Smith@example.org") + MSG]
+     and r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0\0", dt("Joe.Smith@example.org") + MSG)]),
+    (".forward naming the user himself keeps a copy: no forward to himself",
+     {"Maildir/": "", ".forward": "joe@example.org, bob@elsewhere.example\n"}, {}, 0, "1 to mailboxes, 1 forwarded",
+     lambda r: maildir(r) == [FULLMD] and r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0\0", DT + MSG)]),
+    (".forward naming the user three ways, case ignored: one copy",
+     {"Maildir/": "", ".forward": "JOE\nJoe@Example.ORG, \\joe\n"}, {}, 0, "1 to mailboxes, 0 forwarded",
+     lambda r: maildir(r) == [FULLMD] and r.forwards == []),
+    (".forward: the user's name in another domain is a forward",
+     {"Maildir/": "", ".forward": "joe@elsewhere.example\n"}, {}, 0, "1 forwarded",
+     lambda r: maildir(r) == [] and r.forwards == [(b"F" + SENDER.encode() + b"\0Tjoe@elsewhere.example\0\0", DT + MSG)]),
+    (".forward: phrase <address>, address (comment), quoted phrase with a comma",
+     {"Maildir/": "", ".forward": 'Joe Smith <joe@elsewhere.example>\nbob@x.example (Bob)\n"Doe, Ann" <ann@y.example>, carol@z.example\n'},
+     {}, 0, "4 forwarded",
+     lambda r: maildir(r) == [] and r.forwards == [(b"F" + SENDER.encode() + b"\0Tjoe@elsewhere.example\0Tbob@x.example\0"
+                                                     b"Tann@y.example\0Tcarol@z.example\0\0", DT + MSG)]),
+    (".forward: an unqualified name gets the recipient's domain",
+     {".forward": "bob, carol@x.example\n"}, {}, 0, "2 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Tbob@example.org\0Tcarol@x.example\0\0", DT + MSG)]),
+    (".forward: an entry that is no address: temporary failure naming the line, nothing done",
+     {"Maildir/": "", ".forward": "\\joe\nbob@x.example\nJoe <joe@x.example> Smith, ann@y.example\n"}, {}, 111,
+     ".forward line 3: not an address: Joe <joe@x.example> Smith; fix the file",
+     lambda r: maildir(r) == [] and r.forwards == []),
+    (".forward: a < left open: temporary failure naming the line",
+     {"Maildir/": "", ".forward": "# c\nJoe <joe@x.example\n"}, {}, 111, ".forward line 2: unusable entry",
+     lambda r: maildir(r) == [] and r.forwards == []),
+    (".forward :include: /file (a blank after the colon) is followed, the file left alone",
+     {"Maildir/": "", ".forward": ":include: HOMEDIR/inc/list\n",
+      "inc/list": "# the list\ncarol@x.example, \\joe\n|cat > inc.out\n"}, {}, 0, "1 to mailboxes, 1 forwarded, 1 programs",
+     lambda r: maildir(r) == [FULLMD] and readfile(r, "inc.out") == MSG
+     and readfile(r, "inc/list") == b"# the list\ncarol@x.example, \\joe\n|cat > inc.out\n"
+     and r.forwards == [(b"F" + SENDER.encode() + b"\0Tcarol@x.example\0\0", DT + MSG)]),
+    (".forward :include:/file: its forwards go out with the .forward's",
+     {".forward": "a@x.example, :include:HOMEDIR/list, \"/HOMEDIR/mb\"\n", "list": "b@y.example\nJoe <joe@example.org>\n"},
+     {"default": "./fmbox"}, 0, "2 to mailboxes, 2 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Ta@x.example\0Tb@y.example\0\0", DT + MSG)]
+     and mbox_ok(readfile(r, "fmbox")) and mbox_ok(readfile(r, "mb"))),
+    (".forward :include: nested 5 deep",
+     {".forward": ":include:HOMEDIR/i1\n", "i1": ":include:HOMEDIR/i2\n", "i2": ":include:HOMEDIR/i3\n",
+      "i3": ":include:HOMEDIR/i4\n", "i4": ":include:HOMEDIR/i5\n", "i5": "deep@x.example\n"}, {}, 0, "1 forwarded",
+     lambda r: r.forwards == [(b"F" + SENDER.encode() + b"\0Tdeep@x.example\0\0", DT + MSG)]),
+    (".forward :include: nested 6 deep: temporary failure",
+     {".forward": ":include:HOMEDIR/i1\n", "i1": ":include:HOMEDIR/i2\n", "i2": ":include:HOMEDIR/i3\n",
+      "i3": ":include:HOMEDIR/i4\n", "i4": ":include:HOMEDIR/i5\n", "i5": ":include:HOMEDIR/i6\n", "i6": "deep@x.example\n"},
+     {}, 111, "i5 line 1: :include: files nested more than 5 deep", lambda r: r.forwards == []),
+    (".forward :include: of itself: temporary failure, not a loop",
+     {"Maildir/": "", ".forward": "\\joe, :include:HOMEDIR/.forward\n"}, {}, 111, "nested more than 5 deep",
+     lambda r: r.forwards == []),
+    (".forward :include: of a missing file: temporary failure naming it",
+     {"Maildir/": "", ".forward": ":include:HOMEDIR/nolist\n"}, {}, 111, "unable to open include file ",
+     lambda r: "/nolist: no such file or directory" in r.out and maildir(r) == [] and r.forwards == []),
+    (".forward :include: of a group-writable file: temporary failure",
+     {"Maildir/": "", ".forward": ":include:HOMEDIR/list\n", "list": ("|touch ran\n", 0o664)}, {}, 111,
+     "/list is group- or world-writable", lambda r: readfile(r, "ran") is None and maildir(r) == []),
+    (".forward :include: of a world-writable file: temporary failure",
+     {"Maildir/": "", ".forward": ":include:HOMEDIR/list\n", "list": ("|touch ran\n", 0o646)}, {}, 111,
+     "/list is group- or world-writable", lambda r: readfile(r, "ran") is None and maildir(r) == []),
+    (".forward :include: of a directory: temporary failure",
+     {"Maildir/": "", ".forward": ":include:HOMEDIR/Maildir\n"}, {}, 111, "Maildir is not a regular file",
+     lambda r: maildir(r) == []),
+    (".forward :include: of a relative path: temporary failure",
+     {"Maildir/": "", "list": "bob@x.example\n", ".forward": ":include:list\n"}, {}, 111,
+     ".forward line 1: an :include: file needs an absolute path: list", lambda r: maildir(r) == [] and r.forwards == []),
+    (".forward :include: of an empty file gives nothing: defaultdelivery",
+     {"Maildir/": "", "list": "# nobody yet\n", ".forward": ":include:HOMEDIR/list\n"}, {}, 0, "1 to mailboxes",
+     lambda r: maildir(r) == [FULLMD] and r.forwards == []),
+    (".forward error inside an :include: file names that file",
+     {"Maildir/": "", "list": "ok@x.example\n(Nobody)\n", ".forward": "\"|touch ran\", :include:HOMEDIR/list\n"}, {}, 111,
+     "/list line 2: not an address: (Nobody)", lambda r: readfile(r, "ran") is None and maildir(r) == [] and r.forwards == []),
+    ("-n shows a .forward as it would be followed",
+     {"Maildir/": "", "list": "carol\n", ".forward": "Joe Smith <js@x.example>, bob, \\joe, joe, :include:HOMEDIR/list\n"},
+     {"opts": ["-n"]}, 0, "&js@x.example\n&bob@example.org\n./Maildir/\n&carol@example.org\n",
+     lambda r: maildir(r) == [] and r.forwards == []),
     (".forward ignored when .qmail exists", {"Maildir/": "", ".qmail": "./Maildir/\n", ".forward": "bob@elsewhere.example\n"}, {}, 0, "",
      lambda r: maildir(r) == [FULLMD] and r.forwards == []),
     ("multi-line defaultdelivery", {"Maildir/": ""}, {"default": "./Maildir/\n./mbox"}, 0, "delivered: 2",
@@ -417,6 +499,27 @@ def unreadable_case():
         p = subprocess.run(argv, stdin=f, capture_output=True, timeout=30)
     t.ok(p.returncode == 0 and len(os.listdir(os.path.join(home, "Maildir", "new"))) == 1,
          "readable again: delivered as that uid: %r" % p.stdout)
+
+
+def include_owner_case():
+    """An :include: file another user owns could make the recipient run
+    its commands: a temporary failure; the recipient's or root's works."""
+    if os.getuid() != 0:
+        t.skip("needs root to give a file to another uid", 2)
+        return
+    home = setup({"Maildir/": ""})
+    lst = os.path.join(home, "list")
+    t.write(lst, b"|touch ran\nbob@x.example\n", 0o644)
+    t.write(os.path.join(home, ".forward"), (":include:" + lst + "\n").encode(), 0o644)
+    os.chown(lst, 65534, 65534)
+    r = run(home)
+    t.ok(r.rc == 111 and "include file " + lst + " belongs to another user" in r.out
+         and readfile(r, "ran") is None and r.forwards == [] and maildir(r) == [],
+         ":include: file of another uid: temporary failure, nothing run: %r" % r.out)
+    os.chown(lst, 0, 0)
+    r = run(home)
+    t.ok(r.rc == 0 and readfile(r, "ran") == b"" and len(r.forwards) == 1,
+         ":include: file of root (the user here): followed: %r" % r.out)
 
 
 def maildir_names():
@@ -578,9 +681,9 @@ def main():
         if files.get(".qmail", "") is None:
             files[".qmail"] = "HOMEDIR/abs/box/\n"
         home = setup({k: v for k, v in files.items()})
-        for f in (".qmail", ".forward"):
+        for f in files:
             p = os.path.join(home, f)
-            if os.path.isfile(p):
+            if os.path.isfile(p) and not os.path.islink(p):
                 data = open(p, "rb").read().replace(b"HOMEDIR", home.encode())
                 mode = os.stat(p).st_mode & 0o7777
                 with open(p, "wb") as fh:
@@ -598,6 +701,7 @@ def main():
     sticky_case()
     mbox_lock_case()
     unreadable_case()
+    include_owner_case()
     maildir_names()
     real_queue()
     program_timeout()
