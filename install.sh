@@ -71,6 +71,9 @@ d . root $gqmail 755
 for x in bin man man/man1 man/man5 man/man8 control users service log; do d $x root $gqmail 755; done
 d alias $alias $gqmail 2755
 d domains $vmail $gnofiles 750
+# qmail-auth's failed-login counts: written by qmaild (SMTP AUTH) and by
+# vmail (POP3), so the group they share may replace files in it
+d users/authfail $vmail $gnofiles 2770
 
 # postmaster, root and mailer-daemon must reach somebody from the start:
 # the alias user's own Maildir, until the administrator points them

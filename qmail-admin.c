@@ -2270,7 +2270,7 @@ copy_dirattr(int sfd, int ddir, const char *name, const char *to,
 enum kind {
 	K_TREE,		/* anything else: everything copied */
 	K_CONTROL,	/* control/: NAME.tmp of write_atomic */
-	K_USERS,	/* users/: the same, the lock files */
+	K_USERS,	/* users/: the same, the lock files, authfail/ */
 	K_DOMAINS,	/* domains/: .new (domain add), .deleted.PID (domain del) */
 	K_DOMAIN,	/* domains/D/: NAME.tmp, .new-USER/ (user add) */
 	K_MAILDIR	/* a Maildir or Maildir++ folder: tmp/ copied empty */
@@ -2286,8 +2286,11 @@ left_out(enum kind k, const char *n, const struct stat *st)
 	case K_CONTROL:
 		return tmp;
 	case K_USERS:
+		/* authfail/: a day's failed-login counts, qmail-auth's to
+		 * make and forget (install.sh makes the directory) */
 		return tmp || str_equal(n, "admin.lock") || str_equal(n, "newu.lock") ||
-		    str_equal(n, "webfail.lock");
+		    str_equal(n, "webfail.lock") ||
+		    (S_ISDIR(st->st_mode) && str_equal(n, "authfail"));
 	case K_DOMAINS:
 		return str_start(n, ".new") || str_start(n, ".deleted.");
 	case K_DOMAIN:

@@ -9,13 +9,19 @@
  * MAILDIR and SHELL, becomes the vmail user when started as root,
  * changes to the mailbox directory and runs program.  Exit 1 bad login,
  * 2 misuse, 111 temporary trouble.
+ *
+ * Failed logins are counted per client address ($TCPREMOTEIP) in
+ * users/authfail/, across connections: an address with too many must
+ * wait before it may try again (see qmail-auth(8), "Failed logins").
  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "authfail.h"
 #include "auto.h"
 #include "buf.h"
 #include "control.h"
@@ -28,6 +34,19 @@
 #define EXIT_MISUSE 2
 /* login, password and timestamp with their NULs: generous but bounded */
 #define INPUT_MAX 1024
+/* a login or an address as logged: at most this many bytes */
+#define SAFEMAX 100
+
+/* Failed logins per client address, never per login: a count per login
+ * would let anybody lock a user out of their own mail.  qmaild (SMTP
+ * AUTH) and vmail (POP3) share the files through their group, so they
+ * are made group-writable in a directory of that group. */
+#define ADDRFREE 10	/* failures from one address free of any wait */
+static const struct authfail failures = {
+	.file = "users/authfail/counts", .lock = "users/authfail/lock",
+	.mode = 0660, .lockwait = 5, .waitfirst = 60, .waitmax = 900,
+	.keep = 86400, .lines = 1000, .filemax = 512UL * 1024
+};
 
 /* wipe - forget a secret; volatile so the stores are not optimised away */
 static void
@@ -65,20 +84,76 @@ read_fd3(char *x, size_t max)
 	return n;
 }
 
-/* logfail - one line on stderr per failed login, with the client address */
+/* tame - at most SAFEMAX bytes of s[0..n) into safe (room for one
+ * more), NUL-ended, blanks, control and 8-bit bytes written as '?' */
 static void
-logfail(const char *login, size_t n)
+tame(char *safe, const char *s, size_t n)
 {
-	char safe[101];
-	const char *ip = env_get("TCPREMOTEIP");
 	size_t i;
 
-	if (n > 100)
-		n = 100;
+	if (n > SAFEMAX)
+		n = SAFEMAX;
 	for (i = 0; i < n; i++)
-		safe[i] = login[i] > ' ' && login[i] <= '~' ? login[i] : '?';
+		safe[i] = s[i] > ' ' && s[i] <= '~' ? s[i] : '?';
 	safe[n] = 0;
-	warn("login failed for ", safe, " from ", ip && *ip ? ip : "unknown");
+}
+
+/* logfail - one line on stderr per failed or refused login, with the
+ * client address */
+static void
+logfail(const char *what, const char *login, size_t n)
+{
+	char safe[SAFEMAX + 1];
+	const char *ip = env_get("TCPREMOTEIP");
+
+	tame(safe, login, n);
+	warn(what, safe, " from ", ip && *ip ? ip : "unknown");
+}
+
+/* count_key - the client's key in the failure counts, "a:ADDRESS", into
+ * key (room for SAFEMAX + 3): 0 when nothing is counted, without an
+ * address (run by hand) or with $AUTHLIMITOFF (a trusted client) */
+static int
+count_key(char *key)
+{
+	const char *ip = env_get("TCPREMOTEIP");
+
+	if (ip == NULL || *ip == 0 || env_get("AUTHLIMITOFF") != NULL)
+		return 0;
+	key[0] = 'a';
+	key[1] = ':';
+	tame(key + 2, ip, strlen(ip));
+	return 1;
+}
+
+/* count - op on the client's failure count: authfail_update's answer.
+ * Counts that cannot be kept are logged and let be: to refuse every
+ * login because of a permission slip in users/authfail/ would lock
+ * every user out. */
+static int
+count(const char *key, enum authfail_op op)
+{
+	struct authfail_key k = { key, ADDRFREE, 0 };
+	struct authfail_result r;
+	int ret;
+
+	ret = authfail_update(&failures, &k, 1, op, (unsigned long)time(NULL), &r);
+	if (ret == -1)
+		warn_sys(r.failed, r.fn);
+	return ret;
+}
+
+/* trouble - temporary trouble after the attempt was counted: its count
+ * taken back first, so that trouble is never held against the client */
+static void __attribute__((noreturn))
+trouble(int counted, const char *key, const char *what, const char *fn)
+{
+	int err = errno;
+
+	if (counted)
+		(void)count(key, AUTHFAIL_UNDO);	/* trouble is logged there */
+	errno = err;
+	die_sys(EXIT_TEMP, what, fn);
 }
 
 /* become_vmail - drop root for the owner of domains/ (not in a
@@ -108,13 +183,14 @@ int
 main(int argc, char **argv)
 {
 	char in[INPUT_MAX + 1];	/* one more, to see the end */
+	char key[SAFEMAX + 3];
 	struct str user = STR_ZERO, domain = STR_ZERO, fn = STR_ZERO;
 	struct str hash = STR_ZERO, home = STR_ZERO, md = STR_ZERO;
 	struct str login = STR_ZERO;
 	const char *pass;
 	unsigned long quota;
 	size_t n, l1, l2, at;
-	int found, good;
+	int found, good, counted;
 
 	die_init(argv[0]);
 	if (argc < 2)
@@ -152,25 +228,47 @@ main(int argc, char **argv)
 		str_lowerb(domain.s, domain.len);
 	}
 
+	if (!str_copys(&fn, "domains/") || !str_cat(&fn, &domain) ||
+	    !str_cats(&fn, "/vpasswd.cdb") || !str_nul(&fn))
+		die_nomem();
+
+	/* The attempt counts as a failure before anything is checked, so
+	 * that guesses made in parallel are all counted; an address over
+	 * its allowance is refused before any hash is computed, with the
+	 * answer of a wrong password.  A refused attempt counts nothing. */
+	counted = 0;
+	if (count_key(key))
+		switch (count(key, AUTHFAIL_TRY)) {
+		case 0:
+			wipe(in, sizeof in);
+			logfail("login refused after too many failures: ",
+			    login.s, login.len);
+			_exit(EXIT_BADLOGIN);
+		case 1:
+			counted = 1;
+		}
+
 	found = 0;
 	if (vpasswd_user_ok(user.s, user.len) &&
 	    vpasswd_domain_ok(domain.s, domain.len)) {
-		if (!str_copys(&fn, "domains/") || !str_cat(&fn, &domain) ||
-		    !str_cats(&fn, "/vpasswd.cdb") || !str_nul(&fn))
-			die_nomem();
 		found = vpasswd_lookup(fn.s, user.s, user.len, &hash, &quota);
 		if (found == -1)
-			die_sys(EXIT_TEMP, "unable to read ", fn.s);
+			trouble(counted, key, "unable to read ", fn.s);
 	}
 	/* unknown users cost one crypt too, and get the same answer */
 	good = vpasswd_check(pass, found ? hash.s : NULL);
 	wipe(in, sizeof in);
 	if (good == -1)
-		die_sys(EXIT_TEMP, "unable to check the password");
+		trouble(counted, key, "unable to check the password", "");
 	if (!good) {
-		logfail(login.s, login.len);
+		logfail("login failed for ", login.s, login.len);
 		_exit(EXIT_BADLOGIN);
 	}
+	/* a right password takes its own attempt back, and only that: the
+	 * address's other failures stay (one real account must not let a
+	 * guesser wipe his count) */
+	if (counted)
+		(void)count(key, AUTHFAIL_OK);	/* trouble is logged there */
 
 	if (!str_copys(&home, auto_home) || !str_cats(&home, "/domains/") ||
 	    !str_cat(&home, &domain) || !str_catc(&home, '/') ||

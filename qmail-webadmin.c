@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "authfail.h"
 #include "auto.h"
 #include "buf.h"
 #include "control.h"
@@ -45,6 +46,7 @@
 #include "http.h"
 #include "priv.h"
 #include "spawn.h"
+#include "statefile.h"
 #include "str.h"
 #include "vpasswd.h"
 
@@ -241,66 +243,17 @@ readfile(const char *fn, struct str *out, size_t max)
 static int
 write_atomic(const char *fn, const char *data, size_t n)
 {
-	struct str tmp = STR_ZERO;
-	int fd, ok;
-
-	cat(&tmp, fn);
-	cat(&tmp, ".tmp");
-	if (!str_nul(&tmp))
-		die_nomem();
-	fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ok = fd != -1 && fd_writeall(fd, data, n, 0) && fsync(fd) == 0;
-	if (fd != -1 && close(fd) == -1)
-		ok = 0;
-	if (ok && rename(tmp.s, fn) == -1)
-		ok = 0;
-	if (!ok)
-		(void)unlink(tmp.s);	/* nothing half written stays */
-	str_free(&tmp);
-	return ok;
+	return statefile_write(fn, data, n, 0600);
 }
 
 /* lock_wait - the lock file fn, locked: its descriptor (closing it
- * unlocks), or -1 when it cannot be had within LOCKWAIT seconds.  It
- * asks again every 10 ms rather than blocking: qmail-admin holds
- * users/admin.lock for as long as a backup takes, and a sign-in must
- * not hang on it. */
+ * unlocks), or -1 when it cannot be had within LOCKWAIT seconds:
+ * qmail-admin holds users/admin.lock for as long as a backup takes, and
+ * a sign-in must not hang on it. */
 static int
 lock_wait(const char *fn)
 {
-	struct flock fl;
-	struct timespec nap = { 0, 10 * 1000 * 1000 }, t0, now;
-	long long ms;
-	int fd, err;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &t0) == -1)
-		return -1;
-	if ((fd = open(fn, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	for (;;) {
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			return fd;
-		err = errno;
-		if (err != EINTR && err != EAGAIN && err != EACCES)
-			break;
-		if (clock_gettime(CLOCK_MONOTONIC, &now) == -1) {
-			err = errno;
-			break;
-		}
-		ms = (long long)(now.tv_sec - t0.tv_sec) * 1000 +
-		    (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (ms >= LOCKWAIT * 1000) {
-			err = ETIMEDOUT;
-			break;
-		}
-		(void)nanosleep(&nap, NULL);	/* cut short: we only ask sooner */
-	}
-	(void)close(fd);
-	errno = err;
-	return -1;
+	return statefile_lock(fn, 0600, LOCKWAIT);
 }
 
 /* line_of - the rest of the line "key:..." of text t (without "key:"),
@@ -441,171 +394,35 @@ done:
 	return r;
 }
 
-/* The failure counts: FAILFILE holds "COUNT LAST KEY" lines, KEY
- * "l:LOGIN" or "a:ADDRESS", LAST the time of the last failure.  An
- * attempt is counted as a failure before its password is checked, under
- * FAILLOCK, so that parallel guesses are all counted and those over the
- * limit refused at once; a right password takes its own count back and
- * clears its login's, never the rest of the address's.  FAILLOCK is
- * not users/admin.lock: qmail-admin may hold that one for minutes. */
-struct failent {
-	unsigned long count, last;
-	const char *key;	/* NUL-ended */
+/* The failure counts (see authfail.h), per login ("l:LOGIN") and per
+ * address ("a:ADDRESS").  A right password clears its login's count,
+ * never the rest of the address's.  FAILLOCK is not users/admin.lock:
+ * qmail-admin may hold that one for minutes. */
+static const struct authfail webfail = {
+	.file = FAILFILE, .lock = FAILLOCK, .mode = 0600, .lockwait = LOCKWAIT,
+	.waitfirst = WAITFIRST, .waitmax = WAITMAX, .keep = FAILKEEP,
+	.lines = FAILLINES, .filemax = FAILFILEMAX
 };
 
-enum { FAIL_TRY, FAIL_OK, FAIL_UNDO };
-
-/* failent_cmp - most failures first, then the latest */
+/* fail_update - authfail_update for login key lk (NULL when the name
+ * cannot be a login) and address key ak; *who 'l' or 'a', the one over
+ * its limit when a try must wait.  -1 trouble, logged: the caller
+ * refuses the sign-in. */
 static int
-failent_cmp(const void *a, const void *b)
+fail_update(const char *lk, const char *ak, enum authfail_op op,
+    unsigned long *wait, char *who)
 {
-	const struct failent *x = a, *y = b;
+	struct authfail_key k[2] = { { lk, LOGINFREE, 1 }, { ak, PEERFREE, 0 } };
+	struct authfail_result r;
+	int ret;
 
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
-	if (x->last != y->last)
-		return x->last > y->last ? -1 : 1;
-	return 0;
-}
-
-/* fail_wait - seconds entry e must still wait, allowed failures being
- * free of any wait */
-static unsigned long
-fail_wait(const struct failent *e, unsigned long allowed, unsigned long now)
-{
-	unsigned long k, w;
-
-	if (e == NULL || e->count < allowed)
-		return 0;
-	k = e->count - allowed;
-	w = k >= 4 ? WAITMAX : (unsigned long)WAITFIRST << k;
-	if (w > WAITMAX)
-		w = WAITMAX;
-	return e->last + w > now ? e->last + w - now : 0;
-}
-
-/* fail_load - the live entries of t (its newlines become NULs) into e,
- * which has room for every line */
-static size_t
-fail_load(struct str *t, struct failent *e, unsigned long now)
-{
-	size_t pos, nl, sp1, sp2, n = 0;
-	char *l;
-
-	for (pos = 0; pos < t->len; pos += nl + 1) {
-		l = t->s + pos;
-		nl = str_chrb(l, t->len - pos, '\n');
-		if (pos + nl == t->len)
-			break;	/* a line not ended was never written whole */
-		l[nl] = 0;
-		sp1 = str_chrb(l, nl, ' ');
-		if (sp1 == nl)
-			continue;
-		sp2 = sp1 + 1 + str_chrb(l + sp1 + 1, nl - sp1 - 1, ' ');
-		if (sp2 >= nl || sp2 + 1 == nl ||
-		    !scan_ulong(l, sp1, &e[n].count) ||
-		    !scan_ulong(l + sp1 + 1, sp2 - sp1 - 1, &e[n].last) ||
-		    e[n].count == 0)
-			continue;
-		if (e[n].last > now)
-			e[n].last = now;	/* the clock went back */
-		if (e[n].last + FAILKEEP < now)
-			continue;
-		e[n].key = l + sp2 + 1;
-		n++;
-	}
-	return n;
-}
-
-/* fail_find - the entry of key in e[0..*n), made (count 0) when new
- * and make is set; NULL for key NULL */
-static struct failent *
-fail_find(struct failent *e, size_t *n, const char *key, int make)
-{
-	size_t i;
-
-	if (key == NULL)
-		return NULL;
-	for (i = 0; i < *n; i++)
-		if (str_equal(e[i].key, key))
-			return e + i;
-	if (!make)
-		return NULL;
-	e[*n].count = e[*n].last = 0;
-	e[*n].key = key;
-	return e + (*n)++;
-}
-
-/* fail_update - the counts of login key lk (NULL when the name cannot
- * be a login) and address key ak.  FAIL_TRY: 0 with *wait the seconds
- * left and *who 'l' or 'a' when one is over its limit, else 1 with the
- * attempt counted; FAIL_OK: a right password, FAIL_UNDO: trouble, its
- * count taken back.  -1 trouble: the caller refuses the sign-in. */
-static int
-fail_update(const char *lk, const char *ak, int op, unsigned long *wait,
-    char *who)
-{
-	struct str t = STR_ZERO, o = STR_ZERO;
-	struct failent *e = NULL, *le, *ae;
-	unsigned long now = (unsigned long)time(NULL), wl, wa;
-	size_t n, i, lines;
-	int fd, r = -1;
-
-	*wait = 0;
-	if ((fd = lock_wait(FAILLOCK)) == -1) {
-		warn_sys("unable to lock ", FAILLOCK);
-		return -1;
-	}
-	if (readfile(FAILFILE, &t, FAILFILEMAX) == -1) {
-		warn_sys("unable to read ", FAILFILE);
-		goto done;
-	}
-	for (lines = 2, i = 0; i < t.len; i++)	/* two more: lk and ak */
-		lines += t.s[i] == '\n';
-	if ((e = calloc(lines, sizeof *e)) == NULL)
-		die_nomem();
-	n = fail_load(&t, e, now);
-	le = fail_find(e, &n, lk, op == FAIL_TRY);
-	ae = fail_find(e, &n, ak, op == FAIL_TRY);
-	if (op == FAIL_TRY) {
-		wl = fail_wait(le, LOGINFREE, now);
-		wa = fail_wait(ae, PEERFREE, now);
-		if (wl > 0 || wa > 0) {
-			*wait = wl > wa ? wl : wa;
-			*who = wl > 0 ? 'l' : 'a';
-			r = 0;
-			goto done;
-		}
-		if (le != NULL)
-			le->count++, le->last = now;
-		if (ae != NULL)
-			ae->count++, ae->last = now;
-	} else {
-		if (ae != NULL && ae->count > 0)
-			ae->count--;
-		if (le != NULL && le->count > 0)
-			le->count = op == FAIL_OK ? 0 : le->count - 1;
-	}
-	/* the file stays small: when full, the fewest failures go first */
-	qsort(e, n, sizeof *e, failent_cmp);
-	for (i = 0; i < n && i < FAILLINES && e[i].count > 0; i++) {
-		catnum(&o, e[i].count);
-		cat(&o, " ");
-		catnum(&o, e[i].last);
-		cat(&o, " ");
-		cat(&o, e[i].key);
-		cat(&o, "\n");
-	}
-	if (!write_atomic(FAILFILE, o.s, o.len))
-		warn_sys("unable to write ", FAILFILE);
-	else
-		r = 1;
-done:
-	(void)close(fd);	/* releases the lock */
-	free(e);
-	str_free(&t);
-	str_free(&o);
-	return r;
+	ret = authfail_update(&webfail, k, 2, op, (unsigned long)time(NULL), &r);
+	if (ret == -1)
+		warn_sys(r.failed, r.fn);
+	*wait = r.wait;
+	if (ret == 0)
+		*who = r.which == 0 ? 'l' : 'a';
+	return ret;
 }
 
 /* check_password - 1 right, 0 wrong or unknown (same cost), -1 trouble */
@@ -946,7 +763,7 @@ do_login(int fd, const char **f, int n)
 	cat(&ak, peer);
 	if (!str_nul(&ak))
 		die_nomem();
-	switch (fail_update(lk.len ? lk.s : NULL, ak.s, FAIL_TRY, &wait, &who)) {
+	switch (fail_update(lk.len ? lk.s : NULL, ak.s, AUTHFAIL_TRY, &wait, &who)) {
 	case -1:
 		logline("warning: sign-in trouble for ", shown, " from ", peer);
 		replys(fd, 'T', "Temporary trouble; try again later.");
@@ -965,7 +782,7 @@ do_login(int fd, const char **f, int n)
 	 * too high, which only errs on the safe side) */
 	if (r != 0)
 		(void)fail_update(lk.len ? lk.s : NULL, ak.s,
-		    r == 1 ? FAIL_OK : FAIL_UNDO, &wait, &who);
+		    r == 1 ? AUTHFAIL_OK : AUTHFAIL_UNDO, &wait, &who);
 	if (r == -1) {
 		logline("warning: sign-in trouble for ", shown, " from ", peer);
 		replys(fd, 'T', "Temporary trouble; try again later.");

@@ -11,6 +11,7 @@ LANMAIL_BUILD its build directory, LANMAIL_SRC the source tree.
 Every process started through start() is killed at exit, by pid.
 """
 import atexit
+import fcntl
 import os
 import shutil
 import signal
@@ -22,6 +23,14 @@ import sys
 import tempfile
 import threading
 import time
+
+# qmail-auth counts failed logins per client address for a day
+# (users/authfail/, see qmail-auth(8)): the wrong passwords the tests
+# send from 127.0.0.1 would add up, across tests and runs, and lock the
+# later tests out.  So it is off, as an administrator turns it off for
+# a trusted address, but where a test takes AUTHLIMITOFF out of the
+# environment of what it runs (an env value None in tcpserver() does).
+os.environ.setdefault("AUTHLIMITOFF", "1")
 
 HOME = os.environ.get("LANMAIL_HOME", "")
 BUILD = os.environ.get("LANMAIL_BUILD", "")
@@ -137,6 +146,17 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
             p.wait()
 
 
+def environ(env=None):
+    """os.environ with env's settings, a value None removing the variable"""
+    e = dict(os.environ)
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
+    return e
+
+
 def tcpserver(prog_argv, port=None, addr="127.0.0.1", env=None, rules=None, extra=()):
     """Run prog_argv under a real tcpserver on addr:port; returns (proc, port)."""
     port = port or free_port(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
@@ -144,9 +164,7 @@ def tcpserver(prog_argv, port=None, addr="127.0.0.1", env=None, rules=None, extr
     if rules:
         argv += ["-x", rules]
     argv += list(extra) + [addr, str(port)] + list(prog_argv)
-    e = dict(os.environ)
-    if env:
-        e.update(env)
+    e = environ(env)
     p = start(argv, env=e, stderr=subprocess.PIPE if env and env.get("_capture") else None)
     if not wait_port(port, addr):
         diag("tcpserver did not start on %s:%d" % (addr, port))
@@ -213,6 +231,51 @@ def traversable(path):
         if path == "/":
             return True
         path = os.path.dirname(path)
+
+
+AUTHFAIL = os.path.join(HOME, "users", "authfail")
+
+
+def _authfail_locked(fn):
+    """fn(path of the counts) under qmail-auth's lock users/authfail/lock"""
+    with open(os.path.join(AUTHFAIL, "lock"), "a") as lk:
+        fcntl.lockf(lk, fcntl.LOCK_EX)
+        try:
+            return fn(os.path.join(AUTHFAIL, "counts"))
+        finally:
+            fcntl.lockf(lk, fcntl.LOCK_UN)
+
+
+def authfail_counts():
+    """qmail-auth's failed-login counts, {key: (count, last)}"""
+    def read(path):
+        try:
+            lines = open(path).read().splitlines()
+        except FileNotFoundError:
+            return {}
+        out = {}
+        for ln in lines:
+            c, last, key = ln.split(" ", 2)
+            out[key] = (int(c), int(last))
+        return out
+    return _authfail_locked(read)
+
+
+def authfail_set(key, count, last=None):
+    """Set the count of key in qmail-auth's failed-login counts (count 0
+    removes it); last defaults to now.  The time of the last failure put
+    into the past stands in for waiting."""
+    def rewrite(path):
+        try:
+            lines = open(path).read().splitlines()
+        except FileNotFoundError:
+            lines = []
+        lines = [ln for ln in lines if ln.split(" ", 2)[2:] != [key]]
+        if count:
+            lines.append("%d %d %s" % (count, int(time.time()) if last is None else last, key))
+        write(path + ".tmp", "".join(ln + "\n" for ln in lines), 0o660)
+        os.rename(path + ".tmp", path)
+    _authfail_locked(rewrite)
 
 
 def tls_client_context():

@@ -16,7 +16,9 @@ a scratch conf-home, and runs it the way an administrator does:
   - POP3: qmail-popup as root, qmail-auth, qmail-pop3d as vmail;
   - submission with AUTH under tcpserver -u qmaild (qmail-auth checks
     the password without root) to a remote domain that control/smtproutes
-    sends to an aiosmtpd sink, reached by qmail-remote as qmailr;
+    sends to an aiosmtpd sink, reached by qmail-remote as qmailr; a
+    failed login counted by qmail-auth as qmaild in the users/authfail/
+    files qmail-auth as root made for a failed POP3 login;
   - an ordinary user injects with the setuid bin/qmail-queue; the bounce
     for a missing mailbox is queued by qmail-send as qmails; a |program
     and a &forward run under the user's uid, a virtual alias forwards
@@ -242,8 +244,7 @@ def tcpserver(argv, env=None, user=None):
     extra = []
     if user:
         extra = ["-u", str(ids(user)[0]), "-g", str(grp.getgrnam(GNOFILES).gr_gid)]
-    e = dict(os.environ)
-    e.update(env or {})
+    e = t.environ(env)
     p = t.start(["tcpserver", "-R", "-H", "-l", "localhost"] + extra + ["127.0.0.1", str(port)] + argv,
                 env=e, stdout=subprocess.DEVNULL, stderr=tcplog)
     procs.append(p)
@@ -325,6 +326,7 @@ try:
         ".": ("root", GQMAIL, 0o755), "bin": ("root", GQMAIL, 0o755),
         "control": ("root", GQMAIL, 0o755), "users": ("root", GQMAIL, 0o755),
         "alias": (ALIAS, GQMAIL, 0o2755), "domains": (VMAIL, GNOFILES, 0o750),
+        "users/authfail": (VMAIL, GNOFILES, 0o2770),
         "bin/qmail-queue": (QMAILQ, GQMAIL, 0o4711), "bin/qmail-smtpd": ("root", GQMAIL, 0o755),
         "bin/qmail-lspawn": ("root", GQMAIL, 0o700), "bin/qmail-start": ("root", GQMAIL, 0o700),
         "bin/qmail-admin": ("root", GQMAIL, 0o700), "bin/qmail-newu": ("root", GQMAIL, 0o700),
@@ -473,8 +475,9 @@ try:
     t.is_(wait_queue_empty(), [], "the queue is empty again (qmail-clean as qmailq)")
 
     # 6. POP3: qmail-popup as root, qmail-auth, qmail-pop3d as vmail
+    # (qmail-auth's failed-login count on: lanmail.py turns it off)
     pp, pport = tcpserver([os.path.join(BIN, "qmail-popup"), ME, os.path.join(BIN, "qmail-auth"),
-                           os.path.join(BIN, "qmail-pop3d"), "Maildir"])
+                           os.path.join(BIN, "qmail-pop3d"), "Maildir"], env={"AUTHLIMITOFF": None})
     pop = poplib.POP3("127.0.0.1", pport, timeout=20)
     pop.user("alice@" + VD)
     resp = pop.pass_(PASSWORD)
@@ -515,7 +518,7 @@ try:
     # the remote domain by qmail-remote as qmailr
     # as service/submission/run does it: with a DKIM key, qmail-dkim
     # (run by qmail-smtpd as qmaild) signs on the way to the queue
-    env = {"SUBMISSION": "1"}
+    env = {"SUBMISSION": "1", "AUTHLIMITOFF": None}
     r = subprocess.run([os.path.join(BIN, "qmail-dkimkey"), VD, "mu"], capture_output=True, text=True)
     dkim = r.returncode == 0
     if dkim:
@@ -540,6 +543,21 @@ try:
         t.diag("AUTH: %r" % (e,))
         code = None
     t.is_(code, 235, "submission AUTH as alice@%s under qmaild" % VD)
+    # the failed-login counts: the POP3 failure counted, then the
+    # submission ones (smtplib tries PLAIN, then LOGIN) by qmaild in the
+    # same files, through their group
+    af = os.path.join(HOME, "users", "authfail")
+    try:
+        counts = open(os.path.join(af, "counts")).read()
+        modes = [(os.stat(os.path.join(af, f)).st_gid, stat.S_IMODE(os.stat(os.path.join(af, f)).st_mode))
+                 for f in ("counts", "lock")]
+    except OSError as e:
+        counts, modes = str(e), []
+    if not t.ok(counts.startswith("3 ") and counts.endswith(" a:127.0.0.1\n") and
+                modes == [(gid[GNOFILES], 0o660)] * 2,
+                "qmail-auth counted the failures from 127.0.0.1, as root (POP3) and as qmaild, "
+                "in users/authfail/ (group %s, mode 660)" % GNOFILES):
+        t.diag("counts %r, (gid, mode) of counts and lock %r" % (counts, modes))
     refused = None
     try:
         refused = s.sendmail("alice@" + VD, ["bob@" + REMOTE],

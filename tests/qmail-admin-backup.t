@@ -238,6 +238,9 @@ try:
     t.ok(not missing, "every message queued before the backup is in its queue or Maildir copy"
          + (" (missing %s)" % sorted(missing)[:10] if missing else ""))
     t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
+    t.ok(os.path.isdir(os.path.join(H, "users", "authfail")) and
+         not os.path.exists(os.path.join(bdir, "users", "authfail")),
+         "users/authfail/ (qmail-auth's failed-login counts) is left out")
     bq = open(os.path.join(bamd, "maildirsize")).read()
     t.ok(bq.startswith("90000000S\n") and len(bq.splitlines()) > 40,
          "the quota file is in the backup as it was, usage lines and all")
@@ -274,6 +277,7 @@ try:
     t.ok(D in open(os.path.join(H, "control", "virtualdomains")).read() and
          ("+%s-:" % D) in open(os.path.join(H, "users", "assign")).read(),
          "control/virtualdomains and users/assign restored")
+    t.ok(os.path.isdir(os.path.join(H, "users", "authfail")), "users/authfail/ is still there")
     t.is_([x for x in v.admin("alias", "list", D)[1].splitlines() if not x.startswith("postmaster@")],
           ["info@%s: alice@%s" % (D, D)], "the alias is back")
     for k in odd:

@@ -95,6 +95,9 @@ userdb {
     got = [b"\n".join(p.retr(i)[1]) + b"\n" for i in (1, 2)]
     t.is_(sorted(got), sorted(stored), "Dovecot's RETR gives what qmail-local stored")
     p.quit()
+    # Dovecot passes the client's address as TCPREMOTEIP (and keeps
+    # AUTHLIMITOFF out of its environment): qmail-auth counts the failure
+    t.authfail_set("a:127.0.0.1", 0)
     p = poplib.POP3("127.0.0.1", port, timeout=10)
     p.user("eve@" + D)
     try:
@@ -106,6 +109,9 @@ userdb {
     p.close()
     log = open(os.path.join(tmp, "log")).read()
     t.ok("login failed for eve@%s" % D in log, "qmail-auth's log line reaches Dovecot's log")
+    t.is_(t.authfail_counts().get("a:127.0.0.1", (0,))[0], 1,
+          "Dovecot sets TCPREMOTEIP: the failure is counted for 127.0.0.1")
+    t.authfail_set("a:127.0.0.1", 0)
     t.stop(dc)
 
     # qmail-pop3d on the Maildir Dovecot has used

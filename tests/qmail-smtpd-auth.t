@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """qmail-smtpd: SMTP AUTH (PLAIN, LOGIN) through a checkpassword program,
 relaying after AUTH, the SUBMISSION rules, slowed-down failures; and the
-same with qmail-auth and a mailbox made by qmail-admin."""
+same with qmail-auth and a mailbox made by qmail-admin, whose failed
+logins are counted per client address across connections."""
 import base64
 import os
 import shutil
@@ -259,11 +260,39 @@ try:
              b"(authenticated user carol@auth.test)" in q[0]["message"], "queued with the login in Received")
         t.clear_queue()
         sq.stop()
+
+        # failed logins counted across connections per client address
+        # (qmail-auth(8)): the limit on (lanmail.py turns it off for
+        # the other tests), the client made 127.0.0.31 by a tcprules cdb
+        ip = "127.0.0.31"
+        rdir = t.tmpdir("smtpd-rules.")
+        rules = os.path.join(rdir, "rules.cdb")
+        subprocess.run(["tcprules", rules, os.path.join(rdir, "rules.tmp")],
+                       input=(':allow,TCPREMOTEIP="%s"\n' % ip).encode(), check=True)
+        sl = s.Server([qauth, "true"], env={"SUBMISSION": "1", "AUTHLIMITOFF": None}, rules=rules)
+        t.authfail_set("a:" + ip, 9)
+
+        def login(pw):
+            with smtplib.SMTP("127.0.0.1", sl.port) as m:
+                m.ehlo("client.test")
+                try:
+                    return m.login("carol@auth.test", pw)[0]
+                except smtplib.SMTPAuthenticationError as e:
+                    return e.smtp_code
+        t.is_(login("wrong-pass"), 535, "qmail-auth limit: a wrong password after 9 failures: 535")
+        t.is_(t.authfail_counts().get("a:" + ip, (0,))[0], 10, "counted for the client's address: 10")
+        t.is_(login("Carol-pass-9"), 535, "on a new connection the right password is refused too: 535")
+        t.ok("login refused after too many failures: carol@auth.test from %s" % ip in sl.logtext(),
+             "qmail-auth logs the refusal")
+        t.authfail_set("a:" + ip, 10, int(time.time()) - 61)
+        t.is_(login("Carol-pass-9"), 235, "once the wait is over: 235")
+        t.authfail_set("a:" + ip, 0)
+        sl.stop()
         subprocess.run([admin, "domain", "del", "auth.test", "--force"], capture_output=True)
         if made:
             shutil.rmtree(os.path.join(t.HOME, "domains", "auth.test"), ignore_errors=True)
     else:
-        t.skip("qmail-admin or qmail-auth not built", 5)
+        t.skip("qmail-admin or qmail-auth not built", 11)
 finally:
     srv.stop()
     s.restore()

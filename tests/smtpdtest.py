@@ -124,8 +124,11 @@ class Server:
         e = dict(os.environ)
         for v in ("RELAYCLIENT", "SUBMISSION", "DATABYTES", "QMAILQUEUE"):
             e.pop(v, None)
-        if env:
-            e.update(env)
+        for k, v in (env or {}).items():  # None removes the variable
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
         argv = ["tcpserver", "-R", "-H", "-l", "localhost", "-c", str(conns)]
         if rules:
             argv += ["-x", rules]
