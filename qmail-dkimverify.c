@@ -12,9 +12,10 @@
  * Received field, and below the SPF result qmail-smtpd puts after it
  * when it sets $SPFRESULT) are removed, however the name is written
  * (quoted, after a comment, in another case) and however many fields
- * the header has: only this server may speak for itself.  A signature
- * counts only with i= inside d=, q= naming dns/txt, x= after t=, and a
- * key for email (its s=) that, with t=s, has i= at d= itself.
+ * the header has (lib/authres.h; qmail-smtpd removes them too): only
+ * this server may speak for itself.  A signature counts only with i=
+ * inside d=, q= naming dns/txt, x= after t=, and a key for email (its
+ * s=) that, with t=s, has i= at d= itself.
  * The message goes on to the next queue program, whose exit code is
  * ours.  A DNS failure is dkim=temperror, never a refusal.
  *
@@ -30,6 +31,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "authres.h"
 #include "auto.h"
 #include "base64.h"
 #include "control.h"
@@ -455,88 +457,6 @@ out:
 	return res;
 }
 
-/* skip_cfws - past comments (nested, with quoted pairs) and folding
- * white space from p[i]; n when a comment is not closed */
-static size_t
-skip_cfws(const char *p, size_t i, size_t n)
-{
-	size_t depth = 0;
-
-	for (; i < n; i++) {
-		if (depth == 0 && p[i] != '(' && p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
-		    p[i] != '\n')
-			return i;
-		if (p[i] == '(')
-			depth++;
-		else if (depth > 0 && p[i] == ')')
-			depth--;
-		else if (depth > 0 && p[i] == '\\' && i + 1 < n)
-			i++;
-	}
-	return n;
-}
-
-/* tspecial - ends a token (RFC 2045 5.1) */
-static int
-tspecial(char c)
-{
-	return (unsigned char)c <= ' ' || c == 127 || (c != 0 && strchr("()<>@,;:\\\"/[]?=", c));
-}
-
-/* mentions - me occurs in p[0..n), case ignored */
-static int
-mentions(const char *p, size_t n, const struct str *me)
-{
-	size_t i;
-
-	for (i = 0; me->len > 0 && i + me->len <= n; i++)
-		if (str_caseeqb(p + i, me->s, me->len))
-			return 1;
-	return 0;
-}
-
-/* ours - 1 when Authentication-Results field fl names me as authserv-id
- * (RFC 8601 2.2: a token or a quoted-string, after CFWS; the case of a
- * domain name does not count).  Read the way a reader of the field
- * might: a comment before it, quotes, a comment or anything else right
- * after it do not hide it; and a field with no id that RFC 8601 could
- * read (a comment or quote left open, nothing before the ';') is ours
- * when it has me anywhere, as a less careful reader might see it. */
-static int
-ours(const char *fl, size_t n, const struct str *me)
-{
-	struct str id = STR_ZERO;
-	size_t i = str_chrb(fl, n, ':') + 1, v, b, e;
-	int r, broken = 0;
-
-	v = i < n ? i : n;
-	i = skip_cfws(fl, v, n);
-	if (i < n && fl[i] == '"') {
-		for (i++; i < n && fl[i] != '"'; i++) {
-			if (fl[i] == '\r' || fl[i] == '\n')
-				continue;	/* folding inside the quotes */
-			if (fl[i] == '\\' && i + 1 < n)
-				i++;
-			if (!str_catc(&id, fl[i]))
-				nomem();
-		}
-		broken = i == n;
-	} else
-		for (; i < n && !tspecial(fl[i]); i++)
-			if (!str_catc(&id, fl[i]))
-				nomem();
-	for (b = 0; b < id.len && (id.s[b] == ' ' || id.s[b] == '\t'); b++)
-		;
-	for (e = id.len; e > b && (id.s[e - 1] == ' ' || id.s[e - 1] == '\t'); e--)
-		;
-	if (broken || e == b)
-		r = mentions(fl + v, n - v, me);
-	else
-		r = e - b == me->len && str_caseeqb(id.s + b, me->s, me->len);
-	str_free(&id);
-	return r;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -593,7 +513,7 @@ main(int argc, char **argv)
 			received = i;
 		if (received != (size_t)-1 && i > received + spf && one.namelen == 22 &&
 		    str_caseeqb(msg.s + one.start, "authentication-results", 22) &&
-		    ours(msg.s + one.start, one.len, &me)) {
+		    authres_ours(msg.s + one.start, one.len, me.s, me.len, 0)) {
 			memmove(msg.s + to, msg.s + from, one.start - from);
 			to += one.start - from;
 			from = one.start + one.len;

@@ -12,7 +12,10 @@
  * At MAIL it checks SPF (lib/spf.h) for clients that neither relay nor
  * authenticated, as control/spfbehavior says (default off), and records
  * the result in an Authentication-Results field after the Received line.
+ * Authentication-Results fields naming us in the client's header are
+ * removed (lib/authres.h), so that only we speak for ourselves.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,8 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auto.h"
 #include "authnets.h"
+#include "authres.h"
+#include "auto.h"
 #include "base64.h"
 #include "buf.h"
 #include "control.h"
@@ -92,6 +96,7 @@ struct session {
 	int tls;		/* the connection is encrypted */
 	int plainok;		/* AUTH accepted before TLS (control/plaintextauthnets) */
 	struct str helo;	/* sanitised; empty before HELO/EHLO */
+	int heloliteral;	/* it is a proper address literal, whole */
 	int esmtp;
 	struct str login;	/* authenticated login, empty if none */
 	unsigned long authfail;
@@ -204,17 +209,47 @@ isdomain(const char *b, size_t n)
 	return dotted(b, n, "-_");
 }
 
-/* isliteral - b[0..n) is an address literal: "[" letters, digits, dots
- * and colons "]" (RFC 5321 4.1.3 is stricter; this is what is harmless) */
+/* ispton - b[0..n) is an address of family af as inet_pton reads it:
+ * a dotted quad (no leading zeros), or IPv6 text */
+static int
+ispton(int af, const char *b, size_t n)
+{
+	char a[64];
+	unsigned char bin[16];
+
+	if (n >= sizeof a)
+		return 0;
+	memcpy(a, b, n);
+	a[n] = 0;
+	return inet_pton(af, a, bin) == 1;
+}
+
+/* isliteral - b[0..n) is an RFC 5321 4.1.3 address literal: "[" an
+ * IPv4 address, "IPv6:" and an IPv6 address, or a General-address-literal
+ * (Standardized-tag ":" 1*dcontent) "]" */
 static int
 isliteral(const char *b, size_t n)
 {
-	size_t i;
+	size_t i, colon;
 
 	if (n < 3 || b[0] != '[' || b[n - 1] != ']')
 		return 0;
-	for (i = 1; i + 1 < n; i++)
-		if (!str_isalpha(b[i]) && !str_isdigit(b[i]) && b[i] != '.' && b[i] != ':')
+	b++;
+	n -= 2;
+	if ((colon = str_chrb(b, n, ':')) == n)
+		return ispton(AF_INET, b, n);
+	if (colon == 4 && str_caseeqb(b, "IPv6", 4))
+		return ispton(AF_INET6, b + 5, n - 5);
+	/* the tag is an Ldh-str: it ends in a letter or digit */
+	if (colon == 0 || b[colon - 1] == '-' || colon + 1 == n)
+		return 0;
+	for (i = 0; i < colon; i++)
+		if (!str_isalpha(b[i]) && !str_isdigit(b[i]) && b[i] != '-')
+			return 0;
+	/* dcontent: printable US-ASCII but "[", backslash and "]" */
+	for (i = colon + 1; i < n; i++)
+		if ((unsigned char)b[i] < 33 || (unsigned char)b[i] > 126 || b[i] == '[' ||
+		    b[i] == '\\' || b[i] == ']')
 			return 0;
 	return 1;
 }
@@ -707,6 +742,9 @@ helo(struct session *ss, const char *arg, size_t n, int esmtp)
 	ss->helo.len = 0;
 	if (!helocat(&ss->helo, arg, n) || !str_nul(&ss->helo))
 		nomem();
+	/* judged as sent: helocat turns what a literal may not hold into
+	 * '?', which one may */
+	ss->heloliteral = n <= HELO_MAX && isliteral(arg, n);
 	ss->esmtp = esmtp;
 	if (!str_cats(&r, "250") || !str_cats(&r, esmtp ? "-" : " ") || !str_cats(&r, ss->me.s) ||
 	    !str_cats(&r, "\r\n"))
@@ -1133,6 +1171,13 @@ qq_finish(struct qq *q, const struct str *env, unsigned long *qpid)
 	return code;
 }
 
+/* qq_putv - qq_put for authres_strip */
+static int
+qq_putv(void *q, const char *p, size_t n)
+{
+	return qq_put(q, p, n);
+}
+
 /* literal - the client's address as an address literal */
 static int
 literal(struct str *h, const char *ip)
@@ -1151,7 +1196,7 @@ received(struct session *ss, struct str *h)
 {
 	char date[DATE822_LEN];
 	const char *ip = ss->remoteip;
-	int plain = isdomain(ss->helo.s, ss->helo.len) || isliteral(ss->helo.s, ss->helo.len);
+	int plain = isdomain(ss->helo.s, ss->helo.len) || ss->heloliteral;
 
 	date822_fmt(date, time(NULL));
 	h->len = 0;
@@ -1203,6 +1248,7 @@ data(struct session *ss, size_t argn)
 {
 	struct smtpdata sd;
 	struct qq q = { 0, -1, -1, 0, STR_ZERO };
+	struct authres_strip ar;
 	struct str h = STR_ZERO;
 	char o[BUF_SIZE + 1];
 	unsigned long size = 0, qpid = 0;
@@ -1236,6 +1282,9 @@ data(struct session *ss, size_t argn)
 	out(ss, "354 go ahead, end with <CRLF>.<CRLF>\r\n");
 	flush(ss);
 	smtpdata_init(&sd, ss->lim.linemax);
+	/* RFC 8601 5: the client's Authentication-Results fields naming
+	 * us go, whether or not we add one (a filter or the delivery may) */
+	authres_strip_init(&ar, ss->me.s, ss->me.len);
 	while (!sd.done) {
 		/* the message may take long, each read not; nor may the
 		 * session: past its end the message is dropped unqueued */
@@ -1253,14 +1302,15 @@ data(struct session *ss, size_t argn)
 		took = smtpdata_feed(&sd, ss->in.x + ss->in.pos, buf_pending(&ss->in), o, &olen);
 		ss->in.pos += took;
 		/* RFC 1870: the size counts each line end as CR LF, as SIZE
-		 * does; o holds them as LF */
+		 * does; o holds them as LF.  It is what the client sent: a
+		 * forged field removed below still counts. */
 		if (__builtin_add_overflow(size, olen + (sd.lfs - lfs), &size))
 			size = (unsigned long)-1;
 		if (ss->lim.databytes && size > ss->lim.databytes && !toobig) {
 			toobig = 1;
 			qq_abort(&q);
 		}
-		if (!toobig && !sd.flags && !qq_put(&q, o, olen))
+		if (!toobig && !sd.flags && !authres_strip_feed(&ar, o, olen, qq_putv, &q))
 			nomem();
 		if (sd.flags && !toobig)
 			qq_abort(&q);
@@ -1280,6 +1330,8 @@ data(struct session *ss, size_t argn)
 		msglog(ss, size, "refused:long-line", 0);
 		failed(ss, "554 5.6.0 message refused: a line is longer than 1000 octets\r\n");
 	} else {
+		if (!authres_strip_end(&ar, qq_putv, &q))
+			nomem();
 		code = qq_finish(&q, &ss->env, &qpid);
 		if (code == 0) {
 			char num[FMT_ULONG];

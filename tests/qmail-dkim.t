@@ -35,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(78)
+t.plan(81)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -373,6 +373,21 @@ got = smtp_send(b"".join(forged + kept) + base)
 hdr = got.split(b"\n\n")[0]
 t.is_(re.findall(rb"bank\d+", hdr), [], "forged fields naming us quoted, after comments, in capitals, folded, malformed: all gone")
 t.is_(re.findall(rb"keep\d", hdr), [b"keep1", b"keep2", b"keep3", b"keep4"], "fields naming other hosts all stay")
+
+# qmail-smtpd removed those already; run alone, qmail-dkimverify
+# removes them as well, by the same reading (lib/authres)
+rcvd = b"Received: from client.test ([127.0.0.1])\n\tby lanmail.test (lanmail) with ESMTP;\n\tdate\n"
+lf = lambda b: b.replace(b"\r\n", b"\n")  # noqa: E731
+rc, got, err = run_filter("qmail-dkimverify", rcvd + lf(b"".join(forged + kept) + base), ENV)
+hdr = (got or b"").split(b"\n\n")[0]
+t.ok(rc == 0 and re.findall(rb"bank\d+", hdr) == [] and hdr.startswith(b"Authentication-Results: lanmail.test; dkim=none\n"),
+     "qmail-dkimverify alone: every forged field gone (%d %s)" % (rc, err))
+t.is_(re.findall(rb"keep\d", hdr), [b"keep1", b"keep2", b"keep3", b"keep4"], "qmail-dkimverify alone: the others stay")
+rc, got, err = run_filter("qmail-dkimverify", rcvd + lf(b"Authentication-Results: lanmail.test; spf=pass\r\n" +
+                                                        forged[0] + base), ENV, env={"SPFRESULT": "1"})
+hdr = (got or b"").split(b"\n\n")[0]
+t.ok(b"spf=pass" in hdr and b"bank1" not in hdr,
+     "with SPFRESULT the field after Received is qmail-smtpd's and stays, one below it goes")
 
 # more header fields than dkim_select takes (1000): the forged field
 # still goes, and the signature is a permerror
