@@ -368,7 +368,9 @@ main(int argc, char **argv)
 	if (rename(intdfn.s, todofn.s) == -1)
 		fail_sys(QQ_TODO, "unable to rename ", intdfn.s, " to ", todofn.s);
 	leftover[0] = leftover[1] = NULL;	/* remove nothing from here on */
-	sync_dir_of(&todofn, QQ_TODO);
+	/* after the commit every failure is 53, the one code documented as
+	 * "may be queued all the same" */
+	sync_dir_of(&todofn, QQ_WRITE);
 
 	/* Wake qmail-send; if nobody listens it finds the message on its scan. */
 	if ((fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {

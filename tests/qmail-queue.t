@@ -394,8 +394,19 @@ if have_strace:
         if i >= 0:
             t.diag(lines[i])
     clear()
+    # todo/S cannot be opened for its sync after the commit: the message
+    # is queued, and the exit must be 53, the one code documented as
+    # "may be queued all the same" (66 would say nothing was)
+    only = []
+    for i in range(SPLIT):
+        only += ["-P", os.path.join(QUEUE, "todo", str(i)), "-P", "todo/%d" % i]
+    rc, err = run(MSG, ENV, wrap=["strace", "-f", "-qq", "-o", os.devnull] + only +
+                  ["-e", "trace=openat,open", "-e", "inject=openat,open:error=EACCES"])
+    t.ok(rc == 53 and "todo" in err and len(files(t.HOME, "todo")) == 1,
+         "todo/ unopenable after the commit: exit 53, the message queued (%r, %r)" % (rc, err.strip()))
+    clear()
 else:
-    t.skip("strace missing or not allowed to trace here", 9)
+    t.skip("strace missing or not allowed to trace here", 10)
 
 # --- without /proc an unnamed file cannot be linked: pid/PID instead ------
 def noproc():
