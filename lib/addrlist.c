@@ -124,17 +124,25 @@ next(const char *p, size_t n, size_t *pos, struct tok *t)
 }
 
 /* unquote - a quoted string's content as the envelope has it: without
- * the quotes, quoted-pairs reduced to their byte, folding removed */
+ * the quotes, quoted-pairs reduced to their byte, folding (a CRLF or LF
+ * before a blank) removed.  Any other CR or LF, escaped or not, is no
+ * part of an address: EINVAL, never an address quietly changed. */
 static int
 unquote(struct str *a, const char *p, const struct tok *t)
 {
-	size_t i;
+	size_t i, k, end = t->e - 1;	/* the closing quote */
 
-	for (i = t->s + 1; i + 1 < t->e; i++) {
-		if (p[i] == '\r' || p[i] == '\n')
-			continue;
-		if (p[i] == '\\')
-			i++;
+	for (i = t->s + 1; i < end; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			k = p[i] == '\r' ? i + 1 : i;
+			if (k + 1 < end && p[k] == '\n' && (p[k + 1] == ' ' || p[k + 1] == '\t')) {
+				i = k;
+				continue;
+			}
+			return errno = EINVAL, 0;
+		}
+		if (p[i] == '\\' && (p[++i] == '\r' || p[i] == '\n'))
+			return errno = EINVAL, 0;
 		if (!str_catc(a, p[i]))
 			return 0;
 	}

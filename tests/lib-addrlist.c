@@ -79,6 +79,13 @@ main(void)
 	IS("a@x (c (nested) c)", "a@x|1|1|3;");
 	IS("a@x,\r\n\tb@y", "a@x|1|1|3;b@y|1|8|10;");
 	IS("\"fold\r\n ed\"@x", "fold ed@x|7|11|13;");
+	IS("\"fold\n\ted\"@x", "fold\ted@x|7|10|12;");
+	IS("\"a\nb\"@c.example", "ERR");
+	IS("\"a\rb\"@c.example", "ERR");
+	IS("\"a\r\nb\"@c.example", "ERR");
+	IS("\"a\\\nb\"@c.example", "ERR");
+	IS("\"a\\\r\n b\"@c.example", "ERR");
+	IS("\"a\r\n\"@c.example", "ERR");
 	IS("host@sub+", "host@sub+|4|4|9;");
 	IS("\xc3\xa9t\xc3\xa9@x.fr", "\xc3\xa9t\xc3\xa9@x.fr|5|5|10;");
 	IS("x.@y", "x.@y|2|2|4;");

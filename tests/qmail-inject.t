@@ -175,6 +175,9 @@ try:
     t.is_((rc, m), (100, None), "CR LF through a quoted-pair in an argument: refused")
     rc, m, snd, rc_, err = captured(["-h"], 'To: "a\\\n RCPT TO:<e@x.y>"@x.y\n\nb\n')
     t.is_((rc, m), (100, None), "... and in a To field")
+    for bad in ('"a\nb"@c.example', '"a\rb"@c.example', '"a\r\nb"@c.example'):
+        rc, m, snd, rc_, err = captured([bad], "b\n")
+        t.is_((rc, m), (100, None), "a bare %r inside quotes in an argument: refused, not dropped" % bad)
     rc, m, snd, rc_, err = captured(["-i", "r@x.y"], "x" * 2000000 + "\nsecond\n", prog=SENDMAIL)
     t.ok(rc == 0 and m is not None and m.endswith("\n\n" + "x" * 2000000 + "\nsecond\n"),
          "a 2 MB first body line without an empty line before it: taken whole")
