@@ -109,12 +109,6 @@ for m in man/*.[158]; do
 	f "$m" man/man${m##*.}/${m#man/} root $gqmail 644
 done
 
-# control defaults: shipped once, never over the administrator's files
-for c in control/*; do
-	[ -f "$c" ] || continue
-	[ -e "$root/$c" ] || f "$c" "$c" root $gqmail 644
-done
-
 # the queue: only qmailq writes new messages, only qmails schedules
 d queue $qmailq $gqmail 750
 d queue/lock $qmailq $gqmail 750
