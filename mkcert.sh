@@ -5,7 +5,8 @@
 # HOME/control/serverkey.pem (its key, mode 600, owned by OWNER: the user
 # qmail-tls reads it as, by default whoever runs this) when neither exists,
 # and says so on stderr.  An existing certificate is never replaced.
-# HOSTNAME defaults to the first line of HOME/control/me, else hostname(1).
+# HOSTNAME defaults to the name in HOME/control/me, read as the run scripts
+# read it (its first line that is not a comment), else hostname(1).
 # Exit 0 done (or nothing to do), 100 usage, 111 failure.
 set -u
 [ $# -ge 1 ] && [ $# -le 3 ] || {
@@ -18,20 +19,24 @@ owner=${3:-}
 control=$home/control
 cert=$control/servercert.pem
 key=$control/serverkey.pem
-if [ -e "$cert" ] || [ -e "$key" ]; then
-	echo "mkcert.sh: $cert or $key exists: kept" >&2
-	exit 0
-fi
-[ -n "$host" ] || host=$(sed -n 1p "$control/me" 2>/dev/null)
-[ -n "$host" ] || host=$(hostname)
-case $host in
-''|*[!A-Za-z0-9.-]*) echo "mkcert.sh: fatal: bad host name: $host" >&2; exit 100 ;;
-esac
 fail() {
 	rm -f "$cert.new" "$key.new"
 	echo "mkcert.sh: fatal: $1" >&2
 	exit 111
 }
+if [ -e "$cert" ] || [ -e "$key" ]; then
+	echo "mkcert.sh: $cert or $key exists: kept" >&2
+	exit 0
+fi
+# the control file readers of the run scripts, failing mkcert's way
+LANMAIL_HOME=$home
+. "$(dirname "$0")/service/functions" || exit 111
+fatal() { fail "$*"; }
+[ -n "$host" ] || host=$(ctl_line me '') || exit 111
+[ -n "$host" ] || host=$(hostname)
+case $host in
+''|*[!A-Za-z0-9.-]*) echo "mkcert.sh: fatal: bad host name: $host" >&2; exit 100 ;;
+esac
 [ -d "$control" ] || fail "no directory $control"
 # the key is never readable by anyone else, not even for a moment
 (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \

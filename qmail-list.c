@@ -1384,6 +1384,30 @@ dotqmail_name(struct str *fn)
 			fn->s[i] = ':';
 }
 
+/* mkparents - the missing directories above the last component of path
+ * (trailing slashes aside), mode 700, as mkdir -p makes them; 1, or 0
+ * with errno and path cut at the directory that could not be made */
+static int
+mkparents(char *path)
+{
+	size_t n = strlen(path), i;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	/* path[0..n) ends in the '/' before the last component */
+	for (i = 1; i < n; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = 0;
+		if (mkdir(path, 0700) == -1 && errno != EEXIST)
+			return 0;
+		path[i] = '/';
+	}
+	return 1;
+}
+
 /* make - a new list directory and the two .qmail files */
 static void
 make(int argc, char **argv)
@@ -1441,8 +1465,12 @@ make(int argc, char **argv)
 	dotqmail_name(&q2);
 	if (access(q1.s, F_OK) == 0 || access(q2.s, F_OK) == 0)
 		die(EXIT_PERM, q1.s, " or its -default already exists: not touched");
+	/* only an existing directory is the caller's mistake; a missing
+	 * parent is made, and any other failure may pass */
+	if (!mkparents(d.s))
+		die_sys(EXIT_TEMP, "unable to create ", d.s);
 	if (mkdir(d.s, 0700) == -1)
-		die_sys(EXIT_PERM, "unable to create ", d.s);
+		die_sys(errno == EEXIST ? EXIT_PERM : EXIT_TEMP, "unable to create ", d.s);
 	for (i = 0; i < 3; i++) {
 		static const char *const sub[] = { "held", "bounce", "Maildir" };
 

@@ -42,7 +42,7 @@ struct setting {
 static const struct setting settings[] = {
 	/* names */
 	{ "me", K_LINE, "localhost", "this host's name: greetings, Received lines, bounces; the default of most names below (qmail-remote refuses to deliver without it)" },
-	{ "defaultdomain", K_LINE, "=me", "qmail-auth, qmail-smtpd: domain of a login given without one; qmail-inject: added to a host without a dot" },
+	{ "defaultdomain", K_LINE, "=me", "qmail-smtpd, qmail-auth: domain of a login given without one; qmail-inject: added to a host without a dot" },
 	{ "defaulthost", K_LINE, "=me", "qmail-inject: host of a bare user name, of an added From and of the sender" },
 	{ "plusdomain", K_LINE, "=me", "qmail-inject: replaces a + at the end of a host" },
 	{ "idhost", K_LINE, "=me", "qmail-inject: host in an added Message-ID" },
@@ -86,7 +86,7 @@ static const struct setting settings[] = {
 	{ "smtpauth", K_FILE, "none", "qmail-remote: relay:login:password for smarthosts that require AUTH (secret: not shown)" },
 	{ "timeoutconnect", K_NUM, "60", "qmail-remote: seconds to wait for a connection" },
 	{ "timeoutremote", K_NUM, "1200", "qmail-remote: seconds to wait for each read or write" },
-	{ "nameservers", K_LIST, "those in /etc/resolv.conf", "qmail-remote, qmail-smtpd: DNS servers, host or host:port" },
+	{ "nameservers", K_LIST, "those in /etc/resolv.conf, else 127.0.0.1", "qmail-remote, qmail-smtpd: DNS servers, host or host:port" },
 	{ "outgoingip", K_LINE, "chosen by the system", "qmail-remote: source address of outgoing connections" },
 	{ "tlsroutes", K_LIST, "none: TLS when offered", "qmail-remote: domain:none|may|encrypt|verify TLS policies; :policy is the default" },
 	{ "tlsca", K_FILE, "absent: the system's CAs", "qmail-remote: CA certificates (PEM) trusted for servers' certificates" },
@@ -133,6 +133,23 @@ static const struct setting settings[] = {
 	{ "logcount", K_NUM, "10", "service loggers: rotated log files kept" },
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
+
+/* What the one default above cannot say: for some files, an existing file
+ * with no line left is not the default but an empty setting (qmail's
+ * rule, which qmail-admin relies on: an rcpthosts of comments accepts
+ * nothing); and a default that differs between programs. */
+static const struct special {
+	const char *name;
+	const char *empty;	/* what an existing file with no line means, or 0 */
+	const char *defnote;	/* said after the default, or 0 */
+} specials[] = {
+	{ "defaultdomain", 0, "for qmail-smtpd and qmail-inject; none for qmail-auth (a login without a domain fails)" },
+	{ "locals", "no local domains: qmail-send and qmail-smtpd deliver no domain here by local part", 0 },
+	{ "rcpthosts", "accept mail for no domain (but those of morercpthosts.cdb) from clients that may not relay", 0 },
+	{ "nameservers", "queries go to 127.0.0.1 only; /etc/resolv.conf is not read", 0 },
+	{ "plaintextauthnets", "no network: passwords only after TLS, even from loopback", 0 },
+	{ "doublebounceto", "double bounces are discarded", 0 },
+};
 
 static char outx[BUF_SIZE];
 static struct buf out;
@@ -231,10 +248,22 @@ value_of(const char *name, struct str *v, int depth)
 	str_free(&fn);
 }
 
+static const struct special *
+special_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof specials / sizeof specials[0]; i++)
+		if (str_equal(specials[i].name, name))
+			return &specials[i];
+	return 0;
+}
+
 /* show_default - the default of s, resolved when it names another file */
 static void
 show_default(const struct setting *s)
 {
+	const struct special *sp = special_of(s->name);
 	struct str v = STR_ZERO;
 
 	if (s->def[0] == '=') {
@@ -245,7 +274,31 @@ show_default(const struct setting *s)
 		put(")");
 	} else
 		put(s->def);
+	if (sp && sp->defnote) {
+		put(" ");
+		put(sp->defnote);
+	}
 	str_free(&v);
+}
+
+/* show_nothing - a file with no setting line: missing or empty, the
+ * default; or, for the files of specials[] that say so, an empty setting */
+static void
+show_nothing(const struct setting *s)
+{
+	const struct special *sp = special_of(s->name);
+
+	if (!exists(s->name)) {
+		put(" [default]: ");
+		show_default(s);
+	} else if (sp && sp->empty) {
+		put(" [set, empty]: ");
+		put(sp->empty);
+	} else {
+		put(" [default, the file is empty]: ");
+		show_default(s);
+	}
+	put("\n");
 }
 
 static void
@@ -304,9 +357,7 @@ show(const struct setting *s)
 			warning("control/", s->name, ": unreadable");
 		}
 	} else if (r == 0) {
-		put(exists(s->name) ? " [default, the file is empty]: " : " [default]: ");
-		show_default(s);
-		put("\n");
+		show_nothing(s);
 	} else if (s->kind == K_NUM) {
 		char num[FMT_ULONG + 1];
 
@@ -552,6 +603,19 @@ check_modes(void)
 	str_free(&fn);
 }
 
+/* check_me - qmail-remote needs a name in control/me: a file of
+ * comments is as good as none */
+static void
+check_me(void)
+{
+	struct str v = STR_ZERO;
+
+	if (control_readline("control/me", &v) == 0)
+		warning("control/me ", exists("me") ? "has no line" : "is missing",
+		    ": qmail-remote delivers nothing, and the other programs call this host localhost");
+	str_free(&v);
+}
+
 /* unknown - files in control/ that no program reads */
 static void
 unknown(void)
@@ -621,9 +685,7 @@ main(int argc, char **argv)
 	check_domains();
 	check_services();
 	check_modes();
-	if (!exists("me"))
-		warning("control/me is missing: qmail-remote delivers nothing,",
-		    " and the other programs call this host localhost", "");
+	check_me();
 
 	for (i = 0; i < warnings.len; i += strlen(warnings.s + i) + 1) {
 		if (n++ == 0)

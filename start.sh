@@ -8,7 +8,8 @@
 #     any is missing (apt-get update first; root only);
 #  2. builds the static musl programs in $MUSLB (default build-musl) and
 #     installs them under HOME (install.sh creates the users);
-#  3. writes control/me, locals, rcpthosts and defaultdomain when absent,
+#  3. writes control/me when it names no host (missing, or comments only),
+#     locals, rcpthosts and defaultdomain when absent,
 #     control/listenip and the port files when LISTEN, SMTPPORT,
 #     SUBMISSIONPORT, POP3PORT, SMTPSPORT or POP3SPORT are given, and a
 #     self-signed certificate (mkcert.sh) when none is configured;
@@ -42,6 +43,11 @@ PACKAGES="build-essential musl-tools libcdb-dev libcrypt-dev libssl-dev openssl 
 
 say() { echo "start: $*"; }
 die() { echo "start: fatal: $*" >&2; exit 111; }
+# control files are read as the run scripts read them (comments, blanks,
+# a file that cannot be read is fatal): with service/functions' readers
+LANMAIL_HOME=$home
+. ./service/functions
+fatal() { die "$*"; }
 
 case $home in /*) ;; *) die "conf-home must be an absolute path: $home" ;; esac
 set -- $users
@@ -106,12 +112,14 @@ setctl() {
 	mv -f "$ctl/$1.new" "$ctl/$1"
 	say "wrote control/$1"
 }
-if [ ! -s "$ctl/me" ]; then
+# control/me: the host's name, when the file holds none (missing, or
+# nothing but comments and blank lines)
+me=$(ctl_line me '')
+if [ -z "$me" ]; then
 	me=$(hostname -f 2>/dev/null || true)
 	case $me in *.*) ;; *) me=$(hostname) ;; esac
 	setctl me "$me"
 fi
-me=$(sed -n 1p "$ctl/me")
 [ -e "$ctl/locals" ] || setctl locals "$(printf '%s\nlocalhost' "$me")"
 [ -e "$ctl/rcpthosts" ] || setctl rcpthosts "$(printf '%s\nlocalhost' "$me")"
 if [ ! -e "$ctl/defaultdomain" ]; then
@@ -286,16 +294,15 @@ done
 mv -f "$sv/.sendmail.new" "$sv/.sendmail"
 
 # 7. what runs now
-ctlv() { sed -e '/^#/d' -e 's/[ 	]*$//' -e '/^$/d' "$ctl/$1" 2>/dev/null | sed -n 1p; }
-ip=$(ctlv listenip); [ -n "$ip" ] || ip=127.0.0.1
+ip=$(ctl_line listenip 127.0.0.1)
 port_of() {
 	case $1 in
-	smtpd) p=$(ctlv smtpport); echo "${p:-25}" ;;
-	submission) p=$(ctlv submissionport); echo "${p:-587}" ;;
-	pop3) p=$(ctlv pop3port); echo "${p:-110}" ;;
-	smtps) p=$(ctlv smtpsport); echo "${p:-465}" ;;
-	pop3s) p=$(ctlv pop3sport); echo "${p:-995}" ;;
-	webadmin) p=$(ctlv webadminport); echo "${p:-8443}" ;;
+	smtpd) ctl_line smtpport 25 ;;
+	submission) ctl_line submissionport 587 ;;
+	pop3) ctl_line pop3port 110 ;;
+	smtps) ctl_line smtpsport 465 ;;
+	pop3s) ctl_line pop3sport 995 ;;
+	webadmin) ctl_line webadminport 8443 ;;
 	esac
 }
 # listening NAME PORT - service NAME's own tcpserver (supervise's child,
@@ -327,7 +334,7 @@ for s in $(cat "$sv/.services"); do
 	*)
 		port=$(port_of "$s")
 		sip=$ip
-		[ "$s" != webadmin ] || { sip=$(ctlv webadminip); sip=${sip:-$ip}; }
+		[ "$s" != webadmin ] || sip=$(ctl_line webadminip "$ip")
 		i=0
 		while [ $i -lt 10 ] && ! listening "$s" "$port"; do sleep 1; i=$((i + 1)); done
 		if listening "$s" "$port"; then
@@ -354,9 +361,9 @@ if [ -f "$ctl/servercert.pem" ] && grep -qx pop3s "$sv/.services"; then
 fi
 web=
 if grep -qx webadmin "$sv/.services"; then
-	wip=$(ctlv webadminip)
+	wip=$(ctl_line webadminip "$ip")
 	web="
-  in a browser:    https://$(urlip "${wip:-$ip}"):$(port_of webadmin)/ (see qmail-webadmin(8))"
+  in a browser:    https://$(urlip "$wip"):$(port_of webadmin)/ (see qmail-webadmin(8))"
 fi
 # the make variables needed to name this install again
 mv=

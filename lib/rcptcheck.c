@@ -32,6 +32,23 @@ lowerlist(const char *fn, struct str *out)
 	return r;
 }
 
+/* me_local - without control/locals, the one local domain is the first
+ * line of control/me, else localhost: qmail-send's rule, so that both
+ * agree on what is delivered here; 1, or -1 with errno */
+static int
+me_local(struct str *locals)
+{
+	int r = control_readline("control/me", locals);
+
+	if (r == 0)
+		r = str_copys(locals, "localhost") ? 1 : -1;
+	if (r == 1 && !str_catc(locals, 0))
+		r = -1;
+	if (r == 1)
+		str_lowerb(locals->s, locals->len);
+	return r;
+}
+
 int
 rcptcheck_load(struct rcptcheck *rc, const char **fn)
 {
@@ -40,7 +57,7 @@ rcptcheck_load(struct rcptcheck *rc, const char **fn)
 	*fn = "control/locals";
 	if ((r = lowerlist(*fn, &rc->locals)) == 0) {
 		*fn = "control/me";
-		r = lowerlist(*fn, &rc->locals);
+		r = me_local(&rc->locals);
 	}
 	if (r == -1)
 		return 0;

@@ -15,7 +15,8 @@
 #include "str.h"
 
 struct rcptcheck {
-	struct str locals;	/* control/locals (else control/me), lower case, "a\0b\0" */
+	struct str locals;	/* control/locals (else control/me, else
+				 * localhost), lower case, "a\0b\0" */
 	struct str rcpthosts;	/* control/rcpthosts, lower case */
 	int have_rcpthosts;	/* 0: the file is missing */
 	struct str vdoms;	/* control/virtualdomains, "key:prefix\0" lines */

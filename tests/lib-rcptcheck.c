@@ -94,10 +94,35 @@ main(void)
 	ok(ex(&rc, "whatever@me.test") == 1, ".qmail-default: catch-all");
 	ok(rcptcheck_dotqmail("alias", "-", "", 0) == 1, "no extension: the user itself");
 
+	/* without control/locals: the first line of control/me, else
+	 * localhost, as qmail-send takes them */
+	{
+		struct rcptcheck rc3 = RCPTCHECK_ZERO, rc4 = RCPTCHECK_ZERO, rc5 = RCPTCHECK_ZERO;
+
+		(void)unlink("control/rcpthosts");
+		put("control/me", "# this host\nOnly.First\nsecond.test\n");
+		ok(rcptcheck_load(&rc3, &fn), "load with a control/me of two lines");
+		ok(rcptcheck_islocal(&rc3, "only.first", 10) && !rcptcheck_islocal(&rc3, "second.test", 11),
+		    "locals default to the first line of control/me only");
+		if (unlink("control/me") == -1)
+			perror("control/me");
+		ok(rcptcheck_load(&rc4, &fn), "load without control/locals and control/me");
+		ok(rcptcheck_islocal(&rc4, "localhost", 9) && relay(&rc4, "LocalHost") == 1,
+		    "then localhost is local, and taken from anyone");
+		(void)unlink("alias/.qmail-default");
+		ok(ex(&rc4, "info@localhost") == 1 && ex(&rc4, "nosuchbox@localhost") == 0,
+		    "and its recipients are checked");
+		/* a locals with no line is an empty list, not the default */
+		put("control/locals", "# no local domain\n");
+		ok(rcptcheck_load(&rc5, &fn), "load with a control/locals of comments only");
+		ok(!rcptcheck_islocal(&rc5, "localhost", 9) && relay(&rc5, "localhost") == 0,
+		    "no local domain at all, localhost included");
+	}
+
 	str_free(&p);
 	{
 		static const char *const files[] = {
-			"control/me", "control/virtualdomains", "control/rcpthosts", "alias/.qmail-info",
+			"control/me", "control/locals", "control/virtualdomains", "control/rcpthosts", "alias/.qmail-info",
 			"alias/.qmail-list-default", "alias/.qmail-a:b", "alias/.qmail-default",
 		};
 		static const char *const dirs[] = { "alias/sub", "alias", "control", "users" };

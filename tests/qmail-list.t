@@ -129,6 +129,23 @@ try:
     r2 = subprocess.run([os.path.join(t.BIN, "qmail-list"), "make", ldir, LIST],
                         env=dict(os.environ, HOME=owner), capture_output=True, text=True)
     t.ok(r2.returncode == 100 and "already exists" in r2.stderr, "make refuses to overwrite")
+    # a list directory whose parents are missing: they are made, as mkdir -p makes them
+    mhome = os.path.join(s.dir, "makehome")
+    os.mkdir(mhome)
+    deep = os.path.join(s.dir, "new", "lists", "deep")
+    r3 = subprocess.run([os.path.join(t.BIN, "qmail-list"), "make", "-h", mhome, deep, "%s-deep@%s" % (LOGIN, D)],
+                        capture_output=True, text=True)
+    t.ok(r3.returncode == 0 and os.path.isfile(os.path.join(deep, "secret")) and
+         all(os.stat(p).st_mode & 0o777 == 0o700 and os.stat(p).st_uid == os.getuid()
+             for p in (os.path.join(s.dir, "new"), os.path.join(s.dir, "new", "lists"))),
+         "make creates the missing parent directories, mode 700, the caller's (%d %s)"
+         % (r3.returncode, r3.stderr.strip()))
+    t.write(os.path.join(s.dir, "afile"), "not a directory\n")
+    r4 = subprocess.run([os.path.join(t.BIN, "qmail-list"), "make", "-h", mhome,
+                         os.path.join(s.dir, "afile", "x"), "%s-x@%s" % (LOGIN, D)],
+                        capture_output=True, text=True)
+    t.ok(r4.returncode == 111 and "unable to create" in r4.stderr,
+         "a directory that cannot be made: 111, not 100 (%d %s)" % (r4.returncode, r4.stderr.strip()))
 
     # 3. three addresses subscribe and confirm
     confirm_addr = {}

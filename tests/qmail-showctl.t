@@ -16,7 +16,8 @@ if not os.access(PROG, os.X_OK):
 CTL = os.path.join(t.HOME, "control")
 NAMES = ["servercert.pem", "serverkey.pem", "me", "locals", "rcpthosts", "virtualdomains", "databytes", "smtpport", "listenip",
          "badmailfrom", "helohost", "morercpthosts.cdb", "relaynets", "concurrencyincoming",
-         "timeoutsmtpd", "lanmail-no-such-setting", "defaultdomain"]
+         "timeoutsmtpd", "lanmail-no-such-setting", "defaultdomain", "nameservers", "doublebounceto",
+         "plaintextauthnets", "spfbehavior"]
 saved = {}
 for n in NAMES:
     p = os.path.join(CTL, n)
@@ -143,6 +144,38 @@ try:
     t.ok(any(x.startswith("control/me is missing: qmail-remote delivers nothing") for x in warnings(out)),
          "control/me missing is warned about")
     t.is_(entry(out, "me")[:2], ("default", "localhost"), "me: default localhost")
+
+    # 5: a file with no line left: the default for most, an empty setting for some
+    t.control("me", "mail.example.org\n")
+    t.control("helohost", None)
+    rc, out, err = run()
+    dd = entry(out, "defaultdomain")
+    t.ok(dd[0] == "default" and dd[1].startswith("mail.example.org (from me) for qmail-smtpd and qmail-inject") and
+         "none for qmail-auth" in dd[1], "defaultdomain: me for qmail-smtpd and qmail-inject, none for qmail-auth")
+    t.ok(entry(out, "nameservers")[0] == "default" and "/etc/resolv.conf" in entry(out, "nameservers")[1],
+         "nameservers: missing, those of /etc/resolv.conf")
+    for n in ("locals", "rcpthosts", "nameservers", "plaintextauthnets", "badmailfrom", "helohost"):
+        t.control(n, "# nothing here\n\n")
+    t.control("doublebounceto", "")
+    rc, out, err = run()
+    t.is_(entry(out, "locals")[:2], ("set, empty", "no local domains: qmail-send and qmail-smtpd deliver no"
+                                     " domain here by local part"), "locals of comments only: no local domains")
+    t.ok(entry(out, "rcpthosts")[0] == "set, empty" and
+         entry(out, "rcpthosts")[1].startswith("accept mail for no domain"), "rcpthosts of comments only: no domain")
+    t.ok(entry(out, "nameservers")[0] == "set, empty" and "127.0.0.1 only" in entry(out, "nameservers")[1],
+         "nameservers of comments only: 127.0.0.1, not resolv.conf")
+    t.ok(entry(out, "plaintextauthnets")[0] == "set, empty" and
+         "only after TLS" in entry(out, "plaintextauthnets")[1], "plaintextauthnets of comments only: no network")
+    t.is_(entry(out, "doublebounceto")[:2], ("set, empty", "double bounces are discarded"),
+          "doublebounceto empty: double bounces discarded")
+    t.is_(entry(out, "badmailfrom")[:2], ("default, the file is empty", "none"),
+          "badmailfrom of comments only: the default, none")
+    t.is_(entry(out, "helohost")[:2], ("default, the file is empty", "mail.example.org (from me)"),
+          "helohost of comments only: the default")
+    t.control("me", "# this host\n")
+    rc, out, err = run()
+    t.ok(any(x.startswith("control/me has no line: qmail-remote delivers nothing") for x in warnings(out)),
+         "control/me of comments only is warned about as well")
 finally:
     reset()
     for n, v in saved.items():

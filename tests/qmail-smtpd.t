@@ -203,6 +203,17 @@ try:
     t.is_(s.code(c.cmd("HELO")), "501 5.5.4", "HELO without a name 501")
     t.is_(s.code(c.cmd("DATA now")), "503 5.5.1", "DATA before MAIL")
     c.close()
+    # without control/me, control/locals and control/rcpthosts the local
+    # domain is localhost, for qmail-smtpd as for qmail-send
+    for n in ("me", "locals", "rcpthosts"):
+        s.control(n, None)
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<postmaster@localhost>", "RCPT TO:<nosuch@localhost>",
+               "RCPT TO:<x@elsewhere.test>"),
+          ["250 2.1.0", "250 2.1.5", "550 5.1.1", "553 5.7.1"],
+          "no control/me nor locals: localhost is the local domain, its recipients checked")
+    s.control("me", s.ME + "\n")
+    s.control("locals", "lanmail.test\n")
+    s.control("rcpthosts", "lanmail.test\nvirt.test\nrelay.test\n.sub.relay.test\n")
     s.control("badmailfrom", "spammer@bad.test\n@worse.test\n")
     t.is_(sess("MAIL FROM:<Spammer@Bad.test>", "MAIL FROM:<x@worse.test>", "MAIL FROM:<ok@bad.test>"),
           ["553 5.7.1", "553 5.7.1", "250 2.1.0"], "badmailfrom: address and @domain, 553 5.7.1")

@@ -88,7 +88,7 @@ SENDMAIL = "/usr/sbin/sendmail"
 OURS = os.path.join(HOME, "bin", "sendmail")
 # another mailer's sendmail is left alone; none (or a dead link) is replaced
 theirs = os.path.exists(SENDMAIL) and os.path.realpath(SENDMAIL) != os.path.realpath(OURS)
-t.plan(26)
+t.plan(29)
 try:
     # settings that would stop every listener: refused before anything starts
     rc, out, err = make("start", "LISTEN=localhost")
@@ -96,6 +96,17 @@ try:
          not os.path.exists(os.path.join(SV, ".how")), "LISTEN=localhost: refused, nothing started (%s)" % err.strip())
     rc, out, err = make("start", "SMTPPORT=abc")
     t.ok(rc != 0 and "SMTPPORT is not a port number" in err, "SMTPPORT=abc: refused (%s)" % err.strip())
+    # a control file that cannot be read is no default: start stops
+    os.mkdir(os.path.join(HOME, "control", "me"))
+    try:
+        rc, out, err = make("start")
+    finally:
+        os.rmdir(os.path.join(HOME, "control", "me"))
+    t.ok(rc != 0 and "start: fatal: unable to read control/me: not a regular file" in err and
+         not os.path.exists(os.path.join(SV, ".how")), "control/me a directory: refused, nothing started (%s)"
+         % err.strip())
+    # control/me is read as the programs read it: comments are no name
+    t.control("me", "# the name of this mail server\nmail.start.test \n")
     rc, out, err = make("start")
     t.is_(rc, 0, "make start exits 0")
     if rc:
@@ -109,10 +120,11 @@ try:
          "it says SMTP listens on 127.0.0.1:%d" % ports["smtpd"])
     t.ok("qmail-admin domain add" in out and "qmail-admin user add" in out and "swaks" in out,
          "it says how to add a domain, a mailbox, and send a first message")
-    me = open(os.path.join(HOME, "control", "me")).read().strip()
-    t.ok(me and open(os.path.join(HOME, "control", "locals")).read().split()[0] == me and
-         me in open(os.path.join(HOME, "control", "rcpthosts")).read().split(),
-         "control/me, locals and rcpthosts written: %s" % me)
+    ctl = {n: open(os.path.join(HOME, "control", n)).read() for n in ("me", "locals", "rcpthosts", "defaultdomain")}
+    t.ok(ctl["me"] == "# the name of this mail server\nmail.start.test \n" and
+         ctl["locals"] == ctl["rcpthosts"] == "mail.start.test\nlocalhost\n",
+         "control/me kept; locals and rcpthosts written from the name it holds, not its comment: %r" % ctl)
+    t.is_(ctl["defaultdomain"], "start.test\n", "control/defaultdomain: the name without its first label")
     t.is_(open(os.path.join(HOME, "control", "spfbehavior")).read().strip(), "record",
           "control/spfbehavior written: SPF results are recorded")
     t.is_(open(os.path.join(HOME, "control", "smtpport")).read().strip(), str(ports["smtpd"]),
@@ -129,6 +141,10 @@ try:
         ctx.verify_mode = ssl.CERT_NONE
         t.ok(os.path.exists(os.path.join(HOME, "control", "servercert.pem")) and "self-signed" in err,
              "a self-signed certificate was made, and it says so")
+        subj = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in",
+                               os.path.join(HOME, "control", "servercert.pem")], capture_output=True, text=True)
+        t.ok(re.search(r"CN\s*=\s*mail\.start\.test$", subj.stdout.strip()),
+             "mkcert.sh named it after control/me's name: %s" % subj.stdout.strip())
         with smtplib.SMTP("127.0.0.1", ports["smtpd"], timeout=10) as s:
             s.ehlo("start.test")
             offered = s.has_extn("starttls")
@@ -157,7 +173,7 @@ try:
         else:
             t.skip("qmail-webadmin not built")
     else:
-        t.skip("qmail-tls, openssl or mkcert.sh missing: no TLS", 4)
+        t.skip("qmail-tls, openssl or mkcert.sh missing: no TLS", 5)
 
     if os.getuid() != 0:
         t.skip("not root: make start links no sendmail")

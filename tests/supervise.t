@@ -73,7 +73,8 @@ for name, value in (("me", DOMAIN + "\n"), ("locals", DOMAIN + "\n"), ("rcpthost
                     ("listenip", "127.0.0.1\n"), ("smtpport", "%d\n" % ports["smtpd"]),
                     ("submissionport", "%d\n" % ports["submission"]), ("pop3port", "%d\n" % ports["pop3"]),
                     ("concurrencyincoming", "10\n"), ("logsize", "4096\n"), ("logcount", "3\n"),
-                    ("relaynets", None), ("rbls", None), ("tcp.smtpd", None), ("defaultdelivery", None)):
+                    ("relaynets", None), ("rbls", None), ("tcp.smtpd", None), ("defaultdelivery", None),
+                    ("srsdomain", None)):
     save("control/" + name)
     t.control(name, value)
 
@@ -91,7 +92,46 @@ newu = subprocess.run([os.path.join(t.BIN, "qmail-newu")], capture_output=True, 
 
 scan = t.tmpdir("lanmail-svscan.")
 svscan = None
-t.plan(17)
+t.plan(20)
+
+
+def run_scripts(scripts, timeout=20):
+    """Run each service/REL/run as supervise would, all at once: REL ->
+    (exit code, output); None for one still running after timeout (it
+    and what it started are killed)."""
+    procs = {rel: t.start(["sh", "run"], cwd=os.path.join(HOME, "service", rel),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for rel in scripts}
+    out = {}
+    for rel, p in procs.items():
+        try:
+            text = p.communicate(timeout=timeout)[0]
+            out[rel] = (p.returncode, text.decode("utf-8", "replace"))
+        except subprocess.TimeoutExpired:
+            t.stop(p, signal.SIGKILL)
+            out[rel] = (None, p.communicate()[0].decode("utf-8", "replace"))
+    return out
+
+
+def unreadable(name):
+    """control/NAME made a file the run scripts cannot read: a directory
+    in its place (root reads any file), or mode 000 for anyone else."""
+    path = os.path.join(HOME, "control", name)
+    save("control/" + name)
+    if os.path.lexists(path):
+        os.unlink(path)
+    if os.getuid() == 0:
+        os.mkdir(path)
+    else:
+        t.write(path, "x\n", 0)
+    return "not a regular file" if os.getuid() == 0 else "permission denied"
+
+
+def readable_again(name):
+    path = os.path.join(HOME, "control", name)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.rmdir(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 def svc(*args):
@@ -214,6 +254,31 @@ try:
          "service/install.sh lays out HOME/service")
     if r.returncode:
         t.diag(r.stdout + r.stderr)
+
+    # a control file that exists but cannot be read is fatal, never the
+    # default: each run script stops on the first one it reads
+    broken = {"smtpd": "rbls", "send": "defaultdelivery", "pop3": "me", "submission/log": "logsize"}
+    why = {rel: unreadable(name) for rel, name in broken.items()}
+    try:
+        res = run_scripts(broken)
+        t.ok(all(res[rel][0] == 111 and "%s/run: fatal: unable to read control/%s: %s" % (rel, name, why[rel])
+                 in res[rel][1] for rel, name in broken.items()),
+             "a control file that cannot be read stops the run script: exit 111, the file named")
+        if not all(res[rel][0] == 111 for rel in broken):
+            t.diag(repr(res))
+        tcp = open(os.path.join(HOME, "service", "smtpd", "tcp")).read()
+        why["relaynets"] = unreadable("relaynets")
+        r = subprocess.run(["sh", os.path.join(HOME, "service", "mkrules"), "smtpd"], capture_output=True, text=True)
+        t.ok(r.returncode == 111 and "mkrules: fatal: unable to read control/relaynets: " + why["relaynets"] in r.stderr
+             and open(os.path.join(HOME, "service", "smtpd", "tcp")).read() == tcp,
+             "mkrules too, and the rules are left as they were (%d %s)" % (r.returncode, r.stderr.strip()))
+    finally:
+        for name in list(broken.values()) + ["relaynets"]:
+            readable_again(name)
+        # me and logsize are the test's own again
+        t.control("me", DOMAIN + "\n")
+        t.control("logsize", "4096\n")
+
     for s in SERVICES:
         os.symlink(os.path.join(HOME, "service", s), os.path.join(scan, s))
     svscan = t.start(["svscan", scan], cwd=scan, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -280,6 +345,23 @@ try:
          "smtpd log rotated at control/logsize, control/logcount files kept (%d)" % len(rotated))
     r = subprocess.run(["tai64nlocal"], input="\n".join(smtpd_log[-1:]) + "\n", capture_output=True, text=True)
     t.ok(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r.stdout), "tai64nlocal reads the stamps")
+
+    # without control/me the pop3 service greets as localhost, the name
+    # every program takes then (not the machine's host name)
+    if "pop3" in SERVICES:
+        import poplib
+        t.control("me", None)
+        old = up_pid("pop3")
+        svc("-t", os.path.join(HOME, "service", "pop3"))
+        greet = b""
+        if wait(lambda: (lambda p: p and p != old)(up_pid("pop3")), 15) and t.wait_port(ports["pop3"], timeout=15):
+            p = poplib.POP3("127.0.0.1", ports["pop3"], timeout=10)
+            greet = p.getwelcome()
+            p.quit()
+        t.ok(re.match(rb"^\+OK <\d+\.\d+@localhost>", greet), "no control/me: pop3 greets as localhost: %r" % greet)
+        t.control("me", DOMAIN + "\n")
+    else:
+        t.skip("qmail-popup/qmail-pop3d not built: pop3 not started")
 finally:
     # down: every service and logger, then svscan, then the files
     tree = descendants(svscan.pid) if svscan else []
