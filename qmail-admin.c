@@ -1048,8 +1048,8 @@ control_edit(const char *fn, const char *key, char sep, const char *line)
 }
 
 /* locals_read - the local domains as qmail-send and qmail-smtpd take
- * them, "a\0b\0": control/locals, or control/me when it is missing;
- * *from says which */
+ * them, "a\0b\0": control/locals, or control/me when it is missing,
+ * or localhost without either; *from says which */
 static void
 locals_read(struct str *t, const char **from)
 {
@@ -1062,7 +1062,12 @@ locals_read(struct str *t, const char **from)
 		*from = "control/me (control/locals is missing, so control/me is the local domain)";
 		if ((r = control_readline("control/me", t)) == -1)
 			die_sys(EXIT_TEMP, "unable to read control/me");
-		if (r == 1 && !str_catc(t, 0))
+		if (r == 0) {
+			*from = "localhost (control/locals and control/me are missing)";
+			if (!str_copys(t, "localhost"))
+				die_nomem();
+		}
+		if (!str_catc(t, 0))
 			die_nomem();
 	}
 }

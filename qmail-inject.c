@@ -78,6 +78,7 @@ struct inject {
 	const char *flags;	/* $QMAILINJECT */
 	/* settings */
 	struct str defaulthost, defaultdomain, plusdomain, idhost;
+	struct str ours;	/* this machine's own names, "a\0b\0" */
 	/* the message */
 	struct str head;	/* the header fields, LF line ends */
 	struct field *f;	/* in->fields, as an array of nf */
@@ -155,12 +156,40 @@ setting(struct str *out, const char *var, const char *fn)
 static void
 settings(struct inject *in)
 {
+	struct str me = STR_ZERO;
+
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
 	setting(&in->defaulthost, "QMAILDEFAULTHOST", "control/defaulthost");
 	setting(&in->defaultdomain, "QMAILDEFAULTDOMAIN", "control/defaultdomain");
 	setting(&in->plusdomain, "QMAILPLUSDOMAIN", "control/plusdomain");
 	setting(&in->idhost, "QMAILIDHOST", "control/idhost");
+	/* names a dotless host is never completed from: a machine called
+	 * "vm" must not send postmaster@vm to vm.vm */
+	if (control_readlist("control/locals", &in->ours) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", "control/locals");
+	if (control_readline("control/me", &me) == -1)
+		die_sys(EXIT_TEMP, "unable to read ", "control/me");
+	if (!str_catb(&in->ours, "localhost", 10) ||
+	    !str_catb(&in->ours, me.s, me.len) || !str_catc(&in->ours, 0) ||
+	    !str_catb(&in->ours, in->defaulthost.s, in->defaulthost.len + 1) ||
+	    !str_catb(&in->ours, in->defaultdomain.s, in->defaultdomain.len + 1))
+		nomem();
+	str_free(&me);
+}
+
+/* ours - host[0..n) is one of this machine's own names (any case) */
+static int
+ours(const struct inject *in, const char *host, size_t n)
+{
+	size_t pos, len;
+
+	for (pos = 0; pos < in->ours.len; pos += len + 1) {
+		len = str_chrb(in->ours.s + pos, in->ours.len - pos, 0);
+		if (len == n && str_caseeqb(in->ours.s + pos, host, n))
+			return 1;
+	}
+	return 0;
 }
 
 /* the local user: $QMAILUSER, $MAILUSER, $USER, $LOGNAME, else the login
@@ -192,7 +221,8 @@ mailhost(const struct inject *in)
 
 /* qualify - m's address completed into out: "user" gets @defaulthost,
  * "user@host+" becomes user@host.plusdomain, a host without a dot gets
- * .defaultdomain.  With in->fixed active, the same edit is made there. */
+ * .defaultdomain unless it is one of ours.  With in->fixed active, the
+ * same edit is made there. */
 static void
 qualify(struct inject *in, const struct addrlist_addr *m, const char *field, struct str *out)
 {
@@ -208,7 +238,7 @@ qualify(struct inject *in, const struct addrlist_addr *m, const char *field, str
 		add = &in->plusdomain, at = m->domend - 1, del = 1;
 		out->len--;
 	} else if (!m->literal && str_chrb(m->addr + m->locallen + 1, m->len - m->locallen - 1, '.') ==
-	    m->len - m->locallen - 1)
+	    m->len - m->locallen - 1 && !ours(in, m->addr + m->locallen + 1, m->len - m->locallen - 1))
 		add = &in->defaultdomain, at = m->domend;
 	if (add && (!str_cats(out, dot) || !str_cat(out, add)))
 		nomem();

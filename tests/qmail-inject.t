@@ -87,6 +87,22 @@ try:
     t.ok(re.search(r"^Message-ID: <\d{14}\.\d+\.lanmail@id\.%s>$" % re.escape(D), h, re.M),
          "Message-ID added on control/idhost")
     t.ok(out.endswith("\n\nbody\nline two\n") and "\r" not in out, "CR LF made LF, body kept")
+    # a dotless host that is one of this machine's names (localhost, me,
+    # locals, defaulthost, defaultdomain) is not completed: a host called
+    # vm must not send postmaster@vm to vm.vm
+    keep = {}
+    for c in ("me", "locals"):
+        p_ = os.path.join(t.HOME, "control", c)
+        keep[c] = open(p_).read() if os.path.exists(p_) else None
+    try:
+        t.control("me", "vm\n")
+        t.control("locals", "# ours\nlan\n")
+        rc, out, err = run(["-n"], "To: a@vm, b@LAN, c@localhost, d@corp.test, e@other\n\nb\n")
+        t.ok("To: a@vm, b@LAN, c@localhost, d@corp.test, e@other.corp.test\n" in out,
+             "dotless hosts of ours (me, locals, localhost, defaultdomain) left alone, others completed")
+    finally:
+        for c in keep:
+            t.control(c, keep[c])
 
     rc, out, err = run(["-n"], "From: Me <me@x.y>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
                        "Message-ID: <a@b>\n\nbody\n")
