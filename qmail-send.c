@@ -56,6 +56,8 @@
 #define SWEEP_EVERY 3600	/* seconds between sweeps for leftovers */
 #define LEFTOVER_AGE (36L * 3600)
 #define BOUNCE_RETRY 60		/* seconds before a failed bounce is tried again */
+#define LOAD_RETRY 10		/* seconds before unreadable queue files are read again */
+#define LOAD_RETRYMAX 3600	/* the most that delay doubles to */
 #define ENVMAX (110UL * 1024 * 1024)	/* qmail-queue's bound on an envelope */
 #define MESSHEAD (DSN_HEADMAX + 4096)
 #define BOUNCEMAX (64UL * 1024 * 1024)	/* bytes of bounce/ID reported on */
@@ -78,6 +80,7 @@ struct msg {
 	size_t left;		/* recipients not done */
 	int busy;		/* deliveries running */
 	int bounce;		/* bounce/ID may hold records */
+	int bounce_synced;	/* bounce/ has been synced since bounce/ID was made */
 	int direct;		/* only in todo/: no info/, local/, remote/ yet */
 	int wrote;		/* direct, but files of its own may exist */
 	time_t bounce_next;	/* a failed bounce is tried again then */
@@ -668,48 +671,71 @@ rcpts_load(struct msg *m, int ch, const struct str *raw)
 	return 1;
 }
 
-/* msg_load - a message whose todo/ was taken over; NULL when its files
- * are missing or damaged (then warned) */
-static struct msg *
-msg_load(unsigned long id)
+/* load_file - one of a message's queue files into raw: 1, 0 when it is
+ * missing, -1 when it cannot be read now, -2 when it is too big to be
+ * one of ours (both warned) */
+static int
+load_file(const char *fn, struct str *raw, size_t max)
+{
+	int r = control_readfile(fn, raw, max), e = errno;
+
+	if (r != -1)
+		return r;
+	warn_sys("unable to read ", fn);
+	return e == EFBIG ? -2 : -1;
+}
+
+/* msg_load - a message whose todo/ was taken over, into *mp: 1; 0 when
+ * its files are missing or damaged (said: it is left alone); -1 when
+ * they cannot be read now (warned: out of memory or descriptors, an I/O
+ * error), so that it is tried again later */
+static int
+msg_load(unsigned long id, struct msg **mp)
 {
 	struct str fn = STR_ZERO, raw = STR_ZERO;
 	struct qinfo qi;
 	struct msg *m;
 	char idb[FMT_ULONG + 1];
-	int ch, r;
+	int ch, r, ret = -1;
 
 	if ((m = calloc(1, sizeof *m)) == NULL)
 		die_nomem();
 	m->id = id;
 	path(&fn, "info", id);
-	if ((r = control_readfile(fn.s, &raw, 2 * QFILE_ADDRMAX)) != 1 ||
-	    !qfile_info(raw.s, raw.len, &qi)) {
-		if (r != 0)
-			warn_sys("unable to read ", fn.s);
+	if ((r = load_file(fn.s, &raw, 2 * QFILE_ADDRMAX)) == -1)
+		goto out;
+	if (r != 1 || !qfile_info(raw.s, raw.len, &qi))
 		goto bad;
-	}
 	m->arrival = qi.arrival;
 	m->sender = dupb(qi.sender, qi.senderlen);
 	for (ch = 0; ch < 2; ch++) {
 		path(&fn, ch == LOCAL ? "local" : "remote", id);
-		r = control_readfile(fn.s, &raw, ENVMAX);
-		if (r == -1 || (r == 1 && !rcpts_load(m, ch, &raw))) {
-			warn_sys("unable to read ", fn.s);
+		if ((r = load_file(fn.s, &raw, ENVMAX)) == -1)
+			goto out;
+		if (r == -2 || (r == 1 && !rcpts_load(m, ch, &raw)))
 			goto bad;
-		}
 	}
+	/* a bounce/ file not seen would be removed unreported at the end */
 	path(&fn, "bounce", id);
-	m->bounce = access(fn.s, F_OK) == 0;
-	str_free(&fn);
-	str_free(&raw);
-	return m;
+	if (access(fn.s, F_OK) == 0)
+		m->bounce = 1;
+	else if (errno != ENOENT) {
+		warn_sys("unable to look for ", fn.s);
+		goto out;
+	}
+	*mp = m;
+	m = NULL;
+	ret = 1;
+	goto out;
 bad:
 	say("warning: message ", ul(idb, id), " has damaged queue files: left alone", NULL);
+	ret = 0;
+out:
 	str_free(&fn);
 	str_free(&raw);
-	msg_free(m);
-	return NULL;
+	if (m)
+		msg_free(m);
+	return ret;
 }
 
 /* ---- bounces ---- */
@@ -721,7 +747,7 @@ inject(const struct str *mess, const char *sender, const char *rcpt, unsigned lo
 {
 	struct str env = STR_ZERO, bin = STR_ZERO;
 	char *argv[2];
-	int in[2], ev[2], fd[3], st, code;
+	int in[2], ev[2], fd[3], st, code, ok;
 	pid_t pid;
 
 	if (!str_catc(&env, 'F') || !str_cats(&env, sender) || !str_catc(&env, 0) ||
@@ -749,17 +775,25 @@ inject(const struct str *mess, const char *sender, const char *rcpt, unsigned lo
 		return 1;
 	}
 	*qp = (unsigned long)pid;
-	/* qmail-queue reads all of the message, then the envelope; a
-	 * failed write shows in its exit code */
-	(void)fd_writeall(in[1], mess->s, mess->len, 0);
-	(void)close(in[1]);
-	(void)fd_writeall(ev[1], env.s, env.len, 0);
-	(void)close(ev[1]);
+	/* qmail-queue reads all of the message, then the envelope, and
+	 * commits nothing without a whole envelope: when the message did
+	 * not all go in, it gets none, or it would queue what it got */
+	ok = fd_writeall(in[1], mess->s, mess->len, 0);
+	ok = close(in[1]) == 0 && ok;
+	if (ok)
+		ok = fd_writeall(ev[1], env.s, env.len, 0);
+	ok = close(ev[1]) == 0 && ok;
+	if (!ok)
+		warn_sys("unable to write to qmail-queue");
 	str_free(&env);
 	str_free(&bin);
 	if (spawn_wait(pid, &st) == -1)
 		return 1;
 	code = spawn_exitcode(st);
+	/* a write that failed: whatever qmail-queue said, the report it
+	 * had may not be the whole one */
+	if (!ok)
+		return 1;
 	if (code == 0)
 		return 0;
 	return code >= 11 && code <= 40 ? 2 : 1;
@@ -987,6 +1021,7 @@ bounce(struct msg *m)
 done:
 	ret = 1;
 	path(&fn, "bounce", m->id);
+	m->bounce_synced = 0;	/* a new bounce/ID would be a new entry */
 	if (unlink(fn.s) == -1 && errno != ENOENT) {
 		warn_sys("unable to remove ", fn.s);
 		ret = 0;	/* or it would bounce again after a restart */
@@ -1064,7 +1099,7 @@ record_failure(struct msg *m, const char *rcpt, const char *status, const char *
 {
 	struct str fn = STR_ZERO, rec = STR_ZERO;
 	struct stat st;
-	int fd, ok, fresh;
+	int fd, ok;
 
 	if (tl > QFILE_TEXTMAX)
 		tl = QFILE_TEXTMAX;
@@ -1074,7 +1109,6 @@ record_failure(struct msg *m, const char *rcpt, const char *status, const char *
 	    !str_catc(&rec, 'X') || !str_catb(&rec, text, tl) || !str_catc(&rec, 0))
 		die_nomem();
 	path(&fn, "bounce", m->id);
-	fresh = access(fn.s, F_OK) == -1;
 	/* one write per record: a crash leaves at most a torn last one,
 	 * which the parser takes for the end */
 	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1) {
@@ -1100,8 +1134,16 @@ record_failure(struct msg *m, const char *rcpt, const char *status, const char *
 		errno = e;
 	}
 	ok = close(fd) == 0 && ok;
-	if (ok && fresh)
-		ok = sync_dir("bounce");
+	/* the file's entry in bounce/ is durable once a sync of the
+	 * directory has succeeded since the file was made; whether it was
+	 * made by this append, by an earlier one that failed, or by a run
+	 * before a crash cannot be told from the file */
+	if (ok && !m->bounce_synced) {
+		if (!sync_dir("bounce"))
+			ok = 0;
+		else
+			m->bounce_synced = 1;
+	}
 	if (!ok)
 		warn_sys("unable to write ", fn.s);
 	m->bounce = 1;
@@ -1772,10 +1814,51 @@ todo(void)
 	return n == want && got == n;
 }
 
+/* the messages whose files could not be read at the start (a failed
+ * read says nothing about the data): each is read again after a delay
+ * that doubles from LOAD_RETRY up to LOAD_RETRYMAX seconds, and at
+ * SIGALRM, until it is loaded or found damaged */
+struct unread {
+	unsigned long id;
+	unsigned long delay;
+	time_t next;
+};
+static struct unread *unread;
+static size_t nunread, unreadcap;
+
+/* unread_later - note when msg id is to be read again, and say so */
 static void
-load_one(unsigned long id, void *arg)
+unread_later(struct unread *u, time_t now)
 {
-	struct str *fn = arg;
+	char idb[FMT_ULONG + 1], db[FMT_ULONG + 1];
+
+	u->next = now + (time_t)u->delay;
+	say("warning: unable to load msg ", ul(idb, u->id), ": will try again in ",
+	    ul(db, u->delay), " seconds", NULL);
+}
+
+static void
+unread_add(unsigned long id)
+{
+	struct unread *n;
+
+	if (nunread == unreadcap) {
+		unreadcap = unreadcap ? 2 * unreadcap : 16;
+		if (unreadcap > (size_t)-1 / sizeof *unread ||
+		    (n = realloc(unread, unreadcap * sizeof *unread)) == NULL)
+			die_nomem();
+		unread = n;
+	}
+	unread[nunread].id = id;
+	unread[nunread].delay = LOAD_RETRY;
+	unread_later(&unread[nunread++], time(NULL));
+}
+
+/* load_one - message id from info/: 1 taken in, or nothing to take (a
+ * leftover, or damaged); 0 not readable now */
+static int
+load_one(unsigned long id, struct str *fn)
+{
 	struct msg *m;
 
 	/* a todo/ file still there: it is taken over afresh, and this
@@ -1783,10 +1866,23 @@ load_one(unsigned long id, void *arg)
 	path(fn, "todo", id);
 	if (access(fn->s, F_OK) == 0) {
 		stale_note(id);
-		return;
+		return 1;
 	}
-	if ((m = msg_load(id)) != NULL)
+	switch (msg_load(id, &m)) {
+	case 1:
 		msg_append(m);
+		return 1;
+	case 0:
+		return 1;
+	}
+	return 0;
+}
+
+static void
+load_each(unsigned long id, void *arg)
+{
+	if (!load_one(id, arg))
+		unread_add(id);
 }
 
 /* load_all - every message taken over before a restart */
@@ -1796,13 +1892,41 @@ load_all(void)
 	struct str dir = STR_ZERO, fn = STR_ZERO;
 	int r;
 
-	r = qpath_each("info", load_one, &fn, &dir);
+	r = qpath_each("info", load_each, &fn, &dir);
 	if (r == 0)
 		die_nomem();
 	if (r < 0)
 		die_sys(EXIT_TEMP, r == -1 ? "unable to open " : "unable to read ", dir.s);
 	str_free(&dir);
 	str_free(&fn);
+}
+
+/* load_again - read the unreadable messages that are due again; the
+ * time the next one falls due, or 0 when none is left */
+static time_t
+load_again(time_t now)
+{
+	struct str fn = STR_ZERO;
+	time_t wake = 0;
+	size_t i;
+
+	for (i = 0; i < nunread; ) {
+		struct unread *u = &unread[i];
+
+		if (u->next <= now) {
+			if (load_one(u->id, &fn)) {
+				unread[i] = unread[--nunread];
+				continue;
+			}
+			u->delay = u->delay * 2 < LOAD_RETRYMAX ? u->delay * 2 : LOAD_RETRYMAX;
+			unread_later(u, now);
+		}
+		if (wake == 0 || u->next < wake)
+			wake = u->next;
+		i++;
+	}
+	str_free(&fn);
+	return wake;
 }
 
 /* sweep - leftovers of qmail-queue runs that never committed */
@@ -1874,7 +1998,7 @@ main(int argc, char **argv)
 	struct pollfd pfd[6];
 	struct flock lk;
 	struct msg *m;
-	time_t now, wake, next_todo = 0, next_sweep = 0;
+	time_t now, wake, next_todo = 0, next_sweep = 0, next_load = 0;
 	char x[256];
 	int trig, lockfd, more = 1, np, ci, ti, i, t;
 	pid_t parent;
@@ -1944,6 +2068,8 @@ main(int argc, char **argv)
 						m->r[i][k].next = 0;
 				m->bounce_next = 0;
 			}
+			for (size_t k = 0; k < nunread; k++)
+				unread[k].next = 0;
 			say("status: trying every recipient now", NULL);
 		}
 		/* qmail-start gone (killed): stop as on SIGTERM, so that a new
@@ -1973,10 +2099,13 @@ main(int argc, char **argv)
 			}
 			if (more || todo_room)
 				more = todo();
+			next_load = load_again(now);
 		}
 		wake = schedule(now);
 		if (wake > next_todo)
 			wake = next_todo;
+		if (next_load != 0 && wake > next_load)
+			wake = next_load;
 		now = time(NULL);
 		t = (more || todo_room) && !flag_term ? 0 : wake <= now ? 0 : wake - now > 5 ? 5000 : (int)(wake - now) * 1000;
 		np = 0;

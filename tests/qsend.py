@@ -19,6 +19,33 @@ CONTROLS = ("me", "locals", "virtualdomains", "concurrencylocal", "concurrencyre
             "doublebounceto", "doublebouncehost", "smtproutes", "helohost", "rcpthosts")
 
 
+def children(ppid):
+    """{name: pid} of the processes whose parent is ppid"""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        name = st[st.index("(") + 1:st.rindex(")")]
+        if int(st[st.rindex(")") + 2:].split()[1]) == ppid:
+            out[name] = int(d)
+    return out
+
+
+def can_inject():
+    """strace exists, may trace here, and can make a system call fail"""
+    try:
+        return subprocess.run(["strace", "-qq", "-o", os.devnull, "-e", "trace=getppid",
+                               "-e", "inject=getppid:error=EIO", "true"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    except OSError:
+        return False
+
+
 class Scene:
     def __init__(self):
         t.need_home()
@@ -39,6 +66,7 @@ class Scene:
         t.clear_queue()
         self.dir = t.tmpdir("lanmail-send.")
         self.proc = None
+        self.top = None
         self.seen = set()
         self.logf = os.path.join(self.dir, "log")
         self.uid = os.getuid()
@@ -67,44 +95,50 @@ class Scene:
             return "+%s-:%s:%d:%d:%s:-::" % (name, "u", self.uid, self.gid, home)
         return "=%s:%s:%d:%d:%s:::" % (name, "u", self.uid, self.gid, home)
 
-    def start(self, logger=None):
+    def start(self, logger=None, wrap=None, env=None):
+        """Start qmail-start; wrap: a command line it runs under (strace -f,
+        say); env: settings added to the environment it and its children get."""
         self.logfh = open(self.logf, "ab")
-        argv = [os.path.join(t.BIN, "qmail-start"), "./Maildir/"] + (logger or [])
-        self.proc = t.start(argv, stdout=self.logfh, stderr=subprocess.STDOUT, cwd="/")
+        argv = (wrap or []) + [os.path.join(t.BIN, "qmail-start"), "./Maildir/"] + (logger or [])
+        self.proc = t.start(argv, stdout=self.logfh, stderr=subprocess.STDOUT, cwd="/",
+                            env=t.environ(env) if env else None)
+        self.top = self.proc.pid
+        if wrap:
+            self.top = None
+            self.wait(self._find_top, 20, 0.02)
         return self.proc
+
+    def _find_top(self):
+        """qmail-start's pid when it runs under a wrapper: the wrapper's
+        child once it has executed qmail-start"""
+        kids = children(self.proc.pid)
+        self.top = kids.get("qmail-start")
+        return self.top is not None
 
     def pids(self):
         """{name: pid} of qmail-start's children."""
         out = {}
-        if not self.proc:
+        if not self.proc or not self.top:
             return out
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            name = st[st.index("(") + 1:st.rindex(")")]
-            ppid = int(st[st.rindex(")") + 2:].split()[1])
-            if ppid == self.proc.pid:
-                out[name] = int(d)
+        out = children(self.top)
         self.seen.update(out.values())
         return out
 
     def signal(self, sig):
-        os.kill(self.proc.pid, sig)
+        """sig to qmail-start, which passes SIGTERM, SIGHUP and SIGALRM on
+        to qmail-send"""
+        os.kill(self.top, sig)
 
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
+            os.kill(self.top or self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 t.stop(self.proc, signal.SIGKILL)
         rc = self.proc.returncode if self.proc else None
         self.proc = None
+        self.top = None
         return rc
 
     def log(self):
