@@ -81,21 +81,32 @@ finish(int code, const char *s1, const char *s2, const char *s3)
 	_exit(code);
 }
 
-static void __attribute__((noreturn))
-fail_sys(int code, const char *what, const char *name)
+/* catwhy - strerror(err) into the report: "no such file", as die.h
+ * writes it */
+static void
+catwhy(int err)
 {
-	const char *why = strerror(errno);
+	const char *why = strerror(err);
 
-	if (!str_cats(&c.report, what) || !str_cats(&c.report, name) ||
-	    !str_cats(&c.report, ": "))
-		_exit(EXIT_TEMP);
-	/* "no such file", as die.h writes it */
 	if (*why >= 'A' && *why <= 'Z') {
 		if (!str_catc(&c.report, (char)(*why + 32)))
 			_exit(EXIT_TEMP);
 		why++;
 	}
-	finish(code, why, NULL, NULL);
+	if (!str_cats(&c.report, why))
+		_exit(EXIT_TEMP);
+}
+
+static void __attribute__((noreturn))
+fail_sys(int code, const char *what, const char *name)
+{
+	int err = errno;
+
+	if (!str_cats(&c.report, what) || !str_cats(&c.report, name) ||
+	    !str_cats(&c.report, ": "))
+		_exit(EXIT_TEMP);
+	catwhy(err);
+	finish(code, NULL, NULL, NULL);
 }
 
 static void __attribute__((noreturn))
@@ -694,9 +705,10 @@ put_gt(struct buf *b, unsigned long n)
 
 /* mbox_write - the message in mbox form: a line that starts with "From ",
  * or with '>'s and then "From ", gets one more '>' in front, so that
- * removing one from each such line gives the message back */
+ * removing one from each such line gives the message back.  With nl a
+ * newline goes first, to end a partial line the file ends with. */
 static int
-mbox_write(int fd)
+mbox_write(int fd, int nl)
 {
 	static const char from[] = "From ";
 	char in[BUF_SIZE], o[BUF_SIZE];
@@ -707,8 +719,8 @@ mbox_write(int fd)
 	long r, k;
 
 	buf_init(&b, fd, o, sizeof o, 0);
-	if (!buf_put(&b, c.ufline.s, c.ufline.len) || !buf_put(&b, c.rpline.s, c.rpline.len) ||
-	    !buf_put(&b, c.dtline.s, c.dtline.len))
+	if ((nl && !buf_put(&b, "\n", 1)) || !buf_put(&b, c.ufline.s, c.ufline.len) ||
+	    !buf_put(&b, c.rpline.s, c.rpline.len) || !buf_put(&b, c.dtline.s, c.dtline.len))
 		return 0;
 	if (lseek(c.msgfd, 0, SEEK_SET) == -1)
 		return 0;
@@ -759,6 +771,33 @@ mbox_write(int fd)
 
 #define MBOX_LOCKWAIT 30	/* seconds to wait for an mbox lock, as qmail */
 
+/* mbox_damaged - the write failed and so did cutting the file back: the
+ * administrator learns where the partial message starts, to repair it */
+static void __attribute__((noreturn))
+mbox_damaged(const char *fn, off_t pos, int werr, int terr)
+{
+	char num[3 * sizeof pos + 1];
+	size_t i = sizeof num;
+	off_t v = pos;
+
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	if (!str_cats(&c.report, "unable to write mbox ") || !str_cats(&c.report, fn) ||
+	    !str_cats(&c.report, ": "))
+		_exit(EXIT_TEMP);
+	catwhy(werr);
+	if (!str_cats(&c.report, "; unable to cut it back: "))
+		_exit(EXIT_TEMP);
+	catwhy(terr);
+	if (!str_cats(&c.report, "; it is left damaged at byte ") ||
+	    !str_catb(&c.report, num + i, sizeof num - i) ||
+	    !str_cats(&c.report, ", where a partial message starts: cut it to that length"))
+		_exit(EXIT_TEMP);
+	finish(EXIT_TEMP, NULL, NULL, NULL);
+}
+
 /* deliver_mbox - append under an fcntl lock; on trouble cut back */
 static void
 deliver_mbox(const char *path, size_t n)
@@ -766,12 +805,15 @@ deliver_mbox(const char *path, size_t n)
 	struct str fn = STR_ZERO;
 	struct flock lk;
 	off_t pos;
-	int fd, err;
+	ssize_t r;
+	char last;
+	int fd, err, nl = 0;
 
 	setup_ufline();
 	if (!str_copyb(&fn, path, n) || !str_nul(&fn))
 		nomem();
-	if ((fd = open(fn.s, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600)) == -1)
+	/* read too: the last byte tells whether a line is left open */
+	if ((fd = open(fn.s, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600)) == -1)
 		fail_sys(EXIT_TEMP, "unable to open mbox ", fn.s);
 	memset(&lk, 0, sizeof lk);
 	lk.l_type = F_WRLCK;
@@ -789,18 +831,30 @@ deliver_mbox(const char *path, size_t n)
 	alarm(0);
 	if ((pos = lseek(fd, 0, SEEK_END)) == -1)
 		fail_sys(EXIT_TEMP, "unable to seek in mbox ", fn.s);
-	if (!mbox_write(fd) || fsync(fd) == -1) {
+	/* a failed delivery that could not be cut back, or another
+	 * program, may have left the last line open: our From_ line must
+	 * start a line of its own, or a reader sees no new message */
+	if (pos > 0) {
+		if ((r = pread(fd, &last, 1, pos - 1)) == -1)
+			fail_sys(EXIT_TEMP, "unable to read mbox ", fn.s);
+		nl = r == 1 && last != '\n';
+	}
+	if (!mbox_write(fd, nl) || fsync(fd) == -1) {
 		err = errno;
 		/* leave the mailbox as it was: a half message would corrupt it */
-		(void)!ftruncate(fd, pos);
+		if (ftruncate(fd, pos) == -1)
+			mbox_damaged(fn.s, pos, err, errno);
 		errno = err;
 		fail_sys(EXIT_TEMP, "unable to write mbox ", fn.s);
 	}
 	if (close(fd) == -1)
 		fail_sys(EXIT_TEMP, "unable to write mbox ", fn.s);
-	/* an mbox that was empty may have just been made: its name must be
-	 * as durable as the message in it */
-	if (pos == 0 && fsync_dir_of(fn.s) == -1)
+	/* the name must be as durable as the message in it, and whether it
+	 * is cannot be told: the file may be new, or made by an earlier
+	 * attempt whose directory sync failed, or by a program that never
+	 * synced it.  So always: an mbox delivery is rare, and a directory
+	 * with nothing to write back costs little to sync. */
+	if (fsync_dir_of(fn.s) == -1)
 		fail_sys(EXIT_TEMP, "unable to sync the directory of mbox ", fn.s);
 	c.nfiles++;
 	str_free(&fn);

@@ -644,9 +644,11 @@ quit(struct box *b)
 			failed++;
 		}
 	}
-	/* Maildir++: the space is free again (a lost line only means a recount) */
-	if (gone)
-		(void)maildir_quota_add(".", -bytes, -gone);
+	/* Maildir++: the space is free again.  A lost line leaves the sums
+	 * too high; a delivery they would refuse recounts first, so no
+	 * mail bounces for it, but the administrator should know. */
+	if (gone && !maildir_quota_add(".", -bytes, -gone))
+		warn_sys("unable to record the removals in maildirsize");
 	if (failed) {
 		puts_(b, "-ERR [SYS/TEMP] some deleted messages could not be removed\r\n");
 	} else {

@@ -80,7 +80,7 @@ struct limits {
 struct qq {
 	pid_t pid;		/* 0 until started */
 	int mfd, efd;		/* message and envelope pipes */
-	int broken;		/* a write failed: the exit code will tell */
+	int broken;		/* a write failed: never 250, whatever the exit code */
 	struct str hold;	/* bytes waiting for the start */
 };
 
@@ -1121,7 +1121,7 @@ qq_put(struct qq *q, const char *p, size_t n)
 		q->hold.len = 0;
 	}
 	if (!q->broken && !fd_writeall(q->mfd, p, n, 0))
-		q->broken = 1;	/* qmail-queue died; its exit code says why */
+		q->broken = 1;	/* it stopped reading: never a 250 (see data) */
 	return 1;
 }
 
@@ -1162,7 +1162,7 @@ qq_finish(struct qq *q, const struct str *env, unsigned long *qpid)
 		q->broken = 1;
 	if (!fd_writeall(q->efd, env->s, env->len, 0) || !fd_writeall(q->efd, "", 1, 0))
 		q->broken = 1;
-	(void)close(q->efd);	/* a pipe: the exit code reports any loss */
+	(void)close(q->efd);	/* a pipe: a loss showed in the writes */
 	if (spawn_wait(q->pid, &st) == -1)
 		code = -1;
 	else
@@ -1333,7 +1333,13 @@ data(struct session *ss, size_t argn)
 		if (!authres_strip_end(&ar, qq_putv, &q))
 			nomem();
 		code = qq_finish(&q, &ss->env, &qpid);
-		if (code == 0) {
+		if (code == 0 && q.broken) {
+			/* a filter that stopped reading and exited 0 may have
+			 * queued what it got: the client retries the whole
+			 * message, and the log says a cut copy may be queued */
+			msglog(ss, size, "deferred:queue-stopped-reading:cut-copy-may-be-queued", qpid);
+			out(ss, "451 4.3.0 the queue program did not take the whole message, try later\r\n");
+		} else if (code == 0) {
 			char num[FMT_ULONG];
 			struct str r2 = STR_ZERO;
 

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -537,7 +536,7 @@ done:
 }
 
 /* load - maildir_quota_get; with write 0 a recount stays in memory and
- * the file's age does not matter */
+ * a full mailbox is not confirmed */
 static int
 load(const char *dir, struct maildir_quota *q, unsigned long long size, int write)
 {
@@ -546,7 +545,8 @@ load(const char *dir, struct maildir_quota *q, unsigned long long size, int writ
 	struct stat st;
 	size_t n = 0;
 	long r;
-	int fd, ret = -1, err, big;
+	long long bytes, count_;
+	int fd, ret = -1, err, big, confirm;
 
 	if (!str_cats(&fn, dir) || !str_cats(&fn, "/maildirsize") || !str_nul(&fn))
 		goto done;
@@ -591,14 +591,17 @@ load(const char *dir, struct maildir_quota *q, unsigned long long size, int writ
 	}
 	if (big)
 		q->stale = 1;
-	if (write && !q->stale && maildir_quota_over(q, size) &&
-	    time(NULL) - st.st_mtime > MAILDIR_QUOTA_STALE)
-		q->stale = 1;
+	/* a refusal bounces the message: the sums alone are not enough, as
+	 * a removal's line may have been lost (a reader that could not
+	 * write it).  The files decide, at the cost of a scan only here. */
+	confirm = write && !q->stale && maildir_quota_over(q, size);
 	ret = 1;
-	if (q->stale) {
+	if (q->stale || confirm) {
+		bytes = q->bytes;
+		count_ = q->count;
 		if (!recount(dir, q))
 			ret = -1;
-		else if (write)
+		else if (write && (q->stale || q->bytes != bytes || q->count != count_))
 			(void)rewrite(dir, x, str_chrb(x, n, '\n') + 1, q);	/* else recounted next time */
 	}
 done:

@@ -58,10 +58,10 @@ int maildir_make(const char *dir);
  * "bytes count" (negative for removals) whose sums are the usage.  The
  * sums are recounted from new/ and cur/ of the Maildir and its folders
  * (.NAME/) when the file is missing its usage lines, holds a malformed
- * line or negative sums, is over MAILDIR_QUOTA_FILEMAX bytes, or says the
- * mailbox is full and is older than MAILDIR_QUOTA_STALE seconds. */
+ * line or negative sums, or is over MAILDIR_QUOTA_FILEMAX bytes; and by
+ * a delivery whenever the sums say the message does not fit, so that a
+ * lost line never bounces mail. */
 #define MAILDIR_QUOTA_FILEMAX 5120
-#define MAILDIR_QUOTA_STALE 900
 
 struct maildir_quota {
 	unsigned long long maxbytes, maxcount;	/* 0: no limit of that kind */
@@ -75,8 +75,10 @@ struct maildir_quota {
 int maildir_quota_parse(const char *p, size_t n, struct maildir_quota *q);
 
 /* maildir_quota_get - the quota and usage of the Maildir dir, recounted
- * and rewritten when stale (or when over by size more bytes and the
- * file is old).  1 a quota is set; 0 none (no maildirsize); -1 errno. */
+ * and rewritten when stale; when the sums say size more bytes go over,
+ * recounted too (and rewritten when the files disagree), so that
+ * maildir_quota_over refuses only what the files confirm.  1 a quota is
+ * set; 0 none (no maildirsize); -1 errno. */
 int maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long long size);
 
 /* maildir_quota_read - the same for a reader that must change nothing

@@ -107,6 +107,7 @@ static void
 quota_tests(const char *dir, const char *md, int in)
 {
 	struct maildir_quota q;
+	struct stat st0, st1;
 	char ms[300], path[400], x[8192];
 	int i;
 
@@ -210,17 +211,27 @@ quota_tests(const char *dir, const char *md, int in)
 	    "long file recounted: %lld bytes %lld messages", q.bytes, q.count);
 	ok(getfile(ms, x, sizeof x) && strcmp(x, "1000000S\n1013 29\n") == 0, "and rewritten short");
 
-	/* a stale full file is recounted: sums say full, files say not */
-	ok(putfile(ms, "2000S\n5000 1\n"), "maildirsize claiming 5000 bytes");
+	/* a refusal is confirmed by the files: sums that say full (a
+	 * removal's line lost) are recounted, however fresh the file */
+	ok(putfile(ms, "2000S\n5000 1\n"), "maildirsize claiming 5000 bytes, just written");
 	lseek(in, 0, SEEK_SET);
-	ok(maildir_deliver(md, "", 0, in, NULL) == 0 && errno == EDQUOT, "fresh: trusted, refused");
-	{
-		struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
-
-		ok(utimensat(AT_FDCWD, ms, old, 0) == 0, "made old");
-	}
+	ok(maildir_deliver(md, "", 0, in, NULL) == 1, "full by its sums: recounted, then it fits");
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "2000S\n1013 29\n17 1\n") == 0,
+	    "the recount written back, then the delivery's line");
+	ok(maildir_quota_get(md, &q, 17) == 1 && q.bytes == 1030 && q.count == 30 && !q.stale,
+	    "a message that fits: the sums are trusted");
+	/* full by the files too: refused; a right file is left alone */
+	ok(putfile(ms, "1040S\n1030 30\n") && stat(ms, &st0) == 0, "limit 1040 bytes, 1030 used");
 	lseek(in, 0, SEEK_SET);
-	ok(maildir_deliver(md, "", 0, in, NULL) == 1, "old and full: recounted, then it fits");
+	errno = 0;
+	ok(maildir_deliver(md, "", 0, in, NULL) == 0 && errno == EDQUOT, "full by the files too: EDQUOT");
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "1040S\n1030 30\n") == 0 && stat(ms, &st1) == 0 &&
+	    st1.st_ino == st0.st_ino, "and the file not rewritten");
+	ok(putfile(ms, "1040S\n1030 30\n5 1\n"), "sums above the files, both full");
+	lseek(in, 0, SEEK_SET);
+	errno = 0;
+	ok(maildir_deliver(md, "", 0, in, NULL) == 0 && errno == EDQUOT, "still refused");
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "1040S\n1030 30\n") == 0, "the file corrected to the files' sums");
 
 	/* a reader's look changes nothing */
 	ok(putfile(ms, "3000S\n"), "limit only");

@@ -640,6 +640,90 @@ def new_mbox_durable():
          "a new mbox: its directory fsynced after the file (%r)" % (dirs,))
 
 
+def can_inject():
+    """strace runs here and can make a system call fail"""
+    try:
+        plain = subprocess.run(["strace", "-qq", "-o", os.devnull, "-e", "trace=none", "true"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        hurt = subprocess.run(["strace", "-qq", "-o", os.devnull, "-e", "trace=write", "-e",
+                               "inject=write:error=ENOSPC", "sh", "-c", "echo x"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    except OSError:
+        return False
+    return plain == 0 and hurt != 0
+
+
+def run_strace(home, args, **kw):
+    """run, with qmail-local under strace ARGS"""
+    ql = globals()["QL"]
+    try:
+        globals()["QL"] = "strace"
+        return run(home, opts=["-qq"] + list(args) + [ql], **kw)
+    finally:
+        globals()["QL"] = ql
+
+
+def dir_synced(calls, box):
+    """the directories opened and fsynced after box was opened, in an
+    strace log of openat and fsync"""
+    m = re.search(r'openat\(AT_FDCWD, "%s", [^)]*\) = (\d+)' % re.escape(box), calls)
+    return [d for d, _ in re.findall(r'openat\(AT_FDCWD, "([^"]*)", [^)]*O_DIRECTORY[^)]*\) = (\d+)\n'
+                                     r'(?:\d+ +)?fsync\(\2\) += 0', calls[m.end():] if m else "")]
+
+
+def mbox_dirsync_retry():
+    """The directory sync of a new mbox fails: a temporary failure, the
+    message stays in the file, and the retry, which appends to a file
+    that is no longer empty, still syncs the directory before it says
+    delivered."""
+    if not can_inject():
+        t.skip("strace cannot inject faults here", 3)
+        return
+    home = setup({".qmail": "./newbox\n"})
+    log = os.path.join(home, "strace.out")
+    # fsync 1 is the file's, 2 its directory's
+    r = run_strace(home, ["-e", "trace=openat,fsync", "-e", "inject=fsync:error=EIO:when=2", "-o", log])
+    t.ok(r.rc == 111 and "unable to sync the directory of mbox ./newbox" in r.out and
+         mbox_ok(mbox_bytes(r, "newbox")), "mbox directory sync fails: 111, message left in the file: %r" % r.out)
+    r = run_strace(home, ["-e", "trace=openat,fsync", "-o", log])
+    calls = open(log).read() if os.path.exists(log) else ""
+    t.ok(r.rc == 0 and mbox_ok(mbox_bytes(r, "newbox"), 2), "the retry delivers: %r" % r.out)
+    t.ok(any(d in (".", home) for d in dir_synced(calls, "./newbox")),
+         "and syncs the directory though the file was not empty: %r" % dir_synced(calls, "./newbox"))
+
+
+def mbox_cutback_fails():
+    """An mbox append fails (ENOSPC at the third write, a partial
+    message already in the file) and cutting it back fails too (EIO): a
+    temporary failure that names the byte where the damage starts; the
+    retry's From_ line still starts a line, so a reader sees the message
+    whole."""
+    if not can_inject():
+        t.skip("strace cannot inject faults here", 4)
+        return
+    old = b"From x@y Thu Jan  1 00:00:00 1970\nSubject: old\n\nold body\n\n"
+    lines = b"".join(b"line %d abcdefghijklmnopqrstuvwxyz\n" % i for i in range(800))
+    home = setup({".qmail": "./mbox\n", "mbox": old})
+    r = run_strace(home, ["-e", "trace=write,ftruncate", "-e", "inject=write:error=ENOSPC:when=3",
+                          "-e", "inject=ftruncate:error=EIO", "-o", os.devnull], msg=MSG + lines)
+    t.ok(r.rc == 111 and "unable to cut it back: input/output error" in r.out and
+         "left damaged at byte %d," % len(old) in r.out,
+         "write and cut-back fail: 111, the report names the byte: %r" % r.out)
+    data = mbox_bytes(r)
+    t.ok(data.startswith(old) and len(data) == len(old) + 2 * 8192 and not data.endswith(b"\n"),
+         "a partial message with an open last line is left (%d bytes)" % len(data))
+    r = run(home, msg=MSG + lines)
+    data2 = mbox_bytes(r)
+    froms = [m.start() for m in re.finditer(rb"^From ", data2, re.M)]
+    t.ok(r.rc == 0 and data2.startswith(data + b"\n") and len(froms) == 3 and
+         mbox_ok(data2[froms[-1]:], msg=QUOTED + lines),
+         "the retry begins with a newline: its From_ line starts a line, the message whole")
+    r = run(home, msg=MSG)
+    data3 = mbox_bytes(r)
+    t.ok(r.rc == 0 and data3.startswith(data2) and mbox_ok(data3[len(data2):]),
+         "a file that ends with a newline gets none added")
+
+
 def full_maildir():
     """A Maildir on a full file system (a 64 KB tmpfs): a temporary failure
     that leaves nothing behind, then delivery once there is room."""
@@ -707,6 +791,8 @@ def main():
     program_timeout()
     full_maildir()
     new_mbox_durable()
+    mbox_dirsync_retry()
+    mbox_cutback_fails()
     t.done()
 
 

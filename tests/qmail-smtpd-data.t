@@ -211,6 +211,22 @@ try:
         t.is_(s.code(c.reply()), want, "queue program exit %d: %s" % (ex, want))
         c.close()
         sv.stop()
+    # a filter that reads a few bytes, closes its input and exits 0 has
+    # not queued the message: both sizes overflow the pipe's buffer, the
+    # first held until the dot, the second streamed as it comes
+    f3 = os.path.join(fdir, "stops")
+    t.write(f3, "#!/bin/sh\ndd bs=10 count=1 >/dev/null 2>&1\nexec <&-\nexit 0\n", 0o755)
+    sv = s.Server(env={"QMAILQUEUE": f3})
+    for kb in (300, 1500):
+        c, r = open_data(sv.port)
+        c.send(b"Subject: cut by the filter\r\n\r\n" + (b"z" * 78 + b"\r\n") * (kb * 1024 // 80) + b".\r\n")
+        t.is_(s.code(c.reply()), "451 4.3.0", "%d kB, the queue program stopped reading and exited 0: 451 4.3.0" % kb)
+        t.is_(s.code(c.cmd("RSET")), "250 2.0.0", "%d kB: the session goes on" % kb)
+        c.close()
+    sv.stop()
+    t.is_(sv.logtext().count("result=deferred:queue-stopped-reading:cut-copy-may-be-queued qp="), 2,
+          "each logged as deferred, saying a cut copy may be queued")
+    t.ok(s.queue_empty(), "the filter queued nothing")
     sv = s.Server(env={"QMAILQUEUE": os.path.join(fdir, "missing")})
     c, r = open_data(sv.port)
     c.send("Subject: x\r\n\r\ny\r\n.\r\n")
