@@ -111,6 +111,13 @@ keys_of(const char *domain, struct str *dir, struct str *sel)
 	return n;
 }
 
+/* digest_put - a dkim_put into a SHA-256 context */
+static int
+digest_put(void *ctx, const char *p, size_t n)
+{
+	return EVP_DigestUpdate(ctx, p, n);
+}
+
 /* body_hash - base64 SHA-256 of the relaxed body */
 static void
 body_hash(const char *body, size_t n, struct str *out)
@@ -118,28 +125,15 @@ body_hash(const char *body, size_t n, struct str *out)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen;
 	struct dkim_body b;
-	struct str chunk = STR_ZERO;
 	EVP_MD_CTX *ctx;
-	size_t i, step;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		die(QQ_REFUSE, "unable to set up SHA-256");
-	dkim_body_init(&b, 1);
-	for (i = 0; i < n; i += step) {
-		step = n - i < 65536 ? n - i : 65536;
-		chunk.len = 0;
-		if (!dkim_body_feed(&b, body + i, step, &chunk))
-			nomem();
-		if (!EVP_DigestUpdate(ctx, chunk.s, chunk.len))
-			die(QQ_REFUSE, "SHA-256 failed");
-	}
-	chunk.len = 0;
-	if (!dkim_body_end(&b, &chunk))
-		nomem();
-	if (!EVP_DigestUpdate(ctx, chunk.s, chunk.len) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
+	dkim_body_init(&b, 1, digest_put, ctx);
+	if (!dkim_body_feed(&b, body, n) || !dkim_body_end(&b) ||
+	    !EVP_DigestFinal_ex(ctx, md, &mdlen))
 		die(QQ_REFUSE, "SHA-256 failed");
 	EVP_MD_CTX_free(ctx);
-	str_free(&chunk);
 	if (!base64_encode((const char *)md, mdlen, out))
 		nomem();
 }

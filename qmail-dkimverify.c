@@ -19,10 +19,17 @@
  * The message goes on to the next queue program, whose exit code is
  * ours.  A DNS failure is dkim=temperror, never a refusal.
  *
+ * Memory does not grow with the message: the header (at most HEADER_MAX
+ * bytes) is kept, the body is hashed as it passes and, beyond its first
+ * BODY_MEM bytes, kept in an unlinked file in $TMPDIR (or /tmp) until it
+ * goes on.
+ *
  * Untrusted: the whole message, the signatures in it, the key records
  * in DNS.  Links OpenSSL's libcrypto.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +41,7 @@
 #include "authres.h"
 #include "auto.h"
 #include "base64.h"
+#include "buf.h"
 #include "control.h"
 #include "die.h"
 #include "dkim.h"
@@ -43,6 +51,27 @@
 #include "str.h"
 
 #define SIGS_MAX 5		/* signatures checked per message */
+#define HEADER_MAX 1048576	/* bytes of header, the empty line included */
+#define BODY_MEM 65536		/* bytes of body kept in memory; the rest spooled */
+#define READ_STEP 65536		/* bytes read at a time */
+
+/* the body hash of one signature, made as the body streams past */
+struct bodyhash {
+	struct dkim_body b;
+	EVP_MD_CTX *ctx;
+	size_t limit, done;	/* l= ((size_t)-1 without), bytes hashed */
+	int ok;			/* 0: l= longer than the body, or SHA-256 failed */
+	unsigned char md[32];
+};
+
+/* the body on its way through: buf, after what went to the unlinked
+ * file fd (-1 until the body outgrows buf) */
+struct spool {
+	const char *dir;
+	int fd;
+	size_t len;
+	char buf[BODY_MEM];
+};
 
 enum result { R_PASS, R_FAIL, R_NEUTRAL, R_TEMPERROR, R_PERMERROR };
 static const char *const rname[] = { "pass", "fail", "neutral", "temperror", "permerror" };
@@ -124,51 +153,108 @@ subdomain(const char *a, size_t an, const char *d, size_t dn)
 	return an > dn && a[an - dn - 1] == '.' && str_caseeqb(a + an - dn, d, dn);
 }
 
-/* body_hash - SHA-256 of the canonical body, at most limit bytes of it
- * when limit is not (size_t)-1 */
+/* canon_tags - the canonicalisations of c= and the length of l= (both
+ * may be NULL); 0 when either value is bad */
 static int
-body_hash(const char *body, size_t n, int relaxed, size_t limit, unsigned char md[32])
+canon_tags(const char *val, const struct dkim_tag *c, const struct dkim_tag *l,
+    int *hrelaxed, int *brelaxed, size_t *limit)
 {
-	struct dkim_body b;
-	struct str chunk = STR_ZERO;
-	EVP_MD_CTX *ctx;
-	size_t i, step, take, done = 0;
-	int ok = 1;
+	const char *cv;
+	unsigned long ul;
+	size_t sl, bl;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		nomem();
-	dkim_body_init(&b, relaxed);
-	for (i = 0; i <= n; i += step) {
-		step = n - i < 65536 ? n - i : 65536;
-		chunk.len = 0;
-		if (i == n) {
-			if (!dkim_body_end(&b, &chunk))
-				nomem();
-		} else if (!dkim_body_feed(&b, body + i, step, &chunk))
-			nomem();
-		take = chunk.len;
-		if (limit != (size_t)-1 && take > limit - done)
-			take = limit - done;
-		done += take;
-		if (!EVP_DigestUpdate(ctx, chunk.s, take))
-			ok = 0;
-		if (i == n)
-			break;
+	*hrelaxed = *brelaxed = 0;
+	*limit = (size_t)-1;
+	if (c) {
+		cv = val + c->val;
+		sl = str_chrb(cv, c->vallen, '/');
+		if ((sl == 7 && str_caseeqb(cv, "relaxed", 7)) || (sl == 6 && str_caseeqb(cv, "simple", 6)))
+			*hrelaxed = sl == 7;
+		else
+			return 0;
+		if (sl < c->vallen) {
+			bl = c->vallen - sl - 1;
+			if (bl == 7 && str_caseeqb(cv + sl + 1, "relaxed", 7))
+				*brelaxed = 1;
+			else if (!(bl == 6 && str_caseeqb(cv + sl + 1, "simple", 6)))
+				return 0;
+		}
 	}
-	if (limit != (size_t)-1 && done < limit)
-		ok = 0;	/* l= longer than the body: it cannot verify */
-	if (!EVP_DigestFinal_ex(ctx, md, NULL))
-		ok = 0;
-	EVP_MD_CTX_free(ctx);
-	str_free(&chunk);
-	return ok;
+	if (l) {
+		if (!scan_ulong(val + l->val, l->vallen, &ul))
+			return 0;
+		*limit = (size_t)ul;
+	}
+	return 1;
+}
+
+/* sig_value - the value of the DKIM-Signature field sf of msg */
+static const char *
+sig_value(const char *msg, const struct dkim_field *sf, size_t *vlen)
+{
+	size_t colon = str_chrb(msg + sf->start, sf->len, ':');
+
+	*vlen = sf->len - colon - 1;
+	return msg + sf->start + colon + 1;
+}
+
+/* hash_put - canonical body bytes into a body hash, up to its l= */
+static int
+hash_put(void *ctx, const char *p, size_t n)
+{
+	struct bodyhash *h = ctx;
+
+	if (h->limit != (size_t)-1 && n > h->limit - h->done)
+		n = h->limit - h->done;
+	h->done += n;
+	if (!EVP_DigestUpdate(h->ctx, p, n))
+		h->ok = 0;
+	return 1;	/* never fails: a failed digest only fails the signature */
+}
+
+/* hash_init - the body hash for the signature field sf, with its c= and
+ * l= as verify reads them (when they are bad, verify never asks for it) */
+static void
+hash_init(struct bodyhash *h, const char *msg, const struct dkim_field *sf)
+{
+	struct dkim_tag t[DKIM_TAGS_MAX];
+	const char *val;
+	size_t vlen, nt;
+	int hrelaxed, brelaxed = 0;
+
+	h->limit = (size_t)-1;
+	h->done = 0;
+	h->ok = 1;
+	val = sig_value(msg, sf, &vlen);
+	if (dkim_tags(val, vlen, t, DKIM_TAGS_MAX, &nt) &&
+	    !canon_tags(val, dkim_tag(val, t, nt, "c"), dkim_tag(val, t, nt, "l"),
+	    &hrelaxed, &brelaxed, &h->limit)) {
+		brelaxed = 0;
+		h->limit = (size_t)-1;
+	}
+	if ((h->ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
+		nomem();
+	dkim_body_init(&h->b, brelaxed, hash_put, h);
+}
+
+/* hash_end - the body is complete: the digest into md */
+static void
+hash_end(struct bodyhash *h)
+{
+	(void)dkim_body_end(&h->b);	/* hash_put does not fail */
+	if (h->limit != (size_t)-1 && h->done < h->limit)
+		h->ok = 0;	/* l= longer than the body: it cannot verify */
+	if (!EVP_DigestFinal_ex(h->ctx, h->md, NULL))
+		h->ok = 0;
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
 }
 
 /* verify - one DKIM-Signature field; the result and, in info, the
  * properties for Authentication-Results */
 static enum result
-verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size_t body,
-    const struct dkim_field *sf, struct str *info)
+verify(const char *msg, const struct dkim_field *f, size_t nf, const struct dkim_field *sf,
+    const struct bodyhash *bhash, struct str *info)
 {
 	static const char *const email[] = { "email", "*", NULL };
 	static const char *const dnstxt[] = { "dns/txt", NULL };
@@ -178,8 +264,8 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 	const struct dkim_tag *kk, *kp, *kv, *kh, *ks, *kf;
 	struct str tmp = STR_ZERO, sig = STR_ZERO, want = STR_ZERO, qname = STR_ZERO;
 	struct str txt = STR_ZERO, key = STR_ZERO, data = STR_ZERO;
-	const char *val = msg + sf->start, *rec;
-	size_t vlen, nt, nkt, count, i, limit = (size_t)-1, reclen;
+	const char *val, *rec;
+	size_t vlen, nt, nkt, count, i, limit, reclen;
 	unsigned char md[32];
 	unsigned long ul, ts = 0;
 	int hrelaxed = 0, brelaxed = 0, ed, r, ok, iexact = 1;
@@ -188,9 +274,7 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 	EVP_MD_CTX *ctx = NULL;
 	const unsigned char *dp;
 
-	vlen = str_chrb(val, sf->len, ':');
-	val += vlen + 1;
-	vlen = sf->len - vlen - 1;
+	val = sig_value(msg, sf, &vlen);
 	if (!dkim_tags(val, vlen, t, DKIM_TAGS_MAX, &nt)) {
 		if (!str_cats(info, " (malformed signature)"))
 			nomem();
@@ -245,26 +329,9 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 			nomem();
 		return R_PERMERROR;
 	}
-	if (c) {
-		size_t sl = str_chrb(val + c->val, c->vallen, '/');
-		const char *cv = val + c->val;
-		if ((sl == 7 && str_caseeqb(cv, "relaxed", 7)) || (sl == 6 && str_caseeqb(cv, "simple", 6)))
-			hrelaxed = sl == 7;
-		else
-			goto badtag;
-		if (sl < c->vallen) {
-			size_t bl = c->vallen - sl - 1;
-			if (bl == 7 && str_caseeqb(cv + sl + 1, "relaxed", 7))
-				brelaxed = 1;
-			else if (!(bl == 6 && str_caseeqb(cv + sl + 1, "simple", 6)))
-				goto badtag;
-		}
-	}
-	if (l) {
-		if (!scan_ulong(val + l->val, l->vallen, &ul))
-			goto badtag;
-		limit = (size_t)ul;
-	}
+	/* the body hash (bhash) was made with these */
+	if (!canon_tags(val, c, l, &hrelaxed, &brelaxed, &limit))
+		goto badtag;
 	/* h= must name From */
 	unfws(val + h->val, h->vallen, &tmp);
 	if (!str_catc(&tmp, ':'))
@@ -394,8 +461,7 @@ verify(const char *msg, size_t mlen, const struct dkim_field *f, size_t nf, size
 	unfws(val + bh->val, bh->vallen, &tmp);
 	if (!base64_decode(tmp.s, tmp.len, &want))
 		goto badtag;
-	if (!body_hash(msg + body, mlen - body, brelaxed, limit, md) ||
-	    want.len != 32 || memcmp(md, want.s, 32) != 0) {
+	if (!bhash->ok || want.len != 32 || memcmp(bhash->md, want.s, 32) != 0) {
 		res = R_FAIL;
 		if (!str_cats(info, " (body hash did not verify)"))
 			nomem();
@@ -457,16 +523,158 @@ out:
 	return res;
 }
 
+/* read_header - the header from fd 0 into msg, the empty line that
+ * ends it included; what was read past it is left in msg after the
+ * first *hlen bytes.  Stops with *hlen over HEADER_MAX when it is
+ * longer.  1 when the input ended. */
+static int
+read_header(struct str *msg, size_t *hlen)
+{
+	size_t i = 0;
+	int linestart = 1;
+	long r;
+
+	for (;;) {
+		for (; i < msg->len; i++) {
+			if (msg->s[i] == '\n' && linestart) {
+				*hlen = i + 1;
+				return 0;
+			}
+			linestart = msg->s[i] == '\n';
+		}
+		if (msg->len > HEADER_MAX) {
+			*hlen = msg->len;	/* too long: the caller refuses it */
+			return 0;
+		}
+		if (!str_readyplus(msg, READ_STEP))
+			nomem();
+		r = fd_read(0, msg->s + msg->len, READ_STEP, 0);
+		if (r == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r == -1)
+			die_sys(QQ_READ, "unable to read the message");
+		if (r == 0) {
+			*hlen = msg->len;	/* no empty line: no body */
+			return 1;
+		}
+		msg->len += (size_t)r;
+	}
+}
+
+/* spool_add - body bytes p[0..n) kept: in buf while they fit, else
+ * buf (full) goes to the temporary file, created the first time */
+static void
+spool_add(struct spool *sp, const char *p, size_t n)
+{
+	struct str fn = STR_ZERO;
+	size_t k;
+
+	while (n > 0) {
+		if (sp->len == sizeof sp->buf) {
+			if (sp->fd == -1) {
+				if (!str_copys(&fn, sp->dir) || !str_cats(&fn, "/qmail-dkimverify.XXXXXX") ||
+				    !str_nul(&fn))
+					nomem();
+				if ((sp->fd = mkstemp(fn.s)) == -1)
+					die_sys(QQ_WRITE, "unable to create a temporary file in ", sp->dir);
+				/* nobody else needs its name; the queue program
+				 * must not inherit it */
+				if (unlink(fn.s) == -1 || fcntl(sp->fd, F_SETFD, FD_CLOEXEC) == -1)
+					die_sys(QQ_WRITE, "unable to set up ", fn.s);
+				str_free(&fn);
+			}
+			if (!fd_writeall(sp->fd, sp->buf, sp->len, 0))
+				die_sys(QQ_WRITE, "unable to write a temporary file in ", sp->dir);
+			sp->len = 0;
+		}
+		k = sizeof sp->buf - sp->len;
+		if (k > n)
+			k = n;
+		memcpy(sp->buf + sp->len, p, k);
+		sp->len += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* spool_copy - the body to fd: 1, 0 when writing failed, -1 when the
+ * temporary file could not be read back (errno set) */
+static int
+spool_copy(struct spool *sp, int fd, char *step)
+{
+	long r;
+
+	if (sp->fd != -1) {
+		if (lseek(sp->fd, 0, SEEK_SET) == -1)
+			return -1;
+		for (;;) {
+			r = fd_read(sp->fd, step, READ_STEP, 0);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r == -1)
+				return -1;
+			if (r == 0)
+				break;
+			if (!fd_writeall(fd, step, (size_t)r, 0))
+				return 0;
+		}
+	}
+	return fd_writeall(fd, sp->buf, sp->len, 0);
+}
+
+/* pass - our field, the header and the body to the next queue program,
+ * then the envelope; its exit code.  step is room for READ_STEP bytes. */
+static int
+pass(const struct str *ar, const struct str *hdr, struct spool *sp, const struct str *env, char *step)
+{
+	const char *prog = env_get("NEXTQUEUE");
+	struct sigaction sa;
+	int mfd, efd, code, ok, err = 0;
+	pid_t pid;
+
+	if (!prog || !*prog)
+		prog = "bin/qmail-queue";
+	/* a queue program that dies early must not kill us with SIGPIPE */
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPIPE, &sa, NULL) == -1 || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
+		die_sys(QQ_REFUSE, "unable to run the next queue program");
+	ok = fd_writeall(mfd, ar->s, ar->len, 0) && fd_writeall(mfd, hdr->s, hdr->len, 0);
+	if (ok && (ok = spool_copy(sp, mfd, step)) == -1) {
+		/* no envelope: the queue program commits nothing */
+		err = errno;
+		(void)qq_close(mfd, efd, env->s, 0, 0);
+		(void)qq_reap(pid);
+		errno = err;
+		die_sys(QQ_READ, "unable to read back the temporary file in ", sp->dir);
+	}
+	if (!qq_close(mfd, efd, env->s, env->len, ok))
+		ok = 0, err = errno;
+	/* a write that failed because it exited is told by its exit code */
+	code = qq_reap(pid);
+	if (code == -1 || (code == 0 && !ok)) {
+		if (code == 0)
+			errno = err;
+		die_sys(QQ_REFUSE, "unable to run the next queue program");
+	}
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct str msg = STR_ZERO, env = STR_ZERO, me = STR_ZERO, ar = STR_ZERO, info = STR_ZERO;
 	static struct dkim_field f[DKIM_FIELDS_MAX];
+	static struct bodyhash bh[SIGS_MAX];
+	static struct spool sp;
+	static char step[READ_STEP];
 	struct dkim_field one;
-	const char *s, *part[2];
-	size_t nf, body, i, slen, pos, len[2], nsig = 0, from, to, received = (size_t)-1;
+	const char *s;
+	size_t nf, body, i, k, slen, pos, nsig = 0, from, to, received = (size_t)-1;
 	enum result r;
-	int toomany;
+	int toomany, eof;
+	long n;
 	/* qmail-smtpd's own SPF field follows its Received line */
 	size_t spf = env_get("SPFRESULT") ? 1 : 0;
 
@@ -478,24 +686,57 @@ main(int argc, char **argv)
 		die_sys(QQ_CONF, "unable to read control/me");
 	if (me.len == 0 && !str_copys(&me, "localhost"))
 		nomem();
-	qq_input(&msg, &env);
-	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
-		die(QQ_ENVELOPE, "the envelope is malformed");
-	if (!msg.s && !str_readyplus(&msg, 1))
-		nomem();
+	sp.fd = -1;
+	sp.dir = env_get("TMPDIR");
+	if (sp.dir == NULL || *sp.dir == 0)
+		sp.dir = "/tmp";
+
+	/* the header, kept */
+	eof = read_header(&msg, &body);
+	if (body > HEADER_MAX)
+		die(QQ_PERM, "the header is longer than 1048576 bytes");
 	/* more fields than dkim_select takes: each signature is a
 	 * permerror, and the fields below are still gone through one by
 	 * one */
-	toomany = !dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body);
+	toomany = !dkim_fields(msg.s, body, f, DKIM_FIELDS_MAX, &nf, &body);
+
+	/* the body: hashed for each signature as it passes, and kept */
+	for (pos = 0, k = 0; k < SIGS_MAX && dkim_field_next(msg.s, body, &pos, &one); )
+		if (one.namelen == 14 && str_caseeqb(msg.s + one.start, "dkim-signature", 14))
+			hash_init(&bh[k++], msg.s, &one);
+	for (n = (long)(msg.len - body), s = msg.s + body;; ) {
+		for (i = 0; i < k; i++)
+			(void)dkim_body_feed(&bh[i].b, s, (size_t)n);	/* hash_put does not fail */
+		spool_add(&sp, s, (size_t)n);
+		if (eof)
+			break;
+		n = fd_read(0, step, READ_STEP, 0);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
+			n = 0;
+			continue;
+		}
+		if (n == -1)
+			die_sys(QQ_READ, "unable to read the message");
+		eof = n == 0;
+		s = step;
+	}
+	for (i = 0; i < k; i++)
+		hash_end(&bh[i]);
+	msg.len = body;
+
+	if (!qq_readall(1, &env))
+		die_sys(QQ_READ, "unable to read the envelope");
+	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
+		die(QQ_ENVELOPE, "the envelope is malformed");
 
 	if (!str_cats(&ar, "Authentication-Results: ") || !str_cat(&ar, &me))
 		nomem();
 	for (pos = 0; nsig < SIGS_MAX && dkim_field_next(msg.s, msg.len, &pos, &one); ) {
 		if (one.namelen != 14 || !str_caseeqb(msg.s + one.start, "dkim-signature", 14))
 			continue;
-		nsig++;
 		info.len = 0;
-		r = verify(msg.s, msg.len, toomany ? NULL : f, nf, body, &one, &info);
+		r = verify(msg.s, toomany ? NULL : f, nf, &one, &bh[nsig], &info);
+		nsig++;
 		if (!str_cats(&ar, ";\n\tdkim=") || !str_cats(&ar, rname[r]) || !str_cat(&ar, &info))
 			nomem();
 	}
@@ -504,7 +745,7 @@ main(int argc, char **argv)
 	if (!str_catc(&ar, '\n'))
 		nomem();
 
-	/* the forged fields out of the message, in place (RFC 8601 5): every
+	/* the forged fields out of the header, in place (RFC 8601 5): every
 	 * Authentication-Results naming me below the first Received field
 	 * (and qmail-smtpd's SPF field after it), however many fields */
 	for (pos = 0, i = 0, from = 0, to = 0; dkim_field_next(msg.s, msg.len, &pos, &one); i++) {
@@ -523,9 +764,5 @@ main(int argc, char **argv)
 	msg.len = to + msg.len - from;
 
 	/* our field first, then the message */
-	part[0] = ar.s;
-	len[0] = ar.len;
-	part[1] = msg.s;
-	len[1] = msg.len;
-	return qq_pass(part, len, 2, env.s, env.len);
+	return pass(&ar, &msg, &sp, &env, step);
 }

@@ -220,73 +220,93 @@ dkim_select(const char *msg, const struct dkim_field *f, size_t count,
 }
 
 void
-dkim_body_init(struct dkim_body *b, int relaxed)
+dkim_body_init(struct dkim_body *b, int relaxed, dkim_put *put, void *ctx)
 {
 	memset(b, 0, sizeof *b);
 	b->relaxed = relaxed;
+	b->put = put;
+	b->ctx = ctx;
 }
 
-/* flush_blank - the empty lines held back, now that content follows */
+/* emit - p[0..n) (n at most 2) to the output, the buffer put when full */
 static int
-flush_blank(struct dkim_body *b, struct str *out)
+emit(struct dkim_body *b, const char *p, size_t n)
+{
+	if (b->len > sizeof b->buf - n) {
+		if (!b->put(b->ctx, b->buf, b->len))
+			return 0;
+		b->len = 0;
+	}
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+	return 1;
+}
+
+/* flush_blank - the empty lines held back, now that content follows;
+ * a buffer at a time, however many there are */
+static int
+flush_blank(struct dkim_body *b)
 {
 	for (; b->blank > 0; b->blank--)
-		if (!str_catb(out, "\r\n", 2))
+		if (!emit(b, "\r\n", 2))
 			return 0;
 	return 1;
 }
 
 /* content - one byte of a line, not a line end */
 static int
-content(struct dkim_body *b, char c, struct str *out)
+content(struct dkim_body *b, char c)
 {
 	if (b->relaxed && is_wsp(c)) {
 		b->wsp = 1;
 		return 1;
 	}
-	if (!b->inline_ && !flush_blank(b, out))
+	if (!b->inline_ && !flush_blank(b))
 		return 0;
 	b->inline_ = 1;
 	if (b->wsp) {
 		b->wsp = 0;
-		if (!str_catc(out, ' '))
+		if (!emit(b, " ", 1))
 			return 0;
 	}
-	return str_catc(out, c);
+	return emit(b, &c, 1);
 }
 
 static int
-endline(struct dkim_body *b, struct str *out)
+endline(struct dkim_body *b)
 {
 	b->wsp = 0;	/* relaxed: blanks at the end of a line go */
 	if (b->inline_) {
 		b->inline_ = 0;
 		b->any = 1;
-		return str_catb(out, "\r\n", 2);
+		return emit(b, "\r\n", 2);
 	}
 	b->blank++;
 	return 1;
 }
 
 int
-dkim_body_feed(struct dkim_body *b, const char *p, size_t n, struct str *out)
+dkim_body_feed(struct dkim_body *b, const char *p, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!(p[i] == '\n' ? endline(b, out) : content(b, p[i], out)))
+		if (!(p[i] == '\n' ? endline(b) : content(b, p[i])))
 			return 0;
 	return 1;
 }
 
 int
-dkim_body_end(struct dkim_body *b, struct str *out)
+dkim_body_end(struct dkim_body *b)
 {
-	if (b->inline_ && !endline(b, out))
+	if (b->inline_ && !endline(b))
 		return 0;
 	/* simple: an empty body is one CRLF; relaxed: nothing */
-	if (!b->relaxed && !b->any)
-		return str_catb(out, "\r\n", 2);
+	if (!b->relaxed && !b->any && !emit(b, "\r\n", 2))
+		return 0;
+	if (b->len > 0 && !b->put(b->ctx, b->buf, b->len))
+		return 0;
+	b->len = 0;
 	return 1;
 }
 

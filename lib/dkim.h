@@ -63,19 +63,35 @@ int dkim_canon_header(const char *p, size_t n, int relaxed, struct str *out);
 int dkim_select(const char *msg, const struct dkim_field *f, size_t count,
     const char *h, size_t hn, int relaxed, struct str *out);
 
-/* body canonicalisation, fed in pieces; the output goes to out in
- * chunks that the caller hashes and empties */
+/* body canonicalisation, fed in pieces of any size.  The output goes
+ * to put through a buffer of DKIM_BODY_BUF bytes, so that the memory
+ * used does not grow with the body: a run of empty lines is only
+ * counted until content follows it, then written out piece by piece. */
+typedef int dkim_put(void *ctx, const char *p, size_t n);	/* 1 ok, 0 failed */
+
+#define DKIM_BODY_BUF 4096
+
 struct dkim_body {
 	int relaxed;
 	int wsp;		/* relaxed: blanks wait */
 	int inline_;		/* the current line has content */
 	int any;		/* simple: a line was written */
-	unsigned long blank;	/* empty lines held back */
+	unsigned long long blank;	/* empty lines held back */
+	dkim_put *put;
+	void *ctx;
+	size_t len;		/* bytes of buf not yet put */
+	char buf[DKIM_BODY_BUF];
 };
 
-void dkim_body_init(struct dkim_body *, int relaxed);
-int dkim_body_feed(struct dkim_body *, const char *p, size_t n, struct str *out);
-int dkim_body_end(struct dkim_body *, struct str *out);
+/* dkim_body_init - a new body, canonicalised relaxed or simple, the
+ * output to put(ctx, ...) */
+void dkim_body_init(struct dkim_body *, int relaxed, dkim_put *put, void *ctx);
+/* dkim_body_feed - the next n bytes of the body (LF line ends); 1, or
+ * 0 when put failed */
+int dkim_body_feed(struct dkim_body *, const char *p, size_t n);
+/* dkim_body_end - the body is complete: the rest of the output put;
+ * 1, or 0 when put failed */
+int dkim_body_end(struct dkim_body *);
 
 /* dkim_addr_domain - the domain of the (first) address in a From
  * field's value p[0..n), lower-cased into out; 0 when there is none */

@@ -8,6 +8,18 @@
 #include "str.h"
 #include "tap.h"
 
+/* put_str - a dkim_put appending to a struct str; the largest piece
+ * is kept in biggest */
+static size_t biggest;
+
+static int
+put_str(void *ctx, const char *p, size_t n)
+{
+	if (n > biggest)
+		biggest = n;
+	return str_catb(ctx, p, n);
+}
+
 static int
 canon_body(const char *in, int relaxed, const char *want)
 {
@@ -15,14 +27,42 @@ canon_body(const char *in, int relaxed, const char *want)
 	struct str out = STR_ZERO;
 	int r;
 
-	dkim_body_init(&b, relaxed);
+	dkim_body_init(&b, relaxed, put_str, &out);
 	/* fed one byte at a time: state must carry across pieces */
 	for (size_t i = 0; in[i]; i++)
-		if (!dkim_body_feed(&b, in + i, 1, &out))
+		if (!dkim_body_feed(&b, in + i, 1))
 			return 0;
-	if (!dkim_body_end(&b, &out))
+	if (!dkim_body_end(&b))
 		return 0;
 	r = out.len == strlen(want) && memcmp(out.s, want, out.len) == 0;
+	str_free(&out);
+	return r;
+}
+
+/* many_blank - n empty lines, then x: the output is n CRLFs and x
+ * CRLF, put in pieces no larger than the buffer */
+static int
+many_blank(size_t n, int relaxed)
+{
+	struct dkim_body b;
+	struct str in = STR_ZERO, out = STR_ZERO;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if (!str_catc(&in, '\n'))
+			return 0;
+	if (!str_catc(&in, 'x'))
+		return 0;
+	biggest = 0;
+	dkim_body_init(&b, relaxed, put_str, &out);
+	if (!dkim_body_feed(&b, in.s, in.len) || !dkim_body_end(&b))
+		return 0;
+	r = out.len == 2 * n + 3 && biggest <= DKIM_BODY_BUF &&
+	    memcmp(out.s + out.len - 3, "x\r\n", 3) == 0;
+	for (i = 0; r && i < n; i++)
+		r = out.s[2 * i] == '\r' && out.s[2 * i + 1] == '\n';
+	str_free(&in);
 	str_free(&out);
 	return r;
 }
@@ -126,6 +166,8 @@ main(void)
 	ok(canon_body("x", 1, "x\r\n"), "a last line without LF gets CRLF");
 	ok(canon_body("a\rb\r\n", 1, "a\rb\r\r\n"), "a CR is text, as qmail-remote sends it");
 	ok(canon_body("  \n\nx\n", 1, "\r\n\r\nx\r\n"), "blank lines inside the body stay");
+	ok(many_blank(100000, 1), "relaxed: 100000 empty lines before text, put a buffer at a time");
+	ok(many_blank(100000, 0), "simple: 100000 empty lines before text, put a buffer at a time");
 
 	s = "Received: x\n\ty\nFrom: a@b\nsubject :z\nno colon here\n\nbody\n";
 	ok(dkim_fields(s, strlen(s), f, 8, &nf, &body) && nf == 4, "four fields");

@@ -35,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(81)
+t.plan(89)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -406,6 +406,42 @@ t.ok(b"bank2" not in hdr and len(ars) == 2 and hdr.count(b"X-A: b\n") == 1000,
 t.ok(any("dkim=permerror header.d=ext.test header.s=py (too many header fields)" in a for a in ars),
      "the signature of such a header is not checked: dkim=permerror %r" % [a for a in ars if "dkim=" in a])
 srv.stop()
+
+# a large body is hashed as it streams and kept in a temporary file:
+# qmail-dkimverify's peak memory (VmHWM, read by the next queue program
+# while qmail-dkimverify waits for it) stays far below the message size
+hwmq = os.path.join(t.tmpdir("dkim-hwm."), "qq")
+t.write(hwmq, "#!/bin/sh\ncat > \"$QQ_RECORD/0.msg\" && cat <&1 > \"$QQ_RECORD/0.env\" &&\n"
+        "sed -n 's/^VmHWM:[^0-9]*\\([0-9]*\\) kB$/\\1/p' /proc/$PPID/status > \"$QQ_RECORD/hwm\"\n", 0o755)
+big_head = b"From: Ann <a@ext.test>\r\nTo: joe@lanmail.test\r\nSubject: big\r\n\r\n"
+for name, body, canon in (
+        ("30 MB of empty lines, then text", b"\r\n" * (30 << 20) + b"x\r\n", (b"relaxed", b"relaxed")),
+        ("30 MB of text", b"a line of text, long enough to be a line of text\r\n" * ((30 << 20) // 50), (b"simple", b"simple"))):
+    m = lf(dkim.sign(big_head + body, b"py", b"ext.test", ext_rsa, canonicalize=canon) + big_head + body)
+    del body
+    rc, got, err = run_filter("qmail-dkimverify", m, ENV, env={"NEXTQUEUE": hwmq})
+    ars = ar_fields(got or b"")
+    t.ok(rc == 0 and len(ars) == 1 and "dkim=pass header.d=ext.test header.s=py" in ars[0] and
+         got == ars[0].encode() + b"\n" + m, "%s (%s): dkim=pass, the message passed on unchanged (%d %s)" %
+         (name, b"/".join(canon).decode(), rc, err.strip()))
+    hwm = open(os.path.join(rec, "hwm")).read().strip()
+    t.ok(hwm.isdigit() and int(hwm) < 8192, "%s: peak memory %s kB, under 8 MB" % (name, hwm))
+    del m, got
+# the temporary file: $TMPDIR, and trouble with it is the queue's write error
+text = lf(base) + b"a line of text\n" * 10000
+rc, got, err = run_filter("qmail-dkimverify", text, ENV, env={"TMPDIR": "/nonexistent"})
+t.ok(rc == 53 and got is None and "unable to create a temporary file in /nonexistent" in err,
+     "no temporary file can be made: exit 53, nothing passed on (%d %s)" % (rc, err.strip()))
+rc, got, err = run_filter("qmail-dkimverify", lf(base), ENV, env={"TMPDIR": "/nonexistent"})
+t.ok(rc == 0 and got and got.endswith(lf(base)), "a body of less than 64 kB needs no temporary file")
+tmpd = t.tmpdir("dkim-tmp.")
+rc, got, err = run_filter("qmail-dkimverify", text, ENV, env={"TMPDIR": tmpd})
+t.ok(rc == 0 and got and got.endswith(text) and os.listdir(tmpd) == [],
+     "a larger body goes through $TMPDIR, and nothing is left there (%d %s)" % (rc, err.strip()))
+# the header is kept in memory: more than 1 MB of it is refused for good
+rc, got, err = run_filter("qmail-dkimverify", b"X-A: b\n" * 150000 + lf(base), ENV)
+t.ok(rc == 31 and got is None and "header is longer" in err,
+     "a header of more than 1 MB: exit 31, nothing passed on (%d %s)" % (rc, err.strip()))
 
 s.control("spfbehavior", None)
 shutil.rmtree(os.path.join(keydir, "sign.test"), ignore_errors=True)
