@@ -203,28 +203,37 @@ find(const struct str *subs, const char *a, size_t n)
 	return NULL;
 }
 
+/* subs_text - l->subs as the subscribers file into out, leaving out the
+ * entries equal to drop (may be NULL) and the i-th entry when gone[i]
+ * is set (gone may be NULL): the number kept */
+static size_t
+subs_text(struct str *out, const struct list *l, const char *drop, size_t dn,
+    const unsigned char *gone)
+{
+	size_t i, k, e, count = 0;
+
+	for (i = e = 0; i < l->subs.len; i += k + 1, e++) {
+		k = str_chrb(l->subs.s + i, l->subs.len - i, 0);
+		if ((drop && addreq(l->subs.s + i, k, drop, dn)) || (gone && gone[e]))
+			continue;
+		if (!str_catb(out, l->subs.s + i, k) || !str_catc(out, '\n'))
+			die_nomem();
+		count++;
+	}
+	return count;
+}
+
 /* save_subs - subscribers file from l->subs, leaving out drop (may be NULL),
  * adding add (may be NULL) */
 static void
 save_subs(struct list *l, const char *drop, size_t dn, const char *add, size_t an)
 {
 	struct str out = STR_ZERO;
-	size_t i, k, count = 0;
 
-	for (i = 0; i < l->subs.len; i += k + 1) {
-		k = str_chrb(l->subs.s + i, l->subs.len - i, 0);
-		if (drop && addreq(l->subs.s + i, k, drop, dn))
-			continue;
-		if (!str_catb(&out, l->subs.s + i, k) || !str_catc(&out, '\n'))
-			die_nomem();
-		count++;
-	}
-	if (add) {
-		if (count >= SUBSCRIBERS_MAX)
-			die(EXIT_PERM, "the list is full: ", l->addr.s);
-		if (!str_catb(&out, add, an) || !str_catc(&out, '\n'))
-			die_nomem();
-	}
+	if (subs_text(&out, l, drop, dn, NULL) >= SUBSCRIBERS_MAX && add)
+		die(EXIT_PERM, "the list is full: ", l->addr.s);
+	if (add && (!str_catb(&out, add, an) || !str_catc(&out, '\n')))
+		die_nomem();
 	writefile(l, "subscribers", out.s ? out.s : "", out.len);
 	if (control_parselist(out.s ? out.s : "", out.len, &l->subs) == -1)
 		die_nomem();
@@ -1525,29 +1534,172 @@ make(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to set the mode of ", q1.s);
 }
 
-/* owner_edit - qmail-list add/remove DIR ADDRESS... */
+/* an address of an owner's edit: a subscriber (pos its place in the
+ * file) or an argument (pos its place on the command line) */
+struct key {
+	const char *s;
+	size_t n;
+	size_t pos;
+};
+
+/* key_cmp - the order of addreq (ASCII case folded), then of pos, so the
+ * first of equal arguments is the one named first */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+	size_t i, n = x->n < y->n ? x->n : y->n;
+	unsigned char cx, cy;
+
+	for (i = 0; i < n; i++) {
+		cx = (unsigned char)str_lowerc(x->s[i]);
+		cy = (unsigned char)str_lowerc(y->s[i]);
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+	}
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* subs_keys - the subscribers as keys, sorted: their number */
+static size_t
+subs_keys(const struct list *l, struct key **out)
+{
+	size_t i, k, n = 0;
+	struct key *v;
+
+	for (i = 0; i < l->subs.len; i += k + 1, n++)
+		k = str_chrb(l->subs.s + i, l->subs.len - i, 0);
+	if ((v = calloc(n ? n : 1, sizeof *v)) == NULL)
+		die_nomem();
+	for (i = n = 0; i < l->subs.len; i += k + 1, n++) {
+		k = str_chrb(l->subs.s + i, l->subs.len - i, 0);
+		v[n].s = l->subs.s + i;
+		v[n].n = k;
+		v[n].pos = n;
+	}
+	qsort(v, n, sizeof *v, key_cmp);
+	*out = v;
+	return n;
+}
+
+/* subs_lower - the first subscriber key not below a's address */
+static size_t
+subs_lower(const struct key *sub, size_t n, const struct key *a)
+{
+	struct key x = *a;
+	size_t lo = 0, hi = n, mid;
+
+	x.pos = 0;	/* below every subscriber of that address */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (key_cmp(&sub[mid], &x) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+#define EDIT_BAD 0	/* not a usable address */
+#define EDIT_DO 1	/* added or removed */
+#define EDIT_NOOP 2	/* already in, or not in, the list */
+
+/* edit_plan - what each argument does, decided all at once from the
+ * sorted subscribers and arguments, so a run of n addresses costs
+ * O(n log n), not a pass over the list each; *gone marks the
+ * subscribers (in file order) that a removal drops: their number */
+static size_t
+edit_plan(const struct list *l, char **addrs, size_t na, int add,
+    unsigned char *what, unsigned char **gone)
+{
+	struct key *sub, *arg;
+	size_t ns, nv = 0, i, j, k;
+	int in;
+
+	ns = subs_keys(l, &sub);
+	if ((arg = calloc(na, sizeof *arg)) == NULL ||
+	    (*gone = calloc(ns ? ns : 1, 1)) == NULL)
+		die_nomem();
+	for (i = 0; i < na; i++) {
+		arg[nv].s = addrs[i];
+		arg[nv].n = strlen(addrs[i]);
+		arg[nv].pos = i;
+		what[i] = listcmd_addrok(arg[nv].s, arg[nv].n) ? EDIT_NOOP : EDIT_BAD;
+		if (what[i] != EDIT_BAD)
+			nv++;
+	}
+	qsort(arg, nv, sizeof *arg, key_cmp);
+	for (i = 0; i < nv; i = j) {
+		for (j = i + 1; j < nv && addreq(arg[j].s, arg[j].n, arg[i].s, arg[i].n); j++)
+			;
+		k = subs_lower(sub, ns, &arg[i]);
+		in = k < ns && addreq(sub[k].s, sub[k].n, arg[i].s, arg[i].n);
+		/* the first naming of an address acts; a repeat finds it done */
+		if (add ? !in : in)
+			what[arg[i].pos] = EDIT_DO;
+		for (; !add && k < ns && addreq(sub[k].s, sub[k].n, arg[i].s, arg[i].n); k++)
+			(*gone)[sub[k].pos] = 1;
+	}
+	free(sub);
+	free(arg);
+	return ns;
+}
+
+/* edit_write - the subscribers file after the first upto arguments */
+static void
+edit_write(const struct list *l, char **addrs, size_t upto, int add,
+    const unsigned char *what, const unsigned char *gone)
+{
+	struct str out = STR_ZERO;
+	size_t i;
+
+	(void)subs_text(&out, l, NULL, 0, gone);
+	for (i = 0; add && i < upto; i++)
+		if (what[i] == EDIT_DO && (!str_cats(&out, addrs[i]) || !str_catc(&out, '\n')))
+			die_nomem();
+	writefile(l, "subscribers", out.s ? out.s : "", out.len);
+	str_free(&out);
+}
+
+/* owner_edit - qmail-list add/remove DIR ADDRESS...: every change of
+ * the run made in memory, the file written once, the messages and the
+ * exit code those of one change at a time */
 static void
 owner_edit(const char *dir, char **addrs, int add)
 {
 	struct list l;
-	int bad = 0;
+	unsigned char *what, *gone;
+	size_t na, i, count;
+	int bad = 0, changed = 0;
 
 	load(&l, dir);
 	lock(&l);
 	load(&l, dir);
-	for (; *addrs; addrs++) {
-		size_t n = strlen(*addrs);
-
-		if (!listcmd_addrok(*addrs, n)) {
-			warn("not a usable address, skipped: ", *addrs);
+	for (na = 0; addrs[na]; na++)
+		;
+	if ((what = calloc(na, 1)) == NULL)
+		die_nomem();
+	count = edit_plan(&l, addrs, na, add, what, &gone);
+	for (i = 0; i < na; i++) {
+		if (what[i] == EDIT_BAD) {
+			warn("not a usable address, skipped: ", addrs[i]);
 			bad = 1;
-		} else if (add && find(&l.subs, *addrs, n) == NULL)
-			save_subs(&l, NULL, 0, *addrs, n);
-		else if (!add && find(&l.subs, *addrs, n) != NULL)
-			save_subs(&l, *addrs, n, NULL, 0);
-		else
-			warn(add ? "already subscribed: " : "not subscribed: ", *addrs);
+		} else if (what[i] == EDIT_NOOP) {
+			warn(add ? "already subscribed: " : "not subscribed: ", addrs[i]);
+		} else if (add && count >= SUBSCRIBERS_MAX) {
+			/* the ones before it are in, as if added one by one */
+			if (changed)
+				edit_write(&l, addrs, i, add, what, gone);
+			die(EXIT_PERM, "the list is full: ", l.addr.s);
+		} else {
+			count++;
+			changed = 1;
+		}
 	}
+	if (changed)
+		edit_write(&l, addrs, na, add, what, gone);
 	if (bad)
 		_exit(EXIT_PERM);
 }

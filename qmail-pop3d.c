@@ -48,8 +48,11 @@ struct msg {
 	unsigned sized:1, deleted:1, gone:1, warned:1;
 };
 
-/* the names in cur/, sorted by the part before ':', read only when a
- * message is missing from its name and at most once per command */
+/* the names in cur/, sorted by the part before ':', kept from one
+ * command to the next: read first when a message is missing from its
+ * name, and again only when a name is missing from it too, at most once
+ * per command, so a client going through a mailbox another reader has
+ * renamed costs one read of cur/, not one per command */
 struct curdir {
 	struct str pool;	/* NUL-terminated names */
 	size_t *off;		/* where each name starts in pool */
@@ -265,7 +268,7 @@ cur_cmp(const void *a, const void *b)
 }
 
 /* cur_read - the names in cur/, read again unless this command did
- * already: 1, or 0 with errno */
+ * already: 1, or 0 with errno (then the listing is empty) */
 static int
 cur_read(struct box *b)
 {
@@ -277,10 +280,10 @@ cur_read(struct box *b)
 
 	if (c->cmd == b->cmd)
 		return 1;
-	if ((d = opendir("cur")) == NULL)
-		return 0;
 	c->pool.len = 0;
 	c->n = 0;
+	if ((d = opendir("cur")) == NULL)
+		return 0;
 	while ((errno = 0, e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -300,8 +303,10 @@ cur_read(struct box *b)
 	}
 	err = errno;
 	(void)closedir(d);	/* read-only */
-	if ((errno = err) != 0)
+	if ((errno = err) != 0) {
+		c->n = 0;	/* a part, unsorted, would mislead the search */
 		return 0;
+	}
 	pool_base = c->pool.s;
 	if (c->n > 1)
 		qsort(c->off, c->n, sizeof *c->off, cur_cmp);
@@ -309,23 +314,16 @@ cur_read(struct box *b)
 	return 1;
 }
 
-/* relocate - message i is gone from its name: another reader (an IMAP
- * server setting flags) may have renamed it, or moved it from new/.
- * 1 with the new name, 0 not there, -1 cur/ unreadable.  A name with
- * nothing before the ':' is never looked for: it identifies nothing. */
+/* cur_find - another name of message i in the listing of cur/: 1 with
+ * the message moved to it, 0 none */
 static int
-relocate(struct box *b, unsigned long i)
+cur_find(struct box *b, unsigned long i)
 {
 	const char *old = b->pool.s + b->m[i].name + 4, *x;
-	size_t k = keylen(old), lo = 0, hi, mid, n, at;
+	size_t k = keylen(old), lo = 0, hi = b->cur.n, mid, n, at;
 	int c;
 
-	if (k == 0)
-		return 0;
-	if (!cur_read(b))
-		return -1;
 	/* the first name whose key is not below old's */
-	hi = b->cur.n;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		x = b->cur.pool.s + b->cur.off[mid];
@@ -352,6 +350,37 @@ relocate(struct box *b, unsigned long i)
 	return 0;
 }
 
+/* relocate - message i is gone from its name: another reader (an IMAP
+ * server setting flags) may have renamed it, or moved it from new/.
+ * The listing kept from an earlier command is asked first; cur/ is read
+ * again when the name is not in it, or when again is set (a name the
+ * kept listing gave is gone too).  1 with the new name, 0 not there, -1
+ * cur/ unreadable.  A name with nothing before the ':' is never looked
+ * for: it identifies nothing. */
+static int
+relocate(struct box *b, unsigned long i, int again)
+{
+	int r;
+
+	if (keylen(b->pool.s + b->m[i].name + 4) == 0)
+		return 0;
+	if (again && !cur_read(b))
+		return -1;
+	if ((r = cur_find(b, i)) == 1 || b->cur.cmd == b->cmd)
+		return r;
+	if (!cur_read(b))
+		return -1;
+	return cur_find(b, i);
+}
+
+/* relocated_last - a name relocate gave has failed: 1 when it came from
+ * a listing read in this command (the message went again meanwhile) */
+static int
+relocated_last(const struct box *b, int tries)
+{
+	return tries > 0 && b->cur.cmd == b->cmd;
+}
+
 /* unreadable - message i cannot be read in this command: the client
  * hears it is unavailable, the log hears why (once) */
 static void
@@ -369,11 +398,11 @@ static int
 msg_open(struct box *b, unsigned long i)
 {
 	struct stat st;
-	int fd, r, moved = 0;
+	int fd, r, tries;
 
 	if (b->m[i].gone || b->m[i].bad == b->cmd)
 		return -1;
-	for (;;) {
+	for (tries = 0;; tries++) {
 		/* no symlinks out of the Maildir; no blocking on a FIFO */
 		fd = open(b->pool.s + b->m[i].name,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -388,15 +417,14 @@ msg_open(struct box *b, unsigned long i)
 			errno = r;
 			break;
 		}
-		if (errno != ENOENT || moved)
+		if (errno != ENOENT || relocated_last(b, tries))
 			break;
-		if ((r = relocate(b, i)) == 0) {
+		if ((r = relocate(b, i, tries > 0)) == 0) {
 			b->m[i].gone = 1;
 			return -1;
 		}
 		if (r == -1)
 			break;
-		moved = 1;
 	}
 	if (errno == ENOENT) {	/* renamed away again meanwhile */
 		b->m[i].gone = 1;
@@ -598,24 +626,24 @@ retr(struct box *b, const struct pop3_cmd *c, int top)
 static int
 msg_remove(struct box *b, unsigned long i, struct stat *st, int *sized)
 {
-	const char *fn = b->pool.s + b->m[i].name;
-	int r;
+	const char *fn;
+	int r, tries;
 
 	*sized = 0;
 	if (b->m[i].gone)
 		return 0;
-	*sized = lstat(fn, st) == 0;
-	if (unlink(fn) == 0)
-		return 1;
-	if (errno != ENOENT)
-		return -1;
-	if ((r = relocate(b, i)) != 1)
-		return r;
-	fn = b->pool.s + b->m[i].name;
-	*sized = lstat(fn, st) == 0;
-	if (unlink(fn) == 0)
-		return 1;
-	return errno == ENOENT ? 0 : -1;
+	for (tries = 0;; tries++) {
+		fn = b->pool.s + b->m[i].name;
+		*sized = lstat(fn, st) == 0;
+		if (unlink(fn) == 0)
+			return 1;
+		if (errno != ENOENT)
+			return -1;
+		if (relocated_last(b, tries))
+			return 0;
+		if ((r = relocate(b, i, tries > 0)) != 1)
+			return r;
+	}
 }
 
 /* quit - the UPDATE state: the marked messages go */
@@ -725,7 +753,7 @@ main(int argc, char **argv)
 		}
 		if (r != 1)
 			_exit(0);	/* dropped or unreadable: nothing deleted */
-		b.cmd++;	/* cur/ is read again at most once per command */
+		b.cmd++;	/* cur/ is read at most once per command */
 		n = line.len - 1;
 		if (n > 0 && line.s[n - 1] == '\r')
 			n--;

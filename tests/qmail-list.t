@@ -10,13 +10,16 @@ mail with a sender to bounce and probe addresses, a used probe code, a
 list that forwards to itself, over-size posts, garbage commands, no
 sender, auto-replies and a second List-Id sent to the list, a folded
 subject, a sender whose name only starts like the list's, the archive
-and get.N of a long post, the owner's command line."""
+and get.N of a long post, the owner's command line (thousands of
+addresses added or removed with one write of the subscribers file, a
+full list)."""
 import email
 import email.policy
 import hashlib
 import hmac
 import os
 import re
+import shutil
 import signal
 import smtplib
 import subprocess
@@ -146,6 +149,59 @@ try:
                         capture_output=True, text=True)
     t.ok(r4.returncode == 111 and "unable to create" in r4.stderr,
          "a directory that cannot be made: 111, not 100 (%d %s)" % (r4.returncode, r4.stderr.strip()))
+
+    # 2b. the owner adds and removes thousands in one run: the subscribers
+    # file is written once per run, not once per address
+    def owner_run(verb, addrs):
+        """qmail-list verb on the deep list under strace: exit code, the
+        warnings, and how many renames and fsyncs it made"""
+        log = os.path.join(s.dir, "strace.%s" % verb)
+        r = subprocess.run(["strace", "-qq", "-o", log, "-e", "signal=none", "-e",
+                            "trace=rename,renameat,renameat2,fsync,fdatasync",
+                            os.path.join(t.BIN, "qmail-list"), verb, deep] + addrs,
+                           capture_output=True, text=True)
+        calls = open(log).read().splitlines()
+        return (r.returncode, r.stderr.splitlines(),
+                sum(1 for c in calls if c.startswith("rename")),
+                sum(1 for c in calls if c.startswith(("fsync", "fdatasync"))))
+
+    def subscribers():
+        with open(os.path.join(deep, "subscribers")) as f:
+            return f.read()
+
+    if shutil.which("strace"):
+        many = ["u%d@far%d.test" % (i, i % 7) for i in range(5000)]
+        subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", deep, "old@far.test"], check=True)
+        rc, err, renames, fsyncs = owner_run(
+            "add", many[:2500] + ["U7@FAR0.TEST", "not an address", "OLD@far.test"] + many[2500:])
+        t.is_((rc, renames, fsyncs), (100, 1, 1),
+              "add of 5000 addresses: exit 100 for the bad one, the file written once")
+        t.is_(err, ["qmail-list: warning: already subscribed: U7@FAR0.TEST",
+                    "qmail-list: warning: not a usable address, skipped: not an address",
+                    "qmail-list: warning: already subscribed: OLD@far.test"],
+              "each address skipped is reported, in order")
+        t.is_(subscribers(), "".join(a + "\n" for a in ["old@far.test"] + many),
+              "the subscribers, in the order added")
+        gone = many[::2]
+        rc, err, renames, fsyncs = owner_run("remove", ["nobody@far.test"] + gone + [gone[0].upper()])
+        t.is_((rc, renames, fsyncs), (0, 1, 1), "remove of 2500 addresses: the file written once")
+        t.is_(err, ["qmail-list: warning: not subscribed: nobody@far.test",
+                    "qmail-list: warning: not subscribed: " + gone[0].upper()],
+              "addresses not in the list are reported")
+        t.is_(subscribers(), "".join(a + "\n" for a in ["old@far.test"] + many[1::2]),
+              "the others are left, in their order")
+        # a list one short of full takes one more, then stops
+        full = ["f%d@far.test" % i for i in range(99999)]
+        t.write(os.path.join(deep, "subscribers"), "".join(a + "\n" for a in full))
+        rc, err, renames, fsyncs = owner_run("add", ["new1@far.test", "f5@far.test", "new2@far.test",
+                                                     "new3@far.test"])
+        t.is_((rc, renames), (100, 1), "a full list: exit 100, what fitted written once")
+        t.ok(err[-1].endswith("fatal: the list is full: %s-deep@%s" % (LOGIN, D)) and len(err) == 2,
+             "the list is full, after the address already in: " + " | ".join(err))
+        t.is_(subscribers(), "".join(a + "\n" for a in full + ["new1@far.test"]),
+              "the address before the limit is in, those after it not")
+    else:
+        t.skip("no strace", 8)
 
     # 3. three addresses subscribe and confirm
     confirm_addr = {}

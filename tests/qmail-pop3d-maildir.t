@@ -2,7 +2,9 @@
 """qmail-pop3d against odd and busy Maildirs, under a real tcpserver.
 
 Sessions that see other sessions and IMAP servers change the mailbox
-under them (quickly, and with STAT and LIST agreeing), entries that
+under them (quickly, and with STAT and LIST agreeing; a client going
+through a mailbox renamed under it reads cur/ a few times, not once per
+command), entries that
 cannot be moved or read (which cost only themselves), names with
 nothing before the ':', leftovers in tmp/, a password with a tab, and
 the ",W=" size qmail-local puts in the names (STAT reads no message).
@@ -128,6 +130,60 @@ for i in range(N // 2):
 t.ok(b.cmd("QUIT").startswith(b"+OK bye, 5000"), "and QUIT removes them")
 b.close()
 t.is_(os.listdir(os.path.join(MD, "cur")), [], "the mailbox is empty")
+
+
+def flag_all(flags):
+    """an IMAP server gives every message in cur/ new flags"""
+    d = os.path.join(MD, "cur")
+    for n in os.listdir(d):
+        os.rename(os.path.join(d, n), os.path.join(d, n.split(":")[0] + ":2," + flags))
+
+
+# a client going through a mailbox renamed under it reads cur/ once, not
+# once per command: the listing is kept and read again only when a name
+# is missing from it too.  Messages without W= sizes, so LIST opens each.
+clear()
+N = 3000
+bodies = [b"Subject: %d\n\n%s\n" % (i, b"x" * (i % 50)) for i in range(1, N + 1)]
+for i in range(N):
+    put("cur", "%d.M%dP1.test:2," % (base + i, i), bodies[i], base + i)
+if shutil.which("strace"):
+    log = os.path.join(t.tmpdir(), "strace")
+    p = t.start(["strace", "-qq", "-o", log, "-e", "trace=open,openat,getdents,getdents64",
+                 "-e", "signal=none", os.path.join(t.BIN, "qmail-pop3d"),
+                 os.path.basename(MD)], cwd=os.path.dirname(MD),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    greet = p.stdout.readline()
+    flag_all("S")
+
+    def ask(lines):
+        p.stdin.write(b"".join(ln + b"\r\n" for ln in lines))
+        p.stdin.flush()
+        return [p.stdout.readline() for _ in lines]
+
+    got = ask([b"LIST 1"])		# reads cur/ once: every name is new
+    flag_all("ST")			# the kept listing is out of date for all
+    # LIST 2 reads cur/ again (its name from the listing is gone too);
+    # LIST 3 and on, and LIST 1 once more, use what LIST 2 read
+    got += ask([b"LIST %d" % i for i in range(2, N + 1)] + [b"LIST 1"])
+    flag_all("RST")
+    got += ask([b"DELE %d" % i for i in range(1, N + 1)] + [b"QUIT"])
+    p.stdin.close()
+    p.wait(60)
+    want = [b"+OK %d %d\r\n" % (i, len(crlf(bodies[i - 1]))) for i in range(1, N + 1)]
+    t.is_(greet, b"+OK %d messages\r\n" % N, "a session on %d messages" % N)
+    t.ok(got[:N + 1] == want + want[:1], "LIST finds every message renamed under it, twice")
+    t.ok(got[N + 1:-1] == [b"+OK marked for deletion\r\n"] * N and
+         got[-1] == b"+OK bye, %d messages deleted\r\n" % N,
+         "QUIT removes them after a third renaming: " + got[-1].decode().strip())
+    t.is_(os.listdir(os.path.join(MD, "cur")), [], "cur/ is empty")
+    calls = open(log).read().splitlines()
+    reads = [ln for ln in calls if '"cur"' in ln and "O_DIRECTORY" in ln]
+    dents = [ln for ln in calls if ln.startswith("getdents")]
+    t.ok(len(reads) <= 4 and len(dents) <= 100,
+         "%d commands read cur/ %d times in %d getdents calls" % (2 * N + 2, len(reads), len(dents)))
+else:
+    t.skip("no strace", 5)
 
 # entries that cannot be moved or read cost only themselves
 clear()
