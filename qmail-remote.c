@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auto.h"
@@ -429,17 +430,63 @@ wfail:
 
 /* --- SMTP session ---------------------------------------------------- */
 
-/* getreply - the next reply into sm->rep; its code, or -1 with errno */
+/* now_ms - milliseconds on the monotonic clock */
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	/* CLOCK_MONOTONIC cannot fail on a POSIX.1-2008 system; if it did,
+	 * a reply would still end at the per-read timeout of sm->in */
+	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
+		return 0;
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* wholeline - wait until sm->in holds a whole reply line (or more than
+ * one may be, or the peer has closed), but not past end (milliseconds
+ * of now_ms): 1, or -1 with errno, ETIMEDOUT when end passed */
+static int
+wholeline(struct smtp *sm, long long end)
+{
+	struct pollfd p;
+	long long left;
+	size_t have;
+	int r;
+
+	for (;;) {
+		have = buf_pending(&sm->in);
+		if (have > REPLYLINE_MAX || str_chrb(sm->in.x + sm->in.pos, have, '\n') < have)
+			return 1;
+		if ((left = end - now_ms()) <= 0)
+			return errno = ETIMEDOUT, -1;
+		p.fd = sm->in.fd;
+		p.events = POLLIN;
+		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (r > 0 && (r = (int)buf_fill(&sm->in)) <= 0)
+			return r == 0 ? 1 : -1;	/* end of file: buf_getline sees it */
+	}
+}
+
+/* getreply - the next reply into sm->rep; its code, or -1 with errno.
+ * The whole reply, every line of it, must come within sm->in.timeout
+ * seconds of the moment we start to wait: a peer that sends a line or
+ * a byte now and then holds us no longer than one that sends nothing. */
 static int
 getreply(struct smtp *sm)
 {
 	struct str line = STR_ZERO;
+	long long end = now_ms() + (long long)sm->in.timeout * 1000;
 	int r;
 
 	smtpreply_start(&sm->rep);
 	for (;;) {
 		line.len = 0;
-		r = buf_getline(&sm->in, &line, '\n', REPLYLINE_MAX);
+		r = wholeline(sm, end);
+		if (r == 1)
+			r = buf_getline(&sm->in, &line, '\n', REPLYLINE_MAX);
 		if (r == 0) {
 			errno = ECONNRESET;
 			r = -1;

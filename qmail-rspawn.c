@@ -10,10 +10,16 @@
  * h permanent or s temporary failure, then one for the message, K, Z or
  * D, each a letter, text and a NUL; it is turned into one K, Z or D per
  * recipient.  A recipient the report does not cover is a temporary failure.
+ *
+ * qmail-remote bounds each connection and each reply; the whole run is
+ * bounded here: one that runs longer than control/timeoutremotetotal
+ * seconds (however many hosts it tries, however slowly a peer keeps it
+ * busy) is killed, and each of its recipients deferred with the reason.
  */
 #include <unistd.h>
 
 #include "auto.h"
+#include "control.h"
 #include "die.h"
 #include "qfile.h"
 #include "sig.h"
@@ -22,6 +28,8 @@
 #include "str.h"
 
 #define RCPTS_MAX 1000
+#define TOTAL_DEFAULT 7200	/* control/timeoutremotetotal's default, seconds */
+#define TOTAL_FILE "control/timeoutremotetotal"
 
 static size_t
 rcpts(void *ctx, char **f, size_t nf)
@@ -60,6 +68,23 @@ start(void *ctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct s
 	return 0;
 }
 
+/* killed - Z for each of nr recipients: qmail-remote was killed past the
+ * limit, why being the spawner's words */
+static void
+killed(const char *why, size_t n, size_t nr, struct str *res)
+{
+	struct str t = STR_ZERO;
+	size_t i;
+
+	if (!str_cats(&t, "qmail-remote: ") || !str_catb(&t, why, n) ||
+	    !str_cats(&t, " (" TOTAL_FILE ")"))
+		die_nomem();
+	for (i = 0; i < nr; i++)
+		if (!spawner_record(res, 'Z', t.s, t.len))
+			die_nomem();
+	str_free(&t);
+}
+
 static void
 finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, struct str *res)
 {
@@ -77,6 +102,13 @@ finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, st
 		if (got == nr && (p[0] == 'K' || p[0] == 'Z' || p[0] == 'D'))
 			mf = p, ml = fl;
 		break;
+	}
+	/* a killed run's report is the spawner's reason, which no record
+	 * letter starts: every recipient is deferred with it */
+	if (got == 0 && mf == NULL && n > 0 && spawn_exitcode(status) == -1 &&
+	    str_chrb("rhsKZD", 6, out[0]) == 6) {
+		killed(out, n, nr, res);
+		return;
 	}
 	for (i = 0; i < nr; i++) {
 		if (i >= got) {
@@ -110,6 +142,8 @@ main(int argc, char **argv)
 {
 	static const struct spawner_ops ops = { rcpts, start, finish };
 	struct str bin = STR_ZERO;
+	unsigned long total;
+	int r;
 
 	(void)argc;
 	die_init(argv[0]);
@@ -120,5 +154,9 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	if (!str_cats(&bin, auto_home) || !str_cats(&bin, "/bin/qmail-remote") || !str_nul(&bin))
 		die_nomem();
-	return spawner_run(&ops, bin.s, 0);	/* qmail-remote keeps its own time */
+	if ((r = control_readulong(TOTAL_FILE, &total)) == -1)
+		die_sys(EXIT_TEMP, "unable to read " TOTAL_FILE);
+	if (r == 0)
+		total = TOTAL_DEFAULT;
+	return spawner_run(&ops, bin.s, total);	/* 0: no limit */
 }

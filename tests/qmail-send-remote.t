@@ -3,12 +3,16 @@
 per message and domain with every recipient at that domain, domains in
 parallel, per-recipient outcomes: 5xx bounces that recipient only (an
 RFC 3464 report with Remote-MTA and an smtp Diagnostic-Code), 4xx is
-retried, and the retry carries only what is left."""
+retried, and the retry carries only what is left.  A qmail-remote that
+runs past control/timeoutremotetotal is killed by qmail-rspawn, and its
+recipients are deferred and tried again."""
 import email
 import email.policy
 import os
 import re
+import socket
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t
@@ -45,16 +49,40 @@ class Handler:
         return "250 2.0.0 ok: queued"
 
 
+def silent_peer():
+    """A peer that greets and then says nothing; (socket, connections)"""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4)
+    conns = []
+
+    def loop():
+        while True:
+            try:
+                c, _ = sock.accept()
+                c.sendall(b"220 slow.test ready\r\n")
+            except OSError:
+                return
+            conns.append(c)	# held open, closed with the test
+    threading.Thread(target=loop, daemon=True).start()
+    return sock, conns
+
+
 s = qsend.Scene()
 c = None
+slow = None
 try:
+    slow, slowconns = silent_peer()
     port = t.free_port()
     h = Handler()
     c = Controller(h, hostname="127.0.0.1", port=port, server_hostname="rx.test")
     c.start()
     bob = s.home("bob")
     s.assign([s.user("bob", bob)])
-    t.control("smtproutes", "far.test:[127.0.0.1]:%d\nnear.test:[127.0.0.1]:%d\n" % (port, port))
+    t.control("smtproutes", "far.test:[127.0.0.1]:%d\nnear.test:[127.0.0.1]:%d\n"
+              "slow.test:[127.0.0.1]:%d\n" % (port, port, slow.getsockname()[1]))
+    # read when qmail-rspawn starts; far more than the other deliveries need
+    t.control("timeoutremotetotal", "4\n")
     t.control("helohost", D + "\n")
     t.control("retryremote", "1\n")
     s.start()
@@ -90,8 +118,22 @@ try:
     t.is_(r.get("Remote-MTA"), "dns; [127.0.0.1]", "Remote-MTA: the server that said no (smtproutes: [127.0.0.1])")
     t.ok(r.get("Diagnostic-Code", "").startswith("smtp; 550 "),
          "Diagnostic-Code: smtp; with the reply")
+
+    # a host that never answers EHLO (timeoutremote is 1200 s): after 4 s
+    # qmail-rspawn kills qmail-remote, the recipient is deferred with the
+    # reason, and qmail-send tries again
+    t.is_(s.inject("bob@" + D, ["x@slow.test"], "Subject: slow\n\nhello\n"), 0, "accepted for slow.test")
+    t.ok(s.wait(lambda: re.search(r"deferral: x@slow\.test: qmail-remote: the delivery ran longer than 4 "
+                                  r"seconds and was killed \(control/timeoutremotetotal\)", s.log()), 30),
+         "log: killed after 4 s, deferred, with the reason")
+    t.ok(s.wait(lambda: len(slowconns) >= 2, 30), "and tried again (%d connections)" % len(slowconns))
 finally:
     s.finish()
     if c:
         c.stop()
+    t.control("timeoutremotetotal", None)
+    if slow:
+        slow.close()
+        for x in slowconns:
+            x.close()
 t.done()
