@@ -16,7 +16,8 @@ import lanmail as t
 DOMAIN = "send.test"
 CONTROLS = ("me", "locals", "virtualdomains", "concurrencylocal", "concurrencyremote",
             "queuelifetime", "retrylocal", "retryremote", "bouncefrom", "bouncehost",
-            "doublebounceto", "doublebouncehost", "smtproutes", "helohost", "rcpthosts")
+            "doublebounceto", "doublebouncehost", "smtproutes", "helohost", "rcpthosts",
+            "timeoutremotetotal")
 
 
 def children(ppid):
