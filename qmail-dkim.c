@@ -16,6 +16,11 @@
  * that nothing meant to be signed leaves unsigned; more than 1000
  * header fields to sign refuse it for good (31).
  *
+ * Memory does not grow with the message: the header (at most HEADER_MAX
+ * bytes) is kept, the body is hashed as it passes and, beyond what was
+ * read with the header and the first SPOOL_MEM bytes after it, kept in
+ * an unlinked file in $TMPDIR (or /tmp) until it goes on (lib/spool.h).
+ *
  * The message comes from a local user or an authenticated client: it
  * is parsed carefully but is not the enemy.  Links OpenSSL's libcrypto.
  */
@@ -31,15 +36,27 @@
 
 #include "auto.h"
 #include "base64.h"
+#include "buf.h"
 #include "control.h"
 #include "die.h"
 #include "dkim.h"
 #include "qqfilter.h"
+#include "spool.h"
 #include "str.h"
 
 #define KEYS_MAX 8		/* keys used per domain */
 #define KEYFILE_MAX 65536	/* bytes in a PEM key file */
 #define SELECTOR_MAX 63
+#define HEADER_MAX 1048576	/* bytes of header (LF line ends), the empty line included */
+#define READ_STEP 65536		/* bytes read at a time */
+
+/* the body hash, made as the body streams past: whether a key signs is
+ * known only from the envelope, which comes after the whole message */
+struct bodyhash {
+	struct dkim_body b;
+	EVP_MD_CTX *ctx;
+	int ok;			/* 0: SHA-256 failed */
+};
 
 /* the fields signed, when present; from is signed once more */
 static const char *const signed_fields[] = {
@@ -118,24 +135,106 @@ digest_put(void *ctx, const char *p, size_t n)
 	return EVP_DigestUpdate(ctx, p, n);
 }
 
-/* body_hash - base64 SHA-256 of the relaxed body */
+/* hash_init - a SHA-256 of the relaxed body, fed as the body streams
+ * past; a failure only counts if a key is to sign (hash_end) */
 static void
-body_hash(const char *body, size_t n, struct str *out)
+hash_init(struct bodyhash *h)
+{
+	h->ok = (h->ctx = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
+	dkim_body_init(&h->b, 1, digest_put, h->ctx);
+}
+
+static void
+hash_feed(struct bodyhash *h, const char *p, size_t n)
+{
+	if (h->ok && !dkim_body_feed(&h->b, p, n))
+		h->ok = 0;
+}
+
+/* hash_end - the body is complete: its hash, base64, into out */
+static void
+hash_end(struct bodyhash *h, struct str *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen;
-	struct dkim_body b;
-	EVP_MD_CTX *ctx;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		die(QQ_REFUSE, "unable to set up SHA-256");
-	dkim_body_init(&b, 1, digest_put, ctx);
-	if (!dkim_body_feed(&b, body, n) || !dkim_body_end(&b) ||
-	    !EVP_DigestFinal_ex(ctx, md, &mdlen))
-		die(QQ_REFUSE, "SHA-256 failed");
-	EVP_MD_CTX_free(ctx);
+	if (!h->ok || !dkim_body_end(&h->b) || !EVP_DigestFinal_ex(h->ctx, md, &mdlen))
+		die(QQ_REFUSE, "unable to hash the body with SHA-256");
 	if (!base64_encode((const char *)md, mdlen, out))
 		nomem();
+}
+
+/* read_lf - the next piece of the message, read into step[1..READ_STEP]
+ * and its line ends made LF in place: a CR before an LF is dropped, as
+ * qmail-smtpd stores messages.  A CR that ends a piece waits in *cr
+ * (put back in step[0]) until the next piece tells whether an LF
+ * follows; at the end of the input it is text.  The piece in *p, *n;
+ * 1, or 0 when the input has ended (the piece then is that CR, if any). */
+static int
+read_lf(char *step, int *cr, const char **p, size_t *n)
+{
+	char *s;
+	size_t i, j, k;
+	long r;
+
+	while ((r = fd_read(0, step + 1, READ_STEP, 0)) == -1)
+		if (errno != EINTR && errno != EAGAIN)
+			die_sys(QQ_READ, "unable to read the message");
+	if (r == 0) {
+		*p = "\r";
+		*n = *cr ? 1 : 0;
+		*cr = 0;
+		return 0;
+	}
+	if (*cr) {
+		step[0] = '\r';
+		s = step;
+		k = (size_t)r + 1;
+	} else {
+		s = step + 1;
+		k = (size_t)r;
+	}
+	*cr = 0;
+	for (i = j = 0; i < k; i++) {
+		if (s[i] == '\r' && i + 1 == k) {
+			*cr = 1;
+			break;
+		}
+		if (s[i] != '\r' || s[i + 1] != '\n')
+			s[j++] = s[i];
+	}
+	*p = s;
+	*n = j;
+	return 1;
+}
+
+/* read_header - the header, LF line ends, into msg, the empty line that
+ * ends it included; what was read past it is left in msg after the
+ * first *hlen bytes.  Stops with *hlen over HEADER_MAX when it is
+ * longer.  1, or 0 when the input has ended. */
+static int
+read_header(struct str *msg, size_t *hlen, char *step, int *cr)
+{
+	const char *p;
+	size_t i = 0, n;
+	int linestart = 1, more = 1;
+
+	for (;;) {
+		for (; i < msg->len; i++) {
+			if (msg->s[i] == '\n' && linestart) {
+				*hlen = i + 1;
+				return more;
+			}
+			linestart = msg->s[i] == '\n';
+		}
+		if (!more || msg->len > HEADER_MAX) {
+			*hlen = msg->len;	/* no empty line: no body; or too long */
+			return more;
+		}
+		more = read_lf(step, cr, &p, &n);
+		if (!str_catb(msg, p, n))
+			nomem();
+	}
 }
 
 /* load_key - the private key in file fn */
@@ -239,32 +338,50 @@ main(int argc, char **argv)
 	struct str sel = STR_ZERO, bh = STR_ZERO, hlist = STR_ZERO, hdrs = STR_ZERO;
 	struct str sig = STR_ZERO, b64 = STR_ZERO, data = STR_ZERO, fn = STR_ZERO;
 	static struct dkim_field f[DKIM_FIELDS_MAX];
-	const char *part[KEYS_MAX + 1], *s;
-	size_t len[KEYS_MAX + 1], nf, body, i, j, k, nkeys, slen, count, hstart[KEYS_MAX];
+	static struct bodyhash hash;
+	static struct spool sp;
+	static char step[1 + READ_STEP];
+	const char *part[2], *s, *p;
+	size_t len[2], nf, body, hlen, i, j, k, nkeys, slen, count, n, hstart[KEYS_MAX];
 	char tbuf[FMT_ULONG];
 	EVP_PKEY *key;
 	const char *auth;
-	int fieldsok;
+	int fieldsok, more, cr = 0;
 
 	(void)argc;
 	die_init(argv[0]);
 	if (chdir(auto_home) == -1)
 		die_sys(QQ_REFUSE, "unable to chdir to ", auto_home);
-	qq_input(&msg, &env);
-	/* CRLF becomes LF, as qmail-smtpd stores it: qmail-remote would
-	 * send a CR before an LF as text, and the signature must cover the
-	 * message as it will go out */
-	for (i = j = 0; i < msg.len; i++)
-		if (msg.s[i] != '\r' || i + 1 == msg.len || msg.s[i + 1] != '\n')
-			msg.s[j++] = msg.s[i];
-	msg.len = j;
-	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
-		die(QQ_ENVELOPE, "the envelope is malformed");
+	spool_init(&sp, "qmail-dkim");
+
+	/* CRLF becomes LF as it is read, as qmail-smtpd stores it:
+	 * qmail-remote would send a CR before an LF as text, and the
+	 * signature must cover the message as it will go out.  The header
+	 * is kept. */
+	more = read_header(&msg, &hlen, step, &cr);
+	if (hlen > HEADER_MAX)
+		die(QQ_PERM, "the header is longer than 1048576 bytes");
 	/* more fields than can be signed: refused for good below when a key
 	 * would sign the message (trying again cannot help), passed on as
 	 * it is when none would */
-	if (!(fieldsok = dkim_fields(msg.s, msg.len, f, DKIM_FIELDS_MAX, &nf, &body)))
+	if (!(fieldsok = dkim_fields(msg.s, hlen, f, DKIM_FIELDS_MAX, &nf, &body)))
 		nf = 0;
+
+	/* the body: hashed as it passes; what came with the header stays
+	 * in msg, the rest is spooled */
+	hash_init(&hash);
+	if (msg.len > hlen)
+		hash_feed(&hash, msg.s + hlen, msg.len - hlen);
+	while (more) {
+		more = read_lf(step, &cr, &p, &n);
+		hash_feed(&hash, p, n);
+		spool_put(&sp, p, n);
+	}
+
+	if (!qq_readall(1, &env))
+		die_sys(QQ_READ, "unable to read the envelope");
+	if (!qq_envelope_sender(env.s, env.len, &s, &slen))
+		die(QQ_ENVELOPE, "the envelope is malformed");
 
 	/* the signing domain: From's, else the envelope sender's.  After
 	 * SMTP AUTH only the envelope sender's: qmail-smtpd has bound it to
@@ -295,7 +412,7 @@ main(int argc, char **argv)
 	if (nkeys > 0 && !fieldsok)
 		die(QQ_PERM, "too many header fields to sign (at most 1000)");
 	if (nkeys > 0) {
-		body_hash(msg.s + body, msg.len - body, &bh);
+		hash_end(&hash, &bh);
 		/* h=: each signed field as often as it occurs; from once more */
 		for (k = 0; signed_fields[k]; k++) {
 			size_t fl = strlen(signed_fields[k]);
@@ -341,9 +458,10 @@ main(int argc, char **argv)
 				nomem();
 		}
 	}
+	/* the signatures first, then the message */
 	part[0] = hdrs.s ? hdrs.s : "";
 	len[0] = hdrs.len;
 	part[1] = msg.s ? msg.s : "";
 	len[1] = msg.len;
-	return qq_pass(part, len, 2, env.s, env.len);
+	return spool_pass(part, len, 2, &sp, env.s, env.len, step, sizeof step);
 }

@@ -21,15 +21,13 @@
  *
  * Memory does not grow with the message: the header (at most HEADER_MAX
  * bytes) is kept, the body is hashed as it passes and, beyond its first
- * BODY_MEM bytes, kept in an unlinked file in $TMPDIR (or /tmp) until it
- * goes on.
+ * SPOOL_MEM bytes, kept in an unlinked file in $TMPDIR (or /tmp) until it
+ * goes on (lib/spool.h).
  *
  * Untrusted: the whole message, the signatures in it, the key records
  * in DNS.  Links OpenSSL's libcrypto.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,11 +46,11 @@
 #include "dns.h"
 #include "env.h"
 #include "qqfilter.h"
+#include "spool.h"
 #include "str.h"
 
 #define SIGS_MAX 5		/* signatures checked per message */
 #define HEADER_MAX 1048576	/* bytes of header, the empty line included */
-#define BODY_MEM 65536		/* bytes of body kept in memory; the rest spooled */
 #define READ_STEP 65536		/* bytes read at a time */
 
 /* the body hash of one signature, made as the body streams past */
@@ -62,15 +60,6 @@ struct bodyhash {
 	size_t limit, done;	/* l= ((size_t)-1 without), bytes hashed */
 	int ok;			/* 0: l= longer than the body, or SHA-256 failed */
 	unsigned char md[32];
-};
-
-/* the body on its way through: buf, after what went to the unlinked
- * file fd (-1 until the body outgrows buf) */
-struct spool {
-	const char *dir;
-	int fd;
-	size_t len;
-	char buf[BODY_MEM];
 };
 
 enum result { R_PASS, R_FAIL, R_NEUTRAL, R_TEMPERROR, R_PERMERROR };
@@ -561,106 +550,6 @@ read_header(struct str *msg, size_t *hlen)
 	}
 }
 
-/* spool_add - body bytes p[0..n) kept: in buf while they fit, else
- * buf (full) goes to the temporary file, created the first time */
-static void
-spool_add(struct spool *sp, const char *p, size_t n)
-{
-	struct str fn = STR_ZERO;
-	size_t k;
-
-	while (n > 0) {
-		if (sp->len == sizeof sp->buf) {
-			if (sp->fd == -1) {
-				if (!str_copys(&fn, sp->dir) || !str_cats(&fn, "/qmail-dkimverify.XXXXXX") ||
-				    !str_nul(&fn))
-					nomem();
-				if ((sp->fd = mkstemp(fn.s)) == -1)
-					die_sys(QQ_WRITE, "unable to create a temporary file in ", sp->dir);
-				/* nobody else needs its name; the queue program
-				 * must not inherit it */
-				if (unlink(fn.s) == -1 || fcntl(sp->fd, F_SETFD, FD_CLOEXEC) == -1)
-					die_sys(QQ_WRITE, "unable to set up ", fn.s);
-				str_free(&fn);
-			}
-			if (!fd_writeall(sp->fd, sp->buf, sp->len, 0))
-				die_sys(QQ_WRITE, "unable to write a temporary file in ", sp->dir);
-			sp->len = 0;
-		}
-		k = sizeof sp->buf - sp->len;
-		if (k > n)
-			k = n;
-		memcpy(sp->buf + sp->len, p, k);
-		sp->len += k;
-		p += k;
-		n -= k;
-	}
-}
-
-/* spool_copy - the body to fd: 1, 0 when writing failed, -1 when the
- * temporary file could not be read back (errno set) */
-static int
-spool_copy(struct spool *sp, int fd, char *step)
-{
-	long r;
-
-	if (sp->fd != -1) {
-		if (lseek(sp->fd, 0, SEEK_SET) == -1)
-			return -1;
-		for (;;) {
-			r = fd_read(sp->fd, step, READ_STEP, 0);
-			if (r == -1 && errno == EINTR)
-				continue;
-			if (r == -1)
-				return -1;
-			if (r == 0)
-				break;
-			if (!fd_writeall(fd, step, (size_t)r, 0))
-				return 0;
-		}
-	}
-	return fd_writeall(fd, sp->buf, sp->len, 0);
-}
-
-/* pass - our field, the header and the body to the next queue program,
- * then the envelope; its exit code.  step is room for READ_STEP bytes. */
-static int
-pass(const struct str *ar, const struct str *hdr, struct spool *sp, const struct str *env, char *step)
-{
-	const char *prog = env_get("NEXTQUEUE");
-	struct sigaction sa;
-	int mfd, efd, code, ok, err = 0;
-	pid_t pid;
-
-	if (!prog || !*prog)
-		prog = "bin/qmail-queue";
-	/* a queue program that dies early must not kill us with SIGPIPE */
-	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) == -1 || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
-		die_sys(QQ_REFUSE, "unable to run the next queue program");
-	ok = fd_writeall(mfd, ar->s, ar->len, 0) && fd_writeall(mfd, hdr->s, hdr->len, 0);
-	if (ok && (ok = spool_copy(sp, mfd, step)) == -1) {
-		/* no envelope: the queue program commits nothing */
-		err = errno;
-		(void)qq_close(mfd, efd, env->s, 0, 0);
-		(void)qq_reap(pid);
-		errno = err;
-		die_sys(QQ_READ, "unable to read back the temporary file in ", sp->dir);
-	}
-	if (!qq_close(mfd, efd, env->s, env->len, ok))
-		ok = 0, err = errno;
-	/* a write that failed because it exited is told by its exit code */
-	code = qq_reap(pid);
-	if (code == -1 || (code == 0 && !ok)) {
-		if (code == 0)
-			errno = err;
-		die_sys(QQ_REFUSE, "unable to run the next queue program");
-	}
-	return code;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -670,8 +559,8 @@ main(int argc, char **argv)
 	static struct spool sp;
 	static char step[READ_STEP];
 	struct dkim_field one;
-	const char *s;
-	size_t nf, body, i, k, slen, pos, nsig = 0, from, to, received = (size_t)-1;
+	const char *part[2], *s;
+	size_t len[2], nf, body, i, k, slen, pos, nsig = 0, from, to, received = (size_t)-1;
 	enum result r;
 	int toomany, eof;
 	long n;
@@ -686,10 +575,7 @@ main(int argc, char **argv)
 		die_sys(QQ_CONF, "unable to read control/me");
 	if (me.len == 0 && !str_copys(&me, "localhost"))
 		nomem();
-	sp.fd = -1;
-	sp.dir = env_get("TMPDIR");
-	if (sp.dir == NULL || *sp.dir == 0)
-		sp.dir = "/tmp";
+	spool_init(&sp, "qmail-dkimverify");
 
 	/* the header, kept */
 	eof = read_header(&msg, &body);
@@ -707,7 +593,7 @@ main(int argc, char **argv)
 	for (n = (long)(msg.len - body), s = msg.s + body;; ) {
 		for (i = 0; i < k; i++)
 			(void)dkim_body_feed(&bh[i].b, s, (size_t)n);	/* hash_put does not fail */
-		spool_add(&sp, s, (size_t)n);
+		spool_put(&sp, s, (size_t)n);
 		if (eof)
 			break;
 		n = fd_read(0, step, READ_STEP, 0);
@@ -764,5 +650,9 @@ main(int argc, char **argv)
 	msg.len = to + msg.len - from;
 
 	/* our field first, then the message */
-	return pass(&ar, &msg, &sp, &env, step);
+	part[0] = ar.s;
+	len[0] = ar.len;
+	part[1] = msg.s;
+	len[1] = msg.len;
+	return spool_pass(part, len, 2, &sp, env.s, env.len, step, sizeof step);
 }

@@ -35,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(89)
+t.plan(96)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -442,6 +442,41 @@ t.ok(rc == 0 and got and got.endswith(text) and os.listdir(tmpd) == [],
 rc, got, err = run_filter("qmail-dkimverify", b"X-A: b\n" * 150000 + lf(base), ENV)
 t.ok(rc == 31 and got is None and "header is longer" in err,
      "a header of more than 1 MB: exit 31, nothing passed on (%d %s)" % (rc, err.strip()))
+
+# the signer streams the same way: a 30 MB message with CRLF line ends
+# (and CRs that are text) crossing every read boundary comes out with LF
+# line ends, byte for byte after the signatures, which verify, while
+# qmail-dkim's peak memory stays under 8 MB
+unit = b"".join(b"t" * (i % 89) + (b"\ra" if i % 7 == 0 else b"") + b"\r\n" for i in range(89 * 7))
+big = b"From: Joe <joe@sign.test>\r\nTo: x@far.test\r\nSubject: big\r\n\r\n" + unit * ((30 << 20) // len(unit))
+rc, got, err = run_filter("qmail-dkim", big, ENV, env={"NEXTQUEUE": hwmq})
+big = lf(big)
+sighdr = got[:len(got) - len(big)] if got else b""
+t.ok(rc == 0 and got and got.endswith(big) and sighdr.startswith(b"DKIM-Signature: ") and
+     sighdr.count(b"\nDKIM-Signature: ") == 1 and verify_all(got) == [True, True],
+     "30 MB signed: both signatures verify, the message unchanged after them but for CRLF (%d %s)" %
+     (rc, err.strip()))
+hwm = open(os.path.join(rec, "hwm")).read().strip()
+t.ok(hwm.isdigit() and int(hwm) < 8192, "qmail-dkim's peak memory %s kB, under 8 MB" % hwm)
+del big, got, unit
+# a CR that ends the message is text, and stays
+rc, got, err = run_filter("qmail-dkim", b"From: joe@sign.test\r\n\r\nx\r\ny\r", ENV)
+t.ok(rc == 0 and got and got.endswith(b"\nFrom: joe@sign.test\n\nx\ny\r") and verify_all(got) == [True, True],
+     "a final CR is kept and signed (%d %s)" % (rc, err.strip()))
+# its temporary file: as qmail-dkimverify's
+text = messages["plain"] + b"a line of text\n" * 10000
+rc, got, err = run_filter("qmail-dkim", text, ENV, env={"TMPDIR": "/nonexistent"})
+t.ok(rc == 53 and got is None and "unable to create a temporary file in /nonexistent" in err,
+     "qmail-dkim: no temporary file can be made: exit 53, nothing passed on (%d %s)" % (rc, err.strip()))
+rc, got, err = run_filter("qmail-dkim", messages["plain"], ENV, env={"TMPDIR": "/nonexistent"})
+t.ok(rc == 0 and got and got.endswith(messages["plain"]), "qmail-dkim: a small body needs no temporary file")
+rc, got, err = run_filter("qmail-dkim", text, ENV, env={"TMPDIR": tmpd})
+t.ok(rc == 0 and got and got.endswith(text) and os.listdir(tmpd) == [] and verify_all(got) == [True, True],
+     "qmail-dkim: a larger body goes through $TMPDIR, nothing is left there (%d %s)" % (rc, err.strip()))
+# the header is kept in memory: more than 1 MB of it is refused for good
+rc, got, err = run_filter("qmail-dkim", (b"X-A: " + b"b" * 2000 + b"\n") * 600 + messages["plain"], ENV)
+t.ok(rc == 31 and got is None and "header is longer" in err,
+     "qmail-dkim: a header of more than 1 MB: exit 31, nothing passed on (%d %s)" % (rc, err.strip()))
 
 s.control("spfbehavior", None)
 shutil.rmtree(os.path.join(keydir, "sign.test"), ignore_errors=True)
