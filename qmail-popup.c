@@ -8,13 +8,16 @@
  * carries "login\0password\0timestamp\0".  When subprogram exits 0 the
  * session was served; 1 means a bad login, and the client may try again.
  * Behind qmail-tls -s it offers STLS (RFC 2595, lib/starttls.h).
- * Everything the client sends is untrusted.  Input is read a byte at a
- * time so that nothing the client sent after its login is lost to the
- * subprogram, which reads the same descriptor.
+ * Everything the client sends is untrusted.  Input is never read past
+ * the end of the current line (see take), so that nothing the client
+ * sent after its login is lost to the subprogram, which reads the same
+ * descriptor.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +68,7 @@ struct session {
 	int tlsfd;		/* qmail-tls control socket, -1: no STLS */
 	int tls;		/* the connection is encrypted */
 	int plainok;		/* credentials are accepted (TLS, or a trusted network) */
+	int peek;		/* fd 0 may be a socket: see take */
 };
 
 #define NEEDTLS "-ERR [AUTH] plaintext logins are refused here: send STLS first\r\n"
@@ -89,6 +93,60 @@ mono(void)
 	return t.tv_sec;
 }
 
+static void
+wipe(char *p, size_t n)
+{
+	volatile char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* take - up to n bytes of the client's input, never past a LF, so that
+ * whatever the client sends after its login is left for the subprogram,
+ * which reads the same descriptor, and nothing sent in clear after STLS
+ * is taken; within wait seconds.  On a socket (tcpserver's, qmail-tls's)
+ * a recv(MSG_PEEK) sees what has come and a read takes it up to the
+ * first LF: a long line costs a read per block, not per byte.  Anything
+ * else (a pipe) is read a byte at a time.  Like read(2); -1 with errno
+ * ETIMEDOUT when nothing came in time. */
+static long
+take(struct session *ss, char *p, size_t n, unsigned wait)
+{
+	struct pollfd pf;
+	ssize_t r;
+	size_t m;
+
+	if (!ss->peek)
+		return fd_read(0, p, 1, wait);
+	pf.fd = 0;
+	pf.events = POLLIN;
+	while ((r = poll(&pf, 1, (int)wait * 1000)) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (r == 0)
+		return errno = ETIMEDOUT, -1;
+	while ((r = recv(0, p, n, MSG_PEEK)) == -1 && errno == EINTR)
+		;
+	if (r == -1 && errno == ENOTSOCK) {
+		ss->peek = 0;
+		return fd_read(0, p, 1, wait);
+	}
+	if (r <= 0)
+		return (long)r;
+	m = str_chrb(p, (size_t)r, '\n');
+	/* what was seen is there: the read takes it without waiting */
+	return fd_read(0, p, m < (size_t)r ? m + 1 : (size_t)r, 0);
+}
+
+/* autologout - the client was idle, or its login took too long */
+static void __attribute__((noreturn))
+autologout(void)
+{
+	out("-ERR autologout: idle, or the login took too long\r\n");
+	_exit(0);
+}
+
 /* getline_ - a line from the client, without its line end, into
  * x[0..size); 1, or 0 when it was too long: more than size octets, LF
  * included (the rest of it is read and dropped).  The whole login must
@@ -97,42 +155,38 @@ mono(void)
 static int
 getline_(struct session *ss, char *x, size_t size, size_t *n)
 {
+	char y[BUF_SIZE];
 	time_t left;
-	char c;
-	long r;
-	int toolong = 0;
+	long r, i;
+	int toolong = 0, done = 0;
 
 	*n = 0;
 	for (;;) {
-		left = ss->end - mono();
-		r = left <= 0 ? (errno = ETIMEDOUT, -1) :
-		    fd_read(0, &c, 1, left < ss->timeout ? (unsigned)left : ss->timeout);
-		if (r == -1 && errno == ETIMEDOUT) {
-			out("-ERR autologout: idle, or the login took too long\r\n");
-			_exit(0);
-		}
+		/* checked once the line is in too: a line that came in one
+		 * block after the deadline is not answered either */
+		if ((left = ss->end - mono()) <= 0)
+			autologout();
+		if (done)
+			break;
+		r = take(ss, y, sizeof y, left < ss->timeout ? (unsigned)left : ss->timeout);
+		if (r == -1 && errno == ETIMEDOUT)
+			autologout();
 		if (r <= 0)
 			_exit(0);	/* the client left */
-		if (c == '\n')
-			break;
-		if (*n + 1 >= size)
-			toolong = 1;
-		else
-			x[(*n)++] = c;
+		for (i = 0; i < r && !done; i++) {
+			if (y[i] == '\n')
+				done = 1;	/* the last byte: take stops there */
+			else if (*n + 1 >= size)
+				toolong = 1;
+			else
+				x[(*n)++] = y[i];
+		}
+		wipe(y, (size_t)r);	/* it may hold a password */
 	}
 	if (*n > 0 && x[*n - 1] == '\r')
 		(*n)--;
 	x[*n] = 0;
 	return !toolong;
-}
-
-static void
-wipe(char *p, size_t n)
-{
-	volatile char *v = p;
-
-	while (n-- > 0)
-		*v++ = 0;
 }
 
 /* login - run the subprogram with the login on descriptor 3.  Returns
@@ -262,9 +316,9 @@ auth(struct session *ss, const struct pop3_cmd *c)
 }
 
 /* stls - RFC 2595: qmail-tls sends our +OK and does the handshake.
- * Input is read a byte at a time, so nothing sent in clear after STLS
- * was read ahead; it dies with the old descriptor.  A USER given in
- * clear is forgotten. */
+ * Input is never read past the STLS line, so nothing sent in clear
+ * after it was read ahead; it dies with the old descriptor.  A USER
+ * given in clear is forgotten. */
 static void
 stls(struct session *ss, const struct pop3_cmd *c)
 {
@@ -327,6 +381,7 @@ main(int argc, char **argv)
 		die(EXIT_PERM, "hostname is longer than a domain name may be");
 	ss.sub = argv + 2;
 	ss.failures = 0;
+	ss.peek = 1;
 	ss.user.s = ss.stamp.s = NULL;
 	ss.user.len = ss.user.cap = ss.stamp.len = ss.stamp.cap = 0;
 	errno = 0;

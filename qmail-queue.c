@@ -52,22 +52,25 @@
 
 /* Files to remove when we fail before the commit: the message and the
  * envelope being written.  Set and cleared by main only.  A process that
- * is killed leaves them; they are invisible and qmail-send sweeps them. */
+ * is killed by SIGKILL leaves them; they are invisible and qmail-send
+ * sweeps them, but only 36 hours later. */
 static const char *leftover[2];
 
-/* The whole input must arrive within DEADLINE seconds (alarm).  The
- * handler only ends the reads in progress: it puts /dev/null (devnull,
- * opened by main) on descriptors 0 and 1, so they reach an end of file,
- * and sets expired, which main checks after reading and then fails with
- * its cleanup.  dup2 is async-signal-safe. */
+/* The whole input must arrive within DEADLINE seconds (alarm), and a
+ * caller may stop us with TERM, HUP or INT.  The handler only ends the
+ * reads in progress: it puts /dev/null (devnull, opened by main) on
+ * descriptors 0 and 1, so they reach an end of file, and records the
+ * signal in stopped, which main checks after each read and before the
+ * commit; then it fails with its cleanup (halt), so a stopped attempt
+ * leaves no file behind.  A signal after the commit changes nothing: the
+ * message is queued.  dup2 is async-signal-safe. */
 static int devnull = -1;
-static volatile sig_atomic_t expired;
+static volatile sig_atomic_t stopped;
 
 static void
-on_alarm(int sig)
+on_signal(int sig)
 {
-	(void)sig;
-	expired = 1;
+	stopped = sig;
 	(void)dup2(devnull, 0);
 	(void)dup2(devnull, 1);
 }
@@ -86,6 +89,22 @@ cleanup(void)
 
 #define fail(code, ...) (cleanup(), die((code), __VA_ARGS__))
 #define fail_sys(code, ...) (cleanup(), die_sys((code), __VA_ARGS__))
+
+/* halt - give up on a signal (on_signal), with waiting names what we
+ * were waiting for: 52 for the deadline, else we die of the signal, as
+ * without a handler, once our files are gone */
+static void __attribute__((noreturn))
+halt(const char *waiting)
+{
+	int sig = stopped;
+
+	if (sig == SIGALRM)
+		fail(QQ_TIMEOUT, waiting, " did not arrive within 24 hours");
+	cleanup();
+	if (!sig_default(sig) || raise(sig) != 0)
+		die_sys(QQ_BUG, "unable to end on a signal");
+	die(QQ_BUG, "still alive after a signal");	/* it was blocked */
+}
 
 /* open_dir_of - the directory holding queue file fn, for a sync */
 static int
@@ -194,8 +213,15 @@ read_envelope(struct str *raw, struct envelope *env)
 		if (i + 1 < raw->len)
 			break;	/* the final NUL is in */
 	}
-	if (expired)
-		fail(QQ_TIMEOUT, "the envelope did not arrive within 24 hours");
+	if (stopped)
+		halt("the envelope");
+	/* an envelope closed unwritten is how a caller abandons a message:
+	 * an expected end (qmail-smtpd refusing a big message), not worth
+	 * a word */
+	if (raw->len == 0) {
+		cleanup();
+		_exit(QQ_FORMAT);
+	}
 	switch (r = envelope_parse_queue(env, raw->s, raw->len)) {
 	case ENVELOPE_OK:
 		return;
@@ -305,7 +331,9 @@ main(int argc, char **argv)
 	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (devnull = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1 || close(fd) == -1)
 		die_sys(QQ_BUG, "unable to open /dev/null");
-	if (!sig_catch(SIGALRM, on_alarm) || !sig_ignore(SIGPIPE) || !sig_ignore(SIGXFSZ))
+	if (!sig_catch(SIGALRM, on_signal) || !sig_catch(SIGTERM, on_signal) ||
+	    !sig_catch(SIGHUP, on_signal) || !sig_catch(SIGINT, on_signal) ||
+	    !sig_ignore(SIGPIPE) || !sig_ignore(SIGXFSZ))
 		die_sys(QQ_BUG, "unable to set signals");
 	alarm(DEADLINE);
 	if (chdir(auto_home) == -1)
@@ -320,12 +348,13 @@ main(int argc, char **argv)
 
 	/* The message first; without an envelope it stays invisible. */
 	copy_message(fd, pid);
-	if (expired)
-		fail(QQ_TIMEOUT, "the message did not arrive within 24 hours");
+	if (stopped)
+		halt("the message");
 	sfd[0] = fd;
 	sfd[1] = open_dir_of(&messfn, QQ_MESS);
 
 	read_envelope(&raw, &env);
+	alarm(0);	/* the deadline was for the input, and it is in */
 	if (!str_cats(&head, "u") || !str_catulong(&head, (unsigned long)getuid()) ||
 	    !str_catc(&head, 0) || !str_cats(&head, "p") || !str_catulong(&head, pid) ||
 	    !str_catc(&head, 0))
@@ -361,6 +390,8 @@ main(int argc, char **argv)
 	if (close(sfd[2]) == -1)
 		fail_sys(QQ_WRITE, "unable to close envelope");
 
+	if (stopped)
+		halt("the input");	/* TERM, HUP or INT while we synced */
 	/* The commit: once todo/ names it, the message exists.  A rename,
 	 * not a link and an unlink: from then on qmail-send may deliver the
 	 * message and have it removed, and its id may go to a new message

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +49,7 @@
 #define MAILEXTRA 526		/* MAIL may exceed the command limit by this */
 #define HELO_MAX 255		/* bytes of the HELO name kept */
 #define QQ_HOLD (1024 * 1024)	/* message bytes held before qmail-queue starts */
+#define QQ_ABORTWAIT 5000	/* ms an abandoned qmail-queue gets to clean up */
 #define LOG_MAX 4000		/* bytes of addresses in one log line */
 #define LOGIN_MAX 255		/* bytes in an AUTH login */
 #define PASS_MAX 1024		/* bytes in an AUTH password */
@@ -1125,21 +1127,50 @@ qq_put(struct qq *q, const char *p, size_t n)
 	return 1;
 }
 
-/* qq_abort - drop the message: without an envelope qmail-queue commits nothing */
+/* qq_gone - wait at most ms milliseconds for the queue program to end;
+ * 1 when it did (or cannot be waited for), 0 when it still runs */
+static int
+qq_gone(pid_t pid, long long ms)
+{
+	struct timespec nap = { 0, 1000000 };
+	long long end = now_ms() + ms;
+	int st;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r > 0 || (r == -1 && errno != EINTR))
+			return 1;
+		if (now_ms() >= end)
+			return 0;
+		(void)nanosleep(&nap, NULL);	/* an early wake-up only looks again */
+		if (nap.tv_nsec < 64000000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+/* qq_abort - drop the message.  Both pipes closed with no envelope
+ * written tell qmail-queue (or a $QMAILQUEUE filter) the message is
+ * abandoned: it removes what it wrote and exits, at once, whatever
+ * stands in between.  A signal first could end a filter before its
+ * cleanup, and leave a partial message file for qmail-send's 36-hour
+ * sweep.  One that lingers gets TERM (qmail-queue cleans up on it),
+ * and KILL as a last resort. */
 static void
 qq_abort(struct qq *q)
 {
-	int st;
-
 	q->hold.len = 0;
 	if (q->pid == 0)
 		return;
-	/* stopped before it reads an envelope, it commits nothing; its
-	 * partial mess/ file is invisible and swept by qmail-send */
-	(void)kill(q->pid, SIGTERM);	/* closing the pipes would do too, with a log line */
-	(void)close(q->mfd);
+	(void)close(q->mfd);	/* pipes: nothing to lose */
 	(void)close(q->efd);
-	(void)spawn_wait(q->pid, &st);
+	if (!qq_gone(q->pid, QQ_ABORTWAIT)) {
+		(void)kill(q->pid, SIGTERM);
+		if (!qq_gone(q->pid, 1000)) {
+			(void)kill(q->pid, SIGKILL);
+			(void)qq_gone(q->pid, 1000);	/* else init reaps it after us */
+		}
+	}
 	q->pid = 0;
 }
 

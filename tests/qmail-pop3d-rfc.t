@@ -241,6 +241,40 @@ if shutil.which("strace"):
 else:
     t.skip("no strace", 5)
 
+# commands sent together with the login: qmail-popup never reads past the
+# line it answers, so what follows PASS is left for qmail-pop3d
+r = v.Raw(port)
+r.line()
+r.s.sendall(b"USER alice@" + D.encode() + b"\r\nPASS Alice-pw 1\r\nSTAT\r\nQUIT\r\n")
+got = [r.line() for _ in range(4)]
+t.ok(got[0].startswith(b"+OK") and got[1].startswith(b"+OK") and got[2].startswith(b"+OK ") and
+     got[3].startswith(b"+OK"), "USER, PASS, STAT and QUIT in one packet: STAT reaches qmail-pop3d (%r)" % got)
+r.close()
+
+if shutil.which("strace"):
+    # a long junk line before the login is read a block at a time: a
+    # 200 kB line costs a few dozen reads, not one per byte
+    import socket
+    sa, sb = socket.socketpair()
+    cnt = os.path.join(t.tmpdir("popup-strace."), "count")
+    p = subprocess.Popen(["strace", "-qq", "-c", "-o", cnt, "-e", "trace=read", POPUP, "h.test", "true"],
+                         stdin=sb, stdout=sb, stderr=subprocess.DEVNULL)
+    sb.close()
+    sa.settimeout(30)
+    f = sa.makefile("rb")
+    greet = f.readline()
+    sa.sendall(b"NOOP " + b"j" * 200000 + b"\r\nQUIT\r\n")
+    got = [f.readline(), f.readline()]
+    p.wait(30)
+    f.close()
+    sa.close()
+    reads = [int(x.split()[3]) for x in open(cnt) if x.split()[-1:] == ["read"]]
+    t.ok(greet.startswith(b"+OK <") and got == [b"-ERR line too long\r\n", b"+OK bye\r\n"],
+         "a 200 kB line before the login: -ERR line too long, then QUIT is answered")
+    t.ok(len(reads) == 1 and reads[0] < 200, "and it took %s read calls, not one per byte" % reads)
+else:
+    t.skip("no strace", 2)
+
 v.cleanup(D)
 v.cleanup(LONGD)
 t.done()

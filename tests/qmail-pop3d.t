@@ -315,7 +315,8 @@ ok = True
 while time.time() - start < 6 and ok:
     try:
         ok = r.cmd("CAPA").startswith(b"+OK")
-        r.multi()
+        if ok:
+            r.multi()
     except OSError:
         ok = False
     time.sleep(0.3)

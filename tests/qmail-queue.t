@@ -298,6 +298,52 @@ t.ok(rc == 52 and not files(t.HOME, "todo"), "deadline passed: exit 52, no todo/
 t.ok(empty(), "and the message file it made is gone")
 clear()
 
+# TERM, HUP or INT before the commit: the files it made are removed and
+# it dies of the signal; in the middle of the message, and while it
+# waits for the envelope
+for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    r, w = os.pipe()
+    p = subprocess.Popen([QQ], stdin=subprocess.PIPE, stdout=r, stderr=subprocess.DEVNULL)
+    p.stdin.write(b"x" * 200000)
+    p.stdin.flush()
+    end = time.time() + 10
+    while time.time() < end and not files(t.HOME, "mess"):
+        time.sleep(0.02)
+    p.send_signal(sig)
+    rc = p.wait(10)
+    p.stdin.close()
+    os.close(r)
+    os.close(w)
+    t.ok(rc == -sig and empty(), "%s in the middle of the message: killed by it, nothing left (%r)" %
+         (signal.Signals(sig).name, rc))
+    clear()
+r, w = os.pipe()
+p = subprocess.Popen([QQ], stdin=open(path("msg"), "rb"), stdout=r, stderr=subprocess.DEVNULL)
+end = time.time() + 10
+while time.time() < end and not files(t.HOME, "mess"):
+    time.sleep(0.02)
+time.sleep(0.2)
+p.send_signal(signal.SIGTERM)
+rc = p.wait(10)
+os.close(r)
+os.close(w)
+t.ok(rc == -signal.SIGTERM and empty(), "SIGTERM while waiting for the envelope: nothing left (%r)" % (rc,))
+clear()
+# a caller abandons a message by closing both pipes, no envelope written
+# (qmail-smtpd refusing a big message): 91, nothing left, not a word
+r, w = os.pipe()
+p = subprocess.Popen([QQ], stdin=subprocess.PIPE, stdout=r, stderr=subprocess.PIPE)
+os.close(r)
+p.stdin.write(b"y" * 300000)
+p.stdin.close()
+os.close(w)
+rc = p.wait(10)
+err = p.stderr.read()
+p.stderr.close()
+t.ok(rc == 91 and empty() and err == b"", "message pipes closed without an envelope: exit 91, nothing left, "
+     "nothing said (%r %r)" % (rc, err[:100]))
+clear()
+
 # the envelope's final NUL ends the input: a caller may keep fd 1 open
 r, w = os.pipe()
 os.write(w, ENV)

@@ -19,6 +19,14 @@ srv = s.Server()
 P = srv.port
 
 
+def empty_soon():
+    """The queue holds no file within a few seconds."""
+    end = time.time() + 3
+    while not s.queue_empty() and time.time() < end:
+        time.sleep(0.05)
+    return s.queue_empty()
+
+
 def open_data(port=None):
     c = s.Raw(port or P)
     c.cmd("EHLO client.test")
@@ -100,12 +108,16 @@ try:
     c.close()
     time.sleep(0.3)
     t.ok(s.queue_empty(), "disconnect in the middle of a 720 kB message: nothing at all in the queue")
+    # past 1 MB qmail-queue is writing the message: abandoned, it must
+    # remove its file at once, not leave it for qmail-send's 36-hour sweep
     c, r = open_data()
-    c.send(b"Subject: cut big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 20000)
+    c.send(b"Subject: cut big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 30000)
     c.close()
-    time.sleep(0.5)
-    t.ok(not t.queue_files("todo") and not t.queue_files("intd"),
-         "disconnect in the middle of a 1.4 MB message: nothing committed")
+    # it drops the message (and logs that) once it has read all of it
+    end = time.time() + 10
+    while "size=2160020 result=dropped:disconnected" not in srv.logtext() and time.time() < end:
+        time.sleep(0.05)
+    t.ok(empty_soon(), "disconnect in the middle of a 2 MB message: nothing left in the queue")
     t.clear_queue()
     t.ok("result=dropped:disconnected" in srv.logtext(), "the drop is logged")
 
@@ -144,10 +156,20 @@ try:
     c, r = open_data()
     c.send(b"Subject: big\r\n\r\n" + big + b".\r\n")
     t.is_(s.code(c.reply()), "552 5.3.4", "20 MB over control/databytes: 552 5.3.4 after the dot")
+    t.ok(empty_soon(), "and the 10 MB qmail-queue had written are gone: nothing in mess/, pid/, intd/")
     t.is_(s.code(c.cmd("RSET")), "250 2.0.0", "session goes on")
     c.close()
     time.sleep(0.2)
     t.ok(not t.queue_files("todo"), "nothing queued")
+    # a bare LF after 1.5 MB, the rest of the 3 MB message still coming
+    c, r = open_data()
+    c.send(b"Subject: bare LF late\r\n\r\n" + (b"y" * 78 + b"\r\n") * 20000 + b"bare\n" +
+           (b"y" * 78 + b"\r\n") * 20000 + b".\r\n")
+    t.is_(s.code(c.reply()), "554 5.6.0", "bare LF after 1.5 MB: 554 5.6.0")
+    t.ok(empty_soon(), "and nothing left in the queue")
+    c.close()
+    t.ok(srv.logtext().count("result=refused:bare-LF") >= 1 and
+         "qmail-queue" not in srv.logtext(), "logged as before, qmail-queue says nothing")
     t.clear_queue()
     s.control("databytes", None)
     srvd = s.Server(env={"DATABYTES": "1000"})
