@@ -86,13 +86,13 @@ qchar(const char *p, size_t n, size_t *i)
 }
 
 /* qeq - the inside p[0..n) of a quoted string, without the blanks at
- * its ends, is me, case ignored: 1 yes, 0 no, -1 it is nothing but
- * blanks */
+ * its ends and one final dot (the absolute form of the name), is me,
+ * case ignored: 1 yes, 0 no, -1 it is nothing but blanks */
 static int
 qeq(const char *p, size_t n, const char *me, size_t melen)
 {
 	size_t i = 0, k, b = (size_t)-1, e = 0;
-	int c;
+	int c, last = 0;
 
 	/* two passes: the first finds the blanks at the ends */
 	for (k = 0; (c = qchar(p, n, &i)) != -1; k++)
@@ -100,9 +100,12 @@ qeq(const char *p, size_t n, const char *me, size_t melen)
 			if (b == (size_t)-1)
 				b = k;
 			e = k + 1;
+			last = c;
 		}
 	if (b == (size_t)-1)
 		return -1;
+	if (last == '.' && e - b == melen + 1)
+		e--;
 	if (e - b != melen)
 		return 0;
 	for (i = 0, k = 0; k < e && (c = qchar(p, n, &i)) != -1; k++)
@@ -136,6 +139,9 @@ authres_ours(const char *f, size_t n, const char *me, size_t melen, int partial)
 			return -1;
 		if (i == n)
 			return mentions(f + v, n - v, me, melen);
+		/* "me." is the same name, written absolute */
+		if (e - i == melen + 1 && f[e - 1] == '.')
+			e--;
 		r = e == i ? -1 : e - i == melen && str_caseeqb(f + i, me, melen);
 	}
 	if (r != -1)

@@ -129,6 +129,10 @@ main(void)
 	ok(ours("Authentication-Results: ; x=lanmail.test\n") == 1, "no id, me in the value");
 	ok(ours("Authentication-Results: \"  \"; x=lanmail.test\n") == 1, "a blank quoted id, me in the value");
 	ok(ours("Authentication-Results: other.test; dkim=pass\n") == 0, "another id");
+	ok(ours("Authentication-Results: LANMAIL.TEST.; spf=pass\n") == 1, "the absolute name, a final dot");
+	ok(ours("Authentication-Results: \"lanmail.test.\"; spf=pass\n") == 1, "the absolute name quoted");
+	ok(ours("Authentication-Results: lanmail.test..; spf=pass\n") == 0, "two final dots: another name");
+	ok(ours("Authentication-Results: lanmail.tes.; spf=pass\n") == 0, "a dot in place of a letter: another name");
 	ok(ours("Authentication-Results: (lanmail.test) other.test; dkim=pass\n") == 0,
 	    "me in a comment before another id");
 	ok(ours("Authentication-Results: lanmail.test.example; dkim=pass\n") == 0, "a longer name");
