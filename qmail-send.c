@@ -66,7 +66,8 @@ enum { PENDING, BUSY, DONE };
 
 struct rcpt {
 	char *addr;		/* as the envelope gave it; NUL-terminated */
-	size_t off;		/* where its T or D is in local/ or remote/ */
+	size_t off;		/* where its T or D is in local/ or remote/;
+				 * held from todo/: its place in the envelope */
 	time_t next;		/* no attempt before this */
 	int state;
 };
@@ -644,6 +645,46 @@ msg_append(struct msg *m)
 	tail = m;
 }
 
+/* domain_of - what follows the last @ of a, "" without one */
+static const char *
+domain_of(const char *a)
+{
+	size_t n = str_chrb(a, QFILE_ADDRMAX + 1, 0), at = str_rchrb(a, n, '@');
+
+	return at < n ? a + at + 1 : "";
+}
+
+/* by_domain - qsort order of remote recipients: by domain, A-Z and a-z
+ * alike (as start() compares them), then by off */
+static int
+by_domain(const void *a, const void *b)
+{
+	const struct rcpt *x = a, *y = b;
+	const char *dx = domain_of(x->addr), *dy = domain_of(y->addr);
+	unsigned char cx, cy;
+
+	do {
+		cx = (unsigned char)str_lowerc(*dx++);
+		cy = (unsigned char)str_lowerc(*dy++);
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+	} while (cx != 0);
+	/* qsort is not stable: off keeps a domain's recipients in order */
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* group - the remote recipients in runs of one domain each, in the
+ * order of their off within a run: start() gathers a domain's
+ * recipients from its run alone, so that a message to many domains
+ * costs no more than its recipients.  Nothing depends on the order
+ * otherwise: mark() writes at each recipient's own off. */
+static void
+group(struct msg *m)
+{
+	if (m->n[REMOTE] > 1)
+		qsort(m->r[REMOTE], m->n[REMOTE], sizeof *m->r[REMOTE], by_domain);
+}
+
 /* rcpts_load - the records of a local/ or remote/ file into m */
 static int
 rcpts_load(struct msg *m, int ch, const struct str *raw)
@@ -715,6 +756,7 @@ msg_load(unsigned long id, struct msg **mp)
 		if (r == -2 || (r == 1 && !rcpts_load(m, ch, &raw)))
 			goto bad;
 	}
+	group(m);
 	/* a bounce/ file not seen would be removed unreported at the end */
 	path(&fn, "bounce", id);
 	if (access(fn.s, F_OK) == 0)
@@ -1250,45 +1292,60 @@ answers_read(int ch)
 		die_nomem();
 }
 
-/* answers - act on the complete answers in ans[ch] */
+/* answer - act on the answer at *done in ans[ch] and move *done past
+ * it: 1; 0 when it is not complete yet */
+static int
+answer(int ch, size_t *done)
+{
+	const char *p, *f, *t;
+	size_t n = ans[ch].len - *done, pos = 0, k, sl, tl, i;
+	unsigned long slot;
+	struct job *j;
+
+	if (n == 0)
+		return 0;
+	p = ans[ch].s + *done;
+	if (qfile_field(p, n, &pos, &f, &sl) != 1)
+		return 0;
+	if (!scan_ulong(f, sl, &slot) || slot >= SLOTS || jobs[ch][slot].m == NULL)
+		die(EXIT_TEMP, "garbled answer from a spawner");
+	j = &jobs[ch][slot];
+	/* wait for all the records of this answer */
+	for (k = 0, i = pos; k < j->n; k++)
+		if (qfile_field(p, n, &i, &t, &tl) != 1)
+			return 0;
+	for (k = 0; k < j->n; k++) {
+		(void)qfile_field(p, n, &pos, &t, &tl);
+		if (tl == 0 || (t[0] != 'K' && t[0] != 'Z' && t[0] != 'D'))
+			result(j, ch, k, 'Z', "garbled report from a spawner", 29);
+		else
+			result(j, ch, k, t[0], t + 1, tl - 1);
+	}
+	*done += pos;
+	j->m->busy--;
+	busy[ch]--;
+	if (j->m->left == 0 && j->m->busy == 0)
+		finish(j->m);
+	j->m = NULL;
+	free(j->host);
+	j->host = NULL;
+	return 1;
+}
+
+/* answers - act on the complete answers in ans[ch], then drop them
+ * from its front in one move (a move per answer would copy the rest
+ * of a long buffer again and again) */
 static void
 answers(int ch)
 {
 	struct str *a = &ans[ch];
-	unsigned long slot;
-	size_t pos, k, sl, tl, i;
-	const char *f, *t;
-	struct job *j;
+	size_t done = 0;
 
-	for (;;) {
-		pos = 0;
-		if (qfile_field(a->s, a->len, &pos, &f, &sl) != 1)
-			return;
-		if (!scan_ulong(f, sl, &slot) || slot >= SLOTS || jobs[ch][slot].m == NULL)
-			die(EXIT_TEMP, "garbled answer from a spawner");
-		j = &jobs[ch][slot];
-	/* wait for all the records of this answer */
-		for (k = 0, i = pos; k < j->n; k++)
-			if (qfile_field(a->s, a->len, &i, &t, &tl) != 1)
-				return;
-		for (k = 0; k < j->n; k++) {
-			(void)qfile_field(a->s, a->len, &pos, &t, &tl);
-			if (tl == 0 || (t[0] != 'K' && t[0] != 'Z' && t[0] != 'D'))
-				result(j, ch, k, 'Z', "garbled report from a spawner", 29);
-			else
-				result(j, ch, k, t[0], t + 1, tl - 1);
-		}
-		/* consume */
-		for (i = pos; i < a->len; i++)
-			a->s[i - pos] = a->s[i];
-		a->len -= pos;
-		j->m->busy--;
-		busy[ch]--;
-		if (j->m->left == 0 && j->m->busy == 0)
-			finish(j->m);
-		j->m = NULL;
-		free(j->host);
-		j->host = NULL;
+	while (answer(ch, &done))
+		;
+	if (done > 0) {
+		memmove(a->s, a->s + done, a->len - done);
+		a->len -= done;
 	}
 }
 
@@ -1317,14 +1374,6 @@ jobs_drop(int ch)
 }
 
 /* ---- starting deliveries ---- */
-
-static const char *
-domain_of(const char *a)
-{
-	size_t n = str_chrb(a, QFILE_ADDRMAX + 1, 0), at = str_rchrb(a, n, '@');
-
-	return at < n ? a + at + 1 : "";
-}
 
 /* send_req - a request to a spawner; while its pipe is full, answers
  * are read (not acted on), so neither side can wait for the other */
@@ -1396,15 +1445,18 @@ start(struct msg *m, int ch, size_t first)
 		say("starting delivery ", ul(nb, j->number), ": msg ", ul(ib, m->id),
 		    " to local ", addr.s, NULL);
 	} else {
-		/* every due recipient at the same domain travels together */
+		/* every due recipient at the same domain travels together:
+		 * they follow first in its domain's run (see group), and
+		 * those before first are not due or already taken.  A VERP
+		 * sender differs per recipient: one per delivery. */
 		dom = domain_of(m->r[ch][first].addr);
 		dl = str_chrb(dom, QFILE_ADDRMAX + 1, 0);
-		/* a VERP sender differs per recipient: one per delivery */
 		for (i = first + 1; i < m->n[ch] && j->n < GROUPMAX && !is_verp(m->sender); i++) {
 			const char *d2 = domain_of(m->r[ch][i].addr);
 
-			if (m->r[ch][i].state == PENDING && m->r[ch][i].next <= now &&
-			    str_chrb(d2, dl + 1, 0) == dl && str_caseeqb(d2, dom, dl))
+			if (str_chrb(d2, dl + 1, 0) != dl || !str_caseeqb(d2, dom, dl))
+				break;	/* the end of the run */
+			if (m->r[ch][i].state == PENDING && m->r[ch][i].next <= now)
 				j->idx[j->n++] = i;
 		}
 		j->host = dupb(dom, dl);
@@ -1603,9 +1655,13 @@ take(unsigned long id)
 
 		ch = classify(a, NULL);
 		m->r[ch][m->n[ch]].addr = a;
+		/* the place in the envelope, until materialize() sets the
+		 * place in local/ or remote/: group() keeps to it */
+		m->r[ch][m->n[ch]].off = m->n[ch];
 		m->r[ch][m->n[ch]++].state = PENDING;
 		m->left++;
 	}
+	group(m);
 out:
 	str_free(&fn);
 	str_free(&raw);

@@ -9,6 +9,7 @@ import mailbox
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import lanmail as t
@@ -149,11 +150,20 @@ class Scene:
     def inject(self, sender, rcpts, body, env=None):
         envl = b"F" + sender.encode() + b"\0" + b"".join(b"T" + r.encode() + b"\0" for r in rcpts) + b"\0"
         r, w = os.pipe()
-        os.write(w, envl)
-        os.close(w)
+        # an envelope bigger than the pipe holds is written while
+        # qmail-queue reads it
+        def feed():
+            try:
+                os.write(w, envl)
+            except OSError:
+                pass	# qmail-queue stopped reading: its exit code tells
+            os.close(w)
+        writer = threading.Thread(target=feed)
+        writer.start()
         p = subprocess.run([os.path.join(t.BIN, "qmail-queue")], input=body if isinstance(body, bytes) else body.encode(),
                            stdout=r, stderr=subprocess.PIPE, env=env)
         os.close(r)
+        writer.join()
         if p.returncode != 0:
             t.diag("qmail-queue exit %d: %s" % (p.returncode, p.stderr.decode()))
         return p.returncode
