@@ -28,6 +28,7 @@
 #include "control.h"
 #include "die.h"
 #include "env.h"
+#include "mono.h"
 #include "pop3.h"
 #include "sig.h"
 #include "spawn.h"
@@ -80,17 +81,6 @@ out(const char *s)
 {
 	if (!fd_writeall(1, s, strlen(s), 1200))
 		_exit(0);
-}
-
-/* mono - seconds of a clock no one sets */
-static time_t
-mono(void)
-{
-	struct timespec t;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
-		return 0;	/* cannot happen; each read still has its timeout */
-	return t.tv_sec;
 }
 
 static void
@@ -164,7 +154,7 @@ getline_(struct session *ss, char *x, size_t size, size_t *n)
 	for (;;) {
 		/* checked once the line is in too: a line that came in one
 		 * block after the deadline is not answered either */
-		if ((left = ss->end - mono()) <= 0)
+		if ((left = ss->end - (time_t)(mono_ms() / 1000)) <= 0)
 			autologout();
 		if (done)
 			break;
@@ -406,7 +396,7 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to read control/timeoutpop3");
 	}
 	ss.timeout = (unsigned)t;
-	ss.end = mono() + (time_t)t;
+	ss.end = (time_t)(mono_ms() / 1000) + (time_t)t;
 	/* control/ is read from the install root */
 	ss.plainok = ss.tls;
 	if (!ss.tls) {

@@ -45,6 +45,7 @@
 #include "control.h"
 #include "die.h"
 #include "dns.h"
+#include "mono.h"
 #include "qpenc.h"
 #include "sig.h"
 #include "smtpreply.h"
@@ -430,22 +431,9 @@ wfail:
 
 /* --- SMTP session ---------------------------------------------------- */
 
-/* now_ms - milliseconds on the monotonic clock */
-static long long
-now_ms(void)
-{
-	struct timespec t;
-
-	/* CLOCK_MONOTONIC cannot fail on a POSIX.1-2008 system; if it did,
-	 * a reply would still end at the per-read timeout of sm->in */
-	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
-		return 0;
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* wholeline - wait until sm->in holds a whole reply line (or more than
  * one may be, or the peer has closed), but not past end (milliseconds
- * of now_ms): 1, or -1 with errno, ETIMEDOUT when end passed */
+ * of mono_ms): 1, or -1 with errno, ETIMEDOUT when end passed */
 static int
 wholeline(struct smtp *sm, long long end)
 {
@@ -458,7 +446,7 @@ wholeline(struct smtp *sm, long long end)
 		have = buf_pending(&sm->in);
 		if (have > REPLYLINE_MAX || str_chrb(sm->in.x + sm->in.pos, have, '\n') < have)
 			return 1;
-		if ((left = end - now_ms()) <= 0)
+		if ((left = end - mono_ms()) <= 0)
 			return errno = ETIMEDOUT, -1;
 		p.fd = sm->in.fd;
 		p.events = POLLIN;
@@ -478,7 +466,7 @@ static int
 getreply(struct smtp *sm)
 {
 	struct str line = STR_ZERO;
-	long long end = now_ms() + (long long)sm->in.timeout * 1000;
+	long long end = mono_ms() + (long long)sm->in.timeout * 1000;
 	int r;
 
 	smtpreply_start(&sm->rep);

@@ -34,6 +34,7 @@
 #include "date822.h"
 #include "die.h"
 #include "dns.h"
+#include "mono.h"
 #include "env.h"
 #include "qqfilter.h"
 #include "rcptcheck.h"
@@ -109,7 +110,7 @@ struct session {
 	struct str rcptlog;	/* recipients for the log line */
 	unsigned long nrcpt, connrcpt, msgs, bad;
 	unsigned long junk;	/* see junk(), since the last message taken */
-	long long sessionend;	/* now_ms() when the session is over, 0 never */
+	long long sessionend;	/* mono_ms() when the session is over, 0 never */
 	struct str line;	/* the current command line */
 };
 
@@ -382,24 +383,11 @@ junk(struct session *ss, const char *reply)
 	junkcount(ss);
 }
 
-/* now_ms - milliseconds on the monotonic clock */
-static long long
-now_ms(void)
-{
-	struct timespec t;
-
-	/* CLOCK_MONOTONIC cannot fail on a POSIX.1-2008 system; if it did,
-	 * every wait would still end, at its own timeout */
-	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
-		return 0;
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* deadline - seconds from now, or the session's end if that is sooner */
 static long long
 deadline(const struct session *ss, unsigned long seconds)
 {
-	long long d = now_ms() + (long long)seconds * 1000;
+	long long d = mono_ms() + (long long)seconds * 1000;
 
 	return ss->sessionend && ss->sessionend < d ? ss->sessionend : d;
 }
@@ -408,7 +396,7 @@ deadline(const struct session *ss, unsigned long seconds)
 static int
 sessionover(const struct session *ss)
 {
-	return ss->sessionend && now_ms() >= ss->sessionend;
+	return ss->sessionend && mono_ms() >= ss->sessionend;
 }
 
 /* timedout - a read ran into its deadline: say which one, and end */
@@ -432,7 +420,7 @@ fill(struct session *ss, long long end)
 	int r;
 
 	for (;;) {
-		if ((left = end - now_ms()) <= 0)
+		if ((left = end - mono_ms()) <= 0)
 			return errno = ETIMEDOUT, -1;
 		p.fd = ss->in.fd;
 		p.events = POLLIN;
@@ -690,19 +678,13 @@ static void
 greetdelay(struct session *ss)
 {
 	struct pollfd p;
-	struct timespec t0, t;
-	long left, ms = (long)ss->lim.greetdelay * 1000;
+	long long end = mono_ms() + (long long)ss->lim.greetdelay * 1000, left;
 	int r;
 
-	if (ms == 0)
-		return;
-	if (clock_gettime(CLOCK_MONOTONIC, &t0) == -1)
+	if (ss->lim.greetdelay == 0)
 		return;
 	for (;;) {
-		if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
-			return;
-		left = ms - ((long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0)
+		if ((left = end - mono_ms()) <= 0)
 			return;
 		p.fd = 0;
 		p.events = POLLIN;
@@ -1133,7 +1115,7 @@ static int
 qq_gone(pid_t pid, long long ms)
 {
 	struct timespec nap = { 0, 1000000 };
-	long long end = now_ms() + ms;
+	long long end = mono_ms() + ms;
 	int st;
 	pid_t r;
 
@@ -1141,7 +1123,7 @@ qq_gone(pid_t pid, long long ms)
 		r = waitpid(pid, &st, WNOHANG);
 		if (r > 0 || (r == -1 && errno != EINTR))
 			return 1;
-		if (now_ms() >= end)
+		if (mono_ms() >= end)
 			return 0;
 		(void)nanosleep(&nap, NULL);	/* an early wake-up only looks again */
 		if (nap.tv_nsec < 64000000)
@@ -1703,7 +1685,7 @@ main(int argc, char **argv)
 	}
 	setup(&ss);
 	if (ss.lim.session)
-		ss.sessionend = now_ms() + (long long)ss.lim.session * 1000;
+		ss.sessionend = mono_ms() + (long long)ss.lim.session * 1000;
 	errno = 0;
 	if ((ss.tlsfd = starttls_fd()) == -1 && errno != 0)
 		warn_sys("not offering STARTTLS: bad $", STARTTLS_ENV);

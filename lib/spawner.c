@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "die.h"
+#include "mono.h"
 #include "qpath.h"
 #include "spawn.h"
 #include "spawner.h"
@@ -159,11 +160,7 @@ done(const struct spawner_ops *ops, void *ctx, struct job *j)
 static time_t
 now(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		die_sys(EXIT_TEMP, "unable to read the clock");
-	return ts.tv_sec;
+	return (time_t)(mono_ms() / 1000);
 }
 
 /* overdue - kill every child past limit seconds; its report becomes

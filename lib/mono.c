@@ -1,0 +1,14 @@
+/* mono.c - a clock no one sets (see mono.h) */
+#include <time.h>
+
+#include "mono.h"
+
+long long
+mono_ms(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &t) == -1)
+		return 0;
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
