@@ -128,14 +128,11 @@ qq_reap(pid_t pid)
 	return spawn_exitcode(status);
 }
 
-int
-qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen)
+pid_t
+qq_nextstart(int *mfd, int *efd)
 {
 	const char *prog = env_get("NEXTQUEUE");
-	int mfd, efd, code, ok = 1, err = 0;
-	struct sigaction sa, old;
-	size_t i;
-	pid_t pid;
+	struct sigaction sa;
 
 	if (!prog || !*prog)
 		prog = "bin/qmail-queue";
@@ -143,7 +140,19 @@ qq_next(const char *const *part, const size_t *len, size_t nparts, const char *e
 	sa.sa_handler = SIG_IGN;
 	sa.sa_flags = 0;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, &old) == -1 || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	return qq_spawn(prog, mfd, efd);
+}
+
+int
+qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen)
+{
+	int mfd, efd, code, ok = 1, err = 0;
+	size_t i;
+	pid_t pid;
+
+	if ((pid = qq_nextstart(&mfd, &efd)) == -1)
 		return -1;
 	for (i = 0; ok && i < nparts; i++)
 		ok = fd_writeall(mfd, part[i], len[i], 0);

@@ -53,6 +53,10 @@ int qq_close(int mfd, int efd, const char *env, size_t envlen, int ok);
  * signal ended it) */
 int qq_reap(pid_t);
 
+/* qq_nextstart - qq_spawn of the next queue program ($NEXTQUEUE, else
+ * bin/qmail-queue), SIGPIPE ignored first */
+pid_t qq_nextstart(int *mfd, int *efd);
+
 /* qq_next - run the next queue program with the message made of the
  * pieces part[0..nparts) (each len[i] bytes) and the envelope; returns
  * its exit code, or -1 with errno when it could not be run or fed (a

@@ -125,19 +125,11 @@ int
 spool_pass(const char *const *part, const size_t *len, size_t nparts, struct spool *sp,
     const char *env, size_t envlen, char *step, size_t stepn)
 {
-	const char *prog = env_get("NEXTQUEUE");
-	struct sigaction sa;
 	int mfd, efd, code, ok = 1, err = 0;
 	size_t i;
 	pid_t pid;
 
-	if (!prog || !*prog)
-		prog = "bin/qmail-queue";
-	/* a queue program that dies early must not kill us with SIGPIPE */
-	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) == -1 || (pid = qq_spawn(prog, &mfd, &efd)) == -1)
+	if ((pid = qq_nextstart(&mfd, &efd)) == -1)
 		die_sys(QQ_REFUSE, "unable to run the next queue program");
 	for (i = 0; ok && i < nparts; i++)
 		ok = fd_writeall(mfd, part[i], len[i], 0);
