@@ -171,7 +171,7 @@ class Scene:
     def maildir(self, home, sub="Maildir"):
         return [m for m in mailbox.Maildir(os.path.join(home, sub), factory=None, create=False)]
 
-    def wait(self, cond, timeout=20.0, step=0.05):
+    def wait(self, cond, timeout=60.0, step=0.05):
         end = time.time() + timeout
         while time.time() < end:
             if cond():
