@@ -82,8 +82,8 @@ w("| commit | %s |" % M["commit"])
 w("| machine | %s CPUs (%s), %s GiB memory |" % (M["nproc"], M["cpu"], M["mem_gib"]))
 w("| system | %s, kernel %s |" % (M["os"], M["kernel"]))
 w("| disk | %s |" % M["disk"])
-w("| load average | %s (at the start and at each round; other work was running on the machine) |"
-  % ", ".join("%.1f" % x for x in M["load"]))
+w("| load average | %s (1 minute, at the start and at each round; a round's figure includes the "
+  "previous round's own 50 clients) |" % ", ".join("%.1f" % x for x in M["load"]))
 w("| run | %d rounds, alternating, %s s; %d messages of %d bytes per SMTP run |"
   % (S["ROUNDS"], M["seconds"], S["ACCEPT_N"], S["MSG_SIZE"]))
 w("")
