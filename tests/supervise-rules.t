@@ -121,7 +121,7 @@ else:
 scan = t.tmpdir("lanmail-svscan-rules.")
 svscan = None
 svdir = os.path.join(HOME, "service", "smtpd")
-t.plan(12)
+t.plan(14)
 
 
 def svok(d):
@@ -200,8 +200,49 @@ try:
              "a client control/rbls lists gets 451 with the list's text")
         if b"451" not in data:
             t.diag(repr(data))
+
+        # with a certificate qmail-tls -s comes first: it drops root before
+        # a byte is read, and rblsmtpd, which talks to the client too,
+        # runs behind it, never as root in front of it
+        r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), HOME, DOMAIN],
+                           capture_output=True, text=True)
+        subprocess.run(["svc", "-t", svdir], stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        up = t.wait_port(port, timeout=15)
+        c = socket.socket()
+        c.bind(("127.0.0.2", 0))
+        data, parent = b"", None
+        try:
+            c.connect(("127.0.0.1", port))
+            c.settimeout(10)
+            data = c.recv(512)
+            c.sendall(b"HELO x\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@rules.test>\r\n")
+            end = time.time() + 10
+            while b"listed by the lanmail test list" not in data and time.time() < end:
+                more = c.recv(512)
+                if not more:
+                    break
+                data += more
+            for pid in os.listdir("/proc"):
+                try:
+                    if pid.isdigit() and open("/proc/%s/comm" % pid).read().strip() == "rblsmtpd":
+                        ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+                        parent = open("/proc/%s/comm" % ppid).read().strip()
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        c.close()
+        t.ok(r.returncode == 0 and up and b"451" in data and b"listed by the lanmail test list" in data,
+             "with a certificate, a listed client still gets 451 with the list's text (%r)" % data[-60:])
+        t.is_(parent, "qmail-tls", "rblsmtpd runs behind qmail-tls, not in front of it")
+        for n in ("servercert.pem", "serverkey.pem"):
+            t.control(n, None)
+        subprocess.run(["svc", "-t", svdir], stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        t.wait_port(port, timeout=15)
     else:
-        t.skip("not root: no DNS server on %s:53 for rblsmtpd" % DNSIP)
+        t.skip("not root: no DNS server on %s:53 for rblsmtpd" % DNSIP, 3)
 
     # concurrencyincoming 2: a third client waits until one of two leaves
     a = socket.create_connection(("127.0.0.1", port))
