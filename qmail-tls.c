@@ -968,7 +968,7 @@ main(int argc, char **argv)
 	int is_client = 0, verify = 0, have_t = 0;
 	const char *name = NULL, *cafile = NULL;
 	int i, status, code;
-	struct str path = STR_ZERO, vars = STR_ZERO;
+	struct str path = STR_ZERO, vars = STR_ZERO, rel = STR_ZERO;
 	size_t pos, eq;
 	pid_t pid = -1;
 
@@ -1023,11 +1023,21 @@ main(int argc, char **argv)
 	if (env_get("TCPREMOTEIP") != NULL)
 		peer = env_get("TCPREMOTEIP");
 
+	/* prog as the caller named it, from the caller's directory */
+	find_prog(argv[0], &path);
+	if (path.s[0] != '/') {
+		char cwd[4096];
+
+		if (getcwd(cwd, sizeof cwd) == NULL)
+			die_sys(EXIT_TEMP, "unable to find the current directory");
+		if (!str_copys(&rel, path.s) || !str_copys(&path, cwd) || !str_catc(&path, '/') ||
+		    !str_cat(&path, &rel) || !str_nul(&path))
+			die_nomem();
+	}
 	/* set up: certificate and key while we may read them, then drop */
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
 	r.ctx = ctx_make(askcert);
-	find_prog(argv[0], &path);
 	if (!env_unset("TLSVERSION") || !env_unset("TLSCIPHER") ||
 	    !env_unset("TLSCIPHERBITS") || !env_unset("TLSSERVERNAME") ||
 	    !env_unset("TLSCLIENTSUBJECT") || !env_unset("TLSCLIENTSHA256") ||

@@ -60,7 +60,7 @@ r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), t.HOME], capture_out
 t.ok(r.returncode == 0 and "kept" in r.stderr, "mkcert.sh keeps an existing certificate")
 
 
-def serve(args, prog=None, env=None):
+def serve(args, prog=None, env=None, cwd=None):
     """tcpserver -> qmail-tls args -> prog; stderr to a log file."""
     prog = prog or [LINESERVER, "serve"]
     log = open(os.path.join(work, "log%d" % len(os.listdir(work))), "wb")
@@ -68,7 +68,7 @@ def serve(args, prog=None, env=None):
     e = dict(os.environ)
     e.update(env or {})
     p = t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(port), TLS]
-                + args + prog, env=e, stdout=subprocess.DEVNULL, stderr=log)
+                + args + prog, env=e, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd)
     t.wait_port(port)
     p.logname = log.name
     return p, port
@@ -248,6 +248,16 @@ st, sport = serve(["-s"])
 
 def plain(port):
     return Lines(socket.create_connection(("127.0.0.1", port), timeout=10))
+
+
+# a relative prog is the caller's, not one under the install root
+rel, rport = serve(["-s"], ["./" + os.path.basename(LINESERVER), "serve"], cwd=os.path.dirname(LINESERVER))
+try:
+    greet = plain(rport).line()
+except (OSError, EOFError):
+    greet = None
+t.is_(greet, "220 test server ready", "a relative prog runs from the caller's directory")
+t.stop(rel)
 
 
 c = plain(sport)
