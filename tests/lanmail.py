@@ -114,6 +114,19 @@ def free_port(family=socket.AF_INET, addr="127.0.0.1"):
     return port
 
 
+def accept_loop(sock, handler):
+    """Accept connections on the listening sock in a daemon thread, each
+    given to handler(conn) in a thread of its own, until sock is closed."""
+    def loop():
+        while True:
+            try:
+                c, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=handler, args=(c,), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def wait_port(port, addr="127.0.0.1", timeout=10.0):
     end = time.time() + timeout
     while time.time() < end:

@@ -120,6 +120,22 @@ def committed(root, msg, env, uid=UID, name=""):
     return good
 
 
+def signal_awaiting_envelope(sig):
+    """qmail-queue given the message, its envelope pipe left open and
+    empty, then sig once the message file is written: its exit status"""
+    r, w = os.pipe()
+    p = subprocess.Popen([QQ], stdin=open(path("msg"), "rb"), stdout=r, stderr=subprocess.DEVNULL)
+    end = time.time() + 10
+    while time.time() < end and not files(t.HOME, "mess"):
+        time.sleep(0.02)
+    time.sleep(0.2)
+    p.send_signal(sig)
+    rc = p.wait(10)
+    os.close(r)
+    os.close(w)
+    return rc
+
+
 def mklayout(root):
     """The queue part of install.sh's layout, under root."""
     for d in ("pid", "lock", "info", "local", "remote", "bounce"):
@@ -317,16 +333,7 @@ for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
     t.ok(rc == -sig and empty(), "%s in the middle of the message: killed by it, nothing left (%r)" %
          (signal.Signals(sig).name, rc))
     clear()
-r, w = os.pipe()
-p = subprocess.Popen([QQ], stdin=open(path("msg"), "rb"), stdout=r, stderr=subprocess.DEVNULL)
-end = time.time() + 10
-while time.time() < end and not files(t.HOME, "mess"):
-    time.sleep(0.02)
-time.sleep(0.2)
-p.send_signal(signal.SIGTERM)
-rc = p.wait(10)
-os.close(r)
-os.close(w)
+rc = signal_awaiting_envelope(signal.SIGTERM)
 t.ok(rc == -signal.SIGTERM and empty(), "SIGTERM while waiting for the envelope: nothing left (%r)" % (rc,))
 clear()
 # a caller abandons a message by closing both pipes, no envelope written
@@ -361,16 +368,7 @@ t.ok(rc == 0 and time.time() - t0 < 10 and len(files(t.HOME, "todo")) == 1,
      "envelope pipe still open after the final NUL: queued at once (%r)" % (rc,))
 clear()
 # SIGALRM after the message, while the envelope pipe stays open and empty
-r, w = os.pipe()
-p = subprocess.Popen([QQ], stdin=open(path("msg"), "rb"), stdout=r, stderr=subprocess.DEVNULL)
-end = time.time() + 10
-while time.time() < end and not files(t.HOME, "mess"):
-    time.sleep(0.02)
-time.sleep(0.2)
-p.send_signal(signal.SIGALRM)
-rc = p.wait(10)
-os.close(r)
-os.close(w)
+rc = signal_awaiting_envelope(signal.SIGALRM)
 t.ok(rc == 52 and empty(), "deadline while waiting for the envelope: exit 52, nothing left (%r)" % (rc,))
 clear()
 

@@ -13,7 +13,6 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t  # noqa: E402
@@ -36,15 +35,7 @@ class Peer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+        t.accept_loop(self.sock, self.one)
 
     def one(self, c):
         try:
@@ -143,32 +134,20 @@ try:
     t.control("timeoutremote", "1\n")
     t.control("timeoutconnect", "3\n")
 
-    # a greeting of one continuation line every 0.3 s: 1 s for all of it
-    p = Peer(lines)
-    peers.append(p)
-    c, x = run(p, ["u@drip.test"])
-    t.ok(c == "sZ" and "no greeting" in x[-1] and "timed out" in x[-1],
-         "a greeting dribbled line by line: temporary failure, timed out (%s: %s)" % (c, x[-1:]))
-    t.ok(sent(p) and p.sent[0] < DRIP_MAX // 2,
-         "given up within timeoutremote, after %s of %d lines" % (p.sent, DRIP_MAX))
-
-    # a greeting of one byte every 0.3 s
-    p = Peer(bytes_)
-    peers.append(p)
-    c, x = run(p, ["u@drip.test"])
-    t.ok(c == "sZ" and "timed out" in x[-1],
-         "a greeting dribbled byte by byte: temporary failure, timed out (%s: %s)" % (c, x[-1:]))
-    t.ok(sent(p) and p.sent[0] < DRIP_MAX // 2,
-         "given up within timeoutremote, after %s of %d bytes" % (p.sent, DRIP_MAX))
-
+    # a greeting of one continuation line every 0.3 s (1 s for all of
+    # it), of one byte every 0.3 s, and the same for the reply to EHLO:
     # every reply has its deadline, not only the greeting
-    p = Peer(ehlo_lines)
-    peers.append(p)
-    c, x = run(p, ["u@drip.test"])
-    t.ok(c == "sZ" and "timed out" in x[-1],
-         "the reply to EHLO dribbled: temporary failure, timed out (%s: %s)" % (c, x[-1:]))
-    t.ok(sent(p) and p.sent[0] < DRIP_MAX // 2,
-         "given up within timeoutremote, after %s of %d lines" % (p.sent, DRIP_MAX))
+    for greet, also, what, unit in (
+            (lines, "no greeting", "a greeting dribbled line by line", "lines"),
+            (bytes_, "", "a greeting dribbled byte by byte", "bytes"),
+            (ehlo_lines, "", "the reply to EHLO dribbled", "lines")):
+        p = Peer(greet)
+        peers.append(p)
+        c, x = run(p, ["u@drip.test"])
+        t.ok(c == "sZ" and also in x[-1] and "timed out" in x[-1],
+             "%s: temporary failure, timed out (%s: %s)" % (what, c, x[-1:]))
+        t.ok(sent(p) and p.sent[0] < DRIP_MAX // 2,
+             "given up within timeoutremote, after %s of %d %s" % (p.sent, DRIP_MAX, unit))
 
     # qmail-rspawn: a qmail-remote past control/timeoutremotetotal is
     # killed, and every recipient deferred with the reason

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -166,18 +165,11 @@ class RawPeer:
         self.sock.bind((addr, PORT))
         self.sock.listen(8)
         self.held = []
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns += 1
-            threading.Thread(target=self.talk, args=(c,), daemon=True).start()
+        t.accept_loop(self.sock, self.talk)
 
     def talk(self, c):
+        # counted before the greeting: nothing a client sees comes sooner
+        self.conns += 1
         self.held.append(c)
         c.settimeout(20)
         try:

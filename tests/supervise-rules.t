@@ -155,6 +155,43 @@ def greeting(sock, timeout):
         return b""
 
 
+def rblsmtpd_parent():
+    """the name of the program that runs rblsmtpd, None without one"""
+    parent = None
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and open("/proc/%s/comm" % pid).read().strip() == "rblsmtpd":
+                ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+                parent = open("/proc/%s/comm" % ppid).read().strip()
+        except OSError:
+            pass
+    return parent
+
+
+def listed_client():
+    """A session from 127.0.0.2, which the test list names: what the
+    server said, and (while it still talks) who runs rblsmtpd"""
+    c = socket.socket()
+    c.bind(("127.0.0.2", 0))
+    data, parent = b"", None
+    try:
+        c.connect(("127.0.0.1", port))
+        c.settimeout(10)
+        data = c.recv(512)
+        c.sendall(b"HELO x\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@rules.test>\r\n")
+        end = time.time() + 10
+        while b"listed by the lanmail test list" not in data and time.time() < end:
+            more = c.recv(512)
+            if not more:
+                break
+            data += more
+        parent = rblsmtpd_parent()
+    except OSError:
+        pass
+    c.close()
+    return data, parent
+
+
 try:
     r = subprocess.run(["sh", os.path.join(t.SRC, "service", "install.sh"), HOME, login],
                        capture_output=True, text=True)
@@ -179,23 +216,7 @@ try:
     c.close()
 
     if dns:
-        c = socket.socket()
-        c.bind(("127.0.0.2", 0))
-        c.connect(("127.0.0.1", port))
-        c.settimeout(10)
-        data = b""
-        try:
-            data = c.recv(512)
-            c.sendall(b"HELO x\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@rules.test>\r\n")
-            end = time.time() + 10
-            while b"listed by the lanmail test list" not in data and time.time() < end:
-                more = c.recv(512)
-                if not more:
-                    break
-                data += more
-        except OSError:
-            pass
-        c.close()
+        data, _ = listed_client()
         t.ok(b"451" in data and b"listed by the lanmail test list" in data,
              "a client control/rbls lists gets 451 with the list's text")
         if b"451" not in data:
@@ -209,30 +230,7 @@ try:
         subprocess.run(["svc", "-t", svdir], stderr=subprocess.DEVNULL)
         time.sleep(1)
         up = t.wait_port(port, timeout=15)
-        c = socket.socket()
-        c.bind(("127.0.0.2", 0))
-        data, parent = b"", None
-        try:
-            c.connect(("127.0.0.1", port))
-            c.settimeout(10)
-            data = c.recv(512)
-            c.sendall(b"HELO x\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@rules.test>\r\n")
-            end = time.time() + 10
-            while b"listed by the lanmail test list" not in data and time.time() < end:
-                more = c.recv(512)
-                if not more:
-                    break
-                data += more
-            for pid in os.listdir("/proc"):
-                try:
-                    if pid.isdigit() and open("/proc/%s/comm" % pid).read().strip() == "rblsmtpd":
-                        ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
-                        parent = open("/proc/%s/comm" % ppid).read().strip()
-                except OSError:
-                    pass
-        except OSError:
-            pass
-        c.close()
+        data, parent = listed_client()
         t.ok(r.returncode == 0 and up and b"451" in data and b"listed by the lanmail test list" in data,
              "with a certificate, a listed client still gets 451 with the list's text (%r)" % data[-60:])
         t.is_(parent, "qmail-tls", "rblsmtpd runs behind qmail-tls, not in front of it")
