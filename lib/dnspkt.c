@@ -188,6 +188,23 @@ struct answer {
 	size_t curlen;
 };
 
+/* owned - from *pos, the *i-th record of a's answer section on, the next
+ * one of type, class IN, owned by a->cur: 1 with its head in *h, 0 when
+ * none is left.  The section was found well formed by answer(). */
+static int
+owned(const char *p, size_t len, const struct answer *a, unsigned type,
+    size_t *pos, size_t *i, struct rrhead *h)
+{
+	while (*i < a->an) {
+		(*i)++;
+		(void)rr_head(p, len, pos, h);
+		if (h->type == type && h->class == DNS_C_IN &&
+		    samename(h->owner, h->ownerlen, a->cur, a->curlen))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 answer(const char *p, size_t len, unsigned id, const char *name, size_t n,
     unsigned type, struct answer *a)
@@ -244,16 +261,12 @@ answer(const char *p, size_t len, unsigned id, const char *name, size_t n,
 		moved = 0;
 		if (type == DNS_T_CNAME)
 			break;
-		for (pos = a->ans, i = 0; i < a->an; i++) {
-			(void)rr_head(p, len, &pos, &h);	/* checked above */
-			if (h.type != DNS_T_CNAME || h.class != DNS_C_IN ||
-			    !samename(h.owner, h.ownerlen, a->cur, a->curlen))
-				continue;
+		pos = a->ans, i = 0;
+		if (owned(p, len, a, DNS_T_CNAME, &pos, &i, &h)) {
 			if (!dnspkt_getname(p, len, h.rd, a->cur, &a->curlen, &next) ||
 			    next != h.rd + h.rdlen)
 				return DNSPKT_BAD;
 			moved = 1;
-			break;
 		}
 	}
 	return DNSPKT_OK;
@@ -285,11 +298,7 @@ dnspkt_parse(const char *p, size_t len, unsigned id, const char *name, size_t n,
 	*count = 0;
 	if ((r = answer(p, len, id, name, n, type, &a)) != DNSPKT_OK)
 		return r;
-	for (pos = a.ans, i = 0; i < a.an; i++) {
-		(void)rr_head(p, len, &pos, &h);	/* checked by answer() */
-		if (h.type != type || h.class != DNS_C_IN ||
-		    !samename(h.owner, h.ownerlen, a.cur, a.curlen))
-			continue;
+	for (pos = a.ans, i = 0; owned(p, len, &a, type, &pos, &i, &h); ) {
 		if (*count >= max)
 			continue;	/* well formed, no room: ignored */
 		rr[*count].type = type;
@@ -346,11 +355,7 @@ dnspkt_data(const char *p, size_t len, unsigned id, const char *name, size_t n,
 		return errno = EINVAL, DNSPKT_BAD;
 	if ((r = answer(p, len, id, name, n, type, &a)) != DNSPKT_OK)
 		return r;
-	for (pos = a.ans, i = 0; i < a.an; i++) {
-		(void)rr_head(p, len, &pos, &h);	/* checked by answer() */
-		if (h.type != type || h.class != DNS_C_IN ||
-		    !samename(h.owner, h.ownerlen, a.cur, a.curlen))
-			continue;
+	for (pos = a.ans, i = 0; owned(p, len, &a, type, &pos, &i, &h); ) {
 		if (type == DNS_T_TXT ? !txt_ok(p, &h) :
 		    h.rdlen != (type == DNS_T_A ? 4u : 16u))
 			goto bad;
