@@ -42,6 +42,7 @@
 #include "maildir.h"
 #include "qqfilter.h"
 #include "spawn.h"
+#include "statefile.h"
 #include "str.h"
 
 #define COOKIE_HEX 32			/* hex digits of a cookie: 128 bits */
@@ -143,20 +144,12 @@ lock(struct list *l)
 static void
 writefile(const struct list *l, const char *name, const char *p, size_t n)
 {
-	struct str fn = STR_ZERO, tmp = STR_ZERO;
-	int fd;
+	struct str fn = STR_ZERO;
 
 	path(&fn, l, name);
-	if (!str_copyb(&tmp, fn.s, fn.len) || !str_cats(&tmp, ".tmp") || !str_nul(&tmp))
-		die_nomem();
-	if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1)
-		die_sys(EXIT_TEMP, "unable to create ", tmp.s);
-	if (!fd_writeall(fd, p, n, 0) || fsync(fd) == -1 || close(fd) == -1)
-		die_sys(EXIT_TEMP, "unable to write ", tmp.s);
-	if (rename(tmp.s, fn.s) == -1)
-		die_sys(EXIT_TEMP, "unable to rename ", tmp.s);
+	if (!statefile_write(fn.s, p, n, 0600))
+		die_sys(EXIT_TEMP, "unable to write ", fn.s);
 	str_free(&fn);
-	str_free(&tmp);
 }
 
 /* addreq - the same address: local part exactly, domain in any case
