@@ -87,25 +87,25 @@ $(B)/%: $(B)/%.o $(B)/liblanmail.a
 # qmail-tls links the system's OpenSSL, a glibc library: in a musl build
 # it alone is compiled with the system cc, from the lib/ sources it uses
 ifneq ($(MUSL),)
-TLSLIB = lib/buf.c lib/die.c lib/env.c lib/sig.c lib/spawn.c lib/starttls.c lib/str.c
+TLSLIB = lib/buf.c lib/die.c lib/env.c lib/mono.c lib/sig.c lib/spawn.c lib/starttls.c lib/str.c
 $(B)/qmail-tls: qmail-tls.c $(TLSLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-tls.c $(TLSLIB) $(B)/lib/auto.c $(LIBS_qmail-tls)
 # qmail-list's cookies are HMAC-SHA256 from libcrypto: the same way
 LISTLIB = lib/buf.c lib/control.c lib/date822.c lib/die.c lib/env.c lib/listcmd.c \
-	lib/maildir.c lib/qqfilter.c lib/spawn.c lib/statefile.c lib/str.c
+	lib/maildir.c lib/mono.c lib/qqfilter.c lib/spawn.c lib/statefile.c lib/str.c
 $(B)/qmail-list: qmail-list.c $(LISTLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-list.c $(LISTLIB) $(B)/lib/auto.c $(LIBS_qmail-list)
 # the DKIM and SRS programs link libcrypto: the same way
 CRYPTOPROGS = qmail-dkim qmail-dkimverify qmail-dkimkey qmail-srs
 CRYPTOLIB = lib/authres.c lib/base64.c lib/buf.c lib/control.c lib/die.c lib/dkim.c lib/dns.c lib/dnspkt.c \
-	lib/env.c lib/qqfilter.c lib/sig.c lib/spawn.c lib/spool.c lib/srs.c lib/str.c
+	lib/env.c lib/mono.c lib/qqfilter.c lib/sig.c lib/spawn.c lib/spool.c lib/srs.c lib/str.c
 $(addprefix $(B)/,$(CRYPTOPROGS)): $(B)/%: %.c $(CRYPTOLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ $< $(CRYPTOLIB) $(B)/lib/auto.c $(LIBS_$*)
 # qmail-webadmin's TOTP codes are HMAC-SHA1 from libcrypto: the same way
-WEBLIB = lib/authfail.c lib/buf.c lib/control.c lib/die.c lib/env.c lib/http.c lib/lcdb.c \
+WEBLIB = lib/authfail.c lib/buf.c lib/control.c lib/die.c lib/env.c lib/http.c lib/lcdb.c lib/mono.c \
 	lib/priv.c lib/spawn.c lib/statefile.c lib/str.c lib/syncall.c lib/vpasswd.c
 $(B)/qmail-webadmin: qmail-webadmin.c $(WEBLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \

@@ -437,23 +437,14 @@ wfail:
 static int
 wholeline(struct smtp *sm, long long end)
 {
-	struct pollfd p;
-	long long left;
 	size_t have;
-	int r;
+	long r;
 
 	for (;;) {
 		have = buf_pending(&sm->in);
 		if (have > REPLYLINE_MAX || str_chrb(sm->in.x + sm->in.pos, have, '\n') < have)
 			return 1;
-		if ((left = end - mono_ms()) <= 0)
-			return errno = ETIMEDOUT, -1;
-		p.fd = sm->in.fd;
-		p.events = POLLIN;
-		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (r == -1 && errno != EINTR)
-			return -1;
-		if (r > 0 && (r = (int)buf_fill(&sm->in)) <= 0)
+		if ((r = buf_fill_by(&sm->in, end)) <= 0)
 			return r == 0 ? 1 : -1;	/* end of file: buf_getline sees it */
 	}
 }

@@ -409,29 +409,6 @@ timedout(struct session *ss)
 	bye(ss, "421 4.4.2 timeout, closing the connection\r\n", "timeout");
 }
 
-/* fill - read more input, waiting until the deadline at most (ss->in
- * itself has no timeout): >0 bytes held, 0 end of file, -1 error,
- * errno ETIMEDOUT when the deadline passed */
-static long
-fill(struct session *ss, long long end)
-{
-	struct pollfd p;
-	long long left;
-	int r;
-
-	for (;;) {
-		if ((left = end - mono_ms()) <= 0)
-			return errno = ETIMEDOUT, -1;
-		p.fd = ss->in.fd;
-		p.events = POLLIN;
-		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (r == -1 && errno != EINTR)
-			return -1;
-		if (r > 0)
-			return buf_fill(&ss->in);
-	}
-}
-
 /* getline - the next line into ss->line, flushing replies first when
  * the client must be waiting for them.  1 a line, 2 a line longer than
  * max (discarded); on end of file or timeout the connection ends.  The
@@ -454,7 +431,7 @@ getline_(struct session *ss, size_t max)
 	ss->line.len = 0;
 	for (;;) {
 		if ((have = buf_pending(&ss->in)) == 0) {
-			if ((r = fill(ss, end)) == 0)
+			if ((r = buf_fill_by(&ss->in, end)) == 0)
 				bye(ss, NULL, "disconnected");
 			if (r < 0 && errno == ETIMEDOUT)
 				timedout(ss);
@@ -1301,7 +1278,7 @@ data(struct session *ss, size_t argn)
 	while (!sd.done) {
 		/* the message may take long, each read not; nor may the
 		 * session: past its end the message is dropped unqueued */
-		if (buf_pending(&ss->in) == 0 && (r = fill(ss, deadline(ss, ss->lim.timeout))) <= 0) {
+		if (buf_pending(&ss->in) == 0 && (r = buf_fill_by(&ss->in, deadline(ss, ss->lim.timeout))) <= 0) {
 			int late = r == -1 && errno == ETIMEDOUT;
 
 			qq_abort(&q);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "mono.h"
 
 void
 buf_init(struct buf *b, int fd, char *x, size_t size, unsigned timeout)
@@ -92,6 +93,26 @@ buf_fill(struct buf *b)
 		return r;
 	b->len += (size_t)r;
 	return (long)(b->len - b->pos);
+}
+
+long
+buf_fill_by(struct buf *b, long long end)
+{
+	struct pollfd p;
+	long long left;
+	int r;
+
+	for (;;) {
+		if ((left = end - mono_ms()) <= 0)
+			return errno = ETIMEDOUT, -1;
+		p.fd = b->fd;
+		p.events = POLLIN;
+		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (r == -1 && errno != EINTR)
+			return -1;
+		if (r > 0)
+			return buf_fill(b);
+	}
 }
 
 size_t

@@ -28,6 +28,10 @@ void buf_init(struct buf *, int fd, char *x, size_t size, unsigned timeout);
 /* input */
 /* buf_fill - read more; >0 bytes now held, 0 end of file, -1 error */
 long buf_fill(struct buf *);
+/* buf_fill_by - buf_fill, but waiting for input only until end (in
+ * mono_ms milliseconds), whatever the buffer's own timeout: as
+ * buf_fill, or -1 with errno ETIMEDOUT once end has passed */
+long buf_fill_by(struct buf *, long long end);
 /* buf_get - up to n bytes; >0 count, 0 end of file, -1 error */
 long buf_get(struct buf *, char *, size_t n);
 /* buf_getline - bytes up to and including the next sep appended to line.
