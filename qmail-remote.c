@@ -48,6 +48,7 @@
 #include "mono.h"
 #include "qpenc.h"
 #include "sig.h"
+#include "smtpcmd.h"
 #include "smtpreply.h"
 #include "spawn.h"
 #include "starttls.h"
@@ -547,6 +548,18 @@ ascii(const char *a)
 	return 1;
 }
 
+/* path - addr as it goes between < and > of MAIL or RCPT: the queue
+ * keeps a local part unquoted, and one like "john doe" must go out
+ * quoted again (lib/smtpcmd) */
+static const char *
+path(struct str *p, const char *addr)
+{
+	p->len = 0;
+	if (!smtpcmd_pathcat(p, addr, strlen(addr)) || !str_nul(p))
+		nomem();
+	return p->s;
+}
+
 /* noutf8 - why an address beyond ASCII cannot go to this host */
 static void
 noutf8(struct smtp *sm, struct str *t, const char *whose)
@@ -818,7 +831,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
     const char *sender, struct rcpt *r, int nr, int policy, int tlsfailed, const char *tlsname,
     int loopback, struct str *errs)
 {
-	struct str t = STR_ZERO;
+	struct str t = STR_ZERO, p = STR_ZERO;
 	struct sink s;
 	char num[FMT_ULONG + 1];
 	unsigned ext;
@@ -868,7 +881,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 			r[i].code = 'h';
 			noutf8(sm, &r[i].text, "recipient");
 		}
-	if (!put(sm, "MAIL FROM:<", sender, ">"))
+	if (!put(sm, "MAIL FROM:<", path(&p, sender), ">"))
 		lost(sm, r, nr);
 	if (utf8 && !put(sm, " SMTPUTF8", NULL, NULL))
 		lost(sm, r, nr);
@@ -894,7 +907,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 	for (i = 0; i < nr; i++) {
 		if (r[i].code)
 			continue;	/* refused before (a bad address) */
-		if (!put(sm, "RCPT TO:<", r[i].addr, ">\r\n"))
+		if (!put(sm, "RCPT TO:<", path(&p, r[i].addr), ">\r\n"))
 			lost(sm, r, nr);
 		if (pipe)
 			continue;

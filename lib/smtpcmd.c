@@ -191,3 +191,47 @@ smtpcmd_param(const char *s, size_t n, size_t *pos, size_t *key, size_t *klen,
 	*pos = skipblank(s, n, e);
 	return 1;
 }
+
+/* atext - an RFC 5322 atext byte; RFC 6531 adds every byte of a UTF-8
+ * sequence, and qmail-remote sends such an address only with SMTPUTF8 */
+static int
+atext(char c)
+{
+	return (unsigned char)c >= 0x80 || str_isalpha(c) || str_isdigit(c) ||
+	    (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* dotstring - s[0..n) is an RFC 5321 Dot-string: runs of atext between
+ * single dots, none first or last */
+static int
+dotstring(const char *s, size_t n)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (run == 0)
+				return 0;
+			run = 0;
+		} else if (atext(s[i]))
+			run++;
+		else
+			return 0;
+	}
+	return run > 0;
+}
+
+int
+smtpcmd_pathcat(struct str *out, const char *a, size_t n)
+{
+	size_t at = str_rchrb(a, n, '@'), i;
+
+	if (n == 0 || dotstring(a, at))
+		return str_catb(out, a, n);
+	if (!str_catc(out, '"'))
+		return 0;
+	for (i = 0; i < at; i++)
+		if (((a[i] == '"' || a[i] == '\\') && !str_catc(out, '\\')) || !str_catc(out, a[i]))
+			return 0;
+	return str_catc(out, '"') && str_catb(out, a + at, n - at);
+}

@@ -1,10 +1,12 @@
-/* smtpcmd.h - parsing SMTP command lines as a server receives them
+/* smtpcmd.h - SMTP command lines: parsed as a server receives them,
+ * and the path of MAIL FROM / RCPT TO written as a client sends it
  *
- * Everything here reads client input and trusts none of it.  A command
+ * The parsers read client input and trust none of it.  A command
  * line is read up to and including LF; smtpcmd_check decides whether it
  * is a proper CRLF-ended line, smtpcmd_verb names the command, and
  * smtpcmd_path takes the <path> of MAIL FROM and RCPT TO apart, with the
- * ESMTP parameters after it read by smtpcmd_param.
+ * ESMTP parameters after it read by smtpcmd_param.  smtpcmd_pathcat
+ * undoes what smtpcmd_path removed: the quotes a local part needs.
  */
 #ifndef SMTPCMD_H
 #define SMTPCMD_H
@@ -54,5 +56,15 @@ int smtpcmd_path(const char *s, size_t n, struct str *addr, size_t *rest, int *r
  * 0 when none is left */
 int smtpcmd_param(const char *s, size_t n, size_t *pos, size_t *key, size_t *klen,
     size_t *val, size_t *vlen);
+
+/* smtpcmd_pathcat - the envelope address a[0..n) (as smtpcmd_path and
+ * the queue keep it: unquoted) appended to out as it goes between < and
+ * > (RFC 5321 4.1.2): a local part (before the last '@', or all of a
+ * without one) that is no Dot-string becomes a Quoted-string, '"' and
+ * backslash escaped; the domain and the null address stay as they are.
+ * Bytes beyond ASCII count as atext (RFC 6531).  a must hold no control
+ * character: a Quoted-string cannot carry one.  1, or 0 with errno (and
+ * part of it appended). */
+int smtpcmd_pathcat(struct str *out, const char *a, size_t n);
 
 #endif

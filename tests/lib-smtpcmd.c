@@ -38,6 +38,17 @@ path(const char *s, int want, const char *wantaddr, const char *wantrest, int wa
 	return good;
 }
 
+static int
+pathcat(const char *a, const char *want)
+{
+	struct str o = STR_ZERO;
+	int good = smtpcmd_pathcat(&o, a, strlen(a)) && o.len == strlen(want) &&
+	    memcmp(o.s, want, o.len) == 0;
+
+	str_free(&o);
+	return good;
+}
+
 int
 main(void)
 {
@@ -90,6 +101,19 @@ main(void)
 	big[2000] = '>';
 	big[2001] = 0;
 	ok(path(big, SMTPPATH_LONG, NULL, NULL, 0), "address over SMTPADDR_MAX");
+
+	ok(pathcat("", ""), "pathcat: the null path stays empty");
+	ok(pathcat("a.b+c@d.e", "a.b+c@d.e"), "pathcat: a Dot-string as it is");
+	ok(pathcat("postmaster", "postmaster"), "pathcat: no domain");
+	ok(pathcat("john doe@b.c", "\"john doe\"@b.c"), "pathcat: a blank quotes the local part");
+	ok(pathcat("a..b@c", "\"a..b\"@c"), "pathcat: two dots in a row");
+	ok(pathcat(".a@c", "\".a\"@c"), "pathcat: a dot first");
+	ok(pathcat("a.@c", "\"a.\"@c"), "pathcat: a dot last");
+	ok(pathcat("@c", "\"\"@c"), "pathcat: an empty local part");
+	ok(pathcat("a\"b\\c@d", "\"a\\\"b\\\\c\"@d"), "pathcat: quote and backslash escaped");
+	ok(pathcat("x@y@d", "\"x@y\"@d"), "pathcat: an @ in the local part");
+	ok(pathcat("j\xc3\xb6rg@d", "j\xc3\xb6rg@d"), "pathcat: UTF-8 is atext (RFC 6531)");
+	ok(pathcat("a b@[1.2.3.4]", "\"a b\"@[1.2.3.4]"), "pathcat: the domain untouched");
 
 	pos = 0;
 	ok(smtpcmd_param(p, strlen(p), &pos, &k, &kl, &v, &vl) && kl == 4 && !memcmp(p + k, "SIZE", 4) &&

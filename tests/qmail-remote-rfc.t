@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # qmail-remote against RFC 5321, 1870, 6531, 7505 and its own man page, with
 # scripted SMTP servers that record the bytes they get (bare CR, SIZE,
-# SMTPUTF8, 552 to RCPT, a refused HELO), a real DNS server (dnsmasq) with a
-# SERVFAIL server behind one zone, a TLS failure at one address of an MX
-# host, and qmail-rspawn relaying a report of 100 long server replies.
+# quoted local parts, SMTPUTF8, 552 to RCPT, a refused HELO), a real DNS
+# server (dnsmasq) with a SERVFAIL server behind one zone, a TLS failure at
+# one address of an MX host, and qmail-rspawn relaying a report of 100 long
+# server replies.
 import os
 import shutil
 import socket
@@ -187,7 +188,7 @@ raw = Server("127.0.0.1", ext=("8BITMIME", "SIZE 10000000", "PIPELINING"), rcpt=
 utf = Server("127.0.0.2", ext=("8BITMIME", "SMTPUTF8"))
 helo = Server("127.0.0.3", ehlo=b"502 5.5.1 no EHLO here\r\n", helo=b"550 5.7.1 your name is wrong\r\n")
 servers = [raw, utf, helo]
-t.plan(21)
+t.plan(24)
 try:
     # bare CR: only CRLF goes out, and a dot after a bare CR is stuffed
     raw.mails.clear()
@@ -211,6 +212,22 @@ try:
     mail = raw.mails[0][0] if raw.mails else b""
     want = len(body.replace(b"\n", b"\r\n"))
     t.ok(c == "rK" and b" SIZE=%d" % want in mail, "SIZE=%d without the stuffing dots: %r" % (want, mail))
+
+    # RFC 5321 4.1.2: a local part that is no Dot-string goes out as a
+    # Quoted-string (the queue keeps it unquoted), the others as they are
+    raw.mails.clear()
+    del raw.log[:]
+    c, x = run("raw.test", "a b@me.test", ["x y@raw.test", "a..b@raw.test", ".a@raw.test", 'q"t@raw.test',
+                                          "b\\s@raw.test", "plain.one+x@raw.test"])
+    cmds = [ln for ln in raw.log if ln[:4] in (b"MAIL", b"RCPT")]
+    t.is_([ln.split(b" SIZE=")[0].rstrip(b"\r\n") for ln in cmds],
+          [b'MAIL FROM:<"a b"@me.test>', b'RCPT TO:<"x y"@raw.test>', b'RCPT TO:<"a..b"@raw.test>',
+           b'RCPT TO:<".a"@raw.test>', b'RCPT TO:<"q\\"t"@raw.test>', b'RCPT TO:<"b\\\\s"@raw.test>',
+           b"RCPT TO:<plain.one+x@raw.test>"],
+          "MAIL and RCPT quote a local part that is no Dot-string, and only such a one")
+    t.is_(c, "rrrrrrK", "and every recipient is delivered")
+    c, x = run("raw.test", "", ["u@raw.test"])
+    t.ok(c == "rK" and raw.mails[-1][0].startswith(b"MAIL FROM:<> "), "the null sender stays <>")
 
     # 552 to RCPT is temporary (RFC 5321 4.5.3.1.10)
     raw.mails.clear()
