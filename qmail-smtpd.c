@@ -47,7 +47,7 @@
 #include "str.h"
 
 #define AUTHLINE_MAX 12288	/* RFC 4954: an AUTH line may be this long */
-#define MAILEXTRA 526		/* MAIL may exceed the command limit by this */
+#define MAILEXTRA 540		/* MAIL may exceed the command limit by this */
 #define HELO_MAX 255		/* bytes of the HELO name kept */
 #define QQ_HOLD (1024 * 1024)	/* message bytes held before qmail-queue starts */
 #define QQ_ABORTWAIT 5000	/* ms an abandoned qmail-queue gets to clean up */
@@ -61,6 +61,7 @@
 #define SPF_REJECT 2
 #define TROUBLE "421 4.3.0 temporary trouble, try later\r\n"
 #define NOMEM "421 4.3.0 out of memory, try later\r\n"
+#define NOUTF8 "553 5.6.7 non-ASCII address, and SMTPUTF8 is not offered here\r\n"
 
 /* settings: control files, overridden per client by the environment */
 struct limits {
@@ -84,6 +85,7 @@ struct qq {
 	pid_t pid;		/* 0 until started */
 	int mfd, efd;		/* message and envelope pipes */
 	int broken;		/* a write failed: never 250, whatever the exit code */
+	int starterr;		/* errno when it could not be started, else 0 */
 	struct str hold;	/* bytes waiting for the start */
 };
 
@@ -857,6 +859,19 @@ ownaddress(struct session *ss, const struct str *a)
 	return extension_ours(a->s, a->len, ulen);
 }
 
+/* ascii - no byte of a beyond US-ASCII: without SMTPUTF8 (RFC 6531),
+ * which is not offered, an address is ASCII only */
+static int
+ascii(const struct str *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->len; i++)
+		if ((unsigned char)a->s[i] > 127)
+			return 0;
+	return 1;
+}
+
 /* digits - p[0..n) is all ASCII digits */
 static int
 digits(const char *p, size_t n)
@@ -895,6 +910,10 @@ mail(struct session *ss, const char *arg, size_t n)
 		bye(ss, "421 4.7.0 too many messages in one connection, closing\r\n", "too many messages");
 	if (n == 0 || smtpcmd_path(arg, n, &ss->sender, &rest, &route) != SMTPPATH_OK) {
 		failed(ss, "501 5.1.7 bad sender address syntax; use MAIL FROM:<address>\r\n");
+		return;
+	}
+	if (!ascii(&ss->sender)) {
+		failed(ss, NOUTF8);
 		return;
 	}
 	/* a source route in MAIL FROM is ignored, as RFC 5321 asks */
@@ -960,6 +979,30 @@ mail(struct session *ss, const char *arg, size_t n)
 	out(ss, "250 2.1.0 sender ok\r\n");
 }
 
+/* pmdomain - after "postmaster@" in a, a domain delivered here:
+ * control/me when it is local or virtual, else the first line of
+ * control/locals, else localhost.  With control/me in neither,
+ * qmail-send would send postmaster@me out as remote mail. */
+static int
+pmdomain(struct session *ss, struct str *a)
+{
+	struct str prefix = STR_ZERO;
+	const struct str *l = &ss->rc.locals;
+	size_t len = a->len;
+	int v;
+
+	if (!str_cats(a, ss->me.s))
+		return 0;
+	if (rcptcheck_islocal(&ss->rc, ss->me.s, ss->me.len))
+		return 1;
+	v = rcptcheck_virtual(&ss->rc, a->s, a->len, &prefix);
+	str_free(&prefix);
+	if (v == 1)
+		return 1;
+	a->len = len;
+	return l->len ? str_catb(a, l->s, str_chrb(l->s, l->len, 0)) : str_cats(a, "localhost");
+}
+
 static void
 rcpt(struct session *ss, const char *arg, size_t n)
 {
@@ -976,6 +1019,10 @@ rcpt(struct session *ss, const char *arg, size_t n)
 		failed(ss, "501 5.1.3 bad recipient address syntax; use RCPT TO:<address>\r\n");
 		goto out;
 	}
+	if (!ascii(&a)) {
+		failed(ss, NOUTF8);
+		goto out;
+	}
 	if (route) {
 		failed(ss, "553 5.7.1 source routes are not accepted\r\n");
 		goto out;
@@ -989,7 +1036,7 @@ rcpt(struct session *ss, const char *arg, size_t n)
 	if (at == a.len && a.len == 10 && str_caseeqb(a.s, "postmaster", 10)) {
 		/* RFC 5321 4.5.1: plain "postmaster" means ours, and must
 		 * be taken whether or not control/me is in rcpthosts */
-		if (!str_catc(&a, '@') || !str_cats(&a, ss->me.s))
+		if (!str_catc(&a, '@') || !pmdomain(ss, &a))
 			nomem();
 		at = 10;
 		pm = 1;
@@ -1052,31 +1099,44 @@ out:
 	str_free(&a);
 }
 
-/* qq_start - run qmail-queue (or $QMAILQUEUE) on two fresh pipes */
-static int
-qq_start(struct qq *q)
+/* qq_prog - the queue program: $QMAILQUEUE, else bin/qmail-queue */
+static const char *
+qq_prog(void)
 {
 	const char *prog = env_get("QMAILQUEUE");
 
-	if ((q->pid = qq_spawn(prog && *prog ? prog : "bin/qmail-queue", &q->mfd, &q->efd)) == -1) {
+	return prog && *prog ? prog : "bin/qmail-queue";
+}
+
+/* qq_start - run the queue program on two fresh pipes; 0 with
+ * q->starterr set when it cannot be started */
+static int
+qq_start(struct qq *q)
+{
+	if ((q->pid = qq_spawn(qq_prog(), &q->mfd, &q->efd)) == -1) {
 		q->pid = 0;
+		q->starterr = errno ? errno : EAGAIN;
 		return 0;
 	}
 	return 1;
 }
 
 /* qq_put - message bytes; small messages are held until the end, so a
- * message refused or cut off before that never starts qmail-queue */
+ * message refused or cut off before that never starts qmail-queue.
+ * When it cannot be started the rest is dropped: the client still
+ * sends it, and hears 451 at the end.  0 only for lack of memory. */
 static int
 qq_put(struct qq *q, const char *p, size_t n)
 {
-	if (q->broken)
+	if (q->broken || q->starterr)
 		return 1;
 	if (q->pid == 0) {
 		if (q->hold.len + n <= QQ_HOLD)
 			return str_catb(&q->hold, p, n);
-		if (!qq_start(q))
-			return 0;
+		if (!qq_start(q)) {
+			q->hold.len = 0;
+			return 1;
+		}
 		if (!fd_writeall(q->mfd, q->hold.s, q->hold.len, 0))
 			q->broken = 1;
 		q->hold.len = 0;
@@ -1134,12 +1194,14 @@ qq_abort(struct qq *q)
 }
 
 /* qq_finish - the envelope after the message; qmail-queue's exit code,
- * -1 when it could not run or died */
+ * -1 when it could not run (q->starterr set) or died */
 static int
 qq_finish(struct qq *q, const struct str *env, unsigned long *qpid)
 {
 	int st, code;
 
+	if (q->starterr)
+		return -1;
 	if (q->pid == 0) {
 		if (!qq_start(q))
 			return -1;
@@ -1187,6 +1249,11 @@ received(struct session *ss, struct str *h)
 	char date[DATE822_LEN];
 	const char *ip = ss->remoteip;
 	int plain = isdomain(ss->helo.s, ss->helo.len) || ss->heloliteral;
+	/* the protocol as registered (RFC 5321, RFC 3848): ESMTP, with S
+	 * for TLS and A for AUTH; after HELO plain SMTP, as no SMTP with
+	 * TLS or AUTH is registered.  A login is made after EHLO only,
+	 * and outlives a later HELO. */
+	int esmtp = ss->esmtp || ss->login.len > 0;
 
 	date822_fmt(date, time(NULL));
 	h->len = 0;
@@ -1204,7 +1271,7 @@ received(struct session *ss, struct str *h)
 		return 0;
 	if (!literal(h, ip) || !str_cats(h, ")\n\tby ") ||
 	    !safecat(h, ss->me.s, ss->me.len, 255) || !str_cats(h, " (lanmail) with ") ||
-	    !str_cats(h, ss->esmtp ? "ESMTP" : "SMTP") || (ss->tls && !str_catc(h, 'S')) ||
+	    !str_cats(h, esmtp ? "ESMTP" : "SMTP") || (esmtp && ss->tls && !str_catc(h, 'S')) ||
 	    (ss->login.len && !str_catc(h, 'A')))
 		return 0;
 	if (ss->login.len && (!str_cats(h, " (authenticated user ") ||
@@ -1237,7 +1304,7 @@ static void
 data(struct session *ss, size_t argn)
 {
 	struct smtpdata sd;
-	struct qq q = { 0, -1, -1, 0, STR_ZERO };
+	struct qq q = { 0, -1, -1, 0, 0, STR_ZERO };
 	struct authres_strip ar;
 	struct str h = STR_ZERO;
 	char o[BUF_SIZE + 1];
@@ -1323,7 +1390,12 @@ data(struct session *ss, size_t argn)
 		if (!authres_strip_end(&ar, qq_putv, &q))
 			nomem();
 		code = qq_finish(&q, &ss->env, &qpid);
-		if (code == 0 && q.broken) {
+		if (q.starterr) {
+			errno = q.starterr;
+			warn_sys("unable to run ", qq_prog());
+			msglog(ss, size, "deferred:queue-start-failed", 0);
+			out(ss, "451 4.3.0 queue trouble: the queue program could not be started, try later\r\n");
+		} else if (code == 0 && q.broken) {
 			/* a filter that stopped reading and exited 0 may have
 			 * queued what it got: the client retries the whole
 			 * message, and the log says a cut copy may be queued */
@@ -1488,7 +1560,8 @@ auth(struct session *ss, const char *arg, size_t n)
 		failed(ss, "503 5.5.1 AUTH is not allowed during a mail transaction\r\n");
 		return;
 	}
-	if (ss->helo.len == 0) {
+	if (!ss->esmtp) {
+		/* not offered before EHLO, nor after HELO (RFC 5321 2.2) */
 		failed(ss, "503 5.5.1 send EHLO first\r\n");
 		return;
 	}
@@ -1717,8 +1790,9 @@ main(int argc, char **argv)
 			continue;
 		}
 		r = smtpcmd_verb(ss.line.s, len, &arg);
-		/* RFC 1870 and 4954 let MAIL grow by 26 and 500 octets for
-		 * SIZE and AUTH=; AUTH has its own, longer limit */
+		/* RFC 1870, 6152 and 4954 let MAIL grow by 26, 14 and 500
+		 * octets for SIZE=, BODY= and AUTH=; AUTH has its own,
+		 * longer limit */
 		if (r != SMTP_AUTH && ss.line.len > ss.lim.cmdmax + (r == SMTP_MAIL ? MAILEXTRA : 0)) {
 			failed(&ss, "500 5.5.2 line too long\r\n");
 			continue;

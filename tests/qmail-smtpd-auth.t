@@ -71,6 +71,25 @@ try:
     t.is_(s.code(c.cmd("AUTH PLAIN " + b64("\0alice@virt.test\0s3cret"))), "503 5.5.1", "no AUTH inside a transaction")
     c.close()
 
+    # --- AUTH is an extension: offered in the EHLO reply only (RFC 5321 2.2)
+    c = s.Raw(P)
+    c.cmd("HELO client.test")
+    r = c.cmd("AUTH PLAIN " + b64("\0alice@virt.test\0s3cret"))
+    t.ok(r.startswith("503 5.5.1 ") and "EHLO" in r, "AUTH after HELO: 503 5.5.1, send EHLO (%r)" % r.strip())
+    c.close()
+    # a login made after EHLO outlives a later HELO: the Received line
+    # still names a registered protocol, ESMTPA, never "SMTPA"
+    c, r = ehlo(P)
+    c.cmd("AUTH PLAIN " + b64("\0alice@virt.test\0s3cret"))
+    got = [s.code(c.cmd(x)) for x in ("HELO client.test", "MAIL FROM:<alice@virt.test>", "RCPT TO:<u1@virt.test>",
+                                      "DATA", "Subject: helo after auth\r\n\r\nhi\r\n.")]
+    c.close()
+    q = s.queue()
+    t.ok(got[-1] == "250 2.0.0" and len(q) == 1 and
+         b" with ESMTPA (authenticated user alice@virt.test);\n" in s.body_of(q[0]["message"]),
+         "EHLO, AUTH, HELO: Received says ESMTPA (%r)" % (s.body_of(q[0]["message"])[:200] if q else got,))
+    t.clear_queue()
+
     # --- PLAIN without initial response, LOGIN both ways
     c, r = ehlo(P)
     t.is_(c.cmd("AUTH PLAIN"), "334 \r\n", "AUTH PLAIN: empty 334 challenge")

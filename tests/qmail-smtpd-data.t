@@ -249,12 +249,27 @@ try:
     t.is_(sv.logtext().count("result=deferred:queue-stopped-reading:cut-copy-may-be-queued qp="), 2,
           "each logged as deferred, saying a cut copy may be queued")
     t.ok(s.queue_empty(), "the filter queued nothing")
+    # a queue program that cannot be started: a message over the 1 MB
+    # held in memory (started mid-DATA) and a small one (started at the
+    # end) are both read to their end, answered 451, and the log says why
     sv = s.Server(env={"QMAILQUEUE": os.path.join(fdir, "missing")})
     c, r = open_data(sv.port)
-    c.send("Subject: x\r\n\r\ny\r\n.\r\n")
-    t.is_(s.code(c.reply()), "451 4.3.0", "queue program missing: 451 4.3.0")
+    c.send(b"Subject: big\r\n\r\n" + (b"z" * 78 + b"\r\n") * (2 * 1024 * 1024 // 80) + b".\r\n")
+    r = c.reply()
+    t.is_(s.code(r), "451 4.3.0", "2 MB, queue program missing: 451 4.3.0 (%r)" % r)
+    t.ok("queue" in r, "the reply says it is queue trouble: %r" % r.strip())
+    t.is_([s.code(c.cmd(x)) for x in ("MAIL FROM:<a@sender.test>", "RCPT TO:<u1@virt.test>", "DATA")],
+          ["250 2.1.0", "250 2.1.5", "354 go"], "the session goes on: a second transaction")
+    c.send(b"Subject: small\r\n\r\n" + b"y" * 78 + b"\r\n.\r\n")
+    t.is_(s.code(c.reply()), "451 4.3.0", "100 bytes, queue program missing: 451 4.3.0")
+    t.is_(s.code(c.cmd("QUIT")), "221 2.0.0", "and QUIT is answered")
     c.close()
     sv.stop()
+    log = sv.logtext()
+    t.is_(log.count("result=deferred:queue-start-failed"), 2, "both messages logged as deferred, unable to start")
+    t.is_(log.count("warning: unable to run %s: no such file or directory" % os.path.join(fdir, "missing")), 2,
+          "each with the program and errno in the log")
+    t.ok("out of memory" not in log, "no 'out of memory' in the log")
 finally:
     srv.stop()
     s.restore()

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """qmail-smtpd against the letter of the RFCs, where it once strayed:
-plain <Postmaster> when control/me is not in rcpthosts (RFC 5321 4.5.1),
-the recipient limit that must not end the session (4.5.3.1.10), the
-stuffing dot outside the line limit (4.5.3.1.6), the message size with
-CRLF line ends (RFC 1870), MAIL lines longer by SIZE and AUTH= (RFC 1870,
-4954), 501 for bad arguments (MAIL without FROM:, VRFY without one, RSET
-with one, AUTH without a mechanism), a 20-digit SIZE, and a submission
-port without TLS that does not ask for STARTTLS."""
+plain <Postmaster> when control/me is not in rcpthosts, queued for a
+domain delivered here (RFC 5321 4.5.1), the recipient limit that must
+not end the session (4.5.3.1.10), the stuffing dot outside the line
+limit (4.5.3.1.6), the message size with CRLF line ends (RFC 1870), MAIL
+lines longer by SIZE=, BODY= and AUTH= (RFC 1870, 6152, 4954), 501 for
+bad arguments (MAIL without FROM:, VRFY without one, RSET with one, AUTH
+without a mechanism), a 20-digit SIZE, UTF-8 addresses without SMTPUTF8
+(RFC 6531), and a
+submission port without TLS that does not ask for STARTTLS."""
 import os
 import sys
 
@@ -50,6 +52,23 @@ try:
                    "RCPT TO:<postmaster@mx.lanmail.test>"),
           ["250 2.1.0", "250 2.1.5", "250 2.1.5", "553 5.7.1"],
           "plain <Postmaster> is taken though control/me is not in rcpthosts; postmaster@me is not")
+    # and it must reach this host's postmaster: control/me is not in
+    # control/locals, so postmaster@me would go out as remote mail
+    for vdoms, want in ((None, b"postmaster@lanmail.test"),
+                        ("virt.test:virt.test\nmx.lanmail.test:virt.test\n", b"postmaster@mx.lanmail.test")):
+        s.control("virtualdomains", vdoms)
+        c = s.Raw(P)
+        c.cmd("EHLO client.test")
+        got = [s.code(c.cmd(x)) for x in ("MAIL FROM:<a@b.test>", "RCPT TO:<postmaster>", "DATA",
+                                          "Subject: pm\r\n\r\nhi\r\n.")]
+        c.close()
+        q = s.queue()
+        t.ok(got[3] == "250 2.0.0" and len(q) == 1 and q[0]["recipients"] == [want],
+             "<postmaster> with control/me %s: queued for %s (%r, %r)" %
+             ("virtual" if vdoms else "in neither locals nor virtualdomains", want.decode(), got,
+              [m.get("recipients") for m in q]))
+        t.clear_queue()
+    s.control("virtualdomains", "virt.test:virt.test\n")
 
     # RFC 1870: CRLF counts.  40 lines of "a" CRLF are 120 octets.
     t.is_(send(P, "a\r\n" * 40), ("250 2.1.0", "552 5.3.4"), "120 octets with CRLF are over DATABYTES=100")
@@ -90,10 +109,16 @@ try:
     t.is_(send(P, "." + "a" * 998 + "\r\n")[1], "250 2.0.0",
           "a stuffing dot and 998 octets: 1000 with CRLF, taken")
     t.is_(send(P, "." + "a" * 999 + "\r\n")[1], "554 5.6.0", "one more octet: refused")
-    long_mail = "MAIL FROM:<%s@%s.test> SIZE=1000 BODY=8BITMIME AUTH=<%s@%s.test>" % (
-        "l" * 60, "d" * 186, "l" * 60, "d" * 186)
-    t.ok(512 < len(long_mail) + 2 <= 512 + 526, "a MAIL line of %d octets" % (len(long_mail) + 2))
-    t.is_(dialogue(P, long_mail), ["250 2.1.0"], "is taken (RFC 1870 and 4954 allow 526 more)")
+    # 512 octets, plus 26 for SIZE= (RFC 1870), 14 for BODY=8BITMIME
+    # (RFC 6152) and 500 for AUTH= (RFC 4954): 1052 with the CRLF
+    auth = " AUTH=<%s@a.test>" % ("x" * (500 - 15))
+    params = " SIZE=1000 BODY=8BITMIME" + auth
+    local = "l" * (1052 - 2 - len("MAIL FROM:<@d.test>") - len(params))
+    long_mail = "MAIL FROM:<%s@d.test>%s" % (local, params)
+    t.ok(len(auth) == 500 and len(long_mail) + 2 == 1052, "a MAIL line of %d octets, AUTH= %d of them" %
+         (len(long_mail) + 2, len(auth)))
+    t.is_(dialogue(P, long_mail), ["250 2.1.0"], "is taken (RFC 1870, 6152 and 4954 allow 540 more)")
+    t.is_(dialogue(P, long_mail.replace("@d.test", "l@d.test")), ["500 5.5.2"], "one octet more is too long")
     t.is_(dialogue(P, "RCPT TO:<" + "r" * 600 + "@virt.test>"), ["500 5.5.2"],
           "an RCPT line over 512 octets is still too long")
     t.is_(dialogue(P, "MAIL", "MAIL <a@b.test>", "MAIL TO:<a@b.test>"), ["501 5.1.7"] * 3,
@@ -104,6 +129,17 @@ try:
     t.ok(rc.startswith("501 "), "RCPT without TO: is 501: " + rc)
     t.is_(dialogue(P, "VRFY", "VRFY joe", "RSET now", "RSET"), ["501 5.5.4", "252 2.5.0", "501 5.5.4", "250 2.0.0"],
           "VRFY needs an argument, RSET takes none")
+    # RFC 6531: no address beyond ASCII without SMTPUTF8, which is not offered
+    for cmds, what in ((["MAIL FROM:<j\u00f6rg@b.test>"], "MAIL"),
+                       (["MAIL FROM:<\"j\u00f6 rg\"@b.test>"], "MAIL, quoted"),
+                       (["MAIL FROM:<a@b.test>", "RCPT TO:<j\u00f6rg@virt.test>"], "RCPT"),
+                       (["MAIL FROM:<a@b.test>", "RCPT TO:<u1@v\u00efrt.test>"], "RCPT, in the domain")):
+        c = s.Raw(P)
+        c.cmd("EHLO client.test")
+        r = [c.cmd(x) for x in cmds][-1]
+        c.close()
+        t.ok(r.startswith("553 5.6.7 ") and "SMTPUTF8" in r, "a UTF-8 address in %s: %r" % (what, r.strip()))
+
     srv.stop()
 
     # AUTH and submission without TLS, from outside plaintextauthnets

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """qmail-smtpd behind qmail-tls -s: STARTTLS (RFC 3207) with smtplib and
 swaks, what is forgotten after it, plaintext injection, and the
-protocol names ESMTPS / ESMTPSA in the Received line."""
+protocol names ESMTPS / ESMTPSA in the Received line (SMTP after HELO,
+over TLS too: no other name is registered), on implicit TLS as well."""
 import os
+import re
 import socket
 import smtplib
 import subprocess
@@ -21,13 +23,13 @@ s.setup()
 CERT, KEY = s.new_cert()
 
 
-def serve(args, env=None):
+def serve(args, env=None, tlsargs=("-s",)):
     log = open(os.path.join(t.tmpdir("smtpd-tls."), "log"), "wb")
     port = t.free_port()
     e = dict(os.environ)
     e.update(env or {})
-    p = t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(port), TLS, "-s",
-                 os.path.join(t.BIN, "qmail-smtpd")] + args, env=e, stdout=subprocess.DEVNULL, stderr=log)
+    p = t.start(["tcpserver", "-R", "-H", "-l", "localhost", "127.0.0.1", str(port), TLS] + list(tlsargs) +
+                [os.path.join(t.BIN, "qmail-smtpd")] + args, env=e, stdout=subprocess.DEVNULL, stderr=log)
     t.wait_port(port)
     return p, port
 
@@ -84,6 +86,35 @@ try:
                   b"with ESMTPS;" in m["message"]) for m in q)
     t.is_(got, [(b"u1@virt.test", False, True), (b"u2@virt.test", False, True), (b"x@elsewhere.test", True, False)],
           "Received says ESMTPS, and ESMTPSA after AUTH")
+    t.clear_queue()
+
+    # HELO asks for no extension: RFC 3848 registers no SMTP-with-TLS
+    # protocol, so it is SMTP, over STARTTLS or implicit TLS alike
+    def helo_message(c, to):
+        got = [s.code(c.cmd(x)) for x in ("HELO client.test", "MAIL FROM:<a@b.test>", "RCPT TO:<%s>" % to,
+                                          "DATA", "Subject: helo\r\n\r\nhi\r\n.")]
+        c.close()
+        return got[-1]
+    c = s.Raw(port)
+    c.cmd("EHLO client.test")
+    c.cmd("STARTTLS")
+    c.s = ctx().wrap_socket(c.s)
+    t.is_(helo_message(c, "u3@virt.test"), "250 2.0.0", "STARTTLS, then HELO: a message")
+    proc2, port2 = serve([], tlsargs=())
+    try:
+        c = s.Raw(port2, greeting=False)
+        c.s = ctx().wrap_socket(c.s)
+        c.reply()
+        t.is_(helo_message(c, "u4@virt.test"), "250 2.0.0", "implicit TLS, HELO: a message")
+        with smtplib.SMTP_SSL("127.0.0.1", port2, context=ctx(), timeout=20) as m:
+            m.ehlo("client.test")
+            r = m.sendmail("a@b.test", ["u5@virt.test"], b"Subject: smtps\r\n\r\nhi\r\n")
+        t.is_(r, {}, "implicit TLS, EHLO: a message")
+    finally:
+        t.stop(proc2)
+    got = sorted((m["recipients"][0], re.search(rb"\(lanmail\) with ([A-Z]+)[ ;]", m["message"]).group(1)) for m in s.queue())
+    t.is_(got, [(b"u3@virt.test", b"SMTP"), (b"u4@virt.test", b"SMTP"), (b"u5@virt.test", b"ESMTPS")],
+          "Received: SMTP after HELO, TLS or not; ESMTPS after EHLO with implicit TLS")
     t.clear_queue()
 finally:
     t.stop(proc)
