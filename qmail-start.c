@@ -39,6 +39,13 @@ on_signal(int sig)
 			pending[i] = 1;
 }
 
+/* on_child - SIGCHLD is caught only so that it ends sig_pause() */
+static void
+on_child(int sig)
+{
+	(void)sig;
+}
+
 /* which - the logger's path: as given when it holds a slash, else the
  * first executable of that name in $PATH */
 static void
@@ -114,10 +121,17 @@ main(int argc, char **argv)
 		die(EXIT_PERM, "usage: qmail-start defaultdelivery [logger args...]");
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to chdir to ", auto_home);
+	/* The signals passed on, and SIGCHLD, stay blocked except while the
+	 * main loop waits in sig_pause(): their handlers run only there, so
+	 * none can come between the look at pending[] and the wait and sit
+	 * there unseen until a child happens to exit.  A signal that comes
+	 * at any other moment is held, and ends the next wait at once.
+	 * Children start with no signal blocked (spawn.h; priv_spawn's fork
+	 * does the same). */
 	for (i = 0; i < 3; i++)
-		if (!sig_catch(passed[i], on_signal))
+		if (!sig_block(passed[i]) || !sig_catch(passed[i], on_signal))
 			die_sys(EXIT_TEMP, "unable to set signals");
-	if (!sig_ignore(SIGPIPE))
+	if (!sig_block(SIGCHLD) || !sig_catch(SIGCHLD, on_child) || !sig_ignore(SIGPIPE))
 		die_sys(EXIT_TEMP, "unable to set signals");
 	if (logger) {
 		pipes(lg);
@@ -164,7 +178,11 @@ main(int argc, char **argv)
 				if (send != 0)
 					(void)kill(send, passed[i]);	/* it may have gone */
 			}
-		pid = waitpid(-1, &st, 0);
+		pid = waitpid(-1, &st, WNOHANG);
+		if (pid == 0) {
+			sig_pause();	/* until a signal, or a child's exit, is handled */
+			continue;
+		}
 		if (pid == -1) {
 			if (errno != EINTR)
 				break;

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """qmail-start's logger lookup in $PATH (the last element of the last
-environment string once read past it), and maildirmake's modes under any
-umask."""
+environment string once read past it), signals passed on to qmail-send
+whenever they come, and maildirmake's modes under any umask."""
 import os
+import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t
+import qsend
 
 t.need_home()
 START = os.path.join(t.BIN, "qmail-start")
@@ -23,6 +25,40 @@ r = subprocess.run(["env", "-", START, "./Maildir/", "no-such-logger-here"], cap
 t.ok(r.returncode == 111, "no PATH at all: 111 (%d)" % r.returncode)
 r = subprocess.run([START], capture_output=True, timeout=30, cwd="/")
 t.ok(r.returncode == 100 and b"usage" in r.stderr, "no defaultdelivery: usage, 100")
+
+# SIGHUP, SIGALRM and SIGTERM are passed on whenever they come, in bursts
+# too: each run ends on its SIGTERM, exit 0, with no child left to
+# exit first (a signal caught just before qmail-start waits for its
+# children must not wait with it).  The moment a signal falls on cannot
+# be chosen from here; many runs with signals back to back cover the
+# moments that can.
+s = qsend.Scene()
+try:
+    ends = []
+    for run in range(10):
+        s.start()
+        # qmail-send says it starts once its own handlers are set
+        if not s.wait(lambda: s.log().count("status: starting") == run + 1, 20):
+            ends.append("not started")
+            s.stop()
+            continue
+        for _ in range(20):
+            s.signal(signal.SIGALRM)
+            s.signal(signal.SIGHUP)
+        s.signal(signal.SIGTERM)
+        try:
+            ends.append(s.proc.wait(10))
+        except subprocess.TimeoutExpired:
+            ends.append("still running 10 s after SIGTERM")
+        s.stop()
+    t.is_(ends, [0] * 10, "signals in bursts passed on: every run ends on SIGTERM, exit 0")
+    s.start()
+    t.ok(s.wait(lambda: s.log().count("status: starting") == 11, 20), "started again")
+    os.kill(s.top, signal.SIGHUP)
+    t.ok(s.wait(lambda: "control files read again" in s.log(), 10), "a lone SIGHUP reaches qmail-send")
+    t.is_(s.stop(), 0, "and SIGTERM ends it, exit 0")
+finally:
+    s.finish()
 
 d = t.tmpdir("lanmail-mdm.")
 md = os.path.join(d, "box")
