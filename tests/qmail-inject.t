@@ -248,6 +248,16 @@ try:
     t.ok(rc == 111 and "unable to run" in err, "queue program missing: 111")
     rc, out, err = run(["r@x.y"], "b\n", {"QMAILQUEUE": "/bin/false"})
     t.is_(rc, 111, "queue program exits 1: 111")
+    # a queue program that stops reading: a message bigger than a pipe
+    # holds makes the write fail for certain.  An exit 0 is then no
+    # success; a refusal's exit code still counts.
+    big = "Subject: big\n\n" + ("x" * 999 + "\n") * 2048
+    rc, out, err = run(["r@x.y"], big, {"QMAILQUEUE": "/bin/true"})
+    t.ok(rc == 111 and "unable to write the message" in err,
+         "queue program exits 0 without reading: 111: " + err.strip())
+    t.write(os.path.join(cap, "refuse"), "#!/bin/sh\nexit 31\n", 0o755)
+    rc, out, err = run(["r@x.y"], big, {"QMAILQUEUE": os.path.join(cap, "refuse")})
+    t.ok(rc == 100 and "exit code 31" in err, "queue program refuses (31) without reading: 100: " + err.strip())
 
     # --- sendmail ---
     rc, m, snd, rc_, err = captured(["-t", "-oi", "-f", "s@x.y", "extra@x.y"],
