@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "auto.h"
 #include "buf.h"
 #include "control.h"
@@ -219,7 +220,9 @@ slurp(int fd, const char *fn, struct str *out)
 		fail_sys(EXIT_TEMP, "unable to read ", fn);
 }
 
-/* readfile - fn into out: 1 read, 0 missing; trouble ends the delivery */
+/* readfile - fn into out: 1 read, 0 missing (a name too long for a
+ * file, from a long extension, is missing too: the RCPT check of
+ * qmail-smtpd takes it so); trouble ends the delivery */
 static int
 readfile(const char *fn, struct str *out)
 {
@@ -228,7 +231,7 @@ readfile(const char *fn, struct str *out)
 
 	out->len = 0;
 	if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
+		if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
 			return 0;
 		fail_sys(EXIT_TEMP, "unable to open ", fn);
 	}
@@ -269,58 +272,36 @@ read_include(const char *fn, struct str *out)
 
 /* find_dotqmail - the file that applies, into text and fn; 0 when the
  * recipient has no .qmail of its own (defaultdelivery or .forward apply).
- * qmail's rules: with an empty dash, .qmailEXT or else defaultdelivery;
- * with a dash, .qmail-EXT, then the -default files, else a bounce.
- * c.ownerbase becomes .qmail DASH EXT, where a list's -owner files are. */
+ * qmail's rules (account.h): with an empty dash, .qmailEXT or else
+ * defaultdelivery; with a dash, .qmail-EXT, then the -default files, else
+ * a bounce.  c.ownerbase becomes .qmail DASH EXT, where a list's -owner
+ * files are. */
 static int
 find_dotqmail(struct str *text, struct str *fn)
 {
-	struct str e = STR_ZERO;
-	size_t i;
+	struct account_qmail q = ACCOUNT_QMAIL_ZERO;
+	size_t def;
 	int r;
 
-	/* file names: lower case, dots as colons (so no ".." ever) */
-	if (!str_copys(&e, c.ext))
+	if ((r = account_qmailinit(&q, c.dash, c.ext, strlen(c.ext))) == -1)
 		nomem();
-	str_lowerb(e.s, e.len);
-	for (i = 0; i < e.len; i++) {
-		if (e.s[i] == '.')
-			e.s[i] = ':';
-		if (e.s[i] == '/' || e.s[i] == 0)
-			finish(EXIT_PERM, "Sorry, no mailbox here by that name. (#5.1.1)", NULL, NULL);
-	}
-	if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
-	    !str_cat(fn, &e) || !str_nul(fn))
-		nomem();
-	if (!str_copyb(&c.ownerbase, fn->s, fn->len) || !str_nul(&c.ownerbase))
-		nomem();
-	if ((r = readfile(fn->s, text)) || *c.dash == 0) {
-		str_free(&e);
-		return r;	/* an empty dash: a missing file means defaultdelivery */
-	}
-	/* .qmail-a-b-default, .qmail-a-default, then .qmail-default */
-	for (i = e.len; i-- > 0;) {
-		if (e.s[i] != '-')
-			continue;
-		if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
-		    !str_catb(fn, e.s, i + 1) || !str_cats(fn, "default") || !str_nul(fn))
+	if (r == 0)
+		finish(EXIT_PERM, "Sorry, no mailbox here by that name. (#5.1.1)", NULL, NULL);
+	while ((r = account_qmailnext(&q, fn, &def)) > 0) {
+		if (r == 1 && (!str_copyb(&c.ownerbase, fn->s, fn->len) || !str_nul(&c.ownerbase)))
 			nomem();
 		if (readfile(fn->s, text)) {
-			if (!env_set("DEFAULT", c.ext + i + 1))
+			if (r == 2 && !env_set("DEFAULT", c.ext + def))
 				nomem();
-			str_free(&e);
+			account_qmailfree(&q);
 			return 1;
 		}
 	}
-	if (!str_copys(fn, ".qmail") || !str_cats(fn, c.dash) ||
-	    !str_cats(fn, "default") || !str_nul(fn))
+	if (r == -1)
 		nomem();
-	if (readfile(fn->s, text)) {
-		if (!env_set("DEFAULT", c.ext))
-			nomem();
-		str_free(&e);
-		return 1;
-	}
+	account_qmailfree(&q);
+	if (*c.dash == 0)
+		return 0;	/* an empty dash: a missing file means defaultdelivery */
 	finish(EXIT_PERM, "Sorry, no mailbox here by that name. (#5.1.1)", NULL, NULL);
 }
 
@@ -1213,8 +1194,8 @@ main(int argc, char **argv)
 	c.user = argv[i], c.home = argv[i + 1], c.local = argv[i + 2];
 	c.dash = argv[i + 3], c.ext = argv[i + 4], c.domain = argv[i + 5];
 	c.sender = argv[i + 6], c.deflt = argv[i + 7];
-	if (*c.home != '/')
-		finish(EXIT_TEMP, "home directory ", c.home, " is not an absolute path");
+	if (*c.home != '/')	/* qmail-local(8): a usage error */
+		finish(EXIT_PERM, "home directory ", c.home, " is not an absolute path");
 	/* SIGALRM ends a wait for a program or an mbox lock (alarmed) */
 	if (!sig_ignore(SIGPIPE) || !sig_catch(SIGALRM, on_alarm))
 		finish(EXIT_TEMP, "unable to set up signals", NULL, NULL);

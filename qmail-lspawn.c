@@ -7,19 +7,19 @@
  * with the recipient already rewritten by control/virtualdomains.  The
  * recipient's local part is looked up in users/assign.cdb, then in the
  * passwd database (user up to the first dash, extension the rest); root,
- * postmaster, mailer-daemon and unknown local parts go to the alias
- * user, whose home is HOME/alias.  qmail-local runs as
+ * postmaster, mailer-daemon without an assign entry and unknown local
+ * parts go to the alias user, whose home is HOME/alias (account.h, which
+ * qmail-smtpd's recipient check follows too).  qmail-local runs as
  *	qmail-local user homedir local dash ext domain sender defaultdelivery
  * under that uid and gid, in the home directory, message on descriptor 0.
  * The requests are qmail-send's; the users database is the administrator's.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "assign.h"
 #include "auto.h"
 #include "control.h"
@@ -40,13 +40,6 @@ struct ctx {
 	struct assign_db db;	/* users/assign.cdb, kept open while unchanged */
 };
 
-/* who - the account a delivery runs under */
-struct who {
-	struct str user, home, dash, ext;
-	uid_t uid;
-	gid_t gid;
-};
-
 static size_t
 rcpts(void *ctx, char **f, size_t nf)
 {
@@ -64,118 +57,29 @@ fail(struct str *res, char letter, const char *why)
 }
 
 static int
-is_special(const char *s)
-{
-	return str_equal(s, "root") || str_equal(s, "postmaster") ||
-	    str_equal(s, "mailer-daemon");
-}
-
-static int
-set(struct str *s, const char *v, size_t n)
-{
-	return str_copyb(s, v, n) && str_nul(s);
-}
-
-/* by_assign - 1 found in users/assign.cdb, 0 not there, -1 error */
-static int
-by_assign(struct ctx *c, const struct str *local, struct who *w)
-{
-	struct assign a = ASSIGN_ZERO;
-	int r;
-
-	r = assign_dblookup(&c->db, "users/assign.cdb", local->s, local->len, &a);
-	if (r == 1) {
-		w->uid = (uid_t)a.uid;
-		w->gid = (gid_t)a.gid;
-		if ((unsigned long)w->uid != a.uid || (unsigned long)w->gid != a.gid)
-			r = -1, errno = EINVAL;
-		else if (!set(&w->user, a.user.s, a.user.len) || !set(&w->home, a.home.s, a.home.len) ||
-		    !set(&w->dash, a.dash.s, a.dash.len) || !set(&w->ext, a.ext.s, a.ext.len))
-			die_nomem();
-	}
-	assign_free(&a);
-	return r;
-}
-
-/* by_passwd - a system account whose name is the local part up to the
- * first dash (in lower case) and which owns its home; the extension
- * keeps the case it came in.  1, 0 none, -1 error */
-static int
-by_passwd(const struct str *local, const struct str *lower, struct who *w)
-{
-	struct passwd *pw;
-	struct stat st;
-	size_t d = str_chrb(lower->s, lower->len, '-');
-
-	if (d == 0)
-		return 0;
-	if (!set(&w->user, lower->s, d))
-		die_nomem();
-	errno = 0;
-	if ((pw = getpwnam(w->user.s)) == NULL)
-		return errno == 0 || errno == ENOENT || errno == ESRCH ? 0 : -1;
-	/* the account must be able to receive: it owns its home, and in a
-	 * single-user install it is the one login; vmail owns domains/ but
-	 * is no mailbox */
-	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0 ||
-	    !strcmp(pw->pw_name, auto_users[AUTO_VMAIL]))
-		return 0;
-	if (stat(pw->pw_dir, &st) == -1)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-	if (st.st_uid != pw->pw_uid)
-		return 0;
-	w->uid = pw->pw_uid;
-	w->gid = pw->pw_gid;
-	if (!set(&w->home, pw->pw_dir, str_chrb(pw->pw_dir, 4096, 0)) ||
-	    !set(&w->dash, d < lower->len ? "-" : "", d < lower->len) ||
-	    !set(&w->ext, d < local->len ? local->s + d + 1 : "", d < local->len ? local->len - d - 1 : 0))
-		die_nomem();
-	return 1;
-}
-
-/* by_alias - the alias user, extension the whole local part as it came */
-static int
-by_alias(const struct ctx *c, const struct str *local, struct who *w)
-{
-	const char *u = auto_users[AUTO_ALIAS];
-	int r;
-
-	if ((r = priv_user(u, &w->uid, &w->gid)) != 1)
-		return r;
-	if (!set(&w->user, u, str_chrb(u, 4096, 0)) ||
-	    !set(&w->home, c->alias_home.s, c->alias_home.len) ||
-	    !set(&w->dash, "-", 1) || !set(&w->ext, local->s, local->len))
-		die_nomem();
-	return 1;
-}
-
-static int
 start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct str *res)
 {
 	struct ctx *c = vctx;
-	struct who w = { STR_ZERO, STR_ZERO, STR_ZERO, STR_ZERO, 0, 0 };
-	struct str local = STR_ZERO, lower = STR_ZERO, domain = STR_ZERO;
+	struct account w = ACCOUNT_ZERO;
+	struct str local = STR_ZERO, domain = STR_ZERO;
 	const char *rcpt = f[1] + 1;
 	char *argv[10];
 	size_t n = str_chrb(rcpt, QFILE_ADDRMAX + 1, 0), at = str_rchrb(rcpt, n, '@');
 	int r = 0, fd[3];
 
 	(void)nf;
-	if (!set(&local, rcpt, at) || !set(&lower, rcpt, at) ||
-	    !set(&domain, at < n ? rcpt + at + 1 : "", at < n ? n - at - 1 : 0))
+	if (!str_copyb(&local, rcpt, at) || !str_nul(&local) ||
+	    !str_copyb(&domain, at < n ? rcpt + at + 1 : "", at < n ? n - at - 1 : 0) ||
+	    !str_nul(&domain))
 		die_nomem();
-	str_lowerb(lower.s, lower.len);
 	if (local.len == 0) {
 		r = fail(res, 'D', "empty local part");
 		goto out;
 	}
-	/* users/assign first, for every name (qmail-users(5)); root,
-	 * postmaster and mailer-daemon are never system accounts */
-	r = by_assign(c, &local, &w);
-	if (r == 0 && !is_special(lower.s))
-		r = by_passwd(&local, &lower, &w);
-	if (r == 0)
-		r = by_alias(c, &local, &w);
+	/* users/assign, a system account, else the alias user (account.h) */
+	r = account_find(&c->db, "users/assign.cdb", local.s, local.len, c->alias_home.s, &w);
+	if (r == 1 && w.kind == ACCOUNT_ALIAS)
+		r = priv_user(w.user.s, &w.uid, &w.gid);
 	if (r != 1) {
 		r = fail(res, 'Z', r == 0 ? "the alias user does not exist" :
 		    "unable to look up the recipient's account");
@@ -214,12 +118,8 @@ start(void *vctx, char **f, size_t nf, int msgfd, int outfd, pid_t *pid, struct 
 	else
 		r = 1;
 out:
-	str_free(&w.user);
-	str_free(&w.home);
-	str_free(&w.dash);
-	str_free(&w.ext);
+	account_free(&w);
 	str_free(&local);
-	str_free(&lower);
 	str_free(&domain);
 	return r;
 }

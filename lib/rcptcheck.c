@@ -5,13 +5,10 @@
  * colons as qmail-local does, so it cannot leave the home directory.
  */
 #include <errno.h>
-#include <pwd.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "account.h"
 #include "assign.h"
-#include "auto.h"
 #include "control.h"
 #include "lcdb.h"
 #include "rcptcheck.h"
@@ -197,123 +194,59 @@ exists_file(const char *fn)
 int
 rcptcheck_dotqmail(const char *home, const char *dash, const char *ext, size_t extlen)
 {
-	struct str fn = STR_ZERO;
-	size_t base, i, cut;
-	int r = 0;
+	struct account_qmail q = ACCOUNT_QMAIL_ZERO;
+	struct str name = STR_ZERO, fn = STR_ZERO;
+	size_t def;
+	int r, err;
 
-	if (extlen == 0)
-		return 1;	/* the user itself: its default delivery applies */
-	if (str_chrb(ext, extlen, '/') < extlen)
-		return 0;	/* no qmail-local file name holds a slash */
-	if (!str_copys(&fn, home) || !str_cats(&fn, "/.qmail") || !str_cats(&fn, dash))
-		return -1;
-	base = fn.len;
-	if (!str_catb(&fn, ext, extlen) || !str_nul(&fn))
-		goto fail;
-	for (i = base; i < fn.len; i++)
-		if (fn.s[i] == '.')
-			fn.s[i] = ':';
-	str_lowerb(fn.s + base, fn.len - base);
-	if ((r = exists_file(fn.s)) != 0)
-		goto out;
-	/* ext "a-b-c": .qmail-a-b-default, .qmail-a-default, .qmail-default */
-	cut = fn.len;
-	for (;;) {
-		while (cut > base && fn.s[cut - 1] != '-')
-			cut--;
-		if (cut > base)
-			cut--;	/* the dash itself; "PREFIX-default" follows */
-		fn.len = cut;
-		if (cut > base && !str_catc(&fn, '-'))
-			goto fail;
-		if (!str_cats(&fn, "default") || !str_nul(&fn))
-			goto fail;
-		if ((r = exists_file(fn.s)) != 0 || cut == base)
-			goto out;
+	if ((r = account_qmailinit(&q, dash, ext, extlen)) != 1)
+		return r;	/* 0: a slash, which qmail-local bounces */
+	/* qmail-local's names in its order: the first one there is followed */
+	while ((r = account_qmailnext(&q, &name, &def)) > 0) {
+		fn.len = 0;
+		if (!str_cats(&fn, home) || !str_catc(&fn, '/') || !str_cat(&fn, &name) ||
+		    !str_nul(&fn)) {
+			r = -1;
+			break;
+		}
+		if ((r = exists_file(fn.s)) != 0)
+			break;
 	}
-fail:
-	r = -1;
-out:
-	str_free(&fn);
-	return r;
-}
-
-/* passwd_user - qmail-lspawn's fallback without an assign entry: the
- * local part up to its first dash names a system account that owns its
- * home (not root; in a single-user install only the one login).  1 with
- * *extoff where the extension starts, 0 none, -1 cannot tell. */
-static int
-passwd_user(const char *local, size_t n, struct str *home, size_t *extoff)
-{
-	struct str name = STR_ZERO;
-	struct passwd *pw;
-	struct stat st;
-	size_t d = str_chrb(local, n, '-');
-	int r = 0;
-
-	if (d == 0 || !str_copyb(&name, local, d) || !str_nul(&name) || strlen(name.s) != d)
-		goto out;
-	/* getpwnam's errno is not reliable for "no such user": none it is */
-	if ((pw = getpwnam(name.s)) == NULL)
-		goto out;
-	if (auto_single ? pw->pw_uid != getuid() : pw->pw_uid == 0 ||
-	    !strcmp(pw->pw_name, auto_users[AUTO_VMAIL]))
-		goto out;	/* vmail owns domains/ but is no mailbox */
-	if (stat(pw->pw_dir, &st) == -1) {
-		r = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-		goto out;
-	}
-	if (st.st_uid != pw->pw_uid)
-		goto out;
-	if (!str_copys(home, pw->pw_dir) || !str_nul(home)) {
-		r = -1;
-		goto out;
-	}
-	*extoff = d < n ? d + 1 : n;
-	r = 1;
-out:
+	/* none there: with an empty dash qmail-local follows defaultdelivery */
+	if (r == 0 && *dash == 0)
+		r = 1;
+	err = errno;
+	account_qmailfree(&q);
 	str_free(&name);
+	str_free(&fn);
+	errno = err;
 	return r;
 }
 
-/* special - the local parts qmail-lspawn always gives the alias user */
-static int
-special(const char *l, size_t n)
-{
-	return (n == 4 && !memcmp(l, "root", 4)) || (n == 10 && !memcmp(l, "postmaster", 10)) ||
-	    (n == 13 && !memcmp(l, "mailer-daemon", 13));
-}
-
-/* local_exists - whether local part l (lower case) is delivered, the way
- * qmail-lspawn picks the account: users/assign (an exact or prefix
- * entry), a system account, else the alias user's .qmail files */
+/* local_exists - whether local part l is delivered: the account
+ * qmail-lspawn picks for it (account.h), then for the alias user, and
+ * for every account of a virtual domain, the .qmail file qmail-local
+ * would follow.  The users of a local domain (users/assign entries,
+ * system accounts) take every extension here: their homes need not be
+ * readable by qmail-smtpd, and a wrong extension bounces. */
 static int
 local_exists(const char *l, size_t n, int virtual)
 {
-	struct assign a = ASSIGN_ZERO;
-	struct str home = STR_ZERO;
-	size_t extoff;
-	int r = 0;
+	struct assign_db db;
+	struct account a = ACCOUNT_ZERO;
+	int r, err;
 
-	if (!special(l, n) && (r = assign_lookup(ASSIGN_CDB, l, n, &a)) == 1) {
-		/* a local user's prefix entry takes every extension; a
-		 * virtual domain's entry covers every name, so there the
-		 * domain's .qmail files decide */
-		if (virtual)
-			r = rcptcheck_dotqmail(a.home.s, a.dash.s, a.ext.s, a.ext.len);
-		assign_free(&a);
-		return r;
+	assign_dbinit(&db);
+	r = account_find(&db, ASSIGN_CDB, l, n, ALIAS_HOME, &a);
+	err = errno;
+	assign_dbclose(&db);
+	if (r == 1 && (virtual || a.kind == ACCOUNT_ALIAS)) {
+		r = rcptcheck_dotqmail(a.home.s, a.dash.s, a.ext.s, a.ext.len);
+		err = errno;
 	}
-	assign_free(&a);
-	if (r == -1)
-		return -1;
-	if (!special(l, n) && (r = passwd_user(l, n, &home, &extoff)) != 0) {
-		if (r == 1 && virtual)
-			r = rcptcheck_dotqmail(home.s, "-", l + extoff, n - extoff);
-		str_free(&home);
-		return r;
-	}
-	return rcptcheck_dotqmail(ALIAS_HOME, "-", l, n);
+	account_free(&a);
+	errno = err;
+	return r;
 }
 
 int

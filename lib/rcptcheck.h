@@ -1,7 +1,7 @@
 /* rcptcheck.h - which recipients an SMTP server takes: relay control
  * (control/rcpthosts, control/morercpthosts.cdb) and whether an address
- * in a domain delivered here exists (users/recipients.cdb, users/assign.cdb,
- * the passwd database, the alias user's .qmail files)
+ * in a domain delivered here exists (users/recipients.cdb, then the
+ * account qmail-lspawn would deliver to and its .qmail files: account.h)
  *
  * File names are relative: the program has chdir'ed to the install
  * root.  Addresses come from the client and are untrusted; they are
@@ -52,9 +52,10 @@ int rcptcheck_exists(const struct rcptcheck *, const char *addr, size_t n);
  * -1 when that cannot be told (errno) */
 int rcptcheck_mailbox(const char *addr, size_t n);
 
-/* rcptcheck_dotqmail - 1 when home holds the .qmail file that qmail-local
- * would follow for ext (".qmail" dash ext, then each "PREFIX-default",
- * then "default"), 0 when none, -1 when that cannot be told */
+/* rcptcheck_dotqmail - 1 when qmail-local, run for an account with this
+ * home, dash and extension, would deliver: the first of the .qmail files
+ * it looks for (account.h) exists, or none does and the dash is empty
+ * (defaultdelivery); 0 when it would bounce; -1 when that cannot be told */
 int rcptcheck_dotqmail(const char *home, const char *dash, const char *ext, size_t extlen);
 
 #endif

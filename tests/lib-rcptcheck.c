@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "assign.h"
+#include "lcdb.h"
 #include "rcptcheck.h"
 #include "tap.h"
 
@@ -18,6 +20,27 @@ put(const char *fn, const char *text)
 		perror(fn);
 		exit(1);
 	}
+}
+
+/* table - users/assign.cdb (lines) or users/recipients.cdb (addresses)
+ * written as qmail-newu writes them */
+static void
+table(const char *fn, const char *const *lines, int assign)
+{
+	struct str k = STR_ZERO, v = STR_ZERO;
+	struct lcdb_make m;
+	int r = lcdb_make_start(&m, fn);
+
+	for (; r && *lines; lines++)
+		r = (assign ? assign_parseline(*lines, strlen(*lines), &k, &v) :
+		    assign_rcptline(*lines, strlen(*lines), &k)) == 1 &&
+		    lcdb_make_add(&m, k.s, k.len, v.s, v.len);
+	if (!r || !lcdb_make_finish(&m)) {
+		perror(fn);
+		exit(1);
+	}
+	str_free(&k);
+	str_free(&v);
 }
 
 static int
@@ -119,13 +142,62 @@ main(void)
 		    "no local domain at all, localhost included");
 	}
 
+	/* the account qmail-lspawn picks decides, in its order: users/assign
+	 * for every name, then the rest; then the .qmail file qmail-local
+	 * would follow, an empty dash meaning defaultdelivery */
+	{
+		struct rcptcheck rc6 = RCPTCHECK_ZERO;
+		char line[3][300];
+		const char *assign[5], *rcpts[] = { "someone@virt.example", NULL };
+
+		if (mkdir("h4", 0755) || mkdir("h5", 0755) || mkdir("h6", 0755)) {
+			perror("mkdir");
+			return 1;
+		}
+		(void)unlink("control/locals");
+		put("control/me", "me.test\n");
+		put("control/virtualdomains", "virt.example:vp\nvd.example:vd\n");
+		snprintf(line[0], sizeof line[0], "+:catch:0:0:%s/h4:-:c-:", dir);
+		snprintf(line[1], sizeof line[1], "+vp-:vp:1:1:%s/h5:::", dir);
+		snprintf(line[2], sizeof line[2], "+vd-:vd:1:1:%s/h6:-::", dir);
+		assign[0] = line[0], assign[1] = line[1], assign[2] = line[2], assign[3] = NULL;
+		table("users/assign.cdb", assign, 1);
+		table("users/recipients.cdb", rcpts, 0);
+		ok(rcptcheck_load(&rc6, &fn), "load with virtual domains vp and vd");
+		ok(ex(&rc6, "root@me.test") == 1 && ex(&rc6, "Mailer-Daemon@me.test") == 1,
+		    "root and mailer-daemon: users/assign first (a catch-all), as qmail-lspawn");
+		ok(ex(&rc6, "anyone@me.test") == 1, "a catch-all assign entry takes every name");
+		ok(ex(&rc6, "joe@virt.example") == 1 && ex(&rc6, "joe-x.y@virt.example") == 1,
+		    "an empty dash: no .qmailEXT means defaultdelivery, which exists");
+		ok(ex(&rc6, "a/b@virt.example") == 0, "but a slash never is a file");
+		ok(ex(&rc6, "joe@vd.example") == 0, "a dash: no .qmail file, no address");
+		put("h6/.qmail--default", "./Maildir/\n");
+		ok(ex(&rc6, "-x@vd.example") == 1,
+		    "ext -x: .qmail--default, as qmail-local tries it before .qmail-default");
+		ok(ex(&rc6, "y@vd.example") == 0, "which takes no other name");
+		put("h6/.qmail-", "./Maildir/\n");
+		ok(rcptcheck_dotqmail("h6", "-", "", 0) == 1 && rcptcheck_dotqmail("h5", "-", "", 0) == 0,
+		    "an empty extension with a dash: .qmail- or .qmail-default, as qmail-local");
+		ok(rcptcheck_dotqmail("h5", "", "", 0) == 1, "an empty extension and dash: defaultdelivery");
+		memset(big, 'x', 400);
+		big[400] = 0;
+		put("h6/.qmail-default", "./Maildir/\n");
+		ok(rcptcheck_dotqmail("h6", "-", big, 400) == 1,
+		    "a name too long for a file is no file: .qmail-default");
+		str_free(&rc6.locals);
+		str_free(&rc6.rcpthosts);
+		str_free(&rc6.vdoms);
+	}
+
 	str_free(&p);
 	{
 		static const char *const files[] = {
+			"users/assign.cdb", "users/recipients.cdb", "h6/.qmail--default", "h6/.qmail-",
+			"h6/.qmail-default",
 			"control/me", "control/locals", "control/virtualdomains", "control/rcpthosts", "alias/.qmail-info",
 			"alias/.qmail-list-default", "alias/.qmail-a:b", "alias/.qmail-default",
 		};
-		static const char *const dirs[] = { "alias/sub", "alias", "control", "users" };
+		static const char *const dirs[] = { "alias/sub", "alias", "control", "users", "h4", "h5", "h6" };
 		size_t i;
 
 		for (i = 0; i < sizeof files / sizeof files[0]; i++)

@@ -20,6 +20,9 @@ import lanmail as t
 t.need_home()
 QL = os.path.join(t.BIN, "qmail-local")
 RECORDER = os.path.join(t.SRC, "tests", "qq-record")
+# a queue program that reads nothing and refuses for good
+QQ_REFUSE = os.path.join(t.tmpdir("ql-qq."), "refuse")
+t.write(QQ_REFUSE, "#!/bin/sh\nexit 31\n", 0o755)
 
 MSG = (b"Received: (lanmail 4242 invoked by uid 1000); 28 Nov 2026 17:00:00 +0000\n"
        b"From: Alice <alice@sender.example>\n"
@@ -64,10 +67,11 @@ def setup(files):
 
 
 def run(home, local="joe", dash="", ext="", domain="example.org", sender=SENDER,
-        default="./Maildir/", msg=MSG, opts=(), qq_exit=None, pipe=False, user="joe", timeout=30):
+        default="./Maildir/", msg=MSG, opts=(), qq_exit=None, pipe=False, user="joe", timeout=30,
+        qq=RECORDER):
     rec = t.tmpdir("ql-rec.")
     env = dict(os.environ)
-    env["QMAILQUEUE"] = RECORDER
+    env["QMAILQUEUE"] = qq
     env["QQ_RECORD"] = rec
     env.pop("QQ_EXIT", None)
     if qq_exit is not None:
@@ -269,6 +273,11 @@ CASES += [
      lambda r: True),
     ("qmail-queue trouble: temporary", {".qmail": "&bob@elsewhere.example\n"}, {"qq_exit": 53}, 111, "qmail-queue",
      lambda r: True),
+    # a message bigger than a pipe holds: the write fails for certain
+    ("queue program exits 0 without reading: temporary", {".qmail": "&bob@elsewhere.example\n"},
+     {"qq": "/bin/true", "msg": MSG + (b"x" * 999 + b"\n") * 2048}, 111, "qmail-queue failed", lambda r: True),
+    ("queue program refuses (31) without reading: permanent", {".qmail": "&bob@elsewhere.example\n"},
+     {"qq": QQ_REFUSE, "msg": MSG + (b"x" * 999 + b"\n") * 2048}, 100, "permanently", lambda r: True),
     ("failure after a forward line: nothing forwarded", {".qmail": "&bob@elsewhere.example\n|exit 111\n"}, {}, 111, "",
      lambda r: r.forwards == []),
     ("exit 99 after a forward line: the forward still goes", {".qmail": "&bob@elsewhere.example\n|exit 99\n&no@where.example\n"}, {}, 0, "",
@@ -306,6 +315,13 @@ CASES += [
      {"local": "joe-a.b", "dash": "-", "ext": "a.b"}, 0, "", lambda r: len(maildir(r, "M")) == 1),
     ("extension with a slash: no such mailbox", {"M/": "", ".qmail-default": "./M/\n"},
      {"local": "joe-a/b", "dash": "-", "ext": "a/b"}, 100, "#5.1.1", lambda r: maildir(r, "M") == []),
+    ("extension with a leading dash: .qmail--default before .qmail-default",
+     {".qmail--default": '|echo "$DEFAULT" > d.out\n', ".qmail-default": "|exit 100\n"},
+     {"local": "joe--x", "dash": "-", "ext": "-x"}, 0, "", lambda r: readfile(r, "d.out") == b"x\n"),
+    ("extension too long for a file name: no such file, .qmail-default",
+     {".qmail-default": '|echo "$DEFAULT" > d.out\n'},
+     {"local": "joe-" + "x" * 300, "dash": "-", "ext": "x" * 300}, 0, "",
+     lambda r: readfile(r, "d.out") == b"x" * 300 + b"\n"),
     ("dash without extension: .qmail-, then .qmail-default", {"Maildir/": "", ".qmail-default": "|exit 100\n"},
      {"local": "joe-", "dash": "-", "ext": ""}, 100, "exited with status 100", lambda r: maildir(r) == []),
     ("dash without extension: .qmail- first", {"Maildir/": "", ".qmail-": "./Maildir/\n", ".qmail-default": "|exit 100\n"},
@@ -434,6 +450,15 @@ CASES += [
     ("-n shows the defaultdelivery", {}, {"opts": ["-n"], "default": "./Maildir/"}, 0, "./Maildir/\n", lambda r: True),
     ("usage error: permanent", {}, {"opts": ["-x"]}, 100, "usage", lambda r: True),
 ]
+
+
+def relative_home_case():
+    """qmail-local(8): homedir is an absolute path; anything else is a
+    usage error, permanent, and nothing is looked at."""
+    r = run("relative/home")
+    t.ok(r.rc == 100 and "relative/home is not an absolute path" in r.out,
+         "relative homedir: usage error, 100: %r" % r.out)
+
 
 
 def sticky_case():
@@ -782,6 +807,7 @@ def main():
             good = False
         if not t.ok(good, name):
             t.diag("exit %d (want %d), stdout %r, stderr %r" % (r.rc, rc, r.out, r.err))
+    relative_home_case()
     sticky_case()
     mbox_lock_case()
     unreadable_case()

@@ -19,7 +19,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(29)
+t.plan(31)
 
 
 class Lspawn:
@@ -168,6 +168,19 @@ try:
     t.ok(got and got[0][:2] == (15, "K") and os.path.exists(extout) and
          open(extout).read() == "Zed-Foo.Bar Foo.Bar\n",
          "alias user: EXT and DEFAULT keep the case they came in (%r)" % (got,))
+    # users/assign first for root too, and an empty dash without a
+    # .qmailEXT means defaultdelivery: what qmail-smtpd's RCPT check takes
+    h4 = s.home("h4", {"c-default": "./Maildir/\n"})
+    h5 = s.home("h5")
+    s.assign([s.user("wait", w), "+:catch:%d:%d:%s:-:c-:" % (s.uid, s.gid, h4),
+              "+vp-:vp:%d:%d:%s:::" % (s.uid, s.gid, h5)])
+    lsp.send(16, mid, "root@" + D)
+    lsp.send(17, mid, "vp-joe@virt.example")
+    got = sorted(lsp.answers(2))
+    t.ok(len(got) == 2 and got[0][:2] == (16, "K") and len(s.maildir(h4)) == 1,
+         "root: the users/assign catch-all, its .qmail-c-default (%r)" % (got,))
+    t.ok(len(got) == 2 and got[1][:2] == (17, "K") and len(s.maildir(h5)) == 1,
+         "an empty dash and no .qmailjoe: defaultdelivery (%r)" % (got,))
     s.assign([s.user("alice", a), s.user("wait", w), "=nohome:u:%d:%d:%s/none:::" % (s.uid, s.gid, s.dir)])
 
     # quick answers: the answer does not wait for a timer after the child's exit

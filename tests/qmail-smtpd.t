@@ -152,6 +152,37 @@ try:
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<anything@lanmail.test>"), ["250 2.1.0", "250 2.1.5"],
           "local: catch-all .qmail-default disables the check")
     os.unlink(os.path.join(t.HOME, "alias", ".qmail-default"))
+    # the account qmail-lspawn would deliver to decides: users/assign first
+    # for every name, root and mailer-daemon included; and with an empty
+    # dash a missing .qmailEXT means defaultdelivery, not "no such address"
+    afn = os.path.join(t.HOME, "users", "assign")
+    with open(afn) as f:
+        assign_was = f.read()
+    h4, h5 = t.tmpdir("smtpd-h4."), t.tmpdir("smtpd-h5.")
+    t.write(afn, assign_was[:-2] + "+:catch:%d:%d:%s:-:c-:\n+vp-:vp:%d:%d:%s:::\n.\n"
+            % (os.getuid(), os.getgid(), h4, os.getuid(), os.getgid(), h5))
+    s.newu()
+    # without the alias user's .qmail-root and .qmail-mailer-daemon
+    aliased = {}
+    for n in (".qmail-root", ".qmail-mailer-daemon"):
+        fn = os.path.join(t.HOME, "alias", n)
+        s._save(fn)     # put back by restore() should this block fail
+        if os.path.exists(fn):
+            with open(fn) as f:
+                aliased[fn] = f.read()
+            os.unlink(fn)
+    s.control("virtualdomains", "virt.test:virt.test\nvp.test:vp\n")
+    s.control("rcpthosts", "lanmail.test\nvirt.test\nvp.test\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<root@lanmail.test>", "RCPT TO:<Mailer-Daemon@lanmail.test>",
+               "RCPT TO:<joe@vp.test>", "RCPT TO:<a/b@vp.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5", "250 2.1.5", "550 5.1.1"],
+          "root, mailer-daemon: users/assign first; an empty dash: defaultdelivery")
+    for fn, text in aliased.items():
+        t.write(fn, text)
+    t.write(afn, assign_was)
+    s.newu()
+    s.control("virtualdomains", "virt.test:virt.test\n")
+    s.control("rcpthosts", "lanmail.test\nvirt.test\nrelay.test\n.sub.relay.test\n")
     vh = os.path.join(t.HOME, "domains", "virt.test")
     t.write(os.path.join(vh, ".qmail-default"), "./catchall/Maildir/\n")
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<whoever@virt.test>"), ["250 2.1.0", "250 2.1.5"],
