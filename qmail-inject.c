@@ -1,5 +1,7 @@
 /* qmail-inject - a message from a local program into the queue, its
- * header completed; by the name sendmail, the sendmail command line
+ * header completed; by the name sendmail (or send-mail), the sendmail
+ * command line; by the names mailq and newaliases, qmail-qread and
+ * qmail-newaliases
  *
  * Run by any local user (cron, mail(1), scripts, web applications), with
  * the message on descriptor 0.  The message and the arguments are the
@@ -10,6 +12,7 @@
  * qmail-inject(8) and sendmail(8).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -192,6 +195,23 @@ ours(const struct inject *in, const char *host, size_t n)
 	return 0;
 }
 
+/* passwd_entry - the passwd entry of our uid, NULL when there is none;
+ * a lookup that failed (the name service down, a file unreadable) is
+ * temporary trouble, not a missing entry: the sender would be wrong */
+static struct passwd *
+passwd_entry(void)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwuid(getuid())) != NULL)
+		return pw;
+	/* POSIX lets these, besides 0, mean "no such entry" */
+	if (errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+		die_sys(EXIT_TEMP, "unable to look up the passwd entry of our uid");
+	return NULL;
+}
+
 /* the local user: $QMAILUSER, $MAILUSER, $USER, $LOGNAME, else the login
  * of our uid; the host: $QMAILHOST, $MAILHOST, else control/defaulthost */
 static const char *
@@ -204,7 +224,7 @@ mailuser(void)
 		return u;
 	/* a uid without a passwd entry (a container, a cleared environment)
 	 * is no reason to refuse, and one that will not pass: as qmail */
-	if ((pw = getpwuid(getuid())) == NULL)
+	if ((pw = passwd_entry()) == NULL)
 		return "anonymous";
 	return pw->pw_name;
 }
@@ -438,6 +458,91 @@ read_header(struct inject *in, struct buf *b)
 	str_free(&l);
 }
 
+#define LINE_FOLD 78	/* characters a header line should not pass (RFC 5322 2.1.1) */
+
+/* member_end - the offset of the comma that ends the address list
+ * member starting at v[i], else n: a comma inside quotes, a comment, a
+ * domain literal or angle brackets (an obsolete route) is no separator */
+static size_t
+member_end(const char *v, size_t n, size_t i)
+{
+	int quote = 0, literal = 0, angle = 0;
+	unsigned long comment = 0;
+
+	for (; i < n; i++) {
+		if ((quote || literal || comment) && v[i] == '\\')
+			i++;	/* a quoted-pair: the next byte is taken as it is */
+		else if (quote)
+			quote = v[i] != '"';
+		else if (literal)
+			literal = v[i] != ']';
+		else if (comment) {
+			if (v[i] == '(')
+				comment++;	/* comments nest */
+			else if (v[i] == ')')
+				comment--;
+		} else if (v[i] == '"')
+			quote = 1;
+		else if (v[i] == '[')
+			literal = 1;
+		else if (v[i] == '(')
+			comment = 1;
+		else if (v[i] == '<')
+			angle = 1;
+		else if (v[i] == '>')
+			angle = 0;
+		else if (v[i] == ',' && !angle)
+			return i;
+	}
+	return n;
+}
+
+/* cat_col - p[0..n) appended to out; *col follows the length of its
+ * last line */
+static void
+cat_col(struct str *out, const char *p, size_t n, size_t *col)
+{
+	size_t i;
+
+	if (!str_catb(out, p, n))
+		nomem();
+	for (i = 0; i < n; i++)
+		*col = p[i] == '\n' ? 0 : *col + 1;
+}
+
+/* fold_list - the address list v[0..n) appended to out, whose last line
+ * holds col characters, folded ("\n " in place of the white space after
+ * a comma) before each member that would take a line past LINE_FOLD:
+ * completed addresses make a field longer, and SMTP refuses a line of
+ * more than 998 (RFC 5322 2.1.1, 2.2.3).  Where the author folded, the
+ * field is left as it is; a member longer than a line stays whole. */
+static void
+fold_list(struct str *out, const char *v, size_t n, size_t col)
+{
+	size_t i = 0, e, k, w;
+
+	for (;;) {
+		e = member_end(v, n, i);
+		if (i > 0) {
+			for (k = i; k < e && (v[k] == ' ' || v[k] == '\t'); k++)
+				;
+			/* its first line, and the comma after it when on it */
+			w = str_chrb(v + k, e - k, '\n');
+			if (k + w == e && e < n)
+				w++;
+			if (k < e && v[k] != '\n' && col + w > LINE_FOLD) {
+				cat_col(out, "\n ", 2, &col);
+				i = k;
+			}
+		}
+		cat_col(out, v + i, e - i, &col);
+		if (e == n)
+			return;
+		cat_col(out, ",", 1, &col);
+		i = e + 1;
+	}
+}
+
 /* fix_fields - complete the addresses of every address field, take
  * recipients and the sender from the header when asked to */
 static void
@@ -475,10 +580,12 @@ fix_fields(struct inject *in, int resent)
 		}
 		if (in->copied == 0)
 			continue;
-		/* the field rebuilt: name, the value with its edits */
+		/* the field rebuilt: name, the value with its edits, folded */
 		if (!str_catb(&in->fixed, in->head.s + vs + in->copied, ve - vs - in->copied) ||
-		    !str_copyb(&out, in->head.s + f->s, vs - f->s) || !str_cat(&out, &in->fixed) ||
-		    !str_catc(&out, '\n'))
+		    !str_copyb(&out, in->head.s + f->s, vs - f->s))
+			nomem();
+		fold_list(&out, in->fixed.s, in->fixed.len, vs - f->s);
+		if (!str_catc(&out, '\n'))
 			nomem();
 		/* kept beside the header: fields point into in->head, so the
 		 * new text goes at its end and the field is moved there */
@@ -581,7 +688,7 @@ fullname(const struct inject *in)
 
 	if (n || in->name)
 		return n;
-	if ((pw = getpwuid(getuid())) == NULL || pw->pw_gecos == NULL)
+	if ((pw = passwd_entry()) == NULL || pw->pw_gecos == NULL)
 		return NULL;
 	k = str_chrb(pw->pw_gecos, strlen(pw->pw_gecos), ',');
 	if (k == 0 || k >= sizeof gecos)
@@ -662,11 +769,33 @@ envelope_sender(struct inject *in)
 		die(EXIT_PERM, "sender address longer than 1000 bytes");
 }
 
+/* addr_cmp - the order of two addresses: their local parts byte for
+ * byte (RFC 5321 lets a local part's case matter), then their domains in
+ * any case (a domain's never does), so that bob@x.test and bob@X.TEST
+ * are the one recipient; 0 when they are */
+static int
+addr_cmp(const char *x, const char *y)
+{
+	const char *ax = strrchr(x, '@'), *ay = strrchr(y, '@');
+	size_t lx = ax ? (size_t)(ax - x) : strlen(x), ly = ay ? (size_t)(ay - y) : strlen(y);
+	int r;
+	char cx, cy;
+
+	if ((r = memcmp(x, y, lx < ly ? lx : ly)) != 0)
+		return r;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	for (x += lx, y += ly; *x || *y; x++, y++)
+		if ((cx = str_lowerc(*x)) != (cy = str_lowerc(*y)))
+			return (unsigned char)cx < (unsigned char)cy ? -1 : 1;
+	return 0;
+}
+
 /* dedupe - each recipient once (a To and a Bcc may name the same) */
 static int
 cmp_addr(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return addr_cmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static void
@@ -682,7 +811,7 @@ dedupe(struct inject *in)
 		v[n++] = in->rcpts.s + i + 1;
 	qsort(v, n, sizeof *v, cmp_addr);
 	for (i = k = 0; i < n; i++) {
-		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+		if (i > 0 && addr_cmp(v[i], v[i - 1]) == 0)
 			continue;
 		if (!str_catc(&out, 'T') || !str_cats(&out, v[i]) || !str_catc(&out, 0))
 			nomem();
@@ -880,10 +1009,15 @@ nextword:	;
 	return i;
 }
 
-/* run - exec another program of ours in place of this one */
+/* run - exec another program of ours, without arguments, in place of
+ * this one */
 static void
-run(const char *prog, char *const argv[])
+run(const char *prog)
 {
+	char *argv[2];
+
+	argv[0] = (char *)prog;
+	argv[1] = NULL;
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
 	execv(prog, argv);
@@ -896,7 +1030,6 @@ run(const char *prog, char *const argv[])
 static int
 sendmail_opts(struct inject *in, int argc, char **argv)
 {
-	static char *qread[] = { "bin/qmail-qread", NULL }, *smtpd[] = { "bin/qmail-smtpd", NULL };
 	int i, j;
 
 	in->use_args = 1;
@@ -927,10 +1060,10 @@ sendmail_opts(struct inject *in, int argc, char **argv)
 					if (env_set("RELAYCLIENT", "") == 0 || env_set("TCPREMOTEIP", "127.0.0.1") == 0 ||
 					    (!env_get("TCPLOCALIP") && env_set("TCPLOCALIP", "127.0.0.1") == 0))
 						nomem();
-					run(smtpd[0], smtpd);
+					run("bin/qmail-smtpd");
 					break;
 				case 'p':
-					run(qread[0], qread);
+					run("bin/qmail-qread");
 					break;
 				default:
 					die(EXIT_PERM, "unsupported mode: ", argv[i]);
@@ -945,16 +1078,43 @@ sendmail_opts(struct inject *in, int argc, char **argv)
 	return i;
 }
 
+/* open_std - /dev/null on each of descriptors 0, 1 and 2 that is
+ * closed: a file we open must not take the place of the message, of
+ * where -n writes, or of where errors go, and the programs we start or
+ * become inherit them */
+static void
+open_std(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* the lowest free descriptor: this one, those below are open */
+		if (open("/dev/null", O_RDWR) != fd)
+			die_sys(EXIT_TEMP, "unable to open /dev/null");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct inject in;
 	const char *me = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	int sendmail = strcmp(me, "sendmail") == 0, first, resent, i;
+	int sendmail, first, resent, i;
 	char bx[BUF_SIZE];
 	struct buf b;
 
-	die_init(sendmail ? "sendmail" : "qmail-inject");
+	/* sendmail's other names: send-mail is sendmail, mailq its -bp,
+	 * newaliases the program that reads the aliases file */
+	sendmail = strcmp(me, "sendmail") == 0 || strcmp(me, "send-mail") == 0 ||
+	    strcmp(me, "mailq") == 0 || strcmp(me, "newaliases") == 0;
+	die_init(sendmail ? me : "qmail-inject");
+	open_std();
+	if (strcmp(me, "mailq") == 0)
+		run("bin/qmail-qread");
+	if (strcmp(me, "newaliases") == 0)
+		run("bin/qmail-newaliases");
 	/* a caller that ignores SIGCHLD would leave us unable to wait for
 	 * the queue program's verdict */
 	if (!sig_default(SIGCHLD))
@@ -979,8 +1139,11 @@ main(int argc, char **argv)
 	in.collect = 1;
 	if (in.use_args)
 		for (i = first; i < argc; i++)
-			if (!addrlist_parse(argv[i], strlen(argv[i]), in_list, &in))
+			if (!addrlist_parse(argv[i], strlen(argv[i]), in_list, &in)) {
+				if (errno == ENOMEM)
+					nomem();
 				die(EXIT_PERM, "not a recipient address: ", argv[i]);
+			}
 	fix_fields(&in, resent);
 	envelope_sender(&in);
 	if (in.print) {

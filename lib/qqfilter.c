@@ -6,6 +6,7 @@
  * qmail-queue checks the rest.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -62,32 +63,73 @@ qq_program(struct str *out)
 	return str_copys(out, auto_home) && str_cats(out, "/bin/qmail-queue") && str_nul(out);
 }
 
+/* close_pair - both ends of a pipe, errno kept */
+static void
+close_pair(const int fd[2])
+{
+	int err = errno;
+
+	(void)close(fd[0]);
+	(void)close(fd[1]);
+	errno = err;
+}
+
+/* pipe_high - pipe_cloexec with both ends above 2.  A caller started
+ * with descriptor 0, 1 or 2 closed would get its pipe there, and the
+ * queue program its own message pipe's write end as descriptor 2: it
+ * would wait for the end of a message that never ends. */
+static int
+pipe_high(int fd[2])
+{
+	int i, hi;
+
+	if (pipe_cloexec(fd) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (fd[i] > 2)
+			continue;
+		if ((hi = fcntl(fd[i], F_DUPFD_CLOEXEC, 3)) == -1) {
+			close_pair(fd);
+			return -1;
+		}
+		(void)close(fd[i]);	/* its copy above 2 is the one used */
+		fd[i] = hi;
+	}
+	return 0;
+}
+
 pid_t
 qq_spawn(const char *prog, int *mfd, int *efd)
 {
 	char *argv[2];
-	int mp[2], ep[2], fd[3], err;
+	int mp[2], ep[2], fd[3], null = -1, err;
 	pid_t pid;
 
 	argv[0] = (char *)prog;
 	argv[1] = NULL;
-	if (pipe_cloexec(mp) == -1)
+	if (pipe_high(mp) == -1)
 		return -1;
-	if (pipe_cloexec(ep) == -1) {
-		err = errno;
-		(void)close(mp[0]);
-		(void)close(mp[1]);
-		errno = err;
+	if (pipe_high(ep) == -1) {
+		close_pair(mp);
+		return -1;
+	}
+	/* its descriptor 2 is ours; /dev/null when we have none, or it
+	 * would open its files there and write its errors into them */
+	if (fcntl(2, F_GETFD) == -1 && (null = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1) {
+		close_pair(mp);
+		close_pair(ep);
 		return -1;
 	}
 	fd[0] = mp[0];
 	fd[1] = ep[0];
-	fd[2] = 2;
+	fd[2] = null == -1 ? 2 : null;
 	pid = spawn(prog, argv, NULL, fd, 3);
 	err = errno;
 	/* our copies of the read ends: the child has its own */
 	(void)close(mp[0]);
 	(void)close(ep[0]);
+	if (null != -1)
+		(void)close(null);
 	if (pid == -1) {
 		(void)close(mp[1]);
 		(void)close(ep[1]);

@@ -41,7 +41,9 @@ int qq_program(struct str *out);
 /* qq_spawn - run prog (qmail-queue, or a program that stands in for it)
  * with its descriptors 0 and 1 on new pipes: the message goes to *mfd,
  * then the envelope to *efd, each closed when complete; its descriptor 2
- * is ours.  The pid, or -1 with errno.  The caller ignores SIGPIPE: a
+ * is ours (/dev/null when ours is closed).  The pipe ends are kept above
+ * 2, so a caller started with descriptors 0-2 closed is served the same.
+ * The pid, or -1 with errno.  The caller ignores SIGPIPE: a
  * queue program that ends early tells why by its exit code. */
 pid_t qq_spawn(const char *prog, int *mfd, int *efd);
 /* qq_close - the message is all written (ok, else 0 when its writing

@@ -77,7 +77,7 @@ try:
                        "Content-Length: 12\nSubject: s\r\n\r\nbody\r\nline two\n", {"NAME": "Alice A"})
     h = head(out)
     t.is_(rc, 0, "-n: exit 0")
-    t.ok("To: bob@mail.%s, carol@host.corp.test, \"Dan D\" <dan@h.plus.test>, g: e@x.y;\n" % D in out,
+    t.ok("To: bob@mail.%s, carol@host.corp.test, \"Dan D\" <dan@h.plus.test>,\n g: e@x.y;\n" % D in out,
          "To: bare user gets defaulthost, a dotless host defaultdomain, host+ plusdomain")
     t.ok("Cc: (c) frank@mail.%s (comment)\n" % D in out, "completed in place, comments kept")
     t.ok(not re.search(r"^(Bcc|Return-Path|Content-Length):", h, re.M | re.I),
@@ -306,6 +306,184 @@ try:
     shutil.rmtree(os.path.join(keydir, "inj.test"), ignore_errors=True)
     if not had_keydir:
         shutil.rmtree(keydir, ignore_errors=True)
+
+    # --- closed descriptors, long address fields, other names ---
+    import signal as _sig2
+
+    def with_closed(argv, data, close, env=None, prog=SENDMAIL, timeout=20):
+        """Run prog with descriptors close closed; its exit code, or None
+        when it hung (then its process group is killed)."""
+        for f in ("msg", "env"):
+            if os.path.exists(os.path.join(cap, f)):
+                os.unlink(os.path.join(cap, f))
+        e = dict(BASEENV, QMAILQUEUE=CAPTURE)
+        e.update(env or {})
+        inp = os.path.join(cap, "input")
+        t.write(inp, data)
+        with open(inp, "rb") as f:
+            p = subprocess.Popen([prog] + argv, stdin=f, env=e, start_new_session=True,
+                                 preexec_fn=lambda: [os.close(fd) for fd in close])
+            try:
+                return p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, _sig2.SIGKILL)
+                p.wait()
+                return None
+
+    def capfile(name):
+        p_ = os.path.join(cap, name)
+        return open(p_, "rb").read() if os.path.exists(p_) else None
+
+    rc = with_closed(["-t", "-i"], "To: nobody@x.test\n\nbody\n", (1, 2))
+    t.ok(rc == 0 and capfile("env") == b"Falice@mail.%s\0Tnobody@x.test\0\0" % D.encode(),
+         "sendmail with descriptors 1 and 2 closed: queued, no hang (exit %r)" % (rc,))
+    rc = with_closed(["-n"], "To: a@x.test\n\nb\n", (1, 2), prog=INJECT)
+    t.is_(rc, 0, "qmail-inject -n with 1 and 2 closed: written to /dev/null")
+    rc = with_closed(["r@x.test"], "", (0,))
+    t.ok(rc == 0 and capfile("env") == b"Falice@mail.%s\0Tr@x.test\0\0" % D.encode() and
+         (capfile("msg") or b"").endswith(b">\n\n"), "descriptor 0 closed: an empty message, as /dev/null")
+    noisy = os.path.join(cap, "noisy")
+    t.write(noisy, "#!/bin/sh\necho note >&2 || exit 71\nexec %s\n" % CAPTURE, 0o755)
+    rc = with_closed(["-t", "-i"], "To: nobody@x.test\n\nbody\n", (2,), {"QMAILQUEUE": noisy})
+    t.ok(rc == 0 and capfile("msg") is not None,
+         "descriptor 2 closed: the queue program may still write to its own (exit %r)" % (rc,))
+
+    names = ["user%02d" % i for i in range(70)]
+    field = "To: " + ", ".join(names)
+    t.is_(len(field), 562, "70 bare names: a 562-byte To")
+    rc, out, err = run(["-n"], field + "\nCc: a, b@x.y\nSubject: s\n\nb\n")
+    h = head(out)
+    lines = h.split("\n")
+    to = re.search(r"^To:.*(\n[ \t].*)*", h, re.M).group(0)
+    t.ok(rc == 0 and max(len(l) for l in lines) <= 78 and to.count("\n") > 0,
+         "completed, it is folded: no header line over 78")
+    got = [a.strip() for a in to.replace("\n", "")[3:].split(",")]
+    t.is_(got, ["%s@mail.%s" % (n, D) for n in names], "every address still there, in order, after unfolding")
+    t.ok(re.search(r",\n [^ \t]", to) and not re.search(r"[ \t]\n", to), "folded after a comma, one space before the next")
+    t.ok("\nCc: a@mail.%s, b@x.y\n" % D in "\n" + h, "a short field: completed, not folded")
+    long_cc = "Cc: " + ", ".join("%s@x.y" % n for n in names)
+    rc, out, err = run(["-n"], long_cc + "\nTo: (long,\n comment) a, \"q, \\\"r\\\" s\" <b>, <@r1.x,@r2.x:c@x.y>,"
+                       " dd" + "d" * 90 + ", e\nSubject: s\n\nb\n")
+    h = head(out)
+    t.ok(("\n" + long_cc + "\n") in ("\n" + h), "a field needing no completion is kept byte for byte, however long")
+    t.ok("To: (long,\n comment) a@mail.%s, \"q, \\\"r\\\" s\" <b@mail.%s>,\n <@r1.x,@r2.x:c@x.y>,\n dd%s@mail.%s,\n"
+         " e@mail.%s\n" % (D, D, "d" * 90, D, D) in h,
+         "commas in comments, quotes and routes are not folded at; the author's fold kept; a long address alone")
+    rc, m, snd, rc_, err = captured(["-t", "-i"], field + "\n\nb\n", prog=SENDMAIL)
+    t.is_(sorted(rc_ or []), ["%s@mail.%s" % (n, D) for n in names], "and the envelope has all 70")
+
+    rc, m, snd, rc_, err = captured(["-t", "-i"], "To: bob@send.test, bob@SEND.TEST, Bob@send.test\n"
+                                    "Cc: BOB@Send.Test\n\nb\n", prog=SENDMAIL)
+    t.is_(sorted(r.split("@")[0] for r in rc_ or []), ["BOB", "Bob", "bob"],
+          "duplicates: the domain compared in any case, the local part exactly")
+    t.ok(rc_ is not None and all(r.split("@")[1].lower() == "send.test" for r in rc_) and
+         "Bob@send.test" in rc_ and "BOB@Send.Test" in rc_, "addresses kept as they were written")
+
+    names_dir = t.tmpdir("lanmail-names.")
+    for n in ("send-mail", "mailq", "newaliases"):
+        os.symlink(INJECT, os.path.join(names_dir, n))
+    rc, m, snd, rc_, err = captured(["-t", "-i", "-f", "s@x.y"], "To: sm@x.y\n\nb\n",
+                                    prog=os.path.join(names_dir, "send-mail"))
+    t.is_((rc, snd, rc_), (0, "s@x.y", ["sm@x.y"]), "the name send-mail: sendmail's command line")
+    bp = run(["-bp"], "", prog=SENDMAIL)
+    mq = run([], "", prog=os.path.join(names_dir, "mailq"))
+    t.ok(mq == bp and "usage" not in mq[2] and "recipients" not in mq[2],
+         "the name mailq: sendmail -bp (%r)" % (mq,))
+    alias = os.path.join(t.HOME, "alias")
+    saved = {f: open(os.path.join(alias, f), "rb").read() for f in os.listdir(alias) if f.startswith(".qmail-")}
+
+    def alias_state():
+        st = {f: open(os.path.join(alias, f), "rb").read() for f in os.listdir(alias) if f.startswith(".qmail-")}
+        for f in os.listdir(alias):
+            if f.startswith(".qmail-") and f not in saved:
+                os.unlink(os.path.join(alias, f))
+        for f, data in saved.items():
+            with open(os.path.join(alias, f), "wb") as fh:
+                fh.write(data)
+        return st
+    try:
+        direct = subprocess.run([os.path.join(t.BIN, "qmail-newaliases")], capture_output=True, timeout=30)
+        want = alias_state()
+        named = subprocess.run([os.path.join(names_dir, "newaliases")], capture_output=True, timeout=30)
+        got_ = alias_state()
+    finally:
+        alias_state()
+    t.ok((named.returncode, named.stderr, got_) == (direct.returncode, direct.stderr, want),
+         "the name newaliases: qmail-newaliases (exit %d, %r)" % (named.returncode, named.stderr))
+
+    shim_dir = t.tmpdir("lanmail-shim.")
+    t.write(os.path.join(shim_dir, "shim.c"), r'''
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* realloc fails for SHIM_FAILSIZE bytes or more; getpwuid fails with
+ * errno SHIM_PWERRNO; SHIM_MARK is created to show the shim was loaded */
+__attribute__((constructor)) static void
+mark(void)
+{
+	const char *m = getenv("SHIM_MARK");
+	int fd;
+
+	if (m && (fd = open(m, O_WRONLY | O_CREAT, 0644)) != -1)
+		close(fd);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	static void *(*real)(void *, size_t);
+	const char *l = getenv("SHIM_FAILSIZE");
+
+	if (l && n >= strtoul(l, NULL, 10)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!real)
+		real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	return real(p, n);
+}
+
+struct passwd *
+getpwuid(uid_t uid)
+{
+	const char *e = getenv("SHIM_PWERRNO");
+
+	if (e) {
+		errno = atoi(e);
+		return NULL;
+	}
+	return ((struct passwd *(*)(uid_t))dlsym(RTLD_NEXT, "getpwuid"))(uid);
+}
+''')
+    so = os.path.join(shim_dir, "shim.so")
+    cc = shutil.which("cc")
+    built = cc and subprocess.run([cc, "-shared", "-fPIC", "-o", so, os.path.join(shim_dir, "shim.c"), "-ldl"],
+                                  capture_output=True).returncode == 0
+    markf = os.path.join(shim_dir, "loaded")
+    if built:
+        run(["-n"], "", {"LD_PRELOAD": so, "SHIM_MARK": markf})
+    if built and os.path.exists(markf):
+        shim = {"LD_PRELOAD": so}
+        rc, m, snd, rc_, err = captured(["x" * 100000 + "@x.y"], "b\n", dict(shim, SHIM_FAILSIZE="65536"))
+        t.ok(rc == 111 and m is None and "out of memory" in err,
+             "out of memory reading a recipient argument: 111, not 100 (%d %s)" % (rc, err.strip()[:80]))
+        rc, m, snd, rc_, err = captured(["-f", "x" * 100000 + "@x.y", "r@x.y"], "b\n", dict(shim, SHIM_FAILSIZE="65536"))
+        t.ok(rc == 111 and m is None and "out of memory" in err, "... and the -f argument: 111")
+        noenv = dict(shim, USER="")
+        rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", dict(noenv, SHIM_PWERRNO="5"))
+        t.ok(rc == 111 and m is None and "passwd entry" in err,
+             "getpwuid failing with EIO (the name service down): 111, nothing queued (%d %s)" % (rc, err.strip()))
+        for eno in ("0", "2"):
+            rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", dict(noenv, SHIM_PWERRNO=eno))
+            t.ok(rc == 0 and snd == "anonymous@mail.%s" % D and "From: anonymous@mail.%s\n" % D in (m or ""),
+                 "getpwuid finding no entry (errno %s): anonymous, queued" % eno)
+    else:
+        t.skip("needs cc and a dynamically linked qmail-inject, to fail allocations and getpwuid", 5)
 
     # --- end to end: queue, qmail-send, a Maildir ---
     bob = s.home("bob")

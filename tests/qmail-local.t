@@ -10,6 +10,7 @@ forwards (through tests/qq-record as $QMAILQUEUE) and program output.
 import mailbox
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -784,6 +785,32 @@ def full_maildir():
         t.umount_small(mnt)
 
 
+def closed_fds_forward():
+    """Started with descriptors 1 and 2 closed, a forward's pipes to the
+    queue program must not land there: the queue program would hold its
+    own message pipe open as its stderr and wait for ever."""
+    home = setup({".qmail": "&bob@elsewhere.example\n"})
+    rec = t.tmpdir("ql-rec.")
+    env = dict(os.environ, QMAILQUEUE=RECORDER, QQ_RECORD=rec)
+    env.pop("QQ_EXIT", None)
+    mf = os.path.join(rec, "input")
+    t.write(mf, MSG)
+    with open(mf, "rb") as f:
+        p = subprocess.Popen([QL, "joe", home, "joe", "", "", "example.org", SENDER, "./Maildir/"],
+                             stdin=f, env=env, start_new_session=True,
+                             preexec_fn=lambda: (os.close(1), os.close(2)))
+        try:
+            rc = p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            rc = None
+    envl = os.path.join(rec, "0.env")
+    t.ok(rc == 0 and os.path.exists(envl) and
+         open(envl, "rb").read() == b"F" + SENDER.encode() + b"\0Tbob@elsewhere.example\0\0",
+         "descriptors 1 and 2 closed: the forward is queued, no hang (exit %r)" % (rc,))
+
+
 def main():
     for name, files, args, rc, text, check in CASES:
         files = dict(files)
@@ -819,6 +846,7 @@ def main():
     new_mbox_durable()
     mbox_dirsync_retry()
     mbox_cutback_fails()
+    closed_fds_forward()
     t.done()
 
 
