@@ -445,6 +445,11 @@ msg_size(struct box *b, unsigned long i, unsigned long *size)
 	long r;
 	int fd;
 
+	/* a size known from the name or an earlier read says nothing of
+	 * whether the message is still there: once RETR or TOP found it
+	 * removed, STAT and LIST leave it out as they would a deleted one */
+	if (b->m[i].gone)
+		return 0;
 	if (b->m[i].sized) {
 		*size = b->m[i].size;
 		return 1;

@@ -1412,6 +1412,30 @@ remote_ok(const char *addr)
 	return d[0] != 0 && d[0] != '-';
 }
 
+/* fail_notlocal - a recipient waiting for a local delivery whose domain
+ * has since left control/locals and control/virtualdomains (a virtual
+ * domain deleted, say) fails for good.  Handed to qmail-lspawn as it
+ * stands, its local part would be taken for a system account (root and
+ * postmaster for the alias user); nor is it sent on as remote mail, as
+ * the sender asked this host, not another, to deliver it. */
+static void
+fail_notlocal(struct msg *m, size_t i)
+{
+	struct str why = STR_ZERO;
+	const char *d = domain_of(m->r[LOCAL][i].addr);
+	size_t dl = str_chrb(d, QFILE_ADDRMAX + 1, 0);
+
+	/* no domain name is longer; a cut one keeps the status in the
+	 * text, which record_failure cuts at QFILE_TEXTMAX */
+	if (dl > 255)
+		dl = 255;
+	if (!str_cats(&why, "this host no longer handles mail for ") ||
+	    !str_catb(&why, d, dl) || !str_cats(&why, " (#5.1.2)") || !str_nul(&why))
+		die_nomem();
+	fail_now(m, LOCAL, i, why.s);
+	str_free(&why);
+}
+
 static void
 start(struct msg *m, int ch, size_t first)
 {
@@ -1437,6 +1461,7 @@ start(struct msg *m, int ch, size_t first)
 	    !str_catc(&req, 0))
 		die_nomem();
 	if (ch == LOCAL) {
+		/* still local: schedule() has failed it otherwise */
 		(void)classify(m->r[ch][first].addr, &addr);
 		verp(m->sender, m->r[ch][first].addr, &snd);
 		if (!str_catc(&req, 'F') || !str_cats(&req, snd.s) || !str_catc(&req, 0) ||
@@ -1517,14 +1542,18 @@ schedule(time_t now)
 				}
 				if (busy[ch] >= cf.conc[ch] || flag_term)
 					continue;
-				if (ch == REMOTE && !remote_ok(rc->addr)) {
+				if (ch == REMOTE && !remote_ok(rc->addr))
 					fail_now(m, ch, i, "5.1.2 the recipient's domain is not a usable host name");
-					if (m->left == 0 && m->busy == 0) {
-						finish(m);	/* frees m */
-						goto next;
-					}
-				} else
+				else if (ch == LOCAL && classify(rc->addr, NULL) == REMOTE)
+					fail_notlocal(m, i);
+				else {
 					start(m, ch, i);
+					continue;
+				}
+				if (m->left == 0 && m->busy == 0) {
+					finish(m);	/* frees m */
+					goto next;
+				}
 			}
 next:
 		;

@@ -226,6 +226,57 @@ a.cmd("QUIT")
 t.ok(b.cmd("RETR 1").startswith(b"-ERR"), "RETR of a message another session removed: -ERR")
 b.close()
 
+# once RETR has found a message gone, every command agrees with it:
+# STAT and LIST leave it out (its ",W=" size in the name or the one an
+# earlier command read is not counted), LIST n, UIDL n and TOP say it is
+# gone, DELE of it succeeds
+t.ok(all(v.deliver(D, "alice", m) == 0 for m in (MSG1, MSG2, MSG3)), "three messages again")
+
+
+def pop(user="alice@" + D, pw="Alice-pw 1"):
+    c = poplib.POP3("127.0.0.1", port, timeout=10)
+    c.user(user)
+    c.pass_(pw)
+    return c
+
+
+def err(f, *a):
+    try:
+        return f(*a)
+    except poplib.error_proto as e:
+        return e.args[0]
+
+
+a = pop()
+b = pop()
+sizes = {int(x.split()[0]): int(x.split()[1]) for x in b.list()[1]}
+t.is_(sorted(sizes), [1, 2, 3], "second session lists three")
+a.dele(1)
+t.ok(a.quit().startswith(b"+OK bye, 1"), "first session removes message 1")
+GONE = b"-ERR [SYS/TEMP] message removed by another session"
+t.is_(err(b.retr, 1), GONE, "RETR 1 finds it gone")
+t.is_(b.stat(), (2, sizes[2] + sizes[3]), "STAT no longer counts it")
+t.is_([x.split()[0] for x in b.list()[1]], [b"2", b"3"], "LIST no longer lists it")
+t.is_(err(b.list, 1), GONE, "LIST 1 says it is gone")
+t.is_([x.split()[0] for x in b.uidl()[1]], [b"2", b"3"], "UIDL no longer lists it")
+t.is_(err(b.uidl, 1), GONE, "UIDL 1 says it is gone")
+t.is_(err(b.top, 1, 0), GONE, "TOP 1 0 says it is gone")
+t.ok(b.dele(1).startswith(b"+OK"), "DELE 1 succeeds: it is gone as asked")
+t.is_(b.stat(), (2, sizes[2] + sizes[3]), "STAT after DELE of it: the same")
+t.ok(b.quit().startswith(b"+OK bye, 1"), "QUIT counts it deleted")
+t.is_(len(v.messages(D, "alice")), 2, "the other two are left")
+# a new session numbers the two left 1 and 2; its TOP finds 1 gone
+a = pop()
+b = pop()
+a.dele(1)
+a.quit()
+t.is_(err(b.top, 1, 0), GONE, "TOP 1 0 finds it gone")
+t.is_(b.stat(), (1, sizes[3]), "STAT counts only the last message")
+t.is_([x.split()[0] for x in b.list()[1]], [b"2"], "LIST lists only the last message")
+b.dele(2)
+t.ok(b.quit().startswith(b"+OK bye, 1"), "the mailbox emptied")
+t.is_(v.messages(D, "alice"), [], "nothing left")
+
 # another reader (an IMAP server) renames a message to set a flag
 v.deliver(D, "alice", MSG1)
 v.deliver(D, "alice", MSG3)
