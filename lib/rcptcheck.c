@@ -266,20 +266,22 @@ rcptcheck_mailbox(const char *addr, size_t n)
 	return r;
 }
 
-/* listed - users/recipients.cdb: the address, then the user without
- * extension (local parts cut at each dash), then the catch-all "@domain" */
+/* listed - users/recipients.cdb: 1 when it lists the address or the
+ * catch-all "@domain"; 2 when it lists only the address without its
+ * extension (the local part cut at a dash), which says that the user
+ * exists but not that the user takes this extension; 0 neither; -1 error */
 static int
 listed(struct lcdb *d, const char *addr, size_t n)
 {
 	struct str key = STR_ZERO, val = STR_ZERO;
 	size_t at = str_rchrb(addr, n, '@'), cut;
-	int r;
+	int r, hit = 0;
 
 	if (!str_copyb(&key, addr, n))
 		return -1;
 	str_lowerb(key.s, key.len);
 	r = lcdb_get(d, key.s, key.len, &val);
-	for (cut = at; r == 0 && cut > 0;) {
+	for (cut = at; r == 0 && !hit && cut > 0;) {
 		while (cut > 0 && addr[cut - 1] != '-')
 			cut--;
 		if (cut == 0)
@@ -291,7 +293,8 @@ listed(struct lcdb *d, const char *addr, size_t n)
 			break;
 		}
 		str_lowerb(key.s, key.len);
-		r = lcdb_get(d, key.s, key.len, &val);
+		if ((r = lcdb_get(d, key.s, key.len, &val)) == 1)
+			hit = 1, r = 0;
 	}
 	if (r == 0 && (r = str_copyb(&key, addr + at, n - at) ? 1 : -1) == 1) {
 		str_lowerb(key.s, key.len);
@@ -299,7 +302,7 @@ listed(struct lcdb *d, const char *addr, size_t n)
 	}
 	str_free(&key);
 	str_free(&val);
-	return r;
+	return r == 0 && hit ? 2 : r;
 }
 
 int
@@ -308,7 +311,7 @@ rcptcheck_exists(const struct rcptcheck *rc, const char *addr, size_t n)
 	struct str prefix = STR_ZERO, local = STR_ZERO;
 	struct lcdb d;
 	size_t at = str_rchrb(addr, n, '@');
-	int virtual, have, r;
+	int virtual, have, cutonly, r;
 
 	if (at == n || at == 0)
 		return 0;
@@ -325,13 +328,19 @@ rcptcheck_exists(const struct rcptcheck *rc, const char *addr, size_t n)
 		str_free(&prefix);
 		return -1;
 	}
+	cutonly = 0;
 	if (have == 1) {
 		r = listed(&d, addr, n);
 		lcdb_close(&d);
-		if (r != 0) {
+		if (r == 1 || r == -1) {
 			str_free(&prefix);
 			return r;
 		}
+		/* the user is listed, the extension is not: it exists when
+		 * delivery finds a .qmail file for it, as for an unlisted
+		 * address (qmail-admin makes only .qmail-USER for a mailbox,
+		 * so USER-EXT would bounce after being taken) */
+		cutonly = r == 2;
 	} else if (virtual) {
 		str_free(&prefix);
 		return 1;	/* no recipients list: no virtual checks */
@@ -345,6 +354,10 @@ rcptcheck_exists(const struct rcptcheck *rc, const char *addr, size_t n)
 	}
 	str_lowerb(local.s, local.len);
 	r = local_exists(local.s, local.len, virtual);
+	/* a home qmail-smtpd may not look into (a system account's, say):
+	 * there the list's word for the user stands, extensions and all */
+	if (r == -1 && errno == EACCES && cutonly)
+		r = 1;
 	str_free(&prefix);
 	str_free(&local);
 	return r;

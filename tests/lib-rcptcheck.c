@@ -1,9 +1,11 @@
 /* lib-rcptcheck - relay control and recipient existence in a scratch
  * directory laid out like the install root, with hostile local parts */
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "assign.h"
@@ -53,6 +55,31 @@ static int
 relay(const struct rcptcheck *rc, const char *d)
 {
 	return rcptcheck_relay(rc, d, strlen(d));
+}
+
+/* unreadable - the checks of a home qmail-smtpd may not read (mode 0):
+ * 1 set when a listed user's extension is taken, 2 when an unlisted one
+ * gives -1.
+ * Root reads every directory, so as root they run in a child that has
+ * become uid and gid 65534, its working directory still the scratch one. */
+static int
+unreadable(const struct rcptcheck *rc)
+{
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0)
+		return (ex(rc, "a-c@va.example") == 1) | (ex(rc, "zz-c@va.example") == -1) << 1;
+	if ((pid = fork()) == -1)
+		return 0;
+	if (pid == 0) {
+		if (setgroups(0, NULL) == -1 || setgid(65534) == -1 || setuid(65534) == -1)
+			_exit(0);
+		_exit((ex(rc, "a-c@va.example") == 1) | (ex(rc, "zz-c@va.example") == -1) << 1);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 0;
+	return WEXITSTATUS(st);
 }
 
 int
@@ -189,15 +216,85 @@ main(void)
 		str_free(&rc6.vdoms);
 	}
 
+	/* a user listed without the extension asked for: the extension
+	 * exists only when qmail-local would find a .qmail file for it, in a
+	 * virtual domain laid out as qmail-admin makes one (.qmail-USER per
+	 * mailbox, .qmail-LIST and .qmail-LIST-default per list) and for the
+	 * alias user of a local domain; "@domain" still takes every name */
+	{
+		struct rcptcheck rc7 = RCPTCHECK_ZERO;
+		int got;
+		char line[2][300];
+		const char *assign[3], *rcpts[] = { "a@va.example", "john.doe@va.example", "team@va.example",
+			"info@me.test", "@vc.example", NULL };
+
+		if (mkdir("hv", 0755) || mkdir("hc", 0755)) {
+			perror("mkdir");
+			return 1;
+		}
+		put("control/virtualdomains", "va.example:va.example\nvc.example:vc.example\n");
+		snprintf(line[0], sizeof line[0], "+va.example-:vmail:1:1:%s/hv:-::", dir);
+		snprintf(line[1], sizeof line[1], "+vc.example-:vmail:1:1:%s/hc:-::", dir);
+		assign[0] = line[0], assign[1] = line[1], assign[2] = NULL;
+		table("users/assign.cdb", assign, 1);
+		table("users/recipients.cdb", rcpts, 0);
+		put("hv/.qmail-a", "./a/Maildir/\n");
+		put("hv/.qmail-john:doe", "./john.doe/Maildir/\n");
+		put("hv/.qmail-team", "|qmail-list deliver\n");
+		put("hv/.qmail-team-default", "|qmail-list deliver\n");
+		ok(rcptcheck_load(&rc7, &fn), "load with qmail-admin's virtual domain va.example");
+		ok(ex(&rc7, "a@va.example") == 1 && ex(&rc7, "John.Doe@va.example") == 1, "listed mailboxes");
+		ok(ex(&rc7, "a-c@va.example") == 0 && ex(&rc7, "john.doe-x@va.example") == 0 &&
+		    ex(&rc7, "A-b-c@va.example") == 0,
+		    "a mailbox's extension without .qmail-USER-EXT, -default or .qmail-default: none");
+		ok(ex(&rc7, "team@va.example") == 1 && ex(&rc7, "team-subscribe@va.example") == 1 &&
+		    ex(&rc7, "team-return-bob=x.example@va.example") == 1 &&
+		    ex(&rc7, "team-sc.1.ab-bob=x.example@va.example") == 1,
+		    "a list's command addresses: .qmail-team-default");
+		put("hv/.qmail-a-default", "./a/Maildir/\n");
+		ok(ex(&rc7, "a-c@va.example") == 1 && ex(&rc7, "a-b-c@va.example") == 1,
+		    "the user's own .qmail-a-default takes its extensions");
+		(void)unlink("hv/.qmail-a-default");
+		put("hv/.qmail-a-b", "./a/Maildir/\n");
+		ok(ex(&rc7, "a-b@va.example") == 1 && ex(&rc7, "a-b-c@va.example") == 0,
+		    "an unlisted .qmail-a-b is an address, and no more");
+		(void)unlink("hv/.qmail-a-b");
+		ok(ex(&rc7, "a-b@va.example") == 0, "gone with its file, though a is listed");
+		put("hv/.qmail-default", "./a/Maildir/\n");
+		ok(ex(&rc7, "a-c@va.example") == 1, "the domain's .qmail-default takes it");
+		(void)unlink("hv/.qmail-default");
+		ok(ex(&rc7, "who-ever@vc.example") == 1 && ex(&rc7, "x@vc.example") == 1,
+		    "@domain listed: every name, with or without a dash");
+		ok(ex(&rc7, "info@me.test") == 1 && ex(&rc7, "info-x@me.test") == 0,
+		    "local domain, alias user: info listed, info-x has no .qmail file");
+		/* a home qmail-smtpd cannot look into: the list decides */
+		if (chmod("hv", 0) == -1 || chmod(".", 0755) == -1) {
+			perror("chmod");
+			return 1;
+		}
+		got = unreadable(&rc7);
+		if (chmod("hv", 0755) == -1 || chmod(".", 0700) == -1) {
+			perror("chmod");
+			return 1;
+		}
+		ok(got & 1, "an unreadable home: a listed user's extension is taken");
+		ok(got & 2, "an unlisted one cannot be told");
+		str_free(&rc7.locals);
+		str_free(&rc7.rcpthosts);
+		str_free(&rc7.vdoms);
+	}
+
 	str_free(&p);
 	{
 		static const char *const files[] = {
 			"users/assign.cdb", "users/recipients.cdb", "h6/.qmail--default", "h6/.qmail-",
-			"h6/.qmail-default",
+			"h6/.qmail-default", "hv/.qmail-a", "hv/.qmail-john:doe", "hv/.qmail-team",
+			"hv/.qmail-team-default",
 			"control/me", "control/locals", "control/virtualdomains", "control/rcpthosts", "alias/.qmail-info",
 			"alias/.qmail-list-default", "alias/.qmail-a:b", "alias/.qmail-default",
 		};
-		static const char *const dirs[] = { "alias/sub", "alias", "control", "users", "h4", "h5", "h6" };
+		static const char *const dirs[] = { "alias/sub", "alias", "control", "users", "h4", "h5", "h6",
+			"hv", "hc" };
 		size_t i;
 
 		for (i = 0; i < sizeof files / sizeof files[0]; i++)

@@ -466,6 +466,45 @@ def rcpt(*addrs):
 t.is_(rcpt("nosuchuser@" + D3, "u@" + D3, "postmaster@" + D3, "postmaster@mail.admin.test.example"),
       ["250 2.1.0", "550 5.1.1", "550 5.1.1", "250 2.1.5", "250 2.1.5"],
       "qmail-smtpd: unknown and deleted addresses 550, postmaster 250; control/me still taken")
+# an extension is taken at RCPT only when delivery has a .qmail file for
+# it: qmail-admin gives a mailbox .qmail-USER alone, so USER-EXT would
+# be queued and then bounced to a sender who may be forged
+rcpts_before = read("users/recipients")
+for u in ("a", "john.doe", "a-b"):
+    v.admin("user", "add", "%s@%s" % (u, D3), "--stdin", stdin="pw of %s\n" % u, check=True)
+v.admin("alias", "add", "sales@" + D3, "a@" + D3, check=True)
+rc, out, err = v.admin("list", "make", "team@" + D3, "a@" + D3, check=True)
+t.ok(rc == 0 and os.path.exists(os.path.join(H, "domains", D3, ".qmail-team-default")),
+     "list make: .qmail-team-default")
+t.is_(rcpt("a@" + D3, "john.doe@" + D3, "a-b@" + D3, "sales@" + D3, "team@" + D3),
+      ["250 2.1.0"] + ["250 2.1.5"] * 5, "mailboxes, an alias and a list made by qmail-admin")
+t.is_(rcpt("a-c@" + D3, "John.Doe-x@" + D3, "a-b-c@" + D3, "sales-x@" + D3),
+      ["250 2.1.0"] + ["550 5.1.1"] * 4,
+      "their extensions, which have no .qmail file, 550 at RCPT (no bounce after queueing)")
+t.is_(rcpt("team-subscribe@" + D3, "team-return-bob=x.example@" + D3, "team-sc.1.ab-bob=x.example@" + D3),
+      ["250 2.1.0"] + ["250 2.1.5"] * 3, "a list's command addresses: .qmail-team-default")
+v.admin("user", "del", "a-b@" + D3, check=True)
+t.is_(rcpt("a-b@" + D3), ["250 2.1.0", "550 5.1.1"], "a deleted a-b is gone, though a is there")
+t.write(os.path.join(H, "domains", D3, ".qmail-a-default"), "./a/Maildir/\n", 0o600)
+t.is_(rcpt("a-c@" + D3, "a-b-c@" + D3, "john.doe-x@" + D3),
+      ["250 2.1.0", "250 2.1.5", "250 2.1.5", "550 5.1.1"], "the user's own .qmail-a-default takes a's extensions")
+os.unlink(os.path.join(H, "domains", D3, ".qmail-a-default"))
+rcpts_was = read("users/recipients")
+t.write(os.path.join(H, "users", "recipients"), rcpts_was + "@" + D3 + "\n")
+s.newu()
+t.is_(rcpt("a-c@" + D3, "whoever@" + D3), ["250 2.1.0", "250 2.1.5", "250 2.1.5"],
+      "@domain in users/recipients still takes every name")
+t.write(os.path.join(H, "users", "recipients"), rcpts_was)
+s.newu()
+for u in ("a", "john.doe"):
+    v.admin("user", "del", "%s@%s" % (u, D3), check=True)
+v.admin("alias", "del", "sales@" + D3, check=True)
+# a list of qmail-list has no qmail-admin del: its files by hand
+for n in (".qmail-team", ".qmail-team-default"):
+    os.unlink(os.path.join(H, "domains", D3, n))
+t.write(os.path.join(H, "users", "recipients"), rcpts_before)
+s.newu()
+shutil.rmtree(os.path.join(H, "domains", D3, ".lists"), ignore_errors=True)
 rc, out, err = v.admin("domain", "add", "mail.admin.test.example")
 t.ok(rc == 100 and "control/me" in err, "control/me is local without control/locals: not a virtual domain: " + err.strip())
 t.control("locals", "local.admin.test.example\n")

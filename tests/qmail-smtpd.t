@@ -121,8 +121,16 @@ try:
           "virtual: unknown mailbox 550 5.1.1")
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<U5@Virt.Test>"), ["250 2.1.0", "250 2.1.5"],
           "virtual: listed mailbox, any case")
-    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<u5-ext@virt.test>"), ["250 2.1.0", "250 2.1.5"],
-          "virtual: an extension of a mailbox")
+    # a listed mailbox's extension is an address only when qmail-local
+    # would find a .qmail file for it in the domain
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<u5-ext@virt.test>", "RCPT TO:<u5-a-b@virt.test>"),
+          ["250 2.1.0", "550 5.1.1", "550 5.1.1"], "virtual: an extension of a mailbox without a .qmail file 550")
+    vh = os.path.join(t.HOME, "domains", "virt.test")
+    t.write(os.path.join(vh, ".qmail-u5-default"), "./u5/Maildir/\n")
+    t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<u5-ext@virt.test>", "RCPT TO:<U5-a-b@virt.test>",
+               "RCPT TO:<u6-ext@virt.test>"),
+          ["250 2.1.0", "250 2.1.5", "250 2.1.5", "550 5.1.1"], "virtual: .qmail-u5-default takes u5's extensions")
+    os.unlink(os.path.join(vh, ".qmail-u5-default"))
     t.is_(sess("MAIL FROM:<a@b.test>", "RCPT TO:<postmaster@virt.test>", "RCPT TO:<Postmaster@lanmail.test>",
                "RCPT TO:<postmaster>"),
           ["250 2.1.0", "250 2.1.5", "250 2.1.5", "250 2.1.5"], "postmaster always exists")
