@@ -189,6 +189,25 @@ def descendants(pid):
     return out
 
 
+def procs_named(comm, needle):
+    """pids of the processes called comm whose command line holds needle;
+    one that ends while /proc is read is passed over"""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                if f.read().strip() != comm:
+                    continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if needle.encode() in f.read():
+                    out.append(int(d))
+        except OSError:
+            continue
+    return out
+
+
 def mailfiles(maildir):
     out = []
     for sub in ("new", "cur"):
@@ -746,22 +765,12 @@ try:
         time.sleep(0.05)
     t.ok(os.path.exists(logf) and b"new msg" in open(logf, "rb").read(),
          "multilog (as qmaill) writes log/send/current")
-    ml = []
-    for d in os.listdir("/proc"):
-        try:
-            if d.isdigit() and open("/proc/%s/comm" % d).read().strip() == "multilog" and \
-                    HOME in open("/proc/%s/cmdline" % d, "rb").read().decode(errors="replace"):
-                ml.append(status_ids(int(d))[1])
-        except OSError:
-            pass
+    ml = [status_ids(x)[1] for x in procs_named("multilog", HOME)]
     t.ok(len(ml) == 3 and set(ml) == {uid[QMAILL]}, "the 3 multilogs run as qmaill (%r)" % ml)
     # the supervised pop3 service: no root behind the network socket but tcpserver
     try:
         pop = poplib.POP3("127.0.0.1", pport2, timeout=20)
-        popup = [int(d) for d in os.listdir("/proc") if d.isdigit() and
-                 open("/proc/%s/comm" % d).read().strip() == "qmail-popup" and
-                 HOME.encode() in open("/proc/%s/cmdline" % d, "rb").read()]
-        pids = [status_ids(x)[0] for x in popup]
+        pids = [status_ids(x)[0] for x in procs_named("qmail-popup", HOME)]
         pop.user("alice@" + VD)
         ok = pop.pass_(PASSWORD).startswith(b"+OK")
         pop.quit()
