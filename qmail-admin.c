@@ -4,6 +4,7 @@
  * Run by root (or the owner of a single-user install):
  *	qmail-admin domain add|del|list [DOMAIN] [--force]
  *	qmail-admin user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]
+ *	qmail-admin user quota ADDRESS BYTES
  *	qmail-admin alias add|del|list ADDRESS|DOMAIN [TARGET ...]
  *	qmail-admin list add|del|members LIST [MEMBER ...]
  *	qmail-admin list make LIST [OWNER]
@@ -17,7 +18,8 @@
  * NAME, its directory fsynced.  Then users/assign and users/recipients
  * are compiled by bin/qmail-newu and qmail-send is told to reread its
  * control files.  One qmail-admin runs at a time (users/admin.lock).
- * Passwords come from the terminal or standard input, never argv.
+ * Passwords come from the terminal or standard input, never argv, and
+ * are read before the lock is taken.
  * Below domains/ and queue/, which other users own, no symbolic link is
  * followed (see "files").  A command that stops part way (exit 111) is
  * finished by running it again.
@@ -73,6 +75,7 @@ usage(void)
 {
 	die(EXIT_PERM, "usage: qmail-admin domain add|del|list [DOMAIN] [--force]"
 	    " | user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]"
+	    " | user quota ADDRESS BYTES"
 	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...]"
 	    " | list add|del|members LIST [MEMBER ...] | list make LIST [OWNER]"
 	    " | backup DIR [--queue] | restore DIR | sync"
@@ -681,6 +684,24 @@ parse_addr(const char *a, struct addr *x)
 	check_domain(x->domain.s);
 }
 
+/* check_new_name - a name a new mailbox, alias or list may take: the
+ * file .qmail-NAME-default takes the mail of every NAME-anything
+ * address (dot-qmail(5)), so a name ending in -default would catch
+ * addresses nobody made */
+static void
+check_new_name(const struct addr *x)
+{
+	struct str pre = STR_ZERO;
+	size_t n = x->user.len;
+
+	if (n < 8 || !str_equal(x->user.s + n - 8, "-default"))
+		return;
+	catb(&pre, x->user.s, n - 8);
+	nul(&pre);
+	die(EXIT_PERM, "reserved name: ", x->user.s, " (a name ending in -default "
+	    "would take the mail of every ", pre.s, "-...@", x->domain.s, " address)");
+}
+
 /* is_domain - 1 when DOMAIN is one of ours */
 static int
 is_domain(const char *d)
@@ -913,22 +934,32 @@ get_password(const struct opts *op, char *pw, size_t size, const char *login)
 	}
 }
 
-/* make_line - user:hash:quota */
+/* line_set - user:hash:quota, then tail: the fields after the quota
+ * from their colon on, which vpasswd(5) keeps */
+static void
+line_set(struct str *line, const struct addr *x, const char *h, size_t hl,
+    unsigned long quota, const char *tail, size_t tl)
+{
+	line->len = 0;
+	catx(line, x->user.s);
+	catx(line, ":");
+	catb(line, h, hl);
+	catx(line, ":");
+	if (quota && !str_catulong(line, quota))
+		die_nomem();
+	catb(line, tail, tl);
+}
+
+/* make_line - user:hash:quota with a new hash of pw, then tail */
 static void
 make_line(const struct addr *x, const char *pw, unsigned long quota,
-    struct str *line)
+    const char *tail, size_t tl, struct str *line)
 {
 	struct str h = STR_ZERO;
 
 	if (!vpasswd_hash(pw, &h))
 		die_sys(EXIT_TEMP, "unable to hash the password");
-	line->len = 0;
-	catx(line, x->user.s);
-	catx(line, ":");
-	catb(line, h.s, h.len);
-	catx(line, ":");
-	if (quota && !str_catulong(line, quota))
-		die_nomem();
+	line_set(line, x, h.s, h.len, quota, tail, tl);
 	str_free(&h);
 }
 
@@ -1271,6 +1302,44 @@ domain_fresh(const char *d)
 	return fresh;
 }
 
+/* prefix_clash - d refused when it and a domain here are one the other
+ * followed by a hyphen and more (shop.de, shop.de-luxe.com): mail to
+ * luxe.com-info@shop.de has the local part shop.de-luxe.com-info, and
+ * users/assign takes the longest prefix, +shop.de-luxe.com-, so that it
+ * would reach info@shop.de-luxe.com */
+static void
+prefix_clash(const char *d)
+{
+	struct str t = STR_ZERO, e = STR_ZERO, p = STR_ZERO;
+	size_t pos = 0, n, c, dl = strlen(d);
+	const char *l;
+
+	readtext("control/virtualdomains", &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		c = str_chrb(l, n, ':');
+		if (c == n || c == 0 || l[0] == '#')
+			continue;
+		e.len = 0;
+		catb(&e, l, c);
+		nul(&e);
+		str_lowerb(e.s, e.len);
+		if (!vpasswd_domain_ok(e.s, e.len) ||
+		    !exists(path3(&p, "domains", e.s, "vpasswd")))
+			continue;	/* no domain qmail-admin manages */
+		if (e.len + 1 < dl && !memcmp(d, e.s, e.len) && d[e.len] == '-')
+			die(EXIT_PERM, "refused: ", d, " is the domain ", e.s,
+			    " here, a hyphen and more: mail to ", d + e.len + 1,
+			    "-USER@", e.s, " would go to USER@", d);
+		if (dl + 1 < e.len && !memcmp(e.s, d, dl) && e.s[dl] == '-')
+			die(EXIT_PERM, "refused: the domain ", e.s, " here is ", d,
+			    ", a hyphen and more: mail to ", e.s + dl + 1, "-USER@",
+			    d, " would go to USER@", e.s);
+	}
+	str_free(&t);
+	str_free(&e);
+	str_free(&p);
+}
+
 /* domain_add - the directory, the users/assign entry, control/rcpthosts,
  * and last control/virtualdomains, which makes it a domain: an add that
  * stopped before that is finished by running it again */
@@ -1287,6 +1356,7 @@ domain_add(const char *d, const struct owner *o)
 		die(EXIT_PERM, "domain exists already: ", d);
 	if (local_domain(d, &why))
 		die(EXIT_PERM, d, " is local by ", why, ": make it local nowhere first");
+	prefix_clash(d);
 	if (!exists(path3(&p, "domains", d, NULL))) {
 		/* the directory appears whole, with an empty vpasswd and its cdb */
 		path3(&tmp, "domains", ".new", NULL);
@@ -1348,23 +1418,40 @@ domain_used(const char *d)
 	return used;
 }
 
-/* deleted_sweep - every domains/.deleted.PID removed: this domain del's,
- * and what one that stopped part way left */
+/* set_aside - the entry name of the directory dir renamed to as in
+ * it, and dir synced: gone from its place at once, whatever its removal
+ * then meets (mail being written into it, a file that will not go);
+ * deleted_sweep removes it.  0, or -1 with errno */
+static int
+set_aside(const char *dir, const char *name, const char *as)
+{
+	int dfd, r = 0;
+
+	if ((dfd = dir_open(dir)) == -1)
+		return -1;
+	if (renameat(dfd, name, dfd, as) == -1 || fsync(dfd) == -1)
+		r = -1;
+	close_keep(dfd);
+	return r;
+}
+
+/* deleted_sweep - every .deleted.* in dir removed: what this del set
+ * aside, and what one that stopped part way left */
 static void
-deleted_sweep(void)
+deleted_sweep(const char *dir)
 {
 	struct str p = STR_ZERO;
 	struct dirent *e;
-	DIR *dir;
+	DIR *d;
 
-	if ((dir = dir_list("domains")) == NULL)
-		die_sys(EXIT_TEMP, "unable to read domains");
-	while ((errno = 0, e = readdir(dir)) != NULL)
+	if ((d = dir_list(dir)) == NULL)
+		die_file("unable to read ", dir);
+	while ((errno = 0, e = readdir(d)) != NULL)
 		if (str_start(e->d_name, ".deleted."))
-			rm_tree(path3(&p, "domains", e->d_name, NULL));
+			rm_tree(path3(&p, dir, e->d_name, NULL));
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read domains");
-	(void)closedir(dir);	/* read-only */
+		die_sys(EXIT_TEMP, "unable to read ", dir);
+	(void)closedir(d);	/* read-only */
 	str_free(&p);
 }
 
@@ -1394,12 +1481,12 @@ domain_del(const char *d, const struct opts *op, const struct owner *o)
 	catx(&p, d);
 	nul(&p);
 	webtotp_drop(p.s);
-	catx(&gone, "domains/.deleted.");
+	catx(&gone, ".deleted.");
 	catb(&gone, num, fmt_ulong(num, (unsigned long)getpid()));
 	nul(&gone);
-	if (rename(path3(&p, "domains", d, NULL), gone.s) == -1)
-		die_sys(EXIT_TEMP, "unable to remove ", p.s);
-	deleted_sweep();
+	if (set_aside("domains", d, gone.s) == -1)
+		die_sys(EXIT_TEMP, "unable to remove ", path3(&p, "domains", d, NULL));
+	deleted_sweep("domains");
 	/* DKIM keys are not made again: their public half is in DNS, and
 	 * the domain may come back or still send through here; they stay */
 	if (exists(path3(&p, "control/dkim", d, NULL)))
@@ -1556,6 +1643,31 @@ set_maildirsize(const struct addr *x, unsigned long quota, const struct owner *o
 	str_free(&q);
 }
 
+/* user_free - user add's checks: the domain is ours, the name no
+ * mailbox, and what is there at most a stopped add's leftover (see
+ * leftover).  The alias of the system's postmaster that domain add
+ * made counts as free: pm_take removes it first. */
+static void
+user_free(const struct addr *x, const char *a, int *dq, int *box)
+{
+	struct str p = STR_ZERO, line = STR_ZERO;
+
+	need_domain(x->domain.s);
+	if (vpasswd_get(x, &line))
+		die(EXIT_PERM, "mailbox exists already: ", a);
+	*dq = *box = 0;
+	if (!str_equal(x->user.s, "postmaster") || !pm_default(dotqmail(&p, x)))
+		switch (leftover(x, dq, box)) {
+		case -1:
+			die(EXIT_PERM, "address exists already (an alias or list): ", a);
+		case -2:
+			die(EXIT_PERM, path3(&p, "domains", x->domain.s, x->user.s),
+			    " exists already; move it away first");
+		}
+	str_free(&p);
+	str_free(&line);
+}
+
 /* user_add - the mailbox, its .qmail file, the address in
  * users/recipients, and last the vpasswd line.  An add that stopped
  * part way (exit 111) leaves no vpasswd line; run again, it takes what
@@ -1570,19 +1682,15 @@ user_add(const char *a, const struct opts *op, const struct owner *o)
 	int dq, box;
 
 	parse_addr(a, &x);
-	need_domain(x.domain.s);
-	if (vpasswd_get(&x, &line))
-		die(EXIT_PERM, "mailbox exists already: ", a);
-	pm_take(&x);
-	switch (leftover(&x, &dq, &box)) {
-	case -1:
-		die(EXIT_PERM, "address exists already (an alias or list): ", a);
-	case -2:
-		die(EXIT_PERM, path3(&p, "domains", x.domain.s, x.user.s),
-		    " exists already; move it away first");
-	}
+	check_new_name(&x);
+	user_free(&x, a, &dq, &box);
 	get_password(op, pw, sizeof pw, a);
-	make_line(&x, pw, quota, &line);
+	/* the lock only now, so that an administrator at the password
+	 * prompt holds up no other run; the checks again under it */
+	lock();
+	pm_take(&x);
+	user_free(&x, a, &dq, &box);
+	make_line(&x, pw, quota, "", 0, &line);
 	wipe(pw, sizeof pw);
 	if (dq || box)
 		warn("finishing the user add of ", a, " that stopped part way");
@@ -1605,21 +1713,36 @@ user_add(const char *a, const struct opts *op, const struct owner *o)
 }
 
 /* user_del - the address out of users/recipients (no new mail), the
- * .qmail file (no delivery), the mailbox, and last the password: a del
- * that stops part way keeps the vpasswd line, and run again finishes.
- * What a stopped user add left (see leftover) goes the same way. */
+ * .qmail file (no delivery), the mailbox renamed to .deleted.USER in
+ * the domain directory (gone from its place at once, whatever its
+ * removal meets: mail being written into it, a file that will not go),
+ * the password, and last the renamed mailbox removed.  A del that stops
+ * part way is finished by running it again: before the password went
+ * it finds the vpasswd line, after it the renamed mailbox.  What a
+ * stopped user add left (see leftover) goes the same way. */
 static void
 user_del(const char *a, const struct owner *o)
 {
 	struct addr x = { STR_ZERO, STR_ZERO };
 	struct str line = STR_ZERO, p = STR_ZERO, full = STR_ZERO;
-	int have, dq, box;
+	struct str dir = STR_ZERO, aside = STR_ZERO;
+	int have, dq = 0, box = 0, left = 1, was_aside;
 
 	parse_addr(a, &x);
 	need_domain(x.domain.s);
-	if (!(have = vpasswd_get(&x, &line)) &&
-	    (leftover(&x, &dq, &box) != 1 || (!dq && !box)))
+	path3(&dir, "domains", x.domain.s, NULL);
+	catx(&aside, ".deleted.");
+	catx(&aside, x.user.s);
+	nul(&aside);
+	if (!(have = vpasswd_get(&x, &line)))
+		left = leftover(&x, &dq, &box);
+	was_aside = exists(path3(&p, dir.s, aside.s, NULL));
+	if (!have && (left != 1 || (!dq && !box && !was_aside)))
 		die(EXIT_PERM, "no such mailbox: ", a);
+	if (!have && !dq && !box)
+		warn("finishing the user del of ", a, " that stopped part way");
+	/* what dels before this one set aside: the name is free again */
+	deleted_sweep(dir.s);
 	catx(&full, x.user.s);
 	catx(&full, "@");
 	catx(&full, x.domain.s);
@@ -1627,7 +1750,9 @@ user_del(const char *a, const struct owner *o)
 	recipients_edit(NULL, full.s, NULL);
 	newu();
 	(void)remove_file(dotqmail(&p, &x));
-	rm_tree(path3(&p, "domains", x.domain.s, x.user.s));
+	if (set_aside(dir.s, x.user.s, aside.s) == -1 && errno != ENOENT)
+		die_sys(EXIT_TEMP, "unable to rename ", path3(&p, dir.s,
+		    x.user.s, NULL), " to ", aside.s);
 	if (have)
 		vpasswd_put(&x, NULL, o);
 	if (str_equal(x.user.s, "postmaster")) {
@@ -1635,41 +1760,105 @@ user_del(const char *a, const struct owner *o)
 		pm_alias(x.domain.s, o);	/* it must still reach someone */
 		newu();
 	}
+	deleted_sweep(dir.s);
+}
+
+/* a mailbox's vpasswd line and where its fields are */
+struct vline {
+	struct str line;
+	const char *hash;
+	size_t hlen;
+	size_t tail;	/* the fields after the quota, at their colon */
+	unsigned long quota;
+};
+
+/* user_get - the vpasswd line of the mailbox x (a in messages) */
+static void
+user_get(const struct addr *x, const char *a, struct vline *v)
+{
+	size_t ul;
+
+	need_domain(x->domain.s);
+	if (!vpasswd_get(x, &v->line))
+		die(EXIT_PERM, "no such mailbox: ", a);
+	if (!vpasswd_split(v->line.s, v->line.len, &ul, &v->hash, &v->hlen,
+	    &v->quota))
+		die(EXIT_PERM, "bad line for ", a, " in vpasswd");
+	/* user:hash[:quota[:more]] */
+	v->tail = ul + 1 + v->hlen;
+	if (v->tail < v->line.len) {
+		v->tail++;
+		v->tail += str_chrb(v->line.s + v->tail, v->line.len - v->tail, ':');
+	}
+}
+
+/* maildir_reachable - the Maildir a quota goes into is there, and no
+ * link on the way, before anything changes */
+static void
+maildir_reachable(const struct addr *x)
+{
+	struct str md = STR_ZERO;
+	int fd;
+
+	path3(&md, "domains", x->domain.s, x->user.s);
+	catx(&md, "/Maildir");
+	nul(&md);
+	if ((fd = dir_open(md.s)) == -1)
+		die_file("unable to open ", md.s);
+	(void)close(fd);	/* only checked */
+	str_free(&md);
 }
 
 static void
 user_passwd(const char *a, const struct opts *op, const struct owner *o)
 {
 	struct addr x = { STR_ZERO, STR_ZERO };
-	struct str line = STR_ZERO, md = STR_ZERO;
+	struct vline v = { STR_ZERO, NULL, 0, 0, 0 };
+	struct str line = STR_ZERO;
 	char pw[VPASSWD_PASSMAX + 2];
-	const char *h;
-	size_t ul, hl;
-	unsigned long quota;
-	int fd;
 
 	parse_addr(a, &x);
-	need_domain(x.domain.s);
-	if (!vpasswd_get(&x, &line))
-		die(EXIT_PERM, "no such mailbox: ", a);
-	if (!vpasswd_split(line.s, line.len, &ul, &h, &hl, &quota))
-		die(EXIT_PERM, "bad line for ", a, " in vpasswd");
-	if (op->have_quota) {
-		quota = op->quota;
-		/* the Maildir it goes into is reachable, before anything changes */
-		path3(&md, "domains", x.domain.s, x.user.s);
-		catx(&md, "/Maildir");
-		nul(&md);
-		if ((fd = dir_open(md.s)) == -1)
-			die_file("unable to open ", md.s);
-		(void)close(fd);	/* only checked */
-	}
+	user_get(&x, a, &v);
+	if (op->have_quota)
+		maildir_reachable(&x);
 	get_password(op, pw, sizeof pw, a);
-	make_line(&x, pw, quota, &line);
+	/* the lock only now (see user_add): the mailbox may have gone, or
+	 * its line changed, meanwhile */
+	lock();
+	user_get(&x, a, &v);
+	if (op->have_quota)
+		maildir_reachable(&x);
+	make_line(&x, pw, op->have_quota ? op->quota : v.quota,
+	    v.line.s + v.tail, v.line.len - v.tail, &line);
 	wipe(pw, sizeof pw);
 	vpasswd_put(&x, &line, o);
 	if (op->have_quota)
-		set_maildirsize(&x, quota, o);
+		set_maildirsize(&x, op->quota, o);
+	str_free(&v.line);
+	str_free(&line);
+}
+
+/* user_quota - a new quota (0: none), the password and the other
+ * fields of the line kept */
+static void
+user_quota(const char *a, const char *bytes, const struct owner *o)
+{
+	struct addr x = { STR_ZERO, STR_ZERO };
+	struct vline v = { STR_ZERO, NULL, 0, 0, 0 };
+	struct str line = STR_ZERO;
+	unsigned long quota;
+
+	if (!scan_ulong(bytes, strlen(bytes), &quota))
+		die(EXIT_PERM, "the quota is a number of bytes (0: none): ", bytes);
+	parse_addr(a, &x);
+	user_get(&x, a, &v);
+	maildir_reachable(&x);
+	line_set(&line, &x, v.hash, v.hlen, quota, v.line.s + v.tail,
+	    v.line.len - v.tail);
+	vpasswd_put(&x, &line, o);
+	set_maildirsize(&x, quota, o);
+	str_free(&v.line);
+	str_free(&line);
 }
 
 static void
@@ -1819,6 +2008,8 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 		    " is a list, not an alias" : " is an alias, not a list");
 	if (r == 1 && str_equal(mark, ALIAS_MARK))
 		die(EXIT_PERM, "alias exists already: ", a);
+	if (r == 0)
+		check_new_name(&x);
 	for (i = 0; i < tc; i++)
 		if (!targets_has(&targets, tv[i])) {
 			catx(&targets, tv[i]);
@@ -1965,6 +2156,7 @@ list_make(const char *a, const char *owner, const struct owner *o)
 	pid_t pid;
 
 	parse_addr(a, &x);
+	check_new_name(&x);
 	need_domain(x.domain.s);
 	if (owner)
 		check_target(owner);
@@ -2013,8 +2205,44 @@ list_make(const char *a, const char *owner, const struct owner *o)
 
 /* ---- sync ---- */
 
-/* sync_everything - every vpasswd.cdb rebuilt, the users cdbs compiled,
- * qmail-send told */
+/* hashes_check - a warning for each mailbox of d whose hash, from a
+ * file edited by hand or restored, this build cannot check: its method
+ * is one crypt(3) here does not know (see vpasswd(5)), and no password
+ * gets in until it is set again */
+static void
+hashes_check(const char *d)
+{
+	struct str fn = STR_ZERO, t = STR_ZERO, u = STR_ZERO, h = STR_ZERO;
+	size_t pos = 0, n, ul, hl;
+	const char *l, *hp;
+	unsigned long q;
+
+	readtext(path3(&fn, "domains", d, "vpasswd"), &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 0 || !vpasswd_split(l, n, &ul, &hp, &hl, &q))
+			continue;	/* vpasswd_rebuild refused those */
+		h.len = 0;
+		catb(&h, hp, hl);
+		nul(&h);
+		if (vpasswd_usable(h.s))
+			continue;
+		u.len = 0;
+		catb(&u, l, ul);
+		catx(&u, "@");
+		catx(&u, d);
+		nul(&u);
+		warn("the password hash of ", u.s, " is of a method this build "
+		    "cannot check (see vpasswd(5)): no login until its password "
+		    "is set again");
+	}
+	str_free(&fn);
+	str_free(&t);
+	str_free(&u);
+	str_free(&h);
+}
+
+/* sync_everything - every vpasswd.cdb rebuilt (and its hashes checked),
+ * the users cdbs compiled, qmail-send told */
 static void
 sync_everything(const struct owner *o)
 {
@@ -2031,8 +2259,10 @@ sync_everything(const struct owner *o)
 		catb(&d, l, c);
 		nul(&d);
 		if (vpasswd_domain_ok(d.s, d.len) &&
-		    exists(path3(&p, "domains", d.s, "vpasswd")))
+		    exists(path3(&p, "domains", d.s, "vpasswd"))) {
 			vpasswd_rebuild(d.s, o);
+			hashes_check(d.s);
+		}
 	}
 	newu();
 	hup_send();
@@ -2277,7 +2507,8 @@ enum kind {
 	K_CONTROL,	/* control/: NAME.tmp of write_atomic */
 	K_USERS,	/* users/: the same, the lock files, authfail/ */
 	K_DOMAINS,	/* domains/: .new (domain add), .deleted.PID (domain del) */
-	K_DOMAIN,	/* domains/D/: NAME.tmp, .new-USER/ (user add) */
+	K_DOMAIN,	/* domains/D/: NAME.tmp, .new-USER/ (user add),
+			 * .deleted.USER/ (user del) */
 	K_MAILDIR	/* a Maildir or Maildir++ folder: tmp/ copied empty */
 };
 
@@ -2299,7 +2530,8 @@ left_out(enum kind k, const char *n, const struct stat *st)
 	case K_DOMAINS:
 		return str_start(n, ".new") || str_start(n, ".deleted.");
 	case K_DOMAIN:
-		return tmp || (S_ISDIR(st->st_mode) && str_start(n, ".new-"));
+		return tmp || (S_ISDIR(st->st_mode) && (str_start(n, ".new-") ||
+		    str_start(n, ".deleted.")));
 	default:
 		return 0;
 	}
@@ -3058,25 +3290,39 @@ admin_name(const char *name)
 		    name);
 }
 
-/* admin_set - add (add 1), replace (add 0) or remove (pw NULL) the line
- * name:hash of control/webadmins */
+/* admin_find - control/webadmins into t, name in it (add 0) or not
+ * (add 1) */
+static void
+admin_find(const char *name, int add, struct str *t)
+{
+	int found;
+
+	readtext(WEBADMINS, t);
+	found = lines_find(t, name, strlen(name), ':');
+	if (add && found)
+		die(EXIT_PERM, "administrator exists already: ", name);
+	if (!add && !found)
+		die(EXIT_PERM, "no such administrator: ", name);
+}
+
+/* admin_set - add (add 1), replace (add 0) or remove (del 1) the line
+ * name:hash of control/webadmins.  With a password to ask for, the lock
+ * is taken after asking (see user_add), and the checks made again. */
 static void
 admin_set(const char *name, const struct opts *op, int add, int del)
 {
 	struct str t = STR_ZERO, out = STR_ZERO, h = STR_ZERO;
 	char pw[VPASSWD_PASSMAX + 2];
-	int found;
 
 	admin_name(name);
-	readtext(WEBADMINS, &t);
-	found = lines_find(&t, name, strlen(name), ':');
-	if (add && found)
-		die(EXIT_PERM, "administrator exists already: ", name);
-	if (!add && !found)
-		die(EXIT_PERM, "no such administrator: ", name);
-	lines_drop(&t, &out, name, strlen(name), ':', NULL);
+	admin_find(name, add, &t);
 	if (!del) {
 		get_password(op, pw, sizeof pw, name);
+		lock();
+		admin_find(name, add, &t);
+	}
+	lines_drop(&t, &out, name, strlen(name), ':', NULL);
+	if (!del) {
 		if (!vpasswd_hash(pw, &h))
 			die_sys(EXIT_TEMP, "unable to hash the password");
 		wipe(pw, sizeof pw);
@@ -3283,7 +3529,10 @@ main(int argc, char **argv)
 	if (chdir(auto_home) == -1)
 		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
 	get_owner(&o);
-	lock();
+	/* those that ask for a password take the lock after asking */
+	if (!((str_equal(what, "user") || str_equal(what, "admin")) &&
+	    (str_equal(verb, "add") || str_equal(verb, "passwd"))))
+		lock();
 
 	if (str_equal(what, "sync") && nargs == 1)
 		sync_everything(&o);
@@ -3296,7 +3545,10 @@ main(int argc, char **argv)
 			domain_del(args[2], &op, &o);
 		else
 			usage();
-	} else if (str_equal(what, "user") && nargs == 3) {
+	} else if (str_equal(what, "user") && str_equal(verb, "quota") &&
+	    nargs == 4 && !op.have_quota)
+		user_quota(args[2], args[3], &o);
+	else if (str_equal(what, "user") && nargs == 3) {
 		if (str_equal(verb, "add"))
 			user_add(args[2], &op, &o);
 		else if (str_equal(verb, "del"))

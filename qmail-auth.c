@@ -190,7 +190,7 @@ main(int argc, char **argv)
 	const char *pass;
 	unsigned long quota;
 	size_t n, l1, l2, at;
-	int found, good, counted;
+	int found, good, counted, unknown;
 
 	die_init(argv[0]);
 	if (argc < 2)
@@ -256,12 +256,15 @@ main(int argc, char **argv)
 			trouble(counted, key, "unable to read ", fn.s);
 	}
 	/* unknown users cost one crypt too, and get the same answer */
-	good = vpasswd_check(pass, found ? hash.s : NULL);
+	good = vpasswd_verify(pass, found ? hash.s : NULL, &unknown);
 	wipe(in, sizeof in);
 	if (good == -1)
 		trouble(counted, key, "unable to check the password", "");
 	if (!good) {
-		logfail("login failed for ", login.s, login.len);
+		/* a hash imported from elsewhere that this build cannot check
+		 * (see vpasswd(5)): no password would do, and the log says why */
+		logfail(unknown ? "unsupported password hash method for " :
+		    "login failed for ", login.s, login.len);
 		_exit(EXIT_BADLOGIN);
 	}
 	/* a right password takes its own attempt back, and only that: the

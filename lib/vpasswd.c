@@ -171,18 +171,23 @@ vpasswd_hash(const char *pw, struct str *out)
 }
 
 int
-vpasswd_check(const char *pw, const char *hash)
+vpasswd_verify(const char *pw, const char *hash, int *unknown)
 {
 	const char *c;
 	unsigned char diff;
 	size_t n, m, i;
 
+	*unknown = 0;
 	errno = 0;
 	c = crypt(pw, hash ? hash : DUMMY_SALT);
 	/* a hash crypt cannot use (a locked "!" entry) matches nothing;
 	 * "*0" is libxcrypt's failure token */
-	if (c == NULL || *c == '*')
-		return c == NULL && errno == ENOMEM ? -1 : 0;
+	if (c == NULL || *c == '*') {
+		if (c == NULL && errno == ENOMEM)
+			return -1;
+		*unknown = hash && *hash != '!' && *hash != '*';
+		return 0;
+	}
 	if (hash == NULL)
 		return 0;
 	n = strlen(c);
@@ -192,4 +197,26 @@ vpasswd_check(const char *pw, const char *hash)
 	for (i = 0; i < n; i++)
 		diff |= (unsigned char)(c[i] ^ hash[i < m ? i : 0]);
 	return diff == 0;
+}
+
+int
+vpasswd_check(const char *pw, const char *hash)
+{
+	int unknown;
+
+	return vpasswd_verify(pw, hash, &unknown);
+}
+
+int
+vpasswd_usable(const char *hash)
+{
+	const char *c;
+
+	if (*hash == '!' || *hash == '*')
+		return 1;
+	errno = 0;
+	c = crypt("", hash);
+	/* ENOSYS: a method this program leaves out and the rest of its
+	 * build keeps (musl/trim.c) */
+	return (c != NULL && *c != '*') || errno == ENOSYS;
 }

@@ -45,5 +45,15 @@ int vpasswd_hash(const char *pw, struct str *out);
  * fails.  hash NULL (unknown user) costs the same as a wrong password
  * and gives 0.  The comparison takes the same time wherever it differs. */
 int vpasswd_check(const char *pw, const char *hash);
+/* vpasswd_verify - vpasswd_check, and *unknown 1 when hash is of a
+ * method this program's crypt(3) does not know (it then matches no
+ * password), else 0.  A lock, a hash starting with ! or *, is none. */
+int vpasswd_verify(const char *pw, const char *hash, int *unknown);
+/* vpasswd_usable - 1 when the build's qmail-auth can check hash, or
+ * hash is a lock; 0 when it matches no password for want of a method
+ * (the static musl build knows fewer, see vpasswd(5)).  A program that
+ * leaves out methods the rest of its build keeps (qmail-admin, linked
+ * with SHA-512 alone) tells those by their prefix only, not their form. */
+int vpasswd_usable(const char *hash);
 
 #endif

@@ -13,13 +13,16 @@
  * Compiled with -DSHA512_ONLY, it also leaves out yescrypt, bcrypt and
  * SHA-256 crypt, for qmail-admin: that program only ever makes SHA-512
  * hashes (vpasswd_hash) and checks none, and this keeps it under 128 KiB.
+ * Those three fail there with ENOSYS rather than EINVAL, so that it can
+ * tell a hash the build's qmail-auth checks from one no program of the
+ * build can (vpasswd_usable).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* the two shapes libcrypt's table expects */
-#define LEFT_OUT(m) \
+/* the two shapes libcrypt's table expects; e the errno they fail with */
+#define LEFT_OUT_E(m, e) \
 	void _crypt_crypt_##m##_rn(const char *, size_t, const char *, size_t, \
 	    uint8_t *, size_t, void *, size_t); \
 	void _crypt_gensalt_##m##_rn(unsigned long, const uint8_t *, size_t, \
@@ -30,15 +33,16 @@
 	{ \
 		(void)phrase, (void)pn, (void)setting, (void)sn; \
 		(void)out, (void)on, (void)scratch, (void)scn; \
-		errno = EINVAL; \
+		errno = (e); \
 	} \
 	void \
 	_crypt_gensalt_##m##_rn(unsigned long count, const uint8_t *rbytes, \
 	    size_t rn, uint8_t *out, size_t on) \
 	{ \
 		(void)count, (void)rbytes, (void)rn, (void)out, (void)on; \
-		errno = EINVAL; \
+		errno = (e); \
 	}
+#define LEFT_OUT(m) LEFT_OUT_E(m, EINVAL)
 
 LEFT_OUT(descrypt)
 LEFT_OUT(bigcrypt)
@@ -51,10 +55,10 @@ LEFT_OUT(sunmd5)
 LEFT_OUT(nt)
 
 #ifdef SHA512_ONLY
-LEFT_OUT(yescrypt)
-LEFT_OUT(bcrypt)
-LEFT_OUT(bcrypt_a)
-LEFT_OUT(bcrypt_x)
-LEFT_OUT(bcrypt_y)
-LEFT_OUT(sha256crypt)
+LEFT_OUT_E(yescrypt, ENOSYS)
+LEFT_OUT_E(bcrypt, ENOSYS)
+LEFT_OUT_E(bcrypt_a, ENOSYS)
+LEFT_OUT_E(bcrypt_x, ENOSYS)
+LEFT_OUT_E(bcrypt_y, ENOSYS)
+LEFT_OUT_E(sha256crypt, ENOSYS)
 #endif

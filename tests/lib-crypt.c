@@ -3,12 +3,14 @@
  * in musl/shim.c).  Without arguments: TAP checks of published test
  * vectors.  With "print": the hashes tests/lib-crypt.t compares between
  * the cc and the musl build, one per line.  With "verify PASSWORD HASH":
- * exit 0 when crypt(3) of PASSWORD with HASH gives HASH. */
+ * exit 0 when crypt(3) of PASSWORD with HASH gives HASH.  With "usable
+ * HASH ...": vpasswd_usable of each, one per line. */
 #include <unistd.h>	/* crypt(3), as POSIX (XSI) declares it */
 #include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
+#include "vpasswd.h"
 
 static const char *const vec[][3] = {
 	/* SHA-512 crypt, from its specification */
@@ -39,6 +41,11 @@ main(int argc, char **argv)
 	if (argc > 3 && strcmp(argv[1], "verify") == 0) {
 		h = crypt(argv[2], argv[3]);
 		return h && strcmp(h, argv[3]) == 0 ? 0 : 1;
+	}
+	if (argc > 1 && strcmp(argv[1], "usable") == 0) {
+		for (i = 2; i < (size_t)argc; i++)
+			printf("%d\n", vpasswd_usable(argv[i]));
+		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "print") == 0) {
 		for (i = 0; i < sizeof mine / sizeof mine[0]; i++) {

@@ -22,6 +22,45 @@ run_tap() {
 run_tap "$LANMAIL_BUILD/tests/lib-crypt"
 run_tap "$LANMAIL_BUILD/tests/lib-crypt512"
 
+# hashes of "x" by method, as vpasswd(5) lists them: the musl build
+# checks the first seven, the cc build all but the last
+set -- \
+    '$6$abcdefgh$D7W7qyozKBT.t6FD3DVYHvADbIO0eSyI4.p20LaEUjro8PqTGYYo/EQcuNjhFbzo9Yg5ir1KIEqFY/yJpgFph0' \
+    '$5$abcdefgh$sI6g8tHKrJ6RX7w.YoN9B7a/5wK5jYEOMmMnt3tPl0/' \
+    '$y$j9T$F5Jx5fExrKuPp53xLKQ..1$6foLM1JhGupouWKMU70wxK61Kw9ZnecbACjJwRadqM2' \
+    '$2a$05$CCCCCCCCCCCCCCCCCCCCC.Xn7FSvv79c6bu/kgV/.kBlx/ChE9.FW' \
+    '$2b$05$CCCCCCCCCCCCCCCCCCCCC.Xn7FSvv79c6bu/kgV/.kBlx/ChE9.FW' \
+    '$2x$05$CCCCCCCCCCCCCCCCCCCCC.Xn7FSvv79c6bu/kgV/.kBlx/ChE9.FW' \
+    '$2y$05$CCCCCCCCCCCCCCCCCCCCC.Xn7FSvv79c6bu/kgV/.kBlx/ChE9.FW' \
+    '$1$abcdefgh$znAnv9M.XU2pRYfmSs46h/' \
+    'abiQ6Ep3EYTHc' \
+    '_J9..abcd5WNy9VUCfAY' \
+    '$7$CU..../....NJO//IYy8IjXsKyI5iDPi0$Cdm55UI4HHtO.yjVu/OwjhohlnRsnHWdedtcoA3lN42' \
+    '$gy$j9T$ugBM7UGcCch7PxOAeYyRU.$2CyBVwm555oXsgsAeGDBbQ0VkJZVh1/hIl.9nG6qtS1' \
+    '$sha1$1000$abcdefgh$S1ArdJYzrh17g244/Kvgwg8.Q1c0' \
+    '$md5,rounds=1000$abcdefgh$$JINIqc1xXGRkkFrIy2gI30' \
+    '$3$$a9f0dd57e1edab5bb55a9ac0a99c15ec' \
+    '$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA'
+usable() {
+	"$@" | tr -d '\n'
+}
+n=$((n + 1))
+got=$(usable "$LANMAIL_BUILD/tests/lib-crypt" usable "$@")
+if [ "$got" = 1111111111111110 ]; then
+	echo "ok $n - vpasswd_usable in this build: every method of libxcrypt, no argon2"
+else
+	echo "not ok $n - vpasswd_usable in this build: $got"
+	failed=1
+fi
+n=$((n + 1))
+got=$(usable "$LANMAIL_BUILD/tests/lib-crypt512" usable "$@")
+if [ "$got" = 1111111111111110 ]; then
+	echo "ok $n - the same as qmail-admin links it"
+else
+	echo "not ok $n - vpasswd_usable as qmail-admin links it: $got"
+	failed=1
+fi
+
 src=${LANMAIL_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 musl=${LANMAIL_MUSL_BUILD:-}
 if [ -z "$musl" ] && command -v musl-gcc >/dev/null 2>&1; then
@@ -97,6 +136,15 @@ else
 	failed=1
 fi
 run_tap "$musl/tests/lib-crypt512"
+n=$((n + 1))
+got=$(usable "$musl/tests/lib-crypt" usable "$@")
+got512=$(usable "$musl/tests/lib-crypt512" usable "$@")
+if [ "$got" = 1111111000000000 ] && [ "$got512" = "$got" ]; then
+	echo "ok $n - the musl build checks SHA-512, SHA-256, yescrypt and bcrypt hashes, and qmail-admin's link knows it"
+else
+	echo "not ok $n - the methods of the musl build: $got, as qmail-admin links it: $got512"
+	failed=1
+fi
 pw=$(printf 'p\303\244ss w0rd')
 h=$("$musl/tests/lib-crypt512" print "$pw")
 n=$((n + 1))

@@ -30,6 +30,7 @@ main(void)
 	const char *hash;
 	size_t ul, hl;
 	unsigned long q;
+	int unknown;
 	static const char line1[] = "joe:$6$abc$def:1000";
 
 	ok(user("joe") && user("j.o_e-1") && user("a"), "plain mailbox names");
@@ -73,6 +74,16 @@ main(void)
 	ok(vpasswd_check("secret", NULL) == 0, "an unknown user matches nothing");
 	ok(vpasswd_check("secret", "!") == 0 && vpasswd_check("", "*") == 0 &&
 	    vpasswd_check("x", "$6$") == 0, "locked and broken hashes match nothing");
+	ok(vpasswd_verify("secret", h.s, &unknown) == 1 && unknown == 0 &&
+	    vpasswd_verify("Secret", h.s, &unknown) == 0 && unknown == 0 &&
+	    vpasswd_verify("secret", NULL, &unknown) == 0 && unknown == 0,
+	    "vpasswd_verify: a known method, an unknown user");
+	ok(vpasswd_verify("secret", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaA",
+	    &unknown) == 0 && unknown == 1, "a method crypt does not know: no match, and said so");
+	ok(vpasswd_verify("secret", "!", &unknown) == 0 && unknown == 0 &&
+	    vpasswd_verify("", "*", &unknown) == 0 && unknown == 0 &&
+	    vpasswd_verify("x", "!$6$abc$def", &unknown) == 0 && unknown == 0,
+	    "a lock is no unknown method");
 
 	/* the cdb */
 	ok(tap_tmpname(dir, sizeof dir, "lib-vpasswd") && mkdtemp(dir) != NULL,

@@ -19,6 +19,7 @@ while cur/ is read is copied once.
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,6 +202,10 @@ try:
     for th in threads:
         th.start()
     time.sleep(0.5)
+    # what a user del that stopped part way left renamed (qmail-admin(8))
+    gone = os.path.join(H, "domains", D, ".deleted.gone")
+    os.makedirs(os.path.join(gone, "Maildir", "new"))
+    t.write(os.path.join(gone, "Maildir", "new", "1.2.x"), "old mail\n")
     bdir = os.path.join(t.tmpdir("lanmail-backup."), "b")
     t_begin = time.time()
     rc, out, err = v.admin("backup", bdir, "--queue")
@@ -238,6 +243,9 @@ try:
     t.ok(not missing, "every message queued before the backup is in its queue or Maildir copy"
          + (" (missing %s)" % sorted(missing)[:10] if missing else ""))
     t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
+    t.ok(not os.path.exists(os.path.join(bdir, "domains", D, ".deleted.gone")),
+         "so is what a stopped user del left in the domain directory")
+    shutil.rmtree(gone)
     t.ok(os.path.isdir(os.path.join(H, "users", "authfail")) and
          not os.path.exists(os.path.join(bdir, "users", "authfail")),
          "users/authfail/ (qmail-auth's failed-login counts) is left out")

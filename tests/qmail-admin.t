@@ -86,6 +86,28 @@ t.ok(os.path.exists(os.path.join(H, "domains", D, "vpasswd.cdb")), "an empty vpa
 t.ok(D in v.admin("domain", "list")[1].split(), "domain list shows it")
 t.is_(v.admin("domain", "add", D2)[0], 0, "a second domain")
 
+# two domains of which one is the other followed by a hyphen and more:
+# REST-USER@SHORT would reach USER@LONG through users/assign's longest
+# prefix, so the second of them is refused, whichever comes first
+SHORT = "shop.admin.test.example"
+LONG = SHORT + "-luxe.test"
+for d in (SHORT, LONG):
+    v.cleanup(d)
+t.is_(v.admin("domain", "add", SHORT)[0], 0, "domain add " + SHORT)
+before = snapshot()
+rc, out, err = v.admin("domain", "add", LONG)
+t.ok(rc == 100 and SHORT in err and ("luxe.test-USER@%s would go to USER@%s" % (SHORT, LONG)) in err,
+     "domain add of it followed by a hyphen and more: refused, naming it and why: " + err.strip())
+t.ok(snapshot() == before, "and nothing changed")
+t.is_(v.admin("domain", "del", SHORT)[0], 0, "domain del " + SHORT)
+t.is_(v.admin("domain", "add", LONG)[0], 0, "domain add " + LONG)
+rc, out, err = v.admin("domain", "add", SHORT)
+t.ok(rc == 100 and LONG in err and ("luxe.test-USER@%s would go to USER@%s" % (SHORT, LONG)) in err,
+     "the other way round: refused too: " + err.strip())
+t.is_(v.admin("domain", "add", SHORT + "x")[0], 0, "a name that only begins the same is fine")
+for d in (SHORT + "x", LONG):
+    v.cleanup(d)
+
 # domain refusals change nothing
 before = snapshot()
 for args, what in ((["domain", "add", D], "a domain that exists"),
@@ -105,6 +127,12 @@ for args, what in ((["domain", "add", D], "a domain that exists"),
                    (["user", "add", "a/b@" + D, "--stdin"], "a slash in a local part"),
                    (["user", "add", "x" * 65 + "@" + D, "--stdin"], "a 65-octet local part"),
                    (["user", "add", "default@" + D, "--stdin"], "the reserved name default"),
+                   (["user", "add", "x-default@" + D, "--stdin"], "a mailbox name ending in -default"),
+                   (["alias", "add", "sales-default@" + D, "a@b.example"], "an alias name ending in -default"),
+                   (["list", "add", "team-default@" + D, "a@b.example"], "a list name ending in -default"),
+                   (["list", "make", "news-default@" + D], "a list made with a name ending in -default"),
+                   (["user", "quota", "ghost@" + D, "1000"], "a quota for nobody"),
+                   (["user", "quota", "ghost@" + D], "a quota without its bytes"),
                    (["user", "add", "--bogus"], "an unknown option"),
                    (["user", "add", "q@" + D, "--stdin", "--quota", "lots"], "a quota that is no number"),
                    (["user", "del", "ghost@" + D], "deleting a mailbox that does not exist"),
@@ -118,6 +146,9 @@ for args, what in ((["domain", "add", D], "a domain that exists"),
     t.ok(rc == 100 and err.startswith("qmail-admin: fatal: "),
          "refused (100, clear message): %s: %s" % (what, err.strip()))
 t.ok(snapshot() == before, "the refusals changed nothing")
+rc, out, err = v.admin("user", "add", "x-default@" + D, "--stdin", stdin="Secret-1\n")
+t.ok("reserved name: x-default" in err and ("every x-...@%s address" % D) in err,
+     "the message says which addresses it would catch: " + err.strip())
 
 # mailboxes
 rc, out, err = v.admin("user", "add", "Alice@" + D.upper(), "--stdin", stdin="first secret\n")
@@ -208,6 +239,96 @@ t.is_(on_tty(["user", "passwd", "carol@" + D], [b"new one\n", b"typo\n"]), 100,
       "two different passwords on the terminal: refused")
 t.is_(auth("carol@" + D, "carols pw")[0], 0, "and the old password still works")
 
+# the password is read before the lock is taken: a run waiting at the
+# prompt holds up no other one, and checks again once it has the password
+class Tty:
+    """qmail-admin on a pseudo-terminal, driven prompt by prompt."""
+
+    def __init__(self, args):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execv(os.path.join(t.BIN, "qmail-admin"), ["qmail-admin"] + args)
+        self.seen = b""
+
+    def prompt(self, timeout=15):
+        """True once the next prompt (ending in ": ") has come."""
+        end = time.time() + timeout
+        while True:
+            i = self.seen.find(b": ")
+            if i >= 0:
+                self.seen = self.seen[i + 2:]
+                return True
+            r, _, _ = select.select([self.fd], [], [], max(0.0, end - time.time()))
+            if not r:
+                return False
+            try:
+                d = os.read(self.fd, 1024)
+            except OSError:
+                return False
+            if not d:
+                return False
+            self.seen += d
+
+    def finish(self, answers, timeout=15):
+        """Answer the prompts; the exit code and what it wrote last."""
+        for a in answers:
+            os.write(self.fd, a)
+            self.prompt(timeout)
+        end = time.time() + timeout
+        while time.time() < end:
+            r, _, _ = select.select([self.fd], [], [], max(0.0, end - time.time()))
+            try:
+                d = os.read(self.fd, 1024) if r else b""
+            except OSError:
+                d = b""
+            if not d:
+                break
+            self.seen += d
+        if time.time() >= end:
+            os.kill(self.pid, 9)
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status), self.seen.decode(errors="replace")
+
+
+def admin_quick(*args, stdin=""):
+    """qmail-admin that must not wait for the lock: None when it did."""
+    try:
+        p = subprocess.run([os.path.join(t.BIN, "qmail-admin")] + list(args), input=stdin.encode(),
+                           capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+tty = Tty(["user", "add", "waiting@" + D])
+t.ok(tty.prompt(), "user add at the password prompt")
+got = admin_quick("user", "list", D)
+t.ok(got is not None and got[0] == 0 and ("carol@%s\n" % D) in got[1],
+     "user list meanwhile is not held up (%r)" % (got,))
+got = admin_quick("user", "add", "waiting@" + D, "--stdin", stdin="other pw 1\n")
+t.ok(got is not None and got[0] == 0, "nor is another user add of the same name (%r)" % (got,))
+rc, out = tty.finish([b"waiting pw\n", b"waiting pw\n"])
+t.ok(rc == 100 and "mailbox exists already" in out,
+     "the one at the prompt then finds the mailbox made: 100 (%s)" % out.strip())
+t.ok(auth("waiting@" + D, "other pw 1")[0] == 0 and auth("waiting@" + D, "waiting pw")[0] == 1,
+     "the mailbox keeps the other run's password")
+tty = Tty(["user", "passwd", "waiting@" + D])
+t.ok(tty.prompt(), "user passwd at the password prompt")
+got = admin_quick("user", "del", "waiting@" + D)
+t.ok(got is not None and got[0] == 0, "user del meanwhile is not held up (%r)" % (got,))
+rc, out = tty.finish([b"waiting pw\n", b"waiting pw\n"])
+t.ok(rc == 100 and "no such mailbox" in out and "waiting:" not in read("domains/%s/vpasswd" % D),
+     "the one at the prompt then finds it gone: 100, no line written (%s)" % out.strip())
+tty = Tty(["admin", "add", "boss2"])
+t.ok(tty.prompt(), "admin add at the password prompt")
+got = admin_quick("admin", "add", "boss2", "--stdin", stdin="boss two pw\n")
+t.ok(got is not None and got[0] == 0, "admin add of the same name meanwhile (%r)" % (got,))
+rc, out = tty.finish([b"boss pw pw\n", b"boss pw pw\n"])
+t.ok(rc == 100 and "exists already" in out and read("control/webadmins").count("boss2:") == 1,
+     "the one at the prompt then finds it there: 100 (%s)" % out.strip())
+v.admin("admin", "del", "boss2")
+
 # passwd
 t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", stdin="second secret\n")[0], 0, "user passwd")
 t.is_(auth("alice@" + D, "first secret")[0], 1, "the old password no longer works")
@@ -219,6 +340,49 @@ t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "0", stdin="
       "user passwd --quota 0")
 t.ok(not os.path.exists(os.path.join(H, "domains", D, "alice/Maildir/maildirsize")) and
      ("alice@%s" % D) in v.admin("user", "list", D)[1].splitlines(), "removes the quota")
+
+# fields after the quota are kept (vpasswd(5)), by user passwd and user quota
+VPF = os.path.join(H, "domains", D, "vpasswd")
+
+
+def vline(user):
+    return [l for l in read("domains/%s/vpasswd" % D).splitlines() if l.startswith(user + ":")][0]
+
+
+old = vline("alice")
+t.write(VPF, read("domains/%s/vpasswd" % D).replace(old + "\n", old + ":Alice A.:x\n"), 0o600)
+t.is_(v.admin("sync")[0], 0, "extra fields in alice's vpasswd line")
+t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", stdin="third secret\n")[0], 0, "user passwd")
+new = vline("alice")
+t.ok(new.endswith("::Alice A.:x") and new.split(":")[1] != old.split(":")[1],
+     "a new hash, the fields after the quota kept: " + new[-20:])
+t.is_(v.admin("user", "passwd", "alice@" + D, "--stdin", "--quota", "6000", stdin="second secret\n")[0], 0,
+      "user passwd --quota")
+t.ok(vline("alice").endswith(":6000:Alice A.:x"), "the quota set, the fields kept")
+t.is_(auth("alice@" + D, "second secret")[0], 0, "and the password works")
+
+# user quota: the quota alone
+hash_before = vline("alice").split(":")[1]
+rc, out, err = v.admin("user", "quota", "alice@" + D, "7000")
+t.is_(rc, 0, "user quota (%s)" % err.strip())
+t.ok(vline("alice") == "alice:%s:7000:Alice A.:x" % hash_before and
+     read("domains/%s/alice/Maildir/maildirsize" % D) == "7000S\n",
+     "the quota in vpasswd and maildirsize, the hash and the other fields as they were")
+t.ok(auth("alice@" + D, "second secret")[0] == 0 and "alice@%s quota=7000 used=" % D in v.admin("user", "list", D)[1],
+     "the password still works, user list shows the quota")
+rc, out, err = v.admin("user", "quota", "alice@" + D, "0")
+t.ok(rc == 0 and vline("alice") == "alice:%s::Alice A.:x" % hash_before and
+     not os.path.exists(os.path.join(H, "domains", D, "alice/Maildir/maildirsize")),
+     "user quota 0: no quota, no maildirsize")
+before = snapshot()
+for args, what in ((["user", "quota", "alice@" + D, "lots"], "bytes that are no number"),
+                   (["user", "quota", "alice@" + D, "-1"], "negative bytes"),
+                   (["user", "quota", "alice@" + D, "5", "--quota", "6"], "--quota beside it")):
+    rc, out, err = v.admin(*args)
+    t.ok(rc == 100 and "fatal" in err, "user quota refused: %s: %s" % (what, err.strip()))
+t.ok(snapshot() == before, "and nothing changed")
+t.write(VPF, read("domains/%s/vpasswd" % D).replace(":Alice A.:x\n", "\n"), 0o600)
+v.admin("sync")
 
 # a password on standard input without its final newline
 PW = "Str0ng-Pass-99"
@@ -303,6 +467,8 @@ t.ok(rc == 111 and "symbolic link" in err and vdir_same() and auth("linked@" + D
 t.is_(v.admin("user", "passwd", "linked@" + D3, "--stdin", stdin="linked pw2\n")[0], 0, "a password alone is set")
 t.is_(v.admin("user", "passwd", "linked@" + D3, "--stdin", "--quota", "5000", stdin="linked pw2\n")[0], 111,
       "a quota still is not")
+rc, out, err = v.admin("user", "quota", "linked@" + D3, "5000")
+t.ok(rc == 111 and "symbolic link" in err and vdir_same(), "nor by user quota: " + err.strip())
 # a quota by hand in vpasswd, for the listing
 line = read("domains/%s/vpasswd" % D3).rstrip("\n")
 t.write(os.path.join(H, "domains", D3, "vpasswd"), line[:line.rindex(":") + 1] + "5000\n", 0o600)
@@ -356,6 +522,52 @@ t.ok(not os.path.exists(os.path.join(H, "domains", D, "bob.smith")) and
      not os.path.exists(os.path.join(H, "domains", D, ".qmail-bob:smith")) and
      "bob.smith@" not in read("users/recipients"), "mailbox, .qmail file and recipient are gone")
 t.is_(auth("bob.smith@" + D, "bob pw")[0], 1, "qmail-auth no longer knows bob.smith")
+
+# the mailbox goes aside first: a del whose removal fails part way (here
+# a file system mounted in the Maildir, or a directory that cannot be
+# emptied) has taken the address and the password all the same, and
+# running it again finishes
+t.is_(v.admin("user", "add", "gone@" + D, "--stdin", stdin="gone pw pw\n")[0], 0, "a mailbox to delete")
+t.is_(v.deliver(D, "gone", MSG), 0, "with a message")
+folder = os.path.join(dd, "gone", "Maildir", ".Stuck")
+os.mkdir(folder)
+mounted = t.mount_small(folder, "64k") is None
+if not mounted and os.getuid() != 0:
+    # a directory its owner cannot empty
+    os.mkdir(os.path.join(folder, "cur"))
+    t.write(os.path.join(folder, "cur", "msg"), "x\n")
+    os.chmod(os.path.join(folder, "cur"), 0o500)
+aside = os.path.join(dd, ".deleted.gone")
+stuck = mounted or os.getuid() != 0
+if not stuck:
+    t.skip("root, and no tmpfs to mount: no removal fails", 5)
+    shutil.rmtree(folder)
+else:
+    try:
+        rc, out, err = v.admin("user", "del", "gone@" + D)
+        t.ok(rc == 111 and "unable to remove" in err, "user del stops part way: 111 (%s)" % err.strip())
+        t.ok("gone:" not in read("domains/%s/vpasswd" % D) and "gone@" not in read("users/recipients") and
+             not os.path.lexists(os.path.join(dd, ".qmail-gone")) and not os.path.lexists(os.path.join(dd, "gone")),
+             "yet the password, the recipient, the .qmail file and the mailbox are gone from their places")
+        t.is_(auth("gone@" + D, "gone pw pw")[0], 1, "qmail-auth no longer knows it")
+        t.ok(os.path.isdir(aside), "what is left of the mailbox is in domains/D/.deleted.gone")
+        rc, out, err = v.admin("user", "del", "gone@" + D)
+        t.ok(rc == 111 and os.path.isdir(aside), "run again while the cause remains: 111 again (%s)" % " ".join(err.split()))
+    finally:
+        f = os.path.join(aside if os.path.isdir(aside) else os.path.join(dd, "gone"), "Maildir", ".Stuck")
+        if mounted:
+            t.umount_small(f)
+        else:
+            os.chmod(os.path.join(f, "cur"), 0o700)
+rc, out, err = v.admin("user", "del", "gone@" + D)
+t.ok(rc == 0 and ("part way" in err or not stuck) and not os.path.lexists(aside),
+     "run again once it can be removed: finished (%s)" % err.strip())
+t.is_(v.admin("user", "del", "gone@" + D)[0], 100, "and then there is no such mailbox")
+t.is_(v.admin("user", "add", "gone@" + D, "--stdin", stdin="gone pw pw\n")[0], 0, "the name can be taken again")
+os.mkdir(aside)
+t.write(os.path.join(aside, "old"), "left\n")
+t.ok(v.admin("user", "del", "gone@" + D)[0] == 0 and not os.path.lexists(aside) and
+     not os.path.lexists(os.path.join(dd, "gone")), "and deleted again over a leftover of the first del")
 
 # a user add that stops part way (exit 111) is finished by running it again
 vtmp = os.path.join(dd, "vpasswd.tmp")
