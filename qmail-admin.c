@@ -2145,7 +2145,8 @@ list_members(const char *a)
  * make writes domains/DOMAIN/.lists/NAME and the domain's .qmail-NAME
  * and .qmail-NAME-default, run as the vmail user (so that all of it is
  * the vmail user's, and root writes nothing in its directories); then
- * the address (which covers NAME-anything) goes to users/recipients */
+ * the address goes to users/recipients, and the RCPT check takes
+ * NAME-anything through .qmail-NAME-default */
 static void
 list_make(const char *a, const char *owner, const struct owner *o)
 {
