@@ -917,27 +917,6 @@ write_message(struct inject *in, int resent, struct buf *b, int fd)
 	return 1;
 }
 
-/* qq_why - what a qmail-queue exit code means (qmail-queue(8)) */
-static const char *
-qq_why(int code)
-{
-	if (code == 11)
-		return "an address is too long";
-	if (code >= 11 && code <= 40)
-		return "the message was refused";
-	if (code == 51)
-		return "out of memory";
-	if (code == 53)
-		return "write error or disk full";
-	if (code >= 61 && code <= 66)
-		return "trouble with the queue directory";
-	if (code == 71)
-		return "the message was refused for now";
-	if (code == 91)
-		return "envelope format error";
-	return "temporary failure";
-}
-
 static void
 queue(struct inject *in, int resent, struct buf *b)
 {
@@ -962,7 +941,7 @@ queue(struct inject *in, int resent, struct buf *b)
 	if (code != 0) {
 		nb[fmt_ulong(nb, (unsigned long)code)] = 0;
 		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, prog, " failed with exit code ",
-		    nb, ": ", qq_why(code));
+		    nb, ": ", qq_strerror(code));
 	}
 	str_free(&env);
 }

@@ -873,45 +873,27 @@ add_forward(const char *addr, size_t n)
 	c.nforwards++;
 }
 
-/* copy_message - dtline and the message into fd */
-static int
-copy_message(int fd)
-{
-	char x[BUF_SIZE];
-	long r;
-
-	if (!fd_writeall(fd, c.dtline.s, c.dtline.len, 0))
-		return 0;
-	rewind_message();
-	for (;;) {
-		if ((r = fd_read(c.msgfd, x, sizeof x, 0)) == -1)
-			fail_sys(EXIT_TEMP, "unable to read ", "the message");
-		if (r == 0)
-			return 1;
-		if (!fd_writeall(fd, x, (size_t)r, 0))
-			return 0;
-	}
-}
-
-/* send_forwards - one new message to every forward, through qmail-queue */
+/* send_forwards - one new message to every forward, through qmail-queue:
+ * the Delivered-To line, then the message */
 static void
 send_forwards(void)
 {
 	struct str qq = STR_ZERO, env = STR_ZERO;
-	int mfd, efd, code, wrote;
+	int mfd, efd, code;
 	pid_t pid;
 
 	setup_children();
 	if (!qq_program(&qq) || !str_catc(&env, 'F') || !str_cat(&env, &c.newsender) ||
 	    !str_catc(&env, 0) || !str_cat(&env, &c.forwards) || !str_catc(&env, 0))
 		nomem();
+	rewind_message();
 	if ((pid = qq_spawn(qq.s, &mfd, &efd)) == -1)
 		fail_sys(EXIT_TEMP, "unable to run ", qq.s);
 	/* a qmail-queue that stops reading is reported by its exit code */
-	wrote = qq_close(mfd, efd, env.s, env.len, copy_message(mfd));
-	if ((code = qq_reap(pid)) == -1 && errno != EINTR)
-		fail_sys(EXIT_TEMP, "unable to wait for ", qq.s);
-	if (code == 0 && wrote) {
+	code = qq_sendfd(pid, mfd, efd, c.msgfd, c.dtline.s, c.dtline.len, env.s, env.len);
+	if (code == QQ_MSGREAD)
+		fail_sys(EXIT_TEMP, "unable to read ", "the message");
+	if (code == 0) {
 		str_free(&qq);
 		str_free(&env);
 		return;

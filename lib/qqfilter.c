@@ -1,13 +1,14 @@
-/* qqfilter.c - reading a queue filter's input and running the next
- * queue program; see qqfilter.h
+/* qqfilter.c - reading a queue filter's input, running the next queue
+ * program, and handing a new message to the queue; see qqfilter.h
  *
  * The envelope comes from our caller (qmail-smtpd, qmail-local, a
- * sendmail wrapper): it is checked only as far as the filter needs it;
- * qmail-queue checks the rest.
+ * sendmail wrapper, a .qmail helper): it is checked only as far as the
+ * filter needs it; qmail-queue checks the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "auto.h"
@@ -170,19 +171,100 @@ qq_reap(pid_t pid)
 	return spawn_exitcode(status);
 }
 
+const char *
+qq_strerror(int code)
+{
+	if (code == 11)
+		return "an address is too long";
+	if (code >= 11 && code <= 40)
+		return "the message was refused";
+	if (code == 51)
+		return "out of memory";
+	if (code == 52)
+		return "timeout";
+	if (code == 53)
+		return "write error or disk full";
+	if (code == 54)
+		return "unable to read the message or its envelope";
+	if (code == 55)
+		return "unable to read a configuration file";
+	if (code >= 61 && code <= 66)
+		return "trouble with the queue directory";
+	if (code == 71)
+		return "the message was refused for now";
+	if (code == 81)
+		return "internal bug";
+	if (code == 91)
+		return "envelope format error";
+	return "temporary failure";
+}
+
+int
+qq_envelope(struct str *out, const char *sender, char *const *addr, int n)
+{
+	int i;
+
+	out->len = 0;
+	if (!str_catc(out, 'F') || !str_cats(out, sender) || !str_catc(out, 0))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!str_catc(out, 'T') || !str_cats(out, addr[i]) || !str_catc(out, 0))
+			return 0;
+	return str_catc(out, 0);
+}
+
+int
+qq_sendfd(pid_t pid, int mfd, int efd, int msgfd, const char *head, size_t headlen,
+    const char *env, size_t envlen)
+{
+	char x[BUF_SIZE];
+	int ok, rerr = 0, werr = 0, code;
+	long r;
+
+	ok = fd_writeall(mfd, head, headlen, 0);
+	while (ok) {
+		if ((r = fd_read(msgfd, x, sizeof x, 0)) == -1) {
+			rerr = errno;
+			ok = 0;
+		} else if (r == 0)
+			break;
+		else
+			ok = fd_writeall(mfd, x, (size_t)r, 0);
+	}
+	/* after a failed read no envelope follows: a queue program takes a
+	 * message without its envelope for an error, so a cut message is
+	 * never queued */
+	if (!qq_close(mfd, efd, env, envlen, ok))
+		werr = errno;
+	code = qq_reap(pid);
+	if (rerr)
+		return errno = rerr, QQ_MSGREAD;
+	if (code == 0 && werr)
+		return errno = werr, -1;
+	return code;
+}
+
+/* ignore_pipe - a queue program that dies early must not kill us with
+ * SIGPIPE: its exit code tells why.  1, or 0 with errno */
+static int
+ignore_pipe(void)
+{
+	struct sigaction sa;
+
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGPIPE, &sa, NULL) == 0;
+}
+
 pid_t
 qq_nextstart(int *mfd, int *efd)
 {
 	const char *prog = env_get("NEXTQUEUE");
-	struct sigaction sa;
 
 	if (!prog || !*prog)
 		prog = "bin/qmail-queue";
-	/* a queue program that dies early must not kill us with SIGPIPE */
-	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+	if (!ignore_pipe())
 		return -1;
 	return qq_spawn(prog, mfd, efd);
 }
@@ -225,4 +307,33 @@ qq_pass(const char *const *part, const size_t *len, size_t nparts, const char *e
 	if (code == -1)
 		die_sys(QQ_REFUSE, "unable to run the next queue program");
 	return code;
+}
+
+pid_t
+qq_forward(const char *sender, const char *dtline, char *const *addr, int n)
+{
+	struct str qq = STR_ZERO, env = STR_ZERO;
+	char num[FMT_ULONG + 1];
+	int mfd, efd, code;
+	pid_t pid;
+
+	if (!qq_program(&qq) || !qq_envelope(&env, sender, addr, n))
+		die_nomem();
+	if (!ignore_pipe())
+		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+	if ((pid = qq_spawn(qq.s, &mfd, &efd)) == -1)
+		die_sys(EXIT_TEMP, "unable to run ", qq.s);
+	code = qq_sendfd(pid, mfd, efd, 0, dtline, strlen(dtline), env.s, env.len);
+	if (code == QQ_MSGREAD)
+		die_sys(EXIT_TEMP, "unable to read the message");
+	if (code == -1)
+		die_sys(EXIT_TEMP, "unable to hand the message to ", qq.s);
+	if (code != 0) {
+		num[fmt_ulong(num, (unsigned long)code)] = 0;
+		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, qq.s, " failed with exit code ",
+		    num, ": ", qq_strerror(code));
+	}
+	str_free(&qq);
+	str_free(&env);
+	return pid;
 }

@@ -2,7 +2,9 @@
  * stands where qmail-queue is expected ($QMAILQUEUE), reads the message
  * on fd 0 and the envelope on fd 1 the same way, changes the message,
  * and hands the result to the next program: $NEXTQUEUE when set, else
- * bin/qmail-queue.  Its exit code is the filter's.
+ * bin/qmail-queue.  Its exit code is the filter's.  The same plumbing
+ * serves every program that hands a new message to the queue
+ * (qmail-local's forwards, qmail-inject, the .qmail helpers).
  *
  * Exit codes follow qmail-queue(8): QQ_PERM 31 (refused for good),
  * QQ_NOMEM 51, QQ_READ 54, QQ_CONF 55, QQ_REFUSE 71 (refused for now),
@@ -55,6 +57,28 @@ int qq_close(int mfd, int efd, const char *env, size_t envlen, int ok);
  * signal ended it) */
 int qq_reap(pid_t);
 
+/* qq_strerror - what a queue program's exit code means (qmail-queue(8)) */
+const char *qq_strerror(int code);
+
+/* qq_envelope - out becomes the envelope of a message from sender to
+ * the n addresses addr[0..n): the F record, a T record each, the final
+ * NUL.  1, or 0 with errno */
+int qq_envelope(struct str *out, const char *sender, char *const *addr, int n);
+
+/* qq_sendfd - feed the queue program qq_spawn started (pid, *mfd, *efd):
+ * the message is head[0..headlen) (a Delivered-To line, say) and then
+ * whatever is left on msgfd, never held whole; then the envelope
+ * env[0..envlen).  Both pipes are closed and pid is waited for.  Returns
+ * its exit code (0: it got everything and queued it); QQ_MSGREAD with
+ * errno when msgfd could not be read, the queue program then having been
+ * given no envelope, so that it queued nothing; -1 with errno when a
+ * signal ended it (EINTR), when it could not be waited for, or when it
+ * exited 0 though a write to it failed.  A queue program that stops
+ * reading is told by its exit code: the caller ignores SIGPIPE. */
+#define QQ_MSGREAD (-2)
+int qq_sendfd(pid_t pid, int mfd, int efd, int msgfd, const char *head, size_t headlen,
+    const char *env, size_t envlen);
+
 /* qq_nextstart - qq_spawn of the next queue program ($NEXTQUEUE, else
  * bin/qmail-queue), SIGPIPE ignored first */
 pid_t qq_nextstart(int *mfd, int *efd);
@@ -72,5 +96,13 @@ int qq_next(const char *const *part, const size_t *len, size_t nparts, const cha
  * be run or fed; else its exit code */
 void qq_input(struct str *msg, struct str *env);
 int qq_pass(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen);
+
+/* for the .qmail helpers forward and condredirect (this dies, through
+ * die.h, on failure): qq_forward - a new message, dtline and then the
+ * rest of descriptor 0, from sender to the n addresses addr[0..n),
+ * through qq_program(), with SIGPIPE ignored from then on; exit 100 when
+ * the queue program refused it for good (11-40), else 111 on any
+ * trouble.  Returns the queue program's pid once the message is queued. */
+pid_t qq_forward(const char *sender, const char *dtline, char *const *addr, int n);
 
 #endif

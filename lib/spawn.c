@@ -16,11 +16,11 @@ const int spawn_sigs[] = {
 };
 const int spawn_nsigs = (int)(sizeof spawn_sigs / sizeof spawn_sigs[0]);
 
-/* start - spawn and spawn_group: the child in a process group of its
- * own when group is set */
+/* start - spawn, spawnp and spawn_group: the child in a process group
+ * of its own when group is set, path looked for in $PATH when search is */
 static pid_t
 start(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd,
-    int group)
+    int group, int search)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -69,7 +69,9 @@ start(const char *path, char *const argv[], char *const envp[], const int *fd, i
 	if (r == 0)
 		r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
 		    (group ? POSIX_SPAWN_SETPGROUP : 0));
-	if (r == 0)
+	if (r == 0 && search)
+		r = posix_spawnp(&pid, path, &fa, &at, argv, envp ? envp : environ);
+	else if (r == 0)
 		r = posix_spawn(&pid, path, &fa, &at, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -81,13 +83,44 @@ start(const char *path, char *const argv[], char *const envp[], const int *fd, i
 pid_t
 spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
 {
-	return start(path, argv, envp, fd, nfd, 0);
+	return start(path, argv, envp, fd, nfd, 0, 0);
+}
+
+pid_t
+spawnp(const char *file, char *const argv[], char *const envp[], const int *fd, int nfd)
+{
+	return start(file, argv, envp, fd, nfd, 0, 1);
+}
+
+pid_t
+spawn_std(char *const argv[], int in)
+{
+	int fd[3];
+
+	fd[0] = in;
+	/* a closed 1 or 2 stays closed: dup2 of it would fail the spawn */
+	fd[1] = fcntl(1, F_GETFD) == -1 ? -1 : 1;
+	fd[2] = fcntl(2, F_GETFD) == -1 ? -1 : 2;
+	return spawnp(argv[0], argv, NULL, fd, 3);
+}
+
+int
+spawn_run(char *const argv[])
+{
+	int status;
+	pid_t pid;
+
+	if ((pid = spawn_std(argv, 0)) == -1 || spawn_wait(pid, &status) == -1)
+		return -1;
+	if (spawn_exitcode(status) == -1)
+		return errno = EINTR, -1;
+	return spawn_exitcode(status);
 }
 
 pid_t
 spawn_group(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd)
 {
-	return start(path, argv, envp, fd, nfd, 1);
+	return start(path, argv, envp, fd, nfd, 1, 0);
 }
 
 int

@@ -21,6 +21,18 @@ extern const int spawn_nsigs;
  * the child's descriptor i is the parent's fd[i] for i < nfd, or closed
  * when fd[i] is -1.  Returns the pid, or -1 with errno. */
 pid_t spawn(const char *path, char *const argv[], char *const envp[], const int *fd, int nfd);
+/* spawnp - spawn, file found through $PATH when it holds no slash, as
+ * execvp(3) finds it: a name in a .qmail line (|preline procmail) means
+ * what it means to the shell */
+pid_t spawnp(const char *file, char *const argv[], char *const envp[], const int *fd, int nfd);
+/* spawn_std - spawnp of argv[0] with argv and our environment; the
+ * child's descriptor 0 is in, its 1 and 2 are ours (closed where we have
+ * none).  The pid, or -1 with errno (ENOENT: no such program). */
+pid_t spawn_std(char *const argv[], int in);
+/* spawn_run - spawn_std(argv, 0), then wait for it: its exit code
+ * (0-255), or -1 with errno: it could not be started (ENOENT, ENOTDIR:
+ * no such program) or waited for, or EINTR: a signal ended it */
+int spawn_run(char *const argv[]);
 /* spawn_group - spawn, the child leading a new process group (its pgid is
  * its pid), so that kill(-pid, sig) reaches whatever it starts */
 pid_t spawn_group(const char *path, char *const argv[], char *const envp[], const int *fd,

@@ -189,6 +189,34 @@ main(int argc, char **argv)
 		ok(spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == 127, "missing program: the child exits 127");
 	errno = 0;
 	ok(spawn_wait(99999999, &st) == -1 && errno == ECHILD, "waiting for no child: -1 ECHILD");
+
+	/* spawnp, spawn_std and spawn_run: a name without a slash is
+	 * looked for in $PATH, as a .qmail line means it */
+	args[0] = "sh", args[1] = "-c", args[2] = "exit 9", args[3] = NULL;
+	pid = spawnp("sh", args, NULL, (int[]){ null, null, null }, 3);
+	ok(pid > 0 && spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == 9, "spawnp finds sh in $PATH");
+	args[2] = "read x && test \"$x\" = fed";
+	{
+		int in[2];
+
+		ok(pipe_cloexec(in) == 0 && write(in[1], "fed\n", 4) == 4 && close(in[1]) == 0,
+		    "a pipe holding a line");
+		pid = spawn_std(args, in[0]);
+		close(in[0]);
+		ok(pid > 0 && spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == 0,
+		    "spawn_std: the child reads the descriptor given as its 0");
+	}
+	args[2] = "exit 42";
+	ok(spawn_run(args) == 42, "spawn_run: the exit code");
+	args[2] = "kill -9 $$";
+	errno = 0;
+	ok(spawn_run(args) == -1 && errno == EINTR, "spawn_run: killed by a signal: -1 EINTR");
+	args[0] = "lanmail-no-such-program";
+	errno = 0;
+	ok(spawn_run(args) == -1 && errno == ENOENT, "spawn_run: no such program: -1 ENOENT");
+	args[0] = "/nonexistent/dir/prog";
+	errno = 0;
+	ok(spawn_run(args) == -1 && (errno == ENOENT || errno == ENOTDIR), "spawn_run: a path that is not there: -1 ENOENT");
 	close(null);
 	close(extra);
 	return tap_done();
