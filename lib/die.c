@@ -44,12 +44,15 @@ say(const char *kind, int sys, int err, const char *s, va_list ap)
 			line[n++] = s[k];
 	if (sys) {
 		const char *e = strerror(err);
+		/* "No such file" goes lower case, an acronym ("I/O
+		 * error", musl's) stays as it is */
+		int lower = e[0] >= 'A' && e[0] <= 'Z' && !(e[1] >= 'A' && e[1] <= 'Z') && e[1] != '/';
 
 		for (k = 0; ": "[k] && n < sizeof line - 2; k++)
 			line[n++] = ": "[k];
+
 		for (k = 0; e[k] && n < sizeof line - 2; k++)
-			line[n++] = k == 0 && e[k] >= 'A' && e[k] <= 'Z' ?
-			    (char)(e[k] + 32) : e[k];
+			line[n++] = k == 0 && lower ? (char)(e[k] + 32) : e[k];
 	}
 	line[n++] = '\n';
 	/* stderr may be gone; there is nobody left to tell */
