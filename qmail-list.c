@@ -18,6 +18,11 @@
  * and each works once (usedcookies, or the held post gone).  Exit codes
  * are qmail-command's: 0 done, 100 refused (qmail-local bounces it), 111
  * try again later; what happened is printed on stdout for the log.
+ *
+ * Deliveries run as the list's owner, who must be able to read and
+ * replace every file in the list directory.  So when root runs it (the
+ * administrator adding subscribers), it first becomes the user who owns
+ * the directory, and every file it makes is that user's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +45,7 @@
 #include "env.h"
 #include "listcmd.h"
 #include "maildir.h"
+#include "priv.h"
 #include "qqfilter.h"
 #include "spawn.h"
 #include "statefile.h"
@@ -1349,6 +1355,36 @@ deliver(const char *dir)
 	die(EXIT_TEMP, "internal error: unhandled command");
 }
 
+/* become_owner - run by root, act as the user who owns dir from here on:
+ * setgroups, setgid to dir's group, setuid to its owner.  A dir that
+ * root owns is worked in as root, but only when no one else may write
+ * in it (else anyone who may could put a link there for root to follow);
+ * one owned by a user but in group root is refused, for running in that
+ * group would give the owner root's group. */
+static void
+become_owner(const char *dir)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return;
+	if (stat(dir, &st) == -1)
+		die_sys(EXIT_TEMP, "unable to stat ", dir);
+	if (!S_ISDIR(st.st_mode))
+		die(EXIT_TEMP, "not a directory: ", dir);
+	if (st.st_uid == 0) {
+		if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0))
+			die(EXIT_TEMP, "refusing to work as root in ", dir,
+			    ": users other than root may write in it");
+		return;
+	}
+	if (st.st_gid == 0)
+		die(EXIT_TEMP, "refusing to work in group root in ", dir,
+		    ": give the directory its owner's group");
+	if (!priv_drop(st.st_uid, st.st_gid))
+		die_sys(EXIT_TEMP, "unable to become the owner of ", dir);
+}
+
 /* safe - a path fit for a .qmail line run by /bin/sh, unquoted */
 static int
 safe(const char *s)
@@ -1447,6 +1483,8 @@ make(int argc, char **argv)
 		die(EXIT_PERM, "not a usable extension: ", ext);
 	if (home == NULL || *home == 0)
 		die(EXIT_PERM, "$HOME is not set: give -h");
+	/* the .qmail files are the home owner's, and so is the list */
+	become_owner(home);
 	if (dir[0] != '/') {
 		if (!str_readyplus(&cwd, 4096) || getcwd(cwd.s, cwd.cap) == NULL)
 			die_sys(EXIT_TEMP, "unable to find the current directory");
@@ -1708,17 +1746,27 @@ main(int argc, char **argv)
 	die_init(argv[0]);
 	if (argc < 3)
 		usage();
-	if (str_equal(argv[1], "deliver") && argc == 3)
+	/* qmail-local runs deliver as the list's owner already; run as root
+	 * by hand it becomes the owner too, but not in a single-user
+	 * install, whose one user (root, then) makes every delivery and
+	 * alone may run its bin/qmail-queue */
+	if (str_equal(argv[1], "deliver") && argc == 3) {
+		if (!auto_single)
+			become_owner(argv[2]);
 		deliver(argv[2]);
+	}
 	if (str_equal(argv[1], "make")) {
 		make(argc - 1, argv + 1);
 		return EXIT_OK;
 	}
-	if (str_equal(argv[1], "add") && argc >= 4)
+	if (str_equal(argv[1], "add") && argc >= 4) {
+		become_owner(argv[2]);
 		owner_edit(argv[2], argv + 3, 1);
-	else if (str_equal(argv[1], "remove") && argc >= 4)
+	} else if (str_equal(argv[1], "remove") && argc >= 4) {
+		become_owner(argv[2]);
 		owner_edit(argv[2], argv + 3, 0);
-	else if (str_equal(argv[1], "show") && argc == 3) {
+	} else if (str_equal(argv[1], "show") && argc == 3) {
+		become_owner(argv[2]);
 		load(&l, argv[2]);
 		buf_init(&b, 1, bb, sizeof bb, 0);
 		for (i = 0; i < l.subs.len; i += k + 1) {

@@ -33,6 +33,20 @@ priv_group(const char *name, gid_t *gid)
 	return 1;
 }
 
+int
+priv_drop(uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1)
+		return 0;
+	/* root's setuid sets the real, effective and saved uids: were one
+	 * left, root could come back */
+	if (uid != 0 && setuid(0) != -1)
+		return errno = EPERM, 0;
+	if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid)
+		return errno = EPERM, 0;
+	return 1;
+}
+
 pid_t
 priv_spawn(const char *path, char *const argv[], const int *fd, int nfd,
     int change, uid_t uid, gid_t gid, const char *dir)
@@ -81,10 +95,8 @@ priv_spawn(const char *path, char *const argv[], const int *fd, int nfd,
 		} else
 			(void)close(i);	/* may not be open */
 	}
-	if (change && (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1))
+	if (change && !priv_drop(uid, gid))
 		_exit(111);
-	if (change && uid != 0 && (setuid(0) != -1))
-		_exit(111);	/* the drop did not hold */
 	if (dir && chdir(dir) == -1)
 		_exit(111);
 	execve(path, argv, environ);

@@ -12,7 +12,9 @@ sender, auto-replies and a second List-Id sent to the list, a folded
 subject, a sender whose name only starts like the list's, the archive
 and get.N of a long post, the owner's command line (thousands of
 addresses added or removed with one write of the subscribers file, a
-full list)."""
+full list), and, as root, make, add, remove and show on a list another
+user owns: every file stays that user's, and a post delivered as that
+user reaches the subscribers root added."""
 import email
 import email.policy
 import hashlib
@@ -473,6 +475,94 @@ try:
     t.is_(sorted(r.stdout.split()), [A["a1"], A["a2"]], "qmail-list show")
     r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", ldir, "not an address"], capture_output=True, text=True)
     t.is_(r.returncode, 100, "a bad address on the command line: exit 100")
+
+    # 12. root (the administrator) runs the owner's commands on a list
+    # another user owns: qmail-list acts as that user, so every file stays
+    # the owner's, and the deliveries, which run as the owner, can read it
+    top = t.tmpdir("list-owned.")
+    os.chmod(top, 0o711)
+    if os.geteuid() != 0:
+        t.skip("not root: no other user to own a list", 14)
+    elif not t.traversable(top):
+        t.skip("%s cannot be entered by another user" % top, 14)
+    else:
+        NOBODY = 65534
+        ohome = os.path.join(top, "home")
+        os.mkdir(ohome, 0o755)
+        os.chown(ohome, NOBODY, NOBODY)
+        cdir = os.path.join(ohome, "lists", "club")
+        CLUB = "%s-club@%s" % (LOGIN, D)
+        ql = os.path.join(t.BIN, "qmail-list")
+
+        def owners(top_dir):
+            """(path, uid, gid) of every file and directory below top_dir
+            that is not NOBODY's"""
+            bad = []
+            for d, dirs, files in os.walk(top_dir):
+                for n in dirs + files:
+                    st = os.lstat(os.path.join(d, n))
+                    if (st.st_uid, st.st_gid) != (NOBODY, NOBODY):
+                        bad.append((os.path.relpath(os.path.join(d, n), top_dir), st.st_uid, st.st_gid))
+            return bad
+
+        # the list made by its owner, as qmail-admin list make does as vmail
+        r = subprocess.run([ql, "make", "-h", ohome, "-o", OWNER, cdir, CLUB], capture_output=True,
+                           text=True, cwd="/", user=NOBODY, group=NOBODY, extra_groups=[])
+        t.is_(r.returncode, 0, "make as the owner " + r.stderr)
+        r = subprocess.run([ql, "make", "-h", ohome, os.path.join(ohome, "lists", "hall"),
+                            "%s-hall@%s" % (LOGIN, D)], capture_output=True, text=True)
+        t.is_(r.returncode, 0, "make as root in a home another user owns " + r.stderr)
+        t.is_(owners(ohome), [], "the list root made and its .qmail files are the home owner's")
+        r = subprocess.run([ql, "add", cdir, A["a1"], A["a2"], A["a3"]], capture_output=True, text=True)
+        t.is_(r.returncode, 0, "add as root " + r.stderr)
+        r = subprocess.run([ql, "remove", cdir, A["a3"]], capture_output=True, text=True)
+        t.is_(r.returncode, 0, "remove as root " + r.stderr)
+        t.is_(owners(ohome), [], "subscribers and lock made as root are the list owner's too")
+        r = subprocess.run([ql, "show", cdir], capture_output=True, text=True)
+        t.is_(r.stdout, "%s\n%s\n" % (A["a1"], A["a2"]), "show as root")
+        # a post, delivered as the owner (as qmail-local runs it): the
+        # owner reads the subscribers root added; a recording stand-in for
+        # qmail-queue (this install's is root's alone) keeps what it is
+        # given, which then goes through the real queue to the subscribers
+        rec = os.path.join(top, "rec")
+        os.mkdir(rec, 0o755)
+        os.chown(rec, NOBODY, NOBODY)
+        qq = os.path.join(top, "qq-record")
+        shutil.copy(os.path.join(t.SRC, "tests", "qq-record"), qq)
+        os.chmod(qq, 0o755)
+        r = subprocess.run([ql, "deliver", cdir], input=msg(A["a1"], CLUB, "owned post"),
+                           capture_output=True, text=True, cwd="/", user=NOBODY, group=NOBODY,
+                           extra_groups=[], env=dict({k: v for k, v in os.environ.items()
+                                                      if k not in ("DEFAULT", "RECIPIENT")},
+                                                     SENDER=A["a1"], QMAILQUEUE=qq, QQ_RECORD=rec))
+        t.ok(r.returncode == 0 and "post sent to the list" in r.stdout,
+             "a post delivered as the list's owner (%d %s)" % (r.returncode, r.stderr.strip()))
+        envl = b""
+        if os.path.exists(os.path.join(rec, "0.env")):
+            with open(os.path.join(rec, "0.env"), "rb") as f:
+                envl = f.read()
+        t.is_(envl, ("F%s-club-return-@%s-@[]\0T%s\0T%s\0\0" % (LOGIN, D, A["a1"], A["a2"])).encode(),
+              "handed to the queue for both subscribers")
+        if envl.startswith(b"F"):
+            fields = envl.split(b"\0")
+            with open(os.path.join(rec, "0.msg"), "rb") as f:
+                s.inject(fields[0][1:].decode(), [x[1:].decode() for x in fields[1:] if x], f.read())
+        t.ok(s.wait(lambda: all(with_subject(users[n], r"\[club\] owned post") for n in ("a1", "a2"))),
+             "and delivered to both")
+        t.ok(not with_subject(users["a3"], "owned post"), "not to the one removed")
+        # directories root will not work in
+        os.chown(cdir, NOBODY, 0)
+        r = subprocess.run([ql, "add", cdir, A["a3"]], capture_output=True, text=True)
+        t.ok(r.returncode == 111 and "group root" in r.stderr,
+             "a user's list in group root is refused (%d %s)" % (r.returncode, r.stderr.strip()))
+        os.chown(cdir, NOBODY, NOBODY)
+        os.chmod(deep, 0o707)
+        r = subprocess.run([ql, "add", deep, A["a3"]], capture_output=True, text=True)
+        t.ok(r.returncode == 111 and "other than root may write" in r.stderr,
+             "root's list that others may write in is refused (%d %s)" % (r.returncode, r.stderr.strip()))
+        os.chmod(deep, 0o700)
+        r = subprocess.run([ql, "show", cdir], capture_output=True, text=True)
+        t.is_(r.stdout, "%s\n%s\n" % (A["a1"], A["a2"]), "neither changed anything")
     t.ok(s.wait(s.queue_empty), "queue empty at the end")
 finally:
     s.finish()
