@@ -44,17 +44,22 @@ set -- \
 usable() {
 	"$@" | tr -d '\n'
 }
+# the build under test is cc's, or (a static program) musl's
+want=1111111111111110
+if ! ldd "$LANMAIL_BUILD/tests/lib-crypt" >/dev/null 2>&1; then
+	want=1111111000000000
+fi
 n=$((n + 1))
 got=$(usable "$LANMAIL_BUILD/tests/lib-crypt" usable "$@")
-if [ "$got" = 1111111111111110 ]; then
-	echo "ok $n - vpasswd_usable in this build: every method of libxcrypt, no argon2"
+if [ "$got" = "$want" ]; then
+	echo "ok $n - vpasswd_usable in this build: $got"
 else
 	echo "not ok $n - vpasswd_usable in this build: $got"
 	failed=1
 fi
 n=$((n + 1))
 got=$(usable "$LANMAIL_BUILD/tests/lib-crypt512" usable "$@")
-if [ "$got" = 1111111111111110 ]; then
+if [ "$got" = "$want" ]; then
 	echo "ok $n - the same as qmail-admin links it"
 else
 	echo "not ok $n - vpasswd_usable as qmail-admin links it: $got"

@@ -89,16 +89,17 @@ try:
     # while the move happens
     import shutil
     if shutil.which("strace"):
-        tr = subprocess.run(["strace", "-f", "-e", "trace=openat", os.path.join(t.BIN, "qmail-qstat")],
+        # static musl programs call open(2), glibc's openat(2)
+        tr = subprocess.run(["strace", "-f", "-e", "trace=open,openat", os.path.join(t.BIN, "qmail-qstat")],
                             capture_output=True, text=True, cwd="/")
-        calls = [l for l in tr.stderr.splitlines() if "openat(" in l]
+        calls = [l for l in tr.stderr.splitlines() if re.match(r"(\d+ +)?open(at)?\(", l)]
         idx = [i for i, l in enumerate(calls) if '"info/0"' in l]
         split = int(open(os.path.join(t.SRC, "conf-split")).readline())
         todo = os.path.join(t.HOME, "queue", "todo", str(4242 % split), "4242")
         info = os.path.join(t.HOME, "queue", "info", str(4242 % split), "4242")
         t.write(todo, "u0\0p1\0Fa@x\0Tb@y\0")
-        p = subprocess.Popen(["strace", "-o", "/dev/null", "-f", "-e", "trace=openat", "-e",
-                              "inject=openat:delay_enter=1500000:when=%d" % (idx[0] + 1 if idx else 1),
+        p = subprocess.Popen(["strace", "-o", "/dev/null", "-f", "-e", "trace=open,openat", "-e",
+                              "inject=open,openat:delay_enter=1500000:when=%d" % (idx[0] + 1 if idx else 1),
                               os.path.join(t.BIN, "qmail-qstat")], stdout=subprocess.PIPE, text=True, cwd="/")
         time.sleep(0.7)
         t.write(info, "t1\0Fa@x\0")
