@@ -4,7 +4,9 @@
 # Writes HOME/control/servercert.pem (the certificate, mode 644) and
 # HOME/control/serverkey.pem (its key, mode 600, owned by OWNER: the user
 # qmail-tls reads it as, by default whoever runs this) when neither exists,
-# and says so on stderr.  An existing certificate is never replaced.
+# and says so on stderr.  An existing certificate is never replaced, nor a
+# link in either place, even one that leads nowhere (into an
+# /etc/letsencrypt a restored host does not have yet).
 # HOSTNAME defaults to the name in HOME/control/me, read as the run scripts
 # read it (its first line that is not a comment), else hostname(1).
 # Exit 0 done (or nothing to do), 100 usage, 111 failure.
@@ -24,8 +26,8 @@ fail() {
 	echo "mkcert.sh: fatal: $1" >&2
 	exit 111
 }
-if [ -e "$cert" ] || [ -e "$key" ]; then
-	echo "mkcert.sh: $cert or $key exists: kept" >&2
+if [ -e "$cert" ] || [ -L "$cert" ] || [ -e "$key" ] || [ -L "$key" ]; then
+	echo "mkcert.sh: $cert or $key exists (or is a link): kept" >&2
 	exit 0
 fi
 # the control file readers of the run scripts, failing mkcert's way

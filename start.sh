@@ -8,11 +8,12 @@
 #     any is missing (apt-get update first; root only);
 #  2. builds the static musl programs in $MUSLB (default build-musl) and
 #     installs them under HOME (install.sh creates the users);
-#  3. writes control/me when it names no host (missing, or comments only),
-#     locals, rcpthosts and defaultdomain when absent,
-#     control/listenip and the port files when LISTEN, SMTPPORT,
-#     SUBMISSIONPORT, POP3PORT, SMTPSPORT or POP3SPORT are given, and a
-#     self-signed certificate (mkcert.sh) when none is configured;
+#  3. writes control/me when it names no host (missing, or comments only);
+#     into a new installation only, locals, rcpthosts, defaultdomain and
+#     spfbehavior when absent; control/listenip and the port files when
+#     LISTEN, SMTPPORT, SUBMISSIONPORT, POP3PORT, SMTPSPORT or POP3SPORT
+#     are given, and a self-signed certificate (mkcert.sh) when none is
+#     configured (a link, even one that leads nowhere, is one);
 #  4. lays out HOME/service and HOME/log, builds the tcprules databases;
 #  5. links the services into an svscan directory and makes sure svscan
 #     runs on it: a systemd unit where systemd runs, the existing
@@ -22,7 +23,9 @@
 #     when the system has none, as root;
 #  7. says what listens, and how to add a domain, a mailbox and send mail.
 # Running it again is harmless: nothing that exists is overwritten but the
-# programs and run scripts, and a running svscan is left alone.
+# programs and run scripts, a running svscan is left alone, and the
+# services that run are restarted (svc -t), so that they run what was
+# just installed.
 # Settings (make variables, passed in the environment): see lanmail-start(8).
 set -e
 # everything made here is read by the service users: never the caller's umask
@@ -73,6 +76,11 @@ for v in SMTPPORT SUBMISSIONPORT POP3PORT SMTPSPORT POP3SPORT WEBADMINPORT; do
 	esac
 done
 
+# a new installation: no make start has laid out its services yet (step 4
+# writes service/settings); step 3 writes some defaults into it only
+fresh=
+[ -e "$home/service/settings" ] || fresh=1
+
 # 1. packages (the build tools only when building)
 [ -z "$NOBUILD" ] || PACKAGES="openssl ucspi-tcp-ipv6 daemontools swaks curl"
 # shellcheck disable=SC2086 # one package per word
@@ -101,10 +109,8 @@ fi
 # 3. a minimal control/
 ctl=$home/control
 # setctl NAME VALUE - write control/NAME atomically, when it changes
-netchanged=
 setctl() {
 	[ "$(cat "$ctl/$1" 2>/dev/null)" != "$2" ] || return 0
-	case $1 in listenip|*port) netchanged=1 ;; esac
 	printf '%s\n' "$2" > "$ctl/$1.new"
 	chmod 644 "$ctl/$1.new"
 	set -- "$1" $users
@@ -120,14 +126,56 @@ if [ -z "$me" ]; then
 	case $me in *.*) ;; *) me=$(hostname) ;; esac
 	setctl me "$me"
 fi
-[ -e "$ctl/locals" ] || setctl locals "$(printf '%s\nlocalhost' "$me")"
-[ -e "$ctl/rcpthosts" ] || setctl rcpthosts "$(printf '%s\nlocalhost' "$me")"
-if [ ! -e "$ctl/defaultdomain" ]; then
-	case $me in *.*.*) setctl defaultdomain "${me#*.}" ;; *) setctl defaultdomain "$me" ;; esac
+# rcpthosts_default - the domains qmail-smtpd takes mail for when
+# control/rcpthosts is missing, one a line: those of locals (else me) and
+# those virtualdomains maps to a prefix, as qmail-admin writes them down.
+# Nothing when no list can say the same: a catch-all virtualdomains line
+# takes every domain, and morercpthosts.cdb counts only beside rcpthosts.
+rcpthosts_default() {
+	[ ! -e "$ctl/morercpthosts.cdb" ] || return 0
+	if ctl_file locals; then
+		_out=$(ctl_lines locals) || exit 111
+	else
+		_out=$me
+	fi
+	_vd=$(ctl_lines virtualdomains) || exit 111
+	while IFS= read -r _line; do
+		case $_line in *:*) ;; *) continue ;; esac
+		_d=${_line%%:*}
+		[ -n "${_line#*:}" ] || continue	# no prefix: not virtual
+		[ -n "$_d" ] || return 0		# the catch-all
+		case $_d in *@*) continue ;; esac	# one address, not a domain
+		case "$_ctl_nl$_out$_ctl_nl" in
+		*"$_ctl_nl$_d$_ctl_nl"*) ;;
+		*) _out=${_out:+$_out$_ctl_nl}$_d ;;
+		esac
+	done <<EOT
+$_vd
+EOT
+	[ -z "$_out" ] || printf '%s\n' "$_out"
+}
+# The defaults below go into a new installation only: one where no make
+# start has laid out the services yet (service/settings, step 4, is
+# missing).  In one that exists a missing file is a setting of its own
+# (qmail-control(5)): no rcpthosts takes mail for the domains of locals
+# and virtualdomains, no spfbehavior checks no SPF.
+if [ -n "$fresh" ]; then
+	[ -e "$ctl/locals" ] || setctl locals "$(printf '%s\nlocalhost' "$me")"
+	if [ ! -e "$ctl/rcpthosts" ]; then
+		hosts=$(rcpthosts_default) || exit 111
+		if [ -n "$hosts" ]; then
+			setctl rcpthosts "$hosts"
+		else
+			say "control/rcpthosts left missing: qmail-smtpd takes the domains of locals and virtualdomains"
+		fi
+	fi
+	if [ ! -e "$ctl/defaultdomain" ]; then
+		case $me in *.*.*) setctl defaultdomain "${me#*.}" ;; *) setctl defaultdomain "$me" ;; esac
+	fi
+	# a running server records SPF results on incoming mail; the bare
+	# program's default stays off (see qmail-smtpd(8))
+	[ -e "$ctl/spfbehavior" ] || setctl spfbehavior record
 fi
-# a running server records SPF results on incoming mail; the bare
-# program's default stays off (see qmail-smtpd(8))
-[ -e "$ctl/spfbehavior" ] || setctl spfbehavior record
 [ -z "$LISTEN" ] || setctl listenip "$LISTEN"
 [ -z "$SMTPPORT" ] || setctl smtpport "$SMTPPORT"
 [ -z "$SUBMISSIONPORT" ] || setctl submissionport "$SUBMISSIONPORT"
@@ -137,8 +185,15 @@ fi
 [ -z "$WEBADMINPORT" ] || setctl webadminport "$WEBADMINPORT"
 
 # a self-signed certificate for TLS, when none is configured (mkcert.sh
-# says so); the key belongs to root, who starts qmail-tls
-if [ -f mkcert.sh ] && [ ! -e "$ctl/servercert.pem" ] && [ ! -e "$ctl/serverkey.pem" ]; then
+# says so); the key belongs to root, who starts qmail-tls.  A link is a
+# certificate configured, even one that leads nowhere (into an
+# /etc/letsencrypt that a new host does not have yet): it is kept
+for f in servercert.pem serverkey.pem; do
+	[ ! -L "$ctl/$f" ] || [ -e "$ctl/$f" ] ||
+		say "warning: control/$f is a link to $(readlink "$ctl/$f"), which does not exist: kept; TLS needs it"
+done
+if [ -f mkcert.sh ] && [ ! -e "$ctl/servercert.pem" ] && [ ! -L "$ctl/servercert.pem" ] &&
+	[ ! -e "$ctl/serverkey.pem" ] && [ ! -L "$ctl/serverkey.pem" ]; then
 	sh mkcert.sh "$home" || say "warning: no certificate: TLS is off"
 fi
 
@@ -158,11 +213,11 @@ svscan_on() {
 	done
 	return 0
 }
-# listeners already supervised before this run (a restart applies a new
-# address or port to them; new ones start with it anyway)
+# the services that ran before this run (taken down with svc -d counts
+# as not running): restarted below; the ones linked now start anyway
 preup=
-for s in smtpd submission pop3 smtps pop3s webadmin; do
-	! svok "$home/service/$s" 2>/dev/null || preup="$preup $s"
+for s in send smtpd submission pop3 smtps pop3s webadmin; do
+	! svstat "$home/service/$s" 2>/dev/null | grep -q ": up " || preup="$preup $s"
 done
 sv=$home/svscan
 mkdir -p "$sv"
@@ -270,13 +325,21 @@ daemontools-run)
 	;;
 esac
 
-# a new address or port takes a restart of the listeners that already run
-if [ -n "$netchanged" ]; then
-	for s in $preup; do
-		say "restarting $s: its address or port changed"
-		svc -t "$home/service/$s"
-	done
-fi
+# A service that ran before still runs the old programs and run script:
+# tcpserver and qmail-send with its helpers run for good, and a new
+# address or port is read only when the run script starts.  svc -t sends
+# SIGTERM and supervise runs the new run script once the service exits:
+# tcpserver stops listening (its connections go on), qmail-send starts
+# nothing new and exits when the deliveries in progress have reported,
+# so that nothing is lost or delivered twice.  multilog finishes its line.
+for s in $preup; do
+	case $s in
+	send) say "restarting send: qmail-send finishes the deliveries in progress first" ;;
+	*) say "restarting $s" ;;
+	esac
+	svc -t "$home/service/$s"
+	! svok "$home/service/$s/log" 2>/dev/null || svc -t "$home/service/$s/log"
+done
 
 # local programs (cron, mail(1), scripts) call /usr/sbin/sendmail: ours
 # when the system has none (a link that leads nowhere counts as none);

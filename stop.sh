@@ -6,7 +6,10 @@
 # scan directory, stops it and its logger with svc -dx (qmail-send
 # finishes the deliveries in progress first), then stops svscan: by the
 # pid start.sh recorded, or through systemd; removes the sendmail links
-# start.sh made that still lead to HOME.  Nothing else is touched.
+# start.sh made that still lead to HOME, and the systemd unit start.sh
+# wrote.  Nothing else is touched: HOME (mail, queue, control files), the
+# users and groups of conf-users and the Debian packages stay (see
+# lanmail-start(8) for removing them).
 home=${1:-${HOME_DIR:-$(sed -n 1p "$(dirname "$0")/conf-home")}}
 sv=$home/svscan
 say() { echo "stop: $*"; }
@@ -73,6 +76,14 @@ direct)
 	;;
 systemd)
 	systemctl disable --now lanmail.service
+	# make start writes the unit each time: none is left behind, unless
+	# it runs svscan for another install root
+	unit=/etc/systemd/system/lanmail.service
+	if grep -qx "ExecStart=/usr/bin/svscan $sv" "$unit" 2>/dev/null; then
+		rm -f "$unit"
+		systemctl daemon-reload
+		say "removed $unit"
+	fi
 	;;
 esac
 # the sendmail links start.sh made, while they still lead here

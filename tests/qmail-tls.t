@@ -58,6 +58,18 @@ t.is_(os.stat(KEY).st_mode & 0o777, 0o600, "the key is mode 600")
 t.ok("self-signed" in r.stderr, "mkcert.sh says it made a self-signed certificate")
 r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), t.HOME], capture_output=True, text=True)
 t.ok(r.returncode == 0 and "kept" in r.stderr, "mkcert.sh keeps an existing certificate")
+# a link in the certificate's place is a certificate too, even one that
+# leads nowhere (into an /etc/letsencrypt a restored host does not have)
+for f in (CERT, KEY):
+    os.rename(f, f + ".kept")
+nowhere = os.path.join(work, "letsencrypt", "fullchain.pem")
+os.symlink(nowhere, CERT)
+r = subprocess.run(["sh", os.path.join(t.SRC, "mkcert.sh"), t.HOME], capture_output=True, text=True)
+t.ok(r.returncode == 0 and "kept" in r.stderr and os.path.islink(CERT) and os.readlink(CERT) == nowhere and
+     not os.path.lexists(KEY), "mkcert.sh keeps a certificate that is a link leading nowhere: " + r.stderr.strip())
+os.unlink(CERT)
+for f in (CERT, KEY):
+    os.rename(f + ".kept", f)
 
 
 def serve(args, prog=None, env=None, cwd=None):

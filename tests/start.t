@@ -2,10 +2,14 @@
 """start.t - make start and make stop on the scratch home.
 
 Runs `make start NOBUILD=1` for the installed scratch copy (single-user,
-high loopback ports given as make variables), checks what it prints, that
-the services answer and svscan's pid is recorded; runs it a second time
-(harmless: same svscan, same service processes); then `make stop`, after
-which nothing it started is left and the ports are closed.
+high loopback ports given as make variables) as a new installation,
+checks what it prints, the control files it writes, that the services
+answer and svscan's pid is recorded; runs it a second time, over a
+delivery in progress (same svscan, every service restarted with what was
+installed, the delivery finished once, control files the administrator
+removed left missing); then `make stop`, after which nothing it started is
+left and the ports are closed; then once more with the certificate a
+link that leads nowhere, which stays.
 """
 import os
 import pwd
@@ -39,13 +43,27 @@ split = open(os.path.join(t.SRC, "conf-split")).readline().strip()
 ports = {"smtpd": t.free_port(), "submission": t.free_port(), "pop3": t.free_port(),
          "smtps": t.free_port(), "pop3s": t.free_port(), "webadmin": t.free_port()}
 CTL = ("me", "locals", "rcpthosts", "defaultdomain", "listenip", "smtpport", "submissionport", "pop3port",
-       "smtpsport", "pop3sport", "webadminport", "servercert.pem", "serverkey.pem", "spfbehavior")
+       "smtpsport", "pop3sport", "webadminport", "servercert.pem", "serverkey.pem", "spfbehavior",
+       "virtualdomains", "tcp.smtpd")
+# a virtual domain, its mailboxes in a directory of the test's own
+VDOM = "start-virt.test"
+VHOME = t.tmpdir("start.")
 saved = {}
 for n in CTL:
     p = os.path.join(HOME, "control", n)
     saved[n] = open(p, "rb").read() if os.path.exists(p) else None
-    if n in ("me", "locals", "rcpthosts", "defaultdomain", "servercert.pem", "serverkey.pem", "spfbehavior"):
+    if n in ("me", "locals", "rcpthosts", "defaultdomain", "servercert.pem", "serverkey.pem", "spfbehavior",
+             "tcp.smtpd"):
         t.control(n, None)	# start.sh writes these when absent
+t.control("virtualdomains", "%s:%s\n" % (VDOM, VDOM))
+# users/ as the test sets it, and service/settings, whose absence makes
+# this a new installation: put back at the end
+USERS_SAVED = {}
+for rel in ("users/assign", "users/assign.cdb", "users/recipients", "service/settings"):
+    p = os.path.join(HOME, rel)
+    USERS_SAVED[rel] = open(p, "rb").read() if os.path.exists(p) else None
+    if os.path.exists(p):
+        os.unlink(p)
 
 
 def make(target, *extra):
@@ -74,6 +92,35 @@ def up_pid(service):
     return int(m.group(1)) if m else None
 
 
+def child_pid(ppid, comm):
+    """The pid of PPID's child named COMM, or None."""
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = open("/proc/%s/stat" % d).read()
+            except OSError:
+                continue
+            name, rest = st.split(" (", 1)[1].rsplit(") ", 1)
+            if name == comm and int(rest.split()[1]) == ppid:
+                return int(d)
+    return None
+
+
+def waitfor(cond, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+def maildir(name):
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(VHOME, name, sub), exist_ok=True)
+    return os.path.join(VHOME, name, "new")
+
+
 def closed(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -88,7 +135,7 @@ SENDMAIL = "/usr/sbin/sendmail"
 OURS = os.path.join(HOME, "bin", "sendmail")
 # another mailer's sendmail is left alone; none (or a dead link) is replaced
 theirs = os.path.exists(SENDMAIL) and os.path.realpath(SENDMAIL) != os.path.realpath(OURS)
-t.plan(29)
+t.plan(39)
 try:
     # settings that would stop every listener: refused before anything starts
     rc, out, err = make("start", "LISTEN=localhost")
@@ -122,8 +169,10 @@ try:
          "it says how to add a domain, a mailbox, and send a first message")
     ctl = {n: open(os.path.join(HOME, "control", n)).read() for n in ("me", "locals", "rcpthosts", "defaultdomain")}
     t.ok(ctl["me"] == "# the name of this mail server\nmail.start.test \n" and
-         ctl["locals"] == ctl["rcpthosts"] == "mail.start.test\nlocalhost\n",
-         "control/me kept; locals and rcpthosts written from the name it holds, not its comment: %r" % ctl)
+         ctl["locals"] == "mail.start.test\nlocalhost\n",
+         "control/me kept; locals written from the name it holds, not its comment: %r" % ctl)
+    t.is_(ctl["rcpthosts"], "mail.start.test\nlocalhost\n%s\n" % VDOM,
+          "control/rcpthosts: the domains of locals and those of virtualdomains, as without the file")
     t.is_(ctl["defaultdomain"], "start.test\n", "control/defaultdomain: the name without its first label")
     t.is_(open(os.path.join(HOME, "control", "spfbehavior")).read().strip(), "record",
           "control/spfbehavior written: SPF results are recorded")
@@ -184,13 +233,58 @@ try:
         t.ok(os.path.islink(SENDMAIL) and os.readlink(SENDMAIL) == OURS,
              "%s now leads to HOME/bin/sendmail" % SENDMAIL)
 
+    # an install that exists: the control files the administrator took
+    # away are settings (no rcpthosts: the domains of locals and
+    # virtualdomains; no spfbehavior: off), and stay away.  Mail from
+    # 127.0.0.1 must not relay here, so that rcpthosts counts.
+    for n in ("rcpthosts", "spfbehavior", "defaultdomain"):
+        t.control(n, None)
+    t.control("tcp.smtpd", "127.0.0.1:allow\n")
+    t.write(os.path.join(HOME, "users", "assign"),
+            "+%s-:%s:%d:%d:%s:-::\n.\n" % (VDOM, login, os.getuid(), os.getgid(), VHOME))
+    subprocess.run([os.path.join(t.BIN, "qmail-newu")], check=True)
+    slowbox, fastbox = maildir("slowbox"), maildir("fastbox")
+    t.write(os.path.join(VHOME, ".qmail-slow"), "|touch slow.started; sleep 5\n./slowbox/\n")
+    t.write(os.path.join(VHOME, ".qmail-fast"), "./fastbox/\n")
+    # a delivery in progress when make start runs again
+    subprocess.run([os.path.join(t.BIN, "sendmail"), "-f", "someone@start.test", "slow@" + VDOM],
+                   input=b"Subject: slow\n\nqueued before the second make start\n", check=True)
+    started = waitfor(lambda: os.path.exists(os.path.join(VHOME, "slow.started")))
     before = {s: up_pid(s) for s in services}
+    oldsend = child_pid(before.get("send") or 0, "qmail-send")
     rc, out2, err2 = make("start")
     t.is_(rc, 0, "make start a second time exits 0")
+    if rc:
+        t.diag(out2 + err2)
     t.ok("already running" in out2 and int(open(os.path.join(SV, ".pid")).read()) == pid,
          "the second run leaves svscan alone")
-    time.sleep(1)
-    t.is_({s: up_pid(s) for s in services}, before, "and every service keeps its process")
+    t.ok(not [n for n in ("rcpthosts", "spfbehavior", "defaultdomain")
+              if os.path.exists(os.path.join(HOME, "control", n))] and "wrote control/rcpthosts" not in out2,
+         "control/rcpthosts, spfbehavior and defaultdomain, removed from an install, stay missing")
+    t.ok(started and re.search(r"restarting send: qmail-send finishes the deliveries in progress", out2) and
+         re.search(r"^start: restarting smtpd$", out2, re.M),
+         "it says it restarts send, which finishes its deliveries first, and smtpd")
+    # qmail-send has exited once the slow delivery reported
+    t.ok(waitfor(lambda: all(up_pid(s) not in (None, before[s]) for s in services)),
+         "every service that ran was restarted: %r, then %r" % (before, {s: up_pid(s) for s in services}))
+    newsend = child_pid(up_pid("send") or 0, "qmail-send")
+    t.ok(oldsend and newsend and newsend != oldsend and not alive(oldsend),
+         "a new qmail-send runs (pid %s, was %s)" % (newsend, oldsend))
+    t.ok(waitfor(lambda: len(os.listdir(slowbox)) == 1), "the delivery in progress was finished")
+    # the virtual domain still takes mail from other servers, which the
+    # new qmail-send delivers
+    code = None
+    if t.wait_port(ports["smtpd"], timeout=10):
+        with smtplib.SMTP("127.0.0.1", ports["smtpd"], timeout=10) as s:
+            s.ehlo("start.test")
+            s.mail("someone@start.test")
+            code, msg = s.rcpt("fast@" + VDOM)
+            if code == 250:
+                s.data(b"Subject: fast\r\n\r\nafter the second make start\r\n")
+    t.is_(code, 250, "mail for the virtual domain is taken without control/rcpthosts, as its default says")
+    t.ok(waitfor(lambda: len(os.listdir(fastbox)) == 1), "and delivered by the new qmail-send")
+    t.ok(waitfor(lambda: not t.queue_files("mess")) and len(os.listdir(slowbox)) == 1,
+         "the queue is empty, the slow message was delivered once")
 
     rc, out3, err3 = make("stop")
     t.is_(rc, 0, "make stop exits 0")
@@ -211,6 +305,11 @@ try:
     else:
         t.ok(not os.path.lexists(SENDMAIL), "make stop removed the sendmail link")
 
+    # a certificate that is a link into a directory this host lacks (a
+    # backup of a host with /etc/letsencrypt): kept, with a warning
+    for n in ("servercert.pem", "serverkey.pem"):
+        t.control(n, None)
+        os.symlink(os.path.join(VHOME, "letsencrypt", n), os.path.join(HOME, "control", n))
     # a port another program holds is reported, not taken for ours
     squatter = socket.socket()
     squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -226,6 +325,13 @@ try:
          "and says POP3 is not listening, and why, rather than counting another program's socket")
     if not re.search(r"pop3\s+127.*NOT listening", out4):
         t.diag(out4)
+    t.ok(all(os.readlink(os.path.join(HOME, "control", n)) == os.path.join(VHOME, "letsencrypt", n)
+             for n in ("servercert.pem", "serverkey.pem") if os.path.islink(os.path.join(HOME, "control", n))) and
+         all(os.path.islink(os.path.join(HOME, "control", n)) for n in ("servercert.pem", "serverkey.pem")),
+         "a certificate that is a link leading nowhere is kept, not replaced by a self-signed one")
+    t.ok("warning: control/servercert.pem is a link to %s, which does not exist" %
+         os.path.join(VHOME, "letsencrypt", "servercert.pem") in out4 and "self-signed" not in err4,
+         "and make start says it leads nowhere")
     pid = int(open(os.path.join(SV, ".pid")).read()) if os.path.exists(os.path.join(SV, ".pid")) else pid
     make("stop")
 finally:
@@ -235,11 +341,16 @@ finally:
         os.kill(pid, 9)
     for n, v in saved.items():
         path = os.path.join(HOME, "control", n)
-        if v is None:
-            if os.path.exists(path):
-                os.unlink(path)
-        else:
+        if os.path.lexists(path):
+            os.unlink(path)
+        if v is not None:
             t.write(path, v, 0o600 if n == "serverkey.pem" else 0o644)
+    for rel, v in USERS_SAVED.items():
+        path = os.path.join(HOME, rel)
+        if os.path.exists(path):
+            os.unlink(path)
+        if v is not None:
+            t.write(path, v)
     shutil.rmtree(SV, ignore_errors=True)
     for s in ("send", "smtpd", "submission", "pop3", "smtps", "pop3s", "webadmin"):
         shutil.rmtree(os.path.join(HOME, "log", s), ignore_errors=True)
