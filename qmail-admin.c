@@ -20,9 +20,9 @@
  * control files.  One qmail-admin runs at a time (users/admin.lock).
  * Passwords come from the terminal or standard input, never argv, and
  * are read before the lock is taken.
- * Below domains/ and queue/, which other users own, no symbolic link is
- * followed (see "files").  A command that stops part way (exit 111) is
- * finished by running it again.
+ * Below domains/, alias/ and queue/, which other users own, no symbolic
+ * link is followed (see "files").  A command that stops part way (exit
+ * 111) is finished by running it again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -104,6 +104,14 @@ nul(struct str *s)
 		die_nomem();
 }
 
+/* put_out - s on standard output */
+static void
+put_out(const struct str *s)
+{
+	if (!fd_writeall(1, s->s, s->len, 0))
+		die_sys(EXIT_TEMP, "unable to write output");
+}
+
 /* path - s = a/b/c (NULs end the list), NUL-terminated */
 static const char *
 path3(struct str *s, const char *a, const char *b, const char *c)
@@ -125,11 +133,12 @@ path3(struct str *s, const char *a, const char *b, const char *c)
 /* ---- files ----
  *
  * qmail-admin runs as root, but the vmail user owns domains/ and
- * everything below it, and qmail-send's users own what is below queue/:
- * a link left there must not turn a write, a chown or a removal by root
- * into one where the link points.  Below those two directories no
- * symbolic link is followed: directories are opened one component at a
- * time with O_NOFOLLOW (only the first, "domains" or "queue", which sits
+ * everything below it, the alias user alias/ (which backup and restore
+ * copy), and qmail-send's users own what is below queue/: a link left
+ * there must not turn a write, a chown or a removal by root into one
+ * where the link points.  Below those directories no symbolic link is
+ * followed: directories are opened one component at a time with
+ * O_NOFOLLOW (only the first, "domains", "alias" or "queue", which sits
  * in root's install root, may be a link), files are reached with the
  * *at calls relative to that descriptor, new files are made with O_EXCL,
  * and owners and modes are set on descriptors.  control/ and users/ are
@@ -139,7 +148,8 @@ path3(struct str *s, const char *a, const char *b, const char *c)
 static int
 untrusted(const char *fn)
 {
-	return str_start(fn, "domains/") || str_start(fn, "queue/");
+	return str_start(fn, "domains/") || str_start(fn, "queue/") ||
+	    str_start(fn, "alias/");
 }
 
 static void
@@ -224,13 +234,14 @@ parent_open(const char *fn, const char **base)
 	return fd;
 }
 
-/* die_file - "unable to WHAT FN: why"; a link is called one */
+/* die_file - "unable to WHAT FN: why", exit 111; a link where none is
+ * followed is called one */
 static void __attribute__((noreturn))
 die_file(const char *what, const char *fn)
 {
-	if (errno == ELOOP)
+	if (errno == ELOOP && untrusted(fn))
 		die(EXIT_TEMP, what, fn, ": a symbolic link is on the way, and "
-		    "qmail-admin follows none below domains/ and queue/");
+		    "qmail-admin follows none below domains/, alias/ and queue/");
 	die_sys(EXIT_TEMP, what, fn);
 }
 
@@ -246,7 +257,7 @@ readtext(const char *fn, struct str *out)
 
 	if (!untrusted(fn)) {
 		if ((r = control_readfile(fn, out, FILEMAX)) == -1)
-			die_sys(EXIT_TEMP, "unable to read ", fn);
+			die_file("unable to read ", fn);
 		return r;
 	}
 	out->len = 0;
@@ -263,12 +274,12 @@ readtext(const char *fn, struct str *out)
 		die_file("unable to read ", fn);
 	}
 	if (fstat(fd, &st) == -1)
-		die_sys(EXIT_TEMP, "unable to read ", fn);
+		die_file("unable to read ", fn);
 	if (!S_ISREG(st.st_mode))
 		die(EXIT_TEMP, "unable to read ", fn, ": not a regular file");
 	while ((got = fd_read(fd, x, sizeof x, 0)) != 0) {
 		if (got == -1)
-			die_sys(EXIT_TEMP, "unable to read ", fn);
+			die_file("unable to read ", fn);
 		if (out->len + (size_t)got > FILEMAX)
 			die(EXIT_TEMP, "unable to read ", fn, ": too large");
 		catb(out, x, (size_t)got);
@@ -301,7 +312,7 @@ write_atomic_at(int dfd, const char *name, const char *fn, const char *data,
 		if (geteuid() == 0)
 			uid = st.st_uid, gid = st.st_gid;
 	} else if (r == -1 && errno != ENOENT && !untrusted(fn))
-		die_sys(EXIT_TEMP, "unable to stat ", fn);
+		die_file("unable to stat ", fn);
 	else if (o && o->change)
 		uid = o->uid, gid = o->gid;
 	catx(&tmp, name);
@@ -311,11 +322,11 @@ write_atomic_at(int dfd, const char *name, const char *fn, const char *data,
 	catx(&tfn, ".tmp");
 	nul(&tfn);
 	if (unlinkat(dfd, tmp.s, 0) == -1 && errno != ENOENT)
-		die_sys(EXIT_TEMP, "unable to remove ", tfn.s);
+		die_file("unable to remove ", tfn.s);
 	fd = openat(dfd, tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1)
-		die_sys(EXIT_TEMP, "unable to create ", tfn.s);
+		die_file("unable to create ", tfn.s);
 	if (!fd_writeall(fd, data, n, 0))
 		goto fail;
 	if ((uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
@@ -326,7 +337,7 @@ write_atomic_at(int dfd, const char *name, const char *fn, const char *data,
 		goto fail;
 	}
 	if (renameat(dfd, tmp.s, dfd, name) == -1 || fsync(dfd) == -1)
-		die_sys(EXIT_TEMP, "unable to replace ", fn);
+		die_file("unable to replace ", fn);
 	str_free(&tmp);
 	str_free(&tfn);
 	return;
@@ -334,7 +345,7 @@ fail:
 	if (fd != -1)
 		close_keep(fd);	/* reporting the write error */
 	(void)unlinkat(dfd, tmp.s, 0);	/* a leftover would only waste space */
-	die_sys(EXIT_TEMP, "unable to write ", tfn.s);
+	die_file("unable to write ", tfn.s);
 }
 
 /* write_atomic - the same for the path fn */
@@ -366,10 +377,10 @@ remove_file(const char *fn)
 	}
 	if (unlinkat(dfd, base, 0) == -1) {
 		if (errno != ENOENT)
-			die_sys(EXIT_TEMP, "unable to remove ", fn);
+			die_file("unable to remove ", fn);
 		r = 0;
 	} else if (fsync(dfd) == -1)
-		die_sys(EXIT_TEMP, "unable to remove ", fn);
+		die_file("unable to remove ", fn);
 	(void)close(dfd);	/* only read and fsynced */
 	return r;
 }
@@ -398,14 +409,14 @@ mkdir_owned(const char *fn, mode_t mode, const struct owner *o, int exist_ok)
 	if ((dfd = parent_open(fn, &base)) == -1)
 		die_file("unable to create ", fn);
 	if (mkdirat(dfd, base, mode) == -1 && !(exist_ok && errno == EEXIST))
-		die_sys(EXIT_TEMP, "unable to create ", fn);
+		die_file("unable to create ", fn);
 	if ((fd = open_dir_at(dfd, base, !untrusted(fn))) == -1)
 		die_file("unable to open ", fn);
 	(void)close(dfd);	/* only read */
 	if (fchmod(fd, mode) == -1)
-		die_sys(EXIT_TEMP, "unable to set mode of ", fn);
+		die_file("unable to set mode of ", fn);
 	if (o->change && fchown(fd, o->uid, o->gid) == -1)
-		die_sys(EXIT_TEMP, "unable to change owner of ", fn);
+		die_file("unable to change owner of ", fn);
 	return fd;
 }
 
@@ -460,12 +471,12 @@ rm_tree(const char *fn)
 		die_file("unable to remove ", fn);
 	}
 	if (rm_at(dfd, base) == -1 || fsync(dfd) == -1)
-		die_sys(EXIT_TEMP, "unable to remove ", fn);
+		die_file("unable to remove ", fn);
 	(void)close(dfd);	/* only read and fsynced */
 }
 
-/* stat_nofollow - lstat, below domains/ and queue/ without following a
- * link on the way either; 0, or -1 with errno */
+/* stat_nofollow - lstat, below domains/, alias/ and queue/ without
+ * following a link on the way either; 0, or -1 with errno */
 static int
 stat_nofollow(const char *fn, struct stat *st)
 {
@@ -724,6 +735,18 @@ need_domain(const char *d)
 		die(EXIT_PERM, "no such virtual domain: ", d);
 }
 
+/* addr_full - user@domain of x into s, NUL-terminated */
+static const char *
+addr_full(struct str *s, const struct addr *x)
+{
+	s->len = 0;
+	catx(s, x->user.s);
+	catx(s, "@");
+	catx(s, x->domain.s);
+	nul(s);
+	return s->s;
+}
+
 /* dotqmail - domains/DOMAIN/.qmail-LOCAL, dots written as colons the
  * way qmail-local looks for them */
 static const char *
@@ -776,7 +799,7 @@ vpasswd_rebuild(const char *d, const struct owner *o)
 			die_sys(EXIT_TEMP, "unable to write ", fn.s, ".tmp");
 	}
 	if (!lcdb_make_finish(&m))
-		die_sys(EXIT_TEMP, "unable to write ", fn.s);
+		die_file("unable to write ", fn.s);
 	(void)close(dfd);	/* only read and fsynced */
 	str_free(&fn);
 	str_free(&t);
@@ -1014,6 +1037,15 @@ recipients_edit(const char *add, const char *drop, const char *dropdomain)
 	str_free(&out);
 }
 
+/* cat_ids - "uid:gid" of the vmail user for users/assign */
+static void
+cat_ids(struct str *s, const struct owner *o)
+{
+	if (!str_catulong(s, o->auid) || !str_catc(s, ':') ||
+	    !str_catulong(s, o->agid))
+		die_nomem();
+}
+
 /* assign_edit - add or drop the +DOMAIN- line.  qmail-newu reads
  * users/assign up to its first line holding only a dot and ignores the
  * rest: the entry goes before that dot, what follows it stays as it is */
@@ -1043,9 +1075,8 @@ assign_edit(const char *d, int add, const struct owner *o)
 		catx(&out, ":");
 		catx(&out, auto_users[AUTO_VMAIL]);
 		catx(&out, ":");
-		if (!str_catulong(&out, o->auid) || !str_catc(&out, ':') ||
-		    !str_catulong(&out, o->agid) || !str_catc(&out, ':'))
-			die_nomem();
+		cat_ids(&out, o);
+		catx(&out, ":");
 		catx(&out, auto_home);
 		catx(&out, "/domains/");
 		catx(&out, d);
@@ -1186,6 +1217,32 @@ webtotp_drop(const char *login)
 
 /* ---- domain ---- */
 
+/* vd_next - into d the next domain from *pos on in the text t of
+ * control/virtualdomains that qmail-admin manages (a domain name, lower
+ * case, with a domains/D/vpasswd); 0 at the end */
+static int
+vd_next(const struct str *t, size_t *pos, struct str *d)
+{
+	struct str p = STR_ZERO;
+	size_t n, c;
+	const char *l;
+	int r = 0;
+
+	while (!r && line_next(t, pos, &l, &n)) {
+		c = str_chrb(l, n, ':');
+		if (c == n || c == 0)
+			continue;
+		d->len = 0;
+		catb(d, l, c);
+		nul(d);
+		str_lowerb(d->s, d->len);
+		r = vpasswd_domain_ok(d->s, d->len) &&
+		    exists(path3(&p, "domains", d->s, "vpasswd"));
+	}
+	str_free(&p);
+	return r;
+}
+
 /* local_domain - 1 when qmail-send delivers d by local part: it is in
  * control/locals, or control/locals is missing and d is control/me */
 static int
@@ -1218,9 +1275,12 @@ pm_alias(const char *d, const struct owner *o)
 {
 	struct addr x = { STR_ZERO, STR_ZERO };
 	struct str me = STR_ZERO, fn = STR_ZERO, tg = STR_ZERO, full = STR_ZERO;
-	size_t n;
+	int r;
 
-	if (readtext("control/me", &me) == 0 || (n = str_chrb(me.s, me.len, '\n')) == 0) {
+	/* read as qmail-send reads it: comments and trailing blanks are no name */
+	if ((r = control_readline("control/me", &me)) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/me");
+	if (r == 0) {
 		warn("no control/me: postmaster@", d, " is no alias of the system's postmaster");
 		return;
 	}
@@ -1231,7 +1291,7 @@ pm_alias(const char *d, const struct owner *o)
 	if (!exists(dotqmail(&fn, &x)) && !vpasswd_get(&x, &tg)) {
 		tg.len = 0;
 		catx(&tg, "postmaster@");
-		catb(&tg, me.s, n);
+		catb(&tg, me.s, me.len);
 		catb(&tg, "", 1);
 		recipients_edit(full.s, NULL, NULL);
 		forwards_write(fn.s, ALIAS_MARK, &tg, o);
@@ -1290,7 +1350,7 @@ domain_fresh(const char *d)
 		    ".qmail-postmaster") && pm_default(path3(&q, "domains", d, e->d_name))))
 			fresh = 0;
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", p.s);
+		die_file("unable to read ", p.s);
 	(void)closedir(dir);	/* read-only */
 	if (fresh && readtext(path3(&p, "domains", d, "vpasswd"), &t) != 1)
 		fresh = 0;
@@ -1310,22 +1370,11 @@ domain_fresh(const char *d)
 static void
 prefix_clash(const char *d)
 {
-	struct str t = STR_ZERO, e = STR_ZERO, p = STR_ZERO;
-	size_t pos = 0, n, c, dl = strlen(d);
-	const char *l;
+	struct str t = STR_ZERO, e = STR_ZERO;
+	size_t pos = 0, dl = strlen(d);
 
 	readtext("control/virtualdomains", &t);
-	while (line_next(&t, &pos, &l, &n)) {
-		c = str_chrb(l, n, ':');
-		if (c == n || c == 0 || l[0] == '#')
-			continue;
-		e.len = 0;
-		catb(&e, l, c);
-		nul(&e);
-		str_lowerb(e.s, e.len);
-		if (!vpasswd_domain_ok(e.s, e.len) ||
-		    !exists(path3(&p, "domains", e.s, "vpasswd")))
-			continue;	/* no domain qmail-admin manages */
+	while (vd_next(&t, &pos, &e)) {
 		if (e.len + 1 < dl && !memcmp(d, e.s, e.len) && d[e.len] == '-')
 			die(EXIT_PERM, "refused: ", d, " is the domain ", e.s,
 			    " here, a hyphen and more: mail to ", d + e.len + 1,
@@ -1337,7 +1386,6 @@ prefix_clash(const char *d)
 	}
 	str_free(&t);
 	str_free(&e);
-	str_free(&p);
 }
 
 /* domain_add - the directory, the users/assign entry, control/rcpthosts,
@@ -1368,7 +1416,7 @@ domain_add(const char *d, const struct owner *o)
 		(void)close(fd);	/* fsynced by the writes in it */
 		path3(&p, "domains", d, NULL);
 		if (rename(tmp.s, p.s) == -1 || fsync_dir_of(p.s) == -1)
-			die_sys(EXIT_TEMP, "unable to create ", p.s);
+			die_file("unable to create ", p.s);
 	} else if (domain_fresh(d)) {
 		warn("finishing the domain add of ", d, " that stopped part way");
 		vpasswd_rebuild(d, o);
@@ -1450,7 +1498,7 @@ deleted_sweep(const char *dir)
 		if (str_start(e->d_name, ".deleted."))
 			rm_tree(path3(&p, dir, e->d_name, NULL));
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", dir);
+		die_file("unable to read ", dir);
 	(void)closedir(d);	/* read-only */
 	str_free(&p);
 }
@@ -1500,27 +1548,15 @@ domain_del(const char *d, const struct opts *op, const struct owner *o)
 static void
 domain_list(void)
 {
-	struct str t = STR_ZERO, out = STR_ZERO, p = STR_ZERO;
-	size_t pos = 0, n, c;
-	const char *l;
+	struct str t = STR_ZERO, out = STR_ZERO, d = STR_ZERO;
+	size_t pos = 0;
 
 	readtext("control/virtualdomains", &t);
-	while (line_next(&t, &pos, &l, &n)) {
-		c = str_chrb(l, n, ':');
-		if (c == n || c == 0 || l[0] == '#')
-			continue;
-		p.len = 0;
-		catx(&p, "domains/");
-		catb(&p, l, c);
-		catx(&p, "/vpasswd");
-		nul(&p);
-		if (!exists(p.s))
-			continue;	/* a virtual domain qmail-admin does not manage */
-		catb(&out, l, c);
+	while (vd_next(&t, &pos, &d)) {
+		catx(&out, d.s);
 		catx(&out, "\n");
 	}
-	if (!fd_writeall(1, out.s, out.len, 0))
-		die_sys(EXIT_TEMP, "unable to write output");
+	put_out(&out);
 }
 
 /* ---- user ---- */
@@ -1574,7 +1610,23 @@ static void
 fsync_close(int fd, const char *fn)
 {
 	if (fsync(fd) == -1 || close(fd) == -1)
-		die_sys(EXIT_TEMP, "unable to sync ", fn);
+		die_file("unable to sync ", fn);
+}
+
+/* quota_write - Maildir++: the limit in the first line of maildirsize,
+ * the file fn; no quota, no file */
+static void
+quota_write(const char *fn, unsigned long quota, const struct owner *o)
+{
+	struct str q = STR_ZERO;
+
+	if (!quota)
+		return;
+	if (!str_catulong(&q, quota))
+		die_nomem();
+	catx(&q, "S\n");
+	write_atomic(fn, q.s, q.len, 0600, o);
+	str_free(&q);
 }
 
 /* mailbox_make - domains/D/USER/ with Maildir/tmp, new and cur (and the
@@ -1600,21 +1652,14 @@ mailbox_make(const struct addr *x, unsigned long quota, const struct owner *o)
 	for (i = 0; i < 3; i++)
 		fsync_close(mkdir_owned(path3(&p, tmp.s, "Maildir", sub[i]), 0700,
 		    o, 0), p.s);
-	if (quota) {
-		/* Maildir++: the limit in the first line of maildirsize */
-		if (!str_catulong(&q, quota))
-			die_nomem();
-		catx(&q, "S\n");
-		write_atomic(path3(&p, tmp.s, "Maildir", "maildirsize"), q.s,
-		    q.len, 0600, o);
-	}
+	quota_write(path3(&p, tmp.s, "Maildir", "maildirsize"), quota, o);
 	fsync_close(mfd, path3(&p, tmp.s, "Maildir", NULL));
 	fsync_close(bfd, tmp.s);
 	path3(&p, "domains", x->domain.s, x->user.s);
 	if ((dfd = dir_open(path3(&q, "domains", x->domain.s, NULL))) == -1)
 		die_file("unable to open ", q.s);
 	if (renameat(dfd, name.s, dfd, x->user.s) == -1)
-		die_sys(EXIT_TEMP, "unable to create ", p.s);
+		die_file("unable to create ", p.s);
 	fsync_close(dfd, q.s);
 	str_free(&tmp);
 	str_free(&p);
@@ -1622,25 +1667,19 @@ mailbox_make(const struct addr *x, unsigned long quota, const struct owner *o)
 	str_free(&name);
 }
 
-/* set_maildirsize - the Maildir++ quota line (usage is recounted by
- * whoever reads it next); no quota, no file */
+/* set_maildirsize - the Maildir++ quota line of x (usage is recounted
+ * by whoever reads it next); no quota, no file */
 static void
 set_maildirsize(const struct addr *x, unsigned long quota, const struct owner *o)
 {
-	struct str p = STR_ZERO, q = STR_ZERO;
+	struct str p = STR_ZERO;
 
 	path3(&p, "domains", x->domain.s, x->user.s);
 	catx(&p, "/Maildir/maildirsize");
 	nul(&p);
 	(void)remove_file(p.s);	/* the old usage lines go with it */
-	if (quota) {
-		if (!str_catulong(&q, quota))
-			die_nomem();
-		catx(&q, "S\n");
-		write_atomic(p.s, q.s, q.len, 0600, o);
-	}
+	quota_write(p.s, quota, o);
 	str_free(&p);
-	str_free(&q);
 }
 
 /* user_free - user add's checks: the domain is ours, the name no
@@ -1703,10 +1742,7 @@ user_add(const char *a, const struct opts *op, const struct owner *o)
 		mailbox_line(&q, &x);
 		write_atomic(dotqmail(&p, &x), q.s, q.len, 0600, o);
 	}
-	catx(&full, x.user.s);
-	catx(&full, "@");
-	catx(&full, x.domain.s);
-	nul(&full);
+	addr_full(&full, &x);
 	recipients_edit(full.s, NULL, NULL);
 	vpasswd_put(&x, &line, o);
 	newu();
@@ -1743,10 +1779,7 @@ user_del(const char *a, const struct owner *o)
 		warn("finishing the user del of ", a, " that stopped part way");
 	/* what dels before this one set aside: the name is free again */
 	deleted_sweep(dir.s);
-	catx(&full, x.user.s);
-	catx(&full, "@");
-	catx(&full, x.domain.s);
-	nul(&full);
+	addr_full(&full, &x);
 	recipients_edit(NULL, full.s, NULL);
 	newu();
 	(void)remove_file(dotqmail(&p, &x));
@@ -1904,8 +1937,7 @@ user_list(const char *d)
 		}
 		catx(&out, "\n");
 	}
-	if (!fd_writeall(1, out.s, out.len, 0))
-		die_sys(EXIT_TEMP, "unable to write output");
+	put_out(&out);
 	str_free(&md);
 }
 
@@ -2015,10 +2047,7 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 			catx(&targets, tv[i]);
 			catb(&targets, "", 1);
 		}
-	catx(&full, x.user.s);
-	catx(&full, "@");
-	catx(&full, x.domain.s);
-	nul(&full);
+	addr_full(&full, &x);
 	/* the recipient first: an add that stops before the .qmail file is
 	 * written is finished by running it again */
 	if (r == 0)
@@ -2064,10 +2093,7 @@ forwards_del(const char *a, char **tv, int tc, const char *mark,
 		return;
 	}
 	/* an empty .qmail file would mean the default delivery: remove it */
-	catx(&full, x.user.s);
-	catx(&full, "@");
-	catx(&full, x.domain.s);
-	nul(&full);
+	addr_full(&full, &x);
 	recipients_edit(NULL, full.s, NULL);
 	newu();
 	(void)remove_file(fn.s);
@@ -2120,10 +2146,9 @@ alias_list(const char *d)
 		out.s[out.len - 1] = '\n';
 	}
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", p.s);
+		die_file("unable to read ", p.s);
 	(void)closedir(dir);	/* read-only */
-	if (!fd_writeall(1, out.s, out.len, 0))
-		die_sys(EXIT_TEMP, "unable to write output");
+	put_out(&out);
 }
 
 static void
@@ -2137,8 +2162,7 @@ list_members(const char *a)
 	if (forwards_read(dotqmail(&fn, &x), LIST_MARK, &targets) != 1)
 		die(EXIT_PERM, "no such list: ", a);
 	print_targets(&out, &targets, "\n");
-	if (!fd_writeall(1, out.s, out.len, 0))
-		die_sys(EXIT_TEMP, "unable to write output");
+	put_out(&out);
 }
 
 /* list_make - a qmail-list(1) list in a virtual domain: bin/qmail-list
@@ -2195,12 +2219,7 @@ list_make(const char *a, const char *owner, const struct owner *o)
 		die_sys(EXIT_TEMP, "unable to wait for bin/qmail-list");
 	if ((code = spawn_exitcode(status)) != 0)
 		die(code == EXIT_PERM ? EXIT_PERM : EXIT_TEMP, "bin/qmail-list make failed");
-	p.len = 0;
-	catx(&p, x.user.s);
-	catx(&p, "@");
-	catx(&p, x.domain.s);
-	nul(&p);
-	recipients_edit(p.s, NULL, NULL);
+	recipients_edit(addr_full(&p, &x), NULL, NULL);
 	newu();
 }
 
@@ -2247,35 +2266,25 @@ hashes_check(const char *d)
 static void
 sync_everything(const struct owner *o)
 {
-	struct str t = STR_ZERO, d = STR_ZERO, p = STR_ZERO;
-	size_t pos = 0, n, c;
-	const char *l;
+	struct str t = STR_ZERO, d = STR_ZERO;
+	size_t pos = 0;
 
 	readtext("control/virtualdomains", &t);
-	while (line_next(&t, &pos, &l, &n)) {
-		c = str_chrb(l, n, ':');
-		if (c == n || c == 0)
-			continue;
-		d.len = 0;
-		catb(&d, l, c);
-		nul(&d);
-		if (vpasswd_domain_ok(d.s, d.len) &&
-		    exists(path3(&p, "domains", d.s, "vpasswd"))) {
-			vpasswd_rebuild(d.s, o);
-			hashes_check(d.s);
-		}
+	while (vd_next(&t, &pos, &d)) {
+		vpasswd_rebuild(d.s, o);
+		hashes_check(d.s);
 	}
 	newu();
 	hup_send();
 	str_free(&t);
 	str_free(&d);
-	str_free(&p);
 }
 
 /* ---- backup and restore ---- */
 
-/* a backup directory: control/ users/ domains/ [queue/] and, written
- * last, the file lanmail-backup that says it is complete */
+/* a backup directory: control/ users/ alias/ domains/ [queue/] and,
+ * written last, the file lanmail-backup that says it is complete (older
+ * backups have no alias/) */
 #define BACKUP_MARK "lanmail-backup"
 #define BACKUP_VERSION "lanmail-backup 1\n"
 
@@ -2391,18 +2400,40 @@ basename_len(const char *s)
 	return str_chrb(s, strlen(s), ':');
 }
 
+/* idmap - the uid of each user and the gid of each group of conf-users
+ * (by AUTO_* index) on the machine a backup was made on, [0], and on
+ * this one, [1]: a restore gives a file of control/ or users/ owned by
+ * one of them this machine's id of the same user or group (the DKIM
+ * keys' group, say, which may have another number here).  idmapped
+ * says restore set it. */
+static unsigned long idmap[2][AUTO_NUSERS];
+static int idmapped;
+
+/* map_id - id mapped by idmap over the entries from to to */
+static unsigned long
+map_id(unsigned long id, int from, int to)
+{
+	for (; idmapped && from < to; from++)
+		if (idmap[0][from] == id)
+			return idmap[1][from];
+	return id;
+}
+
 /* set_attr - owner and mode of a copy: the owner o when given (restore
- * into domains/), else, when root copies, the owner of the original */
+ * into domains/ and alias/), else, when root copies, the owner of the
+ * original (mapped, see idmap) */
 static void
 set_attr(int fd, const struct stat *st, const struct owner *o, const char *fn)
 {
 	if (o && o->change) {
 		if (fchown(fd, o->uid, o->gid) == -1)
-			die_sys(EXIT_TEMP, "unable to set owner of ", fn);
-	} else if (!o && geteuid() == 0 && fchown(fd, st->st_uid, st->st_gid) == -1)
-		die_sys(EXIT_TEMP, "unable to set owner of ", fn);
+			die_file("unable to set owner of ", fn);
+	} else if (!o && geteuid() == 0 &&
+	    fchown(fd, (uid_t)map_id(st->st_uid, 0, AUTO_GQMAIL),
+	    (gid_t)map_id(st->st_gid, AUTO_GQMAIL, AUTO_NUSERS)) == -1)
+		die_file("unable to set owner of ", fn);
 	if (fchmod(fd, st->st_mode & 07777) == -1)
-		die_sys(EXIT_TEMP, "unable to set mode of ", fn);
+		die_file("unable to set mode of ", fn);
 }
 
 /* copy_file_at - sname in sdir to dname in ddir (made new), with mode,
@@ -2427,36 +2458,36 @@ copy_file_at(int sdir, const char *sname, int ddir, const char *dname,
 			warn("left out ", from, ": it became a symbolic link");
 			return -1;
 		}
-		die_sys(EXIT_TEMP, "unable to open ", from);
+		die_file("unable to open ", from);
 	}
 	if (fstat(in, &st) == -1)
-		die_sys(EXIT_TEMP, "unable to stat ", from);
+		die_file("unable to stat ", from);
 	if (!S_ISREG(st.st_mode)) {
 		(void)close(in);	/* read-only */
 		warn("left out ", from, ": not a regular file");
 		return -1;
 	}
 	if (unlinkat(ddir, dname, 0) == -1 && errno != ENOENT)
-		die_sys(EXIT_TEMP, "unable to replace ", to);
+		die_file("unable to replace ", to);
 	out = openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (out == -1)
-		die_sys(EXIT_TEMP, "unable to create ", to);
+		die_file("unable to create ", to);
 	for (;;) {
 		if ((r = fd_read(in, x, sizeof x, 0)) == -1)
-			die_sys(EXIT_TEMP, "unable to read ", from);
+			die_file("unable to read ", from);
 		if (r == 0)
 			break;
 		if (!fd_writeall(out, x, (size_t)r, 0))
-			die_sys(EXIT_TEMP, "unable to write ", to);
+			die_file("unable to write ", to);
 	}
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
 	set_attr(out, &st, o, to);
 	if (futimens(out, ts) == -1)
-		die_sys(EXIT_TEMP, "unable to set times of ", to);
+		die_file("unable to set times of ", to);
 	if (close(out) == -1)
-		die_sys(EXIT_TEMP, "unable to write ", to);
+		die_file("unable to write ", to);
 	(void)close(in);	/* read-only */
 	return 1;
 }
@@ -2490,9 +2521,9 @@ copy_dirattr(int sfd, int ddir, const char *name, const char *to,
 	int fd;
 
 	if (fstat(sfd, &st) == -1)
-		die_sys(EXIT_TEMP, "unable to stat the original of ", to);
+		die_file("unable to stat the original of ", to);
 	if (mkdirat(ddir, name, 0700) == -1 && errno != EEXIST)
-		die_sys(EXIT_TEMP, "unable to create ", to);
+		die_file("unable to create ", to);
 	if ((fd = open_dir_at(ddir, name, !untrusted(to))) == -1)
 		die_file("unable to open ", to);
 	set_attr(fd, &st, o, to);
@@ -2505,7 +2536,8 @@ copy_dirattr(int sfd, int ddir, const char *name, const char *to,
  * goes missing */
 enum kind {
 	K_TREE,		/* anything else: everything copied */
-	K_CONTROL,	/* control/: NAME.tmp of write_atomic */
+	K_CONTROL,	/* control/, alias/: NAME.tmp of write_atomic and of
+			 * qmail-newaliases */
 	K_USERS,	/* users/: the same, the lock files, authfail/ */
 	K_DOMAINS,	/* domains/: .new (domain add), .deleted.PID (domain del) */
 	K_DOMAIN,	/* domains/D/: NAME.tmp, .new-USER/ (user add),
@@ -2559,8 +2591,79 @@ is_maildir(int fd, const char *name, enum kind k)
 }
 
 /* restoring - set by restore: a Maildir's maildirsize keeps only its
- * quota line, so the usage is recounted from what was restored */
+ * quota line, so the usage is recounted from what was restored; and
+ * restore_home, when the backup names the install root it was made in,
+ * the paths in it are moved to this install's (see relocate) */
 static int restoring;
+static const char *restore_home;
+
+/* under - the length of root when the path at p (n bytes on) lies
+ * below it, else 0 */
+static size_t
+under(const char *p, size_t n, const char *root)
+{
+	size_t rl = strlen(root);
+
+	return n > rl && p[rl] == '/' && memcmp(p, root, rl) == 0 ? rl : 0;
+}
+
+/* relocate - into out, t with each path below restore_home, the install
+ * root of the backup, moved below this install's root.  A path starts a
+ * line or follows a blank, '|' or ':': the home field of users/assign,
+ * a Maildir or mbox line, the words of a program line of a .qmail file
+ * (qmail-list's list lines name bin/qmail-list and the list directory).
+ * A path below this root stays (it may lie below the backup's too); any
+ * other stays as well, with a warning when it leads into a domains/
+ * directory, which only an install has (fn names the file in it).  1
+ * when a path moved */
+static int
+relocate(const struct str *t, struct str *out, const char *fn)
+{
+	const char *old = restore_home;
+	struct str w = STR_ZERO;
+	size_t i, e, rl;
+	int moved = 0;
+
+	out->len = 0;
+	for (i = 0; i < t->len; i++) {
+		if (i == 0 || str_chrb(" \t|:\n", 5, t->s[i - 1]) < 5) {
+			for (e = i; e < t->len && str_chrb(" \t:\n", 4, t->s[e]) == 4; e++)
+				;
+			if (under(t->s + i, e - i, auto_home))
+				;	/* this install's */
+			else if ((rl = under(t->s + i, e - i, old)) != 0) {
+				catx(out, auto_home);
+				i += rl;
+				moved = 1;
+			} else if (t->s[i] == '/') {
+				w.len = 0;
+				catb(&w, t->s + i, e - i);
+				nul(&w);
+				if (strstr(w.s, "/domains/"))
+					warn(fn, ": ", w.s, " lies in neither this install (",
+					    auto_home, ") nor the backup's (", old,
+					    "): left as it is");
+			}
+		}
+		catb(out, t->s + i, 1);
+	}
+	str_free(&w);
+	return moved;
+}
+
+/* relocate_file - the copy of a .qmail file (name in dfd) with the
+ * paths of this install (see relocate), its mode and owner kept */
+static void
+relocate_file(int dfd, const char *name, const char *fn)
+{
+	struct str t = STR_ZERO, out = STR_ZERO;
+
+	readtext(fn, &t);
+	if (relocate(&t, &out, fn))
+		write_atomic_at(dfd, name, fn, out.s, out.len, 0600, NULL);
+	str_free(&t);
+	str_free(&out);
+}
 
 /* quota_recount - cut the copied maildirsize (name in dfd) to its first
  * line.  The usage lines of the backup were counted in the live mailbox
@@ -2577,10 +2680,10 @@ quota_recount(int dfd, const char *name, const char *fn)
 	int fd;
 
 	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		die_sys(EXIT_TEMP, "unable to open ", fn);
+		die_file("unable to open ", fn);
 	while (n < sizeof x) {
 		if ((r = fd_read(fd, x + n, sizeof x - n, 0)) == -1)
-			die_sys(EXIT_TEMP, "unable to read ", fn);
+			die_file("unable to read ", fn);
 		if (r == 0)
 			break;
 		n += (size_t)r;
@@ -2602,7 +2705,7 @@ reopen(int fd, const char *fn)
 
 	if ((nfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (d = fdopendir(nfd)) == NULL)
-		die_sys(EXIT_TEMP, "unable to read ", fn);
+		die_file("unable to read ", fn);
 	return d;
 }
 
@@ -2638,7 +2741,7 @@ copy_msgs(int sfd, int dfd, const char *from, const char *to,
 		}
 	}
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", from);
+		die_file("unable to read ", from);
 	(void)closedir(d);	/* read-only */
 	str_free(&f);
 	str_free(&t);
@@ -2693,7 +2796,7 @@ copy_maildir(int sfd, int dfd, const char *from, const char *to,
 			die_sys(EXIT_TEMP, "unable to remove ", t[1].s, "/", e->d_name);
 	}
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", t[1].s);
+		die_file("unable to read ", t[1].s);
 	(void)closedir(dir);	/* read-only */
 	for (i = 0; i < 3; i++) {
 		(void)close(s[i]);	/* read-only */
@@ -2733,7 +2836,7 @@ copy_dir(int sfd, int dfd, const char *from, const char *to, enum kind k,
 		if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue;
-			die_sys(EXIT_TEMP, "unable to stat ", f.s);
+			die_file("unable to stat ", f.s);
 		}
 		if (left_out(k, e->d_name, &st))
 			continue;
@@ -2758,25 +2861,31 @@ copy_dir(int sfd, int dfd, const char *from, const char *to, enum kind k,
 			(void)close(cs);	/* read-only */
 			(void)close(cd);	/* the files in it are closed */
 		} else if (S_ISREG(st.st_mode)) {
-			if (copy_file_at(sfd, e->d_name, dfd, e->d_name, f.s, t.s, o) == 1 &&
-			    restoring && k == K_MAILDIR && str_equal(e->d_name, "maildirsize"))
+			if (copy_file_at(sfd, e->d_name, dfd, e->d_name, f.s, t.s, o) != 1 ||
+			    !restoring)
+				continue;
+			if (k == K_MAILDIR && str_equal(e->d_name, "maildirsize"))
 				quota_recount(dfd, e->d_name, t.s);
+			/* the .qmail files of a domain and of alias/ */
+			if (restore_home && (k == K_DOMAIN || k == K_CONTROL) &&
+			    str_start(e->d_name, ".qmail-"))
+				relocate_file(dfd, e->d_name, t.s);
 		} else if (S_ISLNK(st.st_mode)) {
 			if (!str_readyplus(&l, 4096))
 				die_nomem();
 			if ((r = readlinkat(sfd, e->d_name, l.s, 4095)) == -1) {
 				if (errno == ENOENT)
 					continue;
-				die_sys(EXIT_TEMP, "unable to read ", f.s);
+				die_file("unable to read ", f.s);
 			}
 			l.s[r] = 0;
 			if (symlinkat(l.s, dfd, e->d_name) == -1 && errno != EEXIST)
-				die_sys(EXIT_TEMP, "unable to create ", t.s);
+				die_file("unable to create ", t.s);
 		}
 		/* fifos, sockets, devices: nothing a mail system keeps */
 	}
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", from);
+		die_file("unable to read ", from);
 	(void)closedir(d);	/* read-only */
 	str_free(&f);
 	str_free(&t);
@@ -2794,9 +2903,9 @@ copy_tree(const char *from, const char *to, enum kind k, const struct owner *o)
 	if ((sfd = dir_open(from)) == -1)
 		die_file("unable to open ", from);
 	if (fstat(sfd, &st) == -1)
-		die_sys(EXIT_TEMP, "unable to stat ", from);
+		die_file("unable to stat ", from);
 	if (mkdir(to, 0700) == -1 && errno != EEXIST)
-		die_sys(EXIT_TEMP, "unable to create ", to);
+		die_file("unable to create ", to);
 	if ((dfd = dir_open(to)) == -1)
 		die_file("unable to open ", to);
 	set_attr(dfd, &st, o, to);
@@ -2837,7 +2946,7 @@ queue_ids(const char *base, const char *sub, struct names *ids)
 			if (qpath_id(e->d_name, &id))
 				names_add(ids, e->d_name, strlen(e->d_name));
 		if (errno)
-			die_sys(EXIT_TEMP, "unable to read ", p.s);
+			die_file("unable to read ", p.s);
 		(void)closedir(d);	/* read-only */
 	}
 	names_sort(ids);
@@ -2870,7 +2979,7 @@ qfile(struct str *s, const char *base, const char *sub, const char *ids)
 }
 
 static void
-mkqdirs(const char *base, const struct owner *o)
+mkqdirs(const char *base)
 {
 	static const char *const sub[] = { "mess", "todo", "info", "local", "remote" };
 	struct str p = STR_ZERO;
@@ -2878,14 +2987,14 @@ mkqdirs(const char *base, const struct owner *o)
 
 	path3(&p, base, "queue", NULL);
 	if (mkdir(p.s, 0700) == -1)
-		die_sys(EXIT_TEMP, "unable to create ", p.s);
+		die_file("unable to create ", p.s);
 	path3(&p, base, "queue", "bounce");
 	if (mkdir(p.s, 0700) == -1)
-		die_sys(EXIT_TEMP, "unable to create ", p.s);
+		die_file("unable to create ", p.s);
 	for (k = 0; k < 5; k++) {
 		path3(&p, base, "queue", sub[k]);
 		if (mkdir(p.s, 0700) == -1)
-			die_sys(EXIT_TEMP, "unable to create ", p.s);
+			die_file("unable to create ", p.s);
 		for (i = 0; i < qpath_split(); i++) {
 			path3(&p, base, "queue", sub[k]);
 			catx(&p, "/");
@@ -2893,10 +3002,9 @@ mkqdirs(const char *base, const struct owner *o)
 				die_nomem();
 			nul(&p);
 			if (mkdir(p.s, 0700) == -1)
-				die_sys(EXIT_TEMP, "unable to create ", p.s);
+				die_file("unable to create ", p.s);
 		}
 	}
-	(void)o;
 	str_free(&p);
 }
 
@@ -2918,7 +3026,7 @@ backup_queue(const char *dst)
 	const char *id;
 
 	path3(&qb, dst, "queue", NULL);
-	mkqdirs(dst, NULL);
+	mkqdirs(dst);
 	for (k = 0; k < 5; k++) {
 		ids[k] = zero;
 		queue_ids("queue", order[k], &ids[k]);
@@ -2956,7 +3064,7 @@ backup_queue(const char *dst)
 			if (!names_has(&seen, id) &&
 			    unlink(qfile(&t, qb.s, order[k], id)) == -1 &&
 			    errno != ENOENT)
-				die_sys(EXIT_TEMP, "unable to remove ", t.s);
+				die_file("unable to remove ", t.s);
 		}
 	for (k = 0; k < 5; k++)
 		names_free(&ids[k]);
@@ -2969,23 +3077,36 @@ backup_queue(const char *dst)
 	str_free(&t);
 }
 
-/* queue owner - qmailq for mess/ todo/ intd/, qmails for the rest */
+/* role_id - this machine's uid of the user, or gid of the group,
+ * conf-users names at k (AUTO_*) */
+static unsigned long
+role_id(int k)
+{
+	const char *n = auto_users[k];
+	struct passwd *pw;
+	struct group *gr;
+
+	if (k < AUTO_GQMAIL) {
+		if ((pw = getpwnam(n)) == NULL)
+			die(EXIT_TEMP, "unable to find user ", n);
+		return pw->pw_uid;
+	}
+	if ((gr = getgrnam(n)) == NULL)
+		die(EXIT_TEMP, "unable to find group ", n);
+	return gr->gr_gid;
+}
+
+/* queue_owner - the user which and the qmail group, as the install
+ * makes them: qmailq for mess/ todo/ intd/, qmails for the rest of the
+ * queue, the alias user for alias/ */
 static void
 queue_owner(struct owner *q, int which)
 {
-	struct passwd *pw;
-	struct group *gr;
-	const char *u = auto_users[which], *g = auto_users[AUTO_GQMAIL];
-
 	q->change = !auto_single && geteuid() == 0;
 	if (!q->change)
 		return;
-	if ((pw = getpwnam(u)) == NULL)
-		die(EXIT_TEMP, "unable to find user ", u);
-	if ((gr = getgrnam(g)) == NULL)
-		die(EXIT_TEMP, "unable to find group ", g);
-	q->uid = pw->pw_uid;
-	q->gid = gr->gr_gid;
+	q->uid = (uid_t)role_id(which);
+	q->gid = (gid_t)role_id(AUTO_GQMAIL);
 }
 
 /* link_file - from linked as to (below queue/, no link followed on
@@ -3001,7 +3122,7 @@ link_file(const char *from, const char *to)
 	if ((tfd = parent_open(to, &tb)) == -1)
 		die_file("unable to open the directory of ", to);
 	if (linkat(ffd, fb, tfd, tb, 0) == -1)
-		die_sys(EXIT_TEMP, "unable to link ", to);
+		die_file("unable to link ", to);
 	(void)close(ffd);	/* only read */
 	(void)close(tfd);	/* only read */
 }
@@ -3017,7 +3138,7 @@ unlink_file(const char *fn)
 	if ((dfd = parent_open(fn, &base)) == -1)
 		die_file("unable to open the directory of ", fn);
 	if (unlinkat(dfd, base, 0) == -1)
-		die_sys(EXIT_TEMP, "unable to remove ", fn);
+		die_file("unable to remove ", fn);
 	(void)close(dfd);	/* only read */
 }
 
@@ -3049,7 +3170,7 @@ restore_queue(const char *src)
 		nul(&tmp);
 		(void)copy_file(qfile(&f, qb.s, "mess", id), tmp.s, &qq);
 		if (stat_nofollow(tmp.s, &st) == -1)
-			die_sys(EXIT_TEMP, "unable to stat ", tmp.s);
+			die_file("unable to stat ", tmp.s);
 		newid = (unsigned long)st.st_ino;
 		nid.len = 0;
 		if (!str_catulong(&nid, newid))
@@ -3076,9 +3197,10 @@ restore_queue(const char *src)
 	str_free(&nid);
 }
 
-/* assign_fixids - the vmail uid and gid of this machine in users/assign */
+/* assign_fix - users/assign with the vmail uid and gid of this machine
+ * and the paths of this install (see relocate) */
 static void
-assign_fixids(const struct owner *o)
+assign_fix(const struct owner *o)
 {
 	struct str t = STR_ZERO, out = STR_ZERO, want = STR_ZERO;
 	size_t pos = 0, n, c1, c2, c3, c4;
@@ -3095,62 +3217,46 @@ assign_fixids(const struct owner *o)
 		    c2 - c1 - 1 == want.len &&
 		    memcmp(l + c1 + 1, want.s, want.len) == 0) {
 			catb(&out, l, c2 + 1);
-			if (!str_catulong(&out, o->auid) || !str_catc(&out, ':') ||
-			    !str_catulong(&out, o->agid))
-				die_nomem();
+			cat_ids(&out, o);
 			catb(&out, l + c4, n - c4);
 		} else
 			catb(&out, l, n);
 		catx(&out, "\n");
 	}
-	write_atomic("users/assign", out.s, out.len, 0644, NULL);
+	if (restore_home && relocate(&out, &t, "users/assign"))
+		write_atomic("users/assign", t.s, t.len, 0644, NULL);
+	else
+		write_atomic("users/assign", out.s, out.len, 0644, NULL);
 	str_free(&t);
 	str_free(&out);
 	str_free(&want);
 }
 
-static int
-dir_empty(const char *fn)
-{
-	struct dirent *e;
-	DIR *d;
-	int empty = 1;
-
-	if ((d = opendir(fn)) == NULL) {
-		if (errno == ENOENT)
-			return 1;
-		die_sys(EXIT_TEMP, "unable to read ", fn);
-	}
-	while ((e = readdir(d)) != NULL)
-		if (!str_equal(e->d_name, ".") && !str_equal(e->d_name, ".."))
-			empty = 0;
-	(void)closedir(d);	/* read-only */
-	return empty;
-}
-
-/* restore_check - no domain of the backup may exist here: a restore
- * never mixes two copies of one mailbox */
+/* dir_names - " NAME" for each entry of the directory fn into out (none
+ * when it is missing); names starting with a dot only when dots is 1,
+ * and never . and .. */
 static void
-restore_check(const char *src)
+dir_names(const char *fn, int dots, struct str *out)
 {
-	struct str p = STR_ZERO, q = STR_ZERO;
 	struct dirent *e;
 	DIR *d;
 
-	if ((d = opendir(path3(&p, src, "domains", NULL))) == NULL)
-		die_sys(EXIT_PERM, "unable to read ", p.s);
-	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;	/* no domain: .new, .deleted.PID, . and .. */
-		if (exists(path3(&q, "domains", e->d_name, NULL)))
-			die(EXIT_PERM, q.s, " exists here already: restore into a fresh"
-			    " install, or delete the domain first");
+	out->len = 0;
+	if ((d = dir_list(fn)) == NULL) {
+		if (errno == ENOENT)
+			return;
+		die_file("unable to read ", fn);
 	}
+	while ((errno = 0, e = readdir(d)) != NULL)
+		if (!(e->d_name[0] == '.' && (!dots || str_equal(e->d_name, ".") ||
+		    str_equal(e->d_name, "..")))) {
+			catx(out, " ");
+			catx(out, e->d_name);
+		}
 	if (errno)
-		die_sys(EXIT_TEMP, "unable to read ", p.s);
+		die_file("unable to read ", fn);
 	(void)closedir(d);	/* read-only */
-	str_free(&p);
-	str_free(&q);
+	nul(out);
 }
 
 /* inside - 1 when dir is the directory top or lies below it, however
@@ -3164,13 +3270,13 @@ inside(const char *dir, const char *top)
 	int fd, up, found = 0;
 
 	if (stat(top, &t) == -1)
-		die_sys(EXIT_TEMP, "unable to stat ", top);
+		die_file("unable to stat ", top);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		struct str p = STR_ZERO;
 		size_t n = strlen(dir);
 
 		if (errno != ENOENT)
-			die_sys(EXIT_TEMP, "unable to open ", dir);
+			die_file("unable to open ", dir);
 		while (n > 1 && dir[n - 1] == '/')
 			n--;
 		n = str_rchrb(dir, n, '/');
@@ -3182,14 +3288,14 @@ inside(const char *dir, const char *top)
 	}
 	for (;;) {
 		if (fstat(fd, &st) == -1)
-			die_sys(EXIT_TEMP, "unable to stat the directories above ", dir);
+			die_file("unable to stat the directories above ", dir);
 		if (st.st_dev == t.st_dev && st.st_ino == t.st_ino) {
 			found = 1;
 			break;
 		}
 		if ((up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 		    fstat(up, &u) == -1)
-			die_sys(EXIT_TEMP, "unable to stat the directories above ", dir);
+			die_file("unable to stat the directories above ", dir);
 		(void)close(fd);	/* only read */
 		fd = up;
 		if (u.st_dev == st.st_dev && u.st_ino == st.st_ino)
@@ -3199,16 +3305,56 @@ inside(const char *dir, const char *top)
 	return found;
 }
 
+/* mark_get - into v (NUL-terminated) the rest of the line "key ..." of
+ * the backup's lanmail-backup m; 0 when it has none */
+static int
+mark_get(const struct str *m, const char *key, struct str *v)
+{
+	size_t pos = 0, n, kl = strlen(key);
+	const char *l;
+
+	while (line_next(m, &pos, &l, &n))
+		if (keymatch(l, n, key, kl, ' ')) {
+			v->len = 0;
+			catb(v, l + kl + 1, n - kl - 1);
+			nul(v);
+			return 1;
+		}
+	return 0;
+}
+
+/* ids_read - idmap from the backup's "ids" line, in a multi-user
+ * install restored by root (o->change): a backup without the line (or
+ * from a single-user install) keeps its numbers */
+static void
+ids_read(const struct str *m, const struct owner *o)
+{
+	struct str v = STR_ZERO;
+	size_t i = 0, e;
+	int k;
+
+	if (!o->change || !mark_get(m, "ids", &v))
+		return;
+	for (k = 0; k < AUTO_NUSERS; k++, i = e + 1) {
+		e = i < v.len ? i + str_chrb(v.s + i, v.len - i, ' ') : i;
+		if (!scan_ulong(v.s + i, e - i, &idmap[0][k]))
+			die(EXIT_PERM, "bad ids line in lanmail-backup: ", v.s);
+		idmap[1][k] = role_id(k);
+	}
+	idmapped = 1;
+	str_free(&v);
+}
+
 static int
 backup_main(const char *what, const char *dir, int queue)
 {
-	struct str abs = STR_ZERO, p = STR_ZERO, m = STR_ZERO;
-	struct owner o;
+	struct str abs = STR_ZERO, p = STR_ZERO, m = STR_ZERO, h = STR_ZERO;
+	struct owner o, ao;
 	char cwd[4096], num[FMT_ULONG];
-	static const char *const part[] = { "control", "users", "domains" };
-	static const enum kind kind[] = { K_CONTROL, K_USERS, K_DOMAINS };
-	size_t k;
-	int fd;
+	static const char *const part[] = { "control", "users", "alias", "domains" };
+	static const enum kind kind[] = { K_CONTROL, K_USERS, K_CONTROL, K_DOMAINS };
+	const struct owner *own[4] = { NULL, NULL, &ao, &o };
+	int k, fd, have[4];
 
 	if (dir[0] != '/') {
 		if (getcwd(cwd, sizeof cwd) == NULL)
@@ -3223,20 +3369,21 @@ backup_main(const char *what, const char *dir, int queue)
 		die(EXIT_PERM, abs.s, " is inside ", auto_home,
 		    "; give a directory outside the install");
 	if (chdir(auto_home) == -1)
-		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+		die_file("unable to switch to ", auto_home);
 	get_owner(&o);
 
 	if (str_equal(what, "backup")) {
-		if (!dir_empty(abs.s))
+		dir_names(abs.s, 1, &p);
+		if (p.len > 0)
 			die(EXIT_PERM, abs.s, " is not empty; give a new directory");
 		if (mkdir(abs.s, 0700) == -1 && errno != EEXIST)
-			die_sys(EXIT_TEMP, "unable to create ", abs.s);
+			die_file("unable to create ", abs.s);
 		lock();	/* no administrative change while we copy */
 		/* the queue first: a message it no longer holds when copied
 		 * was delivered before the Maildirs are copied */
 		if (queue)
 			backup_queue(abs.s);
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < 4; k++)
 			copy_tree(part[k], path3(&p, abs.s, part[k], NULL), kind[k], NULL);
 		sync();	/* every copy on disk before the mark says complete */
 		catx(&m, BACKUP_VERSION);
@@ -3245,6 +3392,14 @@ backup_main(const char *what, const char *dir, int queue)
 		catx(&m, "\ntime ");
 		catb(&m, num, fmt_ulong(num, (unsigned long)time(NULL)));
 		catx(&m, queue ? "\nqueue yes\n" : "\nqueue no\n");
+		/* the owners' numbers here, for a restore on another machine */
+		if (!auto_single) {
+			catx(&m, "ids");
+			for (k = 0; k < AUTO_NUSERS; k++)
+				if (!str_catc(&m, ' ') || !str_catulong(&m, role_id(k)))
+					die_nomem();
+			catx(&m, "\n");
+		}
 		write_atomic(path3(&p, abs.s, BACKUP_MARK, NULL), m.s, m.len,
 		    0600, NULL);
 		return 0;
@@ -3256,20 +3411,32 @@ backup_main(const char *what, const char *dir, int queue)
 	    memcmp(m.s, BACKUP_VERSION, strlen(BACKUP_VERSION)) != 0)
 		die(EXIT_PERM, abs.s, " holds no complete lanmail backup");
 	lock();
-	restore_check(abs.s);
-	for (k = 0; k < 3; k++)
-		if ((fd = open(path3(&p, abs.s, part[k], NULL),
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-			die_sys(EXIT_PERM, "unable to open ", p.s);
-		else
+	/* control/ and users/ are copied over this install's: domains it
+	 * has would be left out of virtualdomains, rcpthosts, assign */
+	dir_names("domains", 0, &h);
+	if (h.len > 0)
+		die(EXIT_PERM, "this install has domains:", h.s, "; restore replaces "
+		    "control/ and users/, which would drop them: restore only into a "
+		    "fresh install (domains/ empty)");
+	/* everything there before anything changes; alias/ is missing in
+	 * backups of older versions */
+	for (k = 0; k < 4; k++) {
+		have[k] = (fd = open(path3(&p, abs.s, part[k], NULL),
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1;
+		if (have[k])
 			(void)close(fd);	/* only checked */
-	copy_tree(path3(&p, abs.s, "control", NULL), "control", K_CONTROL, NULL);
-	copy_tree(path3(&p, abs.s, "users", NULL), "users", K_USERS, NULL);
+		else if (k != 2 || errno != ENOENT)
+			die_sys(EXIT_PERM, "unable to open ", p.s);
+	}
+	queue_owner(&ao, AUTO_ALIAS);
+	ids_read(&m, &o);
 	restoring = 1;
-	copy_tree(path3(&p, abs.s, "domains", NULL), "domains", K_DOMAINS, &o);
-	if (o.change && chown("domains", o.uid, o.gid) == -1)
-		die_sys(EXIT_TEMP, "unable to set owner of domains");
-	assign_fixids(&o);
+	if (mark_get(&m, "home", &h) && h.s[0] == '/')
+		restore_home = h.s;
+	for (k = 0; k < 4; k++)
+		if (have[k])
+			copy_tree(path3(&p, abs.s, part[k], NULL), part[k], kind[k], own[k]);
+	assign_fix(&o);
 	if (exists(path3(&p, abs.s, "queue", NULL)))
 		restore_queue(abs.s);
 	sync();
@@ -3354,8 +3521,7 @@ admin_list(void)
 		catb(&out, l, str_chrb(l, n, ':'));
 		catx(&out, "\n");
 	}
-	if (!fd_writeall(1, out.s, out.len, 0))
-		die_sys(EXIT_TEMP, "unable to write output");
+	put_out(&out);
 	str_free(&t);
 	str_free(&out);
 }
@@ -3381,7 +3547,7 @@ qr_print(const char *uri)
 		die_sys(EXIT_TEMP, "unable to make a pipe");
 	fd[0] = p[0], fd[1] = 1, fd[2] = 2;
 	if ((pid = spawn(path[i], argv, NULL, fd, 3)) == -1)
-		die_sys(EXIT_TEMP, "unable to run ", path[i]);
+		die_file("unable to run ", path[i]);
 	(void)close(p[0]);	/* the child's now */
 	if (!fd_writeall(p[1], uri, strlen(uri), 10))
 		warn_sys("unable to write to qrencode");
@@ -3447,8 +3613,7 @@ totp_set(const char *verb, const char *login)
 		catx(&uri, sec);
 		catx(&uri, "&issuer=lanmail&algorithm=SHA1&digits=6&period=30\n");
 		nul(&uri);
-		if (!fd_writeall(1, uri.s, uri.len, 0))
-			die_sys(EXIT_TEMP, "unable to write output");
+		put_out(&uri);
 		qr_print(uri.s);
 		wipe(uri.s, uri.len);
 		wipe(sec, sizeof sec);
@@ -3474,7 +3639,7 @@ dkim_add(char **args, int n)
 	argv[2] = n > 1 ? args[1] : NULL;
 	argv[3] = NULL;
 	execv(prog.s, argv);
-	die_sys(EXIT_TEMP, "unable to run ", prog.s);
+	die_file("unable to run ", prog.s);
 }
 
 int
@@ -3528,7 +3693,7 @@ main(int argc, char **argv)
 		return dkim_add(args + 2, nargs - 2);
 	}
 	if (chdir(auto_home) == -1)
-		die_sys(EXIT_TEMP, "unable to switch to ", auto_home);
+		die_file("unable to switch to ", auto_home);
 	get_owner(&o);
 	/* those that ask for a password take the lock after asking */
 	if (!((str_equal(what, "user") || str_equal(what, "admin")) &&

@@ -25,6 +25,10 @@ a scratch conf-home, and runs it the way an administrator does:
     as vmail, an alias from qmail-newaliases as alias;
   - queue leftovers older than 36 hours are swept through qmail-clean;
   - users/assign naming uid 0 is deferred by qmail-lspawn, not delivered;
+  - qmail-admin backup, and restore of it as if made on a machine where
+    each lanmail user and group has another number: control/ (the DKIM
+    key's group) gets this machine's numbers, alias/ the alias user,
+    domains/ vmail;
   - make -j start under umask 077 (supervise, multilog as qmaill, the
     supervised services deliver), mkrules by hand, make stop.
 The install itself runs under umask 077 too.  Skipped unless run as
@@ -727,6 +731,61 @@ try:
     log = sendlog.read()
     if "fatal" in log or "warning" in log:
         t.diag(log)
+
+    # 10b. backup, and restore as if on another machine: there every
+    # user and group of conf-users had other numbers (these plus 50000),
+    # which the backup's files carry and its lanmail-backup names
+    BK = os.path.join(BASE, "backup")
+    r = admin("backup", BK)
+    mark = open(os.path.join(BK, "lanmail-backup")).read() if r.returncode == 0 else ""
+    real = [uid[u] for u in USERS[:7]] + [gid[g] for g in USERS[7:]]
+    t.ok(r.returncode == 0 and ("\nids %s\n" % " ".join(str(i) for i in real)) in mark,
+         "backup: lanmail-backup names the numbers of the users and groups (%s)" % r.stderr.strip())
+    OFF = 50000
+    olduid = {uid[u]: uid[u] + OFF for u in USERS[:7]}
+    oldgid = {gid[g]: gid[g] + OFF for g in USERS[7:]}
+    for root, ds, fs in os.walk(BK):
+        for n in ds + fs:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            os.lchown(p, olduid.get(st.st_uid, st.st_uid), oldgid.get(st.st_gid, st.st_gid))
+    t.write(os.path.join(BK, "lanmail-backup"),
+            mark.replace("ids " + " ".join(str(i) for i in real), "ids " + " ".join(str(i + OFF) for i in real)),
+            0o600)
+    stranger = os.path.join(BK, "control", "stranger")
+    t.write(stranger, "not ours\n")
+    os.lchown(stranger, 4242, 4343)
+    # this machine as a fresh install: no domain, the alias files changed,
+    # no mail for the alias user
+    alias_root = os.path.join(HOME, "alias", ".qmail-root")
+    alias_text = open(alias_root).read()
+    alias_mail = sorted(os.path.basename(p) for p in mailfiles(alias_md))
+    t.write(alias_root, "&nobody@example.test\n")
+    for p in mailfiles(alias_md):
+        os.unlink(p)
+    t.is_(admin("domain", "del", VD, "--force").returncode, 0, "domain del: domains/ is empty again")
+    r = admin("restore", BK)
+    t.is_(r.returncode, 0, "restore of the backup from the other machine (%s)" % r.stderr.strip())
+
+    def owner(rel):
+        st = os.lstat(os.path.join(HOME, rel))
+        return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+    want = {"control": (0, gid[GQMAIL], 0o755), "control/stranger": (4242, 4343, 0o644),
+            "alias": (uid[ALIAS], gid[GQMAIL], 0o2755), "alias/.qmail-root": (uid[ALIAS], gid[GQMAIL], 0o644),
+            "domains": (uid[VMAIL], ids(VMAIL)[1], 0o750),
+            "domains/%s/alice/Maildir" % VD: (uid[VMAIL], ids(VMAIL)[1], 0o700)}
+    if dkim:
+        want["control/dkim/%s/mu.key" % VD] = (0, gid[GNOFILES], 0o640)
+    got = {rel: owner(rel) for rel in want}
+    t.is_(got, want, "control/ with this machine's numbers (the DKIM key's group %s), a stranger's kept; "
+          "alias/ the alias user's, domains/ vmail's" % GNOFILES)
+    am = mailfiles(alias_md)
+    t.ok(open(alias_root).read() == alias_text and alias_mail and
+         sorted(os.path.basename(p) for p in am) == alias_mail and
+         all(os.stat(p).st_uid == uid[ALIAS] for p in am),
+         "alias/ restored: its .qmail files and the alias user's mail (%d), owned by alias" % len(am))
+    t.ok(("+%s-:%s:%d:%d:" % (VD, VMAIL, uid[VMAIL], ids(VMAIL)[1])) in
+         open(os.path.join(HOME, "users", "assign")).read(), "users/assign: vmail's uid and gid here")
 
     # 11. make start, as an administrator runs it (umask 077 again): the
     # run scripts, supervise, multilog as qmaill; then make stop

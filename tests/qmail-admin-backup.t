@@ -14,7 +14,16 @@ reaches the mailbox, which POP3 reads.  Names that look like the
 temporaries the copy leaves out (a mailbox bob.tmp, a Maildir++ folder
 .news) and a domain whose mailboxes are called new, cur and tmp go
 through backup and restore whole, and a message whose flags change
-while cur/ is read is copied once.
+while cur/ is read is copied once.  alias/ (the postmaster's .qmail
+file, the alias user's Maildir) goes through the round trip too, and a
+restore into an install that has a domain of its own is refused.
+
+Last, a backup is restored into a second install with another root
+(built from the objects of the first): users/assign, a list's .qmail
+files and an absolute Maildir line of alias/ name the new root, a path
+of a third install stays with a warning, and mail queued there for a
+mailbox and a list lands in the new install, nothing in the old one.
+A backup without alias/ (made before it was backed up) still restores.
 """
 import hashlib
 import os
@@ -34,9 +43,15 @@ t.need_home()
 D = "backup.test.example"
 D2 = "names.backup.test.example"
 D3 = "flags.backup.test.example"
-for d in (D, D2, D3):
+OTHER = "other.backup.test.example"
+R = "move.backup.test.example"
+for d in (D, D2, D3, OTHER, R):
     v.cleanup(d)
 H = t.HOME
+ALIAS = os.path.join(H, "alias")
+alias_saved = {n: open(os.path.join(ALIAS, n), "rb").read() for n in os.listdir(ALIAS)
+               if n.startswith(".qmail-")}
+ALIAS_MSG = os.path.join(ALIAS, "Maildir", "new", "1700000000.M1P1.alias.backup")
 HAVE_SEND = os.path.exists(os.path.join(t.BIN, "qmail-start"))
 SAVED = ("control/me", "control/locals", "control/rcpthosts", "control/virtualdomains",
          "users/recipients", "users/recipients.cdb")
@@ -107,9 +122,9 @@ def inject(i):
     return p.returncode
 
 
-def start_send():
+def start_send(home=H):
     logf = open(os.path.join(t.tmpdir(), "send.log"), "ab")
-    return t.start([os.path.join(t.BIN, "qmail-start"), "./Maildir/"], stdout=logf,
+    return t.start([os.path.join(home, "bin", "qmail-start"), "./Maildir/"], stdout=logf,
                    stderr=subprocess.STDOUT, cwd="/")
 
 
@@ -120,6 +135,117 @@ def stop_send(p):
             p.wait(20)
         except subprocess.TimeoutExpired:
             t.stop(p, signal.SIGKILL)
+
+
+def build_second():
+    """A second single-user install with its own root, as make install
+    makes it: the check build's objects relinked with another conf-home
+    (reused only from a build with conf-cc's compiler, not a musl one),
+    else built anew.  Its root, or None."""
+    base = t.tmpdir("lanmail-second.")
+    b, home = os.path.join(base, "build"), os.path.join(base, "home")
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):
+        env.pop(k, None)
+    argv = ["make", "-s", "-C", t.SRC, "B=" + b, "HOME_DIR=" + home, "USERS=" + v.vmail_user(), "install"]
+    if t.BUILD and os.path.isdir(t.BUILD) and not os.path.isdir(os.path.join(t.BUILD, "musl")):
+        shutil.copytree(t.BUILD, b, symlinks=True)
+        if subprocess.run(argv, capture_output=True, env=env, timeout=600).returncode == 0:
+            return home
+        shutil.rmtree(b, ignore_errors=True)
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1200)
+    if r.returncode != 0:
+        t.diag(r.stdout + r.stderr)
+        return None
+    return home
+
+
+def files_holding(root, needle):
+    """the files under root's control/ users/ alias/ domains/ that hold needle"""
+    out = []
+    for top in ("control", "users", "alias", "domains"):
+        for p in files_under(os.path.join(root, top)):
+            if not os.path.islink(p) and needle in open(p, "rb").read():
+                out.append(os.path.relpath(p, root))
+    return sorted(out)
+
+
+def admin_in(home, *args):
+    r = subprocess.run([os.path.join(home, "bin", "qmail-admin")] + list(args), capture_output=True,
+                       text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def move_to_second(C):
+    """this install backed up with a domain, a mailbox and a list, and
+    restored into the install C: the paths follow"""
+    t.is_(v.admin("domain", "add", R)[0], 0, "a domain to move")
+    v.admin("user", "add", "bob@" + R, "--stdin", stdin="bob moves\n", check=True)
+    v.admin("list", "make", "team@" + R, check=True)
+    lists = os.path.join(H, "domains", R, ".lists", "team")
+    r = subprocess.run([os.path.join(t.BIN, "qmail-list"), "add", lists, "bob@" + R], capture_output=True)
+    t.is_(r.returncode, 0, "a list team@%s with bob as its subscriber" % R)
+    t.write(os.path.join(ALIAS, ".qmail-mailer-daemon"), "%s/alias/Maildir/\n" % H)
+    bk = os.path.join(t.tmpdir("lanmail-backup."), "b")
+    rc, out, err = v.admin("backup", bk)
+    held = files_holding(bk, H.encode())
+    t.ok(rc == 0 and "users/assign" in held and "domains/%s/.qmail-team" % R in held,
+         "a backup naming this install's root in %s (%s)" % (held, err.strip()))
+    # what the backup of an install restored without moving its paths
+    # would hold: an entry of a third install
+    third = "/nonexistent/lanmail-third/domains/x.third.test"
+    assign = os.path.join(bk, "users", "assign")
+    lines = open(assign).read().splitlines()
+    lines.insert(lines.index("."), "+x.third.test-:%s:0:0:%s:-::" % (v.vmail_user(), third))
+    t.write(assign, "\n".join(lines) + "\n")
+    before = tree(os.path.join(H, "domains", R))
+
+    rc, out, err = admin_in(C, "restore", bk)
+    t.ok(rc == 0 and third in err and "left as it is" in err,
+         "restored into %s; the third install's path named in a warning (%s)" % (C, err.strip()))
+    cassign = open(os.path.join(C, "users", "assign")).read()
+    t.ok(("+%s-:" % R) in cassign and (":%s/domains/%s:" % (C, R)) in cassign and (":%s:" % third) in cassign,
+         "users/assign names the new root for %s, the third install's path as it was" % R)
+    t.is_(open(os.path.join(C, "domains", R, ".qmail-team")).read(),
+          "|%s/bin/qmail-list deliver %s/domains/%s/.lists/team\n" % (C, C, R),
+          "the list's .qmail file names the new root's qmail-list and list directory")
+    t.is_(open(os.path.join(C, "alias", ".qmail-mailer-daemon")).read(), "%s/alias/Maildir/\n" % C,
+          "an absolute Maildir line of alias/ names the new root")
+    t.is_(files_holding(C, H.encode()), [], "no file of the new install names the old root")
+
+    # mail queued in the new install lands there
+    send2 = start_send(C)
+    cbob = os.path.join(C, "domains", R, "bob", "Maildir")
+
+    def moved():
+        return [f for f in files_under(os.path.join(cbob, "new")) + files_under(os.path.join(cbob, "cur"))
+                if b"after the move" in open(f, "rb").read()]
+    try:
+        rd, wr = os.pipe()
+        os.write(wr, b"Fbob@%s\0Tbob@%s\0Tteam@%s\0\0" % (R.encode(), R.encode(), R.encode()))
+        os.close(wr)
+        p = subprocess.run([os.path.join(C, "bin", "qmail-queue")], stdout=rd, stderr=subprocess.PIPE,
+                           input=b"From: bob@%s\nSubject: moved\n\nafter the move\n" % R.encode())
+        os.close(rd)
+        t.is_(p.returncode, 0, "a message for bob@%s and team@%s queued in the new install" % (R, R))
+        v.wait_for(lambda: len(moved()) >= 2, 30)
+    finally:
+        stop_send(send2)
+    got = moved()
+    t.ok(len(got) == 2 and any(b"List-" in open(f, "rb").read() for f in got),
+         "bob's mailbox in the new install has it twice, direct and through the list (%d)" % len(got))
+    t.is_(tree(os.path.join(H, "domains", R)), before, "nothing landed in the old install")
+
+    # a backup without alias/ (older versions made them) restores, and
+    # leaves the install's alias/ as it is
+    for d in admin_in(C, "domain", "list")[1].split():
+        admin_in(C, "domain", "del", d, "--force")
+    shutil.rmtree(os.path.join(bk, "alias"), ignore_errors=True)
+    t.write(os.path.join(C, "alias", ".qmail-root"), "&kept@example.test\n")
+    rc, out, err = admin_in(C, "restore", bk)
+    t.ok(rc == 0 and os.path.isdir(os.path.join(C, "domains", R, "bob", "Maildir")) and
+         open(os.path.join(C, "alias", ".qmail-root")).read() == "&kept@example.test\n",
+         "a backup without alias/ restores, the install's alias/ untouched (%s)" % err.strip())
 
 
 try:
@@ -157,6 +283,10 @@ try:
         f.write(b"half")   # a delivery that died: not to be copied
     before_a, _ = maildir_files(amd)
     before_b, _ = maildir_files(bmd)
+
+    # alias/: the postmaster pointed elsewhere, mail in the alias Maildir
+    t.write(os.path.join(ALIAS, ".qmail-postmaster"), "&alice@%s\n" % D)
+    t.write(ALIAS_MSG, "Subject: for the postmaster\n\nkept\n", 0o600)
 
     # mail arrives during the backup
     stop = threading.Event()
@@ -243,6 +373,11 @@ try:
     t.ok(not missing, "every message queued before the backup is in its queue or Maildir copy"
          + (" (missing %s)" % sorted(missing)[:10] if missing else ""))
     t.ok(not os.path.exists(os.path.join(bdir, "users", "admin.lock")), "the lock file is left out")
+    balias = os.path.join(bdir, "alias")
+    t.ok(os.path.isdir(balias) and
+         open(os.path.join(balias, ".qmail-postmaster")).read() == "&alice@%s\n" % D and
+         os.path.exists(os.path.join(balias, "Maildir", "new", os.path.basename(ALIAS_MSG))),
+         "alias/ is in the backup: the postmaster's .qmail file and the alias Maildir")
     t.ok(not os.path.exists(os.path.join(bdir, "domains", D, ".deleted.gone")),
          "so is what a stopped user del left in the domain directory")
     shutil.rmtree(gone)
@@ -273,12 +408,28 @@ try:
     t.is_(v.admin("domain", "del", D, "--force")[0], 0, "domain del --force")
     t.is_(v.admin("domain", "del", D2, "--force")[0], 0, "domain del --force of the other")
     t.clear_queue()
+    # a fresh install: the alias files as install made them, no alias mail
+    t.write(os.path.join(ALIAS, ".qmail-postmaster"), "./Maildir/\n")
+    os.unlink(ALIAS_MSG)
     rc, out, err = v.admin("restore", os.path.join(t.tmpdir(), "nothing"))
     t.is_(rc, 100, "restore from a directory without a backup refused")
+    # restore replaces control/ and users/: a domain of this install would
+    # lose its lines there, so an install with any domain is refused
+    t.is_(v.admin("domain", "add", OTHER)[0], 0, "a domain the backup does not have")
+    rc, out, err = v.admin("restore", bdir)
+    t.ok(rc == 100 and OTHER in err and "fresh install" in err and
+         OTHER in open(os.path.join(H, "control", "virtualdomains")).read() and
+         not os.path.exists(os.path.join(H, "domains", D)),
+         "restore into an install with a domain of its own refused, nothing changed (%s)" % err.strip())
+    t.is_(v.admin("domain", "del", OTHER)[0], 0, "that domain deleted again")
     rc, out, err = v.admin("restore", bdir)
     t.is_(rc, 0, "qmail-admin restore (%s)" % err.strip())
     rc, out, err = v.admin("restore", bdir)
-    t.ok(rc == 100 and "exists" in err, "a second restore over the same domain refused")
+    t.ok(rc == 100 and D in err and D2 in err, "a second restore refused, naming the domains there (%s)"
+         % err.strip())
+    t.ok(open(os.path.join(ALIAS, ".qmail-postmaster")).read() == "&alice@%s\n" % D and
+         open(ALIAS_MSG).read() == "Subject: for the postmaster\n\nkept\n",
+         "alias/ restored: the postmaster's .qmail file and the alias user's mail")
     ra, _ = maildir_files(amd)
     t.is_({k: h for k, (p, h) in ra.items()}, {k: h for k, (p, h) in ba.items()},
           "alice's mailbox restored byte for byte")
@@ -379,11 +530,25 @@ try:
     stop.set()
     th.join()
     t.is_(counts, [(0, 3000, 3000)] * 2, "each message copied once while its flags change (twice)")
+    v.cleanup(D3)
+
+    # a restore into another install, with another root
+    C = build_second()
+    if C is None:
+        t.skip("no second install could be built", 12)
+    else:
+        move_to_second(C)
 finally:
     stop_send(send)
-    v.cleanup(D)
-    v.cleanup(D2)
-    v.cleanup(D3)
+    for d in (D, D2, D3, OTHER, R):
+        v.cleanup(d)
+    for n in os.listdir(ALIAS):
+        if n.startswith(".qmail-") and n not in alias_saved:
+            os.unlink(os.path.join(ALIAS, n))
+    for n, data in alias_saved.items():
+        t.write(os.path.join(ALIAS, n), data)
+    if os.path.exists(ALIAS_MSG):
+        os.unlink(ALIAS_MSG)
     for c, data in saved.items():
         p = os.path.join(H, c)
         if data is None:

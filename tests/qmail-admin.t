@@ -637,7 +637,9 @@ t.is_(auth("alice@" + D, "second secret")[0], 1, "qmail-auth no longer knows the
 t.ok(os.path.exists(os.path.join(H, "users", "recipients.cdb")) and
      not [l for l in read("users/recipients").splitlines() if l and not l.startswith("#")],
      "users/recipients and its cdb stay when no address is left")
-t.control("me", "mail.admin.test.example\n")
+# control/me read by the rules of the control files: a comment and
+# trailing blanks are no part of the name
+t.control("me", "# the name of this mail server\nmail.admin.test.example \n")
 t.control("locals", None)
 t.control("rcpthosts", None)
 t.is_(v.admin("domain", "add", D3)[0], 0, "a domain without control/rcpthosts, control/locals")
@@ -649,6 +651,8 @@ t.is_(v.admin("user", "del", "u@" + D3)[0], 0, "deleted again: the last one")
 # postmaster@D3 reaches the system's postmaster (RFC 5321 4.5.1) until it is made something else
 PM = "postmaster@%s: postmaster@mail.admin.test.example\n" % D3
 t.is_(v.admin("alias", "list", D3)[1], PM, "domain add made postmaster@D an alias of the system's postmaster")
+t.is_(read("domains/%s/.qmail-postmaster" % D3), "# alias\n&postmaster@mail.admin.test.example\n",
+      "its .qmail file names the host of control/me, not the comment before it")
 rec = t.tmpdir()
 r = subprocess.run([os.path.join(t.BIN, "qmail-local"), v.vmail_user(), os.path.join(H, "domains", D3),
                     D3 + "-postmaster", "-", "postmaster", D3, "a@b.test", "./Maildir/"],
