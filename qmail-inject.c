@@ -921,8 +921,7 @@ static void
 queue(struct inject *in, int resent, struct buf *b)
 {
 	const char *prog = env_get("QMAILQUEUE");
-	struct str env = STR_ZERO;
-	char nb[FMT_ULONG + 1];
+	struct str env = STR_ZERO, why = STR_ZERO;
 	int mfd, efd, code, ok;
 	pid_t pid;
 
@@ -935,13 +934,13 @@ queue(struct inject *in, int resent, struct buf *b)
 		die_sys(EXIT_TEMP, "unable to run ", prog);
 	ok = qq_close(mfd, efd, env.s, env.len, write_message(in, resent, b, mfd));
 	if ((code = qq_reap(pid)) == -1)
-		die_sys(EXIT_TEMP, prog, " did not finish");
+		die_sys(EXIT_TEMP, "unable to wait for ", prog);
 	if (code == 0 && !ok)
 		die(EXIT_TEMP, "unable to write the message to ", prog);
 	if (code != 0) {
-		nb[fmt_ulong(nb, (unsigned long)code)] = 0;
-		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, prog, " failed with exit code ",
-		    nb, ": ", qq_strerror(code));
+		if (!qq_failure(&why, prog, code))
+			nomem();
+		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, why.s);
 	}
 	str_free(&env);
 }

@@ -878,7 +878,7 @@ add_forward(const char *addr, size_t n)
 static void
 send_forwards(void)
 {
-	struct str qq = STR_ZERO, env = STR_ZERO;
+	struct str qq = STR_ZERO, env = STR_ZERO, why = STR_ZERO;
 	int mfd, efd, code;
 	pid_t pid;
 
@@ -900,6 +900,11 @@ send_forwards(void)
 	}
 	if (code >= 11 && code <= 40)
 		finish(EXIT_PERM, "qmail-queue refused the forwarded message permanently", NULL, NULL);
+	if (code >= QQ_SIGNALED) {
+		if (!qq_failure(&why, "qmail-queue", code))
+			nomem();
+		finish(EXIT_TEMP, "unable to forward the message: ", why.s, "; will try again");
+	}
 	finish(EXIT_TEMP, "unable to forward the message: qmail-queue failed; will try again", NULL, NULL);
 }
 

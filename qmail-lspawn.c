@@ -125,8 +125,10 @@ out:
 }
 
 static void
-finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, struct str *res)
+finish(void *ctx, char **f, size_t nf, int status, int overdue, const char *out, size_t n,
+    struct str *res)
 {
+	struct str crash = STR_ZERO;
 	char letter = 'Z';
 	int code = spawn_exitcode(status);
 
@@ -135,14 +137,18 @@ finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, st
 		letter = 'K';
 	else if (code == 100)
 		letter = 'D';
-	if (n == 0) {
-		if (code == -1)
-			out = "qmail-local crashed", n = 19;
-		else if (code != 0)
-			out = "qmail-local failed without saying why", n = 37;
-	}
+	if (code == -1 && !overdue) {
+		/* killed between writing its report and exiting, it may have
+		 * said "delivered: ...": the deferral says first what
+		 * happened to it */
+		if (!spawner_crash(&crash, "qmail-local", status, out, n))
+			die_nomem();
+		out = crash.s, n = crash.len;
+	} else if (n == 0 && code != 0)
+		out = "qmail-local failed without saying why", n = 37;
 	if (!spawner_record(res, letter, out, n))
 		die_nomem();
+	str_free(&crash);
 }
 
 int

@@ -86,10 +86,12 @@ killed(const char *why, size_t n, size_t nr, struct str *res)
 }
 
 static void
-finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, struct str *res)
+finish(void *ctx, char **f, size_t nf, int status, int overdue, const char *out, size_t n,
+    struct str *res)
 {
 	const char *rf[RCPTS_MAX], *mf = NULL, *p;
 	size_t rl[RCPTS_MAX], ml = 0, pos = 0, got = 0, nr = nf - 2, i, fl;
+	struct str crash = STR_ZERO;
 	char letter;
 
 	(void)ctx, (void)f;
@@ -103,23 +105,21 @@ finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, st
 			mf = p, ml = fl;
 		break;
 	}
-	/* a killed run's report is the spawner's reason, which no record
-	 * letter starts: every recipient is deferred with it */
-	if (got == 0 && mf == NULL && n > 0 && spawn_exitcode(status) == -1 &&
-	    str_chrb("rhsKZD", 6, out[0]) == 6) {
+	/* a run killed past the limit: its report is the spawner's
+	 * reason, and every recipient is deferred with it */
+	if (overdue) {
 		killed(out, n, nr, res);
 		return;
 	}
 	for (i = 0; i < nr; i++) {
+		const char *gap = NULL;	/* our words: the report says nothing */
+
+		p = NULL, fl = 0;
 		if (i >= got) {
-			if (mf && mf[0] != 'K') {
+			if (mf && mf[0] != 'K')
 				letter = mf[0], p = mf + 1, fl = ml - 1;
-			} else {
-				letter = 'Z';
-				p = spawn_exitcode(status) == -1 ? "qmail-remote crashed" :
-				    "qmail-remote did not report on this recipient";
-				fl = str_chrb(p, 100, 0);
-			}
+			else
+				letter = 'Z', gap = "qmail-remote did not report on this recipient";
 		} else if (rf[i][0] == 'h') {
 			letter = 'D', p = rf[i] + 1, fl = rl[i] - 1;
 		} else if (rf[i][0] == 's') {
@@ -127,14 +127,21 @@ finish(void *ctx, char **f, size_t nf, int status, const char *out, size_t n, st
 		} else if (mf) {
 			/* accepted; the message's fate decides */
 			letter = mf[0], p = mf + 1, fl = ml - 1;
-		} else {
-			letter = 'Z';
-			p = "qmail-remote did not report on the message";
-			fl = str_chrb(p, 100, 0);
-		}
+		} else
+			letter = 'Z', gap = "qmail-remote did not report on the message";
+		/* a signal ended it: a deferral says so first, then what it
+		 * had reported, if anything.  A K or D stands as reported:
+		 * the server had answered. */
+		if (letter == 'Z' && spawn_exitcode(status) == -1) {
+			if (!spawner_crash(&crash, "qmail-remote", status, p, fl))
+				die_nomem();
+			p = crash.s, fl = crash.len;
+		} else if (gap)
+			p = gap, fl = str_chrb(gap, 100, 0);
 		if (!spawner_record(res, letter, p, fl))
 			die_nomem();
 	}
+	str_free(&crash);
 }
 
 int

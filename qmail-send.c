@@ -1274,8 +1274,10 @@ result(struct job *j, int ch, size_t i, char letter, const char *text, size_t tl
 	mark(m, ch, j->idx[i]);
 }
 
-/* answers_read - what a spawner has answered, into ans[ch] */
-static void
+/* answers_read - what a spawner has answered, into ans[ch]; 1 when
+ * something was read, 0 when nothing was there yet or the spawner has
+ * gone */
+static int
 answers_read(int ch)
 {
 	char chunk[8192];
@@ -1283,13 +1285,14 @@ answers_read(int ch)
 
 	r = read(ansfd[ch], chunk, sizeof chunk);
 	if (r == -1 && (errno == EINTR || errno == EAGAIN))
-		return;
+		return 0;
 	if (r <= 0) {
 		helper_gone(ch);
-		return;
+		return 0;
 	}
 	if (!str_catb(&ans[ch], chunk, (size_t)r))
 		die_nomem();
+	return 1;
 }
 
 /* answer - act on the answer at *done in ans[ch] and move *done past
@@ -1349,58 +1352,81 @@ answers(int ch)
 	}
 }
 
+/* job_drop - a delivery whose result will never come: its recipients
+ * are undone again and its slot is free */
+static void
+job_drop(int ch, struct job *j)
+{
+	size_t k;
+
+	for (k = 0; k < j->n; k++)
+		j->m->r[ch][j->idx[k]].state = PENDING;
+	j->m->busy--;
+	busy[ch]--;
+	j->m = NULL;
+	free(j->host);
+	j->host = NULL;
+}
+
 /* jobs_drop - the deliveries of a spawner that has gone: their results
  * are lost, so their recipients stay undone and are tried again by the
  * next qmail-send (at worst a delivery twice, never a lost one) */
 static void
 jobs_drop(int ch)
 {
-	struct job *j;
-	size_t s, k;
+	size_t s;
 
-	for (s = 0; s < SLOTS; s++) {
-		j = &jobs[ch][s];
-		if (j->m == NULL)
-			continue;
-		for (k = 0; k < j->n; k++)
-			j->m->r[ch][j->idx[k]].state = PENDING;
-		j->m->busy--;
-		busy[ch]--;
-		j->m = NULL;
-		free(j->host);
-		j->host = NULL;
-	}
+	for (s = 0; s < SLOTS; s++)
+		if (jobs[ch][s].m != NULL)
+			job_drop(ch, &jobs[ch][s]);
 	ans[ch].len = 0;
 }
 
 /* ---- starting deliveries ---- */
 
-/* send_req - a request to a spawner; while its pipe is full, answers
- * are read (not acted on), so neither side can wait for the other */
+/* helper_died - a spawner's request pipe has no reader: it has died.
+ * Answers it wrote before are still in its answer pipe, which has no
+ * writer left: they are read to its end, so that the deliveries they
+ * report are not made again after the restart. */
 static void
+helper_died(int ch)
+{
+	while (!gone[ch] && answers_read(ch))
+		;
+	helper_gone(ch);
+}
+
+/* send_req - a request to a spawner; while its pipe is full, answers
+ * are read (not acted on), so neither side can wait for the other.
+ * 1 sent; 0 the spawner has gone, and the request with it.  That is
+ * no reason to die: the other spawner's deliveries still report (see
+ * helper_gone). */
+static int
 send_req(int ch, const char *p, size_t n)
 {
 	struct pollfd pfd[2];
 	ssize_t w;
 
-	while (n > 0) {
+	while (n > 0 && !gone[ch]) {
 		if ((w = write(reqfd[ch], p, n)) > 0) {
 			p += w;
 			n -= (size_t)w;
 			continue;
 		}
+		if (w == -1 && errno == EPIPE) {
+			helper_died(ch);
+			break;
+		}
 		if (w == -1 && errno != EAGAIN && errno != EINTR)
-			die_sys(EXIT_TEMP, ch == LOCAL ? "unable to talk to qmail-lspawn" :
-			    "unable to talk to qmail-rspawn");
+			die_sys(EXIT_TEMP, "unable to talk to ", helper[ch]);
 		pfd[0].fd = reqfd[ch], pfd[0].events = POLLOUT;
 		pfd[1].fd = ansfd[ch], pfd[1].events = POLLIN;
 		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
 			die_sys(EXIT_TEMP, "unable to poll");
 		if (pfd[1].revents)
-			answers_read(ch);
-		if (gone[ch])
-			die(EXIT_TEMP, "unable to talk to ", helper[ch], ": it has gone");
+			(void)answers_read(ch);	/* acted on in the main loop */
 	}
+	return !gone[ch];
 }
 
 /* remote_ok - a domain qmail-remote can be given */
@@ -1503,7 +1529,9 @@ start(struct msg *m, int ch, size_t first)
 		m->r[ch][j->idx[i]].state = BUSY;
 	m->busy++;
 	busy[ch]++;
-	send_req(ch, req.s, req.len);
+	/* not handed over: the message waits for the next qmail-send */
+	if (!send_req(ch, req.s, req.len))
+		job_drop(ch, j);
 	str_free(&req);
 	str_free(&addr);
 	str_free(&snd);
@@ -2216,7 +2244,7 @@ main(int argc, char **argv)
 			clean_drain();
 		for (i = 0; i < 2; i++) {
 			if (pfd[1 + i].revents)
-				answers_read(i);
+				(void)answers_read(i);	/* acted on next */
 			answers(i);
 			if (gone[i])
 				jobs_drop(i);

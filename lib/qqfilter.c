@@ -164,10 +164,8 @@ qq_reap(pid_t pid)
 
 	if (spawn_wait(pid, &status) == -1)
 		return -1;
-	if (spawn_exitcode(status) == -1) {
-		errno = EINTR;
-		return -1;
-	}
+	if (spawn_exitcode(status) == -1)
+		return QQ_SIGNALED + spawn_termsig(status);
 	return spawn_exitcode(status);
 }
 
@@ -197,6 +195,19 @@ qq_strerror(int code)
 	if (code == 91)
 		return "envelope format error";
 	return "temporary failure";
+}
+
+int
+qq_failure(struct str *out, const char *prog, int code)
+{
+	out->len = 0;
+	if (!str_cats(out, prog))
+		return 0;
+	if (code >= QQ_SIGNALED)
+		return str_cats(out, " was killed by signal ") &&
+		    str_catulong(out, (unsigned long)(code - QQ_SIGNALED)) && str_nul(out);
+	return str_cats(out, " failed with exit code ") && str_catulong(out, (unsigned long)code) &&
+	    str_cats(out, ": ") && str_cats(out, qq_strerror(code)) && str_nul(out);
 }
 
 int
@@ -302,18 +313,24 @@ qq_input(struct str *msg, struct str *env)
 int
 qq_pass(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen)
 {
+	struct str why = STR_ZERO;
 	int code = qq_next(part, len, nparts, env, envlen);
 
 	if (code == -1)
 		die_sys(QQ_REFUSE, "unable to run the next queue program");
+	/* no exit code to pass on: refused for now */
+	if (code >= QQ_SIGNALED) {
+		if (!qq_failure(&why, "the next queue program", code))
+			die(QQ_NOMEM, "out of memory");
+		die(QQ_REFUSE, why.s);
+	}
 	return code;
 }
 
 pid_t
 qq_forward(const char *sender, const char *dtline, char *const *addr, int n)
 {
-	struct str qq = STR_ZERO, env = STR_ZERO;
-	char num[FMT_ULONG + 1];
+	struct str qq = STR_ZERO, env = STR_ZERO, why = STR_ZERO;
 	int mfd, efd, code;
 	pid_t pid;
 
@@ -329,9 +346,9 @@ qq_forward(const char *sender, const char *dtline, char *const *addr, int n)
 	if (code == -1)
 		die_sys(EXIT_TEMP, "unable to hand the message to ", qq.s);
 	if (code != 0) {
-		num[fmt_ulong(num, (unsigned long)code)] = 0;
-		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, qq.s, " failed with exit code ",
-		    num, ": ", qq_strerror(code));
+		if (!qq_failure(&why, qq.s, code))
+			die_nomem();
+		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, why.s);
 	}
 	str_free(&qq);
 	str_free(&env);

@@ -8,7 +8,10 @@
  *
  * Exit codes follow qmail-queue(8): QQ_PERM 31 (refused for good),
  * QQ_NOMEM 51, QQ_READ 54, QQ_CONF 55, QQ_REFUSE 71 (refused for now),
- * QQ_BUG 81, QQ_ENVELOPE 91.
+ * QQ_BUG 81, QQ_ENVELOPE 91.  A queue program that a signal ended has
+ * no exit code: the functions that wait for one give QQ_SIGNALED plus
+ * the signal's number instead, which no exit code (0-255) can be, and
+ * which, not being 11-40, is a temporary failure to the callers.
  */
 #ifndef QQFILTER_H
 #define QQFILTER_H
@@ -26,6 +29,7 @@
 #define QQ_REFUSE 71
 #define QQ_BUG 81
 #define QQ_ENVELOPE 91
+#define QQ_SIGNALED 256
 
 /* qq_readall - everything on fd until end of file, appended to out;
  * 1 ok, 0 with errno */
@@ -53,12 +57,17 @@ pid_t qq_spawn(const char *prog, int *mfd, int *efd);
  * close efd.  1 when everything went through, else 0 with errno of the
  * first failure (the program's exit code usually tells more). */
 int qq_close(int mfd, int efd, const char *env, size_t envlen, int ok);
-/* qq_reap - wait for it: its exit code, or -1 with errno (EINTR when a
- * signal ended it) */
+/* qq_reap - wait for it: its exit code, QQ_SIGNALED + n when signal n
+ * ended it, or -1 with errno when it could not be waited for */
 int qq_reap(pid_t);
 
 /* qq_strerror - what a queue program's exit code means (qmail-queue(8)) */
 const char *qq_strerror(int code);
+/* qq_failure - out becomes the C string that tells what the result
+ * code (not 0, not -1) of the queue program prog means: "prog failed
+ * with exit code N: why", or "prog was killed by signal N".  1, or 0
+ * (ENOMEM) */
+int qq_failure(struct str *out, const char *prog, int code);
 
 /* qq_envelope - out becomes the envelope of a message from sender to
  * the n addresses addr[0..n): the F record, a T record each, the final
@@ -69,12 +78,12 @@ int qq_envelope(struct str *out, const char *sender, char *const *addr, int n);
  * the message is head[0..headlen) (a Delivered-To line, say) and then
  * whatever is left on msgfd, never held whole; then the envelope
  * env[0..envlen).  Both pipes are closed and pid is waited for.  Returns
- * its exit code (0: it got everything and queued it); QQ_MSGREAD with
- * errno when msgfd could not be read, the queue program then having been
- * given no envelope, so that it queued nothing; -1 with errno when a
- * signal ended it (EINTR), when it could not be waited for, or when it
- * exited 0 though a write to it failed.  A queue program that stops
- * reading is told by its exit code: the caller ignores SIGPIPE. */
+ * its exit code (0: it got everything and queued it), or QQ_SIGNALED + n
+ * when signal n ended it; QQ_MSGREAD with errno when msgfd could not be
+ * read, the queue program then having been given no envelope, so that
+ * it queued nothing; -1 with errno when it could not be waited for, or
+ * when it exited 0 though a write to it failed.  A queue program that
+ * stops reading is told by its exit code: the caller ignores SIGPIPE. */
 #define QQ_MSGREAD (-2)
 int qq_sendfd(pid_t pid, int mfd, int efd, int msgfd, const char *head, size_t headlen,
     const char *env, size_t envlen);
@@ -85,15 +94,15 @@ pid_t qq_nextstart(int *mfd, int *efd);
 
 /* qq_next - run the next queue program with the message made of the
  * pieces part[0..nparts) (each len[i] bytes) and the envelope; returns
- * its exit code, or -1 with errno when it could not be run or fed (a
- * signal, a failed spawn or write) */
+ * its exit code, QQ_SIGNALED + n when signal n ended it, or -1 with
+ * errno when it could not be run or fed (a failed spawn or write) */
 int qq_next(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen);
 
 /* for the filter itself (these die, through die.h, on failure):
  * qq_input - the message (fd 0) into msg and the envelope (fd 1) into
  * env; exit QQ_READ when either cannot be read.
  * qq_pass - qq_next, the exit QQ_REFUSE when the next program could not
- * be run or fed; else its exit code */
+ * be run or fed, or a signal ended it; else its exit code */
 void qq_input(struct str *msg, struct str *env);
 int qq_pass(const char *const *part, const size_t *len, size_t nparts, const char *env, size_t envlen);
 
@@ -102,7 +111,8 @@ int qq_pass(const char *const *part, const size_t *len, size_t nparts, const cha
  * rest of descriptor 0, from sender to the n addresses addr[0..n),
  * through qq_program(), with SIGPIPE ignored from then on; exit 100 when
  * the queue program refused it for good (11-40), else 111 on any
- * trouble.  Returns the queue program's pid once the message is queued. */
+ * trouble (a signal that ended it too).  Returns the queue program's pid
+ * once the message is queued. */
 pid_t qq_forward(const char *sender, const char *dtline, char *const *addr, int n);
 
 #endif

@@ -143,6 +143,14 @@ spawn_exitcode(int status)
 }
 
 int
+spawn_termsig(int status)
+{
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	return 0;
+}
+
+int
 pipe_cloexec(int fd[2])
 {
 	if (pipe(fd) == -1)

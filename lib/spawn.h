@@ -41,6 +41,8 @@ pid_t spawn_group(const char *path, char *const argv[], char *const envp[], cons
 int spawn_wait(pid_t, int *status);
 /* spawn_exitcode - the exit code, or -1 when a signal ended the child */
 int spawn_exitcode(int status);
+/* spawn_termsig - the signal that ended the child, 0 when it exited */
+int spawn_termsig(int status);
 /* pipe_cloexec - pipe(2) with both ends close-on-exec */
 int pipe_cloexec(int fd[2]);
 

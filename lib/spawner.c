@@ -78,6 +78,26 @@ spawner_record(struct str *res, char letter, const char *text, size_t n)
 	return str_catc(res, 0);
 }
 
+int
+spawner_crash(struct str *out, const char *prog, int status, const char *said, size_t n)
+{
+	int sig = spawn_termsig(status);
+
+	out->len = 0;
+	if (!str_cats(out, prog))
+		return 0;
+	/* no signal: it cannot be, as only a stopped child is neither
+	 * exited nor signalled, and wait does not report those here */
+	if (sig == 0 && !str_cats(out, " crashed"))
+		return 0;
+	if (sig != 0 && (!str_cats(out, " was killed by signal ") ||
+	    !str_catulong(out, (unsigned long)sig)))
+		return 0;
+	if (n > 0 && (!str_cats(out, "; it had said: ") || !str_catb(out, said, n)))
+		return 0;
+	return 1;
+}
+
 /* fields - pointers to the NUL-separated fields of s */
 static size_t
 fields(struct str *s, char **f, size_t max)
@@ -144,7 +164,8 @@ done(const struct spawner_ops *ops, void *ctx, struct job *j)
 		j->out = -1;
 	}
 	nf = fields(&j->req, f, FIELDS_MAX);
-	ops->finish(ctx, f + 2, nf - 2, j->status, j->rep.s ? j->rep.s : "", j->rep.len, &res);
+	ops->finish(ctx, f + 2, nf - 2, j->status, j->killed, j->rep.s ? j->rep.s : "", j->rep.len,
+	    &res);
 	if (!answer(j->slot, &res))
 		die_sys(EXIT_TEMP, "unable to write report");
 	str_free(&res);

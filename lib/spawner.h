@@ -33,8 +33,10 @@ struct spawner_ops {
 	 * whole answer (records only) in *res */
 	int (*start)(void *ctx, char **f, size_t nf, int msgfd, int outfd,
 	    pid_t *pid, struct str *res);
-	/* finish - the answer records for a child's wait status and report */
-	void (*finish)(void *ctx, char **f, size_t nf, int status,
+	/* finish - the answer records for a child's wait status and report;
+	 * overdue: the spawner killed it past its time limit, and out is
+	 * the spawner's reason, not what the child wrote */
+	void (*finish)(void *ctx, char **f, size_t nf, int status, int overdue,
 	    const char *out, size_t outlen, struct str *res);
 };
 
@@ -47,5 +49,13 @@ int spawner_run(const struct spawner_ops *, void *ctx, unsigned long limit);
 /* spawner_record - append letter, text cleaned to printable ASCII (at
  * most 1000 bytes) and a NUL to res; 1 or 0 */
 int spawner_record(struct str *res, char letter, const char *text, size_t n);
+
+/* spawner_crash - out becomes the text for a child prog that did not
+ * exit (wait status status): "prog was killed by signal N", then, when
+ * n > 0, "; it had said: " and said[0..n).  What a child wrote before
+ * it was killed can be a whole report of success; first saying what
+ * became of it keeps that from reading as the reason for a deferral.
+ * 1, or 0 (ENOMEM) */
+int spawner_crash(struct str *out, const char *prog, int status, const char *said, size_t n);
 
 #endif

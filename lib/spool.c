@@ -149,5 +149,13 @@ spool_pass(const char *const *part, const size_t *len, size_t nparts, struct spo
 			errno = err;
 		die_sys(QQ_REFUSE, "unable to run the next queue program");
 	}
+	/* no exit code to pass on: refused for now */
+	if (code >= QQ_SIGNALED) {
+		struct str why = STR_ZERO;
+
+		if (!qq_failure(&why, "the next queue program", code))
+			die(QQ_NOMEM, "out of memory");
+		die(QQ_REFUSE, why.s);
+	}
 	return code;
 }

@@ -159,9 +159,11 @@ main(int argc, char **argv)
 	args[0] = "/bin/sh", args[1] = "-c", args[2] = "exit 7", args[3] = NULL;
 	pid = spawn("/bin/sh", args, NULL, (int[]){ null, null, null }, 3);
 	ok(pid > 0 && spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == 7, "exit code 7");
+	ok(spawn_termsig(st) == 0, "exited: spawn_termsig 0");
 	args[2] = "kill -9 $$";
 	pid = spawn("/bin/sh", args, NULL, (int[]){ null, null, null }, 3);
 	ok(pid > 0 && spawn_wait(pid, &st) == 1 && spawn_exitcode(st) == -1, "killed by a signal: -1");
+	ok(spawn_termsig(st) == SIGKILL, "spawn_termsig: the signal, SIGKILL");
 	{
 		char *env[] = { "LANMAIL_SPAWN_T=yes", NULL };
 

@@ -35,7 +35,7 @@ rec = t.tmpdir("dkim-qq.")
 keydir = os.path.join(t.HOME, "control", "dkim")
 made_keydir = not os.path.exists(keydir)
 
-t.plan(96)
+t.plan(98)
 
 
 def run_filter(prog, msg, envelope, env=None):
@@ -477,6 +477,14 @@ t.ok(rc == 0 and got and got.endswith(text) and os.listdir(tmpd) == [] and verif
 rc, got, err = run_filter("qmail-dkim", (b"X-A: " + b"b" * 2000 + b"\n") * 600 + messages["plain"], ENV)
 t.ok(rc == 31 and got is None and "header is longer" in err,
      "qmail-dkim: a header of more than 1 MB: exit 31, nothing passed on (%d %s)" % (rc, err.strip()))
+# a next queue program that a signal ends has no exit code to pass on:
+# refused for now (71), and the signal named
+killed = os.path.join(t.tmpdir("dkim-killed."), "qq")
+t.write(killed, "#!/bin/sh\ncat >/dev/null\nkill -9 $$\n", 0o755)
+for prog in ("qmail-dkim", "qmail-dkimverify"):
+    rc, got, err = run_filter(prog, messages["plain"], ENV, env={"NEXTQUEUE": killed})
+    t.ok(rc == 71 and "the next queue program was killed by signal 9" in err,
+         "%s: the next queue program killed by a signal: exit 71 (%d %s)" % (prog, rc, err.strip()))
 
 s.control("spfbehavior", None)
 shutil.rmtree(os.path.join(keydir, "sign.test"), ignore_errors=True)

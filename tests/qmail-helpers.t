@@ -213,6 +213,12 @@ r = local({".qmail": "|forward bob@elsewhere.example\n"}, qq_exit=71)
 t.ok(r.rc == 111 and "failed with exit code 71" in r.out, "forward: queue refuses for now (71): 111")
 r = local({".qmail": "|forward bob@elsewhere.example\n"}, qq_exit=53)
 t.is_(r.rc, 111, "forward: queue write error (53): 111")
+# a queue program that a signal ends: temporary, and the signal named
+KILLED = os.path.join(t.tmpdir("helpers-qq."), "killed")
+t.write(KILLED, "#!/bin/sh\ncat >/dev/null\nkill -9 $$\n", 0o755)
+rc, _, err = helper(["forward", "x@y.example"], env={"QMAILQUEUE": KILLED})
+t.ok(rc == 111 and "forward: fatal: %s was killed by signal 9" % KILLED in err,
+     "forward: queue program killed by a signal: 111, the signal named: " + err.strip())
 
 rec = t.tmpdir("helpers-rec.")
 rc, out, err = helper(["forward", "x@y.example"], env={"NEWSENDER": None, "SENDER": "s@old.example",
@@ -278,6 +284,9 @@ r = local({".qmail": "|condredirect bob@elsewhere.example true\n./Maildir/\n"}, 
 t.ok(r.rc == 100 and r.maildir == [], "condredirect: the queue refuses for good: 100")
 r = local({".qmail": "|condredirect bob@elsewhere.example true\n./Maildir/\n"}, qq_exit=71)
 t.ok(r.rc == 111 and r.maildir == [], "condredirect: the queue refuses for now: 111")
+rc, _, err = helper(["condredirect", "bob@elsewhere.example", "true"], env={"QMAILQUEUE": KILLED})
+t.ok(rc == 111 and "condredirect: fatal: %s was killed by signal 9" % KILLED in err,
+     "condredirect: queue program killed by a signal: 111, the signal named: " + err.strip())
 
 rc, _, err = helper(["condredirect", "bob@elsewhere.example"])
 t.ok(rc == 100 and "usage" in err, "condredirect without a program: usage, 100")

@@ -526,6 +526,14 @@ getpwuid(uid_t uid)
     t.control("retrylocal", "1000\n")
     rc, out, err = run(["-bp"], "", prog=SENDMAIL)
     t.is_((rc, err), (0, ""), "sendmail -bp runs qmail-qread")
+
+    # a queue program that a signal ends has no exit code: qmail-inject
+    # says which signal, and it is a temporary failure
+    killed = os.path.join(cap, "killed")
+    t.write(killed, "#!/bin/sh\ncat >/dev/null\nkill -9 $$\n", 0o755)
+    rc, out, err = run(["r@x.y"], "Subject: k\n\nb\n", {"QMAILQUEUE": killed})
+    t.is_((rc, err.strip()), (111, "qmail-inject: fatal: %s was killed by signal 9" % killed),
+          "queue program killed by SIGKILL: 111, and the signal named")
 finally:
     for c in ("defaulthost", "defaultdomain", "plusdomain", "idhost"):
         t.control(c, None)

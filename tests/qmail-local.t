@@ -24,6 +24,8 @@ RECORDER = os.path.join(t.SRC, "tests", "qq-record")
 # a queue program that reads nothing and refuses for good
 QQ_REFUSE = os.path.join(t.tmpdir("ql-qq."), "refuse")
 t.write(QQ_REFUSE, "#!/bin/sh\nexit 31\n", 0o755)
+QQ_KILLED = os.path.join(os.path.dirname(QQ_REFUSE), "killed")
+t.write(QQ_KILLED, "#!/bin/sh\ncat >/dev/null\nkill -9 $$\n", 0o755)
 
 MSG = (b"Received: (lanmail 4242 invoked by uid 1000); 28 Nov 2026 17:00:00 +0000\n"
        b"From: Alice <alice@sender.example>\n"
@@ -279,6 +281,9 @@ CASES += [
      {"qq": "/bin/true", "msg": MSG + (b"x" * 999 + b"\n") * 2048}, 111, "qmail-queue failed", lambda r: True),
     ("queue program refuses (31) without reading: permanent", {".qmail": "&bob@elsewhere.example\n"},
      {"qq": QQ_REFUSE, "msg": MSG + (b"x" * 999 + b"\n") * 2048}, 100, "permanently", lambda r: True),
+    ("queue program killed by a signal: temporary, the signal named", {".qmail": "&bob@elsewhere.example\n"},
+     {"qq": QQ_KILLED}, 111, "unable to forward the message: qmail-queue was killed by signal 9; will try again",
+     lambda r: True),
     ("failure after a forward line: nothing forwarded", {".qmail": "&bob@elsewhere.example\n|exit 111\n"}, {}, 111, "",
      lambda r: r.forwards == []),
     ("exit 99 after a forward line: the forward still goes", {".qmail": "&bob@elsewhere.example\n|exit 99\n&no@where.example\n"}, {}, 0, "",

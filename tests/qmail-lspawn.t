@@ -5,8 +5,10 @@ answer "slot NUL letter text NUL" per request on descriptor 1, with the
 real qmail-local delivering into real Maildirs.  Covers the letters K, D
 and Z, several deliveries at once, a missing message file, malformed
 and busy-slot requests (ignored), a users/assign.cdb replaced between
-two deliveries (used at once), a home that does not exist, and end of
-input while a delivery still runs (answered, then exit 0)."""
+two deliveries (used at once), a home that does not exist, a qmail-local
+killed by a signal (its deferral says so first, then what it had
+written), and end of input while a delivery still runs (answered, then
+exit 0)."""
 import os
 import select
 import signal
@@ -19,7 +21,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(31)
+t.plan(35)
 
 
 class Lspawn:
@@ -151,6 +153,29 @@ try:
     got = lsp.answers(1)
     t.ok(got and got[0][:2] == (13, "Z"), "a home that does not exist: Z (%r)" % (got,))
 
+    # a qmail-local killed by a signal after the Maildir delivery: a
+    # program line's $PPID is qmail-local (sh -c runs it).  Its report
+    # is written at its exit, so first it has said nothing; then the
+    # program writes the whole report into qmail-local's output, as
+    # qmail-local would, before killing it: killed between the write of
+    # its report and its exit, it must not be deferred as "delivered"
+    killer = s.home("killer", {"": "./Maildir/\n|kill -9 $PPID\n"})
+    sayer = s.home("sayer", {"": "./Maildir/\n|printf 'delivered: 1 to mailboxes, 0 forwarded, "
+                                 "0 programs\\n' > /proc/$PPID/fd/1; kill -9 $PPID\n"})
+    s.assign([s.user("alice", a), s.user("wait", w), s.user("killer", killer), s.user("sayer", sayer)])
+    lsp.send(18, mid, "killer@" + D)
+    got = lsp.answers(1)
+    t.is_(got, [(18, "Z", "qmail-local was killed by signal 9")],
+          "qmail-local killed before its report: Z, and it says so")
+    t.is_(len(s.maildir(killer)), 1, "(the Maildir delivery had been made)")
+    lsp.send(19, mid, "sayer@" + D)
+    got = lsp.answers(1)
+    t.is_(got, [(19, "Z", "qmail-local was killed by signal 9; it had said: "
+                          "delivered: 1 to mailboxes, 0 forwarded, 0 programs")],
+          "qmail-local killed after its report: Z, the kill first, then what it had said")
+    t.is_(len(s.maildir(sayer)), 1, "(the Maildir delivery had been made)")
+    s.assign([s.user("alice", a), s.user("wait", w), "=nohome:u:%d:%d:%s/none:::" % (s.uid, s.gid, s.dir)])
+
     # users/assign counts for postmaster too (qmail-users(5))
     pm = s.home("pm")
     s.assign([s.user("alice", a), s.user("wait", w), s.user("postmaster", pm)])
@@ -223,8 +248,8 @@ try:
     t0 = time.time()
     lsp.send(40, mid, "stopper@" + D)
     got = lsp.answers(1, timeout=15)
-    t.ok(got and got[0][:2] == (40, "Z") and "ran longer than 2 seconds" in got[0][2] and time.time() - t0 < 10,
-         "a qmail-local its user stopped is killed after 2 s: Z (%r)" % (got,))
+    t.ok(got == [(40, "Z", "the delivery ran longer than 2 seconds and was killed")] and time.time() - t0 < 10,
+         "a qmail-local its user stopped is killed after 2 s: Z, the reason alone (%r)" % (got,))
     lsp.send(41, mid, "logger@" + D)
     got = lsp.answers(1)
     with open(errf2, "rb") as f:

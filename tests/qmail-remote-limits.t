@@ -3,19 +3,23 @@
 its lines, must come within timeoutremote of the moment qmail-remote
 starts to wait for it, however the peer cuts it up; and qmail-rspawn
 kills a qmail-remote that runs past control/timeoutremotetotal and
-defers each of its recipients, saying why.
+defers each of its recipients, saying why; one that a signal ends before
+it reports has its recipients deferred with the signal named.
 
 The dribbling peers stop by themselves after DRIP_MAX pieces, so that a
 qmail-remote that waits for them all still ends; the tests count the
 pieces sent before it hung up, not the seconds it took."""
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t  # noqa: E402
+import qsend  # noqa: E402
 
 t.need_home()
 REMOTE = os.path.join(t.BIN, "qmail-remote")
@@ -128,7 +132,7 @@ def run(peer, rcpts):
 
 
 peers = []
-t.plan(9)
+t.plan(11)
 try:
     t.control("me", "me.test\n")
     t.control("timeoutremote", "1\n")
@@ -174,8 +178,44 @@ try:
          all(r[:1] == b"Z" for r in recs[1:3]), "qmail-rspawn: Z for both recipients (%r)" % out)
     t.ok(len(recs) == 4 and all(b"ran longer than 1 seconds and was killed" in r for r in recs[1:3]),
          "the report says why (%r)" % recs[1:2])
-    t.ok(len(recs) == 4 and all(b"control/timeoutremotetotal" in r for r in recs[1:3]),
-         "and names the setting")
+    t.ok(len(recs) == 4 and all(r == b"Zqmail-remote: the delivery ran longer than 1 seconds and was "
+                                     b"killed (control/timeoutremotetotal)" for r in recs[1:3]),
+         "and names the setting, and nothing else")
+
+    # qmail-rspawn: a qmail-remote that a signal ends before it has
+    # reported (it is killed once its server has greeted it): every
+    # recipient deferred, and the deferral names the signal
+    t.control("timeoutremotetotal", "0\n")
+    greeted = threading.Event()
+
+    def greet_once(p, c):
+        greeted.set()
+        silent(p, c)
+    p = Peer(greet_once)
+    peers.append(p)
+    t.control("smtproutes", "drip.test:[127.0.0.1]:%d\n" % p.port)
+    with open(mess, "wb") as f:
+        f.write(b"Subject: killed\n\nhello\n")
+    out = b""
+    rs = t.start([RSPAWN], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        rs.stdin.write(req)
+        rs.stdin.flush()
+        remote = None
+        if greeted.wait(20):
+            remote = qsend.children(rs.pid).get("qmail-remote")
+        if remote:
+            os.kill(remote, signal.SIGKILL)
+        out = rs.communicate(timeout=25)[0]	# end of input: it answers, then exits
+    except subprocess.TimeoutExpired:
+        t.diag("qmail-rspawn still running 25 s after qmail-remote was killed")
+    finally:
+        os.unlink(mess)
+    recs = out.split(b"\0")
+    t.ok(remote is not None and recs[:1] == [b"5"] and len(recs) == 4 and recs[3] == b"",
+         "qmail-remote killed: qmail-rspawn answers for both recipients (%r)" % out)
+    t.ok(len(recs) == 4 and all(r == b"Zqmail-remote was killed by signal 9" for r in recs[1:3]),
+         "qmail-remote killed: Z, saying it was killed and by which signal (%r)" % recs[1:2])
 finally:
     for n in ("me", "smtproutes", "timeoutremote", "timeoutconnect", "timeoutremotetotal"):
         t.control(n, None)

@@ -90,7 +90,7 @@ def reverse(local, sender=""):
     return p.returncode, p.stdout.decode(), m.group(1).decode() if m else None
 
 
-t.plan(37)
+t.plan(38)
 s = qsend.Scene()
 c = None
 aliasfile, saved_alias = None, None
@@ -216,6 +216,20 @@ try:
     t.is_(reverse("SRS0=%s=%s=-x.test=a" % (h, tt(day)))[0::2], (0, "a@-x.test"), "an SRS0 address and its hash")
     rc, out, dest = reverse("SRS1=%s=%s=-x.test=a" % (h, tt(day)))
     t.ok(rc == 100 and dest is None, "its hash does not pass for an SRS1 address (%d %s)" % (rc, out.strip()))
+
+    # a next queue program that a signal ends has no exit code to pass
+    # on: refused for now (71), and the signal named
+    killed = os.path.join(t.tmpdir("srs-killed."), "qq")
+    t.write(killed, "#!/bin/sh\ncat >/dev/null\nkill -9 $$\n", 0o755)
+    r, w = os.pipe()
+    os.write(w, b"Falice@orig.test\0Tcarol@far.test\0\0")
+    os.close(w)
+    p = subprocess.run([os.path.join(t.BIN, "qmail-srs")], input=b"Subject: x\n\nx\n", stdout=r,
+                       stderr=subprocess.PIPE, env=dict(os.environ, NEXTQUEUE=killed))
+    os.close(r)
+    err = p.stderr.decode()
+    t.ok(p.returncode == 71 and "the next queue program was killed by signal 9" in err,
+         "the next queue program killed by a signal: exit 71 (%d %s)" % (p.returncode, err.strip()))
 finally:
     if saved_env is None:
         os.environ.pop("QMAILQUEUE", None)
