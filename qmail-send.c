@@ -1438,27 +1438,40 @@ remote_ok(const char *addr)
 	return d[0] != 0 && d[0] != '-';
 }
 
-/* fail_notlocal - a recipient waiting for a local delivery whose domain
- * has since left control/locals and control/virtualdomains (a virtual
- * domain deleted, say) fails for good.  Handed to qmail-lspawn as it
- * stands, its local part would be taken for a system account (root and
- * postmaster for the alias user); nor is it sent on as remote mail, as
- * the sender asked this host, not another, to deliver it. */
+/* notlocal - a recipient waiting for a local delivery whose domain has
+ * since left control/locals and control/virtualdomains (a virtual domain
+ * deleted, say, or a control file edited badly).  Handed to qmail-lspawn
+ * as it stands, its local part would be taken for a system account (root
+ * and postmaster for the alias user); nor is it sent on as remote mail,
+ * as the sender asked this host, not another, to deliver it.  It waits
+ * as after a temporary failure, so that a mistake put right still gets
+ * it delivered, and bounces once the message is older than
+ * control/queuelifetime. */
 static void
-fail_notlocal(struct msg *m, size_t i)
+notlocal(struct msg *m, size_t i, time_t now)
 {
+	struct rcpt *rc = &m->r[LOCAL][i];
 	struct str why = STR_ZERO;
-	const char *d = domain_of(m->r[LOCAL][i].addr);
+	const char *d = domain_of(rc->addr);
 	size_t dl = str_chrb(d, QFILE_ADDRMAX + 1, 0);
+	int last = now >= m->arrival + (time_t)cf.lifetime;
 
 	/* no domain name is longer; a cut one keeps the status in the
 	 * text, which record_failure cuts at QFILE_TEXTMAX */
 	if (dl > 255)
 		dl = 255;
-	if (!str_cats(&why, "this host no longer handles mail for ") ||
-	    !str_catb(&why, d, dl) || !str_cats(&why, " (#5.1.2)") || !str_nul(&why))
+	if (!str_cats(&why, "this host no longer handles mail for ") || !str_catb(&why, d, dl) ||
+	    !str_cats(&why, last ? " (#5.1.2)" : " (#4.1.2)") || !str_nul(&why))
 		die_nomem();
-	fail_now(m, LOCAL, i, why.s);
+	if (last)
+		fail_now(m, LOCAL, i, why.s);
+	else {
+		say("deferral without a delivery: ", rc->addr, ": ", why.s,
+		    "; it waits in case that is a mistake", NULL);
+		rc->next = isqrt_next(m->arrival, now, cf.retry[LOCAL]);
+		if (m->direct)
+			materialize(m);
+	}
 	str_free(&why);
 }
 
@@ -1572,9 +1585,11 @@ schedule(time_t now)
 					continue;
 				if (ch == REMOTE && !remote_ok(rc->addr))
 					fail_now(m, ch, i, "5.1.2 the recipient's domain is not a usable host name");
-				else if (ch == LOCAL && classify(rc->addr, NULL) == REMOTE)
-					fail_notlocal(m, i);
-				else {
+				else if (ch == LOCAL && classify(rc->addr, NULL) == REMOTE) {
+					notlocal(m, i, now);
+					if (rc->state == PENDING && rc->next < wake)
+						wake = rc->next;
+				} else {
 					start(m, ch, i);
 					continue;
 				}
