@@ -93,7 +93,7 @@ $(B)/qmail-tls: qmail-tls.c $(TLSLIB) lib/*.h $(B)/lib/auto.c
 	    -iquote lib -o $@ qmail-tls.c $(TLSLIB) $(B)/lib/auto.c $(LIBS_qmail-tls)
 # qmail-list's cookies are HMAC-SHA256 from libcrypto: the same way
 LISTLIB = lib/buf.c lib/control.c lib/date822.c lib/die.c lib/env.c lib/listcmd.c \
-	lib/maildir.c lib/mono.c lib/priv.c lib/qqfilter.c lib/spawn.c lib/statefile.c lib/str.c
+	lib/maildir.c lib/mono.c lib/priv.c lib/qqfilter.c lib/sig.c lib/spawn.c lib/statefile.c lib/str.c
 $(B)/qmail-list: qmail-list.c $(LISTLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-list.c $(LISTLIB) $(B)/lib/auto.c $(LIBS_qmail-list)

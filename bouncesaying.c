@@ -10,40 +10,21 @@
  * tried again later, and anything else lets qmail-local go on with the
  * next line.  See bouncesaying(1).
  */
-#include <errno.h>
-#include <string.h>
-
 #include "buf.h"
 #include "die.h"
-#include "spawn.h"
+#include "helper.h"
 #include "str.h"
 
 int
 main(int argc, char **argv)
 {
 	struct str text = STR_ZERO;
-	int code;
 
 	die_init(argv[0]);
 	if (argc < 2)
 		die(EXIT_PERM, "usage: bouncesaying error [program [arg ...]]");
-	if (argc > 2) {
-		if ((code = spawn_run(argv + 2)) == -1) {
-			/* as documented: a program that does not exist does
-			 * not say "bounce"; the log shows why */
-			if (errno == ENOENT || errno == ENOTDIR) {
-				warn("unable to run ", argv[2], ": no such program; not bouncing");
-				return 0;
-			}
-			if (errno == EINTR)
-				die(EXIT_TEMP, argv[2], " was killed by a signal");
-			die_sys(EXIT_TEMP, "unable to run ", argv[2]);
-		}
-		if (code == EXIT_TEMP)
-			return EXIT_TEMP;
-		if (code != 0)
-			return 0;
-	}
+	if (argc > 2 && !helper_ask(argv + 2, "bouncing"))
+		return 0;
 	/* the text alone, as the sender is to read it, in one write; a
 	 * bounce without it is still the bounce asked for */
 	if (!str_cats(&text, argv[1]) || !str_catc(&text, '\n'))

@@ -18,7 +18,7 @@
 
 #include "buf.h"
 #include "die.h"
-#include "env.h"
+#include "helper.h"
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
@@ -62,7 +62,7 @@ main(int argc, char **argv)
 	struct str head = STR_ZERO;
 	int want[3] = { 1, 1, 1 };
 	int i, k, p[2], status, fed, err, code;
-	const char *o, *line;
+	const char *o;
 	pid_t pid;
 
 	die_init(argv[0]);
@@ -86,9 +86,7 @@ main(int argc, char **argv)
 	for (k = 0; k < 3; k++) {
 		if (!want[k])
 			continue;
-		if ((line = env_get(var[k])) == NULL)
-			die(EXIT_TEMP, var[k], " is not set: preline is run from a .qmail file");
-		if (!str_cats(&head, line))
+		if (!str_cats(&head, helper_env(var[k])))
 			die_nomem();
 	}
 
@@ -96,7 +94,9 @@ main(int argc, char **argv)
 	 * is what qmail-local is to hear (the child gets SIGPIPE back) */
 	if (!sig_ignore(SIGPIPE))
 		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
-	if (pipe_cloexec(p) == -1)
+	/* above 2: started with 1 and 2 closed, the program gets them
+	 * closed too, not the write end of its own input */
+	if (pipe_high(p) == -1)
 		die_sys(EXIT_TEMP, "unable to create a pipe");
 	if ((pid = spawn_std(argv + i, p[0])) == -1)
 		die_sys(EXIT_TEMP, "unable to run ", argv[i]);

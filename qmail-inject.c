@@ -940,7 +940,7 @@ queue(struct inject *in, int resent, struct buf *b)
 	if (code != 0) {
 		if (!qq_failure(&why, prog, code))
 			nomem();
-		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, why.s);
+		die(qq_permanent(code) ? EXIT_PERM : EXIT_TEMP, why.s);
 	}
 	str_free(&env);
 }

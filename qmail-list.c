@@ -416,7 +416,7 @@ inject(int fd, const char *sender, const char *rcpts, size_t rn)
 		char nb[FMT_ULONG + 1];
 
 		nb[fmt_ulong(nb, (unsigned long)(code < 0 ? 0 : code))] = 0;
-		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, "qmail-queue failed with exit code ",
+		die(qq_permanent(code) ? EXIT_PERM : EXIT_TEMP, "qmail-queue failed with exit code ",
 		    code < 0 ? "(signal)" : nb);
 	}
 	str_free(&qq);

@@ -898,7 +898,7 @@ send_forwards(void)
 		str_free(&env);
 		return;
 	}
-	if (code >= 11 && code <= 40)
+	if (qq_permanent(code))
 		finish(EXIT_PERM, "qmail-queue refused the forwarded message permanently", NULL, NULL);
 	if (code >= QQ_SIGNALED) {
 		if (!qq_failure(&why, "qmail-queue", code))

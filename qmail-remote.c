@@ -538,16 +538,6 @@ safe_addr(const char *a)
 	return 1;
 }
 
-/* ascii - no byte beyond US-ASCII */
-static int
-ascii(const char *a)
-{
-	for (; *a; a++)
-		if ((unsigned char)*a >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* path - addr as it goes between < and > of MAIL or RCPT: the queue
  * keeps a local part unquoted, and one like "john doe" must go out
  * quoted again (lib/smtpcmd) */
@@ -867,13 +857,13 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 
 	/* RFC 6531: an address beyond ASCII only to a server that says
 	 * SMTPUTF8, and then with MAIL's SMTPUTF8 parameter */
-	utf8 = !ascii(sender);
+	utf8 = !str_asciib(sender, strlen(sender));
 	if (utf8 && !(ext & SMTPEXT_SMTPUTF8)) {
 		noutf8(sm, &t, "sender");
 		quit(sm, r, nr, 'D', &t);
 	}
 	for (i = 0; i < nr; i++)
-		if (!r[i].code && !ascii(r[i].addr)) {
+		if (!r[i].code && !str_asciib(r[i].addr, strlen(r[i].addr))) {
 			if (ext & SMTPEXT_SMTPUTF8) {
 				utf8 = 1;
 				continue;

@@ -41,6 +41,7 @@
 #include "envelope.h"
 #include "qfile.h"
 #include "qpath.h"
+#include "qqfilter.h"
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
@@ -838,7 +839,7 @@ inject(const struct str *mess, const char *sender, const char *rcpt, unsigned lo
 		return 1;
 	if (code == 0)
 		return 0;
-	return code >= 11 && code <= 40 ? 2 : 1;
+	return qq_permanent(code) ? 2 : 1;
 }
 
 /* count_nul - the NUL bytes in p[0..n) */

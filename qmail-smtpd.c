@@ -859,19 +859,6 @@ ownaddress(struct session *ss, const struct str *a)
 	return extension_ours(a->s, a->len, ulen);
 }
 
-/* ascii - no byte of a beyond US-ASCII: without SMTPUTF8 (RFC 6531),
- * which is not offered, an address is ASCII only */
-static int
-ascii(const struct str *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->len; i++)
-		if ((unsigned char)a->s[i] > 127)
-			return 0;
-	return 1;
-}
-
 /* digits - p[0..n) is all ASCII digits */
 static int
 digits(const char *p, size_t n)
@@ -912,7 +899,9 @@ mail(struct session *ss, const char *arg, size_t n)
 		failed(ss, "501 5.1.7 bad sender address syntax; use MAIL FROM:<address>\r\n");
 		return;
 	}
-	if (!ascii(&ss->sender)) {
+	/* without SMTPUTF8 (RFC 6531), which is not offered, an address
+	 * is ASCII only */
+	if (!str_asciib(ss->sender.s, ss->sender.len)) {
 		failed(ss, NOUTF8);
 		return;
 	}
@@ -1019,7 +1008,7 @@ rcpt(struct session *ss, const char *arg, size_t n)
 		failed(ss, "501 5.1.3 bad recipient address syntax; use RCPT TO:<address>\r\n");
 		goto out;
 	}
-	if (!ascii(&a)) {
+	if (!str_asciib(a.s, a.len)) {
 		failed(ss, NOUTF8);
 		goto out;
 	}
@@ -1413,7 +1402,7 @@ data(struct session *ss, size_t argn)
 				nomem();
 			out(ss, r2.s);
 			str_free(&r2);
-		} else if (code >= 11 && code <= 40) {
+		} else if (qq_permanent(code)) {
 			msglog(ss, size, "refused:queue", qpid);
 			out(ss, "554 5.3.0 message refused\r\n");
 		} else {

@@ -304,7 +304,7 @@ reverse(const char *local)
 			die_nomem();
 		report(0, "SRS: passed on to ", dest.s);
 	}
-	if (code >= 11 && code <= 40)
+	if (qq_permanent(code))
 		report(EXIT_PERM, "SRS: qmail-queue refused the message permanently", NULL);
 	report(EXIT_TEMP, "SRS: unable to queue the message; will try again", NULL);
 }

@@ -101,10 +101,13 @@ run(const char *prog, char *const *argv, const int *fd, int nfd, int user)
 	return pid;
 }
 
+/* pipes - one pipe, above 2: started with 1 or 2 closed, we would find
+ * it there and hand it to every child as its log, qmail-lspawn its own
+ * input's write end; our closed 1 or 2 makes the start fail instead */
 static void
 pipes(int p[2])
 {
-	if (pipe_cloexec(p) == -1)
+	if (pipe_high(p) == -1)
 		die_sys(EXIT_TEMP, "unable to create a pipe");
 }
 

@@ -16,8 +16,15 @@
 #include "die.h"
 #include "env.h"
 #include "qqfilter.h"
+#include "sig.h"
 #include "spawn.h"
 #include "str.h"
+
+int
+qq_permanent(int code)
+{
+	return code >= 11 && code <= 40;
+}
 
 int
 qq_readall(int fd, struct str *out)
@@ -73,30 +80,6 @@ close_pair(const int fd[2])
 	(void)close(fd[0]);
 	(void)close(fd[1]);
 	errno = err;
-}
-
-/* pipe_high - pipe_cloexec with both ends above 2.  A caller started
- * with descriptor 0, 1 or 2 closed would get its pipe there, and the
- * queue program its own message pipe's write end as descriptor 2: it
- * would wait for the end of a message that never ends. */
-static int
-pipe_high(int fd[2])
-{
-	int i, hi;
-
-	if (pipe_cloexec(fd) == -1)
-		return -1;
-	for (i = 0; i < 2; i++) {
-		if (fd[i] > 2)
-			continue;
-		if ((hi = fcntl(fd[i], F_DUPFD_CLOEXEC, 3)) == -1) {
-			close_pair(fd);
-			return -1;
-		}
-		(void)close(fd[i]);	/* its copy above 2 is the one used */
-		fd[i] = hi;
-	}
-	return 0;
 }
 
 pid_t
@@ -174,7 +157,7 @@ qq_strerror(int code)
 {
 	if (code == 11)
 		return "an address is too long";
-	if (code >= 11 && code <= 40)
+	if (qq_permanent(code))
 		return "the message was refused";
 	if (code == 51)
 		return "out of memory";
@@ -255,19 +238,6 @@ qq_sendfd(pid_t pid, int mfd, int efd, int msgfd, const char *head, size_t headl
 	return code;
 }
 
-/* ignore_pipe - a queue program that dies early must not kill us with
- * SIGPIPE: its exit code tells why.  1, or 0 with errno */
-static int
-ignore_pipe(void)
-{
-	struct sigaction sa;
-
-	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGPIPE, &sa, NULL) == 0;
-}
-
 pid_t
 qq_nextstart(int *mfd, int *efd)
 {
@@ -275,7 +245,9 @@ qq_nextstart(int *mfd, int *efd)
 
 	if (!prog || !*prog)
 		prog = "bin/qmail-queue";
-	if (!ignore_pipe())
+	/* one that dies early must not kill us with SIGPIPE: its exit
+	 * code tells why */
+	if (!sig_ignore(SIGPIPE))
 		return -1;
 	return qq_spawn(prog, mfd, efd);
 }
@@ -336,7 +308,7 @@ qq_forward(const char *sender, const char *dtline, char *const *addr, int n)
 
 	if (!qq_program(&qq) || !qq_envelope(&env, sender, addr, n))
 		die_nomem();
-	if (!ignore_pipe())
+	if (!sig_ignore(SIGPIPE))
 		die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
 	if ((pid = qq_spawn(qq.s, &mfd, &efd)) == -1)
 		die_sys(EXIT_TEMP, "unable to run ", qq.s);
@@ -348,7 +320,7 @@ qq_forward(const char *sender, const char *dtline, char *const *addr, int n)
 	if (code != 0) {
 		if (!qq_failure(&why, qq.s, code))
 			die_nomem();
-		die(code >= 11 && code <= 40 ? EXIT_PERM : EXIT_TEMP, why.s);
+		die(qq_permanent(code) ? EXIT_PERM : EXIT_TEMP, why.s);
 	}
 	str_free(&qq);
 	str_free(&env);

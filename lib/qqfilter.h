@@ -31,6 +31,11 @@
 #define QQ_ENVELOPE 91
 #define QQ_SIGNALED 256
 
+/* qq_permanent - 1 when a queue program's exit code says the message is
+ * refused for good (11-40, qmail-queue(8)), 0 when it may be tried again
+ * (every other code, 0 and a signal's -1 included) */
+int qq_permanent(int code);
+
 /* qq_readall - everything on fd until end of file, appended to out;
  * 1 ok, 0 with errno */
 int qq_readall(int fd, struct str *out);

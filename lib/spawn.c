@@ -165,3 +165,25 @@ pipe_cloexec(int fd[2])
 	}
 	return 0;
 }
+
+int
+pipe_high(int fd[2])
+{
+	int i, hi, err;
+
+	if (pipe_cloexec(fd) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (fd[i] > 2)
+			continue;
+		if ((hi = fcntl(fd[i], F_DUPFD_CLOEXEC, 3)) == -1) {
+			err = errno;
+			(void)close(fd[0]);
+			(void)close(fd[1]);
+			return errno = err, -1;
+		}
+		(void)close(fd[i]);	/* its copy above 2 is the one used */
+		fd[i] = hi;
+	}
+	return 0;
+}

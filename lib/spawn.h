@@ -27,7 +27,8 @@ pid_t spawn(const char *path, char *const argv[], char *const envp[], const int 
 pid_t spawnp(const char *file, char *const argv[], char *const envp[], const int *fd, int nfd);
 /* spawn_std - spawnp of argv[0] with argv and our environment; the
  * child's descriptor 0 is in, its 1 and 2 are ours (closed where we have
- * none).  The pid, or -1 with errno (ENOENT: no such program). */
+ * none: a pipe for in comes from pipe_high).  The pid, or -1 with errno
+ * (ENOENT: no such program). */
 pid_t spawn_std(char *const argv[], int in);
 /* spawn_run - spawn_std(argv, 0), then wait for it: its exit code
  * (0-255), or -1 with errno: it could not be started (ENOENT, ENOTDIR:
@@ -45,5 +46,11 @@ int spawn_exitcode(int status);
 int spawn_termsig(int status);
 /* pipe_cloexec - pipe(2) with both ends close-on-exec */
 int pipe_cloexec(int fd[2]);
+/* pipe_high - pipe_cloexec with both ends above 2, for a pipe a child
+ * is to get one end of.  A program started with descriptor 1 or 2
+ * closed would otherwise find its pipe there, and hand it on as what it
+ * takes for its own 1 or 2 (spawn_std): the child would hold the write
+ * end of its own input and wait for an end that never comes. */
+int pipe_high(int fd[2]);
 
 #endif

@@ -133,6 +133,17 @@ str_isdigit(char c)
 	return c >= '0' && c <= '9';
 }
 
+int
+str_asciib(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] > 127)
+			return 0;
+	return 1;
+}
+
 /* str_caseeqb - ASCII case-insensitive equality of n bytes */
 int
 str_caseeqb(const char *a, const char *b, size_t n)

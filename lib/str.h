@@ -44,6 +44,8 @@ void str_lowerb(char *, size_t);
 char str_lowerc(char);
 int str_isalpha(char);
 int str_isdigit(char);
+/* str_asciib - 1 when no byte of s[0..n) is beyond US-ASCII */
+int str_asciib(const char *, size_t);
 
 /* fmt_ulong - decimal digits of u into buf (at least FMT_ULONG bytes), no NUL */
 #define FMT_ULONG 21

@@ -137,16 +137,16 @@ done:
 	return r;
 }
 
-static const char salt64[] =
-    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/* libxcrypt's salt maker; musl's headers do not declare it */
+char *crypt_gensalt_rn(const char *prefix, unsigned long count, const char *rbytes,
+    int nrbytes, char *out, int outlen);
 
 int
 vpasswd_hash(const char *pw, struct str *out)
 {
-	unsigned char rnd[16];
-	char salt[3 + 16 + 2];
+	char rnd[16], salt[64];	/* enough for the longest salt, 16 characters */
 	const char *h;
-	size_t i, got = 0;
+	size_t got = 0;
 	ssize_t r;
 
 	while (got < sizeof rnd) {
@@ -158,11 +158,9 @@ vpasswd_hash(const char *pw, struct str *out)
 		}
 		got += (size_t)r;
 	}
-	memcpy(salt, "$6$", 3);
-	for (i = 0; i < 16; i++)
-		salt[3 + i] = salt64[rnd[i] & 63];
-	salt[19] = '$';
-	salt[20] = 0;
+	/* the default rounds: no rounds= in the setting */
+	if (crypt_gensalt_rn("$6$", 0, rnd, (int)sizeof rnd, salt, (int)sizeof salt) == NULL)
+		return 0;
 	errno = 0;
 	h = crypt(pw, salt);
 	if (h == NULL || h[0] != '$' || !hash_ok(h, strlen(h)))
@@ -210,13 +208,20 @@ vpasswd_check(const char *pw, const char *hash)
 int
 vpasswd_usable(const char *hash)
 {
-	const char *c;
+	/* the bytes a salt is made of: any will do, it is thrown away */
+	char rnd[16] = { 0 }, salt[192];
 
 	if (*hash == '!' || *hash == '*')
 		return 1;
+	/* the method's salt maker answers for it, without the hashing,
+	 * which a hash's own cost setting can make last for hours.  $2x$
+	 * (old bcrypt hashes, checked, never made) has none: bcrypt's code
+	 * checks it, and $2b$ answers for that. */
+	if (strncmp(hash, "$2x$", 4) == 0)
+		hash = "$2b$";
 	errno = 0;
-	c = crypt("", hash);
 	/* ENOSYS: a method this program leaves out and the rest of its
 	 * build keeps (musl/trim.c) */
-	return (c != NULL && *c != '*') || errno == ENOSYS;
+	return crypt_gensalt_rn(hash, 0, rnd, (int)sizeof rnd, salt, (int)sizeof salt) != NULL ||
+	    errno == ENOSYS;
 }

@@ -51,9 +51,11 @@ int vpasswd_check(const char *pw, const char *hash);
 int vpasswd_verify(const char *pw, const char *hash, int *unknown);
 /* vpasswd_usable - 1 when the build's qmail-auth can check hash, or
  * hash is a lock; 0 when it matches no password for want of a method
- * (the static musl build knows fewer, see vpasswd(5)).  A program that
- * leaves out methods the rest of its build keeps (qmail-admin, linked
- * with SHA-512 alone) tells those by their prefix only, not their form. */
+ * (the static musl build knows fewer, see vpasswd(5)).  Told by the
+ * method its prefix names, without hashing (so at once, whatever cost
+ * the hash asks for), not by its form; a program that leaves out
+ * methods the rest of its build keeps (qmail-admin, linked with SHA-512
+ * alone) knows those too. */
 int vpasswd_usable(const char *hash);
 
 #endif

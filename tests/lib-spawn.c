@@ -219,6 +219,32 @@ main(int argc, char **argv)
 	args[0] = "/nonexistent/dir/prog";
 	errno = 0;
 	ok(spawn_run(args) == -1 && (errno == ENOENT || errno == ENOTDIR), "spawn_run: a path that is not there: -1 ENOENT");
+
+	/* with 1 and 2 closed a pipe would land there: pipe_high keeps
+	 * both ends above 2, close-on-exec, and 1 and 2 closed */
+	{
+		int out = fcntl(1, F_DUPFD_CLOEXEC, 10), err = fcntl(2, F_DUPFD_CLOEXEC, 10);
+		int hp[2] = { -1, -1 }, r, closed, cloexec;
+
+		fflush(stdout);
+		close(1);
+		close(2);
+		r = pipe_high(hp);
+		closed = fcntl(1, F_GETFD) == -1 && fcntl(2, F_GETFD) == -1;
+		cloexec = r == 0 && (fcntl(hp[0], F_GETFD) & FD_CLOEXEC) &&
+		    (fcntl(hp[1], F_GETFD) & FD_CLOEXEC);
+		dup2(out, 1);
+		dup2(err, 2);
+		close(out);
+		close(err);
+		ok(r == 0 && hp[0] > 2 && hp[1] > 2 && closed,
+		    "pipe_high with 1 and 2 closed: ends %d and %d, 1 and 2 left closed", hp[0], hp[1]);
+		ok(cloexec, "both ends close-on-exec");
+		ok(r == 0 && write(hp[1], "x", 1) == 1 && read(hp[0], got, 1) == 1 && got[0] == 'x',
+		    "a working pipe");
+		close(hp[0]);
+		close(hp[1]);
+	}
 	close(null);
 	close(extra);
 	return tap_done();

@@ -99,6 +99,10 @@ main(void)
 	memcpy(buf, "AbZ\xc0@[", 6);
 	str_lowerb(buf, 6);
 	ok(memcmp(buf, "abz\xc0@[", 6) == 0, "lowerb touches A-Z only");
+	ok(str_asciib("a\0\x7f~", 4) && str_asciib(NULL, 0), "asciib: NUL and DEL are ASCII, nothing is");
+	ok(!str_asciib("j\xc3\xb6rg", 5) && !str_asciib("abc\x80", 4) && !str_asciib("\xff", 1),
+	    "asciib: any byte above 127 is not, the last one too");
+	ok(str_asciib("ab\x80", 2), "asciib looks at n bytes only");
 
 	str_free(&s);
 	str_free(&t);

@@ -78,6 +78,20 @@ with open(VP, "a") as f:
 rc, out, err = v.admin("sync")
 t.ok(rc == 0 and "imported@%s" % D in err and "locked@" not in err and "joe@" not in err and "yes@" not in err,
      "qmail-admin sync warns of the hash it cannot check, by user: " + err.strip())
+# hashes whose cost setting asks for hours of work (SHA-512 with the
+# most rounds, bcrypt at cost 31): sync tells their method without
+# hashing, so at once, and warns of neither
+with open(VP, "a") as f:
+    f.write("slow:$6$rounds=999999999$abcdefgh$" + "D" * 86 + ":\n"
+            "slower:$2b$31$" + "C" * 53 + ":\n")
+try:
+    p = subprocess.run([os.path.join(t.BIN, "qmail-admin"), "sync"], capture_output=True, timeout=20)
+    rc, err = p.returncode, p.stderr.decode()
+except subprocess.TimeoutExpired:
+    rc, err = None, "still running after 20 s"
+t.ok(rc == 0 and "imported@" in err and "slow@" not in err and "slower@" not in err,
+     "sync with a hash of 999999999 SHA-512 rounds and one of bcrypt cost 31: done at once, "
+     "no warning of either: " + err.strip())
 os.makedirs(os.path.join(t.HOME, "domains", D, "yes", "Maildir"))
 rc, out, err = run(b"yes@" + D.encode() + b"\0x\0\0")
 t.ok(rc == 0 and out.startswith("yes@%s|" % D), "the yescrypt hash is checked (%s)" % err.strip())

@@ -12,6 +12,7 @@ PATH, with the install's bin first, as the send service sets it.
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -191,6 +192,25 @@ t.ok(rc == 111 and "preline: fatal: unable to run no-such-program-here: " in err
      "preline: a missing program is a temporary failure")
 rc, _, err = helper(["preline", "sh", "-c", "kill -9 $$"])
 t.ok(rc == 111 and "killed by a signal" in err, "preline: a program killed by a signal: 111")
+
+# started with descriptors 1 and 2 closed (by hand, from cron): the pipe
+# to the program must not land there and go to it as its own 1 and 2,
+# or it would hold its input open and wait for an end that never comes
+d = t.tmpdir("helpers-closed.")
+cout = os.path.join(d, "out")
+t.write(os.path.join(d, "msg"), MSG)
+e = t.environ({"PATH": PATH, "UFLINE": "", "RPLINE": RP.decode(), "DTLINE": DT.decode()})
+with open(os.path.join(d, "msg"), "rb") as f:
+    p = subprocess.Popen(["sh", "-c", 'exec "$@" >&- 2>&-', "sh", os.path.join(t.BIN, "preline"),
+                          "sh", "-c", "cat > '%s'" % cout], stdin=f, env=e, start_new_session=True)
+try:
+    rc = p.wait(20)
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGKILL)   # preline and the program it started
+    p.wait(10)
+    rc = "still running after 20 s"
+t.ok(rc == 0 and os.path.exists(cout) and open(cout, "rb").read() == RP + DT + MSG,
+     "preline with descriptors 1 and 2 closed: the program gets the message and its end (%s)" % rc)
 
 # ---- forward --------------------------------------------------------------
 r = local({".qmail": '|forward bob@elsewhere.example "carol@x.example"\n'})

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """qmail-start's logger lookup in $PATH (the last element of the last
 environment string once read past it), signals passed on to qmail-send
-whenever they come, and maildirmake's modes under any umask."""
+whenever they come, a start with descriptors 1 and 2 closed, and
+maildirmake's modes under any umask."""
 import os
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t
@@ -59,6 +61,35 @@ try:
     t.is_(s.stop(), 0, "and SIGTERM ends it, exit 0")
 finally:
     s.finish()
+
+# started with descriptors 1 and 2 closed, its pipes must not land there
+# and go to every child as its log (qmail-send's log lines in
+# qmail-lspawn's input, qmail-lspawn holding its own input open so that
+# it never ends): it exits 111 and leaves nothing running
+p = subprocess.Popen(["sh", "-c", 'exec "$@" >&- 2>&-', "sh", START, "./Maildir/"],
+                     cwd="/", start_new_session=True)
+try:
+    rc = p.wait(20)
+except subprocess.TimeoutExpired:
+    rc = "still running after 20 s"
+
+
+def group_gone():
+    try:
+        os.killpg(p.pid, 0)
+        return False
+    except ProcessLookupError:
+        return True
+
+
+end = time.time() + 10
+while not group_gone() and time.time() < end:
+    time.sleep(0.05)
+gone = group_gone()
+if not gone:
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait(10)
+t.ok(rc == 111 and gone, "started with 1 and 2 closed: exit 111, nothing left running (%s)" % rc)
 
 d = t.tmpdir("lanmail-mdm.")
 md = os.path.join(d, "box")
