@@ -378,7 +378,7 @@ inject(int fd, const char *sender, const char *rcpts, size_t rn)
 {
 	struct str qq = STR_ZERO, env = STR_ZERO;
 	char *argv[2];
-	int e[2], fds[3], status, code;
+	int e[2], fds[3], code;
 	size_t i, k;
 	pid_t pid;
 
@@ -409,15 +409,14 @@ inject(int fd, const char *sender, const char *rcpts, size_t rn)
 		warn_sys("unable to write the envelope to ", qq.s);
 	if (close(e[1]) == -1)
 		warn_sys("unable to close the envelope pipe");
-	if (spawn_wait(pid, &status) == -1)
+	if ((code = qq_reap(pid)) == -1)
 		die_sys(EXIT_TEMP, "unable to wait for ", qq.s);
-	code = spawn_exitcode(status);
 	if (code != 0) {
-		char nb[FMT_ULONG + 1];
+		struct str why = STR_ZERO;
 
-		nb[fmt_ulong(nb, (unsigned long)(code < 0 ? 0 : code))] = 0;
-		die(qq_permanent(code) ? EXIT_PERM : EXIT_TEMP, "qmail-queue failed with exit code ",
-		    code < 0 ? "(signal)" : nb);
+		if (!qq_failure(&why, qq.s, code))
+			die_nomem();
+		die(qq_permanent(code) ? EXIT_PERM : EXIT_TEMP, why.s);
 	}
 	str_free(&qq);
 	str_free(&env);
