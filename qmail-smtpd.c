@@ -186,32 +186,12 @@ commentcat(struct str *to, const char *b, size_t n, size_t max)
 	return 1;
 }
 
-/* dotted - b[0..n) is words of letters, digits and the bytes of more,
- * between single dots */
-static int
-dotted(const char *b, size_t n, const char *more)
-{
-	size_t i, word = 0;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] == '.') {
-			if (word == 0)
-				return 0;
-			word = 0;
-		} else if (str_isalpha(b[i]) || str_isdigit(b[i]) || (b[i] && strchr(more, b[i])))
-			word++;
-		else
-			return 0;
-	}
-	return word > 0;
-}
-
 /* isdomain - b[0..n) is a host name: labels of letters, digits, '-' (and
  * '_', which many hosts put in their names) between single dots */
 static int
 isdomain(const char *b, size_t n)
 {
-	return dotted(b, n, "-_");
+	return smtpcmd_dotted(b, n, "-_", 0);
 }
 
 /* ispton - b[0..n) is an address of family af as inet_pton reads it:
@@ -263,7 +243,7 @@ isliteral(const char *b, size_t n)
 static int
 isdotatom(const char *b, size_t n)
 {
-	return dotted(b, n, "!#$%&'*+-/=?^_`{|}~");
+	return smtpcmd_dotted(b, n, SMTPCMD_ATEXT, 0);
 }
 
 /* pvaluecat - an RFC 8601 property value: addr[0..n) as it is when it is a

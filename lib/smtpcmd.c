@@ -192,33 +192,23 @@ smtpcmd_param(const char *s, size_t n, size_t *pos, size_t *key, size_t *klen,
 	return 1;
 }
 
-/* atext - an RFC 5322 atext byte; RFC 6531 adds every byte of a UTF-8
- * sequence, and qmail-remote sends such an address only with SMTPUTF8 */
-static int
-atext(char c)
+int
+smtpcmd_dotted(const char *b, size_t n, const char *more, int high)
 {
-	return (unsigned char)c >= 0x80 || str_isalpha(c) || str_isdigit(c) ||
-	    (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-/* dotstring - s[0..n) is an RFC 5321 Dot-string: runs of atext between
- * single dots, none first or last */
-static int
-dotstring(const char *s, size_t n)
-{
-	size_t i, run = 0;
+	size_t i, word = 0;
 
 	for (i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (run == 0)
+		if (b[i] == '.') {
+			if (word == 0)
 				return 0;
-			run = 0;
-		} else if (atext(s[i]))
-			run++;
+			word = 0;
+		} else if (str_isalpha(b[i]) || str_isdigit(b[i]) || (b[i] && strchr(more, b[i])) ||
+		    (high && (unsigned char)b[i] >= 0x80))
+			word++;
 		else
 			return 0;
 	}
-	return run > 0;
+	return word > 0;
 }
 
 int
@@ -226,7 +216,9 @@ smtpcmd_pathcat(struct str *out, const char *a, size_t n)
 {
 	size_t at = str_rchrb(a, n, '@'), i;
 
-	if (n == 0 || dotstring(a, at))
+	/* RFC 6531 adds every byte of a UTF-8 sequence to atext, and
+	 * qmail-remote sends such an address only with SMTPUTF8 */
+	if (n == 0 || smtpcmd_dotted(a, at, SMTPCMD_ATEXT, 1))
 		return str_catb(out, a, n);
 	if (!str_catc(out, '"'))
 		return 0;

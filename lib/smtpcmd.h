@@ -57,6 +57,14 @@ int smtpcmd_path(const char *s, size_t n, struct str *addr, size_t *rest, int *r
 int smtpcmd_param(const char *s, size_t n, size_t *pos, size_t *key, size_t *klen,
     size_t *val, size_t *vlen);
 
+/* the bytes RFC 5322 allows in an atom besides letters and digits */
+#define SMTPCMD_ATEXT "!#$%&'*+-/=?^_`{|}~"
+
+/* smtpcmd_dotted - b[0..n) is words between single dots, none first or
+ * last, of letters, digits, the bytes of more and (with high) bytes
+ * beyond ASCII: a Dot-string with SMTPCMD_ATEXT, a host name with "-_" */
+int smtpcmd_dotted(const char *b, size_t n, const char *more, int high);
+
 /* smtpcmd_pathcat - the envelope address a[0..n) (as smtpcmd_path and
  * the queue keep it: unquoted) appended to out as it goes between < and
  * > (RFC 5321 4.1.2): a local part (before the last '@', or all of a
