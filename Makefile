@@ -87,7 +87,7 @@ $(B)/%: $(B)/%.o $(B)/liblanmail.a
 # qmail-tls links the system's OpenSSL, a glibc library: in a musl build
 # it alone is compiled with the system cc, from the lib/ sources it uses
 ifneq ($(MUSL),)
-TLSLIB = lib/buf.c lib/die.c lib/env.c lib/mono.c lib/sig.c lib/spawn.c lib/starttls.c lib/str.c
+TLSLIB = lib/buf.c lib/die.c lib/env.c lib/mono.c lib/priv.c lib/sig.c lib/spawn.c lib/starttls.c lib/str.c
 $(B)/qmail-tls: qmail-tls.c $(TLSLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-tls.c $(TLSLIB) $(B)/lib/auto.c $(LIBS_qmail-tls)

@@ -15,7 +15,6 @@
  * wait before it may try again (see qmail-auth(8), "Failed logins").
  */
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +26,7 @@
 #include "control.h"
 #include "die.h"
 #include "env.h"
+#include "priv.h"
 #include "str.h"
 #include "vpasswd.h"
 
@@ -172,11 +172,10 @@ become_vmail(void)
 	if ((pw = getpwnam(name)) == NULL)
 		die_sys(EXIT_TEMP, "unable to find user ", name);
 	gid = pw->pw_gid;
-	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
+	if (pw->pw_uid == 0)
+		die(EXIT_TEMP, "unable to drop root: ", name, " is root");
+	if (!priv_drop(pw->pw_uid, gid))
 		die_sys(EXIT_TEMP, "unable to switch to user ", name);
-	if (getuid() == 0 || geteuid() == 0)
-		die(EXIT_TEMP, "unable to drop root");
 }
 
 int

@@ -28,7 +28,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -53,6 +52,7 @@
 #include "buf.h"
 #include "die.h"
 #include "env.h"
+#include "priv.h"
 #include "sig.h"
 #include "spawn.h"
 #include "starttls.h"
@@ -267,10 +267,8 @@ drop_root(void)
 		if (env_ulong("UID", &uid) != 1 || env_ulong("GID", &gid) != 1 || uid == 0)
 			die(EXIT_TEMP, "refusing to talk TLS as root: set $UID and $GID (envuidgid)");
 		g = (gid_t)gid;
-		if (setgroups(1, &g) == -1 || setgid(g) == -1 || setuid((uid_t)uid) == -1)
+		if (!priv_drop((uid_t)uid, g))
 			die_sys(EXIT_TEMP, "unable to drop privileges");
-		if (getuid() == 0 || geteuid() == 0)
-			die(EXIT_TEMP, "unable to drop privileges");
 	}
 #ifdef __linux__
 	/* prog runs as the same uid: keep it out of our memory */

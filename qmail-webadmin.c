@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2313,11 +2312,10 @@ drop(void)
 		return;
 	if (priv_user(auto_users[AUTO_QMAILD], &uid, &gid) != 1)
 		die(EXIT_TEMP, "unable to find user ", auto_users[AUTO_QMAILD]);
-	if (uid == 0 || setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
-	    setuid(uid) == -1)
+	if (uid == 0)
+		die(EXIT_TEMP, "unable to drop privileges: ", auto_users[AUTO_QMAILD], " is root");
+	if (!priv_drop(uid, gid))
 		die_sys(EXIT_TEMP, "unable to drop privileges");
-	if (getuid() == 0 || geteuid() == 0 || setuid(0) != -1)
-		die(EXIT_TEMP, "unable to drop privileges");
 }
 
 int
