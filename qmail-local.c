@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "dotqmail.h"
 #include "env.h"
 #include "maildir.h"
+#include "mono.h"
 #include "qqfilter.h"
 #include "sig.h"
 #include "spawn.h"
@@ -546,20 +548,33 @@ on_alarm(int sig)
 	alarmed = 1;
 }
 
-/* time_left - whole seconds to the deadline (at most a year away); 0
- * once it has passed */
-static unsigned
-time_left(time_t deadline)
+/* ms_left - milliseconds to a mono_ms deadline; 0 once it has passed */
+static long long
+ms_left(long long deadline)
 {
-	time_t now = time(NULL);
+	long long left = deadline - mono_ms();
 
-	return now >= deadline ? 0 : (unsigned)(deadline - now);
+	return left > 0 ? left : 0;
+}
+
+/* alarm_ms - SIGALRM in ms milliseconds; 0 cancels */
+static void
+alarm_ms(long long ms)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_sec = (time_t)(ms / 1000);
+	it.it_value.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	(void)setitimer(ITIMER_REAL, &it, NULL);
 }
 
 /* run_program - /bin/sh -c cmd with the message on its input, its output
  * (OUTPUT_MAX bytes of it) added to the report; its wait status, or -1
  * when it ran past control/timeoutcommand and was killed with all it
- * started (it leads a process group of its own) */
+ * started (it leads a process group of its own).  The limit is kept to
+ * the millisecond on the monotonic clock: a limit of 2 s is 2 s, whenever
+ * in a second the program started and whatever the clock is set to. */
 static int
 run_program(const char *cmd)
 {
@@ -569,28 +584,27 @@ run_program(const char *cmd)
 	int p[2], fds[3], status, late = 0;
 	long r;
 	pid_t pid;
-	time_t deadline = 0;
+	long long deadline = 0;
+	struct buf b;
 
 	argv[0] = "sh", argv[1] = "-c", argv[2] = (char *)cmd, argv[3] = NULL;
 	if (pipe_cloexec(p) == -1)
 		fail_sys(EXIT_TEMP, "unable to create a pipe for ", "a program");
 	fds[0] = c.msgfd, fds[1] = p[1], fds[2] = p[1];
 	if (c.tcommand)
-		deadline = time(NULL) + (time_t)(c.tcommand > 86400UL * 365 ? 86400UL * 365 : c.tcommand);
+		deadline = mono_ms() + 1000LL * (long long)(c.tcommand > 86400UL * 365 ? 86400UL * 365 : c.tcommand);
 	if ((pid = spawn_group("/bin/sh", argv, NULL, fds, 3)) == -1)
 		fail_sys(EXIT_TEMP, "unable to run ", "/bin/sh");
 	if (close(p[1]) == -1)
 		fail_sys(EXIT_TEMP, "unable to close ", "a pipe");
+	buf_init(&b, p[0], x, sizeof x, 0);
 	for (;;) {
-		unsigned left = 0;
-
-		if (deadline && (left = time_left(deadline)) == 0) {
-			late = 1;
-			break;
-		}
-		if ((r = fd_read(p[0], x, sizeof x, left)) == -1) {
-			if (errno == ETIMEDOUT)
-				continue;	/* the deadline is looked at above */
+		b.pos = b.len;	/* what was read is taken */
+		if ((r = deadline ? buf_fill_by(&b, deadline) : buf_fill(&b)) == -1) {
+			if (errno == ETIMEDOUT) {
+				late = 1;
+				break;
+			}
 			fail_sys(EXIT_TEMP, "unable to read the output of ", cmd);
 		}
 		if (r == 0)
@@ -598,7 +612,7 @@ run_program(const char *cmd)
 		if (have < sizeof out) {
 			size_t k = (size_t)r < sizeof out - have ? (size_t)r : sizeof out - have;
 
-			memcpy(out + have, x, k);
+			memcpy(out + have, b.x, k);
 			have += k;
 		}
 	}
@@ -606,16 +620,16 @@ run_program(const char *cmd)
 	catoutput(out, have);
 	/* its output ended: wait for it, while time is left */
 	if (!late && deadline) {
-		unsigned left = time_left(deadline);
+		long long left = ms_left(deadline);
 
 		alarmed = 0;
 		if (left > 0) {
 			pid_t w;
 
-			alarm(left);
+			alarm_ms(left);
 			while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR && !alarmed)
 				;
-			alarm(0);
+			alarm_ms(0);
 			if (w == pid)
 				return status;
 			if (!alarmed)

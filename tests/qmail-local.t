@@ -619,9 +619,16 @@ def program_timeout():
              "|echo $$ > pgid; exec >/dev/null 2>&1; sleep 60\n"),
             ("a program whose background child keeps the output open",
              "|echo $$ > pgid; sleep 60 & exit 0\n"),
+            # started late in a second, its output closed early in the
+            # next: a limit counted in whole clock seconds waits 1 s
+            ("a program that closes its output as a second turns",
+             "|echo $$ > pgid; sleep 0.1; exec >/dev/null 2>&1; sleep 60\n"),
         )
         for name, line in cases:
             home = setup({"Maildir/": "", ".qmail": line + "./Maildir/\n"})
+            if "second turns" in name:
+                while time.time() % 1 < 0.95:
+                    time.sleep(0.01)
             t0 = time.time()
             r = run(home)
             took = time.time() - t0
