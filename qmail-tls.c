@@ -36,7 +36,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -52,6 +51,7 @@
 #include "buf.h"
 #include "die.h"
 #include "env.h"
+#include "mono.h"
 #include "priv.h"
 #include "sig.h"
 #include "spawn.h"
@@ -365,9 +365,11 @@ tls_vars(SSL *ssl, struct str *out, const char *who)
 }
 
 /* tls_handshake - SSL_accept (or, client, SSL_connect) on fds 0/1
- * before deadline; 1 done, 0 failed with the reason in why[0..n) */
+ * before deadline, a mono_ms() time: counted in whole seconds of the
+ * wall clock, a limit of t seconds would end up to a second early;
+ * 1 done, 0 failed with the reason in why[0..n) */
 static int
-tls_handshake(SSL *ssl, int client, time_t deadline, char *why, size_t n)
+tls_handshake(SSL *ssl, int client, long long deadline, char *why, size_t n)
 {
 	char e[256];
 	struct pollfd p;
@@ -399,13 +401,13 @@ tls_handshake(SSL *ssl, int client, time_t deadline, char *why, size_t n)
 			return 0;
 		}
 		for (;;) {
-			time_t left = deadline - time(NULL);
+			long long left = deadline - mono_ms();
 
 			if (left <= 0) {
 				setwhy(why, n, "timed out", NULL);
 				return 0;
 			}
-			r = poll(&p, 1, left > 1000000 ? 1000000000 : (int)left * 1000);
+			r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
 			if (r == -1 && errno == EINTR)
 				continue;
 			if (r == -1)
@@ -426,7 +428,7 @@ handshake(SSL_CTX *ctx)
 		die_nomem();
 	if (SSL_set_rfd(ssl, 0) != 1 || SSL_set_wfd(ssl, 1) != 1)
 		die(EXIT_TEMP, "unable to set up TLS: ", tls_error(e, sizeof e));
-	if (tls_handshake(ssl, 0, time(NULL) + HANDSHAKE_TIMEOUT, why, sizeof why))
+	if (tls_handshake(ssl, 0, mono_ms() + HANDSHAKE_TIMEOUT * 1000LL, why, sizeof why))
 		return ssl;
 	warn("TLS handshake with ", remote(), " failed: ", why);
 	SSL_free(ssl);
@@ -504,7 +506,7 @@ net_gone(struct relay *r)
 static int
 flush_clear(struct relay *r, int drain)
 {
-	time_t deadline = time(NULL) + HANDSHAKE_TIMEOUT;
+	long long deadline = mono_ms() + HANDSHAKE_TIMEOUT * 1000LL;
 	struct pollfd p;
 	ssize_t k;
 	long w;
@@ -517,7 +519,7 @@ flush_clear(struct relay *r, int drain)
 				r->out.len -= (size_t)w;
 				continue;
 			}
-			if (w == -2 || time(NULL) >= deadline)
+			if (w == -2 || mono_ms() >= deadline)
 				return 0;
 			p.fd = 1;
 			p.events = POLLOUT;
@@ -921,7 +923,7 @@ client(const char *name, const char *cafile, int verify, unsigned timeout)
 	}
 	nonblock(0);
 	nonblock(1);
-	if (!tls_handshake(ssl, 1, time(NULL) + (time_t)timeout, why, sizeof why))
+	if (!tls_handshake(ssl, 1, mono_ms() + (long long)timeout * 1000, why, sizeof why))
 		client_fail(why, NULL, timeout);
 	vr = SSL_get_verify_result(ssl);
 	if (verify && vr != X509_V_OK)	/* SSL_VERIFY_PEER has seen to it */

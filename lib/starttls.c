@@ -7,15 +7,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "mono.h"
 #include "starttls.h"
 #include "str.h"
 
@@ -264,10 +265,11 @@ starttls_var(const struct starttls_reply *r, const char *name)
 int
 starttls_readanswer(int fd, char *msg, size_t max, size_t *n, unsigned timeout)
 {
-	time_t deadline = time(NULL) + (time_t)timeout;
+	/* in milliseconds: whole seconds of the wall clock would cut up to
+	 * one second off the wait */
+	long long deadline = mono_ms() + (long long)timeout * 1000, left;
 	struct pollfd p;
 	ssize_t r;
-	time_t left;
 	int k;
 
 	*n = 0;
@@ -278,12 +280,12 @@ starttls_readanswer(int fd, char *msg, size_t max, size_t *n, unsigned timeout)
 		if (*n == max)
 			return errno = EPROTO, 0;
 		if (timeout > 0) {
-			left = deadline - time(NULL);
+			left = deadline - mono_ms();
 			if (left <= 0)
 				return errno = ETIMEDOUT, 0;
 			p.fd = fd;
 			p.events = POLLIN;
-			k = poll(&p, 1, left > 1000000 ? 1000000000 : (int)left * 1000);
+			k = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
 			if (k == -1 && errno == EINTR)
 				continue;
 			if (k == -1)

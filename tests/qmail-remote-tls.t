@@ -152,14 +152,15 @@ t.wait_port(PORT, "127.0.0.4")
 
 class RawPeer:
     """An SMTP peer on addr that offers STARTTLS and answers it 220, then:
-    'garbage' sends bytes that are not TLS and hangs up, 'stall' says
-    nothing more, 'inject' had sent a second reply with its 220; 'refuse'
+    'garbage' sends bytes that are not TLS and hangs up, 'stall' sends
+    the first byte of a TLS record and no more, 'inject' had sent a second reply with its 220; 'refuse'
     answers 454 instead."""
 
     def __init__(self, addr, mode):
         self.mode = mode
         self.conns = 0
         self.got = b""
+        self.stalled = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, PORT))
@@ -202,11 +203,27 @@ class RawPeer:
                         if self.mode == "inject":
                             c.sendall(b"220 go ahead\r\n250 injected\r\n")
                             continue
+                        if self.mode == "stall":
+                            # the 220 just before the wall clock's
+                            # second turns: a limit counted in whole
+                            # seconds from then would end close to a
+                            # second early
+                            time.sleep((0.85 - time.time() % 1) % 1)
                         c.sendall(b"220 go ahead\r\n")
+                        t220 = time.time()
                         hello = c.recv(4096)
                         self.got += b"<hello %d bytes>" % len(hello)
                         if self.mode == "stall":
-                            time.sleep(15)
+                            # the first byte of a record, just after the
+                            # second turns, then nothing: a wait counted
+                            # in whole seconds from then would end within
+                            # that second.  The seconds until the client
+                            # gives up and hangs up are noted.
+                            time.sleep(max(0, int(t220) + 2.02 - time.time()))
+                            c.sendall(b"\x16")
+                            while c.recv(4096):
+                                pass
+                            self.stalled.append(time.time() - t220)
                             return
                         c.sendall(b"this is not TLS at all\r\n" * 4)
                         time.sleep(0.5)
@@ -319,6 +336,11 @@ try:
     took = time.time() - start
     t.ok(code == "sZ" and "timed out" in text, "stalled handshake: deferred")
     t.ok(took < 20, "stalled handshake: gave up in time (%.1fs)" % took)
+    end = time.time() + 20	# the peer's thread notes it once it sees the hang-up
+    while not stall.stalled and time.time() < end:
+        time.sleep(0.05)
+    t.ok(stall.stalled and stall.stalled[-1] >= 2.9,
+         "and not before timeoutremote, 3 s, from the 220 (%s)" % ["%.2f s" % x for x in stall.stalled])
     t.ok(b"MAIL FROM" not in stall.got, "stalled handshake: nothing sent in clear")
 
     # STARTTLS offered, then refused: not a reason to go on in clear

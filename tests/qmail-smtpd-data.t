@@ -20,8 +20,10 @@ P = srv.port
 
 
 def empty_soon():
-    """The queue holds no file within a few seconds."""
-    end = time.time() + 3
+    """The queue holds no file within 30 s: an abandoned qmail-queue
+    removes its files at once, but a loaded machine may be slow to run
+    it (the alternative is qmail-send's 36-hour sweep)."""
+    end = time.time() + 30
     while not s.queue_empty() and time.time() < end:
         time.sleep(0.05)
     return s.queue_empty()
@@ -101,20 +103,18 @@ try:
     c, r = open_data()
     c.send("Subject: cut\r\n\r\nsome text\r\n")
     c.close()
-    time.sleep(0.3)
-    t.ok(s.queue_empty(), "disconnect in the middle of a small message: nothing at all in the queue")
+    t.ok(empty_soon(), "disconnect in the middle of a small message: nothing at all in the queue")
     c, r = open_data()
     c.send(b"Subject: cut\r\n\r\n" + (b"y" * 70 + b"\r\n") * 10000)
     c.close()
-    time.sleep(0.3)
-    t.ok(s.queue_empty(), "disconnect in the middle of a 720 kB message: nothing at all in the queue")
+    t.ok(empty_soon(), "disconnect in the middle of a 720 kB message: nothing at all in the queue")
     # past 1 MB qmail-queue is writing the message: abandoned, it must
     # remove its file at once, not leave it for qmail-send's 36-hour sweep
     c, r = open_data()
     c.send(b"Subject: cut big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 30000)
     c.close()
     # it drops the message (and logs that) once it has read all of it
-    end = time.time() + 10
+    end = time.time() + 60
     while "size=2160020 result=dropped:disconnected" not in srv.logtext() and time.time() < end:
         time.sleep(0.05)
     t.ok(empty_soon(), "disconnect in the middle of a 2 MB message: nothing left in the queue")

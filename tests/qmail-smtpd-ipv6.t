@@ -40,7 +40,8 @@ trap 'kill $ts' EXIT
 /usr/bin/python3 - <<'PY'
 import os, socket, time
 port = int(os.environ["PORT"])
-for _ in range(100):
+end = time.time() + 30
+while time.time() < end:
     try:
         socket.create_connection(("::1", port), timeout=1).close()
         break

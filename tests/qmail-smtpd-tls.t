@@ -79,7 +79,7 @@ try:
         r = m.sendmail("alice@virt.test", ["x@elsewhere.test"], b"Subject: tls auth\r\n\r\nsecret\r\n")
     t.is_(r, {}, "smtplib: STARTTLS then AUTH then relay")
     r = subprocess.run(["swaks", "-tls", "--server", "127.0.0.1", "--port", str(port), "--from", "c@b.test",
-                        "--to", "u2@virt.test", "--body", "by swaks"], capture_output=True, text=True, timeout=30)
+                        "--to", "u2@virt.test", "--body", "by swaks"], capture_output=True, text=True, timeout=120)
     t.ok(r.returncode == 0, "swaks -tls delivers")
     q = s.queue()
     got = sorted((m["recipients"][0], b"with ESMTPSA (authenticated user alice@virt.test);" in m["message"],

@@ -102,11 +102,11 @@ try:
     t.is_(rr, {}, "smtplib: STARTTLS, AUTH, relay from an untrusted address")
     r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(port), "--from", "alice@virt.test",
                         "--to", "x@elsewhere.test", "--auth", "PLAIN", "--auth-user", "alice@virt.test",
-                        "--auth-password", "s3cret", "--body", "by swaks"], capture_output=True, text=True, timeout=30)
+                        "--auth-password", "s3cret", "--body", "by swaks"], capture_output=True, text=True, timeout=120)
     t.ok(r.returncode != 0, "swaks AUTH without TLS from an untrusted address fails")
     r = subprocess.run(["swaks", "-tls", "--server", "127.0.0.1", "--port", str(port), "--from", "alice@virt.test",
                         "--to", "y@elsewhere.test", "--auth", "PLAIN", "--auth-user", "alice@virt.test",
-                        "--auth-password", "s3cret", "--body", "by swaks"], capture_output=True, text=True, timeout=30)
+                        "--auth-password", "s3cret", "--body", "by swaks"], capture_output=True, text=True, timeout=120)
     t.ok(r.returncode == 0, "swaks -tls --auth from an untrusted address relays")
     t.is_(sorted(m_["recipients"][0] for m_ in s.queue()), [b"friend@elsewhere.test", b"y@elsewhere.test"],
           "exactly the two authenticated messages were queued")

@@ -183,7 +183,9 @@ t0 = time.time()
 code, msg, m = send("joe@temp.test")
 took = time.time() - t0
 t.ok(msg.startswith("4.4.3 "), "temperror is a 451 4.4.3, never permanent: " + msg)
-t.ok(took < 2, "a name server's SERVFAIL is a temperror at once (%.1f s)" % took)
+# waiting for an answer instead would take both rounds of the resolver's
+# timeout, 2 s and 4 s: 5 s leave a slow machine room for the session
+t.ok(took < 5, "a name server's SERVFAIL is a temperror at once (%.1f s)" % took)
 # a name server that never answers: the resolver's timeout, once
 t0 = time.time()
 code, msg, m = send("joe@slow.test")
