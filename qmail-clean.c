@@ -137,7 +137,7 @@ main(int argc, char **argv)
 	char inx[BUF_SIZE];
 	struct buf in;
 	struct str line = STR_ZERO;
-	int r;
+	int r, answering = 1;
 
 	(void)argc;
 	die_init(argv[0]);
@@ -157,7 +157,14 @@ main(int argc, char **argv)
 		if (r == -1)
 			die_sys(EXIT_TEMP, "unable to read request");
 		r = request(line.s, line.len - 1);
-		if (!fd_writeall(1, r ? "+" : "!", 1, 0))
-			die_sys(EXIT_TEMP, "unable to answer");
+		/* qmail-send gone (killed): the removals it asked for are
+		 * still due, each for a finished message that the next
+		 * qmail-send would otherwise deliver again; so go on to end
+		 * of file, answering nobody */
+		if (answering && !fd_writeall(1, r ? "+" : "!", 1, 0)) {
+			if (errno != EPIPE)
+				die_sys(EXIT_TEMP, "unable to answer");
+			answering = 0;
+		}
 	}
 }

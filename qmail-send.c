@@ -2208,6 +2208,12 @@ main(int argc, char **argv)
 			say("status: qmail-start has gone: stopping", NULL);
 		}
 		if (flag_term && busy[LOCAL] == 0 && busy[REMOTE] == 0) {
+			/* the removals asked for are done before we go: qmail-clean
+			 * dies of its first answer nobody reads, and a finished
+			 * message whose todo/ stays would be delivered again by the
+			 * next qmail-send */
+			while (mq_n > 0 && !gone[CLEANER])
+				clean_drain();
 			for (i = 0; i < 3; i++)
 				if (gone[i]) {
 					say("status: exiting: ", helper[i], " has gone", NULL);

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -40,7 +39,7 @@ struct job {
 	int status;
 	struct str rep;
 	int full;		/* rep reached SPAWNER_OUTMAX: keep no more */
-	time_t started;		/* CLOCK_MONOTONIC seconds */
+	long long started;	/* mono_ms() at the start */
 	int killed;		/* ran past the limit: SIGKILL sent */
 	struct str req;		/* the fields, NUL-separated */
 	size_t nrcpt;
@@ -177,29 +176,26 @@ done(const struct spawner_ops *ops, void *ctx, struct job *j)
 		str_free(&j->rep);	/* a rare large report: give it back */
 }
 
-/* now - seconds of a clock no one sets */
-static time_t
-now(void)
-{
-	return (time_t)(mono_ms() / 1000);
-}
-
 /* overdue - kill every child past limit seconds; its report becomes
- * the reason */
+ * the reason.  The time a child has run is counted to the millisecond:
+ * in whole seconds, one started late in a second was past a limit of 2
+ * a little over 1 s later.  Milliseconds / 1000 is below limit exactly
+ * when the milliseconds are below limit * 1000, which could overflow. */
 static void
 overdue(struct table *t, unsigned long limit)
 {
 	char num[FMT_ULONG];
 	struct job *j;
-	time_t tn;
+	long long tn;
 	size_t k;
 
 	if (limit == 0)
 		return;
-	tn = now();
+	tn = mono_ms();
 	for (k = 0; k < t->nbusy; k++) {
 		j = &t->jobs[t->busy[k]];
-		if (j->exited || j->killed || (unsigned long)(tn - j->started) < limit)
+		if (j->exited || j->killed ||
+		    (tn <= j->started ? 0UL : (unsigned long)((tn - j->started) / 1000)) < limit)
 			continue;
 		(void)kill(j->pid, SIGKILL);	/* a stopped child dies too */
 		j->killed = 1;
@@ -285,7 +281,7 @@ begin(const struct spawner_ops *ops, void *ctx, struct table *t, struct str *req
 	j->out = p[0];
 	j->exited = 0;
 	j->killed = 0;
-	j->started = now();
+	j->started = mono_ms();
 	j->nrcpt = nrcpt;
 	j->slot = slot;
 	t->busy[t->nbusy++] = slot;	/* room: slot was not busy */

@@ -21,7 +21,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(35)
+t.plan(36)
 
 
 class Lspawn:
@@ -242,7 +242,10 @@ try:
     t.control("timeoutcommand", "1\n")
     stopper = s.home("stopper", {"": "|kill -STOP $PPID\n"})
     logger = s.home("logger", {"": "|echo forged-log-line > /proc/$PPID/fd/2\n./Maildir/\n"})
-    s.assign([s.user("alice", a), s.user("stopper", stopper), s.user("logger", logger)])
+    # two programs, each within qmail-local's 1 s, 1.5 s in all
+    twice = s.home("twice", {"": "|sleep 0.75\n|sleep 0.75\n./Maildir/\n"})
+    s.assign([s.user("alice", a), s.user("stopper", stopper), s.user("logger", logger),
+              s.user("twice", twice)])
     errf2 = os.path.join(s.dir, "stderr2")
     lsp = Lspawn(errf2)
     t0 = time.time()
@@ -256,6 +259,21 @@ try:
         err = f.read()
     t.ok(got and got[0][:2] == (41, "K") and b"forged-log-line" not in err,
          "qmail-local's stderr is not qmail-lspawn's (the log): %r %r" % (got, err))
+    # the 2 s are counted to the millisecond: a delivery of 1.5 s started
+    # late in a (monotonic) second, looked at again just after the second
+    # after next (another request wakes qmail-lspawn then), is not past
+    # them; counted in whole seconds it was, after 1.1 s
+    while time.monotonic() % 1 < 0.9:
+        time.sleep(0.01)
+    m0 = time.monotonic()
+    lsp.send(45, mid, "twice@" + D)
+    wake = int(m0) + 2.05
+    while time.monotonic() < wake:
+        time.sleep(0.01)
+    lsp.send(46, mid, "alice@" + D)
+    got = sorted(lsp.answers(2))
+    t.ok([g[:2] for g in got] == [(45, "K"), (46, "K")] and len(s.maildir(twice)) == 1,
+         "a delivery within the 2 s, started as a second turns, is not killed (%r)" % (got,))
 
     # queue/mess is qmailq's: no link followed, no FIFO opened, no file of another owner
     split = int(open(os.path.join(t.SRC, "conf-split")).readline())

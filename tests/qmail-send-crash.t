@@ -151,8 +151,13 @@ try:
     t.is_(bad[:10], [], "every copy exactly as sent")
     dup = sum(c - 1 for c in got.values())
     t.diag("%d deliveries repeated after crashes" % dup)
-    # a kill repeats at most the deliveries in flight (concurrencylocal)
-    t.ok(dup <= KILLS * 30, "repeats stay rare: at most %d per kill (%d)" % (30, dup))
+    # a kill repeats at most the deliveries in flight (concurrencylocal 30)
+    # and the recipients already done of their messages (up to 3 each:
+    # a message held from todo/ is recorded only when it is finished);
+    # a killed qmail-clean also the removals of finished messages it had
+    # not made yet (qmail-send asks for up to 256 before it waits)
+    most = 3 * 30 * len(kills) + 256 * kills.count("qmail-clean")
+    t.ok(dup <= most, "repeats stay rare: at most %d for these kills (%d)" % (most, dup))
     odd = [l for l in s.log().splitlines() if ("fatal" in l or "warning" in l) and "has gone" not in l and "broken pipe" not in l]
     t.is_(odd[:5], [], "no error in the log but helpers noticing a killed peer")
 finally:

@@ -6,7 +6,8 @@ seconds; started again, the set delivers a message.  A qmail-rspawn that
 dies while qmail-send is handing it a request (qmail-send meets a broken
 pipe, or the end of its answers) does not make qmail-send die: the local
 delivery in progress still reports before qmail-send exits 111, so that
-it is not made again after the restart."""
+it is not made again after the restart.  A qmail-clean whose answers
+have no reader (qmail-send killed) still makes the removals asked for."""
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ import lanmail as t
 import qsend
 
 D = qsend.DOMAIN
-t.plan(3 * 6 + 2 * 8)
+t.plan(1 + 3 * 6 + 2 * 8)
 
 SHIM = r'''/* the first request for far.test that qmail-send writes to
  * qmail-rspawn (descriptor 5) waits until qmail-rspawn has died: then
@@ -98,7 +99,7 @@ def rspawn_dies(how, home):
         rcpts = ["r@far.test"]
     start = len(s.log())
     s.start(env=env)
-    s.wait(lambda: len(s.pids()) == 4 and "status: starting" in s.log()[start:], 10)
+    s.wait(lambda: len(s.pids()) == 4 and "status: starting" in s.log()[start:], 30)
     pids = s.pids()
     if how == "epipe":
         try:
@@ -157,11 +158,32 @@ s = qsend.Scene()
 try:
     home = s.home("h")
     s.assign([s.user("h", home)])
+
+    # qmail-clean whose answers nobody reads any more (qmail-send killed):
+    # the removals already asked for are still made, to the end of input
+    split = int(open(os.path.join(t.SRC, "conf-split")).readline())
+    ids = (990001, 990002, 990003)
+    made = []
+    for i in ids:
+        for sub in ("todo", "mess"):
+            made.append(os.path.join(t.HOME, "queue", sub, str(i % split), str(i)))
+            t.write(made[-1], "x")
+    r, w = os.pipe()
+    os.close(r)
+    p = subprocess.run([os.path.join(t.BIN, "qmail-clean")], input=b"".join(b"D%d\0" % i for i in ids),
+                       stdout=w, stderr=subprocess.PIPE, timeout=30)
+    os.close(w)
+    left = [f for f in made if os.path.exists(f)]
+    t.ok(p.returncode == 0 and left == [],
+         "qmail-clean without a reader for its answers: every removal asked for is made, exit 0 "
+         "(exit %d, left %r, %r)" % (p.returncode, left, p.stderr))
+    for f in left:
+        os.unlink(f)
     n = 0
     for victim in ("qmail-lspawn", "qmail-rspawn", "qmail-clean"):
         start = len(s.log()) if os.path.exists(s.logf) else 0
         s.start()
-        ok = s.wait(lambda: len(s.pids()) == 4 and "status: starting" in s.log()[start:], 10)
+        ok = s.wait(lambda: len(s.pids()) == 4 and "status: starting" in s.log()[start:], 30)
         pids = s.pids()
         t.ok(ok and victim in pids, "%s: qmail-start runs its four helpers" % victim)
         # the queue idle: nothing would make qmail-send talk to the helper
@@ -169,7 +191,7 @@ try:
         os.kill(pids[victim], signal.SIGKILL)
         t0 = time.time()
         try:
-            rc = s.proc.wait(5)
+            rc = s.proc.wait(30)
         except subprocess.TimeoutExpired:
             rc = None
         took = time.time() - t0

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """qmail-send: local deliveries, RFC 3464 bounces, double bounces,
 virtual domains, retries and queue lifetime, SIGHUP, SIGALRM, SIGTERM."""
+import collections
 import email
 import email.policy
 import os
 import re
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -133,9 +135,17 @@ try:
          "junk in control/concurrencylocal at SIGHUP: the old files kept, the log names it")
     t.control("concurrencylocal", None)
 
+    def reread():
+        """SIGHUP, then wait until qmail-send has read the control files
+        again: a message queued before would be scheduled with the old ones"""
+        n = s.log().count("control files read again")
+        s.signal(signal.SIGHUP)
+        if not s.wait(lambda: s.log().count("control files read again") > n, 30):
+            t.diag("qmail-send did not read the control files again within 30 s")
+
     # 6. SIGALRM: a deferred recipient is tried again at once
     t.control("retrylocal", "1000\n")
-    s.signal(signal.SIGHUP)
+    reread()
     s.inject("bob@" + D, ["bob-temp@" + D], "Subject: later\n\nx\n")
     t.ok(s.wait(lambda: "try later please" in s.log()), "temporary failure deferred")
     t.write(os.path.join(bob, ".qmail-temp"), "./Maildir/\n")
@@ -148,8 +158,7 @@ try:
     t.write(os.path.join(bob, ".qmail-temp"), "|echo 4.2.2 mailbox full; exit 111\n")
     t.control("retrylocal", "1\n")
     t.control("queuelifetime", "5\n")
-    s.signal(signal.SIGHUP)
-    time.sleep(0.3)
+    reread()
     t0 = time.time()
     nb = len(s.maildir(bob))
     s.inject("bob@" + D, ["bob-temp@" + D], "Subject: expires\n\nx\n")
@@ -174,6 +183,37 @@ try:
     t.is_(rc, 0, "qmail-start exits 0 after SIGTERM")
     t.ok(any(x["Subject"] == "slow" for x in s.maildir(bob)), "the delivery in progress was finished")
     t.ok(re.search(r"success: bob-slow@", s.log()) and s.queue_empty(), "and recorded as done")
+
+    # 8b. SIGTERM while messages are being finished and removed: each is
+    # delivered once, also after the next start (the removals qmail-send
+    # had asked qmail-clean for are done before it exits)
+    s.start()
+    work = list(range(400))
+    lock = threading.Lock()
+
+    def injector():
+        while True:
+            with lock:
+                if not work:
+                    return
+                i = work.pop()
+            s.inject("bob@" + D, ["pm@" + D], "Subject: term %d\n\nx\n" % i)
+    newdir = os.path.join(pm, "Maildir", "new")
+    base = len(os.listdir(newdir))
+    threads = [threading.Thread(target=injector) for _ in range(8)]
+    for th in threads:
+        th.start()
+    s.wait(lambda: len(os.listdir(newdir)) >= base + 100, 120, 0.01)
+    rc = s.stop()
+    for th in threads:
+        th.join()
+    s.start()
+    t.ok(s.wait(lambda: s.queue_empty() and len(os.listdir(newdir)) >= base + 400, 300, 0.2),
+         "SIGTERM amid deliveries (exit %r), then a new start: all 400 delivered (%d)"
+         % (rc, len(os.listdir(newdir)) - base))
+    n = collections.Counter(x["Subject"] for x in s.maildir(pm) if (x["Subject"] or "").startswith("term "))
+    t.is_(sum(c - 1 for c in n.values()), 0, "none of them twice")
+    t.is_(s.stop(), 0, "qmail-start exits 0 after SIGTERM again")
 
     # 9. qmail-start killed: qmail-send and the helpers stop by themselves
     s.start()
