@@ -62,7 +62,7 @@ struct session {
 	const char *hostname;
 	char **sub;		/* subprogram argv */
 	unsigned timeout;
-	time_t end;		/* CLOCK_MONOTONIC second the login must be done by */
+	long long end;		/* mono_ms by which the login must be done */
 	struct str stamp;	/* <pid.time@hostname> */
 	struct str user;	/* from USER */
 	unsigned failures;
@@ -95,37 +95,37 @@ wipe(char *p, size_t n)
 /* take - up to n bytes of the client's input, never past a LF, so that
  * whatever the client sends after its login is left for the subprogram,
  * which reads the same descriptor, and nothing sent in clear after STLS
- * is taken; within wait seconds.  On a socket (tcpserver's, qmail-tls's)
- * a recv(MSG_PEEK) sees what has come and a read takes it up to the
- * first LF: a long line costs a read per block, not per byte.  Anything
- * else (a pipe) is read a byte at a time.  Like read(2); -1 with errno
- * ETIMEDOUT when nothing came in time. */
+ * is taken; within wait milliseconds.  On a socket (tcpserver's,
+ * qmail-tls's) a recv(MSG_PEEK) sees what has come and a read takes it
+ * up to the first LF: a long line costs a read per block, not per byte.
+ * Anything else (a pipe) is read a byte at a time.  Like read(2); -1
+ * with errno ETIMEDOUT when nothing came in time. */
 static long
-take(struct session *ss, char *p, size_t n, unsigned wait)
+take(struct session *ss, char *p, size_t n, int wait)
 {
 	struct pollfd pf;
 	ssize_t r;
 	size_t m;
 
-	if (!ss->peek)
-		return fd_read(0, p, 1, wait);
 	pf.fd = 0;
 	pf.events = POLLIN;
-	while ((r = poll(&pf, 1, (int)wait * 1000)) == -1)
+	while ((r = poll(&pf, 1, wait)) == -1)
 		if (errno != EINTR)
 			return -1;
 	if (r == 0)
 		return errno = ETIMEDOUT, -1;
+	/* input is there: the reads below take it without waiting */
+	if (!ss->peek)
+		return fd_read(0, p, 1, 0);
 	while ((r = recv(0, p, n, MSG_PEEK)) == -1 && errno == EINTR)
 		;
 	if (r == -1 && errno == ENOTSOCK) {
 		ss->peek = 0;
-		return fd_read(0, p, 1, wait);
+		return fd_read(0, p, 1, 0);
 	}
 	if (r <= 0)
 		return (long)r;
 	m = str_chrb(p, (size_t)r, '\n');
-	/* what was seen is there: the read takes it without waiting */
 	return fd_read(0, p, m < (size_t)r ? m + 1 : (size_t)r, 0);
 }
 
@@ -146,7 +146,7 @@ static int
 getline_(struct session *ss, char *x, size_t size, size_t *n)
 {
 	char y[BUF_SIZE];
-	time_t left;
+	long long left, idle = (long long)ss->timeout * 1000;
 	long r, i;
 	int toolong = 0, done = 0;
 
@@ -154,11 +154,12 @@ getline_(struct session *ss, char *x, size_t size, size_t *n)
 	for (;;) {
 		/* checked once the line is in too: a line that came in one
 		 * block after the deadline is not answered either */
-		if ((left = ss->end - (time_t)(mono_ms() / 1000)) <= 0)
+		if ((left = ss->end - mono_ms()) <= 0)
 			autologout();
 		if (done)
 			break;
-		r = take(ss, y, sizeof y, left < ss->timeout ? (unsigned)left : ss->timeout);
+		/* idle is below a day (see main): the wait fits an int */
+		r = take(ss, y, sizeof y, (int)(left < idle ? left : idle));
 		if (r == -1 && errno == ETIMEDOUT)
 			autologout();
 		if (r <= 0)
@@ -396,7 +397,10 @@ main(int argc, char **argv)
 		die_sys(EXIT_TEMP, "unable to read control/timeoutpop3");
 	}
 	ss.timeout = (unsigned)t;
-	ss.end = (time_t)(mono_ms() / 1000) + (time_t)t;
+	/* to the millisecond: counted in whole seconds of the clock, a
+	 * connection that came as a second was about to turn lost up to a
+	 * second of its timeoutpop3 */
+	ss.end = mono_ms() + (long long)t * 1000;
 	/* control/ is read from the install root */
 	ss.plainok = ss.tls;
 	if (!ss.tls) {

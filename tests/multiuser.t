@@ -441,7 +441,7 @@ try:
                     stdout=sendlog, stderr=subprocess.STDOUT)
     procs.append(start)
     helpers = {}
-    end = time.time() + 10
+    end = time.time() + 30
     while time.time() < end and len(helpers) < 4:
         helpers = {c: p for p, c in children(start.pid)}
         time.sleep(0.05)
@@ -454,7 +454,7 @@ try:
         t.ok(ru == eu == uid[user] and rg == gid[GQMAIL],
              "%s runs as %s (uid %d/%d gid %d)" % (prog, user, ru, eu, rg))
 
-    end = time.time() + 10
+    end = time.time() + 30
     while time.time() < end and any(os.path.exists(os.path.join(q, f)) for f in leftovers):
         time.sleep(0.05)
     t.is_([f for f in leftovers if os.path.exists(os.path.join(q, f))], [],
@@ -682,7 +682,7 @@ try:
     got_alias = wait_mail(alias_md, n_alias + 2)
     got_sys = wait_mail(sys_md, n_sys + 1)
     progout = os.path.join(SYSHOME, "prog.uid")
-    end = time.time() + 10
+    end = time.time() + 30
     while time.time() < end and not os.path.exists(progout):
         time.sleep(0.05)
     t.ok(os.path.exists(progout) and open(progout).read().strip() == str(su)
@@ -708,7 +708,7 @@ try:
     t.is_(r.returncode, 0, "qmail-newu with a uid 0 line")
     t.is_(inject(SYSU, SYSU + "@" + ME, ["rootbox@" + ME], "Subject: root\n\nno\n"), 0,
           "a message for the uid 0 assignment is queued")
-    end = time.time() + 10
+    end = time.time() + 30
     seen = ""
     while time.time() < end and "refusing to deliver as root" not in seen:
         time.sleep(0.05)
@@ -724,8 +724,21 @@ try:
     except subprocess.TimeoutExpired:
         pass
     t.is_(start.poll(), 0, "qmail-start exits 0 after SIGTERM")
-    gone = [p for p in helpers.values() if os.path.exists("/proc/%d" % p)
-            and open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] != "Z"]
+
+    def running(pid):
+        """pid is a live process (not gone, not a zombie); it may end
+        while /proc is read"""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+
+    # the helpers end when they see their pipes close, in their own time
+    end = time.time() + 30
+    while time.time() < end and any(running(p) for p in helpers.values()):
+        time.sleep(0.05)
+    gone = [p for p in helpers.values() if running(p)]
     t.is_(gone, [], "qmail-send and its helpers have ended")
     sendlog.seek(0)
     log = sendlog.read()
@@ -819,7 +832,7 @@ try:
     got = [p for p in wait_mail(alice_md, n_alice + 1) if b"under svscan" in open(p, "rb").read()]
     t.ok(len(got) == 1 and os.stat(got[0]).st_uid == uid[VMAIL], "the supervised qmail-send delivers it as vmail")
     logf = os.path.join(HOME, "log", "send", "current")
-    end = time.time() + 10
+    end = time.time() + 30
     while time.time() < end and not (os.path.exists(logf) and b"new msg" in open(logf, "rb").read()):
         time.sleep(0.05)
     t.ok(os.path.exists(logf) and b"new msg" in open(logf, "rb").read(),

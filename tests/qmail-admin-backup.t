@@ -331,7 +331,8 @@ try:
     threads = [threading.Thread(target=injector), threading.Thread(target=reader)]
     for th in threads:
         th.start()
-    time.sleep(0.5)
+    # mail has arrived before the backup begins, whatever the machine's pace
+    v.wait_for(lambda: len(injected) >= 3, 60)
     # what a user del that stopped part way left renamed (qmail-admin(8))
     gone = os.path.join(H, "domains", D, ".deleted.gone")
     os.makedirs(os.path.join(gone, "Maildir", "new"))
@@ -339,7 +340,9 @@ try:
     bdir = os.path.join(t.tmpdir("lanmail-backup."), "b")
     t_begin = time.time()
     rc, out, err = v.admin("backup", bdir, "--queue")
-    time.sleep(0.2)
+    # and more from its start on (a backup quicker than one message has
+    # the one then under way): waited for, not guessed with a pause
+    v.wait_for(lambda: any(when >= t_begin for _i, when in injected), 60)
     stop.set()
     for th in threads:
         th.join()

@@ -86,7 +86,7 @@ userdb {
        "uid": nobody.pw_uid, "gid": nobody.pw_gid})
     dc = t.start(["/usr/sbin/dovecot", "-F", "-c", conf], stdout=subprocess.DEVNULL,
                  stderr=subprocess.DEVNULL)
-    t.ok(t.wait_port(port), "Dovecot listens")
+    t.ok(t.wait_port(port, timeout=30), "Dovecot listens")
 
     p = poplib.POP3("127.0.0.1", port, timeout=10)
     p.user("eve@" + D)
@@ -107,8 +107,14 @@ userdb {
         bad = True
     t.ok(bad, "Dovecot refuses a wrong password (qmail-auth exit 1)")
     p.close()
-    log = open(os.path.join(tmp, "log")).read()
-    t.ok("login failed for eve@%s" % D in log, "qmail-auth's log line reaches Dovecot's log")
+    # Dovecot's log process writes the line in its own time, which may
+    # be after the client has its answer
+    def logged():
+        try:
+            return "login failed for eve@%s" % D in open(os.path.join(tmp, "log")).read()
+        except FileNotFoundError:
+            return False
+    t.ok(v.wait_for(logged, 20), "qmail-auth's log line reaches Dovecot's log")
     t.is_(t.authfail_counts().get("a:127.0.0.1", (0,))[0], 1,
           "Dovecot sets TCPREMOTEIP: the failure is counted for 127.0.0.1")
     t.authfail_set("a:127.0.0.1", 0)

@@ -357,13 +357,14 @@ for ch in b"USER slow" * 4:
         closed = True
         break
 took = time.time() - start
-t.ok(closed and took < 4, "a byte every 0.5 s: the login ends after timeoutpop3 (%.1f s)" % took)
+# the bytes alone would hold it for 18 s: ended well before is ended
+t.ok(closed and took < 10, "a byte every 0.5 s: the login ends after timeoutpop3 (%.1f s)" % took)
 r.close()
 r = v.Raw(port)
 r.line()
 start = time.time()
 ok = True
-while time.time() - start < 6 and ok:
+while time.time() - start < 20 and ok:
     try:
         ok = r.cmd("CAPA").startswith(b"+OK")
         if ok:
@@ -371,7 +372,21 @@ while time.time() - start < 6 and ok:
     except OSError:
         ok = False
     time.sleep(0.3)
-t.ok(not ok and time.time() - start < 4, "CAPA after CAPA: the login ends after timeoutpop3 (%.1f s)" % (time.time() - start))
+t.ok(not ok and time.time() - start < 10, "CAPA after CAPA: the login ends after timeoutpop3 (%.1f s)" % (time.time() - start))
+r.close()
+# and not before: the login has the whole of timeoutpop3 (3 s here).  A
+# deadline counted in whole seconds of CLOCK_MONOTONIC (which python's
+# time.monotonic reads too) gave a connection that came at .92 to .96 of
+# a second only 2.04 to 2.08 s: a line at 2.2 s was refused
+t.control("timeoutpop3", "3\n")
+while not 0.92 <= time.monotonic() % 1 < 0.96:
+    time.sleep(0.005)
+start = time.monotonic()
+r = v.Raw(port)
+r.line()
+time.sleep(max(0.0, start + 2.2 - time.monotonic()))
+rep = r.cmd("CAPA")
+t.ok(rep.startswith(b"+OK"), "a connection made as a second turns: CAPA at 2.2 s of 3 is answered (%r)" % rep)
 r.close()
 t.control("timeoutpop3", None)
 t.is_(len(v.messages(D, "bob")), 1, "an idle timeout deletes nothing")

@@ -6,6 +6,7 @@ The line server is tests/lib-starttls in its "serve" mode (ECHO, ENV,
 DATA, BIG, STARTTLS through lib/starttls, QUIT); qmail-smtpd stands behind
 qmail-tls for the smtps checks."""
 import os
+import select
 import socket
 import ssl
 import subprocess
@@ -86,10 +87,17 @@ def serve(args, prog=None, env=None, cwd=None):
     return p, port
 
 
-def logtext(p):
-    time.sleep(0.2)
-    with open(p.logname, "rb") as f:
-        return f.read().decode("latin-1")
+def logged(p, text, timeout=20):
+    """text is in p's log: qmail-tls logs a failed handshake after the
+    client has seen the connection fail, so it is waited for"""
+    end = time.time() + timeout
+    while True:
+        with open(p.logname, "rb") as f:
+            if text in f.read().decode("latin-1"):
+                return True
+        if time.time() >= end:
+            return False
+        time.sleep(0.05)
 
 
 def client_ctx(minv=None, maxv=None, seclevel0=False):
@@ -195,7 +203,7 @@ for v, name in ((ssl.TLSVersion.TLSv1_1, "TLS 1.1"), (ssl.TLSVersion.TLSv1, "TLS
         t.ok(False, name + " refused")
     except (ssl.SSLError, OSError, EOFError) as e:
         t.ok(True, name + " refused (%s)" % e.__class__.__name__)
-t.ok("handshake with 127.0.0.1 failed" in logtext(imp), "the refusal is logged with the client's address")
+t.ok(logged(imp, "handshake with 127.0.0.1 failed"), "the refusal is logged with the client's address")
 
 # a TLS 1.2 client offering only CBC / non-forward-secret suites is refused
 weak = client_ctx(maxv=ssl.TLSVersion.TLSv1_2, seclevel0=True)
@@ -315,7 +323,7 @@ t.is_(c.cmd("STARTTLS"), "220 2.0.0 go ahead", "starttls again")
 c.send(b"ECHO injected late\r\n")
 got = c.rest()
 t.ok("250" not in got, "clear text after the go-ahead is never a command")
-t.ok("handshake with 127.0.0.1 failed" in logtext(st), "the failed handshake is logged")
+t.ok(logged(st, "handshake with 127.0.0.1 failed"), "the failed handshake is logged")
 
 # STARTTLS below TLS 1.2 refused; SMTP client pipelining EHLO+STARTTLS
 c = plain(sport)
@@ -395,6 +403,54 @@ r = subprocess.run([TLS, "-d", "2", "x"], capture_output=True, text=True)
 t.ok(r.returncode == 100, "-d below 3: usage, exit 100")
 t.write(CERT, certtext, 0o644)
 t.write(KEY, keytext, 0o600)
+
+# -C: the handshake has the whole of -t, to the millisecond.  A server
+# whose first flight comes in two parts, 0.2 s and 1.4 s after the
+# start, under -t 2: a limit counted in whole seconds of time() from
+# .92 to .96 of a second timed out at 1.04 to 1.08 s, after the first
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+sctx.load_cert_chain(CERT, KEY)
+bin_, bout = ssl.MemoryBIO(), ssl.MemoryBIO()
+srv = sctx.wrap_bio(bin_, bout, server_side=True)
+net, npeer = socket.socketpair()
+data, dpeer = socket.socketpair()
+ctl_r, ctl_w = os.pipe()
+while not 0.92 <= time.time() % 1 < 0.96:
+    time.sleep(0.005)
+start = time.monotonic()
+cl = subprocess.Popen([TLS, "-C", "-t", "2"], stdin=npeer, stdout=npeer, stderr=subprocess.DEVNULL,
+                      pass_fds=(3, 4), preexec_fn=lambda: (os.dup2(dpeer.fileno(), 3), os.dup2(ctl_w, 4)))
+npeer.close()
+dpeer.close()
+os.close(ctl_w)
+net.settimeout(10)
+flight = b""
+try:
+    while not flight:
+        bin_.write(net.recv(65536))
+        try:
+            srv.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        flight = bout.read()
+    time.sleep(max(0.0, start + 0.2 - time.monotonic()))
+    net.sendall(flight[:5])
+    time.sleep(max(0.0, start + 1.4 - time.monotonic()))
+    net.sendall(flight[5:])
+except OSError:
+    pass
+r, _w, _x = select.select([ctl_r], [], [], 10)
+outcome = os.read(ctl_r, 4096) if r else b""
+t.ok(outcome.startswith(b"K"), "-C -t 2: a server that sends its first flight over 1.4 s, as a "
+     "second turns: the handshake is done (%r)" % outcome[:40])
+net.close()
+data.close()
+os.close(ctl_r)
+try:
+    cl.wait(10)
+except subprocess.TimeoutExpired:
+    cl.kill()
+    cl.wait()
 
 # a multi-user build started as root: it becomes $UID/$GID, prog cannot
 # read its memory; with -r prog keeps root
