@@ -103,21 +103,7 @@ try:
     # a finished message's id is soon a new message's, and whatever
     # qmail-queue does after its commit must not touch the new one
     nb = len(s.maildir(ben))
-    bad = []
-    work = list(range(1500))
-    lock = threading.Lock()
-
-    def injector():
-        while True:
-            with lock:
-                if not work:
-                    return
-                i = work.pop()
-            if s.inject("ben@" + D, ["ben@" + D], "Subject: busy %d\n\nx\n" % i) != 0:
-                bad.append(i)
-    threads = [threading.Thread(target=injector) for _ in range(8)]
-    for th in threads:
-        th.start()
+    threads, bad = s.inject_parallel("ben@" + D, "ben@" + D, "busy %d", 1500)
     for th in threads:
         th.join()
     t.is_(bad, [], "1500 messages queued by 8 writers while deliveries run: every qmail-queue exits 0")

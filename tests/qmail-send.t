@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -188,21 +187,9 @@ try:
     # delivered once, also after the next start (the removals qmail-send
     # had asked qmail-clean for are done before it exits)
     s.start()
-    work = list(range(400))
-    lock = threading.Lock()
-
-    def injector():
-        while True:
-            with lock:
-                if not work:
-                    return
-                i = work.pop()
-            s.inject("bob@" + D, ["pm@" + D], "Subject: term %d\n\nx\n" % i)
     newdir = os.path.join(pm, "Maildir", "new")
     base = len(os.listdir(newdir))
-    threads = [threading.Thread(target=injector) for _ in range(8)]
-    for th in threads:
-        th.start()
+    threads, _ = s.inject_parallel("bob@" + D, "pm@" + D, "term %d", 400)
     s.wait(lambda: len(os.listdir(newdir)) >= base + 100, 120, 0.01)
     rc = s.stop()
     for th in threads:

@@ -168,6 +168,27 @@ class Scene:
             t.diag("qmail-queue exit %d: %s" % (p.returncode, p.stderr.decode()))
         return p.returncode
 
+    def inject_parallel(self, sender, rcpt, subject, n, writers=8):
+        """Queue n messages to rcpt, the i-th with Subject: subject % i,
+        from writers threads at once.  Returns at once: (the threads, to
+        be joined; a list the i of each failed qmail-queue go to)."""
+        work = list(range(n))
+        lock = threading.Lock()
+        bad = []
+
+        def injector():
+            while True:
+                with lock:
+                    if not work:
+                        return
+                    i = work.pop()
+                if self.inject(sender, [rcpt], "Subject: %s\n\nx\n" % (subject % i)) != 0:
+                    bad.append(i)
+        threads = [threading.Thread(target=injector) for _ in range(writers)]
+        for th in threads:
+            th.start()
+        return threads, bad
+
     def maildir(self, home, sub="Maildir"):
         return [m for m in mailbox.Maildir(os.path.join(home, sub), factory=None, create=False)]
 
