@@ -127,6 +127,20 @@ def accept_loop(sock, handler):
     threading.Thread(target=loop, daemon=True).start()
 
 
+def wait_until(cond, timeout=30.0, step=0.05):
+    """cond() looked at every step seconds until it gives something
+    true, for at most timeout seconds; what it gave last.  A test waits
+    for what it expects to happen this way, not by sleeping, so that a
+    slow machine is given time and a fast one none is wasted."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
 def wait_port(port, addr="127.0.0.1", timeout=10.0):
     end = time.time() + timeout
     while time.time() < end:

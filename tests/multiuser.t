@@ -222,11 +222,7 @@ def mailfiles(maildir):
 
 
 def wait_mail(maildir, n, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        if len(mailfiles(maildir)) >= n:
-            return mailfiles(maildir)
-        time.sleep(0.05)
+    t.wait_until(lambda: len(mailfiles(maildir)) >= n, timeout)
     return mailfiles(maildir)
 
 
@@ -239,9 +235,7 @@ def queue_left():
 
 
 def wait_queue_empty(timeout=15):
-    end = time.time() + timeout
-    while time.time() < end and queue_left():
-        time.sleep(0.05)
+    t.wait_until(lambda: not queue_left(), timeout)
     return queue_left()
 
 
@@ -454,9 +448,7 @@ try:
         t.ok(ru == eu == uid[user] and rg == gid[GQMAIL],
              "%s runs as %s (uid %d/%d gid %d)" % (prog, user, ru, eu, rg))
 
-    end = time.time() + 30
-    while time.time() < end and any(os.path.exists(os.path.join(q, f)) for f in leftovers):
-        time.sleep(0.05)
+    t.wait_until(lambda: not any(os.path.exists(os.path.join(q, f)) for f in leftovers))
     t.is_([f for f in leftovers if os.path.exists(os.path.join(q, f))], [],
           "leftovers older than 36 hours swept (qmail-send asks qmail-clean)")
     t.ok(os.path.exists(young), "a young leftover stays (a qmail-queue may be writing it)")

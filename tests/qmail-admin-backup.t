@@ -228,7 +228,7 @@ def move_to_second(C):
                            input=b"From: bob@%s\nSubject: moved\n\nafter the move\n" % R.encode())
         os.close(rd)
         t.is_(p.returncode, 0, "a message for bob@%s and team@%s queued in the new install" % (R, R))
-        v.wait_for(lambda: len(moved()) >= 2, 30)
+        t.wait_until(lambda: len(moved()) >= 2, 30)
     finally:
         stop_send(send2)
     got = moved()
@@ -332,7 +332,7 @@ try:
     for th in threads:
         th.start()
     # mail has arrived before the backup begins, whatever the machine's pace
-    v.wait_for(lambda: len(injected) >= 3, 60)
+    t.wait_until(lambda: len(injected) >= 3, 60)
     # what a user del that stopped part way left renamed (qmail-admin(8))
     gone = os.path.join(H, "domains", D, ".deleted.gone")
     os.makedirs(os.path.join(gone, "Maildir", "new"))
@@ -342,7 +342,7 @@ try:
     rc, out, err = v.admin("backup", bdir, "--queue")
     # and more from its start on (a backup quicker than one message has
     # the one then under way): waited for, not guessed with a pause
-    v.wait_for(lambda: any(when >= t_begin for _i, when in injected), 60)
+    t.wait_until(lambda: any(when >= t_begin for _i, when in injected), 60)
     stop.set()
     for th in threads:
         th.join()
@@ -475,7 +475,7 @@ try:
 
     if HAVE_SEND:
         send = start_send()
-        t.ok(v.wait_for(lambda: not any(t.queue_files(d) for d in ("mess", "todo", "info", "local")), 60),
+        t.ok(t.wait_until(lambda: not any(t.queue_files(d) for d in ("mess", "todo", "info", "local")), 60),
              "a restarted qmail-send delivers the restored queue")
         stop_send(send)
         send = None

@@ -784,11 +784,11 @@ if shutil.which("supervise") and not os.path.exists(svc):
     t.write(os.path.join(svc, "run"),
             "#!/bin/sh\ntrap 'echo hup >> %s' HUP\nwhile :; do sleep 1 & wait; done\n" % hups, 0o755)
     sup = t.start(["supervise", svc])
-    ok = v.wait_for(lambda: os.path.exists(os.path.join(svc, "supervise", "control")) and
-                    subprocess.run(["svok", svc]).returncode == 0)
+    ok = t.wait_until(lambda: os.path.exists(os.path.join(svc, "supervise", "control")) and
+                      subprocess.run(["svok", svc]).returncode == 0, 10)
     time.sleep(0.3)
     t.is_(v.admin("domain", "add", D2)[0], 0, "domain add with a supervised service/send")
-    t.ok(ok and v.wait_for(lambda: os.path.exists(hups) and "hup" in open(hups).read(), 5),
+    t.ok(ok and t.wait_until(lambda: os.path.exists(hups) and "hup" in open(hups).read(), 5),
          "supervise passed qmail-admin's h on as SIGHUP")
     t.is_(v.admin("domain", "del", D2)[0], 0, "domain del")
     t.stop(sup)

@@ -114,7 +114,7 @@ userdb {
             return "login failed for eve@%s" % D in open(os.path.join(tmp, "log")).read()
         except FileNotFoundError:
             return False
-    t.ok(v.wait_for(logged, 20), "qmail-auth's log line reaches Dovecot's log")
+    t.ok(t.wait_until(logged, 20), "qmail-auth's log line reaches Dovecot's log")
     t.is_(t.authfail_counts().get("a:127.0.0.1", (0,))[0], 1,
           "Dovecot sets TCPREMOTEIP: the failure is counted for 127.0.0.1")
     t.authfail_set("a:127.0.0.1", 0)

@@ -639,9 +639,7 @@ def program_timeout():
             pgid = int(open(os.path.join(home, "pgid")).read())
             # killed, they still take a moment to end on a busy machine;
             # one that was not killed lives on for 60 s
-            end = time.time() + 20
-            while group_left(pgid) and time.time() < end:
-                time.sleep(0.05)
+            t.wait_until(lambda: not group_left(pgid), 20)
             t.is_(group_left(pgid), [], "%s: nothing it started is left" % name)
         home = setup({"Maildir/": "", ".qmail": "|echo quick\n./Maildir/\n"})
         r = run(home)

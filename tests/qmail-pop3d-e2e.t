@@ -12,7 +12,6 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t
@@ -65,7 +64,7 @@ try:
           "submission to the list accepted")
     c.quit()
 
-    t.ok(v.wait_for(lambda: len(v.messages(D, "bob")) == 3 and len(v.messages(D, "alice")) == 1, 30),
+    t.ok(t.wait_until(lambda: len(v.messages(D, "bob")) == 3 and len(v.messages(D, "alice")) == 1, 30),
          "qmail-send delivered: three to bob (direct, alias, list), one to alice (list)")
     files = v.messages(D, "bob")
     stored = [open(f, "rb").read() for f in files]

@@ -23,10 +23,7 @@ def empty_soon():
     """The queue holds no file within 30 s: an abandoned qmail-queue
     removes its files at once, but a loaded machine may be slow to run
     it (the alternative is qmail-send's 36-hour sweep)."""
-    end = time.time() + 30
-    while not s.queue_empty() and time.time() < end:
-        time.sleep(0.05)
-    return s.queue_empty()
+    return t.wait_until(s.queue_empty)
 
 
 def open_data(port=None):
@@ -114,9 +111,7 @@ try:
     c.send(b"Subject: cut big\r\n\r\n" + (b"y" * 70 + b"\r\n") * 30000)
     c.close()
     # it drops the message (and logs that) once it has read all of it
-    end = time.time() + 60
-    while "size=2160020 result=dropped:disconnected" not in srv.logtext() and time.time() < end:
-        time.sleep(0.05)
+    t.wait_until(lambda: "size=2160020 result=dropped:disconnected" in srv.logtext(), 60)
     t.ok(empty_soon(), "disconnect in the middle of a 2 MB message: nothing left in the queue")
     t.clear_queue()
     t.ok("result=dropped:disconnected" in srv.logtext(), "the drop is logged")

@@ -90,14 +90,10 @@ def serve(args, prog=None, env=None, cwd=None):
 def logged(p, text, timeout=20):
     """text is in p's log: qmail-tls logs a failed handshake after the
     client has seen the connection fail, so it is waited for"""
-    end = time.time() + timeout
-    while True:
+    def seen():
         with open(p.logname, "rb") as f:
-            if text in f.read().decode("latin-1"):
-                return True
-        if time.time() >= end:
-            return False
-        time.sleep(0.05)
+            return text in f.read().decode("latin-1")
+    return t.wait_until(seen, timeout)
 
 
 def client_ctx(minv=None, maxv=None, seclevel0=False):

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 
 import lanmail as t
 
@@ -193,12 +192,7 @@ class Scene:
         return [m for m in mailbox.Maildir(os.path.join(home, sub), factory=None, create=False)]
 
     def wait(self, cond, timeout=60.0, step=0.05):
-        end = time.time() + timeout
-        while time.time() < end:
-            if cond():
-                return True
-            time.sleep(step)
-        return cond()
+        return t.wait_until(cond, timeout, step)
 
     def queue_empty(self):
         return not any(t.queue_files(d) for d in ("mess", "todo", "info", "local", "remote", "bounce", "intd"))

@@ -20,7 +20,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lanmail as t  # noqa: E402
@@ -104,15 +103,6 @@ def child_pid(ppid, comm):
             if name == comm and int(rest.split()[1]) == ppid:
                 return int(d)
     return None
-
-
-def waitfor(cond, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def maildir(name):
@@ -249,7 +239,7 @@ try:
     # a delivery in progress when make start runs again
     subprocess.run([os.path.join(t.BIN, "sendmail"), "-f", "someone@start.test", "slow@" + VDOM],
                    input=b"Subject: slow\n\nqueued before the second make start\n", check=True)
-    started = waitfor(lambda: os.path.exists(os.path.join(VHOME, "slow.started")))
+    started = t.wait_until(lambda: os.path.exists(os.path.join(VHOME, "slow.started")))
     before = {s: up_pid(s) for s in services}
     oldsend = child_pid(before.get("send") or 0, "qmail-send")
     rc, out2, err2 = make("start")
@@ -265,12 +255,12 @@ try:
          re.search(r"^start: restarting smtpd$", out2, re.M),
          "it says it restarts send, which finishes its deliveries first, and smtpd")
     # qmail-send has exited once the slow delivery reported
-    t.ok(waitfor(lambda: all(up_pid(s) not in (None, before[s]) for s in services)),
+    t.ok(t.wait_until(lambda: all(up_pid(s) not in (None, before[s]) for s in services)),
          "every service that ran was restarted: %r, then %r" % (before, {s: up_pid(s) for s in services}))
     newsend = child_pid(up_pid("send") or 0, "qmail-send")
     t.ok(oldsend and newsend and newsend != oldsend and not alive(oldsend),
          "a new qmail-send runs (pid %s, was %s)" % (newsend, oldsend))
-    t.ok(waitfor(lambda: len(os.listdir(slowbox)) == 1), "the delivery in progress was finished")
+    t.ok(t.wait_until(lambda: len(os.listdir(slowbox)) == 1), "the delivery in progress was finished")
     # the virtual domain still takes mail from other servers, which the
     # new qmail-send delivers
     code = None
@@ -282,8 +272,8 @@ try:
             if code == 250:
                 s.data(b"Subject: fast\r\n\r\nafter the second make start\r\n")
     t.is_(code, 250, "mail for the virtual domain is taken without control/rcpthosts, as its default says")
-    t.ok(waitfor(lambda: len(os.listdir(fastbox)) == 1), "and delivered by the new qmail-send")
-    t.ok(waitfor(lambda: not t.queue_files("mess")) and len(os.listdir(slowbox)) == 1,
+    t.ok(t.wait_until(lambda: len(os.listdir(fastbox)) == 1), "and delivered by the new qmail-send")
+    t.ok(t.wait_until(lambda: not t.queue_files("mess")) and len(os.listdir(slowbox)) == 1,
          "the queue is empty, the slow message was delivered once")
 
     rc, out3, err3 = make("stop")

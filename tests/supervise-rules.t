@@ -128,15 +128,6 @@ def svok(d):
     return subprocess.run(["svok", d], stderr=subprocess.DEVNULL).returncode == 0
 
 
-def wait(cond, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
-
-
 def rcpt_from(src, rcpt):
     """(code of RCPT) from source address src; the connection is then closed."""
     with smtplib.SMTP("127.0.0.1", port, timeout=10, source_address=(src, 0)) as s:
@@ -285,9 +276,9 @@ finally:
     except OSError:
         pass
     subprocess.run(["svc", "-dx", svdir], stderr=subprocess.DEVNULL)
-    wait(lambda: not svok(svdir), 10)
+    t.wait_until(lambda: not svok(svdir), 10)
     subprocess.run(["svc", "-dx", os.path.join(svdir, "log")], stderr=subprocess.DEVNULL)
-    wait(lambda: not svok(os.path.join(svdir, "log")), 10)
+    t.wait_until(lambda: not svok(os.path.join(svdir, "log")), 10)
     if svscan:
         t.stop(svscan)
     if dns:

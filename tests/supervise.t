@@ -201,16 +201,6 @@ def svok(d):
     return subprocess.run(["svok", d], stderr=subprocess.DEVNULL).returncode == 0
 
 
-def wait(cond, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.1)
-    return cond()
-
-
 def delivered():
     """Subjects of the messages in the Maildir (new/ and cur/)."""
     subjects = []
@@ -284,11 +274,11 @@ try:
     svscan = t.start(["svscan", scan], cwd=scan, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     t.ok(t.wait_port(ports["smtpd"], timeout=15), "smtpd listens on 127.0.0.1:%d" % ports["smtpd"])
-    first = wait(qmail_send_pid, 15)
+    first = t.wait_until(qmail_send_pid, 15)
     t.ok(first, "supervise runs qmail-send (pid %s)" % first)
 
     send("first")
-    if not t.ok(wait(lambda: "first" in delivered(), 30), "a message sent with smtplib reaches the Maildir"):
+    if not t.ok(t.wait_until(lambda: "first" in delivered(), 30), "a message sent with smtplib reaches the Maildir"):
         t.diag("log/send/current:\n" + "\n".join(log_lines("send")[-30:]))
 
     # a batch of mail, with qmail-send killed -9 in the middle of it
@@ -298,9 +288,9 @@ try:
             os.kill(first, signal.SIGKILL)
         send("batch %d" % i)
         sent.append("batch %d" % i)
-    second = wait(lambda: (lambda p: p if p and p != first else None)(qmail_send_pid()), 20)
+    second = t.wait_until(lambda: (lambda p: p if p and p != first else None)(qmail_send_pid()), 20)
     t.ok(second and second != first, "supervise started qmail-send again (pid %s, was %s)" % (second, first))
-    got = wait(lambda: set(sent) <= set(delivered()), 60)
+    got = t.wait_until(lambda: set(sent) <= set(delivered()), 60)
     have = set(delivered())
     t.ok(set(sent) <= have, "all %d messages sent around the kill were delivered" % BATCH)
     if not set(sent) <= have:
@@ -312,10 +302,10 @@ try:
     # a service that dies is restarted too: the listener
     tpid = up_pid("smtpd")
     os.kill(tpid, signal.SIGKILL)
-    t.ok(wait(lambda: (lambda p: p and p != tpid)(up_pid("smtpd")), 10) and
+    t.ok(t.wait_until(lambda: (lambda p: p and p != tpid)(up_pid("smtpd")), 10) and
          t.wait_port(ports["smtpd"], timeout=10), "tcpserver killed -9 is restarted and listens again")
     send("after tcpserver restart")
-    t.ok(wait(lambda: "after tcpserver restart" in delivered(), 30), "mail flows after the restart")
+    t.ok(t.wait_until(lambda: "after tcpserver restart" in delivered(), 30), "mail flows after the restart")
 
     if "submission" in SERVICES:
         t.ok(t.wait_port(ports["submission"], timeout=10), "submission listens on %d" % ports["submission"])
@@ -354,7 +344,7 @@ try:
         old = up_pid("pop3")
         svc("-t", os.path.join(HOME, "service", "pop3"))
         greet = b""
-        if wait(lambda: (lambda p: p and p != old)(up_pid("pop3")), 15) and t.wait_port(ports["pop3"], timeout=15):
+        if t.wait_until(lambda: (lambda p: p and p != old)(up_pid("pop3")), 15) and t.wait_port(ports["pop3"], timeout=15):
             p = poplib.POP3("127.0.0.1", ports["pop3"], timeout=10)
             greet = p.getwelcome()
             p.quit()
@@ -375,13 +365,13 @@ finally:
     for s in SERVICES:
         d = os.path.join(HOME, "service", s)
         t0 = time.time()
-        if not wait(lambda: not svok(d), 30):
+        if not t.wait_until(lambda: not svok(d), 30):
             t.diag("%s still up after 30 s: svc -k" % s)
             svc("-k", d)
-            wait(lambda: not svok(d), 5)
+            t.wait_until(lambda: not svok(d), 5)
         t.diag("%s down after %.1f s" % (s, time.time() - t0))
         svc("-dx", os.path.join(d, "log"))
-        wait(lambda: not svok(os.path.join(d, "log")), 10)
+        t.wait_until(lambda: not svok(os.path.join(d, "log")), 10)
     if svscan:
         t.stop(svscan)
     # anything of the tree that outlived its supervise (it would hold

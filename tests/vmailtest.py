@@ -7,7 +7,6 @@ import os
 import pwd
 import socket
 import subprocess
-import time
 
 import lanmail as t
 
@@ -129,13 +128,4 @@ def login(port, user, password):
 
 def cleanup(domain):
     admin("domain", "del", domain, "--force")
-
-
-def wait_for(cond, timeout=10.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
