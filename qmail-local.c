@@ -548,18 +548,9 @@ on_alarm(int sig)
 	alarmed = 1;
 }
 
-/* ms_left - milliseconds to a mono_ms deadline; 0 once it has passed */
-static long long
-ms_left(long long deadline)
-{
-	long long left = deadline - mono_ms();
-
-	return left > 0 ? left : 0;
-}
-
 /* alarm_ms - SIGALRM in ms milliseconds; 0 cancels */
 static void
-alarm_ms(long long ms)
+alarm_ms(int ms)
 {
 	struct itimerval it;
 
@@ -620,7 +611,7 @@ run_program(const char *cmd)
 	catoutput(out, have);
 	/* its output ended: wait for it, while time is left */
 	if (!late && deadline) {
-		long long left = ms_left(deadline);
+		int left = mono_left(deadline);
 
 		alarmed = 0;
 		if (left > 0) {

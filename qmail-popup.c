@@ -146,7 +146,8 @@ static int
 getline_(struct session *ss, char *x, size_t size, size_t *n)
 {
 	char y[BUF_SIZE];
-	long long left, idle = (long long)ss->timeout * 1000;
+	/* idle is below a day (see main): it fits an int */
+	int left, idle = (int)ss->timeout * 1000;
 	long r, i;
 	int toolong = 0, done = 0;
 
@@ -154,12 +155,11 @@ getline_(struct session *ss, char *x, size_t size, size_t *n)
 	for (;;) {
 		/* checked once the line is in too: a line that came in one
 		 * block after the deadline is not answered either */
-		if ((left = ss->end - mono_ms()) <= 0)
+		if ((left = mono_left(ss->end)) == 0)
 			autologout();
 		if (done)
 			break;
-		/* idle is below a day (see main): the wait fits an int */
-		r = take(ss, y, sizeof y, (int)(left < idle ? left : idle));
+		r = take(ss, y, sizeof y, left < idle ? left : idle);
 		if (r == -1 && errno == ETIMEDOUT)
 			autologout();
 		if (r <= 0)

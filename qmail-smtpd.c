@@ -637,17 +637,17 @@ static void
 greetdelay(struct session *ss)
 {
 	struct pollfd p;
-	long long end = mono_ms() + (long long)ss->lim.greetdelay * 1000, left;
-	int r;
+	long long end = mono_ms() + (long long)ss->lim.greetdelay * 1000;
+	int r, left;
 
 	if (ss->lim.greetdelay == 0)
 		return;
 	for (;;) {
-		if ((left = end - mono_ms()) <= 0)
+		if ((left = mono_left(end)) == 0)
 			return;
 		p.fd = 0;
 		p.events = POLLIN;
-		r = poll(&p, 1, (int)left);
+		r = poll(&p, 1, left);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == 0)

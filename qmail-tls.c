@@ -401,13 +401,13 @@ tls_handshake(SSL *ssl, int client, long long deadline, char *why, size_t n)
 			return 0;
 		}
 		for (;;) {
-			long long left = deadline - mono_ms();
+			int left = mono_left(deadline);
 
-			if (left <= 0) {
+			if (left == 0) {
 				setwhy(why, n, "timed out", NULL);
 				return 0;
 			}
-			r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+			r = poll(&p, 1, left);
 			if (r == -1 && errno == EINTR)
 				continue;
 			if (r == -1)

@@ -99,15 +99,14 @@ long
 buf_fill_by(struct buf *b, long long end)
 {
 	struct pollfd p;
-	long long left;
-	int r;
+	int left, r;
 
 	for (;;) {
-		if ((left = end - mono_ms()) <= 0)
+		if ((left = mono_left(end)) == 0)
 			return errno = ETIMEDOUT, -1;
 		p.fd = b->fd;
 		p.events = POLLIN;
-		r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		r = poll(&p, 1, left);
 		if (r == -1 && errno != EINTR)
 			return -1;
 		if (r > 0)

@@ -12,4 +12,10 @@
  * ends at its own timeout. */
 long long mono_ms(void);
 
+/* mono_left - milliseconds from now to end, a mono_ms() time: 0 once
+ * it has passed, at most INT_MAX, so that it serves as poll(2)'s
+ * timeout.  A deadline kept so is kept to the millisecond; one counted
+ * in whole seconds ends up to a second early. */
+int mono_left(long long end);
+
 #endif

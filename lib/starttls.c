@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,10 +266,10 @@ starttls_readanswer(int fd, char *msg, size_t max, size_t *n, unsigned timeout)
 {
 	/* in milliseconds: whole seconds of the wall clock would cut up to
 	 * one second off the wait */
-	long long deadline = mono_ms() + (long long)timeout * 1000, left;
+	long long deadline = mono_ms() + (long long)timeout * 1000;
 	struct pollfd p;
 	ssize_t r;
-	int k;
+	int k, left;
 
 	*n = 0;
 	for (;;) {
@@ -280,12 +279,11 @@ starttls_readanswer(int fd, char *msg, size_t max, size_t *n, unsigned timeout)
 		if (*n == max)
 			return errno = EPROTO, 0;
 		if (timeout > 0) {
-			left = deadline - mono_ms();
-			if (left <= 0)
+			if ((left = mono_left(deadline)) == 0)
 				return errno = ETIMEDOUT, 0;
 			p.fd = fd;
 			p.events = POLLIN;
-			k = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+			k = poll(&p, 1, left);
 			if (k == -1 && errno == EINTR)
 				continue;
 			if (k == -1)
