@@ -7,11 +7,12 @@
  * fds 0 and 1: every byte it reads is untrusted, and it never holds more
  * privilege than qmaild.  The parent keeps root, never reads the
  * network, and answers small requests from the child on a socket pair:
- * sign in, look up a session, read a domain's mailboxes, make a change.
- * It checks each request field by field (session, CSRF token, who may
- * touch which domain, the shape of every name) and carries changes out
- * by running bin/qmail-admin with fixed arguments, a password on its
- * standard input, so that every rule lives in one place.
+ * sign in, look up a session, read a page of a domain's mailboxes, make
+ * a change.  It checks each request field by field (session, CSRF
+ * token, who may touch which domain, the shape of every name) and
+ * carries changes out by running bin/qmail-admin with fixed arguments,
+ * a password on its standard input, so that every rule lives in one
+ * place.
  *
  * Sessions are files users/websessions/TOKEN (mode 600, root's), the
  * token 256 random bits, the file's mtime its last use.  Administrators
@@ -43,6 +44,7 @@
 #include "die.h"
 #include "env.h"
 #include "http.h"
+#include "maildir.h"
 #include "priv.h"
 #include "spawn.h"
 #include "statefile.h"
@@ -52,7 +54,8 @@
 #define REQTIME 30		/* seconds for one request, head and body */
 #define OUTMAX (1024UL * 1024)	/* output of a qmail-admin run we keep */
 /* A request to the privileged half is a form's worth; an answer holds
- * a listing, which the privileged half cuts (and says so) at LISTMAX. */
+ * a listing, or a page of one (long when an alias or a list has many
+ * targets), which the privileged half cuts (and says so) at LISTMAX. */
 #define ASKMAX 65536
 #define IPCMAX (4UL * 1024 * 1024)
 #define LISTMAX (IPCMAX - 4096)
@@ -76,6 +79,9 @@
 #define TOKENLEN 64		/* hex digits of a session token */
 #define CSRFLEN 32
 #define ARGSMAX 24		/* targets or members in one change */
+#define PAGEROWS 100		/* mailboxes, aliases or lists on one page */
+#define SEARCHMAX 64		/* a name's longest: a longer search finds none */
+#define VPASSWDMAX (64UL * 1024 * 1024)	/* a domain's vpasswd we read */
 
 /* ===================================================================
  * shared: messages between the halves, "LEN:bytes," with NUL-separated
@@ -205,6 +211,14 @@ randhex(char *out, size_t nbytes)
 		out[2 * i + 1] = hex[b[i] & 15];
 	}
 	out[2 * nbytes] = 0;
+}
+
+/* page_count - the pages a listing of total names takes (an empty one
+ * too has its page) */
+static unsigned long
+page_count(unsigned long total)
+{
+	return total == 0 ? 1 : (total - 1) / PAGEROWS + 1;
 }
 
 /* ===================================================================
@@ -807,49 +821,341 @@ done:
 	str_free(&ak);
 }
 
-/* dir_bytes - bytes and files in a Maildir's new/ and cur/ */
-static void
-maildir_usage(const char *d, const char *user, unsigned long *bytes,
-    unsigned long *count)
-{
-	static const char *const sub[] = { "new", "cur" };
-	struct str p = STR_ZERO;
-	struct dirent *de;
-	struct stat st;
-	DIR *dp;
-	size_t base;
-	int i;
+/* ---- listings: one page of a domain's mailboxes, aliases or lists ----
+ *
+ * A domain may have tens of thousands of mailboxes: the web half asks
+ * for one page of PAGEROWS names at a time, and only the mailboxes on
+ * that page have their Maildirs looked at.  The names come from
+ * domains/D/vpasswd and the domain's .qmail files, read here rather
+ * than through qmail-admin, whose listing looks at every Maildir.  The
+ * vmail user owns all of it: none of these files, nor the domain's or a
+ * mailbox's directory, is reached through a symbolic link. */
 
-	*bytes = *count = 0;
-	for (i = 0; i < 2; i++) {
-		p.len = 0;
-		cat(&p, "domains/");
-		cat(&p, d);
-		cat(&p, "/");
-		cat(&p, user);
-		cat(&p, "/Maildir/");
-		cat(&p, sub[i]);
-		cat(&p, "/");
-		base = p.len;
-		if (!str_nul(&p))
+/* names - a listing's names, each NUL-terminated in pool (a mailbox's
+ * followed by its quota in decimal, NUL-terminated too), sorted by
+ * names_sort */
+struct names {
+	struct str pool;
+	size_t *off;	/* where each starts in pool */
+	const char **v;	/* the same as pointers, sorted */
+	size_t n, cap;
+};
+#define NAMES_ZERO { STR_ZERO, NULL, NULL, 0, 0 }
+
+static void
+names_add(struct names *ns, const char *s, size_t n, const char *extra)
+{
+	size_t *p, cap, bytes;
+
+	if (ns->n == ns->cap) {
+		cap = ns->cap ? ns->cap : 128;
+		if (__builtin_mul_overflow(cap, 2 * sizeof *p, &bytes))
 			die_nomem();
-		if ((dp = opendir(p.s)) == NULL)
-			continue;
-		while ((de = readdir(dp)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			p.len = base;
-			cat(&p, de->d_name);
-			if (!str_nul(&p))
-				die_nomem();
-			if (lstat(p.s, &st) == 0 && S_ISREG(st.st_mode)) {
-				*bytes += (unsigned long)st.st_size;
-				(*count)++;
-			}
+		if ((p = realloc(ns->off, bytes)) == NULL)
+			die_nomem();
+		ns->off = p;
+		ns->cap = cap * 2;
+	}
+	ns->off[ns->n++] = ns->pool.len;
+	catb(&ns->pool, s, n);
+	catb(&ns->pool, "", 1);
+	if (extra)
+		catf(&ns->pool, extra);
+}
+
+static int
+names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* names_sort - v made, in the order of the bytes of the names: a page
+ * keeps its names however vpasswd or the directory is reordered */
+static void
+names_sort(struct names *ns)
+{
+	size_t i;
+
+	if (ns->n == 0)
+		return;
+	if ((ns->v = calloc(ns->n, sizeof *ns->v)) == NULL)
+		die_nomem();
+	for (i = 0; i < ns->n; i++)
+		ns->v[i] = ns->pool.s + ns->off[i];
+	qsort(ns->v, ns->n, sizeof *ns->v, names_cmp);
+}
+
+static int
+names_has(const struct names *ns, const char *s)
+{
+	return ns->n > 0 && bsearch(&s, ns->v, ns->n, sizeof *ns->v, names_cmp) != NULL;
+}
+
+static void
+names_free(struct names *ns)
+{
+	str_free(&ns->pool);
+	free(ns->off);
+	free(ns->v);
+}
+
+/* domain_open - the directory domains/d, the last step not through a
+ * link (domains/ itself sits in the install root and may be one); -1
+ * with errno */
+static int
+domain_open(const char *d)
+{
+	int top, fd, err;
+
+	if ((top = open("domains", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	fd = openat(top, d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
+	(void)close(top);	/* only read */
+	errno = err;
+	return fd;
+}
+
+/* read_at - the regular file name in the directory dfd, not through a
+ * link, into out: all of it (a file over max bytes is -1 and EFBIG), or
+ * with whole 0 its first max bytes; 1, 0 missing, -1 with errno */
+static int
+read_at(int dfd, const char *name, struct str *out, size_t max, int whole)
+{
+	char x[4096];
+	struct stat st;
+	long r;
+	int fd, err;
+
+	out->len = 0;
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) == -1) {
+		err = errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = EINVAL;
+		goto fail;
+	}
+	for (;;) {
+		if ((r = fd_read(fd, x, sizeof x, 0)) == -1) {
+			err = errno;
+			goto fail;
 		}
-		(void)closedir(dp);
+		if (r == 0)
+			break;
+		if ((size_t)r > max - out->len) {
+			if (whole) {
+				err = EFBIG;
+				goto fail;
+			}
+			catb(out, x, max - out->len);
+			break;
+		}
+		catb(out, x, (size_t)r);
+	}
+	(void)close(fd);	/* only read */
+	return 1;
+fail:
+	(void)close(fd);
+	errno = err;
+	return -1;
+}
+
+/* users_load - the mailboxes of the domain directory dfd, from its
+ * vpasswd (lines that are not user:hash[:quota] left out): 1, 0 no
+ * vpasswd, -1 with errno */
+static int
+users_load(int dfd, struct names *ns)
+{
+	struct str t = STR_ZERO;
+	char qn[FMT_ULONG];
+	size_t pos, e, ul, hl;
+	const char *h;
+	unsigned long quota;
+	int r;
+
+	if ((r = read_at(dfd, "vpasswd", &t, VPASSWDMAX, 1)) == 1) {
+		for (pos = 0; pos < t.len; pos += e + 1) {
+			e = str_chrb(t.s + pos, t.len - pos, '\n');
+			if (!vpasswd_split(t.s + pos, e, &ul, &h, &hl, &quota))
+				continue;
+			qn[fmt_ulong(qn, quota)] = 0;
+			names_add(ns, t.s + pos, ul, qn);
+		}
+		names_sort(ns);
+	}
+	str_free(&t);
+	return r;
+}
+
+/* forward_name - the name of an alias or list from its file name
+ * ".qmail-NAME" (a dot written as a colon) into out: 1, or 0 when it
+ * is no such name */
+static int
+forward_name(const char *fn, char *out)
+{
+	size_t i;
+
+	if (strncmp(fn, ".qmail-", 7) != 0)
+		return 0;
+	fn += 7;
+	for (i = 0; fn[i] && i <= VPASSWD_USERMAX; i++)
+		out[i] = fn[i] == ':' ? '.' : fn[i];
+	out[i] = 0;
+	return i <= VPASSWD_USERMAX && vpasswd_user_ok(out, i);
+}
+
+/* forward_file - ".qmail-NAME" for name, into out */
+static void
+forward_file(const char *name, struct str *out)
+{
+	size_t i;
+
+	out->len = 0;
+	cat(out, ".qmail-");
+	for (i = 0; name[i]; i++)
+		catb(out, name[i] == '.' ? ":" : name + i, 1);
+	if (!str_nul(out))
+		die_nomem();
+}
+
+/* forwards_load - the aliases (mark "# alias\n") or lists ("# list\n")
+ * of the domain directory dfd whose names hold q: those of its
+ * .qmail-NAME files that start with mark.  A mailbox's own .qmail file
+ * (NAME in boxes) is not even opened.  1, -1 with errno */
+static int
+forwards_load(int dfd, const char *mark, const struct names *boxes,
+    const char *q, struct names *ns)
+{
+	char name[VPASSWD_USERMAX + 2];
+	struct str t = STR_ZERO;
+	struct dirent *de;
+	DIR *dp;
+	size_t ml = strlen(mark);
+	int fd, r = 1, err;
+
+	/* a descriptor of its own: closedir closes it */
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((dp = fdopendir(fd)) == NULL) {
+		err = errno;
+		(void)close(fd);
+		errno = err;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dp)) == NULL) {
+			if (errno)
+				r = -1;
+			break;
+		}
+		if (!forward_name(de->d_name, name) || strstr(name, q) == NULL ||
+		    names_has(boxes, name))
+			continue;
+		if (read_at(dfd, de->d_name, &t, ml, 0) == 1 && t.len == ml &&
+		    memcmp(t.s, mark, ml) == 0)
+			names_add(ns, name, strlen(name), NULL);
+	}
+	err = errno;
+	(void)closedir(dp);	/* only read */
+	str_free(&t);
+	names_sort(ns);
+	errno = err;
+	return r;
+}
+
+/* usage - what the Maildir of mailbox user in the domain directory dfd
+ * holds: its maildirsize's sums when that sets a quota (recounted, in
+ * memory only, when they cannot be trusted), else counted from its
+ * files.  1 with q's bytes and count, 0 unknown. */
+static int
+usage(int dfd, const char *d, const char *user, struct maildir_quota *q)
+{
+	struct str p = STR_ZERO;
+	int ufd, mfd, r = 0;
+
+	/* no link on the way (the same check as qmail-admin's listing);
+	 * then the path, which lib/maildir takes */
+	if ((ufd = openat(dfd, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 0;
+	mfd = openat(ufd, "Maildir", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	(void)close(ufd);	/* only read */
+	if (mfd == -1)
+		return 0;
+	(void)close(mfd);
+	cat(&p, "domains/");
+	cat(&p, d);
+	cat(&p, "/");
+	cat(&p, user);
+	cat(&p, "/Maildir");
+	if (!str_nul(&p))
+		die_nomem();
+	switch (maildir_quota_read(p.s, q)) {
+	case 1:
+		r = q->bytes >= 0 && q->count >= 0;
+		break;
+	case 0:
+		r = maildir_quota_count(p.s, q);
+		break;
 	}
 	str_free(&p);
+	return r;
+}
+
+/* user_line - "user@d quota=N size=N messages=N" (quota when set, size
+ * and messages when known) for the mailbox name (followed by its quota
+ * in pool) */
+static void
+user_line(int dfd, const char *d, const char *name, struct str *l)
+{
+	const char *qn = name + strlen(name) + 1;
+	struct maildir_quota mq;
+
+	l->len = 0;
+	cat(l, name);
+	cat(l, "@");
+	cat(l, d);
+	if (!str_equal(qn, "0")) {
+		cat(l, " quota=");
+		cat(l, qn);
+	}
+	if (usage(dfd, d, name, &mq)) {
+		cat(l, " size=");
+		catnum(l, (unsigned long)mq.bytes);
+		cat(l, " messages=");
+		catnum(l, (unsigned long)mq.count);
+	}
+	cat(l, "\n");
+}
+
+/* forward_line - "name@d: target ..." of an alias or list, its targets
+ * the "&address" lines of its file */
+static void
+forward_line(int dfd, const char *d, const char *name, struct str *l)
+{
+	struct str fn = STR_ZERO, t = STR_ZERO;
+	size_t pos, e;
+
+	l->len = 0;
+	cat(l, name);
+	cat(l, "@");
+	cat(l, d);
+	cat(l, ":");
+	forward_file(name, &fn);
+	if (read_at(dfd, fn.s, &t, 1024 * 1024, 1) == 1)
+		for (pos = 0; pos < t.len; pos += e + 1) {
+			e = str_chrb(t.s + pos, t.len - pos, '\n');
+			if (e > 1 && t.s[pos] == '&') {
+				cat(l, " ");
+				catb(l, t.s + pos + 1, e - 1);
+			}
+		}
+	cat(l, "\n");
+	str_free(&fn);
+	str_free(&t);
 }
 
 /* list_add - line l (newline included) onto the listing res, unless
@@ -864,96 +1170,102 @@ list_add(struct str *res, const struct str *l, int *cut)
 		catb(res, l->s, l->len);
 }
 
-/* read_lists - "list@d: member ..." lines: qmail-admin has no list of
- * lists, so the .qmail files of d marked "# list" */
+/* do_list - fields "users" (or "aliases", "lists"), token, domain,
+ * page, search: a line "TOTAL PAGE", the count of names that hold the
+ * search ("" every name) and the page shown (1 the first; a page past
+ * the last shows the last, 0 the first), then that page's lines,
+ * PAGEROWS at most, in the order of the names: user_line's or
+ * forward_line's.  Status 'C' instead of '0' when the lines had to be
+ * cut at LISTMAX. */
 static void
-read_lists(const char *d, struct str *res, int *cut)
+do_list(int fd, const struct who *w, const char **f, int n)
 {
-	struct str p = STR_ZERO, t = STR_ZERO, l = STR_ZERO;
-	struct dirent *de;
-	DIR *dp;
-	size_t pos, e;
+	struct names boxes = NAMES_ZERO, fw = NAMES_ZERO;
+	const struct names *ns = &fw;
+	struct str res = STR_ZERO, l = STR_ZERO;
+	const char *d = f[2], *q = f[4];
+	unsigned long page, pages, total = 0, k = 0;
+	size_t i;
+	int dfd, users, cut = 0, r;
 
-	cat(&p, "domains/");
-	cat(&p, d);
-	if (!str_nul(&p))
-		die_nomem();
-	if ((dp = opendir(p.s)) == NULL)
-		goto done;
-	while ((de = readdir(dp)) != NULL) {
-		if (strncmp(de->d_name, ".qmail-", 7) != 0)
-			continue;
-		p.len = 0;
-		cat(&p, "domains/");
-		cat(&p, d);
-		cat(&p, "/");
-		cat(&p, de->d_name);
-		if (!str_nul(&p))
-			die_nomem();
-		if (readfile(p.s, &t, 1024 * 1024) != 1 ||
-		    t.len < 7 || memcmp(t.s, "# list\n", 7) != 0)
-			continue;
-		l.len = 0;
-		for (e = 7; de->d_name[e]; e++)
-			catb(&l, de->d_name[e] == ':' ? "." : de->d_name + e, 1);
-		cat(&l, "@");
-		cat(&l, d);
-		cat(&l, ":");
-		for (pos = 7; pos < t.len; pos += e + 1) {
-			e = str_chrb(t.s + pos, t.len - pos, '\n');
-			if (e > 1 && t.s[pos] == '&') {
-				cat(&l, " ");
-				catb(&l, t.s + pos + 1, e - 1);
-			}
-		}
-		cat(&l, "\n");
-		list_add(res, &l, cut);
+	if (n != 5 || !vpasswd_domain_ok(d, strlen(d)) || !may(w, d) ||
+	    !scan_ulong(f[3], strlen(f[3]), &page)) {
+		replys(fd, 'P', "Not allowed.");
+		return;
 	}
-	(void)closedir(dp);
+	if ((dfd = domain_open(d)) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			replys(fd, 'P', "No such domain.");
+		else {
+			warn_sys("unable to open domains/", d);
+			replys(fd, 'T', "Unable to read the domain's directory.");
+		}
+		return;
+	}
+	users = str_equal(f[0], "users");
+	r = users_load(dfd, &boxes);
+	if (r == 1 && !users)
+		r = forwards_load(dfd, str_equal(f[0], "aliases") ? "# alias\n" :
+		    "# list\n", &boxes, q, &fw);
+	if (r != 1) {
+		if (r == 0)
+			replys(fd, 'P', "No such domain.");
+		else {
+			warn_sys("unable to read the files of domains/", d);
+			replys(fd, 'T', "Unable to read the domain's files.");
+		}
+		goto done;
+	}
+	if (users)
+		ns = &boxes;
+	for (i = 0; i < ns->n; i++)
+		if (strstr(ns->v[i], q) != NULL)
+			total++;
+	pages = page_count(total);
+	if (page > pages)
+		page = pages;
+	if (page == 0)
+		page = 1;
+	catnum(&res, total);
+	cat(&res, " ");
+	catnum(&res, page);
+	cat(&res, "\n");
+	for (i = 0; i < ns->n && !cut && k < page * PAGEROWS; i++) {
+		if (strstr(ns->v[i], q) == NULL || k++ < (page - 1) * PAGEROWS)
+			continue;
+		if (users)
+			user_line(dfd, d, ns->v[i], &l);
+		else
+			forward_line(dfd, d, ns->v[i], &l);
+		list_add(&res, &l, &cut);
+	}
+	reply(fd, cut ? 'C' : '0', res.s, res.len);
 done:
-	str_free(&p);
-	str_free(&t);
+	(void)close(dfd);	/* only read */
+	names_free(&boxes);
+	names_free(&fw);
+	str_free(&res);
 	str_free(&l);
 }
 
-/* do_read - "users D", "aliases D", "lists D", "domains": the listing,
- * status 'C' instead of '0' when it had to be cut */
+/* do_read - "domains": the domains the signed-in user may manage */
 static void
 do_read(int fd, const struct who *w, const char **f, int n)
 {
 	struct str out = STR_ZERO, err = STR_ZERO, res = STR_ZERO;
-	struct str p = STR_ZERO, l = STR_ZERO;
-	char *argv[5];
-	const char *d = n > 2 ? f[2] : "";
-	size_t pos, e, at;
-	unsigned long bytes, count;
-	int rc, cut = 0, outcut, users;
+	char *argv[] = { "qmail-admin", "domain", "list", NULL };
+	size_t e;
+	int rc, outcut;
 
-	if (str_equal(f[0], "domains") && n == 2) {
-		if (w->domain != NULL) {
-			cat(&res, w->domain);
-			cat(&res, "\n");
-			reply(fd, '0', res.s, res.len);
-			str_free(&res);
-			return;
-		}
-		argv[0] = "qmail-admin", argv[1] = "domain", argv[2] = "list";
-		argv[3] = NULL;
-	} else if (n == 3 && vpasswd_domain_ok(d, strlen(d)) && may(w, d) &&
-	    (str_equal(f[0], "users") || str_equal(f[0], "aliases"))) {
-		argv[0] = "qmail-admin";
-		argv[1] = str_equal(f[0], "users") ? "user" : "alias";
-		argv[2] = "list";
-		argv[3] = (char *)d;
-		argv[4] = NULL;
-	} else if (n == 3 && vpasswd_domain_ok(d, strlen(d)) && may(w, d) &&
-	    str_equal(f[0], "lists")) {
-		read_lists(d, &res, &cut);
-		reply(fd, cut ? 'C' : '0', res.s, res.len);
-		str_free(&res);
-		return;
-	} else {
+	if (!str_equal(f[0], "domains") || n != 2) {
 		replys(fd, 'P', "Not allowed.");
+		return;
+	}
+	if (w->domain != NULL) {
+		cat(&res, w->domain);
+		cat(&res, "\n");
+		reply(fd, '0', res.s, res.len);
+		str_free(&res);
 		return;
 	}
 	rc = run_admin(argv, NULL, &out, &err, &outcut);
@@ -961,41 +1273,13 @@ do_read(int fd, const struct who *w, const char **f, int n)
 		reply(fd, rc == 100 ? 'P' : 'T', err.s, err.len);
 		goto done;
 	}
-	/* whole lines only: a last one without its newline was cut; a
-	 * mailbox's line gets its Maildir's size and message count */
-	users = str_equal(f[0], "users");
-	for (pos = 0; pos < out.len; pos += e + 1) {
-		e = str_chrb(out.s + pos, out.len - pos, '\n');
-		if (pos + e == out.len)
-			break;
-		l.len = 0;
-		catb(&l, out.s + pos, e);
-		if (users) {
-			at = str_chrb(out.s + pos, e, '@');
-			if (at == 0 || at >= e || at > VPASSWD_USERMAX)
-				continue;
-			p.len = 0;
-			catb(&p, out.s + pos, at);
-			if (!str_nul(&p))
-				die_nomem();
-			maildir_usage(d, p.s, &bytes, &count);
-			cat(&l, " size=");
-			catnum(&l, bytes);
-			cat(&l, " messages=");
-			catnum(&l, count);
-		}
-		cat(&l, "\n");
-		list_add(&res, &l, &cut);
-		if (cut)
-			break;
-	}
-	reply(fd, cut || outcut ? 'C' : '0', res.s, res.len);
+	/* whole lines only: a last one without its newline was cut */
+	e = out.len ? str_rchrb(out.s, out.len, '\n') : 0;
+	reply(fd, outcut ? 'C' : '0', out.len ? out.s : "", e == out.len ? 0 : e + 1);
 done:
 	str_free(&out);
 	str_free(&err);
 	str_free(&res);
-	str_free(&p);
-	str_free(&l);
 }
 
 /* do_change - fields: "do" token csrf password quota what verb arg
@@ -1289,7 +1573,10 @@ serve_root(int fd)
 				replys(fd, 'P', "Not allowed.");
 			else
 				do_queue(fd);
-		} else
+		} else if (str_equal(f[0], "users") || str_equal(f[0], "aliases") ||
+		    str_equal(f[0], "lists"))
+			do_list(fd, &w, f, n);
+		else
 			do_read(fd, &w, f, n);
 	}
 	str_free(&m);
@@ -1396,6 +1683,7 @@ static const char css[] =
 	"section{background:#fff;border-radius:6px;padding:.8em 1em;margin-bottom:1em;"
 	"box-shadow:0 1px 2px #0002}"
 	"h1{font-size:1.3em}h2{font-size:1.1em;margin:1em 0 .4em}"
+	"h3{font-size:1em;margin:.6em 0 .2em}.pager{margin:.6em 0}"
 	"section h2:first-child{margin-top:0}"
 	"table{border-collapse:collapse;width:100%}"
 	"td,th{text-align:left;padding:.3em;border-bottom:1px solid #ddd;vertical-align:top}"
@@ -1809,8 +2097,180 @@ page_domains(struct web *wb, char status, const char *msg)
 	respond(wb, &pg);
 }
 
+/* A domain's page shows one page of each listing, PAGEROWS rows at
+ * most, of the names that hold a search: the query (or, after a change,
+ * the form) says which, "q" the search, "p", "pa" and "pl" the pages of
+ * mailboxes, aliases and lists, 1 the first. */
+enum { MAILBOXES, ALIASES, LISTS, KINDS };
+
+static const struct kind {
+	const char *ask;	/* the privileged half's name for it */
+	const char *key;	/* its page in the query */
+	const char *title, *table, *head;
+	const char *del;	/* a row's delete form */
+} kinds[KINDS] = {
+	{ "users", "p", "Mailboxes", "mailboxes",
+	    "<th>Address</th><th>Use</th><th></th>", "/user/del" },
+	{ "aliases", "pa", "Aliases", "aliases",
+	    "<th>Alias</th><th>Goes to</th><th></th>", "/alias/del" },
+	{ "lists", "pl", "Lists", "lists",
+	    "<th>List</th><th>Members</th><th></th>", "/list/del" },
+};
+
+struct view {
+	char q[SEARCHMAX + 1];	/* lower case, "" none */
+	unsigned long page[KINDS];
+};
+
+/* view_read - the search and pages asked for; a malformed page number
+ * is a 400, one past the last shows the last (ULONG_MAX here when
+ * its digits overflow) */
 static void
-mailbox_row(struct web *wb, struct page *pg, const char *d, const char *l, size_t n)
+view_read(struct web *wb, struct view *v)
+{
+	char x[24];
+	int k;
+
+	param(wb, "q", v->q, sizeof v->q);
+	lower(v->q);
+	for (k = 0; k < KINDS; k++) {
+		param(wb, kinds[k].key, x, sizeof x);
+		if (x[0] == 0)
+			v->page[k] = 1;
+		else if (!scan_ulong(x, strlen(x), &v->page[k])) {
+			if (errno != ERANGE)
+				fail(wb, 400, "bad page number");
+			v->page[k] = (unsigned long)-1;
+		}
+	}
+}
+
+/* view_hidden - the view as hidden fields of a form that changes a row:
+ * the page after the change is the same page */
+static void
+view_hidden(struct page *pg, const struct view *v)
+{
+	char x[FMT_ULONG];
+	int k;
+
+	if (v->q[0])
+		hidden(pg, "q", v->q);
+	for (k = 0; k < KINDS; k++)
+		if (v->page[k] != 1) {
+			x[fmt_ulong(x, v->page[k])] = 0;
+			hidden(pg, kinds[k].key, x);
+		}
+}
+
+/* view_link - an <a> to the domain page of view v with listing kind on
+ * page to, its text text */
+static void
+view_link(struct page *pg, const char *d, const struct view *v, int kind,
+    unsigned long to, const char *rel, const char *text)
+{
+	unsigned long p;
+	int k;
+
+	cat(&pg->h, "<a rel=\"");
+	cat(&pg->h, rel);
+	cat(&pg->h, "\" href=\"/domain?d=");
+	urlenc(&pg->h, d);
+	if (v->q[0]) {
+		cat(&pg->h, "&amp;q=");
+		urlenc(&pg->h, v->q);
+	}
+	for (k = 0; k < KINDS; k++)
+		if ((p = k == kind ? to : v->page[k]) != 1) {
+			cat(&pg->h, "&amp;");
+			cat(&pg->h, kinds[k].key);
+			cat(&pg->h, "=");
+			catnum(&pg->h, p);
+		}
+	cat(&pg->h, "#s-");
+	cat(&pg->h, kinds[kind].table);
+	cat(&pg->h, "\">");
+	cat(&pg->h, text);
+	cat(&pg->h, "</a> ");
+}
+
+/* listing - a listing's answer (see do_list): its status, the count of
+ * names and the page shown, out left holding only the rows */
+struct listing {
+	char st;
+	unsigned long total, page;
+	struct str out;
+};
+
+static void
+listing_get(struct web *wb, const char *d, const struct view *v, int kind,
+    struct listing *ls)
+{
+	char x[FMT_ULONG];
+	const char *f[5];
+	size_t e, sp;
+
+	x[fmt_ulong(x, v->page[kind])] = 0;
+	f[0] = kinds[kind].ask, f[1] = wb->token, f[2] = d, f[3] = x, f[4] = v->q;
+	ls->total = 0, ls->page = 1;
+	ls->st = ask(wb, f, 5, &ls->out);
+	if (ls->st != '0' && ls->st != 'C')
+		return;
+	e = str_chrb(ls->out.s, ls->out.len, '\n');
+	sp = str_chrb(ls->out.s, e, ' ');
+	if (e == ls->out.len || sp == e || !scan_ulong(ls->out.s, sp, &ls->total) ||
+	    !scan_ulong(ls->out.s + sp + 1, e - sp - 1, &ls->page) || ls->page == 0 ||
+	    ls->page > page_count(ls->total))
+		fail(wb, 503, "unexpected answer");
+	memmove(ls->out.s, ls->out.s + e + 1, ls->out.len - e - 1);
+	ls->out.len -= e + 1;
+	ls->out.s[ls->out.len] = 0;
+}
+
+/* pager - where this page is in the listing, and links to the first,
+ * previous, next and last pages */
+static void
+pager(struct page *pg, const char *d, const struct view *v, int kind,
+    const struct listing *ls)
+{
+	unsigned long pages = page_count(ls->total);
+
+	if (ls->total == 0) {
+		cat(&pg->h, v->q[0] ? "<p>None of these names holds &ldquo;" :
+		    "<p>None yet.");
+		if (v->q[0]) {
+			esc(&pg->h, v->q);
+			cat(&pg->h, "&rdquo;.");
+		}
+		cat(&pg->h, "</p>");
+		return;
+	}
+	cat(&pg->h, "<p class=\"pager\">");
+	catnum(&pg->h, (ls->page - 1) * PAGEROWS + 1);
+	cat(&pg->h, " to ");
+	catnum(&pg->h, ls->page == pages ? ls->total : ls->page * PAGEROWS);
+	cat(&pg->h, " of ");
+	catnum(&pg->h, ls->total);
+	if (pages > 1) {
+		cat(&pg->h, " (page ");
+		catnum(&pg->h, ls->page);
+		cat(&pg->h, " of ");
+		catnum(&pg->h, pages);
+		cat(&pg->h, ") ");
+	}
+	if (ls->page > 1) {
+		view_link(pg, d, v, kind, 1, "first", "&laquo; First");
+		view_link(pg, d, v, kind, ls->page - 1, "prev", "&lsaquo; Previous");
+	}
+	if (ls->page < pages) {
+		view_link(pg, d, v, kind, ls->page + 1, "next", "Next &rsaquo;");
+		view_link(pg, d, v, kind, pages, "last", "Last &raquo;");
+	}
+	cat(&pg->h, "</p>");
+}
+
+static void
+mailbox_row(struct web *wb, struct page *pg, const char *d, const struct view *v,
+    const char *l, size_t n)
 {
 	size_t sp = str_chrb(l, n, ' ');
 	unsigned long quota = 0, size = 0, msgs = 0;
@@ -1820,39 +2280,42 @@ mailbox_row(struct web *wb, struct page *pg, const char *d, const char *l, size_
 	if (!str_nul(&a))
 		die_nomem();
 	(void)field_value(l, n, "quota=", &quota);	/* absent: none */
-	(void)field_value(l, n, "size=", &size);
-	(void)field_value(l, n, "messages=", &msgs);
 	cat(&pg->h, "<tr><td>");
 	esc(&pg->h, a.s);
 	cat(&pg->h, "</td><td>");
-	human(&pg->h, size);
-	cat(&pg->h, " in ");
-	catnum(&pg->h, msgs);
-	cat(&pg->h, " messages");
+	if (field_value(l, n, "size=", &size) && field_value(l, n, "messages=", &msgs)) {
+		human(&pg->h, size);
+		cat(&pg->h, " in ");
+		catnum(&pg->h, msgs);
+		cat(&pg->h, " messages");
+	} else
+		cat(&pg->h, "unknown (no Maildir?)");
 	if (quota) {
 		cat(&pg->h, " of ");
 		human(&pg->h, quota);
 		cat(&pg->h, " (");
-		catnum(&pg->h, quota ? (unsigned long)((double)size * 100 / (double)quota) : 0);
+		catnum(&pg->h, (unsigned long)((double)size * 100 / (double)quota));
 		cat(&pg->h, "%)");
 	}
 	cat(&pg->h, "</td><td>");
 	form_start(wb, pg, "/user/passwd", "inline");
 	hidden(pg, "d", d);
 	hidden(pg, "a", a.s);
+	view_hidden(pg, v);
 	cat(&pg->h, "<input type=\"password\" name=\"password\" placeholder=\"new password\" "
 	    "autocomplete=\"new-password\" required> <button>Set password</button></form> ");
 	form_start(wb, pg, "/user/del", "inline");
 	hidden(pg, "d", d);
 	hidden(pg, "a", a.s);
+	view_hidden(pg, v);
 	cat(&pg->h, "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> "
 	    "sure</label><button>Delete with its mail</button></form></td></tr>");
 	str_free(&a);
 }
 
 static void
-forward_rows(struct web *wb, struct page *pg, const char *d, const struct str *out,
-    const char *delaction, int members)
+forward_rows(struct web *wb, struct page *pg, const char *d, const struct view *v,
+    const struct str *out, const char *delaction, int members)
 {
 	size_t pos, e, colon;
 	struct str a = STR_ZERO;
@@ -1874,6 +2337,7 @@ forward_rows(struct web *wb, struct page *pg, const char *d, const struct str *o
 		form_start(wb, pg, delaction, "inline");
 		hidden(pg, "d", d);
 		hidden(pg, "a", a.s);
+		view_hidden(pg, v);
 		if (members)
 			cat(&pg->h, "<input name=\"to\" placeholder=\"members to remove (empty: all)\"> ");
 		cat(&pg->h, "<button>Delete</button></form></td></tr>");
@@ -1881,78 +2345,133 @@ forward_rows(struct web *wb, struct page *pg, const char *d, const struct str *o
 	str_free(&a);
 }
 
+/* add_form - the form that adds a mailbox, an alias or a list */
 static void
-page_domain(struct web *wb, const char *d, char status, const char *msg)
+add_form(struct web *wb, struct page *pg, const char *d, int kind)
+{
+	static const char *const action[KINDS] = { "/user/add", "/alias/add", "/list/add" };
+
+	form_start(wb, pg, action[kind], NULL);
+	hidden(pg, "d", d);
+	switch (kind) {
+	case MAILBOXES:
+		cat(&pg->h, "<h3>Add a mailbox</h3><label>Name<br>"
+		    "<input name=\"u\" id=\"newuser\" required> @");
+		esc(&pg->h, d);
+		cat(&pg->h, "</label><label>Password<br><input type=\"password\" name=\"password\" "
+		    "id=\"newpassword\" autocomplete=\"new-password\" required></label>"
+		    "<label>Quota in MB (empty: none)<br><input name=\"quota\" id=\"newquota\" "
+		    "inputmode=\"numeric\"></label><button id=\"adduser\">Add mailbox</button></form>");
+		break;
+	case ALIASES:
+		cat(&pg->h, "<h3>Add an alias</h3><label>Alias<br>"
+		    "<input name=\"u\" id=\"newalias\" required> @");
+		esc(&pg->h, d);
+		cat(&pg->h, "</label><label>Goes to (addresses, separated by spaces)<br>"
+		    "<input name=\"to\" id=\"aliasto\" size=\"40\" required></label>"
+		    "<button id=\"addalias\">Add alias</button></form>");
+		break;
+	default:
+		cat(&pg->h, "<h3>Add a list, or members to one</h3><label>List<br>"
+		    "<input name=\"u\" id=\"newlist\" required> @");
+		esc(&pg->h, d);
+		cat(&pg->h, "</label><label>Members (separated by spaces)<br>"
+		    "<input name=\"to\" id=\"listto\" size=\"40\" required></label>"
+		    "<button id=\"addlist\">Add members</button></form>");
+	}
+}
+
+/* section - a listing's section: its heading, what the privileged half
+ * said when it refused, the form that adds one (above the rows, so that
+ * no page of them is in its way), then the page of rows between two
+ * pagers */
+static void
+section(struct web *wb, struct page *pg, const char *d, const struct view *v,
+    int kind, const struct listing *ls)
+{
+	const struct kind *k = &kinds[kind];
+	size_t pos, e;
+	int ok;
+
+	cat(&pg->h, "<section id=\"s-");
+	cat(&pg->h, k->table);
+	cat(&pg->h, "\"><h2>");
+	cat(&pg->h, k->title);
+	cat(&pg->h, "</h2>");
+	ok = listed(pg, ls->st, ls->out.s);
+	add_form(wb, pg, d, kind);
+	if (ok)
+		pager(pg, d, v, kind, ls);
+	cat(&pg->h, "<table id=\"");
+	cat(&pg->h, k->table);
+	cat(&pg->h, "\"><tr>");
+	cat(&pg->h, k->head);
+	cat(&pg->h, "</tr>");
+	if (ok && kind == MAILBOXES)
+		for (pos = 0; pos < ls->out.len; pos += e + 1) {
+			e = str_chrb(ls->out.s + pos, ls->out.len - pos, '\n');
+			if (e > 0)
+				mailbox_row(wb, pg, d, v, ls->out.s + pos, e);
+		}
+	else if (ok)
+		forward_rows(wb, pg, d, v, &ls->out, k->del, kind == LISTS);
+	cat(&pg->h, "</table>");
+	if (ok && ls->total > PAGEROWS)
+		pager(pg, d, v, kind, ls);
+	cat(&pg->h, "</section>");
+}
+
+static void
+page_domain(struct web *wb, const char *d, struct view *v, char status, const char *msg)
 {
 	struct page pg = { STR_ZERO, 200, NULL, NULL, NULL };
-	struct str out = STR_ZERO, title = STR_ZERO;
-	const char *f[3];
-	size_t pos, e;
-	char st;
-	int ok;
+	struct listing ls[KINDS];
+	struct str t = STR_ZERO;
+	int k;
 
 	if (!vpasswd_domain_ok(d, strlen(d)))
 		fail(wb, 404, "no such domain");
-	cat(&title, "Domain ");
-	cat(&title, d);
-	if (!str_nul(&title))
-		die_nomem();
-	page_start(wb, &pg, title.s);
-	page_msg(&pg, status, msg);
-	f[0] = "users", f[1] = wb->token, f[2] = d;
-	st = ask(wb, f, 3, &out);
-	cat(&pg.h, "<section><h2>Mailboxes</h2>");
-	ok = listed(&pg, st, out.s);
-	cat(&pg.h, "<table id=\"mailboxes\"><tr><th>Address</th><th>Use</th><th></th></tr>");
-	for (pos = 0; ok && pos < out.len; pos += e + 1) {
-		e = str_chrb(out.s + pos, out.len - pos, '\n');
-		if (e > 0)
-			mailbox_row(wb, &pg, d, out.s + pos, e);
+	/* the pages shown, brought within range, are the view of every link */
+	for (k = 0; k < KINDS; k++) {
+		ls[k].out = (struct str)STR_ZERO;
+		listing_get(wb, d, v, k, &ls[k]);
+		v->page[k] = ls[k].page;
 	}
-	cat(&pg.h, "</table><h2>Add a mailbox</h2>");
-	form_start(wb, &pg, "/user/add", NULL);
-	hidden(&pg, "d", d);
-	cat(&pg.h, "<label>Name<br><input name=\"u\" id=\"newuser\" required> @");
-	esc(&pg.h, d);
-	cat(&pg.h, "</label><label>Password<br><input type=\"password\" name=\"password\" "
-	    "id=\"newpassword\" autocomplete=\"new-password\" required></label>"
-	    "<label>Quota in MB (empty: none)<br><input name=\"quota\" id=\"newquota\" "
-	    "inputmode=\"numeric\"></label><button id=\"adduser\">Add mailbox</button></form></section>");
+	cat(&t, "Domain ");
+	cat(&t, d);
+	if (!str_nul(&t))
+		die_nomem();
+	page_start(wb, &pg, t.s);
+	page_msg(&pg, status, msg);
 
-	f[0] = "aliases";
-	st = ask(wb, f, 3, &out);
-	cat(&pg.h, "<section><h2>Aliases</h2>");
-	ok = listed(&pg, st, out.s);
-	cat(&pg.h, "<table id=\"aliases\"><tr><th>Alias</th><th>Goes to</th><th></th></tr>");
-	if (ok)
-		forward_rows(wb, &pg, d, &out, "/alias/del", 0);
-	cat(&pg.h, "</table>");
-	form_start(wb, &pg, "/alias/add", NULL);
+	/* find: a GET form, so no token; the search echoed escaped */
+	cat(&pg.h, "<section><form method=\"get\" action=\"/domain\">");
 	hidden(&pg, "d", d);
-	cat(&pg.h, "<label>Alias<br><input name=\"u\" id=\"newalias\" required> @");
-	esc(&pg.h, d);
-	cat(&pg.h, "</label><label>Goes to (addresses, separated by spaces)<br>"
-	    "<input name=\"to\" id=\"aliasto\" size=\"40\" required></label>"
-	    "<button id=\"addalias\">Add alias</button></form></section>");
-
-	f[0] = "lists";
-	st = ask(wb, f, 3, &out);
-	cat(&pg.h, "<section><h2>Lists</h2>");
-	ok = listed(&pg, st, out.s);
-	cat(&pg.h, "<table id=\"lists\"><tr><th>List</th><th>Members</th><th></th></tr>");
-	if (ok)
-		forward_rows(wb, &pg, d, &out, "/list/del", 1);
-	cat(&pg.h, "</table>");
-	form_start(wb, &pg, "/list/add", NULL);
-	hidden(&pg, "d", d);
-	cat(&pg.h, "<label>List (a new one, or one above to add members)<br>"
-	    "<input name=\"u\" id=\"newlist\" required> @");
-	esc(&pg.h, d);
-	cat(&pg.h, "</label><label>Members (separated by spaces)<br>"
-	    "<input name=\"to\" id=\"listto\" size=\"40\" required></label>"
-	    "<button id=\"addlist\">Add members</button></form></section>");
-	str_free(&out);
-	str_free(&title);
+	cat(&pg.h, "<label>Find mailboxes, aliases and lists by a part of their name<br>"
+	    "<input type=\"search\" name=\"q\" id=\"q\" maxlength=\"64\" value=\"");
+	esc(&pg.h, v->q);
+	cat(&pg.h, "\"></label><button id=\"find\">Find</button>");
+	if (v->q[0]) {
+		cat(&pg.h, " <a href=\"/domain?d=");
+		urlenc(&pg.h, d);
+		cat(&pg.h, "\">Show all</a>");
+	}
+	cat(&pg.h, "</form><p>");
+	for (k = 0; k < KINDS; k++) {
+		cat(&pg.h, "<a href=\"#s-");
+		cat(&pg.h, kinds[k].table);
+		cat(&pg.h, "\">");
+		cat(&pg.h, kinds[k].title);
+		cat(&pg.h, "</a> (");
+		catnum(&pg.h, ls[k].total);
+		cat(&pg.h, k < KINDS - 1 ? ") &middot; " : ")");
+	}
+	cat(&pg.h, "</p></section>");
+	for (k = 0; k < KINDS; k++) {
+		section(wb, &pg, d, v, k, &ls[k]);
+		str_free(&ls[k].out);
+	}
+	str_free(&t);
 	respond(wb, &pg);
 }
 
@@ -2041,6 +2560,7 @@ change(struct web *wb, const char *what, const char *verb)
 	char pw[VPASSWD_PASSMAX + 1], quota[24], to[4096], csrf[CSRFLEN + 4], conf[8];
 	const char *f[ARGSMAX + 8];
 	struct str out = STR_ZERO, arg = STR_ZERO, q = STR_ZERO;
+	struct view v;
 	unsigned long mb;
 	char st, *p, *tok;
 	int n = 0;
@@ -2053,12 +2573,13 @@ change(struct web *wb, const char *what, const char *verb)
 	param(wb, "quota", quota, sizeof quota);
 	param(wb, "to", to, sizeof to);
 	param(wb, "confirm", conf, sizeof conf);
+	view_read(wb, &v);	/* before the change: a bad one is a 400 */
 	lower(d), lower(u), lower(a), lower(to);
 	if (str_equal(verb, "del") && !str_equal(conf, "yes") &&
 	    (str_equal(what, "domain") || str_equal(what, "user"))) {
 		if (str_equal(what, "domain"))
 			page_domain_del(wb, d);
-		page_domain(wb, d, 'P', "Tick the box to confirm.");
+		page_domain(wb, d, &v, 'P', "Tick the box to confirm.");
 	}
 	if (str_equal(what, "domain"))
 		cat(&arg, d);
@@ -2074,7 +2595,7 @@ change(struct web *wb, const char *what, const char *verb)
 	if (quota[0]) {
 		if (!scan_ulong(quota, strlen(quota), &mb) || mb > 1024UL * 1024 ||
 		    mb > (unsigned long)-1 / (1024 * 1024))
-			page_domain(wb, d, 'P', "The quota is a number of MB.");
+			page_domain(wb, d, &v, 'P', "The quota is a number of MB.");
 		catnum(&q, mb * 1024 * 1024);
 	}
 	if (!str_nul(&q))
@@ -2092,7 +2613,7 @@ change(struct web *wb, const char *what, const char *verb)
 		page_login(wb, 'P', "Your session has ended; please sign in again.");
 	if (str_equal(what, "domain"))
 		page_domains(wb, st, out.s);
-	page_domain(wb, d, st, out.s);
+	page_domain(wb, d, &v, st, out.s);
 }
 
 /* autoconfig - Thunderbird's config-v1.1.xml and Outlook's autodiscover
@@ -2238,6 +2759,7 @@ serve_web(struct web *wb)
 	const char *f[3];
 	struct str out = STR_ZERO, c = STR_ZERO;
 	struct page pg = { STR_ZERO, 303, NULL, "/login", "text/plain; charset=utf-8" };
+	struct view v;
 	int post;
 
 	read_request(wb, x, sizeof x);
@@ -2271,8 +2793,10 @@ serve_web(struct web *wb)
 			page_domains(wb, '0', NULL);
 		param(wb, "d", d, sizeof d);
 		lower(d);
-		if (path_is(wb, "/domain"))
-			page_domain(wb, d, '0', NULL);
+		if (path_is(wb, "/domain")) {
+			view_read(wb, &v);
+			page_domain(wb, d, &v, '0', NULL);
+		}
 		if (path_is(wb, "/domain/del") && wb->admin)
 			page_domain_del(wb, d);
 		if (path_is(wb, "/queue") && wb->admin)

@@ -624,6 +624,12 @@ maildir_quota_read(const char *dir, struct maildir_quota *q)
 }
 
 int
+maildir_quota_count(const char *dir, struct maildir_quota *q)
+{
+	return recount(dir, q);
+}
+
+int
 maildir_quota_add(const char *dir, long long bytes, long long count_)
 {
 	struct str fn = STR_ZERO, l = STR_ZERO;

@@ -85,6 +85,13 @@ int maildir_quota_get(const char *dir, struct maildir_quota *q, unsigned long lo
  * (an administrator's listing): a stale file is recounted in memory */
 int maildir_quota_read(const char *dir, struct maildir_quota *q);
 
+/* maildir_quota_count - the usage of the Maildir dir counted from its
+ * files, the way stale sums are recounted (new/ and cur/ and those of
+ * its folders, a file's size from ",S=" in its name or else lstat):
+ * 1 with q->bytes and q->count, the rest of q untouched; 0 with errno.
+ * For a mailbox without maildirsize; it costs a look at every message. */
+int maildir_quota_count(const char *dir, struct maildir_quota *q);
+
 /* maildir_quota_over - 1 when one more message of size bytes would go
  * over the quota */
 int maildir_quota_over(const struct maildir_quota *q, unsigned long long size);

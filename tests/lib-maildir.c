@@ -1,6 +1,6 @@
 /* lib-maildir - maildir_make, maildir_name and maildir_deliver, the
  * CRLF size and the ",W=" names that carry it, and Maildir++ quotas: parsing maildirsize (hostile contents), recounting,
- * refusing what does not fit, and space given back */
+ * counting for a reader, refusing what does not fit, and space given back */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -238,6 +238,13 @@ quota_tests(const char *dir, const char *md, int in)
 	ok(maildir_quota_read(md, &q) == 1 && q.maxbytes == 3000 && q.count == 30,
 	    "maildir_quota_read recounts in memory: %lld messages", q.count);
 	ok(getfile(ms, x, sizeof x) && strcmp(x, "3000S\n") == 0, "and leaves the file alone");
+	q.maxbytes = 7;
+	ok(maildir_quota_count(md, &q) == 1 && q.bytes == 1030 && q.count == 30 && q.maxbytes == 7,
+	    "maildir_quota_count counts the files, folders too: %lld bytes %lld messages", q.bytes, q.count);
+	ok(getfile(ms, x, sizeof x) && strcmp(x, "3000S\n") == 0, "and writes nothing");
+	snprintf(path, sizeof path, "%s/nosuchmaildir", dir);
+	errno = 0;
+	ok(maildir_quota_count(path, &q) == 0 && errno == ENOENT, "no Maildir there: 0 and ENOENT");
 
 	/* hostile maildirsize: not a regular file */
 	ok(unlink(ms) == 0 && mkdir(ms, 0700) == 0, "maildirsize a directory");
