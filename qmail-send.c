@@ -65,6 +65,8 @@
 
 enum { PENDING, BUSY, DONE };
 
+struct bouncing;
+
 struct rcpt {
 	char *addr;		/* as the envelope gave it; NUL-terminated */
 	size_t off;		/* where its T or D is in local/ or remote/;
@@ -86,6 +88,7 @@ struct msg {
 	int direct;		/* only in todo/: no info/, local/, remote/ yet */
 	int wrote;		/* direct, but files of its own may exist */
 	time_t bounce_next;	/* a failed bounce is tried again then */
+	struct bouncing *bs;	/* its reports under way, or NULL */
 	struct msg *prev, *next;
 };
 
@@ -129,6 +132,7 @@ static const char *const helper[3] = { "qmail-lspawn", "qmail-rspawn", "qmail-cl
 
 static void say(const char *, ...);
 static void materialize(struct msg *);
+static void bouncing_free(struct bouncing *);
 
 /* helper_gone - note that a helper has gone: no new work is started,
  * and qmail-send exits once the deliveries it can still account for
@@ -618,6 +622,7 @@ msg_free(struct msg *m)
 		free(m->r[ch]);
 	}
 	free(m->sender);
+	bouncing_free(m->bs);
 	free(m);
 }
 
@@ -934,76 +939,114 @@ dedupe(struct qbounce *rec, size_t n)
 	return k;
 }
 
-/* bounce - tell the sender about the failures in bounce/ID; 1 done
- * (or nothing to do), 0 try again later */
-static int
-bounce(struct msg *m)
-{
-	struct str fn = STR_ZERO, raw = STR_ZERO, mess = STR_ZERO, out = STR_ZERO;
-	struct str from = STR_ZERO, to = STR_ZERO;
-	struct qbounce *rec = NULL;
-	size_t pos = 0, n = 0, k, b0, step;
-	unsigned long restnul, total, more = 0;
-	struct qbounce b;
-	struct dsn d;
-	unsigned long qp = 0;
-	char idb[FMT_ULONG + 1], qpb[FMT_ULONG + 1];
-	int r, ret = 0, fd, each, cut;
+/* the reports (qmail-queue runs) made in one pass of the main loop, at
+ * most: the loop reads the spawners' answers and starts deliveries in
+ * between, so that a message with thousands of VERP reports, or
+ * thousands of messages expiring together, do not hold up other mail */
+#define INJECT_BATCH 16
+static unsigned long inject_left;
+static int bounce_due;		/* schedule() left reports to make now */
 
+/* bouncing - a report (or a VERP message's reports) under way: bounce/ID
+ * as read when it began, and how far the reports have gone.  Kept in
+ * memory only: bounce/ID stays until the last report is queued, so that
+ * after a crash every report is made again (at worst twice, never lost) */
+struct bouncing {
+	struct str raw;		/* bounce/ID; rec points into it */
+	struct str mess;	/* the message's header */
+	struct str from, to;
+	struct qbounce *rec;
+	size_t k;		/* records, without repeats */
+	size_t sent;		/* rec[0..sent) reported */
+	size_t step;		/* records to a report: 1 for VERP, else k */
+	int each;		/* VERP: each report to its own sender */
+	unsigned long more;	/* records left out of a bounce/ID too big */
+};
+
+static void
+bouncing_free(struct bouncing *bs)
+{
+	if (bs == NULL)
+		return;
+	str_free(&bs->raw);
+	str_free(&bs->mess);
+	str_free(&bs->from);
+	str_free(&bs->to);
+	free(bs->rec);
+	free(bs);
+}
+
+/* bounce_begin - read bounce/ID and the message's header into a new
+ * m->bs: 2 begun; 1 nothing to report (none listed, or a double
+ * bounce discarded); 0 try again later (warned) */
+static int
+bounce_begin(struct msg *m)
+{
+	struct str fn = STR_ZERO;
+	struct bouncing *bs;
+	size_t pos = 0, n = 0, k;
+	unsigned long restnul, total;
+	struct qbounce b;
+	char idb[FMT_ULONG + 1], nb[FMT_ULONG + 1];
+	int r, ret = 0, fd, cut;
+
+	if ((bs = calloc(1, sizeof *bs)) == NULL)
+		die_nomem();
 	path(&fn, "bounce", m->id);
-	if ((r = read_bounce(fn.s, &raw, &cut, &restnul)) != 1) {
+	if ((r = read_bounce(fn.s, &bs->raw, &cut, &restnul)) != 1) {
 		if (r == 0)
 			ret = 1;
 		else
 			warn_sys("unable to read ", fn.s);
 		goto out;
 	}
-	while ((r = qfile_bounce(raw.s, raw.len, &pos, &b)) == 1)
+	while ((r = qfile_bounce(bs->raw.s, bs->raw.len, &pos, &b)) == 1)
 		n++;
-	if (n && (rec = calloc(n, sizeof *rec)) == NULL)
+	if (n && (bs->rec = calloc(n, sizeof *bs->rec)) == NULL)
 		die_nomem();
-	for (pos = 0, k = 0; k < n && qfile_bounce(raw.s, raw.len, &pos, &b) == 1; )
-		rec[k++] = b;
+	for (pos = 0, k = 0; k < n && qfile_bounce(bs->raw.s, bs->raw.len, &pos, &b) == 1; )
+		bs->rec[k++] = b;
 	if (cut && r != -1) {
 		/* the record cut at BOUNCEMAX is among those left out */
-		total = (count_nul(raw.s, raw.len) + restnul) / 4;
-		more = total > n ? total - n : 0;
-		say("warning: bounce/", ul(idb, m->id), " is too big: ", ul(qpb, more),
+		total = (count_nul(bs->raw.s, bs->raw.len) + restnul) / 4;
+		bs->more = total > n ? total - n : 0;
+		say("warning: bounce/", ul(idb, m->id), " is too big: ", ul(nb, bs->more),
 		    " recipients left out of the bounce", NULL);
 	}
-	k = dedupe(rec, n);
+	bs->k = dedupe(bs->rec, n);
 	if (r == -1)
 		say("warning: bounce/", ul(idb, m->id), " is damaged after ",
-		    ul(qpb, (unsigned long)k), " records", NULL);
-	if (k == 0) {
+		    ul(nb, (unsigned long)bs->k), " records", NULL);
+	if (bs->k == 0) {
 		ret = 1;
-		goto done;
+		goto out;
 	}
 	if (str_equal(m->sender, "#@[]")) {
 		say("discarding double bounce of msg ", ul(idb, m->id), NULL);
 		ret = 1;
-		goto done;
+		goto out;
 	}
 	if (m->sender[0] == 0 && cf.dbl_discard) {
 		say("discarding double bounce of msg ", ul(idb, m->id), ": control/doublebounceto is empty", NULL);
 		ret = 1;
-		goto done;
+		goto out;
 	}
-	if (!str_cats(&from, cf.bouncefrom.s) || !str_catc(&from, '@') ||
-	    !str_cats(&from, cf.bouncehost.s) || !str_nul(&from))
+	if (!str_cats(&bs->from, cf.bouncefrom.s) || !str_catc(&bs->from, '@') ||
+	    !str_cats(&bs->from, cf.bouncehost.s) || !str_nul(&bs->from))
 		die_nomem();
 	if (m->sender[0] == 0) {
-		if (!str_cats(&to, cf.doublebounceto.s) ||
-		    (str_chrb(to.s, to.len, '@') == to.len &&
-		    (!str_catc(&to, '@') || !str_cats(&to, cf.doublebouncehost.s))) || !str_nul(&to))
+		if (!str_cats(&bs->to, cf.doublebounceto.s) ||
+		    (str_chrb(bs->to.s, bs->to.len, '@') == bs->to.len &&
+		    (!str_catc(&bs->to, '@') || !str_cats(&bs->to, cf.doublebouncehost.s))) ||
+		    !str_nul(&bs->to))
 			die_nomem();
-	} else if (!str_copys(&to, m->sender) || !str_nul(&to))
+	} else if (!str_copys(&bs->to, m->sender) || !str_nul(&bs->to))
 		die_nomem();
 	/* VERP: each failed recipient's bounce goes to its own sender */
-	each = is_verp(m->sender);
-	step = each ? 1 : k;
+	bs->each = is_verp(m->sender);
+	bs->step = bs->each ? 1 : bs->k;
 	path(&fn, "mess", m->id);
-	if (!str_readyplus(&mess, MESSHEAD))
+	if (!str_readyplus(&bs->mess, MESSHEAD))
 		die_nomem();
 	if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC)) == -1 && errno != ENOENT) {
 		warn_sys("unable to open ", fn.s);
@@ -1011,87 +1054,144 @@ bounce(struct msg *m)
 	}
 	/* without its message file a failure is still reported, headerless */
 	for (; fd != -1;) {
-		long got = fd_read(fd, mess.s + mess.len, MESSHEAD - mess.len, 0);
+		long got = fd_read(fd, bs->mess.s + bs->mess.len, MESSHEAD - bs->mess.len, 0);
 
 		if (got == -1) {
 			warn_sys("unable to read ", fn.s);
 			(void)close(fd);	/* read-only */
 			goto out;
 		}
-		if (got == 0 || (mess.len += (size_t)got) == MESSHEAD)
+		if (got == 0 || (bs->mess.len += (size_t)got) == MESSHEAD)
 			break;
 	}
 	if (fd != -1)
 		(void)close(fd);	/* read-only */
-	for (b0 = 0; b0 < k; b0 += step) {
-		struct str rcpt = STR_ZERO;
+	m->bs = bs;
+	bs = NULL;
+	ret = 2;
+out:
+	bouncing_free(bs);
+	str_free(&fn);
+	return ret;
+}
 
-		if (each) {
-			if (!str_copyb(&rcpt, rec[b0].rcpt, rec[b0].rcptlen) || !str_nul(&rcpt))
+/* bounce_more - the reports of m->bs not yet made, while inject_left
+ * allows: 1 all made; 0 try again later (warned; the reports made stay
+ * made); -1 more to make in a later pass */
+static int
+bounce_more(struct msg *m)
+{
+	struct bouncing *bs = m->bs;
+	struct str out = STR_ZERO, rcpt = STR_ZERO;
+	struct dsn d;
+	unsigned long qp = 0;
+	char idb[FMT_ULONG + 1], qpb[FMT_ULONG + 1];
+	int r, ret = 1;
+
+	for (; bs->sent < bs->k; bs->sent += bs->step) {
+		if (inject_left == 0) {
+			ret = -1;
+			break;
+		}
+		inject_left--;
+		if (bs->each) {
+			if (!str_copyb(&rcpt, bs->rec[bs->sent].rcpt, bs->rec[bs->sent].rcptlen) ||
+			    !str_nul(&rcpt))
 				die_nomem();
-			verp(m->sender, rcpt.s, &to);
-			str_free(&rcpt);
+			verp(m->sender, rcpt.s, &bs->to);
 		}
 		d.me = cf.me.s;
-		d.from = from.s;
-		d.to = to.s;
+		d.from = bs->from.s;
+		d.to = bs->to.s;
 		d.sender = m->sender;
 		d.now = time(NULL);
 		d.arrival = m->arrival;
 		d.id = m->id;
 		d.seq = ++bounceseq;
 		d.dbl = m->sender[0] == 0;
-		d.more = each ? 0 : more;
+		d.more = bs->each ? 0 : bs->more;
 		out.len = 0;
-		if (!dsn_build(&out, &d, rec + b0, step, mess.s, mess.len)) {
+		if (!dsn_build(&out, &d, bs->rec + bs->sent, bs->step, bs->mess.s, bs->mess.len)) {
 			if (errno == ENOMEM)
 				die_nomem();
 			warn_sys("unable to build the bounce for msg ", ul(idb, m->id));
-			goto out;
+			ret = 0;
+			break;
 		}
-		r = inject(&out, d.dbl ? "#@[]" : "", to.s, &qp);
+		r = inject(&out, d.dbl ? "#@[]" : "", bs->to.s, &qp);
 		if (r == 1) {
 			say("warning: unable to inject bounce for msg ", ul(idb, m->id), ": will try again", NULL);
-			goto out;
+			ret = 0;
+			break;
 		}
 		if (r == 2)
 			say("warning: qmail-queue refused the bounce for msg ", ul(idb, m->id),
 			    ": discarded", NULL);
 		else
-			say(d.dbl ? "double bounce msg " : "bounce msg ", ul(idb, m->id), " to <", to.s,
-			    "> qp ", ul(qpb, qp), NULL);
+			say(d.dbl ? "double bounce msg " : "bounce msg ", ul(idb, m->id), " to <",
+			    bs->to.s, "> qp ", ul(qpb, qp), NULL);
 	}
-done:
-	ret = 1;
-	path(&fn, "bounce", m->id);
-	m->bounce_synced = 0;	/* a new bounce/ID would be a new entry */
-	if (unlink(fn.s) == -1 && errno != ENOENT) {
-		warn_sys("unable to remove ", fn.s);
-		ret = 0;	/* or it would bounce again after a restart */
-	}
-out:
-	free(rec);
-	str_free(&fn);
-	str_free(&raw);
-	str_free(&mess);
 	str_free(&out);
-	str_free(&from);
-	str_free(&to);
+	str_free(&rcpt);
 	return ret;
 }
 
-/* finish - nothing left to deliver: bounce, remove the files */
-static void
+/* bounce - tell the sender about the failures in bounce/ID, a few
+ * reports a pass; 1 done (or nothing to do), 0 try again later, -1 to
+ * be continued in a later pass */
+static int
+bounce(struct msg *m)
+{
+	struct str fn = STR_ZERO;
+	int r;
+
+	if (m->bs == NULL) {
+		if (inject_left == 0)
+			return -1;	/* reading bounce/ID waits for its turn too */
+		if ((r = bounce_begin(m)) == 0)
+			return 0;
+	} else
+		r = 2;
+	if (r == 2 && (r = bounce_more(m)) != 1)
+		return r;
+	bouncing_free(m->bs);
+	m->bs = NULL;
+	path(&fn, "bounce", m->id);
+	m->bounce_synced = 0;	/* a new bounce/ID would be a new entry */
+	r = 1;
+	if (unlink(fn.s) == -1 && errno != ENOENT) {
+		warn_sys("unable to remove ", fn.s);
+		r = 0;	/* or it would bounce again after a restart */
+	}
+	str_free(&fn);
+	return r;
+}
+
+/* finish - nothing left to deliver: bounce, remove the files; 1 when m
+ * is gone (freed), 0 when it stays (its bounce to go on or be tried
+ * again) */
+static int
 finish(struct msg *m)
 {
 	struct str fn = STR_ZERO;
 	char idb[FMT_ULONG + 1];
-	int ch;
+	unsigned long before = inject_left;
+	int ch, r;
 
 	if (m->bounce) {
-		if (!bounce(m)) {
+		if ((r = bounce(m)) == 0) {
 			m->bounce_next = time(NULL) + BOUNCE_RETRY;
-			return;
+			return 0;
+		}
+		if (r == -1) {
+			/* the next pass goes on.  Messages whose bounces are
+			 * due take turns: one that used up this pass's
+			 * reports waits behind the others. */
+			if (inject_left < before) {
+				msg_unlink(m);
+				msg_append(m);
+			}
+			return 0;
 		}
 		m->bounce = 0;
 	}
@@ -1099,7 +1199,7 @@ finish(struct msg *m)
 	 * every file, so that the next start finds the message done and
 	 * finishes it */
 	if (gone[CLEANER])
-		return;
+		return 0;
 	if (m->direct) {
 		/* files of a materialize() that did not finish */
 		for (ch = 0; m->wrote && ch < 3; ch++) {
@@ -1108,7 +1208,7 @@ finish(struct msg *m)
 				warn_sys("unable to remove ", fn.s);
 				str_free(&fn);
 				m->bounce_next = time(NULL) + BOUNCE_RETRY;
-				return;
+				return 0;
 			}
 		}
 		/* qmail-clean removes todo/, then mess/ only if todo/ went */
@@ -1132,6 +1232,7 @@ done:
 	say("end msg ", ul(idb, m->id), NULL);
 	msg_unlink(m);
 	msg_free(m);
+	return 1;
 }
 
 /* record_failure - a permanent failure into bounce/ID, durably, before
@@ -1193,6 +1294,69 @@ record_failure(struct msg *m, const char *rcpt, const char *status, const char *
 	str_free(&fn);
 	str_free(&rec);
 	return ok;
+}
+
+/* ---- remote deliveries per domain ---- */
+
+/* the remote deliveries running per domain, for the fair share in
+ * schedule(): an entry lives while its domain has one running, so the
+ * table holds at most concurrencyremote entries.  Domains are compared
+ * as start() groups them, A-Z and a-z alike. */
+struct dombusy {
+	char *dom;
+	unsigned long n;
+	struct dombusy *next;
+};
+#define DOMHASH 1024
+static struct dombusy *dombusy[DOMHASH];
+
+static struct dombusy **
+dom_find(const char *d)
+{
+	size_t n = str_chrb(d, QFILE_ADDRMAX + 1, 0), i;
+	unsigned long h = 5381;
+	struct dombusy **p;
+
+	for (i = 0; i < n; i++)
+		h = h * 33 ^ (unsigned char)str_lowerc(d[i]);
+	for (p = &dombusy[h % DOMHASH]; *p; p = &(*p)->next)
+		if (str_chrb((*p)->dom, n + 1, 0) == n && str_caseeqb((*p)->dom, d, n))
+			break;
+	return p;
+}
+
+/* dom_busy - the remote deliveries running for domain d */
+static unsigned long
+dom_busy(const char *d)
+{
+	struct dombusy *e = *dom_find(d);
+
+	return e ? e->n : 0;
+}
+
+/* dom_count - a delivery to j's host starts (1) or ends (-1) */
+static void
+dom_count(const struct job *j, int delta)
+{
+	struct dombusy **p = dom_find(j->host), *e = *p;
+
+	if (delta > 0) {
+		if (e == NULL) {
+			if ((e = calloc(1, sizeof *e)) == NULL)
+				die_nomem();
+			e->dom = dupb(j->host, str_chrb(j->host, QFILE_ADDRMAX + 1, 0));
+			*p = e;
+		}
+		e->n++;
+		return;
+	}
+	if (e == NULL || e->n == 0)
+		return;
+	if (--e->n == 0) {
+		*p = e->next;
+		free(e->dom);
+		free(e);
+	}
 }
 
 /* ---- results ---- */
@@ -1328,6 +1492,8 @@ answer(int ch, size_t *done)
 	*done += pos;
 	j->m->busy--;
 	busy[ch]--;
+	if (ch == REMOTE)
+		dom_count(j, -1);
 	if (j->m->left == 0 && j->m->busy == 0)
 		finish(j->m);
 	j->m = NULL;
@@ -1364,6 +1530,8 @@ job_drop(int ch, struct job *j)
 		j->m->r[ch][j->idx[k]].state = PENDING;
 	j->m->busy--;
 	busy[ch]--;
+	if (ch == REMOTE)
+		dom_count(j, -1);
 	j->m = NULL;
 	free(j->host);
 	j->host = NULL;
@@ -1543,6 +1711,8 @@ start(struct msg *m, int ch, size_t first)
 		m->r[ch][j->idx[i]].state = BUSY;
 	m->busy++;
 	busy[ch]++;
+	if (ch == REMOTE)
+		dom_count(j, 1);
 	/* not handed over: the message waits for the next qmail-send */
 	if (!send_req(ch, req.s, req.len))
 		job_drop(ch, j);
@@ -1551,24 +1721,36 @@ start(struct msg *m, int ch, size_t first)
 	str_free(&snd);
 }
 
-/* schedule - start what is due; returns the next time something falls due */
-static time_t
-schedule(time_t now)
+/* walk - one walk over the messages for schedule(), oldest first.  In
+ * the first (fair) walk a domain gets at most half of
+ * concurrencyremote, rounded up, so that one slow or dead host cannot
+ * hold every slot while mail to other domains waits behind it; 1 when a
+ * due recipient was passed over for that.  The second walk, made only
+ * when slots are still free, lets a domain have the rest: no recipient
+ * of another domain is then due. */
+static int
+walk(time_t now, time_t *wake, int fair)
 {
 	struct msg *m, *next;
-	time_t wake = now + TODO_SCAN;
+	unsigned long share = (cf.conc[REMOTE] + 1) / 2;
 	size_t i;
-	int ch;
+	int ch, passed = 0;
 
 	for (m = head; m; m = next) {
 		next = m->next;
 		if (m->left == 0) {
-			if (m->busy != 0 || flag_term)
+			/* a bounce under way goes on while qmail-send stops:
+			 * begun again after a restart, its reports made so
+			 * far would be made twice */
+			if (!fair || m->busy != 0 || (flag_term && m->bs == NULL))
 				continue;
-			if (m->bounce_next <= now)
-				finish(m);	/* may free m */
-			else if (m->bounce_next < wake)
-				wake = m->bounce_next;
+			if (m->bounce_next <= now && finish(m))
+				continue;	/* freed */
+			if (m->bounce_next <= now) {
+				*wake = now;	/* more reports in the next pass */
+				bounce_due = 1;
+			} else if (m->bounce_next < *wake)
+				*wake = m->bounce_next;
 			continue;
 		}
 		for (ch = 0; ch < 2; ch++)
@@ -1578,8 +1760,8 @@ schedule(time_t now)
 				if (rc->state != PENDING)
 					continue;
 				if (rc->next > now) {
-					if (rc->next < wake)
-						wake = rc->next;
+					if (rc->next < *wake)
+						*wake = rc->next;
 					continue;
 				}
 				if (busy[ch] >= cf.conc[ch] || flag_term)
@@ -1588,20 +1770,39 @@ schedule(time_t now)
 					fail_now(m, ch, i, "5.1.2 the recipient's domain is not a usable host name");
 				else if (ch == LOCAL && classify(rc->addr, NULL) == REMOTE) {
 					notlocal(m, i, now);
-					if (rc->state == PENDING && rc->next < wake)
-						wake = rc->next;
+					if (rc->state == PENDING && rc->next < *wake)
+						*wake = rc->next;
+				} else if (ch == REMOTE && fair && dom_busy(domain_of(rc->addr)) >= share) {
+					passed = 1;
+					continue;
 				} else {
 					start(m, ch, i);
 					continue;
 				}
 				if (m->left == 0 && m->busy == 0) {
-					finish(m);	/* frees m */
+					/* its bounce may go on in later passes */
+					if (!finish(m) && m->bounce_next <= now) {
+						*wake = now;
+						bounce_due = 1;
+					}
 					goto next;
 				}
 			}
 next:
 		;
 	}
+	return passed;
+}
+
+/* schedule - start what is due; returns the next time something falls due */
+static time_t
+schedule(time_t now)
+{
+	time_t wake = now + TODO_SCAN;
+
+	bounce_due = 0;
+	if (walk(now, &wake, 1) && busy[REMOTE] < cf.conc[REMOTE] && !flag_term)
+		(void)walk(now, &wake, 0);
 	return wake;
 }
 
@@ -2207,7 +2408,7 @@ main(int argc, char **argv)
 			flag_term = 1;
 			say("status: qmail-start has gone: stopping", NULL);
 		}
-		if (flag_term && busy[LOCAL] == 0 && busy[REMOTE] == 0) {
+		if (flag_term && busy[LOCAL] == 0 && busy[REMOTE] == 0 && !bounce_due) {
 			/* the removals asked for are done before we go: qmail-clean
 			 * dies of its first answer nobody reads, and a finished
 			 * message whose todo/ stays would be delivered again by the
@@ -2236,6 +2437,7 @@ main(int argc, char **argv)
 				more = todo();
 			next_load = load_again(now);
 		}
+		inject_left = INJECT_BATCH;
 		wake = schedule(now);
 		if (wake > next_todo)
 			wake = next_todo;

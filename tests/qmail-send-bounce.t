@@ -137,4 +137,36 @@ try:
             t.umount_small(Q)
 finally:
     s.finish()
+
+# 5. a VERP message with hundreds of failed recipients makes a report for
+# each; qmail-send makes a few a pass and in between reads answers and
+# starts deliveries, so that local mail queued meanwhile is delivered
+# while the reports are still being made.  The reports go to a domain
+# that is no host name, and the double bounces are discarded, so that
+# they cost no deliveries.
+VN = 800
+s = qsend.Scene()
+try:
+    bob = s.home("bob")
+    s.assign([s.user("bob", bob)])
+    t.control("doublebounceto", "")
+    s.start()
+    rc = s.inject("v-@-nowhere-@[]", ["x%d@-bad" % i for i in range(VN)], "Subject: verp\n\nx\n")
+    t.is_(rc, 0, "queued a VERP message to %d failing recipients" % VN)
+    t.ok(s.wait(lambda: "bounce msg " in s.log(), 60, 0.005), "its reports are being made")
+    t0 = time.time()
+    t.is_(s.inject("bob@" + D, ["bob@" + D], "Subject: probe\n\nx\n"), 0, "queued local mail meanwhile")
+    s.wait(lambda: len(s.maildir(bob)) == 1, 60, 0.005)
+    late = time.time() - t0
+    t.ok(s.wait(lambda: s.queue_empty() and s.log().count("discarding double bounce") >= VN, 120),
+         "every report made and its double bounce discarded")
+    log = s.log()
+    made = re.findall(r"bounce msg \d+ to <v-(x\d+)=-bad@-nowhere>", log)
+    t.is_((len(made), len(set(made))), (VN, VN), "one report for each failed recipient")
+    last = max(i for i, l in enumerate(log.splitlines()) if re.search(r"^bounce msg ", l))
+    got = min([i for i, l in enumerate(log.splitlines()) if "success: bob@" in l] or [1 << 30])
+    t.ok(got < last, "the local mail was delivered before the last report was made")
+    t.ok(late < 0.5, "the local mail took %.2f s (bound 0.5 s)" % late)
+finally:
+    s.finish()
 t.done()

@@ -136,4 +136,55 @@ finally:
         slow.close()
         for x in slowconns:
             x.close()
+
+
+class Holding:
+    """slow.test takes HOLD seconds over each message's DATA; fast.test
+    none.  Records when each message came and how many were at once."""
+    HOLD = 2.0
+
+    def __init__(self):
+        self.got = []
+        self.now = 0
+        self.most = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        slow = any(r.endswith("@slow.test") for r in envelope.rcpt_tos)
+        if slow:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            await asyncio.sleep(self.HOLD)
+            self.now -= 1
+        self.got.append("slow" if slow else "fast")
+        return "250 2.0.0 ok: queued"
+
+
+# a backlog for one slow host takes at most half of concurrencyremote
+# while mail for another domain is due, and every slot while none is
+NS = 16
+s = qsend.Scene()
+c = None
+try:
+    port = t.free_port()
+    h = Holding()
+    c = Controller(h, hostname="127.0.0.1", port=port, server_hostname="rx.test")
+    c.start()
+    t.control("smtproutes", "slow.test:[127.0.0.1]:%d\nfast.test:[127.0.0.1]:%d\n" % (port, port))
+    t.control("concurrencyremote", "4\n")
+    t.control("helohost", D + "\n")
+    s.start()
+    for i in range(NS):
+        s.inject("bob@" + D, ["u%d@slow.test" % i], "Subject: slow %d\n\nx\n" % i)
+    t.ok(s.wait(lambda: h.now == 4, 30, 0.01), "alone, the slow domain has every slot (4)")
+    t.is_(s.inject("bob@" + D, ["a@fast.test"], "Subject: fast\n\nx\n"), 0, "then mail for fast.test")
+    t.ok(s.wait(lambda: "fast" in h.got, 30, 0.01), "delivered")
+    slowdone = h.got.count("slow")
+    t.ok(slowdone <= 8, "while the slow backlog was in progress (%d of %d done first)" % (slowdone, NS))
+    t.ok(s.wait(lambda: h.got.count("slow") == NS and s.queue_empty(), 60), "the backlog delivered too")
+    t.is_(h.most, 4, "with every slot while no other domain was due")
+finally:
+    s.finish()
+    if c:
+        c.stop()
 t.done()
