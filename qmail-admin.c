@@ -5,21 +5,25 @@
  *	qmail-admin domain add|del|list [DOMAIN] [--force]
  *	qmail-admin user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]
  *	qmail-admin user quota ADDRESS BYTES
- *	qmail-admin alias add|del|list ADDRESS|DOMAIN [TARGET ...]
- *	qmail-admin list add|del|members LIST [MEMBER ...]
+ *	qmail-admin user import [--hashed] [--quota BYTES]
+ *	qmail-admin alias add|del|list ADDRESS|DOMAIN [TARGET ...] [--stdin]
+ *	qmail-admin list add|del|members LIST [MEMBER ...] [--stdin]
  *	qmail-admin list make LIST [OWNER]
  *	qmail-admin backup DIR [--queue]
  *	qmail-admin restore DIR
  *	qmail-admin sync
  *	qmail-admin admin add|del|passwd|list [NAME] [--stdin]
  *	qmail-admin totp on|off LOGIN
- * Every argument is checked before anything changes.  Each file is
- * replaced whole: written to NAME.tmp (made new), fsynced, renamed over
- * NAME, its directory fsynced.  Then users/assign and users/recipients
- * are compiled by bin/qmail-newu and qmail-send is told to reread its
- * control files.  One qmail-admin runs at a time (users/admin.lock).
+ * Every argument (and every line user import reads) is checked before
+ * anything changes.  Each file is replaced whole: written to NAME.tmp
+ * (made new), fsynced, renamed over NAME, its directory fsynced; user
+ * import, which makes thousands, syncs them all at once before renaming
+ * them.  Then users/assign and users/recipients are compiled by
+ * bin/qmail-newu and qmail-send is told to reread its control files.
+ * One qmail-admin runs at a time (users/admin.lock).
  * Passwords come from the terminal or standard input, never argv, and
- * are read before the lock is taken.
+ * are read before the lock is taken, as is what user import and --stdin
+ * read.
  * Below domains/, alias/ and queue/, which other users own, no symbolic
  * link is followed (see "files").  A command that stops part way (exit
  * 111) is finished by running it again.
@@ -42,14 +46,15 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
+#include "fsync.h"
 #include "lcdb.h"
 #include "maildir.h"
+#include "names.h"
 #include "priv.h"
 #include "pwrule.h"
 #include "qpath.h"
 #include "spawn.h"
 #include "str.h"
-#include "syncall.h"
 #include "vpasswd.h"
 
 #define FILEMAX (256UL * 1024 * 1024)
@@ -66,18 +71,22 @@ struct owner {
 
 /* options, set once by main */
 struct opts {
-	int force, use_stdin, queue, have_quota;
+	int force, use_stdin, queue, have_quota, hashed;
 	unsigned long quota;
 };
+
+/* at_line - "line N: " while user import checks its input line N, for
+ * the messages of the checks it shares with user add; else empty */
+static char at_line[FMT_ULONG + 8];
 
 static void
 usage(void)
 {
 	die(EXIT_PERM, "usage: qmail-admin domain add|del|list [DOMAIN] [--force]"
 	    " | user add|del|passwd|list ADDRESS|DOMAIN [--stdin] [--quota BYTES]"
-	    " | user quota ADDRESS BYTES"
-	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...]"
-	    " | list add|del|members LIST [MEMBER ...] | list make LIST [OWNER]"
+	    " | user quota ADDRESS BYTES | user import [--hashed] [--quota BYTES]"
+	    " | alias add|del|list ADDRESS|DOMAIN [TARGET ...] [--stdin]"
+	    " | list add|del|members LIST [MEMBER ...] [--stdin] | list make LIST [OWNER]"
 	    " | backup DIR [--queue] | restore DIR | sync"
 	    " | admin add|del|passwd|list [NAME] [--stdin] | totp on|off LOGIN"
 	    " | dkim add DOMAIN [SELECTOR]");
@@ -102,6 +111,25 @@ nul(struct str *s)
 {
 	if (!str_nul(s))
 		die_nomem();
+}
+
+static void
+name_add(struct names *ns, const char *s, size_t n)
+{
+	if (!names_add(ns, s, n))
+		die_nomem();
+}
+
+/* lowered - s[0..n) in lower case into low, NUL-terminated: a key for a
+ * set of names without regard to case */
+static const char *
+lowered(struct str *low, const char *s, size_t n)
+{
+	low->len = 0;
+	catb(low, s, n);
+	str_lowerb(low->s, n);
+	nul(low);
+	return low->s;
 }
 
 /* put_out - s on standard output */
@@ -245,14 +273,28 @@ die_file(const char *what, const char *fn)
 	die_sys(EXIT_TEMP, what, fn);
 }
 
+/* slurp - what fd holds, to its end, appended to out (fn names it) */
+static void
+slurp(int fd, struct str *out, const char *fn)
+{
+	char x[BUF_SIZE];
+	long got;
+
+	while ((got = fd_read(fd, x, sizeof x, 0)) != 0) {
+		if (got == -1)
+			die_file("unable to read ", fn);
+		if (out->len + (size_t)got > FILEMAX)
+			die(EXIT_TEMP, "unable to read ", fn, ": too large");
+		catb(out, x, (size_t)got);
+	}
+}
+
 /* readtext - the whole file; a missing file reads as empty */
 static int
 readtext(const char *fn, struct str *out)
 {
-	char x[BUF_SIZE];
 	const char *base;
 	struct stat st;
-	long got;
 	int r, dfd, fd;
 
 	if (!untrusted(fn)) {
@@ -277,13 +319,7 @@ readtext(const char *fn, struct str *out)
 		die_file("unable to read ", fn);
 	if (!S_ISREG(st.st_mode))
 		die(EXIT_TEMP, "unable to read ", fn, ": not a regular file");
-	while ((got = fd_read(fd, x, sizeof x, 0)) != 0) {
-		if (got == -1)
-			die_file("unable to read ", fn);
-		if (out->len + (size_t)got > FILEMAX)
-			die(EXIT_TEMP, "unable to read ", fn, ": too large");
-		catb(out, x, (size_t)got);
-	}
+	slurp(fd, out, fn);
 	(void)close(fd);	/* read-only, read to the end */
 	return 1;
 }
@@ -295,10 +331,12 @@ readtext(const char *fn, struct str *out)
  * in control/ or users/ counts as the file it names; below domains/ a
  * link is replaced like anything else that is no regular file); a new
  * one gets mode and, when chown is asked, the owner o.  fn names the
- * file in messages. */
+ * file in messages.  With sync 0 nothing is synced: for a file that
+ * no reader sees until the caller has synced it (in a directory still
+ * under its temporary name, or itself under one). */
 static void
 write_atomic_at(int dfd, const char *name, const char *fn, const char *data,
-    size_t n, mode_t mode, const struct owner *o)
+    size_t n, mode_t mode, const struct owner *o, int sync)
 {
 	struct str tmp = STR_ZERO, tfn = STR_ZERO;
 	struct stat st;
@@ -330,13 +368,13 @@ write_atomic_at(int dfd, const char *name, const char *fn, const char *data,
 	if (!fd_writeall(fd, data, n, 0))
 		goto fail;
 	if ((uid != (uid_t)-1 && fchown(fd, uid, gid) == -1) ||
-	    fchmod(fd, mode) == -1 || fsync(fd) == -1)
+	    fchmod(fd, mode) == -1 || (sync && fsync(fd) == -1))
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
 	}
-	if (renameat(dfd, tmp.s, dfd, name) == -1 || fsync(dfd) == -1)
+	if (renameat(dfd, tmp.s, dfd, name) == -1 || (sync && fsync(dfd) == -1))
 		die_file("unable to replace ", fn);
 	str_free(&tmp);
 	str_free(&tfn);
@@ -348,18 +386,26 @@ fail:
 	die_file("unable to write ", tfn.s);
 }
 
-/* write_atomic - the same for the path fn */
+/* write_file - the same for the path fn */
 static void
-write_atomic(const char *fn, const char *data, size_t n, mode_t mode,
-    const struct owner *o)
+write_file(const char *fn, const char *data, size_t n, mode_t mode,
+    const struct owner *o, int sync)
 {
 	const char *base;
 	int dfd;
 
 	if ((dfd = parent_open(fn, &base)) == -1)
 		die_file("unable to open the directory of ", fn);
-	write_atomic_at(dfd, base, fn, data, n, mode, o);
+	write_atomic_at(dfd, base, fn, data, n, mode, o, sync);
 	(void)close(dfd);	/* only read and fsynced */
+}
+
+/* write_atomic - write_file, synced */
+static void
+write_atomic(const char *fn, const char *data, size_t n, mode_t mode,
+    const struct owner *o)
+{
+	write_file(fn, data, n, mode, o, 1);
 }
 
 /* remove_file - fn unlinked (a link itself, not what it names) and its
@@ -397,9 +443,27 @@ write_or_remove(const char *fn, const char *data, size_t n, mode_t mode)
 		(void)remove_file(fn);
 }
 
-/* mkdir_owned - directory fn made with exactly mode (and the owner o),
- * returned open; an existing one (exist_ok) must be a directory, not a
- * link to one, and gets mode and owner too */
+/* mkdir_at - directory base in dfd (fn in messages) made with exactly
+ * mode (and the owner o), returned open; an existing one (exist_ok) must
+ * be a directory, not a link to one, and gets mode and owner too */
+static int
+mkdir_at(int dfd, const char *base, const char *fn, mode_t mode,
+    const struct owner *o, int exist_ok)
+{
+	int fd;
+
+	if (mkdirat(dfd, base, mode) == -1 && !(exist_ok && errno == EEXIST))
+		die_file("unable to create ", fn);
+	if ((fd = open_dir_at(dfd, base, !untrusted(fn))) == -1)
+		die_file("unable to open ", fn);
+	if (fchmod(fd, mode) == -1)
+		die_file("unable to set mode of ", fn);
+	if (o->change && fchown(fd, o->uid, o->gid) == -1)
+		die_file("unable to change owner of ", fn);
+	return fd;
+}
+
+/* mkdir_owned - the same for the path fn */
 static int
 mkdir_owned(const char *fn, mode_t mode, const struct owner *o, int exist_ok)
 {
@@ -408,15 +472,8 @@ mkdir_owned(const char *fn, mode_t mode, const struct owner *o, int exist_ok)
 
 	if ((dfd = parent_open(fn, &base)) == -1)
 		die_file("unable to create ", fn);
-	if (mkdirat(dfd, base, mode) == -1 && !(exist_ok && errno == EEXIST))
-		die_file("unable to create ", fn);
-	if ((fd = open_dir_at(dfd, base, !untrusted(fn))) == -1)
-		die_file("unable to open ", fn);
+	fd = mkdir_at(dfd, base, fn, mode, o, exist_ok);
 	(void)close(dfd);	/* only read */
-	if (fchmod(fd, mode) == -1)
-		die_file("unable to set mode of ", fn);
-	if (o->change && fchown(fd, o->uid, o->gid) == -1)
-		die_file("unable to change owner of ", fn);
 	return fd;
 }
 
@@ -668,7 +725,7 @@ static void
 check_domain(const char *d)
 {
 	if (!vpasswd_domain_ok(d, strlen(d)))
-		die(EXIT_PERM, "not a domain name: ", d,
+		die(EXIT_PERM, at_line, "not a domain name: ", d,
 		    " (letters, digits, hyphens and dots, in lower case)");
 }
 
@@ -679,7 +736,7 @@ parse_addr(const char *a, struct addr *x)
 	size_t n = strlen(a), at = str_rchrb(a, n, '@');
 
 	if (at == n)
-		die(EXIT_PERM, "not an address (user@domain): ", a);
+		die(EXIT_PERM, at_line, "not an address (user@domain): ", a);
 	x->user.len = x->domain.len = 0;
 	catb(&x->user, a, at);
 	catb(&x->domain, a + at + 1, n - at - 1);
@@ -688,10 +745,10 @@ parse_addr(const char *a, struct addr *x)
 	nul(&x->user);
 	nul(&x->domain);
 	if (!vpasswd_user_ok(x->user.s, x->user.len))
-		die(EXIT_PERM, "not a mailbox name: ", x->user.s,
+		die(EXIT_PERM, at_line, "not a mailbox name: ", x->user.s,
 		    " (1 to 64 of a-z 0-9 . _ -, not starting with . or -)");
 	if (str_equal(x->user.s, "default") || str_start(x->user.s, "vpasswd"))
-		die(EXIT_PERM, "reserved name: ", x->user.s);
+		die(EXIT_PERM, at_line, "reserved name: ", x->user.s);
 	check_domain(x->domain.s);
 }
 
@@ -709,7 +766,7 @@ check_new_name(const struct addr *x)
 		return;
 	catb(&pre, x->user.s, n - 8);
 	nul(&pre);
-	die(EXIT_PERM, "reserved name: ", x->user.s, " (a name ending in -default "
+	die(EXIT_PERM, at_line, "reserved name: ", x->user.s, " (a name ending in -default "
 	    "would take the mail of every ", pre.s, "-...@", x->domain.s, " address)");
 }
 
@@ -732,7 +789,7 @@ static void
 need_domain(const char *d)
 {
 	if (!is_domain(d))
-		die(EXIT_PERM, "no such virtual domain: ", d);
+		die(EXIT_PERM, at_line, "no such virtual domain: ", d);
 }
 
 /* addr_full - user@domain of x into s, NUL-terminated */
@@ -827,21 +884,27 @@ vpasswd_get(const struct addr *x, struct str *line)
 	return r;
 }
 
-/* vpasswd_put - replace (or add, or with line NULL drop) user's line */
+/* vpasswd_put - domains/D/vpasswd without the line of user (NULL:
+ * none goes) and with the lines add (NULL: none; the last without its
+ * newline) at its end, then its cdb: one write of each, however many
+ * lines change */
 static void
-vpasswd_put(const struct addr *x, const struct str *line, const struct owner *o)
+vpasswd_put(const char *d, const char *user, const struct str *add,
+    const struct owner *o)
 {
 	struct str fn = STR_ZERO, t = STR_ZERO, out = STR_ZERO;
 
-	path3(&fn, "domains", x->domain.s, "vpasswd");
+	path3(&fn, "domains", d, "vpasswd");
 	readtext(fn.s, &t);
-	lines_drop(&t, &out, x->user.s, x->user.len, ':', "");
-	if (line) {
-		catb(&out, line->s, line->len);
+	/* no user: "" matches only the empty lines, which go anyway */
+	lines_drop(&t, &out, user ? user : "", user ? strlen(user) : 0,
+	    user ? ':' : 0, "");
+	if (add) {
+		catb(&out, add->s, add->len);
 		catx(&out, "\n");
 	}
 	write_atomic(fn.s, out.s, out.len, 0600, o);
-	vpasswd_rebuild(x->domain.s, o);
+	vpasswd_rebuild(d, o);
 	str_free(&fn);
 	str_free(&t);
 	str_free(&out);
@@ -913,6 +976,17 @@ ask(int tty, const char *prompt, char *x, size_t size)
 		die(EXIT_PERM, "no password given");
 }
 
+/* min_length - control/minpasswordlength, 1 without it */
+static unsigned long
+min_length(void)
+{
+	unsigned long min = 1;
+
+	if (control_readulong("control/minpasswordlength", &min) == -1)
+		die_sys(EXIT_TEMP, "unable to read control/minpasswordlength");
+	return min;
+}
+
 /* get_password - from standard input (--stdin) or twice from the
  * terminal; checked against the rules of pwrule.h for login */
 static void
@@ -921,16 +995,10 @@ get_password(const struct opts *op, char *pw, size_t size, const char *login)
 	const char *why;
 
 	char again[VPASSWD_PASSMAX + 2];
-	unsigned long min = 1;
+	unsigned long min = min_length();
 	size_t n;
 	int tty;
 
-	switch (control_readulong("control/minpasswordlength", &min)) {
-	case -1:
-		die_sys(EXIT_TEMP, "unable to read control/minpasswordlength");
-	case 0:
-		min = 1;
-	}
 	if (op->use_stdin) {
 		if (!read_line_fd(0, pw, size, &n))
 			die(EXIT_PERM, "no password on standard input");
@@ -998,11 +1066,14 @@ make_line(const struct addr *x, const char *pw, unsigned long quota,
 #define RCPTHOSTS_NONE "# no domain: mail from other servers is refused" \
 	" (qmail-control(5)); a missing file would mean those of locals and virtualdomains\n"
 
+/* recipients_edit - users/recipients with the addresses of the set add
+ * (lower case; NULL: none) at its end, and without the address drop and
+ * those of the domain dropdomain: one write, however many change */
 static void
-recipients_edit(const char *add, const char *drop, const char *dropdomain)
+recipients_edit(const struct names *add, const char *drop, const char *dropdomain)
 {
-	struct str t = STR_ZERO, out = STR_ZERO;
-	size_t pos = 0, n, at;
+	struct str t = STR_ZERO, out = STR_ZERO, low = STR_ZERO;
+	size_t pos = 0, n, at, i;
 	const char *l;
 
 	/* no file and nothing to add: it stays missing, and with it the
@@ -1015,7 +1086,7 @@ recipients_edit(const char *add, const char *drop, const char *dropdomain)
 			continue;
 		if (drop && n == strlen(drop) && str_caseeqb(l, drop, n))
 			continue;
-		if (add && n == strlen(add) && str_caseeqb(l, add, n))
+		if (add && names_has(add, lowered(&low, l, n)))
 			continue;	/* written again below */
 		if (dropdomain) {
 			at = str_rchrb(l, n, '@');
@@ -1026,8 +1097,8 @@ recipients_edit(const char *add, const char *drop, const char *dropdomain)
 		catb(&out, l, n);
 		catx(&out, "\n");
 	}
-	if (add) {
-		catx(&out, add);
+	for (i = 0; add && i < add->n; i++) {
+		catx(&out, names_at(add, i));
 		catx(&out, "\n");
 	}
 	if (out.len == 0)
@@ -1035,6 +1106,18 @@ recipients_edit(const char *add, const char *drop, const char *dropdomain)
 	write_atomic("users/recipients", out.s, out.len, 0644, NULL);
 	str_free(&t);
 	str_free(&out);
+	str_free(&low);
+}
+
+/* recipients_add - the address a (lower case) into users/recipients */
+static void
+recipients_add(const char *a)
+{
+	struct names one = NAMES_ZERO;
+
+	name_add(&one, a, strlen(a));
+	recipients_edit(&one, NULL, NULL);
+	names_free(&one);
 }
 
 /* cat_ids - "uid:gid" of the vmail user for users/assign */
@@ -1293,7 +1376,7 @@ pm_alias(const char *d, const struct owner *o)
 		catx(&tg, "postmaster@");
 		catb(&tg, me.s, me.len);
 		catb(&tg, "", 1);
-		recipients_edit(full.s, NULL, NULL);
+		recipients_add(full.s);
 		forwards_write(fn.s, ALIAS_MARK, &tg, o);
 	}
 	str_free(&me);
@@ -1605,18 +1688,30 @@ leftover(const struct addr *x, int *dq, int *box)
 	return r;
 }
 
-/* fsync_close - a directory made durable (its entries), then closed */
+/* fsync_close - a directory made durable (its entries; with sync 0
+ * the caller does that later), then closed */
 static void
-fsync_close(int fd, const char *fn)
+fsync_close(int fd, const char *fn, int sync)
 {
-	if (fsync(fd) == -1 || close(fd) == -1)
+	if ((sync && fsync(fd) == -1) || close(fd) == -1)
 		die_file("unable to sync ", fn);
 }
 
+/* domain_dir - domains/D open (its path into p) */
+static int
+domain_dir(struct str *p, const char *d)
+{
+	int fd;
+
+	if ((fd = dir_open(path3(p, "domains", d, NULL))) == -1)
+		die_file("unable to open ", p->s);
+	return fd;
+}
+
 /* quota_write - Maildir++: the limit in the first line of maildirsize,
- * the file fn; no quota, no file */
+ * the file fn (synced as write_file says); no quota, no file */
 static void
-quota_write(const char *fn, unsigned long quota, const struct owner *o)
+quota_write(const char *fn, unsigned long quota, const struct owner *o, int sync)
 {
 	struct str q = STR_ZERO;
 
@@ -1625,46 +1720,55 @@ quota_write(const char *fn, unsigned long quota, const struct owner *o)
 	if (!str_catulong(&q, quota))
 		die_nomem();
 	catx(&q, "S\n");
-	write_atomic(fn, q.s, q.len, 0600, o);
+	write_file(fn, q.s, q.len, 0600, o, sync);
 	str_free(&q);
+}
+
+/* new_name - .new-USER, the name a mailbox is built under */
+static const char *
+new_name(struct str *s, const struct addr *x)
+{
+	s->len = 0;
+	catx(s, ".new-");
+	catx(s, x->user.s);
+	nul(s);
+	return s->s;
 }
 
 /* mailbox_make - domains/D/USER/ with Maildir/tmp, new and cur (and the
  * Maildir++ quota): built under .new-USER, every directory in it
  * fsynced, then renamed into place and the domain directory fsynced, so
- * the mailbox appears whole and stays after a crash */
+ * the mailbox appears whole and stays after a crash.  With sync 0 it
+ * is left as .new-USER, nothing synced: user import syncs all it built
+ * at once, then renames. */
 static void
-mailbox_make(const struct addr *x, unsigned long quota, const struct owner *o)
+mailbox_make(const struct addr *x, unsigned long quota, const struct owner *o,
+    int sync)
 {
 	static const char *const sub[] = { "tmp", "new", "cur" };
-	struct str tmp = STR_ZERO, p = STR_ZERO, q = STR_ZERO, name = STR_ZERO;
+	struct str tmp = STR_ZERO, p = STR_ZERO, name = STR_ZERO, dir = STR_ZERO;
 	size_t i;
-	int bfd, mfd, dfd;
+	int dfd, bfd, mfd;
 
-	catx(&name, ".new-");
-	catx(&name, x->user.s);
-	nul(&name);
-	path3(&tmp, "domains", x->domain.s, name.s);
-	if (exists(tmp.s))
-		rm_tree(tmp.s);
-	bfd = mkdir_owned(tmp.s, 0750, o, 0);
-	mfd = mkdir_owned(path3(&p, tmp.s, "Maildir", NULL), 0700, o, 0);
+	path3(&tmp, "domains", x->domain.s, new_name(&name, x));
+	dfd = domain_dir(&dir, x->domain.s);
+	if (rm_at(dfd, name.s) == -1)	/* what a stopped add left */
+		die_file("unable to remove ", tmp.s);
+	bfd = mkdir_at(dfd, name.s, tmp.s, 0750, o, 0);
+	mfd = mkdir_at(bfd, "Maildir", path3(&p, tmp.s, "Maildir", NULL), 0700, o, 0);
 	for (i = 0; i < 3; i++)
-		fsync_close(mkdir_owned(path3(&p, tmp.s, "Maildir", sub[i]), 0700,
-		    o, 0), p.s);
-	quota_write(path3(&p, tmp.s, "Maildir", "maildirsize"), quota, o);
-	fsync_close(mfd, path3(&p, tmp.s, "Maildir", NULL));
-	fsync_close(bfd, tmp.s);
-	path3(&p, "domains", x->domain.s, x->user.s);
-	if ((dfd = dir_open(path3(&q, "domains", x->domain.s, NULL))) == -1)
-		die_file("unable to open ", q.s);
-	if (renameat(dfd, name.s, dfd, x->user.s) == -1)
-		die_file("unable to create ", p.s);
-	fsync_close(dfd, q.s);
+		fsync_close(mkdir_at(mfd, sub[i], path3(&p, tmp.s, "Maildir", sub[i]),
+		    0700, o, 0), p.s, sync);
+	quota_write(path3(&p, tmp.s, "Maildir", "maildirsize"), quota, o, sync);
+	fsync_close(mfd, path3(&p, tmp.s, "Maildir", NULL), sync);
+	fsync_close(bfd, tmp.s, sync);
+	if (sync && renameat(dfd, name.s, dfd, x->user.s) == -1)
+		die_file("unable to create ", path3(&p, dir.s, x->user.s, NULL));
+	fsync_close(dfd, dir.s, sync);
 	str_free(&tmp);
 	str_free(&p);
-	str_free(&q);
 	str_free(&name);
+	str_free(&dir);
 }
 
 /* set_maildirsize - the Maildir++ quota line of x (usage is recounted
@@ -1678,32 +1782,42 @@ set_maildirsize(const struct addr *x, unsigned long quota, const struct owner *o
 	catx(&p, "/Maildir/maildirsize");
 	nul(&p);
 	(void)remove_file(p.s);	/* the old usage lines go with it */
-	quota_write(p.s, quota, o);
+	quota_write(p.s, quota, o, 1);
 	str_free(&p);
 }
 
-/* user_free - user add's checks: the domain is ours, the name no
- * mailbox, and what is there at most a stopped add's leftover (see
- * leftover).  The alias of the system's postmaster that domain add
- * made counts as free: pm_take removes it first. */
+/* name_free - what has the name of the new mailbox x is at most a
+ * stopped add's leftover (see leftover).  The alias of the system's
+ * postmaster that domain add made counts as free: pm_take removes it
+ * first. */
 static void
-user_free(const struct addr *x, const char *a, int *dq, int *box)
+name_free(const struct addr *x, const char *a, int *dq, int *box)
 {
-	struct str p = STR_ZERO, line = STR_ZERO;
+	struct str p = STR_ZERO;
 
-	need_domain(x->domain.s);
-	if (vpasswd_get(x, &line))
-		die(EXIT_PERM, "mailbox exists already: ", a);
 	*dq = *box = 0;
 	if (!str_equal(x->user.s, "postmaster") || !pm_default(dotqmail(&p, x)))
 		switch (leftover(x, dq, box)) {
 		case -1:
-			die(EXIT_PERM, "address exists already (an alias or list): ", a);
+			die(EXIT_PERM, at_line, "address exists already (an alias or list): ", a);
 		case -2:
-			die(EXIT_PERM, path3(&p, "domains", x->domain.s, x->user.s),
+			die(EXIT_PERM, at_line, path3(&p, "domains", x->domain.s, x->user.s),
 			    " exists already; move it away first");
 		}
 	str_free(&p);
+}
+
+/* user_free - user add's checks: the domain is ours, the name no
+ * mailbox, and free (see name_free) */
+static void
+user_free(const struct addr *x, const char *a, int *dq, int *box)
+{
+	struct str line = STR_ZERO;
+
+	need_domain(x->domain.s);
+	if (vpasswd_get(x, &line))
+		die(EXIT_PERM, "mailbox exists already: ", a);
+	name_free(x, a, dq, box);
 	str_free(&line);
 }
 
@@ -1735,16 +1849,230 @@ user_add(const char *a, const struct opts *op, const struct owner *o)
 		warn("finishing the user add of ", a, " that stopped part way");
 
 	if (!box)
-		mailbox_make(&x, quota, o);
+		mailbox_make(&x, quota, o, 1);
 	else
 		set_maildirsize(&x, quota, o);
 	if (!dq) {
 		mailbox_line(&q, &x);
 		write_atomic(dotqmail(&p, &x), q.s, q.len, 0600, o);
 	}
-	addr_full(&full, &x);
-	recipients_edit(full.s, NULL, NULL);
-	vpasswd_put(&x, &line, o);
+	recipients_add(addr_full(&full, &x));
+	vpasswd_put(x.domain.s, x.user.s, &line, o);
+	newu();
+}
+
+/* ---- user import ---- */
+
+/* a mailbox of user import */
+struct imp {
+	struct addr x;
+	struct str line;	/* the password, then the vpasswd line */
+	int dq, box;	/* what a stopped add left (see leftover) */
+};
+
+/* imp_domain - the first time import meets the domain of x: it must
+ * be ours, and its mailboxes go into have (as user@domain) */
+static void
+imp_domain(const struct addr *x, struct names *doms, struct names *have)
+{
+	struct str p = STR_ZERO, t = STR_ZERO, k = STR_ZERO;
+	const char *d = x->domain.s, *l, *h;
+	size_t pos = 0, n, ul, hl;
+	unsigned long q;
+
+	if (names_has(doms, d))
+		return;
+	need_domain(d);
+	name_add(doms, d, x->domain.len);
+	readtext(path3(&p, "domains", d, "vpasswd"), &t);
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n == 0)
+			continue;
+		if (!vpasswd_split(l, n, &ul, &h, &hl, &q))
+			die(EXIT_PERM, "bad line in domains/", d, "/vpasswd");
+		k.len = 0;
+		catb(&k, l, ul);
+		str_lowerb(k.s, k.len);
+		catx(&k, "@");
+		catx(&k, d);
+		name_add(have, k.s, k.len);
+	}
+	str_free(&p);
+	str_free(&t);
+	str_free(&k);
+}
+
+/* imp_line - line n (l[0..len) without its newline) of the input: into
+ * e, checked as user add checks, the password by the rules of pwrule.h
+ * (with --hashed: a crypt(3) hash of a method qmail-auth checks).  0
+ * for an empty line or a comment. */
+static int
+imp_line(unsigned long n, const char *l, size_t len, struct imp *e,
+    const struct opts *op, unsigned long min, struct names *doms,
+    struct names *have, struct names *seen)
+{
+	struct str a = STR_ZERO;
+	const char *why = NULL, *h;
+	size_t sp, pw, ul, hl;
+	unsigned long q;
+
+	memcpy(at_line, "line ", 5);
+	memcpy(at_line + 5 + fmt_ulong(at_line + 5, n), ": ", 3);
+	if (len > 0 && l[len - 1] == '\r')
+		len--;
+	if (len == 0 || l[0] == '#')
+		return 0;
+	for (sp = 0; sp < len && l[sp] != ' ' && l[sp] != '\t'; sp++)
+		;
+	for (pw = sp; pw < len && (l[pw] == ' ' || l[pw] == '\t'); pw++)
+		;
+	if (pw == len || str_chrb(l, len, 0) < len)
+		die(EXIT_PERM, at_line, "want an address, blanks, and a password",
+		    op->hashed ? " hash" : "");
+	if (len - pw > VPASSWD_PASSMAX)
+		die(EXIT_PERM, at_line, "password too long");
+	a.len = 0;
+	catb(&a, l, sp);
+	nul(&a);
+	parse_addr(a.s, &e->x);
+	check_new_name(&e->x);
+	addr_full(&a, &e->x);
+	if (names_has(seen, a.s))
+		die(EXIT_PERM, at_line, a.s, " is on an earlier line too");
+	name_add(seen, a.s, a.len);
+	imp_domain(&e->x, doms, have);
+	if (names_has(have, a.s))
+		die(EXIT_PERM, at_line, "mailbox exists already: ", a.s);
+	name_free(&e->x, a.s, &e->dq, &e->box);
+	e->line.len = 0;
+	catb(&e->line, l + pw, len - pw);
+	nul(&e->line);
+	if (!op->hashed)
+		why = pwrule_check(e->line.s, e->line.len, a.s, min);
+	else if (!vpasswd_usable(e->line.s))
+		why = "of a method this build cannot check (see vpasswd(5))";
+	else {
+		line_set(&a, &e->x, l + pw, len - pw, op->quota, "", 0);
+		if (!vpasswd_split(a.s, a.len, &ul, &h, &hl, &q))
+			why = "not a crypt(3) hash";
+		str_free(&e->line);
+		e->line = a;
+		a = (struct str)STR_ZERO;
+	}
+	if (why)
+		die(EXIT_PERM, at_line, op->hashed ? "hash" : "password", " refused: ", why);
+	str_free(&a);
+	return 1;
+}
+
+/* user_import - a mailbox for each line "ADDRESS PASSWORD" of standard
+ * input (with --hashed, "ADDRESS HASH"), every line checked before
+ * anything is written; then each file written once, not once per
+ * mailbox: the mailboxes and their .qmail files are made under
+ * temporary names and all synced at once (sync(2), where one fsync(2)
+ * per file would wait for the disk thousands of times), then renamed
+ * into place and their directories synced; then users/recipients, each
+ * domain's vpasswd and its cdb, and one qmail-newu.  An import that
+ * stops before the vpasswd files leaves for each mailbox what a stopped
+ * user add leaves: running it again finishes it. */
+static void
+user_import(const struct opts *op, const struct owner *o)
+{
+	static const struct imp none;
+	struct names doms = NAMES_ZERO, have = NAMES_ZERO, seen = NAMES_ZERO;
+	struct str t = STR_ZERO, p = STR_ZERO, q = STR_ZERO;
+	struct imp *v = NULL, *e;
+	size_t pos = 0, len, k, i, cnt = 0, cap = 0, left = 0;
+	unsigned long n = 0, min = min_length();
+	char num[FMT_ULONG + 1];
+	const char *l, *d;
+	int dfd;
+
+	/* op->quota: 0 without --quota */
+	slurp(0, &t, "standard input");
+	lock();
+	while (line_next(&t, &pos, &l, &len)) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (cap > ((size_t)-1) / 2 / sizeof *v ||
+			    (e = realloc(v, cap * sizeof *v)) == NULL)
+				die_nomem();
+			v = e;
+		}
+		v[cnt] = none;
+		if (imp_line(++n, l, len, &v[cnt], op, min, &doms, &have, &seen)) {
+			if (v[cnt].dq || v[cnt].box)
+				left++;
+			cnt++;
+		}
+	}
+	wipe(t.s, t.len);	/* the passwords */
+	str_free(&t);
+	at_line[0] = 0;
+	if (cnt == 0)
+		die(EXIT_PERM, "no mailbox on standard input");
+	if (left > 0) {
+		num[fmt_ulong(num, left)] = 0;
+		warn("finishing ", num, " mailboxes that a user add or import "
+		    "which stopped part way left");
+	}
+
+	/* the hashes, the slow part (by design of crypt(3)), once all is checked */
+	for (k = 0; k < cnt && !op->hashed; k++) {
+		struct str pw;
+
+		e = &v[k];
+		make_line(&e->x, e->line.s, op->quota, "", 0, &q);
+		wipe(e->line.s, e->line.len);
+		pw = e->line;	/* its buffer for the next hash */
+		e->line = q;
+		q = pw;
+	}
+	for (k = 0; k < cnt; k++) {
+		e = &v[k];
+		pm_take(&e->x);
+		if (!e->box)
+			mailbox_make(&e->x, op->quota, o, 0);
+		else
+			set_maildirsize(&e->x, op->quota, o);
+		if (!e->dq) {
+			mailbox_line(&q, &e->x);
+			dotqmail(&p, &e->x);
+			catx(&p, ".tmp");
+			nul(&p);
+			write_file(p.s, q.s, q.len, 0600, o, 0);
+		}
+	}
+	sync();	/* every file and directory made above is on disk */
+	for (k = 0; k < cnt; k++) {
+		e = &v[k];
+		dfd = domain_dir(&t, e->x.domain.s);
+		if (!e->box && renameat(dfd, new_name(&q, &e->x), dfd, e->x.user.s) == -1)
+			die_file("unable to create ", path3(&p, t.s, e->x.user.s, NULL));
+		/* .qmail-USER.tmp to .qmail-USER */
+		l = dotqmail(&p, &e->x) + t.len + 1;
+		q.len = 0;
+		catx(&q, l);
+		catx(&q, ".tmp");
+		nul(&q);
+		if (!e->dq && renameat(dfd, q.s, dfd, l) == -1)
+			die_file("unable to create ", p.s);
+		fsync_close(dfd, t.s, 0);
+	}
+	for (i = 0; i < doms.n; i++)
+		fsync_close(domain_dir(&p, names_at(&doms, i)), p.s, 1);
+	recipients_edit(&seen, NULL, NULL);
+	for (i = 0; i < doms.n; i++) {
+		d = names_at(&doms, i);
+		t.len = 0;
+		for (k = 0; k < cnt; k++)
+			if (str_equal(v[k].x.domain.s, d)) {
+				if (t.len > 0)
+					catx(&t, "\n");
+				catb(&t, v[k].line.s, v[k].line.len);
+			}
+		vpasswd_put(d, NULL, &t, o);
+	}
 	newu();
 }
 
@@ -1787,7 +2115,7 @@ user_del(const char *a, const struct owner *o)
 		die_sys(EXIT_TEMP, "unable to rename ", path3(&p, dir.s,
 		    x.user.s, NULL), " to ", aside.s);
 	if (have)
-		vpasswd_put(&x, NULL, o);
+		vpasswd_put(x.domain.s, x.user.s, NULL, o);
 	if (str_equal(x.user.s, "postmaster")) {
 		webtotp_drop(full.s);	/* the web pages' second factor of it */
 		pm_alias(x.domain.s, o);	/* it must still reach someone */
@@ -1864,7 +2192,7 @@ user_passwd(const char *a, const struct opts *op, const struct owner *o)
 	make_line(&x, pw, op->have_quota ? op->quota : v.quota,
 	    v.line.s + v.tail, v.line.len - v.tail, &line);
 	wipe(pw, sizeof pw);
-	vpasswd_put(&x, &line, o);
+	vpasswd_put(x.domain.s, x.user.s, &line, o);
 	if (op->have_quota)
 		set_maildirsize(&x, op->quota, o);
 	str_free(&v.line);
@@ -1888,7 +2216,7 @@ user_quota(const char *a, const char *bytes, const struct owner *o)
 	maildir_reachable(&x);
 	line_set(&line, &x, v.hash, v.hlen, quota, v.line.s + v.tail,
 	    v.line.len - v.tail);
-	vpasswd_put(&x, &line, o);
+	vpasswd_put(x.domain.s, x.user.s, &line, o);
 	set_maildirsize(&x, quota, o);
 	str_free(&v.line);
 	str_free(&line);
@@ -1999,18 +2327,18 @@ forwards_write(const char *fn, const char *mark, const struct str *targets,
 	str_free(&out);
 }
 
-static int
-targets_has(const struct str *targets, const char *t)
+/* targets_set - the targets (NUL-separated) into ns in lower case: a
+ * list of thousands is searched member by member in constant time */
+static void
+targets_set(const struct str *targets, struct names *ns, struct str *low)
 {
-	size_t i = 0, e, n = strlen(t);
+	size_t i = 0, e;
 
 	while (i < targets->len) {
 		e = str_chrb(targets->s + i, targets->len - i, 0);
-		if (e == n && str_caseeqb(targets->s + i, t, n))
-			return 1;
+		name_add(ns, lowered(low, targets->s + i, e), e);
 		i += e + 1;
 	}
-	return 0;
 }
 
 /* forwards_add - alias add / list add */
@@ -2020,7 +2348,8 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 {
 	struct addr x = { STR_ZERO, STR_ZERO };
 	struct str fn = STR_ZERO, targets = STR_ZERO, line = STR_ZERO;
-	struct str full = STR_ZERO;
+	struct str full = STR_ZERO, low = STR_ZERO;
+	struct names have = NAMES_ZERO;
 	const char *other = str_equal(mark, ALIAS_MARK) ? LIST_MARK : ALIAS_MARK;
 	int i, r;
 
@@ -2042,8 +2371,10 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 		die(EXIT_PERM, "alias exists already: ", a);
 	if (r == 0)
 		check_new_name(&x);
+	targets_set(&targets, &have, &low);
 	for (i = 0; i < tc; i++)
-		if (!targets_has(&targets, tv[i])) {
+		if (!names_has(&have, lowered(&low, tv[i], strlen(tv[i])))) {
+			name_add(&have, low.s, low.len);
 			catx(&targets, tv[i]);
 			catb(&targets, "", 1);
 		}
@@ -2051,7 +2382,7 @@ forwards_add(const char *a, char **tv, int tc, const char *mark,
 	/* the recipient first: an add that stops before the .qmail file is
 	 * written is finished by running it again */
 	if (r == 0)
-		recipients_edit(full.s, NULL, NULL);
+		recipients_add(full.s);
 	forwards_write(fn.s, mark, &targets, o);
 	if (r == 0)
 		newu();
@@ -2064,7 +2395,8 @@ forwards_del(const char *a, char **tv, int tc, const char *mark,
 {
 	struct addr x = { STR_ZERO, STR_ZERO };
 	struct str fn = STR_ZERO, targets = STR_ZERO, keep = STR_ZERO;
-	struct str full = STR_ZERO;
+	struct str full = STR_ZERO, low = STR_ZERO;
+	struct names have = NAMES_ZERO, drop = NAMES_ZERO;
 	size_t i = 0, e;
 	int k, r;
 
@@ -2075,16 +2407,15 @@ forwards_del(const char *a, char **tv, int tc, const char *mark,
 	if (r != 1)
 		die(EXIT_PERM, str_equal(mark, ALIAS_MARK) ? "no such alias: " :
 		    "no such list: ", a);
-	for (k = 0; k < tc; k++)
-		if (!targets_has(&targets, tv[k]))
+	targets_set(&targets, &have, &low);
+	for (k = 0; k < tc; k++) {
+		if (!names_has(&have, lowered(&low, tv[k], strlen(tv[k]))))
 			die(EXIT_PERM, tv[k], " is not a member of ", a);
+		name_add(&drop, low.s, low.len);
+	}
 	while (tc > 0 && i < targets.len) {
 		e = str_chrb(targets.s + i, targets.len - i, 0);
-		for (k = 0; k < tc; k++)
-			if (strlen(tv[k]) == e &&
-			    str_caseeqb(targets.s + i, tv[k], e))
-				break;
-		if (k == tc)
+		if (!names_has(&drop, lowered(&low, targets.s + i, e)))
 			catb(&keep, targets.s + i, e + 1);
 		i += e + 1;
 	}
@@ -2219,7 +2550,7 @@ list_make(const char *a, const char *owner, const struct owner *o)
 		die_sys(EXIT_TEMP, "unable to wait for bin/qmail-list");
 	if ((code = spawn_exitcode(status)) != 0)
 		die(code == EXIT_PERM ? EXIT_PERM : EXIT_TEMP, "bin/qmail-list make failed");
-	recipients_edit(addr_full(&p, &x), NULL, NULL);
+	recipients_add(addr_full(&p, &x));
 	newu();
 }
 
@@ -2288,70 +2619,8 @@ sync_everything(const struct owner *o)
 #define BACKUP_MARK "lanmail-backup"
 #define BACKUP_VERSION "lanmail-backup 1\n"
 
-/* names - a set of file names, for the Maildir and queue passes: a hash
- * table over the pool answers names_has at any time, also while names
- * are being added; names_sort orders off for going through them */
-struct names {
-	struct str pool;	/* NUL-terminated names */
-	size_t *off;	/* their offsets in pool */
-	size_t n, cap;
-	size_t *tab;	/* open addressing: offset + 1, 0 empty */
-	size_t tcap;	/* a power of two, or 0 */
-};
-
-#define NAMES_ZERO { STR_ZERO, NULL, 0, 0, NULL, 0 }
-
-static size_t
-names_hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
-static void
-names_put(size_t *tab, size_t tcap, const char *pool, size_t off)
-{
-	size_t i = names_hash(pool + off) & (tcap - 1);
-
-	while (tab[i] != 0)
-		i = (i + 1) & (tcap - 1);
-	tab[i] = off + 1;
-}
-
-static void
-names_add(struct names *ns, const char *s, size_t n)
-{
-	size_t *p, i;
-
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap ? ns->cap * 2 : 64;
-
-		if (cap > ((size_t)-1) / (2 * sizeof *p) ||
-		    (p = realloc(ns->off, cap * sizeof *p)) == NULL)
-			die_nomem();
-		ns->off = p;
-		ns->cap = cap;
-	}
-	if (2 * (ns->n + 1) > ns->tcap) {	/* at most half full */
-		size_t tcap = ns->tcap ? ns->tcap * 2 : 128;
-
-		if ((p = calloc(tcap, sizeof *p)) == NULL)
-			die_nomem();
-		for (i = 0; i < ns->n; i++)
-			names_put(p, tcap, ns->pool.s, ns->off[i]);
-		free(ns->tab);
-		ns->tab = p;
-		ns->tcap = tcap;
-	}
-	ns->off[ns->n++] = ns->pool.len;
-	catb(&ns->pool, s, n);
-	catb(&ns->pool, "", 1);
-	names_put(ns->tab, ns->tcap, ns->pool.s, ns->off[ns->n - 1]);
-}
-
+/* names_sort - the offsets in the order of the names, for going
+ * through them in order (names_has still answers) */
 static const char *names_base;
 
 static int
@@ -2367,30 +2636,6 @@ names_sort(struct names *ns)
 	names_base = ns->pool.s;
 	if (ns->n > 1)
 		qsort(ns->off, ns->n, sizeof *ns->off, names_cmp);
-}
-
-static int
-names_has(const struct names *ns, const char *s)
-{
-	size_t i;
-
-	if (ns->tcap == 0)
-		return 0;
-	for (i = names_hash(s) & (ns->tcap - 1); ns->tab[i] != 0;
-	    i = (i + 1) & (ns->tcap - 1))
-		if (str_equal(ns->pool.s + ns->tab[i] - 1, s))
-			return 1;
-	return 0;
-}
-
-static void
-names_free(struct names *ns)
-{
-	str_free(&ns->pool);
-	free(ns->off);
-	free(ns->tab);
-	ns->off = ns->tab = NULL;
-	ns->n = ns->cap = ns->tcap = 0;
 }
 
 /* maildir base name: the unique part, before the ":2," flags */
@@ -2660,7 +2905,7 @@ relocate_file(int dfd, const char *name, const char *fn)
 
 	readtext(fn, &t);
 	if (relocate(&t, &out, fn))
-		write_atomic_at(dfd, name, fn, out.s, out.len, 0600, NULL);
+		write_atomic_at(dfd, name, fn, out.s, out.len, 0600, NULL, 1);
 	str_free(&t);
 	str_free(&out);
 }
@@ -2692,7 +2937,7 @@ quota_recount(int dfd, const char *name, const char *fn)
 	e = str_chrb(x, n, '\n');
 	if (e == n || e + 1 == n)
 		return;	/* no quota line, or nothing after it */
-	write_atomic_at(dfd, name, fn, x, e + 1, 0600, NULL);	/* keeps mode and owner */
+	write_atomic_at(dfd, name, fn, x, e + 1, 0600, NULL, 1);	/* keeps mode and owner */
 }
 
 /* reopen - a new open file description of the directory fd, for one
@@ -2733,7 +2978,7 @@ copy_msgs(int sfd, int dfd, const char *from, const char *to,
 		switch (copy_file_at(sfd, e->d_name, dfd, e->d_name,
 		    path3(&f, from, e->d_name, NULL), path3(&t, to, e->d_name, NULL), o)) {
 		case 1:
-			names_add(done, b.s, b.len);
+			name_add(done, b.s, b.len);
 			added++;
 			break;
 		case 0:
@@ -2944,7 +3189,7 @@ queue_ids(const char *base, const char *sub, struct names *ids)
 		}
 		while ((errno = 0, e = readdir(d)) != NULL)
 			if (qpath_id(e->d_name, &id))
-				names_add(ids, e->d_name, strlen(e->d_name));
+				name_add(ids, e->d_name, strlen(e->d_name));
 		if (errno)
 			die_file("unable to read ", p.s);
 		(void)closedir(d);	/* read-only */
@@ -3040,9 +3285,9 @@ backup_queue(const char *dst)
 				continue;
 			if (copy_file(qfile(&f, "queue", order[k], id),
 			    qfile(&t, qb.s, order[k], id), NULL) == 1 && k < 2) {
-				names_add(k == 0 ? &tcopied : &env, id, strlen(id));
+				name_add(k == 0 ? &tcopied : &env, id, strlen(id));
 				if (k == 0)
-					names_add(&env, id, strlen(id));
+					name_add(&env, id, strlen(id));
 			}
 		}
 	}
@@ -3055,7 +3300,7 @@ backup_queue(const char *dst)
 			continue;
 		if (copy_file(qfile(&f, "queue", "mess", id),
 		    qfile(&t, qb.s, "mess", id), NULL) == 1)
-			names_add(&seen, id, strlen(id));
+			name_add(&seen, id, strlen(id));
 	}
 	/* envelopes of messages that were finished while we copied */
 	for (k = 0; k < 5; k++)
@@ -3642,12 +3887,52 @@ dkim_add(char **args, int n)
 	die_file("unable to run ", prog.s);
 }
 
+/* stdin_args - args with the lines of standard input after them, for
+ * --stdin with alias and list add and del: members by the thousand,
+ * beyond what a command line holds.  Empty lines and lines starting
+ * with # are left out; none left is an error (list del without members
+ * would remove the whole list). */
+static char **
+stdin_args(char **args, int *nargs)
+{
+	static struct str t;	/* the strings the new args point into */
+	size_t pos = 0, n, lines = 1, i;
+	const char *l;
+	char **v;
+	int k = *nargs;
+
+	slurp(0, &t, "standard input");
+	nul(&t);
+	for (i = 0; i < t.len; i++)
+		lines += t.s[i] == '\n';
+	if (lines > (size_t)(0x7fffffff - k - 1) ||
+	    (v = calloc((size_t)k + lines + 1, sizeof *v)) == NULL)
+		die_nomem();
+	memcpy(v, args, (size_t)k * sizeof *v);
+	while (line_next(&t, &pos, &l, &n)) {
+		if (n > 0 && l[n - 1] == '\r')
+			n--;
+		if (n == 0 || l[0] == '#')
+			continue;
+		if (str_chrb(l, n, 0) < n)
+			die(EXIT_PERM, "a NUL byte on standard input");
+		v[k] = (char *)l;	/* into t, which is ours */
+		v[k++][n] = 0;
+	}
+	if (k == *nargs)
+		die(EXIT_PERM, "no address on standard input");
+	*nargs = k;
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct opts op = { 0, 0, 0, 0, 0 };
+	struct opts op = { 0, 0, 0, 0, 0, 0 };
 	struct owner o;
-	char *args[64];
+	/* the arguments that are no option, moved down in argv itself:
+	 * each goes where one was already read, so any number fits */
+	char **args = argv + 1;
 	int nargs = 0, i;
 	const char *what, *verb;
 
@@ -3660,6 +3945,8 @@ main(int argc, char **argv)
 			op.use_stdin = 1;
 		else if (str_equal(argv[i], "--queue"))
 			op.queue = 1;
+		else if (str_equal(argv[i], "--hashed"))
+			op.hashed = 1;
 		else if (str_equal(argv[i], "--quota") ||
 		    str_start(argv[i], "--quota=")) {
 			const char *v = argv[i][7] == '=' ? argv[i] + 8 :
@@ -3670,10 +3957,8 @@ main(int argc, char **argv)
 			op.have_quota = 1;
 		} else if (str_start(argv[i], "--"))
 			die(EXIT_PERM, "unknown option: ", argv[i]);
-		else if (nargs < 63)
-			args[nargs++] = argv[i];
 		else
-			die(EXIT_PERM, "too many arguments");
+			args[nargs++] = argv[i];
 	}
 	args[nargs] = NULL;
 	if (nargs < 1)
@@ -3692,12 +3977,19 @@ main(int argc, char **argv)
 			usage();
 		return dkim_add(args + 2, nargs - 2);
 	}
+	/* standard input is read before the lock, as passwords are */
+	if (op.use_stdin && nargs >= 3 && ((str_equal(what, "alias") &&
+	    str_equal(verb, "add")) || (str_equal(what, "list") &&
+	    (str_equal(verb, "add") || str_equal(verb, "del")))))
+		args = stdin_args(args, &nargs);
 	if (chdir(auto_home) == -1)
 		die_file("unable to switch to ", auto_home);
 	get_owner(&o);
-	/* those that ask for a password take the lock after asking */
+	/* those that ask for a password, or read standard input, take the
+	 * lock after that */
 	if (!((str_equal(what, "user") || str_equal(what, "admin")) &&
-	    (str_equal(verb, "add") || str_equal(verb, "passwd"))))
+	    (str_equal(verb, "add") || str_equal(verb, "passwd") ||
+	    str_equal(verb, "import"))))
 		lock();
 
 	if (str_equal(what, "sync") && nargs == 1)
@@ -3714,6 +4006,8 @@ main(int argc, char **argv)
 	} else if (str_equal(what, "user") && str_equal(verb, "quota") &&
 	    nargs == 4 && !op.have_quota)
 		user_quota(args[2], args[3], &o);
+	else if (str_equal(what, "user") && str_equal(verb, "import") && nargs == 2)
+		user_import(&op, &o);
 	else if (str_equal(what, "user") && nargs == 3) {
 		if (str_equal(verb, "add"))
 			user_add(args[2], &op, &o);

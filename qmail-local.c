@@ -33,13 +33,13 @@
 #include "die.h"
 #include "dotqmail.h"
 #include "env.h"
+#include "fsync.h"
 #include "maildir.h"
 #include "mono.h"
 #include "qqfilter.h"
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
-#include "syncall.h"
 
 #define DOTQMAIL_MAX (16UL * 1024 * 1024)	/* bytes in a .qmail or .forward */
 #define OUTPUT_MAX 2000		/* bytes of a program's output kept for the report */

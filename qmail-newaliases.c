@@ -36,6 +36,7 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
+#include "names.h"
 #include "str.h"
 
 #define FILEMAX (64UL * 1024 * 1024)
@@ -46,7 +47,9 @@
 /* entries: name NUL, then the .qmail text NUL, for each alias */
 struct out {
 	struct str data;
-	struct str names;	/* every name NUL, for the duplicate check */
+	/* every name so far, for the duplicate and owner checks: a hash
+	 * set, as each entry asks up to six times about earlier names */
+	struct names names;
 };
 
 static void
@@ -64,21 +67,18 @@ blank(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-/* defined - whether the alias file name pre s[0..n) suf is listed in
- * names (each a lower-case file name, NUL-terminated) */
+/* defined - whether the alias file name pre s[0..n) suf, without
+ * regard to case, is listed in names (lower-case file names) */
 static int
-defined(const struct str *names, const char *pre, const char *s, size_t n, const char *suf)
+defined(const struct names *names, const char *pre, const char *s, size_t n, const char *suf)
 {
 	struct str k = STR_ZERO;
-	size_t pos, len;
-	int r = 0;
+	int r;
 
-	if (!str_copys(&k, pre) || !str_catb(&k, s, n) || !str_cats(&k, suf))
+	if (!str_copys(&k, pre) || !str_catb(&k, s, n) || !str_cats(&k, suf) || !str_nul(&k))
 		die_nomem();
-	for (pos = 0; pos < names->len && !r; pos += len + 1) {
-		len = str_chrb(names->s + pos, names->len - pos, 0);
-		r = len == k.len && str_caseeqb(names->s + pos, k.s, len);
-	}
+	str_lowerb(k.s, k.len);
+	r = names_has(names, k.s);
 	str_free(&k);
 	return r;
 }
@@ -97,7 +97,7 @@ catchall(const char *s, size_t n)
  * and X-owner's would both have to be alias/.qmail-X-owner.  The name s
  * just listed is checked in each of the three roles. */
 static int
-owner_clash(const struct str *names, const char *s, size_t n)
+owner_clash(const struct names *names, const char *s, size_t n)
 {
 	if (n > 6 && str_caseeqb(s, "owner-", 6) && defined(names, "", s + 6, n - 6, "") &&
 	    defined(names, "", s + 6, n - 6, "-owner"))
@@ -207,7 +207,7 @@ entry(struct out *o, const char *p, size_t n, const struct str *me,
 	if (owner_clash(&o->names, name, e))
 		bad(fn, lineno, "owner-NAME and NAME-owner both give the owner of the alias NAME; "
 		    "keep one");
-	if (!str_catb(&o->names, name, e + 1))
+	if (!names_add(&o->names, name, e))
 		die_nomem();
 	i = colon + 1;
 	while (i < n) {
@@ -305,7 +305,7 @@ marked(int dfd, const char *f)
  * administrator never named the file, so nobody would remove it by
  * hand, and it would go on taking X's bounces */
 static void
-drop_owners(int dfd, const struct str *names)
+drop_owners(int dfd, const struct names *names)
 {
 	DIR *d;
 	struct dirent *de;
@@ -336,7 +336,7 @@ drop_owners(int dfd, const struct str *names)
 int
 main(int argc, char **argv)
 {
-	struct out o = { STR_ZERO, STR_ZERO };
+	struct out o = { STR_ZERO, NAMES_ZERO };
 	struct str raw = STR_ZERO, ent = STR_ZERO, me = STR_ZERO;
 	struct str oname = STR_ZERO, otext = STR_ZERO;
 	const char *fn = argc > 1 ? argv[1] : "/etc/aliases";

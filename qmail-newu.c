@@ -5,7 +5,8 @@
  * install root, checks every line of both, and only when both are good
  * writes users/assign.cdb and users/recipients.cdb, each through a
  * temporary file renamed into place, so a reader sees the old or the new
- * table and never half of one.  A bad line changes nothing.
+ * table and never half of one; a table that comes out as the one there
+ * is left as it is.  A bad line changes nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +17,9 @@
 #include "auto.h"
 #include "control.h"
 #include "die.h"
+#include "fsync.h"
 #include "lcdb.h"
 #include "str.h"
-#include "syncall.h"
 
 #define FILEMAX (256UL * 1024 * 1024)
 
@@ -128,7 +129,10 @@ read_recipients(const char *fn, struct table *t)
 	return 1;
 }
 
-/* write_cdb - the table into fn, atomically */
+/* write_cdb - the table into fn, atomically; a file that would come
+ * out the same byte for byte is left as it is (users/assign changes
+ * with the domains, users/recipients with every address: each run
+ * that changed one of them need not write and sync the other) */
 static void
 write_cdb(const char *fn, const struct table *t)
 {
@@ -150,7 +154,7 @@ write_cdb(const char *fn, const struct table *t)
 		}
 		pos += vl;
 	}
-	if (!lcdb_make_finish(&m))
+	if (!lcdb_make_finish_changed(&m, NULL))
 		die_sys(EXIT_TEMP, "unable to write ", fn);
 }
 

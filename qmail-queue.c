@@ -27,10 +27,10 @@
 #include "date822.h"
 #include "die.h"
 #include "envelope.h"
+#include "fsync.h"
 #include "qpath.h"
 #include "sig.h"
 #include "str.h"
-#include "syncall.h"
 
 /* the exit codes of qmail-queue(8), kept as qmail defined them */
 #define QQ_ADDRTOOLONG 11

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsync.h"
 #include "lcdb.h"
-#include "syncall.h"
 
 #define LCDB_VALMAX (16UL * 1024 * 1024)
 
@@ -141,11 +141,12 @@ lcdb_make_add(struct lcdb_make *m, const char *k, size_t kl, const char *v, size
 	return cdb_make_add(&m->cm, k, (unsigned)kl, v, (unsigned)vl) == 0;
 }
 
-int
-lcdb_make_finish(struct lcdb_make *m)
+/* commit - the finished NAME.tmp on disk, then renamed over NAME */
+static int
+commit(struct lcdb_make *m)
 {
 	/* the data must be on disk before the name points at it */
-	if (cdb_make_finish(&m->cm) != 0 || fsync(m->fd) == -1)
+	if (fsync(m->fd) == -1)
 		goto fail;
 	if (close(m->fd) == -1) {
 		m->fd = -1;
@@ -169,6 +170,62 @@ lcdb_make_finish(struct lcdb_make *m)
 fail:
 	lcdb_make_abort(m);
 	return 0;
+}
+
+int
+lcdb_make_finish(struct lcdb_make *m)
+{
+	if (cdb_make_finish(&m->cm) != 0) {
+		lcdb_make_abort(m);
+		return 0;
+	}
+	return commit(m);
+}
+
+/* same - the finished NAME.tmp holds exactly what NAME holds (a regular
+ * file, not through a link) */
+static int
+same(struct lcdb_make *m)
+{
+	char a[4096], b[4096];
+	struct stat sa, sb;
+	off_t pos = 0;
+	ssize_t ra = 1, rb;
+	int fd, r = 0;
+
+	if ((fd = openat(m->dfd, m->fn.s, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 0;
+	if (fstat(fd, &sb) == 0 && fstat(m->fd, &sa) == 0 && S_ISREG(sb.st_mode) &&
+	    sa.st_size == sb.st_size)
+		for (r = 1; r && pos < sa.st_size; pos += ra) {
+			ra = pread(m->fd, a, sizeof a, pos);
+			rb = pread(fd, b, sizeof b, pos);
+			r = ra > 0 && ra == rb && memcmp(a, b, (size_t)ra) == 0;
+		}
+	(void)close(fd);	/* read-only */
+	return r;
+}
+
+int
+lcdb_make_finish_changed(struct lcdb_make *m, int *changed)
+{
+	int dummy;
+
+	if (changed == NULL)
+		changed = &dummy;
+	*changed = 1;
+	if (cdb_make_finish(&m->cm) != 0) {
+		lcdb_make_abort(m);
+		return 0;
+	}
+	/* NAME was synced by the writer that put it there: the same bytes
+	 * again need no write, no sync and no rename */
+	if (same(m)) {
+		*changed = 0;
+		lcdb_make_abort(m);
+		return 1;
+	}
+	return commit(m);
 }
 
 void

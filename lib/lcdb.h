@@ -41,6 +41,12 @@ int lcdb_make_start(struct lcdb_make *, const char *fn);
 int lcdb_make_startat(struct lcdb_make *, int dfd, const char *fn);
 int lcdb_make_add(struct lcdb_make *, const char *k, size_t kl, const char *v, size_t vl);
 int lcdb_make_finish(struct lcdb_make *);
+/* lcdb_make_finish_changed - lcdb_make_finish, but when NAME holds
+ * exactly the bytes just built (a table compiled again from an unchanged
+ * source: tinycdb lays the same records out the same way), NAME.tmp is
+ * dropped, NAME left as it is, and *changed set to 0 (else 1; changed
+ * may be NULL) */
+int lcdb_make_finish_changed(struct lcdb_make *, int *changed);
 void lcdb_make_abort(struct lcdb_make *);
 
 

@@ -7,35 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "str.h"
+#include "fsync.h"
 #include "syncall.h"
 
 #define SYNCALL_MAX 4096	/* more at once gain nothing */
-
-/* one - a plain fsync, retried on EINTR */
-static int
-one(int fd)
-{
-	int r;
-
-	do
-		r = fsync(fd);
-	while (r == -1 && errno == EINTR);
-	return r == 0;
-}
-
-int
-sync_each(const int *fd, int *ok, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		ok[i] = 0;
-	for (i = 0; i < n; i++)
-		if (!(ok[i] = one(fd[i])))
-			return 0;
-	return 1;
-}
 
 int
 sync_all(const int *fd, int *ok, size_t n)
@@ -52,7 +27,7 @@ sync_all(const int *fd, int *ok, size_t n)
 	if (cb == NULL || wait == NULL) {
 		/* one at a time: slower, as durable */
 		for (i = 0; i < n; i++)
-			if (!(ok[i] = one(fd[i])) && !err)
+			if (!(ok[i] = fsync_one(fd[i])) && !err)
 				err = errno;
 		free(cb);
 		free(wait);
@@ -63,7 +38,7 @@ sync_all(const int *fd, int *ok, size_t n)
 		cb[i].aio_fildes = fd[i];
 		cb[i].aio_sigevent.sigev_notify = SIGEV_NONE;
 		ok[i] = -1;	/* in flight */
-		if (aio_fsync(O_SYNC, &cb[i]) == -1 && !(ok[i] = one(fd[i])) && !err)
+		if (aio_fsync(O_SYNC, &cb[i]) == -1 && !(ok[i] = fsync_one(fd[i])) && !err)
 			err = errno;	/* no room for it: done here */
 	}
 	for (;;) {
@@ -94,34 +69,4 @@ sync_all(const int *fd, int *ok, size_t n)
 	free(cb);
 	free(wait);
 	return err ? (errno = err, 0) : 1;
-}
-
-int
-fsync_dir_of(const char *fn)
-{
-	struct str dir = STR_ZERO;
-	size_t slash = str_rchrb(fn, strlen(fn), '/');
-	int fd, r = -1, err;
-
-	if (slash == strlen(fn)) {
-		if (!str_copys(&dir, "."))
-			return -1;
-	} else if (!str_copyb(&dir, fn, slash ? slash : 1))
-		return -1;
-	if (!str_nul(&dir))
-		goto done;
-	if ((fd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		goto done;
-	if (fsync(fd) == -1) {
-		err = errno;
-		(void)close(fd);
-		errno = err;
-		goto done;
-	}
-	if (close(fd) == -1)
-		goto done;
-	r = 0;
-done:
-	str_free(&dir);
-	return r;
 }

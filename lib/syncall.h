@@ -3,7 +3,8 @@
  * One process that calls fsync for one file after another waits for the
  * disk once per file.  Syncs issued together (here through POSIX
  * asynchronous I/O) let the file system commit them in one go, so a batch
- * of files costs about as much as one.
+ * of files costs about as much as one.  One file after another:
+ * fsync.h.
  */
 #ifndef SYNCALL_H
 #define SYNCALL_H
@@ -15,15 +16,5 @@
  * set to 1 when fd[i] is on disk, 0 when its sync failed.  Returns 1 when
  * all succeeded, else 0 with errno from the first that failed. */
 int sync_all(const int *fd, int *ok, size_t n);
-
-/* sync_each - fsync fd[0], then fd[1], ... fd[n-1], one after another,
- * stopping at the first failure; ok[i] as for sync_all (0 too for those
- * not tried).  For a few files this costs less CPU than sync_all, which
- * needs a thread per file, and on many file systems no more time. */
-int sync_each(const int *fd, int *ok, size_t n);
-
-/* fsync_dir_of - fsync the directory holding fn, so a rename or link in it
- * (or a file made in it) is durable; 0, or -1 with errno */
-int fsync_dir_of(const char *fn);
 
 #endif

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "lcdb.h"
-#include "syncall.h"
 #include "tap.h"
 
 static int
@@ -177,11 +176,31 @@ main(void)
 	unlink(victim);
 	snprintf(tmp, sizeof tmp, "%s/bad.cdb", dir);
 
-	/* fsync_dir_of */
-	ok(fsync_dir_of(fn) == 0, "fsync_dir_of a path");
-	ok(chdir(dir) == 0 && fsync_dir_of("t.cdb") == 0, "fsync_dir_of a bare name");
-	ok(fsync_dir_of("/t.cdb") == 0, "fsync_dir_of a name in /");
-	ok(fsync_dir_of("/nonexistent-dir/x") == -1 && errno == ENOENT, "fsync_dir_of a missing directory: -1");
+	/* lcdb_make_finish_changed: the same bytes again leave the file as it is */
+	{
+		struct stat a, b;
+		char t2[600];
+		int changed = 7;
+
+		snprintf(t2, sizeof t2, "%s/t.cdb.tmp", dir);
+		ok(build(fn, "same") && stat(fn, &a) == 0, "a cdb");
+		ok(lcdb_make_start(&m, fn) == 1 && lcdb_make_add(&m, "key", 3, "same", 4) &&
+		    lcdb_make_finish_changed(&m, &changed) == 1 && changed == 1,
+		    "finish_changed of other contents: changed");
+		ok(stat(fn, &b) == 0 && b.st_ino != a.st_ino && lcdb_lookup(fn, "key", 3, &v) == 1 &&
+		    same(&v, "same", 4), "a new file in place");
+		ok(lcdb_make_start(&m, fn) == 1 && lcdb_make_add(&m, "key", 3, "same", 4) &&
+		    lcdb_make_finish_changed(&m, &changed) == 1 && changed == 0,
+		    "the same contents again: not changed");
+		ok(stat(fn, &a) == 0 && a.st_ino == b.st_ino && lstat(t2, &a) == -1 && errno == ENOENT,
+		    "the file there kept (same inode), no .tmp left");
+		ok(lcdb_make_start(&m, fn) == 1 && lcdb_make_add(&m, "key", 3, "samf", 4) &&
+		    lcdb_make_finish_changed(&m, NULL) == 1 && lcdb_lookup(fn, "key", 3, &v) == 1 &&
+		    same(&v, "samf", 4), "one byte other, changed NULL: the new file");
+		ok(unlink(fn) == 0 && symlink("/dev/null", fn) == 0 && lcdb_make_start(&m, fn) == 1 &&
+		    lcdb_make_finish_changed(&m, &changed) == 1 && changed == 1 &&
+		    lstat(fn, &a) == 0 && S_ISREG(a.st_mode), "a link in its place is replaced, never compared");
+	}
 
 	str_free(&v);
 	unlink(fn);

@@ -25,7 +25,8 @@ import smtpdtest as s  # noqa: E402
 D = "admin.test.example"
 D2 = "other.admin.test.example"
 D3 = "third.admin.test.example"
-for d in (D, D2, D3):
+D4 = "import.admin.test.example"
+for d in (D, D2, D3, D4):
     v.cleanup(d)
 t.control("minpasswordlength", None)
 H = t.HOME
@@ -516,6 +517,39 @@ t.is_(v.admin("list", "members", "team@" + D)[1], "a@one.example\nc@three.exampl
 t.is_(v.admin("list", "del", "team@" + D)[0], 0, "list del the whole list")
 t.ok(not os.path.exists(os.path.join(H, "domains", D, ".qmail-team")), "the list file is gone")
 
+# members by the hundred: on the command line (no limit to the number of
+# arguments), and by the thousand on standard input with --stdin
+many = ["m%d@many.example" % i for i in range(200)]
+rc, out, err = v.admin("list", "add", "crowd@" + D, *many)
+t.ok(rc == 0 and v.admin("list", "members", "crowd@" + D)[1] == "".join(a + "\n" for a in many),
+     "list add with 200 members on the command line (%s)" % err.strip())
+rc, out, err = v.admin("alias", "add", "wide@" + D, *many[:100])
+t.ok(rc == 0 and v.admin("alias", "list", D)[1] == "wide@%s: %s\n" % (D, " ".join(many[:100])),
+     "alias add with 100 targets (%s)" % err.strip())
+v.admin("alias", "del", "wide@" + D)
+big = ["s%d@stdin.example" % i for i in range(3000)]
+rc, out, err = v.admin("list", "add", "crowd@" + D, "first@cmd.example", "--stdin",
+                       stdin="# subscribers\n\n" + "\r\n".join(big) + "\n")
+got = v.admin("list", "members", "crowd@" + D)[1].splitlines()
+t.ok(rc == 0 and got == many + ["first@cmd.example"] + big,
+     "list add --stdin: 3000 members from standard input, after those of the command line (%s)" % err.strip())
+rc, out, err = v.admin("list", "del", "crowd@" + D, "--stdin", stdin="\n".join(big[:1000]))
+got = v.admin("list", "members", "crowd@" + D)[1].splitlines()
+t.ok(rc == 0 and got == many + ["first@cmd.example"] + big[1000:], "list del --stdin: 1000 of them gone")
+before = snapshot()
+for args, stdin, what, want in (
+        (["list", "del", "crowd@" + D, "--stdin"], "", "list del --stdin without members", "no address"),
+        (["list", "del", "crowd@" + D, "--stdin"], "# nobody\n\n", "list del --stdin with only a comment",
+         "no address"),
+        (["list", "add", "crowd@" + D, "--stdin"], "ok@x.example\nnot an address\n", "a bad member",
+         "not an address"),
+        (["list", "add", "crowd@" + D, "--stdin"], "ok@x.example\nn\0ul@x.example\n", "a NUL byte", "NUL"),
+        (["alias", "add", "new@" + D, "--stdin"], "", "alias add --stdin without targets", "no address")):
+    rc, out, err = v.admin(*args, stdin=stdin)
+    t.ok(rc == 100 and want in err, "refused: %s: %s" % (what, err.strip()))
+t.ok(snapshot() == before, "and nothing changed: the list keeps its members")
+t.is_(v.admin("list", "del", "crowd@" + D)[0], 0, "list del of the big list")
+
 # user del
 t.is_(v.admin("user", "del", "bob.smith@" + D)[0], 0, "user del")
 t.ok(not os.path.exists(os.path.join(H, "domains", D, "bob.smith")) and
@@ -600,6 +634,98 @@ os.mkdir(os.path.join(dd, "odd"))
 rc, out, err = v.admin("user", "add", "odd@" + D, "--stdin", stdin="odd pw pw\n")
 t.ok(rc == 100 and "exists already" in err, "a directory that is no mailbox is not taken over")
 os.rmdir(os.path.join(dd, "odd"))
+
+# user import: many mailboxes in one run, from lines "ADDRESS PASSWORD"
+# on standard input, every line checked before anything is written, then
+# each file written once (not once per mailbox, as N user adds would)
+t.control("me", "mail.admin.test.example\n")
+t.is_(v.admin("domain", "add", D4)[0], 0, "a domain to import into (postmaster@ an alias)")
+N = 300
+good = ["m%03d@%s pw-%d-of-import" % (i, D4, i) for i in range(N)]
+inp = "# address password\n\n" + "\n".join(good) + "\nPostmaster@%s pm pass 1\r\nx@%s  x pw with blanks\n" % (
+    D4.upper(), D2)
+rc, out, err = v.admin("user", "import", stdin=inp)
+t.ok(rc == 0 and "postmaster@%s is no longer" % D4 in err, "user import of %d mailboxes (%s)" % (N + 2, err.strip()))
+t.ok(all(auth(a, p)[0] == 0 for a, p in (("m000@" + D4, "pw-0-of-import"), ("m150@" + D4, "pw-150-of-import"),
+                                        ("m299@" + D4, "pw-299-of-import"), ("postmaster@" + D4, "pm pass 1"),
+                                        ("x@" + D2, "x pw with blanks"))),
+     "each logs in with its password (blanks inside kept, a CR before the newline not)")
+t.is_(auth("m001@" + D4, "pw-0-of-import")[0], 1, "and not with another's")
+t.is_(v.admin("user", "list", D4)[1], "".join("m%03d@%s\n" % (i, D4) for i in range(N)) + "postmaster@%s\n" % D4,
+      "user list: all of them, in the order given")
+t.ok(v.deliver(D4, "m123", MSG) == 0 and len(v.messages(D4, "m123")) == 1 and
+     v.deliver(D4, "postmaster", MSG) == 0 and len(v.messages(D4, "postmaster")) == 1,
+     "mail is delivered into an imported mailbox, and to the postmaster, no longer an alias")
+rcpts = read("users/recipients").splitlines()
+t.ok(all(("m%03d@%s" % (i, D4)) in rcpts for i in range(N)) and rcpts.count("postmaster@" + D4) == 1 and
+     ("x@" + D2) in rcpts, "users/recipients lists every address, once")
+cdbq = [subprocess.run(["cdb", "-q", os.path.join(H, "users", "recipients.cdb"), a]).returncode
+        for a in ("m000@" + D4, "m299@" + D4, "x@" + D2, "m300@" + D4)]
+t.is_(cdbq, [0, 0, 0, 100], "and users/recipients.cdb takes them at RCPT")
+dd4 = os.path.join(H, "domains", D4)
+t.ok(not [n for n in os.listdir(dd4) if n.startswith(".new-") or n.endswith(".tmp")] and
+     read("domains/%s/.qmail-m007" % D4) == "./m007/Maildir/\n" and
+     all(os.path.isdir(os.path.join(dd4, "m042", "Maildir", s)) for s in ("tmp", "new", "cur")),
+     "no temporary name left; .qmail files and Maildirs as user add makes them")
+t.is_(v.admin("user", "del", "x@" + D2)[0], 0, "user del of an imported mailbox")
+
+# a bad line anywhere: a message naming it, exit 100, nothing written
+t.is_(v.admin("alias", "add", "sales@" + D4, "a@b.example")[0], 0, "an alias in the domain")
+before = snapshot()
+new1 = "new1@%s good-pass-1\n" % D4
+for inp, line, want, what in (
+        (new1 + "new2@%s good-pass-2\nbad-address good-pass-3\n" % D4, 3, "not an address", "a bad address last"),
+        (new1 + "New1@%s good-pass-2\n" % D4, 2, "earlier line", "the same address twice"),
+        (new1 + "m005@%s good-pass-2\n" % D4, 2, "mailbox exists already", "a mailbox that exists"),
+        (new1 + "sales@%s good-pass-2\n" % D4, 2, "(an alias or list)", "an alias of that name"),
+        (new1 + "x@nosuch.example good-pass-2\n", 2, "no such virtual domain", "an unknown domain"),
+        (new1 + "#\n\nnew2@%s password\n" % D4, 4, "password refused", "a common password"),
+        (new1 + "new2@%s new2@%s\n" % (D4, D4), 2, "password refused", "the address as its password"),
+        (new1 + "new2@%s\n" % D4, 2, "want an address", "no password"),
+        (new1 + "new2@%s \n" % D4, 2, "want an address", "blanks and no password"),
+        (new1 + "default@%s good-pass-2\n" % D4, 2, "reserved name", "the name default"),
+        (new1 + "x-default@%s good-pass-2\n" % D4, 2, "reserved name", "a name ending in -default"),
+        (new1 + "new2@%s good\0pass\n" % D4, 2, "want an address", "a NUL byte"),
+        (new1 + "new2@%s %s\n" % (D4, "p" * 300), 2, "too long", "a password too long"),
+        ("", 0, "no mailbox", "nothing on standard input"),
+        ("# only a comment\n\n", 0, "no mailbox", "only a comment")):
+    rc, out, err = v.admin("user", "import", stdin=inp)
+    t.ok(rc == 100 and (line == 0 or ("fatal: line %d: " % line) in err) and want in err,
+         "refused: %s: %s" % (what, err.strip()))
+t.control("minpasswordlength", "12\n")
+rc, out, err = v.admin("user", "import", stdin=new1)
+t.ok(rc == 100 and "line 1: password refused: " in err and "short" in err,
+     "control/minpasswordlength counts: " + err.strip())
+t.control("minpasswordlength", None)
+t.ok(snapshot() == before and auth("new1@" + D4, "good-pass-1")[0] == 1, "the refusals changed nothing")
+
+# --hashed: crypt(3) hashes, as another system keeps them
+h = [l for l in read("domains/%s/vpasswd" % D4).splitlines() if l.startswith("m010:")][0].split(":")[1]
+for inp, want, what in (("h1@%s $9$abc$def\n" % D4, "cannot check", "a hash of an unknown method"),
+                        ("h1@%s not:a:hash\n" % D4, "not a crypt(3) hash", "a colon in the hash"),
+                        ("h1@%s %s\nh2@%s %s junk\n" % (D4, h, D4, h), "not a crypt(3) hash", "a blank in the hash")):
+    rc, out, err = v.admin("user", "import", "--hashed", stdin=inp)
+    t.ok(rc == 100 and want in err, "--hashed refuses %s: %s" % (what, err.strip()))
+rc, out, err = v.admin("user", "import", "--hashed", "--quota", "50000",
+                       stdin="h1@%s %s\nh2@%s !locked\n" % (D4, h, D4))
+t.ok(rc == 0 and auth("h1@" + D4, "pw-10-of-import")[0] == 0 and auth("h2@" + D4, "!locked")[0] == 1,
+     "--hashed: the hash taken as it is (its password logs in), a lock too (%s)" % err.strip())
+t.ok(read("domains/%s/h1/Maildir/maildirsize" % D4) == "50000S\n" and
+     "h2@%s quota=50000 used=0\n" % D4 in v.admin("user", "list", D4)[1], "--quota for every mailbox imported")
+
+# an import that stops part way (exit 111) is finished by running it again
+vtmp4 = os.path.join(dd4, "vpasswd.tmp")
+os.mkdir(vtmp4)     # the vpasswd write fails
+inp = "".join("late%d@%s late-pw-%d\n" % (i, D4, i) for i in range(3))
+rc, out, err = v.admin("user", "import", stdin=inp)
+t.ok(rc == 111 and os.path.isdir(os.path.join(dd4, "late1", "Maildir")) and auth("late1@" + D4, "late-pw-1")[0] == 1,
+     "stopped before the vpasswd file: 111, the mailboxes made, no password yet (%s)" % err.strip())
+os.rmdir(vtmp4)
+rc, out, err = v.admin("user", "import", stdin=inp)
+t.ok(rc == 0 and "finishing 3 mailboxes" in err and auth("late1@" + D4, "late-pw-1")[0] == 0 and
+     read("domains/%s/vpasswd" % D4).count("late") == 3, "run again: finished (%s)" % err.strip())
+t.is_(v.admin("domain", "del", D4, "--force")[0], 0, "domain del of the imported domain")
+t.control("me", None)
 
 # the postmaster's second factor for the web pages goes with the mailbox
 TOTP = os.path.join(H, "users", "webtotp")

@@ -6,6 +6,7 @@ user's Maildir, without a second trip through the aliases; no catch-all
 aliases; owner-X gets X's bounces (qmail-local through tests/qq-record,
 then a real bounce through qmail-send); empty lines inside an entry."""
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -202,6 +203,47 @@ try:
               "an owner file the administrator made is kept")
     t.is_(forward_envelopes("staff", "author@a.example"), (0, [b"Fauthor@a.example\0Ta@x.example\0\0"]),
           "then staff's forwards keep the author's sender")
+
+    # 20000 entries: each is checked against the names before it (twice
+    # listed, owner-X beside X-owner) by a hash look-up, not by a scan of
+    # all of them, which took seconds of CPU time at this size
+    big = []
+    for i in range(20000):
+        if i % 10 == 3:
+            big.append("owner-big%05d: boss%d@x.example, \\root\n" % (i - 1, i))
+        elif i % 10 == 5:
+            big.append("Big%05d.X: x%d\n" % (i, i))
+        elif i % 10 == 7:
+            big.append("Big%05d-Owner: own%d@x.example\n" % (i, i))
+        else:
+            big.append("big%05d: a%d, b%d@x.example,\n\t\"|exit 0\"\n" % (i, i, i))
+    nextline = "".join(big).count("\n") + 1
+    t.write(src, "".join(big))
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    code, err = run(src)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - cpu
+    t.is_(code, 0, "20000 aliases compile: " + err.strip())
+    t.ok(cpu < 1.0, "in %.2f s of CPU time (a bound of 1 s; comparing each name with all before it took 4 s)" % cpu)
+    t.is_([aliasfile("big00000"), aliasfile("big00002-owner"), aliasfile("owner-big00002"),
+           aliasfile("big00005:x"), aliasfile("big19997-owner"), aliasfile("big19999")],
+          ["&a0@mail.example.org\n&b0@x.example\n|exit 0\n", OWNER_MARK + "&boss3@x.example\n./Maildir/\n",
+           "&boss3@x.example\n./Maildir/\n", "&x5@mail.example.org\n", "&own19997@x.example\n",
+           "&a19999@mail.example.org\n&b19999@x.example\n|exit 0\n"],
+          "their files, and the owner files derived from owner-X")
+    t.is_(len([f for f in os.listdir(ALIAS) if "big" in f]), 22000, "one file per alias, one per owner-X with X")
+    t.write(src, "".join(big) + "BIG00004: again@x.example\n")
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    code, err = run(src)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - cpu
+    t.ok(code == 100 and ("line %d: the alias is defined twice" % nextline) in err and cpu < 1.0,
+         "a name listed again after 20000 others: refused (%.2f s of CPU time): %s" % (cpu, err.strip()))
+    t.write(src, "".join(big) + "big00012-owner: again@x.example\n")
+    code, err = run(src)
+    t.ok(code == 100 and ("line %d: owner-NAME and NAME-owner" % nextline) in err,
+         "big00012-owner after owner-big00012 and big00012: refused: " + err.strip())
+    for f in os.listdir(ALIAS):
+        if f.startswith(".qmail-big") or f.startswith(".qmail-owner-big"):
+            os.unlink(os.path.join(ALIAS, f))
 
     code, err = run(os.path.join(d, "missing"))
     t.is_(code, 100, "missing input file: 100")

@@ -111,6 +111,28 @@ try:
     t.is_(dump("assign.cdb"), {b"=new": b"new\0" b"5\0" b"5\0" b"/new\0" b"\0" b"\0"}, "assign.cdb replaced")
     t.ok(os.stat(os.path.join(USERS, "assign.cdb")).st_ino != ino, "replaced by rename, not rewritten in place")
 
+    # a table that comes out the same is left as it is: qmail-admin runs
+    # qmail-newu for every address it adds, and users/assign changes
+    # only with the domains
+    ino_a = os.stat(os.path.join(USERS, "assign.cdb")).st_ino
+    ino_r = os.stat(os.path.join(USERS, "recipients.cdb")).st_ino
+    put("recipients", "new@x\nmore@x\n")
+    code, err = newu()
+    t.ok(code == 0 and os.stat(os.path.join(USERS, "assign.cdb")).st_ino == ino_a and
+         os.stat(os.path.join(USERS, "recipients.cdb")).st_ino != ino_r and
+         b"more@x" in dump("recipients.cdb"),
+         "users/recipients changed alone: assign.cdb not written again, recipients.cdb replaced")
+    ino_r = os.stat(os.path.join(USERS, "recipients.cdb")).st_ino
+    code, err = newu()
+    t.ok(code == 0 and os.stat(os.path.join(USERS, "recipients.cdb")).st_ino == ino_r and
+         not [f for f in os.listdir(USERS) if f.endswith(".tmp")],
+         "nothing changed: neither written again, no temporary file left")
+    put("assign", "=new:new:5:6:/new:::\n.\n")
+    code, err = newu()
+    t.ok(code == 0 and os.stat(os.path.join(USERS, "assign.cdb")).st_ino != ino_a and
+         dump("assign.cdb") == {b"=new": b"new\0" b"5\0" b"6\0" b"/new\0" b"\0" b"\0"},
+         "one byte of users/assign changed: assign.cdb replaced")
+
     put("recipients", None)
     code, err = newu()
     t.ok(code == 0 and dump("recipients.cdb") is None, "no users/recipients: recipients.cdb removed")
