@@ -2097,6 +2097,25 @@ todo_ids(unsigned long *ids, size_t max)
 
 /* todo - take in a batch of new envelopes, as many as may be held; 1
  * when more may wait */
+/* held_first - the oldest message held from todo/ (or NULL): held
+ * messages are appended as they are taken, behind every message loaded
+ * from the queue, so the list is searched from its end, and stops once
+ * it has met as many as are held (with tens of thousands of messages
+ * waiting, a walk from the head cost more than the new mail) */
+static struct msg *
+held_first(void)
+{
+	struct msg *m, *first = NULL;
+	size_t seen = 0;
+
+	for (m = tail; m && seen < nheld; m = m->prev)
+		if (m->direct) {
+			first = m;
+			seen++;
+		}
+	return first;
+}
+
 static int
 todo(void)
 {
@@ -2113,7 +2132,7 @@ todo(void)
 		 * held messages waiting for a delivery slot (behind a slow
 		 * remote host, say) are written out as for a retry, so that
 		 * they do not keep new mail from its deliveries. */
-		for (m = head; m && tries < BATCH; m = m->next)
+		for (m = held_first(); m && tries < BATCH; m = m->next)
 			if (m->direct && m->busy == 0 && m->left > 0) {
 				tries++;	/* a full disk would fail every one */
 				materialize(m);
