@@ -34,6 +34,7 @@
 #include "str.h"
 
 #define HEADMAX (1024 * 1024)	/* bytes of header held in memory */
+#define FIELDNAME_MAX 998	/* a longer name would not fit a line (RFC 5322 2.1.1) */
 
 /* header fields by what is done with them (a field may be several) */
 #define F_RCPT 1	/* To, Cc, Bcc: recipients of a new message */
@@ -383,6 +384,26 @@ add_field(struct inject *in, size_t s, size_t colon)
 	in->nf++;
 }
 
+/* no_field - p[0..n), the start of a line cut short, can begin no field
+ * whatever follows: a byte no field name has comes before any ':', or
+ * the name would be longer than a line may be (RFC 5322 2.1.1).  A blank
+ * first byte makes it a continuation line when cont, so header. */
+static int
+no_field(const char *p, size_t n, int cont)
+{
+	size_t i = 0;
+
+	if (n > 0 && (p[0] == ' ' || p[0] == '\t'))
+		return !cont;
+	while (i < n && is_fieldname(p[i]))
+		i++;
+	if (i == 0 || i > FIELDNAME_MAX)
+		return n > 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < n && p[i] != ':';
+}
+
 /* is_dotline - a line of a lone "." (its LF, and a CR before it, gone) */
 static int
 is_dotline(const struct str *l)
@@ -391,7 +412,13 @@ is_dotline(const struct str *l)
 }
 
 /* read_header - fields from descriptor 0 until an empty line, a line
- * that is no field, or the end */
+ * that is no field, or the end.  The header kept may be HEADMAX bytes
+ * (LF line ends); a line is read with room for what is left of that and
+ * for the empty line that ends a full header.  A line cut short there
+ * is the start of the body only when its first bytes already rule out a
+ * field; else the header is too long, though the cut fell inside a
+ * field name: taking the rest of the header for body would lose its
+ * recipients without a word. */
 static void
 read_header(struct inject *in, struct buf *b)
 {
@@ -401,9 +428,8 @@ read_header(struct inject *in, struct buf *b)
 
 	for (;;) {
 		l.len = 0;
-		r = buf_getline(b, &l, '\n', HEADMAX - in->head.len);
-		if (r == -1 && errno == EMSGSIZE && l.len > 0 && l.s[0] != ' ' && l.s[0] != '\t' &&
-		    field_start(l.s, l.len) == 0) {
+		r = buf_getline(b, &l, '\n', HEADMAX - in->head.len + 2);
+		if (r == -1 && errno == EMSGSIZE && no_field(l.s, l.len, in->nf > 0)) {
 			/* a long line that is no field: the body began without
 			 * an empty line, and a body line may be of any length */
 			if (!str_copyb(&in->firstbody, l.s, l.len))
@@ -444,6 +470,8 @@ read_header(struct inject *in, struct buf *b)
 			in->ended = !nl;
 			break;
 		}
+		if (l.len + 1 > HEADMAX - in->head.len)
+			die(EXIT_PERM, "the header is longer than 1048576 bytes");
 		start = in->head.len;
 		if (!str_catb(&in->head, l.s, l.len) || !str_catc(&in->head, '\n'))
 			nomem();

@@ -37,6 +37,7 @@
 #include "maildir.h"
 #include "mono.h"
 #include "qqfilter.h"
+#include "seekable.h"
 #include "sig.h"
 #include "spawn.h"
 #include "str.h"
@@ -352,36 +353,22 @@ setup_newsender(void)
 static void
 seekable_message(void)
 {
-	struct str tmp = STR_ZERO;
-	const char *dir = env_get("TMPDIR");
-	char x[BUF_SIZE];
-	long r;
-	int fd;
+	struct seekable sk;
 
-	if (lseek(0, 0, SEEK_SET) != -1) {
-		c.msgfd = 0;
+	if (seekable_open(&sk, 0, "qmail-local")) {
+		c.msgfd = sk.fd;
 		return;
 	}
-	if (errno != ESPIPE)
+	switch (sk.failed) {
+	case SEEKABLE_CREATE:
+		fail_sys(EXIT_TEMP, "unable to create a temporary file in ", sk.dir);
+	case SEEKABLE_WRITE:
+		fail_sys(EXIT_TEMP, "unable to write a temporary file in ", sk.dir);
+	case SEEKABLE_READ:
+		fail_sys(EXIT_TEMP, "unable to read ", "the message");
+	default:
 		fail_sys(EXIT_TEMP, "unable to rewind ", "the message");
-	if (dir == NULL || *dir != '/')
-		dir = "/tmp";
-	if (!str_cats(&tmp, dir) || !str_cats(&tmp, "/qmail-local.XXXXXX") || !str_nul(&tmp))
-		nomem();
-	if ((fd = mkstemp(tmp.s)) == -1)
-		fail_sys(EXIT_TEMP, "unable to create ", tmp.s);
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 || unlink(tmp.s) == -1)
-		fail_sys(EXIT_TEMP, "unable to set up ", tmp.s);
-	for (;;) {
-		if ((r = fd_read(0, x, sizeof x, 0)) == -1)
-			fail_sys(EXIT_TEMP, "unable to read ", "the message");
-		if (r == 0)
-			break;
-		if (!fd_writeall(fd, x, (size_t)r, 0))
-			fail_sys(EXIT_TEMP, "unable to write ", tmp.s);
 	}
-	c.msgfd = fd;
-	str_free(&tmp);
 }
 
 static void
@@ -569,7 +556,7 @@ alarm_ms(int ms)
 static int
 run_program(const char *cmd)
 {
-	char out[OUTPUT_MAX], x[512];
+	char out[OUTPUT_MAX], x[BUF_SIZE];
 	char *argv[4];
 	size_t have = 0;
 	int p[2], fds[3], status, late = 0;

@@ -4,12 +4,13 @@
  *
  * Run by qmail-rspawn as qmailr, once per message and destination host.
  * The message is on descriptor 0 in the queue's LF form (normally the
- * queue file itself, read twice; a pipe is read into memory).  host is a
- * domain, routed by control/smtproutes or by its MX records, or a literal
- * [1.2.3.4] / [IPv6:::1].  The results go to descriptor 1 in the report
- * format of qmail-remote(8): for each recipient in order r, h or s plus
- * text and a NUL, then K, Z or D plus text and a NUL.  Exit 0 once the
- * report is written, 111 when it cannot be.
+ * queue file itself, read twice; a pipe is first copied into a temporary
+ * file, lib/seekable).  host is a domain, routed by control/smtproutes
+ * or by its MX records, or a literal [1.2.3.4] / [IPv6:::1].  The
+ * results go to descriptor 1 in the report format of qmail-remote(8):
+ * for each recipient in order r, h or s plus text and a NUL, then K, Z
+ * or D plus text and a NUL.  Exit 0 once the report is written, 111
+ * when it cannot be.
  *
  * TLS: when the server offers STARTTLS, qmail-remote asks for it and
  * runs bin/qmail-tls -C on the connection, which does the handshake and
@@ -47,6 +48,7 @@
 #include "dns.h"
 #include "mono.h"
 #include "qpenc.h"
+#include "seekable.h"
 #include "sig.h"
 #include "smtpcmd.h"
 #include "smtpreply.h"
@@ -81,11 +83,9 @@ struct cand {
 	struct dns_ip ip;
 };
 
-/* the message on fd 0, readable more than once */
+/* the message, readable more than once: fd 0, or its copy (seekable.h) */
 struct src {
-	int inmem;
-	struct str mem;
-	size_t mpos;
+	int fd;
 	struct buf b;
 	char x[BUF_SIZE * 4];
 };
@@ -104,12 +104,18 @@ struct config {
 	socklen_t outlen;
 };
 
-/* where the SMTP output goes: counted (SIZE) or written */
+/* where the SMTP output goes: counted (SIZE) or written.  The current
+ * line is held in line[] until it ends, or until it has more octets
+ * than a line may (RFC 5321 4.5.3.1.6) and is broken as form says. */
 struct sink {
 	struct buf *b;
 	unsigned long long n;
-	int bol;		/* at the beginning of a line */
-	int cr;			/* the last byte put was a CR, not yet sent */
+	int bol;		/* nothing of the current line is put yet */
+	int cr;			/* the last byte given was a CR, not yet sent */
+	int form;		/* what the line is: QPMIME_TEXT, _QP or _BASE64 */
+	unsigned long broken;	/* lines broken */
+	size_t hold;		/* octets of the current line in line[] */
+	char line[QPMIME_LINE + 1];
 };
 
 /* the session with one peer */
@@ -210,41 +216,35 @@ fail(struct rcpt *r, int nr, char mcode, const char *a, const char *b, const cha
 
 /* --- the message ----------------------------------------------------- */
 
+/* src_open - the message on fd 0, seekable; 1, or 0 with errno and the
+ * reason in *why */
 static int
-src_open(struct src *m)
+src_open(struct src *m, struct str *why)
 {
-	char x[BUF_SIZE];
-	long r;
+	struct seekable sk;
+	const char *what;
 
-	m->inmem = 0;
-	if (lseek(0, 0, SEEK_SET) != -1) {
-		buf_init(&m->b, 0, m->x, sizeof m->x, 0);
+	if (seekable_open(&sk, 0, "qmail-remote")) {
+		m->fd = sk.fd;
+		buf_init(&m->b, m->fd, m->x, sizeof m->x, 0);
 		return 1;
 	}
-	if (errno != ESPIPE)
-		return 0;
-	m->inmem = 1;
-	m->mpos = 0;
-	for (;;) {
-		if ((r = fd_read(0, x, sizeof x, 0)) == -1)
-			return 0;
-		if (r == 0)
-			return 1;
-		if (!str_catb(&m->mem, x, (size_t)r))
-			return 0;
-	}
+	/* a pipe copied to a full disk: a temporary failure, as any */
+	what = sk.failed == SEEKABLE_CREATE ? "Unable to create a temporary file in " :
+	    sk.failed == SEEKABLE_WRITE ? "Unable to write a temporary file in " : NULL;
+	if (!str_copys(why, what ? what : "Unable to read the message") ||
+	    (what && !str_cats(why, sk.dir)) || !str_cats(why, ": ") ||
+	    !str_cats(why, strerror(errno)) || !str_nul(why))
+		nomem();
+	return 0;
 }
 
 static int
 src_rewind(struct src *m)
 {
-	if (m->inmem) {
-		m->mpos = 0;
-		return 1;
-	}
-	if (lseek(0, 0, SEEK_SET) == -1)
+	if (lseek(m->fd, 0, SEEK_SET) == -1)
 		return 0;
-	buf_init(&m->b, 0, m->x, sizeof m->x, 0);
+	buf_init(&m->b, m->fd, m->x, sizeof m->x, 0);
 	return 1;
 }
 
@@ -255,29 +255,10 @@ src_rewind(struct src *m)
 static int
 src_piece(struct src *m, struct str *line, int *lf)
 {
-	size_t n, i;
 	int r;
 
 	line->len = 0;
 	*lf = 0;
-	if (m->inmem) {
-		if (m->mpos >= m->mem.len)
-			return 0;
-		n = m->mem.len - m->mpos;
-		if (n > PIECE_MAX)
-			n = PIECE_MAX;
-		i = str_chrb(m->mem.s + m->mpos, n, '\n');
-		if (!str_copyb(line, m->mem.s + m->mpos, i))
-			return -1;
-		m->mpos += i;
-		if (i < n) {
-			m->mpos++;
-			*lf = 1;
-			if (line->len > 0 && line->s[line->len - 1] == '\r')
-				line->len--;
-		}
-		return 1;
-	}
 	r = buf_getline(&m->b, line, '\n', PIECE_MAX);
 	if (r == 1) {
 		line->len--;
@@ -312,6 +293,19 @@ scan(struct src *m, struct qpmime *mi)
 
 /* --- SMTP output ----------------------------------------------------- */
 
+/* sink_init - to b, or only counted when b is NULL */
+static void
+sink_init(struct sink *s, struct buf *b)
+{
+	s->b = b;
+	s->n = 0;
+	s->bol = 1;
+	s->cr = 0;
+	s->form = QPMIME_TEXT;
+	s->broken = 0;
+	s->hold = 0;
+}
+
 static int
 sink_put(struct sink *s, const char *p, size_t n)
 {
@@ -319,21 +313,95 @@ sink_put(struct sink *s, const char *p, size_t n)
 	return s->b ? buf_put(s->b, p, n) : 1;
 }
 
-/* sink_dot - the dot that stuffs a line starting with one: sent, but
- * not counted (RFC 1870's size leaves stuffing dots out) */
+/* sink_lead - line[0..k) put, after the dot that stuffs a line starting
+ * with one: that dot is sent but not counted (RFC 1870's size leaves
+ * stuffing dots out) */
 static int
-sink_dot(struct sink *s)
+sink_lead(struct sink *s, size_t k)
 {
-	return s->b ? buf_put(s->b, ".", 1) : 1;
+	if (k == 0)
+		return 1;
+	if (s->bol && s->line[0] == '.' && s->b && !buf_put(s->b, ".", 1))
+		return 0;
+	s->bol = 0;
+	return sink_put(s, s->line, k);
 }
 
-/* sink_eol - end the line */
+/* sink_eol - end the line: what is held of it, then CRLF */
 static int
 sink_eol(struct sink *s)
 {
-	s->bol = 1;
+	size_t k = s->hold;
+
+	s->hold = 0;
 	s->cr = 0;
+	if (!sink_lead(s, k))
+		return 0;
+	s->bol = 1;
 	return sink_put(s, "\r\n", 2);
+}
+
+/* sink_break - line[] holds an octet more than a line may: its first
+ * part goes out as a line, the rest stays, as the form asks.  Text (a
+ * header above all) is folded before a blank that comes after something
+ * else (RFC 5322 2.2.3), or, with no such blank, broken by CRLF and a
+ * space, which then belongs to the text; quoted-printable gets a soft
+ * line break, "=" CRLF (RFC 2045 6.7), never inside an "=XX"; base64
+ * any line end, which its decoder skips (RFC 2045 6.8). */
+static int
+sink_break(struct sink *s)
+{
+	char *l = s->line;
+	size_t k, f, sp = 0;
+
+	if (s->form == QPMIME_QP) {
+		k = QPMIME_LINE - 1;	/* and the "=" */
+		if (l[k - 1] == '=')
+			k -= 1;
+		else if (l[k - 2] == '=')
+			k -= 2;
+	} else if (s->form == QPMIME_BASE64)
+		k = QPMIME_LINE;
+	else {
+		for (f = 0; f < s->hold && (l[f] == ' ' || l[f] == '\t'); f++)
+			;
+		for (k = QPMIME_LINE; k > f && l[k] != ' ' && l[k] != '\t'; k--)
+			;
+		if (k <= f) {
+			k = QPMIME_LINE;
+			sp = 1;
+		}
+	}
+	if (!sink_lead(s, k) || (s->form == QPMIME_QP && !sink_put(s, "=", 1)) ||
+	    !sink_put(s, "\r\n", 2))
+		return 0;
+	s->bol = 1;
+	s->broken++;
+	memmove(l + sp, l + k, s->hold - k);
+	if (sp)
+		l[0] = ' ';
+	s->hold = s->hold - k + sp;
+	return 1;
+}
+
+/* sink_seg - n bytes of the current line, none of them CR or LF */
+static int
+sink_seg(struct sink *s, const char *p, size_t n)
+{
+	size_t k;
+
+	while (n > 0) {
+		k = sizeof s->line - s->hold;
+		if (k > n)
+			k = n;
+		memcpy(s->line + s->hold, p, k);
+		s->hold += k;
+		p += k;
+		n -= k;
+		if (s->hold == sizeof s->line && !sink_break(s))
+			return 0;
+	}
+	return 1;
 }
 
 /* sink_text - text whose lines end in LF, as CRLF lines, dot-stuffed;
@@ -350,13 +418,10 @@ sink_text(struct sink *s, const char *p, size_t n, int eol)
 	if (s->cr && n > 0 && !sink_eol(s))
 		return 0;
 	while (n > 0) {
-		if (s->bol && p[0] == '.' && !sink_dot(s))
-			return 0;
 		for (i = 0; i < n && p[i] != '\n' && p[i] != '\r'; i++)
 			;
-		if (!sink_put(s, p, i))
+		if (!sink_seg(s, p, i))
 			return 0;
-		s->bol = 0;
 		if (i == n)
 			break;
 		if (p[i] == '\r' && i + 1 == n) {
@@ -376,26 +441,28 @@ sink_text(struct sink *s, const char *p, size_t n, int eol)
 	return 1;
 }
 
-/* message - the message as DATA content, converted to quoted-printable
- * when qp (the walker mi has learned the message); -1 reading fails,
- * 0 writing fails, 1 ok */
+/* message - the message as DATA content into s (sink_init'ed).  walk:
+ * the walker mi (which has learned the message) says what each piece
+ * is, and converts to quoted-printable the parts with a line too long,
+ * and (conv8) those with 8-bit bytes.  -1 reading fails, 0 writing
+ * fails, 1 ok */
 static int
-message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
+message(struct src *m, struct qpmime *mi, struct sink *s, int walk, int conv8)
 {
 	struct str line = STR_ZERO, enc = STR_ZERO;
 	unsigned add = 0;
-	int r, lf, bol = 1, act = QPMIME_COPY, res = 1;
-	size_t col = 0;
+	int r, lf, bol = 1, act = QPMIME_COPY, res = 1, cr = 0;
+	size_t col = 0, n;
 
 	if (!src_rewind(m))
 		return -1;
-	if (qp)
-		qpmime_rewind(mi);
-	s->bol = 1;
-	s->cr = 0;
+	if (walk)
+		qpmime_rewind(mi, conv8);
 	while ((r = src_piece(m, &line, &lf)) == 1) {
-		if (qp)
+		if (walk) {
 			act = qpmime_piece(mi, line.s, line.len, bol, &add);
+			s->form = mi->form;
+		}
 		if ((add & QPMIME_ADD_CTE) &&
 		    !sink_text(s, "Content-Transfer-Encoding: quoted-printable", 43, 1))
 			goto wfail;
@@ -404,10 +471,16 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 		if ((add & QPMIME_ADD_BLANK) && !sink_text(s, "", 0, 1))
 			goto wfail;
 		if (act == QPMIME_ENCODE) {
+			/* a CR that ends a piece is held: right before the
+			 * LF it is part of the line end, as src_piece has it */
 			enc.len = 0;
+			n = line.len;
+			if (cr && (n > 0 || !lf) && !qpenc_piece(&enc, "\r", 1, &col, 1))
+				nomem();
+			cr = !lf && n > 0 && line.s[n - 1] == '\r';
 			/* every piece as if it ended the line: a long line's
 			 * piece may end in a blank that does */
-			if (!qpenc_piece(&enc, line.s, line.len, &col, 1))
+			if (!qpenc_piece(&enc, line.s, n - (size_t)cr, &col, 1))
 				nomem();
 			if (!sink_text(s, enc.s, enc.len, lf))
 				goto wfail;
@@ -419,7 +492,7 @@ message(struct src *m, struct qpmime *mi, struct sink *s, int qp)
 	}
 	if (r == -1)
 		res = -1;
-	else if (!s->bol && !sink_eol(s))
+	else if ((s->hold > 0 || !s->bol || s->cr) && !sink_eol(s))
 		res = 0;
 	str_free(&line);
 	str_free(&enc);
@@ -825,7 +898,7 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 	struct sink s;
 	char num[FMT_ULONG + 1];
 	unsigned ext;
-	int code, i, accepted = 0, pipe, qp, rcode, res, tls = 0, utf8;
+	int code, i, accepted = 0, pipe, conv8, walk, rcode, res, tls = 0, utf8;
 
 	ext = hello(sm, cf, r, nr);
 	if (policy != TLS_NONE) {
@@ -847,12 +920,14 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 	if (cf->have_auth && !auth(sm, cf, ext, tls || loopback, r, nr, errs))
 		return 0;
 	pipe = (ext & SMTPEXT_PIPELINING) != 0;
-	qp = mi->any && !(ext & SMTPEXT_8BITMIME);
+	/* 8-bit parts to quoted-printable for a server without 8BITMIME;
+	 * lines too long for SMTP made shorter for any server */
+	conv8 = mi->any && !(ext & SMTPEXT_8BITMIME);
+	walk = conv8 || mi->longline;
 
 	/* count what DATA will carry, for SIZE */
-	s.b = NULL;
-	s.n = 0;
-	if ((res = message(m, mi, &s, qp)) == -1)
+	sink_init(&s, NULL);
+	if ((res = message(m, mi, &s, walk, conv8)) == -1)
 		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
 
 	/* RFC 6531: an address beyond ASCII only to a server that says
@@ -950,9 +1025,8 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 			nomem();
 		quit(sm, r, nr, code >= 500 ? 'D' : 'Z', &t);
 	}
-	s.b = &sm->out;
-	s.n = 0;
-	res = message(m, mi, &s, qp);
+	sink_init(&s, &sm->out);
+	res = message(m, mi, &s, walk, conv8);
 	if (res == -1) {
 		/* nothing sensible can follow a half message: hang up */
 		(void)close(sm->fd);
@@ -963,7 +1037,8 @@ session(struct smtp *sm, const struct config *cf, struct src *m, struct qpmime *
 		lost(sm, r, nr);
 	said(sm, &t);
 	if (code < 300) {
-		if (!str_cats(&t, qp ? " (converted to quoted-printable)" : ""))
+		if (!str_cats(&t, walk && mi->convany ? " (converted to quoted-printable)" : "") ||
+		    !str_cats(&t, s.broken ? " (long lines broken)" : ""))
 			nomem();
 		quit(sm, r, nr, 'K', &t);
 	}
@@ -1462,7 +1537,7 @@ main(int argc, char **argv)
 	struct config cf;
 	struct rcpt *r;
 	struct cand c[CAND_MAX];
-	struct str host = STR_ZERO, relay = STR_ZERO, errs = STR_ZERO;
+	struct str host = STR_ZERO, relay = STR_ZERO, errs = STR_ZERO, why = STR_ZERO;
 	struct dns_ip lit;
 	unsigned long port = 25;
 	size_t nc = 0, i, j;
@@ -1491,7 +1566,9 @@ main(int argc, char **argv)
 		fail(r, nr, 'Z', "Unable to switch to the home directory: ", strerror(errno), NULL);
 	memset(&cf, 0, sizeof cf);
 	config(&cf, r, nr);
-	if (!src_open(&m) || !scan(&m, &mi))
+	if (!src_open(&m, &why))
+		fail(r, nr, 'Z', why.s, NULL, NULL);
+	if (!scan(&m, &mi))
 		fail(r, nr, 'Z', "Unable to read the message: ", strerror(errno), NULL);
 
 	/* where to: a literal, a route's relay, or the MX records */

@@ -60,8 +60,8 @@
 #define LOAD_RETRY 10		/* seconds before unreadable queue files are read again */
 #define LOAD_RETRYMAX 3600	/* the most that delay doubles to */
 #define ENVMAX (110UL * 1024 * 1024)	/* qmail-queue's bound on an envelope */
-#define MESSHEAD (DSN_HEADMAX + 4096)
 #define BOUNCEMAX (64UL * 1024 * 1024)	/* bytes of bounce/ID reported on */
+#define HEADREAD (4UL * 1024 * 1024)	/* bytes of a message read for its header */
 
 enum { PENDING, BUSY, DONE };
 
@@ -859,6 +859,43 @@ count_nul(const char *p, size_t n)
 	return c;
 }
 
+/* quote_header - the header of the message file fn, quoted for a bounce
+ * into h: read to its end, or HEADREAD bytes of it (lib/dsn keeps
+ * DSN_HEADMAX bytes of it; the bound keeps a message without an empty
+ * line from holding up the scheduler while it is read).  Without its
+ * message file a failure is still reported, headerless.  1, or 0 when
+ * the file cannot be read (said) */
+static int
+quote_header(struct dsn_head *h, const char *fn)
+{
+	char buf[65536];
+	unsigned long read = 0;
+	long got;
+	int fd, r = 1;
+
+	if ((fd = open(fn, O_RDONLY | O_CLOEXEC)) == -1 && errno != ENOENT) {
+		warn_sys("unable to open ", fn);
+		return 0;
+	}
+	while (fd != -1 && r == 1 && read < HEADREAD) {
+		if ((got = fd_read(fd, buf, sizeof buf, 0)) == -1) {
+			warn_sys("unable to read ", fn);
+			(void)close(fd);	/* read-only */
+			return 0;
+		}
+		if (got == 0)
+			break;
+		read += (unsigned long)got;
+		if ((r = dsn_head_add(h, buf, (size_t)got)) == -1)
+			die_nomem();
+	}
+	if (fd != -1)
+		(void)close(fd);	/* read-only */
+	if (!dsn_head_end(h))
+		die_nomem();
+	return 1;
+}
+
 /* read_bounce - bounce/ID into raw, at most BOUNCEMAX bytes: 1, 0 when
  * there is none, -1 with errno.  *cut is 1 when the file goes on, and
  * *restnul then counts the NUL bytes after the first BOUNCEMAX: with
@@ -953,7 +990,7 @@ static int bounce_due;		/* schedule() left reports to make now */
  * after a crash every report is made again (at worst twice, never lost) */
 struct bouncing {
 	struct str raw;		/* bounce/ID; rec points into it */
-	struct str mess;	/* the message's header */
+	struct dsn_head head;	/* the message's header, quoted */
 	struct str from, to;
 	struct qbounce *rec;
 	size_t k;		/* records, without repeats */
@@ -969,7 +1006,7 @@ bouncing_free(struct bouncing *bs)
 	if (bs == NULL)
 		return;
 	str_free(&bs->raw);
-	str_free(&bs->mess);
+	dsn_head_free(&bs->head);
 	str_free(&bs->from);
 	str_free(&bs->to);
 	free(bs->rec);
@@ -988,10 +1025,11 @@ bounce_begin(struct msg *m)
 	unsigned long restnul, total;
 	struct qbounce b;
 	char idb[FMT_ULONG + 1], nb[FMT_ULONG + 1];
-	int r, ret = 0, fd, cut;
+	int r, ret = 0, cut;
 
 	if ((bs = calloc(1, sizeof *bs)) == NULL)
 		die_nomem();
+	dsn_head_init(&bs->head);
 	path(&fn, "bounce", m->id);
 	if ((r = read_bounce(fn.s, &bs->raw, &cut, &restnul)) != 1) {
 		if (r == 0)
@@ -1046,26 +1084,8 @@ bounce_begin(struct msg *m)
 	bs->each = is_verp(m->sender);
 	bs->step = bs->each ? 1 : bs->k;
 	path(&fn, "mess", m->id);
-	if (!str_readyplus(&bs->mess, MESSHEAD))
-		die_nomem();
-	if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC)) == -1 && errno != ENOENT) {
-		warn_sys("unable to open ", fn.s);
+	if (!quote_header(&bs->head, fn.s))
 		goto out;
-	}
-	/* without its message file a failure is still reported, headerless */
-	for (; fd != -1;) {
-		long got = fd_read(fd, bs->mess.s + bs->mess.len, MESSHEAD - bs->mess.len, 0);
-
-		if (got == -1) {
-			warn_sys("unable to read ", fn.s);
-			(void)close(fd);	/* read-only */
-			goto out;
-		}
-		if (got == 0 || (bs->mess.len += (size_t)got) == MESSHEAD)
-			break;
-	}
-	if (fd != -1)
-		(void)close(fd);	/* read-only */
 	m->bs = bs;
 	bs = NULL;
 	ret = 2;
@@ -1111,7 +1131,7 @@ bounce_more(struct msg *m)
 		d.dbl = m->sender[0] == 0;
 		d.more = bs->each ? 0 : bs->more;
 		out.len = 0;
-		if (!dsn_build(&out, &d, bs->rec + bs->sent, bs->step, bs->mess.s, bs->mess.len)) {
+		if (!dsn_report(&out, &d, bs->rec + bs->sent, bs->step, &bs->head)) {
 			if (errno == ENOMEM)
 				die_nomem();
 			warn_sys("unable to build the bounce for msg ", ul(idb, m->id));

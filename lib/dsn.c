@@ -68,26 +68,6 @@ dsn_status(const char *text, size_t n, int perm, char out[16])
 	out[5] = 0;
 }
 
-/* header_end - the length of the header of mess: the lines before the
- * first empty one (LF, or CR LF, for a message stored with CRLF), cut
- * to DSN_HEADMAX at a line boundary; 0 when the first line is empty */
-static size_t
-header_end(const char *m, size_t n)
-{
-	size_t i, start = 0;
-
-	for (i = 0; i < n; i++) {
-		if (m[i] != '\n')
-			continue;
-		if (i == start || (i == start + 1 && m[start] == '\r'))
-			return start;	/* the empty line */
-		if (i + 1 > DSN_HEADMAX)
-			return start;
-		start = i + 1;
-	}
-	return n <= DSN_HEADMAX ? n : start;	/* no body at all */
-}
-
 /* remote_said - text is an SMTP reply as qmail-remote reports it,
  * "Remote host NAME (IP) said: REPLY": 1 with NAME and the offset of
  * REPLY, else 0 (a failure decided here, or before any server answered) */
@@ -118,34 +98,185 @@ cats(struct str *o, const char *s)
 	return str_cats(o, s);
 }
 
-/* quote_header - the header m[0..h) as it can travel in a report: NUL,
- * CR and the other control bytes except TAB dropped, lines cut at
- * HEADLINEMAX octets, LF line ends; *eight is 1 when a byte over 127
- * is left (RFC 6533: then the part is message/global-headers) */
-static int
-quote_header(struct str *o, const char *m, size_t h, int *eight)
+/* --- the quoted header --- */
+
+enum { H_BOL, H_BOLCR, H_MID };
+
+/* the fields kept back for when the cap bites */
+static const char *const keep[] = { "from", "to", "subject", "date", "message-id" };
+#define NKEEP (sizeof keep / sizeof keep[0])
+
+void
+dsn_head_init(struct dsn_head *h)
 {
-	size_t i, col = 0;
+	h->out = (struct str)STR_ZERO;
+	h->field = (struct str)STR_ZERO;
+	h->whole = h->col = 0;
+	h->taken = 0;
+	h->state = H_BOL;
+	h->over = h->full = h->ended = 0;
+}
 
-	*eight = 0;
-	for (i = 0; i < h; i++) {
-		unsigned char c = (unsigned char)m[i];
+void
+dsn_head_free(struct dsn_head *h)
+{
+	str_free(&h->out);
+	str_free(&h->field);
+}
 
+/* kind - which of keep[] the field f[0..n) is (its name, blanks, ':'),
+ * else -1 */
+static int
+kind(const char *f, size_t n)
+{
+	size_t i, k, l;
+
+	for (i = 0; i < NKEEP; i++) {
+		l = strlen(keep[i]);
+		if (n <= l || !str_caseeqb(f, keep[i], l))
+			continue;
+		for (k = l; k < n && (f[k] == ' ' || f[k] == '\t'); k++)
+			;
+		if (k < n && f[k] == ':')
+			return (int)i;
+	}
+	return -1;
+}
+
+/* unquoted - how many of keep[] are not quoted yet, but for kind k */
+static size_t
+unquoted(unsigned taken, int k)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < NKEEP; i++)
+		if (!(taken >> i & 1) && (int)i != k)
+			c++;
+	return c;
+}
+
+/* take_field - the field read is quoted, as much of it in whole lines as
+ * fits the room left (the five kept back for, when not quoted yet) */
+static int
+take_field(struct dsn_head *h)
+{
+	struct str *f = &h->field;
+	size_t room, want, k;
+	int kd, first;
+
+	if (f->len == 0)
+		return 1;
+	kd = kind(f->s, f->len);
+	first = kd >= 0 && !(h->taken >> kd & 1);
+	k = 0;
+	if (first || !h->full) {
+		/* out.len stays within DSN_HEADMAX less the room kept back,
+		 * so a first one of the five finds DSN_KEEPROOM at least */
+		want = unquoted(h->taken, first ? kd : -1) * DSN_KEEPROOM + h->out.len;
+		room = want < DSN_HEADMAX ? DSN_HEADMAX - want : 0;
+		k = f->len;
+		if (k > room) {
+			while (room > 0 && f->s[room - 1] != '\n')
+				room--;
+			k = room;
+			h->full = 1;
+		}
+	}
+	if (first)
+		h->taken |= 1U << kd;
+	f->len = 0;
+	h->whole = 0;
+	h->over = 0;
+	return str_catb(&h->out, f->s, k);
+}
+
+/* end_line - the line in field ends; an empty one is left out */
+static int
+end_line(struct dsn_head *h)
+{
+	struct str *f = &h->field;
+
+	if (h->col > 0 && !h->over && !str_catc(f, '\n'))
+		return 0;
+	h->col = 0;
+	/* past the cap it could never be quoted whole: its first lines are
+	 * kept, the others dropped */
+	if (f->len > DSN_HEADMAX) {
+		f->len = h->whole;
+		h->over = 1;
+	}
+	h->whole = f->len;
+	return 1;
+}
+
+int
+dsn_head_add(struct dsn_head *h, const char *p, size_t n)
+{
+	size_t i;
+
+	if (h->ended)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (h->state == H_BOLCR) {
+			/* CR LF: the empty line; a CR, then more: a field's */
+			if (c == '\n') {
+				h->ended = 1;
+				return take_field(h) ? 0 : -1;
+			}
+			if (!take_field(h))
+				return -1;
+			h->state = H_MID;
+		} else if (h->state == H_BOL) {
+			if (c == '\n') {
+				h->ended = 1;
+				return take_field(h) ? 0 : -1;
+			}
+			if (c == '\r') {
+				h->state = H_BOLCR;
+				continue;
+			}
+			/* a line that starts with a blank continues the field */
+			if (c != ' ' && c != '\t' && !take_field(h))
+				return -1;
+			h->state = H_MID;
+		}
 		if (c == '\n') {
-			col = 0;
-			if (!str_catc(o, '\n'))
-				return 0;
+			if (!end_line(h))
+				return -1;
+			h->state = H_BOL;
 			continue;
 		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f || col >= HEADLINEMAX)
+		if ((c < 0x20 && c != '\t') || c == 0x7f || h->col >= HEADLINEMAX || h->over)
 			continue;
-		if (c > 0x7f)
-			*eight = 1;
-		if (!str_catc(o, (char)c))
-			return 0;
-		col++;
+		if (!str_catc(&h->field, (char)c))
+			return -1;
+		h->col++;
 	}
-	return o->len == 0 || o->s[o->len - 1] == '\n' || str_catc(o, '\n');
+	return 1;
+}
+
+int
+dsn_head_end(struct dsn_head *h)
+{
+	if (!h->ended && h->state == H_MID && !end_line(h))
+		return 0;
+	h->ended = 1;
+	return take_field(h);
+}
+
+/* eightbit - a byte over 127 in h (RFC 6533: then the part is
+ * message/global-headers) */
+static int
+eightbit(const struct str *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->len; i++)
+		if ((unsigned char)h->s[i] > 0x7f)
+			return 1;
+	return 0;
 }
 
 /* new_boundary - "lanmail-dsn-" and BNDRAND random bytes in hex: the
@@ -192,18 +323,16 @@ static int build(struct str *, const struct dsn *, const struct qbounce *, size_
     const struct str *, int, const struct str *);
 
 int
-dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
-    const char *mess, size_t messlen)
+dsn_report(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
+    const struct dsn_head *h)
 {
-	struct str bnd = STR_ZERO, head = STR_ZERO;
-	int eight, tries, ok = 0;
+	struct str bnd = STR_ZERO;
+	int eight = eightbit(&h->out), tries, ok = 0;
 
-	if (!quote_header(&head, mess, header_end(mess, messlen), &eight))
-		goto out;
 	/* the report's own four delimiter lines and no other: a quoted
 	 * line that happens to match would end a part early */
 	for (tries = 0; tries < BNDTRIES; tries++) {
-		if (!new_boundary(&bnd) || !build(o, d, r, n, &head, eight, &bnd))
+		if (!new_boundary(&bnd) || !build(o, d, r, n, &h->out, eight, &bnd))
 			goto out;
 		if (delimiters(o->s, o->len, &bnd) == 4) {
 			ok = 1;
@@ -213,7 +342,20 @@ dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
 	errno = EAGAIN;
 out:
 	str_free(&bnd);
-	str_free(&head);
+	return ok;
+}
+
+int
+dsn_build(struct str *o, const struct dsn *d, const struct qbounce *r, size_t n,
+    const char *mess, size_t messlen)
+{
+	struct dsn_head h;
+	int ok;
+
+	dsn_head_init(&h);
+	ok = dsn_head_add(&h, mess, messlen) != -1 && dsn_head_end(&h) &&
+	    dsn_report(o, d, r, n, &h);
+	dsn_head_free(&h);
 	return ok;
 }
 

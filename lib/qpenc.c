@@ -181,17 +181,22 @@ qpmime_init(struct qpmime *m)
 }
 
 void
-qpmime_rewind(struct qpmime *m)
+qpmime_rewind(struct qpmime *m, int conv8)
 {
 	size_t i;
 
 	m->rewrite = 1;
 	m->inhead = m->first = 1;
 	m->cur = m->drop = m->inleaf = m->conv = m->mimever = 0;
-	m->entity = m->depth = m->ctn = m->cten = 0;
+	m->form = m->bodyform = QPMIME_TEXT;
+	m->entity = m->depth = m->ctn = m->cten = m->col = 0;
 	m->ct[0] = m->cte[0] = 0;
-	for (i = 0; i < sizeof m->okbit; i++)
-		m->okbit[i] &= m->bit8[i];	/* now: to be converted */
+	m->convany = 0;
+	for (i = 0; i < sizeof m->okbit; i++) {
+		m->convbit[i] = m->okbit[i] & ((conv8 ? m->bit8[i] : 0) | m->longbit[i]);
+		if (m->convbit[i])
+			m->convany = 1;
+	}
 }
 
 /* endhead - the header of the current entity ended */
@@ -204,20 +209,25 @@ endhead(struct qpmime *m, unsigned *add)
 	m->inhead = 0;
 	m->inleaf = 0;
 	m->conv = 0;
+	m->bodyform = QPMIME_TEXT;	/* a preamble, or no encoding */
 	if (startword(m->ct, m->ctn, "multipart") && (bn = boundary(m->ct, m->ctn, b)) > 0 &&
 	    m->depth < QPMIME_DEPTH) {
 		memcpy(m->bnd[m->depth], b, bn + 1);
 		m->bndn[m->depth++] = bn;
 	} else {
 		m->inleaf = 1;
+		if (startword(m->cte, m->cten, "base64"))
+			m->bodyform = QPMIME_BASE64;
+		else if (startword(m->cte, m->cten, "quoted-printable"))
+			m->bodyform = QPMIME_QP;
 		if (!m->rewrite && qpenc_convertible(m->ct, m->ctn, m->cte, m->cten))
 			setbit(m->okbit, m->entity);
-		if (m->rewrite && bit(m->okbit, m->entity)) {
+		if (m->rewrite && bit(m->convbit, m->entity)) {
 			m->conv = 1;
 			*add |= QPMIME_ADD_CTE;
 		}
 	}
-	if (m->rewrite && m->entity == 0 && !m->mimever)
+	if (m->rewrite && m->entity == 0 && !m->mimever && m->convany)
 		*add |= QPMIME_ADD_MIMEVER;
 }
 
@@ -231,8 +241,11 @@ body(struct qpmime *m, const char *p, size_t n)
 				m->any = 1;
 			setbit(m->bit8, m->entity);
 		}
+		if (m->inleaf && m->col > QPMIME_LINE)
+			setbit(m->longbit, m->entity);
 		return QPMIME_COPY;
 	}
+	m->form = m->bodyform;
 	return m->conv ? QPMIME_ENCODE : QPMIME_COPY;
 }
 
@@ -266,12 +279,17 @@ qpmime_piece(struct qpmime *m, const char *p, size_t n, int bol, unsigned *add)
 	*add = 0;
 	if (has8(p, n))
 		m->has8 = 1;
+	m->col = bol ? n : m->col + n;
+	if (m->col > QPMIME_LINE)
+		m->longline = 1;
+	m->form = QPMIME_TEXT;
 	if (!bol)
 		return m->inhead ? (m->drop ? QPMIME_DROP : QPMIME_COPY) : body(m, p, n);
 	for (d = m->depth; d > 0; d--) {
 		if ((k = delimiter(p, n, m->bnd[d - 1], m->bndn[d - 1])) == 0)
 			continue;
 		m->inleaf = m->conv = m->drop = 0;
+		m->bodyform = QPMIME_TEXT;
 		if (k == 2) {
 			/* the end of that multipart: its epilogue follows */
 			m->depth = d - 1;
@@ -314,7 +332,7 @@ qpmime_piece(struct qpmime *m, const char *p, size_t n, int bol, unsigned *add)
 		m->cur = 2;
 		m->cten = 0;
 		keep(m->cte, &m->cten, p + v, n - v);
-		m->drop = m->rewrite && bit(m->okbit, m->entity);
+		m->drop = m->rewrite && bit(m->convbit, m->entity);
 	} else if (m->entity == 0 && qpenc_field(p, n, "MIME-Version"))
 		m->mimever = 1;
 	return m->drop ? QPMIME_DROP : QPMIME_COPY;

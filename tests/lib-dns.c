@@ -385,6 +385,61 @@ test_smtpreply(void)
 	smtpreply_free(&r);
 }
 
+/* walk - both passes of the MIME walker over msg (pieces of at most 512
+ * bytes), the second with conv8: per piece of the second, 'e' encode,
+ * 'd' drop, else its form ('t', 'q', 'b'); and what was added ('+') */
+static void
+walk(struct qpmime *m, const char *msg, int conv8, char *out, size_t outn)
+{
+	size_t n = strlen(msg), i, e, k = 0;
+	unsigned add;
+	int pass, bol, act;
+
+	qpmime_init(m);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			qpmime_rewind(m, conv8);
+		for (i = 0, bol = 1; i < n; ) {
+			for (e = i; e < n && e - i < 512 && msg[e] != '\n'; e++)
+				;
+			act = qpmime_piece(m, msg + i, e - i, bol, &add);
+			if (pass == 1 && k + 3 < outn) {
+				if (add)
+					out[k++] = '+';
+				out[k++] = act == QPMIME_ENCODE ? 'e' : act == QPMIME_DROP ? 'd' :
+				    "tqb"[m->form];
+			}
+			bol = e < n && msg[e] == '\n';
+			i = bol ? e + 1 : e;
+		}
+	}
+	out[k] = 0;
+}
+
+static void
+test_qpmime(void)
+{
+	static struct qpmime m;
+	static char msg[8192];
+	char got[100];
+
+	/* a long line: its part converted whatever the server offers,
+	 * base64 and quoted-printable parts only broken, as their form says */
+	snprintf(msg, sizeof msg, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n"
+	    "--B\nContent-Type: text/plain\nContent-Transfer-Encoding: 7bit\n\n%01200d\n"
+	    "--B\nContent-Transfer-Encoding: base64\n\n%01200d\n"
+	    "--B\nContent-Transfer-Encoding: quoted-printable\n\nshort\n--B--\n", 0, 0);
+	walk(&m, msg, 0, got, sizeof got);
+	ok(m.longline && !m.any && m.convany, "a line over 998 octets learned; its part to convert");
+	ok(strcmp(got, "tttttd+teeetttbbbtttqt") == 0,
+	    "long line: 7bit part encoded (its CTE replaced), base64 and qp parts keep their form: %s", got);
+	walk(&m, "Subject: x\n\ncaf\303\251\n", 0, got, sizeof got);
+	ok(!m.longline && m.any && !m.convany && strcmp(got, "ttt") == 0,
+	    "8-bit to a server with 8BITMIME: nothing converted, no MIME-Version added: %s", got);
+	walk(&m, "Subject: x\n\ncaf\303\251\n", 1, got, sizeof got);
+	ok(m.convany && strcmp(got, "t+te") == 0, "8-bit without it: converted, MIME-Version added: %s", got);
+}
+
 static void
 test_qpenc(void)
 {
@@ -580,6 +635,7 @@ main(void)
 	test_getname();
 	test_smtpreply();
 	test_qpenc();
+	test_qpmime();
 	test_resolver();
 	return tap_done();
 }

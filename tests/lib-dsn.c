@@ -118,6 +118,119 @@ header_tests(const struct dsn *d, const struct qbounce *r)
 	str_free(&h);
 }
 
+/* quoted - the text/rfc822-headers part of out, into q */
+static int
+quoted(const struct str *out, struct str *q)
+{
+	static const char pre[] = "Content-Type: text/rfc822-headers\n\n";
+	size_t i, e;
+
+	for (i = 0; i + sizeof pre - 1 <= out->len; i++)
+		if (memcmp(out->s + i, pre, sizeof pre - 1) == 0)
+			break;
+	if (i + sizeof pre - 1 > out->len)
+		return 0;
+	i += sizeof pre - 1;
+	for (e = i; e + 3 <= out->len; e++)
+		if (memcmp(out->s + e, "\n--", 3) == 0)
+			break;
+	q->len = 0;
+	return str_catb(q, out->s + i, e - i) && str_nul(q);
+}
+
+/* maxline - the longest line of q, its LF left out */
+static size_t
+maxline(const struct str *q)
+{
+	size_t i, col = 0, m = 0;
+
+	for (i = 0; i < q->len; i++) {
+		col = q->s[i] == '\n' ? 0 : col + 1;
+		if (col > m)
+			m = col;
+	}
+	return m;
+}
+
+/* the whole header is read, however long: lines cut, the total capped,
+ * From, To, Subject, Date and Message-ID kept when the cap bites */
+static void
+big_header_tests(const struct dsn *d, const struct qbounce *r)
+{
+	struct str h = STR_ZERO, out = STR_ZERO, q = STR_ZERO, a = STR_ZERO;
+	struct dsn_head hd;
+	size_t i;
+	int same = 1;
+
+	/* a first field of 70 KB: the ones after it are not lost */
+	(void)str_cats(&h, "Received: from x\nX-Huge: ");
+	for (i = 0; i < 70000; i++)
+		(void)str_catc(&h, 'h');
+	(void)str_cats(&h, "\nFrom: a@b.test\nSubject: after the huge one\nMessage-ID: <m@b.test>\n\nbody\n");
+	ok(dsn_build(&out, d, r, 1, h.s, h.len) == 1 && quoted(&out, &q), "a 70 KB field: built");
+	ok(has(&q, "Received: from x\nX-Huge: hhh") && line_len(&q, "\nX-Huge: ") == 998 &&
+	    has(&q, "hhh\nFrom: a@b.test\nSubject: after the huge one\nMessage-ID: <m@b.test>\n") &&
+	    !has(&q, "body"), "a 70 KB field: cut at 998 octets, every field after it quoted");
+
+	/* 200 Received lines of 998 octets, then the five: the cap bites */
+	h.len = 0;
+	for (i = 0; i < 200; i++) {
+		size_t start = h.len;
+
+		(void)str_cats(&h, "Received: from hop");
+		(void)str_catulong(&h, (unsigned long)i + 1000);
+		while (h.len - start < 998)
+			(void)str_catc(&h, 'r');
+		(void)str_catc(&h, '\n');
+	}
+	(void)str_cats(&h, "X-After: dropped\nTo: t@b.test,\n  u@b.test\nFrom: f@b.test\n"
+	    "Date: Mon, 1 Jan 2024 00:00:00 +0000\nSubject: five\nMessage-ID: <five@b.test>\n"
+	    "To: second@b.test\n\nbody\n");
+	ok(dsn_build(&out, d, r, 1, h.s, h.len) == 1 && quoted(&out, &q), "a 200 KB header: built");
+	ok(q.len <= DSN_HEADMAX && q.len > DSN_HEADMAX - 6 * 1000,
+	    "the quoted header: at most DSN_HEADMAX bytes, nearly all used");
+	ok(maxline(&q) <= 998 && q.len > 0 && q.s[q.len - 1] == '\n' && !has(&q, "\n\n"),
+	    "whole lines of at most 998 octets, no empty line");
+	ok(memcmp(q.s, "Received: from hop1000r", 23) == 0 && has(&q, "\nReceived: from hop1050r") &&
+	    !has(&q, "hop1199") && !has(&q, "X-After") && !has(&q, "second@"),
+	    "the first Received lines kept in order, those past the cap and later fields left out");
+	ok(has(&q, "\nTo: t@b.test,\n  u@b.test\nFrom: f@b.test\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+	    "Subject: five\nMessage-ID: <five@b.test>\n"),
+	    "From, To (with its continuation), Subject, Date and Message-ID kept, in order");
+
+	/* the same a byte at a time */
+	dsn_head_init(&hd);
+	for (i = 0; i < h.len && dsn_head_add(&hd, h.s + i, 1) == 1; i++)
+		;
+	ok(dsn_head_add(&hd, "more", 4) == 0 && dsn_head_end(&hd) && dsn_report(&out, d, r, 1, &hd) &&
+	    quoted(&out, &a) && a.len == q.len && memcmp(a.s, q.s, q.len) == 0,
+	    "fed a byte at a time: the same quoted header, and the end of the header said");
+	dsn_head_free(&hd);
+
+	/* one field of many continuation lines past the cap: its first
+	 * lines, whole, and the five after it */
+	h.len = 0;
+	(void)str_cats(&h, "X-Many: 0\n");
+	for (i = 0; i < 20000; i++)
+		(void)str_cats(&h, " continued line\n");
+	(void)str_cats(&h, "Subject: still here\n\n");
+	ok(dsn_build(&out, d, r, 1, h.s, h.len) == 1 && quoted(&out, &q) && q.len <= DSN_HEADMAX &&
+	    memcmp(q.s, "X-Many: 0\n continued line\n", 26) == 0 &&
+	    has(&q, " continued line\nSubject: still here\n"),
+	    "a field of 20000 lines: cut at a line, the Subject after it kept");
+	for (i = 10; i + 16 <= q.len - 20 && same; i += 16)
+		same = memcmp(q.s + i, " continued line\n", 16) == 0;
+	ok(same && i == q.len - 20, "no line cut in the middle");
+
+	/* a line that is empty once its control bytes are gone */
+	ok(dsn_build(&out, d, r, 1, "A: 1\n\001\002\nB: 2\n\nbody\n", 21) == 1 && quoted(&out, &q) &&
+	    strcmp(q.s, "A: 1\nB: 2\n") == 0, "a line of control bytes only: left out, not an end");
+	str_free(&h);
+	str_free(&out);
+	str_free(&q);
+	str_free(&a);
+}
+
 int
 main(void)
 {
@@ -186,6 +299,7 @@ main(void)
 	    "remote failure before any reply: no Remote-MTA");
 	boundary_tests(&d, r);
 	header_tests(&d, r);
+	big_header_tests(&d, r);
 	d.more = 5;
 	ok(dsn_build(&out, &d, r, 1, mess, strlen(mess)) == 1 &&
 	    has(&out, "\n5 more recipients failed as well;"), "recipients left out are counted");

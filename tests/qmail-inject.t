@@ -240,6 +240,44 @@ try:
     t.is_((rc, m), (100, None), "sender over 1000 bytes: 100")
     rc, m, snd, rc_, err = captured(["r@x.y"], "X-Big: " + "a" * (1 << 20) + "\n\nb\n")
     t.ok(rc == 100 and m is None and "header is longer" in err, "header over 1 MiB: 100")
+
+    # the 1 MiB mark inside a field name: the rest of the header is no
+    # body, and its recipients are not lost; sendmail -t the same
+    def filler(n):
+        """header lines of exactly n bytes (LF included)"""
+        lines = []
+        while n > 0:
+            k = min(n, 1000)
+            if n - k and n - k < 10:
+                k -= 10
+            lines.append("X-F: " + "f" * (k - 6) + "\n")
+            n -= k
+        return "".join(lines)
+    HEADMAX = 1 << 20
+    for cut in (1, 2, 7):
+        hdr = "To: bob@x.y\n" + filler(HEADMAX - 12 - cut) + "Cc: carol@x.y\nSubject: s\n"
+        rc, m, snd, rcpts, err = captured(["-t"], hdr + "\nbody\n", prog=SENDMAIL)
+        t.ok(rc == 100 and m is None and "header is longer" in err,
+             "sendmail -t: the 1 MiB mark %d byte(s) into a Cc line: 100, nothing queued (%d %r)"
+             % (cut, rc, rcpts))
+    hdr = "To: bob@x.y\n" + "".join("X-Header-%06d: v\n" % i for i in range(200000))
+    rc, m, snd, rcpts, err = captured([], hdr + "Cc: carol@x.y\n\nbody\n")
+    t.ok(rc == 100 and m is None and "header is longer" in err,
+         "a header of 200000 lines (3.8 MB): 100, nothing queued (%d)" % rc)
+    # a header of exactly 1 MiB is not too long, nor is a long body line
+    # that starts the body without an empty line
+    hdr = "To: bob@x.y\n" + filler(HEADMAX - 12 - 14) + "Cc: carol@x.y\n"
+    rc, m, snd, rcpts, err = captured([], hdr + "\nbody\n")
+    t.ok(rc == 0 and rcpts == ["bob@x.y", "carol@x.y"] and ("\nCc: carol@x.y\n" in head(m) + "\n"),
+         "a header of exactly 1048576 bytes: queued, every recipient (%d %r)" % (rc, rcpts))
+    long_ = "a long line, no field " + "y" * (1 << 21)
+    rc, m, snd, rcpts, err = captured([], "To: bob@x.y\n" + long_ + "\nend\n")
+    t.ok(rc == 0 and m and m.endswith("\n\n" + long_ + "\nend\n") and rcpts == ["bob@x.y"],
+         "a 2 MiB line that is no field starts the body (%d)" % rc)
+    hdr = "To: bob@x.y\n" + filler(HEADMAX - 12 - 5)
+    rc, m, snd, rcpts, err = captured([], hdr + "body starts here, no empty line " + "z" * 100 + "\n")
+    t.ok(rc == 0 and m and m.endswith("\n\nbody starts here, no empty line " + "z" * 100 + "\n"),
+         "the 1 MiB mark inside a body line that is plainly no field: the body (%d)" % rc)
     rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", {"QQEXIT": "31"})
     t.ok(rc == 100 and "exit code 31" in err, "queue program refuses (31): 100")
     rc, m, snd, rc_, err = captured(["r@x.y"], "b\n", {"QQEXIT": "53"})

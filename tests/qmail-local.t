@@ -71,15 +71,16 @@ def setup(files):
 
 def run(home, local="joe", dash="", ext="", domain="example.org", sender=SENDER,
         default="./Maildir/", msg=MSG, opts=(), qq_exit=None, pipe=False, user="joe", timeout=30,
-        qq=RECORDER):
+        qq=RECORDER, env_extra=None, wrap=()):
     rec = t.tmpdir("ql-rec.")
     env = dict(os.environ)
+    env.update(env_extra or {})
     env["QMAILQUEUE"] = qq
     env["QQ_RECORD"] = rec
     env.pop("QQ_EXIT", None)
     if qq_exit is not None:
         env["QQ_EXIT"] = str(qq_exit)
-    argv = [QL] + list(opts) + [user, home, local, dash, ext, domain, sender, default]
+    argv = list(wrap) + [QL] + list(opts) + [user, home, local, dash, ext, domain, sender, default]
     if pipe:
         p = subprocess.run(argv, input=msg, capture_output=True, env=env, timeout=timeout)
     else:
@@ -449,6 +450,10 @@ CASES += [
      lambda r: maildir(r) == [FULLMD] and mbox_ok(mbox_bytes(r))),
     ("message on a pipe is read once and delivered twice", {"Maildir/": "", ".qmail": "./Maildir/\n|cat > prog.out\n"}, {"pipe": True}, 0, "",
      lambda r: maildir(r) == [FULLMD] and readfile(r, "prog.out") == MSG),
+    ("message on a pipe, $TMPDIR missing: the copy is made in /tmp",
+     {"Maildir/": "", ".qmail": "./Maildir/\n|cat > prog.out\n"},
+     {"pipe": True, "env_extra": {"TMPDIR": "/nonexistent/tmp"}}, 0, "",
+     lambda r: maildir(r) == [FULLMD] and readfile(r, "prog.out") == MSG),
     ("-n prints the instructions and delivers nothing",
      {"Maildir/": "", ".qmail": "# c\n./Maildir/\n|prog arg\nbob@x.example\n&carol@y.example\n/var/mail/joe\n"},
      {"opts": ["-n"]}, 0, "./Maildir/\n|prog arg\n&bob@x.example\n&carol@y.example\n/var/mail/joe\n",
@@ -456,6 +461,22 @@ CASES += [
     ("-n shows the defaultdelivery", {}, {"opts": ["-n"], "default": "./Maildir/"}, 0, "./Maildir/\n", lambda r: True),
     ("usage error: permanent", {}, {"opts": ["-x"]}, 100, "usage", lambda r: True),
 ]
+
+
+def program_output_reads():
+    """A program's output is read in pieces of a normal buffer's size: 64
+    KiB of it takes a few reads, not one per 512 bytes."""
+    import shutil
+    strace = shutil.which("strace")
+    if not strace:
+        t.skip("needs strace", 1)
+        return
+    home = setup({".qmail": "|head -c 65536 /dev/zero | tr '\\0' x\n"})
+    log = os.path.join(t.tmpdir("ql-strace."), "log")
+    r = run(home, wrap=[strace, "-qq", "-e", "trace=read", "-o", log])
+    reads = open(log).read().count("read(") if os.path.exists(log) else 0
+    t.ok(r.rc == 0 and "xxxx" in r.out and 0 < reads < 64,
+         "64 KiB of a program's output read in %d reads (exit %d)" % (reads, r.rc))
 
 
 def relative_home_case():
@@ -849,6 +870,7 @@ def main():
         if not t.ok(good, name):
             t.diag("exit %d (want %d), stdout %r, stderr %r" % (r.rc, rc, r.out, r.err))
     relative_home_case()
+    program_output_reads()
     sticky_case()
     mbox_lock_case()
     unreadable_case()

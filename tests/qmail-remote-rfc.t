@@ -6,6 +6,7 @@
 # one address of an MX host, and qmail-rspawn relaying a report of 100 long
 # server replies.
 import os
+import quopri
 import shutil
 import socket
 import subprocess
@@ -188,7 +189,7 @@ raw = Server("127.0.0.1", ext=("8BITMIME", "SIZE 10000000", "PIPELINING"), rcpt=
 utf = Server("127.0.0.2", ext=("8BITMIME", "SMTPUTF8"))
 helo = Server("127.0.0.3", ehlo=b"502 5.5.1 no EHLO here\r\n", helo=b"550 5.7.1 your name is wrong\r\n")
 servers = [raw, utf, helo]
-t.plan(24)
+t.plan(27)
 try:
     # bare CR: only CRLF goes out, and a dot after a bare CR is stuffed
     raw.mails.clear()
@@ -202,8 +203,11 @@ try:
     raw.mails.clear()
     long = b"x" * 8191
     c, x = run("raw.test", "a@me.test", ["u@raw.test"], msg=b"Subject: long\n\n" + long + b"\r\nend\n")
-    t.is_(raw.mails[0][2] if raw.mails else b"", b"Subject: long\r\n\r\n" + long + b"\r\nend\r\n",
-          "a CRLF split between two 8192-byte pieces is one CRLF, not CR CR LF")
+    got = raw.mails[0][2] if raw.mails else b""
+    body = got.split(b"\r\n\r\n", 1)[-1]
+    t.ok(body.endswith(b"x\r\nend\r\n") and b"=0D" not in body and
+         quopri.decodestring(body.replace(b"\r\n", b"\n")) == long + b"\nend\n",
+         "a CRLF split between two 8192-byte pieces is one line end, not CR CR LF, nor an encoded CR")
 
     # SIZE counts CRLF line ends, not stuffing dots (RFC 1870)
     raw.mails.clear()
@@ -212,6 +216,28 @@ try:
     mail = raw.mails[0][0] if raw.mails else b""
     want = len(body.replace(b"\n", b"\r\n"))
     t.ok(c == "rK" and b" SIZE=%d" % want in mail, "SIZE=%d without the stuffing dots: %r" % (want, mail))
+
+    # lines longer than 998 octets made shorter (RFC 5321 4.5.3.1.6):
+    # SIZE is what is sent, a line the break leaves starting with a dot
+    # is stuffed, and the stuffing dot is not counted
+    raw.mails.clear()
+    body = (b"Subject: " + b"s" * 1500 + b"\nMIME-Version: 1.0\n"
+            b"Content-Type: multipart/mixed; boundary=b1\n\n--b1\n"
+            b"Content-Transfer-Encoding: base64\n\n" + b"A" * 998 + b".BBBB\n--b1\n"
+            b"Content-Transfer-Encoding: quoted-printable\n\n" + b"q" * 996 + b"=3D.x\n--b1\n\n" +
+            b"." * 3000 + b"\n--b1--\n")
+    c, x = run("raw.test", "a@me.test", ["u@raw.test"], msg=body)
+    mail, got = (raw.mails[0][0], raw.mails[0][2]) if raw.mails else (b"", b"")
+    lines = got.split(b"\r\n")[:-1]
+    unstuffed = [ln[1:] if ln.startswith(b".") else ln for ln in lines]
+    sent = sum(len(ln) + 2 for ln in unstuffed)
+    t.ok(c == "rK" and b" SIZE=%d" % sent in mail and max(len(ln) for ln in unstuffed) <= 998,
+         "long lines: every line at most 998 octets, SIZE=%d exact (%r)" % (sent, mail))
+    t.ok(b"\r\n" + b"A" * 998 + b"\r\n..BBBB\r\n" in got and
+         b"\r\n" + b"q" * 996 + b"=\r\n=3D.x\r\n" in got,
+         "base64 broken at 998, quoted-printable with a soft break not inside =XX, a dot stuffed")
+    t.ok(got.startswith(b"Subject:\r\n " + b"s" * 997 + b"\r\n " + b"s" * 503 + b"\r\n"),
+         "a header line folded at its one blank, then broken by CRLF SP")
 
     # RFC 5321 4.1.2: a local part that is no Dot-string goes out as a
     # Quoted-string (the queue keeps it unquoted), the others as they are

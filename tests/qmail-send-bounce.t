@@ -71,6 +71,32 @@ try:
     t.is_(sorted(final_rcpts(take_bounce(bob) or b"")), [b"John.Smith@-bad", b"john.smith@-bad"],
           "both listed")
 
+    # 2b. a first field of 70 KB, then the fields that say what the
+    # message was: the whole header is read, each line cut at 998
+    # octets; past 64 KiB of quoted header, From, To, Subject, Date and
+    # Message-ID are still kept
+    big = ("X-Huge: " + "h" * 70000 + "\nFrom: bob@%s\nSubject: after the huge field\n"
+           "Message-ID: <huge@%s>\n\nbody\n") % (D, D)
+    hops = "".join("X-Hop-%03d: %s\n" % (i, "r" * 900) for i in range(120))
+    capped = hops + ("To: nobody@-bad\nFrom: bob@%s\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+                     "Subject: capped\nMessage-ID: <capped@%s>\n\nbody\n") % (D, D)
+    for name, text, want in (("70 KB field", big, [b"X-Huge: " + b"h" * 990, b"From: bob@" + D.encode(),
+                                                 b"Subject: after the huge field", b"Message-ID: <huge@"]),
+                             ("120 KB header", capped, [b"X-Hop-000: ", b"To: nobody@-bad", b"From: bob@",
+                                                        b"Date: Mon, 1 Jan 2024", b"Subject: capped",
+                                                        b"Message-ID: <capped@"])):
+        t.is_(s.inject("bob@" + D, ["nobody@-bad"], text), 0, "queued a message with a %s" % name)
+        t.ok(s.wait(lambda: len(s.maildir(bob)) == 1 and s.queue_empty()), "bounced")
+        msg = email.message_from_bytes(take_bounce(bob) or b"", policy=email.policy.compat32)
+        parts = msg.get_payload() if msg.is_multipart() else []
+        quoted = parts[2].get_payload().encode() if len(parts) == 3 else b""
+        lines = quoted.split(b"\n")
+        t.ok(all(any(ln.startswith(w) for ln in lines) for w in want) and
+             max(len(ln) for ln in lines) <= 998 and len(quoted) <= 65536,
+             "%s: the fields after it are in the bounce, lines cut at 998, at most 64 KiB (%d bytes, %r)"
+             % (name, len(quoted), [ln[:20] for ln in lines][-8:]))
+    t.ok(b"X-Hop-119" not in quoted and b"X-Hop-050" in quoted, "the header past 64 KiB is cut at a line")
+
     # 3. bounce/ID over 64 MiB, with a duplicate: the first records that
     # fit are reported, the count of the others said, the message leaves
     limit = 64 * 1024 * 1024

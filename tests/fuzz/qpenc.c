@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	qpmime_init(&m);
 	for (pass = 0; pass < 2; pass++) {
 		if (pass == 1)
-			qpmime_rewind(&m);
+			qpmime_rewind(&m, (int)(n & 1));
 		bol = 1;
 		for (i = 0; i < n; i = e + 1) {
 			/* pieces of at most 64 bytes, so long lines come in parts */
@@ -92,7 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 				abort();
 			if (pass == 0 && (act != QPMIME_COPY || add != 0))
 				abort();
-			if (m.depth > QPMIME_DEPTH)
+			if (m.depth > QPMIME_DEPTH || m.form < QPMIME_TEXT || m.form > QPMIME_BASE64)
 				abort();
 			if (act == QPMIME_ENCODE)
 				check(p + i, e - i, e < n && p[e] == '\n');

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$LANMAIL_BUILD/tests/lib-seekable"
