@@ -100,7 +100,7 @@ $(B)/qmail-list: qmail-list.c $(LISTLIB) lib/*.h $(B)/lib/auto.c
 # the DKIM and SRS programs link libcrypto: the same way
 CRYPTOPROGS = qmail-dkim qmail-dkimverify qmail-dkimkey qmail-srs
 CRYPTOLIB = lib/authres.c lib/base64.c lib/buf.c lib/control.c lib/die.c lib/dkim.c lib/dns.c lib/dnspkt.c \
-	lib/env.c lib/mono.c lib/qqfilter.c lib/sig.c lib/spawn.c lib/spool.c lib/srs.c lib/str.c
+	lib/env.c lib/mono.c lib/qqfilter.c lib/seekable.c lib/sig.c lib/spawn.c lib/spool.c lib/srs.c lib/str.c
 $(addprefix $(B)/,$(CRYPTOPROGS)): $(B)/%: %.c $(CRYPTOLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ $< $(CRYPTOLIB) $(B)/lib/auto.c $(LIBS_$*)

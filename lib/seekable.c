@@ -13,10 +13,8 @@
 #include "seekable.h"
 #include "str.h"
 
-/* maketemp - an unlinked, close-on-exec temporary file in dir; its
- * descriptor, or -1 with errno */
-static int
-maketemp(const char *dir, const char *prefix)
+int
+seekable_temp(const char *dir, const char *prefix)
 {
 	struct str fn = STR_ZERO;
 	int fd, err;
@@ -64,11 +62,11 @@ seekable_open(struct seekable *s, int fd, const char *prefix)
 	s->fd = -1;
 	if (tmpdir != NULL && *tmpdir == '/') {
 		s->dir = tmpdir;
-		s->fd = maketemp(tmpdir, prefix);
+		s->fd = seekable_temp(tmpdir, prefix);
 	}
 	if (s->fd == -1) {
 		s->dir = "/tmp";
-		if ((s->fd = maketemp(s->dir, prefix)) == -1)
+		if ((s->fd = seekable_temp(s->dir, prefix)) == -1)
 			return s->failed = SEEKABLE_CREATE, 0;
 	}
 	for (;;) {

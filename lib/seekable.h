@@ -30,4 +30,8 @@ struct seekable {
  * else 0 with errno and s->failed. */
 int seekable_open(struct seekable *s, int fd, const char *prefix);
 
+/* seekable_temp - an unlinked, close-on-exec temporary file named
+ * dir/prefix.XXXXXX; its descriptor, or -1 with errno */
+int seekable_temp(const char *dir, const char *prefix);
+
 #endif

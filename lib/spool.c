@@ -13,6 +13,7 @@
 #include "die.h"
 #include "env.h"
 #include "qqfilter.h"
+#include "seekable.h"
 #include "spool.h"
 #include "str.h"
 
@@ -27,37 +28,12 @@ spool_init(struct spool *sp, const char *prefix)
 	sp->len = 0;
 }
 
-/* spool_open - the temporary file, unlinked at once: nobody else needs
- * its name; 1, or 0 with errno */
+/* spool_open - the temporary file (lib/seekable's), unlinked at once:
+ * nobody else needs its name; 1, or 0 with errno */
 static int
 spool_open(struct spool *sp)
 {
-	struct str fn = STR_ZERO;
-	int fd, err;
-
-	if (!str_copys(&fn, sp->dir) || !str_catc(&fn, '/') || !str_cats(&fn, sp->prefix) ||
-	    !str_cats(&fn, ".XXXXXX") || !str_nul(&fn)) {
-		str_free(&fn);
-		return 0;
-	}
-	if ((fd = mkstemp(fn.s)) == -1) {
-		err = errno;
-		str_free(&fn);
-		errno = err;
-		return 0;
-	}
-	/* the queue program must not inherit it */
-	if (unlink(fn.s) == -1 || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		err = errno;
-		(void)unlink(fn.s);	/* may be gone already */
-		(void)close(fd);	/* never written */
-		str_free(&fn);
-		errno = err;
-		return 0;
-	}
-	str_free(&fn);
-	sp->fd = fd;
-	return 1;
+	return (sp->fd = seekable_temp(sp->dir, sp->prefix)) != -1;
 }
 
 int
