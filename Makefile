@@ -106,7 +106,7 @@ $(addprefix $(B)/,$(CRYPTOPROGS)): $(B)/%: %.c $(CRYPTOLIB) lib/*.h $(B)/lib/aut
 	    -iquote lib -o $@ $< $(CRYPTOLIB) $(B)/lib/auto.c $(LIBS_$*)
 # qmail-webadmin's TOTP codes are HMAC-SHA1 from libcrypto: the same way
 WEBLIB = lib/authfail.c lib/buf.c lib/control.c lib/die.c lib/env.c lib/fsync.c lib/http.c lib/lcdb.c lib/maildir.c \
-	lib/mono.c lib/priv.c lib/spawn.c lib/statefile.c lib/str.c lib/vpasswd.c
+	lib/mono.c lib/names.c lib/priv.c lib/spawn.c lib/statefile.c lib/str.c lib/vpasswd.c
 $(B)/qmail-webadmin: qmail-webadmin.c $(WEBLIB) lib/*.h $(B)/lib/auto.c
 	cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra \
 	    -iquote lib -o $@ qmail-webadmin.c $(WEBLIB) $(B)/lib/auto.c -lcrypt -lcdb -lcrypto

@@ -45,6 +45,7 @@
 #include "env.h"
 #include "http.h"
 #include "maildir.h"
+#include "names.h"
 #include "priv.h"
 #include "spawn.h"
 #include "statefile.h"
@@ -831,72 +832,70 @@ done:
  * vmail user owns all of it: none of these files, nor the domain's or a
  * mailbox's directory, is reached through a symbolic link. */
 
-/* names - a listing's names, each NUL-terminated in pool (a mailbox's
- * followed by its quota in decimal, NUL-terminated too), sorted by
- * names_sort */
-struct names {
-	struct str pool;
-	size_t *off;	/* where each starts in pool */
-	const char **v;	/* the same as pointers, sorted */
-	size_t n, cap;
+/* nameset - a listing's names: a set (lib/names) that answers whether
+ * a name is in it, and the same names in the order of their bytes
+ * (row), so that a page keeps its names however vpasswd or the
+ * directory is reordered; a mailbox's quota beside each */
+struct row {
+	const char *name;
+	unsigned long quota;
 };
-#define NAMES_ZERO { STR_ZERO, NULL, NULL, 0, 0 }
+struct nameset {
+	struct names set;
+	unsigned long *quota;	/* in the order added */
+	size_t qcap;
+	struct row *row;	/* made by nameset_sort */
+};
+#define NAMESET_ZERO { NAMES_ZERO, NULL, 0, NULL }
 
 static void
-names_add(struct names *ns, const char *s, size_t n, const char *extra)
+nameset_add(struct nameset *ls, const char *s, size_t n, unsigned long quota)
 {
-	size_t *p, cap, bytes;
+	unsigned long *p;
+	size_t cap, bytes;
 
-	if (ns->n == ns->cap) {
-		cap = ns->cap ? ns->cap : 128;
-		if (__builtin_mul_overflow(cap, 2 * sizeof *p, &bytes))
+	if (ls->set.n == ls->qcap) {
+		cap = ls->qcap ? 2 * ls->qcap : 128;
+		if (__builtin_mul_overflow(cap, sizeof *p, &bytes))
 			die_nomem();
-		if ((p = realloc(ns->off, bytes)) == NULL)
+		if ((p = realloc(ls->quota, bytes)) == NULL)
 			die_nomem();
-		ns->off = p;
-		ns->cap = cap * 2;
+		ls->quota = p;
+		ls->qcap = cap;
 	}
-	ns->off[ns->n++] = ns->pool.len;
-	catb(&ns->pool, s, n);
-	catb(&ns->pool, "", 1);
-	if (extra)
-		catf(&ns->pool, extra);
+	if (!names_add(&ls->set, s, n))
+		die_nomem();
+	ls->quota[ls->set.n - 1] = quota;
 }
 
 static int
-names_cmp(const void *a, const void *b)
+row_cmp(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(((const struct row *)a)->name, ((const struct row *)b)->name);
 }
 
-/* names_sort - v made, in the order of the bytes of the names: a page
- * keeps its names however vpasswd or the directory is reordered */
 static void
-names_sort(struct names *ns)
+nameset_sort(struct nameset *ls)
 {
 	size_t i;
 
-	if (ns->n == 0)
+	if (ls->set.n == 0)
 		return;
-	if ((ns->v = calloc(ns->n, sizeof *ns->v)) == NULL)
+	if ((ls->row = calloc(ls->set.n, sizeof *ls->row)) == NULL)
 		die_nomem();
-	for (i = 0; i < ns->n; i++)
-		ns->v[i] = ns->pool.s + ns->off[i];
-	qsort(ns->v, ns->n, sizeof *ns->v, names_cmp);
-}
-
-static int
-names_has(const struct names *ns, const char *s)
-{
-	return ns->n > 0 && bsearch(&s, ns->v, ns->n, sizeof *ns->v, names_cmp) != NULL;
+	for (i = 0; i < ls->set.n; i++) {
+		ls->row[i].name = names_at(&ls->set, i);
+		ls->row[i].quota = ls->quota[i];
+	}
+	qsort(ls->row, ls->set.n, sizeof *ls->row, row_cmp);
 }
 
 static void
-names_free(struct names *ns)
+nameset_free(struct nameset *ls)
 {
-	str_free(&ns->pool);
-	free(ns->off);
-	free(ns->v);
+	names_free(&ls->set);
+	free(ls->quota);
+	free(ls->row);
 }
 
 /* domain_open - the directory domains/d, the last step not through a
@@ -967,10 +966,9 @@ fail:
  * vpasswd (lines that are not user:hash[:quota] left out): 1, 0 no
  * vpasswd, -1 with errno */
 static int
-users_load(int dfd, struct names *ns)
+users_load(int dfd, struct nameset *ls)
 {
 	struct str t = STR_ZERO;
-	char qn[FMT_ULONG];
 	size_t pos, e, ul, hl;
 	const char *h;
 	unsigned long quota;
@@ -981,10 +979,9 @@ users_load(int dfd, struct names *ns)
 			e = str_chrb(t.s + pos, t.len - pos, '\n');
 			if (!vpasswd_split(t.s + pos, e, &ul, &h, &hl, &quota))
 				continue;
-			qn[fmt_ulong(qn, quota)] = 0;
-			names_add(ns, t.s + pos, ul, qn);
+			nameset_add(ls, t.s + pos, ul, quota);
 		}
-		names_sort(ns);
+		nameset_sort(ls);
 	}
 	str_free(&t);
 	return r;
@@ -1026,8 +1023,8 @@ forward_file(const char *name, struct str *out)
  * .qmail-NAME files that start with mark.  A mailbox's own .qmail file
  * (NAME in boxes) is not even opened.  1, -1 with errno */
 static int
-forwards_load(int dfd, const char *mark, const struct names *boxes,
-    const char *q, struct names *ns)
+forwards_load(int dfd, const char *mark, const struct nameset *boxes,
+    const char *q, struct nameset *ls)
 {
 	char name[VPASSWD_USERMAX + 2];
 	struct str t = STR_ZERO;
@@ -1053,16 +1050,16 @@ forwards_load(int dfd, const char *mark, const struct names *boxes,
 			break;
 		}
 		if (!forward_name(de->d_name, name) || strstr(name, q) == NULL ||
-		    names_has(boxes, name))
+		    names_has(&boxes->set, name))
 			continue;
 		if (read_at(dfd, de->d_name, &t, ml, 0) == 1 && t.len == ml &&
 		    memcmp(t.s, mark, ml) == 0)
-			names_add(ns, name, strlen(name), NULL);
+			nameset_add(ls, name, strlen(name), 0);
 	}
 	err = errno;
 	(void)closedir(dp);	/* only read */
 	str_free(&t);
-	names_sort(ns);
+	nameset_sort(ls);
 	errno = err;
 	return r;
 }
@@ -1106,23 +1103,21 @@ usage(int dfd, const char *d, const char *user, struct maildir_quota *q)
 }
 
 /* user_line - "user@d quota=N size=N messages=N" (quota when set, size
- * and messages when known) for the mailbox name (followed by its quota
- * in pool) */
+ * and messages when known) for the mailbox of row r */
 static void
-user_line(int dfd, const char *d, const char *name, struct str *l)
+user_line(int dfd, const char *d, const struct row *r, struct str *l)
 {
-	const char *qn = name + strlen(name) + 1;
 	struct maildir_quota mq;
 
 	l->len = 0;
-	cat(l, name);
+	cat(l, r->name);
 	cat(l, "@");
 	cat(l, d);
-	if (!str_equal(qn, "0")) {
+	if (r->quota != 0) {
 		cat(l, " quota=");
-		cat(l, qn);
+		catnum(l, r->quota);
 	}
-	if (usage(dfd, d, name, &mq)) {
+	if (usage(dfd, d, r->name, &mq)) {
 		cat(l, " size=");
 		catnum(l, (unsigned long)mq.bytes);
 		cat(l, " messages=");
@@ -1180,8 +1175,8 @@ list_add(struct str *res, const struct str *l, int *cut)
 static void
 do_list(int fd, const struct who *w, const char **f, int n)
 {
-	struct names boxes = NAMES_ZERO, fw = NAMES_ZERO;
-	const struct names *ns = &fw;
+	struct nameset boxes = NAMESET_ZERO, fw = NAMESET_ZERO;
+	const struct nameset *ls = &fw;
 	struct str res = STR_ZERO, l = STR_ZERO;
 	const char *d = f[2], *q = f[4];
 	unsigned long page, pages, total = 0, k = 0;
@@ -1217,9 +1212,9 @@ do_list(int fd, const struct who *w, const char **f, int n)
 		goto done;
 	}
 	if (users)
-		ns = &boxes;
-	for (i = 0; i < ns->n; i++)
-		if (strstr(ns->v[i], q) != NULL)
+		ls = &boxes;
+	for (i = 0; i < ls->set.n; i++)
+		if (strstr(ls->row[i].name, q) != NULL)
 			total++;
 	pages = page_count(total);
 	if (page > pages)
@@ -1230,20 +1225,20 @@ do_list(int fd, const struct who *w, const char **f, int n)
 	cat(&res, " ");
 	catnum(&res, page);
 	cat(&res, "\n");
-	for (i = 0; i < ns->n && !cut && k < page * PAGEROWS; i++) {
-		if (strstr(ns->v[i], q) == NULL || k++ < (page - 1) * PAGEROWS)
+	for (i = 0; i < ls->set.n && !cut && k < page * PAGEROWS; i++) {
+		if (strstr(ls->row[i].name, q) == NULL || k++ < (page - 1) * PAGEROWS)
 			continue;
 		if (users)
-			user_line(dfd, d, ns->v[i], &l);
+			user_line(dfd, d, &ls->row[i], &l);
 		else
-			forward_line(dfd, d, ns->v[i], &l);
+			forward_line(dfd, d, ls->row[i].name, &l);
 		list_add(&res, &l, &cut);
 	}
 	reply(fd, cut ? 'C' : '0', res.s, res.len);
 done:
 	(void)close(dfd);	/* only read */
-	names_free(&boxes);
-	names_free(&fw);
+	nameset_free(&boxes);
+	nameset_free(&fw);
 	str_free(&res);
 	str_free(&l);
 }
