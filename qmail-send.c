@@ -1744,19 +1744,22 @@ start(struct msg *m, int ch, size_t first)
 /* walk - one walk over the messages for schedule(), oldest first.  In
  * the first (fair) walk a domain gets at most half of
  * concurrencyremote, rounded up, so that one slow or dead host cannot
- * hold every slot while mail to other domains waits behind it; 1 when a
- * due recipient was passed over for that.  The second walk, made only
- * when slots are still free, lets a domain have the rest: no recipient
- * of another domain is then due. */
-static int
-walk(time_t now, time_t *wake, int fair)
+ * hold every slot while mail to other domains waits behind it; it
+ * returns the first message with a due recipient passed over for that,
+ * or NULL.  The second walk, made only when slots are still free, lets
+ * a domain have the rest: no recipient of another domain is then due.
+ * It starts at that message: slots are only taken during a walk, so
+ * when some are still free at its end, every due recipient before it
+ * was started in the first. */
+static struct msg *
+walk(struct msg *from, time_t now, time_t *wake, int fair)
 {
-	struct msg *m, *next;
+	struct msg *m, *next, *passed = NULL;
 	unsigned long share = (cf.conc[REMOTE] + 1) / 2;
 	size_t i;
-	int ch, passed = 0;
+	int ch;
 
-	for (m = head; m; m = next) {
+	for (m = from; m; m = next) {
 		next = m->next;
 		if (m->left == 0) {
 			/* a bounce under way goes on while qmail-send stops:
@@ -1793,7 +1796,8 @@ walk(time_t now, time_t *wake, int fair)
 					if (rc->state == PENDING && rc->next < *wake)
 						*wake = rc->next;
 				} else if (ch == REMOTE && fair && dom_busy(domain_of(rc->addr)) >= share) {
-					passed = 1;
+					if (passed == NULL)
+						passed = m;	/* it stays: left > 0 */
 					continue;
 				} else {
 					start(m, ch, i);
@@ -1819,10 +1823,12 @@ static time_t
 schedule(time_t now)
 {
 	time_t wake = now + TODO_SCAN;
+	struct msg *passed;
 
 	bounce_due = 0;
-	if (walk(now, &wake, 1) && busy[REMOTE] < cf.conc[REMOTE] && !flag_term)
-		(void)walk(now, &wake, 0);
+	passed = walk(head, now, &wake, 1);
+	if (passed != NULL && busy[REMOTE] < cf.conc[REMOTE] && !flag_term)
+		(void)walk(passed, now, &wake, 0);
 	return wake;
 }
 
